@@ -1,0 +1,137 @@
+//! Configuration: read model, policy and platform files once, validate them into checked types.
+//!
+//! Everything after this module trusts its input. Errors name the file, the field and the rule
+//! in one line, so a user can fix a config without reading the source.
+
+pub mod model;
+pub mod platform;
+pub mod precision;
+
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+/// A config that could not be read or does not describe a valid model or platform.
+/// Every variant is fatal for the run: nothing is simulated and nothing is written.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read at all.
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON/TOML, a field has the wrong type, or a field is unknown.
+    #[error("{file}: field `{field}`: {message}")]
+    Parse {
+        file: String,
+        field: String,
+        message: String,
+    },
+    /// The file parsed but a value breaks a rule (zero layers, heads that do not divide...).
+    #[error("{file}: field `{field}`: {rule}")]
+    Invalid {
+        file: String,
+        field: String,
+        rule: String,
+    },
+}
+
+impl ConfigError {
+    /// A value that breaks a rule, in `file` (or "command line") at `field`.
+    pub fn invalid(file: &str, field: impl Into<String>, rule: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            file: file.to_string(),
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+/// Where a config's text comes from: a file on disk, or a default compiled into the binary.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Shown in error messages: the path, or `built-in:<name>` for embedded defaults.
+    pub name: String,
+    /// The whole text of the file.
+    pub text: String,
+}
+
+impl Source {
+    /// Reads a file whole; the error names the path.
+    pub fn from_path(path: &Path) -> Result<Self, ConfigError> {
+        let name = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(Source { name, text }),
+            Err(source) => Err(ConfigError::Read { file: name, source }),
+        }
+    }
+
+    /// A default shipped inside the binary (`configs/` at build time).
+    pub fn built_in(name: &str, text: &str) -> Self {
+        Source {
+            name: format!("built-in:{name}"),
+            text: text.to_string(),
+        }
+    }
+}
+
+/// Field path for a serde error: `"."` (the document itself) becomes `"(root)"`.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    let path = path.to_string();
+    if path == "." {
+        "(root)".to_string()
+    } else {
+        path
+    }
+}
+
+/// Parses JSON, naming the offending field on error.
+pub(crate) fn parse_json<T: DeserializeOwned>(source: &Source) -> Result<T, ConfigError> {
+    let deserializer = &mut serde_json::Deserializer::from_str(&source.text);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let field = field_path(error.path());
+        let inner = error.into_inner();
+        ConfigError::Parse {
+            file: source.name.clone(),
+            field,
+            message: format!(
+                "{} (line {}, column {})",
+                strip_position(&inner.to_string()),
+                inner.line(),
+                inner.column()
+            ),
+        }
+    })
+}
+
+/// Parses TOML, naming the offending field on error.
+pub(crate) fn parse_toml<T: DeserializeOwned>(source: &Source) -> Result<T, ConfigError> {
+    let parse_error = |error: toml::de::Error, field: String| {
+        let line = error
+            .span()
+            .map(|span| source.text[..span.start].matches('\n').count() + 1);
+        let message = match line {
+            Some(line) => format!("{} (line {line})", error.message().trim()),
+            None => error.message().trim().to_string(),
+        };
+        ConfigError::Parse {
+            file: source.name.clone(),
+            field,
+            message,
+        }
+    };
+    let deserializer = toml::de::Deserializer::parse(&source.text)
+        .map_err(|error| parse_error(error, "(root)".to_string()))?;
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let field = field_path(error.path());
+        parse_error(error.into_inner(), field)
+    })
+}
+
+/// serde_json appends " at line L column C"; we print the position ourselves.
+fn strip_position(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(index) => &message[..index],
+        None => message,
+    }
+}

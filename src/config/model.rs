@@ -1,0 +1,641 @@
+//! Model architecture from Hugging Face `config.json` files, and the smolVLA policy config.
+//!
+//! Hub files omit every field that equals the transformers default, so each supported
+//! `model_type` carries the defaults of its transformers config class. Unknown fields are
+//! ignored on purpose: real Hub files carry dozens of fields (tokenizer ids, dtypes) that do
+//! not change a kernel's shape.
+
+use super::{ConfigError, Source, parse_json};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Non-linearity applied after the first MLP projection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// GELU with the tanh approximation (`gelu_pytorch_tanh`), or exact GELU.
+    Gelu,
+    /// SiLU, used gated (`down(silu(gate(x)) * up(x))`) in Llama-style MLPs.
+    Silu,
+}
+
+/// A ViT/SigLIP-style vision tower: patch embedding, pre-norm LayerNorm blocks, MHA + MLP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisionSpec {
+    pub image_size: u64,
+    pub patch_size: u64,
+    pub num_channels: u64,
+    pub hidden_size: u64,
+    pub intermediate_size: u64,
+    pub num_layers: u64,
+    pub num_heads: u64,
+    pub head_dim: u64,
+    /// ViT prepends a learned class token; SigLIP does not.
+    pub class_token: bool,
+    pub activation: Activation,
+}
+
+impl VisionSpec {
+    /// Patches along one side of the (square) image.
+    pub fn patches_per_side(&self) -> u64 {
+        self.image_size / self.patch_size
+    }
+
+    /// Patch tokens per image (without a class token).
+    pub fn num_patches(&self) -> u64 {
+        self.patches_per_side() * self.patches_per_side()
+    }
+
+    /// Tokens the transformer blocks see per image.
+    pub fn tokens(&self) -> u64 {
+        self.num_patches() + u64::from(self.class_token)
+    }
+}
+
+/// A Llama-style decoder stack used as a text encoder: RMSNorm, RoPE, GQA, SiLU-gated MLP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextSpec {
+    pub hidden_size: u64,
+    pub intermediate_size: u64,
+    pub num_layers: u64,
+    pub num_heads: u64,
+    pub num_kv_heads: u64,
+    pub head_dim: u64,
+    pub vocab_size: u64,
+    pub attention_bias: bool,
+    pub mlp_bias: bool,
+}
+
+/// SmolVLM's connector: pixel shuffle by `scale_factor`, then a bias-free Linear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorSpec {
+    pub scale_factor: u64,
+    /// Tokens per image after the shuffle.
+    pub tokens_out: u64,
+    pub in_features: u64,
+    pub out_features: u64,
+}
+
+/// The encoders of one model file; a standalone vision or text config fills only its part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSpec {
+    /// Where the spec came from, for reports.
+    pub source: String,
+    pub vision: Option<VisionSpec>,
+    pub connector: Option<ConnectorSpec>,
+    pub text: Option<TextSpec>,
+}
+
+/// What a smolVLA-style policy config says about the prefix the encoders process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySpec {
+    pub source: String,
+    /// Number of camera images (`VISUAL` input features).
+    pub cameras: u64,
+    /// Text layers the policy keeps from the VLM.
+    pub num_vlm_layers: u64,
+    /// Language tokens, padded to this length.
+    pub language_tokens: u64,
+    /// smolVLA projects the robot state to one token.
+    pub state_tokens: u64,
+}
+
+#[derive(Deserialize)]
+struct RawModel {
+    model_type: Option<String>,
+    vision_config: Option<RawVision>,
+    text_config: Option<RawText>,
+    scale_factor: Option<u64>,
+    #[serde(flatten)]
+    rest: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawVision {
+    model_type: Option<String>,
+    image_size: Option<u64>,
+    patch_size: Option<u64>,
+    num_channels: Option<u64>,
+    hidden_size: Option<u64>,
+    intermediate_size: Option<u64>,
+    num_hidden_layers: Option<u64>,
+    num_attention_heads: Option<u64>,
+    hidden_act: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawText {
+    model_type: Option<String>,
+    hidden_size: Option<u64>,
+    intermediate_size: Option<u64>,
+    num_hidden_layers: Option<u64>,
+    num_attention_heads: Option<u64>,
+    num_key_value_heads: Option<u64>,
+    head_dim: Option<u64>,
+    vocab_size: Option<u64>,
+    hidden_act: Option<String>,
+    attention_bias: Option<bool>,
+    mlp_bias: Option<bool>,
+}
+
+/// Defaults of a transformers vision config class.
+struct VisionDefaults {
+    image_size: u64,
+    patch_size: u64,
+    hidden_size: u64,
+    intermediate_size: u64,
+    num_layers: u64,
+    num_heads: u64,
+    hidden_act: &'static str,
+    class_token: bool,
+}
+
+fn vision_defaults(model_type: &str) -> Option<VisionDefaults> {
+    match model_type {
+        // SmolVLMVisionConfig / Idefics3VisionConfig (a SigLIP-so400m-like tower by default).
+        "smolvlm_vision" | "idefics3_vision" => Some(VisionDefaults {
+            image_size: 224,
+            patch_size: 32,
+            hidden_size: 1152,
+            intermediate_size: 3072,
+            num_layers: 12,
+            num_heads: 16,
+            hidden_act: "gelu_pytorch_tanh",
+            class_token: false,
+        }),
+        // SiglipVisionConfig.
+        "siglip_vision_model" | "siglip" => Some(VisionDefaults {
+            image_size: 224,
+            patch_size: 16,
+            hidden_size: 768,
+            intermediate_size: 3072,
+            num_layers: 12,
+            num_heads: 12,
+            hidden_act: "gelu_pytorch_tanh",
+            class_token: false,
+        }),
+        // ViTConfig (google/vit-base-patch16-224).
+        "vit" => Some(VisionDefaults {
+            image_size: 224,
+            patch_size: 16,
+            hidden_size: 768,
+            intermediate_size: 3072,
+            num_layers: 12,
+            num_heads: 12,
+            hidden_act: "gelu",
+            class_token: true,
+        }),
+        _ => None,
+    }
+}
+
+/// Reads a Hugging Face `config.json`: a SmolVLM/Idefics3 composite, a SigLIP/ViT vision
+/// config, or a Llama-style text config.
+pub fn load_model(source: &Source) -> Result<ModelSpec, ConfigError> {
+    let raw: RawModel = parse_json(source)?;
+    let file = source.name.as_str();
+    let top_type = raw.model_type.clone().unwrap_or_default();
+    let composite = raw.vision_config.is_some() || raw.text_config.is_some();
+
+    let (vision, text) = if composite {
+        let vision = match raw.vision_config {
+            Some(vision) => {
+                let default_type = match top_type.as_str() {
+                    "smolvlm" => "smolvlm_vision",
+                    "idefics3" => "idefics3_vision",
+                    "siglip" => "siglip_vision_model",
+                    other => other,
+                };
+                Some(vision_spec(file, "vision_config.", vision, default_type)?)
+            }
+            None => None,
+        };
+        let text = match raw.text_config {
+            Some(text) => Some(text_spec(file, "text_config.", text)?),
+            None => None,
+        };
+        (vision, text)
+    } else {
+        let flat = serde_json::Value::Object(raw.rest.into_iter().collect());
+        if vision_defaults(&top_type).is_some() {
+            let mut vision: RawVision = from_value(file, flat)?;
+            vision.model_type = raw.model_type;
+            (Some(vision_spec(file, "", vision, &top_type)?), None)
+        } else if top_type == "llama" {
+            let mut text: RawText = from_value(file, flat)?;
+            text.model_type = raw.model_type;
+            (None, Some(text_spec(file, "", text)?))
+        } else {
+            return Err(ConfigError::invalid(
+                file,
+                "model_type",
+                format!(
+                    "unsupported model type `{top_type}` (expected smolvlm, idefics3, siglip, \
+                     siglip_vision_model, vit or llama)"
+                ),
+            ));
+        }
+    };
+
+    let connector = match (&vision, &text, top_type.as_str()) {
+        (Some(vision), Some(text), "smolvlm" | "idefics3") => {
+            // SmolVLMConfig and Idefics3Config default scale_factor = 2.
+            let scale_factor = raw.scale_factor.unwrap_or(2);
+            Some(connector_spec(file, vision, text, scale_factor)?)
+        }
+        _ => None,
+    };
+    if vision.is_none() && text.is_none() {
+        return Err(ConfigError::invalid(
+            file,
+            "(root)",
+            "describes neither a vision nor a text model",
+        ));
+    }
+    Ok(ModelSpec {
+        source: source.name.clone(),
+        vision,
+        connector,
+        text,
+    })
+}
+
+fn from_value<T: serde::de::DeserializeOwned>(
+    file: &str,
+    value: serde_json::Value,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|error| ConfigError::Parse {
+        file: file.to_string(),
+        field: error.path().to_string(),
+        message: error.into_inner().to_string(),
+    })
+}
+
+/// A size that must be at least one.
+fn positive(file: &str, field: String, value: u64) -> Result<u64, ConfigError> {
+    if value == 0 {
+        Err(ConfigError::invalid(file, field, "must be at least 1"))
+    } else {
+        Ok(value)
+    }
+}
+
+fn activation(file: &str, field: String, name: &str) -> Result<Activation, ConfigError> {
+    match name {
+        "gelu" | "gelu_pytorch_tanh" | "gelu_new" | "gelu_fast" | "quick_gelu" => {
+            Ok(Activation::Gelu)
+        }
+        "silu" | "swish" => Ok(Activation::Silu),
+        other => Err(ConfigError::invalid(
+            file,
+            field,
+            format!("unsupported activation `{other}` (expected a gelu variant or silu)"),
+        )),
+    }
+}
+
+fn vision_spec(
+    file: &str,
+    prefix: &str,
+    raw: RawVision,
+    default_type: &str,
+) -> Result<VisionSpec, ConfigError> {
+    let model_type = raw.model_type.as_deref().unwrap_or(default_type);
+    let defaults = vision_defaults(model_type).ok_or_else(|| {
+        ConfigError::invalid(
+            file,
+            format!("{prefix}model_type"),
+            format!(
+                "unsupported vision model type `{model_type}` \
+                 (expected smolvlm_vision, idefics3_vision, siglip_vision_model or vit)"
+            ),
+        )
+    })?;
+    let field = |name: &str| format!("{prefix}{name}");
+    let image_size = positive(
+        file,
+        field("image_size"),
+        raw.image_size.unwrap_or(defaults.image_size),
+    )?;
+    let patch_size = positive(
+        file,
+        field("patch_size"),
+        raw.patch_size.unwrap_or(defaults.patch_size),
+    )?;
+    if !image_size.is_multiple_of(patch_size) {
+        return Err(ConfigError::invalid(
+            file,
+            field("patch_size"),
+            format!("patch size {patch_size} does not divide image size {image_size}"),
+        ));
+    }
+    let hidden_size = positive(
+        file,
+        field("hidden_size"),
+        raw.hidden_size.unwrap_or(defaults.hidden_size),
+    )?;
+    let num_heads = positive(
+        file,
+        field("num_attention_heads"),
+        raw.num_attention_heads.unwrap_or(defaults.num_heads),
+    )?;
+    if !hidden_size.is_multiple_of(num_heads) {
+        return Err(ConfigError::invalid(
+            file,
+            field("num_attention_heads"),
+            format!("{num_heads} heads do not divide hidden size {hidden_size}"),
+        ));
+    }
+    let act_name = raw.hidden_act.as_deref().unwrap_or(defaults.hidden_act);
+    Ok(VisionSpec {
+        image_size,
+        patch_size,
+        num_channels: positive(file, field("num_channels"), raw.num_channels.unwrap_or(3))?,
+        hidden_size,
+        intermediate_size: positive(
+            file,
+            field("intermediate_size"),
+            raw.intermediate_size.unwrap_or(defaults.intermediate_size),
+        )?,
+        num_layers: positive(
+            file,
+            field("num_hidden_layers"),
+            raw.num_hidden_layers.unwrap_or(defaults.num_layers),
+        )?,
+        num_heads,
+        head_dim: hidden_size / num_heads,
+        class_token: defaults.class_token,
+        activation: activation(file, field("hidden_act"), act_name)?,
+    })
+}
+
+fn text_spec(file: &str, prefix: &str, raw: RawText) -> Result<TextSpec, ConfigError> {
+    let field = |name: &str| format!("{prefix}{name}");
+    let model_type = raw.model_type.as_deref().unwrap_or("llama");
+    if model_type != "llama" {
+        return Err(ConfigError::invalid(
+            file,
+            field("model_type"),
+            format!("unsupported text model type `{model_type}` (expected llama)"),
+        ));
+    }
+    // LlamaConfig defaults.
+    let hidden_size = positive(file, field("hidden_size"), raw.hidden_size.unwrap_or(4096))?;
+    let num_heads = positive(
+        file,
+        field("num_attention_heads"),
+        raw.num_attention_heads.unwrap_or(32),
+    )?;
+    let num_kv_heads = positive(
+        file,
+        field("num_key_value_heads"),
+        raw.num_key_value_heads.unwrap_or(num_heads),
+    )?;
+    if !num_heads.is_multiple_of(num_kv_heads) {
+        return Err(ConfigError::invalid(
+            file,
+            field("num_key_value_heads"),
+            format!("{num_kv_heads} key/value heads do not divide {num_heads} query heads"),
+        ));
+    }
+    let head_dim = match raw.head_dim {
+        Some(head_dim) => positive(file, field("head_dim"), head_dim)?,
+        None if hidden_size.is_multiple_of(num_heads) => hidden_size / num_heads,
+        None => {
+            return Err(ConfigError::invalid(
+                file,
+                field("num_attention_heads"),
+                format!(
+                    "{num_heads} heads do not divide hidden size {hidden_size} and no head_dim is given"
+                ),
+            ));
+        }
+    };
+    let act_name = raw.hidden_act.as_deref().unwrap_or("silu");
+    if activation(file, field("hidden_act"), act_name)? != Activation::Silu {
+        return Err(ConfigError::invalid(
+            file,
+            field("hidden_act"),
+            "a Llama-style gated MLP needs silu",
+        ));
+    }
+    Ok(TextSpec {
+        hidden_size,
+        intermediate_size: positive(
+            file,
+            field("intermediate_size"),
+            raw.intermediate_size.unwrap_or(11008),
+        )?,
+        num_layers: positive(
+            file,
+            field("num_hidden_layers"),
+            raw.num_hidden_layers.unwrap_or(32),
+        )?,
+        num_heads,
+        num_kv_heads,
+        head_dim,
+        vocab_size: positive(file, field("vocab_size"), raw.vocab_size.unwrap_or(32000))?,
+        attention_bias: raw.attention_bias.unwrap_or(false),
+        mlp_bias: raw.mlp_bias.unwrap_or(false),
+    })
+}
+
+fn connector_spec(
+    file: &str,
+    vision: &VisionSpec,
+    text: &TextSpec,
+    scale_factor: u64,
+) -> Result<ConnectorSpec, ConfigError> {
+    let side = vision.patches_per_side();
+    if scale_factor == 0 || !side.is_multiple_of(scale_factor) {
+        return Err(ConfigError::invalid(
+            file,
+            "scale_factor",
+            format!("must divide the {side} patches per image side"),
+        ));
+    }
+    Ok(ConnectorSpec {
+        scale_factor,
+        tokens_out: vision.num_patches() / (scale_factor * scale_factor),
+        in_features: vision.hidden_size * scale_factor * scale_factor,
+        out_features: text.hidden_size,
+    })
+}
+
+#[derive(Deserialize)]
+struct RawPolicy {
+    #[serde(rename = "type")]
+    policy_type: Option<String>,
+    input_features: Option<BTreeMap<String, RawFeature>>,
+    num_vlm_layers: Option<u64>,
+    tokenizer_max_length: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct RawFeature {
+    #[serde(rename = "type")]
+    feature_type: String,
+}
+
+/// Reads a LeRobot smolVLA policy `config.json`.
+pub fn load_policy(source: &Source) -> Result<PolicySpec, ConfigError> {
+    let raw: RawPolicy = parse_json(source)?;
+    let file = source.name.as_str();
+    match raw.policy_type.as_deref() {
+        Some("smolvla") => {}
+        other => {
+            return Err(ConfigError::invalid(
+                file,
+                "type",
+                format!("expected `smolvla`, found {other:?}"),
+            ));
+        }
+    }
+    let features = raw.input_features.unwrap_or_default();
+    let cameras = features
+        .values()
+        .filter(|feature| feature.feature_type == "VISUAL")
+        .count() as u64;
+    if cameras == 0 {
+        return Err(ConfigError::invalid(
+            file,
+            "input_features",
+            "no VISUAL feature: the policy needs at least one camera",
+        ));
+    }
+    Ok(PolicySpec {
+        source: source.name.clone(),
+        cameras,
+        // SmolVLAConfig defaults.
+        num_vlm_layers: positive(
+            file,
+            "num_vlm_layers".into(),
+            raw.num_vlm_layers.unwrap_or(16),
+        )?,
+        language_tokens: positive(
+            file,
+            "tokenizer_max_length".into(),
+            raw.tokenizer_max_length.unwrap_or(48),
+        )?,
+        state_tokens: 1,
+    })
+}
+
+/// The SmolVLM2-500M-Video-Instruct `config.json` shipped in `configs/models/`.
+pub const DEFAULT_MODEL: &str =
+    include_str!("../../configs/models/smolvlm2-500m-video-instruct.config.json");
+/// The lerobot/smolvla_base policy `config.json` shipped in `configs/models/`.
+pub const DEFAULT_POLICY: &str = include_str!("../../configs/models/smolvla_base.config.json");
+
+/// The built-in model: SmolVLM2-500M as smolVLA uses it.
+pub fn default_model() -> ModelSpec {
+    load_model(&Source::built_in(
+        "smolvlm2-500m-video-instruct.config.json",
+        DEFAULT_MODEL,
+    ))
+    .expect("the shipped model config is valid")
+}
+
+/// The built-in policy: smolvla_base (3 cameras, 16 VLM layers, 48 language tokens).
+pub fn default_policy() -> PolicySpec {
+    load_policy(&Source::built_in(
+        "smolvla_base.config.json",
+        DEFAULT_POLICY,
+    ))
+    .expect("the shipped policy config is valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(json: &str) -> Result<ModelSpec, ConfigError> {
+        load_model(&Source::built_in("test.json", json))
+    }
+
+    #[test]
+    fn smolvlm2_fills_transformers_defaults() {
+        let spec = default_model();
+        let vision = spec.vision.unwrap();
+        assert_eq!(vision.hidden_size, 768);
+        assert_eq!(
+            vision.intermediate_size, 3072,
+            "default of SmolVLMVisionConfig"
+        );
+        assert_eq!(vision.num_layers, 12, "default of SmolVLMVisionConfig");
+        assert_eq!(vision.num_patches(), 1024);
+        assert_eq!(vision.head_dim, 64);
+        let connector = spec.connector.unwrap();
+        assert_eq!(
+            (
+                connector.tokens_out,
+                connector.in_features,
+                connector.out_features
+            ),
+            (64, 12288, 960)
+        );
+        let text = spec.text.unwrap();
+        assert_eq!(
+            (text.num_heads, text.num_kv_heads, text.head_dim),
+            (15, 5, 64)
+        );
+        assert_eq!(text.intermediate_size, 2560);
+    }
+
+    #[test]
+    fn smolvla_policy_counts_cameras() {
+        let policy = default_policy();
+        assert_eq!(policy.cameras, 3);
+        assert_eq!(policy.num_vlm_layers, 16);
+        assert_eq!(policy.language_tokens, 48);
+    }
+
+    #[test]
+    fn standalone_vit_has_a_class_token() {
+        let spec = model(r#"{"model_type": "vit", "image_size": 224}"#).unwrap();
+        let vision = spec.vision.unwrap();
+        assert_eq!(vision.tokens(), 197);
+        assert!(spec.text.is_none() && spec.connector.is_none());
+    }
+
+    #[test]
+    fn standalone_llama_defaults_kv_heads_to_heads() {
+        let spec =
+            model(r#"{"model_type": "llama", "hidden_size": 2048, "num_attention_heads": 16}"#)
+                .unwrap();
+        let text = spec.text.unwrap();
+        assert_eq!((text.num_kv_heads, text.head_dim), (16, 128));
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let error = model(r#"{"model_type": "llama", "hidden_size": "big"}"#).unwrap_err();
+        let line = error.to_string();
+        assert!(line.contains("hidden_size"), "{line}");
+        assert!(line.starts_with("built-in:test.json"), "{line}");
+    }
+
+    #[test]
+    fn indivisible_heads_are_rejected() {
+        let error = model(
+            r#"{"model_type": "llama", "num_attention_heads": 15, "num_key_value_heads": 4}"#,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("num_key_value_heads"), "{error}");
+    }
+
+    #[test]
+    fn unknown_model_type_is_rejected() {
+        let error = model(r#"{"model_type": "bert"}"#).unwrap_err();
+        assert!(error.to_string().contains("`model_type`"), "{error}");
+    }
+
+    #[test]
+    fn policy_without_cameras_is_rejected() {
+        let source = Source::built_in(
+            "p.json",
+            r#"{"type": "smolvla", "input_features": {"observation.state": {"type": "STATE"}}}"#,
+        );
+        let error = load_policy(&source).unwrap_err();
+        assert!(error.to_string().contains("input_features"), "{error}");
+    }
+}

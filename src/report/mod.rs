@@ -1,0 +1,123 @@
+//! Reports: readable tables, CSV, SVG plots, and writing them whole or not at all.
+
+pub mod plot;
+mod table;
+
+pub use table::roofline_text;
+
+use crate::roofline::RooflineAnalysis;
+use std::path::{Path, PathBuf};
+
+/// An output that could not be produced; fatal, and nothing half-written is left behind.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("CSV: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+/// Column names of `roofline.csv`.
+pub const ROOFLINE_CSV_HEADER: [&str; 21] = [
+    "encoder",
+    "layer",
+    "kernel",
+    "op",
+    "m",
+    "n",
+    "k",
+    "batch",
+    "precision",
+    "compute_precision",
+    "macs",
+    "flops",
+    "bytes",
+    "parameter_bytes",
+    "oi",
+    "compute_roof_ops_per_s",
+    "attainable_ops_per_s",
+    "bound",
+    "attainable_measured_ops_per_s",
+    "bound_measured",
+    "time_s",
+];
+
+/// One row per kernel instance and precision.
+pub fn roofline_csv(analyses: &[RooflineAnalysis]) -> Result<Vec<u8>, ReportError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(ROOFLINE_CSV_HEADER)?;
+    for analysis in analyses {
+        let precision = analysis.workload.options.precision.to_string();
+        for (kernel, point) in analysis.iter() {
+            let parameter_bytes: u64 = kernel
+                .operands
+                .iter()
+                .filter(|operand| operand.is_parameter)
+                .map(|operand| operand.bytes())
+                .sum();
+            writer.write_record([
+                kernel.encoder.name().to_string(),
+                kernel
+                    .layer
+                    .map(|layer| layer.to_string())
+                    .unwrap_or_default(),
+                kernel.name.to_string(),
+                kernel.op.name().to_string(),
+                kernel.m.to_string(),
+                kernel.n.to_string(),
+                kernel.k.to_string(),
+                kernel.batch.to_string(),
+                precision.clone(),
+                kernel.compute_precision.to_string(),
+                kernel.macs.to_string(),
+                kernel.flops().to_string(),
+                kernel.bytes().to_string(),
+                parameter_bytes.to_string(),
+                format!("{:.6}", point.oi_ops_per_byte),
+                format!("{:.6e}", point.roofs.peak.compute_ops_per_s),
+                format!("{:.6e}", point.attainable_ops_per_s),
+                point.bound.to_string(),
+                format!("{:.6e}", point.attainable_measured_ops_per_s),
+                point.bound_measured.to_string(),
+                format!("{:.6e}", point.time_s),
+            ])?;
+        }
+    }
+    writer
+        .into_inner()
+        .map_err(|error| ReportError::Csv(error.into_error().into()))
+}
+
+/// Writes every file into `dir`, or none: each goes to a temporary name first and all are
+/// renamed only once every write has succeeded.
+pub fn write_all(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), ReportError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReportError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut staged = Vec::new();
+    let result = files.iter().try_for_each(|(name, bytes)| {
+        let temporary = dir.join(format!(".{name}.partial"));
+        staged.push(temporary.clone());
+        std::fs::write(&temporary, bytes).map_err(io(&temporary))
+    });
+    let result = result.and_then(|()| {
+        files
+            .iter()
+            .zip(&staged)
+            .try_for_each(|((name, _), temporary)| {
+                let path = dir.join(name);
+                std::fs::rename(temporary, &path).map_err(io(&path))
+            })
+    });
+    if result.is_err() {
+        for temporary in &staged {
+            let _ = std::fs::remove_file(temporary);
+        }
+    }
+    result
+}

@@ -1,0 +1,460 @@
+//! Log-log roofline plots as standalone SVG, written by hand so the output is byte-stable.
+
+use crate::config::platform::Platform;
+use crate::config::precision::Precision;
+use crate::roofline::{RooflineAnalysis, Roofs};
+use crate::workload::Encoder;
+use std::fmt::Write;
+
+const WIDTH: f64 = 980.0;
+const HEIGHT: f64 = 650.0;
+const LEFT: f64 = 80.0;
+const RIGHT: f64 = 760.0;
+const TOP: f64 = 50.0;
+const BOTTOM: f64 = 580.0;
+const FONT_PX: f64 = 11.0;
+/// Width of one character of the label font, a conservative estimate for sans-serif.
+const CHAR_PX: f64 = 6.4;
+const MARKER_PX: f64 = 4.0;
+
+/// Colours of the compute ceilings, by precision (fp16 and bf16 share a ceiling).
+fn ceiling_colour(precision: Precision) -> &'static str {
+    match precision {
+        Precision::Int4 => "#1b9e77",
+        Precision::Int8 => "#d95f02",
+        Precision::Fp16 | Precision::Bf16 => "#7570b3",
+        Precision::Fp32 => "#e7298a",
+    }
+}
+
+/// An axis-aligned box in pixels.
+#[derive(Clone, Copy)]
+struct Rect {
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+}
+
+impl Rect {
+    fn overlaps(&self, other: &Rect) -> bool {
+        self.x0 < other.x1 && other.x0 < self.x1 && self.y0 < other.y1 && other.y0 < self.y1
+    }
+
+    fn inside(&self, other: &Rect) -> bool {
+        self.x0 >= other.x0 && self.x1 <= other.x1 && self.y0 >= other.y0 && self.y1 <= other.y1
+    }
+}
+
+/// Log-scale mapping of data to pixels.
+struct Axes {
+    x_decades: (i32, i32),
+    y_decades: (i32, i32),
+}
+
+impl Axes {
+    fn x(&self, oi: f64) -> f64 {
+        let (lo, hi) = self.x_decades;
+        LEFT + (oi.log10() - lo as f64) / (hi - lo) as f64 * (RIGHT - LEFT)
+    }
+
+    fn y(&self, ops_per_s: f64) -> f64 {
+        let (lo, hi) = self.y_decades;
+        BOTTOM - (ops_per_s.log10() - lo as f64) / (hi - lo) as f64 * (BOTTOM - TOP)
+    }
+
+    fn x_inverse(&self, pixel: f64) -> f64 {
+        let (lo, hi) = self.x_decades;
+        10f64.powf(lo as f64 + (pixel - LEFT) / (RIGHT - LEFT) * (hi - lo) as f64)
+    }
+}
+
+/// A plotted kernel: distinct kernels at the same spot share one marker and label.
+struct Point {
+    x: f64,
+    y: f64,
+    label: String,
+    on_arrays: bool,
+}
+
+fn y_tick_label(exponent: i32) -> String {
+    let (scale, unit) = match exponent {
+        e if e >= 12 => (e - 12, "T"),
+        e if e >= 9 => (e - 9, "G"),
+        e if e >= 6 => (e - 6, "M"),
+        e => (e, ""),
+    };
+    format!("{}{unit}", 10u64.pow(scale.max(0) as u32))
+}
+
+fn x_tick_label(exponent: i32) -> String {
+    if exponent >= 0 {
+        format!("{}", 10u64.pow(exponent as u32))
+    } else {
+        format!("{:.*}", (-exponent) as usize, 10f64.powi(exponent))
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Roofline plot of the given encoders' distinct kernels at the analysis' precision.
+pub fn roofline_svg(
+    title: &str,
+    analysis: &RooflineAnalysis,
+    encoders: &[Encoder],
+    platform: &Platform,
+) -> String {
+    let precisions = [
+        Precision::Int4,
+        Precision::Int8,
+        Precision::Fp16,
+        Precision::Fp32,
+    ];
+    let roofs: Vec<Roofs> = precisions
+        .iter()
+        .map(|&precision| Roofs::new(platform, precision))
+        .collect();
+
+    let mut raw_points: Vec<(f64, f64, String, bool)> = Vec::new();
+    let mut seen = Vec::new();
+    for (kernel, point) in analysis.iter() {
+        if !encoders.contains(&kernel.encoder) || point.ops == 0.0 {
+            continue;
+        }
+        let key = kernel.shape_key();
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let label = if encoders.len() > 1 && kernel.encoder != encoders[0] {
+            format!("{}/{}", kernel.encoder, kernel.name)
+        } else {
+            kernel.name.to_string()
+        };
+        raw_points.push((
+            point.oi_ops_per_byte,
+            point.attainable_ops_per_s,
+            label,
+            kernel.op.uses_arrays(),
+        ));
+    }
+
+    let min_oi = raw_points.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let max_oi = raw_points.iter().map(|p| p.0).fold(0.0, f64::max);
+    let max_ridge = roofs
+        .iter()
+        .map(|r| r.measured.ridge_ops_per_byte())
+        .fold(0.0, f64::max);
+    let min_ops = raw_points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let max_compute = roofs
+        .iter()
+        .map(|r| r.peak.compute_ops_per_s)
+        .fold(0.0, f64::max);
+    let axes = Axes {
+        x_decades: (
+            (min_oi.min(1.0) / 2.0).log10().floor() as i32,
+            (max_oi.max(max_ridge) * 4.0).log10().ceil() as i32,
+        ),
+        y_decades: (
+            (min_ops / 3.0).log10().floor() as i32,
+            (max_compute * 3.0).log10().ceil() as i32,
+        ),
+    };
+
+    // Merge kernels that land on the same pixel.
+    let mut points: Vec<Point> = Vec::new();
+    for (oi, ops, label, on_arrays) in raw_points {
+        let (x, y) = (axes.x(oi), axes.y(ops));
+        match points
+            .iter_mut()
+            .find(|p| (p.x - x).abs() < 1.0 && (p.y - y).abs() < 1.0)
+        {
+            Some(existing) => {
+                existing.label.push_str(", ");
+                existing.label.push_str(&label);
+            }
+            None => points.push(Point {
+                x,
+                y,
+                label,
+                on_arrays,
+            }),
+        }
+    }
+    points.sort_by(|a, b| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)));
+
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="{FONT_PX}">"#
+    );
+    let _ = writeln!(
+        svg,
+        r#"<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>"#
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="28" text-anchor="middle" font-size="15" font-weight="bold">{}</text>"#,
+        (LEFT + RIGHT) / 2.0,
+        escape(title)
+    );
+    draw_grid(&mut svg, &axes);
+
+    // Memory roofs: one slope per bandwidth, from the left edge to the highest ceiling.
+    let bandwidths = [
+        (roofs[0].peak.bandwidth_bytes_per_s, "", "HBM peak"),
+        (
+            roofs[0].measured.bandwidth_bytes_per_s,
+            r#" stroke-dasharray="6 4""#,
+            "HBM measured",
+        ),
+    ];
+    for (bandwidth, dash, _) in bandwidths {
+        let x0 = axes.x_inverse(LEFT);
+        let x1 = max_compute / bandwidth;
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#333" stroke-width="1.6"{dash}/>"##,
+            axes.x(x0),
+            axes.y(x0 * bandwidth),
+            axes.x(x1),
+            axes.y(max_compute)
+        );
+    }
+    // Compute ceilings, from the peak ridge to the right edge.
+    for roof in &roofs {
+        let colour = ceiling_colour(roof.precision);
+        let y = axes.y(roof.peak.compute_ops_per_s);
+        let name = match roof.precision {
+            Precision::Fp16 => "FP16/BF16".to_string(),
+            other => other.name().to_uppercase(),
+        };
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{:.1}" y1="{y:.1}" x2="{RIGHT}" y2="{y:.1}" stroke="{colour}" stroke-width="1.6"/>"#,
+            axes.x(roof.peak.ridge_ops_per_byte()),
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{}" y="{:.1}" fill="{colour}">{name} {:.2} TOPS, ridge {:.1}</text>"#,
+            RIGHT + 6.0,
+            y + 4.0,
+            roof.peak.compute_ops_per_s / 1e12,
+            roof.peak.ridge_ops_per_byte()
+        );
+    }
+
+    let ceilings: Vec<Rect> = roofs
+        .iter()
+        .map(|roof| {
+            let y = axes.y(roof.peak.compute_ops_per_s);
+            Rect {
+                x0: axes.x(roof.peak.ridge_ops_per_byte()),
+                y0: y - 1.5,
+                x1: RIGHT,
+                y1: y + 1.5,
+            }
+        })
+        .collect();
+    let colour = ceiling_colour(analysis.workload.options.precision.compute());
+    let precision = analysis.workload.options.precision.to_string();
+    draw_points(&mut svg, &points, &ceilings, colour);
+    draw_legend(&mut svg, &bandwidths, &precision, colour);
+    let _ = writeln!(
+        svg,
+        r##"<text x="{LEFT}" y="{}" fill="#555">Kernels without arithmetic (pixel shuffle) have no place on a log axis and are not drawn.</text>"##,
+        HEIGHT - 8.0
+    );
+    draw_axis_titles(&mut svg);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn draw_grid(svg: &mut String, axes: &Axes) {
+    let _ = writeln!(
+        svg,
+        r##"<rect x="{LEFT}" y="{TOP}" width="{}" height="{}" fill="none" stroke="#000"/>"##,
+        RIGHT - LEFT,
+        BOTTOM - TOP
+    );
+    for exponent in axes.x_decades.0..=axes.x_decades.1 {
+        let x = axes.x(10f64.powi(exponent));
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{BOTTOM}" stroke="#ddd"/><text x="{x:.1}" y="{}" text-anchor="middle">{}</text>"##,
+            BOTTOM + 16.0,
+            x_tick_label(exponent)
+        );
+    }
+    for exponent in axes.y_decades.0..=axes.y_decades.1 {
+        let y = axes.y(10f64.powi(exponent));
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{LEFT}" y1="{y:.1}" x2="{RIGHT}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+            LEFT - 6.0,
+            y + 4.0,
+            y_tick_label(exponent)
+        );
+    }
+}
+
+fn draw_axis_titles(svg: &mut String) {
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="{}" text-anchor="middle" font-size="13">Operational intensity (ops/byte of compulsory HBM traffic)</text>"#,
+        (LEFT + RIGHT) / 2.0,
+        BOTTOM + 40.0
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text transform="translate(24 {}) rotate(-90)" text-anchor="middle" font-size="13">Attainable performance (ops/s)</text>"#,
+        (TOP + BOTTOM) / 2.0
+    );
+}
+
+/// Legend box in the lower right of the plot area, where the slope never reaches.
+fn legend_rect() -> Rect {
+    Rect {
+        x0: RIGHT - 200.0,
+        y0: BOTTOM - 92.0,
+        x1: RIGHT - 8.0,
+        y1: BOTTOM - 8.0,
+    }
+}
+
+fn draw_legend(
+    svg: &mut String,
+    bandwidths: &[(f64, &str, &str); 2],
+    precision: &str,
+    colour: &str,
+) {
+    let r = legend_rect();
+    let _ = writeln!(
+        svg,
+        r##"<rect x="{}" y="{}" width="{}" height="{}" fill="white" stroke="#999"/>"##,
+        r.x0,
+        r.y0,
+        r.x1 - r.x0,
+        r.y1 - r.y0
+    );
+    let mut y = r.y0 + 16.0;
+    for (bandwidth, dash, name) in bandwidths {
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="#333" stroke-width="1.6"{dash}/><text x="{}" y="{}">{name} {:.0} GB/s</text>"##,
+            r.x0 + 8.0,
+            r.x0 + 32.0,
+            r.x0 + 38.0,
+            y + 4.0,
+            bandwidth / 1e9
+        );
+        y += 18.0;
+    }
+    let _ = writeln!(
+        svg,
+        r##"<circle cx="{}" cy="{y}" r="{MARKER_PX}" fill="{colour}"/><text x="{}" y="{}">GEMM kernel at {precision}</text>"##,
+        r.x0 + 20.0,
+        r.x0 + 38.0,
+        y + 4.0
+    );
+    y += 18.0;
+    let _ = writeln!(
+        svg,
+        r##"<rect x="{}" y="{}" width="{}" height="{}" fill="white" stroke="{colour}" stroke-width="1.5"/><text x="{}" y="{}">vector kernel at {precision}</text>"##,
+        r.x0 + 20.0 - MARKER_PX,
+        y - MARKER_PX,
+        2.0 * MARKER_PX,
+        2.0 * MARKER_PX,
+        r.x0 + 38.0,
+        y + 4.0
+    );
+}
+
+/// Markers, then labels placed greedily where they overlap no other label, marker or the legend.
+fn draw_points(svg: &mut String, points: &[Point], obstacles: &[Rect], colour: &str) {
+    let plot = Rect {
+        x0: LEFT + 2.0,
+        y0: TOP + 2.0,
+        x1: RIGHT - 2.0,
+        y1: BOTTOM - 2.0,
+    };
+    let mut taken: Vec<Rect> = vec![legend_rect()];
+    taken.extend_from_slice(obstacles);
+    for point in points {
+        taken.push(Rect {
+            x0: point.x - MARKER_PX - 1.0,
+            y0: point.y - MARKER_PX - 1.0,
+            x1: point.x + MARKER_PX + 1.0,
+            y1: point.y + MARKER_PX + 1.0,
+        });
+        if point.on_arrays {
+            let _ = writeln!(
+                svg,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="{MARKER_PX}" fill="{colour}"/>"#,
+                point.x, point.y
+            );
+        } else {
+            let _ = writeln!(
+                svg,
+                r#"<rect x="{:.1}" y="{:.1}" width="{}" height="{}" fill="white" stroke="{colour}" stroke-width="1.5"/>"#,
+                point.x - MARKER_PX,
+                point.y - MARKER_PX,
+                2.0 * MARKER_PX,
+                2.0 * MARKER_PX
+            );
+        }
+    }
+    for point in points {
+        let width = point.label.chars().count() as f64 * CHAR_PX;
+        let height = FONT_PX + 2.0;
+        let placement = (0..12).find_map(|ring| {
+            let distance = 7.0 + 12.0 * ring as f64;
+            // Right, left, above, below, then the diagonals.
+            let candidates = [
+                (distance, -height / 2.0),
+                (-distance - width, -height / 2.0),
+                (-width / 2.0, -distance - height),
+                (-width / 2.0, distance),
+                (distance * 0.7, -distance * 0.7 - height),
+                (-distance * 0.7 - width, -distance * 0.7 - height),
+                (distance * 0.7, distance * 0.7),
+                (-distance * 0.7 - width, distance * 0.7),
+            ];
+            candidates.into_iter().find_map(|(dx, dy)| {
+                let rect = Rect {
+                    x0: point.x + dx,
+                    y0: point.y + dy,
+                    x1: point.x + dx + width,
+                    y1: point.y + dy + height,
+                };
+                (rect.inside(&plot) && !taken.iter().any(|t| t.overlaps(&rect)))
+                    .then_some((rect, ring))
+            })
+        });
+        let Some((rect, ring)) = placement else {
+            continue;
+        };
+        taken.push(rect);
+        if ring > 0 {
+            // A leader line from the marker to the nearest corner region of the label.
+            let lx = point.x.clamp(rect.x0, rect.x1);
+            let ly = point.y.clamp(rect.y0, rect.y1);
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{:.1}" y1="{:.1}" x2="{lx:.1}" y2="{ly:.1}" stroke="#888" stroke-width="0.7"/>"##,
+                point.x, point.y
+            );
+        }
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}">{}</text>"#,
+            rect.x0,
+            rect.y1 - 3.0,
+            escape(&point.label)
+        );
+    }
+}

@@ -1,0 +1,261 @@
+//! Plain-text tables for the terminal.
+
+use crate::config::platform::Platform;
+use crate::config::precision::Precision;
+use crate::roofline::{Bound, MemorySummary, RooflineAnalysis, Roofs};
+use crate::workload::{Encoder, Kernel};
+use std::fmt::Write;
+
+/// Columns padded to their widest cell; the first column left-aligned, the rest right-aligned.
+fn aligned(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        for (index, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+            if index == 0 {
+                let _ = write!(out, "{cell:<width$}");
+            } else {
+                let _ = write!(out, "  {cell:>width$}");
+            }
+        }
+        out.push('\n');
+    };
+    line(header.to_vec(), &mut out);
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    line(rule.iter().map(String::as_str).collect(), &mut out);
+    for row in rows {
+        line(row.iter().map(String::as_str).collect(), &mut out);
+    }
+    out
+}
+
+fn shape(kernel: &Kernel) -> String {
+    if kernel.op.uses_arrays() {
+        format!("{}x{}x{}", kernel.m, kernel.n, kernel.k)
+    } else {
+        format!("{}x{}", kernel.m, kernel.n)
+    }
+}
+
+fn mb(bytes: f64) -> String {
+    format!("{:.2}", bytes / 1e6)
+}
+
+/// The roofline report: roofs, per-encoder kernel tables, totals and the memory summary.
+/// `analyses[0]` is the precision the kernel tables show.
+pub fn roofline_text(
+    analyses: &[RooflineAnalysis],
+    memory: &MemorySummary,
+    platform: &Platform,
+) -> String {
+    let mut out = String::new();
+    let primary = &analyses[0];
+    let options = &primary.workload.options;
+    let _ = writeln!(
+        out,
+        "{} at {:.0} MHz, {} DSPs, HBM {:.1} GB/s peak / {:.1} GB/s measured",
+        platform.name,
+        platform.clock_hz / 1e6,
+        platform.dsp_slices,
+        platform.hbm.peak_bandwidth_bytes_per_s() / 1e9,
+        platform.hbm.measured_bandwidth_bytes_per_s() / 1e9
+    );
+    let fusion = &options.fusion;
+    let _ = writeln!(
+        out,
+        "workload: {} camera(s), batch {}, {} text tokens ({} language + {} state), {} text layers; \
+         fusion: gemm+activation {}, qkv {}, attention {}\n",
+        options.cameras,
+        options.batch,
+        primary.workload.text_tokens,
+        options.language_tokens,
+        options.state_tokens,
+        options.text_layers,
+        on_off(fusion.gemm_activation),
+        on_off(fusion.qkv),
+        on_off(fusion.attention)
+    );
+
+    let rows: Vec<Vec<String>> = Precision::ALL
+        .iter()
+        .map(|&precision| {
+            let roofs = Roofs::new(platform, precision);
+            vec![
+                precision.to_string(),
+                format!("{}", platform.macs_per_dsp(precision)),
+                format!("{:.2}", roofs.peak.compute_ops_per_s / 1e12),
+                format!("{:.1}", roofs.peak.ridge_ops_per_byte()),
+                format!("{:.1}", roofs.measured.ridge_ops_per_byte()),
+            ]
+        })
+        .collect();
+    let _ = writeln!(out, "Compute roofs and ridge points");
+    out.push_str(&aligned(
+        &[
+            "precision",
+            "MACs/DSP",
+            "TOPS",
+            "ridge@peak",
+            "ridge@measured",
+        ],
+        &rows,
+    ));
+    out.push('\n');
+
+    for encoder in Encoder::ALL {
+        encoder_table(&mut out, primary, encoder);
+    }
+
+    let _ = writeln!(out, "Encoder totals per forward pass");
+    let mut rows = Vec::new();
+    for analysis in analyses {
+        for encoder in Encoder::ALL {
+            let totals = analysis.totals(encoder);
+            if totals.kernels == 0 {
+                continue;
+            }
+            rows.push(vec![
+                encoder.name().to_string(),
+                analysis.workload.options.precision.to_string(),
+                format!("{:.2}", totals.macs as f64 / 1e9),
+                mb(totals.bytes as f64),
+                format!("{:.1}", totals.oi_ops_per_byte()),
+                format!("{:.3}", totals.time_s * 1e3),
+                format!("{:.3}", totals.time_measured_s * 1e3),
+                format!("{:.2}", totals.attainable_ops_per_s() / 1e12),
+                format!("{:.0}%", 100.0 * totals.memory_bound_time_s / totals.time_s),
+            ]);
+        }
+    }
+    out.push_str(&aligned(
+        &[
+            "encoder",
+            "precision",
+            "GMACs",
+            "MB",
+            "OI",
+            "ms@peak",
+            "ms@measured",
+            "TOPS",
+            "mem-bound time",
+        ],
+        &rows,
+    ));
+    out.push('\n');
+
+    let _ = writeln!(
+        out,
+        "Parameters (HBM {:.1} GB, on-chip SRAM {:.1} MB)",
+        memory.hbm_capacity_bytes as f64 / 1e9,
+        memory.sram_bytes as f64 / 1e6
+    );
+    let mut rows = Vec::new();
+    let total = memory.total();
+    for group in memory.groups.iter().chain([&total]).chain(&memory.layers) {
+        let mut row = vec![
+            group.name.clone(),
+            format!("{:.3}", group.parameters as f64 / 1e6),
+        ];
+        for precision in [
+            Precision::Fp32,
+            Precision::Fp16,
+            Precision::Int8,
+            Precision::Int4,
+        ] {
+            row.push(mb(group.bytes(precision) as f64));
+        }
+        row.push(format!(
+            "{:.1}%",
+            100.0 * memory.sram_share(group, Precision::Int8)
+        ));
+        rows.push(row);
+    }
+    out.push_str(&aligned(
+        &[
+            "component",
+            "Mparams",
+            "MB fp32",
+            "MB fp16",
+            "MB int8",
+            "MB int4",
+            "SRAM share at int8",
+        ],
+        &rows,
+    ));
+    let fits = |precision: Precision| {
+        if memory.fits_hbm(precision) {
+            "fits"
+        } else {
+            "does not fit"
+        }
+    };
+    let _ = writeln!(
+        out,
+        "all parameters at fp32 {} HBM; at int8 {} HBM\n",
+        fits(Precision::Fp32),
+        fits(Precision::Int8)
+    );
+    out
+}
+
+fn on_off(flag: bool) -> &'static str {
+    if flag { "on" } else { "off" }
+}
+
+/// Distinct kernels of one encoder, with how often each runs.
+fn encoder_table(out: &mut String, analysis: &RooflineAnalysis, encoder: Encoder) {
+    let mut distinct: Vec<(&Kernel, &crate::roofline::KernelPoint, u64)> = Vec::new();
+    for (kernel, point) in analysis.iter().filter(|(k, _)| k.encoder == encoder) {
+        match distinct
+            .iter_mut()
+            .find(|(seen, _, _)| seen.shape_key() == kernel.shape_key())
+        {
+            Some((_, _, count)) => *count += 1,
+            None => distinct.push((kernel, point, 1)),
+        }
+    }
+    if distinct.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{encoder} encoder at {} (per instance; x = instances per forward pass)",
+        analysis.workload.options.precision
+    );
+    let rows: Vec<Vec<String>> = distinct
+        .iter()
+        .map(|(kernel, point, count)| {
+            vec![
+                kernel.name.to_string(),
+                kernel.op.name().to_string(),
+                shape(kernel),
+                kernel.batch.to_string(),
+                format!("x{count}"),
+                format!("{:.3}", kernel.macs as f64 / 1e9),
+                mb(point.bytes),
+                format!("{:.1}", point.oi_ops_per_byte),
+                format!("{:.3}", point.attainable_ops_per_s / 1e12),
+                if point.bound == Bound::Memory {
+                    "memory"
+                } else {
+                    "compute"
+                }
+                .to_string(),
+                format!("{:.1}", point.time_s * 1e6 * *count as f64),
+            ]
+        })
+        .collect();
+    out.push_str(&aligned(
+        &[
+            "kernel", "op", "MxNxK", "batch", "count", "GMACs", "MB", "OI", "TOPS", "bound",
+            "total us",
+        ],
+        &rows,
+    ));
+    out.push('\n');
+}

@@ -1,0 +1,244 @@
+//! Workload: the kernels the encoders run, in order, with their shapes, work and HBM traffic.
+//!
+//! A kernel is either a GEMM (`M × K` times `K × N`, repeated `batch` times, e.g. once per
+//! head) or a vector pass over `batch × M × N` elements. Its compulsory HBM traffic is each
+//! operand read once and each result written once at its storage precision; intermediates of
+//! a fused kernel never reach HBM.
+
+mod build;
+
+pub use build::build_workload;
+
+use crate::config::precision::{Precision, PrecisionPair};
+use std::fmt;
+
+/// The three encoders smolVLA runs before its action expert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Encoder {
+    Vision,
+    Connector,
+    Text,
+}
+
+impl Encoder {
+    pub const ALL: [Encoder; 3] = [Encoder::Vision, Encoder::Connector, Encoder::Text];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoder::Vision => "vision",
+            Encoder::Connector => "connector",
+            Encoder::Text => "text",
+        }
+    }
+}
+
+impl fmt::Display for Encoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a kernel computes; decides which hardware unit runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    /// Matrix multiply on the systolic arrays (with any fused epilogue).
+    Gemm,
+    /// Scores, softmax and context in one pass; the scores never leave the chip.
+    FusedAttention,
+    LayerNorm,
+    RmsNorm,
+    Softmax,
+    Gelu,
+    /// `silu(gate) * up` of a gated MLP.
+    SiluMul,
+    /// Element-wise add: residuals, position embeddings.
+    Add,
+    /// Rotary position embedding on queries and keys.
+    Rope,
+    /// Space-to-depth reshuffle of the connector: data movement only.
+    PixelShuffle,
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Gemm => "gemm",
+            Op::FusedAttention => "fused_attention",
+            Op::LayerNorm => "layernorm",
+            Op::RmsNorm => "rmsnorm",
+            Op::Softmax => "softmax",
+            Op::Gelu => "gelu",
+            Op::SiluMul => "silu_mul",
+            Op::Add => "add",
+            Op::Rope => "rope",
+            Op::PixelShuffle => "pixel_shuffle",
+        }
+    }
+
+    /// Whether the op runs on the MAC arrays (else on vector units).
+    pub fn uses_arrays(self) -> bool {
+        matches!(self, Op::Gemm | Op::FusedAttention)
+    }
+
+    /// Non-MAC operations per element of the op's output, the convention roofsim counts by
+    /// (exp, tanh, division and square root count as one operation each).
+    pub fn flops_per_element(self) -> u64 {
+        match self {
+            // Mean (1 add), variance (sub, mul, add), normalise (sub, mul), affine (mul, add).
+            Op::LayerNorm => 8,
+            // Sum of squares (mul, add), scale by the reciprocal root (mul), weight (mul).
+            Op::RmsNorm => 4,
+            // Max (compare), subtract, exp, sum, divide; the 1/sqrt(d) scale folds into the subtract.
+            Op::Softmax => 5,
+            // tanh approximation: x³ (2 mul), fma (2), tanh, add, 2 mul.
+            Op::Gelu => 8,
+            // silu(g) = g / (1 + exp(-g)): exp, add, divide; then × up.
+            Op::SiluMul => 4,
+            Op::Add => 1,
+            // Per output element: 2 multiplies and 1 add with the rotated partner.
+            Op::Rope => 3,
+            Op::Gemm | Op::FusedAttention | Op::PixelShuffle => 0,
+        }
+    }
+}
+
+/// Whether the kernel reads or writes a tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Read,
+    Write,
+}
+
+/// One tensor a kernel moves between HBM and the chip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operand {
+    pub name: &'static str,
+    pub elements: u64,
+    pub bits: u64,
+    pub direction: Direction,
+    /// Model parameters (weights, biases, norm scales, position tables) as opposed to
+    /// activations; summed, they give the model's parameter count.
+    pub is_parameter: bool,
+}
+
+impl Operand {
+    /// Bytes in HBM, rounded up to whole bytes (INT4 packs two elements per byte).
+    pub fn bytes(&self) -> u64 {
+        (self.elements * self.bits).div_ceil(8)
+    }
+}
+
+/// One kernel instance: a layer's Q projection, a head-batched softmax...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kernel {
+    pub encoder: Encoder,
+    /// Transformer block index; `None` for kernels outside the blocks (patch embedding...).
+    pub layer: Option<u64>,
+    pub name: &'static str,
+    pub op: Op,
+    /// GEMM: output rows. Vector op: rows.
+    pub m: u64,
+    /// GEMM: output columns. Vector op: elements per row.
+    pub n: u64,
+    /// GEMM: reduction length. Vector op: 0.
+    pub k: u64,
+    /// Independent instances of the `m × n (× k)` problem (heads × images).
+    pub batch: u64,
+    pub macs: u64,
+    /// Operations other than the MACs' multiply-add (epilogues, norms, softmax...).
+    pub vector_flops: u64,
+    /// The precision the kernel's arithmetic runs at.
+    pub compute_precision: Precision,
+    pub operands: Vec<Operand>,
+}
+
+impl Kernel {
+    /// Total operations: 2 per MAC plus the vector operations.
+    pub fn flops(&self) -> u64 {
+        2 * self.macs + self.vector_flops
+    }
+
+    /// Compulsory HBM traffic.
+    pub fn bytes(&self) -> u64 {
+        self.operands.iter().map(Operand::bytes).sum()
+    }
+
+    /// Model parameters the kernel reads.
+    pub fn parameters(&self) -> u64 {
+        self.operands
+            .iter()
+            .filter(|operand| operand.is_parameter)
+            .map(|operand| operand.elements)
+            .sum()
+    }
+
+    /// Shape key: kernels with the same name, op and shape do the same work in every layer.
+    pub fn shape_key(&self) -> (Encoder, &'static str, Op, u64, u64, u64, u64) {
+        (
+            self.encoder,
+            self.name,
+            self.op,
+            self.m,
+            self.n,
+            self.k,
+            self.batch,
+        )
+    }
+}
+
+/// Which kernels are fused; a fused intermediate never reaches HBM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fusion {
+    /// The MLP activation runs in the epilogue of its GEMM (FC1 + bias + GELU; SiLU in the
+    /// gate GEMM, `× up` in the up GEMM). Biases are always added in the GEMM epilogue.
+    pub gemm_activation: bool,
+    /// Q, K and V come from one GEMM over concatenated weights.
+    pub qkv: bool,
+    /// Scores, softmax and context in one kernel that keeps the scores on chip.
+    pub attention: bool,
+}
+
+/// What the encoders are run on and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkloadOptions {
+    pub cameras: u64,
+    pub language_tokens: u64,
+    pub state_tokens: u64,
+    /// Independent observations processed together; weights are read once per batch.
+    pub batch: u64,
+    /// Text layers to run (smolVLA keeps the first 16).
+    pub text_layers: u64,
+    pub precision: PrecisionPair,
+    pub fusion: Fusion,
+}
+
+/// The ordered kernels of one forward pass of the encoders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    pub options: WorkloadOptions,
+    /// Tokens per observation the text layers see.
+    pub text_tokens: u64,
+    pub kernels: Vec<Kernel>,
+}
+
+impl Workload {
+    /// Kernels of one encoder, in execution order.
+    pub fn encoder_kernels(&self, encoder: Encoder) -> impl Iterator<Item = &Kernel> {
+        self.kernels
+            .iter()
+            .filter(move |kernel| kernel.encoder == encoder)
+    }
+
+    /// Parameters one encoder reads (each weight counted once per forward pass).
+    pub fn parameters(&self, encoder: Encoder) -> u64 {
+        self.encoder_kernels(encoder).map(Kernel::parameters).sum()
+    }
+}
+
+/// Workload options that cannot describe a forward pass.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WorkloadError {
+    /// A count is out of range; `option` is the command-line option or config field.
+    #[error("{option}: {rule}")]
+    Invalid { option: &'static str, rule: String },
+}

@@ -1,0 +1,265 @@
+//! Drives the real `roofsim` binary: the default job, golden plots, and every bad-input case.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn roofsim() -> Command {
+    Command::cargo_bin("roofsim").unwrap()
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    if !dir.exists() {
+        return Vec::new();
+    }
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn default_roofline_writes_csv_and_plots() {
+    let out = tempfile::tempdir().unwrap();
+    let output = roofsim()
+        .args(["roofline", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("241 text tokens"), "{stdout}");
+    assert!(stdout.contains("vision encoder at int8"));
+    assert_eq!(
+        files_in(out.path()),
+        ["roofline.csv", "text_roofline.svg", "vision_roofline.svg"]
+    );
+
+    let mut reader = csv::Reader::from_path(out.path().join("roofline.csv")).unwrap();
+    let header = reader.headers().unwrap().clone();
+    for column in [
+        "encoder",
+        "layer",
+        "kernel",
+        "op",
+        "m",
+        "n",
+        "k",
+        "batch",
+        "precision",
+        "macs",
+        "flops",
+        "bytes",
+        "oi",
+        "attainable_ops_per_s",
+        "bound",
+    ] {
+        assert!(
+            header.iter().any(|h| h == column),
+            "missing column {column}"
+        );
+    }
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let int8_vision_macs: u64 = rows
+        .iter()
+        .filter(|row| &row[column("precision")] == "int8" && &row[column("encoder")] == "vision")
+        .map(|row| row[column("macs")].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(int8_vision_macs, 3 * 106_904_420_352);
+    let connector = rows
+        .iter()
+        .find(|row| &row[column("kernel")] == "proj" && &row[column("precision")] == "int8")
+        .unwrap();
+    assert_eq!(
+        &connector[column("m")],
+        "192",
+        "64 tokens per camera, not 1"
+    );
+    let precisions: std::collections::BTreeSet<&str> =
+        rows.iter().map(|row| &row[column("precision")]).collect();
+    assert_eq!(precisions.len(), 6);
+}
+
+#[test]
+fn plots_label_every_kernel_and_match_the_committed_ones() {
+    let out = tempfile::tempdir().unwrap();
+    roofsim()
+        .args(["roofline", "--out"])
+        .arg(out.path())
+        .assert()
+        .success();
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces/roofline");
+    for (name, labels) in [
+        (
+            "vision_roofline.svg",
+            &["fc1", "softmax", "connector/proj", "pos_add"][..],
+        ),
+        (
+            "text_roofline.svg",
+            &["q_proj", "rope", "silu_mul", "down_proj"][..],
+        ),
+    ] {
+        let svg = std::fs::read_to_string(out.path().join(name)).unwrap();
+        for label in labels {
+            assert!(svg.contains(label), "{name} lacks a label for {label}");
+        }
+        let golden = std::fs::read_to_string(committed.join(name)).unwrap();
+        assert!(
+            svg == golden,
+            "{name} differs from traces/roofline/{name}; regenerate with \
+             `cargo run --release -- roofline` if the change is intended"
+        );
+    }
+}
+
+#[test]
+fn batching_and_fusion_change_the_workload() {
+    let out = tempfile::tempdir().unwrap();
+    let output = roofsim()
+        .args([
+            "roofline",
+            "--batch",
+            "8",
+            "--cameras",
+            "1",
+            "--precision",
+            "int4/int8",
+            "--fuse",
+            "all",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("1 camera(s), batch 8, 113 text tokens"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("fc1_gelu") && stdout.contains("qkv_proj"));
+    assert!(stdout.contains("attention") && !stdout.contains("softmax"));
+}
+
+/// Runs a bad invocation and checks: exit code 2, one line naming `needles`, nothing written.
+fn rejects(args: &[&str], needles: &[&str]) {
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("result");
+    let output = roofsim()
+        .args(args)
+        .arg("--out")
+        .arg(&target)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: `{needle}` not in {stderr}"
+        );
+    }
+    assert!(!target.exists(), "{args:?} wrote output");
+}
+
+fn write_temp(name: &str, text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    (dir, path.to_string_lossy().into_owned())
+}
+
+#[test]
+fn missing_model_file() {
+    rejects(
+        &["roofline", "--model", "no/such/config.json"],
+        &["no/such/config.json", "cannot read"],
+    );
+}
+
+#[test]
+fn malformed_json() {
+    let (_dir, path) = write_temp("config.json", r#"{"model_type": "llama", "#);
+    rejects(&["roofline", "--model", &path], &[&path, "line 1"]);
+}
+
+#[test]
+fn wrong_field_type_in_model() {
+    let (_dir, path) = write_temp(
+        "config.json",
+        r#"{"model_type": "smolvlm", "vision_config": {"hidden_size": -3}, "text_config": {}}"#,
+    );
+    rejects(
+        &["roofline", "--model", &path],
+        &[&path, "vision_config.hidden_size"],
+    );
+}
+
+#[test]
+fn unknown_platform_field() {
+    let text = roofsim::config::platform::DEFAULT_PLATFORM
+        .replace("clock_mhz = 300.0", "clock_mhz = 300.0\nclock_ghz = 0.3");
+    let (_dir, path) = write_temp("u280.toml", &text);
+    rejects(&["roofline", "--platform", &path], &[&path, "clock_ghz"]);
+}
+
+#[test]
+fn malformed_toml() {
+    let (_dir, path) = write_temp("u280.toml", "name = \"x\"\nclock_mhz = [\n");
+    rejects(&["roofline", "--platform", &path], &[&path]);
+}
+
+#[test]
+fn zero_clock() {
+    let text =
+        roofsim::config::platform::DEFAULT_PLATFORM.replace("clock_mhz = 300.0", "clock_mhz = 0.0");
+    let (_dir, path) = write_temp("u280.toml", &text);
+    rejects(&["roofline", "--platform", &path], &[&path, "clock_mhz"]);
+}
+
+#[test]
+fn zero_cameras() {
+    rejects(
+        &["roofline", "--cameras", "0"],
+        &["--cameras", "at least 1"],
+    );
+}
+
+#[test]
+fn policy_without_cameras() {
+    let (_dir, path) = write_temp(
+        "policy.json",
+        r#"{"type": "smolvla", "input_features": {"observation.state": {"type": "STATE"}}}"#,
+    );
+    rejects(&["roofline", "--policy", &path], &[&path, "input_features"]);
+}
+
+#[test]
+fn unknown_precision() {
+    rejects(
+        &["roofline", "--precision", "int2"],
+        &["--precision", "int2"],
+    );
+}
+
+#[test]
+fn unknown_fusion() {
+    rejects(&["roofline", "--fuse", "softmax"], &["--fuse", "softmax"]);
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roofsim"))
+        .args(["roofline", "--out"])
+        .arg(out.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    assert!(child.wait().unwrap().success());
+}
