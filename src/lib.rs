@@ -6,7 +6,10 @@
 //! The binary `roofsim` is a thin shell over these modules.
 
 pub mod config;
+pub mod lower;
 pub mod pipeline;
 pub mod report;
 pub mod roofline;
+pub mod sim;
+pub mod trace;
 pub mod workload;

@@ -4,13 +4,22 @@
 //! 2 bad input (arguments, config files, workload options).
 
 use clap::{Args, Parser, Subcommand};
-use roofsim::config::model::{self, load_model, load_policy};
+use indicatif::ProgressBar;
+use roofsim::config::design::{self, ArrayShape, Dataflow, Design, MemoryModel, load_design};
+use roofsim::config::model::{self, ModelSpec, PolicySpec, load_model, load_policy};
+use roofsim::config::platform::Platform;
 use roofsim::config::platform::{self, load_platform};
 use roofsim::config::precision::PrecisionPair;
 use roofsim::config::{ConfigError, Source};
+use roofsim::lower::{lower, to_dot};
 use roofsim::pipeline::{self, Error, WorkloadChoices};
+use roofsim::report::ReportError;
 use roofsim::report::write_all;
+use roofsim::sim::TraceSink;
+use roofsim::sim::hbm::{ChannelTiming, probe_bandwidth_bytes_per_s};
+use roofsim::trace::CsvTrace;
 use roofsim::workload::Fusion;
+use roofsim::workload::build_workload;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,6 +39,70 @@ struct Cli {
 enum Command {
     /// Every kernel of the encoders under the platform's roofline, at each precision.
     Roofline(RooflineArgs),
+    /// Lower the encoders onto a design and simulate them cycle by cycle.
+    Simulate(SimulateArgs),
+    /// Write one kernel's tile dataflow graph as Graphviz DOT.
+    Lower(LowerArgs),
+    /// Measure the HBM channel model with streaming reads across burst sizes.
+    Probe {
+        /// What to probe: `hbm`
+        #[arg(value_parser = ["hbm"])]
+        target: String,
+        #[command(flatten)]
+        design: DesignArgs,
+    },
+}
+
+#[derive(Args)]
+struct DesignArgs {
+    /// Design TOML [default: built-in configs/designs/u280-int8.toml]
+    #[arg(long, value_name = "FILE")]
+    design: Option<PathBuf>,
+    /// Platform TOML [default: built-in AMD Alveo U280]
+    #[arg(long, value_name = "FILE")]
+    platform: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    #[command(flatten)]
+    inputs: InputArgs,
+    /// Design TOML [default: built-in configs/designs/u280-int8.toml]
+    #[arg(long, value_name = "FILE")]
+    design: Option<PathBuf>,
+    /// Also write trace.csv: one row per executed node, streamed as the simulation runs
+    #[arg(long)]
+    trace: bool,
+    /// Simulate one GEMM MxNxK (output M x N, reduction K) on one array instead of the model
+    #[arg(long, value_name = "MxNxK")]
+    gemm: Option<String>,
+    /// With --gemm: array shape RxC [default: the design's]
+    #[arg(long, value_name = "RxC", requires = "gemm")]
+    array: Option<String>,
+    /// With --gemm: dataflow os, ws or is [default: the design's]
+    #[arg(long, value_name = "D", requires = "gemm")]
+    dataflow: Option<String>,
+    /// Unlimited bandwidth and zero latency (with --gemm, the GEMM is also one tile)
+    #[arg(long)]
+    ideal_memory: bool,
+    /// Output folder
+    #[arg(long, value_name = "DIR", default_value = "traces/simulate")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct LowerArgs {
+    #[command(flatten)]
+    inputs: InputArgs,
+    /// Design TOML [default: built-in configs/designs/u280-int8.toml]
+    #[arg(long, value_name = "FILE")]
+    design: Option<PathBuf>,
+    /// Kernel as `encoder/name` (e.g. `text/qkv_proj`); the first layer's instance is lowered
+    #[arg(long, value_name = "NAME")]
+    kernel: String,
+    /// DOT file to write
+    #[arg(long, value_name = "FILE")]
+    dot: PathBuf,
 }
 
 #[derive(Args)]
@@ -134,8 +207,30 @@ fn source(path: Option<&Path>, name: &str, built_in: &str) -> Result<Source, Err
     })
 }
 
-fn run_roofline(args: &RooflineArgs) -> Result<(), Error> {
-    let inputs = &args.inputs;
+/// The model, policy, platform and workload choices every job starts from.
+struct Inputs {
+    model: ModelSpec,
+    policy: Option<PolicySpec>,
+    platform: Platform,
+    choices: WorkloadChoices,
+}
+
+fn load_platform_arg(path: Option<&Path>) -> Result<Platform, Error> {
+    Ok(load_platform(&source(
+        path,
+        "u280.toml",
+        platform::DEFAULT_PLATFORM,
+    )?)?)
+}
+
+fn load_design_arg(path: Option<&Path>, platform: &Platform) -> Result<Design, Error> {
+    Ok(load_design(
+        &source(path, "u280-int8.toml", design::DEFAULT_DESIGN)?,
+        platform,
+    )?)
+}
+
+fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
     let model = load_model(&source(
         inputs.model.as_deref(),
         "smolvlm2-500m-video-instruct.config.json",
@@ -147,11 +242,7 @@ fn run_roofline(args: &RooflineArgs) -> Result<(), Error> {
         // A user's own model gets no smolVLA prefix unless they give a policy too.
         (None, Some(_)) => None,
     };
-    let platform = load_platform(&source(
-        inputs.platform.as_deref(),
-        "u280.toml",
-        platform::DEFAULT_PLATFORM,
-    )?)?;
+    let platform = load_platform_arg(inputs.platform.as_deref())?;
     let choices = WorkloadChoices {
         cameras: inputs.cameras,
         language_tokens: inputs.language_tokens,
@@ -160,6 +251,21 @@ fn run_roofline(args: &RooflineArgs) -> Result<(), Error> {
         text_layers: inputs.text_layers,
         fusion: parse_fusion(&inputs.fuse)?,
     };
+    Ok(Inputs {
+        model,
+        policy,
+        platform,
+        choices,
+    })
+}
+
+fn run_roofline(args: &RooflineArgs) -> Result<(), Error> {
+    let Inputs {
+        model,
+        policy,
+        platform,
+        choices,
+    } = load_inputs(&args.inputs)?;
     let precisions = parse_precisions(&args.precision)?;
     let output = pipeline::roofline(&model, policy.as_ref(), &platform, &choices, &precisions)?;
     write_all(&args.out, &output.files)?;
@@ -167,6 +273,208 @@ fn run_roofline(args: &RooflineArgs) -> Result<(), Error> {
     for (name, _) in &output.files {
         eprintln!("wrote {}", args.out.join(name).display());
     }
+    Ok(())
+}
+
+/// Parses `AxBxC`-style dimensions.
+fn dimensions<const N: usize>(option: &str, text: &str) -> Result<[u64; N], Error> {
+    let values: Vec<u64> = text
+        .split('x')
+        .map(|part| part.trim().parse::<u64>().ok().filter(|&v| v > 0))
+        .collect::<Option<_>>()
+        .unwrap_or_default();
+    values.try_into().map_err(|_| {
+        let shape = vec!["N"; N].join("x");
+        option_error(
+            option,
+            format!("expected {shape} with positive whole numbers, found `{text}`"),
+        )
+    })
+}
+
+fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
+    let inputs = load_inputs(&args.inputs)?;
+    let mut design = load_design_arg(args.design.as_deref(), &inputs.platform)?;
+    if args.ideal_memory {
+        design.memory = MemoryModel::Ideal;
+    }
+    let output = match &args.gemm {
+        Some(gemm) => {
+            let [m, n, k] = dimensions::<3>("--gemm", gemm)?;
+            let array = match &args.array {
+                Some(text) => {
+                    let [rows, cols] = dimensions::<2>("--array", text)?;
+                    Some(ArrayShape {
+                        rows,
+                        cols,
+                        dataflow: design.array.dataflow,
+                    })
+                }
+                None => None,
+            };
+            let mut single = design.single_array(array, args.ideal_memory, (m, n, k));
+            if let Some(dataflow) = &args.dataflow {
+                single.array.dataflow = match dataflow.as_str() {
+                    "os" => Dataflow::Os,
+                    "ws" => Dataflow::Ws,
+                    "is" => Dataflow::Is,
+                    other => {
+                        return Err(option_error(
+                            "--dataflow",
+                            format!("unknown dataflow `{other}` (expected os, ws or is)"),
+                        ));
+                    }
+                };
+            }
+            pipeline::simulate_gemm((m, n, k), &inputs.platform, &single)?
+        }
+        None => {
+            std::fs::create_dir_all(&args.out).map_err(|source| io_error(&args.out, source))?;
+            let partial = args.out.join(".trace.csv.partial");
+            let mut trace = if args.trace {
+                let file =
+                    std::fs::File::create(&partial).map_err(|source| io_error(&partial, source))?;
+                Some(CsvTrace::new(std::io::BufWriter::new(file)))
+            } else {
+                None
+            };
+            let progress = progress_bar();
+            let result = pipeline::simulate(
+                &inputs.model,
+                inputs.policy.as_ref(),
+                &inputs.platform,
+                &design,
+                &inputs.choices,
+                trace.as_mut().map(|t| t as &mut dyn TraceSink),
+                &|| progress.inc(1),
+            );
+            progress.finish_and_clear();
+            let finished = result.and_then(|output| {
+                if let Some(trace) = trace {
+                    trace
+                        .finish()
+                        .map_err(|error| Error::Report(ReportError::Csv(error)))?;
+                }
+                Ok(output)
+            });
+            match finished {
+                Ok(output) => output,
+                Err(error) => {
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(error);
+                }
+            }
+        }
+    };
+    write_all(&args.out, &output.files)?;
+    if args.trace && args.gemm.is_none() {
+        let path = args.out.join("trace.csv");
+        std::fs::rename(args.out.join(".trace.csv.partial"), &path)
+            .map_err(|source| io_error(&path, source))?;
+        eprintln!("wrote {}", path.display());
+    }
+    print_stdout(&output.text);
+    for (name, _) in &output.files {
+        eprintln!("wrote {}", args.out.join(name).display());
+    }
+    Ok(())
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Report(ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// A bar on a terminal; nothing when stderr is piped.
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_message("simulating distinct layers");
+    bar
+}
+
+fn run_lower(args: &LowerArgs) -> Result<(), Error> {
+    let inputs = load_inputs(&args.inputs)?;
+    let design = load_design_arg(args.design.as_deref(), &inputs.platform)?;
+    let choices = WorkloadChoices {
+        fusion: design.fusion,
+        ..inputs.choices.clone()
+    };
+    let options = choices.options(&inputs.model, inputs.policy.as_ref(), design.precision);
+    let workload = build_workload(&inputs.model, &options)?;
+    let kernel = workload
+        .kernels
+        .iter()
+        .find(|k| format!("{}/{}", k.encoder, k.name) == args.kernel || k.name == args.kernel)
+        .ok_or_else(|| {
+            let mut names: Vec<String> = workload
+                .kernels
+                .iter()
+                .map(|k| format!("{}/{}", k.encoder, k.name))
+                .collect();
+            names.dedup();
+            option_error(
+                "--kernel",
+                format!(
+                    "no kernel `{}` (kernels: {})",
+                    args.kernel,
+                    names.join(", ")
+                ),
+            )
+        })?;
+    let graph = lower(kernel, &design)?;
+    let dot = to_dot(&graph);
+    let dir = args
+        .dot
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = args
+        .dot
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| option_error("--dot", "needs a file name".to_string()))?;
+    write_all(dir, &[(name, dot.into_bytes())])?;
+    eprintln!(
+        "wrote {} ({} nodes, {} edges, {} bytes moved by the tiling)",
+        args.dot.display(),
+        graph.graph.node_count(),
+        graph.graph.edge_count(),
+        graph.bytes_tiled
+    );
+    Ok(())
+}
+
+fn run_probe(args: &DesignArgs) -> Result<(), Error> {
+    let platform = load_platform_arg(args.platform.as_deref())?;
+    let design = load_design_arg(args.design.as_deref(), &platform)?;
+    let timing = ChannelTiming::new(&platform, &design);
+    let mut text = format!(
+        "HBM channel model: {} channels, {:.3} GB/s peak each, latency {:.0} ns, {} outstanding\n",
+        platform.hbm.channels,
+        platform.hbm.channel_bandwidth_bytes_per_s / 1e9,
+        platform.hbm.access_latency_s * 1e9,
+        design.placement.outstanding_requests
+    );
+    text.push_str("burst_bytes  one_channel_gb_per_s  all_channels_gb_per_s\n");
+    for burst in [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192] {
+        let total = 64 << 20;
+        let one = probe_bandwidth_bytes_per_s(&timing, design.clock_hz, 1, burst, total);
+        let all = probe_bandwidth_bytes_per_s(
+            &timing,
+            design.clock_hz,
+            platform.hbm.channels,
+            burst,
+            total,
+        );
+        text.push_str(&format!(
+            "{burst:>11}  {:>20.2}  {:>21.1}\n",
+            one / 1e9,
+            all / 1e9
+        ));
+    }
+    print_stdout(&text);
     Ok(())
 }
 
@@ -189,6 +497,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Roofline(args) => run_roofline(args),
+        Command::Simulate(args) => run_simulate(args),
+        Command::Lower(args) => run_lower(args),
+        Command::Probe { design, .. } => run_probe(design),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,12 +1,17 @@
 //! Whole jobs, as the command line runs them: inputs in, report text and files out.
 
 use crate::config::ConfigError;
+use crate::config::design::Design;
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
 use crate::config::precision::{Precision, PrecisionPair};
+use crate::lower::LowerError;
 use crate::report::{self, ReportError, plot::roofline_svg};
 use crate::roofline::{RooflineAnalysis, memory_summary};
-use crate::workload::{Encoder, Fusion, WorkloadError, WorkloadOptions, build_workload};
+use crate::sim::{TraceSink, WorkloadSim, simulate_workload};
+use crate::workload::{
+    Encoder, Fusion, Workload, WorkloadError, WorkloadOptions, build_workload, single_gemm,
+};
 
 /// Any failure of a job. `Config` and `Workload` are the user's to fix (exit code 2);
 /// `Report` is an I/O failure while writing outputs.
@@ -16,6 +21,8 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Workload(#[from] WorkloadError),
+    #[error(transparent)]
+    Lower(#[from] LowerError),
     #[error(transparent)]
     Report(#[from] ReportError),
 }
@@ -136,4 +143,91 @@ pub fn roofline(
         files.push(("text_roofline.svg", svg.into_bytes()));
     }
     Ok(RooflineOutput { text, files })
+}
+
+/// What `simulate` produced: the terminal summary and the in-memory outputs.
+#[derive(Debug)]
+pub struct SimulateOutput {
+    pub text: String,
+    pub files: Vec<(&'static str, Vec<u8>)>,
+    pub analysis: RooflineAnalysis,
+    pub sim: WorkloadSim,
+}
+
+/// Simulates a workload on a design. The workload takes the design's precision and fusion.
+/// With `trace`, every executed node streams to it as the simulation runs.
+pub fn simulate(
+    model: &ModelSpec,
+    policy: Option<&PolicySpec>,
+    platform: &Platform,
+    design: &Design,
+    choices: &WorkloadChoices,
+    trace: Option<&mut dyn TraceSink>,
+    progress: &(dyn Fn() + Sync),
+) -> Result<SimulateOutput, Error> {
+    let choices = WorkloadChoices {
+        fusion: design.fusion,
+        ..choices.clone()
+    };
+    let workload = build_workload(model, &choices.options(model, policy, design.precision))?;
+    simulate_workload_output(
+        RooflineAnalysis::new(workload, platform),
+        platform,
+        design,
+        trace,
+        progress,
+    )
+}
+
+/// Simulates one GEMM (output `m × n`, reduction `k`) alone on one array of `design`.
+pub fn simulate_gemm(
+    (m, n, k): (u64, u64, u64),
+    platform: &Platform,
+    design: &Design,
+) -> Result<SimulateOutput, Error> {
+    let kernel = single_gemm(m, n, k, design.precision);
+    let workload = Workload {
+        options: WorkloadOptions {
+            cameras: 1,
+            language_tokens: 0,
+            state_tokens: 0,
+            batch: 1,
+            text_layers: 0,
+            precision: design.precision,
+            fusion: design.fusion,
+        },
+        text_tokens: 0,
+        kernels: vec![kernel],
+    };
+    simulate_workload_output(
+        RooflineAnalysis::new(workload, platform),
+        platform,
+        design,
+        None,
+        &|| {},
+    )
+}
+
+fn simulate_workload_output(
+    analysis: RooflineAnalysis,
+    platform: &Platform,
+    design: &Design,
+    trace: Option<&mut dyn TraceSink>,
+    progress: &(dyn Fn() + Sync),
+) -> Result<SimulateOutput, Error> {
+    let sim = simulate_workload(&analysis.workload, design, platform, trace, progress)?;
+    let text = report::sim::simulation_text(&analysis, &sim, design, platform);
+    let files = vec![
+        (
+            "kernels.csv",
+            report::sim::kernels_csv(&analysis, &sim, design, platform)?,
+        ),
+        ("channels.csv", report::sim::channels_csv(&sim, design)?),
+    ];
+    Ok(SimulateOutput {
+        text,
+        files,
+        analysis,
+        sim,
+    })
 }

@@ -263,3 +263,116 @@ fn a_closed_stdout_is_not_an_error() {
     drop(child.stdout.take());
     assert!(child.wait().unwrap().success());
 }
+
+fn simulate_with_threads(threads: &str, out: &Path) {
+    let output = roofsim()
+        .env("RAYON_NUM_THREADS", threads)
+        .args(["simulate", "--trace", "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("ms per camera") && stdout.contains("observations/s"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn simulation_outputs_are_identical_for_one_and_two_threads() {
+    let one = tempfile::tempdir().unwrap();
+    let two = tempfile::tempdir().unwrap();
+    simulate_with_threads("1", one.path());
+    simulate_with_threads("2", two.path());
+    assert_eq!(
+        files_in(one.path()),
+        ["channels.csv", "kernels.csv", "trace.csv"]
+    );
+    for name in ["kernels.csv", "channels.csv", "trace.csv"] {
+        let a = std::fs::read(one.path().join(name)).unwrap();
+        let b = std::fs::read(two.path().join(name)).unwrap();
+        assert!(a == b, "{name} differs between 1 and 2 threads");
+    }
+    let kernels = std::fs::read_to_string(one.path().join("kernels.csv")).unwrap();
+    let header = kernels.lines().next().unwrap();
+    for column in [
+        "bytes_tiled",
+        "oi_tiled",
+        "cycles",
+        "efficiency",
+        "bottleneck",
+    ] {
+        assert!(header.split(',').any(|h| h == column), "missing {column}");
+    }
+    let trace = std::fs::read_to_string(one.path().join("trace.csv")).unwrap();
+    assert!(trace.starts_with("start_cycle,end_cycle,resource,kernel,node,kind,bytes\n"));
+    assert!(trace.lines().count() > 1000);
+}
+
+#[test]
+fn lone_gemm_with_ideal_memory_matches_the_fold_model() {
+    let out = tempfile::tempdir().unwrap();
+    roofsim()
+        .args([
+            "simulate",
+            "--gemm",
+            "100x70x50",
+            "--array",
+            "16x8",
+            "--dataflow",
+            "ws",
+            "--ideal-memory",
+            "--out",
+        ])
+        .arg(out.path())
+        .assert()
+        .success();
+    let mut reader = csv::Reader::from_path(out.path().join("kernels.csv")).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let row = reader.records().next().unwrap().unwrap();
+    let cycles: u64 = row[header.iter().position(|h| h == "cycles").unwrap()]
+        .parse()
+        .unwrap();
+    // ws: rows take K = 50, columns N = 70, M = 100 streams: 4 × 9 folds of 2·16 + 8 + 100 − 2.
+    assert_eq!(cycles, 4 * 9 * (2 * 16 + 8 + 100 - 2));
+}
+
+#[test]
+fn lower_writes_a_dot_graph() {
+    let out = tempfile::tempdir().unwrap();
+    let dot = out.path().join("qkv.dot");
+    roofsim()
+        .args(["lower", "--kernel", "text/qkv_proj", "--dot"])
+        .arg(&dot)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&dot).unwrap();
+    assert!(text.starts_with("digraph kernel {"));
+    assert!(text.contains("style=dashed") && text.contains("gemm"));
+}
+
+#[test]
+fn probe_reports_bandwidth_per_burst_size() {
+    let output = roofsim().args(["probe", "hbm"]).output().unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.lines().any(|l| l.trim_start().starts_with("8192")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn tile_that_does_not_fit_its_buffer() {
+    let text = roofsim::config::design::DEFAULT_DESIGN.replace("tk = 1024", "tk = 1048576");
+    let (_dir, path) = write_temp("design.toml", &text);
+    rejects(&["simulate", "--design", &path], &[&path, "buffers.memory"]);
+}
+
+#[test]
+fn unknown_design_field() {
+    let text = roofsim::config::design::DEFAULT_DESIGN.replace("[vector]", "[vector]\nwidth = 3");
+    let (_dir, path) = write_temp("design.toml", &text);
+    rejects(&["simulate", "--design", &path], &[&path, "width"]);
+}

@@ -3,6 +3,7 @@
 //! Everything after this module trusts its input. Errors name the file, the field and the rule
 //! in one line, so a user can fix a config without reading the source.
 
+pub mod design;
 pub mod model;
 pub mod platform;
 pub mod precision;

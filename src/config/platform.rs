@@ -33,6 +33,10 @@ struct RawHbm {
     channels: u64,
     channel_bandwidth_gb_per_s: f64,
     measured_channel_bandwidth_gb_per_s: f64,
+    access_latency_ns: f64,
+    request_overhead_ns: f64,
+    refresh_interval_ns: f64,
+    refresh_ns: f64,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +65,13 @@ pub struct Hbm {
     pub channel_bandwidth_bytes_per_s: f64,
     /// What one channel sustains on long sequential bursts, as measured on real boards.
     pub measured_channel_bandwidth_bytes_per_s: f64,
+    /// Idle read latency of one request.
+    pub access_latency_s: f64,
+    /// Fixed channel time per request besides its data beats.
+    pub request_overhead_s: f64,
+    /// A refresh takes the channel away for `refresh_s` every `refresh_interval_s`.
+    pub refresh_interval_s: f64,
+    pub refresh_s: f64,
 }
 
 impl Hbm {
@@ -183,6 +194,25 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
             format!("{measured} GB/s exceeds the channel peak of {peak} GB/s"),
         ));
     }
+    let non_negative = |field: &str, value: f64| {
+        if value.is_finite() && value >= 0.0 {
+            Ok(value)
+        } else {
+            Err(ConfigError::invalid(
+                file,
+                field,
+                format!("must be zero or positive, found {value}"),
+            ))
+        }
+    };
+    let refresh_ns = non_negative("hbm.refresh_ns", raw.hbm.refresh_ns)?;
+    if refresh_ns >= raw.hbm.refresh_interval_ns {
+        return Err(ConfigError::invalid(
+            file,
+            "hbm.refresh_ns",
+            "must be shorter than hbm.refresh_interval_ns",
+        ));
+    }
     let block_bytes = |field: &str, bits: u64| {
         if bits == 0 || !bits.is_multiple_of(8) {
             Err(ConfigError::invalid(
@@ -205,6 +235,15 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
             channels: count("hbm.channels", raw.hbm.channels)?,
             channel_bandwidth_bytes_per_s: peak * GB,
             measured_channel_bandwidth_bytes_per_s: measured * GB,
+            access_latency_s: non_negative("hbm.access_latency_ns", raw.hbm.access_latency_ns)?
+                * 1e-9,
+            request_overhead_s: non_negative(
+                "hbm.request_overhead_ns",
+                raw.hbm.request_overhead_ns,
+            )? * 1e-9,
+            refresh_interval_s: rate("hbm.refresh_interval_ns", raw.hbm.refresh_interval_ns)?
+                * 1e-9,
+            refresh_s: refresh_ns * 1e-9,
         },
         sram: Sram {
             bram_blocks: raw.sram.bram_blocks,

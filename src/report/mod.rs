@@ -1,11 +1,13 @@
 //! Reports: readable tables, CSV, SVG plots, and writing them whole or not at all.
 
 pub mod plot;
+pub mod sim;
 mod table;
 
 pub use table::roofline_text;
 
-use crate::roofline::RooflineAnalysis;
+use crate::roofline::{KernelPoint, RooflineAnalysis};
+use crate::workload::Kernel;
 use std::path::{Path, PathBuf};
 
 /// An output that could not be produced; fatal, and nothing half-written is left behind.
@@ -52,43 +54,52 @@ pub fn roofline_csv(analyses: &[RooflineAnalysis]) -> Result<Vec<u8>, ReportErro
     for analysis in analyses {
         let precision = analysis.workload.options.precision.to_string();
         for (kernel, point) in analysis.iter() {
-            let parameter_bytes: u64 = kernel
-                .operands
-                .iter()
-                .filter(|operand| operand.is_parameter)
-                .map(|operand| operand.bytes())
-                .sum();
-            writer.write_record([
-                kernel.encoder.name().to_string(),
-                kernel
-                    .layer
-                    .map(|layer| layer.to_string())
-                    .unwrap_or_default(),
-                kernel.name.to_string(),
-                kernel.op.name().to_string(),
-                kernel.m.to_string(),
-                kernel.n.to_string(),
-                kernel.k.to_string(),
-                kernel.batch.to_string(),
-                precision.clone(),
-                kernel.compute_precision.to_string(),
-                kernel.macs.to_string(),
-                kernel.flops().to_string(),
-                kernel.bytes().to_string(),
-                parameter_bytes.to_string(),
-                format!("{:.6}", point.oi_ops_per_byte),
-                format!("{:.6e}", point.roofs.peak.compute_ops_per_s),
-                format!("{:.6e}", point.attainable_ops_per_s),
-                point.bound.to_string(),
-                format!("{:.6e}", point.attainable_measured_ops_per_s),
-                point.bound_measured.to_string(),
-                format!("{:.6e}", point.time_s),
-            ])?;
+            writer.write_record(roofline_record(kernel, point, &precision))?;
         }
     }
     writer
         .into_inner()
         .map_err(|error| ReportError::Csv(error.into_error().into()))
+}
+
+/// The roofline columns of one kernel.
+pub(crate) fn roofline_record(
+    kernel: &Kernel,
+    point: &KernelPoint,
+    precision: &str,
+) -> Vec<String> {
+    let parameter_bytes: u64 = kernel
+        .operands
+        .iter()
+        .filter(|operand| operand.is_parameter)
+        .map(|operand| operand.bytes())
+        .sum();
+    vec![
+        kernel.encoder.name().to_string(),
+        kernel
+            .layer
+            .map(|layer| layer.to_string())
+            .unwrap_or_default(),
+        kernel.name.to_string(),
+        kernel.op.name().to_string(),
+        kernel.m.to_string(),
+        kernel.n.to_string(),
+        kernel.k.to_string(),
+        kernel.batch.to_string(),
+        precision.to_string(),
+        kernel.compute_precision.to_string(),
+        kernel.macs.to_string(),
+        kernel.flops().to_string(),
+        kernel.bytes().to_string(),
+        parameter_bytes.to_string(),
+        format!("{:.6}", point.oi_ops_per_byte),
+        format!("{:.6e}", point.roofs.peak.compute_ops_per_s),
+        format!("{:.6e}", point.attainable_ops_per_s),
+        point.bound.to_string(),
+        format!("{:.6e}", point.attainable_measured_ops_per_s),
+        point.bound_measured.to_string(),
+        format!("{:.6e}", point.time_s),
+    ]
 }
 
 /// Writes every file into `dir`, or none: each goes to a temporary name first and all are

@@ -7,7 +7,7 @@ use crate::workload::{Encoder, Kernel};
 use std::fmt::Write;
 
 /// Columns padded to their widest cell; the first column left-aligned, the rest right-aligned.
-fn aligned(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn aligned(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {

@@ -99,6 +99,7 @@ impl Builder {
             macs: m * n * k,
             vector_flops,
             compute_precision: self.precision.compute(),
+            b_transposed: false,
             operands,
         });
     }
@@ -132,6 +133,7 @@ impl Builder {
             macs: 0,
             vector_flops: op.flops_per_element() * elements,
             compute_precision: self.precision.activations,
+            b_transposed: false,
             operands,
         });
     }
@@ -184,6 +186,7 @@ impl Builder {
                 macs: 2 * scores_macs,
                 vector_flops: softmax_flops,
                 compute_precision,
+                b_transposed: true,
                 operands: vec![q, k, v, context],
             });
             return;
@@ -201,6 +204,7 @@ impl Builder {
             macs: scores_macs,
             vector_flops: 0,
             compute_precision,
+            b_transposed: true,
             operands: vec![q, k, scores],
         });
         self.vector(
@@ -223,6 +227,7 @@ impl Builder {
             macs: scores_macs,
             vector_flops: 0,
             compute_precision,
+            b_transposed: false,
             operands: vec![probabilities, v, context],
         });
     }
@@ -235,6 +240,18 @@ struct AttentionShape {
     heads: u64,
     kv_heads: u64,
     head_dim: u64,
+}
+
+/// A lone GEMM `y[m × n] = x[m × k] · W[k × n]` at `precision`, for comparing array models.
+pub fn single_gemm(m: u64, n: u64, k: u64, precision: PrecisionPair) -> Kernel {
+    let mut builder = Builder {
+        precision,
+        encoder: Encoder::Vision,
+        layer: None,
+        kernels: Vec::new(),
+    };
+    builder.linear("gemm", (m, k, n), false, Epilogue::None);
+    builder.kernels.remove(0)
 }
 
 /// Lists every kernel of one forward pass of the model's encoders, in execution order.

@@ -7,8 +7,9 @@
 
 mod build;
 
-pub use build::build_workload;
+pub use build::{build_workload, single_gemm};
 
+pub use crate::config::design::Fusion;
 use crate::config::precision::{Precision, PrecisionPair};
 use std::fmt;
 
@@ -149,6 +150,8 @@ pub struct Kernel {
     pub vector_flops: u64,
     /// The precision the kernel's arithmetic runs at.
     pub compute_precision: Precision,
+    /// GEMM only: the second operand is stored `n × k` (keys in `Q·Kᵀ`) rather than `k × n`.
+    pub b_transposed: bool,
     pub operands: Vec<Operand>,
 }
 
@@ -184,18 +187,6 @@ impl Kernel {
             self.batch,
         )
     }
-}
-
-/// Which kernels are fused; a fused intermediate never reaches HBM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Fusion {
-    /// The MLP activation runs in the epilogue of its GEMM (FC1 + bias + GELU; SiLU in the
-    /// gate GEMM, `× up` in the up GEMM). Biases are always added in the GEMM epilogue.
-    pub gemm_activation: bool,
-    /// Q, K and V come from one GEMM over concatenated weights.
-    pub qkv: bool,
-    /// Scores, softmax and context in one kernel that keeps the scores on chip.
-    pub attention: bool,
 }
 
 /// What the encoders are run on and how.

@@ -1,0 +1,413 @@
+//! An accelerator design: systolic arrays, vector units, tiling, buffers, HBM placement.
+//! Validated against a platform: a design that does not fit the board is rejected here.
+
+use super::platform::Platform;
+use super::precision::PrecisionPair;
+use super::{ConfigError, Source, parse_toml};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDesign {
+    name: String,
+    clock_mhz: f64,
+    precision: String,
+    memory: MemoryModel,
+    arrays: RawArrays,
+    vector: RawVector,
+    tiling: RawTiling,
+    buffers: RawBuffers,
+    hbm: RawPlacement,
+    fusion: RawFusion,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArrays {
+    count: u64,
+    rows: u64,
+    cols: u64,
+    dataflow: Dataflow,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVector {
+    units: u64,
+    lanes: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTiling {
+    tm: u64,
+    tn: u64,
+    tk: u64,
+    loop_order: LoopOrder,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuffers {
+    slots: u64,
+    memory: SramKind,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlacement {
+    weight_channels: [u64; 2],
+    activation_channels: [u64; 2],
+    stripe_bytes: u64,
+    burst_bytes: u64,
+    outstanding_requests: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFusion {
+    gemm_activation: bool,
+    qkv: bool,
+    attention: bool,
+}
+
+/// Which kernels are fused; a fused intermediate never reaches HBM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fusion {
+    /// The MLP activation runs in the epilogue of its GEMM (FC1 + bias + GELU; SiLU in the
+    /// gate GEMM, `× up` in the up GEMM). Biases are always added in the GEMM epilogue.
+    pub gemm_activation: bool,
+    /// Q, K and V come from one GEMM over concatenated weights.
+    pub qkv: bool,
+    /// Scores, softmax and context in one kernel that keeps the scores on chip.
+    pub attention: bool,
+}
+
+/// Which operand stays in the processing elements while the others stream through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dataflow {
+    /// Output stationary.
+    Os,
+    /// Weight stationary.
+    Ws,
+    /// Input stationary.
+    Is,
+}
+
+impl Dataflow {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataflow::Os => "os",
+            Dataflow::Ws => "ws",
+            Dataflow::Is => "is",
+        }
+    }
+}
+
+/// Order of the tile loops; the reduction loop is always innermost so partial sums stay on chip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoopOrder {
+    /// Rows of the output outer: an activation tile is reused across output columns.
+    Mnk,
+    /// Columns outer: a weight tile is reused across output rows.
+    Nmk,
+}
+
+/// Whether memory is the modelled HBM or unlimited bandwidth with zero latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemoryModel {
+    Hbm,
+    Ideal,
+}
+
+/// Which block memory holds the tile buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SramKind {
+    Bram,
+    Uram,
+}
+
+/// One systolic array shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArrayShape {
+    pub rows: u64,
+    pub cols: u64,
+    pub dataflow: Dataflow,
+}
+
+/// A GEMM tile and loop order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiling {
+    pub tm: u64,
+    pub tn: u64,
+    pub tk: u64,
+    pub loop_order: LoopOrder,
+}
+
+/// How tensors are spread over HBM pseudo-channels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub weight_channels: Vec<u64>,
+    pub activation_channels: Vec<u64>,
+    /// Consecutive bytes on one channel before the next channel of the set.
+    pub stripe_bytes: u64,
+    /// Largest request; a contiguous run is cut into bursts of at most this size.
+    pub burst_bytes: u64,
+    /// Requests one channel port keeps in flight.
+    pub outstanding_requests: u64,
+}
+
+/// Resources a design takes from the platform.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResourceUse {
+    pub dsps: u64,
+    pub bram_blocks: u64,
+    pub uram_blocks: u64,
+}
+
+/// A validated design.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Design {
+    pub source: String,
+    pub name: String,
+    pub clock_hz: f64,
+    pub precision: PrecisionPair,
+    pub memory: MemoryModel,
+    pub array_count: u64,
+    pub array: ArrayShape,
+    pub vector_units: u64,
+    pub vector_lanes: u64,
+    pub tiling: Tiling,
+    pub buffer_slots: u64,
+    pub buffer_memory: SramKind,
+    pub placement: Placement,
+    pub fusion: Fusion,
+    pub resources: ResourceUse,
+}
+
+impl Design {
+    /// Bytes of one slot of each operand buffer of one array: A (Tm×Tk), B (Tk×Tn) at their
+    /// precision, and the output tile (Tm×Tn) at accumulator width.
+    pub fn tile_buffer_bytes(tiling: &Tiling, precision: PrecisionPair) -> [u64; 3] {
+        let bits = precision.activations.bits();
+        [
+            (tiling.tm * tiling.tk * bits).div_ceil(8),
+            (tiling.tk * tiling.tn * precision.weights.bits()).div_ceil(8),
+            tiling.tm * tiling.tn * precision.weights.parameter_vector_bits() / 8,
+        ]
+    }
+
+    /// MACs all arrays complete per cycle.
+    pub fn macs_per_cycle(&self) -> u64 {
+        self.array_count * self.array.rows * self.array.cols
+    }
+}
+
+/// Reads a design TOML and checks it fits `platform`.
+pub fn load_design(source: &Source, platform: &Platform) -> Result<Design, ConfigError> {
+    let raw: RawDesign = parse_toml(source)?;
+    let file = source.name.as_str();
+    let invalid = |field: &str, rule: String| ConfigError::invalid(file, field, rule);
+    let positive = |field: &str, value: u64| {
+        if value == 0 {
+            Err(invalid(field, "must be at least 1".into()))
+        } else {
+            Ok(value)
+        }
+    };
+    let precision: PrecisionPair = raw
+        .precision
+        .parse()
+        .map_err(|rule| invalid("precision", rule))?;
+    if !(raw.clock_mhz.is_finite() && raw.clock_mhz > 0.0) {
+        return Err(invalid("clock_mhz", "must be a positive number".into()));
+    }
+    let array = ArrayShape {
+        rows: positive("arrays.rows", raw.arrays.rows)?,
+        cols: positive("arrays.cols", raw.arrays.cols)?,
+        dataflow: raw.arrays.dataflow,
+    };
+    let array_count = positive("arrays.count", raw.arrays.count)?;
+    let tiling = Tiling {
+        tm: positive("tiling.tm", raw.tiling.tm)?,
+        tn: positive("tiling.tn", raw.tiling.tn)?,
+        tk: positive("tiling.tk", raw.tiling.tk)?,
+        loop_order: raw.tiling.loop_order,
+    };
+    let buffer_slots = positive("buffers.slots", raw.buffers.slots)?;
+    let channels = |field: &str, [first, last]: [u64; 2]| {
+        if first > last || last >= platform.hbm.channels {
+            Err(invalid(
+                field,
+                format!(
+                    "[{first}, {last}] is not a range of the platform's channels 0..={}",
+                    platform.hbm.channels - 1
+                ),
+            ))
+        } else {
+            Ok((first..=last).collect::<Vec<u64>>())
+        }
+    };
+    let placement = Placement {
+        weight_channels: channels("hbm.weight_channels", raw.hbm.weight_channels)?,
+        activation_channels: channels("hbm.activation_channels", raw.hbm.activation_channels)?,
+        stripe_bytes: positive("hbm.stripe_bytes", raw.hbm.stripe_bytes)?,
+        burst_bytes: positive("hbm.burst_bytes", raw.hbm.burst_bytes)?,
+        outstanding_requests: positive("hbm.outstanding_requests", raw.hbm.outstanding_requests)?,
+    };
+
+    // DSPs: one MAC unit per PE, packed as the platform allows at the compute precision.
+    let macs_per_dsp = platform.macs_per_dsp(precision.compute());
+    let pes = array_count * array.rows * array.cols;
+    let dsps = (pes as f64 / macs_per_dsp).ceil() as u64;
+    if dsps > platform.dsp_slices {
+        return Err(invalid(
+            "arrays",
+            format!(
+                "{array_count} arrays of {}x{} need {dsps} DSPs at {}; the platform has {}",
+                array.rows,
+                array.cols,
+                precision.compute(),
+                platform.dsp_slices
+            ),
+        ));
+    }
+    // Buffers: slots × (A + B + C) per array, in whole blocks.
+    let [a_bytes, b_bytes, c_bytes] = Design::tile_buffer_bytes(&tiling, precision);
+    let buffer_bytes = array_count * buffer_slots * (a_bytes + b_bytes + c_bytes);
+    let (block_bytes, available, field) = match raw.buffers.memory {
+        SramKind::Bram => (
+            platform.sram.bram_block_bytes,
+            platform.sram.bram_blocks,
+            "buffers.memory",
+        ),
+        SramKind::Uram => (
+            platform.sram.uram_block_bytes,
+            platform.sram.uram_blocks,
+            "buffers.memory",
+        ),
+    };
+    let blocks = buffer_bytes.div_ceil(block_bytes);
+    if blocks > available {
+        return Err(invalid(
+            field,
+            format!(
+                "tiles {}x{}x{} with {buffer_slots} slot(s) on {array_count} arrays need \
+                 {buffer_bytes} bytes = {blocks} blocks; the platform has {available}",
+                tiling.tm, tiling.tn, tiling.tk
+            ),
+        ));
+    }
+    let (bram_blocks, uram_blocks) = match raw.buffers.memory {
+        SramKind::Bram => (blocks, 0),
+        SramKind::Uram => (0, blocks),
+    };
+    Ok(Design {
+        source: source.name.clone(),
+        name: raw.name,
+        clock_hz: raw.clock_mhz * 1e6,
+        precision,
+        memory: raw.memory,
+        array_count,
+        array,
+        vector_units: positive("vector.units", raw.vector.units)?,
+        vector_lanes: positive("vector.lanes", raw.vector.lanes)?,
+        tiling,
+        buffer_slots,
+        buffer_memory: raw.buffers.memory,
+        placement,
+        fusion: Fusion {
+            gemm_activation: raw.fusion.gemm_activation,
+            qkv: raw.fusion.qkv,
+            attention: raw.fusion.attention,
+        },
+        resources: ResourceUse {
+            dsps,
+            bram_blocks,
+            uram_blocks,
+        },
+    })
+}
+
+/// The built-in INT8 design shipped in `configs/designs/`.
+pub const DEFAULT_DESIGN: &str = include_str!("../../configs/designs/u280-int8.toml");
+
+impl Design {
+    /// This design cut down to one array (of `shape`, if given) for a lone GEMM. With ideal
+    /// memory the whole GEMM is one tile, so the cycle count is the array model's alone.
+    pub fn single_array(
+        &self,
+        shape: Option<ArrayShape>,
+        ideal_memory: bool,
+        gemm: (u64, u64, u64),
+    ) -> Design {
+        let mut design = self.clone();
+        design.array_count = 1;
+        if let Some(shape) = shape {
+            design.array = shape;
+        }
+        if ideal_memory {
+            design.memory = MemoryModel::Ideal;
+            let (m, n, k) = gemm;
+            design.tiling = Tiling {
+                tm: m,
+                tn: n,
+                tk: k,
+                loop_order: design.tiling.loop_order,
+            };
+        }
+        design
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::platform::default_platform;
+
+    fn design(text: &str) -> Result<Design, ConfigError> {
+        load_design(&Source::built_in("d.toml", text), &default_platform())
+    }
+
+    #[test]
+    fn default_design_fits_the_u280() {
+        let design = design(DEFAULT_DESIGN).unwrap();
+        let platform = default_platform();
+        assert!(
+            design.resources.dsps * 4 <= platform.dsp_slices * 3,
+            "≤ 75 % of DSPs"
+        );
+        assert!(design.resources.uram_blocks * 4 <= platform.sram.uram_blocks * 3);
+    }
+
+    #[test]
+    fn too_many_arrays_are_rejected() {
+        let text = DEFAULT_DESIGN.replace("count = 3", "count = 30");
+        let error = design(&text).unwrap_err().to_string();
+        assert!(
+            error.contains("`arrays`") && error.contains("DSPs"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_tile_that_does_not_fit_its_buffer_is_rejected() {
+        let text = DEFAULT_DESIGN.replace("tm = 512", "tm = 65536");
+        let error = design(&text).unwrap_err().to_string();
+        assert!(error.contains("buffers.memory"), "{error}");
+    }
+
+    #[test]
+    fn channels_outside_the_platform_are_rejected() {
+        let text = DEFAULT_DESIGN.replace(
+            "activation_channels = [16, 31]",
+            "activation_channels = [16, 32]",
+        );
+        let error = design(&text).unwrap_err().to_string();
+        assert!(error.contains("hbm.activation_channels"), "{error}");
+    }
+}

@@ -1,0 +1,586 @@
+//! Lowering: a kernel on a design becomes a petgraph dataflow of tile operations.
+//!
+//! Nodes are HBM reads of operand tiles, GEMM tiles on an array, vector passes and HBM writes.
+//! Edges carry data dependencies and buffer-slot reuse (a load into a slot waits for the
+//! compute that last used it). Every graph is checked acyclic before it is simulated.
+
+mod address;
+
+use crate::config::design::{Dataflow, Design, LoopOrder};
+use crate::workload::{Direction, Kernel, Op, Operand};
+use address::{ChannelRequests, TensorLayout};
+use petgraph::graph::{DiGraph, NodeIndex};
+use std::fmt::Write;
+
+pub use address::ChannelRequest;
+
+/// What one node of the dataflow does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeKind {
+    /// Read a tile from HBM: per-channel requests.
+    Load(Vec<ChannelRequest>),
+    /// Write a tile to HBM.
+    Store(Vec<ChannelRequest>),
+    /// A GEMM tile on one array, taking `cycles` with the array's fold timing.
+    Gemm { array: u64, cycles: u64, macs: u64 },
+    /// A vector pass on one vector unit.
+    Vector { unit: u64, cycles: u64 },
+}
+
+/// A node of the tile dataflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub kind: NodeKind,
+    /// Short readable name, e.g. `load A m1 k0`.
+    pub label: String,
+    pub bytes: u64,
+}
+
+impl Node {
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            NodeKind::Load(_) => "load",
+            NodeKind::Store(_) => "store",
+            NodeKind::Gemm { .. } => "gemm",
+            NodeKind::Vector { .. } => "vector",
+        }
+    }
+}
+
+/// Why one node waits for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// The successor consumes the predecessor's data.
+    Data,
+    /// The successor reuses the buffer slot the predecessor frees.
+    BufferSlot,
+}
+
+/// A lowered kernel.
+#[derive(Debug, Clone)]
+pub struct KernelGraph {
+    pub graph: DiGraph<Node, EdgeKind>,
+    /// Bytes the tiling really moves (operands re-read across tiles included).
+    pub bytes_tiled: u64,
+}
+
+/// A kernel that cannot be lowered onto a design.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LowerError {
+    /// The graph has a cycle through the named node (a lowering bug, never the user's).
+    #[error("kernel {kernel}: dependency cycle through node `{node}`")]
+    Cycle { kernel: String, node: String },
+}
+
+/// Cycles one GEMM tile takes on an `R × C` array: the fold model of SCALE-Sim
+/// (Samajdar et al., ISPASS 2020). The operand dimensions map to spatial rows `S_R`, spatial
+/// columns `S_C` and streamed length `T` by dataflow; each fold of the array costs
+/// `2R + C + T − 2` cycles (skewed fill, streaming, drain; for ws/is the first R cycles preload
+/// the stationary operand), partial folds are padded to the whole array, folds do not overlap.
+pub fn gemm_tile_cycles(rows: u64, cols: u64, dataflow: Dataflow, m: u64, n: u64, k: u64) -> u64 {
+    let (spatial_rows, spatial_cols, streamed) = match dataflow {
+        Dataflow::Os => (m, n, k),
+        Dataflow::Ws => (k, n, m),
+        Dataflow::Is => (k, m, n),
+    };
+    let folds = spatial_rows.div_ceil(rows) * spatial_cols.div_ceil(cols);
+    folds * (2 * rows + cols + streamed - 2)
+}
+
+/// Builds graphs while tracking the last user of each buffer slot.
+struct Lowering<'a> {
+    design: &'a Design,
+    graph: DiGraph<Node, EdgeKind>,
+    bytes_tiled: u64,
+    requests: ChannelRequests,
+}
+
+impl Lowering<'_> {
+    fn add(&mut self, kind: NodeKind, label: String, bytes: u64) -> NodeIndex {
+        if matches!(kind, NodeKind::Load(_) | NodeKind::Store(_)) {
+            self.bytes_tiled += bytes;
+        }
+        self.graph.add_node(Node { kind, label, bytes })
+    }
+
+    fn transfer(
+        &mut self,
+        layout: &TensorLayout,
+        rows: (u64, u64),
+        cols: (u64, u64),
+    ) -> Vec<ChannelRequest> {
+        self.requests.tile(self.design, layout, rows, cols)
+    }
+
+    fn edge(&mut self, from: Option<NodeIndex>, to: NodeIndex, kind: EdgeKind) {
+        if let Some(from) = from {
+            self.graph.add_edge(from, to, kind);
+        }
+    }
+}
+
+/// The slots of one buffer, each remembering the last node that used the tile it holds.
+struct Slots {
+    last_users: Vec<Option<NodeIndex>>,
+    next: usize,
+}
+
+impl Slots {
+    fn new(slots: u64) -> Self {
+        Slots {
+            last_users: vec![None; slots as usize],
+            next: 0,
+        }
+    }
+
+    /// Takes the next slot in turn: its index, and the node the new tile must wait for.
+    fn take(&mut self) -> (usize, Option<NodeIndex>) {
+        let slot = self.next;
+        self.next = (self.next + 1) % self.last_users.len();
+        (slot, self.last_users[slot].take())
+    }
+
+    /// Records that `user` read (or drained) the tile in `slot`.
+    fn used_by(&mut self, slot: usize, user: NodeIndex) {
+        self.last_users[slot] = Some(user);
+    }
+}
+
+fn operand(kernel: &Kernel, direction: Direction, index: usize) -> Option<&Operand> {
+    kernel
+        .operands
+        .iter()
+        .filter(|o| o.direction == direction && !o.is_parameter)
+        .nth(index)
+}
+
+/// Lowers one kernel onto the design.
+pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError> {
+    let mut lowering = Lowering {
+        design,
+        graph: DiGraph::new(),
+        bytes_tiled: 0,
+        requests: ChannelRequests::default(),
+    };
+    match kernel.op {
+        Op::Gemm => lower_gemm(&mut lowering, kernel),
+        Op::FusedAttention => lower_fused_attention(&mut lowering, kernel),
+        _ => lower_vector(&mut lowering, kernel),
+    }
+    let Lowering {
+        graph, bytes_tiled, ..
+    } = lowering;
+    if let Err(cycle) = petgraph::algo::toposort(&graph, None) {
+        return Err(LowerError::Cycle {
+            kernel: kernel.name.to_string(),
+            node: graph[cycle.node_id()].label.clone(),
+        });
+    }
+    Ok(KernelGraph { graph, bytes_tiled })
+}
+
+/// The tile an array's buffer holds: (instance, row or column tile, reduction tile), the
+/// load that brought it, and its slot.
+type Resident = ((u64, u64, u64), NodeIndex, usize);
+
+fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
+    let design = lowering.design;
+    let tiling = design.tiling;
+    let (m, n, k) = (kernel.m, kernel.n, kernel.k);
+    let a = operand(kernel, Direction::Read, 0).expect("a GEMM reads an activation");
+    let b = kernel
+        .operands
+        .iter()
+        .filter(|o| o.direction == Direction::Read)
+        .nth(1)
+        .expect("a GEMM reads a second operand");
+    let c = operand(kernel, Direction::Write, 0).expect("a GEMM writes its result");
+    let extras: Vec<&Operand> = kernel
+        .operands
+        .iter()
+        .filter(|o| o.direction == Direction::Read)
+        .skip(2)
+        .collect();
+    let channels_of = |o: &Operand| {
+        if o.is_parameter {
+            &design.placement.weight_channels
+        } else {
+            &design.placement.activation_channels
+        }
+    };
+    let a_instances = a.elements / (m * k);
+    let b_instances = b.elements / (k * n);
+    let m_tiles = m.div_ceil(tiling.tm);
+    let n_tiles = n.div_ceil(tiling.tn);
+    let k_tiles = k.div_ceil(tiling.tk);
+    let arrays = design.array_count;
+    let mut a_slots: Vec<Slots> = (0..arrays)
+        .map(|_| Slots::new(design.buffer_slots))
+        .collect();
+    let mut b_slots: Vec<Slots> = (0..arrays)
+        .map(|_| Slots::new(design.buffer_slots))
+        .collect();
+    let mut c_slots: Vec<Slots> = (0..arrays)
+        .map(|_| Slots::new(design.buffer_slots))
+        .collect();
+    // The tile each array's A and B buffers hold now, to skip reloading it.
+    let mut a_resident: Vec<Option<Resident>> = vec![None; arrays as usize];
+    let mut b_resident: Vec<Option<Resident>> = vec![None; arrays as usize];
+    let mut output_tile = 0u64;
+    for batch in 0..kernel.batch {
+        let a_layout = TensorLayout::row_major(
+            channels_of(a),
+            a.bits,
+            (batch * a_instances / kernel.batch) * m * k,
+            k,
+        );
+        let b_instance = batch * b_instances / kernel.batch;
+        let b_layout = if kernel.b_transposed {
+            TensorLayout::row_major(channels_of(b), b.bits, b_instance * k * n, k)
+        } else {
+            TensorLayout::row_major(channels_of(b), b.bits, b_instance * k * n, n)
+        };
+        let c_layout = TensorLayout::row_major(channels_of(c), c.bits, batch * m * n, n);
+        let tiles: Vec<(u64, u64)> = match tiling.loop_order {
+            LoopOrder::Mnk => (0..m_tiles)
+                .flat_map(|mi| (0..n_tiles).map(move |ni| (mi, ni)))
+                .collect(),
+            LoopOrder::Nmk => (0..n_tiles)
+                .flat_map(|ni| (0..m_tiles).map(move |mi| (mi, ni)))
+                .collect(),
+        };
+        for (mi, ni) in tiles {
+            let array = output_tile % arrays;
+            let slot = array as usize;
+            output_tile += 1;
+            let rows = (mi * tiling.tm, ((mi + 1) * tiling.tm).min(m));
+            let cols = (ni * tiling.tn, ((ni + 1) * tiling.tn).min(n));
+            let mut extra_loads = Vec::new();
+            for extra in &extras {
+                let layout = if extra.elements == n {
+                    TensorLayout::row_major(channels_of(extra), extra.bits, 0, n)
+                } else {
+                    TensorLayout::row_major(channels_of(extra), extra.bits, batch * m * n, n)
+                };
+                let extra_rows = if extra.elements == n { (0, 1) } else { rows };
+                let requests = lowering.transfer(&layout, extra_rows, cols);
+                let bytes = requests.iter().map(|r| r.bytes).sum();
+                let node = lowering.add(
+                    NodeKind::Load(requests),
+                    format!("load {} b{batch} m{mi} n{ni}", extra.name),
+                    bytes,
+                );
+                extra_loads.push(node);
+            }
+            let mut previous_compute: Option<NodeIndex> = None;
+            let mut c_slot = 0;
+            for ki in 0..k_tiles {
+                let depth = (ki * tiling.tk, ((ki + 1) * tiling.tk).min(k));
+                let (a_node, a_slot) = match a_resident[slot] {
+                    Some((key, node, index)) if key == (batch, mi, ki) => (node, index),
+                    _ => {
+                        let requests = lowering.transfer(&a_layout, rows, depth);
+                        let bytes = requests.iter().map(|r| r.bytes).sum();
+                        let node = lowering.add(
+                            NodeKind::Load(requests),
+                            format!("load {} b{batch} m{mi} k{ki}", a.name),
+                            bytes,
+                        );
+                        let (index, previous) = a_slots[slot].take();
+                        lowering.edge(previous, node, EdgeKind::BufferSlot);
+                        a_resident[slot] = Some(((batch, mi, ki), node, index));
+                        (node, index)
+                    }
+                };
+                let (b_node, b_slot) = match b_resident[slot] {
+                    Some((key, node, index)) if key == (b_instance, ni, ki) => (node, index),
+                    _ => {
+                        let requests = if kernel.b_transposed {
+                            lowering.transfer(&b_layout, cols, depth)
+                        } else {
+                            lowering.transfer(&b_layout, depth, cols)
+                        };
+                        let bytes = requests.iter().map(|r| r.bytes).sum();
+                        let node = lowering.add(
+                            NodeKind::Load(requests),
+                            format!("load {} b{batch} k{ki} n{ni}", b.name),
+                            bytes,
+                        );
+                        let (index, previous) = b_slots[slot].take();
+                        lowering.edge(previous, node, EdgeKind::BufferSlot);
+                        b_resident[slot] = Some(((b_instance, ni, ki), node, index));
+                        (node, index)
+                    }
+                };
+                let (tm, tn, tk) = (rows.1 - rows.0, cols.1 - cols.0, depth.1 - depth.0);
+                let shape = design.array;
+                let cycles = gemm_tile_cycles(shape.rows, shape.cols, shape.dataflow, tm, tn, tk);
+                let compute = lowering.add(
+                    NodeKind::Gemm {
+                        array,
+                        cycles,
+                        macs: tm * tn * tk,
+                    },
+                    format!("gemm b{batch} m{mi} n{ni} k{ki}"),
+                    0,
+                );
+                lowering.edge(Some(a_node), compute, EdgeKind::Data);
+                lowering.edge(Some(b_node), compute, EdgeKind::Data);
+                lowering.edge(previous_compute, compute, EdgeKind::Data);
+                if ki == 0 {
+                    let (index, previous_store) = c_slots[slot].take();
+                    c_slot = index;
+                    lowering.edge(previous_store, compute, EdgeKind::BufferSlot);
+                    for &extra in &extra_loads {
+                        lowering.edge(Some(extra), compute, EdgeKind::Data);
+                    }
+                }
+                a_slots[slot].used_by(a_slot, compute);
+                b_slots[slot].used_by(b_slot, compute);
+                previous_compute = Some(compute);
+            }
+            let requests = lowering.transfer(&c_layout, rows, cols);
+            let bytes = requests.iter().map(|r| r.bytes).sum();
+            let store = lowering.add(
+                NodeKind::Store(requests),
+                format!("store {} b{batch} m{mi} n{ni}", c.name),
+                bytes,
+            );
+            lowering.edge(previous_compute, store, EdgeKind::Data);
+            c_slots[slot].used_by(c_slot, store);
+        }
+    }
+}
+
+/// Vector kernels stream row chunks: load inputs, run on a vector unit, store the result.
+fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
+    let design = lowering.design;
+    let rows_total = kernel.batch * kernel.m;
+    let row_elements = kernel.n;
+    let inputs: Vec<&Operand> = kernel
+        .operands
+        .iter()
+        .filter(|o| o.direction == Direction::Read && !o.is_parameter)
+        .collect();
+    let output = operand(kernel, Direction::Write, 0).expect("a vector kernel writes");
+    // A chunk fills one activation slot of the GEMM buffers, which the vector units share.
+    let [slot_bytes, _, _] = Design::tile_buffer_bytes(&design.tiling, design.precision);
+    let row_bytes = (row_elements * output.bits).div_ceil(8).max(1);
+    let chunk_rows = (slot_bytes / row_bytes).clamp(1, rows_total);
+    let chunks = rows_total.div_ceil(chunk_rows);
+    let activations = &design.placement.activation_channels;
+    let parameter_load = {
+        let parameters: u64 = kernel
+            .operands
+            .iter()
+            .filter(|o| o.is_parameter)
+            .map(Operand::bytes)
+            .sum();
+        (parameters > 0).then(|| {
+            let layout =
+                TensorLayout::row_major(&design.placement.weight_channels, 8, 0, parameters);
+            let requests = lowering.transfer(&layout, (0, 1), (0, parameters));
+            lowering.add(
+                NodeKind::Load(requests),
+                "load parameters".into(),
+                parameters,
+            )
+        })
+    };
+    let units = design.vector_units;
+    let mut slots: Vec<Slots> = (0..units)
+        .map(|_| Slots::new(design.buffer_slots))
+        .collect();
+    for chunk in 0..chunks {
+        let unit = chunk % units;
+        let rows = (
+            chunk * chunk_rows,
+            ((chunk + 1) * chunk_rows).min(rows_total),
+        );
+        let elements = (rows.1 - rows.0) * row_elements;
+        let cycles = elements.div_ceil(design.vector_lanes);
+        let pass = lowering.add(
+            NodeKind::Vector { unit, cycles },
+            format!("{} rows {}..{}", kernel.op.name(), rows.0, rows.1),
+            0,
+        );
+        lowering.edge(parameter_load, pass, EdgeKind::Data);
+        let (slot, previous) = slots[unit as usize].take();
+        for (index, input) in inputs.iter().enumerate() {
+            let layout = TensorLayout::row_major(
+                activations,
+                input.bits,
+                index as u64 * rows_total * row_elements,
+                row_elements,
+            );
+            let requests = lowering.transfer(&layout, rows, (0, row_elements));
+            let bytes = requests.iter().map(|r| r.bytes).sum();
+            let load = lowering.add(
+                NodeKind::Load(requests),
+                format!("load {} rows {}..{}", input.name, rows.0, rows.1),
+                bytes,
+            );
+            lowering.edge(previous, load, EdgeKind::BufferSlot);
+            lowering.edge(Some(load), pass, EdgeKind::Data);
+        }
+        let layout = TensorLayout::row_major(activations, output.bits, 0, row_elements);
+        let requests = lowering.transfer(&layout, rows, (0, row_elements));
+        let bytes = requests.iter().map(|r| r.bytes).sum();
+        let store = lowering.add(
+            NodeKind::Store(requests),
+            format!("store rows {}..{}", rows.0, rows.1),
+            bytes,
+        );
+        lowering.edge(Some(pass), store, EdgeKind::Data);
+        slots[unit as usize].used_by(slot, store);
+    }
+}
+
+/// Flash-style attention: per query tile, stream key/value tiles through scores, softmax and
+/// context without writing the scores to HBM.
+fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
+    let design = lowering.design;
+    let (tokens, head_dim) = (kernel.m, kernel.k);
+    let q = &kernel.operands[0];
+    let k = &kernel.operands[1];
+    let context = &kernel.operands[3];
+    let kv_instances = k.elements / (tokens * head_dim);
+    let activations = &design.placement.activation_channels;
+    let tile = design.tiling.tm;
+    let shape = design.array;
+    let mut instance = 0u64;
+    for batch in 0..kernel.batch {
+        let kv = batch * kv_instances / kernel.batch;
+        let q_layout =
+            TensorLayout::row_major(activations, q.bits, batch * tokens * head_dim, head_dim);
+        let kv_layout =
+            TensorLayout::row_major(activations, k.bits, kv * tokens * head_dim, head_dim);
+        let out_layout = TensorLayout::row_major(
+            activations,
+            context.bits,
+            batch * tokens * head_dim,
+            head_dim,
+        );
+        for qi in 0..tokens.div_ceil(tile) {
+            let array = instance % design.array_count;
+            let unit = instance % design.vector_units;
+            instance += 1;
+            let rows = (qi * tile, ((qi + 1) * tile).min(tokens));
+            let requests = lowering.transfer(&q_layout, rows, (0, head_dim));
+            let bytes = requests.iter().map(|r| r.bytes).sum();
+            let q_load = lowering.add(
+                NodeKind::Load(requests),
+                format!("load q b{batch} m{qi}"),
+                bytes,
+            );
+            let mut previous = Some(q_load);
+            for kj in 0..tokens.div_ceil(tile) {
+                let keys = (kj * tile, ((kj + 1) * tile).min(tokens));
+                let (tm, tn) = (rows.1 - rows.0, keys.1 - keys.0);
+                let mut kv_loads = Vec::new();
+                for name in ["k", "v"] {
+                    let requests = lowering.transfer(&kv_layout, keys, (0, head_dim));
+                    let bytes = requests.iter().map(|r| r.bytes).sum();
+                    let node = lowering.add(
+                        NodeKind::Load(requests),
+                        format!("load {name} b{batch} m{qi} n{kj}"),
+                        bytes,
+                    );
+                    lowering.edge(previous, node, EdgeKind::BufferSlot);
+                    kv_loads.push(node);
+                }
+                let scores = lowering.add(
+                    NodeKind::Gemm {
+                        array,
+                        cycles: gemm_tile_cycles(
+                            shape.rows,
+                            shape.cols,
+                            shape.dataflow,
+                            tm,
+                            tn,
+                            head_dim,
+                        ),
+                        macs: tm * tn * head_dim,
+                    },
+                    format!("scores b{batch} m{qi} n{kj}"),
+                    0,
+                );
+                lowering.edge(previous, scores, EdgeKind::Data);
+                lowering.edge(Some(kv_loads[0]), scores, EdgeKind::Data);
+                let softmax = lowering.add(
+                    NodeKind::Vector {
+                        unit,
+                        cycles: (tm * tn).div_ceil(design.vector_lanes),
+                    },
+                    format!("softmax b{batch} m{qi} n{kj}"),
+                    0,
+                );
+                lowering.edge(Some(scores), softmax, EdgeKind::Data);
+                let context_tile = lowering.add(
+                    NodeKind::Gemm {
+                        array,
+                        cycles: gemm_tile_cycles(
+                            shape.rows,
+                            shape.cols,
+                            shape.dataflow,
+                            tm,
+                            head_dim,
+                            tn,
+                        ),
+                        macs: tm * tn * head_dim,
+                    },
+                    format!("context b{batch} m{qi} n{kj}"),
+                    0,
+                );
+                lowering.edge(Some(softmax), context_tile, EdgeKind::Data);
+                lowering.edge(Some(kv_loads[1]), context_tile, EdgeKind::Data);
+                previous = Some(context_tile);
+            }
+            let requests = lowering.transfer(&out_layout, rows, (0, head_dim));
+            let bytes = requests.iter().map(|r| r.bytes).sum();
+            let store = lowering.add(
+                NodeKind::Store(requests),
+                format!("store context b{batch} m{qi}"),
+                bytes,
+            );
+            lowering.edge(previous, store, EdgeKind::Data);
+        }
+    }
+}
+
+/// The graph as Graphviz DOT, for a reader to see the dataflow.
+pub fn to_dot(graph: &KernelGraph) -> String {
+    let mut dot = String::from(
+        "digraph kernel {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n",
+    );
+    for index in graph.graph.node_indices() {
+        let node = &graph.graph[index];
+        let (shape, detail) = match &node.kind {
+            NodeKind::Load(requests) | NodeKind::Store(requests) => {
+                ("box", format!("{} B on {} ch", node.bytes, requests.len()))
+            }
+            NodeKind::Gemm { array, cycles, .. } => {
+                ("ellipse", format!("array {array}, {cycles} cyc"))
+            }
+            NodeKind::Vector { unit, cycles } => {
+                ("hexagon", format!("vector {unit}, {cycles} cyc"))
+            }
+        };
+        let _ = writeln!(
+            dot,
+            "  n{} [shape={shape}, label=\"{}\\n{detail}\"];",
+            index.index(),
+            node.label
+        );
+    }
+    for edge in graph.graph.edge_indices() {
+        let (from, to) = graph.graph.edge_endpoints(edge).expect("edge exists");
+        let style = match graph.graph[edge] {
+            EdgeKind::Data => "",
+            EdgeKind::BufferSlot => " [style=dashed, label=\"slot\"]",
+        };
+        let _ = writeln!(dot, "  n{} -> n{}{style};", from.index(), to.index());
+    }
+    dot.push_str("}\n");
+    dot
+}

@@ -1,0 +1,250 @@
+//! Simulation reports: per-kernel CSV, per-channel CSV and a summary for the terminal.
+
+use super::{ROOFLINE_CSV_HEADER, ReportError, roofline_record};
+use crate::config::design::Design;
+use crate::config::platform::Platform;
+use crate::roofline::RooflineAnalysis;
+use crate::sim::hbm::{ChannelStats, TICKS_PER_CYCLE};
+use crate::sim::{Bottleneck, CrossCheck, WorkloadSim, cross_check};
+use crate::workload::Encoder;
+use std::fmt::Write;
+
+/// Columns `kernels.csv` adds to the roofline columns.
+pub const SIM_CSV_COLUMNS: [&str; 11] = [
+    "bytes_tiled",
+    "oi_tiled",
+    "cycles",
+    "achieved_ops_per_s",
+    "roofline_ops_per_s",
+    "efficiency",
+    "bottleneck",
+    "array_utilization",
+    "max_channel_utilization",
+    "compute_cycles",
+    "memory_cycles",
+];
+
+/// One row per kernel instance: the roofline columns, then what the simulation measured.
+pub fn kernels_csv(
+    analysis: &RooflineAnalysis,
+    sim: &WorkloadSim,
+    design: &Design,
+    platform: &Platform,
+) -> Result<Vec<u8>, ReportError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(ROOFLINE_CSV_HEADER.iter().chain(&SIM_CSV_COLUMNS))?;
+    let precision = analysis.workload.options.precision.to_string();
+    for ((kernel, point), result) in analysis.iter().zip(&sim.kernels) {
+        let check = cross_check(kernel, result, design, platform);
+        let mut record = roofline_record(kernel, point, &precision);
+        let memory_cycles: u64 = [
+            Bottleneck::HbmBandwidth,
+            Bottleneck::HbmLatency,
+            Bottleneck::BufferCapacity,
+        ]
+        .iter()
+        .map(|&b| result.attribution[b as usize])
+        .sum();
+        record.extend([
+            result.bytes_tiled.to_string(),
+            format!("{:.6}", check.oi_tiled),
+            result.cycles.to_string(),
+            format!("{:.6e}", check.achieved_ops_per_s),
+            format!("{:.6e}", check.roofline_ops_per_s),
+            format!("{:.4}", check.efficiency),
+            result.bottleneck().name().to_string(),
+            format!("{:.4}", check.array_utilization),
+            format!("{:.4}", check.max_channel_utilization),
+            result.attribution[Bottleneck::Compute as usize].to_string(),
+            memory_cycles.to_string(),
+        ]);
+        writer.write_record(&record)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|error| ReportError::Csv(error.into_error().into()))
+}
+
+/// Channel statistics summed over the forward pass (each kernel instance counted).
+pub fn channel_totals(sim: &WorkloadSim) -> Vec<ChannelStats> {
+    let mut totals =
+        vec![ChannelStats::default(); sim.kernels.first().map_or(0, |k| k.channels.len())];
+    for kernel in &sim.kernels {
+        for (total, stats) in totals.iter_mut().zip(&kernel.channels) {
+            total.add(stats);
+        }
+    }
+    totals
+}
+
+/// One row per HBM pseudo-channel: bytes and where its time went.
+pub fn channels_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, ReportError> {
+    let total_cycles: u64 = sim.kernels.iter().map(|k| k.cycles).sum();
+    let ticks = (total_cycles * TICKS_PER_CYCLE).max(1) as f64;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record([
+        "channel",
+        "bytes",
+        "bursts",
+        "busy_fraction",
+        "data_fraction",
+        "burst_overhead_fraction",
+        "latency_fraction",
+        "refresh_fraction",
+        "achieved_gb_per_s",
+    ])?;
+    let seconds = total_cycles as f64 / design.clock_hz;
+    for (channel, stats) in channel_totals(sim).iter().enumerate() {
+        writer.write_record([
+            channel.to_string(),
+            stats.bytes.to_string(),
+            stats.requests.to_string(),
+            format!("{:.4}", stats.busy_ticks() as f64 / ticks),
+            format!("{:.4}", stats.data_ticks as f64 / ticks),
+            format!("{:.4}", stats.overhead_ticks as f64 / ticks),
+            format!("{:.4}", stats.latency_ticks as f64 / ticks),
+            format!("{:.4}", stats.refresh_ticks as f64 / ticks),
+            format!("{:.3}", stats.bytes as f64 / seconds / 1e9),
+        ])?;
+    }
+    writer
+        .into_inner()
+        .map_err(|error| ReportError::Csv(error.into_error().into()))
+}
+
+/// Summary for the terminal: per kernel class and per encoder.
+pub fn simulation_text(
+    analysis: &RooflineAnalysis,
+    sim: &WorkloadSim,
+    design: &Design,
+    platform: &Platform,
+) -> String {
+    let mut out = String::new();
+    let options = &analysis.workload.options;
+    let _ = writeln!(
+        out,
+        "design {}: {} arrays {}x{} {} at {:.0} MHz ({:.2} TOPS), {} DSPs, {} BRAM, {} URAM; memory {:?}",
+        design.name,
+        design.array_count,
+        design.array.rows,
+        design.array.cols,
+        design.array.dataflow.name(),
+        design.clock_hz / 1e6,
+        2.0 * design.macs_per_cycle() as f64 * design.clock_hz / 1e12,
+        design.resources.dsps,
+        design.resources.bram_blocks,
+        design.resources.uram_blocks,
+        design.memory
+    );
+    let _ = writeln!(
+        out,
+        "{} kernels, {} distinct layers simulated, {} events\n",
+        analysis.workload.kernels.len(),
+        sim.units_simulated,
+        sim.events
+    );
+    let mut rows = Vec::new();
+    let mut seen: Vec<(Encoder, &str)> = Vec::new();
+    for (kernel, _) in analysis.iter() {
+        if seen.contains(&(kernel.encoder, kernel.name)) {
+            continue;
+        }
+        seen.push((kernel.encoder, kernel.name));
+        let mut cycles = 0;
+        let mut roofline_s = 0.0;
+        let mut count = 0;
+        let mut attribution = [0u64; 5];
+        let mut example: Option<CrossCheck> = None;
+        for ((other, _), result) in analysis.iter().zip(&sim.kernels) {
+            if (other.encoder, other.name) != (kernel.encoder, kernel.name) {
+                continue;
+            }
+            let check = cross_check(other, result, design, platform);
+            cycles += result.cycles;
+            roofline_s += check.efficiency * check.seconds;
+            count += 1;
+            for (sum, value) in attribution.iter_mut().zip(result.attribution) {
+                *sum += value;
+            }
+            example.get_or_insert(check);
+        }
+        let example = example.expect("the kernel itself matches");
+        let bottleneck = Bottleneck::ALL
+            .into_iter()
+            .max_by_key(|&b| (attribution[b as usize], std::cmp::Reverse(b as usize)))
+            .expect("five causes");
+        let seconds = cycles as f64 / design.clock_hz;
+        rows.push(vec![
+            format!("{}/{}", kernel.encoder, kernel.name),
+            format!("x{count}"),
+            format!("{:.1}", seconds * 1e6),
+            format!("{:.1}", example.oi_tiled),
+            format!("{:.3}", example.achieved_ops_per_s / 1e12),
+            format!("{:.1}%", 100.0 * roofline_s / seconds),
+            format!("{:.1}%", 100.0 * example.array_utilization),
+            bottleneck.name().to_string(),
+        ]);
+    }
+    out.push_str(&super::table::aligned(
+        &[
+            "kernel",
+            "count",
+            "total us",
+            "OI tiled",
+            "TOPS",
+            "efficiency",
+            "array util",
+            "bottleneck",
+        ],
+        &rows,
+    ));
+    out.push('\n');
+    let mut rows = Vec::new();
+    let mut total_s = 0.0;
+    for encoder in Encoder::ALL {
+        let cycles: u64 = analysis
+            .iter()
+            .zip(&sim.kernels)
+            .filter(|((k, _), _)| k.encoder == encoder)
+            .map(|(_, s)| s.cycles)
+            .sum();
+        if cycles == 0 {
+            continue;
+        }
+        let seconds = cycles as f64 / design.clock_hz;
+        total_s += seconds;
+        let per_camera = match encoder {
+            Encoder::Text => "-".to_string(),
+            _ => format!(
+                "{:.3}",
+                seconds * 1e3 / (options.cameras * options.batch) as f64
+            ),
+        };
+        rows.push(vec![
+            encoder.name().to_string(),
+            format!("{:.3}", seconds * 1e3),
+            per_camera,
+        ]);
+    }
+    rows.push(vec![
+        "all encoders".into(),
+        format!("{:.3}", total_s * 1e3),
+        "-".into(),
+    ]);
+    out.push_str(&super::table::aligned(
+        &["encoder", "ms per step", "ms per camera"],
+        &rows,
+    ));
+    let bytes: u64 = sim.kernels.iter().map(|k| k.bytes_tiled).sum();
+    let _ = writeln!(
+        out,
+        "\n{:.1} observations/s (batch {}, {} cameras each); HBM {:.1} GB/s on average = {:.1}% of the {:.0} GB/s peak",
+        options.batch as f64 / total_s,
+        options.batch,
+        options.cameras,
+        bytes as f64 / total_s / 1e9,
+        100.0 * bytes as f64 / total_s / platform.hbm.peak_bandwidth_bytes_per_s(),
+        platform.hbm.peak_bandwidth_bytes_per_s() / 1e9
+    );
+    out
+}

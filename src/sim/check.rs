@@ -1,0 +1,80 @@
+//! Cross-check of a simulated kernel against its roofline at the tiled operational intensity.
+
+use super::KernelSim;
+use super::hbm::TICKS_PER_CYCLE;
+use crate::config::design::{Design, MemoryModel};
+use crate::config::platform::Platform;
+use crate::workload::Kernel;
+
+/// A simulated kernel held against the roofline of the design.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CrossCheck {
+    /// Ops the kernel's unit performs: 2 × MACs on arrays, vector ops on vector units.
+    pub ops: f64,
+    pub seconds: f64,
+    /// Ops per tiled byte (operands re-read across tiles counted).
+    pub oi_tiled: f64,
+    pub achieved_ops_per_s: f64,
+    /// min(design compute roof, tiled OI × HBM peak); bandwidth is unlimited with ideal memory.
+    pub roofline_ops_per_s: f64,
+    /// Roofline time over simulated time: 1 means the kernel ran at its roof.
+    pub efficiency: f64,
+    pub array_utilization: f64,
+    pub max_channel_utilization: f64,
+}
+
+/// Compares `sim` with the roofline of `kernel` on `design`.
+pub fn cross_check(
+    kernel: &Kernel,
+    sim: &KernelSim,
+    design: &Design,
+    platform: &Platform,
+) -> CrossCheck {
+    let (ops, compute_ops_per_s) = if kernel.op.uses_arrays() {
+        (
+            2.0 * kernel.macs as f64,
+            2.0 * design.macs_per_cycle() as f64 * design.clock_hz,
+        )
+    } else {
+        (
+            kernel.vector_flops as f64,
+            (design.vector_units * design.vector_lanes * kernel.op.flops_per_element()) as f64
+                * design.clock_hz,
+        )
+    };
+    let bandwidth = match design.memory {
+        MemoryModel::Hbm => platform.hbm.peak_bandwidth_bytes_per_s(),
+        MemoryModel::Ideal => f64::INFINITY,
+    };
+    let bytes = sim.bytes_tiled as f64;
+    let compute_s = if ops > 0.0 {
+        ops / compute_ops_per_s
+    } else {
+        0.0
+    };
+    let roofline_s = compute_s.max(bytes / bandwidth);
+    let seconds = sim.cycles as f64 / design.clock_hz;
+    let busiest_channel = sim
+        .channels
+        .iter()
+        .map(|c| c.busy_ticks())
+        .max()
+        .unwrap_or(0);
+    let ratio = |value: f64, whole: f64| if whole > 0.0 { value / whole } else { 0.0 };
+    CrossCheck {
+        ops,
+        seconds,
+        oi_tiled: ratio(ops, bytes),
+        achieved_ops_per_s: ratio(ops, seconds),
+        roofline_ops_per_s: ratio(ops, roofline_s),
+        efficiency: ratio(roofline_s, seconds),
+        array_utilization: ratio(
+            sim.array_busy_cycles as f64,
+            (sim.cycles * design.array_count) as f64,
+        ),
+        max_channel_utilization: ratio(
+            busiest_channel as f64,
+            (sim.cycles * TICKS_PER_CYCLE) as f64,
+        ),
+    }
+}

@@ -1,0 +1,318 @@
+//! Discrete-event simulation of a lowered kernel on the design's arrays, vector units and HBM.
+//!
+//! Time is an integer count of fabric cycles. The only event is "node finished"; the queue is
+//! ordered by (cycle, insertion sequence), so runs are deterministic. A node whose inputs are
+//! all done is dispatched at once: arrays and vector units are FIFO servers (a node starts when
+//! both its inputs and its unit are free), a transfer is split into per-channel requests each
+//! served FIFO by its pseudo-channel (see [`hbm`]). With `memory = "ideal"` transfers take no
+//! time. After the run, the critical path is walked back from the last node and every cycle of
+//! the kernel is accounted to what held it: compute, HBM bandwidth, HBM latency, buffer
+//! capacity (a load that had to wait for a free slot) or a vector unit.
+
+mod check;
+pub mod hbm;
+mod workload;
+
+pub use check::{CrossCheck, cross_check};
+pub use workload::{WorkloadSim, simulate_workload};
+
+use crate::config::design::{Design, MemoryModel};
+use crate::config::platform::Platform;
+use crate::lower::{EdgeKind, KernelGraph, NodeKind};
+use hbm::{Channel, ChannelStats, ChannelTiming, TICKS_PER_CYCLE};
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// What a simulated cycle of a kernel was spent on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Bottleneck {
+    Compute,
+    HbmBandwidth,
+    HbmLatency,
+    BufferCapacity,
+    VectorUnit,
+}
+
+impl Bottleneck {
+    pub const ALL: [Bottleneck; 5] = [
+        Bottleneck::Compute,
+        Bottleneck::HbmBandwidth,
+        Bottleneck::HbmLatency,
+        Bottleneck::BufferCapacity,
+        Bottleneck::VectorUnit,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bottleneck::Compute => "compute",
+            Bottleneck::HbmBandwidth => "hbm_bandwidth",
+            Bottleneck::HbmLatency => "hbm_latency",
+            Bottleneck::BufferCapacity => "buffer_capacity",
+            Bottleneck::VectorUnit => "vector_unit",
+        }
+    }
+}
+
+/// One executed node, as the trace sink receives it.
+#[derive(Debug, Clone, Copy)]
+pub struct TraceRecord<'a> {
+    pub start_cycle: u64,
+    pub end_cycle: u64,
+    pub resource: &'a str,
+    pub kernel: &'a str,
+    pub node: &'a str,
+    pub kind: &'static str,
+    pub bytes: u64,
+}
+
+/// Receives every executed node as the simulation runs; the engine never opens files.
+pub trait TraceSink {
+    fn record(&mut self, record: &TraceRecord);
+
+    /// Whether records are wanted at all; the engine skips building them when not.
+    fn enabled(&self) -> bool {
+        true
+    }
+}
+
+/// A sink that drops everything (the default: tracing costs nothing when off).
+#[derive(Debug, Default)]
+pub struct NullSink;
+
+impl TraceSink for NullSink {
+    fn record(&mut self, _: &TraceRecord) {}
+
+    fn enabled(&self) -> bool {
+        false
+    }
+}
+
+/// What one kernel's simulation measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KernelSim {
+    pub cycles: u64,
+    pub macs: u64,
+    pub bytes_tiled: u64,
+    /// Cycles per [`Bottleneck`], summing to `cycles`.
+    pub attribution: [u64; 5],
+    /// Busy cycles summed over all arrays.
+    pub array_busy_cycles: u64,
+    pub vector_busy_cycles: u64,
+    /// Per platform channel.
+    pub channels: Vec<ChannelStats>,
+    pub events: u64,
+}
+
+impl KernelSim {
+    /// The cause that held the kernel longest.
+    pub fn bottleneck(&self) -> Bottleneck {
+        let mut best = Bottleneck::Compute;
+        for (index, cause) in Bottleneck::ALL.into_iter().enumerate() {
+            if self.attribution[index] > self.attribution[best as usize] {
+                best = cause;
+            }
+        }
+        best
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Binding {
+    /// A root node: nothing before it.
+    Start,
+    /// Waited for this predecessor over an edge of this kind.
+    Edge(NodeIndex, EdgeKind),
+    /// Waited for the unit this earlier node was using.
+    Unit(NodeIndex),
+}
+
+/// Runs one lowered kernel from cycle 0 and reports what it measured.
+pub fn simulate(
+    graph: &KernelGraph,
+    kernel: &str,
+    design: &Design,
+    platform: &Platform,
+    sink: &mut dyn TraceSink,
+) -> KernelSim {
+    let nodes = &graph.graph;
+    let count = nodes.node_count();
+    let timing = ChannelTiming::new(platform, design);
+    let ideal = design.memory == MemoryModel::Ideal;
+    let latency_cycles = timing.latency_ticks.div_ceil(TICKS_PER_CYCLE);
+
+    let mut pending: Vec<u32> = nodes
+        .node_indices()
+        .map(|n| {
+            nodes
+                .neighbors_directed(n, petgraph::Direction::Incoming)
+                .count() as u32
+        })
+        .collect();
+    let mut end = vec![0u64; count];
+    let mut start = vec![0u64; count];
+    let mut binding = vec![Binding::Start; count];
+    let mut array_free = vec![(0u64, None::<NodeIndex>); design.array_count as usize];
+    let mut vector_free = vec![(0u64, None::<NodeIndex>); design.vector_units as usize];
+    let mut channels = vec![Channel::default(); platform.hbm.channels as usize];
+    let mut queue: BinaryHeap<Reverse<(u64, u64, u32)>> = BinaryHeap::new();
+    let mut sequence = 0u64;
+    let mut macs = 0;
+    let mut array_busy_cycles = 0;
+    let mut vector_busy_cycles = 0;
+    let mut events = 0;
+
+    // Reserves the node's unit or channels; returns its start and finish cycles.
+    let mut reserve = |node: NodeIndex, now: u64, binding: &mut Binding| -> (u64, u64) {
+        match &nodes[node].kind {
+            NodeKind::Gemm {
+                array,
+                cycles,
+                macs: tile_macs,
+                ..
+            } => {
+                macs += tile_macs;
+                array_busy_cycles += cycles;
+                let unit = &mut array_free[*array as usize];
+                occupy(unit, node, now, *cycles, binding)
+            }
+            NodeKind::Vector { unit, cycles } => {
+                vector_busy_cycles += cycles;
+                let unit = &mut vector_free[*unit as usize];
+                occupy(unit, node, now, *cycles, binding)
+            }
+            NodeKind::Load(requests) | NodeKind::Store(requests) => {
+                let mut done_tick = now * TICKS_PER_CYCLE;
+                if !ideal {
+                    for request in requests {
+                        let channel = &mut channels[request.channel as usize];
+                        let done = channel.serve(
+                            &timing,
+                            now * TICKS_PER_CYCLE,
+                            request.bytes,
+                            request.bursts,
+                        );
+                        done_tick = done_tick.max(done);
+                    }
+                }
+                (now, done_tick.div_ceil(TICKS_PER_CYCLE))
+            }
+        }
+    };
+
+    for node in nodes.node_indices() {
+        if pending[node.index()] == 0 {
+            let index = node.index();
+            (start[index], end[index]) = reserve(node, 0, &mut binding[index]);
+            queue.push(Reverse((end[index], sequence, index as u32)));
+            sequence += 1;
+        }
+    }
+    let tracing = sink.enabled();
+    let mut last = None;
+    while let Some(Reverse((now, _, index))) = queue.pop() {
+        events += 1;
+        let node = NodeIndex::new(index as usize);
+        last = Some(node);
+        if tracing {
+            let data = &nodes[node];
+            sink.record(&TraceRecord {
+                start_cycle: start[index as usize],
+                end_cycle: now,
+                resource: &resource_name(&data.kind),
+                kernel,
+                node: &data.label,
+                kind: data.kind_name(),
+                bytes: data.bytes,
+            });
+        }
+        for edge in nodes.edges(node) {
+            let successor = edge.target();
+            pending[successor.index()] -= 1;
+            let next = successor.index();
+            if pending[next] == 0 {
+                binding[next] = Binding::Edge(node, *edge.weight());
+                (start[next], end[next]) = reserve(successor, now, &mut binding[next]);
+                queue.push(Reverse((end[next], sequence, next as u32)));
+                sequence += 1;
+            }
+        }
+    }
+    assert!(
+        pending.iter().all(|&p| p == 0),
+        "an acyclic graph runs every node"
+    );
+
+    let mut attribution = [0u64; 5];
+    let mut cursor = last;
+    while let Some(node) = cursor {
+        let index = node.index();
+        let (segment_start, previous, via_slot) = match binding[index] {
+            Binding::Start => (0, None, false),
+            Binding::Edge(p, kind) => (end[p.index()], Some(p), kind == EdgeKind::BufferSlot),
+            Binding::Unit(p) => (end[p.index()], Some(p), false),
+        };
+        let duration = end[index] - segment_start;
+        match nodes[node].kind {
+            NodeKind::Gemm { .. } => attribution[Bottleneck::Compute as usize] += duration,
+            NodeKind::Vector { .. } => attribution[Bottleneck::VectorUnit as usize] += duration,
+            NodeKind::Load(_) | NodeKind::Store(_) if via_slot => {
+                attribution[Bottleneck::BufferCapacity as usize] += duration
+            }
+            NodeKind::Load(_) | NodeKind::Store(_) => {
+                let latency = duration.min(latency_cycles);
+                attribution[Bottleneck::HbmLatency as usize] += latency;
+                attribution[Bottleneck::HbmBandwidth as usize] += duration - latency;
+            }
+        }
+        cursor = previous;
+    }
+    let cycles = last.map_or(0, |node| end[node.index()]);
+    debug_assert_eq!(attribution.iter().sum::<u64>(), cycles);
+    KernelSim {
+        cycles,
+        macs,
+        bytes_tiled: graph.bytes_tiled,
+        attribution,
+        array_busy_cycles,
+        vector_busy_cycles,
+        channels: channels.into_iter().map(|c| c.stats).collect(),
+        events,
+    }
+}
+
+/// Starts `node` on a FIFO unit at `now` or when the unit frees, whichever is later.
+fn occupy(
+    unit: &mut (u64, Option<NodeIndex>),
+    node: NodeIndex,
+    now: u64,
+    cycles: u64,
+    binding: &mut Binding,
+) -> (u64, u64) {
+    let (free, previous) = *unit;
+    if free > now
+        && let Some(previous) = previous
+    {
+        *binding = Binding::Unit(previous);
+    }
+    let begin = now.max(free);
+    *unit = (begin + cycles, Some(node));
+    (begin, begin + cycles)
+}
+
+fn resource_name(kind: &NodeKind) -> String {
+    match kind {
+        NodeKind::Gemm { array, .. } => format!("array{array}"),
+        NodeKind::Vector { unit, .. } => format!("vector{unit}"),
+        NodeKind::Load(requests) | NodeKind::Store(requests) => {
+            match (requests.first(), requests.last()) {
+                (Some(first), Some(last)) if first.channel != last.channel => {
+                    format!("hbm{}-{}", first.channel, last.channel)
+                }
+                (Some(first), _) => format!("hbm{}", first.channel),
+                _ => "hbm".to_string(),
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! A whole workload: layers are independent simulation units, identical ones run once, and
+//! distinct ones run in parallel with rayon. Results do not depend on the thread count.
+
+use super::{KernelSim, NullSink, TraceSink, simulate};
+use crate::config::design::Design;
+use crate::config::platform::Platform;
+use crate::lower::{LowerError, lower};
+use crate::workload::{Kernel, Workload};
+use rayon::prelude::*;
+
+/// Simulation results of every kernel instance of a workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadSim {
+    /// Parallel to `workload.kernels`; instances of an identical layer share their numbers.
+    pub kernels: Vec<KernelSim>,
+    /// Distinct layers actually simulated.
+    pub units_simulated: usize,
+    /// Events processed in those simulations.
+    pub events: u64,
+}
+
+/// Kernels of one layer (or of the pre- and post-layer kernels of an encoder).
+struct Unit {
+    /// Indices into `workload.kernels`.
+    members: Vec<usize>,
+    /// Index of the first unit with the same kernels, if this one repeats it.
+    same_as: Option<usize>,
+}
+
+fn units(workload: &Workload) -> Vec<Unit> {
+    let mut units: Vec<Unit> = Vec::new();
+    let mut keys: Vec<Vec<Kernel>> = Vec::new();
+    for (index, kernel) in workload.kernels.iter().enumerate() {
+        let starts_new = match units.last() {
+            Some(unit) => {
+                let first = &workload.kernels[unit.members[0]];
+                (first.encoder, first.layer) != (kernel.encoder, kernel.layer)
+            }
+            None => true,
+        };
+        if starts_new {
+            units.push(Unit {
+                members: Vec::new(),
+                same_as: None,
+            });
+        }
+        units.last_mut().expect("pushed above").members.push(index);
+    }
+    for unit in &mut units {
+        let key: Vec<Kernel> = unit
+            .members
+            .iter()
+            .map(|&index| Kernel {
+                layer: None,
+                ..workload.kernels[index].clone()
+            })
+            .collect();
+        unit.same_as = keys.iter().position(|seen| *seen == key);
+        if unit.same_as.is_none() {
+            keys.push(key);
+        } else {
+            keys.push(Vec::new());
+        }
+    }
+    units
+}
+
+fn label(kernel: &Kernel) -> String {
+    match kernel.layer {
+        Some(layer) => format!("{}/L{layer}/{}", kernel.encoder, kernel.name),
+        None => format!("{}/{}", kernel.encoder, kernel.name),
+    }
+}
+
+fn simulate_unit(
+    workload: &Workload,
+    unit: &Unit,
+    design: &Design,
+    platform: &Platform,
+    sink: &mut dyn TraceSink,
+) -> Result<Vec<KernelSim>, LowerError> {
+    unit.members
+        .iter()
+        .map(|&index| {
+            let kernel = &workload.kernels[index];
+            let graph = lower(kernel, design)?;
+            Ok(simulate(&graph, &label(kernel), design, platform, sink))
+        })
+        .collect()
+}
+
+/// Simulates every distinct layer once. With a trace sink the units run in order on one
+/// thread, so the trace streams out in execution order; without one they run in parallel.
+/// `progress` is called once per distinct unit finished.
+pub fn simulate_workload(
+    workload: &Workload,
+    design: &Design,
+    platform: &Platform,
+    trace: Option<&mut dyn TraceSink>,
+    progress: &(dyn Fn() + Sync),
+) -> Result<WorkloadSim, LowerError> {
+    let units = units(workload);
+    let distinct: Vec<&Unit> = units.iter().filter(|u| u.same_as.is_none()).collect();
+    let results: Vec<Vec<KernelSim>> = match trace {
+        Some(sink) => distinct
+            .iter()
+            .map(|unit| {
+                let result = simulate_unit(workload, unit, design, platform, sink);
+                progress();
+                result
+            })
+            .collect::<Result<_, _>>()?,
+        None => distinct
+            .par_iter()
+            .map(|unit| {
+                let result = simulate_unit(workload, unit, design, platform, &mut NullSink);
+                progress();
+                result
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let events = results.iter().flatten().map(|k| k.events).sum();
+    let mut by_unit: Vec<Option<&Vec<KernelSim>>> = vec![None; units.len()];
+    let mut next = results.iter();
+    for (index, unit) in units.iter().enumerate() {
+        by_unit[index] = match unit.same_as {
+            None => next.next(),
+            Some(first) => by_unit[first],
+        };
+    }
+    let mut kernels = Vec::with_capacity(workload.kernels.len());
+    for (unit, sims) in units.iter().zip(by_unit) {
+        let sims = sims.expect("every unit has results");
+        debug_assert_eq!(unit.members.len(), sims.len());
+        kernels.extend(sims.iter().cloned());
+    }
+    Ok(WorkloadSim {
+        kernels,
+        units_simulated: distinct.len(),
+        events,
+    })
+}

@@ -1,0 +1,152 @@
+//! The simulator against closed forms and the roofline.
+
+use proptest::prelude::*;
+use roofsim::config::Source;
+use roofsim::config::design::{
+    DEFAULT_DESIGN, Dataflow, Design, LoopOrder, MemoryModel, Tiling, load_design,
+};
+use roofsim::config::platform::{Platform, default_platform};
+use roofsim::config::precision::{Precision, PrecisionPair};
+use roofsim::lower::{gemm_tile_cycles, lower};
+use roofsim::sim::{NullSink, cross_check, simulate};
+use roofsim::workload::single_gemm;
+
+fn base() -> (Platform, Design) {
+    let platform = default_platform();
+    let design = load_design(
+        &Source::built_in("u280-int8.toml", DEFAULT_DESIGN),
+        &platform,
+    )
+    .unwrap();
+    (platform, design)
+}
+
+fn run(design: &Design, platform: &Platform, (m, n, k): (u64, u64, u64)) -> (u64, f64) {
+    let kernel = single_gemm(m, n, k, design.precision);
+    let graph = lower(&kernel, design).unwrap();
+    let sim = simulate(&graph, "gemm", design, platform, &mut NullSink);
+    let check = cross_check(&kernel, &sim, design, platform);
+    (sim.cycles, check.efficiency)
+}
+
+fn dataflow(index: usize) -> Dataflow {
+    [Dataflow::Os, Dataflow::Ws, Dataflow::Is][index]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// One array, ideal memory, the GEMM as one tile: exactly the published fold model.
+    #[test]
+    fn untiled_gemm_matches_the_fold_model(
+        m in 1u64..300, n in 1u64..300, k in 1u64..300,
+        rows in 1u64..40, cols in 1u64..40, flow in 0usize..3,
+    ) {
+        let (platform, design) = base();
+        let mut single = design.single_array(None, true, (m, n, k));
+        single.array.rows = rows;
+        single.array.cols = cols;
+        single.array.dataflow = dataflow(flow);
+        let (cycles, _) = run(&single, &platform, (m, n, k));
+        let (sr, sc, t) = match dataflow(flow) {
+            Dataflow::Os => (m, n, k),
+            Dataflow::Ws => (k, n, m),
+            Dataflow::Is => (k, m, n),
+        };
+        let expected = sr.div_ceil(rows) * sc.div_ceil(cols) * (2 * rows + cols + t - 2);
+        prop_assert_eq!(cycles, expected);
+    }
+
+    /// With tiling and ideal memory on one array, tiles run back to back: the sum of the
+    /// fold model over the tiles, partial edge tiles included.
+    #[test]
+    fn tiled_gemm_is_the_sum_of_its_tiles(
+        m in 1u64..400, n in 1u64..400, k in 1u64..400,
+        tm in 16u64..200, tn in 16u64..200, tk in 16u64..200, flow in 0usize..3, slots in 1u64..3,
+    ) {
+        let (platform, design) = base();
+        let mut single = design.single_array(None, false, (m, n, k));
+        single.memory = MemoryModel::Ideal;
+        single.array.dataflow = dataflow(flow);
+        single.buffer_slots = slots;
+        single.tiling = Tiling { tm, tn, tk, loop_order: LoopOrder::Nmk };
+        let (cycles, _) = run(&single, &platform, (m, n, k));
+        let size = |total: u64, tile: u64, index: u64| tile.min(total - index * tile);
+        let mut expected = 0;
+        for mi in 0..m.div_ceil(tm) {
+            for ni in 0..n.div_ceil(tn) {
+                for ki in 0..k.div_ceil(tk) {
+                    let shape = single.array;
+                    expected += gemm_tile_cycles(
+                        shape.rows, shape.cols, shape.dataflow,
+                        size(m, tm, mi), size(n, tn, ni), size(k, tk, ki),
+                    );
+                }
+            }
+        }
+        prop_assert_eq!(cycles, expected);
+    }
+
+    /// The simulation never beats the roofline at its tiled OI, whatever the design.
+    #[test]
+    fn never_above_the_roofline(
+        m in 1u64..600, n in 1u64..600, k in 1u64..600,
+        arrays in 1u64..4, rows in 4u64..64, cols in 4u64..64,
+        tm in 16u64..256, tn in 16u64..256, tk in 16u64..256,
+        flow in 0usize..3, slots in 1u64..3, order in 0usize..2, int4 in any::<bool>(),
+    ) {
+        let (platform, mut design) = base();
+        design.array_count = arrays;
+        design.array.rows = rows;
+        design.array.cols = cols;
+        design.array.dataflow = dataflow(flow);
+        design.buffer_slots = slots;
+        design.tiling = Tiling { tm, tn, tk, loop_order: [LoopOrder::Mnk, LoopOrder::Nmk][order] };
+        if int4 {
+            design.precision = PrecisionPair { weights: Precision::Int4, activations: Precision::Int8 };
+        }
+        let (_, efficiency) = run(&design, &platform, (m, n, k));
+        prop_assert!(efficiency <= 1.0 + 1e-9, "efficiency {}", efficiency);
+        prop_assert!(efficiency > 0.0);
+    }
+}
+
+#[test]
+fn large_compute_bound_gemm_reaches_95_percent_of_its_roof() {
+    let (platform, mut design) = base();
+    design.tiling = Tiling {
+        tm: 256,
+        tn: 256,
+        tk: 8192,
+        loop_order: LoopOrder::Mnk,
+    };
+    let (_, efficiency) = run(&design, &platform, (3072, 3072, 8192));
+    assert!(efficiency >= 0.95, "efficiency {efficiency}");
+}
+
+#[test]
+fn memory_bound_gemv_reaches_85_percent_of_the_bandwidth_roof() {
+    let (platform, mut design) = base();
+    design.array_count = 8;
+    design.array.rows = 1;
+    design.array.cols = 512;
+    design.tiling = Tiling {
+        tm: 1,
+        tn: 512,
+        tk: 512,
+        loop_order: LoopOrder::Nmk,
+    };
+    design.placement.weight_channels = (0..32).collect();
+    let (_, efficiency) = run(&design, &platform, (1, 4096, 16384));
+    assert!(efficiency >= 0.85, "efficiency {efficiency}");
+}
+
+#[test]
+fn one_buffer_slot_is_slower_than_two() {
+    let (platform, mut design) = base();
+    let shape = (1024, 1024, 4096);
+    let (double, _) = run(&design, &platform, shape);
+    design.buffer_slots = 1;
+    let (single, _) = run(&design, &platform, shape);
+    assert!(single > double, "1 slot {single} vs 2 slots {double}");
+}
