@@ -71,6 +71,8 @@ impl ChannelStats {
 #[derive(Debug, Clone, Default)]
 pub struct Channel {
     free_tick: u64,
+    /// The first refresh not yet charged.
+    next_refresh_tick: u64,
     pub stats: ChannelStats,
 }
 
@@ -92,7 +94,16 @@ impl Channel {
         let occupancy = service.max(issue_limited);
         let start = arrival_tick.max(self.free_tick);
         let mut end = start + occupancy;
-        let refreshes = end / timing.refresh_interval_ticks - start / timing.refresh_interval_ticks;
+        if start >= self.next_refresh_tick {
+            // Refreshes while the channel was idle cost no request anything.
+            self.next_refresh_tick =
+                (start / timing.refresh_interval_ticks + 1) * timing.refresh_interval_ticks;
+        }
+        let mut refreshes = 0;
+        while end >= self.next_refresh_tick {
+            self.next_refresh_tick += timing.refresh_interval_ticks;
+            refreshes += 1;
+        }
         end += refreshes * timing.refresh_ticks;
         self.free_tick = end;
         self.stats.bytes += bytes;
