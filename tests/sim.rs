@@ -150,3 +150,45 @@ fn one_buffer_slot_is_slower_than_two() {
     let (single, _) = run(&design, &platform, shape);
     assert!(single > double, "1 slot {single} vs 2 slots {double}");
 }
+
+/// Every kernel of the default run, with and without fused attention, stays under its roof.
+#[test]
+fn every_kernel_of_the_default_model_stays_under_its_roofline() {
+    use roofsim::config::model::{default_model, default_policy};
+    use roofsim::pipeline::{WorkloadChoices, simulate as simulate_model};
+    let (platform, design) = base();
+    let mut fused = design.clone();
+    fused.fusion.attention = true;
+    let choices = WorkloadChoices {
+        batch: 1,
+        ..WorkloadChoices::default()
+    };
+    for design in [design, fused] {
+        let output = simulate_model(
+            &default_model(),
+            Some(&default_policy()),
+            &platform,
+            &design,
+            &choices,
+            None,
+            &|| {},
+        )
+        .unwrap();
+        for ((kernel, _), sim) in output.analysis.iter().zip(&output.sim.kernels) {
+            let check = cross_check(kernel, sim, &design, &platform);
+            assert!(
+                check.efficiency <= 1.0 + 1e-9 && check.efficiency > 0.0,
+                "{}/{}: efficiency {}",
+                kernel.encoder,
+                kernel.name,
+                check.efficiency
+            );
+            assert_eq!(sim.attribution.iter().sum::<u64>(), sim.cycles);
+            assert_eq!(
+                sim.macs, kernel.macs,
+                "{}: MACs conserved by the tiling",
+                kernel.name
+            );
+        }
+    }
+}

@@ -474,7 +474,12 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                 bytes,
             );
             let mut previous = Some(q_load);
+            // Context tiles so far: a K/V load reuses the slot of the tile `slots` steps back.
+            let mut contexts: Vec<NodeIndex> = Vec::new();
             for kj in 0..tokens.div_ceil(tile) {
+                let slot_user = (kj as usize)
+                    .checked_sub(design.buffer_slots as usize)
+                    .map(|index| contexts[index]);
                 let keys = (kj * tile, ((kj + 1) * tile).min(tokens));
                 let (tm, tn) = (rows.1 - rows.0, keys.1 - keys.0);
                 let mut kv_loads = Vec::new();
@@ -486,7 +491,7 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                         format!("load {name} b{batch} m{qi} n{kj}"),
                         bytes,
                     );
-                    lowering.edge(previous, node, EdgeKind::BufferSlot);
+                    lowering.edge(slot_user, node, EdgeKind::BufferSlot);
                     kv_loads.push(node);
                 }
                 let scores = lowering.add(
@@ -534,6 +539,7 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                 );
                 lowering.edge(Some(softmax), context_tile, EdgeKind::Data);
                 lowering.edge(Some(kv_loads[1]), context_tile, EdgeKind::Data);
+                contexts.push(context_tile);
                 previous = Some(context_tile);
             }
             let requests = lowering.transfer(&out_layout, rows, (0, head_dim));
