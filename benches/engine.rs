@@ -1,13 +1,16 @@
-//! Engine speed: events per second on a many-tile GEMM, and the default whole-model run.
+//! Speed: engine events per second on a many-tile GEMM, the default whole-model run, and a
+//! sweep on one and on two threads.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use roofsim::config::Source;
-use roofsim::config::design::{DEFAULT_DESIGN, LoopOrder, Tiling, load_design};
+use roofsim::config::design::{DEFAULT_DESIGN, LoopOrder, Tiling, load_design, parse_design};
 use roofsim::config::model::{default_model, default_policy};
 use roofsim::config::platform::default_platform;
 use roofsim::lower::lower;
-use roofsim::pipeline::{WorkloadChoices, simulate as simulate_model};
+use roofsim::pipeline::simulate as simulate_model;
 use roofsim::sim::{NullSink, simulate};
+use roofsim::sweep::{KernelCache, SweepInputs, load_sweep, run_points};
+use roofsim::workload::WorkloadChoices;
 use roofsim::workload::single_gemm;
 use std::hint::black_box;
 
@@ -60,5 +63,51 @@ fn whole_model(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, engine, whole_model);
+/// A 48-point slice of configs/sweeps/vision-tiling.toml, on 1 and on 2 threads.
+fn sweep(c: &mut Criterion) {
+    let platform = default_platform();
+    let model = default_model();
+    let policy = default_policy();
+    let text = r#"
+encoders = ["vision"]
+[axes]
+array_count = [2, 3]
+array_shape = ["32x32", "64x64"]
+tm = [128, 256, 512]
+tk = [256, 512]
+slots = [1, 2]
+"#;
+    let spec = load_sweep(&Source::built_in("bench-sweep.toml", text), |_| {
+        let source = Source::built_in("u280-int8.toml", DEFAULT_DESIGN);
+        Ok((parse_design(&source)?, source.name))
+    })
+    .unwrap();
+    let inputs = SweepInputs {
+        spec: &spec,
+        model: &model,
+        policy: Some(&policy),
+        platform: &platform,
+    };
+    let indices: Vec<u64> = (0..spec.point_count()).collect();
+    let mut group = c.benchmark_group("sweep");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(indices.len() as u64));
+    for jobs in [1, 2] {
+        group.bench_function(format!("vision_48_points_jobs_{jobs}"), |b| {
+            b.iter(|| {
+                let cache = KernelCache::default();
+                let mut rows = 0;
+                run_points(&inputs, &indices, jobs, &cache, |_| {
+                    rows += 1;
+                    Ok::<(), ()>(())
+                })
+                .unwrap();
+                rows
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, engine, whole_model, sweep);
 criterion_main!(benches);

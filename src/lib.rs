@@ -11,5 +11,6 @@ pub mod pipeline;
 pub mod report;
 pub mod roofline;
 pub mod sim;
+pub mod sweep;
 pub mod trace;
 pub mod workload;

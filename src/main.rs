@@ -4,21 +4,27 @@
 //! 2 bad input (arguments, config files, workload options).
 
 use clap::{Args, Parser, Subcommand};
-use indicatif::ProgressBar;
-use roofsim::config::design::{self, ArrayShape, Dataflow, Design, MemoryModel, load_design};
+use indicatif::{ProgressBar, ProgressStyle};
+use roofsim::config::design::{
+    self, ArrayShape, Dataflow, Design, MemoryModel, load_design, parse_design,
+};
 use roofsim::config::model::{self, ModelSpec, PolicySpec, load_model, load_policy};
 use roofsim::config::platform::Platform;
 use roofsim::config::platform::{self, load_platform};
 use roofsim::config::precision::PrecisionPair;
 use roofsim::config::{ConfigError, Source};
 use roofsim::lower::{lower, to_dot};
-use roofsim::pipeline::{self, Error, WorkloadChoices};
+use roofsim::pipeline::SweepOptions;
+use roofsim::pipeline::{self, Error};
 use roofsim::report::ReportError;
+use roofsim::report::sweep::merge_sweeps;
 use roofsim::report::write_all;
 use roofsim::sim::TraceSink;
 use roofsim::sim::hbm::{ChannelTiming, probe_bandwidth_bytes_per_s};
+use roofsim::sweep::{SweepInputs, load_sweep};
 use roofsim::trace::CsvTrace;
 use roofsim::workload::Fusion;
+use roofsim::workload::WorkloadChoices;
 use roofsim::workload::build_workload;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,6 +49,17 @@ enum Command {
     Simulate(SimulateArgs),
     /// Write one kernel's tile dataflow graph as Graphviz DOT.
     Lower(LowerArgs),
+    /// Explore a design space in parallel: sweep.csv, pareto.svg, best.toml.
+    Sweep(SweepArgs),
+    /// Join the sweep.csv files of the shards of one sweep.
+    Merge {
+        /// File to write
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Shard files (sweep.csv of each shard)
+        #[arg(required = true, value_name = "FILE")]
+        inputs: Vec<PathBuf>,
+    },
     /// Measure the HBM channel model with streaming reads across burst sizes.
     Probe {
         /// What to probe: `hbm`
@@ -87,6 +104,30 @@ struct SimulateArgs {
     ideal_memory: bool,
     /// Output folder
     #[arg(long, value_name = "DIR", default_value = "traces/simulate")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct SweepArgs {
+    #[command(flatten)]
+    inputs: InputArgs,
+    /// Sweep TOML (configs/sweeps/...)
+    #[arg(long, value_name = "FILE")]
+    sweep: PathBuf,
+    /// Worker threads [default: all cores]
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Keep the rows of an interrupted run and continue after them
+    #[arg(long)]
+    resume: bool,
+    /// Run only the I-th of N disjoint slices of the points (0-based), e.g. 0/4
+    #[arg(long, value_name = "I/N", default_value = "0/1")]
+    shard: String,
+    /// Rank all points by the roofline at their tiled OI and simulate only the best K
+    #[arg(long, value_name = "K")]
+    prescreen: Option<usize>,
+    /// Output folder
+    #[arg(long, value_name = "DIR", default_value = "traces/sweep")]
     out: PathBuf,
 }
 
@@ -446,6 +487,92 @@ fn run_lower(args: &LowerArgs) -> Result<(), Error> {
     Ok(())
 }
 
+fn run_sweep(args: &SweepArgs) -> Result<(), Error> {
+    let inputs = load_inputs(&args.inputs)?;
+    let source = Source::from_path(&args.sweep)?;
+    let sweep_dir = args.sweep.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let spec = load_sweep(&source, |base| match base {
+        Some(relative) => {
+            let source = Source::from_path(&sweep_dir.join(relative))?;
+            Ok((parse_design(&source)?, source.name))
+        }
+        None => {
+            let source = Source::built_in("u280-int8.toml", design::DEFAULT_DESIGN);
+            Ok((parse_design(&source)?, source.name))
+        }
+    })?;
+    let shard = match args
+        .shard
+        .split_once('/')
+        .map(|(i, n)| (i.parse::<u64>(), n.parse::<u64>()))
+    {
+        Some((Ok(i), Ok(n))) if n > 0 && i < n => (i, n),
+        _ => {
+            return Err(option_error(
+                "--shard",
+                format!("expected I/N with 0 <= I < N, found `{}`", args.shard),
+            ));
+        }
+    };
+    let jobs = match args.jobs {
+        Some(0) => return Err(option_error("--jobs", "must be at least 1".into())),
+        Some(jobs) => jobs,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    if args.prescreen == Some(0) {
+        return Err(option_error("--prescreen", "must be at least 1".into()));
+    }
+    let sweep_inputs = SweepInputs {
+        spec: &spec,
+        model: &inputs.model,
+        policy: inputs.policy.as_ref(),
+        platform: &inputs.platform,
+    };
+    let options = SweepOptions {
+        jobs,
+        shard,
+        prescreen: args.prescreen,
+        resume: args.resume,
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} points  {per_sec}  eta {eta}")
+            .expect("a valid template"),
+    );
+    let summary = pipeline::sweep(&sweep_inputs, &options, &args.out, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    print_stdout(&summary?);
+    for name in ["sweep.csv", "pareto.svg", "best.toml"] {
+        eprintln!("wrote {}", args.out.join(name).display());
+    }
+    Ok(())
+}
+
+fn run_merge(out: &Path, inputs: &[PathBuf]) -> Result<(), Error> {
+    let files = inputs
+        .iter()
+        .map(|path| {
+            let source = Source::from_path(path)?;
+            Ok((source.name, source.text))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let merged = merge_sweeps(&files)?;
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = out
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| option_error("--out", "needs a file name".to_string()))?;
+    write_all(dir, &[(name, merged)])?;
+    eprintln!("wrote {} from {} files", out.display(), inputs.len());
+    Ok(())
+}
+
 fn run_probe(args: &DesignArgs) -> Result<(), Error> {
     let platform = load_platform_arg(args.platform.as_deref())?;
     let design = load_design_arg(args.design.as_deref(), &platform)?;
@@ -499,6 +626,8 @@ fn main() -> ExitCode {
         Command::Roofline(args) => run_roofline(args),
         Command::Simulate(args) => run_simulate(args),
         Command::Lower(args) => run_lower(args),
+        Command::Sweep(args) => run_sweep(args),
+        Command::Merge { out, inputs } => run_merge(out, inputs),
         Command::Probe { design, .. } => run_probe(design),
     };
     match result {

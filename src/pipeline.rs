@@ -6,12 +6,16 @@ use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
 use crate::config::precision::{Precision, PrecisionPair};
 use crate::lower::LowerError;
+use crate::report::sweep::SweepCsv;
 use crate::report::{self, ReportError, plot::roofline_svg};
 use crate::roofline::{RooflineAnalysis, memory_summary};
 use crate::sim::{TraceSink, WorkloadSim, simulate_workload};
+use crate::sweep::{KernelCache, SweepInputs, prescreen, run_points};
 use crate::workload::{
-    Encoder, Fusion, Workload, WorkloadError, WorkloadOptions, build_workload, single_gemm,
+    Encoder, Workload, WorkloadChoices, WorkloadError, WorkloadOptions, build_workload, single_gemm,
 };
+use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Any failure of a job. `Config` and `Workload` are the user's to fix (exit code 2);
 /// `Report` is an I/O failure while writing outputs.
@@ -30,48 +34,10 @@ pub enum Error {
 impl Error {
     /// Whether the input was at fault (as opposed to the machine).
     pub fn is_user_error(&self) -> bool {
-        matches!(self, Error::Config(_) | Error::Workload(_))
-    }
-}
-
-/// Workload choices left open on the command line; `None` takes the policy's value.
-#[derive(Debug, Clone, Default)]
-pub struct WorkloadChoices {
-    pub cameras: Option<u64>,
-    pub language_tokens: Option<u64>,
-    pub state_tokens: Option<u64>,
-    pub batch: u64,
-    pub text_layers: Option<u64>,
-    pub fusion: Fusion,
-}
-
-impl WorkloadChoices {
-    /// Resolves the choices against the policy (or the model, without a policy).
-    pub fn options(
-        &self,
-        model: &ModelSpec,
-        policy: Option<&PolicySpec>,
-        precision: PrecisionPair,
-    ) -> WorkloadOptions {
-        let all_text_layers = model.text.as_ref().map_or(0, |text| text.num_layers);
-        WorkloadOptions {
-            cameras: self.cameras.or(policy.map(|p| p.cameras)).unwrap_or(1),
-            language_tokens: self
-                .language_tokens
-                .or(policy.map(|p| p.language_tokens))
-                .unwrap_or(48),
-            state_tokens: self
-                .state_tokens
-                .or(policy.map(|p| p.state_tokens))
-                .unwrap_or(1),
-            batch: self.batch,
-            text_layers: self
-                .text_layers
-                .or(policy.map(|p| p.num_vlm_layers))
-                .unwrap_or(all_text_layers),
-            precision,
-            fusion: self.fusion,
-        }
+        matches!(
+            self,
+            Error::Config(_) | Error::Workload(_) | Error::Report(ReportError::Mismatch { .. })
+        )
     }
 }
 
@@ -230,4 +196,93 @@ fn simulate_workload_output(
         analysis,
         sim,
     })
+}
+
+/// How to run a sweep.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepOptions {
+    pub jobs: usize,
+    /// `(i, n)`: run the points whose index is `i` modulo `n`.
+    pub shard: (u64, u64),
+    /// Simulate only the best K points of the analytical ranking.
+    pub prescreen: Option<usize>,
+    pub resume: bool,
+}
+
+/// Runs a sweep into `out`: `sweep.csv` streamed row by row, then `pareto.svg` and `best.toml`.
+/// Returns the printed summary. `progress(done, total)` is called as rows are written.
+pub fn sweep(
+    inputs: &SweepInputs,
+    options: &SweepOptions,
+    out: &Path,
+    progress: &dyn Fn(u64, u64),
+) -> Result<String, Error> {
+    let spec = inputs.spec;
+    let (shard, shards) = options.shard;
+    let indices: Vec<u64> = (0..spec.point_count())
+        .filter(|index| index % shards == shard)
+        .collect();
+    let cache = KernelCache::default();
+    let (run, predicted): (Vec<u64>, BTreeMap<u64, f64>) = match options.prescreen {
+        Some(keep) => {
+            let ranked = prescreen(inputs, &indices, keep, options.jobs, &cache);
+            (
+                ranked.iter().map(|&(i, _)| i).collect(),
+                ranked.into_iter().collect(),
+            )
+        }
+        None => (indices, BTreeMap::new()),
+    };
+    std::fs::create_dir_all(out).map_err(|source| ReportError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let csv_path = out.join("sweep.csv");
+    let header = report::sweep::sweep_header(spec);
+    let (mut csv, done) = SweepCsv::open(&csv_path, &header, &run, options.resume)?;
+    let total = run.len() as u64;
+    let mut written = done as u64;
+    progress(written, total);
+    run_points(inputs, &run[done..], options.jobs, &cache, |row| {
+        let predicted_s = predicted.get(&row.point.index).copied();
+        csv.append(&report::sweep::sweep_record(&row, predicted_s))?;
+        written += 1;
+        progress(written, total);
+        Ok::<(), ReportError>(())
+    })?;
+    let text = std::fs::read_to_string(&csv_path).map_err(|source| ReportError::Io {
+        path: csv_path.clone(),
+        source,
+    })?;
+    let entries = report::sweep::read_sweep(&text, spec)?;
+    let mut files = vec![(
+        "pareto.svg",
+        report::sweep::pareto_svg(
+            &format!("Sweep {}: latency against DSPs", spec.source),
+            &entries,
+        )
+        .into_bytes(),
+    )];
+    if let Some(best) = report::sweep::best_entry(&entries) {
+        let point = spec.point(best.point);
+        let (mut design, batch) = spec
+            .apply(&point)
+            .map_err(|rule| ConfigError::invalid(&spec.source, "axes", rule))?;
+        design.name = format!("{}-best-{}", design.name, best.point);
+        let body = toml::to_string(&design).expect("a design serialises");
+        let toml_text = format!(
+            "# Best point {} of {} ({:.3} ms per step, {} DSPs, batch {batch}).\n# Run it: roofsim simulate --design best.toml\n{body}",
+            best.point, spec.source, best.total_ms, best.dsps
+        );
+        files.push(("best.toml", toml_text.into_bytes()));
+    }
+    report::write_all(out, &files)?;
+    let mut summary = format!(
+        "{} of {} points in this run were already in sweep.csv; simulated {}\n",
+        done,
+        run.len(),
+        run.len() - done
+    );
+    summary.push_str(&report::sweep::sweep_summary(&entries));
+    Ok(summary)
 }

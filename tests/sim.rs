@@ -155,7 +155,8 @@ fn one_buffer_slot_is_slower_than_two() {
 #[test]
 fn every_kernel_of_the_default_model_stays_under_its_roofline() {
     use roofsim::config::model::{default_model, default_policy};
-    use roofsim::pipeline::{WorkloadChoices, simulate as simulate_model};
+    use roofsim::pipeline::simulate as simulate_model;
+    use roofsim::workload::WorkloadChoices;
     let (platform, design) = base();
     let mut fused = design.clone();
     fused.fusion.attention = true;

@@ -4,71 +4,71 @@
 use super::platform::Platform;
 use super::precision::PrecisionPair;
 use super::{ConfigError, Source, parse_toml};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawDesign {
-    name: String,
-    clock_mhz: f64,
-    precision: String,
-    memory: MemoryModel,
-    arrays: RawArrays,
-    vector: RawVector,
-    tiling: RawTiling,
-    buffers: RawBuffers,
-    hbm: RawPlacement,
-    fusion: RawFusion,
+pub struct RawDesign {
+    pub name: String,
+    pub clock_mhz: f64,
+    pub precision: String,
+    pub memory: MemoryModel,
+    pub arrays: RawArrays,
+    pub vector: RawVector,
+    pub tiling: RawTiling,
+    pub buffers: RawBuffers,
+    pub hbm: RawPlacement,
+    pub fusion: RawFusion,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawArrays {
-    count: u64,
-    rows: u64,
-    cols: u64,
-    dataflow: Dataflow,
+pub struct RawArrays {
+    pub count: u64,
+    pub rows: u64,
+    pub cols: u64,
+    pub dataflow: Dataflow,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawVector {
-    units: u64,
-    lanes: u64,
+pub struct RawVector {
+    pub units: u64,
+    pub lanes: u64,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawTiling {
-    tm: u64,
-    tn: u64,
-    tk: u64,
-    loop_order: LoopOrder,
+pub struct RawTiling {
+    pub tm: u64,
+    pub tn: u64,
+    pub tk: u64,
+    pub loop_order: LoopOrder,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawBuffers {
-    slots: u64,
-    memory: SramKind,
+pub struct RawBuffers {
+    pub slots: u64,
+    pub memory: SramKind,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawPlacement {
-    weight_channels: [u64; 2],
-    activation_channels: [u64; 2],
-    stripe_bytes: u64,
-    burst_bytes: u64,
-    outstanding_requests: u64,
+pub struct RawPlacement {
+    pub weight_channels: [u64; 2],
+    pub activation_channels: [u64; 2],
+    pub stripe_bytes: u64,
+    pub burst_bytes: u64,
+    pub outstanding_requests: u64,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawFusion {
-    gemm_activation: bool,
-    qkv: bool,
-    attention: bool,
+pub struct RawFusion {
+    pub gemm_activation: bool,
+    pub qkv: bool,
+    pub attention: bool,
 }
 
 /// Which kernels are fused; a fused intermediate never reaches HBM.
@@ -84,7 +84,7 @@ pub struct Fusion {
 }
 
 /// Which operand stays in the processing elements while the others stream through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dataflow {
     /// Output stationary.
@@ -106,7 +106,7 @@ impl Dataflow {
 }
 
 /// Order of the tile loops; the reduction loop is always innermost so partial sums stay on chip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LoopOrder {
     /// Rows of the output outer: an activation tile is reused across output columns.
@@ -116,7 +116,7 @@ pub enum LoopOrder {
 }
 
 /// Whether memory is the modelled HBM or unlimited bandwidth with zero latency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MemoryModel {
     Hbm,
@@ -124,7 +124,7 @@ pub enum MemoryModel {
 }
 
 /// Which block memory holds the tile buffers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SramKind {
     Bram,
@@ -210,7 +210,20 @@ impl Design {
 /// Reads a design TOML and checks it fits `platform`.
 pub fn load_design(source: &Source, platform: &Platform) -> Result<Design, ConfigError> {
     let raw: RawDesign = parse_toml(source)?;
-    let file = source.name.as_str();
+    validate_design(&raw, &source.name, platform)
+}
+
+/// Parses a design TOML without validating it (sweeps vary it, then validate each point).
+pub fn parse_design(source: &Source) -> Result<RawDesign, ConfigError> {
+    parse_toml(source)
+}
+
+/// Checks a raw design against `platform`; errors name `file` and the field.
+pub fn validate_design(
+    raw: &RawDesign,
+    file: &str,
+    platform: &Platform,
+) -> Result<Design, ConfigError> {
     let invalid = |field: &str, rule: String| ConfigError::invalid(file, field, rule);
     let positive = |field: &str, value: u64| {
         if value == 0 {
@@ -307,8 +320,8 @@ pub fn load_design(source: &Source, platform: &Platform) -> Result<Design, Confi
         SramKind::Uram => (0, blocks),
     };
     Ok(Design {
-        source: source.name.clone(),
-        name: raw.name,
+        source: file.to_string(),
+        name: raw.name.clone(),
         clock_hz: raw.clock_mhz * 1e6,
         precision,
         memory: raw.memory,

@@ -2,6 +2,7 @@
 
 pub mod plot;
 pub mod sim;
+pub mod sweep;
 mod table;
 
 pub use table::roofline_text;
@@ -20,6 +21,9 @@ pub enum ReportError {
     },
     #[error("CSV: {0}")]
     Csv(#[from] csv::Error),
+    /// An existing file does not belong to this job (resume, merge): the user's to fix.
+    #[error("{path}: {reason}")]
+    Mismatch { path: PathBuf, reason: String },
 }
 
 /// Column names of `roofline.csv`.

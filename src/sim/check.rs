@@ -23,13 +23,14 @@ pub struct CrossCheck {
     pub max_channel_utilization: f64,
 }
 
-/// Compares `sim` with the roofline of `kernel` on `design`.
-pub fn cross_check(
+/// Ops the kernel's unit performs and the roofline time of `kernel` moving `bytes_tiled` bytes
+/// on `design`: max(ops / compute roof, bytes / HBM peak).
+pub fn roofline_seconds(
     kernel: &Kernel,
-    sim: &KernelSim,
+    bytes_tiled: u64,
     design: &Design,
     platform: &Platform,
-) -> CrossCheck {
+) -> (f64, f64) {
     let (ops, compute_ops_per_s) = if kernel.op.uses_arrays() {
         (
             2.0 * kernel.macs as f64,
@@ -46,13 +47,23 @@ pub fn cross_check(
         MemoryModel::Hbm => platform.hbm.peak_bandwidth_bytes_per_s(),
         MemoryModel::Ideal => f64::INFINITY,
     };
-    let bytes = sim.bytes_tiled as f64;
     let compute_s = if ops > 0.0 {
         ops / compute_ops_per_s
     } else {
         0.0
     };
-    let roofline_s = compute_s.max(bytes / bandwidth);
+    (ops, compute_s.max(bytes_tiled as f64 / bandwidth))
+}
+
+/// Compares `sim` with the roofline of `kernel` on `design`.
+pub fn cross_check(
+    kernel: &Kernel,
+    sim: &KernelSim,
+    design: &Design,
+    platform: &Platform,
+) -> CrossCheck {
+    let (ops, roofline_s) = roofline_seconds(kernel, sim.bytes_tiled, design, platform);
+    let bytes = sim.bytes_tiled as f64;
     let seconds = sim.cycles as f64 / design.clock_hz;
     let busiest_channel = sim
         .channels

@@ -15,7 +15,9 @@ pub const TICKS_PER_CYCLE: u64 = 1024;
 /// Channel timing in ticks, derived once from the platform and design.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ChannelTiming {
-    pub ticks_per_byte: f64,
+    /// Ticks per byte at the channel's peak, in 1/65536ths (fixed point keeps requests exact
+    /// and cheap).
+    pub ticks_per_byte_q16: u64,
     pub overhead_ticks_per_burst: u64,
     pub latency_ticks: u64,
     pub outstanding: u64,
@@ -28,7 +30,8 @@ impl ChannelTiming {
         let hbm = &platform.hbm;
         let ticks_per_s = design.clock_hz * TICKS_PER_CYCLE as f64;
         ChannelTiming {
-            ticks_per_byte: ticks_per_s / hbm.channel_bandwidth_bytes_per_s,
+            ticks_per_byte_q16: (ticks_per_s / hbm.channel_bandwidth_bytes_per_s * 65536.0).round()
+                as u64,
             overhead_ticks_per_burst: (hbm.request_overhead_s * ticks_per_s).round() as u64,
             latency_ticks: (hbm.access_latency_s * ticks_per_s).round() as u64,
             outstanding: design.placement.outstanding_requests,
@@ -85,13 +88,16 @@ impl Channel {
         bytes: u64,
         bursts: u64,
     ) -> u64 {
-        let data = (bytes as f64 * timing.ticks_per_byte).ceil() as u64;
+        let data = (bytes * timing.ticks_per_byte_q16).div_ceil(65536);
         let overhead = bursts * timing.overhead_ticks_per_burst;
         let service = data + overhead;
-        let per_burst = service.div_ceil(bursts.max(1));
-        let issue_limited =
-            (bursts * (timing.latency_ticks + per_burst)).div_ceil(timing.outstanding);
-        let occupancy = service.max(issue_limited);
+        // Each burst holds one of the `outstanding` request slots for latency + its service.
+        let slot_ticks = bursts * timing.latency_ticks + service;
+        let occupancy = if service * timing.outstanding >= slot_ticks {
+            service
+        } else {
+            slot_ticks.div_ceil(timing.outstanding)
+        };
         let start = arrival_tick.max(self.free_tick);
         let mut end = start + occupancy;
         if start >= self.next_refresh_tick {

@@ -13,7 +13,7 @@ mod check;
 pub mod hbm;
 mod workload;
 
-pub use check::{CrossCheck, cross_check};
+pub use check::{CrossCheck, cross_check, roofline_seconds};
 pub use workload::{WorkloadSim, simulate_workload};
 
 use crate::config::design::{Design, MemoryModel};

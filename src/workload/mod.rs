@@ -10,6 +10,7 @@ mod build;
 pub use build::{build_workload, single_gemm};
 
 pub use crate::config::design::Fusion;
+use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::precision::{Precision, PrecisionPair};
 use std::fmt;
 
@@ -201,6 +202,47 @@ pub struct WorkloadOptions {
     pub text_layers: u64,
     pub precision: PrecisionPair,
     pub fusion: Fusion,
+}
+
+/// Workload choices left open on the command line; `None` takes the policy's value.
+#[derive(Debug, Clone, Default)]
+pub struct WorkloadChoices {
+    pub cameras: Option<u64>,
+    pub language_tokens: Option<u64>,
+    pub state_tokens: Option<u64>,
+    pub batch: u64,
+    pub text_layers: Option<u64>,
+    pub fusion: Fusion,
+}
+
+impl WorkloadChoices {
+    /// Resolves the choices against the policy (or the model, without a policy).
+    pub fn options(
+        &self,
+        model: &ModelSpec,
+        policy: Option<&PolicySpec>,
+        precision: PrecisionPair,
+    ) -> WorkloadOptions {
+        let all_text_layers = model.text.as_ref().map_or(0, |text| text.num_layers);
+        WorkloadOptions {
+            cameras: self.cameras.or(policy.map(|p| p.cameras)).unwrap_or(1),
+            language_tokens: self
+                .language_tokens
+                .or(policy.map(|p| p.language_tokens))
+                .unwrap_or(48),
+            state_tokens: self
+                .state_tokens
+                .or(policy.map(|p| p.state_tokens))
+                .unwrap_or(1),
+            batch: self.batch,
+            text_layers: self
+                .text_layers
+                .or(policy.map(|p| p.num_vlm_layers))
+                .unwrap_or(all_text_layers),
+            precision,
+            fusion: self.fusion,
+        }
+    }
 }
 
 /// The ordered kernels of one forward pass of the encoders.

@@ -1,0 +1,354 @@
+//! Sweeps: many design points over the encoders, simulated in parallel, results in point order.
+//!
+//! A point is the base design with one value of every axis. Points that do not fit the
+//! platform or break a constraint are skipped with the reason. Kernels are simulated through a
+//! cache shared by all points, so a kernel whose relevant design parameters did not change
+//! between points (vector passes across GEMM tilings, say) is simulated once.
+
+mod spec;
+
+pub use spec::{Axis, Constraints, Point, SweepSpec, load_sweep};
+
+use crate::config::design::{Design, validate_design};
+use crate::config::model::{ModelSpec, PolicySpec};
+use crate::config::platform::Platform;
+use crate::lower::lower;
+
+use crate::sim::{Bottleneck, KernelSim, NullSink, roofline_seconds, simulate};
+use crate::workload::{Encoder, Kernel, WorkloadChoices, build_workload};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+/// What the encoders need besides the design.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepInputs<'a> {
+    pub spec: &'a SweepSpec,
+    pub model: &'a ModelSpec,
+    pub policy: Option<&'a PolicySpec>,
+    pub platform: &'a Platform,
+}
+
+/// A simulated point's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointResult {
+    pub dsps: u64,
+    pub bram_blocks: u64,
+    pub uram_blocks: u64,
+    pub dsp_share: f64,
+    pub bram_share: f64,
+    pub uram_share: f64,
+    /// Seconds per step of each encoder in [`Encoder::ALL`] order; `None` if not swept.
+    pub encoder_seconds: [Option<f64>; 3],
+    pub total_seconds: f64,
+    /// Vision latency per camera image, if the vision encoder is swept.
+    pub seconds_per_camera: Option<f64>,
+    pub frames_per_s: f64,
+    pub ops_per_s: f64,
+    pub efficiency: f64,
+    pub bottleneck: Bottleneck,
+}
+
+/// How a point ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Simulated(PointResult),
+    /// Does not fit the platform or breaks a constraint.
+    Skipped(String),
+}
+
+/// A finished point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub point: Point,
+    pub outcome: Outcome,
+}
+
+/// Kernel results shared across points, keyed by the kernel and the design parameters that
+/// change its simulation.
+#[derive(Debug, Default)]
+pub struct KernelCache {
+    sims: Mutex<HashMap<String, Arc<KernelSim>>>,
+    bytes: Mutex<HashMap<String, u64>>,
+}
+
+fn cache_key(kernel: &Kernel, design: &Design) -> String {
+    let kernel = Kernel {
+        layer: None,
+        encoder: Encoder::Vision,
+        ..kernel.clone()
+    };
+    let shared = (
+        &design.placement,
+        design.memory,
+        design.clock_hz.to_bits(),
+        design.buffer_slots,
+        design.vector_units,
+        design.vector_lanes,
+    );
+    if kernel.op.uses_arrays() {
+        format!(
+            "{kernel:?}|{shared:?}|{}|{:?}|{:?}",
+            design.array_count, design.array, design.tiling
+        )
+    } else {
+        let [slot_bytes, _, _] = Design::tile_buffer_bytes(&design.tiling, design.precision);
+        format!("{kernel:?}|{shared:?}|{slot_bytes}")
+    }
+}
+
+impl KernelCache {
+    fn simulate(&self, kernel: &Kernel, design: &Design, platform: &Platform) -> Arc<KernelSim> {
+        let key = cache_key(kernel, design);
+        if let Some(hit) = self.sims.lock().expect("cache lock").get(&key) {
+            return Arc::clone(hit);
+        }
+        let graph = lower(kernel, design).expect("lowered graphs are acyclic");
+        let sim = Arc::new(simulate(
+            &graph,
+            kernel.name,
+            design,
+            platform,
+            &mut NullSink,
+        ));
+        self.sims
+            .lock()
+            .expect("cache lock")
+            .insert(key, Arc::clone(&sim));
+        sim
+    }
+
+    fn bytes_tiled(&self, kernel: &Kernel, design: &Design) -> u64 {
+        let key = cache_key(kernel, design);
+        if let Some(&hit) = self.bytes.lock().expect("cache lock").get(&key) {
+            return hit;
+        }
+        let bytes = lower(kernel, design)
+            .expect("lowered graphs are acyclic")
+            .bytes_tiled;
+        self.bytes.lock().expect("cache lock").insert(key, bytes);
+        bytes
+    }
+}
+
+/// The design and kernels of a point, or why it is skipped.
+fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, u64, Vec<Kernel>), String> {
+    let (raw, batch) = inputs.spec.apply(point)?;
+    let platform = inputs.platform;
+    let design =
+        validate_design(&raw, &format!("point {}", point.index), platform).map_err(|error| {
+            match error {
+                crate::config::ConfigError::Invalid { field, rule, .. } => {
+                    format!("{field}: {rule}")
+                }
+                other => other.to_string(),
+            }
+        })?;
+    let constraints = inputs.spec.constraints;
+    let shares = [
+        (
+            "DSPs",
+            design.resources.dsps,
+            platform.dsp_slices,
+            constraints.max_dsp_share,
+        ),
+        (
+            "BRAM",
+            design.resources.bram_blocks,
+            platform.sram.bram_blocks,
+            constraints.max_bram_share,
+        ),
+        (
+            "URAM",
+            design.resources.uram_blocks,
+            platform.sram.uram_blocks,
+            constraints.max_uram_share,
+        ),
+    ];
+    for (name, used, available, budget) in shares {
+        let share = used as f64 / available.max(1) as f64;
+        if share > budget {
+            return Err(format!(
+                "{name} {:.0}% over the {:.0}% budget",
+                100.0 * share,
+                100.0 * budget
+            ));
+        }
+    }
+    let choices = WorkloadChoices {
+        cameras: inputs.spec.cameras,
+        batch,
+        fusion: design.fusion,
+        ..WorkloadChoices::default()
+    };
+    let options = choices.options(inputs.model, inputs.policy, design.precision);
+    let workload = build_workload(inputs.model, &options).map_err(|e| e.to_string())?;
+    let kernels = workload
+        .kernels
+        .into_iter()
+        .filter(|k| inputs.spec.encoders.contains(&k.encoder))
+        .collect();
+    Ok((design, batch, kernels))
+}
+
+/// Simulates one point.
+pub fn evaluate(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Outcome {
+    let (design, batch, kernels) = match prepare(inputs, point) {
+        Ok(prepared) => prepared,
+        Err(reason) => return Outcome::Skipped(reason),
+    };
+    let platform = inputs.platform;
+    let mut encoder_seconds = [None; 3];
+    let mut ops = 0.0;
+    let mut roofline_total = 0.0;
+    let mut attribution = [0u64; 5];
+    for kernel in &kernels {
+        let sim = cache.simulate(kernel, &design, platform);
+        let (kernel_ops, roofline_s) = roofline_seconds(kernel, sim.bytes_tiled, &design, platform);
+        ops += kernel_ops;
+        roofline_total += roofline_s;
+        let seconds = sim.cycles as f64 / design.clock_hz;
+        let slot = &mut encoder_seconds[kernel.encoder as usize];
+        *slot = Some(slot.unwrap_or(0.0) + seconds);
+        for (sum, cycles) in attribution.iter_mut().zip(sim.attribution) {
+            *sum += cycles;
+        }
+    }
+    let total_seconds: f64 = encoder_seconds.iter().flatten().sum();
+    let bottleneck = Bottleneck::ALL
+        .into_iter()
+        .max_by_key(|&b| (attribution[b as usize], std::cmp::Reverse(b as usize)))
+        .expect("five causes");
+    let cameras = inputs
+        .spec
+        .cameras
+        .or(inputs.policy.map(|p| p.cameras))
+        .unwrap_or(1);
+    let resources = design.resources;
+    Outcome::Simulated(PointResult {
+        dsps: resources.dsps,
+        bram_blocks: resources.bram_blocks,
+        uram_blocks: resources.uram_blocks,
+        dsp_share: resources.dsps as f64 / platform.dsp_slices as f64,
+        bram_share: resources.bram_blocks as f64 / platform.sram.bram_blocks.max(1) as f64,
+        uram_share: resources.uram_blocks as f64 / platform.sram.uram_blocks.max(1) as f64,
+        encoder_seconds,
+        total_seconds,
+        seconds_per_camera: encoder_seconds[Encoder::Vision as usize]
+            .map(|s| s / (cameras * batch) as f64),
+        frames_per_s: batch as f64 / total_seconds,
+        ops_per_s: ops / total_seconds,
+        efficiency: roofline_total / total_seconds,
+        bottleneck,
+    })
+}
+
+/// Roofline latency of a point at its tiled OI (no simulation), or `None` if it is skipped.
+pub fn predict_seconds(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Option<f64> {
+    let (design, _, kernels) = prepare(inputs, point).ok()?;
+    Some(
+        kernels
+            .iter()
+            .map(|k| roofline_seconds(k, cache.bytes_tiled(k, &design), &design, inputs.platform).1)
+            .sum(),
+    )
+}
+
+/// Ranks every listed point analytically and keeps the best `keep` (in point order), plus the
+/// predicted seconds of those kept for comparing with the simulation afterwards.
+pub fn prescreen(
+    inputs: &SweepInputs,
+    indices: &[u64],
+    keep: usize,
+    jobs: usize,
+    cache: &KernelCache,
+) -> Vec<(u64, f64)> {
+    let pool = thread_pool(jobs);
+    let predicted: Vec<(u64, Option<f64>)> = pool.install(|| {
+        use rayon::prelude::*;
+        indices
+            .par_iter()
+            .map(|&index| {
+                (
+                    index,
+                    predict_seconds(inputs, &inputs.spec.point(index), cache),
+                )
+            })
+            .collect()
+    });
+    let mut ranked: Vec<(u64, f64)> = predicted
+        .into_iter()
+        .filter_map(|(index, seconds)| seconds.map(|s| (index, s)))
+        .collect();
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    ranked.truncate(keep);
+    ranked.sort_by_key(|&(index, _)| index);
+    ranked
+}
+
+fn thread_pool(jobs: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .expect("a thread pool can be built")
+}
+
+/// Evaluates `indices` on `jobs` threads and hands each row to `emit` in the order of
+/// `indices`, as soon as it and all before it are done. Workers take points in order, so rows
+/// stream out steadily. An error from `emit` stops the workers and is returned.
+pub fn run_points<E: Send>(
+    inputs: &SweepInputs,
+    indices: &[u64],
+    jobs: usize,
+    cache: &KernelCache,
+    mut emit: impl FnMut(Row) -> Result<(), E>,
+) -> Result<(), E> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (sender, receiver) = mpsc::channel::<(usize, Row)>();
+    let pool = thread_pool(jobs);
+    std::thread::scope(|scope| {
+        let workers = scope.spawn(|| {
+            pool.scope(|pool_scope| {
+                for _ in 0..jobs {
+                    let sender = sender.clone();
+                    let (next, stop) = (&next, &stop);
+                    pool_scope.spawn(move |_| {
+                        while !stop.load(Ordering::Relaxed) {
+                            let position = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&index) = indices.get(position) else {
+                                break;
+                            };
+                            let point = inputs.spec.point(index);
+                            let outcome = evaluate(inputs, &point, cache);
+                            if sender.send((position, Row { point, outcome })).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+            });
+            drop(sender);
+        });
+        let mut waiting = BTreeMap::new();
+        let mut expected = 0;
+        let mut result = Ok(());
+        for (position, row) in receiver.iter() {
+            waiting.insert(position, row);
+            while let Some(row) = waiting.remove(&expected) {
+                expected += 1;
+                if let Err(error) = emit(row) {
+                    result = Err(error);
+                    break;
+                }
+            }
+            if result.is_err() {
+                stop.store(true, Ordering::Relaxed);
+                break;
+            }
+        }
+        drop(receiver);
+        workers.join().expect("sweep workers do not panic");
+        result
+    })
+}

@@ -1,0 +1,392 @@
+//! Sweep configs: a base design, axes to vary, constraints; expanded into design points.
+
+use crate::config::design::{Dataflow, RawDesign};
+use crate::config::{ConfigError, Source, parse_toml};
+use crate::workload::Encoder;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSweep {
+    /// Design TOML the axes modify, relative to the sweep file; the built-in design if absent.
+    base_design: Option<String>,
+    /// Encoders to simulate; all if absent.
+    encoders: Option<Vec<String>>,
+    cameras: Option<u64>,
+    #[serde(default)]
+    axes: RawAxes,
+    #[serde(default)]
+    constraints: RawConstraints,
+}
+
+/// A list of values, or a range: `{ start, end, step }` (arithmetic) or `{ start, end, factor }`.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum RawAxis<T> {
+    List(Vec<T>),
+    Range {
+        start: u64,
+        end: u64,
+        step: Option<u64>,
+        factor: Option<u64>,
+    },
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAxes {
+    array_count: Option<RawAxis<u64>>,
+    array_shape: Option<Vec<String>>,
+    dataflow: Option<Vec<Dataflow>>,
+    tm: Option<RawAxis<u64>>,
+    tn: Option<RawAxis<u64>>,
+    tk: Option<RawAxis<u64>>,
+    slots: Option<RawAxis<u64>>,
+    precision: Option<Vec<String>>,
+    batch: Option<RawAxis<u64>>,
+    clock_mhz: Option<Vec<f64>>,
+    fusion: Option<Vec<String>>,
+    hbm_channels: Option<RawAxis<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConstraints {
+    max_dsp_share: f64,
+    max_bram_share: f64,
+    max_uram_share: f64,
+}
+
+impl Default for RawConstraints {
+    /// The routability ceiling DSE tools use on the U280 (reference/u280.md).
+    fn default() -> Self {
+        RawConstraints {
+            max_dsp_share: 0.75,
+            max_bram_share: 0.75,
+            max_uram_share: 0.75,
+        }
+    }
+}
+
+/// Resource budgets as shares of the platform.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Constraints {
+    pub max_dsp_share: f64,
+    pub max_bram_share: f64,
+    pub max_uram_share: f64,
+}
+
+/// One varied parameter and its values, as text for the CSV.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub name: &'static str,
+    pub values: Vec<String>,
+}
+
+/// A validated sweep: every axis value parses; points are generated on demand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepSpec {
+    pub source: String,
+    pub base: RawDesign,
+    /// Where the base design came from, for error messages.
+    pub base_source: String,
+    pub encoders: Vec<Encoder>,
+    pub cameras: Option<u64>,
+    pub axes: Vec<Axis>,
+    pub constraints: Constraints,
+}
+
+/// One point of the sweep: values of every axis, in axis order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub index: u64,
+    pub values: Vec<String>,
+}
+
+impl SweepSpec {
+    /// Number of points: the product of the axes' lengths.
+    pub fn point_count(&self) -> u64 {
+        self.axes.iter().map(|a| a.values.len() as u64).product()
+    }
+
+    /// The `index`-th point; the last axis varies fastest.
+    pub fn point(&self, index: u64) -> Point {
+        let mut rest = index;
+        let mut values = vec![String::new(); self.axes.len()];
+        for (slot, axis) in values.iter_mut().zip(&self.axes).rev() {
+            let len = axis.values.len() as u64;
+            *slot = axis.values[(rest % len) as usize].clone();
+            rest /= len;
+        }
+        Point { index, values }
+    }
+
+    /// The base design with the point's values applied, and the point's batch size.
+    pub fn apply(&self, point: &Point) -> Result<(RawDesign, u64), String> {
+        let mut design = self.base.clone();
+        let mut batch = 1;
+        for (axis, value) in self.axes.iter().zip(&point.values) {
+            let number = || {
+                value
+                    .parse::<u64>()
+                    .map_err(|e| format!("{}: {e}", axis.name))
+            };
+            match axis.name {
+                "array_count" => design.arrays.count = number()?,
+                "array_shape" => {
+                    let (rows, cols) = parse_shape(value).ok_or("array_shape: expected RxC")?;
+                    design.arrays.rows = rows;
+                    design.arrays.cols = cols;
+                }
+                "dataflow" => {
+                    design.arrays.dataflow = match value.as_str() {
+                        "os" => Dataflow::Os,
+                        "ws" => Dataflow::Ws,
+                        _ => Dataflow::Is,
+                    }
+                }
+                "tm" => design.tiling.tm = number()?,
+                "tn" => design.tiling.tn = number()?,
+                "tk" => design.tiling.tk = number()?,
+                "slots" => design.buffers.slots = number()?,
+                "precision" => design.precision = value.clone(),
+                "batch" => batch = number()?,
+                "clock_mhz" => {
+                    design.clock_mhz = value.parse().map_err(|e| format!("clock_mhz: {e}"))?
+                }
+                "fusion" => {
+                    let parts: Vec<&str> = value.split('+').collect();
+                    let all = parts.contains(&"all");
+                    design.fusion.gemm_activation = all || parts.contains(&"gemm-act");
+                    design.fusion.qkv = all || parts.contains(&"qkv");
+                    design.fusion.attention = all || parts.contains(&"attention");
+                }
+                "hbm_channels" => {
+                    let channels = number()?;
+                    let half = (channels / 2).max(1);
+                    design.hbm.weight_channels = [0, half - 1];
+                    design.hbm.activation_channels = [half, 2 * half - 1];
+                }
+                other => unreachable!("axis {other} is not generated"),
+            }
+        }
+        Ok((design, batch))
+    }
+}
+
+fn parse_shape(text: &str) -> Option<(u64, u64)> {
+    let (rows, cols) = text.split_once('x')?;
+    Some((rows.parse().ok()?, cols.parse().ok()?))
+}
+
+fn expand(file: &str, name: &'static str, axis: RawAxis<u64>) -> Result<Axis, ConfigError> {
+    let field = format!("axes.{name}");
+    let values = match axis {
+        RawAxis::List(values) => values,
+        RawAxis::Range {
+            start,
+            end,
+            step,
+            factor,
+        } => {
+            let mut values = Vec::new();
+            let mut value = start;
+            match (step, factor) {
+                (Some(step), None) if step > 0 => {
+                    while value <= end {
+                        values.push(value);
+                        value += step;
+                    }
+                }
+                (None, Some(factor)) if factor > 1 && start > 0 => {
+                    while value <= end {
+                        values.push(value);
+                        value *= factor;
+                    }
+                }
+                _ => {
+                    return Err(ConfigError::invalid(
+                        file,
+                        field,
+                        "a range needs either a positive `step` or a `factor` above 1 (and start > 0)",
+                    ));
+                }
+            }
+            values
+        }
+    };
+    if values.is_empty() || values.contains(&0) {
+        return Err(ConfigError::invalid(
+            file,
+            field,
+            "needs at least one value, all positive",
+        ));
+    }
+    Ok(Axis {
+        name,
+        values: values.iter().map(u64::to_string).collect(),
+    })
+}
+
+fn text_axis(
+    file: &str,
+    name: &'static str,
+    values: Vec<String>,
+    check: impl Fn(&str) -> bool,
+    rule: &str,
+) -> Result<Axis, ConfigError> {
+    if values.is_empty() {
+        return Err(ConfigError::invalid(
+            file,
+            format!("axes.{name}"),
+            "needs at least one value",
+        ));
+    }
+    if let Some(bad) = values.iter().find(|v| !check(v)) {
+        return Err(ConfigError::invalid(
+            file,
+            format!("axes.{name}"),
+            format!("`{bad}`: {rule}"),
+        ));
+    }
+    Ok(Axis { name, values })
+}
+
+/// Reads a sweep TOML; `load_base` reads the base design named relative to the sweep file.
+pub fn load_sweep(
+    source: &Source,
+    load_base: impl Fn(Option<&str>) -> Result<(RawDesign, String), ConfigError>,
+) -> Result<SweepSpec, ConfigError> {
+    let raw: RawSweep = parse_toml(source)?;
+    let file = source.name.as_str();
+    let (base, base_source) = load_base(raw.base_design.as_deref())?;
+    let encoders = match raw.encoders {
+        None => Encoder::ALL.to_vec(),
+        Some(names) => names
+            .iter()
+            .map(|name| {
+                Encoder::ALL
+                    .into_iter()
+                    .find(|e| e.name() == name)
+                    .ok_or_else(|| {
+                        ConfigError::invalid(
+                            file,
+                            "encoders",
+                            format!(
+                                "unknown encoder `{name}` (expected vision, connector or text)"
+                            ),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    if encoders.is_empty() {
+        return Err(ConfigError::invalid(
+            file,
+            "encoders",
+            "needs at least one encoder",
+        ));
+    }
+    if raw.cameras == Some(0) {
+        return Err(ConfigError::invalid(file, "cameras", "must be at least 1"));
+    }
+    let a = raw.axes;
+    let mut axes = Vec::new();
+    if let Some(count) = a.array_count {
+        axes.push(expand(file, "array_count", count)?);
+    }
+    if let Some(shapes) = a.array_shape {
+        axes.push(text_axis(
+            file,
+            "array_shape",
+            shapes,
+            |s| parse_shape(s).is_some_and(|(r, c)| r > 0 && c > 0),
+            "expected RxC with positive numbers",
+        )?);
+    }
+    if let Some(flows) = a.dataflow {
+        let names = flows.iter().map(|d| d.name().to_string()).collect();
+        axes.push(text_axis(file, "dataflow", names, |_| true, "")?);
+    }
+    for (name, axis) in [("tm", a.tm), ("tn", a.tn), ("tk", a.tk), ("slots", a.slots)] {
+        if let Some(axis) = axis {
+            axes.push(expand(file, name, axis)?);
+        }
+    }
+    if let Some(precisions) = a.precision {
+        axes.push(text_axis(
+            file,
+            "precision",
+            precisions,
+            |p| p.parse::<crate::config::precision::PrecisionPair>().is_ok(),
+            "expected fp32, fp16, bf16, int8, int4 or W/A",
+        )?);
+    }
+    if let Some(batch) = a.batch {
+        axes.push(expand(file, "batch", batch)?);
+    }
+    if let Some(clocks) = a.clock_mhz {
+        let names = clocks.iter().map(|c| c.to_string()).collect();
+        axes.push(text_axis(
+            file,
+            "clock_mhz",
+            names,
+            |c| c.parse::<f64>().is_ok_and(|v| v > 0.0),
+            "must be a positive number",
+        )?);
+    }
+    if let Some(fusion) = a.fusion {
+        axes.push(text_axis(
+            file,
+            "fusion",
+            fusion,
+            |f| {
+                f.split('+')
+                    .all(|p| ["none", "gemm-act", "qkv", "attention", "all"].contains(&p))
+            },
+            "expected none, all, or gemm-act/qkv/attention joined by +",
+        )?);
+    }
+    if let Some(channels) = a.hbm_channels {
+        let axis = expand(file, "hbm_channels", channels)?;
+        if axis
+            .values
+            .iter()
+            .any(|v| v.parse::<u64>().is_ok_and(|c| c < 2))
+        {
+            return Err(ConfigError::invalid(
+                file,
+                "axes.hbm_channels",
+                "needs at least 2 channels (weights and activations)",
+            ));
+        }
+        axes.push(axis);
+    }
+    let c = raw.constraints;
+    for (field, value) in [
+        ("constraints.max_dsp_share", c.max_dsp_share),
+        ("constraints.max_bram_share", c.max_bram_share),
+        ("constraints.max_uram_share", c.max_uram_share),
+    ] {
+        if !(value > 0.0 && value <= 1.0) {
+            return Err(ConfigError::invalid(
+                file,
+                field,
+                "must be a share in (0, 1]",
+            ));
+        }
+    }
+    Ok(SweepSpec {
+        source: source.name.clone(),
+        base,
+        base_source,
+        encoders,
+        cameras: raw.cameras,
+        axes,
+        constraints: Constraints {
+            max_dsp_share: c.max_dsp_share,
+            max_bram_share: c.max_bram_share,
+            max_uram_share: c.max_uram_share,
+        },
+    })
+}

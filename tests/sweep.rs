@@ -1,0 +1,188 @@
+//! Sweeps through the real binary: resume, shards, constraints, prescreen, bad configs.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+const SWEEP: &str = r#"
+base_design = "design.toml"
+encoders = ["text"]
+cameras = 1
+
+[axes]
+array_count = [1, 2]
+array_shape = ["16x16", "32x32"]
+tm = [64, 128]
+tk = { start = 128, end = 256, factor = 2 }
+slots = [1, 2]
+
+[constraints]
+max_dsp_share = 0.75
+max_bram_share = 0.75
+max_uram_share = 0.75
+"#;
+
+/// A folder with the sweep and its base design (the built-in one).
+fn setup(sweep: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("design.toml"),
+        roofsim::config::design::DEFAULT_DESIGN,
+    )
+    .unwrap();
+    let path = dir.path().join("sweep.toml");
+    std::fs::write(&path, sweep).unwrap();
+    (dir, path)
+}
+
+fn sweep(path: &Path, out: &Path, extra: &[&str]) -> String {
+    let output = Command::cargo_bin("roofsim")
+        .unwrap()
+        .args(["sweep", "--sweep"])
+        .arg(path)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn same_rows_whatever_the_jobs_and_outputs_written() {
+    let (dir, path) = setup(SWEEP);
+    let one = dir.path().join("one");
+    let two = dir.path().join("two");
+    let summary = sweep(&path, &one, &["--jobs", "1"]);
+    sweep(&path, &two, &["--jobs", "2"]);
+    let rows = read(&one.join("sweep.csv"));
+    assert_eq!(rows, read(&two.join("sweep.csv")));
+    assert_eq!(rows.lines().count(), 1 + 32);
+    assert!(
+        summary.contains("32 points: 32 simulated, 0 skipped"),
+        "{summary}"
+    );
+    assert!(read(&one.join("pareto.svg")).contains("Pareto front"));
+    let best = read(&one.join("best.toml"));
+    assert!(best.starts_with("# Best point"));
+    // The winning design is ready for `simulate`.
+    let platform = roofsim::config::platform::default_platform();
+    let source = roofsim::config::Source::built_in("best.toml", &best);
+    roofsim::config::design::load_design(&source, &platform).unwrap();
+}
+
+#[test]
+fn resume_after_an_interruption_loses_and_repeats_nothing() {
+    let (dir, path) = setup(SWEEP);
+    let full = dir.path().join("full");
+    sweep(&path, &full, &[]);
+    let reference = read(&full.join("sweep.csv"));
+
+    // A run killed after 5 rows, in the middle of writing the 6th.
+    let cut = dir.path().join("cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    let lines: Vec<&str> = reference.lines().collect();
+    let mut interrupted = lines[..6].join("\n") + "\n";
+    interrupted.push_str(&lines[6][..10]);
+    std::fs::write(cut.join("sweep.csv"), interrupted).unwrap();
+
+    let summary = sweep(&path, &cut, &["--resume"]);
+    assert!(
+        summary.starts_with("5 of 32 points in this run were already in sweep.csv; simulated 27"),
+        "{summary}"
+    );
+    assert_eq!(read(&cut.join("sweep.csv")), reference);
+}
+
+#[test]
+fn shards_merge_into_the_single_run() {
+    let (dir, path) = setup(SWEEP);
+    let full = dir.path().join("full");
+    sweep(&path, &full, &[]);
+    let mut shards = Vec::new();
+    for shard in ["0/3", "1/3", "2/3"] {
+        let out = dir.path().join(shard.replace('/', "-"));
+        sweep(&path, &out, &["--shard", shard]);
+        shards.push(out.join("sweep.csv"));
+    }
+    let merged = dir.path().join("merged.csv");
+    Command::cargo_bin("roofsim")
+        .unwrap()
+        .args(["merge", "--out"])
+        .arg(&merged)
+        .args(&shards)
+        .assert()
+        .success();
+    assert_eq!(read(&merged), read(&full.join("sweep.csv")));
+}
+
+#[test]
+fn points_over_budget_are_skipped_with_the_reason() {
+    let (dir, path) = setup(&SWEEP.replace("max_dsp_share = 0.75", "max_dsp_share = 0.1"));
+    let out = dir.path().join("out");
+    let summary = sweep(&path, &out, &[]);
+    // 2 arrays of 32x32 take 1024 DSPs, over 10 % of 9,024.
+    assert!(summary.contains("24 simulated, 8 skipped"), "{summary}");
+    assert!(summary.contains("skipped 8: DSPs over budget"), "{summary}");
+    let rows = read(&out.join("sweep.csv"));
+    assert!(
+        rows.contains(",skipped,DSPs 11% over the 10% budget,2,32x32,"),
+        "{rows}"
+    );
+}
+
+#[test]
+fn prescreen_simulates_only_the_best_k() {
+    let (dir, path) = setup(SWEEP);
+    let out = dir.path().join("out");
+    let summary = sweep(&path, &out, &["--prescreen", "6"]);
+    assert_eq!(read(&out.join("sweep.csv")).lines().count(), 1 + 6);
+    assert!(
+        summary.contains("prescreen: the roofline ranking and the simulated ranking disagree on"),
+        "{summary}"
+    );
+}
+
+fn rejects(sweep_text: &str, needle: &str) {
+    let (dir, path) = setup(sweep_text);
+    let out = dir.path().join("out");
+    let output = Command::cargo_bin("roofsim")
+        .unwrap()
+        .args(["sweep", "--sweep"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(needle) && stderr.contains("sweep.toml"),
+        "{needle}: {stderr}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn bad_sweep_configs_are_rejected() {
+    rejects(&SWEEP.replace("slots = [1, 2]", "slotz = [1, 2]"), "slotz");
+    rejects(&SWEEP.replace("tm = [64, 128]", "tm = []"), "axes.tm");
+    rejects(
+        &SWEEP.replace("\"16x16\"", "\"16by16\""),
+        "axes.array_shape",
+    );
+    rejects(&SWEEP.replace("factor = 2", "factor = 1"), "axes.tk");
+    rejects(
+        &SWEEP.replace("encoders = [\"text\"]", "encoders = [\"audio\"]"),
+        "encoders",
+    );
+    rejects(
+        &SWEEP.replace("max_dsp_share = 0.75", "max_dsp_share = 1.5"),
+        "constraints.max_dsp_share",
+    );
+}
