@@ -193,3 +193,30 @@ fn every_kernel_of_the_default_model_stays_under_its_roofline() {
         }
     }
 }
+
+#[test]
+fn crossing_the_hbm_switch_costs_bandwidth() {
+    use roofsim::config::design::AxiPorts;
+    let (platform, mut design) = base();
+    design.array_count = 1;
+    let shape = (256, 4096, 4096);
+    let kernel = single_gemm(shape.0, shape.1, shape.2, design.precision);
+    let run_ports = |design: &Design| {
+        let graph = lower(&kernel, design).unwrap();
+        simulate(&graph, "gemv", design, &platform, &mut NullSink)
+    };
+    let local = run_ports(&design);
+    design.placement.axi_ports = AxiPorts::PerUnit;
+    let crossing = run_ports(&design);
+    assert!(
+        crossing.cycles > local.cycles,
+        "{} vs {}",
+        crossing.cycles,
+        local.cycles
+    );
+    assert!(local.channels.iter().all(|c| c.crossing_ticks == 0));
+    assert!(crossing.channels.iter().any(|c| c.crossing_ticks > 0));
+    // The array sits on mini-switch 0: its requests to channels 0-3 do not cross.
+    assert!(crossing.channels[..4].iter().all(|c| c.crossing_ticks == 0));
+    assert!(crossing.channels[4].crossing_ticks > 0);
+}

@@ -127,7 +127,10 @@ fn points_over_budget_are_skipped_with_the_reason() {
     let summary = sweep(&path, &out, &[]);
     // 2 arrays of 32x32 take 1024 DSPs, over 10 % of 9,024.
     assert!(summary.contains("24 simulated, 8 skipped"), "{summary}");
-    assert!(summary.contains("skipped 8: DSPs over budget"), "{summary}");
+    assert!(
+        summary.contains("skipped 8: DSPs N% over the N% budget"),
+        "{summary}"
+    );
     let rows = read(&out.join("sweep.csv"));
     assert!(
         rows.contains(",skipped,DSPs 11% over the 10% budget,2,32x32,"),

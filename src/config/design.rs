@@ -61,6 +61,7 @@ pub struct RawPlacement {
     pub stripe_bytes: u64,
     pub burst_bytes: u64,
     pub outstanding_requests: u64,
+    pub axi_ports: AxiPorts,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -123,6 +124,16 @@ pub enum MemoryModel {
     Ideal,
 }
 
+/// Where the accelerator's AXI masters enter the HBM switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AxiPorts {
+    /// One master per pseudo-channel at that channel's own port: no switch crossing.
+    PerChannel,
+    /// Array (and vector unit) `u` sits on mini-switch `u`; other channels are crossings.
+    PerUnit,
+}
+
 /// Which block memory holds the tile buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -159,6 +170,7 @@ pub struct Placement {
     pub burst_bytes: u64,
     /// Requests one channel port keeps in flight.
     pub outstanding_requests: u64,
+    pub axi_ports: AxiPorts,
 }
 
 /// Resources a design takes from the platform.
@@ -271,6 +283,7 @@ pub fn validate_design(
         stripe_bytes: positive("hbm.stripe_bytes", raw.hbm.stripe_bytes)?,
         burst_bytes: positive("hbm.burst_bytes", raw.hbm.burst_bytes)?,
         outstanding_requests: positive("hbm.outstanding_requests", raw.hbm.outstanding_requests)?,
+        axi_ports: raw.hbm.axi_ports,
     };
 
     // DSPs: one MAC unit per PE, packed as the platform allows at the compute precision.

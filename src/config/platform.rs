@@ -37,6 +37,9 @@ struct RawHbm {
     request_overhead_ns: f64,
     refresh_interval_ns: f64,
     refresh_ns: f64,
+    channels_per_switch: u64,
+    crossing_bandwidth_share: f64,
+    switch_hop_latency_ns: f64,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +75,12 @@ pub struct Hbm {
     /// A refresh takes the channel away for `refresh_s` every `refresh_interval_s`.
     pub refresh_interval_s: f64,
     pub refresh_s: f64,
+    /// Ports and channels per mini-switch of the AXI switch.
+    pub channels_per_switch: u64,
+    /// Share of a channel's bandwidth left to traffic that crosses mini-switches.
+    pub crossing_bandwidth_share: f64,
+    /// Latency added per mini-switch crossed.
+    pub switch_hop_latency_s: f64,
 }
 
 impl Hbm {
@@ -244,6 +253,21 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
             refresh_interval_s: rate("hbm.refresh_interval_ns", raw.hbm.refresh_interval_ns)?
                 * 1e-9,
             refresh_s: refresh_ns * 1e-9,
+            channels_per_switch: count("hbm.channels_per_switch", raw.hbm.channels_per_switch)?,
+            crossing_bandwidth_share: match raw.hbm.crossing_bandwidth_share {
+                share if share > 0.0 && share <= 1.0 => share,
+                share => {
+                    return Err(ConfigError::invalid(
+                        file,
+                        "hbm.crossing_bandwidth_share",
+                        format!("must be a share in (0, 1], found {share}"),
+                    ));
+                }
+            },
+            switch_hop_latency_s: non_negative(
+                "hbm.switch_hop_latency_ns",
+                raw.hbm.switch_hop_latency_ns,
+            )? * 1e-9,
         },
         sram: Sram {
             bram_blocks: raw.sram.bram_blocks,

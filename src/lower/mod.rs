@@ -34,6 +34,9 @@ pub struct Node {
     /// Short readable name, e.g. `load A m1 k0`.
     pub label: String,
     pub bytes: u64,
+    /// The array (or vector unit) whose buffer a transfer fills or drains: it decides the AXI
+    /// port the requests enter the HBM switch at.
+    pub unit: u64,
 }
 
 impl Node {
@@ -90,6 +93,8 @@ pub fn gemm_tile_cycles(rows: u64, cols: u64, dataflow: Dataflow, m: u64, n: u64
 /// Builds graphs while tracking the last user of each buffer slot.
 struct Lowering<'a> {
     design: &'a Design,
+    /// Array or vector unit the nodes being added belong to.
+    unit: u64,
     graph: DiGraph<Node, EdgeKind>,
     bytes_tiled: u64,
     requests: ChannelRequests,
@@ -100,7 +105,12 @@ impl Lowering<'_> {
         if matches!(kind, NodeKind::Load(_) | NodeKind::Store(_)) {
             self.bytes_tiled += bytes;
         }
-        self.graph.add_node(Node { kind, label, bytes })
+        self.graph.add_node(Node {
+            kind,
+            label,
+            bytes,
+            unit: self.unit,
+        })
     }
 
     fn transfer(
@@ -158,6 +168,7 @@ fn operand(kernel: &Kernel, direction: Direction, index: usize) -> Option<&Opera
 pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError> {
     let mut lowering = Lowering {
         design,
+        unit: 0,
         graph: DiGraph::new(),
         bytes_tiled: 0,
         requests: ChannelRequests::default(),
@@ -253,6 +264,7 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
             let array = output_tile % arrays;
             let slot = array as usize;
             output_tile += 1;
+            lowering.unit = array;
             let rows = (mi * tiling.tm, ((mi + 1) * tiling.tm).min(m));
             let cols = (ni * tiling.tn, ((ni + 1) * tiling.tn).min(n));
             let mut extra_loads = Vec::new();
@@ -465,6 +477,7 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
             let array = instance % design.array_count;
             let unit = instance % design.vector_units;
             instance += 1;
+            lowering.unit = array;
             let rows = (qi * tile, ((qi + 1) * tile).min(tokens));
             let requests = lowering.transfer(&q_layout, rows, (0, head_dim));
             let bytes = requests.iter().map(|r| r.bytes).sum();

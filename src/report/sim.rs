@@ -91,6 +91,7 @@ pub fn channels_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Repor
         "burst_overhead_fraction",
         "latency_fraction",
         "refresh_fraction",
+        "switch_crossing_fraction",
         "achieved_gb_per_s",
     ])?;
     let seconds = total_cycles as f64 / design.clock_hz;
@@ -104,6 +105,7 @@ pub fn channels_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Repor
             format!("{:.4}", stats.overhead_ticks as f64 / ticks),
             format!("{:.4}", stats.latency_ticks as f64 / ticks),
             format!("{:.4}", stats.refresh_ticks as f64 / ticks),
+            format!("{:.4}", stats.crossing_ticks as f64 / ticks),
             format!("{:.3}", stats.bytes as f64 / seconds / 1e9),
         ])?;
     }

@@ -419,16 +419,16 @@ pub fn sweep_summary(entries: &[SweepEntry]) -> String {
     let mut reasons: Vec<(String, usize)> = Vec::new();
     for reason in entries.iter().filter_map(|e| e.reason.as_deref()) {
         // Group by the rule, not by the numbers in it.
-        let key: String = reason.split(':').next().unwrap_or(reason).to_string();
-        let key = if key.contains('%') {
-            key.split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string()
-                + " over budget"
-        } else {
-            key
-        };
+        let mut key = String::new();
+        for c in reason.chars() {
+            if c.is_ascii_digit() || (c == '.' && key.ends_with('N')) {
+                if !key.ends_with('N') {
+                    key.push('N');
+                }
+            } else {
+                key.push(c);
+            }
+        }
         match reasons.iter_mut().find(|(r, _)| *r == key) {
             Some((_, count)) => *count += 1,
             None => reasons.push((key, 1)),

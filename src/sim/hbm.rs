@@ -6,7 +6,7 @@
 //! `(L + burst time) / O`: latency that is not hidden stretches the occupancy. Every
 //! `refresh_interval` the channel is taken away for `refresh`. Data returns `L` after service.
 
-use crate::config::design::Design;
+use crate::config::design::{AxiPorts, Design};
 use crate::config::platform::Platform;
 
 /// Fractions of a fabric cycle the channel clock counts in, so per-burst times stay exact.
@@ -23,6 +23,12 @@ pub struct ChannelTiming {
     pub outstanding: u64,
     pub refresh_interval_ticks: u64,
     pub refresh_ticks: u64,
+    pub channels_per_switch: u64,
+    /// Data ticks per byte of traffic that crosses mini-switches, in 1/65536ths.
+    pub crossing_ticks_per_byte_q16: u64,
+    pub hop_latency_ticks: u64,
+    /// Whether requests enter at their requester's mini-switch (else at their channel's).
+    pub per_unit_ports: bool,
 }
 
 impl ChannelTiming {
@@ -37,7 +43,24 @@ impl ChannelTiming {
             outstanding: design.placement.outstanding_requests,
             refresh_interval_ticks: (hbm.refresh_interval_s * ticks_per_s).round() as u64,
             refresh_ticks: (hbm.refresh_s * ticks_per_s).round() as u64,
+            channels_per_switch: hbm.channels_per_switch,
+            crossing_ticks_per_byte_q16: (ticks_per_s
+                / (hbm.channel_bandwidth_bytes_per_s * hbm.crossing_bandwidth_share)
+                * 65536.0)
+                .round() as u64,
+            hop_latency_ticks: (hbm.switch_hop_latency_s * ticks_per_s).round() as u64,
+            per_unit_ports: design.placement.axi_ports == AxiPorts::PerUnit,
         }
+    }
+
+    /// Mini-switches a request from `unit` to `channel` crosses.
+    pub fn hops(&self, unit: u64, channel: u64, channels: u64) -> u64 {
+        if !self.per_unit_ports {
+            return 0;
+        }
+        let switches = (channels / self.channels_per_switch).max(1);
+        let home = unit % switches;
+        (channel / self.channels_per_switch).abs_diff(home)
     }
 }
 
@@ -53,11 +76,17 @@ pub struct ChannelStats {
     /// Occupancy added because the outstanding requests could not cover the latency.
     pub latency_ticks: u64,
     pub refresh_ticks: u64,
+    /// Data ticks beyond the peak rate spent on traffic crossing mini-switches.
+    pub crossing_ticks: u64,
 }
 
 impl ChannelStats {
     pub fn busy_ticks(&self) -> u64 {
-        self.data_ticks + self.overhead_ticks + self.latency_ticks + self.refresh_ticks
+        self.data_ticks
+            + self.overhead_ticks
+            + self.latency_ticks
+            + self.refresh_ticks
+            + self.crossing_ticks
     }
 
     pub fn add(&mut self, other: &ChannelStats) {
@@ -67,6 +96,7 @@ impl ChannelStats {
         self.overhead_ticks += other.overhead_ticks;
         self.latency_ticks += other.latency_ticks;
         self.refresh_ticks += other.refresh_ticks;
+        self.crossing_ticks += other.crossing_ticks;
     }
 }
 
@@ -80,19 +110,27 @@ pub struct Channel {
 }
 
 impl Channel {
-    /// Serves a request arriving at `arrival_tick`; returns the tick its data is back.
+    /// Serves a request arriving at `arrival_tick` after crossing `hops` mini-switches; returns
+    /// the tick its data is back.
     pub fn serve(
         &mut self,
         timing: &ChannelTiming,
         arrival_tick: u64,
         bytes: u64,
         bursts: u64,
+        hops: u64,
     ) -> u64 {
         let data = (bytes * timing.ticks_per_byte_q16).div_ceil(65536);
+        let crossing = if hops > 0 {
+            (bytes * timing.crossing_ticks_per_byte_q16).div_ceil(65536) - data
+        } else {
+            0
+        };
+        let latency = timing.latency_ticks + hops * timing.hop_latency_ticks;
         let overhead = bursts * timing.overhead_ticks_per_burst;
-        let service = data + overhead;
+        let service = data + crossing + overhead;
         // Each burst holds one of the `outstanding` request slots for latency + its service.
-        let slot_ticks = bursts * timing.latency_ticks + service;
+        let slot_ticks = bursts * latency + service;
         let occupancy = if service * timing.outstanding >= slot_ticks {
             service
         } else {
@@ -118,7 +156,8 @@ impl Channel {
         self.stats.overhead_ticks += overhead;
         self.stats.latency_ticks += occupancy - service;
         self.stats.refresh_ticks += refreshes * timing.refresh_ticks;
-        end + timing.latency_ticks
+        self.stats.crossing_ticks += crossing;
+        end + latency
     }
 }
 
@@ -136,7 +175,7 @@ pub fn probe_bandwidth_bytes_per_s(
     let mut last_tick = 0;
     for request in 0..requests {
         let channel = &mut servers[(request % channels) as usize];
-        last_tick = last_tick.max(channel.serve(timing, 0, burst_bytes, 1));
+        last_tick = last_tick.max(channel.serve(timing, 0, burst_bytes, 1, 0));
     }
     let seconds = last_tick as f64 / (clock_hz * TICKS_PER_CYCLE as f64);
     (requests * burst_bytes) as f64 / seconds

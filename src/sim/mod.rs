@@ -155,7 +155,8 @@ pub fn simulate(
     let mut binding = vec![Binding::Start; count];
     let mut array_free = vec![(0u64, None::<NodeIndex>); design.array_count as usize];
     let mut vector_free = vec![(0u64, None::<NodeIndex>); design.vector_units as usize];
-    let mut channels = vec![Channel::default(); platform.hbm.channels as usize];
+    let channel_count = platform.hbm.channels;
+    let mut channels = vec![Channel::default(); channel_count as usize];
     let mut queue: BinaryHeap<Reverse<(u64, u64, u32)>> = BinaryHeap::new();
     let mut sequence = 0u64;
     let mut macs = 0;
@@ -187,11 +188,13 @@ pub fn simulate(
                 if !ideal {
                     for request in requests {
                         let channel = &mut channels[request.channel as usize];
+                        let hops = timing.hops(nodes[node].unit, request.channel, channel_count);
                         let done = channel.serve(
                             &timing,
                             now * TICKS_PER_CYCLE,
                             request.bytes,
                             request.bursts,
+                            hops,
                         );
                         done_tick = done_tick.max(done);
                     }
