@@ -113,13 +113,43 @@ impl Lowering<'_> {
         })
     }
 
+    /// A transfer node moving rows `rows`, columns `cols` of a tensor; bytes and channels
+    /// come from the layout.
     fn transfer(
+        &mut self,
+        store: bool,
+        layout: &TensorLayout,
+        (rows, cols): ((u64, u64), (u64, u64)),
+        label: String,
+    ) -> NodeIndex {
+        let requests = self.requests.tile(self.design, layout, rows, cols);
+        let bytes = requests.iter().map(|r| r.bytes).sum();
+        let kind = if store {
+            NodeKind::Store(requests)
+        } else {
+            NodeKind::Load(requests)
+        };
+        self.add(kind, label, bytes)
+    }
+
+    fn load(
         &mut self,
         layout: &TensorLayout,
         rows: (u64, u64),
         cols: (u64, u64),
-    ) -> Vec<ChannelRequest> {
-        self.requests.tile(self.design, layout, rows, cols)
+        label: String,
+    ) -> NodeIndex {
+        self.transfer(false, layout, (rows, cols), label)
+    }
+
+    fn store(
+        &mut self,
+        layout: &TensorLayout,
+        rows: (u64, u64),
+        cols: (u64, u64),
+        label: String,
+    ) -> NodeIndex {
+        self.transfer(true, layout, (rows, cols), label)
     }
 
     fn edge(&mut self, from: Option<NodeIndex>, to: NodeIndex, kind: EdgeKind) {
@@ -275,12 +305,11 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                     TensorLayout::row_major(channels_of(extra), extra.bits, batch * m * n, n)
                 };
                 let extra_rows = if extra.elements == n { (0, 1) } else { rows };
-                let requests = lowering.transfer(&layout, extra_rows, cols);
-                let bytes = requests.iter().map(|r| r.bytes).sum();
-                let node = lowering.add(
-                    NodeKind::Load(requests),
+                let node = lowering.load(
+                    &layout,
+                    extra_rows,
+                    cols,
                     format!("load {} b{batch} m{mi} n{ni}", extra.name),
-                    bytes,
                 );
                 extra_loads.push(node);
             }
@@ -291,12 +320,11 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                 let (a_node, a_slot) = match a_resident[slot] {
                     Some((key, node, index)) if key == (batch, mi, ki) => (node, index),
                     _ => {
-                        let requests = lowering.transfer(&a_layout, rows, depth);
-                        let bytes = requests.iter().map(|r| r.bytes).sum();
-                        let node = lowering.add(
-                            NodeKind::Load(requests),
+                        let node = lowering.load(
+                            &a_layout,
+                            rows,
+                            depth,
                             format!("load {} b{batch} m{mi} k{ki}", a.name),
-                            bytes,
                         );
                         let (index, previous) = a_slots[slot].take();
                         lowering.edge(previous, node, EdgeKind::BufferSlot);
@@ -307,16 +335,17 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                 let (b_node, b_slot) = match b_resident[slot] {
                     Some((key, node, index)) if key == (b_instance, ni, ki) => (node, index),
                     _ => {
-                        let requests = if kernel.b_transposed {
-                            lowering.transfer(&b_layout, cols, depth)
+                        // Keys are stored token-major: a Kᵀ tile is a block of their rows.
+                        let (b_rows, b_cols) = if kernel.b_transposed {
+                            (cols, depth)
                         } else {
-                            lowering.transfer(&b_layout, depth, cols)
+                            (depth, cols)
                         };
-                        let bytes = requests.iter().map(|r| r.bytes).sum();
-                        let node = lowering.add(
-                            NodeKind::Load(requests),
+                        let node = lowering.load(
+                            &b_layout,
+                            b_rows,
+                            b_cols,
                             format!("load {} b{batch} k{ki} n{ni}", b.name),
-                            bytes,
                         );
                         let (index, previous) = b_slots[slot].take();
                         lowering.edge(previous, node, EdgeKind::BufferSlot);
@@ -351,12 +380,11 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                 b_slots[slot].used_by(b_slot, compute);
                 previous_compute = Some(compute);
             }
-            let requests = lowering.transfer(&c_layout, rows, cols);
-            let bytes = requests.iter().map(|r| r.bytes).sum();
-            let store = lowering.add(
-                NodeKind::Store(requests),
+            let store = lowering.store(
+                &c_layout,
+                rows,
+                cols,
                 format!("store {} b{batch} m{mi} n{ni}", c.name),
-                bytes,
             );
             lowering.edge(previous_compute, store, EdgeKind::Data);
             c_slots[slot].used_by(c_slot, store);
@@ -391,12 +419,7 @@ fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
         (parameters > 0).then(|| {
             let layout =
                 TensorLayout::row_major(&design.placement.weight_channels, 8, 0, parameters);
-            let requests = lowering.transfer(&layout, (0, 1), (0, parameters));
-            lowering.add(
-                NodeKind::Load(requests),
-                "load parameters".into(),
-                parameters,
-            )
+            lowering.load(&layout, (0, 1), (0, parameters), "load parameters".into())
         })
     };
     let units = design.vector_units;
@@ -425,23 +448,21 @@ fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
                 index as u64 * rows_total * row_elements,
                 row_elements,
             );
-            let requests = lowering.transfer(&layout, rows, (0, row_elements));
-            let bytes = requests.iter().map(|r| r.bytes).sum();
-            let load = lowering.add(
-                NodeKind::Load(requests),
+            let load = lowering.load(
+                &layout,
+                rows,
+                (0, row_elements),
                 format!("load {} rows {}..{}", input.name, rows.0, rows.1),
-                bytes,
             );
             lowering.edge(previous, load, EdgeKind::BufferSlot);
             lowering.edge(Some(load), pass, EdgeKind::Data);
         }
         let layout = TensorLayout::row_major(activations, output.bits, 0, row_elements);
-        let requests = lowering.transfer(&layout, rows, (0, row_elements));
-        let bytes = requests.iter().map(|r| r.bytes).sum();
-        let store = lowering.add(
-            NodeKind::Store(requests),
+        let store = lowering.store(
+            &layout,
+            rows,
+            (0, row_elements),
             format!("store rows {}..{}", rows.0, rows.1),
-            bytes,
         );
         lowering.edge(Some(pass), store, EdgeKind::Data);
         slots[unit as usize].used_by(slot, store);
@@ -479,12 +500,11 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
             instance += 1;
             lowering.unit = array;
             let rows = (qi * tile, ((qi + 1) * tile).min(tokens));
-            let requests = lowering.transfer(&q_layout, rows, (0, head_dim));
-            let bytes = requests.iter().map(|r| r.bytes).sum();
-            let q_load = lowering.add(
-                NodeKind::Load(requests),
+            let q_load = lowering.load(
+                &q_layout,
+                rows,
+                (0, head_dim),
                 format!("load q b{batch} m{qi}"),
-                bytes,
             );
             let mut previous = Some(q_load);
             // Context tiles so far: a K/V load reuses the slot of the tile `slots` steps back.
@@ -497,12 +517,11 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                 let (tm, tn) = (rows.1 - rows.0, keys.1 - keys.0);
                 let mut kv_loads = Vec::new();
                 for name in ["k", "v"] {
-                    let requests = lowering.transfer(&kv_layout, keys, (0, head_dim));
-                    let bytes = requests.iter().map(|r| r.bytes).sum();
-                    let node = lowering.add(
-                        NodeKind::Load(requests),
+                    let node = lowering.load(
+                        &kv_layout,
+                        keys,
+                        (0, head_dim),
                         format!("load {name} b{batch} m{qi} n{kj}"),
-                        bytes,
                     );
                     lowering.edge(slot_user, node, EdgeKind::BufferSlot);
                     kv_loads.push(node);
@@ -555,12 +574,11 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                 contexts.push(context_tile);
                 previous = Some(context_tile);
             }
-            let requests = lowering.transfer(&out_layout, rows, (0, head_dim));
-            let bytes = requests.iter().map(|r| r.bytes).sum();
-            let store = lowering.add(
-                NodeKind::Store(requests),
+            let store = lowering.store(
+                &out_layout,
+                rows,
+                (0, head_dim),
                 format!("store context b{batch} m{qi}"),
-                bytes,
             );
             lowering.edge(previous, store, EdgeKind::Data);
         }
