@@ -189,3 +189,33 @@ fn bad_sweep_configs_are_rejected() {
         "constraints.max_dsp_share",
     );
 }
+
+#[test]
+fn a_kernel_subset_is_simulated_alone() {
+    let (dir, path) = setup(&SWEEP.replace(
+        "cameras = 1\n",
+        "cameras = 1\nkernels = [\"text/down_proj\"]\n",
+    ));
+    let subset = dir.path().join("subset");
+    sweep(&path, &subset, &[]);
+    let (dir_all, path_all) = setup(SWEEP);
+    let all = dir_all.path().join("all");
+    sweep(&path_all, &all, &[]);
+    let total_ms = |csv: &str| -> Vec<f64> {
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let column = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .position(|h| h == "total_ms")
+            .unwrap();
+        reader
+            .records()
+            .map(|r| r.unwrap()[column].parse().unwrap())
+            .collect()
+    };
+    let subset_ms = total_ms(&read(&subset.join("sweep.csv")));
+    let all_ms = total_ms(&read(&all.join("sweep.csv")));
+    assert_eq!(subset_ms.len(), 32);
+    assert!(subset_ms.iter().zip(&all_ms).all(|(s, a)| s < a));
+}

@@ -37,9 +37,26 @@ pub struct RawVector {
     pub lanes: u64,
 }
 
+/// The default GEMM tile, and optional tiles for one class of GEMMs each.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTiling {
+    pub tm: u64,
+    pub tn: u64,
+    pub tk: u64,
+    pub loop_order: LoopOrder,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projection: Option<RawTile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<RawTile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlp: Option<RawTile>,
+}
+
+/// Tiles of one kernel class.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTile {
     pub tm: u64,
     pub tn: u64,
     pub tk: u64,
@@ -124,6 +141,33 @@ pub enum MemoryModel {
     Ideal,
 }
 
+/// The families of GEMMs a design may tile differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KernelClass {
+    /// Patch embedding, Q/K/V/O and connector projections.
+    Projection,
+    /// Attention scores and context (or fused attention).
+    Attention,
+    /// MLP up/gate and down projections.
+    Mlp,
+}
+
+impl KernelClass {
+    pub const ALL: [KernelClass; 3] = [
+        KernelClass::Projection,
+        KernelClass::Attention,
+        KernelClass::Mlp,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelClass::Projection => "projection",
+            KernelClass::Attention => "attention",
+            KernelClass::Mlp => "mlp",
+        }
+    }
+}
+
 /// Where the accelerator's AXI masters enter the HBM switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -193,7 +237,10 @@ pub struct Design {
     pub array: ArrayShape,
     pub vector_units: u64,
     pub vector_lanes: u64,
+    /// Default GEMM tiling; also sizes the vector units' chunks.
     pub tiling: Tiling,
+    /// Per-class tilings, indexed like [`KernelClass::ALL`]; `None` takes the default.
+    pub class_tilings: [Option<Tiling>; 3],
     pub buffer_slots: u64,
     pub buffer_memory: SramKind,
     pub placement: Placement,
@@ -211,6 +258,13 @@ impl Design {
             (tiling.tk * tiling.tn * precision.weights.bits()).div_ceil(8),
             tiling.tm * tiling.tn * precision.weights.parameter_vector_bits() / 8,
         ]
+    }
+
+    /// The tiling of a kernel of `class` (`None`: not a GEMM; the default tiling).
+    pub fn tiling_for(&self, class: Option<KernelClass>) -> Tiling {
+        class
+            .and_then(|class| self.class_tilings[class as usize])
+            .unwrap_or(self.tiling)
     }
 
     /// MACs all arrays complete per cycle.
@@ -257,12 +311,35 @@ pub fn validate_design(
         dataflow: raw.arrays.dataflow,
     };
     let array_count = positive("arrays.count", raw.arrays.count)?;
-    let tiling = Tiling {
-        tm: positive("tiling.tm", raw.tiling.tm)?,
-        tn: positive("tiling.tn", raw.tiling.tn)?,
-        tk: positive("tiling.tk", raw.tiling.tk)?,
-        loop_order: raw.tiling.loop_order,
+    let tile = |prefix: &str, tile: &RawTile| -> Result<Tiling, ConfigError> {
+        Ok(Tiling {
+            tm: positive(&format!("{prefix}.tm"), tile.tm)?,
+            tn: positive(&format!("{prefix}.tn"), tile.tn)?,
+            tk: positive(&format!("{prefix}.tk"), tile.tk)?,
+            loop_order: tile.loop_order,
+        })
     };
+    let raw_tiling = &raw.tiling;
+    let tiling = tile(
+        "tiling",
+        &RawTile {
+            tm: raw_tiling.tm,
+            tn: raw_tiling.tn,
+            tk: raw_tiling.tk,
+            loop_order: raw_tiling.loop_order,
+        },
+    )?;
+    let mut class_tilings = [None; 3];
+    for (class, raw_tile) in KernelClass::ALL.into_iter().zip([
+        &raw_tiling.projection,
+        &raw_tiling.attention,
+        &raw_tiling.mlp,
+    ]) {
+        if let Some(raw_tile) = raw_tile {
+            class_tilings[class as usize] =
+                Some(tile(&format!("tiling.{}", class.name()), raw_tile)?);
+        }
+    }
     let buffer_slots = positive("buffers.slots", raw.buffers.slots)?;
     let channels = |field: &str, [first, last]: [u64; 2]| {
         if first > last || last >= platform.hbm.channels {
@@ -302,9 +379,13 @@ pub fn validate_design(
             ),
         ));
     }
-    // Buffers: slots × (A + B + C) per array, in whole blocks.
-    let [a_bytes, b_bytes, c_bytes] = Design::tile_buffer_bytes(&tiling, precision);
-    let buffer_bytes = array_count * buffer_slots * (a_bytes + b_bytes + c_bytes);
+    // Buffers: slots × (A + B + C) per array for the largest tile of any class, in whole blocks.
+    let largest = std::iter::once(tiling)
+        .chain(class_tilings.iter().flatten().copied())
+        .max_by_key(|t| Design::tile_buffer_bytes(t, precision).iter().sum::<u64>())
+        .expect("the default tiling is there");
+    let tiling_bytes: u64 = Design::tile_buffer_bytes(&largest, precision).iter().sum();
+    let buffer_bytes = array_count * buffer_slots * tiling_bytes;
     let (block_bytes, available, field) = match raw.buffers.memory {
         SramKind::Bram => (
             platform.sram.bram_block_bytes,
@@ -324,7 +405,7 @@ pub fn validate_design(
             format!(
                 "tiles {}x{}x{} with {buffer_slots} slot(s) on {array_count} arrays need \
                  {buffer_bytes} bytes = {blocks} blocks; the platform has {available}",
-                tiling.tm, tiling.tn, tiling.tk
+                largest.tm, largest.tn, largest.tk
             ),
         ));
     }
@@ -343,6 +424,7 @@ pub fn validate_design(
         vector_units: positive("vector.units", raw.vector.units)?,
         vector_lanes: positive("vector.lanes", raw.vector.lanes)?,
         tiling,
+        class_tilings,
         buffer_slots,
         buffer_memory: raw.buffers.memory,
         placement,
@@ -385,6 +467,7 @@ impl Design {
                 tk: k,
                 loop_order: design.tiling.loop_order,
             };
+            design.class_tilings = [None; 3];
         }
         design
     }

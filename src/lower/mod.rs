@@ -226,7 +226,7 @@ type Resident = ((u64, u64, u64), NodeIndex, usize);
 
 fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
     let design = lowering.design;
-    let tiling = design.tiling;
+    let tiling = design.tiling_for(kernel.class);
     let (m, n, k) = (kernel.m, kernel.n, kernel.k);
     let a = operand(kernel, Direction::Read, 0).expect("a GEMM reads an activation");
     let b = kernel
@@ -479,7 +479,7 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
     let context = &kernel.operands[3];
     let kv_instances = k.elements / (tokens * head_dim);
     let activations = &design.placement.activation_channels;
-    let tile = design.tiling.tm;
+    let tile = design.tiling_for(kernel.class).tm;
     let shape = design.array;
     let mut instance = 0u64;
     for batch in 0..kernel.batch {
@@ -620,4 +620,82 @@ pub fn to_dot(graph: &KernelGraph) -> String {
     }
     dot.push_str("}\n");
     dot
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Source;
+    use crate::config::design::{DEFAULT_DESIGN, KernelClass, Tiling, load_design};
+    use crate::config::platform::default_platform;
+    use crate::config::precision::{Precision, PrecisionPair};
+    use crate::workload::single_gemm;
+
+    fn design(text: &str) -> Design {
+        load_design(&Source::built_in("d.toml", text), &default_platform()).unwrap()
+    }
+
+    fn count(graph: &KernelGraph, kind: &str) -> usize {
+        graph
+            .graph
+            .node_weights()
+            .filter(|n| n.kind_name() == kind)
+            .count()
+    }
+
+    #[test]
+    fn fold_model_by_dataflow() {
+        // 8x8 array, M=16, N=8, K=4. os: (16/8)·(8/8) folds of 2·8+8+4−2 = 26.
+        assert_eq!(gemm_tile_cycles(8, 8, Dataflow::Os, 16, 8, 4), 2 * 26);
+        // ws: rows take K=4 (one padded fold), columns N=8, M=16 streams: 2·8+8+16−2 = 38.
+        assert_eq!(gemm_tile_cycles(8, 8, Dataflow::Ws, 16, 8, 4), 38);
+        // is: rows take K=4, columns M=16 (2 folds), N=8 streams: 2·8+8+8−2 = 30 each.
+        assert_eq!(gemm_tile_cycles(8, 8, Dataflow::Is, 16, 8, 4), 2 * 30);
+    }
+
+    #[test]
+    fn mnk_reuses_an_activation_tile_across_output_columns() {
+        let mut design = design(DEFAULT_DESIGN);
+        design.array_count = 1;
+        design.tiling = Tiling {
+            tm: 128,
+            tn: 128,
+            tk: 1024,
+            loop_order: LoopOrder::Mnk,
+        };
+        let precision = PrecisionPair::uniform(Precision::Int8);
+        let kernel = single_gemm(256, 512, 768, precision);
+        let graph = lower(&kernel, &design).unwrap();
+        // 2 × 4 output tiles, one reduction step each: 8 GEMM tiles and 8 stores; A loaded
+        // once per row of tiles (2), B once per output tile (8).
+        assert_eq!(count(&graph, "gemm"), 8);
+        assert_eq!(count(&graph, "store"), 8);
+        assert_eq!(count(&graph, "load"), 2 + 8);
+        let expected = 256 * 768 + 2 * 768 * 512 + 256 * 512;
+        assert_eq!(graph.bytes_tiled, expected);
+    }
+
+    #[test]
+    fn each_kernel_class_takes_its_own_tiles() {
+        let text = DEFAULT_DESIGN.replace(
+            "loop_order = \"mnk\"\n",
+            "loop_order = \"mnk\"\n\n[tiling.attention]\ntm = 128\ntn = 128\ntk = 64\nloop_order = \"mnk\"\n",
+        );
+        let design = design(&text);
+        assert_eq!(design.tiling_for(Some(KernelClass::Attention)).tm, 128);
+        assert_eq!(design.tiling_for(Some(KernelClass::Mlp)), design.tiling);
+        let mut scores = single_gemm(1024, 1024, 64, design.precision);
+        scores.class = Some(KernelClass::Attention);
+        let graph = lower(&scores, &design).unwrap();
+        assert_eq!(count(&graph, "gemm"), 8 * 8);
+    }
+
+    #[test]
+    fn dot_marks_slot_edges() {
+        let design = design(DEFAULT_DESIGN);
+        let kernel = single_gemm(1024, 1024, 2048, design.precision);
+        let dot = to_dot(&lower(&kernel, &design).unwrap());
+        assert!(dot.contains("[style=dashed, label=\"slot\"]"));
+        assert!(dot.ends_with("}\n"));
+    }
 }

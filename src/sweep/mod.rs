@@ -89,7 +89,9 @@ fn cache_key(kernel: &Kernel, design: &Design) -> String {
     if kernel.op.uses_arrays() {
         format!(
             "{kernel:?}|{shared:?}|{}|{:?}|{:?}",
-            design.array_count, design.array, design.tiling
+            design.array_count,
+            design.array,
+            design.tiling_for(kernel.class)
         )
     } else {
         let [slot_bytes, _, _] = Design::tile_buffer_bytes(&design.tiling, design.precision);
@@ -183,11 +185,21 @@ fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, u64, Vec<Kern
     };
     let options = choices.options(inputs.model, inputs.policy, design.precision);
     let workload = build_workload(inputs.model, &options).map_err(|e| e.to_string())?;
-    let kernels = workload
+    let wanted = &inputs.spec.kernels;
+    let kernels: Vec<Kernel> = workload
         .kernels
         .into_iter()
         .filter(|k| inputs.spec.encoders.contains(&k.encoder))
+        .filter(|k| {
+            wanted.is_empty()
+                || wanted
+                    .iter()
+                    .any(|w| *w == k.name || *w == format!("{}/{}", k.encoder, k.name))
+        })
         .collect();
+    if kernels.is_empty() {
+        return Err("no kernel of this point matches `encoders` and `kernels`".into());
+    }
     Ok((design, batch, kernels))
 }
 

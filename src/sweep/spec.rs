@@ -12,6 +12,8 @@ struct RawSweep {
     base_design: Option<String>,
     /// Encoders to simulate; all if absent.
     encoders: Option<Vec<String>>,
+    /// Kernels to simulate, by name (`qkv_proj`) or `encoder/name`; all if absent.
+    kernels: Option<Vec<String>>,
     cameras: Option<u64>,
     #[serde(default)]
     axes: RawAxes,
@@ -91,6 +93,8 @@ pub struct SweepSpec {
     /// Where the base design came from, for error messages.
     pub base_source: String,
     pub encoders: Vec<Encoder>,
+    /// Kernel names (or `encoder/name`) to keep; empty keeps all.
+    pub kernels: Vec<String>,
     pub cameras: Option<u64>,
     pub axes: Vec<Axis>,
     pub constraints: Constraints,
@@ -287,6 +291,13 @@ pub fn load_sweep(
             "needs at least one encoder",
         ));
     }
+    if raw.kernels.as_ref().is_some_and(|k| k.is_empty()) {
+        return Err(ConfigError::invalid(
+            file,
+            "kernels",
+            "needs at least one kernel name",
+        ));
+    }
     if raw.cameras == Some(0) {
         return Err(ConfigError::invalid(file, "cameras", "must be at least 1"));
     }
@@ -381,6 +392,7 @@ pub fn load_sweep(
         base,
         base_source,
         encoders,
+        kernels: raw.kernels.unwrap_or_default(),
         cameras: raw.cameras,
         axes,
         constraints: Constraints {

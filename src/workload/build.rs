@@ -1,6 +1,8 @@
 //! Lists the kernels of the vision encoder, connector and text encoder, layer by layer.
 
-use super::{Direction, Encoder, Kernel, Op, Operand, Workload, WorkloadError, WorkloadOptions};
+use super::{
+    Direction, Encoder, Kernel, KernelClass, Op, Operand, Workload, WorkloadError, WorkloadOptions,
+};
 use crate::config::model::{ModelSpec, TextSpec, VisionSpec};
 use crate::config::precision::PrecisionPair;
 
@@ -70,6 +72,7 @@ impl Builder {
     fn linear(
         &mut self,
         name: &'static str,
+        class: KernelClass,
         (m, k, n): (u64, u64, u64),
         bias: bool,
         epilogue: Epilogue,
@@ -100,6 +103,7 @@ impl Builder {
             vector_flops,
             compute_precision: self.precision.compute(),
             b_transposed: false,
+            class: Some(class),
             operands,
         });
     }
@@ -134,6 +138,7 @@ impl Builder {
             vector_flops: op.flops_per_element() * elements,
             compute_precision: self.precision.activations,
             b_transposed: false,
+            class: None,
             operands,
         });
     }
@@ -187,6 +192,7 @@ impl Builder {
                 vector_flops: softmax_flops,
                 compute_precision,
                 b_transposed: true,
+                class: Some(KernelClass::Attention),
                 operands: vec![q, k, v, context],
             });
             return;
@@ -205,6 +211,7 @@ impl Builder {
             vector_flops: 0,
             compute_precision,
             b_transposed: true,
+            class: Some(KernelClass::Attention),
             operands: vec![q, k, scores],
         });
         self.vector(
@@ -228,6 +235,7 @@ impl Builder {
             vector_flops: 0,
             compute_precision,
             b_transposed: false,
+            class: Some(KernelClass::Attention),
             operands: vec![probabilities, v, context],
         });
     }
@@ -250,7 +258,13 @@ pub fn single_gemm(m: u64, n: u64, k: u64, precision: PrecisionPair) -> Kernel {
         layer: None,
         kernels: Vec::new(),
     };
-    builder.linear("gemm", (m, k, n), false, Epilogue::None);
+    builder.linear(
+        "gemm",
+        KernelClass::Projection,
+        (m, k, n),
+        false,
+        Epilogue::None,
+    );
     builder.kernels.remove(0)
 }
 
@@ -301,6 +315,7 @@ pub fn build_workload(
         );
         builder.linear(
             "proj",
+            KernelClass::Projection,
             (tokens_out, connector.in_features, connector.out_features),
             false,
             Epilogue::None,
@@ -341,6 +356,7 @@ fn vision_encoder(
     builder.layer = None;
     builder.linear(
         "patch_embed",
+        KernelClass::Projection,
         (vision.num_patches() * images, patch_features, hidden),
         true,
         Epilogue::None,
@@ -360,10 +376,22 @@ fn vision_encoder(
         builder.layer = Some(layer);
         builder.layer_norm("ln1", Op::LayerNorm, rows, hidden);
         if options.fusion.qkv {
-            builder.linear("qkv_proj", (rows, hidden, 3 * hidden), true, Epilogue::None);
+            builder.linear(
+                "qkv_proj",
+                KernelClass::Projection,
+                (rows, hidden, 3 * hidden),
+                true,
+                Epilogue::None,
+            );
         } else {
             for name in ["q_proj", "k_proj", "v_proj"] {
-                builder.linear(name, (rows, hidden, hidden), true, Epilogue::None);
+                builder.linear(
+                    name,
+                    KernelClass::Projection,
+                    (rows, hidden, hidden),
+                    true,
+                    Epilogue::None,
+                );
             }
         }
         builder.attention(
@@ -376,17 +404,41 @@ fn vision_encoder(
             },
             options.fusion.attention,
         );
-        builder.linear("o_proj", (rows, hidden, hidden), true, Epilogue::None);
+        builder.linear(
+            "o_proj",
+            KernelClass::Projection,
+            (rows, hidden, hidden),
+            true,
+            Epilogue::None,
+        );
         builder.residual("residual1", rows, hidden);
         builder.layer_norm("ln2", Op::LayerNorm, rows, hidden);
         let ffn = vision.intermediate_size;
         if options.fusion.gemm_activation {
-            builder.linear("fc1_gelu", (rows, hidden, ffn), true, Epilogue::Gelu);
+            builder.linear(
+                "fc1_gelu",
+                KernelClass::Mlp,
+                (rows, hidden, ffn),
+                true,
+                Epilogue::Gelu,
+            );
         } else {
-            builder.linear("fc1", (rows, hidden, ffn), true, Epilogue::None);
+            builder.linear(
+                "fc1",
+                KernelClass::Mlp,
+                (rows, hidden, ffn),
+                true,
+                Epilogue::None,
+            );
             builder.vector("gelu", Op::Gelu, (1, rows, ffn), &["x"], vec![]);
         }
-        builder.linear("fc2", (rows, ffn, hidden), true, Epilogue::None);
+        builder.linear(
+            "fc2",
+            KernelClass::Mlp,
+            (rows, ffn, hidden),
+            true,
+            Epilogue::None,
+        );
         builder.residual("residual2", rows, hidden);
     }
     builder.layer = None;
@@ -406,11 +458,35 @@ fn text_encoder(builder: &mut Builder, text: &TextSpec, tokens: u64, options: &W
         let bias = text.attention_bias;
         if options.fusion.qkv {
             let width = q_width + 2 * kv_width;
-            builder.linear("qkv_proj", (rows, hidden, width), bias, Epilogue::None);
+            builder.linear(
+                "qkv_proj",
+                KernelClass::Projection,
+                (rows, hidden, width),
+                bias,
+                Epilogue::None,
+            );
         } else {
-            builder.linear("q_proj", (rows, hidden, q_width), bias, Epilogue::None);
-            builder.linear("k_proj", (rows, hidden, kv_width), bias, Epilogue::None);
-            builder.linear("v_proj", (rows, hidden, kv_width), bias, Epilogue::None);
+            builder.linear(
+                "q_proj",
+                KernelClass::Projection,
+                (rows, hidden, q_width),
+                bias,
+                Epilogue::None,
+            );
+            builder.linear(
+                "k_proj",
+                KernelClass::Projection,
+                (rows, hidden, kv_width),
+                bias,
+                Epilogue::None,
+            );
+            builder.linear(
+                "v_proj",
+                KernelClass::Projection,
+                (rows, hidden, kv_width),
+                bias,
+                Epilogue::None,
+            );
         }
         builder.vector(
             "rope",
@@ -429,21 +505,46 @@ fn text_encoder(builder: &mut Builder, text: &TextSpec, tokens: u64, options: &W
             },
             options.fusion.attention,
         );
-        builder.linear("o_proj", (rows, q_width, hidden), bias, Epilogue::None);
+        builder.linear(
+            "o_proj",
+            KernelClass::Projection,
+            (rows, q_width, hidden),
+            bias,
+            Epilogue::None,
+        );
         builder.residual("residual1", rows, hidden);
         builder.layer_norm("rms2", Op::RmsNorm, rows, hidden);
         let bias = text.mlp_bias;
         if options.fusion.gemm_activation {
-            builder.linear("gate_silu", (rows, hidden, ffn), bias, Epilogue::Silu);
+            builder.linear(
+                "gate_silu",
+                KernelClass::Mlp,
+                (rows, hidden, ffn),
+                bias,
+                Epilogue::Silu,
+            );
             builder.linear(
                 "up_mul",
+                KernelClass::Mlp,
                 (rows, hidden, ffn),
                 bias,
                 Epilogue::MultiplyByGate,
             );
         } else {
-            builder.linear("gate_proj", (rows, hidden, ffn), bias, Epilogue::None);
-            builder.linear("up_proj", (rows, hidden, ffn), bias, Epilogue::None);
+            builder.linear(
+                "gate_proj",
+                KernelClass::Mlp,
+                (rows, hidden, ffn),
+                bias,
+                Epilogue::None,
+            );
+            builder.linear(
+                "up_proj",
+                KernelClass::Mlp,
+                (rows, hidden, ffn),
+                bias,
+                Epilogue::None,
+            );
             builder.vector(
                 "silu_mul",
                 Op::SiluMul,
@@ -452,7 +553,13 @@ fn text_encoder(builder: &mut Builder, text: &TextSpec, tokens: u64, options: &W
                 vec![],
             );
         }
-        builder.linear("down_proj", (rows, ffn, hidden), bias, Epilogue::None);
+        builder.linear(
+            "down_proj",
+            KernelClass::Mlp,
+            (rows, ffn, hidden),
+            bias,
+            Epilogue::None,
+        );
         builder.residual("residual2", rows, hidden);
     }
 }

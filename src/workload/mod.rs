@@ -9,7 +9,7 @@ mod build;
 
 pub use build::{build_workload, single_gemm};
 
-pub use crate::config::design::Fusion;
+pub use crate::config::design::{Fusion, KernelClass};
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::precision::{Precision, PrecisionPair};
 use std::fmt;
@@ -153,6 +153,8 @@ pub struct Kernel {
     pub compute_precision: Precision,
     /// GEMM only: the second operand is stored `n × k` (keys in `Q·Kᵀ`) rather than `k × n`.
     pub b_transposed: bool,
+    /// GEMM family, for designs that tile each differently; `None` for vector kernels.
+    pub class: Option<KernelClass>,
     pub operands: Vec<Operand>,
 }
 
