@@ -220,3 +220,19 @@ fn crossing_the_hbm_switch_costs_bandwidth() {
     assert!(crossing.channels[..4].iter().all(|c| c.crossing_ticks == 0));
     assert!(crossing.channels[4].crossing_ticks > 0);
 }
+
+#[test]
+fn a_single_buffer_slot_shows_as_buffer_capacity() {
+    use roofsim::sim::Bottleneck;
+    let (platform, mut design) = base();
+    design.buffer_slots = 1;
+    let kernel = single_gemm(1024, 1024, 4096, design.precision);
+    let graph = lower(&kernel, &design).unwrap();
+    let sim = simulate(&graph, "gemm", &design, &platform, &mut NullSink);
+    assert!(sim.attribution[Bottleneck::BufferCapacity as usize] > 0);
+    assert!(
+        sim.attribution[Bottleneck::Dependency as usize] > 0,
+        "the first loads are fill"
+    );
+    assert_eq!(sim.attribution.iter().sum::<u64>(), sim.cycles);
+}

@@ -35,6 +35,7 @@ pub struct RawArrays {
 pub struct RawVector {
     pub units: u64,
     pub lanes: u64,
+    pub chunk_bytes: u64,
 }
 
 /// The default GEMM tile, and optional tiles for one class of GEMMs each.
@@ -237,6 +238,8 @@ pub struct Design {
     pub array: ArrayShape,
     pub vector_units: u64,
     pub vector_lanes: u64,
+    /// Bytes of one input a vector pass streams at a time (its line buffer).
+    pub vector_chunk_bytes: u64,
     /// Default GEMM tiling; also sizes the vector units' chunks.
     pub tiling: Tiling,
     /// Per-class tilings, indexed like [`KernelClass::ALL`]; `None` takes the default.
@@ -409,10 +412,25 @@ pub fn validate_design(
             ),
         ));
     }
-    let (bram_blocks, uram_blocks) = match raw.buffers.memory {
+    let (tile_bram_blocks, uram_blocks) = match raw.buffers.memory {
         SramKind::Bram => (blocks, 0),
         SramKind::Uram => (0, blocks),
     };
+    // Vector line buffers in BRAM: two inputs and one output per slot per unit.
+    let vector_units = positive("vector.units", raw.vector.units)?;
+    let vector_chunk_bytes = positive("vector.chunk_bytes", raw.vector.chunk_bytes)?;
+    let vector_bytes = vector_units * buffer_slots * 3 * vector_chunk_bytes;
+    let bram_blocks = tile_bram_blocks + vector_bytes.div_ceil(platform.sram.bram_block_bytes);
+    if bram_blocks > platform.sram.bram_blocks {
+        return Err(invalid(
+            "vector.chunk_bytes",
+            format!(
+                "line buffers of {vector_bytes} bytes and tile buffers need {bram_blocks} BRAM \
+                 blocks; the platform has {}",
+                platform.sram.bram_blocks
+            ),
+        ));
+    }
     Ok(Design {
         source: file.to_string(),
         name: raw.name.clone(),
@@ -421,8 +439,9 @@ pub fn validate_design(
         memory: raw.memory,
         array_count,
         array,
-        vector_units: positive("vector.units", raw.vector.units)?,
+        vector_units,
         vector_lanes: positive("vector.lanes", raw.vector.lanes)?,
+        vector_chunk_bytes,
         tiling,
         class_tilings,
         buffer_slots,

@@ -403,10 +403,9 @@ fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
         .filter(|o| o.direction == Direction::Read && !o.is_parameter)
         .collect();
     let output = operand(kernel, Direction::Write, 0).expect("a vector kernel writes");
-    // A chunk fills one activation slot of the GEMM buffers, which the vector units share.
-    let [slot_bytes, _, _] = Design::tile_buffer_bytes(&design.tiling, design.precision);
+    // A chunk is as many whole rows as fill one line buffer of the vector unit.
     let row_bytes = (row_elements * output.bits).div_ceil(8).max(1);
-    let chunk_rows = (slot_bytes / row_bytes).clamp(1, rows_total);
+    let chunk_rows = (design.vector_chunk_bytes / row_bytes).clamp(1, rows_total);
     let chunks = rows_total.div_ceil(chunk_rows);
     let activations = &design.placement.activation_channels;
     let parameter_load = {

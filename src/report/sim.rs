@@ -5,7 +5,7 @@ use crate::config::design::Design;
 use crate::config::platform::Platform;
 use crate::roofline::RooflineAnalysis;
 use crate::sim::hbm::{ChannelStats, TICKS_PER_CYCLE};
-use crate::sim::{Bottleneck, CrossCheck, WorkloadSim, cross_check};
+use crate::sim::{Attribution, Bottleneck, CrossCheck, WorkloadSim, cross_check};
 use crate::workload::Encoder;
 use std::fmt::Write;
 
@@ -155,7 +155,7 @@ pub fn simulation_text(
         let mut cycles = 0;
         let mut roofline_s = 0.0;
         let mut count = 0;
-        let mut attribution = [0u64; 5];
+        let mut attribution: Attribution = [0; 6];
         let mut example: Option<CrossCheck> = None;
         for ((other, _), result) in analysis.iter().zip(&sim.kernels) {
             if (other.encoder, other.name) != (kernel.encoder, kernel.name) {
@@ -171,10 +171,7 @@ pub fn simulation_text(
             example.get_or_insert(check);
         }
         let example = example.expect("the kernel itself matches");
-        let bottleneck = Bottleneck::ALL
-            .into_iter()
-            .max_by_key(|&b| (attribution[b as usize], std::cmp::Reverse(b as usize)))
-            .expect("five causes");
+        let bottleneck = Bottleneck::dominant(&attribution);
         let seconds = cycles as f64 / design.clock_hz;
         rows.push(vec![
             format!("{}/{}", kernel.encoder, kernel.name),

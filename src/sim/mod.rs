@@ -7,7 +7,8 @@
 //! served FIFO by its pseudo-channel (see [`hbm`]). With `memory = "ideal"` transfers take no
 //! time. After the run, the critical path is walked back from the last node and every cycle of
 //! the kernel is accounted to what held it: compute, HBM bandwidth, HBM latency, buffer
-//! capacity (a load that had to wait for a free slot) or a vector unit.
+//! capacity (a load that waited for a slot a compute held), a vector unit, or dependency
+//! (fill and drain at the kernel's edges, which only overlapping kernels would hide).
 
 mod check;
 pub mod hbm;
@@ -28,20 +29,32 @@ use std::collections::BinaryHeap;
 /// What a simulated cycle of a kernel was spent on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Bottleneck {
+    /// GEMM tiles on the arrays (fill, streaming and drain of every fold).
     Compute,
+    /// HBM transfers beyond their first access latency.
     HbmBandwidth,
+    /// The access latency of HBM transfers on the critical path.
     HbmLatency,
+    /// Transfers that waited for a buffer slot a compute still held.
     BufferCapacity,
+    /// Passes on the vector units.
     VectorUnit,
+    /// Fill and drain at the kernel's edges: transfers before its first compute starts or
+    /// after its last one ends, which only overlapping consecutive kernels would hide.
+    Dependency,
 }
 
+/// Cycles per [`Bottleneck`], indexed like [`Bottleneck::ALL`].
+pub type Attribution = [u64; 6];
+
 impl Bottleneck {
-    pub const ALL: [Bottleneck; 5] = [
+    pub const ALL: [Bottleneck; 6] = [
         Bottleneck::Compute,
         Bottleneck::HbmBandwidth,
         Bottleneck::HbmLatency,
         Bottleneck::BufferCapacity,
         Bottleneck::VectorUnit,
+        Bottleneck::Dependency,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,7 +64,19 @@ impl Bottleneck {
             Bottleneck::HbmLatency => "hbm_latency",
             Bottleneck::BufferCapacity => "buffer_capacity",
             Bottleneck::VectorUnit => "vector_unit",
+            Bottleneck::Dependency => "dependency",
         }
+    }
+
+    /// The cause with the most cycles (ties: the first in [`Bottleneck::ALL`]).
+    pub fn dominant(attribution: &Attribution) -> Bottleneck {
+        let mut best = Bottleneck::Compute;
+        for cause in Bottleneck::ALL {
+            if attribution[cause as usize] > attribution[best as usize] {
+                best = cause;
+            }
+        }
+        best
     }
 }
 
@@ -96,7 +121,7 @@ pub struct KernelSim {
     pub macs: u64,
     pub bytes_tiled: u64,
     /// Cycles per [`Bottleneck`], summing to `cycles`.
-    pub attribution: [u64; 5],
+    pub attribution: Attribution,
     /// Busy cycles summed over all arrays.
     pub array_busy_cycles: u64,
     pub vector_busy_cycles: u64,
@@ -108,13 +133,7 @@ pub struct KernelSim {
 impl KernelSim {
     /// The cause that held the kernel longest.
     pub fn bottleneck(&self) -> Bottleneck {
-        let mut best = Bottleneck::Compute;
-        for (index, cause) in Bottleneck::ALL.into_iter().enumerate() {
-            if self.attribution[index] > self.attribution[best as usize] {
-                best = cause;
-            }
-        }
-        best
+        Bottleneck::dominant(&self.attribution)
     }
 }
 
@@ -247,20 +266,48 @@ pub fn simulate(
         "an acyclic graph runs every node"
     );
 
-    let mut attribution = [0u64; 5];
+    // The kernel's compute runs between these cycles; transfers outside are fill and drain.
+    let computes = nodes.node_indices().filter(|n| {
+        matches!(
+            nodes[*n].kind,
+            NodeKind::Gemm { .. } | NodeKind::Vector { .. }
+        )
+    });
+    let first_compute = computes
+        .clone()
+        .map(|n| start[n.index()])
+        .min()
+        .unwrap_or(0);
+    let last_compute = computes.map(|n| end[n.index()]).max().unwrap_or(u64::MAX);
+    let mut attribution: Attribution = [0; 6];
     let mut cursor = last;
     while let Some(node) = cursor {
         let index = node.index();
-        let (segment_start, previous, via_slot) = match binding[index] {
+        let (segment_start, previous, waited_for_compute_slot) = match binding[index] {
             Binding::Start => (0, None, false),
-            Binding::Edge(p, kind) => (end[p.index()], Some(p), kind == EdgeKind::BufferSlot),
+            // A transfer that waited for a slot a compute held: more slots would have hidden
+            // it. (A slot held by a store is a transfer chain: bandwidth, not capacity.)
+            Binding::Edge(p, kind) => (
+                end[p.index()],
+                Some(p),
+                kind == EdgeKind::BufferSlot
+                    && matches!(
+                        nodes[p].kind,
+                        NodeKind::Gemm { .. } | NodeKind::Vector { .. }
+                    ),
+            ),
             Binding::Unit(p) => (end[p.index()], Some(p), false),
         };
         let duration = end[index] - segment_start;
         match nodes[node].kind {
             NodeKind::Gemm { .. } => attribution[Bottleneck::Compute as usize] += duration,
             NodeKind::Vector { .. } => attribution[Bottleneck::VectorUnit as usize] += duration,
-            NodeKind::Load(_) | NodeKind::Store(_) if via_slot => {
+            NodeKind::Load(_) | NodeKind::Store(_)
+                if end[index] <= first_compute || segment_start >= last_compute =>
+            {
+                attribution[Bottleneck::Dependency as usize] += duration
+            }
+            NodeKind::Load(_) | NodeKind::Store(_) if waited_for_compute_slot => {
                 attribution[Bottleneck::BufferCapacity as usize] += duration
             }
             NodeKind::Load(_) | NodeKind::Store(_) => {

@@ -14,7 +14,7 @@ use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
 use crate::lower::lower;
 
-use crate::sim::{Bottleneck, KernelSim, NullSink, roofline_seconds, simulate};
+use crate::sim::{Attribution, Bottleneck, KernelSim, NullSink, roofline_seconds, simulate};
 use crate::workload::{Encoder, Kernel, WorkloadChoices, build_workload};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -94,8 +94,7 @@ fn cache_key(kernel: &Kernel, design: &Design) -> String {
             design.tiling_for(kernel.class)
         )
     } else {
-        let [slot_bytes, _, _] = Design::tile_buffer_bytes(&design.tiling, design.precision);
-        format!("{kernel:?}|{shared:?}|{slot_bytes}")
+        format!("{kernel:?}|{shared:?}|{}", design.vector_chunk_bytes)
     }
 }
 
@@ -213,7 +212,7 @@ pub fn evaluate(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Out
     let mut encoder_seconds = [None; 3];
     let mut ops = 0.0;
     let mut roofline_total = 0.0;
-    let mut attribution = [0u64; 5];
+    let mut attribution: Attribution = [0; 6];
     for kernel in &kernels {
         let sim = cache.simulate(kernel, &design, platform);
         let (kernel_ops, roofline_s) = roofline_seconds(kernel, sim.bytes_tiled, &design, platform);
@@ -227,10 +226,7 @@ pub fn evaluate(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Out
         }
     }
     let total_seconds: f64 = encoder_seconds.iter().flatten().sum();
-    let bottleneck = Bottleneck::ALL
-        .into_iter()
-        .max_by_key(|&b| (attribution[b as usize], std::cmp::Reverse(b as usize)))
-        .expect("five causes");
+    let bottleneck = Bottleneck::dominant(&attribution);
     let cameras = inputs
         .spec
         .cameras
