@@ -12,6 +12,7 @@
 
 mod check;
 pub mod hbm;
+mod queue;
 mod workload;
 
 pub use check::{CrossCheck, cross_check, roofline_seconds};
@@ -23,8 +24,7 @@ use crate::lower::{EdgeKind, KernelGraph, NodeKind};
 use hbm::{Channel, ChannelStats, ChannelTiming, TICKS_PER_CYCLE};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use queue::EventQueue;
 
 /// What a simulated cycle of a kernel was spent on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -176,8 +176,7 @@ pub fn simulate(
     let mut vector_free = vec![(0u64, None::<NodeIndex>); design.vector_units as usize];
     let channel_count = platform.hbm.channels;
     let mut channels = vec![Channel::default(); channel_count as usize];
-    let mut queue: BinaryHeap<Reverse<(u64, u64, u32)>> = BinaryHeap::new();
-    let mut sequence = 0u64;
+    let mut queue = EventQueue::default();
     let mut macs = 0;
     let mut array_busy_cycles = 0;
     let mut vector_busy_cycles = 0;
@@ -227,13 +226,12 @@ pub fn simulate(
         if pending[node.index()] == 0 {
             let index = node.index();
             (start[index], end[index]) = reserve(node, 0, &mut binding[index]);
-            queue.push(Reverse((end[index], sequence, index as u32)));
-            sequence += 1;
+            queue.push(end[index], index as u32);
         }
     }
     let tracing = sink.enabled();
     let mut last = None;
-    while let Some(Reverse((now, _, index))) = queue.pop() {
+    while let Some((now, index)) = queue.pop() {
         events += 1;
         let node = NodeIndex::new(index as usize);
         last = Some(node);
@@ -256,8 +254,7 @@ pub fn simulate(
             if pending[next] == 0 {
                 binding[next] = Binding::Edge(node, *edge.weight());
                 (start[next], end[next]) = reserve(successor, now, &mut binding[next]);
-                queue.push(Reverse((end[next], sequence, next as u32)));
-                sequence += 1;
+                queue.push(end[next], next as u32);
             }
         }
     }
