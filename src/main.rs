@@ -34,7 +34,7 @@ use std::process::ExitCode;
 #[command(
     name = "roofsim",
     version,
-    about = "Roofline analysis of transformer encoders on FPGAs"
+    about = "Roofline analysis and cycle-level simulation of transformer encoders on FPGAs"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -173,8 +173,9 @@ struct InputArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     batch: u64,
     /// Fused kernels, comma-separated: gemm-act, qkv, attention, all, none
-    #[arg(long, value_name = "LIST", default_value = "none")]
-    fuse: String,
+    /// [default: none for roofline; the design's for simulate and lower]
+    #[arg(long, value_name = "LIST")]
+    fuse: Option<String>,
 }
 
 #[derive(Args)]
@@ -271,6 +272,19 @@ fn load_design_arg(path: Option<&Path>, platform: &Platform) -> Result<Design, E
     )?)
 }
 
+/// The design, with `--fuse` overriding its fusion switches when given.
+fn load_design_for(
+    path: Option<&Path>,
+    inputs: &InputArgs,
+    loaded: &Inputs,
+) -> Result<Design, Error> {
+    let mut design = load_design_arg(path, &loaded.platform)?;
+    if inputs.fuse.is_some() {
+        design.fusion = loaded.choices.fusion;
+    }
+    Ok(design)
+}
+
 fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
     let model = load_model(&source(
         inputs.model.as_deref(),
@@ -290,7 +304,7 @@ fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
         state_tokens: inputs.state_tokens,
         batch: inputs.batch,
         text_layers: inputs.text_layers,
-        fusion: parse_fusion(&inputs.fuse)?,
+        fusion: parse_fusion(inputs.fuse.as_deref().unwrap_or("none"))?,
     };
     Ok(Inputs {
         model,
@@ -335,7 +349,7 @@ fn dimensions<const N: usize>(option: &str, text: &str) -> Result<[u64; N], Erro
 
 fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
     let inputs = load_inputs(&args.inputs)?;
-    let mut design = load_design_arg(args.design.as_deref(), &inputs.platform)?;
+    let mut design = load_design_for(args.design.as_deref(), &args.inputs, &inputs)?;
     if args.ideal_memory {
         design.memory = MemoryModel::Ideal;
     }
@@ -437,7 +451,7 @@ fn progress_bar() -> ProgressBar {
 
 fn run_lower(args: &LowerArgs) -> Result<(), Error> {
     let inputs = load_inputs(&args.inputs)?;
-    let design = load_design_arg(args.design.as_deref(), &inputs.platform)?;
+    let design = load_design_for(args.design.as_deref(), &args.inputs, &inputs)?;
     let choices = WorkloadChoices {
         fusion: design.fusion,
         ..inputs.choices.clone()
@@ -488,6 +502,12 @@ fn run_lower(args: &LowerArgs) -> Result<(), Error> {
 }
 
 fn run_sweep(args: &SweepArgs) -> Result<(), Error> {
+    if args.inputs.fuse.is_some() {
+        return Err(option_error(
+            "--fuse",
+            "a sweep takes fusion from its base design and its `fusion` axis".into(),
+        ));
+    }
     let inputs = load_inputs(&args.inputs)?;
     let source = Source::from_path(&args.sweep)?;
     let sweep_dir = args.sweep.parent().unwrap_or(Path::new(".")).to_path_buf();

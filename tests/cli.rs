@@ -376,3 +376,18 @@ fn unknown_design_field() {
     let (_dir, path) = write_temp("design.toml", &text);
     rejects(&["simulate", "--design", &path], &[&path, "width"]);
 }
+
+#[test]
+fn fuse_overrides_the_design_for_simulate() {
+    let out = tempfile::tempdir().unwrap();
+    let output = roofsim()
+        .args(["simulate", "--fuse", "attention", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("vision/attention") && !stdout.contains("vision/softmax"));
+    // The design's own gemm-act and qkv fusion are replaced, not merged.
+    assert!(stdout.contains("vision/q_proj") && stdout.contains("vision/fc1 "));
+}
