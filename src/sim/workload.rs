@@ -29,7 +29,6 @@ struct Unit {
 
 fn units(workload: &Workload) -> Vec<Unit> {
     let mut units: Vec<Unit> = Vec::new();
-    let mut keys: Vec<Vec<Kernel>> = Vec::new();
     for (index, kernel) in workload.kernels.iter().enumerate() {
         let starts_new = match units.last() {
             Some(unit) => {
@@ -46,21 +45,21 @@ fn units(workload: &Workload) -> Vec<Unit> {
         }
         units.last_mut().expect("pushed above").members.push(index);
     }
-    for unit in &mut units {
-        let key: Vec<Kernel> = unit
-            .members
-            .iter()
-            .map(|&index| Kernel {
-                layer: None,
-                ..workload.kernels[index].clone()
-            })
-            .collect();
-        unit.same_as = keys.iter().position(|seen| *seen == key);
-        if unit.same_as.is_none() {
-            keys.push(key);
-        } else {
-            keys.push(Vec::new());
-        }
+    // A unit repeats the first earlier unit whose kernels are equal but for the layer index.
+    let keys: Vec<Vec<Kernel>> = units
+        .iter()
+        .map(|unit| {
+            unit.members
+                .iter()
+                .map(|&index| Kernel {
+                    layer: None,
+                    ..workload.kernels[index].clone()
+                })
+                .collect()
+        })
+        .collect();
+    for index in 0..units.len() {
+        units[index].same_as = (0..index).find(|&earlier| keys[earlier] == keys[index]);
     }
     units
 }
