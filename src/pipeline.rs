@@ -17,8 +17,9 @@ use crate::workload::{
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Any failure of a job. `Config` and `Workload` are the user's to fix (exit code 2);
-/// `Report` is an I/O failure while writing outputs.
+/// Any failure of a job. `Config`, `Workload` and a `Report` mismatch (a file to resume or
+/// merge that belongs to another sweep) are the user's to fix (exit code 2); `Lower` is an
+/// internal bug; any other `Report` error is an I/O failure while writing outputs.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
