@@ -391,3 +391,63 @@ fn fuse_overrides_the_design_for_simulate() {
     // The design's own gemm-act and qkv fusion are replaced, not merged.
     assert!(stdout.contains("vision/q_proj") && stdout.contains("vision/fc1 "));
 }
+
+#[test]
+fn standalone_siglip_and_llama_configs_run() {
+    let (_vision_dir, vision) = write_temp(
+        "siglip.json",
+        r#"{"model_type": "siglip_vision_model", "image_size": 384, "patch_size": 16,
+            "hidden_size": 1152, "intermediate_size": 4304, "num_hidden_layers": 27,
+            "num_attention_heads": 16, "torch_dtype": "float32"}"#,
+    );
+    let out = tempfile::tempdir().unwrap();
+    let output = roofsim()
+        .args([
+            "roofline",
+            "--precision",
+            "int8",
+            "--model",
+            &vision,
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    // 384 / 16 = 24 patches a side: 576 tokens, one image without a policy.
+    assert!(stdout.contains("576x1152x768"), "{stdout}");
+    assert_eq!(
+        files_in(out.path()),
+        ["roofline.csv", "vision_roofline.svg"]
+    );
+
+    let (_text_dir, text) = write_temp(
+        "llama.json",
+        r#"{"model_type": "llama", "hidden_size": 2048, "intermediate_size": 8192,
+            "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8}"#,
+    );
+    let out = tempfile::tempdir().unwrap();
+    let output = roofsim()
+        .args([
+            "roofline",
+            "--precision",
+            "fp16",
+            "--language-tokens",
+            "128",
+            "--model",
+            &text,
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    // 128 language tokens + 1 state token; K/V project to 8 heads of 64.
+    assert!(
+        stdout.contains("129 text tokens") && stdout.contains("129x512x2048"),
+        "{stdout}"
+    );
+    assert_eq!(files_in(out.path()), ["roofline.csv", "text_roofline.svg"]);
+}

@@ -28,7 +28,7 @@ fn ceiling_colour(precision: Precision) -> &'static str {
 }
 
 /// An axis-aligned box in pixels.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Rect {
     x0: f64,
     y0: f64,
@@ -374,14 +374,62 @@ fn draw_legend(
     );
 }
 
-/// Markers, then labels placed greedily where they overlap no other label, marker or the legend.
-fn draw_points(svg: &mut String, points: &[Point], obstacles: &[Rect], colour: &str) {
-    let plot = Rect {
+/// The plot area labels must stay inside.
+fn plot_area() -> Rect {
+    Rect {
         x0: LEFT + 2.0,
         y0: TOP + 2.0,
         x1: RIGHT - 2.0,
         y1: BOTTOM - 2.0,
-    };
+    }
+}
+
+/// Places a label of `chars` characters beside each `(x, y)` point, greedily in order: the
+/// first spot, ring by ring outwards, that stays inside the plot and overlaps no `taken` box
+/// and no label placed before. Returns each label's box and ring (ring > 0 wants a leader
+/// line), or `None` if no spot is free within 30 rings.
+fn place_labels(points: &[(f64, f64, usize)], taken: &[Rect]) -> Vec<Option<(Rect, u32)>> {
+    let plot = plot_area();
+    let mut taken = taken.to_vec();
+    let height = FONT_PX + 2.0;
+    points
+        .iter()
+        .map(|&(x, y, chars)| {
+            let width = chars as f64 * CHAR_PX;
+            let placement = (0..30).find_map(|ring| {
+                let distance = 7.0 + 12.0 * ring as f64;
+                // Right, left, above, below, then the diagonals.
+                let candidates = [
+                    (distance, -height / 2.0),
+                    (-distance - width, -height / 2.0),
+                    (-width / 2.0, -distance - height),
+                    (-width / 2.0, distance),
+                    (distance * 0.7, -distance * 0.7 - height),
+                    (-distance * 0.7 - width, -distance * 0.7 - height),
+                    (distance * 0.7, distance * 0.7),
+                    (-distance * 0.7 - width, distance * 0.7),
+                ];
+                candidates.into_iter().find_map(|(dx, dy)| {
+                    let rect = Rect {
+                        x0: x + dx,
+                        y0: y + dy,
+                        x1: x + dx + width,
+                        y1: y + dy + height,
+                    };
+                    (rect.inside(&plot) && !taken.iter().any(|t| t.overlaps(&rect)))
+                        .then_some((rect, ring))
+                })
+            });
+            if let Some((rect, _)) = placement {
+                taken.push(rect);
+            }
+            placement
+        })
+        .collect()
+}
+
+/// Markers, then labels placed greedily where they overlap no other label, marker or the legend.
+fn draw_points(svg: &mut String, points: &[Point], obstacles: &[Rect], colour: &str) {
     let mut taken: Vec<Rect> = vec![legend_rect()];
     taken.extend_from_slice(obstacles);
     for point in points {
@@ -408,37 +456,15 @@ fn draw_points(svg: &mut String, points: &[Point], obstacles: &[Rect], colour: &
             );
         }
     }
-    for point in points {
-        let width = point.label.chars().count() as f64 * CHAR_PX;
-        let height = FONT_PX + 2.0;
-        let placement = (0..12).find_map(|ring| {
-            let distance = 7.0 + 12.0 * ring as f64;
-            // Right, left, above, below, then the diagonals.
-            let candidates = [
-                (distance, -height / 2.0),
-                (-distance - width, -height / 2.0),
-                (-width / 2.0, -distance - height),
-                (-width / 2.0, distance),
-                (distance * 0.7, -distance * 0.7 - height),
-                (-distance * 0.7 - width, -distance * 0.7 - height),
-                (distance * 0.7, distance * 0.7),
-                (-distance * 0.7 - width, distance * 0.7),
-            ];
-            candidates.into_iter().find_map(|(dx, dy)| {
-                let rect = Rect {
-                    x0: point.x + dx,
-                    y0: point.y + dy,
-                    x1: point.x + dx + width,
-                    y1: point.y + dy + height,
-                };
-                (rect.inside(&plot) && !taken.iter().any(|t| t.overlaps(&rect)))
-                    .then_some((rect, ring))
-            })
-        });
+    let labels: Vec<(f64, f64, usize)> = points
+        .iter()
+        .map(|p| (p.x, p.y, p.label.chars().count()))
+        .collect();
+    let placements = place_labels(&labels, &taken);
+    for (point, placement) in points.iter().zip(placements) {
         let Some((rect, ring)) = placement else {
             continue;
         };
-        taken.push(rect);
         if ring > 0 {
             // A leader line from the marker to the nearest corner region of the label.
             let lx = point.x.clamp(rect.x0, rect.x1);
@@ -456,5 +482,36 @@ fn draw_points(svg: &mut String, points: &[Point], obstacles: &[Rect], colour: &
             rect.y1 - 3.0,
             escape(&point.label)
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Up to 16 points anywhere in the plot, labels of up to 30 characters: every label is
+        /// placed, inside the plot, over no marker and no other label.
+        #[test]
+        fn labels_never_overlap(points in prop::collection::vec(
+            (LEFT + 10.0..RIGHT - 10.0, TOP + 10.0..BOTTOM - 10.0, 3usize..30), 1..16)) {
+            let markers: Vec<Rect> = points
+                .iter()
+                .map(|&(x, y, _)| Rect {
+                    x0: x - MARKER_PX - 1.0,
+                    y0: y - MARKER_PX - 1.0,
+                    x1: x + MARKER_PX + 1.0,
+                    y1: y + MARKER_PX + 1.0,
+                })
+                .collect();
+            let placed = place_labels(&points, &markers);
+            let boxes: Vec<Rect> = placed.iter().map(|p| p.expect("every label is placed").0).collect();
+            for (i, a) in boxes.iter().enumerate() {
+                prop_assert!(a.inside(&plot_area()));
+                prop_assert!(!markers.iter().any(|m| m.overlaps(a)));
+                prop_assert!(!boxes[i + 1..].iter().any(|b| b.overlaps(a)));
+            }
+        }
     }
 }
