@@ -362,7 +362,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
                     Some(ArrayShape {
                         rows,
                         cols,
-                        dataflow: design.array.dataflow,
+                        ..design.array
                     })
                 }
                 None => None,

@@ -28,6 +28,9 @@ pub struct RawArrays {
     pub rows: u64,
     pub cols: u64,
     pub dataflow: Dataflow,
+    /// Whether a fold starts while the previous one drains (false: SCALE-Sim's model).
+    #[serde(default)]
+    pub overlap_folds: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -193,6 +196,8 @@ pub struct ArrayShape {
     pub rows: u64,
     pub cols: u64,
     pub dataflow: Dataflow,
+    /// Consecutive folds of a tile pipeline: fill and drain are paid once per tile.
+    pub overlap_folds: bool,
 }
 
 /// A GEMM tile and loop order.
@@ -312,6 +317,7 @@ pub fn validate_design(
         rows: positive("arrays.rows", raw.arrays.rows)?,
         cols: positive("arrays.cols", raw.arrays.cols)?,
         dataflow: raw.arrays.dataflow,
+        overlap_folds: raw.arrays.overlap_folds,
     };
     let array_count = positive("arrays.count", raw.arrays.count)?;
     let tile = |prefix: &str, tile: &RawTile| -> Result<Tiling, ConfigError> {

@@ -6,7 +6,7 @@
 
 mod address;
 
-use crate::config::design::{Dataflow, Design, LoopOrder};
+use crate::config::design::{ArrayShape, Dataflow, Design, LoopOrder};
 use crate::workload::{Direction, Kernel, Op, Operand};
 use address::{ChannelRequests, TensorLayout};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -82,14 +82,24 @@ pub enum LowerError {
 /// cycles for ws and is to preload the stationary operand first; partial folds are padded to
 /// the whole array; folds do not overlap. `tests/golden/scalesim-3.0-fold-cycles.csv` holds
 /// SCALE-Sim's own counts.
-pub fn gemm_tile_cycles(rows: u64, cols: u64, dataflow: Dataflow, m: u64, n: u64, k: u64) -> u64 {
-    let (spatial_rows, spatial_cols, streamed, preload) = match dataflow {
+///
+/// With `overlap_folds`, a fold enters the array while the previous one drains: the fill,
+/// drain and first preload are paid once per tile, and each further fold holds the array for
+/// `max(T, R)` cycles (its preload or output drain must fit under the next fold's streaming).
+pub fn gemm_tile_cycles(array: &ArrayShape, m: u64, n: u64, k: u64) -> u64 {
+    let (rows, cols) = (array.rows, array.cols);
+    let (spatial_rows, spatial_cols, streamed, preload) = match array.dataflow {
         Dataflow::Os => (m, n, k, 0),
         Dataflow::Ws => (k, n, m, rows),
         Dataflow::Is => (k, m, n, rows),
     };
     let folds = spatial_rows.div_ceil(rows) * spatial_cols.div_ceil(cols);
-    folds * (preload + rows + cols + streamed - 2)
+    let one_fold = preload + rows + cols + streamed - 2;
+    if array.overlap_folds {
+        one_fold + (folds - 1) * streamed.max(rows)
+    } else {
+        folds * one_fold
+    }
 }
 
 /// Builds graphs while tracking the last user of each buffer slot.
@@ -357,7 +367,7 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                 };
                 let (tm, tn, tk) = (rows.1 - rows.0, cols.1 - cols.0, depth.1 - depth.0);
                 let shape = design.array;
-                let cycles = gemm_tile_cycles(shape.rows, shape.cols, shape.dataflow, tm, tn, tk);
+                let cycles = gemm_tile_cycles(&shape, tm, tn, tk);
                 let compute = lowering.add(
                     NodeKind::Gemm {
                         array,
@@ -530,14 +540,7 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                 let scores = lowering.add(
                     NodeKind::Gemm {
                         array,
-                        cycles: gemm_tile_cycles(
-                            shape.rows,
-                            shape.cols,
-                            shape.dataflow,
-                            tm,
-                            tn,
-                            head_dim,
-                        ),
+                        cycles: gemm_tile_cycles(&shape, tm, tn, head_dim),
                         macs: tm * tn * head_dim,
                     },
                     format!("scores b{batch} m{qi} n{kj}"),
@@ -557,14 +560,7 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                 let context_tile = lowering.add(
                     NodeKind::Gemm {
                         array,
-                        cycles: gemm_tile_cycles(
-                            shape.rows,
-                            shape.cols,
-                            shape.dataflow,
-                            tm,
-                            head_dim,
-                            tn,
-                        ),
+                        cycles: gemm_tile_cycles(&shape, tm, head_dim, tn),
                         macs: tm * tn * head_dim,
                     },
                     format!("context b{batch} m{qi} n{kj}"),
@@ -646,12 +642,45 @@ mod tests {
 
     #[test]
     fn fold_model_by_dataflow() {
+        let array = |dataflow| ArrayShape {
+            rows: 8,
+            cols: 8,
+            dataflow,
+            overlap_folds: false,
+        };
         // 8x8 array, M=16, N=8, K=4. os: (16/8)·(8/8) folds of 8+8+4−2 = 18.
-        assert_eq!(gemm_tile_cycles(8, 8, Dataflow::Os, 16, 8, 4), 2 * 18);
+        assert_eq!(gemm_tile_cycles(&array(Dataflow::Os), 16, 8, 4), 2 * 18);
         // ws: rows take K=4 (one padded fold), columns N=8, M=16 streams: 2·8+8+16−2 = 38.
-        assert_eq!(gemm_tile_cycles(8, 8, Dataflow::Ws, 16, 8, 4), 38);
+        assert_eq!(gemm_tile_cycles(&array(Dataflow::Ws), 16, 8, 4), 38);
         // is: rows take K=4, columns M=16 (2 folds), N=8 streams: 2·8+8+8−2 = 30 each.
-        assert_eq!(gemm_tile_cycles(8, 8, Dataflow::Is, 16, 8, 4), 2 * 30);
+        assert_eq!(gemm_tile_cycles(&array(Dataflow::Is), 16, 8, 4), 2 * 30);
+    }
+
+    #[test]
+    fn overlapped_folds_pay_fill_and_drain_once() {
+        for dataflow in [Dataflow::Os, Dataflow::Ws, Dataflow::Is] {
+            let plain = ArrayShape {
+                rows: 8,
+                cols: 8,
+                dataflow,
+                overlap_folds: false,
+            };
+            let overlapped = ArrayShape {
+                overlap_folds: true,
+                ..plain
+            };
+            // One fold: nothing to overlap.
+            assert_eq!(
+                gemm_tile_cycles(&overlapped, 8, 8, 8),
+                gemm_tile_cycles(&plain, 8, 8, 8)
+            );
+            // 4 × 4 folds: after the first, each of the other 15 holds the array max(T, R).
+            let cycles = gemm_tile_cycles(&overlapped, 32, 32, 100);
+            assert!(cycles < gemm_tile_cycles(&plain, 32, 32, 100));
+            if dataflow == Dataflow::Os {
+                assert_eq!(cycles, gemm_tile_cycles(&plain, 8, 8, 100) + 15 * 100);
+            }
+        }
     }
 
     #[test]

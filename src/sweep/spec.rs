@@ -40,6 +40,7 @@ struct RawAxes {
     array_count: Option<RawAxis<u64>>,
     array_shape: Option<Vec<String>>,
     dataflow: Option<Vec<Dataflow>>,
+    overlap_folds: Option<Vec<bool>>,
     tm: Option<RawAxis<u64>>,
     tn: Option<RawAxis<u64>>,
     tk: Option<RawAxis<u64>>,
@@ -149,6 +150,7 @@ impl SweepSpec {
                         _ => Dataflow::Is,
                     }
                 }
+                "overlap_folds" => design.arrays.overlap_folds = value == "true",
                 "tm" => design.tiling.tm = number()?,
                 "tn" => design.tiling.tn = number()?,
                 "tk" => design.tiling.tk = number()?,
@@ -318,6 +320,10 @@ pub fn load_sweep(
     if let Some(flows) = a.dataflow {
         let names = flows.iter().map(|d| d.name().to_string()).collect();
         axes.push(text_axis(file, "dataflow", names, |_| true, "")?);
+    }
+    if let Some(overlap) = a.overlap_folds {
+        let names = overlap.iter().map(bool::to_string).collect();
+        axes.push(text_axis(file, "overlap_folds", names, |_| true, "")?);
     }
     for (name, axis) in [("tm", a.tm), ("tn", a.tn), ("tk", a.tk), ("slots", a.slots)] {
         if let Some(axis) = axis {
