@@ -7,7 +7,7 @@ use roofsim::config::design::{DEFAULT_DESIGN, LoopOrder, Tiling, load_design, pa
 use roofsim::config::model::{default_model, default_policy};
 use roofsim::config::platform::default_platform;
 use roofsim::lower::lower;
-use roofsim::pipeline::simulate as simulate_model;
+use roofsim::pipeline::{design_workload, simulate as simulate_model};
 use roofsim::sim::{NullSink, simulate};
 use roofsim::sweep::{KernelCache, SweepInputs, load_sweep, run_points};
 use roofsim::workload::WorkloadChoices;
@@ -49,11 +49,9 @@ fn whole_model(c: &mut Criterion) {
     group.bench_function("smolvla_3_cameras_default_design", |b| {
         b.iter(|| {
             simulate_model(
-                &model,
-                Some(&policy),
+                design_workload(&model, Some(&policy), &platform, &design, &choices).unwrap(),
                 &platform,
                 &design,
-                &choices,
                 None,
                 &|| {},
             )
@@ -82,8 +80,13 @@ slots = [1, 2]
         Ok((parse_design(&source)?, source.name))
     })
     .unwrap();
+    let choices = WorkloadChoices {
+        batch: 1,
+        ..WorkloadChoices::default()
+    };
     let inputs = SweepInputs {
         spec: &spec,
+        choices: &choices,
         model: &model,
         policy: Some(&policy),
         platform: &platform,

@@ -384,9 +384,17 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
             pipeline::simulate_gemm((m, n, k), &inputs.platform, &single)?
         }
         None => {
-            std::fs::create_dir_all(&args.out).map_err(|source| io_error(&args.out, source))?;
+            // Validate the workload before anything touches the output folder.
+            let analysis = pipeline::design_workload(
+                &inputs.model,
+                inputs.policy.as_ref(),
+                &inputs.platform,
+                &design,
+                &inputs.choices,
+            )?;
             let partial = args.out.join(".trace.csv.partial");
             let mut trace = if args.trace {
+                std::fs::create_dir_all(&args.out).map_err(|source| io_error(&args.out, source))?;
                 let file =
                     std::fs::File::create(&partial).map_err(|source| io_error(&partial, source))?;
                 Some(CsvTrace::new(std::io::BufWriter::new(file)))
@@ -395,11 +403,9 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
             };
             let progress = progress_bar();
             let result = pipeline::simulate(
-                &inputs.model,
-                inputs.policy.as_ref(),
+                analysis,
                 &inputs.platform,
                 &design,
-                &inputs.choices,
                 trace.as_mut().map(|t| t as &mut dyn TraceSink),
                 &|| progress.inc(1),
             );
@@ -544,6 +550,7 @@ fn run_sweep(args: &SweepArgs) -> Result<(), Error> {
     }
     let sweep_inputs = SweepInputs {
         spec: &spec,
+        choices: &inputs.choices,
         model: &inputs.model,
         policy: inputs.policy.as_ref(),
         platform: &inputs.platform,

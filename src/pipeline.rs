@@ -121,29 +121,21 @@ pub struct SimulateOutput {
     pub sim: WorkloadSim,
 }
 
-/// Simulates a workload on a design. The workload takes the design's precision and fusion.
-/// With `trace`, every executed node streams to it as the simulation runs.
-pub fn simulate(
+/// The workload a design runs: the model with the design's precision and fusion, under the
+/// roofline. Fails on workload options that cannot describe a forward pass.
+pub fn design_workload(
     model: &ModelSpec,
     policy: Option<&PolicySpec>,
     platform: &Platform,
     design: &Design,
     choices: &WorkloadChoices,
-    trace: Option<&mut dyn TraceSink>,
-    progress: &(dyn Fn() + Sync),
-) -> Result<SimulateOutput, Error> {
+) -> Result<RooflineAnalysis, Error> {
     let choices = WorkloadChoices {
         fusion: design.fusion,
         ..choices.clone()
     };
     let workload = build_workload(model, &choices.options(model, policy, design.precision))?;
-    simulate_workload_output(
-        RooflineAnalysis::new(workload, platform),
-        platform,
-        design,
-        trace,
-        progress,
-    )
+    Ok(RooflineAnalysis::new(workload, platform))
 }
 
 /// Simulates one GEMM (output `m × n`, reduction `k`) alone on one array of `design`.
@@ -166,7 +158,7 @@ pub fn simulate_gemm(
         text_tokens: 0,
         kernels: vec![kernel],
     };
-    simulate_workload_output(
+    simulate(
         RooflineAnalysis::new(workload, platform),
         platform,
         design,
@@ -175,7 +167,9 @@ pub fn simulate_gemm(
     )
 }
 
-fn simulate_workload_output(
+/// Simulates a workload on a design and renders the results. With `trace`, every executed
+/// node streams to it as the simulation runs.
+pub fn simulate(
     analysis: RooflineAnalysis,
     platform: &Platform,
     design: &Design,
@@ -271,8 +265,9 @@ pub fn sweep(
             .map_err(|rule| ConfigError::invalid(&spec.source, "axes", rule))?;
         design.name = format!("{}-best-{}", design.name, best.point);
         let body = toml::to_string(&design).expect("a design serialises");
+        let batch = batch.unwrap_or(inputs.choices.batch);
         let toml_text = format!(
-            "# Best point {} of {} ({:.3} ms per step, {} DSPs, batch {batch}).\n# Run it: roofsim simulate --design best.toml\n{body}",
+            "# Best point {} of {} ({:.3} ms per step, {} DSPs, batch {batch}).\n# Run it: roofsim simulate --design best.toml --batch {batch}\n{body}",
             best.point, spec.source, best.total_ms, best.dsps
         );
         files.push(("best.toml", toml_text.into_bytes()));

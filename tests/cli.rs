@@ -226,6 +226,10 @@ fn zero_cameras() {
         &["roofline", "--cameras", "0"],
         &["--cameras", "at least 1"],
     );
+    rejects(
+        &["simulate", "--trace", "--cameras", "0"],
+        &["--cameras", "at least 1"],
+    );
 }
 
 #[test]

@@ -153,7 +153,7 @@ fn one_buffer_slot_is_slower_than_two() {
 #[test]
 fn every_kernel_of_the_default_model_stays_under_its_roofline() {
     use roofsim::config::model::{default_model, default_policy};
-    use roofsim::pipeline::simulate as simulate_model;
+    use roofsim::pipeline::{design_workload, simulate as simulate_model};
     use roofsim::workload::WorkloadChoices;
     let (platform, design) = base();
     let mut fused = design.clone();
@@ -164,11 +164,16 @@ fn every_kernel_of_the_default_model_stays_under_its_roofline() {
     };
     for design in [design, fused] {
         let output = simulate_model(
-            &default_model(),
-            Some(&default_policy()),
+            design_workload(
+                &default_model(),
+                Some(&default_policy()),
+                &platform,
+                &design,
+                &choices,
+            )
+            .unwrap(),
             &platform,
             &design,
-            &choices,
             None,
             &|| {},
         )

@@ -219,3 +219,42 @@ fn a_kernel_subset_is_simulated_alone() {
     assert_eq!(subset_ms.len(), 32);
     assert!(subset_ms.iter().zip(&all_ms).all(|(s, a)| s < a));
 }
+
+#[test]
+fn command_line_workload_options_reach_every_point() {
+    let (dir, path) = setup(&SWEEP.replace("cameras = 1\n", ""));
+    let one = dir.path().join("one");
+    let eight = dir.path().join("eight");
+    sweep(&path, &one, &["--prescreen", "2"]);
+    sweep(
+        &path,
+        &eight,
+        &[
+            "--prescreen",
+            "2",
+            "--batch",
+            "8",
+            "--language-tokens",
+            "16",
+        ],
+    );
+    let frames = |out: &Path| {
+        let text = read(&out.join("sweep.csv"));
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let column = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .position(|h| h == "total_ms")
+            .unwrap();
+        let first = reader.records().next().unwrap().unwrap();
+        first[column].parse::<f64>().unwrap()
+    };
+    // Eight observations of a shorter prefix take longer than one, but less than eight.
+    let (one_ms, eight_ms) = (frames(&one), frames(&eight));
+    assert!(
+        eight_ms > one_ms && eight_ms < 8.0 * one_ms,
+        "{one_ms} vs {eight_ms}"
+    );
+    assert!(read(&eight.join("best.toml")).contains("--batch 8"));
+}

@@ -15,7 +15,7 @@ use crate::config::platform::Platform;
 use crate::lower::lower;
 
 use crate::sim::{Attribution, Bottleneck, KernelSim, NullSink, roofline_seconds, simulate};
-use crate::workload::{Encoder, Kernel, WorkloadChoices, build_workload};
+use crate::workload::{Encoder, Kernel, WorkloadChoices, WorkloadOptions, build_workload};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -24,6 +24,8 @@ use std::sync::{Arc, Mutex, mpsc};
 #[derive(Debug, Clone, Copy)]
 pub struct SweepInputs<'a> {
     pub spec: &'a SweepSpec,
+    /// The workload every point starts from; the sweep's `cameras` and `batch` axis override it.
+    pub choices: &'a WorkloadChoices,
     pub model: &'a ModelSpec,
     pub policy: Option<&'a PolicySpec>,
     pub platform: &'a Platform,
@@ -133,7 +135,10 @@ impl KernelCache {
 }
 
 /// The design and kernels of a point, or why it is skipped.
-fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, u64, Vec<Kernel>), String> {
+fn prepare(
+    inputs: &SweepInputs,
+    point: &Point,
+) -> Result<(Design, WorkloadOptions, Vec<Kernel>), String> {
     let (raw, batch) = inputs.spec.apply(point)?;
     let platform = inputs.platform;
     let design =
@@ -177,10 +182,10 @@ fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, u64, Vec<Kern
         }
     }
     let choices = WorkloadChoices {
-        cameras: inputs.spec.cameras,
-        batch,
+        cameras: inputs.spec.cameras.or(inputs.choices.cameras),
+        batch: batch.unwrap_or(inputs.choices.batch),
         fusion: design.fusion,
-        ..WorkloadChoices::default()
+        ..inputs.choices.clone()
     };
     let options = choices.options(inputs.model, inputs.policy, design.precision);
     let workload = build_workload(inputs.model, &options).map_err(|e| e.to_string())?;
@@ -199,12 +204,12 @@ fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, u64, Vec<Kern
     if kernels.is_empty() {
         return Err("no kernel of this point matches `encoders` and `kernels`".into());
     }
-    Ok((design, batch, kernels))
+    Ok((design, options, kernels))
 }
 
 /// Simulates one point.
 pub fn evaluate(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Outcome {
-    let (design, batch, kernels) = match prepare(inputs, point) {
+    let (design, options, kernels) = match prepare(inputs, point) {
         Ok(prepared) => prepared,
         Err(reason) => return Outcome::Skipped(reason),
     };
@@ -227,11 +232,7 @@ pub fn evaluate(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Out
     }
     let total_seconds: f64 = encoder_seconds.iter().flatten().sum();
     let bottleneck = Bottleneck::dominant(&attribution);
-    let cameras = inputs
-        .spec
-        .cameras
-        .or(inputs.policy.map(|p| p.cameras))
-        .unwrap_or(1);
+    let (cameras, batch) = (options.cameras, options.batch);
     let resources = design.resources;
     Outcome::Simulated(PointResult {
         dsps: resources.dsps,

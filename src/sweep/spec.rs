@@ -126,10 +126,11 @@ impl SweepSpec {
         Point { index, values }
     }
 
-    /// The base design with the point's values applied, and the point's batch size.
-    pub fn apply(&self, point: &Point) -> Result<(RawDesign, u64), String> {
+    /// The base design with the point's values applied, and the point's batch size if the
+    /// sweep varies it.
+    pub fn apply(&self, point: &Point) -> Result<(RawDesign, Option<u64>), String> {
         let mut design = self.base.clone();
-        let mut batch = 1;
+        let mut batch = None;
         for (axis, value) in self.axes.iter().zip(&point.values) {
             let number = || {
                 value
@@ -156,7 +157,7 @@ impl SweepSpec {
                 "tk" => design.tiling.tk = number()?,
                 "slots" => design.buffers.slots = number()?,
                 "precision" => design.precision = value.clone(),
-                "batch" => batch = number()?,
+                "batch" => batch = Some(number()?),
                 "clock_mhz" => {
                     design.clock_mhz = value.parse().map_err(|e| format!("clock_mhz: {e}"))?
                 }
