@@ -109,6 +109,22 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Same graph, same design: the same cycles, attribution and channel statistics.
+    #[test]
+    fn same_input_same_output(m in 1u64..700, n in 1u64..700, k in 1u64..700, slots in 1u64..3) {
+        let (platform, mut design) = base();
+        design.buffer_slots = slots;
+        let kernel = single_gemm(m, n, k, design.precision);
+        let graph = lower(&kernel, &design).unwrap();
+        let first = simulate(&graph, "gemm", &design, &platform, &mut NullSink);
+        let again = simulate(&lower(&kernel, &design).unwrap(), "gemm", &design, &platform, &mut NullSink);
+        prop_assert_eq!(first, again);
+    }
+}
+
 #[test]
 fn large_compute_bound_gemm_reaches_95_percent_of_its_roof() {
     let (platform, mut design) = base();
