@@ -311,16 +311,12 @@ fn vision_spec(
         )
     })?;
     let field = |name: &str| format!("{prefix}{name}");
-    let image_size = positive(
-        file,
-        field("image_size"),
-        raw.image_size.unwrap_or(defaults.image_size),
-    )?;
-    let patch_size = positive(
-        file,
-        field("patch_size"),
-        raw.patch_size.unwrap_or(defaults.patch_size),
-    )?;
+    // A size from the file, else the class default; at least 1 either way.
+    let value = |name: &str, given: Option<u64>, default: u64| {
+        positive(file, field(name), given.unwrap_or(default))
+    };
+    let image_size = value("image_size", raw.image_size, defaults.image_size)?;
+    let patch_size = value("patch_size", raw.patch_size, defaults.patch_size)?;
     if !image_size.is_multiple_of(patch_size) {
         return Err(ConfigError::invalid(
             file,
@@ -328,15 +324,11 @@ fn vision_spec(
             format!("patch size {patch_size} does not divide image size {image_size}"),
         ));
     }
-    let hidden_size = positive(
-        file,
-        field("hidden_size"),
-        raw.hidden_size.unwrap_or(defaults.hidden_size),
-    )?;
-    let num_heads = positive(
-        file,
-        field("num_attention_heads"),
-        raw.num_attention_heads.unwrap_or(defaults.num_heads),
+    let hidden_size = value("hidden_size", raw.hidden_size, defaults.hidden_size)?;
+    let num_heads = value(
+        "num_attention_heads",
+        raw.num_attention_heads,
+        defaults.num_heads,
     )?;
     if !hidden_size.is_multiple_of(num_heads) {
         return Err(ConfigError::invalid(
@@ -349,17 +341,17 @@ fn vision_spec(
     Ok(VisionSpec {
         image_size,
         patch_size,
-        num_channels: positive(file, field("num_channels"), raw.num_channels.unwrap_or(3))?,
+        num_channels: value("num_channels", raw.num_channels, 3)?,
         hidden_size,
-        intermediate_size: positive(
-            file,
-            field("intermediate_size"),
-            raw.intermediate_size.unwrap_or(defaults.intermediate_size),
+        intermediate_size: value(
+            "intermediate_size",
+            raw.intermediate_size,
+            defaults.intermediate_size,
         )?,
-        num_layers: positive(
-            file,
-            field("num_hidden_layers"),
-            raw.num_hidden_layers.unwrap_or(defaults.num_layers),
+        num_layers: value(
+            "num_hidden_layers",
+            raw.num_hidden_layers,
+            defaults.num_layers,
         )?,
         num_heads,
         head_dim: hidden_size / num_heads,
@@ -378,18 +370,13 @@ fn text_spec(file: &str, prefix: &str, raw: RawText) -> Result<TextSpec, ConfigE
             format!("unsupported text model type `{model_type}` (expected llama)"),
         ));
     }
-    // LlamaConfig defaults.
-    let hidden_size = positive(file, field("hidden_size"), raw.hidden_size.unwrap_or(4096))?;
-    let num_heads = positive(
-        file,
-        field("num_attention_heads"),
-        raw.num_attention_heads.unwrap_or(32),
-    )?;
-    let num_kv_heads = positive(
-        file,
-        field("num_key_value_heads"),
-        raw.num_key_value_heads.unwrap_or(num_heads),
-    )?;
+    // A size from the file, else LlamaConfig's default; at least 1 either way.
+    let value = |name: &str, given: Option<u64>, default: u64| {
+        positive(file, field(name), given.unwrap_or(default))
+    };
+    let hidden_size = value("hidden_size", raw.hidden_size, 4096)?;
+    let num_heads = value("num_attention_heads", raw.num_attention_heads, 32)?;
+    let num_kv_heads = value("num_key_value_heads", raw.num_key_value_heads, num_heads)?;
     if !num_heads.is_multiple_of(num_kv_heads) {
         return Err(ConfigError::invalid(
             file,
@@ -420,20 +407,12 @@ fn text_spec(file: &str, prefix: &str, raw: RawText) -> Result<TextSpec, ConfigE
     }
     Ok(TextSpec {
         hidden_size,
-        intermediate_size: positive(
-            file,
-            field("intermediate_size"),
-            raw.intermediate_size.unwrap_or(11008),
-        )?,
-        num_layers: positive(
-            file,
-            field("num_hidden_layers"),
-            raw.num_hidden_layers.unwrap_or(32),
-        )?,
+        intermediate_size: value("intermediate_size", raw.intermediate_size, 11008)?,
+        num_layers: value("num_hidden_layers", raw.num_hidden_layers, 32)?,
         num_heads,
         num_kv_heads,
         head_dim,
-        vocab_size: positive(file, field("vocab_size"), raw.vocab_size.unwrap_or(32000))?,
+        vocab_size: value("vocab_size", raw.vocab_size, 32000)?,
         attention_bias: raw.attention_bias.unwrap_or(false),
         mlp_bias: raw.mlp_bias.unwrap_or(false),
     })

@@ -236,6 +236,27 @@ pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError
 /// load that brought it, and its slot.
 type Resident = ((u64, u64, u64), NodeIndex, usize);
 
+/// The node that brought tile `key` into an array's buffer: the resident one if the buffer
+/// holds it, else a new load into the next slot, after that slot's last user.
+fn resident_tile(
+    lowering: &mut Lowering,
+    resident: &mut Option<Resident>,
+    slots: &mut Slots,
+    key: (u64, u64, u64),
+    load: impl FnOnce(&mut Lowering) -> NodeIndex,
+) -> (NodeIndex, usize) {
+    match *resident {
+        Some((held, node, index)) if held == key => (node, index),
+        _ => {
+            let node = load(lowering);
+            let (index, previous) = slots.take();
+            lowering.edge(previous, node, EdgeKind::BufferSlot);
+            *resident = Some((key, node, index));
+            (node, index)
+        }
+    }
+}
+
 fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
     let design = lowering.design;
     let tiling = design.tiling_for(kernel.class);
@@ -329,42 +350,32 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
             let mut c_slot = 0;
             for ki in 0..k_tiles {
                 let depth = (ki * tiling.tk, ((ki + 1) * tiling.tk).min(k));
-                let (a_node, a_slot) = match a_resident[slot] {
-                    Some((key, node, index)) if key == (batch, mi, ki) => (node, index),
-                    _ => {
-                        let node = lowering.load(
-                            &a_layout,
-                            rows,
-                            depth,
-                            format!("load {} b{batch} m{mi} k{ki}", a.name),
-                        );
-                        let (index, previous) = a_slots[slot].take();
-                        lowering.edge(previous, node, EdgeKind::BufferSlot);
-                        a_resident[slot] = Some(((batch, mi, ki), node, index));
-                        (node, index)
-                    }
+                let (a_node, a_slot) = resident_tile(
+                    lowering,
+                    &mut a_resident[slot],
+                    &mut a_slots[slot],
+                    (batch, mi, ki),
+                    |lowering| {
+                        let label = format!("load {} b{batch} m{mi} k{ki}", a.name);
+                        lowering.load(&a_layout, rows, depth, label)
+                    },
+                );
+                // Keys are stored token-major: a Kᵀ tile is a block of their rows.
+                let (b_rows, b_cols) = if kernel.b_transposed {
+                    (cols, depth)
+                } else {
+                    (depth, cols)
                 };
-                let (b_node, b_slot) = match b_resident[slot] {
-                    Some((key, node, index)) if key == (b_instance, ni, ki) => (node, index),
-                    _ => {
-                        // Keys are stored token-major: a Kᵀ tile is a block of their rows.
-                        let (b_rows, b_cols) = if kernel.b_transposed {
-                            (cols, depth)
-                        } else {
-                            (depth, cols)
-                        };
-                        let node = lowering.load(
-                            &b_layout,
-                            b_rows,
-                            b_cols,
-                            format!("load {} b{batch} k{ki} n{ni}", b.name),
-                        );
-                        let (index, previous) = b_slots[slot].take();
-                        lowering.edge(previous, node, EdgeKind::BufferSlot);
-                        b_resident[slot] = Some(((b_instance, ni, ki), node, index));
-                        (node, index)
-                    }
-                };
+                let (b_node, b_slot) = resident_tile(
+                    lowering,
+                    &mut b_resident[slot],
+                    &mut b_slots[slot],
+                    (b_instance, ni, ki),
+                    |lowering| {
+                        let label = format!("load {} b{batch} k{ki} n{ni}", b.name);
+                        lowering.load(&b_layout, b_rows, b_cols, label)
+                    },
+                );
                 let (tm, tn, tk) = (rows.1 - rows.0, cols.1 - cols.0, depth.1 - depth.0);
                 let shape = design.array;
                 let cycles = gemm_tile_cycles(&shape, tm, tn, tk);
