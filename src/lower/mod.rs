@@ -330,6 +330,9 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
             lowering.unit = array;
             let rows = (mi * tiling.tm, ((mi + 1) * tiling.tm).min(m));
             let cols = (ni * tiling.tn, ((ni + 1) * tiling.tn).min(n));
+            // The output tile's slot: its bias/gate inputs and first compute wait for the store
+            // of the tile that held it before.
+            let (c_slot, previous_store) = c_slots[slot].take();
             let mut extra_loads = Vec::new();
             for extra in &extras {
                 let layout = if extra.elements == n {
@@ -344,10 +347,10 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                     cols,
                     format!("load {} b{batch} m{mi} n{ni}", extra.name),
                 );
+                lowering.edge(previous_store, node, EdgeKind::BufferSlot);
                 extra_loads.push(node);
             }
             let mut previous_compute: Option<NodeIndex> = None;
-            let mut c_slot = 0;
             for ki in 0..k_tiles {
                 let depth = (ki * tiling.tk, ((ki + 1) * tiling.tk).min(k));
                 let (a_node, a_slot) = resident_tile(
@@ -392,8 +395,6 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                 lowering.edge(Some(b_node), compute, EdgeKind::Data);
                 lowering.edge(previous_compute, compute, EdgeKind::Data);
                 if ki == 0 {
-                    let (index, previous_store) = c_slots[slot].take();
-                    c_slot = index;
                     lowering.edge(previous_store, compute, EdgeKind::BufferSlot);
                     for &extra in &extra_loads {
                         lowering.edge(Some(extra), compute, EdgeKind::Data);
@@ -503,6 +504,18 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
     let activations = &design.placement.activation_channels;
     let tile = design.tiling_for(kernel.class).tm;
     let shape = design.array;
+    let arrays = design.array_count as usize;
+    // Per array, one buffer ring each for Q, K and V tiles (and the context tile being built,
+    // which shares the Q ring's lifetime).
+    let mut q_slots: Vec<Slots> = (0..arrays)
+        .map(|_| Slots::new(design.buffer_slots))
+        .collect();
+    let mut k_slots: Vec<Slots> = (0..arrays)
+        .map(|_| Slots::new(design.buffer_slots))
+        .collect();
+    let mut v_slots: Vec<Slots> = (0..arrays)
+        .map(|_| Slots::new(design.buffer_slots))
+        .collect();
     let mut instance = 0u64;
     for batch in 0..kernel.batch {
         let kv = batch * kv_instances / kernel.batch;
@@ -522,31 +535,32 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
             instance += 1;
             lowering.unit = array;
             let rows = (qi * tile, ((qi + 1) * tile).min(tokens));
+            let slot = array as usize;
             let q_load = lowering.load(
                 &q_layout,
                 rows,
                 (0, head_dim),
                 format!("load q b{batch} m{qi}"),
             );
+            let (q_slot, previous_q_user) = q_slots[slot].take();
+            lowering.edge(previous_q_user, q_load, EdgeKind::BufferSlot);
             let mut previous = Some(q_load);
-            // Context tiles so far: a K/V load reuses the slot of the tile `slots` steps back.
-            let mut contexts: Vec<NodeIndex> = Vec::new();
             for kj in 0..tokens.div_ceil(tile) {
-                let slot_user = (kj as usize)
-                    .checked_sub(design.buffer_slots as usize)
-                    .map(|index| contexts[index]);
                 let keys = (kj * tile, ((kj + 1) * tile).min(tokens));
                 let (tm, tn) = (rows.1 - rows.0, keys.1 - keys.0);
                 let mut kv_loads = Vec::new();
-                for name in ["k", "v"] {
+                let mut kv_slot_indices = Vec::new();
+                for (name, ring) in [("k", &mut k_slots[slot]), ("v", &mut v_slots[slot])] {
                     let node = lowering.load(
                         &kv_layout,
                         keys,
                         (0, head_dim),
                         format!("load {name} b{batch} m{qi} n{kj}"),
                     );
-                    lowering.edge(slot_user, node, EdgeKind::BufferSlot);
+                    let (index, previous_user) = ring.take();
+                    lowering.edge(previous_user, node, EdgeKind::BufferSlot);
                     kv_loads.push(node);
+                    kv_slot_indices.push(index);
                 }
                 let scores = lowering.add(
                     NodeKind::Gemm {
@@ -579,7 +593,8 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                 );
                 lowering.edge(Some(softmax), context_tile, EdgeKind::Data);
                 lowering.edge(Some(kv_loads[1]), context_tile, EdgeKind::Data);
-                contexts.push(context_tile);
+                k_slots[slot].used_by(kv_slot_indices[0], scores);
+                v_slots[slot].used_by(kv_slot_indices[1], context_tile);
                 previous = Some(context_tile);
             }
             let store = lowering.store(
@@ -589,6 +604,7 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                 format!("store context b{batch} m{qi}"),
             );
             lowering.edge(previous, store, EdgeKind::Data);
+            q_slots[slot].used_by(q_slot, store);
         }
     }
 }
@@ -729,6 +745,57 @@ mod tests {
         scores.class = Some(KernelClass::Attention);
         let graph = lower(&scores, &design).unwrap();
         assert_eq!(count(&graph, "gemm"), 8 * 8);
+    }
+
+    /// No buffer holds more tiles than it has slots: apart from the first fill of each ring,
+    /// every load waits for a slot to be freed. Checked on every kernel of a smolVLA layer,
+    /// fused and unfused.
+    #[test]
+    fn loads_never_run_ahead_of_their_buffers() {
+        use crate::config::model::{default_model, default_policy};
+        use crate::workload::{Fusion, WorkloadChoices, build_workload};
+        let model = default_model();
+        let policy = default_policy();
+        for fused in [false, true] {
+            let mut design = design(DEFAULT_DESIGN);
+            design.fusion = Fusion {
+                gemm_activation: fused,
+                qkv: fused,
+                attention: fused,
+            };
+            let choices = WorkloadChoices {
+                batch: 1,
+                fusion: design.fusion,
+                ..WorkloadChoices::default()
+            };
+            let options = choices.options(&model, Some(&policy), design.precision);
+            let workload = build_workload(&model, &options).unwrap();
+            for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
+                let graph = lower(kernel, &design).unwrap();
+                let unbound_loads = graph
+                    .graph
+                    .node_indices()
+                    .filter(|&n| graph.graph[n].kind_name() == "load")
+                    .filter(|&n| {
+                        !graph
+                            .graph
+                            .edges_directed(n, petgraph::Direction::Incoming)
+                            .any(|e| *e.weight() == EdgeKind::BufferSlot)
+                    })
+                    .count() as u64;
+                let rings = if kernel.op.uses_arrays() {
+                    design.array_count * 3
+                } else {
+                    design.vector_units * 2 + 1
+                };
+                assert!(
+                    unbound_loads <= rings * design.buffer_slots,
+                    "{}/{}: {unbound_loads} loads run ahead of their buffers",
+                    kernel.encoder,
+                    kernel.name
+                );
+            }
+        }
     }
 
     #[test]
