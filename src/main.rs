@@ -123,7 +123,8 @@ struct SweepArgs {
     /// Run only the I-th of N disjoint slices of the points (0-based), e.g. 0/4
     #[arg(long, value_name = "I/N", default_value = "0/1")]
     shard: String,
-    /// Rank all points by the roofline at their tiled OI and simulate only the best K
+    /// Rank all points analytically (roofline at the tiled OI under the array model) and
+    /// simulate only the best K
     #[arg(long, value_name = "K")]
     prescreen: Option<usize>,
     /// Output folder

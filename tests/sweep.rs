@@ -145,7 +145,7 @@ fn prescreen_simulates_only_the_best_k() {
     let summary = sweep(&path, &out, &["--prescreen", "6"]);
     assert_eq!(read(&out.join("sweep.csv")).lines().count(), 1 + 6);
     assert!(
-        summary.contains("prescreen: the roofline ranking and the simulated ranking disagree on"),
+        summary.contains("prescreen: the analytical ranking and the simulated ranking disagree on"),
         "{summary}"
     );
 }

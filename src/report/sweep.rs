@@ -493,14 +493,14 @@ pub fn sweep_summary(entries: &[SweepEntry]) -> String {
     if predicted.len() >= 2 {
         let mut pairs = 0u64;
         let mut disagree = 0u64;
-        let mut roofline_ties = 0u64;
+        let mut analytical_ties = 0u64;
         for (i, (a, pa)) in predicted.iter().enumerate() {
             for (b, pb) in &predicted[i + 1..] {
                 pairs += 1;
                 if pa == pb && a.total_ms != b.total_ms {
-                    // The roofline cannot tell apart what the simulation can (fold overlap,
-                    // dataflow): a tie it would break only by chance.
-                    roofline_ties += 1;
+                    // The analytical model cannot tell apart what the simulation can: a tie
+                    // it would break only by chance.
+                    analytical_ties += 1;
                 } else if (pa < pb) != (a.total_ms < b.total_ms) && a.total_ms != b.total_ms {
                     disagree += 1;
                 }
@@ -513,7 +513,7 @@ pub fn sweep_summary(entries: &[SweepEntry]) -> String {
         let best_simulated = ranked.first().map(|e| e.point);
         let _ = writeln!(
             out,
-            "prescreen: the roofline ranking and the simulated ranking disagree on {disagree} of {pairs} pairs ({:.1}%), and the roofline ties {roofline_ties} pairs the simulation separates; best predicted point {} vs best simulated {}",
+            "prescreen: the analytical ranking and the simulated ranking disagree on {disagree} of {pairs} pairs ({:.1}%), and the analytical model ties {analytical_ties} pairs the simulation separates; best predicted point {} vs best simulated {}",
             100.0 * disagree as f64 / pairs as f64,
             best_predicted.map_or("-".into(), |p| p.to_string()),
             best_simulated.map_or("-".into(), |p| p.to_string()),

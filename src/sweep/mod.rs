@@ -12,7 +12,7 @@ pub use spec::{Axis, Constraints, Point, SweepSpec, load_sweep};
 use crate::config::design::{Design, validate_design};
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
-use crate::lower::lower;
+use crate::lower::{NodeKind, lower};
 
 use crate::sim::{Attribution, Bottleneck, KernelSim, NullSink, roofline_seconds, simulate};
 use crate::workload::{Encoder, Kernel, WorkloadChoices, WorkloadOptions, build_workload};
@@ -71,7 +71,7 @@ pub struct Row {
 #[derive(Debug, Default)]
 pub struct KernelCache {
     sims: Mutex<HashMap<String, Arc<KernelSim>>>,
-    bytes: Mutex<HashMap<String, u64>>,
+    analytic: Mutex<HashMap<String, Analytic>>,
 }
 
 fn cache_key(kernel: &Kernel, design: &Design) -> String {
@@ -121,17 +121,40 @@ impl KernelCache {
         sim
     }
 
-    fn bytes_tiled(&self, kernel: &Kernel, design: &Design) -> u64 {
+    /// What the lowered graph says without simulating it.
+    fn analytic(&self, kernel: &Kernel, design: &Design) -> Analytic {
         let key = cache_key(kernel, design);
-        if let Some(&hit) = self.bytes.lock().expect("cache lock").get(&key) {
+        if let Some(&hit) = self.analytic.lock().expect("cache lock").get(&key) {
             return hit;
         }
-        let bytes = lower(kernel, design)
-            .expect("lowered graphs are acyclic")
-            .bytes_tiled;
-        self.bytes.lock().expect("cache lock").insert(key, bytes);
-        bytes
+        let graph = lower(kernel, design).expect("lowered graphs are acyclic");
+        let (mut array_cycles, mut vector_cycles) = (0, 0);
+        for node in graph.graph.node_weights() {
+            match node.kind {
+                NodeKind::Gemm { cycles, .. } => array_cycles += cycles,
+                NodeKind::Vector { cycles, .. } => vector_cycles += cycles,
+                NodeKind::Load(_) | NodeKind::Store(_) => {}
+            }
+        }
+        let analytic = Analytic {
+            bytes_tiled: graph.bytes_tiled,
+            // Perfectly balanced over the units: a lower bound on the compute time.
+            compute_cycles: (array_cycles.div_ceil(design.array_count))
+                .max(vector_cycles.div_ceil(design.vector_units)),
+        };
+        self.analytic
+            .lock()
+            .expect("cache lock")
+            .insert(key, analytic);
+        analytic
     }
+}
+
+/// A kernel's tiled traffic and the busy time of its units under the array model.
+#[derive(Debug, Clone, Copy)]
+struct Analytic {
+    bytes_tiled: u64,
+    compute_cycles: u64,
 }
 
 /// The design and kernels of a point, or why it is skipped.
@@ -252,13 +275,21 @@ pub fn evaluate(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Out
     })
 }
 
-/// Roofline latency of a point at its tiled OI (no simulation), or `None` if it is skipped.
+/// Analytical latency of a point (no simulation), or `None` if it is skipped.
+/// The bound uses the roofline at the tiled OI with its compute ceiling lowered to what the
+/// arrays reach under their fold model for this tiling (fill, drain and padding included),
+/// so designs of equal peak but different tiling or fold overlap rank apart.
 pub fn predict_seconds(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Option<f64> {
     let (design, _, kernels) = prepare(inputs, point).ok()?;
     Some(
         kernels
             .iter()
-            .map(|k| roofline_seconds(k, cache.bytes_tiled(k, &design), &design, inputs.platform).1)
+            .map(|k| {
+                let analytic = cache.analytic(k, &design);
+                let (_, roofline_s) =
+                    roofline_seconds(k, analytic.bytes_tiled, &design, inputs.platform);
+                roofline_s.max(analytic.compute_cycles as f64 / design.clock_hz)
+            })
             .sum(),
     )
 }
