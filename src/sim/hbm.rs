@@ -210,10 +210,23 @@ mod tests {
 
     #[test]
     fn one_outstanding_request_exposes_the_latency() {
+        // With one request in flight a burst of B bytes takes B / BW + latency (+ our burst
+        // overhead and refresh): the HLS view of HBM Connect (Choi et al.).
         let (mut timing, clock) = timing();
         timing.outstanding = 1;
-        let gb_per_s = probe_bandwidth_bytes_per_s(&timing, clock, 1, 512, 8 << 20) / 1e9;
-        assert!(gb_per_s < 6.0, "{gb_per_s}");
+        let platform = default_platform();
+        let hbm = &platform.hbm;
+        for burst in [64u64, 512, 4096] {
+            let seconds = burst as f64 / hbm.channel_bandwidth_bytes_per_s
+                + hbm.access_latency_s
+                + hbm.request_overhead_s;
+            let expected = burst as f64 / seconds * (1.0 - hbm.refresh_s / hbm.refresh_interval_s);
+            let got = probe_bandwidth_bytes_per_s(&timing, clock, 1, burst, 8 << 20);
+            assert!(
+                (got / expected - 1.0).abs() < 0.01,
+                "{burst} B: {got} vs {expected}"
+            );
+        }
     }
 
     #[test]
