@@ -242,7 +242,12 @@ pub fn read_sweep(text: &str, spec: &SweepSpec) -> Result<Vec<SweepEntry>, Repor
         let skipped = column("status").and_then(|i| record.get(i)) == Some("skipped");
         entries.push(SweepEntry {
             point: number(&record, "point").unwrap_or(0.0) as u64,
-            reason: skipped.then(|| record.get(2).unwrap_or_default().to_string()),
+            reason: skipped.then(|| {
+                column("reason")
+                    .and_then(|i| record.get(i))
+                    .unwrap_or_default()
+                    .to_string()
+            }),
             dsps: number(&record, "dsps").unwrap_or(0.0) as u64,
             total_ms: number(&record, "total_ms").unwrap_or(f64::NAN),
             ms_per_camera: number(&record, "ms_per_camera"),
