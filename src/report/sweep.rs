@@ -308,6 +308,16 @@ pub fn best_entry(entries: &[SweepEntry]) -> Option<&SweepEntry> {
         })
 }
 
+/// A round tick spacing (1, 2 or 5 × a power of ten) giving four to ten ticks up to `max`.
+fn tick_step(max: f64) -> f64 {
+    let magnitude = 10f64.powf((max / 5.0).log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|factor| factor * magnitude)
+        .find(|step| max / step <= 10.0)
+        .unwrap_or(10.0 * magnitude)
+}
+
 /// Latency against DSPs, every simulated point grey, the Pareto front highlighted.
 pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
     let (width, height) = (820.0, 560.0);
@@ -344,18 +354,23 @@ pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
         right - left,
         bottom - top
     );
-    for tick in 0..=5 {
-        let dsps = (max_dsps * tick as f64 / 5.0) as u64;
-        let ms = max_ms * tick as f64 / 5.0;
+    let dsp_step = tick_step(max_dsps);
+    for tick in 0..=(max_dsps / dsp_step) as u64 {
+        let dsps = (tick as f64 * dsp_step) as u64;
         let _ = writeln!(
             svg,
             r##"<line x1="{0:.1}" y1="{top}" x2="{0:.1}" y2="{bottom}" stroke="#eee"/><text x="{0:.1}" y="{1}" text-anchor="middle">{dsps}</text>"##,
             x(dsps),
             bottom + 16.0
         );
+    }
+    let ms_step = tick_step(max_ms);
+    let decimals = (-ms_step.log10().floor()).max(0.0) as usize;
+    for tick in 0..=(max_ms / ms_step) as u64 {
+        let ms = tick as f64 * ms_step;
         let _ = writeln!(
             svg,
-            r##"<line x1="{left}" y1="{0:.1}" x2="{right}" y2="{0:.1}" stroke="#eee"/><text x="{1}" y="{2:.1}" text-anchor="end">{ms:.1}</text>"##,
+            r##"<line x1="{left}" y1="{0:.1}" x2="{right}" y2="{0:.1}" stroke="#eee"/><text x="{1}" y="{2:.1}" text-anchor="end">{ms:.decimals$}</text>"##,
             y(ms),
             left - 6.0,
             y(ms) + 4.0
@@ -379,11 +394,20 @@ pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
         path.join(" ")
     );
     for entry in &front {
+        // Labels near the right edge end at their point instead of centring on it.
+        let anchor = if x(entry.dsps) > right - 80.0 {
+            "end"
+        } else {
+            "middle"
+        };
         let _ = writeln!(
             svg,
-            r##"<circle cx="{:.1}" cy="{:.1}" r="4" fill="#d95f02"/>"##,
+            r##"<circle cx="{0:.1}" cy="{1:.1}" r="4" fill="#d95f02"/><text x="{0:.1}" y="{2:.1}" fill="#d95f02" text-anchor="{anchor}">#{3} {4:.1} ms</text>"##,
             x(entry.dsps),
-            y(entry.total_ms)
+            y(entry.total_ms),
+            y(entry.total_ms) + 18.0,
+            entry.point,
+            entry.total_ms
         );
     }
     let _ = writeln!(
@@ -525,4 +549,17 @@ pub fn sweep_summary(entries: &[SweepEntry]) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round() {
+        assert_eq!(tick_step(6451.0), 1000.0);
+        assert_eq!(tick_step(310.5), 50.0);
+        assert_eq!(tick_step(8.0), 1.0);
+        assert_eq!(tick_step(0.9), 0.1);
+    }
 }
