@@ -22,7 +22,7 @@ use roofsim::report::write_all;
 use roofsim::sim::TraceSink;
 use roofsim::sim::hbm::{ChannelTiming, probe_bandwidth_bytes_per_s};
 use roofsim::sweep::{SweepInputs, load_sweep};
-use roofsim::trace::CsvTrace;
+use roofsim::trace::{ChromeTrace, CsvTrace, TraceFile};
 use roofsim::workload::Fusion;
 use roofsim::workload::WorkloadChoices;
 use roofsim::workload::build_workload;
@@ -87,9 +87,12 @@ struct SimulateArgs {
     /// Design TOML [default: built-in configs/designs/u280-int8.toml]
     #[arg(long, value_name = "FILE")]
     design: Option<PathBuf>,
-    /// Also write trace.csv: one row per executed node, streamed as the simulation runs
+    /// Also write a trace of every executed node, streamed as the simulation runs
     #[arg(long)]
     trace: bool,
+    /// Trace format: csv (trace.csv) or chrome (trace.json, for Perfetto or chrome://tracing)
+    #[arg(long, value_name = "FORMAT", default_value = "csv", value_parser = ["csv", "chrome"])]
+    trace_format: String,
     /// Simulate one GEMM MxNxK (output M x N, reduction K) on one array instead of the model
     #[arg(long, value_name = "MxNxK")]
     gemm: Option<String>,
@@ -393,12 +396,16 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
                 &design,
                 &inputs.choices,
             )?;
-            let partial = args.out.join(".trace.csv.partial");
-            let mut trace = if args.trace {
+            let partial = args.out.join(format!(".{}.partial", trace_name(args)));
+            let mut trace: Option<Box<dyn TraceFile>> = if args.trace {
                 std::fs::create_dir_all(&args.out).map_err(|source| io_error(&args.out, source))?;
                 let file =
                     std::fs::File::create(&partial).map_err(|source| io_error(&partial, source))?;
-                Some(CsvTrace::new(std::io::BufWriter::new(file)))
+                let writer = std::io::BufWriter::new(file);
+                Some(match args.trace_format.as_str() {
+                    "chrome" => Box::new(ChromeTrace::new(writer, design.clock_hz)),
+                    _ => Box::new(CsvTrace::new(writer)),
+                })
             } else {
                 None
             };
@@ -407,7 +414,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
                 analysis,
                 &inputs.platform,
                 &design,
-                trace.as_mut().map(|t| t as &mut dyn TraceSink),
+                trace.as_mut().map(|t| t.as_mut() as &mut dyn TraceSink),
                 &|| progress.inc(1),
             );
             progress.finish_and_clear();
@@ -415,7 +422,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
                 if let Some(trace) = trace {
                     trace
                         .finish()
-                        .map_err(|error| Error::Report(ReportError::Csv(error)))?;
+                        .map_err(|source| io_error(&partial, source))?;
                 }
                 Ok(output)
             });
@@ -430,9 +437,12 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
     };
     write_all(&args.out, &output.files)?;
     if args.trace && args.gemm.is_none() {
-        let path = args.out.join("trace.csv");
-        std::fs::rename(args.out.join(".trace.csv.partial"), &path)
-            .map_err(|source| io_error(&path, source))?;
+        let path = args.out.join(trace_name(args));
+        std::fs::rename(
+            args.out.join(format!(".{}.partial", trace_name(args))),
+            &path,
+        )
+        .map_err(|source| io_error(&path, source))?;
         eprintln!("wrote {}", path.display());
     }
     print_stdout(&output.text);
@@ -440,6 +450,14 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
         eprintln!("wrote {}", args.out.join(name).display());
     }
     Ok(())
+}
+
+/// The trace file's name for the chosen format.
+fn trace_name(args: &SimulateArgs) -> &'static str {
+    match args.trace_format.as_str() {
+        "chrome" => "trace.json",
+        _ => "trace.csv",
+    }
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> Error {

@@ -456,3 +456,21 @@ fn standalone_siglip_and_llama_configs_run() {
     );
     assert_eq!(files_in(out.path()), ["roofline.csv", "text_roofline.svg"]);
 }
+
+#[test]
+fn chrome_trace_opens_as_json() {
+    let out = tempfile::tempdir().unwrap();
+    roofsim()
+        .args(["simulate", "--trace", "--trace-format", "chrome", "--out"])
+        .arg(out.path())
+        .assert()
+        .success();
+    assert_eq!(
+        files_in(out.path()),
+        ["channels.csv", "kernels.csv", "trace.json"]
+    );
+    let text = std::fs::read_to_string(out.path().join("trace.json")).unwrap();
+    let events: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert!(events.iter().filter(|e| e["ph"] == "X").count() > 1000);
+    assert!(events.iter().any(|e| e["args"]["name"] == "array0"));
+}
