@@ -9,8 +9,9 @@ use crate::sim::{Attribution, Bottleneck, CrossCheck, WorkloadSim, cross_check};
 use crate::workload::Encoder;
 use std::fmt::Write;
 
-/// Columns `kernels.csv` adds to the roofline columns.
-pub const SIM_CSV_COLUMNS: [&str; 11] = [
+/// Columns `kernels.csv` adds to the roofline columns, before one `<cause>_cycles` column per
+/// [`Bottleneck`].
+pub const SIM_CSV_COLUMNS: [&str; 9] = [
     "bytes_tiled",
     "oi_tiled",
     "cycles",
@@ -20,8 +21,6 @@ pub const SIM_CSV_COLUMNS: [&str; 11] = [
     "bottleneck",
     "array_utilization",
     "max_channel_utilization",
-    "compute_cycles",
-    "memory_cycles",
 ];
 
 /// One row per kernel instance: the roofline columns, then what the simulation measured.
@@ -32,19 +31,18 @@ pub fn kernels_csv(
     platform: &Platform,
 ) -> Result<Vec<u8>, ReportError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(ROOFLINE_CSV_HEADER.iter().chain(&SIM_CSV_COLUMNS))?;
+    let cause_columns = Bottleneck::ALL.map(|cause| format!("{}_cycles", cause.name()));
+    writer.write_record(
+        ROOFLINE_CSV_HEADER
+            .iter()
+            .chain(&SIM_CSV_COLUMNS)
+            .map(|c| c.to_string())
+            .chain(cause_columns),
+    )?;
     let precision = analysis.workload.options.precision.to_string();
     for ((kernel, point), result) in analysis.iter().zip(&sim.kernels) {
         let check = cross_check(kernel, result, design, platform);
         let mut record = roofline_record(kernel, point, &precision);
-        let memory_cycles: u64 = [
-            Bottleneck::HbmBandwidth,
-            Bottleneck::HbmLatency,
-            Bottleneck::BufferCapacity,
-        ]
-        .iter()
-        .map(|&b| result.attribution[b as usize])
-        .sum();
         record.extend([
             result.bytes_tiled.to_string(),
             format!("{:.6}", check.oi_tiled),
@@ -55,9 +53,8 @@ pub fn kernels_csv(
             result.bottleneck().name().to_string(),
             format!("{:.4}", check.array_utilization),
             format!("{:.4}", check.max_channel_utilization),
-            result.attribution[Bottleneck::Compute as usize].to_string(),
-            memory_cycles.to_string(),
         ]);
+        record.extend(result.attribution.iter().map(u64::to_string));
         writer.write_record(&record)?;
     }
     writer
