@@ -309,6 +309,21 @@ fn simulation_outputs_are_identical_for_one_and_two_threads() {
     ] {
         assert!(header.split(',').any(|h| h == column), "missing {column}");
     }
+    // Every cycle of every kernel is accounted to one cause.
+    let mut reader = csv::Reader::from_reader(kernels.as_bytes());
+    let names = reader.headers().unwrap().clone();
+    let cause_columns: Vec<usize> = (0..names.len())
+        .filter(|&i| names[i].ends_with("_cycles"))
+        .collect();
+    assert_eq!(cause_columns.len(), 6);
+    let cycles = names.iter().position(|h| h == "cycles").unwrap();
+    for row in reader.records().map(Result::unwrap) {
+        let sum: u64 = cause_columns
+            .iter()
+            .map(|&i| row[i].parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(sum, row[cycles].parse::<u64>().unwrap());
+    }
     let trace = std::fs::read_to_string(one.path().join("trace.csv")).unwrap();
     assert!(trace.starts_with("start_cycle,end_cycle,resource,kernel,node,kind,bytes\n"));
     assert!(trace.lines().count() > 1000);
