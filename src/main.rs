@@ -521,7 +521,7 @@ fn run_lower(args: &LowerArgs) -> Result<(), Error> {
         args.dot.display(),
         graph.graph.node_count(),
         graph.graph.edge_count(),
-        graph.bytes_tiled
+        graph.totals().bytes_tiled
     );
     Ok(())
 }

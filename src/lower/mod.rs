@@ -34,8 +34,8 @@ pub struct Node {
     /// Short readable name, e.g. `load A m1 k0`.
     pub label: String,
     pub bytes: u64,
-    /// The array (or vector unit) whose buffer a transfer fills or drains: it decides the AXI
-    /// port the requests enter the HBM switch at.
+    /// The array or vector unit the node runs on, or whose buffer a transfer fills or drains
+    /// (which decides the AXI port its requests enter the HBM switch at).
     pub unit: u64,
 }
 
@@ -63,8 +63,35 @@ pub enum EdgeKind {
 #[derive(Debug, Clone)]
 pub struct KernelGraph {
     pub graph: DiGraph<Node, EdgeKind>,
+}
+
+/// What a lowered kernel amounts to before it is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GraphTotals {
     /// Bytes the tiling really moves (operands re-read across tiles included).
     pub bytes_tiled: u64,
+    pub macs: u64,
+    /// Busy cycles summed over the GEMM tiles (all arrays together).
+    pub array_cycles: u64,
+    /// Busy cycles summed over the vector passes (all units together).
+    pub vector_cycles: u64,
+}
+
+impl KernelGraph {
+    pub fn totals(&self) -> GraphTotals {
+        let mut totals = GraphTotals::default();
+        for node in self.graph.node_weights() {
+            match node.kind {
+                NodeKind::Load(_) | NodeKind::Store(_) => totals.bytes_tiled += node.bytes,
+                NodeKind::Gemm { cycles, macs, .. } => {
+                    totals.array_cycles += cycles;
+                    totals.macs += macs;
+                }
+                NodeKind::Vector { cycles, .. } => totals.vector_cycles += cycles,
+            }
+        }
+        totals
+    }
 }
 
 /// A kernel that cannot be lowered onto a design.
@@ -102,66 +129,47 @@ pub fn gemm_tile_cycles(array: &ArrayShape, m: u64, n: u64, k: u64) -> u64 {
     }
 }
 
-/// Builds graphs while tracking the last user of each buffer slot.
+/// Builds a kernel's graph.
 struct Lowering<'a> {
     design: &'a Design,
-    /// Array or vector unit the nodes being added belong to.
-    unit: u64,
     graph: DiGraph<Node, EdgeKind>,
-    bytes_tiled: u64,
     requests: ChannelRequests,
 }
 
 impl Lowering<'_> {
-    fn add(&mut self, kind: NodeKind, label: String, bytes: u64) -> NodeIndex {
-        if matches!(kind, NodeKind::Load(_) | NodeKind::Store(_)) {
-            self.bytes_tiled += bytes;
-        }
+    /// A GEMM tile or vector pass.
+    fn compute(&mut self, kind: NodeKind, label: String) -> NodeIndex {
+        let unit = match kind {
+            NodeKind::Gemm { array, .. } => array,
+            NodeKind::Vector { unit, .. } => unit,
+            NodeKind::Load(_) | NodeKind::Store(_) => unreachable!("transfers go through transfer"),
+        };
         self.graph.add_node(Node {
             kind,
             label,
-            bytes,
-            unit: self.unit,
+            bytes: 0,
+            unit,
         })
     }
 
-    /// A transfer node moving rows `rows`, columns `cols` of a tensor; bytes and channels
-    /// come from the layout.
+    /// A load or store (`kind` is `NodeKind::Load` or `NodeKind::Store`) for `unit`'s buffer,
+    /// moving rows `rows`, columns `cols` of a tensor; bytes and channels come from the layout.
     fn transfer(
         &mut self,
-        store: bool,
+        kind: fn(Vec<ChannelRequest>) -> NodeKind,
+        unit: u64,
         layout: &TensorLayout,
         (rows, cols): ((u64, u64), (u64, u64)),
         label: String,
     ) -> NodeIndex {
         let requests = self.requests.tile(self.design, layout, rows, cols);
         let bytes = requests.iter().map(|r| r.bytes).sum();
-        let kind = if store {
-            NodeKind::Store(requests)
-        } else {
-            NodeKind::Load(requests)
-        };
-        self.add(kind, label, bytes)
-    }
-
-    fn load(
-        &mut self,
-        layout: &TensorLayout,
-        rows: (u64, u64),
-        cols: (u64, u64),
-        label: String,
-    ) -> NodeIndex {
-        self.transfer(false, layout, (rows, cols), label)
-    }
-
-    fn store(
-        &mut self,
-        layout: &TensorLayout,
-        rows: (u64, u64),
-        cols: (u64, u64),
-        label: String,
-    ) -> NodeIndex {
-        self.transfer(true, layout, (rows, cols), label)
+        self.graph.add_node(Node {
+            kind: kind(requests),
+            label,
+            bytes,
+            unit,
+        })
     }
 
     fn edge(&mut self, from: Option<NodeIndex>, to: NodeIndex, kind: EdgeKind) {
@@ -183,6 +191,21 @@ impl Slots {
             last_users: vec![None; slots as usize],
             next: 0,
         }
+    }
+
+    /// One buffer of the design's slots for each of `units` arrays or vector units.
+    fn per_unit(units: u64, design: &Design) -> Vec<Slots> {
+        (0..units)
+            .map(|_| Slots::new(design.buffer_slots))
+            .collect()
+    }
+
+    /// Puts the tile `load` brings into the next slot, after that slot's last user; returns
+    /// the slot.
+    fn fill(&mut self, lowering: &mut Lowering, load: NodeIndex) -> usize {
+        let (slot, previous) = self.take();
+        lowering.edge(previous, load, EdgeKind::BufferSlot);
+        slot
     }
 
     /// Takes the next slot in turn: its index, and the node the new tile must wait for.
@@ -210,9 +233,7 @@ fn operand(kernel: &Kernel, direction: Direction, index: usize) -> Option<&Opera
 pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError> {
     let mut lowering = Lowering {
         design,
-        unit: 0,
         graph: DiGraph::new(),
-        bytes_tiled: 0,
         requests: ChannelRequests::default(),
     };
     match kernel.op {
@@ -220,16 +241,14 @@ pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError
         Op::FusedAttention => lower_fused_attention(&mut lowering, kernel),
         _ => lower_vector(&mut lowering, kernel),
     }
-    let Lowering {
-        graph, bytes_tiled, ..
-    } = lowering;
+    let graph = lowering.graph;
     if let Err(cycle) = petgraph::algo::toposort(&graph, None) {
         return Err(LowerError::Cycle {
             kernel: kernel.name.to_string(),
             node: graph[cycle.node_id()].label.clone(),
         });
     }
-    Ok(KernelGraph { graph, bytes_tiled })
+    Ok(KernelGraph { graph })
 }
 
 /// The tile an array's buffer holds: (instance, row or column tile, reduction tile), the
@@ -249,8 +268,7 @@ fn resident_tile(
         Some((held, node, index)) if held == key => (node, index),
         _ => {
             let node = load(lowering);
-            let (index, previous) = slots.take();
-            lowering.edge(previous, node, EdgeKind::BufferSlot);
+            let index = slots.fill(lowering, node);
             *resident = Some((key, node, index));
             (node, index)
         }
@@ -288,15 +306,9 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
     let n_tiles = n.div_ceil(tiling.tn);
     let k_tiles = k.div_ceil(tiling.tk);
     let arrays = design.array_count;
-    let mut a_slots: Vec<Slots> = (0..arrays)
-        .map(|_| Slots::new(design.buffer_slots))
-        .collect();
-    let mut b_slots: Vec<Slots> = (0..arrays)
-        .map(|_| Slots::new(design.buffer_slots))
-        .collect();
-    let mut c_slots: Vec<Slots> = (0..arrays)
-        .map(|_| Slots::new(design.buffer_slots))
-        .collect();
+    let mut a_slots = Slots::per_unit(arrays, design);
+    let mut b_slots = Slots::per_unit(arrays, design);
+    let mut c_slots = Slots::per_unit(arrays, design);
     // The tile each array's A and B buffers hold now, to skip reloading it.
     let mut a_resident: Vec<Option<Resident>> = vec![None; arrays as usize];
     let mut b_resident: Vec<Option<Resident>> = vec![None; arrays as usize];
@@ -327,7 +339,6 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
             let array = output_tile % arrays;
             let slot = array as usize;
             output_tile += 1;
-            lowering.unit = array;
             let rows = (mi * tiling.tm, ((mi + 1) * tiling.tm).min(m));
             let cols = (ni * tiling.tn, ((ni + 1) * tiling.tn).min(n));
             // The output tile's slot: its bias/gate inputs and first compute wait for the store
@@ -341,10 +352,11 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                     TensorLayout::row_major(channels_of(extra), extra.bits, batch * m * n, n)
                 };
                 let extra_rows = if extra.elements == n { (0, 1) } else { rows };
-                let node = lowering.load(
+                let node = lowering.transfer(
+                    NodeKind::Load,
+                    array,
                     &layout,
-                    extra_rows,
-                    cols,
+                    (extra_rows, cols),
                     format!("load {} b{batch} m{mi} n{ni}", extra.name),
                 );
                 lowering.edge(previous_store, node, EdgeKind::BufferSlot);
@@ -360,7 +372,7 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                     (batch, mi, ki),
                     |lowering| {
                         let label = format!("load {} b{batch} m{mi} k{ki}", a.name);
-                        lowering.load(&a_layout, rows, depth, label)
+                        lowering.transfer(NodeKind::Load, array, &a_layout, (rows, depth), label)
                     },
                 );
                 // Keys are stored token-major: a Kᵀ tile is a block of their rows.
@@ -376,20 +388,18 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                     (b_instance, ni, ki),
                     |lowering| {
                         let label = format!("load {} b{batch} k{ki} n{ni}", b.name);
-                        lowering.load(&b_layout, b_rows, b_cols, label)
+                        let tile = (b_rows, b_cols);
+                        lowering.transfer(NodeKind::Load, array, &b_layout, tile, label)
                     },
                 );
                 let (tm, tn, tk) = (rows.1 - rows.0, cols.1 - cols.0, depth.1 - depth.0);
-                let shape = design.array;
-                let cycles = gemm_tile_cycles(&shape, tm, tn, tk);
-                let compute = lowering.add(
+                let compute = lowering.compute(
                     NodeKind::Gemm {
                         array,
-                        cycles,
+                        cycles: gemm_tile_cycles(&design.array, tm, tn, tk),
                         macs: tm * tn * tk,
                     },
                     format!("gemm b{batch} m{mi} n{ni} k{ki}"),
-                    0,
                 );
                 lowering.edge(Some(a_node), compute, EdgeKind::Data);
                 lowering.edge(Some(b_node), compute, EdgeKind::Data);
@@ -404,10 +414,11 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                 b_slots[slot].used_by(b_slot, compute);
                 previous_compute = Some(compute);
             }
-            let store = lowering.store(
+            let store = lowering.transfer(
+                NodeKind::Store,
+                array,
                 &c_layout,
-                rows,
-                cols,
+                (rows, cols),
                 format!("store {} b{batch} m{mi} n{ni}", c.name),
             );
             lowering.edge(previous_compute, store, EdgeKind::Data);
@@ -442,13 +453,12 @@ fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
         (parameters > 0).then(|| {
             let layout =
                 TensorLayout::row_major(&design.placement.weight_channels, 8, 0, parameters);
-            lowering.load(&layout, (0, 1), (0, parameters), "load parameters".into())
+            let label = "load parameters".to_string();
+            lowering.transfer(NodeKind::Load, 0, &layout, ((0, 1), (0, parameters)), label)
         })
     };
     let units = design.vector_units;
-    let mut slots: Vec<Slots> = (0..units)
-        .map(|_| Slots::new(design.buffer_slots))
-        .collect();
+    let mut slots = Slots::per_unit(units, design);
     for chunk in 0..chunks {
         let unit = chunk % units;
         let rows = (
@@ -457,10 +467,9 @@ fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
         );
         let elements = (rows.1 - rows.0) * row_elements;
         let cycles = elements.div_ceil(design.vector_lanes);
-        let pass = lowering.add(
+        let pass = lowering.compute(
             NodeKind::Vector { unit, cycles },
             format!("{} rows {}..{}", kernel.op.name(), rows.0, rows.1),
-            0,
         );
         lowering.edge(parameter_load, pass, EdgeKind::Data);
         let (slot, previous) = slots[unit as usize].take();
@@ -471,20 +480,22 @@ fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
                 index as u64 * rows_total * row_elements,
                 row_elements,
             );
-            let load = lowering.load(
+            let load = lowering.transfer(
+                NodeKind::Load,
+                unit,
                 &layout,
-                rows,
-                (0, row_elements),
+                (rows, (0, row_elements)),
                 format!("load {} rows {}..{}", input.name, rows.0, rows.1),
             );
             lowering.edge(previous, load, EdgeKind::BufferSlot);
             lowering.edge(Some(load), pass, EdgeKind::Data);
         }
         let layout = TensorLayout::row_major(activations, output.bits, 0, row_elements);
-        let store = lowering.store(
+        let store = lowering.transfer(
+            NodeKind::Store,
+            unit,
             &layout,
-            rows,
-            (0, row_elements),
+            (rows, (0, row_elements)),
             format!("store rows {}..{}", rows.0, rows.1),
         );
         lowering.edge(Some(pass), store, EdgeKind::Data);
@@ -504,18 +515,11 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
     let activations = &design.placement.activation_channels;
     let tile = design.tiling_for(kernel.class).tm;
     let shape = design.array;
-    let arrays = design.array_count as usize;
     // Per array, one buffer ring each for Q, K and V tiles (and the context tile being built,
     // which shares the Q ring's lifetime).
-    let mut q_slots: Vec<Slots> = (0..arrays)
-        .map(|_| Slots::new(design.buffer_slots))
-        .collect();
-    let mut k_slots: Vec<Slots> = (0..arrays)
-        .map(|_| Slots::new(design.buffer_slots))
-        .collect();
-    let mut v_slots: Vec<Slots> = (0..arrays)
-        .map(|_| Slots::new(design.buffer_slots))
-        .collect();
+    let mut q_slots = Slots::per_unit(design.array_count, design);
+    let mut k_slots = Slots::per_unit(design.array_count, design);
+    let mut v_slots = Slots::per_unit(design.array_count, design);
     let mut instance = 0u64;
     for batch in 0..kernel.batch {
         let kv = batch * kv_instances / kernel.batch;
@@ -533,17 +537,16 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
             let array = instance % design.array_count;
             let unit = instance % design.vector_units;
             instance += 1;
-            lowering.unit = array;
             let rows = (qi * tile, ((qi + 1) * tile).min(tokens));
             let slot = array as usize;
-            let q_load = lowering.load(
+            let q_load = lowering.transfer(
+                NodeKind::Load,
+                array,
                 &q_layout,
-                rows,
-                (0, head_dim),
+                (rows, (0, head_dim)),
                 format!("load q b{batch} m{qi}"),
             );
-            let (q_slot, previous_q_user) = q_slots[slot].take();
-            lowering.edge(previous_q_user, q_load, EdgeKind::BufferSlot);
+            let q_slot = q_slots[slot].fill(lowering, q_load);
             let mut previous = Some(q_load);
             for kj in 0..tokens.div_ceil(tile) {
                 let keys = (kj * tile, ((kj + 1) * tile).min(tokens));
@@ -551,45 +554,41 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                 let mut kv_loads = Vec::new();
                 let mut kv_slot_indices = Vec::new();
                 for (name, ring) in [("k", &mut k_slots[slot]), ("v", &mut v_slots[slot])] {
-                    let node = lowering.load(
+                    let node = lowering.transfer(
+                        NodeKind::Load,
+                        array,
                         &kv_layout,
-                        keys,
-                        (0, head_dim),
+                        (keys, (0, head_dim)),
                         format!("load {name} b{batch} m{qi} n{kj}"),
                     );
-                    let (index, previous_user) = ring.take();
-                    lowering.edge(previous_user, node, EdgeKind::BufferSlot);
+                    kv_slot_indices.push(ring.fill(lowering, node));
                     kv_loads.push(node);
-                    kv_slot_indices.push(index);
                 }
-                let scores = lowering.add(
+                let scores = lowering.compute(
                     NodeKind::Gemm {
                         array,
                         cycles: gemm_tile_cycles(&shape, tm, tn, head_dim),
                         macs: tm * tn * head_dim,
                     },
                     format!("scores b{batch} m{qi} n{kj}"),
-                    0,
                 );
                 lowering.edge(previous, scores, EdgeKind::Data);
                 lowering.edge(Some(kv_loads[0]), scores, EdgeKind::Data);
-                let softmax = lowering.add(
+                let softmax = lowering.compute(
                     NodeKind::Vector {
                         unit,
                         cycles: (tm * tn).div_ceil(design.vector_lanes),
                     },
                     format!("softmax b{batch} m{qi} n{kj}"),
-                    0,
                 );
                 lowering.edge(Some(scores), softmax, EdgeKind::Data);
-                let context_tile = lowering.add(
+                let context_tile = lowering.compute(
                     NodeKind::Gemm {
                         array,
                         cycles: gemm_tile_cycles(&shape, tm, head_dim, tn),
                         macs: tm * tn * head_dim,
                     },
                     format!("context b{batch} m{qi} n{kj}"),
-                    0,
                 );
                 lowering.edge(Some(softmax), context_tile, EdgeKind::Data);
                 lowering.edge(Some(kv_loads[1]), context_tile, EdgeKind::Data);
@@ -597,10 +596,11 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                 v_slots[slot].used_by(kv_slot_indices[1], context_tile);
                 previous = Some(context_tile);
             }
-            let store = lowering.store(
+            let store = lowering.transfer(
+                NodeKind::Store,
+                array,
                 &out_layout,
-                rows,
-                (0, head_dim),
+                (rows, (0, head_dim)),
                 format!("store context b{batch} m{qi}"),
             );
             lowering.edge(previous, store, EdgeKind::Data);
@@ -729,7 +729,7 @@ mod tests {
         assert_eq!(count(&graph, "store"), 8);
         assert_eq!(count(&graph, "load"), 2 + 8);
         let expected = 256 * 768 + 2 * 768 * 512 + 256 * 512;
-        assert_eq!(graph.bytes_tiled, expected);
+        assert_eq!(graph.totals().bytes_tiled, expected);
     }
 
     #[test]
@@ -796,6 +796,55 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A transfer enters the HBM switch at the port of the unit whose buffer it fills or
+    /// drains, so it must carry the unit of the compute it feeds or follows.
+    #[test]
+    fn transfers_carry_the_unit_of_their_compute() {
+        use crate::config::model::{default_model, default_policy};
+        use crate::workload::{Fusion, WorkloadChoices, build_workload};
+        let model = default_model();
+        let policy = default_policy();
+        let mut design = design(DEFAULT_DESIGN);
+        design.fusion = Fusion {
+            gemm_activation: true,
+            qkv: true,
+            attention: true,
+        };
+        let choices = WorkloadChoices {
+            batch: 1,
+            fusion: design.fusion,
+            ..WorkloadChoices::default()
+        };
+        let options = choices.options(&model, Some(&policy), design.precision);
+        let workload = build_workload(&model, &options).unwrap();
+        let mut checked = 0;
+        for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
+            let graph = lower(kernel, &design).unwrap().graph;
+            for edge in graph
+                .raw_edges()
+                .iter()
+                .filter(|e| e.weight == EdgeKind::Data)
+            {
+                let (from, to) = (&graph[edge.source()], &graph[edge.target()]);
+                let pair = match (from.kind_name(), to.kind_name()) {
+                    ("load", "gemm" | "vector") if from.label != "load parameters" => (from, to),
+                    ("gemm" | "vector", "store") => (to, from),
+                    _ => continue,
+                };
+                // Fused attention's softmax runs on a vector unit beside its array.
+                if pair.1.kind_name() == "gemm" || kernel.op != Op::FusedAttention {
+                    assert_eq!(
+                        pair.0.unit, pair.1.unit,
+                        "{}: {}",
+                        kernel.name, pair.0.label
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1000);
     }
 
     #[test]

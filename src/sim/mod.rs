@@ -320,7 +320,7 @@ pub fn simulate(
     KernelSim {
         cycles,
         macs,
-        bytes_tiled: graph.bytes_tiled,
+        bytes_tiled: graph.totals().bytes_tiled,
         attribution,
         array_busy_cycles,
         vector_busy_cycles,

@@ -137,7 +137,7 @@ impl KernelCache {
             }
         }
         let analytic = Analytic {
-            bytes_tiled: graph.bytes_tiled,
+            bytes_tiled: graph.totals().bytes_tiled,
             // Perfectly balanced over the units: a lower bound on the compute time.
             compute_cycles: (array_cycles.div_ceil(design.array_count))
                 .max(vector_cycles.div_ceil(design.vector_units)),
