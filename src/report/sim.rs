@@ -96,7 +96,7 @@ pub fn channels_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Repor
         writer.write_record([
             channel.to_string(),
             stats.bytes.to_string(),
-            stats.requests.to_string(),
+            stats.bursts.to_string(),
             format!("{:.4}", stats.busy_ticks() as f64 / ticks),
             format!("{:.4}", stats.data_ticks as f64 / ticks),
             format!("{:.4}", stats.overhead_ticks as f64 / ticks),

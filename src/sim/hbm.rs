@@ -24,6 +24,8 @@ pub struct ChannelTiming {
     pub refresh_interval_ticks: u64,
     pub refresh_ticks: u64,
     pub channels_per_switch: u64,
+    /// Mini-switches of the HBM.
+    pub switches: u64,
     /// Data ticks per byte of traffic that crosses mini-switches, in 1/65536ths.
     pub crossing_ticks_per_byte_q16: u64,
     pub hop_latency_ticks: u64,
@@ -44,6 +46,7 @@ impl ChannelTiming {
             refresh_interval_ticks: (hbm.refresh_interval_s * ticks_per_s).round() as u64,
             refresh_ticks: (hbm.refresh_s * ticks_per_s).round() as u64,
             channels_per_switch: hbm.channels_per_switch,
+            switches: (hbm.channels / hbm.channels_per_switch).max(1),
             crossing_ticks_per_byte_q16: (ticks_per_s
                 / (hbm.channel_bandwidth_bytes_per_s * hbm.crossing_bandwidth_share)
                 * 65536.0)
@@ -54,13 +57,11 @@ impl ChannelTiming {
     }
 
     /// Mini-switches a request from `unit` to `channel` crosses.
-    pub fn hops(&self, unit: u64, channel: u64, channels: u64) -> u64 {
+    pub fn hops(&self, unit: u64, channel: u64) -> u64 {
         if !self.per_unit_ports {
             return 0;
         }
-        let switches = (channels / self.channels_per_switch).max(1);
-        let home = unit % switches;
-        (channel / self.channels_per_switch).abs_diff(home)
+        (channel / self.channels_per_switch).abs_diff(unit % self.switches)
     }
 }
 
@@ -68,7 +69,7 @@ impl ChannelTiming {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ChannelStats {
     pub bytes: u64,
-    pub requests: u64,
+    pub bursts: u64,
     /// Data beats at peak rate.
     pub data_ticks: u64,
     /// Per-burst overhead (short bursts).
@@ -91,7 +92,7 @@ impl ChannelStats {
 
     pub fn add(&mut self, other: &ChannelStats) {
         self.bytes += other.bytes;
-        self.requests += other.requests;
+        self.bursts += other.bursts;
         self.data_ticks += other.data_ticks;
         self.overhead_ticks += other.overhead_ticks;
         self.latency_ticks += other.latency_ticks;
@@ -151,7 +152,7 @@ impl Channel {
         end += refreshes * timing.refresh_ticks;
         self.free_tick = end;
         self.stats.bytes += bytes;
-        self.stats.requests += bursts;
+        self.stats.bursts += bursts;
         self.stats.data_ticks += data;
         self.stats.overhead_ticks += overhead;
         self.stats.latency_ticks += occupancy - service;

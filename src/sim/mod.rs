@@ -174,42 +174,30 @@ pub fn simulate(
     let mut binding = vec![Binding::Start; count];
     let mut array_free = vec![(0u64, None::<NodeIndex>); design.array_count as usize];
     let mut vector_free = vec![(0u64, None::<NodeIndex>); design.vector_units as usize];
-    let channel_count = platform.hbm.channels;
-    let mut channels = vec![Channel::default(); channel_count as usize];
+    let mut channels = vec![Channel::default(); platform.hbm.channels as usize];
     let mut queue = EventQueue::default();
-    let mut macs = 0;
-    let mut array_busy_cycles = 0;
-    let mut vector_busy_cycles = 0;
-    let mut events = 0;
 
     // Reserves the node's unit or channels; returns its start and finish cycles.
     let mut reserve = |node: NodeIndex, now: u64, binding: &mut Binding| -> (u64, u64) {
         match &nodes[node].kind {
-            NodeKind::Gemm {
-                array,
-                cycles,
-                macs: tile_macs,
-                ..
-            } => {
-                macs += tile_macs;
-                array_busy_cycles += cycles;
+            NodeKind::Gemm { array, cycles, .. } => {
                 let unit = &mut array_free[*array as usize];
                 occupy(unit, node, now, *cycles, binding)
             }
             NodeKind::Vector { unit, cycles } => {
-                vector_busy_cycles += cycles;
                 let unit = &mut vector_free[*unit as usize];
                 occupy(unit, node, now, *cycles, binding)
             }
             NodeKind::Load(requests) | NodeKind::Store(requests) => {
-                let mut done_tick = now * TICKS_PER_CYCLE;
+                let arrival_tick = now * TICKS_PER_CYCLE;
+                let mut done_tick = arrival_tick;
                 if !ideal {
+                    let unit = nodes[node].unit;
                     for request in requests {
-                        let channel = &mut channels[request.channel as usize];
-                        let hops = timing.hops(nodes[node].unit, request.channel, channel_count);
-                        let done = channel.serve(
+                        let hops = timing.hops(unit, request.channel);
+                        let done = channels[request.channel as usize].serve(
                             &timing,
-                            now * TICKS_PER_CYCLE,
+                            arrival_tick,
                             request.bytes,
                             request.bursts,
                             hops,
@@ -232,7 +220,6 @@ pub fn simulate(
     let tracing = sink.enabled();
     let mut last = None;
     while let Some((now, index)) = queue.pop() {
-        events += 1;
         let node = NodeIndex::new(index as usize);
         last = Some(node);
         if tracing {
@@ -317,15 +304,17 @@ pub fn simulate(
     }
     let cycles = last.map_or(0, |node| end[node.index()]);
     debug_assert_eq!(attribution.iter().sum::<u64>(), cycles);
+    let totals = graph.totals();
     KernelSim {
         cycles,
-        macs,
-        bytes_tiled: graph.totals().bytes_tiled,
+        macs: totals.macs,
+        bytes_tiled: totals.bytes_tiled,
         attribution,
-        array_busy_cycles,
-        vector_busy_cycles,
+        array_busy_cycles: totals.array_cycles,
+        vector_busy_cycles: totals.vector_cycles,
         channels: channels.into_iter().map(|c| c.stats).collect(),
-        events,
+        // One "node finished" event per node: the assert above holds every node ran.
+        events: count as u64,
     }
 }
 
