@@ -5,7 +5,7 @@ use crate::config::design::Design;
 use crate::config::platform::Platform;
 use crate::roofline::RooflineAnalysis;
 use crate::sim::hbm::{ChannelStats, TICKS_PER_CYCLE};
-use crate::sim::{Attribution, Bottleneck, CrossCheck, WorkloadSim, cross_check};
+use crate::sim::{Bottleneck, CrossCheck, SimTotals, WorkloadSim, cross_check};
 use crate::workload::Encoder;
 use std::fmt::Write;
 
@@ -142,45 +142,35 @@ pub fn simulation_text(
         sim.units_simulated,
         sim.events
     );
-    let mut rows = Vec::new();
-    let mut seen: Vec<(Encoder, &str)> = Vec::new();
-    for (kernel, _) in analysis.iter() {
-        if seen.contains(&(kernel.encoder, kernel.name)) {
-            continue;
-        }
-        seen.push((kernel.encoder, kernel.name));
-        let mut cycles = 0;
-        let mut roofline_s = 0.0;
-        let mut count = 0;
-        let mut attribution: Attribution = [0; 6];
-        let mut example: Option<CrossCheck> = None;
-        for ((other, _), result) in analysis.iter().zip(&sim.kernels) {
-            if (other.encoder, other.name) != (kernel.encoder, kernel.name) {
-                continue;
+    // One group per kernel name of each encoder, in order of first appearance.
+    let mut groups: Vec<((Encoder, &str), SimTotals, CrossCheck)> = Vec::new();
+    for ((kernel, _), result) in analysis.iter().zip(&sim.kernels) {
+        let key = (kernel.encoder, kernel.name);
+        let index = match groups.iter().position(|(seen, _, _)| *seen == key) {
+            Some(index) => index,
+            None => {
+                let example = cross_check(kernel, result, design, platform);
+                groups.push((key, SimTotals::default(), example));
+                groups.len() - 1
             }
-            let check = cross_check(other, result, design, platform);
-            cycles += result.cycles;
-            roofline_s += check.efficiency * check.seconds;
-            count += 1;
-            for (sum, value) in attribution.iter_mut().zip(result.attribution) {
-                *sum += value;
-            }
-            example.get_or_insert(check);
-        }
-        let example = example.expect("the kernel itself matches");
-        let bottleneck = Bottleneck::dominant(&attribution);
-        let seconds = cycles as f64 / design.clock_hz;
-        rows.push(vec![
-            format!("{}/{}", kernel.encoder, kernel.name),
-            format!("x{count}"),
-            format!("{:.1}", seconds * 1e6),
-            format!("{:.1}", example.oi_tiled),
-            format!("{:.3}", example.achieved_ops_per_s / 1e12),
-            format!("{:.1}%", 100.0 * roofline_s / seconds),
-            format!("{:.1}%", 100.0 * example.array_utilization),
-            bottleneck.name().to_string(),
-        ]);
+        };
+        groups[index].1.add(kernel, result, design, platform);
     }
+    let rows: Vec<Vec<String>> = groups
+        .iter()
+        .map(|((encoder, name), totals, example)| {
+            vec![
+                format!("{encoder}/{name}"),
+                format!("x{}", totals.instances),
+                format!("{:.1}", totals.seconds(design) * 1e6),
+                format!("{:.1}", example.oi_tiled),
+                format!("{:.3}", example.achieved_ops_per_s / 1e12),
+                format!("{:.1}%", 100.0 * totals.efficiency(design)),
+                format!("{:.1}%", 100.0 * example.array_utilization),
+                totals.bottleneck().name().to_string(),
+            ]
+        })
+        .collect();
     out.push_str(&super::table::aligned(
         &[
             "kernel",
@@ -196,19 +186,19 @@ pub fn simulation_text(
     ));
     out.push('\n');
     let mut rows = Vec::new();
-    let mut total_s = 0.0;
+    let mut all = SimTotals::default();
     for encoder in Encoder::ALL {
-        let cycles: u64 = analysis
-            .iter()
-            .zip(&sim.kernels)
-            .filter(|((k, _), _)| k.encoder == encoder)
-            .map(|(_, s)| s.cycles)
-            .sum();
-        if cycles == 0 {
+        let mut totals = SimTotals::default();
+        for ((kernel, _), result) in analysis.iter().zip(&sim.kernels) {
+            if kernel.encoder == encoder {
+                totals.add(kernel, result, design, platform);
+                all.add(kernel, result, design, platform);
+            }
+        }
+        if totals.instances == 0 {
             continue;
         }
-        let seconds = cycles as f64 / design.clock_hz;
-        total_s += seconds;
+        let seconds = totals.seconds(design);
         let per_camera = match encoder {
             Encoder::Text => "-".to_string(),
             _ => format!(
@@ -222,6 +212,7 @@ pub fn simulation_text(
             per_camera,
         ]);
     }
+    let total_s = all.seconds(design);
     rows.push(vec![
         "all encoders".into(),
         format!("{:.3}", total_s * 1e3),
@@ -231,7 +222,7 @@ pub fn simulation_text(
         &["encoder", "ms per step", "ms per camera"],
         &rows,
     ));
-    let bytes: u64 = sim.kernels.iter().map(|k| k.bytes_tiled).sum();
+    let bytes = all.bytes_tiled;
     let _ = writeln!(
         out,
         "\n{:.1} observations/s (batch {}, {} cameras each); HBM {:.1} GB/s on average = {:.1}% of the {:.0} GB/s peak",

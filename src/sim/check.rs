@@ -1,7 +1,7 @@
 //! Cross-check of a simulated kernel against its roofline at the tiled operational intensity.
 
-use super::KernelSim;
 use super::hbm::TICKS_PER_CYCLE;
+use super::{Attribution, Bottleneck, KernelSim};
 use crate::config::design::{Design, MemoryModel};
 use crate::config::platform::Platform;
 use crate::workload::Kernel;
@@ -87,5 +87,45 @@ pub fn cross_check(
             busiest_channel as f64,
             (sim.cycles * TICKS_PER_CYCLE) as f64,
         ),
+    }
+}
+
+/// Sums over simulated kernels run one after another: a kernel class, an encoder, a design.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SimTotals {
+    pub instances: u64,
+    pub cycles: u64,
+    pub ops: f64,
+    /// Sum of the kernels' roofline times at their tiled OI.
+    pub roofline_s: f64,
+    pub bytes_tiled: u64,
+    pub attribution: Attribution,
+}
+
+impl SimTotals {
+    pub fn add(&mut self, kernel: &Kernel, sim: &KernelSim, design: &Design, platform: &Platform) {
+        let (ops, roofline_s) = roofline_seconds(kernel, sim.bytes_tiled, design, platform);
+        self.instances += 1;
+        self.cycles += sim.cycles;
+        self.ops += ops;
+        self.roofline_s += roofline_s;
+        self.bytes_tiled += sim.bytes_tiled;
+        for (sum, cycles) in self.attribution.iter_mut().zip(sim.attribution) {
+            *sum += cycles;
+        }
+    }
+
+    pub fn seconds(&self, design: &Design) -> f64 {
+        self.cycles as f64 / design.clock_hz
+    }
+
+    /// Roofline time over simulated time.
+    pub fn efficiency(&self, design: &Design) -> f64 {
+        self.roofline_s / self.seconds(design)
+    }
+
+    /// The cause that held these kernels longest.
+    pub fn bottleneck(&self) -> Bottleneck {
+        Bottleneck::dominant(&self.attribution)
     }
 }

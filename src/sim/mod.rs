@@ -15,7 +15,7 @@ pub mod hbm;
 mod queue;
 mod workload;
 
-pub use check::{CrossCheck, cross_check, roofline_seconds};
+pub use check::{CrossCheck, SimTotals, cross_check, roofline_seconds};
 pub use workload::{WorkloadSim, simulate_workload};
 
 use crate::config::design::{Design, MemoryModel};

@@ -119,20 +119,22 @@ pub fn simulate_workload(
             .collect::<Result<_, _>>()?,
     };
     let events = results.iter().flatten().map(|k| k.events).sum();
-    let mut by_unit: Vec<Option<&Vec<KernelSim>>> = vec![None; units.len()];
-    let mut next = results.iter();
-    for (index, unit) in units.iter().enumerate() {
-        by_unit[index] = match unit.same_as {
-            None => next.next(),
-            Some(first) => by_unit[first],
-        };
+    // Each unit takes the results of the distinct unit it is (or repeats), in order.
+    let mut result_of: Vec<usize> = Vec::with_capacity(units.len());
+    let mut distinct_seen = 0;
+    for unit in &units {
+        result_of.push(match unit.same_as {
+            None => {
+                distinct_seen += 1;
+                distinct_seen - 1
+            }
+            Some(first) => result_of[first],
+        });
     }
-    let mut kernels = Vec::with_capacity(workload.kernels.len());
-    for (unit, sims) in units.iter().zip(by_unit) {
-        let sims = sims.expect("every unit has results");
-        debug_assert_eq!(unit.members.len(), sims.len());
-        kernels.extend(sims.iter().cloned());
-    }
+    let kernels = result_of
+        .iter()
+        .flat_map(|&result| results[result].iter().cloned())
+        .collect();
     Ok(WorkloadSim {
         kernels,
         units_simulated: distinct.len(),

@@ -12,9 +12,9 @@ pub use spec::{Axis, Constraints, Point, SweepSpec, load_sweep};
 use crate::config::design::{Design, validate_design};
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
-use crate::lower::{NodeKind, lower};
+use crate::lower::lower;
 
-use crate::sim::{Attribution, Bottleneck, KernelSim, NullSink, roofline_seconds, simulate};
+use crate::sim::{Bottleneck, KernelSim, NullSink, SimTotals, roofline_seconds, simulate};
 use crate::workload::{Encoder, Kernel, WorkloadChoices, WorkloadOptions, build_workload};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -100,53 +100,44 @@ fn cache_key(kernel: &Kernel, design: &Design) -> String {
     }
 }
 
+/// The value cached under `key`, computed on a miss. Two threads missing the same key both
+/// compute it; the results are equal, so the cache stays deterministic.
+fn memo<V: Clone>(map: &Mutex<HashMap<String, V>>, key: String, compute: impl FnOnce() -> V) -> V {
+    if let Some(hit) = map.lock().expect("cache lock").get(&key) {
+        return hit.clone();
+    }
+    let value = compute();
+    map.lock().expect("cache lock").insert(key, value.clone());
+    value
+}
+
 impl KernelCache {
     fn simulate(&self, kernel: &Kernel, design: &Design, platform: &Platform) -> Arc<KernelSim> {
-        let key = cache_key(kernel, design);
-        if let Some(hit) = self.sims.lock().expect("cache lock").get(&key) {
-            return Arc::clone(hit);
-        }
-        let graph = lower(kernel, design).expect("lowered graphs are acyclic");
-        let sim = Arc::new(simulate(
-            &graph,
-            kernel.name,
-            design,
-            platform,
-            &mut NullSink,
-        ));
-        self.sims
-            .lock()
-            .expect("cache lock")
-            .insert(key, Arc::clone(&sim));
-        sim
+        memo(&self.sims, cache_key(kernel, design), || {
+            let graph = lower(kernel, design).expect("lowered graphs are acyclic");
+            Arc::new(simulate(
+                &graph,
+                kernel.name,
+                design,
+                platform,
+                &mut NullSink,
+            ))
+        })
     }
 
     /// What the lowered graph says without simulating it.
     fn analytic(&self, kernel: &Kernel, design: &Design) -> Analytic {
-        let key = cache_key(kernel, design);
-        if let Some(&hit) = self.analytic.lock().expect("cache lock").get(&key) {
-            return hit;
-        }
-        let graph = lower(kernel, design).expect("lowered graphs are acyclic");
-        let (mut array_cycles, mut vector_cycles) = (0, 0);
-        for node in graph.graph.node_weights() {
-            match node.kind {
-                NodeKind::Gemm { cycles, .. } => array_cycles += cycles,
-                NodeKind::Vector { cycles, .. } => vector_cycles += cycles,
-                NodeKind::Load(_) | NodeKind::Store(_) => {}
+        memo(&self.analytic, cache_key(kernel, design), || {
+            let totals = lower(kernel, design)
+                .expect("lowered graphs are acyclic")
+                .totals();
+            Analytic {
+                bytes_tiled: totals.bytes_tiled,
+                // Perfectly balanced over the units: a lower bound on the compute time.
+                compute_cycles: (totals.array_cycles.div_ceil(design.array_count))
+                    .max(totals.vector_cycles.div_ceil(design.vector_units)),
             }
-        }
-        let analytic = Analytic {
-            bytes_tiled: graph.totals().bytes_tiled,
-            // Perfectly balanced over the units: a lower bound on the compute time.
-            compute_cycles: (array_cycles.div_ceil(design.array_count))
-                .max(vector_cycles.div_ceil(design.vector_units)),
-        };
-        self.analytic
-            .lock()
-            .expect("cache lock")
-            .insert(key, analytic);
-        analytic
+        })
     }
 }
 
@@ -237,24 +228,17 @@ pub fn evaluate(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Out
         Err(reason) => return Outcome::Skipped(reason),
     };
     let platform = inputs.platform;
-    let mut encoder_seconds = [None; 3];
-    let mut ops = 0.0;
-    let mut roofline_total = 0.0;
-    let mut attribution: Attribution = [0; 6];
+    let mut by_encoder = [None::<SimTotals>; 3];
+    let mut all = SimTotals::default();
     for kernel in &kernels {
         let sim = cache.simulate(kernel, &design, platform);
-        let (kernel_ops, roofline_s) = roofline_seconds(kernel, sim.bytes_tiled, &design, platform);
-        ops += kernel_ops;
-        roofline_total += roofline_s;
-        let seconds = sim.cycles as f64 / design.clock_hz;
-        let slot = &mut encoder_seconds[kernel.encoder as usize];
-        *slot = Some(slot.unwrap_or(0.0) + seconds);
-        for (sum, cycles) in attribution.iter_mut().zip(sim.attribution) {
-            *sum += cycles;
-        }
+        by_encoder[kernel.encoder as usize]
+            .get_or_insert_default()
+            .add(kernel, &sim, &design, platform);
+        all.add(kernel, &sim, &design, platform);
     }
-    let total_seconds: f64 = encoder_seconds.iter().flatten().sum();
-    let bottleneck = Bottleneck::dominant(&attribution);
+    let encoder_seconds = by_encoder.map(|totals| totals.map(|t| t.seconds(&design)));
+    let total_seconds = all.seconds(&design);
     let (cameras, batch) = (options.cameras, options.batch);
     let resources = design.resources;
     Outcome::Simulated(PointResult {
@@ -269,9 +253,9 @@ pub fn evaluate(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Out
         seconds_per_camera: encoder_seconds[Encoder::Vision as usize]
             .map(|s| s / (cameras * batch) as f64),
         frames_per_s: batch as f64 / total_seconds,
-        ops_per_s: ops / total_seconds,
-        efficiency: roofline_total / total_seconds,
-        bottleneck,
+        ops_per_s: all.ops / total_seconds,
+        efficiency: all.efficiency(&design),
+        bottleneck: all.bottleneck(),
     })
 }
 
