@@ -2,6 +2,7 @@
 
 pub mod plot;
 pub mod sim;
+mod svg;
 pub mod sweep;
 mod table;
 

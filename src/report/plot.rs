@@ -1,5 +1,6 @@
 //! Log-log roofline plots as standalone SVG, written by hand so the output is byte-stable.
 
+use super::svg::{Frame, escape};
 use crate::config::platform::Platform;
 use crate::config::precision::Precision;
 use crate::roofline::{RooflineAnalysis, Roofs};
@@ -12,6 +13,14 @@ const LEFT: f64 = 80.0;
 const RIGHT: f64 = 760.0;
 const TOP: f64 = 50.0;
 const BOTTOM: f64 = 580.0;
+const FRAME: Frame = Frame {
+    width: WIDTH,
+    height: HEIGHT,
+    left: LEFT,
+    right: RIGHT,
+    top: TOP,
+    bottom: BOTTOM,
+};
 const FONT_PX: f64 = 11.0;
 /// Width of one character of the label font, a conservative estimate for sans-serif.
 const CHAR_PX: f64 = 6.4;
@@ -93,12 +102,6 @@ fn x_tick_label(exponent: i32) -> String {
     } else {
         format!("{:.*}", (-exponent) as usize, 10f64.powi(exponent))
     }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// Roofline plot of the given encoders' distinct kernels at the analysis' precision.
@@ -187,21 +190,7 @@ pub fn roofline_svg(
     }
     points.sort_by(|a, b| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)));
 
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="{FONT_PX}">"#
-    );
-    let _ = writeln!(
-        svg,
-        r#"<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>"#
-    );
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="28" text-anchor="middle" font-size="15" font-weight="bold">{}</text>"#,
-        (LEFT + RIGHT) / 2.0,
-        escape(title)
-    );
+    let mut svg = FRAME.open(title);
     draw_grid(&mut svg, &axes);
 
     // Memory roofs: one slope per bandwidth, from the left edge to the highest ceiling.
@@ -269,18 +258,17 @@ pub fn roofline_svg(
         r##"<text x="{LEFT}" y="{}" fill="#555">Kernels without arithmetic (pixel shuffle) have no place on a log axis and are not drawn.</text>"##,
         HEIGHT - 8.0
     );
-    draw_axis_titles(&mut svg);
+    FRAME.axis_titles(
+        &mut svg,
+        "Operational intensity (ops/byte of compulsory HBM traffic)",
+        "Attainable performance (ops/s)",
+    );
     svg.push_str("</svg>\n");
     svg
 }
 
 fn draw_grid(svg: &mut String, axes: &Axes) {
-    let _ = writeln!(
-        svg,
-        r##"<rect x="{LEFT}" y="{TOP}" width="{}" height="{}" fill="none" stroke="#000"/>"##,
-        RIGHT - LEFT,
-        BOTTOM - TOP
-    );
+    FRAME.border(svg);
     for exponent in axes.x_decades.0..=axes.x_decades.1 {
         let x = axes.x(10f64.powi(exponent));
         let _ = writeln!(
@@ -300,20 +288,6 @@ fn draw_grid(svg: &mut String, axes: &Axes) {
             y_tick_label(exponent)
         );
     }
-}
-
-fn draw_axis_titles(svg: &mut String) {
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="{}" text-anchor="middle" font-size="13">Operational intensity (ops/byte of compulsory HBM traffic)</text>"#,
-        (LEFT + RIGHT) / 2.0,
-        BOTTOM + 40.0
-    );
-    let _ = writeln!(
-        svg,
-        r#"<text transform="translate(24 {}) rotate(-90)" text-anchor="middle" font-size="13">Attainable performance (ops/s)</text>"#,
-        (TOP + BOTTOM) / 2.0
-    );
 }
 
 /// Legend box in the lower right of the plot area, where the slope never reaches.

@@ -2,6 +2,7 @@
 //! merging of shard files, the Pareto plot and the printed summary.
 
 use super::ReportError;
+use super::svg::Frame;
 use crate::sweep::{Outcome, Row, SweepSpec};
 use crate::workload::Encoder;
 use std::fmt::Write as _;
@@ -320,8 +321,21 @@ fn tick_step(max: f64) -> f64 {
 
 /// Latency against DSPs, every simulated point grey, the Pareto front highlighted.
 pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
-    let (width, height) = (820.0, 560.0);
-    let (left, right, top, bottom) = (80.0, 790.0, 50.0, 490.0);
+    let frame = Frame {
+        width: 820.0,
+        height: 560.0,
+        left: 80.0,
+        right: 790.0,
+        top: 50.0,
+        bottom: 490.0,
+    };
+    let Frame {
+        left,
+        right,
+        top,
+        bottom,
+        ..
+    } = frame;
     let simulated: Vec<&SweepEntry> = entries.iter().filter(|e| e.reason.is_none()).collect();
     let front = pareto_front(entries);
     let max_dsps = simulated.iter().map(|e| e.dsps).max().unwrap_or(1).max(1) as f64 * 1.05;
@@ -333,27 +347,8 @@ pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
         * 1.05;
     let x = |dsps: u64| left + dsps as f64 / max_dsps * (right - left);
     let y = |ms: f64| bottom - ms / max_ms * (bottom - top);
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="11">"#
-    );
-    let _ = writeln!(
-        svg,
-        r#"<rect width="{width}" height="{height}" fill="white"/>"#
-    );
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="28" text-anchor="middle" font-size="15" font-weight="bold">{}</text>"#,
-        (left + right) / 2.0,
-        title.replace('&', "&amp;").replace('<', "&lt;")
-    );
-    let _ = writeln!(
-        svg,
-        r##"<rect x="{left}" y="{top}" width="{}" height="{}" fill="none" stroke="#000"/>"##,
-        right - left,
-        bottom - top
-    );
+    let mut svg = frame.open(title);
+    frame.border(&mut svg);
     let dsp_step = tick_step(max_dsps);
     for tick in 0..=(max_dsps / dsp_step) as u64 {
         let dsps = (tick as f64 * dsp_step) as u64;
@@ -410,17 +405,7 @@ pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
             entry.total_ms
         );
     }
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="{}" text-anchor="middle" font-size="13">DSPs used</text>"#,
-        (left + right) / 2.0,
-        bottom + 40.0
-    );
-    let _ = writeln!(
-        svg,
-        r#"<text transform="translate(24 {}) rotate(-90)" text-anchor="middle" font-size="13">Latency per step (ms)</text>"#,
-        (top + bottom) / 2.0
-    );
+    frame.axis_titles(&mut svg, "DSPs used", "Latency per step (ms)");
     let _ = writeln!(
         svg,
         r##"<text x="{}" y="{}" text-anchor="end" fill="#d95f02">Pareto front ({} of {} simulated points)</text>"##,
