@@ -7,6 +7,13 @@ fn roofsim() -> Command {
     Command::cargo_bin("roofsim").unwrap()
 }
 
+/// Runs `roofsim ARGS --out OUT`, checks it succeeded and returns what it printed.
+fn succeeds(args: &[&str], out: &Path) -> String {
+    let output = roofsim().args(args).arg("--out").arg(out).output().unwrap();
+    assert!(output.status.success(), "{args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
 fn files_in(dir: &Path) -> Vec<String> {
     if !dir.exists() {
         return Vec::new();
@@ -22,13 +29,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 #[test]
 fn default_roofline_writes_csv_and_plots() {
     let out = tempfile::tempdir().unwrap();
-    let output = roofsim()
-        .args(["roofline", "--out"])
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = succeeds(&["roofline"], out.path());
     assert!(stdout.contains("241 text tokens"), "{stdout}");
     assert!(stdout.contains("vision encoder at int8"));
     assert_eq!(
@@ -117,8 +118,8 @@ fn plots_label_every_kernel_and_match_the_committed_ones() {
 #[test]
 fn batching_and_fusion_change_the_workload() {
     let out = tempfile::tempdir().unwrap();
-    let output = roofsim()
-        .args([
+    let stdout = succeeds(
+        &[
             "roofline",
             "--batch",
             "8",
@@ -128,13 +129,9 @@ fn batching_and_fusion_change_the_workload() {
             "int4/int8",
             "--fuse",
             "all",
-            "--out",
-        ])
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let stdout = String::from_utf8(output.stdout).unwrap();
+        ],
+        out.path(),
+    );
     assert!(
         stdout.contains("1 camera(s), batch 8, 113 text tokens"),
         "{stdout}"
@@ -377,9 +374,23 @@ fn probe_reports_bandwidth_per_burst_size() {
     let output = roofsim().args(["probe", "hbm"]).output().unwrap();
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
+    let row = |burst: &str| -> Vec<f64> {
+        let line = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(burst))
+            .unwrap_or_else(|| panic!("no {burst} B row in {stdout}"));
+        line.split_whitespace()
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    // 512 B bursts: the measured 13.27 GB/s per channel, 32 channels side by side.
+    let long = row("512");
+    assert!((long[0] - 13.27).abs() < 0.05, "{stdout}");
+    assert!((long[1] / long[0] - 32.0).abs() < 0.1, "{stdout}");
     assert!(
-        stdout.lines().any(|l| l.trim_start().starts_with("8192")),
-        "{stdout}"
+        row("32")[0] < row("8192")[0],
+        "short bursts are slower: {stdout}"
     );
 }
 
@@ -400,13 +411,7 @@ fn unknown_design_field() {
 #[test]
 fn fuse_overrides_the_design_for_simulate() {
     let out = tempfile::tempdir().unwrap();
-    let output = roofsim()
-        .args(["simulate", "--fuse", "attention", "--out"])
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = succeeds(&["simulate", "--fuse", "attention"], out.path());
     assert!(stdout.contains("vision/attention") && !stdout.contains("vision/softmax"));
     // The design's own gemm-act and qkv fusion are replaced, not merged.
     assert!(stdout.contains("vision/q_proj") && stdout.contains("vision/fc1 "));
@@ -421,20 +426,10 @@ fn standalone_siglip_and_llama_configs_run() {
             "num_attention_heads": 16, "torch_dtype": "float32"}"#,
     );
     let out = tempfile::tempdir().unwrap();
-    let output = roofsim()
-        .args([
-            "roofline",
-            "--precision",
-            "int8",
-            "--model",
-            &vision,
-            "--out",
-        ])
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = succeeds(
+        &["roofline", "--precision", "int8", "--model", &vision],
+        out.path(),
+    );
     // 384 / 16 = 24 patches a side: 576 tokens, one image without a policy.
     assert!(stdout.contains("576x1152x768"), "{stdout}");
     assert_eq!(
@@ -448,8 +443,8 @@ fn standalone_siglip_and_llama_configs_run() {
             "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8}"#,
     );
     let out = tempfile::tempdir().unwrap();
-    let output = roofsim()
-        .args([
+    let stdout = succeeds(
+        &[
             "roofline",
             "--precision",
             "fp16",
@@ -457,13 +452,9 @@ fn standalone_siglip_and_llama_configs_run() {
             "128",
             "--model",
             &text,
-        ])
-        .arg("--out")
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let stdout = String::from_utf8(output.stdout).unwrap();
+        ],
+        out.path(),
+    );
     // 128 language tokens + 1 state token; K/V project to 8 heads of 64.
     assert!(
         stdout.contains("129 text tokens") && stdout.contains("129x512x2048"),

@@ -52,6 +52,22 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
+/// The `total_ms` column of a sweep's rows, in order.
+fn total_ms(out: &Path) -> Vec<f64> {
+    let text = read(&out.join("sweep.csv"));
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let column = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "total_ms")
+        .unwrap();
+    reader
+        .records()
+        .map(|r| r.unwrap()[column].parse().unwrap())
+        .collect()
+}
+
 #[test]
 fn same_rows_whatever_the_jobs_and_outputs_written() {
     let (dir, path) = setup(SWEEP);
@@ -143,7 +159,55 @@ fn prescreen_simulates_only_the_best_k() {
     let (dir, path) = setup(SWEEP);
     let out = dir.path().join("out");
     let summary = sweep(&path, &out, &["--prescreen", "6"]);
-    assert_eq!(read(&out.join("sweep.csv")).lines().count(), 1 + 6);
+    let rows = read(&out.join("sweep.csv"));
+    assert_eq!(rows.lines().count(), 1 + 6);
+    let mut reader = csv::Reader::from_reader(rows.as_bytes());
+    let column = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "predicted_ms")
+        .unwrap();
+    let kept: Vec<u64> = reader
+        .records()
+        .map(Result::unwrap)
+        .map(|row| {
+            assert!(row[column].parse::<f64>().unwrap() > 0.0, "{row:?}");
+            row[0].parse().unwrap()
+        })
+        .collect();
+    // They are the six best of all 32 points by the analytical model.
+    let source = roofsim::config::Source::from_path(&path).unwrap();
+    let spec = roofsim::sweep::load_sweep(&source, |_| {
+        let base = roofsim::config::Source::built_in("d", roofsim::config::design::DEFAULT_DESIGN);
+        Ok((roofsim::config::design::parse_design(&base)?, base.name))
+    })
+    .unwrap();
+    let (model, policy) = (
+        roofsim::config::model::default_model(),
+        roofsim::config::model::default_policy(),
+    );
+    let choices = roofsim::workload::WorkloadChoices {
+        batch: 1,
+        ..Default::default()
+    };
+    let inputs = roofsim::sweep::SweepInputs {
+        spec: &spec,
+        choices: &choices,
+        model: &model,
+        policy: Some(&policy),
+        platform: &roofsim::config::platform::default_platform(),
+    };
+    let cache = roofsim::sweep::KernelCache::default();
+    let mut ranked: Vec<(f64, u64)> = (0..spec.point_count())
+        .filter_map(|i| {
+            roofsim::sweep::predict_seconds(&inputs, &spec.point(i), &cache).map(|s| (s, i))
+        })
+        .collect();
+    ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut best: Vec<u64> = ranked[..6].iter().map(|&(_, i)| i).collect();
+    best.sort();
+    assert_eq!(kept, best);
     assert!(
         summary.contains("prescreen: the analytical ranking and the simulated ranking disagree on"),
         "{summary}"
@@ -201,21 +265,8 @@ fn a_kernel_subset_is_simulated_alone() {
     let (dir_all, path_all) = setup(SWEEP);
     let all = dir_all.path().join("all");
     sweep(&path_all, &all, &[]);
-    let total_ms = |csv: &str| -> Vec<f64> {
-        let mut reader = csv::Reader::from_reader(csv.as_bytes());
-        let column = reader
-            .headers()
-            .unwrap()
-            .iter()
-            .position(|h| h == "total_ms")
-            .unwrap();
-        reader
-            .records()
-            .map(|r| r.unwrap()[column].parse().unwrap())
-            .collect()
-    };
-    let subset_ms = total_ms(&read(&subset.join("sweep.csv")));
-    let all_ms = total_ms(&read(&all.join("sweep.csv")));
+    let subset_ms = total_ms(&subset);
+    let all_ms = total_ms(&all);
     assert_eq!(subset_ms.len(), 32);
     assert!(subset_ms.iter().zip(&all_ms).all(|(s, a)| s < a));
 }
@@ -225,36 +276,18 @@ fn command_line_workload_options_reach_every_point() {
     let (dir, path) = setup(&SWEEP.replace("cameras = 1\n", ""));
     let one = dir.path().join("one");
     let eight = dir.path().join("eight");
-    sweep(&path, &one, &["--prescreen", "2"]);
+    // The same two points (0 and 16) in both runs.
+    sweep(&path, &one, &["--shard", "0/16"]);
     sweep(
         &path,
         &eight,
-        &[
-            "--prescreen",
-            "2",
-            "--batch",
-            "8",
-            "--language-tokens",
-            "16",
-        ],
+        &["--shard", "0/16", "--batch", "8", "--language-tokens", "16"],
     );
-    let frames = |out: &Path| {
-        let text = read(&out.join("sweep.csv"));
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let column = reader
-            .headers()
-            .unwrap()
-            .iter()
-            .position(|h| h == "total_ms")
-            .unwrap();
-        let first = reader.records().next().unwrap().unwrap();
-        first[column].parse::<f64>().unwrap()
-    };
+    let (one_ms, eight_ms) = (total_ms(&one), total_ms(&eight));
+    assert_eq!(one_ms.len(), 2);
     // Eight observations of a shorter prefix take longer than one, but less than eight.
-    let (one_ms, eight_ms) = (frames(&one), frames(&eight));
-    assert!(
-        eight_ms > one_ms && eight_ms < 8.0 * one_ms,
-        "{one_ms} vs {eight_ms}"
-    );
+    for (one, eight) in one_ms.iter().zip(&eight_ms) {
+        assert!(*eight > *one && *eight < 8.0 * one, "{one} vs {eight}");
+    }
     assert!(read(&eight.join("best.toml")).contains("--batch 8"));
 }
