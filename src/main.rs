@@ -3,7 +3,7 @@
 //! Exit codes: 0 success (also when stdout is closed early), 1 internal or I/O failure,
 //! 2 bad input (arguments, config files, workload options).
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use roofsim::config::design::{
     self, ArrayShape, Dataflow, Design, MemoryModel, load_design, parse_design,
@@ -91,8 +91,8 @@ struct SimulateArgs {
     #[arg(long)]
     trace: bool,
     /// Trace format: csv (trace.csv) or chrome (trace.json, for Perfetto or chrome://tracing)
-    #[arg(long, value_name = "FORMAT", default_value = "csv", value_parser = ["csv", "chrome"])]
-    trace_format: String,
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = TraceFormat::Csv)]
+    trace_format: TraceFormat,
     /// Simulate one GEMM MxNxK (output M x N, reduction K) on one array instead of the model
     #[arg(long, value_name = "MxNxK")]
     gemm: Option<String>,
@@ -108,6 +108,22 @@ struct SimulateArgs {
     /// Output folder
     #[arg(long, value_name = "DIR", default_value = "traces/simulate")]
     out: PathBuf,
+}
+
+/// How `simulate --trace` writes its trace.
+#[derive(Clone, Copy, ValueEnum)]
+enum TraceFormat {
+    Csv,
+    Chrome,
+}
+
+impl TraceFormat {
+    fn file_name(self) -> &'static str {
+        match self {
+            TraceFormat::Csv => "trace.csv",
+            TraceFormat::Chrome => "trace.json",
+        }
+    }
 }
 
 #[derive(Args)]
@@ -357,7 +373,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
     if args.ideal_memory {
         design.memory = MemoryModel::Ideal;
     }
-    let output = match &args.gemm {
+    let (output, trace_partial) = match &args.gemm {
         Some(gemm) => {
             let [m, n, k] = dimensions::<3>("--gemm", gemm)?;
             let array = match &args.array {
@@ -373,19 +389,14 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
             };
             let mut single = design.single_array(array, args.ideal_memory, (m, n, k));
             if let Some(dataflow) = &args.dataflow {
-                single.array.dataflow = match dataflow.as_str() {
-                    "os" => Dataflow::Os,
-                    "ws" => Dataflow::Ws,
-                    "is" => Dataflow::Is,
-                    other => {
-                        return Err(option_error(
-                            "--dataflow",
-                            format!("unknown dataflow `{other}` (expected os, ws or is)"),
-                        ));
-                    }
-                };
+                single.array.dataflow = dataflow
+                    .parse::<Dataflow>()
+                    .map_err(|rule| option_error("--dataflow", rule))?;
             }
-            pipeline::simulate_gemm((m, n, k), &inputs.platform, &single)?
+            (
+                pipeline::simulate_gemm((m, n, k), &inputs.platform, &single)?,
+                None,
+            )
         }
         None => {
             // Validate the workload before anything touches the output folder.
@@ -396,15 +407,17 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
                 &design,
                 &inputs.choices,
             )?;
-            let partial = args.out.join(format!(".{}.partial", trace_name(args)));
+            let partial = args
+                .out
+                .join(format!(".{}.partial", args.trace_format.file_name()));
             let mut trace: Option<Box<dyn TraceFile>> = if args.trace {
                 std::fs::create_dir_all(&args.out).map_err(|source| io_error(&args.out, source))?;
                 let file =
                     std::fs::File::create(&partial).map_err(|source| io_error(&partial, source))?;
                 let writer = std::io::BufWriter::new(file);
-                Some(match args.trace_format.as_str() {
-                    "chrome" => Box::new(ChromeTrace::new(writer, design.clock_hz)),
-                    _ => Box::new(CsvTrace::new(writer)),
+                Some(match args.trace_format {
+                    TraceFormat::Chrome => Box::new(ChromeTrace::new(writer, design.clock_hz)),
+                    TraceFormat::Csv => Box::new(CsvTrace::new(writer)),
                 })
             } else {
                 None
@@ -427,7 +440,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
                 Ok(output)
             });
             match finished {
-                Ok(output) => output,
+                Ok(output) => (output, args.trace.then_some(partial)),
                 Err(error) => {
                     let _ = std::fs::remove_file(&partial);
                     return Err(error);
@@ -436,13 +449,10 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
         }
     };
     write_all(&args.out, &output.files)?;
-    if args.trace && args.gemm.is_none() {
-        let path = args.out.join(trace_name(args));
-        std::fs::rename(
-            args.out.join(format!(".{}.partial", trace_name(args))),
-            &path,
-        )
-        .map_err(|source| io_error(&path, source))?;
+    // The trace goes in under its name last, once everything else is written.
+    if let Some(partial) = trace_partial {
+        let path = args.out.join(args.trace_format.file_name());
+        std::fs::rename(partial, &path).map_err(|source| io_error(&path, source))?;
         eprintln!("wrote {}", path.display());
     }
     print_stdout(&output.text);
@@ -450,14 +460,6 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
         eprintln!("wrote {}", args.out.join(name).display());
     }
     Ok(())
-}
-
-/// The trace file's name for the chosen format.
-fn trace_name(args: &SimulateArgs) -> &'static str {
-    match args.trace_format.as_str() {
-        "chrome" => "trace.json",
-        _ => "trace.csv",
-    }
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> Error {

@@ -118,12 +118,25 @@ pub enum Dataflow {
 }
 
 impl Dataflow {
+    pub const ALL: [Dataflow; 3] = [Dataflow::Os, Dataflow::Ws, Dataflow::Is];
+
     pub fn name(self) -> &'static str {
         match self {
             Dataflow::Os => "os",
             Dataflow::Ws => "ws",
             Dataflow::Is => "is",
         }
+    }
+}
+
+impl std::str::FromStr for Dataflow {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Dataflow::ALL
+            .into_iter()
+            .find(|dataflow| dataflow.name() == text)
+            .ok_or_else(|| format!("unknown dataflow `{text}` (expected os, ws or is)"))
     }
 }
 

@@ -144,13 +144,7 @@ impl SweepSpec {
                     design.arrays.rows = rows;
                     design.arrays.cols = cols;
                 }
-                "dataflow" => {
-                    design.arrays.dataflow = match value.as_str() {
-                        "os" => Dataflow::Os,
-                        "ws" => Dataflow::Ws,
-                        _ => Dataflow::Is,
-                    }
-                }
+                "dataflow" => design.arrays.dataflow = value.parse()?,
                 "overlap_folds" => design.arrays.overlap_folds = value == "true",
                 "tm" => design.tiling.tm = number()?,
                 "tn" => design.tiling.tn = number()?,
