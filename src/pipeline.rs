@@ -218,13 +218,10 @@ pub fn sweep(
         .filter(|index| index % shards == shard)
         .collect();
     let cache = KernelCache::default();
-    let (run, predicted): (Vec<u64>, BTreeMap<u64, f64>) = match options.prescreen {
+    let (run, predicted) = match options.prescreen {
         Some(keep) => {
-            let ranked = prescreen(inputs, &indices, keep, options.jobs, &cache);
-            (
-                ranked.iter().map(|&(i, _)| i).collect(),
-                ranked.into_iter().collect(),
-            )
+            let predicted = prescreen(inputs, &indices, keep, options.jobs, &cache);
+            (predicted.keys().copied().collect(), predicted)
         }
         None => (indices, BTreeMap::new()),
     };

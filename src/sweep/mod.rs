@@ -278,15 +278,15 @@ pub fn predict_seconds(inputs: &SweepInputs, point: &Point, cache: &KernelCache)
     )
 }
 
-/// Ranks every listed point analytically and keeps the best `keep` (in point order), plus the
-/// predicted seconds of those kept for comparing with the simulation afterwards.
+/// Ranks every listed point analytically and keeps the best `keep`: their predicted seconds
+/// by point index, for comparing with the simulation afterwards.
 pub fn prescreen(
     inputs: &SweepInputs,
     indices: &[u64],
     keep: usize,
     jobs: usize,
     cache: &KernelCache,
-) -> Vec<(u64, f64)> {
+) -> BTreeMap<u64, f64> {
     let pool = thread_pool(jobs);
     let predicted: Vec<(u64, Option<f64>)> = pool.install(|| {
         use rayon::prelude::*;
@@ -305,9 +305,7 @@ pub fn prescreen(
         .filter_map(|(index, seconds)| seconds.map(|s| (index, s)))
         .collect();
     ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-    ranked.truncate(keep);
-    ranked.sort_by_key(|&(index, _)| index);
-    ranked
+    ranked.into_iter().take(keep).collect()
 }
 
 fn thread_pool(jobs: usize) -> rayon::ThreadPool {
