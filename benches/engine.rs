@@ -3,7 +3,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use roofsim::config::Source;
-use roofsim::config::design::{DEFAULT_DESIGN, LoopOrder, Tiling, load_design, parse_design};
+use roofsim::config::design::{DEFAULT_DESIGN, load_design, parse_design};
 use roofsim::config::model::{default_model, default_policy};
 use roofsim::config::platform::default_platform;
 use roofsim::lower::lower;
@@ -16,14 +16,13 @@ use std::hint::black_box;
 
 fn engine(c: &mut Criterion) {
     let platform = default_platform();
-    let mut design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform).unwrap();
-    design.tiling = Tiling {
-        tm: 64,
-        tn: 64,
-        tk: 64,
-        loop_order: LoopOrder::Mnk,
-    };
-    let kernel = single_gemm(1024, 1024, 2048, design.precision);
+    let design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform)
+        .unwrap()
+        .modified(&platform, "64-cube tiles", |raw| {
+            (raw.tiling.tm, raw.tiling.tn, raw.tiling.tk) = (64, 64, 64)
+        })
+        .unwrap();
+    let kernel = single_gemm(1024, 1024, 2048, design.precision()).unwrap();
     let graph = lower(&kernel, &design).unwrap();
     let events = simulate(&graph, "gemm", &design, &platform, &mut NullSink).events;
     let mut group = c.benchmark_group("engine");

@@ -5,9 +5,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use roofsim::config::design::{
-    self, ArrayShape, Dataflow, Design, MemoryModel, load_design, parse_design,
-};
+use roofsim::config::design::{self, Dataflow, Design, MemoryModel, load_design, parse_design};
 use roofsim::config::model::{self, ModelSpec, PolicySpec, load_model, load_policy};
 use roofsim::config::platform::Platform;
 use roofsim::config::platform::{self, load_platform};
@@ -298,11 +296,12 @@ fn load_design_for(
     inputs: &InputArgs,
     loaded: &Inputs,
 ) -> Result<Design, Error> {
-    let mut design = load_design_arg(path, &loaded.platform)?;
-    if inputs.fuse.is_some() {
-        design.fusion = loaded.choices.fusion;
+    let design = load_design_arg(path, &loaded.platform)?;
+    if inputs.fuse.is_none() {
+        return Ok(design);
     }
-    Ok(design)
+    let fusion = loaded.choices.fusion;
+    Ok(design.modified(&loaded.platform, "--fuse", |raw| raw.fusion = fusion)?)
 }
 
 fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
@@ -371,7 +370,9 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
     let inputs = load_inputs(&args.inputs)?;
     let mut design = load_design_for(args.design.as_deref(), &args.inputs, &inputs)?;
     if args.ideal_memory {
-        design.memory = MemoryModel::Ideal;
+        design = design.modified(&inputs.platform, "--ideal-memory", |raw| {
+            raw.memory = MemoryModel::Ideal
+        })?;
     }
     let (output, trace_partial) = match &args.gemm {
         Some(gemm) => {
@@ -379,19 +380,19 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
             let array = match &args.array {
                 Some(text) => {
                     let [rows, cols] = dimensions::<2>("--array", text)?;
-                    Some(ArrayShape {
-                        rows,
-                        cols,
-                        ..design.array
-                    })
+                    Some((rows, cols))
                 }
                 None => None,
             };
-            let mut single = design.single_array(array, args.ideal_memory, (m, n, k));
+            let mut single =
+                design.single_array(&inputs.platform, array, args.ideal_memory, (m, n, k))?;
             if let Some(dataflow) = &args.dataflow {
-                single.array.dataflow = dataflow
+                let dataflow = dataflow
                     .parse::<Dataflow>()
                     .map_err(|rule| option_error("--dataflow", rule))?;
+                single = single.modified(&inputs.platform, "--dataflow", |raw| {
+                    raw.arrays.dataflow = dataflow
+                })?;
             }
             (
                 pipeline::simulate_gemm((m, n, k), &inputs.platform, &single)?,
@@ -416,7 +417,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
                     std::fs::File::create(&partial).map_err(|source| io_error(&partial, source))?;
                 let writer = std::io::BufWriter::new(file);
                 Some(match args.trace_format {
-                    TraceFormat::Chrome => Box::new(ChromeTrace::new(writer, design.clock_hz)),
+                    TraceFormat::Chrome => Box::new(ChromeTrace::new(writer, design.clock_hz())),
                     TraceFormat::Csv => Box::new(CsvTrace::new(writer)),
                 })
             } else {
@@ -480,10 +481,10 @@ fn run_lower(args: &LowerArgs) -> Result<(), Error> {
     let inputs = load_inputs(&args.inputs)?;
     let design = load_design_for(args.design.as_deref(), &args.inputs, &inputs)?;
     let choices = WorkloadChoices {
-        fusion: design.fusion,
+        fusion: design.fusion(),
         ..inputs.choices.clone()
     };
-    let options = choices.options(&inputs.model, inputs.policy.as_ref(), design.precision);
+    let options = choices.options(&inputs.model, inputs.policy.as_ref(), design.precision());
     let workload = build_workload(&inputs.model, &options)?;
     let kernel = workload
         .kernels
@@ -630,15 +631,15 @@ fn run_probe(args: &DesignArgs) -> Result<(), Error> {
         platform.hbm.channels,
         platform.hbm.channel_bandwidth_bytes_per_s / 1e9,
         platform.hbm.access_latency_s * 1e9,
-        design.placement.outstanding_requests
+        design.placement().outstanding_requests
     );
     text.push_str("burst_bytes  one_channel_gb_per_s  all_channels_gb_per_s\n");
     for burst in [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192] {
         let total = 64 << 20;
-        let one = probe_bandwidth_bytes_per_s(&timing, design.clock_hz, 1, burst, total);
+        let one = probe_bandwidth_bytes_per_s(&timing, design.clock_hz(), 1, burst, total);
         let all = probe_bandwidth_bytes_per_s(
             &timing,
-            design.clock_hz,
+            design.clock_hz(),
             platform.hbm.channels,
             burst,
             total,

@@ -131,10 +131,10 @@ pub fn design_workload(
     choices: &WorkloadChoices,
 ) -> Result<RooflineAnalysis, Error> {
     let choices = WorkloadChoices {
-        fusion: design.fusion,
+        fusion: design.fusion(),
         ..choices.clone()
     };
-    let workload = build_workload(model, &choices.options(model, policy, design.precision))?;
+    let workload = build_workload(model, &choices.options(model, policy, design.precision()))?;
     Ok(RooflineAnalysis::new(workload, platform))
 }
 
@@ -144,7 +144,7 @@ pub fn simulate_gemm(
     platform: &Platform,
     design: &Design,
 ) -> Result<SimulateOutput, Error> {
-    let kernel = single_gemm(m, n, k, design.precision);
+    let kernel = single_gemm(m, n, k, design.precision())?;
     let workload = Workload {
         options: WorkloadOptions {
             cameras: 1,
@@ -152,8 +152,8 @@ pub fn simulate_gemm(
             state_tokens: 0,
             batch: 1,
             text_layers: 0,
-            precision: design.precision,
-            fusion: design.fusion,
+            precision: design.precision(),
+            fusion: design.fusion(),
         },
         text_tokens: 0,
         kernels: vec![kernel],

@@ -221,11 +221,11 @@ fn zero_clock() {
 fn zero_cameras() {
     rejects(
         &["roofline", "--cameras", "0"],
-        &["--cameras", "at least 1"],
+        &["--cameras", "between 1 and 1024"],
     );
     rejects(
         &["simulate", "--trace", "--cameras", "0"],
-        &["--cameras", "at least 1"],
+        &["--cameras", "between 1 and 1024"],
     );
 }
 

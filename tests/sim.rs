@@ -3,10 +3,9 @@
 use proptest::prelude::*;
 use roofsim::config::Source;
 use roofsim::config::design::{
-    DEFAULT_DESIGN, Dataflow, Design, LoopOrder, MemoryModel, Tiling, load_design,
+    DEFAULT_DESIGN, Dataflow, Design, LoopOrder, MemoryModel, RawDesign, RawTiling, load_design,
 };
 use roofsim::config::platform::{Platform, default_platform};
-use roofsim::config::precision::{Precision, PrecisionPair};
 use roofsim::lower::{gemm_tile_cycles, lower};
 use roofsim::sim::{NullSink, cross_check, simulate};
 use roofsim::workload::single_gemm;
@@ -21,12 +20,29 @@ fn base() -> (Platform, Design) {
     (platform, design)
 }
 
+/// The default design changed by `change`, validated again.
+fn changed(design: &Design, platform: &Platform, change: impl FnOnce(&mut RawDesign)) -> Design {
+    design.modified(platform, "test", change).unwrap()
+}
+
 fn run(design: &Design, platform: &Platform, (m, n, k): (u64, u64, u64)) -> (u64, f64) {
-    let kernel = single_gemm(m, n, k, design.precision);
+    let kernel = single_gemm(m, n, k, design.precision()).unwrap();
     let graph = lower(&kernel, design).unwrap();
     let sim = simulate(&graph, "gemm", design, platform, &mut NullSink);
     let check = cross_check(&kernel, &sim, design, platform);
     (sim.cycles, check.efficiency)
+}
+
+fn tiling(tm: u64, tn: u64, tk: u64, loop_order: LoopOrder) -> RawTiling {
+    RawTiling {
+        tm,
+        tn,
+        tk,
+        loop_order,
+        projection: None,
+        attention: None,
+        mlp: None,
+    }
 }
 
 fn dataflow(index: usize) -> Dataflow {
@@ -43,10 +59,8 @@ proptest! {
         rows in 1u64..40, cols in 1u64..40, flow in 0usize..3,
     ) {
         let (platform, design) = base();
-        let mut single = design.single_array(None, true, (m, n, k));
-        single.array.rows = rows;
-        single.array.cols = cols;
-        single.array.dataflow = dataflow(flow);
+        let single = design.single_array(&platform, Some((rows, cols)), true, (m, n, k)).unwrap();
+        let single = changed(&single, &platform, |raw| raw.arrays.dataflow = dataflow(flow));
         let (cycles, _) = run(&single, &platform, (m, n, k));
         let (sr, sc, t, preload) = match dataflow(flow) {
             Dataflow::Os => (m, n, k, 0),
@@ -65,11 +79,13 @@ proptest! {
         tm in 16u64..200, tn in 16u64..200, tk in 16u64..200, flow in 0usize..3, slots in 1u64..3,
     ) {
         let (platform, design) = base();
-        let mut single = design.single_array(None, false, (m, n, k));
-        single.memory = MemoryModel::Ideal;
-        single.array.dataflow = dataflow(flow);
-        single.buffer_slots = slots;
-        single.tiling = Tiling { tm, tn, tk, loop_order: LoopOrder::Nmk };
+        let single = design.single_array(&platform, None, false, (m, n, k)).unwrap();
+        let single = changed(&single, &platform, |raw| {
+            raw.memory = MemoryModel::Ideal;
+            raw.arrays.dataflow = dataflow(flow);
+            raw.buffers.slots = slots;
+            raw.tiling = tiling(tm, tn, tk, LoopOrder::Nmk);
+        });
         let (cycles, _) = run(&single, &platform, (m, n, k));
         let size = |total: u64, tile: u64, index: u64| tile.min(total - index * tile);
         let mut expected = 0;
@@ -77,7 +93,7 @@ proptest! {
             for ni in 0..n.div_ceil(tn) {
                 for ki in 0..k.div_ceil(tk) {
                     expected += gemm_tile_cycles(
-                        &single.array, size(m, tm, mi), size(n, tn, ni), size(k, tk, ki),
+                        &single.array(), size(m, tm, mi), size(n, tn, ni), size(k, tk, ki),
                     );
                 }
             }
@@ -93,16 +109,18 @@ proptest! {
         tm in 16u64..256, tn in 16u64..256, tk in 16u64..256,
         flow in 0usize..3, slots in 1u64..3, order in 0usize..2, int4 in any::<bool>(),
     ) {
-        let (platform, mut design) = base();
-        design.array_count = arrays;
-        design.array.rows = rows;
-        design.array.cols = cols;
-        design.array.dataflow = dataflow(flow);
-        design.buffer_slots = slots;
-        design.tiling = Tiling { tm, tn, tk, loop_order: [LoopOrder::Mnk, LoopOrder::Nmk][order] };
-        if int4 {
-            design.precision = PrecisionPair { weights: Precision::Int4, activations: Precision::Int8 };
-        }
+        let (platform, design) = base();
+        let design = changed(&design, &platform, |raw| {
+            raw.arrays.count = arrays;
+            raw.arrays.rows = rows;
+            raw.arrays.cols = cols;
+            raw.arrays.dataflow = dataflow(flow);
+            raw.buffers.slots = slots;
+            raw.tiling = tiling(tm, tn, tk, [LoopOrder::Mnk, LoopOrder::Nmk][order]);
+            if int4 {
+                raw.precision = "int4/int8".into();
+            }
+        });
         let (_, efficiency) = run(&design, &platform, (m, n, k));
         prop_assert!(efficiency <= 1.0 + 1e-9, "efficiency {}", efficiency);
         prop_assert!(efficiency > 0.0);
@@ -115,9 +133,9 @@ proptest! {
     /// Same graph, same design: the same cycles, attribution and channel statistics.
     #[test]
     fn same_input_same_output(m in 1u64..700, n in 1u64..700, k in 1u64..700, slots in 1u64..3) {
-        let (platform, mut design) = base();
-        design.buffer_slots = slots;
-        let kernel = single_gemm(m, n, k, design.precision);
+        let (platform, design) = base();
+        let design = changed(&design, &platform, |raw| raw.buffers.slots = slots);
+        let kernel = single_gemm(m, n, k, design.precision()).unwrap();
         let graph = lower(&kernel, &design).unwrap();
         let first = simulate(&graph, "gemm", &design, &platform, &mut NullSink);
         let again = simulate(&lower(&kernel, &design).unwrap(), "gemm", &design, &platform, &mut NullSink);
@@ -127,40 +145,34 @@ proptest! {
 
 #[test]
 fn large_compute_bound_gemm_reaches_95_percent_of_its_roof() {
-    let (platform, mut design) = base();
-    design.tiling = Tiling {
-        tm: 256,
-        tn: 256,
-        tk: 8192,
-        loop_order: LoopOrder::Mnk,
-    };
+    let (platform, design) = base();
+    let design = changed(&design, &platform, |raw| {
+        raw.tiling = tiling(256, 256, 8192, LoopOrder::Mnk)
+    });
     let (_, efficiency) = run(&design, &platform, (3072, 3072, 8192));
     assert!(efficiency >= 0.95, "efficiency {efficiency}");
 }
 
 #[test]
 fn memory_bound_gemv_reaches_85_percent_of_the_bandwidth_roof() {
-    let (platform, mut design) = base();
-    design.array_count = 8;
-    design.array.rows = 1;
-    design.array.cols = 512;
-    design.tiling = Tiling {
-        tm: 1,
-        tn: 512,
-        tk: 512,
-        loop_order: LoopOrder::Nmk,
-    };
-    design.placement.weight_channels = (0..32).collect();
+    let (platform, design) = base();
+    let design = changed(&design, &platform, |raw| {
+        raw.arrays.count = 8;
+        raw.arrays.rows = 1;
+        raw.arrays.cols = 512;
+        raw.tiling = tiling(1, 512, 512, LoopOrder::Nmk);
+        raw.hbm.weight_channels = [0, 31];
+    });
     let (_, efficiency) = run(&design, &platform, (1, 4096, 16384));
     assert!(efficiency >= 0.85, "efficiency {efficiency}");
 }
 
 #[test]
 fn one_buffer_slot_is_slower_than_two() {
-    let (platform, mut design) = base();
+    let (platform, design) = base();
     let shape = (1024, 1024, 4096);
     let (double, _) = run(&design, &platform, shape);
-    design.buffer_slots = 1;
+    let design = changed(&design, &platform, |raw| raw.buffers.slots = 1);
     let (single, _) = run(&design, &platform, shape);
     assert!(single > double, "1 slot {single} vs 2 slots {double}");
 }
@@ -172,8 +184,7 @@ fn every_kernel_of_the_default_model_stays_under_its_roofline() {
     use roofsim::pipeline::{design_workload, simulate as simulate_model};
     use roofsim::workload::WorkloadChoices;
     let (platform, design) = base();
-    let mut fused = design.clone();
-    fused.fusion.attention = true;
+    let fused = changed(&design, &platform, |raw| raw.fusion.attention = true);
     let choices = WorkloadChoices {
         batch: 1,
         ..WorkloadChoices::default()
@@ -216,16 +227,18 @@ fn every_kernel_of_the_default_model_stays_under_its_roofline() {
 #[test]
 fn crossing_the_hbm_switch_costs_bandwidth() {
     use roofsim::config::design::AxiPorts;
-    let (platform, mut design) = base();
-    design.array_count = 1;
+    let (platform, design) = base();
+    let design = changed(&design, &platform, |raw| raw.arrays.count = 1);
     let shape = (256, 4096, 4096);
-    let kernel = single_gemm(shape.0, shape.1, shape.2, design.precision);
+    let kernel = single_gemm(shape.0, shape.1, shape.2, design.precision()).unwrap();
     let run_ports = |design: &Design| {
         let graph = lower(&kernel, design).unwrap();
         simulate(&graph, "gemv", design, &platform, &mut NullSink)
     };
     let local = run_ports(&design);
-    design.placement.axi_ports = AxiPorts::PerUnit;
+    let design = changed(&design, &platform, |raw| {
+        raw.hbm.axi_ports = AxiPorts::PerUnit
+    });
     let crossing = run_ports(&design);
     assert!(
         crossing.cycles > local.cycles,
@@ -243,9 +256,9 @@ fn crossing_the_hbm_switch_costs_bandwidth() {
 #[test]
 fn a_single_buffer_slot_shows_as_buffer_capacity() {
     use roofsim::sim::Bottleneck;
-    let (platform, mut design) = base();
-    design.buffer_slots = 1;
-    let kernel = single_gemm(1024, 1024, 4096, design.precision);
+    let (platform, design) = base();
+    let design = changed(&design, &platform, |raw| raw.buffers.slots = 1);
+    let kernel = single_gemm(1024, 1024, 4096, design.precision()).unwrap();
     let graph = lower(&kernel, &design).unwrap();
     let sim = simulate(&graph, "gemm", &design, &platform, &mut NullSink);
     assert!(sim.attribution[Bottleneck::BufferCapacity as usize] > 0);
@@ -279,11 +292,15 @@ fn matches_scalesim_compute_cycles() {
             number(5),
             number(6),
         );
-        let mut single = design.single_array(None, true, (m, n, k));
-        single.array.rows = rows;
-        single.array.cols = cols;
-        single.array.dataflow = flow;
-        assert_eq!(gemm_tile_cycles(&single.array, m, n, k), expected, "{line}");
+        let single = design
+            .single_array(&platform, Some((rows, cols)), true, (m, n, k))
+            .unwrap();
+        let single = changed(&single, &platform, |raw| raw.arrays.dataflow = flow);
+        assert_eq!(
+            gemm_tile_cycles(&single.array(), m, n, k),
+            expected,
+            "{line}"
+        );
         assert_eq!(
             run(&single, &platform, (m, n, k)).0,
             expected,

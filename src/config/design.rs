@@ -3,7 +3,7 @@
 
 use super::platform::Platform;
 use super::precision::PrecisionPair;
-use super::{ConfigError, Source, parse_toml};
+use super::{ConfigError, Source, number_in, parse_toml, whole_in};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -18,7 +18,7 @@ pub struct RawDesign {
     pub tiling: RawTiling,
     pub buffers: RawBuffers,
     pub hbm: RawPlacement,
-    pub fusion: RawFusion,
+    pub fusion: Fusion,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -85,16 +85,9 @@ pub struct RawPlacement {
     pub axi_ports: AxiPorts,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawFusion {
-    pub gemm_activation: bool,
-    pub qkv: bool,
-    pub attention: bool,
-}
-
 /// Which kernels are fused; a fused intermediate never reaches HBM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Fusion {
     /// The MLP activation runs in the epilogue of its GEMM (FC1 + bias + GELU; SiLU in the
     /// gate GEMM, `× up` in the up GEMM). Biases are always added in the GEMM epilogue.
@@ -244,29 +237,36 @@ pub struct ResourceUse {
     pub uram_blocks: u64,
 }
 
-/// A validated design.
+/// A validated design. Its fields are private: a design is changed only through
+/// [`Design::modified`], which validates the changed design again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Design {
-    pub source: String,
-    pub name: String,
-    pub clock_hz: f64,
-    pub precision: PrecisionPair,
-    pub memory: MemoryModel,
-    pub array_count: u64,
-    pub array: ArrayShape,
-    pub vector_units: u64,
-    pub vector_lanes: u64,
-    /// Bytes of one input a vector pass streams at a time (its line buffer).
-    pub vector_chunk_bytes: u64,
-    /// Default GEMM tiling; also sizes the vector units' chunks.
-    pub tiling: Tiling,
-    /// Per-class tilings, indexed like [`KernelClass::ALL`]; `None` takes the default.
-    pub class_tilings: [Option<Tiling>; 3],
-    pub buffer_slots: u64,
-    pub buffer_memory: SramKind,
-    pub placement: Placement,
-    pub fusion: Fusion,
-    pub resources: ResourceUse,
+    raw: RawDesign,
+    source: String,
+    clock_hz: f64,
+    precision: PrecisionPair,
+    array: ArrayShape,
+    tiling: Tiling,
+    class_tilings: [Option<Tiling>; 3],
+    placement: Placement,
+    fusion: Fusion,
+    resources: ResourceUse,
+}
+
+/// Valid ranges of the design's whole-number fields (documented in the README).
+pub mod limits {
+    use std::ops::RangeInclusive;
+    pub const CLOCK_MHZ: RangeInclusive<f64> = 1.0..=1000.0;
+    pub const ARRAY_COUNT: RangeInclusive<u64> = 1..=1024;
+    pub const ARRAY_SIDE: RangeInclusive<u64> = 1..=4096;
+    pub const VECTOR_UNITS: RangeInclusive<u64> = 1..=1024;
+    pub const VECTOR_LANES: RangeInclusive<u64> = 1..=65_536;
+    pub const CHUNK_BYTES: RangeInclusive<u64> = 1..=1 << 30;
+    pub const TILE: RangeInclusive<u64> = 1..=1 << 20;
+    pub const SLOTS: RangeInclusive<u64> = 1..=16;
+    pub const STRIPE_BYTES: RangeInclusive<u64> = 1..=1 << 30;
+    pub const BURST_BYTES: RangeInclusive<u64> = 1..=1 << 20;
+    pub const OUTSTANDING: RangeInclusive<u64> = 1..=1024;
 }
 
 impl Design {
@@ -290,7 +290,123 @@ impl Design {
 
     /// MACs all arrays complete per cycle.
     pub fn macs_per_cycle(&self) -> u64 {
-        self.array_count * self.array.rows * self.array.cols
+        self.array_count() * self.array.rows * self.array.cols
+    }
+
+    /// The design as its file states it (what `best.toml` writes back).
+    pub fn raw(&self) -> &RawDesign {
+        &self.raw
+    }
+
+    /// Where the design came from, for messages.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub fn name(&self) -> &str {
+        &self.raw.name
+    }
+
+    pub fn clock_hz(&self) -> f64 {
+        self.clock_hz
+    }
+
+    pub fn precision(&self) -> PrecisionPair {
+        self.precision
+    }
+
+    pub fn memory(&self) -> MemoryModel {
+        self.raw.memory
+    }
+
+    pub fn array_count(&self) -> u64 {
+        self.raw.arrays.count
+    }
+
+    pub fn array(&self) -> ArrayShape {
+        self.array
+    }
+
+    pub fn vector_units(&self) -> u64 {
+        self.raw.vector.units
+    }
+
+    /// Elements one vector unit processes per cycle.
+    pub fn vector_lanes(&self) -> u64 {
+        self.raw.vector.lanes
+    }
+
+    /// Bytes of one input a vector pass streams at a time (its line buffer).
+    pub fn vector_chunk_bytes(&self) -> u64 {
+        self.raw.vector.chunk_bytes
+    }
+
+    /// Default GEMM tiling.
+    pub fn tiling(&self) -> Tiling {
+        self.tiling
+    }
+
+    pub fn buffer_slots(&self) -> u64 {
+        self.raw.buffers.slots
+    }
+
+    pub fn buffer_memory(&self) -> SramKind {
+        self.raw.buffers.memory
+    }
+
+    pub fn placement(&self) -> &Placement {
+        &self.placement
+    }
+
+    pub fn fusion(&self) -> Fusion {
+        self.fusion
+    }
+
+    pub fn resources(&self) -> ResourceUse {
+        self.resources
+    }
+
+    /// This design changed by `change` and validated again; errors name the source and what
+    /// changed it (`by`: a command-line option, a sweep point...).
+    pub fn modified(
+        &self,
+        platform: &Platform,
+        by: &str,
+        change: impl FnOnce(&mut RawDesign),
+    ) -> Result<Design, ConfigError> {
+        let mut raw = self.raw.clone();
+        change(&mut raw);
+        let mut design = validate_design(&raw, &format!("{} with {by}", self.source), platform)?;
+        design.source = self.source.clone();
+        Ok(design)
+    }
+
+    /// This design cut down to one array (of `shape`, if given) for a lone GEMM, validated
+    /// again. With ideal memory the whole GEMM is one tile, so the cycle count is the array
+    /// model's alone.
+    pub fn single_array(
+        &self,
+        platform: &Platform,
+        shape: Option<(u64, u64)>,
+        ideal_memory: bool,
+        (m, n, k): (u64, u64, u64),
+    ) -> Result<Design, ConfigError> {
+        self.modified(platform, "--gemm", |raw| {
+            raw.arrays.count = 1;
+            if let Some((rows, cols)) = shape {
+                raw.arrays.rows = rows;
+                raw.arrays.cols = cols;
+            }
+            if ideal_memory {
+                raw.memory = MemoryModel::Ideal;
+                raw.tiling.tm = m;
+                raw.tiling.tn = n;
+                raw.tiling.tk = k;
+                raw.tiling.projection = None;
+                raw.tiling.attention = None;
+                raw.tiling.mlp = None;
+            }
+        })
     }
 }
 
@@ -312,44 +428,34 @@ pub fn validate_design(
     platform: &Platform,
 ) -> Result<Design, ConfigError> {
     let invalid = |field: &str, rule: String| ConfigError::invalid(file, field, rule);
-    let positive = |field: &str, value: u64| {
-        if value == 0 {
-            Err(invalid(field, "must be at least 1".into()))
-        } else {
-            Ok(value)
-        }
-    };
+    let whole = |field: &str, value: u64, range| whole_in(file, field, value, range);
     let precision: PrecisionPair = raw
         .precision
         .parse()
         .map_err(|rule| invalid("precision", rule))?;
-    if !(raw.clock_mhz.is_finite() && raw.clock_mhz > 0.0) {
-        return Err(invalid("clock_mhz", "must be a positive number".into()));
-    }
+    let clock_mhz = number_in(file, "clock_mhz", raw.clock_mhz, limits::CLOCK_MHZ)?;
     let array = ArrayShape {
-        rows: positive("arrays.rows", raw.arrays.rows)?,
-        cols: positive("arrays.cols", raw.arrays.cols)?,
+        rows: whole("arrays.rows", raw.arrays.rows, limits::ARRAY_SIDE)?,
+        cols: whole("arrays.cols", raw.arrays.cols, limits::ARRAY_SIDE)?,
         dataflow: raw.arrays.dataflow,
         overlap_folds: raw.arrays.overlap_folds,
     };
-    let array_count = positive("arrays.count", raw.arrays.count)?;
-    let tile = |prefix: &str, tile: &RawTile| -> Result<Tiling, ConfigError> {
+    let array_count = whole("arrays.count", raw.arrays.count, limits::ARRAY_COUNT)?;
+    let tile = |prefix: &str, tm, tn, tk, loop_order| -> Result<Tiling, ConfigError> {
         Ok(Tiling {
-            tm: positive(&format!("{prefix}.tm"), tile.tm)?,
-            tn: positive(&format!("{prefix}.tn"), tile.tn)?,
-            tk: positive(&format!("{prefix}.tk"), tile.tk)?,
-            loop_order: tile.loop_order,
+            tm: whole(&format!("{prefix}.tm"), tm, limits::TILE)?,
+            tn: whole(&format!("{prefix}.tn"), tn, limits::TILE)?,
+            tk: whole(&format!("{prefix}.tk"), tk, limits::TILE)?,
+            loop_order,
         })
     };
     let raw_tiling = &raw.tiling;
     let tiling = tile(
         "tiling",
-        &RawTile {
-            tm: raw_tiling.tm,
-            tn: raw_tiling.tn,
-            tk: raw_tiling.tk,
-            loop_order: raw_tiling.loop_order,
-        },
+        raw_tiling.tm,
+        raw_tiling.tn,
+        raw_tiling.tk,
+        raw_tiling.loop_order,
     )?;
     let mut class_tilings = [None; 3];
     for (class, raw_tile) in KernelClass::ALL.into_iter().zip([
@@ -357,12 +463,12 @@ pub fn validate_design(
         &raw_tiling.attention,
         &raw_tiling.mlp,
     ]) {
-        if let Some(raw_tile) = raw_tile {
-            class_tilings[class as usize] =
-                Some(tile(&format!("tiling.{}", class.name()), raw_tile)?);
+        if let Some(t) = raw_tile {
+            let prefix = format!("tiling.{}", class.name());
+            class_tilings[class as usize] = Some(tile(&prefix, t.tm, t.tn, t.tk, t.loop_order)?);
         }
     }
-    let buffer_slots = positive("buffers.slots", raw.buffers.slots)?;
+    let buffer_slots = whole("buffers.slots", raw.buffers.slots, limits::SLOTS)?;
     let channels = |field: &str, [first, last]: [u64; 2]| {
         if first > last || last >= platform.hbm.channels {
             Err(invalid(
@@ -376,13 +482,18 @@ pub fn validate_design(
             Ok((first..=last).collect::<Vec<u64>>())
         }
     };
+    let hbm = &raw.hbm;
     let placement = Placement {
-        weight_channels: channels("hbm.weight_channels", raw.hbm.weight_channels)?,
-        activation_channels: channels("hbm.activation_channels", raw.hbm.activation_channels)?,
-        stripe_bytes: positive("hbm.stripe_bytes", raw.hbm.stripe_bytes)?,
-        burst_bytes: positive("hbm.burst_bytes", raw.hbm.burst_bytes)?,
-        outstanding_requests: positive("hbm.outstanding_requests", raw.hbm.outstanding_requests)?,
-        axi_ports: raw.hbm.axi_ports,
+        weight_channels: channels("hbm.weight_channels", hbm.weight_channels)?,
+        activation_channels: channels("hbm.activation_channels", hbm.activation_channels)?,
+        stripe_bytes: whole("hbm.stripe_bytes", hbm.stripe_bytes, limits::STRIPE_BYTES)?,
+        burst_bytes: whole("hbm.burst_bytes", hbm.burst_bytes, limits::BURST_BYTES)?,
+        outstanding_requests: whole(
+            "hbm.outstanding_requests",
+            hbm.outstanding_requests,
+            limits::OUTSTANDING,
+        )?,
+        axi_ports: hbm.axi_ports,
     };
 
     // DSPs: one MAC unit per PE, packed as the platform allows at the compute precision.
@@ -408,22 +519,14 @@ pub fn validate_design(
         .expect("the default tiling is there");
     let tiling_bytes: u64 = Design::tile_buffer_bytes(&largest, precision).iter().sum();
     let buffer_bytes = array_count * buffer_slots * tiling_bytes;
-    let (block_bytes, available, field) = match raw.buffers.memory {
-        SramKind::Bram => (
-            platform.sram.bram_block_bytes,
-            platform.sram.bram_blocks,
-            "buffers.memory",
-        ),
-        SramKind::Uram => (
-            platform.sram.uram_block_bytes,
-            platform.sram.uram_blocks,
-            "buffers.memory",
-        ),
+    let (block_bytes, available) = match raw.buffers.memory {
+        SramKind::Bram => (platform.sram.bram_block_bytes, platform.sram.bram_blocks),
+        SramKind::Uram => (platform.sram.uram_block_bytes, platform.sram.uram_blocks),
     };
     let blocks = buffer_bytes.div_ceil(block_bytes);
     if blocks > available {
         return Err(invalid(
-            field,
+            "buffers.memory",
             format!(
                 "tiles {}x{}x{} with {buffer_slots} slot(s) on {array_count} arrays need \
                  {buffer_bytes} bytes = {blocks} blocks; the platform has {available}",
@@ -436,8 +539,13 @@ pub fn validate_design(
         SramKind::Uram => (0, blocks),
     };
     // Vector line buffers in BRAM: two inputs and one output per slot per unit.
-    let vector_units = positive("vector.units", raw.vector.units)?;
-    let vector_chunk_bytes = positive("vector.chunk_bytes", raw.vector.chunk_bytes)?;
+    let vector_units = whole("vector.units", raw.vector.units, limits::VECTOR_UNITS)?;
+    whole("vector.lanes", raw.vector.lanes, limits::VECTOR_LANES)?;
+    let vector_chunk_bytes = whole(
+        "vector.chunk_bytes",
+        raw.vector.chunk_bytes,
+        limits::CHUNK_BYTES,
+    )?;
     let vector_bytes = vector_units * buffer_slots * 3 * vector_chunk_bytes;
     let bram_blocks = tile_bram_blocks + vector_bytes.div_ceil(platform.sram.bram_block_bytes);
     if bram_blocks > platform.sram.bram_blocks {
@@ -451,26 +559,15 @@ pub fn validate_design(
         ));
     }
     Ok(Design {
+        raw: raw.clone(),
         source: file.to_string(),
-        name: raw.name.clone(),
-        clock_hz: raw.clock_mhz * 1e6,
+        clock_hz: clock_mhz * 1e6,
         precision,
-        memory: raw.memory,
-        array_count,
         array,
-        vector_units,
-        vector_lanes: positive("vector.lanes", raw.vector.lanes)?,
-        vector_chunk_bytes,
         tiling,
         class_tilings,
-        buffer_slots,
-        buffer_memory: raw.buffers.memory,
         placement,
-        fusion: Fusion {
-            gemm_activation: raw.fusion.gemm_activation,
-            qkv: raw.fusion.qkv,
-            attention: raw.fusion.attention,
-        },
+        fusion: raw.fusion,
         resources: ResourceUse {
             dsps,
             bram_blocks,
@@ -481,35 +578,6 @@ pub fn validate_design(
 
 /// The built-in INT8 design shipped in `configs/designs/`.
 pub const DEFAULT_DESIGN: &str = include_str!("../../configs/designs/u280-int8.toml");
-
-impl Design {
-    /// This design cut down to one array (of `shape`, if given) for a lone GEMM. With ideal
-    /// memory the whole GEMM is one tile, so the cycle count is the array model's alone.
-    pub fn single_array(
-        &self,
-        shape: Option<ArrayShape>,
-        ideal_memory: bool,
-        gemm: (u64, u64, u64),
-    ) -> Design {
-        let mut design = self.clone();
-        design.array_count = 1;
-        if let Some(shape) = shape {
-            design.array = shape;
-        }
-        if ideal_memory {
-            design.memory = MemoryModel::Ideal;
-            let (m, n, k) = gemm;
-            design.tiling = Tiling {
-                tm: m,
-                tn: n,
-                tk: k,
-                loop_order: design.tiling.loop_order,
-            };
-            design.class_tilings = [None; 3];
-        }
-        design
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -525,10 +593,10 @@ mod tests {
         let design = design(DEFAULT_DESIGN).unwrap();
         let platform = default_platform();
         assert!(
-            design.resources.dsps * 4 <= platform.dsp_slices * 3,
+            design.resources().dsps * 4 <= platform.dsp_slices * 3,
             "≤ 75 % of DSPs"
         );
-        assert!(design.resources.uram_blocks * 4 <= platform.sram.uram_blocks * 3);
+        assert!(design.resources().uram_blocks * 4 <= platform.sram.uram_blocks * 3);
     }
 
     #[test]

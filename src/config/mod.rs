@@ -48,6 +48,51 @@ impl ConfigError {
     }
 }
 
+/// A whole number that must lie in `range`; the error names `file`, `field` and the range.
+pub(crate) fn whole_in(
+    file: &str,
+    field: &str,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::invalid(
+            file,
+            field,
+            format!(
+                "must be between {} and {}, found {value}",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
+
+/// A number that must be finite and lie in `range`; the error names `file`, `field` and the
+/// range.
+pub(crate) fn number_in(
+    file: &str,
+    field: &str,
+    value: f64,
+    range: std::ops::RangeInclusive<f64>,
+) -> Result<f64, ConfigError> {
+    if value.is_finite() && range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::invalid(
+            file,
+            field,
+            format!(
+                "must be between {} and {}, found {value}",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
+
 /// Where a config's text comes from: a file on disk, or a default compiled into the binary.
 #[derive(Debug, Clone)]
 pub struct Source {

@@ -5,7 +5,7 @@
 //! ignored on purpose: real Hub files carry dozens of fields (tokenizer ids, dtypes) that do
 //! not change a kernel's shape.
 
-use super::{ConfigError, Source, parse_json};
+use super::{ConfigError, Source, parse_json, whole_in};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -270,13 +270,20 @@ fn from_value<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// A size that must be at least one.
+/// Every size of a model or policy config (widths, layers, heads, tokens) lies in this range.
+pub const DIMENSION: std::ops::RangeInclusive<u64> = 1..=1 << 20;
+
+/// Every layer count lies in this range (it bounds the kernels listed per forward pass).
+pub const LAYERS: std::ops::RangeInclusive<u64> = 1..=1024;
+
+/// A size in [`DIMENSION`].
 fn positive(file: &str, field: String, value: u64) -> Result<u64, ConfigError> {
-    if value == 0 {
-        Err(ConfigError::invalid(file, field, "must be at least 1"))
-    } else {
-        Ok(value)
-    }
+    whole_in(file, &field, value, DIMENSION)
+}
+
+/// A layer count from the file, else the class default, in [`LAYERS`].
+fn layers(file: &str, field: String, given: Option<u64>, default: u64) -> Result<u64, ConfigError> {
+    whole_in(file, &field, given.unwrap_or(default), LAYERS)
 }
 
 fn activation(file: &str, field: String, name: &str) -> Result<Activation, ConfigError> {
@@ -348,8 +355,9 @@ fn vision_spec(
             raw.intermediate_size,
             defaults.intermediate_size,
         )?,
-        num_layers: value(
-            "num_hidden_layers",
+        num_layers: layers(
+            file,
+            field("num_hidden_layers"),
             raw.num_hidden_layers,
             defaults.num_layers,
         )?,
@@ -408,7 +416,7 @@ fn text_spec(file: &str, prefix: &str, raw: RawText) -> Result<TextSpec, ConfigE
     Ok(TextSpec {
         hidden_size,
         intermediate_size: value("intermediate_size", raw.intermediate_size, 11008)?,
-        num_layers: value("num_hidden_layers", raw.num_hidden_layers, 32)?,
+        num_layers: layers(file, field("num_hidden_layers"), raw.num_hidden_layers, 32)?,
         num_heads,
         num_kv_heads,
         head_dim,
@@ -485,11 +493,7 @@ pub fn load_policy(source: &Source) -> Result<PolicySpec, ConfigError> {
         source: source.name.clone(),
         cameras,
         // SmolVLAConfig defaults.
-        num_vlm_layers: positive(
-            file,
-            "num_vlm_layers".into(),
-            raw.num_vlm_layers.unwrap_or(16),
-        )?,
+        num_vlm_layers: layers(file, "num_vlm_layers".into(), raw.num_vlm_layers, 16)?,
         language_tokens: positive(
             file,
             "tokenizer_max_length".into(),

@@ -1,7 +1,7 @@
 //! The FPGA board: fabric clock, DSPs and their MACs per precision, HBM, on-chip SRAM, DDR.
 
 use super::precision::Precision;
-use super::{ConfigError, Source, parse_toml};
+use super::{ConfigError, Source, number_in, parse_toml, whole_in};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -158,43 +158,47 @@ impl Platform {
 
 const GB: f64 = 1e9;
 
+/// Valid ranges of the platform's fields (documented in the README). Wide enough for any
+/// FPGA board; narrow enough that no product of them overflows.
+pub mod limits {
+    use std::ops::RangeInclusive;
+    pub const CLOCK_MHZ: RangeInclusive<f64> = 1.0..=1000.0;
+    pub const DSP_SLICES: RangeInclusive<u64> = 1..=1_000_000;
+    pub const MACS_PER_DSP: RangeInclusive<f64> = 0.01..=64.0;
+    pub const HBM_CAPACITY_BYTES: RangeInclusive<u64> = 1..=1 << 50;
+    pub const HBM_CHANNELS: RangeInclusive<u64> = 1..=256;
+    pub const CHANNEL_GB_PER_S: RangeInclusive<f64> = 0.001..=10_000.0;
+    pub const LATENCY_NS: RangeInclusive<f64> = 0.0..=1e6;
+    pub const REFRESH_INTERVAL_NS: RangeInclusive<f64> = 100.0..=1e9;
+    pub const SRAM_BLOCKS: RangeInclusive<u64> = 0..=1_000_000;
+    pub const SRAM_BLOCK_BITS: RangeInclusive<u64> = 8..=1 << 24;
+    pub const DDR_CHANNELS: RangeInclusive<u64> = 0..=64;
+}
+
 /// Reads and validates a platform TOML.
 pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
     let raw: RawPlatform = parse_toml(source)?;
     let file = source.name.as_str();
-    let rate = |field: &str, value: f64| {
-        if value.is_finite() && value > 0.0 {
-            Ok(value)
-        } else {
-            Err(ConfigError::invalid(
-                file,
-                field,
-                format!("must be a positive number, found {value}"),
-            ))
-        }
-    };
-    let count = |field: &str, value: u64| {
-        if value == 0 {
-            Err(ConfigError::invalid(file, field, "must be at least 1"))
-        } else {
-            Ok(value)
-        }
-    };
+    let whole = |field: &str, value: u64, range| whole_in(file, field, value, range);
+    let number = |field: &str, value: f64, range| number_in(file, field, value, range);
     let macs = &raw.macs_per_dsp;
     let macs_per_dsp = [
-        rate("macs_per_dsp.int4", macs.int4)?,
-        rate("macs_per_dsp.int8", macs.int8)?,
-        rate("macs_per_dsp.fp16", macs.fp16)?,
-        rate("macs_per_dsp.bf16", macs.bf16)?,
-        rate("macs_per_dsp.fp32", macs.fp32)?,
+        number("macs_per_dsp.int4", macs.int4, limits::MACS_PER_DSP)?,
+        number("macs_per_dsp.int8", macs.int8, limits::MACS_PER_DSP)?,
+        number("macs_per_dsp.fp16", macs.fp16, limits::MACS_PER_DSP)?,
+        number("macs_per_dsp.bf16", macs.bf16, limits::MACS_PER_DSP)?,
+        number("macs_per_dsp.fp32", macs.fp32, limits::MACS_PER_DSP)?,
     ];
-    let peak = rate(
+    let hbm = &raw.hbm;
+    let peak = number(
         "hbm.channel_bandwidth_gb_per_s",
-        raw.hbm.channel_bandwidth_gb_per_s,
+        hbm.channel_bandwidth_gb_per_s,
+        limits::CHANNEL_GB_PER_S,
     )?;
-    let measured = rate(
+    let measured = number(
         "hbm.measured_channel_bandwidth_gb_per_s",
-        raw.hbm.measured_channel_bandwidth_gb_per_s,
+        hbm.measured_channel_bandwidth_gb_per_s,
+        limits::CHANNEL_GB_PER_S,
     )?;
     if measured > peak {
         return Err(ConfigError::invalid(
@@ -203,58 +207,59 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
             format!("{measured} GB/s exceeds the channel peak of {peak} GB/s"),
         ));
     }
-    let non_negative = |field: &str, value: f64| {
-        if value.is_finite() && value >= 0.0 {
-            Ok(value)
-        } else {
-            Err(ConfigError::invalid(
-                file,
-                field,
-                format!("must be zero or positive, found {value}"),
-            ))
-        }
-    };
-    let refresh_ns = non_negative("hbm.refresh_ns", raw.hbm.refresh_ns)?;
-    if refresh_ns >= raw.hbm.refresh_interval_ns {
+    let nanoseconds =
+        |field: &str, value: f64| Ok(number(field, value, limits::LATENCY_NS)? * 1e-9);
+    let refresh_interval_ns = number(
+        "hbm.refresh_interval_ns",
+        hbm.refresh_interval_ns,
+        limits::REFRESH_INTERVAL_NS,
+    )?;
+    let refresh_s = nanoseconds("hbm.refresh_ns", hbm.refresh_ns)?;
+    if refresh_s * 1e9 >= refresh_interval_ns {
         return Err(ConfigError::invalid(
             file,
             "hbm.refresh_ns",
             "must be shorter than hbm.refresh_interval_ns",
         ));
     }
+    let channels = whole("hbm.channels", hbm.channels, limits::HBM_CHANNELS)?;
     let block_bytes = |field: &str, bits: u64| {
-        if bits == 0 || !bits.is_multiple_of(8) {
+        whole(field, bits, limits::SRAM_BLOCK_BITS)?;
+        if bits.is_multiple_of(8) {
+            Ok(bits / 8)
+        } else {
             Err(ConfigError::invalid(
                 file,
                 field,
-                "must be a positive whole number of bytes",
+                "must be a whole number of bytes",
             ))
-        } else {
-            Ok(bits / 8)
         }
     };
     Ok(Platform {
         source: source.name.clone(),
         name: raw.name,
-        clock_hz: rate("clock_mhz", raw.clock_mhz)? * 1e6,
-        dsp_slices: count("dsp_slices", raw.dsp_slices)?,
+        clock_hz: number("clock_mhz", raw.clock_mhz, limits::CLOCK_MHZ)? * 1e6,
+        dsp_slices: whole("dsp_slices", raw.dsp_slices, limits::DSP_SLICES)?,
         macs_per_dsp,
         hbm: Hbm {
-            capacity_bytes: count("hbm.capacity_bytes", raw.hbm.capacity_bytes)?,
-            channels: count("hbm.channels", raw.hbm.channels)?,
+            capacity_bytes: whole(
+                "hbm.capacity_bytes",
+                hbm.capacity_bytes,
+                limits::HBM_CAPACITY_BYTES,
+            )?,
+            channels,
             channel_bandwidth_bytes_per_s: peak * GB,
             measured_channel_bandwidth_bytes_per_s: measured * GB,
-            access_latency_s: non_negative("hbm.access_latency_ns", raw.hbm.access_latency_ns)?
-                * 1e-9,
-            request_overhead_s: non_negative(
-                "hbm.request_overhead_ns",
-                raw.hbm.request_overhead_ns,
-            )? * 1e-9,
-            refresh_interval_s: rate("hbm.refresh_interval_ns", raw.hbm.refresh_interval_ns)?
-                * 1e-9,
-            refresh_s: refresh_ns * 1e-9,
-            channels_per_switch: count("hbm.channels_per_switch", raw.hbm.channels_per_switch)?,
-            crossing_bandwidth_share: match raw.hbm.crossing_bandwidth_share {
+            access_latency_s: nanoseconds("hbm.access_latency_ns", hbm.access_latency_ns)?,
+            request_overhead_s: nanoseconds("hbm.request_overhead_ns", hbm.request_overhead_ns)?,
+            refresh_interval_s: refresh_interval_ns * 1e-9,
+            refresh_s,
+            channels_per_switch: whole(
+                "hbm.channels_per_switch",
+                hbm.channels_per_switch,
+                1..=channels,
+            )?,
+            crossing_bandwidth_share: match hbm.crossing_bandwidth_share {
                 share if share > 0.0 && share <= 1.0 => share,
                 share => {
                     return Err(ConfigError::invalid(
@@ -264,22 +269,31 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
                     ));
                 }
             },
-            switch_hop_latency_s: non_negative(
+            switch_hop_latency_s: nanoseconds(
                 "hbm.switch_hop_latency_ns",
-                raw.hbm.switch_hop_latency_ns,
-            )? * 1e-9,
+                hbm.switch_hop_latency_ns,
+            )?,
         },
         sram: Sram {
-            bram_blocks: raw.sram.bram_blocks,
+            bram_blocks: whole(
+                "sram.bram_blocks",
+                raw.sram.bram_blocks,
+                limits::SRAM_BLOCKS,
+            )?,
             bram_block_bytes: block_bytes("sram.bram_block_bits", raw.sram.bram_block_bits)?,
-            uram_blocks: raw.sram.uram_blocks,
+            uram_blocks: whole(
+                "sram.uram_blocks",
+                raw.sram.uram_blocks,
+                limits::SRAM_BLOCKS,
+            )?,
             uram_block_bytes: block_bytes("sram.uram_block_bits", raw.sram.uram_block_bits)?,
         },
         ddr: Ddr {
-            channels: raw.ddr.channels,
-            channel_bandwidth_bytes_per_s: rate(
+            channels: whole("ddr.channels", raw.ddr.channels, limits::DDR_CHANNELS)?,
+            channel_bandwidth_bytes_per_s: number(
                 "ddr.channel_bandwidth_gb_per_s",
                 raw.ddr.channel_bandwidth_gb_per_s,
+                limits::CHANNEL_GB_PER_S,
             )? * GB,
             capacity_bytes: raw.ddr.capacity_bytes,
         },

@@ -60,8 +60,8 @@ impl ChannelRequests {
         self.bytes.resize(set as usize, 0);
         self.bursts.clear();
         self.bursts.resize(set as usize, 0);
-        let stripe = design.placement.stripe_bytes;
-        let burst = design.placement.burst_bytes;
+        let stripe = design.placement().stripe_bytes;
+        let burst = design.placement().burst_bytes;
         let mut segment = |start: u64, end: u64| {
             let mut address = start;
             while address < end {

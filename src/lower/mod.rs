@@ -196,7 +196,7 @@ impl Slots {
     /// One buffer of the design's slots for each of `units` arrays or vector units.
     fn per_unit(units: u64, design: &Design) -> Vec<Slots> {
         (0..units)
-            .map(|_| Slots::new(design.buffer_slots))
+            .map(|_| Slots::new(design.buffer_slots()))
             .collect()
     }
 
@@ -295,9 +295,9 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
         .collect();
     let channels_of = |o: &Operand| {
         if o.is_parameter {
-            &design.placement.weight_channels
+            &design.placement().weight_channels
         } else {
-            &design.placement.activation_channels
+            &design.placement().activation_channels
         }
     };
     let a_instances = a.elements / (m * k);
@@ -305,7 +305,7 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
     let m_tiles = m.div_ceil(tiling.tm);
     let n_tiles = n.div_ceil(tiling.tn);
     let k_tiles = k.div_ceil(tiling.tk);
-    let arrays = design.array_count;
+    let arrays = design.array_count();
     let mut a_slots = Slots::per_unit(arrays, design);
     let mut b_slots = Slots::per_unit(arrays, design);
     let mut c_slots = Slots::per_unit(arrays, design);
@@ -396,7 +396,7 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                 let compute = lowering.compute(
                     NodeKind::Gemm {
                         array,
-                        cycles: gemm_tile_cycles(&design.array, tm, tn, tk),
+                        cycles: gemm_tile_cycles(&design.array(), tm, tn, tk),
                         macs: tm * tn * tk,
                     },
                     format!("gemm b{batch} m{mi} n{ni} k{ki}"),
@@ -440,9 +440,9 @@ fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
     let output = operand(kernel, Direction::Write, 0).expect("a vector kernel writes");
     // A chunk is as many whole rows as fill one line buffer of the vector unit.
     let row_bytes = (row_elements * output.bits).div_ceil(8).max(1);
-    let chunk_rows = (design.vector_chunk_bytes / row_bytes).clamp(1, rows_total);
+    let chunk_rows = (design.vector_chunk_bytes() / row_bytes).clamp(1, rows_total);
     let chunks = rows_total.div_ceil(chunk_rows);
-    let activations = &design.placement.activation_channels;
+    let activations = &design.placement().activation_channels;
     let parameter_load = {
         let parameters: u64 = kernel
             .operands
@@ -452,12 +452,12 @@ fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
             .sum();
         (parameters > 0).then(|| {
             let layout =
-                TensorLayout::row_major(&design.placement.weight_channels, 8, 0, parameters);
+                TensorLayout::row_major(&design.placement().weight_channels, 8, 0, parameters);
             let label = "load parameters".to_string();
             lowering.transfer(NodeKind::Load, 0, &layout, ((0, 1), (0, parameters)), label)
         })
     };
-    let units = design.vector_units;
+    let units = design.vector_units();
     let mut slots = Slots::per_unit(units, design);
     for chunk in 0..chunks {
         let unit = chunk % units;
@@ -466,7 +466,7 @@ fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
             ((chunk + 1) * chunk_rows).min(rows_total),
         );
         let elements = (rows.1 - rows.0) * row_elements;
-        let cycles = elements.div_ceil(design.vector_lanes);
+        let cycles = elements.div_ceil(design.vector_lanes());
         let pass = lowering.compute(
             NodeKind::Vector { unit, cycles },
             format!("{} rows {}..{}", kernel.op.name(), rows.0, rows.1),
@@ -512,14 +512,14 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
     let k = &kernel.operands[1];
     let context = &kernel.operands[3];
     let kv_instances = k.elements / (tokens * head_dim);
-    let activations = &design.placement.activation_channels;
+    let activations = &design.placement().activation_channels;
     let tile = design.tiling_for(kernel.class).tm;
-    let shape = design.array;
+    let shape = design.array();
     // Per array, one buffer ring each for Q, K and V tiles (and the context tile being built,
     // which shares the Q ring's lifetime).
-    let mut q_slots = Slots::per_unit(design.array_count, design);
-    let mut k_slots = Slots::per_unit(design.array_count, design);
-    let mut v_slots = Slots::per_unit(design.array_count, design);
+    let mut q_slots = Slots::per_unit(design.array_count(), design);
+    let mut k_slots = Slots::per_unit(design.array_count(), design);
+    let mut v_slots = Slots::per_unit(design.array_count(), design);
     let mut instance = 0u64;
     for batch in 0..kernel.batch {
         let kv = batch * kv_instances / kernel.batch;
@@ -534,8 +534,8 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
             head_dim,
         );
         for qi in 0..tokens.div_ceil(tile) {
-            let array = instance % design.array_count;
-            let unit = instance % design.vector_units;
+            let array = instance % design.array_count();
+            let unit = instance % design.vector_units();
             instance += 1;
             let rows = (qi * tile, ((qi + 1) * tile).min(tokens));
             let slot = array as usize;
@@ -577,7 +577,7 @@ fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                 let softmax = lowering.compute(
                     NodeKind::Vector {
                         unit,
-                        cycles: (tm * tn).div_ceil(design.vector_lanes),
+                        cycles: (tm * tn).div_ceil(design.vector_lanes()),
                     },
                     format!("softmax b{batch} m{qi} n{kj}"),
                 );
@@ -650,13 +650,26 @@ pub fn to_dot(graph: &KernelGraph) -> String {
 mod tests {
     use super::*;
     use crate::config::Source;
-    use crate::config::design::{DEFAULT_DESIGN, KernelClass, Tiling, load_design};
+    use crate::config::design::{DEFAULT_DESIGN, Fusion, KernelClass, load_design};
     use crate::config::platform::default_platform;
     use crate::config::precision::{Precision, PrecisionPair};
     use crate::workload::single_gemm;
 
     fn design(text: &str) -> Design {
         load_design(&Source::built_in("d.toml", text), &default_platform()).unwrap()
+    }
+
+    /// The default design with every fusion on or off.
+    fn fused_design(fused: bool) -> Design {
+        design(DEFAULT_DESIGN)
+            .modified(&default_platform(), "test", |raw| {
+                raw.fusion = Fusion {
+                    gemm_activation: fused,
+                    qkv: fused,
+                    attention: fused,
+                }
+            })
+            .unwrap()
     }
 
     fn count(graph: &KernelGraph, kind: &str) -> usize {
@@ -712,16 +725,14 @@ mod tests {
 
     #[test]
     fn mnk_reuses_an_activation_tile_across_output_columns() {
-        let mut design = design(DEFAULT_DESIGN);
-        design.array_count = 1;
-        design.tiling = Tiling {
-            tm: 128,
-            tn: 128,
-            tk: 1024,
-            loop_order: LoopOrder::Mnk,
-        };
+        let design = design(
+            &DEFAULT_DESIGN
+                .replace("count = 3", "count = 1")
+                .replace("tm = 512", "tm = 128")
+                .replace("tn = 256", "tn = 128"),
+        );
         let precision = PrecisionPair::uniform(Precision::Int8);
-        let kernel = single_gemm(256, 512, 768, precision);
+        let kernel = single_gemm(256, 512, 768, precision).unwrap();
         let graph = lower(&kernel, &design).unwrap();
         // 2 × 4 output tiles, one reduction step each: 8 GEMM tiles and 8 stores; A loaded
         // once per row of tiles (2), B once per output tile (8).
@@ -740,8 +751,8 @@ mod tests {
         );
         let design = design(&text);
         assert_eq!(design.tiling_for(Some(KernelClass::Attention)).tm, 128);
-        assert_eq!(design.tiling_for(Some(KernelClass::Mlp)), design.tiling);
-        let mut scores = single_gemm(1024, 1024, 64, design.precision);
+        assert_eq!(design.tiling_for(Some(KernelClass::Mlp)), design.tiling());
+        let mut scores = single_gemm(1024, 1024, 64, design.precision()).unwrap();
         scores.class = Some(KernelClass::Attention);
         let graph = lower(&scores, &design).unwrap();
         assert_eq!(count(&graph, "gemm"), 8 * 8);
@@ -753,22 +764,17 @@ mod tests {
     #[test]
     fn loads_never_run_ahead_of_their_buffers() {
         use crate::config::model::{default_model, default_policy};
-        use crate::workload::{Fusion, WorkloadChoices, build_workload};
+        use crate::workload::{WorkloadChoices, build_workload};
         let model = default_model();
         let policy = default_policy();
         for fused in [false, true] {
-            let mut design = design(DEFAULT_DESIGN);
-            design.fusion = Fusion {
-                gemm_activation: fused,
-                qkv: fused,
-                attention: fused,
-            };
+            let design = fused_design(fused);
             let choices = WorkloadChoices {
                 batch: 1,
-                fusion: design.fusion,
+                fusion: design.fusion(),
                 ..WorkloadChoices::default()
             };
-            let options = choices.options(&model, Some(&policy), design.precision);
+            let options = choices.options(&model, Some(&policy), design.precision());
             let workload = build_workload(&model, &options).unwrap();
             for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
                 let graph = lower(kernel, &design).unwrap();
@@ -784,12 +790,12 @@ mod tests {
                     })
                     .count() as u64;
                 let rings = if kernel.op.uses_arrays() {
-                    design.array_count * 3
+                    design.array_count() * 3
                 } else {
-                    design.vector_units * 2 + 1
+                    design.vector_units() * 2 + 1
                 };
                 assert!(
-                    unbound_loads <= rings * design.buffer_slots,
+                    unbound_loads <= rings * design.buffer_slots(),
                     "{}/{}: {unbound_loads} loads run ahead of their buffers",
                     kernel.encoder,
                     kernel.name
@@ -803,21 +809,16 @@ mod tests {
     #[test]
     fn transfers_carry_the_unit_of_their_compute() {
         use crate::config::model::{default_model, default_policy};
-        use crate::workload::{Fusion, WorkloadChoices, build_workload};
+        use crate::workload::{WorkloadChoices, build_workload};
         let model = default_model();
         let policy = default_policy();
-        let mut design = design(DEFAULT_DESIGN);
-        design.fusion = Fusion {
-            gemm_activation: true,
-            qkv: true,
-            attention: true,
-        };
+        let design = fused_design(true);
         let choices = WorkloadChoices {
             batch: 1,
-            fusion: design.fusion,
+            fusion: design.fusion(),
             ..WorkloadChoices::default()
         };
-        let options = choices.options(&model, Some(&policy), design.precision);
+        let options = choices.options(&model, Some(&policy), design.precision());
         let workload = build_workload(&model, &options).unwrap();
         let mut checked = 0;
         for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
@@ -850,7 +851,7 @@ mod tests {
     #[test]
     fn dot_marks_slot_edges() {
         let design = design(DEFAULT_DESIGN);
-        let kernel = single_gemm(1024, 1024, 2048, design.precision);
+        let kernel = single_gemm(1024, 1024, 2048, design.precision()).unwrap();
         let dot = to_dot(&lower(&kernel, &design).unwrap());
         assert!(dot.contains("[style=dashed, label=\"slot\"]"));
         assert!(dot.ends_with("}\n"));

@@ -91,7 +91,7 @@ pub fn channels_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Repor
         "switch_crossing_fraction",
         "achieved_gb_per_s",
     ])?;
-    let seconds = total_cycles as f64 / design.clock_hz;
+    let seconds = total_cycles as f64 / design.clock_hz();
     for (channel, stats) in channel_totals(sim).iter().enumerate() {
         writer.write_record([
             channel.to_string(),
@@ -123,17 +123,17 @@ pub fn simulation_text(
     let _ = writeln!(
         out,
         "design {}: {} arrays {}x{} {} at {:.0} MHz ({:.2} TOPS), {} DSPs, {} BRAM, {} URAM; memory {:?}",
-        design.name,
-        design.array_count,
-        design.array.rows,
-        design.array.cols,
-        design.array.dataflow.name(),
-        design.clock_hz / 1e6,
-        2.0 * design.macs_per_cycle() as f64 * design.clock_hz / 1e12,
-        design.resources.dsps,
-        design.resources.bram_blocks,
-        design.resources.uram_blocks,
-        design.memory
+        design.name(),
+        design.array_count(),
+        design.array().rows,
+        design.array().cols,
+        design.array().dataflow.name(),
+        design.clock_hz() / 1e6,
+        2.0 * design.macs_per_cycle() as f64 * design.clock_hz() / 1e12,
+        design.resources().dsps,
+        design.resources().bram_blocks,
+        design.resources().uram_blocks,
+        design.memory()
     );
     let _ = writeln!(
         out,

@@ -34,16 +34,16 @@ pub fn roofline_seconds(
     let (ops, compute_ops_per_s) = if kernel.op.uses_arrays() {
         (
             2.0 * kernel.macs as f64,
-            2.0 * design.macs_per_cycle() as f64 * design.clock_hz,
+            2.0 * design.macs_per_cycle() as f64 * design.clock_hz(),
         )
     } else {
         (
             kernel.vector_flops as f64,
-            (design.vector_units * design.vector_lanes * kernel.op.flops_per_element()) as f64
-                * design.clock_hz,
+            (design.vector_units() * design.vector_lanes() * kernel.op.flops_per_element()) as f64
+                * design.clock_hz(),
         )
     };
-    let bandwidth = match design.memory {
+    let bandwidth = match design.memory() {
         MemoryModel::Hbm => platform.hbm.peak_bandwidth_bytes_per_s(),
         MemoryModel::Ideal => f64::INFINITY,
     };
@@ -64,7 +64,7 @@ pub fn cross_check(
 ) -> CrossCheck {
     let (ops, roofline_s) = roofline_seconds(kernel, sim.bytes_tiled, design, platform);
     let bytes = sim.bytes_tiled as f64;
-    let seconds = sim.cycles as f64 / design.clock_hz;
+    let seconds = sim.cycles as f64 / design.clock_hz();
     let busiest_channel = sim
         .channels
         .iter()
@@ -81,7 +81,7 @@ pub fn cross_check(
         efficiency: ratio(roofline_s, seconds),
         array_utilization: ratio(
             sim.array_busy_cycles as f64,
-            (sim.cycles * design.array_count) as f64,
+            (sim.cycles * design.array_count()) as f64,
         ),
         max_channel_utilization: ratio(
             busiest_channel as f64,
@@ -116,7 +116,7 @@ impl SimTotals {
     }
 
     pub fn seconds(&self, design: &Design) -> f64 {
-        self.cycles as f64 / design.clock_hz
+        self.cycles as f64 / design.clock_hz()
     }
 
     /// Roofline time over simulated time.

@@ -36,13 +36,13 @@ pub struct ChannelTiming {
 impl ChannelTiming {
     pub fn new(platform: &Platform, design: &Design) -> Self {
         let hbm = &platform.hbm;
-        let ticks_per_s = design.clock_hz * TICKS_PER_CYCLE as f64;
+        let ticks_per_s = design.clock_hz() * TICKS_PER_CYCLE as f64;
         ChannelTiming {
             ticks_per_byte_q16: (ticks_per_s / hbm.channel_bandwidth_bytes_per_s * 65536.0).round()
                 as u64,
             overhead_ticks_per_burst: (hbm.request_overhead_s * ticks_per_s).round() as u64,
             latency_ticks: (hbm.access_latency_s * ticks_per_s).round() as u64,
-            outstanding: design.placement.outstanding_requests,
+            outstanding: design.placement().outstanding_requests,
             refresh_interval_ticks: (hbm.refresh_interval_s * ticks_per_s).round() as u64,
             refresh_ticks: (hbm.refresh_s * ticks_per_s).round() as u64,
             channels_per_switch: hbm.channels_per_switch,
@@ -52,7 +52,7 @@ impl ChannelTiming {
                 * 65536.0)
                 .round() as u64,
             hop_latency_ticks: (hbm.switch_hop_latency_s * ticks_per_s).round() as u64,
-            per_unit_ports: design.placement.axi_ports == AxiPorts::PerUnit,
+            per_unit_ports: design.placement().axi_ports == AxiPorts::PerUnit,
         }
     }
 
@@ -192,7 +192,7 @@ mod tests {
     fn timing() -> (ChannelTiming, f64) {
         let platform = default_platform();
         let design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform).unwrap();
-        (ChannelTiming::new(&platform, &design), design.clock_hz)
+        (ChannelTiming::new(&platform, &design), design.clock_hz())
     }
 
     #[test]

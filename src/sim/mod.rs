@@ -158,7 +158,7 @@ pub fn simulate(
     let nodes = &graph.graph;
     let count = nodes.node_count();
     let timing = ChannelTiming::new(platform, design);
-    let ideal = design.memory == MemoryModel::Ideal;
+    let ideal = design.memory() == MemoryModel::Ideal;
     let latency_cycles = timing.latency_ticks.div_ceil(TICKS_PER_CYCLE);
 
     let mut pending: Vec<u32> = nodes
@@ -172,8 +172,8 @@ pub fn simulate(
     let mut end = vec![0u64; count];
     let mut start = vec![0u64; count];
     let mut binding = vec![Binding::Start; count];
-    let mut array_free = vec![(0u64, None::<NodeIndex>); design.array_count as usize];
-    let mut vector_free = vec![(0u64, None::<NodeIndex>); design.vector_units as usize];
+    let mut array_free = vec![(0u64, None::<NodeIndex>); design.array_count() as usize];
+    let mut vector_free = vec![(0u64, None::<NodeIndex>); design.vector_units() as usize];
     let mut channels = vec![Channel::default(); platform.hbm.channels as usize];
     let mut queue = EventQueue::default();
 

@@ -81,22 +81,22 @@ fn cache_key(kernel: &Kernel, design: &Design) -> String {
         ..kernel.clone()
     };
     let shared = (
-        &design.placement,
-        design.memory,
-        design.clock_hz.to_bits(),
-        design.buffer_slots,
-        design.vector_units,
-        design.vector_lanes,
+        &design.placement(),
+        design.memory(),
+        design.clock_hz().to_bits(),
+        design.buffer_slots(),
+        design.vector_units(),
+        design.vector_lanes(),
     );
     if kernel.op.uses_arrays() {
         format!(
             "{kernel:?}|{shared:?}|{}|{:?}|{:?}",
-            design.array_count,
-            design.array,
+            design.array_count(),
+            design.array(),
             design.tiling_for(kernel.class)
         )
     } else {
-        format!("{kernel:?}|{shared:?}|{}", design.vector_chunk_bytes)
+        format!("{kernel:?}|{shared:?}|{}", design.vector_chunk_bytes())
     }
 }
 
@@ -134,8 +134,8 @@ impl KernelCache {
             Analytic {
                 bytes_tiled: totals.bytes_tiled,
                 // Perfectly balanced over the units: a lower bound on the compute time.
-                compute_cycles: (totals.array_cycles.div_ceil(design.array_count))
-                    .max(totals.vector_cycles.div_ceil(design.vector_units)),
+                compute_cycles: (totals.array_cycles.div_ceil(design.array_count()))
+                    .max(totals.vector_cycles.div_ceil(design.vector_units())),
             }
         })
     }
@@ -168,19 +168,19 @@ fn prepare(
     let shares = [
         (
             "DSPs",
-            design.resources.dsps,
+            design.resources().dsps,
             platform.dsp_slices,
             constraints.max_dsp_share,
         ),
         (
             "BRAM",
-            design.resources.bram_blocks,
+            design.resources().bram_blocks,
             platform.sram.bram_blocks,
             constraints.max_bram_share,
         ),
         (
             "URAM",
-            design.resources.uram_blocks,
+            design.resources().uram_blocks,
             platform.sram.uram_blocks,
             constraints.max_uram_share,
         ),
@@ -198,10 +198,10 @@ fn prepare(
     let choices = WorkloadChoices {
         cameras: inputs.spec.cameras.or(inputs.choices.cameras),
         batch: batch.unwrap_or(inputs.choices.batch),
-        fusion: design.fusion,
+        fusion: design.fusion(),
         ..inputs.choices.clone()
     };
-    let options = choices.options(inputs.model, inputs.policy, design.precision);
+    let options = choices.options(inputs.model, inputs.policy, design.precision());
     let workload = build_workload(inputs.model, &options).map_err(|e| e.to_string())?;
     let wanted = &inputs.spec.kernels;
     let kernels: Vec<Kernel> = workload
@@ -240,7 +240,7 @@ pub fn evaluate(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Out
     let encoder_seconds = by_encoder.map(|totals| totals.map(|t| t.seconds(&design)));
     let total_seconds = all.seconds(&design);
     let (cameras, batch) = (options.cameras, options.batch);
-    let resources = design.resources;
+    let resources = design.resources();
     Outcome::Simulated(PointResult {
         dsps: resources.dsps,
         bram_blocks: resources.bram_blocks,
@@ -272,7 +272,7 @@ pub fn predict_seconds(inputs: &SweepInputs, point: &Point, cache: &KernelCache)
                 let analytic = cache.analytic(k, &design);
                 let (_, roofline_s) =
                     roofline_seconds(k, analytic.bytes_tiled, &design, inputs.platform);
-                roofline_s.max(analytic.compute_cycles as f64 / design.clock_hz)
+                roofline_s.max(analytic.compute_cycles as f64 / design.clock_hz())
             })
             .sum(),
     )

@@ -34,9 +34,36 @@ struct Builder {
     encoder: Encoder,
     layer: Option<u64>,
     kernels: Vec<Kernel>,
+    /// Set when a count exceeded [`MAX_COUNT`]; the workload is then refused.
+    too_large: bool,
 }
 
+/// The largest count (elements, MACs, operations) of one kernel: 2^56 ≈ 7.2e16, so that a
+/// count times 32 bits, or a sum of 256 counts, still fits 64 bits.
+pub const MAX_COUNT: u64 = 1 << 56;
+
 impl Builder {
+    fn new(precision: PrecisionPair) -> Self {
+        Builder {
+            precision,
+            encoder: Encoder::Vision,
+            layer: None,
+            kernels: Vec::new(),
+            too_large: false,
+        }
+    }
+
+    /// The product of `factors`, or 0 with `too_large` set when it exceeds [`MAX_COUNT`]
+    /// (0 keeps later arithmetic on it from overflowing before the workload is refused).
+    fn product(&mut self, factors: &[u64]) -> u64 {
+        let product = factors
+            .iter()
+            .try_fold(1u64, |product, &factor| product.checked_mul(factor))
+            .filter(|&product| product <= MAX_COUNT);
+        self.too_large |= product.is_none();
+        product.unwrap_or(0)
+    }
+
     fn activation(&self, name: &'static str, elements: u64, direction: Direction) -> Operand {
         Operand {
             name,
@@ -77,19 +104,25 @@ impl Builder {
         bias: bool,
         epilogue: Epilogue,
     ) {
+        let (inputs, weights, outputs) = (
+            self.product(&[m, k]),
+            self.product(&[k, n]),
+            self.product(&[m, n]),
+        );
+        let macs = self.product(&[m, n, k]);
         let mut operands = vec![
-            self.activation("x", m * k, Direction::Read),
-            self.weight("w", k * n),
+            self.activation("x", inputs, Direction::Read),
+            self.weight("w", weights),
         ];
-        let mut vector_flops = epilogue.flops_per_element() * m * n;
+        let mut vector_flops = self.product(&[epilogue.flops_per_element(), outputs]);
         if bias {
             operands.push(self.parameter_vector("b", n));
-            vector_flops += m * n;
+            vector_flops += outputs;
         }
         if epilogue == Epilogue::MultiplyByGate {
-            operands.push(self.activation("gate", m * n, Direction::Read));
+            operands.push(self.activation("gate", outputs, Direction::Read));
         }
-        operands.push(self.activation("y", m * n, Direction::Write));
+        operands.push(self.activation("y", outputs, Direction::Write));
         self.kernels.push(Kernel {
             encoder: self.encoder,
             layer: self.layer,
@@ -99,7 +132,7 @@ impl Builder {
             n,
             k,
             batch: 1,
-            macs: m * n * k,
+            macs,
             vector_flops,
             compute_precision: self.precision.compute(),
             b_transposed: false,
@@ -118,7 +151,8 @@ impl Builder {
         inputs: &[&'static str],
         parameters: Vec<Operand>,
     ) {
-        let elements = batch * m * n;
+        let elements = self.product(&[batch, m, n]);
+        let vector_flops = self.product(&[op.flops_per_element(), elements]);
         let mut operands: Vec<Operand> = inputs
             .iter()
             .map(|&input| self.activation(input, elements, Direction::Read))
@@ -135,7 +169,7 @@ impl Builder {
             k: 0,
             batch,
             macs: 0,
-            vector_flops: op.flops_per_element() * elements,
+            vector_flops,
             compute_precision: self.precision.activations,
             b_transposed: false,
             class: None,
@@ -144,7 +178,7 @@ impl Builder {
     }
 
     fn layer_norm(&mut self, name: &'static str, op: Op, rows: u64, hidden: u64) {
-        let scales = if op == Op::LayerNorm { 2 } else { 1 } * hidden;
+        let scales = self.product(&[if op == Op::LayerNorm { 2 } else { 1 }, hidden]);
         let parameters = vec![self.parameter_vector("gamma_beta", scales)];
         self.vector(name, op, (1, rows, hidden), &["x"], parameters);
     }
@@ -162,23 +196,19 @@ impl Builder {
             kv_heads,
             head_dim,
         } = shape;
-        let batch = instances * heads;
-        let q = self.activation("q", batch * tokens * head_dim, Direction::Read);
-        let k = self.activation(
-            "k",
-            instances * kv_heads * tokens * head_dim,
-            Direction::Read,
-        );
-        let v = self.activation(
-            "v",
-            instances * kv_heads * tokens * head_dim,
-            Direction::Read,
-        );
-        let context = self.activation("context", batch * tokens * head_dim, Direction::Write);
-        let scores_macs = batch * tokens * tokens * head_dim;
-        let softmax_flops = Op::Softmax.flops_per_element() * batch * tokens * tokens;
+        let batch = self.product(&[instances, heads]);
+        let q_elements = self.product(&[batch, tokens, head_dim]);
+        let kv_elements = self.product(&[instances, kv_heads, tokens, head_dim]);
+        let q = self.activation("q", q_elements, Direction::Read);
+        let k = self.activation("k", kv_elements, Direction::Read);
+        let v = self.activation("v", kv_elements, Direction::Read);
+        let context = self.activation("context", q_elements, Direction::Write);
+        let scores_macs = self.product(&[batch, tokens, tokens, head_dim]);
+        let score_elements = self.product(&[batch, tokens, tokens]);
+        let softmax_flops = self.product(&[Op::Softmax.flops_per_element(), score_elements]);
         let compute_precision = self.precision.activations;
         if fused {
+            let fused_macs = self.product(&[2, scores_macs]);
             self.kernels.push(Kernel {
                 encoder: self.encoder,
                 layer: self.layer,
@@ -188,7 +218,7 @@ impl Builder {
                 n: tokens,
                 k: head_dim,
                 batch,
-                macs: 2 * scores_macs,
+                macs: fused_macs,
                 vector_flops: softmax_flops,
                 compute_precision,
                 b_transposed: true,
@@ -197,7 +227,7 @@ impl Builder {
             });
             return;
         }
-        let scores = self.activation("scores", batch * tokens * tokens, Direction::Write);
+        let scores = self.activation("scores", score_elements, Direction::Write);
         self.kernels.push(Kernel {
             encoder: self.encoder,
             layer: self.layer,
@@ -221,7 +251,7 @@ impl Builder {
             &["scores"],
             vec![],
         );
-        let probabilities = self.activation("probs", batch * tokens * tokens, Direction::Read);
+        let probabilities = self.activation("probs", score_elements, Direction::Read);
         self.kernels.push(Kernel {
             encoder: self.encoder,
             layer: self.layer,
@@ -250,14 +280,15 @@ struct AttentionShape {
     head_dim: u64,
 }
 
-/// A lone GEMM `y[m × n] = x[m × k] · W[k × n]` at `precision`, for comparing array models.
-pub fn single_gemm(m: u64, n: u64, k: u64, precision: PrecisionPair) -> Kernel {
-    let mut builder = Builder {
-        precision,
-        encoder: Encoder::Vision,
-        layer: None,
-        kernels: Vec::new(),
-    };
+/// A lone GEMM `y[m × n] = x[m × k] · W[k × n]` at `precision`, for comparing array models;
+/// refused when a count of it exceeds [`MAX_COUNT`].
+pub fn single_gemm(
+    m: u64,
+    n: u64,
+    k: u64,
+    precision: PrecisionPair,
+) -> Result<Kernel, WorkloadError> {
+    let mut builder = Builder::new(precision);
     builder.linear(
         "gemm",
         KernelClass::Projection,
@@ -265,7 +296,21 @@ pub fn single_gemm(m: u64, n: u64, k: u64, precision: PrecisionPair) -> Kernel {
         false,
         Epilogue::None,
     );
-    builder.kernels.remove(0)
+    if builder.too_large {
+        return Err(WorkloadError::Invalid {
+            option: "--gemm",
+            rule: format!("{m}x{n}x{k} has a count above 2^56"),
+        });
+    }
+    Ok(builder.kernels.remove(0))
+}
+
+/// Valid ranges of the workload options (documented in the README).
+pub mod limits {
+    use std::ops::RangeInclusive;
+    pub const CAMERAS: RangeInclusive<u64> = 1..=1024;
+    pub const BATCH: RangeInclusive<u64> = 1..=65_536;
+    pub const TOKENS: RangeInclusive<u64> = 0..=1 << 20;
 }
 
 /// Lists every kernel of one forward pass of the model's encoders, in execution order.
@@ -274,11 +319,22 @@ pub fn build_workload(
     options: &WorkloadOptions,
 ) -> Result<Workload, WorkloadError> {
     let invalid = |option, rule: String| Err(WorkloadError::Invalid { option, rule });
-    if options.cameras == 0 {
-        return invalid("--cameras", "must be at least 1".into());
-    }
-    if options.batch == 0 {
-        return invalid("--batch", "must be at least 1".into());
+    for (option, value, range) in [
+        ("--cameras", options.cameras, limits::CAMERAS),
+        ("--batch", options.batch, limits::BATCH),
+        ("--language-tokens", options.language_tokens, limits::TOKENS),
+        ("--state-tokens", options.state_tokens, limits::TOKENS),
+    ] {
+        if !range.contains(&value) {
+            return invalid(
+                option,
+                format!(
+                    "must be between {} and {}, found {value}",
+                    range.start(),
+                    range.end()
+                ),
+            );
+        }
     }
     if let Some(text) = &model.text
         && !(1..=text.num_layers).contains(&options.text_layers)
@@ -291,13 +347,8 @@ pub fn build_workload(
             ),
         );
     }
-    let images = options.cameras * options.batch;
-    let mut builder = Builder {
-        precision: options.precision,
-        encoder: Encoder::Vision,
-        layer: None,
-        kernels: Vec::new(),
-    };
+    let mut builder = Builder::new(options.precision);
+    let images = builder.product(&[options.cameras, options.batch]);
     if let Some(vision) = &model.vision {
         vision_encoder(&mut builder, vision, images, options);
     }
@@ -305,7 +356,7 @@ pub fn build_workload(
     if let (Some(vision), Some(connector)) = (&model.vision, &model.connector) {
         builder.encoder = Encoder::Connector;
         builder.layer = None;
-        let tokens_out = connector.tokens_out * images;
+        let tokens_out = builder.product(&[connector.tokens_out, images]);
         builder.vector(
             "pixel_shuffle",
             Op::PixelShuffle,
@@ -324,7 +375,7 @@ pub fn build_workload(
             vision.num_patches(),
             connector.tokens_out * connector.scale_factor.pow(2)
         );
-        visual_tokens = connector.tokens_out * options.cameras;
+        visual_tokens = builder.product(&[connector.tokens_out, options.cameras]);
     }
     let text_tokens = visual_tokens + options.language_tokens + options.state_tokens;
     if let Some(text) = &model.text {
@@ -335,6 +386,14 @@ pub fn build_workload(
             );
         }
         text_encoder(&mut builder, text, text_tokens, options);
+    }
+    if builder.too_large {
+        return invalid(
+            "--batch",
+            "the workload has a count above 2^56 (elements, MACs or operations of one \
+             kernel); lower --batch, --cameras or the token counts, or use a smaller model"
+                .into(),
+        );
     }
     Ok(Workload {
         options: *options,
@@ -350,18 +409,21 @@ fn vision_encoder(
     options: &WorkloadOptions,
 ) {
     let hidden = vision.hidden_size;
-    let rows = vision.tokens() * images;
-    let patch_features = vision.num_channels * vision.patch_size * vision.patch_size;
+    let rows = builder.product(&[vision.tokens(), images]);
+    let patch_features =
+        builder.product(&[vision.num_channels, vision.patch_size, vision.patch_size]);
+    let patches = builder.product(&[vision.num_patches(), images]);
+    let positions = builder.product(&[vision.tokens(), hidden]);
     builder.encoder = Encoder::Vision;
     builder.layer = None;
     builder.linear(
         "patch_embed",
         KernelClass::Projection,
-        (vision.num_patches() * images, patch_features, hidden),
+        (patches, patch_features, hidden),
         true,
         Epilogue::None,
     );
-    let mut position_parameters = vec![builder.weight("positions", vision.tokens() * hidden)];
+    let mut position_parameters = vec![builder.weight("positions", positions)];
     if vision.class_token {
         position_parameters.push(builder.weight("class_token", hidden));
     }
@@ -376,10 +438,11 @@ fn vision_encoder(
         builder.layer = Some(layer);
         builder.layer_norm("ln1", Op::LayerNorm, rows, hidden);
         if options.fusion.qkv {
+            let qkv_width = builder.product(&[3, hidden]);
             builder.linear(
                 "qkv_proj",
                 KernelClass::Projection,
-                (rows, hidden, 3 * hidden),
+                (rows, hidden, qkv_width),
                 true,
                 Epilogue::None,
             );
@@ -447,9 +510,9 @@ fn vision_encoder(
 
 fn text_encoder(builder: &mut Builder, text: &TextSpec, tokens: u64, options: &WorkloadOptions) {
     let hidden = text.hidden_size;
-    let rows = tokens * options.batch;
-    let q_width = text.num_heads * text.head_dim;
-    let kv_width = text.num_kv_heads * text.head_dim;
+    let rows = builder.product(&[tokens, options.batch]);
+    let q_width = builder.product(&[text.num_heads, text.head_dim]);
+    let kv_width = builder.product(&[text.num_kv_heads, text.head_dim]);
     let ffn = text.intermediate_size;
     builder.encoder = Encoder::Text;
     for layer in 0..options.text_layers {
@@ -457,7 +520,7 @@ fn text_encoder(builder: &mut Builder, text: &TextSpec, tokens: u64, options: &W
         builder.layer_norm("rms1", Op::RmsNorm, rows, hidden);
         let bias = text.attention_bias;
         if options.fusion.qkv {
-            let width = q_width + 2 * kv_width;
+            let width = q_width + builder.product(&[2, kv_width]);
             builder.linear(
                 "qkv_proj",
                 KernelClass::Projection,
