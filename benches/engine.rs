@@ -24,12 +24,14 @@ fn engine(c: &mut Criterion) {
         .unwrap();
     let kernel = single_gemm(1024, 1024, 2048, design.precision()).unwrap();
     let graph = lower(&kernel, &design).unwrap();
-    let events = simulate(&graph, "gemm", &design, &platform, &mut NullSink).events;
+    let events = simulate(&graph, "gemm", &design, &platform, &mut NullSink)
+        .unwrap()
+        .events;
     let mut group = c.benchmark_group("engine");
     group.throughput(Throughput::Elements(events));
     group.sample_size(10);
     group.bench_function("gemm_1024x1024x2048_tiles_64", |b| {
-        b.iter(|| simulate(black_box(&graph), "gemm", &design, &platform, &mut NullSink))
+        b.iter(|| simulate(black_box(&graph), "gemm", &design, &platform, &mut NullSink).unwrap())
     });
     group.finish();
 }
@@ -51,6 +53,7 @@ fn whole_model(c: &mut Criterion) {
                 design_workload(&model, Some(&policy), &platform, &design, &choices).unwrap(),
                 &platform,
                 &design,
+                roofsim::sim::DEFAULT_MAX_EVENTS,
                 None,
                 &|| {},
             )

@@ -17,8 +17,8 @@ use roofsim::pipeline::{self, Error};
 use roofsim::report::ReportError;
 use roofsim::report::sweep::merge_sweeps;
 use roofsim::report::write_all;
-use roofsim::sim::TraceSink;
 use roofsim::sim::hbm::{ChannelTiming, probe_bandwidth_bytes_per_s};
+use roofsim::sim::{DEFAULT_MAX_EVENTS, TraceSink};
 use roofsim::sweep::{SweepInputs, load_sweep};
 use roofsim::trace::{ChromeTrace, CsvTrace, TraceFile};
 use roofsim::workload::Fusion;
@@ -103,6 +103,9 @@ struct SimulateArgs {
     /// Unlimited bandwidth and zero latency (with --gemm, the GEMM is also one tile)
     #[arg(long)]
     ideal_memory: bool,
+    /// Refuse runs whose distinct layers would take more events (graph nodes) than this
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
+    max_events: u64,
     /// Output folder
     #[arg(long, value_name = "DIR", default_value = "traces/simulate")]
     out: PathBuf,
@@ -428,6 +431,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
                 analysis,
                 &inputs.platform,
                 &design,
+                args.max_events,
                 trace.as_mut().map(|t| t.as_mut() as &mut dyn TraceSink),
                 &|| progress.inc(1),
             );

@@ -9,7 +9,7 @@ use crate::lower::LowerError;
 use crate::report::sweep::SweepCsv;
 use crate::report::{self, ReportError, plot::roofline_svg};
 use crate::roofline::{RooflineAnalysis, memory_summary};
-use crate::sim::{TraceSink, WorkloadSim, simulate_workload};
+use crate::sim::{DEFAULT_MAX_EVENTS, SimError, TraceSink, WorkloadSim, simulate_workload};
 use crate::sweep::{KernelCache, SweepInputs, prescreen, run_points};
 use crate::workload::{
     Encoder, Workload, WorkloadChoices, WorkloadError, WorkloadOptions, build_workload, single_gemm,
@@ -17,9 +17,10 @@ use crate::workload::{
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Any failure of a job. `Config`, `Workload` and a `Report` mismatch (a file to resume or
-/// merge that belongs to another sweep) are the user's to fix (exit code 2); `Lower` is an
-/// internal bug; any other `Report` error is an I/O failure while writing outputs.
+/// Any failure of a job. `Config`, `Workload`, a kernel too large to lower and a `Report`
+/// mismatch (a file to resume or merge that belongs to another sweep) are the user's to fix
+/// (exit code 2); any other `Lower` error is an internal bug; any other `Report` error is an
+/// I/O failure while writing outputs.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -29,6 +30,8 @@ pub enum Error {
     #[error(transparent)]
     Lower(#[from] LowerError),
     #[error(transparent)]
+    Sim(#[from] SimError),
+    #[error(transparent)]
     Report(#[from] ReportError),
 }
 
@@ -37,8 +40,11 @@ impl Error {
     pub fn is_user_error(&self) -> bool {
         matches!(
             self,
-            Error::Config(_) | Error::Workload(_) | Error::Report(ReportError::Mismatch { .. })
-        )
+            Error::Config(_)
+                | Error::Workload(_)
+                | Error::Lower(LowerError::TooLarge { .. })
+                | Error::Report(ReportError::Mismatch { .. })
+        ) || matches!(self, Error::Sim(error) if error.is_user_error())
     }
 }
 
@@ -162,21 +168,30 @@ pub fn simulate_gemm(
         RooflineAnalysis::new(workload, platform),
         platform,
         design,
+        DEFAULT_MAX_EVENTS,
         None,
         &|| {},
     )
 }
 
-/// Simulates a workload on a design and renders the results. With `trace`, every executed
-/// node streams to it as the simulation runs.
+/// Simulates a workload on a design and renders the results, refusing runs beyond
+/// `max_events`. With `trace`, every executed node streams to it as the simulation runs.
 pub fn simulate(
     analysis: RooflineAnalysis,
     platform: &Platform,
     design: &Design,
+    max_events: u64,
     trace: Option<&mut dyn TraceSink>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<SimulateOutput, Error> {
-    let sim = simulate_workload(&analysis.workload, design, platform, trace, progress)?;
+    let sim = simulate_workload(
+        &analysis.workload,
+        design,
+        platform,
+        max_events,
+        trace,
+        progress,
+    )?;
     let text = report::sim::simulation_text(&analysis, &sim, design, platform);
     let files = vec![
         (

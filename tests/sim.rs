@@ -28,7 +28,7 @@ fn changed(design: &Design, platform: &Platform, change: impl FnOnce(&mut RawDes
 fn run(design: &Design, platform: &Platform, (m, n, k): (u64, u64, u64)) -> (u64, f64) {
     let kernel = single_gemm(m, n, k, design.precision()).unwrap();
     let graph = lower(&kernel, design).unwrap();
-    let sim = simulate(&graph, "gemm", design, platform, &mut NullSink);
+    let sim = simulate(&graph, "gemm", design, platform, &mut NullSink).unwrap();
     let check = cross_check(&kernel, &sim, design, platform);
     (sim.cycles, check.efficiency)
 }
@@ -137,8 +137,8 @@ proptest! {
         let design = changed(&design, &platform, |raw| raw.buffers.slots = slots);
         let kernel = single_gemm(m, n, k, design.precision()).unwrap();
         let graph = lower(&kernel, &design).unwrap();
-        let first = simulate(&graph, "gemm", &design, &platform, &mut NullSink);
-        let again = simulate(&lower(&kernel, &design).unwrap(), "gemm", &design, &platform, &mut NullSink);
+        let first = simulate(&graph, "gemm", &design, &platform, &mut NullSink).unwrap();
+        let again = simulate(&lower(&kernel, &design).unwrap(), "gemm", &design, &platform, &mut NullSink).unwrap();
         prop_assert_eq!(first, again);
     }
 }
@@ -201,6 +201,7 @@ fn every_kernel_of_the_default_model_stays_under_its_roofline() {
             .unwrap(),
             &platform,
             &design,
+            roofsim::sim::DEFAULT_MAX_EVENTS,
             None,
             &|| {},
         )
@@ -233,7 +234,7 @@ fn crossing_the_hbm_switch_costs_bandwidth() {
     let kernel = single_gemm(shape.0, shape.1, shape.2, design.precision()).unwrap();
     let run_ports = |design: &Design| {
         let graph = lower(&kernel, design).unwrap();
-        simulate(&graph, "gemv", design, &platform, &mut NullSink)
+        simulate(&graph, "gemv", design, &platform, &mut NullSink).unwrap()
     };
     let local = run_ports(&design);
     let design = changed(&design, &platform, |raw| {
@@ -260,7 +261,7 @@ fn a_single_buffer_slot_shows_as_buffer_capacity() {
     let design = changed(&design, &platform, |raw| raw.buffers.slots = 1);
     let kernel = single_gemm(1024, 1024, 4096, design.precision()).unwrap();
     let graph = lower(&kernel, &design).unwrap();
-    let sim = simulate(&graph, "gemm", &design, &platform, &mut NullSink);
+    let sim = simulate(&graph, "gemm", &design, &platform, &mut NullSink).unwrap();
     assert!(sim.attribution[Bottleneck::BufferCapacity as usize] > 0);
     assert!(
         sim.attribution[Bottleneck::Dependency as usize] > 0,

@@ -95,11 +95,95 @@ impl KernelGraph {
 }
 
 /// A kernel that cannot be lowered onto a design.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum LowerError {
     /// The graph has a cycle through the named node (a lowering bug, never the user's).
     #[error("kernel {kernel}: dependency cycle through node `{node}`")]
     Cycle { kernel: String, node: String },
+    /// The kernel would lower to a graph beyond [`MAX_GRAPH_NODES`] or [`MAX_ROW_SEGMENTS`]
+    /// (the user's: a design or workload too fine-grained to simulate within bounds).
+    #[error(
+        "kernel {kernel}: lowering would build {nodes} nodes and {row_segments} row segments \
+         (limits {MAX_GRAPH_NODES} and {MAX_ROW_SEGMENTS}); use larger tiles (tiling.tm, tn, \
+         tk), longer vector chunks (vector.chunk_bytes) or a smaller --batch"
+    )]
+    TooLarge {
+        kernel: String,
+        nodes: u64,
+        row_segments: u64,
+    },
+}
+
+/// The most nodes one kernel's graph may have: a node with its channel requests and the
+/// engine's per-node state takes under 600 bytes, so two graphs in flight (one per thread of
+/// this 2-core machine) stay well under 256 MB.
+pub const MAX_GRAPH_NODES: u64 = 200_000;
+
+/// The most contiguous row segments one kernel's transfers may be cut into (lowering time).
+pub const MAX_ROW_SEGMENTS: u64 = 1 << 26;
+
+/// What lowering a kernel will build, bounded from above before any of it is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphSize {
+    /// Nodes; each is one event when simulated.
+    pub nodes: u64,
+    /// Contiguous row segments the transfers are cut into.
+    pub row_segments: u64,
+}
+
+/// Upper bounds on what [`lower`] builds for `kernel` on `design` (saturating arithmetic).
+pub fn graph_size(kernel: &Kernel, design: &Design) -> GraphSize {
+    let product = |factors: &[u64]| {
+        factors
+            .iter()
+            .fold(1u64, |product, &factor| product.saturating_mul(factor))
+    };
+    match kernel.op {
+        Op::Gemm => {
+            let tiling = design.tiling_for(kernel.class);
+            let (tm, tk) = (tiling.tm.min(kernel.m), tiling.tk.min(kernel.k));
+            let output_tiles = product(&[
+                kernel.batch,
+                kernel.m.div_ceil(tiling.tm),
+                kernel.n.div_ceil(tiling.tn),
+            ]);
+            let k_tiles = kernel.k.div_ceil(tiling.tk);
+            let extras = kernel.operands.len() as u64;
+            GraphSize {
+                // Per output tile: a GEMM and at most two loads per reduction step, the
+                // bias/gate loads and the store.
+                nodes: product(&[
+                    output_tiles,
+                    k_tiles.saturating_mul(3).saturating_add(extras),
+                ]),
+                row_segments: product(&[
+                    output_tiles,
+                    product(&[k_tiles, tm.saturating_add(tk)])
+                        .saturating_add(product(&[extras, tm])),
+                ]),
+            }
+        }
+        Op::FusedAttention => {
+            let tiles = kernel.m.div_ceil(design.tiling_for(kernel.class).tm);
+            // Per query tile: its load and store, and per key tile two loads, scores, softmax
+            // and context; every transfer is whole rows, one segment.
+            let nodes = product(&[kernel.batch, tiles, product(&[tiles, 5]).saturating_add(2)]);
+            GraphSize {
+                nodes,
+                row_segments: nodes,
+            }
+        }
+        _ => {
+            let (rows, chunk_rows) = vector_chunks(kernel, design);
+            let inputs = kernel.operands.len() as u64;
+            let nodes =
+                product(&[rows.div_ceil(chunk_rows), inputs.saturating_add(2)]).saturating_add(1);
+            GraphSize {
+                nodes,
+                row_segments: nodes,
+            }
+        }
+    }
 }
 
 /// Cycles one GEMM tile takes on an `R × C` array: the fold model of SCALE-Sim (Samajdar et
@@ -229,8 +313,17 @@ fn operand(kernel: &Kernel, direction: Direction, index: usize) -> Option<&Opera
         .nth(index)
 }
 
-/// Lowers one kernel onto the design.
+/// Lowers one kernel onto the design; refuses kernels whose [`graph_size`] is beyond the
+/// limits before building anything.
 pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError> {
+    let size = graph_size(kernel, design);
+    if size.nodes > MAX_GRAPH_NODES || size.row_segments > MAX_ROW_SEGMENTS {
+        return Err(LowerError::TooLarge {
+            kernel: format!("{}/{}", kernel.encoder, kernel.name),
+            nodes: size.nodes,
+            row_segments: size.row_segments,
+        });
+    }
     let mut lowering = Lowering {
         design,
         graph: DiGraph::new(),
@@ -427,10 +520,22 @@ fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
     }
 }
 
+/// A vector kernel's rows, and the rows of one chunk: as many whole rows as fill one line
+/// buffer of the vector unit (at least one).
+fn vector_chunks(kernel: &Kernel, design: &Design) -> (u64, u64) {
+    let rows = kernel.batch.saturating_mul(kernel.m);
+    let output_bits = operand(kernel, Direction::Write, 0).map_or(32, |o| o.bits);
+    let row_bytes = kernel.n.saturating_mul(output_bits).div_ceil(8).max(1);
+    (
+        rows,
+        (design.vector_chunk_bytes() / row_bytes).clamp(1, rows.max(1)),
+    )
+}
+
 /// Vector kernels stream row chunks: load inputs, run on a vector unit, store the result.
 fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
     let design = lowering.design;
-    let rows_total = kernel.batch * kernel.m;
+    let (rows_total, chunk_rows) = vector_chunks(kernel, design);
     let row_elements = kernel.n;
     let inputs: Vec<&Operand> = kernel
         .operands
@@ -438,9 +543,6 @@ fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
         .filter(|o| o.direction == Direction::Read && !o.is_parameter)
         .collect();
     let output = operand(kernel, Direction::Write, 0).expect("a vector kernel writes");
-    // A chunk is as many whole rows as fill one line buffer of the vector unit.
-    let row_bytes = (row_elements * output.bits).div_ceil(8).max(1);
-    let chunk_rows = (design.vector_chunk_bytes() / row_bytes).clamp(1, rows_total);
     let chunks = rows_total.div_ceil(chunk_rows);
     let activations = &design.placement().activation_channels;
     let parameter_load = {

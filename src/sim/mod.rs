@@ -16,11 +16,11 @@ mod queue;
 mod workload;
 
 pub use check::{CrossCheck, SimTotals, cross_check, roofline_seconds};
-pub use workload::{WorkloadSim, simulate_workload};
+pub use workload::{WorkloadSim, event_bound, simulate_workload};
 
 use crate::config::design::{Design, MemoryModel};
 use crate::config::platform::Platform;
-use crate::lower::{EdgeKind, KernelGraph, NodeKind};
+use crate::lower::{EdgeKind, KernelGraph, LowerError, NodeKind};
 use hbm::{Channel, ChannelStats, ChannelTiming, TICKS_PER_CYCLE};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
@@ -114,6 +114,39 @@ impl TraceSink for NullSink {
     }
 }
 
+/// The latest cycle a simulation may reach: 2^50 cycles (43 days at 300 MHz), so that HBM
+/// time in sub-cycle ticks never overflows.
+pub const MAX_SIMULATED_CYCLES: u64 = 1 << 50;
+
+/// Events a run may simulate unless told otherwise (`--max-events`): at the engine's 10–20 M
+/// events per second, well under a minute.
+pub const DEFAULT_MAX_EVENTS: u64 = 1 << 28;
+
+/// A simulation that cannot finish within the engine's bounds (the user's: an absurd design).
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum SimError {
+    #[error(
+        "kernel {kernel}: simulated time passed {MAX_SIMULATED_CYCLES} cycles; the design is \
+         too slow for this workload to simulate (larger arrays or a higher clock_mhz)"
+    )]
+    TimeLimit { kernel: String },
+    /// The distinct layers would take more events than the run allows.
+    #[error(
+        "the run would simulate {events} events (limit {limit}); raise --max-events, or use \
+         larger tiles or a smaller --batch"
+    )]
+    TooManyEvents { events: u64, limit: u64 },
+    #[error(transparent)]
+    Lower(#[from] LowerError),
+}
+
+impl SimError {
+    /// Whether the input was at fault rather than roofsim (a lowering cycle is a bug).
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, SimError::Lower(LowerError::Cycle { .. }))
+    }
+}
+
 /// What one kernel's simulation measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KernelSim {
@@ -154,7 +187,7 @@ pub fn simulate(
     design: &Design,
     platform: &Platform,
     sink: &mut dyn TraceSink,
-) -> KernelSim {
+) -> Result<KernelSim, SimError> {
     let nodes = &graph.graph;
     let count = nodes.node_count();
     let timing = ChannelTiming::new(platform, design);
@@ -220,6 +253,11 @@ pub fn simulate(
     let tracing = sink.enabled();
     let mut last = None;
     while let Some((now, index)) = queue.pop() {
+        if now > MAX_SIMULATED_CYCLES {
+            return Err(SimError::TimeLimit {
+                kernel: kernel.to_string(),
+            });
+        }
         let node = NodeIndex::new(index as usize);
         last = Some(node);
         if tracing {
@@ -305,7 +343,7 @@ pub fn simulate(
     let cycles = last.map_or(0, |node| end[node.index()]);
     debug_assert_eq!(attribution.iter().sum::<u64>(), cycles);
     let totals = graph.totals();
-    KernelSim {
+    Ok(KernelSim {
         cycles,
         macs: totals.macs,
         bytes_tiled: totals.bytes_tiled,
@@ -315,7 +353,7 @@ pub fn simulate(
         channels: channels.into_iter().map(|c| c.stats).collect(),
         // One "node finished" event per node: the assert above holds every node ran.
         events: count as u64,
-    }
+    })
 }
 
 /// Starts `node` on a FIFO unit at `now` or when the unit frees, whichever is later.

@@ -1,10 +1,10 @@
 //! A whole workload: layers are independent simulation units, identical ones run once, and
 //! distinct ones run in parallel with rayon. Results do not depend on the thread count.
 
-use super::{KernelSim, NullSink, TraceSink, simulate};
+use super::{KernelSim, NullSink, SimError, TraceSink, simulate};
 use crate::config::design::Design;
 use crate::config::platform::Platform;
-use crate::lower::{LowerError, lower};
+use crate::lower::{graph_size, lower};
 use crate::workload::{Kernel, Workload};
 use rayon::prelude::*;
 
@@ -77,27 +77,47 @@ fn simulate_unit(
     design: &Design,
     platform: &Platform,
     sink: &mut dyn TraceSink,
-) -> Result<Vec<KernelSim>, LowerError> {
+) -> Result<Vec<KernelSim>, SimError> {
     unit.members
         .iter()
         .map(|&index| {
             let kernel = &workload.kernels[index];
             let graph = lower(kernel, design)?;
-            Ok(simulate(&graph, &label(kernel), design, platform, sink))
+            simulate(&graph, &label(kernel), design, platform, sink)
         })
         .collect()
 }
 
-/// Simulates every distinct layer once. With a trace sink the units run in order on one
-/// thread, so the trace streams out in execution order; without one they run in parallel.
-/// `progress` is called once per distinct unit finished.
+/// The events `lower` and the engine may take at most on the distinct layers of a workload:
+/// the sum of the [`graph_size`] bounds of their kernels.
+pub fn event_bound(workload: &Workload, design: &Design) -> u64 {
+    units(workload)
+        .iter()
+        .filter(|unit| unit.same_as.is_none())
+        .flat_map(|unit| &unit.members)
+        .map(|&index| graph_size(&workload.kernels[index], design).nodes)
+        .fold(0u64, u64::saturating_add)
+}
+
+/// Simulates every distinct layer once, refusing before any work when [`event_bound`] is
+/// above `max_events`. With a trace sink the units run in order on one thread, so the trace
+/// streams out in execution order; without one they run in parallel. `progress` is called
+/// once per distinct unit finished.
 pub fn simulate_workload(
     workload: &Workload,
     design: &Design,
     platform: &Platform,
+    max_events: u64,
     trace: Option<&mut dyn TraceSink>,
     progress: &(dyn Fn() + Sync),
-) -> Result<WorkloadSim, LowerError> {
+) -> Result<WorkloadSim, SimError> {
+    let events = event_bound(workload, design);
+    if events > max_events {
+        return Err(SimError::TooManyEvents {
+            events,
+            limit: max_events,
+        });
+    }
     let units = units(workload);
     let distinct: Vec<&Unit> = units.iter().filter(|u| u.same_as.is_none()).collect();
     let results: Vec<Vec<KernelSim>> = match trace {

@@ -12,9 +12,11 @@ pub use spec::{Axis, Constraints, Point, SweepSpec, load_sweep};
 use crate::config::design::{Design, validate_design};
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
-use crate::lower::lower;
+use crate::lower::{MAX_GRAPH_NODES, MAX_ROW_SEGMENTS, graph_size, lower};
 
-use crate::sim::{Bottleneck, KernelSim, NullSink, SimTotals, roofline_seconds, simulate};
+use crate::sim::{
+    Bottleneck, KernelSim, NullSink, SimError, SimTotals, roofline_seconds, simulate,
+};
 use crate::workload::{Encoder, Kernel, WorkloadChoices, WorkloadOptions, build_workload};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -70,7 +72,7 @@ pub struct Row {
 /// change its simulation.
 #[derive(Debug, Default)]
 pub struct KernelCache {
-    sims: Mutex<HashMap<String, Arc<KernelSim>>>,
+    sims: Mutex<HashMap<String, Result<Arc<KernelSim>, SimError>>>,
     analytic: Mutex<HashMap<String, Analytic>>,
 }
 
@@ -112,16 +114,21 @@ fn memo<V: Clone>(map: &Mutex<HashMap<String, V>>, key: String, compute: impl Fn
 }
 
 impl KernelCache {
-    fn simulate(&self, kernel: &Kernel, design: &Design, platform: &Platform) -> Arc<KernelSim> {
+    fn simulate(
+        &self,
+        kernel: &Kernel,
+        design: &Design,
+        platform: &Platform,
+    ) -> Result<Arc<KernelSim>, SimError> {
         memo(&self.sims, cache_key(kernel, design), || {
-            let graph = lower(kernel, design).expect("lowered graphs are acyclic");
-            Arc::new(simulate(
+            let graph = lower(kernel, design)?;
+            Ok(Arc::new(simulate(
                 &graph,
                 kernel.name,
                 design,
                 platform,
                 &mut NullSink,
-            ))
+            )?))
         })
     }
 
@@ -129,7 +136,7 @@ impl KernelCache {
     fn analytic(&self, kernel: &Kernel, design: &Design) -> Analytic {
         memo(&self.analytic, cache_key(kernel, design), || {
             let totals = lower(kernel, design)
-                .expect("lowered graphs are acyclic")
+                .expect("prepare checked the graph's size")
                 .totals();
             Analytic {
                 bytes_tiled: totals.bytes_tiled,
@@ -218,6 +225,15 @@ fn prepare(
     if kernels.is_empty() {
         return Err("no kernel of this point matches `encoders` and `kernels`".into());
     }
+    for kernel in &kernels {
+        let size = graph_size(kernel, &design);
+        if size.nodes > MAX_GRAPH_NODES || size.row_segments > MAX_ROW_SEGMENTS {
+            return Err(format!(
+                "{}/{} would lower to {} nodes (limit {MAX_GRAPH_NODES})",
+                kernel.encoder, kernel.name, size.nodes
+            ));
+        }
+    }
     Ok((design, options, kernels))
 }
 
@@ -231,7 +247,10 @@ pub fn evaluate(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Out
     let mut by_encoder = [None::<SimTotals>; 3];
     let mut all = SimTotals::default();
     for kernel in &kernels {
-        let sim = cache.simulate(kernel, &design, platform);
+        let sim = match cache.simulate(kernel, &design, platform) {
+            Ok(sim) => sim,
+            Err(error) => return Outcome::Skipped(error.to_string()),
+        };
         by_encoder[kernel.encoder as usize]
             .get_or_insert_default()
             .add(kernel, &sim, &design, platform);
