@@ -92,6 +92,7 @@ slots = [1, 2]
         model: &model,
         policy: Some(&policy),
         platform: &platform,
+        max_events: roofsim::sim::DEFAULT_MAX_EVENTS,
     };
     let indices: Vec<u64> = (0..spec.point_count()).collect();
     let mut group = c.benchmark_group("sweep");

@@ -10,18 +10,15 @@ use roofsim::config::model::{self, ModelSpec, PolicySpec, load_model, load_polic
 use roofsim::config::platform::Platform;
 use roofsim::config::platform::{self, load_platform};
 use roofsim::config::precision::PrecisionPair;
-use roofsim::config::{ConfigError, Source};
+use roofsim::config::{ConfigError, Source, did_you_mean};
 use roofsim::lower::{lower, to_dot};
-use roofsim::pipeline::SweepOptions;
-use roofsim::pipeline::{self, Error};
-use roofsim::report::ReportError;
-use roofsim::report::sweep::merge_sweeps;
+use roofsim::pipeline::{self, Error, MergeInput, SweepOptions};
 use roofsim::report::write_all;
+use roofsim::report::{self, ReportError};
 use roofsim::sim::hbm::{ChannelTiming, probe_bandwidth_bytes_per_s};
 use roofsim::sim::{DEFAULT_MAX_EVENTS, TraceSink};
-use roofsim::sweep::{SweepInputs, load_sweep};
+use roofsim::sweep::{SweepInputs, SweepMeta, load_sweep};
 use roofsim::trace::{ChromeTrace, CsvTrace, TraceFile};
-use roofsim::workload::Fusion;
 use roofsim::workload::WorkloadChoices;
 use roofsim::workload::build_workload;
 use std::io::Write;
@@ -49,10 +46,11 @@ enum Command {
     Lower(LowerArgs),
     /// Explore a design space in parallel: sweep.csv, pareto.svg, best.toml.
     Sweep(SweepArgs),
-    /// Join the sweep.csv files of the shards of one sweep.
+    /// Join the shards of one sweep (each folder's sweep.csv and sweep.meta.json) into one
+    /// folder: sweep.csv, pareto.svg, best.toml, as a single run writes them.
     Merge {
-        /// File to write
-        #[arg(long, value_name = "FILE")]
+        /// Output folder
+        #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// Shard files (sweep.csv of each shard)
         #[arg(required = true, value_name = "FILE")]
@@ -147,6 +145,9 @@ struct SweepArgs {
     /// simulate only the best K
     #[arg(long, value_name = "K")]
     prescreen: Option<usize>,
+    /// Skip points whose kernels would take more events (graph nodes) than this
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
+    max_events: u64,
     /// Output folder
     #[arg(long, value_name = "DIR", default_value = "traces/sweep")]
     out: PathBuf,
@@ -213,37 +214,13 @@ struct RooflineArgs {
     out: PathBuf,
 }
 
+/// The most sweep worker threads: far beyond any useful count on a workstation, and a
+/// bound on the threads and memory a typo can ask for.
+const MAX_JOBS: usize = 256;
+
 /// Bad command-line values, reported like config errors: one line, exit code 2.
 fn option_error(option: &str, rule: String) -> Error {
     Error::Config(ConfigError::invalid("command line", option, rule))
-}
-
-fn parse_fusion(list: &str) -> Result<Fusion, Error> {
-    let mut fusion = Fusion::default();
-    for item in list.split(',').map(str::trim) {
-        match item {
-            "none" | "" => {}
-            "gemm-act" => fusion.gemm_activation = true,
-            "qkv" => fusion.qkv = true,
-            "attention" => fusion.attention = true,
-            "all" => {
-                fusion = Fusion {
-                    gemm_activation: true,
-                    qkv: true,
-                    attention: true,
-                }
-            }
-            other => {
-                return Err(option_error(
-                    "--fuse",
-                    format!(
-                        "unknown fusion `{other}` (expected gemm-act, qkv, attention, all or none)"
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(fusion)
 }
 
 fn parse_precisions(values: &[String]) -> Result<Vec<PrecisionPair>, Error> {
@@ -326,7 +303,12 @@ fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
         state_tokens: inputs.state_tokens,
         batch: inputs.batch,
         text_layers: inputs.text_layers,
-        fusion: parse_fusion(inputs.fuse.as_deref().unwrap_or("none"))?,
+        fusion: inputs
+            .fuse
+            .as_deref()
+            .unwrap_or("none")
+            .parse()
+            .map_err(|rule| option_error("--fuse", rule))?,
     };
     Ok(Inputs {
         model,
@@ -345,6 +327,7 @@ fn run_roofline(args: &RooflineArgs) -> Result<(), Error> {
     } = load_inputs(&args.inputs)?;
     let precisions = parse_precisions(&args.precision)?;
     let output = pipeline::roofline(&model, policy.as_ref(), &platform, &choices, &precisions)?;
+    report::remove_partials(&args.out)?;
     write_all(&args.out, &output.files)?;
     print_stdout(&output.text);
     for (name, _) in &output.files {
@@ -411,6 +394,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
                 &design,
                 &inputs.choices,
             )?;
+            report::remove_partials(&args.out)?;
             let partial = args
                 .out
                 .join(format!(".{}.partial", args.trace_format.file_name()));
@@ -495,18 +479,20 @@ fn run_lower(args: &LowerArgs) -> Result<(), Error> {
         .iter()
         .find(|k| format!("{}/{}", k.encoder, k.name) == args.kernel || k.name == args.kernel)
         .ok_or_else(|| {
-            let mut names: Vec<String> = workload
-                .kernels
-                .iter()
-                .map(|k| format!("{}/{}", k.encoder, k.name))
-                .collect();
-            names.dedup();
+            let mut names: Vec<String> = Vec::new();
+            for k in &workload.kernels {
+                let name = format!("{}/{}", k.encoder, k.name);
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
             option_error(
                 "--kernel",
                 format!(
-                    "no kernel `{}` (kernels: {})",
+                    "no kernel `{}` with fusion {}{}",
                     args.kernel,
-                    names.join(", ")
+                    design.fusion(),
+                    did_you_mean(&args.kernel, &names)
                 ),
             )
         })?;
@@ -567,7 +553,12 @@ fn run_sweep(args: &SweepArgs) -> Result<(), Error> {
         }
     };
     let jobs = match args.jobs {
-        Some(0) => return Err(option_error("--jobs", "must be at least 1".into())),
+        Some(jobs) if !(1..=MAX_JOBS).contains(&jobs) => {
+            return Err(option_error(
+                "--jobs",
+                format!("must be between 1 and {MAX_JOBS}, found {jobs}"),
+            ));
+        }
         Some(jobs) => jobs,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
@@ -580,6 +571,7 @@ fn run_sweep(args: &SweepArgs) -> Result<(), Error> {
         model: &inputs.model,
         policy: inputs.policy.as_ref(),
         platform: &inputs.platform,
+        max_events: args.max_events,
     };
     let options = SweepOptions {
         jobs,
@@ -587,6 +579,17 @@ fn run_sweep(args: &SweepArgs) -> Result<(), Error> {
         prescreen: args.prescreen,
         resume: args.resume,
     };
+    report::remove_partials(&args.out)?;
+    let csv = args.out.join("sweep.csv");
+    // Rows are flushed whole as they finish: an interrupted sweep resumes where it stopped.
+    let _ = ctrlc::set_handler(move || {
+        eprintln!(
+            "\ninterrupted: the finished points are in {}; run the same command with --resume \
+             to continue",
+            csv.display()
+        );
+        std::process::exit(130);
+    });
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} points  {per_sec}  eta {eta}")
@@ -597,32 +600,32 @@ fn run_sweep(args: &SweepArgs) -> Result<(), Error> {
         bar.set_position(done);
     });
     bar.finish_and_clear();
-    print_stdout(&summary?);
-    for name in ["sweep.csv", "pareto.svg", "best.toml"] {
+    let outcome = summary?;
+    print_stdout(&outcome.summary);
+    for name in outcome.written {
         eprintln!("wrote {}", args.out.join(name).display());
     }
     Ok(())
 }
 
 fn run_merge(out: &Path, inputs: &[PathBuf]) -> Result<(), Error> {
-    let files = inputs
+    let shards = inputs
         .iter()
         .map(|path| {
-            let source = Source::from_path(path)?;
-            Ok((source.name, source.text))
+            let meta_path = SweepMeta::path_beside(path);
+            Ok(MergeInput {
+                csv_path: path.clone(),
+                csv: Source::from_path(path)?.text,
+                meta: Source::from_path(&meta_path)?.text,
+            })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let merged = merge_sweeps(&files)?;
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = out
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| option_error("--out", "needs a file name".to_string()))?;
-    write_all(dir, &[(name, merged)])?;
-    eprintln!("wrote {} from {} files", out.display(), inputs.len());
+    report::remove_partials(out)?;
+    let outcome = pipeline::merge(&shards, out)?;
+    print_stdout(&outcome.summary);
+    for name in outcome.written {
+        eprintln!("wrote {}", out.join(name).display());
+    }
     Ok(())
 }
 

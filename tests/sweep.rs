@@ -105,6 +105,10 @@ fn resume_after_an_interruption_loses_and_repeats_nothing() {
     let mut interrupted = lines[..6].join("\n") + "\n";
     interrupted.push_str(&lines[6][..10]);
     std::fs::write(cut.join("sweep.csv"), interrupted).unwrap();
+    let meta = read(&full.join("sweep.meta.json"));
+    std::fs::write(cut.join("sweep.meta.json"), &meta).unwrap();
+    // A leftover temporary file of the killed run is cleaned up.
+    std::fs::write(cut.join(".pareto.svg.partial"), "half").unwrap();
 
     let summary = sweep(&path, &cut, &["--resume"]);
     assert!(
@@ -112,6 +116,65 @@ fn resume_after_an_interruption_loses_and_repeats_nothing() {
         "{summary}"
     );
     assert_eq!(read(&cut.join("sweep.csv")), reference);
+    assert!(!cut.join(".pareto.svg.partial").exists());
+}
+
+/// Runs `roofsim ARGS`, expects exit code 2 and returns the one-line error.
+fn refused(args: &[&std::ffi::OsStr]) -> String {
+    let output = Command::cargo_bin("roofsim")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    stderr
+}
+
+/// Resuming another sweep's folder would pair new parameters with old results: refused,
+/// naming what differs, and the folder is left as it was.
+#[test]
+fn resume_refuses_rows_of_another_sweep() {
+    let (dir, path) = setup(SWEEP);
+    let out = dir.path().join("out");
+    sweep(&path, &out, &[]);
+    let before = read(&out.join("sweep.csv"));
+    let changed = dir.path().join("changed.toml");
+    std::fs::write(
+        &changed,
+        SWEEP.replace("tm = [64, 128]", "tm = [1024, 2048]"),
+    )
+    .unwrap();
+    let args = |sweep: &Path, extra: &[&str]| -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> =
+            ["sweep", "--resume", "--sweep"].map(Into::into).to_vec();
+        args.push(sweep.into());
+        args.push("--out".into());
+        args.push(out.clone().into());
+        args.extend(extra.iter().map(Into::into));
+        args
+    };
+    for (sweep_file, extra, differs) in [
+        (&changed, &[][..], "spec.axes"),
+        (&path, &["--cameras", "2"][..], "workload.cameras"),
+        (&path, &["--prescreen", "4"][..], "prescreen"),
+        (&path, &["--shard", "1/2"][..], "shard"),
+    ] {
+        let args = args(sweep_file, extra);
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        let error = refused(&args);
+        assert!(
+            error.contains("cannot resume") && error.contains(differs),
+            "{error}"
+        );
+    }
+    assert_eq!(read(&out.join("sweep.csv")), before);
+    // A folder without its meta file cannot be told apart from another sweep's.
+    std::fs::remove_file(out.join("sweep.meta.json")).unwrap();
+    let args = args(&path, &[]);
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    assert!(refused(&args).contains("sweep.meta.json"));
 }
 
 #[test]
@@ -125,7 +188,7 @@ fn shards_merge_into_the_single_run() {
         sweep(&path, &out, &["--shard", shard]);
         shards.push(out.join("sweep.csv"));
     }
-    let merged = dir.path().join("merged.csv");
+    let merged = dir.path().join("merged");
     Command::cargo_bin("roofsim")
         .unwrap()
         .args(["merge", "--out"])
@@ -133,7 +196,37 @@ fn shards_merge_into_the_single_run() {
         .args(&shards)
         .assert()
         .success();
-    assert_eq!(read(&merged), read(&full.join("sweep.csv")));
+    for name in ["sweep.csv", "pareto.svg", "best.toml"] {
+        assert_eq!(read(&merged.join(name)), read(&full.join(name)), "{name}");
+    }
+
+    let merge = |shards: &[&PathBuf]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["merge".as_ref(), "--out".as_ref()];
+        args.push(merged.as_os_str());
+        args.extend(shards.iter().map(|s| s.as_os_str()));
+        refused(&args)
+    };
+    let error = merge(&[&shards[0], &shards[2]]);
+    assert!(error.contains("shards missing: [1/3]"), "{error}");
+    let error = merge(&[&shards[0], &shards[1], &shards[1], &shards[2]]);
+    assert!(error.contains("given more than once: [1/3]"), "{error}");
+    // A shard of a sweep with other axes.
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, SWEEP.replace("slots = [1, 2]", "slots = [2]")).unwrap();
+    let other_out = dir.path().join("other-1");
+    sweep(&other, &other_out, &["--shard", "1/3"]);
+    let foreign = other_out.join("sweep.csv");
+    let error = merge(&[&shards[0], &foreign, &shards[2]]);
+    assert!(
+        error.contains("another sweep") && error.contains("spec.axes"),
+        "{error}"
+    );
+    // An unfinished shard (killed after two rows).
+    let text = read(&shards[1]);
+    let cut: Vec<&str> = text.lines().take(3).collect();
+    std::fs::write(&shards[1], cut.join("\n") + "\n").unwrap();
+    let error = merge(&[&shards[0], &shards[1], &shards[2]]);
+    assert!(error.contains("unfinished (2 of"), "{error}");
 }
 
 #[test]
@@ -144,7 +237,7 @@ fn points_over_budget_are_skipped_with_the_reason() {
     // 2 arrays of 32x32 take 1024 DSPs, over 10 % of 9,024.
     assert!(summary.contains("24 simulated, 8 skipped"), "{summary}");
     assert!(
-        summary.contains("skipped 8: DSPs N% over the N% budget"),
+        summary.contains("skipped 8: DSPs 11% over the 10% budget"),
         "{summary}"
     );
     let rows = read(&out.join("sweep.csv"));
@@ -197,6 +290,7 @@ fn prescreen_simulates_only_the_best_k() {
         model: &model,
         policy: Some(&policy),
         platform: &roofsim::config::platform::default_platform(),
+        max_events: roofsim::sim::DEFAULT_MAX_EVENTS,
     };
     let cache = roofsim::sweep::KernelCache::default();
     let mut ranked: Vec<(f64, u64)> = (0..spec.point_count())
@@ -252,6 +346,98 @@ fn bad_sweep_configs_are_rejected() {
         &SWEEP.replace("max_dsp_share = 0.75", "max_dsp_share = 1.5"),
         "constraints.max_dsp_share",
     );
+    // An odd channel count cannot be split into weight and activation halves.
+    rejects(
+        &SWEEP.replace("slots = [1, 2]", "slots = [1, 2]\nhbm_channels = [4, 3]"),
+        "`3`: needs an even number",
+    );
+    // Ranges that would never end or overflow, and spaces too large to hold.
+    rejects(
+        &SWEEP.replace(
+            "tm = [64, 128]",
+            "tm = { start = 1, end = 18446744073709551615, step = 1 }",
+        ),
+        "axes.tm",
+    );
+    let huge = (0..4)
+        .map(|i| {
+            format!(
+                "{} = {{ start = 1, end = 1000, step = 1 }}",
+                ["tm", "tn", "tk", "slots"][i]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    rejects(
+        &format!("encoders = [\"text\"]\n[axes]\n{huge}\n"),
+        "more than 100000 points",
+    );
+    // A kernel filter that matches nothing is refused before any point runs.
+    rejects(
+        &SWEEP.replace("cameras = 1", "cameras = 1\nkernels = [\"qkv_projj\"]"),
+        "did you mean `text/qkv_proj`",
+    );
+}
+
+/// A factor range that would overflow stops at the largest value below `end`; the points
+/// beyond the platform are skipped, not a panic.
+#[test]
+fn overflowing_factor_ranges_stop_at_the_largest_value() {
+    let text = SWEEP.replace(
+        "tk = { start = 128, end = 256, factor = 2 }",
+        "tk = { start = 1, end = 18446744073709551615, factor = 2 }",
+    );
+    let (dir, path) = setup(&text);
+    let out = dir.path().join("out");
+    sweep(&path, &out, &[]);
+    let rows = read(&out.join("sweep.csv"));
+    assert_eq!(rows.lines().count(), 1 + 16 * 64);
+    assert!(rows.contains("9223372036854775808"), "tk up to 2^63");
+}
+
+/// A sweep none of whose points runs is an error, claims no file it did not write, and
+/// removes the stale best design of an earlier run.
+#[test]
+fn a_sweep_with_nothing_simulated_is_an_error() {
+    let (dir, path) = setup(SWEEP);
+    let out = dir.path().join("out");
+    sweep(&path, &out, &[]);
+    assert!(out.join("best.toml").exists());
+    let none_fit = SWEEP.replace("max_dsp_share = 0.75", "max_dsp_share = 0.001");
+    std::fs::write(&path, none_fit).unwrap();
+    let output = Command::cargo_bin("roofsim")
+        .unwrap()
+        .args(["sweep", "--sweep"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no point was simulated"), "{stderr}");
+    assert!(
+        stderr.contains("DSPs") && stderr.contains("0% budget"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("wrote"), "{stderr}");
+    assert!(!out.join("best.toml").exists() && !out.join("pareto.svg").exists());
+}
+
+/// A `[constraints]` table that gives one budget takes the documented 75 % for the others.
+#[test]
+fn partial_constraints_take_the_default_budgets() {
+    let text = SWEEP.replace(
+        "max_dsp_share = 0.75\nmax_bram_share = 0.75\nmax_uram_share = 0.75",
+        "max_dsp_share = 0.75",
+    );
+    let (dir, path) = setup(&text);
+    let (dir_full, path_full) = setup(SWEEP);
+    let out = dir.path().join("out");
+    let full = dir_full.path().join("out");
+    sweep(&path, &out, &[]);
+    sweep(&path_full, &full, &[]);
+    assert_eq!(total_ms(&out), total_ms(&full));
 }
 
 #[test]

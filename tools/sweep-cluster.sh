@@ -2,7 +2,9 @@
 # Runs a sweep as N shards and merges them. Locally, the shards run with GNU parallel (or one
 # after another without it); on a Slurm cluster, submit this script as an array job:
 #   sbatch --array=0-7 tools/sweep-cluster.sh configs/sweeps/vision-tiling.toml results 8
-# and run `roofsim merge --out results/sweep.csv results/shard-*/sweep.csv` when all are done.
+# and run `roofsim merge --out results results/shard-*/sweep.csv` when all are done: it
+# checks that every shard is there, finished and of the same sweep, and writes sweep.csv,
+# pareto.svg and best.toml into results/.
 # Each shard resumes where it stopped if it is run again after an interruption.
 set -euo pipefail
 sweep=${1:?usage: sweep-cluster.sh SWEEP.toml OUT_DIR SHARDS}
@@ -28,4 +30,4 @@ if command -v parallel >/dev/null; then
 else
     for ((shard = 0; shard < shards; shard++)); do run_shard "$shard"; done
 fi
-"$roofsim" merge --out "$out/sweep.csv" "$out"/shard-*/sweep.csv
+"$roofsim" merge --out "$out" "$out"/shard-*/sweep.csv

@@ -98,6 +98,65 @@ pub struct Fusion {
     pub attention: bool,
 }
 
+impl Fusion {
+    /// Every fusion switch on.
+    pub const ALL: Fusion = Fusion {
+        gemm_activation: true,
+        qkv: true,
+        attention: true,
+    };
+
+    /// The switches by the names the command line and sweeps use.
+    fn switches(self) -> [(&'static str, bool); 3] {
+        [
+            ("gemm-act", self.gemm_activation),
+            ("qkv", self.qkv),
+            ("attention", self.attention),
+        ]
+    }
+}
+
+impl std::fmt::Display for Fusion {
+    /// `none`, `all`, or the switches that are on joined by `+` (`gemm-act+qkv`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let on: Vec<&str> = self
+            .switches()
+            .into_iter()
+            .filter_map(|(name, on)| on.then_some(name))
+            .collect();
+        match on.len() {
+            0 => f.write_str("none"),
+            3 => f.write_str("all"),
+            _ => f.write_str(&on.join("+")),
+        }
+    }
+}
+
+impl std::str::FromStr for Fusion {
+    type Err = String;
+
+    /// Switch names joined by `,` or `+`: `gemm-act`, `qkv`, `attention`, `all`, `none`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let mut fusion = Fusion::default();
+        for item in text.split([',', '+']).map(str::trim) {
+            match item {
+                "none" | "" => {}
+                "gemm-act" => fusion.gemm_activation = true,
+                "qkv" => fusion.qkv = true,
+                "attention" => fusion.attention = true,
+                "all" => fusion = Fusion::ALL,
+                other => {
+                    return Err(format!(
+                        "unknown fusion `{other}` (expected gemm-act, qkv, attention, all or \
+                         none)"
+                    ));
+                }
+            }
+        }
+        Ok(fusion)
+    }
+}
+
 /// Which operand stays in the processing elements while the others stream through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -93,6 +93,52 @@ pub(crate) fn number_in(
     }
 }
 
+/// `"; did you mean `X`?"` for the candidate closest to `word` by edit distance (within a
+/// third of its length), else the candidates themselves when they are few; for errors about
+/// an unknown name.
+pub fn did_you_mean(word: &str, candidates: &[String]) -> String {
+    let distance = |a: &str, b: &str| {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut diagonal = row[0];
+            row[0] = i + 1;
+            for (j, &cb) in b.iter().enumerate() {
+                let above = row[j + 1];
+                row[j + 1] = (above + 1)
+                    .min(row[j] + 1)
+                    .min(diagonal + usize::from(ca != cb));
+                diagonal = above;
+            }
+        }
+        row[b.len()]
+    };
+    // Compare with the whole candidate and with its last `/` part, of which a prefix counts
+    // as a match (`fc1` for the fused `fc1_gelu`).
+    let closest = candidates
+        .iter()
+        .map(|c| {
+            let last = c.rsplit('/').next().unwrap_or(c);
+            let prefix = !word.is_empty() && last.starts_with(word);
+            let d = if prefix {
+                0
+            } else {
+                distance(word, c).min(distance(word, last))
+            };
+            (d, c)
+        })
+        .min_by_key(|(d, _)| *d);
+    match closest {
+        Some((d, candidate)) if d <= word.chars().count().div_ceil(3) => {
+            format!("; did you mean `{candidate}`?")
+        }
+        _ if !candidates.is_empty() && candidates.len() <= 40 => {
+            format!(" (known: {})", candidates.join(", "))
+        }
+        _ => String::new(),
+    }
+}
+
 /// Where a config's text comes from: a file on disk, or a default compiled into the binary.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -179,5 +225,26 @@ fn strip_position(message: &str) -> &str {
     match message.rfind(" at line ") {
         Some(index) => &message[..index],
         None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_you_mean_suggests_the_closest_name_or_lists_few() {
+        let names: Vec<String> = ["vision/qkv_proj", "vision/fc1_gelu", "text/qkv_proj"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            did_you_mean("qkv_projj", &names),
+            "; did you mean `vision/qkv_proj`?"
+        );
+        assert_eq!(
+            did_you_mean("fc1", &names),
+            "; did you mean `vision/fc1_gelu`?"
+        );
+        assert!(did_you_mean("softmax", &names).starts_with(" (known: vision/qkv_proj"));
     }
 }

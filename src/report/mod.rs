@@ -12,6 +12,9 @@ use crate::roofline::{KernelPoint, RooflineAnalysis};
 use crate::workload::Kernel;
 use std::path::{Path, PathBuf};
 
+/// Files for an output folder: name and whole contents, written together by [`write_all`].
+pub type Files = Vec<(&'static str, Vec<u8>)>;
+
 /// An output that could not be produced; fatal, and nothing half-written is left behind.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -105,6 +108,23 @@ pub(crate) fn roofline_record(
         point.bound_measured.to_string(),
         format!("{:.6e}", point.time_s),
     ]
+}
+
+/// Removes the temporary files (`.NAME.partial`) an interrupted run left in `dir`; called
+/// when a job starts writing there. A missing folder has none.
+pub fn remove_partials(dir: &Path) -> Result<(), ReportError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(".partial") {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|source| ReportError::Io { path, source })?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes every file into `dir`, or none: each goes to a temporary name first and all are

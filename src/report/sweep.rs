@@ -33,7 +33,7 @@ pub fn sweep_header(spec: &SweepSpec) -> Vec<String> {
     ["point", "status", "reason"]
         .into_iter()
         .map(String::from)
-        .chain(spec.axes.iter().map(|a| a.name.to_string()))
+        .chain(spec.axes.iter().map(|a| a.name.clone()))
         .chain(RESULT_COLUMNS.iter().map(|c| c.to_string()))
         .collect()
 }
@@ -135,7 +135,7 @@ impl SweepCsv {
                 done += 1;
             }
         }
-        let partial = path.with_extension("csv.partial");
+        let partial = path.with_file_name(".sweep.csv.partial");
         std::fs::write(&partial, &content).map_err(io)?;
         std::fs::rename(&partial, path).map_err(io)?;
         let file = std::fs::OpenOptions::new()
@@ -263,7 +263,7 @@ pub fn read_sweep(text: &str, spec: &SweepSpec) -> Result<Vec<SweepEntry>, Repor
                 .axes
                 .iter()
                 .map(|axis| {
-                    let value = column(axis.name)
+                    let value = column(&axis.name)
                         .and_then(|i| record.get(i))
                         .unwrap_or_default();
                     (axis.name.to_string(), value.to_string())
@@ -418,6 +418,83 @@ pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
     svg
 }
 
+/// A reason split into its text and its standalone numbers (`136` in `DSPs 136%`, but not the
+/// `8` of `int8`).
+fn reason_parts(reason: &str) -> (String, Vec<f64>) {
+    let mut shape = String::new();
+    let mut numbers = Vec::new();
+    let mut chars = reason.char_indices().peekable();
+    let mut previous: Option<char> = None;
+    while let Some((start, c)) = chars.next() {
+        let standalone = previous.is_none_or(|p| !p.is_alphanumeric() && p != '_');
+        if c.is_ascii_digit() && standalone {
+            let mut end = start + 1;
+            while let Some(&(i, next)) = chars.peek() {
+                if next.is_ascii_digit() || next == '.' {
+                    end = i + next.len_utf8();
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            let text = &reason[start..end];
+            let followed_by_letter = chars.peek().is_some_and(|&(_, n)| n.is_alphabetic());
+            match text.parse::<f64>() {
+                Ok(number) if !followed_by_letter => {
+                    shape.push('\u{0}');
+                    numbers.push(number);
+                }
+                _ => shape.push_str(text),
+            }
+            previous = text.chars().last();
+        } else {
+            shape.push(c);
+            previous = Some(c);
+        }
+    }
+    (shape, numbers)
+}
+
+/// Skipped points grouped by the rule they broke, each number shown as the range it took
+/// in the group (`DSPs 80–136% over the 75% budget`), most frequent first.
+pub fn skip_reasons(entries: &[SweepEntry]) -> Vec<(String, usize)> {
+    // (reason with its numbers taken out, points, range of each number)
+    type Group = (String, usize, Vec<(f64, f64)>);
+    let mut groups: Vec<Group> = Vec::new();
+    for reason in entries.iter().filter_map(|e| e.reason.as_deref()) {
+        let (shape, numbers) = reason_parts(reason);
+        match groups.iter_mut().find(|(s, _, _)| *s == shape) {
+            Some((_, count, ranges)) => {
+                *count += 1;
+                for (range, number) in ranges.iter_mut().zip(numbers) {
+                    *range = (range.0.min(number), range.1.max(number));
+                }
+            }
+            None => groups.push((shape, 1, numbers.iter().map(|&n| (n, n)).collect())),
+        }
+    }
+    groups.sort_by_key(|group| std::cmp::Reverse(group.1));
+    groups
+        .into_iter()
+        .map(|(shape, count, ranges)| {
+            let number = |n: f64| format!("{n}");
+            let mut text = String::new();
+            for (i, piece) in shape.split('\u{0}').enumerate() {
+                if i > 0 {
+                    let (low, high) = ranges[i - 1];
+                    text.push_str(&if low == high {
+                        number(low)
+                    } else {
+                        format!("{}–{}", number(low), number(high))
+                    });
+                }
+                text.push_str(piece);
+            }
+            (text, count)
+        })
+        .collect()
+}
+
 /// Printed summary: best points, the front, skipped points by reason, prescreen agreement.
 pub fn sweep_summary(entries: &[SweepEntry]) -> String {
     let mut out = String::new();
@@ -430,25 +507,7 @@ pub fn sweep_summary(entries: &[SweepEntry]) -> String {
         simulated.len(),
         skipped
     );
-    let mut reasons: Vec<(String, usize)> = Vec::new();
-    for reason in entries.iter().filter_map(|e| e.reason.as_deref()) {
-        // Group by the rule, not by the numbers in it.
-        let mut key = String::new();
-        for c in reason.chars() {
-            if c.is_ascii_digit() || (c == '.' && key.ends_with('N')) {
-                if !key.ends_with('N') {
-                    key.push('N');
-                }
-            } else {
-                key.push(c);
-            }
-        }
-        match reasons.iter_mut().find(|(r, _)| *r == key) {
-            Some((_, count)) => *count += 1,
-            None => reasons.push((key, 1)),
-        }
-    }
-    for (reason, count) in &reasons {
+    for (reason, count) in skip_reasons(entries) {
         let _ = writeln!(out, "  skipped {count}: {reason}");
     }
     let mut ranked = simulated.clone();
@@ -539,6 +598,38 @@ pub fn sweep_summary(entries: &[SweepEntry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skip_reasons_keep_names_and_show_number_ranges() {
+        let entry = |reason: &str| SweepEntry {
+            point: 0,
+            reason: Some(reason.to_string()),
+            dsps: 0,
+            total_ms: f64::NAN,
+            ms_per_camera: None,
+            frames_per_s: 0.0,
+            efficiency: 0.0,
+            bottleneck: String::new(),
+            predicted_ms: None,
+            values: Vec::new(),
+        };
+        let entries = [
+            entry("DSPs 136% over the 75% budget"),
+            entry("arrays: 4 arrays of 64x64 need 8192 DSPs at int8"),
+            entry("DSPs 80% over the 75% budget"),
+            entry("DSPs 91% over the 75% budget"),
+        ];
+        assert_eq!(
+            skip_reasons(&entries),
+            [
+                ("DSPs 80–136% over the 75% budget".to_string(), 3),
+                (
+                    "arrays: 4 arrays of 64x64 need 8192 DSPs at int8".to_string(),
+                    1
+                ),
+            ]
+        );
+    }
 
     #[test]
     fn ticks_are_round() {

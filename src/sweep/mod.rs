@@ -5,13 +5,17 @@
 //! cache shared by all points, so a kernel whose relevant design parameters did not change
 //! between points (vector passes across GEMM tilings, say) is simulated once.
 
+mod identity;
 mod spec;
 
-pub use spec::{Axis, Constraints, Point, SweepSpec, load_sweep};
+pub use identity::{SweepIdentity, SweepMeta};
+pub use spec::{Axis, Constraints, MAX_POINTS, Point, SweepSpec, load_sweep};
 
+use crate::config::ConfigError;
 use crate::config::design::{Design, validate_design};
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
+use crate::config::precision::PrecisionPair;
 use crate::lower::{MAX_GRAPH_NODES, MAX_ROW_SEGMENTS, graph_size, lower};
 
 use crate::sim::{
@@ -31,6 +35,8 @@ pub struct SweepInputs<'a> {
     pub model: &'a ModelSpec,
     pub policy: Option<&'a PolicySpec>,
     pub platform: &'a Platform,
+    /// A point whose kernels would take more events (graph nodes) than this is skipped.
+    pub max_events: u64,
 }
 
 /// A simulated point's figures.
@@ -102,14 +108,23 @@ fn cache_key(kernel: &Kernel, design: &Design) -> String {
     }
 }
 
+/// Entries one cache map keeps before it starts afresh: a kernel's result with its key and
+/// per-channel statistics takes a few kilobytes, so the cache stays under ~100 MB.
+const MAX_CACHE_ENTRIES: usize = 20_000;
+
 /// The value cached under `key`, computed on a miss. Two threads missing the same key both
-/// compute it; the results are equal, so the cache stays deterministic.
+/// compute it; the results are equal, so the cache stays deterministic (and emptying a full
+/// map changes only what is computed again, never a result).
 fn memo<V: Clone>(map: &Mutex<HashMap<String, V>>, key: String, compute: impl FnOnce() -> V) -> V {
     if let Some(hit) = map.lock().expect("cache lock").get(&key) {
         return hit.clone();
     }
     let value = compute();
-    map.lock().expect("cache lock").insert(key, value.clone());
+    let mut map = map.lock().expect("cache lock");
+    if map.len() >= MAX_CACHE_ENTRIES {
+        map.clear();
+    }
+    map.insert(key, value.clone());
     value
 }
 
@@ -165,7 +180,7 @@ fn prepare(
     let design =
         validate_design(&raw, &format!("point {}", point.index), platform).map_err(|error| {
             match error {
-                crate::config::ConfigError::Invalid { field, rule, .. } => {
+                ConfigError::Invalid { field, rule, .. } => {
                     format!("{field}: {rule}")
                 }
                 other => other.to_string(),
@@ -225,6 +240,7 @@ fn prepare(
     if kernels.is_empty() {
         return Err("no kernel of this point matches `encoders` and `kernels`".into());
     }
+    let mut events = 0u64;
     for kernel in &kernels {
         let size = graph_size(kernel, &design);
         if size.nodes > MAX_GRAPH_NODES || size.row_segments > MAX_ROW_SEGMENTS {
@@ -233,8 +249,89 @@ fn prepare(
                 kernel.encoder, kernel.name, size.nodes
             ));
         }
+        events = events.saturating_add(size.nodes);
+    }
+    if events > inputs.max_events {
+        return Err(format!(
+            "would simulate {events} events (limit {}, --max-events)",
+            inputs.max_events
+        ));
     }
     Ok((design, options, kernels))
+}
+
+/// Refuses a `kernels` filter entry that names no kernel of the swept encoders under any
+/// fusion the sweep runs (kernel names follow the fusion: `qkv_proj` only exists fused).
+pub fn check_kernel_filter(inputs: &SweepInputs) -> Result<(), ConfigError> {
+    let spec = inputs.spec;
+    if spec.kernels.is_empty() {
+        return Ok(());
+    }
+    let mut fusions = vec![spec.base.fusion];
+    if let Some(axis) = spec.axes.iter().find(|axis| axis.name == "fusion") {
+        for value in &axis.values {
+            let point = Point {
+                index: 0,
+                values: spec
+                    .axes
+                    .iter()
+                    .map(|a| {
+                        if a.name == "fusion" {
+                            value
+                        } else {
+                            &a.values[0]
+                        }
+                    })
+                    .cloned()
+                    .collect(),
+            };
+            if let Ok((raw, _)) = spec.apply(&point) {
+                fusions.push(raw.fusion);
+            }
+        }
+    }
+    let mut names: Vec<String> = Vec::new();
+    for fusion in fusions {
+        let choices = WorkloadChoices {
+            cameras: spec.cameras.or(inputs.choices.cameras),
+            fusion,
+            ..inputs.choices.clone()
+        };
+        let precision = spec
+            .base
+            .precision
+            .parse()
+            .unwrap_or(PrecisionPair::uniform(
+                crate::config::precision::Precision::Int8,
+            ));
+        let options = choices.options(inputs.model, inputs.policy, precision);
+        let Ok(workload) = build_workload(inputs.model, &options) else {
+            continue;
+        };
+        for kernel in workload.kernels {
+            if spec.encoders.contains(&kernel.encoder) {
+                let name = format!("{}/{}", kernel.encoder, kernel.name);
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    for wanted in &spec.kernels {
+        let matches =
+            |name: &String| name == wanted || name.rsplit('/').next() == Some(wanted.as_str());
+        if !names.iter().any(matches) {
+            return Err(ConfigError::invalid(
+                &spec.source,
+                "kernels",
+                format!(
+                    "`{wanted}` names no kernel of the swept encoders{}",
+                    crate::config::did_you_mean(wanted, &names)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Simulates one point.

@@ -3,7 +3,7 @@
 use crate::config::design::{Dataflow, RawDesign};
 use crate::config::{ConfigError, Source, parse_toml};
 use crate::workload::Encoder;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,27 +52,37 @@ struct RawAxes {
     hbm_channels: Option<RawAxis<u64>>,
 }
 
+/// The routability ceiling DSE tools use on the U280 (reference/u280.md): the default of
+/// every budget a sweep's `[constraints]` table leaves out.
+const DEFAULT_SHARE: f64 = 0.75;
+
+fn default_share() -> f64 {
+    DEFAULT_SHARE
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConstraints {
+    #[serde(default = "default_share")]
     max_dsp_share: f64,
+    #[serde(default = "default_share")]
     max_bram_share: f64,
+    #[serde(default = "default_share")]
     max_uram_share: f64,
 }
 
 impl Default for RawConstraints {
-    /// The routability ceiling DSE tools use on the U280 (reference/u280.md).
     fn default() -> Self {
         RawConstraints {
-            max_dsp_share: 0.75,
-            max_bram_share: 0.75,
-            max_uram_share: 0.75,
+            max_dsp_share: DEFAULT_SHARE,
+            max_bram_share: DEFAULT_SHARE,
+            max_uram_share: DEFAULT_SHARE,
         }
     }
 }
 
 /// Resource budgets as shares of the platform.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Constraints {
     pub max_dsp_share: f64,
     pub max_bram_share: f64,
@@ -80,14 +90,21 @@ pub struct Constraints {
 }
 
 /// One varied parameter and its values, as text for the CSV.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Axis {
-    pub name: &'static str,
+    pub name: String,
     pub values: Vec<String>,
 }
 
+/// The most values one axis may take.
+pub const MAX_AXIS_VALUES: u64 = 10_000;
+
+/// The most points a sweep may have (a sweep's rows are read back whole for its summary, so
+/// this bounds its memory); shard larger spaces into several sweeps.
+pub const MAX_POINTS: u64 = 100_000;
+
 /// A validated sweep: every axis value parses; points are generated on demand.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepSpec {
     pub source: String,
     pub base: RawDesign,
@@ -109,7 +126,7 @@ pub struct Point {
 }
 
 impl SweepSpec {
-    /// Number of points: the product of the axes' lengths.
+    /// Number of points: the product of the axes' lengths (at most [`MAX_POINTS`]).
     pub fn point_count(&self) -> u64 {
         self.axes.iter().map(|a| a.values.len() as u64).product()
     }
@@ -137,7 +154,7 @@ impl SweepSpec {
                     .parse::<u64>()
                     .map_err(|e| format!("{}: {e}", axis.name))
             };
-            match axis.name {
+            match axis.name.as_str() {
                 "array_count" => design.arrays.count = number()?,
                 "array_shape" => {
                     let (rows, cols) = parse_shape(value).ok_or("array_shape: expected RxC")?;
@@ -155,16 +172,9 @@ impl SweepSpec {
                 "clock_mhz" => {
                     design.clock_mhz = value.parse().map_err(|e| format!("clock_mhz: {e}"))?
                 }
-                "fusion" => {
-                    let parts: Vec<&str> = value.split('+').collect();
-                    let all = parts.contains(&"all");
-                    design.fusion.gemm_activation = all || parts.contains(&"gemm-act");
-                    design.fusion.qkv = all || parts.contains(&"qkv");
-                    design.fusion.attention = all || parts.contains(&"attention");
-                }
+                "fusion" => design.fusion = value.parse()?,
                 "hbm_channels" => {
-                    let channels = number()?;
-                    let half = (channels / 2).max(1);
+                    let half = number()? / 2;
                     design.hbm.weight_channels = [0, half - 1];
                     design.hbm.activation_channels = [half, 2 * half - 1];
                 }
@@ -180,8 +190,15 @@ fn parse_shape(text: &str) -> Option<(u64, u64)> {
     Some((rows.parse().ok()?, cols.parse().ok()?))
 }
 
-fn expand(file: &str, name: &'static str, axis: RawAxis<u64>) -> Result<Axis, ConfigError> {
+fn expand(file: &str, name: &str, axis: RawAxis<u64>) -> Result<Axis, ConfigError> {
     let field = format!("axes.{name}");
+    let too_many = || {
+        ConfigError::invalid(
+            file,
+            &field,
+            format!("has more than {MAX_AXIS_VALUES} values"),
+        )
+    };
     let values = match axis {
         RawAxis::List(values) => values,
         RawAxis::Range {
@@ -191,19 +208,10 @@ fn expand(file: &str, name: &'static str, axis: RawAxis<u64>) -> Result<Axis, Co
             factor,
         } => {
             let mut values = Vec::new();
-            let mut value = start;
-            match (step, factor) {
-                (Some(step), None) if step > 0 => {
-                    while value <= end {
-                        values.push(value);
-                        value += step;
-                    }
-                }
+            let next: Box<dyn Fn(u64) -> Option<u64>> = match (step, factor) {
+                (Some(step), None) if step > 0 => Box::new(move |value| value.checked_add(step)),
                 (None, Some(factor)) if factor > 1 && start > 0 => {
-                    while value <= end {
-                        values.push(value);
-                        value *= factor;
-                    }
+                    Box::new(move |value| value.checked_mul(factor))
                 }
                 _ => {
                     return Err(ConfigError::invalid(
@@ -212,10 +220,21 @@ fn expand(file: &str, name: &'static str, axis: RawAxis<u64>) -> Result<Axis, Co
                         "a range needs either a positive `step` or a `factor` above 1 (and start > 0)",
                     ));
                 }
+            };
+            let mut value = Some(start);
+            while let Some(current) = value.filter(|&v| v <= end) {
+                if values.len() as u64 == MAX_AXIS_VALUES {
+                    return Err(too_many());
+                }
+                values.push(current);
+                value = next(current);
             }
             values
         }
     };
+    if values.len() as u64 > MAX_AXIS_VALUES {
+        return Err(too_many());
+    }
     if values.is_empty() || values.contains(&0) {
         return Err(ConfigError::invalid(
             file,
@@ -224,23 +243,23 @@ fn expand(file: &str, name: &'static str, axis: RawAxis<u64>) -> Result<Axis, Co
         ));
     }
     Ok(Axis {
-        name,
+        name: name.to_string(),
         values: values.iter().map(u64::to_string).collect(),
     })
 }
 
 fn text_axis(
     file: &str,
-    name: &'static str,
+    name: &str,
     values: Vec<String>,
     check: impl Fn(&str) -> bool,
     rule: &str,
 ) -> Result<Axis, ConfigError> {
-    if values.is_empty() {
+    if values.is_empty() || values.len() as u64 > MAX_AXIS_VALUES {
         return Err(ConfigError::invalid(
             file,
             format!("axes.{name}"),
-            "needs at least one value",
+            format!("needs between 1 and {MAX_AXIS_VALUES} values"),
         ));
     }
     if let Some(bad) = values.iter().find(|v| !check(v)) {
@@ -250,7 +269,10 @@ fn text_axis(
             format!("`{bad}`: {rule}"),
         ));
     }
-    Ok(Axis { name, values })
+    Ok(Axis {
+        name: name.to_string(),
+        values,
+    })
 }
 
 /// Reads a sweep TOML; `load_base` reads the base design named relative to the sweep file.
@@ -352,24 +374,24 @@ pub fn load_sweep(
             file,
             "fusion",
             fusion,
-            |f| {
-                f.split('+')
-                    .all(|p| ["none", "gemm-act", "qkv", "attention", "all"].contains(&p))
-            },
+            |f| f.parse::<crate::config::design::Fusion>().is_ok(),
             "expected none, all, or gemm-act/qkv/attention joined by +",
         )?);
     }
     if let Some(channels) = a.hbm_channels {
         let axis = expand(file, "hbm_channels", channels)?;
-        if axis
+        if let Some(bad) = axis
             .values
             .iter()
-            .any(|v| v.parse::<u64>().is_ok_and(|c| c < 2))
+            .find(|v| v.parse::<u64>().is_ok_and(|c| c < 2 || c % 2 == 1))
         {
             return Err(ConfigError::invalid(
                 file,
                 "axes.hbm_channels",
-                "needs at least 2 channels (weights and activations)",
+                format!(
+                    "`{bad}`: needs an even number of at least 2 channels (weights on the \
+                     first half, activations on the second)"
+                ),
             ));
         }
         axes.push(axis);
@@ -387,6 +409,22 @@ pub fn load_sweep(
                 "must be a share in (0, 1]",
             ));
         }
+    }
+    let points = axes
+        .iter()
+        .try_fold(1u64, |points, axis| {
+            points.checked_mul(axis.values.len() as u64)
+        })
+        .filter(|&points| points <= MAX_POINTS);
+    if points.is_none() {
+        return Err(ConfigError::invalid(
+            file,
+            "axes",
+            format!(
+                "the axes span more than {MAX_POINTS} points; split the sweep into several \
+                 files"
+            ),
+        ));
     }
     Ok(SweepSpec {
         source: source.name.clone(),

@@ -15,7 +15,10 @@ use crate::config::precision::{Precision, PrecisionPair};
 use std::fmt;
 
 /// The three encoders smolVLA runs before its action expert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Encoder {
     Vision,
     Connector,
@@ -207,7 +210,7 @@ pub struct WorkloadOptions {
 }
 
 /// Workload choices left open on the command line; `None` takes the policy's value.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WorkloadChoices {
     pub cameras: Option<u64>,
     pub language_tokens: Option<u64>,

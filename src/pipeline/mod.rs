@@ -1,21 +1,21 @@
 //! Whole jobs, as the command line runs them: inputs in, report text and files out.
 
+mod sweep;
+
+pub use sweep::{MergeInput, SweepOptions, SweepOutcome, merge, sweep};
+
 use crate::config::ConfigError;
 use crate::config::design::Design;
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
 use crate::config::precision::{Precision, PrecisionPair};
 use crate::lower::LowerError;
-use crate::report::sweep::SweepCsv;
 use crate::report::{self, ReportError, plot::roofline_svg};
 use crate::roofline::{RooflineAnalysis, memory_summary};
 use crate::sim::{DEFAULT_MAX_EVENTS, SimError, TraceSink, WorkloadSim, simulate_workload};
-use crate::sweep::{KernelCache, SweepInputs, prescreen, run_points};
 use crate::workload::{
     Encoder, Workload, WorkloadChoices, WorkloadError, WorkloadOptions, build_workload, single_gemm,
 };
-use std::collections::BTreeMap;
-use std::path::Path;
 
 /// Any failure of a job. `Config`, `Workload`, a kernel too large to lower and a `Report`
 /// mismatch (a file to resume or merge that belongs to another sweep) are the user's to fix
@@ -74,7 +74,7 @@ pub fn default_precisions() -> Vec<PrecisionPair> {
 #[derive(Debug)]
 pub struct RooflineOutput {
     pub text: String,
-    pub files: Vec<(&'static str, Vec<u8>)>,
+    pub files: report::Files,
 }
 
 /// Runs the roofline analysis at each precision; nothing is written here.
@@ -122,7 +122,7 @@ pub fn roofline(
 #[derive(Debug)]
 pub struct SimulateOutput {
     pub text: String,
-    pub files: Vec<(&'static str, Vec<u8>)>,
+    pub files: report::Files,
     pub analysis: RooflineAnalysis,
     pub sim: WorkloadSim,
 }
@@ -206,91 +206,4 @@ pub fn simulate(
         analysis,
         sim,
     })
-}
-
-/// How to run a sweep.
-#[derive(Debug, Clone, Copy)]
-pub struct SweepOptions {
-    pub jobs: usize,
-    /// `(i, n)`: run the points whose index is `i` modulo `n`.
-    pub shard: (u64, u64),
-    /// Simulate only the best K points of the analytical ranking.
-    pub prescreen: Option<usize>,
-    pub resume: bool,
-}
-
-/// Runs a sweep into `out`: `sweep.csv` streamed row by row, then `pareto.svg` and `best.toml`.
-/// Returns the printed summary. `progress(done, total)` is called as rows are written.
-pub fn sweep(
-    inputs: &SweepInputs,
-    options: &SweepOptions,
-    out: &Path,
-    progress: &dyn Fn(u64, u64),
-) -> Result<String, Error> {
-    let spec = inputs.spec;
-    let (shard, shards) = options.shard;
-    let indices: Vec<u64> = (0..spec.point_count())
-        .filter(|index| index % shards == shard)
-        .collect();
-    let cache = KernelCache::default();
-    let (run, predicted) = match options.prescreen {
-        Some(keep) => {
-            let predicted = prescreen(inputs, &indices, keep, options.jobs, &cache);
-            (predicted.keys().copied().collect(), predicted)
-        }
-        None => (indices, BTreeMap::new()),
-    };
-    std::fs::create_dir_all(out).map_err(|source| ReportError::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
-    let csv_path = out.join("sweep.csv");
-    let header = report::sweep::sweep_header(spec);
-    let (mut csv, done) = SweepCsv::open(&csv_path, &header, &run, options.resume)?;
-    let total = run.len() as u64;
-    let mut written = done as u64;
-    progress(written, total);
-    run_points(inputs, &run[done..], options.jobs, &cache, |row| {
-        let predicted_s = predicted.get(&row.point.index).copied();
-        csv.append(&report::sweep::sweep_record(&row, predicted_s))?;
-        written += 1;
-        progress(written, total);
-        Ok::<(), ReportError>(())
-    })?;
-    let text = std::fs::read_to_string(&csv_path).map_err(|source| ReportError::Io {
-        path: csv_path.clone(),
-        source,
-    })?;
-    let entries = report::sweep::read_sweep(&text, spec)?;
-    let mut files = vec![(
-        "pareto.svg",
-        report::sweep::pareto_svg(
-            &format!("Sweep {}: latency against DSPs", spec.source),
-            &entries,
-        )
-        .into_bytes(),
-    )];
-    if let Some(best) = report::sweep::best_entry(&entries) {
-        let point = spec.point(best.point);
-        let (mut design, batch) = spec
-            .apply(&point)
-            .map_err(|rule| ConfigError::invalid(&spec.source, "axes", rule))?;
-        design.name = format!("{}-best-{}", design.name, best.point);
-        let body = toml::to_string(&design).expect("a design serialises");
-        let batch = batch.unwrap_or(inputs.choices.batch);
-        let toml_text = format!(
-            "# Best point {} of {} ({:.3} ms per step, {} DSPs, batch {batch}).\n# Run it: roofsim simulate --design best.toml --batch {batch}\n{body}",
-            best.point, spec.source, best.total_ms, best.dsps
-        );
-        files.push(("best.toml", toml_text.into_bytes()));
-    }
-    report::write_all(out, &files)?;
-    let mut summary = format!(
-        "{} of {} points in this run were already in sweep.csv; simulated {}\n",
-        done,
-        run.len(),
-        run.len() - done
-    );
-    summary.push_str(&report::sweep::sweep_summary(&entries));
-    Ok(summary)
 }

@@ -1,0 +1,299 @@
+//! Sweep jobs: run a design space into a folder (resumable, sharded) and merge shards.
+
+use super::Error;
+use crate::config::ConfigError;
+use crate::report::sweep::{SweepCsv, merge_sweeps};
+use crate::report::{self, ReportError};
+use crate::sweep::{
+    KernelCache, SweepIdentity, SweepInputs, SweepMeta, SweepSpec, check_kernel_filter, prescreen,
+    run_points,
+};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// How to run a sweep.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepOptions {
+    pub jobs: usize,
+    /// `(i, n)`: run the points whose index is `i` modulo `n`.
+    pub shard: (u64, u64),
+    /// Simulate only the best K points of the analytical ranking.
+    pub prescreen: Option<usize>,
+    pub resume: bool,
+}
+
+/// What a finished sweep (or merge) wrote and what to print.
+#[derive(Debug)]
+pub struct SweepOutcome {
+    pub summary: String,
+    /// The files written into the output folder, in the order written.
+    pub written: Vec<&'static str>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError {
+    let path = path.to_path_buf();
+    move |source| ReportError::Io { path, source }
+}
+
+/// Runs a sweep into `out`: `sweep.meta.json` (what the sweep is), `sweep.csv` streamed row
+/// by row, then `pareto.svg` and `best.toml`. `progress(done, total)` is called as rows are
+/// written. A resume whose folder holds another sweep's rows is refused, naming what differs.
+pub fn sweep(
+    inputs: &SweepInputs,
+    options: &SweepOptions,
+    out: &Path,
+    progress: &dyn Fn(u64, u64),
+) -> Result<SweepOutcome, Error> {
+    let spec = inputs.spec;
+    check_kernel_filter(inputs)?;
+    let identity = SweepIdentity::new(inputs, options.prescreen);
+    let csv_path = out.join("sweep.csv");
+    let meta_path = SweepMeta::path_beside(&csv_path);
+    if options.resume && csv_path.exists() {
+        check_resumable(&csv_path, &meta_path, &identity, options.shard)?;
+    }
+    let (shard, shards) = options.shard;
+    let indices: Vec<u64> = (0..spec.point_count())
+        .filter(|index| index % shards == shard)
+        .collect();
+    let cache = KernelCache::default();
+    let (run, predicted) = match options.prescreen {
+        Some(keep) => {
+            let predicted = prescreen(inputs, &indices, keep, options.jobs, &cache);
+            (predicted.keys().copied().collect(), predicted)
+        }
+        None => (indices, BTreeMap::new()),
+    };
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let meta = SweepMeta {
+        identity,
+        shard: [shard, shards],
+        run_points: run.len() as u64,
+    };
+    let meta_text = serde_json::to_vec_pretty(&meta).expect("a sweep's meta serialises");
+    report::write_all(out, &[("sweep.meta.json", meta_text)])?;
+    let header = report::sweep::sweep_header(spec);
+    let (mut csv, done) = SweepCsv::open(&csv_path, &header, &run, options.resume)?;
+    let total = run.len() as u64;
+    let mut written = done as u64;
+    progress(written, total);
+    run_points(inputs, &run[done..], options.jobs, &cache, |row| {
+        let predicted_s = predicted.get(&row.point.index).copied();
+        csv.append(&report::sweep::sweep_record(&row, predicted_s))?;
+        written += 1;
+        progress(written, total);
+        Ok::<(), ReportError>(())
+    })?;
+    let text = std::fs::read_to_string(&csv_path).map_err(io(&csv_path))?;
+    let batch = inputs.choices.batch;
+    let (files, summary) = finish(spec, batch, &text, out)?;
+    report::write_all(out, &files)?;
+    let mut written = vec!["sweep.meta.json", "sweep.csv"];
+    written.extend(files.iter().map(|(name, _)| *name));
+    Ok(SweepOutcome {
+        summary: format!(
+            "{done} of {} points in this run were already in sweep.csv; simulated {}\n{summary}",
+            run.len(),
+            run.len() - done
+        ),
+        written,
+    })
+}
+
+/// Refuses to resume into a folder whose rows belong to another sweep (or shard).
+fn check_resumable(
+    csv_path: &Path,
+    meta_path: &Path,
+    identity: &SweepIdentity,
+    (shard, shards): (u64, u64),
+) -> Result<(), Error> {
+    let mismatch = |reason: String| ReportError::Mismatch {
+        path: csv_path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(meta_path).map_err(|_| {
+        mismatch(format!(
+            "cannot resume: no readable {} beside it says which sweep wrote it; run without \
+             --resume to start over",
+            meta_path.display()
+        ))
+    })?;
+    let meta: SweepMeta = serde_json::from_str(&text).map_err(|error| {
+        mismatch(format!(
+            "cannot resume: {} is not a sweep meta file ({error})",
+            meta_path.display()
+        ))
+    })?;
+    let mut differences = meta.identity.differences(identity);
+    if meta.shard != [shard, shards] {
+        differences.push(format!("shard ({}/{})", meta.shard[0], meta.shard[1]));
+    }
+    if differences.is_empty() {
+        Ok(())
+    } else {
+        Err(mismatch(format!(
+            "cannot resume: it holds another sweep's rows (differs in {}); run without --resume \
+             or into another --out",
+            differences.join(", ")
+        ))
+        .into())
+    }
+}
+
+/// The files a sweep's rows lead to, `pareto.svg` and `best.toml`, and the printed summary.
+/// A sweep none of whose points was simulated is an error, and the stale plot and best
+/// design of an earlier run in `out` are removed so nothing claims to come from it.
+fn finish(
+    spec: &SweepSpec,
+    batch: u64,
+    csv_text: &str,
+    out: &Path,
+) -> Result<(report::Files, String), Error> {
+    let entries = report::sweep::read_sweep(csv_text, spec)?;
+    let Some(best) = report::sweep::best_entry(&entries) else {
+        for stale in ["pareto.svg", "best.toml"] {
+            let path = out.join(stale);
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(io(&path))?;
+            }
+        }
+        return Err(ConfigError::invalid(
+            &spec.source,
+            "axes",
+            format!(
+                "no point was simulated, so there is no Pareto front or best design; the \
+                 reasons are in sweep.csv: {}",
+                report::sweep::skip_reasons(&entries)
+                    .iter()
+                    .map(|(reason, count)| format!("{count} × {reason}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+        .into());
+    };
+    let summary = report::sweep::sweep_summary(&entries);
+    let pareto = report::sweep::pareto_svg(
+        &format!("Sweep {}: latency against DSPs", spec.source),
+        &entries,
+    );
+    let point = spec.point(best.point);
+    let (mut design, point_batch) = spec
+        .apply(&point)
+        .map_err(|rule| ConfigError::invalid(&spec.source, "axes", rule))?;
+    design.name = format!("{}-best-{}", design.name, best.point);
+    let body = toml::to_string(&design).expect("a design serialises");
+    let batch = point_batch.unwrap_or(batch);
+    let best_toml = format!(
+        "# Best point {} of {} ({:.3} ms per step, {} DSPs, batch {batch}).\n# Run it: roofsim simulate --design best.toml --batch {batch}\n{body}",
+        best.point, spec.source, best.total_ms, best.dsps
+    );
+    Ok((
+        vec![
+            ("pareto.svg", pareto.into_bytes()),
+            ("best.toml", best_toml.into_bytes()),
+        ],
+        summary,
+    ))
+}
+
+/// One shard's output to merge: its `sweep.csv` and the `sweep.meta.json` beside it.
+#[derive(Debug)]
+pub struct MergeInput {
+    pub csv_path: PathBuf,
+    pub csv: String,
+    pub meta: String,
+}
+
+/// Joins the shards of one sweep into `out` as a single run writes it: `sweep.csv`,
+/// `sweep.meta.json`, `pareto.svg`, `best.toml`. Refuses shards of different sweeps, missing,
+/// duplicate or unfinished shards.
+pub fn merge(inputs: &[MergeInput], out: &Path) -> Result<SweepOutcome, Error> {
+    let mut metas: Vec<SweepMeta> = Vec::new();
+    for input in inputs {
+        let mismatch = |reason: String| ReportError::Mismatch {
+            path: input.csv_path.clone(),
+            reason,
+        };
+        let meta: SweepMeta = serde_json::from_str(&input.meta)
+            .map_err(|error| mismatch(format!("its sweep.meta.json cannot be read ({error})")))?;
+        if let Some(first) = metas.first() {
+            let differences = first.identity.differences(&meta.identity);
+            if !differences.is_empty() || first.shard[1] != meta.shard[1] {
+                return Err(mismatch(format!(
+                    "a shard of another sweep than {} (differs in {})",
+                    inputs[0].csv_path.display(),
+                    if differences.is_empty() {
+                        "the shard count".to_string()
+                    } else {
+                        differences.join(", ")
+                    }
+                ))
+                .into());
+            }
+        }
+        let rows = input.csv.lines().count().saturating_sub(1) as u64;
+        if rows < meta.run_points {
+            return Err(mismatch(format!(
+                "shard {}/{} is unfinished ({rows} of {} points); run it again with --resume",
+                meta.shard[0], meta.shard[1], meta.run_points
+            ))
+            .into());
+        }
+        metas.push(meta);
+    }
+    let Some(first) = metas.first() else {
+        return Err(ConfigError::invalid("command line", "merge", "needs shard files").into());
+    };
+    let shards = first.shard[1];
+    let mut seen = vec![0u32; shards as usize];
+    for meta in &metas {
+        seen[meta.shard[0] as usize] += 1;
+    }
+    let missing: Vec<String> = (0..shards)
+        .filter(|&i| seen[i as usize] == 0)
+        .map(|i| format!("{i}/{shards}"))
+        .collect();
+    let repeated: Vec<String> = (0..shards)
+        .filter(|&i| seen[i as usize] > 1)
+        .map(|i| format!("{i}/{shards}"))
+        .collect();
+    if !missing.is_empty() || !repeated.is_empty() {
+        return Err(ConfigError::invalid(
+            "command line",
+            "merge",
+            format!(
+                "shards missing: [{}]; given more than once: [{}]",
+                missing.join(", "),
+                repeated.join(", ")
+            ),
+        )
+        .into());
+    }
+    let files: Vec<(String, String)> = inputs
+        .iter()
+        .map(|input| (input.csv_path.display().to_string(), input.csv.clone()))
+        .collect();
+    let merged = merge_sweeps(&files)?;
+    let meta = SweepMeta {
+        identity: first.identity.clone(),
+        shard: [0, 1],
+        run_points: metas.iter().map(|m| m.run_points).sum(),
+    };
+    let text = String::from_utf8(merged).expect("CSV of UTF-8 rows");
+    let spec = &first.identity.spec;
+    let (files, summary) = finish(spec, first.identity.workload.batch, &text, out)?;
+    let mut all = vec![
+        (
+            "sweep.meta.json",
+            serde_json::to_vec_pretty(&meta).expect("a sweep's meta serialises"),
+        ),
+        ("sweep.csv", text.into_bytes()),
+    ];
+    all.extend(files);
+    report::write_all(out, &all)?;
+    Ok(SweepOutcome {
+        summary: format!("merged {shards} shards\n{summary}"),
+        written: all.iter().map(|(name, _)| *name).collect(),
+    })
+}
