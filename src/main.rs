@@ -173,8 +173,11 @@ struct InputArgs {
     /// Hugging Face config.json of the model [default: built-in SmolVLM2-500M]
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
-    /// smolVLA policy config.json [default: built-in smolvla_base]
-    #[arg(long, value_name = "FILE")]
+    /// smolVLA policy config.json (cameras, text layers, language tokens), or `none` for the
+    /// bare model [default: the built-in smolvla_base for a vision-language model, even one
+    /// given with --model; none for a standalone vision or text model]. Every run prints which
+    /// policy applies.
+    #[arg(long, value_name = "FILE|none")]
     policy: Option<PathBuf>,
     /// Platform TOML [default: built-in AMD Alveo U280]
     #[arg(long, value_name = "FILE")]
@@ -290,11 +293,13 @@ fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
         "smolvlm2-500m-video-instruct.config.json",
         model::DEFAULT_MODEL,
     )?)?;
-    let policy = match (&inputs.policy, &inputs.model) {
-        (Some(path), _) => Some(load_policy(&Source::from_path(path)?)?),
-        (None, None) => Some(model::default_policy()),
-        // A user's own model gets no smolVLA prefix unless they give a policy too.
-        (None, Some(_)) => None,
+    let policy = match inputs.policy.as_deref() {
+        Some(path) if path == Path::new("none") => None,
+        Some(path) => Some(load_policy(&Source::from_path(path)?)?),
+        // A vision-language model runs as smolVLA does unless told otherwise; a standalone
+        // vision or text model runs bare.
+        None if model.vision.is_some() && model.text.is_some() => Some(model::default_policy()),
+        None => None,
     };
     let platform = load_platform_arg(inputs.platform.as_deref())?;
     let choices = WorkloadChoices {
@@ -360,14 +365,12 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
             raw.memory = MemoryModel::Ideal
         })?;
     }
-    let (output, trace_partial) = match &args.gemm {
+    // Everything is validated before anything touches the output folder.
+    let job = match &args.gemm {
         Some(gemm) => {
             let [m, n, k] = dimensions::<3>("--gemm", gemm)?;
             let array = match &args.array {
-                Some(text) => {
-                    let [rows, cols] = dimensions::<2>("--array", text)?;
-                    Some((rows, cols))
-                }
+                Some(text) => Some(dimensions::<2>("--array", text)?.into()),
                 None => None,
             };
             let mut single =
@@ -380,68 +383,74 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
                     raw.arrays.dataflow = dataflow
                 })?;
             }
-            (
-                pipeline::simulate_gemm((m, n, k), &inputs.platform, &single)?,
-                None,
-            )
+            SimulationJob::Gemm((m, n, k), Box::new(single))
         }
-        None => {
-            // Validate the workload before anything touches the output folder.
-            let analysis = pipeline::design_workload(
-                &inputs.model,
-                inputs.policy.as_ref(),
-                &inputs.platform,
-                &design,
-                &inputs.choices,
-            )?;
-            report::remove_partials(&args.out)?;
-            let partial = args
-                .out
-                .join(format!(".{}.partial", args.trace_format.file_name()));
-            let mut trace: Option<Box<dyn TraceFile>> = if args.trace {
-                std::fs::create_dir_all(&args.out).map_err(|source| io_error(&args.out, source))?;
-                let file =
-                    std::fs::File::create(&partial).map_err(|source| io_error(&partial, source))?;
-                let writer = std::io::BufWriter::new(file);
-                Some(match args.trace_format {
-                    TraceFormat::Chrome => Box::new(ChromeTrace::new(writer, design.clock_hz())),
-                    TraceFormat::Csv => Box::new(CsvTrace::new(writer)),
-                })
-            } else {
-                None
-            };
+        None => SimulationJob::Model(pipeline::design_workload(
+            &inputs.model,
+            inputs.policy.as_ref(),
+            &inputs.platform,
+            &design,
+            &inputs.choices,
+        )?),
+    };
+    report::remove_partials(&args.out)?;
+    let partial = args
+        .out
+        .join(format!(".{}.partial", args.trace_format.file_name()));
+    let clock_hz = match &job {
+        SimulationJob::Gemm(_, single) => single.clock_hz(),
+        SimulationJob::Model(_) => design.clock_hz(),
+    };
+    let mut trace: Option<Box<dyn TraceFile>> = if args.trace {
+        std::fs::create_dir_all(&args.out).map_err(|source| io_error(&args.out, source))?;
+        let file = std::fs::File::create(&partial).map_err(|source| io_error(&partial, source))?;
+        let writer = std::io::BufWriter::new(file);
+        Some(match args.trace_format {
+            TraceFormat::Chrome => Box::new(ChromeTrace::new(writer, clock_hz)),
+            TraceFormat::Csv => Box::new(CsvTrace::new(writer)),
+        })
+    } else {
+        None
+    };
+    let sink = trace.as_mut().map(|t| t.as_mut() as &mut dyn TraceSink);
+    let result = match job {
+        SimulationJob::Gemm(gemm, single) => {
+            pipeline::simulate_gemm(gemm, &inputs.platform, &single, sink)
+        }
+        SimulationJob::Model(analysis) => {
             let progress = progress_bar();
             let result = pipeline::simulate(
                 analysis,
                 &inputs.platform,
                 &design,
                 args.max_events,
-                trace.as_mut().map(|t| t.as_mut() as &mut dyn TraceSink),
+                sink,
                 &|| progress.inc(1),
             );
             progress.finish_and_clear();
-            let finished = result.and_then(|output| {
-                if let Some(trace) = trace {
-                    trace
-                        .finish()
-                        .map_err(|source| io_error(&partial, source))?;
-                }
-                Ok(output)
-            });
-            match finished {
-                Ok(output) => (output, args.trace.then_some(partial)),
-                Err(error) => {
-                    let _ = std::fs::remove_file(&partial);
-                    return Err(error);
-                }
-            }
+            result
+        }
+    };
+    let finished = result.and_then(|output| {
+        if let Some(trace) = trace {
+            trace
+                .finish()
+                .map_err(|source| io_error(&partial, source))?;
+        }
+        Ok(output)
+    });
+    let output = match finished {
+        Ok(output) => output,
+        Err(error) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(error);
         }
     };
     write_all(&args.out, &output.files)?;
     // The trace goes in under its name last, once everything else is written.
-    if let Some(partial) = trace_partial {
+    if args.trace {
         let path = args.out.join(args.trace_format.file_name());
-        std::fs::rename(partial, &path).map_err(|source| io_error(&path, source))?;
+        std::fs::rename(&partial, &path).map_err(|source| io_error(&path, source))?;
         eprintln!("wrote {}", path.display());
     }
     print_stdout(&output.text);
@@ -449,6 +458,12 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
         eprintln!("wrote {}", args.out.join(name).display());
     }
     Ok(())
+}
+
+/// What `simulate` runs: one GEMM on one array, or the model's encoders.
+enum SimulationJob {
+    Gemm((u64, u64, u64), Box<Design>),
+    Model(roofsim::roofline::RooflineAnalysis),
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> Error {

@@ -133,9 +133,12 @@ fn batching_and_fusion_change_the_workload() {
         out.path(),
     );
     assert!(
-        stdout.contains("1 camera(s), batch 8, 113 text tokens"),
+        stdout.contains(
+            "1 camera(s), batch 8; 113 text tokens = 64 image (1 x 64) + 48 language + 1 state"
+        ),
         "{stdout}"
     );
+    assert!(stdout.contains("vision encoder at int4/int8, fusion all"));
     assert!(stdout.contains("fc1_gelu") && stdout.contains("qkv_proj"));
     assert!(stdout.contains("attention") && !stdout.contains("softmax"));
 }
@@ -479,4 +482,111 @@ fn chrome_trace_opens_as_json() {
     let events: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
     assert!(events.iter().filter(|e| e["ph"] == "X").count() > 1000);
     assert!(events.iter().any(|e| e["args"]["name"] == "array0"));
+}
+
+/// The smolVLA policy applies to the shipped VLM however it is named: an explicit --model of
+/// the built-in file gives the same workload, and every run says which policy applied.
+#[test]
+fn the_policy_applies_visibly_and_none_turns_it_off() {
+    let out = tempfile::tempdir().unwrap();
+    let implicit = succeeds(&["roofline", "--precision", "int8"], out.path());
+    let explicit = succeeds(
+        &[
+            "roofline",
+            "--precision",
+            "int8",
+            "--model",
+            "configs/models/smolvlm2-500m-video-instruct.config.json",
+        ],
+        out.path(),
+    );
+    assert_eq!(implicit, explicit);
+    assert!(implicit.contains(
+        "workload: policy built-in:smolvla_base.config.json; 3 camera(s), batch 1; 241 text \
+         tokens = 192 image (3 x 64) + 48 language + 1 state; 16 text layers"
+    ));
+    let bare = succeeds(
+        &["roofline", "--precision", "int8", "--policy", "none"],
+        out.path(),
+    );
+    assert!(
+        bare.contains("policy none (bare model); 1 camera(s)") && bare.contains("32 text layers"),
+        "{bare}"
+    );
+    let help = roofsim().args(["simulate", "--help"]).output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("`none` for the") && help.contains("smolvla_base"));
+}
+
+/// `--gemm` speaks of the GEMM (not of cameras), writes the trace it was asked for, and names
+/// the memory model as the design file does.
+#[test]
+fn a_lone_gemm_reports_the_gemm_and_its_trace() {
+    let out = tempfile::tempdir().unwrap();
+    let stdout = succeeds(
+        &["simulate", "--gemm", "256x256x512", "--trace"],
+        out.path(),
+    );
+    assert!(
+        stdout.contains("GEMM 256x256x512 (M x N x K) at int8:") && stdout.contains("cycles"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("camera") && !stdout.contains("observations"));
+    assert!(stdout.contains("memory hbm") && !stdout.contains("Hbm"));
+    // One 256x512 tile of each operand: two loads, one GEMM tile, one store.
+    let trace = std::fs::read_to_string(out.path().join("trace.csv")).unwrap();
+    assert_eq!(trace.lines().count(), 1 + 4, "{trace}");
+    assert!(trace.contains(",array0,vision/gemm,gemm b0 m0 n0 k0,gemm,0\n"));
+}
+
+/// A design changed on the command line is validated again: a 512x512 INT8 array needs
+/// 131,072 DSPs and cannot "fit" a U280.
+#[test]
+fn command_line_array_shapes_are_validated() {
+    rejects(
+        &["simulate", "--gemm", "64x64x64", "--array", "512x512"],
+        &["--gemm", "arrays", "131072 DSPs"],
+    );
+}
+
+/// Counts that do not fit are refused, never wrapped or allocated.
+#[test]
+fn out_of_range_workloads_are_refused() {
+    rejects(
+        &["roofline", "--language-tokens", "1000000000"],
+        &["--language-tokens", "between 0 and 1048576"],
+    );
+    rejects(
+        &["simulate", "--batch", "18446744073709551615"],
+        &["--batch", "between 1 and 65536"],
+    );
+    rejects(
+        &["simulate", "--gemm", "1000000x1000000x1000000"],
+        &["--gemm", "above 2^56"],
+    );
+    rejects(
+        &["simulate", "--gemm", "100000x100000x100000"],
+        &["vision/gemm", "lowering would build", "tiling.tm"],
+    );
+    rejects(&["simulate", "--max-events", "1000"], &["--max-events"]);
+}
+
+/// An unknown kernel gets a short error with a suggestion, naming the fusion in force.
+#[test]
+fn unknown_kernel_names_get_a_suggestion() {
+    let out = tempfile::tempdir().unwrap();
+    let dot = out.path().join("x.dot");
+    let output = roofsim()
+        .args(["lower", "--kernel", "vision/fc1", "--dot"])
+        .arg(&dot)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: command line: field `--kernel`: no kernel `vision/fc1` with fusion \
+         gemm-act+qkv; did you mean `vision/fc1_gelu`?\n"
+    );
+    assert!(!dot.exists());
 }

@@ -210,6 +210,16 @@ pub enum MemoryModel {
     Ideal,
 }
 
+impl MemoryModel {
+    /// The name the design file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemoryModel::Hbm => "hbm",
+            MemoryModel::Ideal => "ideal",
+        }
+    }
+}
+
 /// The families of GEMMs a design may tile differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KernelClass {

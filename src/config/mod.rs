@@ -115,11 +115,12 @@ pub fn did_you_mean(word: &str, candidates: &[String]) -> String {
     };
     // Compare with the whole candidate and with its last `/` part, of which a prefix counts
     // as a match (`fc1` for the fused `fc1_gelu`).
+    let word_last = word.rsplit('/').next().unwrap_or(word);
     let closest = candidates
         .iter()
         .map(|c| {
             let last = c.rsplit('/').next().unwrap_or(c);
-            let prefix = !word.is_empty() && last.starts_with(word);
+            let prefix = !word_last.is_empty() && last.starts_with(word_last);
             let d = if prefix {
                 0
             } else {
@@ -243,6 +244,10 @@ mod tests {
         );
         assert_eq!(
             did_you_mean("fc1", &names),
+            "; did you mean `vision/fc1_gelu`?"
+        );
+        assert_eq!(
+            did_you_mean("vision/fc1", &names),
             "; did you mean `vision/fc1_gelu`?"
         );
         assert!(did_you_mean("softmax", &names).starts_with(" (known: vision/qkv_proj"));

@@ -144,15 +144,18 @@ pub fn design_workload(
     Ok(RooflineAnalysis::new(workload, platform))
 }
 
-/// Simulates one GEMM (output `m × n`, reduction `k`) alone on one array of `design`.
+/// Simulates one GEMM (output `m × n`, reduction `k`) alone on `design` (which
+/// [`Design::single_array`] cuts down to one array); the text speaks of the GEMM.
 pub fn simulate_gemm(
     (m, n, k): (u64, u64, u64),
     platform: &Platform,
     design: &Design,
+    trace: Option<&mut dyn TraceSink>,
 ) -> Result<SimulateOutput, Error> {
     let kernel = single_gemm(m, n, k, design.precision())?;
     let workload = Workload {
         options: WorkloadOptions {
+            policy: None,
             cameras: 1,
             language_tokens: 0,
             state_tokens: 0,
@@ -162,16 +165,16 @@ pub fn simulate_gemm(
             fusion: design.fusion(),
         },
         text_tokens: 0,
+        image_tokens: 0,
         kernels: vec![kernel],
     };
-    simulate(
-        RooflineAnalysis::new(workload, platform),
+    let analysis = RooflineAnalysis::new(workload, platform);
+    let run = Run {
         platform,
         design,
-        DEFAULT_MAX_EVENTS,
-        None,
-        &|| {},
-    )
+        max_events: DEFAULT_MAX_EVENTS,
+    };
+    run.simulate(analysis, trace, &|| {}, report::sim::gemm_text)
 }
 
 /// Simulates a workload on a design and renders the results, refusing runs beyond
@@ -184,26 +187,58 @@ pub fn simulate(
     trace: Option<&mut dyn TraceSink>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<SimulateOutput, Error> {
-    let sim = simulate_workload(
-        &analysis.workload,
-        design,
+    let run = Run {
         platform,
+        design,
         max_events,
-        trace,
-        progress,
-    )?;
-    let text = report::sim::simulation_text(&analysis, &sim, design, platform);
-    let files = vec![
-        (
-            "kernels.csv",
-            report::sim::kernels_csv(&analysis, &sim, design, platform)?,
-        ),
-        ("channels.csv", report::sim::channels_csv(&sim, design)?),
-    ];
-    Ok(SimulateOutput {
-        text,
-        files,
-        analysis,
-        sim,
-    })
+    };
+    run.simulate(analysis, trace, progress, report::sim::simulation_text)
+}
+
+/// A simulation job's fixed inputs.
+struct Run<'a> {
+    platform: &'a Platform,
+    design: &'a Design,
+    max_events: u64,
+}
+
+/// Renders a simulation's terminal text.
+type Render = fn(&RooflineAnalysis, &WorkloadSim, &Design, &Platform) -> String;
+
+impl Run<'_> {
+    fn simulate(
+        &self,
+        analysis: RooflineAnalysis,
+        trace: Option<&mut dyn TraceSink>,
+        progress: &(dyn Fn() + Sync),
+        render: Render,
+    ) -> Result<SimulateOutput, Error> {
+        let Run {
+            platform,
+            design,
+            max_events,
+        } = *self;
+        let sim = simulate_workload(
+            &analysis.workload,
+            design,
+            platform,
+            max_events,
+            trace,
+            progress,
+        )?;
+        let text = render(&analysis, &sim, design, platform);
+        let files = vec![
+            (
+                "kernels.csv",
+                report::sim::kernels_csv(&analysis, &sim, design, platform)?,
+            ),
+            ("channels.csv", report::sim::channels_csv(&sim, design)?),
+        ];
+        Ok(SimulateOutput {
+            text,
+            files,
+            analysis,
+            sim,
+        })
+    }
 }

@@ -111,18 +111,10 @@ pub fn channels_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Repor
         .map_err(|error| ReportError::Csv(error.into_error().into()))
 }
 
-/// Summary for the terminal: per kernel class and per encoder.
-pub fn simulation_text(
-    analysis: &RooflineAnalysis,
-    sim: &WorkloadSim,
-    design: &Design,
-    platform: &Platform,
-) -> String {
-    let mut out = String::new();
-    let options = &analysis.workload.options;
-    let _ = writeln!(
-        out,
-        "design {}: {} arrays {}x{} {} at {:.0} MHz ({:.2} TOPS), {} DSPs, {} BRAM, {} URAM; memory {:?}",
+/// One line naming the design: arrays, clock, peak, resources and memory model.
+fn design_line(design: &Design) -> String {
+    format!(
+        "design {}: {} arrays {}x{} {} at {:.0} MHz ({:.2} TOPS), {} DSPs, {} BRAM, {} URAM; memory {}",
         design.name(),
         design.array_count(),
         design.array().rows,
@@ -133,11 +125,63 @@ pub fn simulation_text(
         design.resources().dsps,
         design.resources().bram_blocks,
         design.resources().uram_blocks,
-        design.memory()
-    );
+        design.memory().name()
+    )
+}
+
+/// Summary of a lone GEMM's simulation: its cycles, throughput against its roof, and where
+/// its cycles went.
+pub fn gemm_text(
+    analysis: &RooflineAnalysis,
+    sim: &WorkloadSim,
+    design: &Design,
+    platform: &Platform,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", design_line(design));
+    for ((kernel, _), result) in analysis.iter().zip(&sim.kernels) {
+        let check = cross_check(kernel, result, design, platform);
+        let _ = writeln!(
+            out,
+            "GEMM {}x{}x{} (M x N x K) at {}: {} cycles = {:.3} us, {:.3} TOPS = {:.1}% of its \
+             roof at the tiled OI {:.1}; array utilisation {:.1}%; bottleneck {}",
+            kernel.m,
+            kernel.n,
+            kernel.k,
+            analysis.workload.options.precision,
+            result.cycles,
+            result.cycles as f64 / design.clock_hz() * 1e6,
+            check.achieved_ops_per_s / 1e12,
+            100.0 * check.efficiency,
+            check.oi_tiled,
+            100.0 * check.array_utilization,
+            result.bottleneck().name()
+        );
+        let causes: Vec<String> = Bottleneck::ALL
+            .iter()
+            .zip(&result.attribution)
+            .filter(|(_, cycles)| **cycles > 0)
+            .map(|(cause, cycles)| format!("{} {cycles}", cause.name()))
+            .collect();
+        let _ = writeln!(out, "cycles by cause: {}", causes.join(", "));
+    }
+    out
+}
+
+/// Summary for the terminal: per kernel class and per encoder.
+pub fn simulation_text(
+    analysis: &RooflineAnalysis,
+    sim: &WorkloadSim,
+    design: &Design,
+    platform: &Platform,
+) -> String {
+    let mut out = String::new();
+    let options = &analysis.workload.options;
+    let _ = writeln!(out, "{}", design_line(design));
+    let _ = writeln!(out, "{}", super::table::workload_line(&analysis.workload));
     let _ = writeln!(
         out,
-        "{} kernels, {} distinct layers simulated, {} events\n",
+        "{} kernels, {} distinct layers simulated (identical layers share their results), {} events\n",
         analysis.workload.kernels.len(),
         sim.units_simulated,
         sim.events
@@ -171,9 +215,10 @@ pub fn simulation_text(
             ]
         })
         .collect();
+    let kernel_header = format!("kernel (fusion {})", options.fusion);
     out.push_str(&super::table::aligned(
         &[
-            "kernel",
+            &kernel_header,
             "count",
             "total us",
             "OI tiled",

@@ -3,8 +3,35 @@
 use crate::config::platform::Platform;
 use crate::config::precision::Precision;
 use crate::roofline::{Bound, MemorySummary, RooflineAnalysis, Roofs};
-use crate::workload::{Encoder, Kernel};
+use crate::workload::{Encoder, Kernel, Workload};
 use std::fmt::Write;
+
+/// One line saying what ran: the policy that set the prefix, cameras, batch, the text
+/// prefix's tokens by origin, the text layers and the fusion.
+pub(crate) fn workload_line(workload: &Workload) -> String {
+    let options = &workload.options;
+    let policy = options.policy.as_deref().unwrap_or("none (bare model)");
+    let mut line = format!(
+        "workload: policy {policy}; {} camera(s), batch {}",
+        options.cameras, options.batch
+    );
+    if workload.encoder_kernels(Encoder::Text).next().is_some() {
+        let per_camera = workload.image_tokens / options.cameras;
+        let _ = write!(
+            line,
+            "; {} text tokens = {} image ({} x {per_camera}) + {} language + {} state; {} text \
+             layers",
+            workload.text_tokens,
+            workload.image_tokens,
+            options.cameras,
+            options.language_tokens,
+            options.state_tokens,
+            options.text_layers
+        );
+    }
+    let _ = write!(line, "; fusion {}", options.fusion);
+    line
+}
 
 /// Columns padded to their widest cell; the first column left-aligned, the rest right-aligned.
 pub(crate) fn aligned(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -55,7 +82,6 @@ pub fn roofline_text(
 ) -> String {
     let mut out = String::new();
     let primary = &analyses[0];
-    let options = &primary.workload.options;
     let _ = writeln!(
         out,
         "{} at {:.0} MHz, {} DSPs, HBM {:.1} GB/s peak / {:.1} GB/s measured",
@@ -65,22 +91,7 @@ pub fn roofline_text(
         platform.hbm.peak_bandwidth_bytes_per_s() / 1e9,
         platform.hbm.measured_bandwidth_bytes_per_s() / 1e9
     );
-    let fusion = &options.fusion;
-    let _ = writeln!(
-        out,
-        "workload: {} camera(s), batch {}, {} text tokens ({} language + {} state), {} text layers; \
-         fusion: gemm+activation {}, qkv {}, attention {}\n",
-        options.cameras,
-        options.batch,
-        primary.workload.text_tokens,
-        options.language_tokens,
-        options.state_tokens,
-        options.text_layers,
-        on_off(fusion.gemm_activation),
-        on_off(fusion.qkv),
-        on_off(fusion.attention)
-    );
-
+    let _ = writeln!(out, "{}\n", workload_line(&primary.workload));
     let rows: Vec<Vec<String>> = Precision::ALL
         .iter()
         .map(|&precision| {
@@ -203,10 +214,6 @@ pub fn roofline_text(
     out
 }
 
-fn on_off(flag: bool) -> &'static str {
-    if flag { "on" } else { "off" }
-}
-
 /// Distinct kernels of one encoder, with how often each runs.
 fn encoder_table(out: &mut String, analysis: &RooflineAnalysis, encoder: Encoder) {
     let mut distinct: Vec<(&Kernel, &crate::roofline::KernelPoint, u64)> = Vec::new();
@@ -224,8 +231,8 @@ fn encoder_table(out: &mut String, analysis: &RooflineAnalysis, encoder: Encoder
     }
     let _ = writeln!(
         out,
-        "{encoder} encoder at {} (per instance; x = instances per forward pass)",
-        analysis.workload.options.precision
+        "{encoder} encoder at {}, fusion {} (per instance; x = instances per forward pass)",
+        analysis.workload.options.precision, analysis.workload.options.fusion
     );
     let rows: Vec<Vec<String>> = distinct
         .iter()

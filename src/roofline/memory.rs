@@ -105,6 +105,7 @@ mod tests {
         let model = default_model();
         let policy = default_policy();
         let options = WorkloadOptions {
+            policy: None,
             cameras: policy.cameras,
             language_tokens: policy.language_tokens,
             state_tokens: policy.state_tokens,

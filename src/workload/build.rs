@@ -396,8 +396,9 @@ pub fn build_workload(
         );
     }
     Ok(Workload {
-        options: *options,
+        options: options.clone(),
         text_tokens,
+        image_tokens: visual_tokens,
         kernels: builder.kernels,
     })
 }
@@ -637,6 +638,7 @@ mod tests {
     fn options(cameras: u64, batch: u64, fusion: Fusion) -> WorkloadOptions {
         let policy = default_policy();
         WorkloadOptions {
+            policy: None,
             cameras,
             language_tokens: policy.language_tokens,
             state_tokens: policy.state_tokens,

@@ -196,8 +196,10 @@ impl Kernel {
 }
 
 /// What the encoders are run on and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkloadOptions {
+    /// The policy config that set the prefix (its source name), or `None` for a bare model.
+    pub policy: Option<String>,
     pub cameras: u64,
     pub language_tokens: u64,
     pub state_tokens: u64,
@@ -230,6 +232,7 @@ impl WorkloadChoices {
     ) -> WorkloadOptions {
         let all_text_layers = model.text.as_ref().map_or(0, |text| text.num_layers);
         WorkloadOptions {
+            policy: policy.map(|p| p.source.clone()),
             cameras: self.cameras.or(policy.map(|p| p.cameras)).unwrap_or(1),
             language_tokens: self
                 .language_tokens
@@ -254,8 +257,10 @@ impl WorkloadChoices {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workload {
     pub options: WorkloadOptions,
-    /// Tokens per observation the text layers see.
+    /// Tokens per observation the text layers see: image tokens, language, state.
     pub text_tokens: u64,
+    /// Image tokens per observation in the text prefix (the connector's output).
+    pub image_tokens: u64,
     pub kernels: Vec<Kernel>,
 }
 
