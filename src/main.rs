@@ -406,7 +406,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
         let file = std::fs::File::create(&partial).map_err(|source| io_error(&partial, source))?;
         let writer = std::io::BufWriter::new(file);
         Some(match args.trace_format {
-            TraceFormat::Chrome => Box::new(ChromeTrace::new(writer, clock_hz)),
+            TraceFormat::Chrome => Box::new(ChromeTrace::new(writer, clock_hz, TRACE_COVERS)),
             TraceFormat::Csv => Box::new(CsvTrace::new(writer)),
         })
     } else {
@@ -459,6 +459,11 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// What a trace holds, as its metadata says.
+const TRACE_COVERS: &str = "roofsim: identical layers are simulated once, so this trace holds \
+    the first instance of each distinct layer (and the kernels outside layers), kernels laid \
+    end to end in execution order; the other layers repeat the one they equal";
 
 /// What `simulate` runs: one GEMM on one array, or the model's encoders.
 enum SimulationJob {

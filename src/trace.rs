@@ -63,25 +63,42 @@ impl<W: Write> TraceFile for CsvTrace<W> {
     }
 }
 
-/// Streams Chrome trace events (the JSON array format) with one track per resource. Kernels
-/// are laid end to end on one timeline in microseconds at the design's clock. The closing
-/// bracket of the array is optional in that format, so an interrupted trace still opens.
+/// Streams Chrome trace events (the JSON array format). Kernels are laid end to end on one
+/// timeline in microseconds at the design's clock. A resource whose nodes overlap in time
+/// (the transfers in flight on a set of HBM channels) gets as many tracks (`hbm0-15 #2`...)
+/// as it has nodes at once, since slices on one track must nest or follow each other; times
+/// are rounded in whole 0.1 ns units from integer cycles, so rounding never makes slices
+/// overlap. The closing bracket of the array is optional in that format, so an interrupted
+/// trace still opens.
 #[derive(Debug)]
 pub struct ChromeTrace<W: Write> {
     writer: W,
     error: Option<std::io::Error>,
     cycles_per_us: f64,
-    /// Tracks named so far; a track's id is its index.
-    tracks: Vec<String>,
+    /// Tracks named so far: (resource, cycle at which its last slice ends); a track's id is
+    /// its index.
+    tracks: Vec<(String, u64)>,
     kernel: String,
     /// Cycle where the current kernel starts on the shared timeline.
     offset_cycles: u64,
     kernel_end_cycles: u64,
 }
 
+/// Trace time units per microsecond: 0.1 ns resolution.
+const UNITS_PER_US: f64 = 1e4;
+
 impl<W: Write> ChromeTrace<W> {
-    pub fn new(mut writer: W, clock_hz: f64) -> Self {
-        let error = writer.write_all(b"[\n").err();
+    /// A trace at `clock_hz`; `description` goes into the trace's metadata (what it covers).
+    pub fn new(mut writer: W, clock_hz: f64, description: &str) -> Self {
+        let error = (|| {
+            writer.write_all(b"[\n")?;
+            writeln!(
+                writer,
+                r#"{{"name":"process_labels","ph":"M","pid":1,"args":{{"labels":{}}}}},"#,
+                serde_json::to_string(description)?
+            )
+        })()
+        .err();
         ChromeTrace {
             writer,
             error,
@@ -93,6 +110,12 @@ impl<W: Write> ChromeTrace<W> {
         }
     }
 
+    /// `cycles` on the shared timeline in whole trace units; monotone, so slices that do not
+    /// overlap in cycles do not overlap in units.
+    fn units(&self, cycles: u64) -> u64 {
+        (cycles as f64 / self.cycles_per_us * UNITS_PER_US).round() as u64
+    }
+
     fn write_event(&mut self, record: &TraceRecord) -> std::io::Result<()> {
         if record.kernel != self.kernel {
             self.offset_cycles += self.kernel_end_cycles;
@@ -100,26 +123,49 @@ impl<W: Write> ChromeTrace<W> {
             self.kernel = record.kernel.to_string();
         }
         self.kernel_end_cycles = self.kernel_end_cycles.max(record.end_cycle);
-        let track = match self.tracks.iter().position(|t| t == record.resource) {
+        let (start, end) = (
+            self.offset_cycles + record.start_cycle,
+            self.offset_cycles + record.end_cycle,
+        );
+        // Records arrive in order of their end, so a track whose last slice ended by `start`
+        // holds this one after all of its slices.
+        let free = self
+            .tracks
+            .iter()
+            .position(|(resource, last_end)| resource == record.resource && *last_end <= start);
+        let track = match free {
             Some(track) => track,
             None => {
-                self.tracks.push(record.resource.to_string());
+                let lane = self
+                    .tracks
+                    .iter()
+                    .filter(|(resource, _)| resource == record.resource)
+                    .count();
+                self.tracks.push((record.resource.to_string(), 0));
                 let track = self.tracks.len() - 1;
-                let name = serde_json::to_string(record.resource)?;
+                let name = if lane == 0 {
+                    record.resource.to_string()
+                } else {
+                    format!("{} #{}", record.resource, lane + 1)
+                };
                 writeln!(
                     self.writer,
-                    r#"{{"name":"thread_name","ph":"M","pid":1,"tid":{track},"args":{{"name":{name}}}}},"#
+                    r#"{{"name":"thread_name","ph":"M","pid":1,"tid":{track},"args":{{"name":{}}}}},"#,
+                    serde_json::to_string(&name)?
                 )?;
                 track
             }
         };
-        let start_us = (self.offset_cycles + record.start_cycle) as f64 / self.cycles_per_us;
-        let duration_us = (record.end_cycle - record.start_cycle) as f64 / self.cycles_per_us;
+        self.tracks[track].1 = end;
+        let (start_units, end_units) = (self.units(start), self.units(end));
+        let microseconds = |units: u64| format!("{}.{:04}", units / 10_000, units % 10_000);
         writeln!(
             self.writer,
-            r#"{{"name":{},"cat":"{}","ph":"X","ts":{start_us:.4},"dur":{duration_us:.4},"pid":1,"tid":{track},"args":{{"kernel":{},"bytes":{}}}}},"#,
+            r#"{{"name":{},"cat":"{}","ph":"X","ts":{},"dur":{},"pid":1,"tid":{track},"args":{{"kernel":{},"bytes":{}}}}},"#,
             serde_json::to_string(record.node)?,
             record.kind,
+            microseconds(start_units),
+            microseconds(end_units - start_units),
             serde_json::to_string(record.kernel)?,
             record.bytes
         )
@@ -168,7 +214,7 @@ mod tests {
     #[test]
     fn chrome_trace_is_json_with_kernels_end_to_end() {
         let mut out = Vec::new();
-        let mut trace = Box::new(ChromeTrace::new(&mut out, 300e6));
+        let mut trace = Box::new(ChromeTrace::new(&mut out, 300e6, "test"));
         trace.record(&record("vision/L0/qkv_proj", "array0", 0, 300));
         trace.record(&record("vision/L0/qkv_proj", "hbm16-31", 0, 600));
         trace.record(&record("vision/L0/o_proj", "array0", 0, 300));
@@ -182,6 +228,34 @@ mod tests {
         assert_eq!(slices[2]["args"]["kernel"], "vision/L0/o_proj");
         let tracks = events.iter().filter(|e| e["name"] == "thread_name").count();
         assert_eq!(tracks, 2);
+    }
+
+    /// Slices on one track must nest or follow each other: transfers in flight at once go
+    /// to tracks of their own, and a track is reused once its last slice has ended.
+    #[test]
+    fn overlapping_nodes_of_one_resource_get_tracks_of_their_own() {
+        let mut out = Vec::new();
+        let mut trace = Box::new(ChromeTrace::new(&mut out, 300e6, "test"));
+        trace.record(&record("k", "hbm0-15", 0, 100));
+        trace.record(&record("k", "hbm0-15", 50, 150));
+        trace.record(&record("k", "hbm0-15", 100, 200));
+        trace.record(&record("k", "hbm0-15", 150, 210));
+        trace.record(&record("k", "hbm0-15", 160, 220));
+        trace.finish().unwrap();
+        let events: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+        let tids: Vec<u64> = events
+            .iter()
+            .filter(|e| e["ph"] == "X")
+            .map(|e| e["tid"].as_u64().unwrap())
+            .collect();
+        assert_eq!(tids, [0, 1, 0, 1, 2]);
+        let names: Vec<&str> = events
+            .iter()
+            .filter(|e| e["name"] == "thread_name")
+            .map(|e| e["args"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["hbm0-15", "hbm0-15 #2", "hbm0-15 #3"]);
+        assert_eq!(events[0]["args"]["labels"], "test");
     }
 
     #[test]

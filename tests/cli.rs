@@ -482,6 +482,28 @@ fn chrome_trace_opens_as_json() {
     let events: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
     assert!(events.iter().filter(|e| e["ph"] == "X").count() > 1000);
     assert!(events.iter().any(|e| e["args"]["name"] == "array0"));
+    assert!(
+        events[0]["args"]["labels"]
+            .as_str()
+            .unwrap()
+            .contains("identical layers are simulated once")
+    );
+    // The format forbids slices that partly overlap on one track (Perfetto drops them).
+    let mut by_track: std::collections::BTreeMap<u64, Vec<(f64, f64)>> = Default::default();
+    for event in events.iter().filter(|e| e["ph"] == "X") {
+        let ts = event["ts"].as_f64().unwrap();
+        let end = ts + event["dur"].as_f64().unwrap();
+        by_track
+            .entry(event["tid"].as_u64().unwrap())
+            .or_default()
+            .push((ts, end));
+    }
+    for slices in by_track.values_mut() {
+        slices.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for pair in slices.windows(2) {
+            assert!(pair[1].0 >= pair[0].1 - 1e-9, "overlap {pair:?}");
+        }
+    }
 }
 
 /// The smolVLA policy applies to the shipped VLM however it is named: an explicit --model of
