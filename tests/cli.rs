@@ -91,7 +91,7 @@ fn plots_label_every_kernel_and_match_the_committed_ones() {
         .arg(out.path())
         .assert()
         .success();
-    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces/roofline");
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     for (name, labels) in [
         (
             "vision_roofline.svg",
@@ -109,8 +109,8 @@ fn plots_label_every_kernel_and_match_the_committed_ones() {
         let golden = std::fs::read_to_string(committed.join(name)).unwrap();
         assert!(
             svg == golden,
-            "{name} differs from traces/roofline/{name}; regenerate with \
-             `cargo run --release -- roofline` if the change is intended"
+            "{name} differs from tests/golden/{name}; if the change is intended, copy \
+             traces/roofline/{name} from `cargo run --release -- roofline` there"
         );
     }
 }
@@ -268,11 +268,12 @@ fn a_closed_stdout_is_not_an_error() {
     assert!(child.wait().unwrap().success());
 }
 
-fn simulate_with_threads(threads: &str, out: &Path) {
+fn simulate_with_threads(threads: &str, trace: bool, out: &Path) {
     let output = roofsim()
         .env("RAYON_NUM_THREADS", threads)
-        .args(["simulate", "--trace", "--out"])
+        .args(["simulate", "--out"])
         .arg(out)
+        .args(trace.then_some("--trace"))
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
@@ -284,19 +285,25 @@ fn simulate_with_threads(threads: &str, out: &Path) {
 }
 
 #[test]
-fn simulation_outputs_are_identical_for_one_and_two_threads() {
+fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
+    // Without a trace the distinct layers run in parallel; with one, in order on one thread.
     let one = tempfile::tempdir().unwrap();
     let two = tempfile::tempdir().unwrap();
-    simulate_with_threads("1", one.path());
-    simulate_with_threads("2", two.path());
+    let traced = tempfile::tempdir().unwrap();
+    simulate_with_threads("1", false, one.path());
+    simulate_with_threads("2", false, two.path());
+    simulate_with_threads("2", true, traced.path());
+    assert_eq!(files_in(one.path()), ["channels.csv", "kernels.csv"]);
     assert_eq!(
-        files_in(one.path()),
+        files_in(traced.path()),
         ["channels.csv", "kernels.csv", "trace.csv"]
     );
-    for name in ["kernels.csv", "channels.csv", "trace.csv"] {
+    for name in ["kernels.csv", "channels.csv"] {
         let a = std::fs::read(one.path().join(name)).unwrap();
         let b = std::fs::read(two.path().join(name)).unwrap();
+        let c = std::fs::read(traced.path().join(name)).unwrap();
         assert!(a == b, "{name} differs between 1 and 2 threads");
+        assert!(a == c, "{name} differs with a trace");
     }
     let kernels = std::fs::read_to_string(one.path().join("kernels.csv")).unwrap();
     let header = kernels.lines().next().unwrap();
@@ -324,7 +331,7 @@ fn simulation_outputs_are_identical_for_one_and_two_threads() {
             .sum();
         assert_eq!(sum, row[cycles].parse::<u64>().unwrap());
     }
-    let trace = std::fs::read_to_string(one.path().join("trace.csv")).unwrap();
+    let trace = std::fs::read_to_string(traced.path().join("trace.csv")).unwrap();
     assert!(trace.starts_with("start_cycle,end_cycle,resource,kernel,node,kind,bytes\n"));
     assert!(trace.lines().count() > 1000);
 }
