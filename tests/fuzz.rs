@@ -1,0 +1,283 @@
+//! Mutates the shipped configs (byte flips, deleted lines, swapped types, extreme numbers)
+//! and runs parse → validate → a bounded simulation (and, for sweeps, a point or two). No
+//! input may panic; every rejection is one line naming the file and field (or the option).
+//!
+//! The suite runs a short version. A long run, with counts printed at the end:
+//! `FUZZ_SECONDS=600 cargo test --release --test fuzz -- --nocapture`.
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use roofsim::config::design::{DEFAULT_DESIGN, load_design, parse_design};
+use roofsim::config::model::{DEFAULT_MODEL, DEFAULT_POLICY, load_model, load_policy};
+use roofsim::config::platform::{DEFAULT_PLATFORM, load_platform};
+use roofsim::config::{ConfigError, Source};
+use roofsim::pipeline::{Error, design_workload, roofline, simulate};
+use roofsim::sweep::{KernelCache, Outcome, SweepInputs, evaluate, load_sweep};
+use roofsim::workload::WorkloadChoices;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const SWEEP: &str = include_str!("../configs/sweeps/smolvla-int8-int4.toml");
+
+/// Events one fuzz case may simulate: enough for the default model, small enough that a case
+/// takes well under a second.
+const MAX_EVENTS: u64 = 200_000;
+
+/// The config kinds, each with its shipped text and the name errors must carry.
+const KINDS: [(&str, &str); 5] = [
+    ("model.json", DEFAULT_MODEL),
+    ("policy.json", DEFAULT_POLICY),
+    ("platform.toml", DEFAULT_PLATFORM),
+    ("design.toml", DEFAULT_DESIGN),
+    ("sweep.toml", SWEEP),
+];
+
+/// Values that break parsers and arithmetic.
+const EXTREMES: [&str; 14] = [
+    "0",
+    "-1",
+    "1e-9",
+    "1e308",
+    "-1e308",
+    "18446744073709551615",
+    "9223372036854775808",
+    "4294967296",
+    "65536",
+    "nan",
+    "inf",
+    "\"text\"",
+    "[1, 2]",
+    "true",
+];
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// Sets the byte at this fraction of the file to this value.
+    FlipByte(f64, u8),
+    /// Deletes the line at this fraction of the lines.
+    DeleteLine(f64),
+    /// Replaces the number at this fraction of the file's numbers with an extreme value.
+    Extreme(f64, usize),
+    /// Replaces the value of the `key = value` / `"key": value` line at this fraction.
+    SwapType(f64, usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (0.0..1.0f64, any::<u8>()).prop_map(|(at, byte)| Mutation::FlipByte(at, byte)),
+        (0.0..1.0f64).prop_map(Mutation::DeleteLine),
+        (0.0..1.0f64, 0..EXTREMES.len()).prop_map(|(at, value)| Mutation::Extreme(at, value)),
+        (0.0..1.0f64, 0..EXTREMES.len()).prop_map(|(at, value)| Mutation::SwapType(at, value)),
+    ]
+}
+
+fn pick(fraction: f64, len: usize) -> usize {
+    ((fraction * len as f64) as usize).min(len.saturating_sub(1))
+}
+
+fn apply(text: &str, mutation: &Mutation) -> String {
+    match *mutation {
+        Mutation::FlipByte(at, byte) => {
+            let mut bytes = text.as_bytes().to_vec();
+            let index = pick(at, bytes.len());
+            bytes[index] = byte;
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        Mutation::DeleteLine(at) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let index = pick(at, lines.len());
+            lines
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != index)
+                .map(|(_, line)| *line)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        Mutation::Extreme(at, value) => {
+            // Spans of digits (with a point) are the file's numbers.
+            let mut spans = Vec::new();
+            let bytes = text.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i].is_ascii_digit() {
+                    let start = i;
+                    while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
+                        i += 1;
+                    }
+                    spans.push((start, i));
+                } else {
+                    i += 1;
+                }
+            }
+            if spans.is_empty() {
+                return text.to_string();
+            }
+            let (start, end) = spans[pick(at, spans.len())];
+            format!("{}{}{}", &text[..start], EXTREMES[value], &text[end..])
+        }
+        Mutation::SwapType(at, value) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let with_values: Vec<usize> = (0..lines.len())
+                .filter(|&i| lines[i].contains(" = ") || lines[i].contains("\": "))
+                .collect();
+            if with_values.is_empty() {
+                return text.to_string();
+            }
+            let index = with_values[pick(at, with_values.len())];
+            let line = lines[index];
+            let (key, rest) = line
+                .split_once(" = ")
+                .map(|(k, r)| (format!("{k} = "), r))
+                .or_else(|| {
+                    line.split_once("\": ")
+                        .map(|(k, r)| (format!("{k}\": "), r))
+                })
+                .expect("a line with a value");
+            let comma = if rest.trim_end().ends_with(',') {
+                ","
+            } else {
+                ""
+            };
+            let mut lines: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+            lines[index] = format!("{key}{}{comma}", EXTREMES[value]);
+            lines.join("\n")
+        }
+    }
+}
+
+static RUNS: AtomicU64 = AtomicU64::new(0);
+static ACCEPTED: AtomicU64 = AtomicU64::new(0);
+static REJECTED: AtomicU64 = AtomicU64::new(0);
+static SLOWEST_MS: AtomicU64 = AtomicU64::new(0);
+
+/// A rejection must be one line; a config error must name the mutated file and a field.
+fn check_rejection(error: &Error, file: &str) -> Result<(), TestCaseError> {
+    let line = error.to_string();
+    prop_assert!(!line.contains('\n'), "more than one line: {line}");
+    prop_assert!(error.is_user_error(), "an internal error: {line}");
+    if let Error::Config(config) = error {
+        let (named_file, field) = match config {
+            ConfigError::Read { file, .. } => (file.as_str(), "(read)"),
+            ConfigError::Parse { file, field, .. } | ConfigError::Invalid { file, field, .. } => {
+                (file.as_str(), field.as_str())
+            }
+        };
+        prop_assert!(
+            named_file.contains(file) || named_file == "command line",
+            "names {named_file}, not {file}: {line}"
+        );
+        prop_assert!(!field.is_empty(), "names no field: {line}");
+    }
+    Ok(())
+}
+
+/// Parses, validates and (boundedly) simulates with one config replaced by `mutated`.
+fn run_case(kind: usize, mutated: &str) -> Result<(), Error> {
+    let source = |index: usize| {
+        let (name, shipped) = KINDS[index];
+        Source {
+            name: format!("fuzz/{name}"),
+            text: if index == kind { mutated } else { shipped }.to_string(),
+        }
+    };
+    let model = load_model(&source(0))?;
+    let policy = load_policy(&source(1))?;
+    let platform = load_platform(&source(2))?;
+    let choices = WorkloadChoices {
+        batch: 1,
+        ..WorkloadChoices::default()
+    };
+    if KINDS[kind].0 == "sweep.toml" {
+        let spec = load_sweep(&source(4), |_| {
+            let base = Source::built_in("u280-int8.toml", DEFAULT_DESIGN);
+            Ok((parse_design(&base)?, base.name))
+        })?;
+        let inputs = SweepInputs {
+            spec: &spec,
+            choices: &choices,
+            model: &model,
+            policy: Some(&policy),
+            platform: &platform,
+            max_events: MAX_EVENTS,
+        };
+        roofsim::sweep::check_kernel_filter(&inputs)?;
+        let cache = KernelCache::default();
+        for index in [0, spec.point_count() - 1] {
+            if let Outcome::Skipped(reason) = evaluate(&inputs, &spec.point(index), &cache) {
+                assert!(!reason.contains('\n'), "{reason}");
+            }
+        }
+        return Ok(());
+    }
+    let design = load_design(&source(3), &platform)?;
+    roofline(
+        &model,
+        Some(&policy),
+        &platform,
+        &choices,
+        &[design.precision()],
+    )?;
+    let analysis = design_workload(&model, Some(&policy), &platform, &design, &choices)?;
+    simulate(analysis, &platform, &design, MAX_EVENTS, None, &|| {})?;
+    Ok(())
+}
+
+fn fuzz_case(kind: usize, mutation: &Mutation) -> Result<(), TestCaseError> {
+    let (name, shipped) = KINDS[kind];
+    let mutated = apply(shipped, mutation);
+    let started = Instant::now();
+    let result = run_case(kind, &mutated);
+    let elapsed = started.elapsed().as_millis() as u64;
+    SLOWEST_MS.fetch_max(elapsed, Ordering::Relaxed);
+    RUNS.fetch_add(1, Ordering::Relaxed);
+    match result {
+        Ok(()) => {
+            ACCEPTED.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(error) => {
+            REJECTED.fetch_add(1, Ordering::Relaxed);
+            check_rejection(&error, &format!("fuzz/{name}"))
+        }
+    }
+}
+
+#[test]
+fn mutated_configs_never_panic_and_are_refused_in_one_line() {
+    let seconds: u64 = std::env::var("FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let strategy = (0..KINDS.len(), mutation());
+    let mut batch = 0u64;
+    loop {
+        // A fresh seed per batch: the short run repeats the same cases every time, a long
+        // one keeps finding new ones.
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&batch.to_le_bytes());
+        let mut runner = TestRunner::new_with_rng(
+            Config {
+                cases: 48,
+                failure_persistence: None,
+                ..Config::default()
+            },
+            TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+        );
+        runner
+            .run(&strategy, |(kind, mutation)| fuzz_case(kind, &mutation))
+            .unwrap();
+        batch += 1;
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    println!(
+        "fuzz: {} runs, {} accepted, {} rejected in one line, 0 panics; slowest case {} ms",
+        RUNS.load(Ordering::Relaxed),
+        ACCEPTED.load(Ordering::Relaxed),
+        REJECTED.load(Ordering::Relaxed),
+        SLOWEST_MS.load(Ordering::Relaxed)
+    );
+}
