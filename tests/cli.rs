@@ -619,3 +619,36 @@ fn unknown_kernel_names_get_a_suggestion() {
     );
     assert!(!dot.exists());
 }
+
+/// Numbers that once panicked, divided by zero or ran without end are refused by range.
+#[test]
+fn numbers_out_of_their_documented_range_are_refused() {
+    let platform = roofsim::config::platform::DEFAULT_PLATFORM
+        .replace("channels = 32", "channels = 9223372036854775808");
+    let (_p, platform) = write_temp("p.toml", &platform);
+    rejects(
+        &["roofline", "--platform", &platform],
+        &[&platform, "hbm.channels", "between 1 and 256"],
+    );
+    let design =
+        roofsim::config::design::DEFAULT_DESIGN.replace("clock_mhz = 300.0", "clock_mhz = 1e-9");
+    let (_d, design) = write_temp("d.toml", &design);
+    rejects(
+        &["simulate", "--design", &design],
+        &[&design, "clock_mhz", "between 1 and 1000"],
+    );
+    rejects(
+        &[
+            "sweep",
+            "--sweep",
+            "configs/sweeps/vision-tiling.toml",
+            "--jobs",
+            "100000",
+        ],
+        &["--jobs", "between 1 and 256"],
+    );
+    rejects(
+        &["simulate", "--cameras", "100000", "--batch", "100000"],
+        &["--cameras", "between 1 and 1024"],
+    );
+}

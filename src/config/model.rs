@@ -473,7 +473,10 @@ pub fn load_policy(source: &Source) -> Result<PolicySpec, ConfigError> {
             return Err(ConfigError::invalid(
                 file,
                 "type",
-                format!("expected `smolvla`, found {other:?}"),
+                match other {
+                    Some(other) => format!("expected `smolvla`, found `{other}`"),
+                    None => "missing: expected `smolvla`".to_string(),
+                },
             ));
         }
     }
