@@ -14,12 +14,27 @@ use roofsim::lower::{
 };
 use roofsim::sim::hbm::{ChannelTiming, TICKS_PER_CYCLE};
 use roofsim::sim::{Bottleneck, KernelSim, NullSink, simulate};
-use roofsim::workload::{Fusion, WorkloadChoices, build_workload};
+use roofsim::workload::{Fusion, Workload, WorkloadChoices, build_workload};
 
 fn base() -> (Platform, Design) {
     let platform = default_platform();
     let design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform).unwrap();
     (platform, design)
+}
+
+/// The default workload (3 cameras, batch 1) at `design`'s precision and fusion.
+fn smolvla(design: &Design) -> Workload {
+    let choices = WorkloadChoices {
+        batch: 1,
+        fusion: design.fusion(),
+        ..WorkloadChoices::default()
+    };
+    let options = choices.options(
+        &default_model(),
+        Some(&default_policy()),
+        design.precision(),
+    );
+    build_workload(&default_model(), &options).unwrap()
 }
 
 fn changed(design: &Design, platform: &Platform, change: impl FnOnce(&mut RawDesign)) -> Design {
@@ -158,17 +173,7 @@ fn tiles_on_one_array_queue_and_on_two_arrays_overlap() {
 fn vector_passes_take_one_cycle_per_lanes_elements() {
     let (platform, design) = base();
     let ideal = changed(&design, &platform, |raw| raw.memory = MemoryModel::Ideal);
-    let choices = WorkloadChoices {
-        batch: 1,
-        fusion: design.fusion(),
-        ..WorkloadChoices::default()
-    };
-    let options = choices.options(
-        &default_model(),
-        Some(&default_policy()),
-        design.precision(),
-    );
-    let workload = build_workload(&default_model(), &options).unwrap();
+    let workload = smolvla(&design);
     let ln1 = workload.kernels.iter().find(|k| k.name == "ln1").unwrap();
     let graph = lower(ln1, &ideal).unwrap();
     let lanes = ideal.vector_lanes();
@@ -267,17 +272,7 @@ fn every_buffer_ring_holds_at_most_its_slots() {
                 ..raw.fusion
             };
         });
-        let choices = WorkloadChoices {
-            batch: 1,
-            fusion: design.fusion(),
-            ..WorkloadChoices::default()
-        };
-        let options = choices.options(
-            &default_model(),
-            Some(&default_policy()),
-            design.precision(),
-        );
-        let workload = build_workload(&default_model(), &options).unwrap();
+        let workload = smolvla(&design);
         let mut rings_checked = std::collections::BTreeSet::new();
         for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
             if !kernel.op.uses_arrays() {

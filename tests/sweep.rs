@@ -34,8 +34,9 @@ fn setup(sweep: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-fn sweep(path: &Path, out: &Path, extra: &[&str]) -> String {
-    let output = Command::cargo_bin("roofsim")
+/// Runs `roofsim sweep --sweep PATH --out OUT EXTRA...`.
+fn run_sweep(path: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    Command::cargo_bin("roofsim")
         .unwrap()
         .args(["sweep", "--sweep"])
         .arg(path)
@@ -43,7 +44,12 @@ fn sweep(path: &Path, out: &Path, extra: &[&str]) -> String {
         .arg(out)
         .args(extra)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// A sweep that must succeed; returns its summary.
+fn sweep(path: &Path, out: &Path, extra: &[&str]) -> String {
+    let output = run_sweep(path, out, extra);
     assert!(output.status.success(), "{output:?}");
     String::from_utf8(output.stdout).unwrap()
 }
@@ -311,14 +317,7 @@ fn prescreen_simulates_only_the_best_k() {
 fn rejects(sweep_text: &str, needle: &str) {
     let (dir, path) = setup(sweep_text);
     let out = dir.path().join("out");
-    let output = Command::cargo_bin("roofsim")
-        .unwrap()
-        .args(["sweep", "--sweep"])
-        .arg(&path)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let output = run_sweep(&path, &out, &[]);
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
@@ -383,16 +382,19 @@ fn bad_sweep_configs_are_rejected() {
 /// beyond the platform are skipped, not a panic.
 #[test]
 fn overflowing_factor_ranges_stop_at_the_largest_value() {
-    let text = SWEEP.replace(
-        "tk = { start = 128, end = 256, factor = 2 }",
-        "tk = { start = 1, end = 18446744073709551615, factor = 2 }",
-    );
-    let (dir, path) = setup(&text);
+    let text = "base_design = \"design.toml\"\nencoders = [\"connector\"]\ncameras = 1\n\
+                [axes]\ntm = { start = 1, end = 18446744073709551615, factor = 2 }\n";
+    let (dir, path) = setup(text);
     let out = dir.path().join("out");
-    sweep(&path, &out, &[]);
+    let summary = sweep(&path, &out, &[]);
     let rows = read(&out.join("sweep.csv"));
-    assert_eq!(rows.lines().count(), 1 + 16 * 64);
-    assert!(rows.contains("9223372036854775808"), "tk up to 2^63");
+    // 2^0 ..= 2^63: 64 points, the last one with tm = 2^63.
+    assert_eq!(rows.lines().count(), 1 + 64);
+    assert!(rows.contains(",9223372036854775808,"), "tm up to 2^63");
+    assert!(
+        summary.contains("tiling.tm: must be between 1 and 1048576"),
+        "{summary}"
+    );
 }
 
 /// A sweep none of whose points runs is an error, claims no file it did not write, and
@@ -405,14 +407,7 @@ fn a_sweep_with_nothing_simulated_is_an_error() {
     assert!(out.join("best.toml").exists());
     let none_fit = SWEEP.replace("max_dsp_share = 0.75", "max_dsp_share = 0.001");
     std::fs::write(&path, none_fit).unwrap();
-    let output = Command::cargo_bin("roofsim")
-        .unwrap()
-        .args(["sweep", "--sweep"])
-        .arg(&path)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let output = run_sweep(&path, &out, &[]);
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no point was simulated"), "{stderr}");

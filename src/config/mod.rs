@@ -48,13 +48,13 @@ impl ConfigError {
     }
 }
 
-/// A whole number that must lie in `range`; the error names `file`, `field` and the range.
-pub(crate) fn whole_in(
+/// A value that must lie in `range`; the error names `file`, `field` and the range.
+fn in_range<T: PartialOrd + std::fmt::Display>(
     file: &str,
     field: &str,
-    value: u64,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, ConfigError> {
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError> {
     if range.contains(&value) {
         Ok(value)
     } else {
@@ -70,27 +70,24 @@ pub(crate) fn whole_in(
     }
 }
 
-/// A number that must be finite and lie in `range`; the error names `file`, `field` and the
-/// range.
+/// A whole number that must lie in `range`.
+pub(crate) fn whole_in(
+    file: &str,
+    field: &str,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    in_range(file, field, value, range)
+}
+
+/// A number that must lie in `range` (NaN lies in none).
 pub(crate) fn number_in(
     file: &str,
     field: &str,
     value: f64,
     range: std::ops::RangeInclusive<f64>,
 ) -> Result<f64, ConfigError> {
-    if value.is_finite() && range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(ConfigError::invalid(
-            file,
-            field,
-            format!(
-                "must be between {} and {}, found {value}",
-                range.start(),
-                range.end()
-            ),
-        ))
-    }
+    in_range(file, field, value, range)
 }
 
 /// `"; did you mean `X`?"` for the candidate closest to `word` by edit distance (within a
