@@ -175,9 +175,15 @@ pub fn graph_size(kernel: &Kernel, design: &Design) -> GraphSize {
         }
         _ => {
             let (rows, chunk_rows) = vector_chunks(kernel, design);
-            let inputs = kernel.operands.len() as u64;
-            let nodes =
-                product(&[rows.div_ceil(chunk_rows), inputs.saturating_add(2)]).saturating_add(1);
+            // Per chunk: a load per input, the pass and the store; one load of parameters.
+            let inputs = kernel
+                .operands
+                .iter()
+                .filter(|o| o.direction == Direction::Read && !o.is_parameter)
+                .count() as u64;
+            let parameters = kernel.operands.iter().any(|o| o.is_parameter);
+            let nodes = product(&[rows.div_ceil(chunk_rows), inputs + 2])
+                .saturating_add(u64::from(parameters));
             GraphSize {
                 nodes,
                 row_segments: nodes,
@@ -313,9 +319,9 @@ fn operand(kernel: &Kernel, direction: Direction, index: usize) -> Option<&Opera
         .nth(index)
 }
 
-/// Lowers one kernel onto the design; refuses kernels whose [`graph_size`] is beyond the
-/// limits before building anything.
-pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError> {
+/// The kernel's [`graph_size`], or why it is beyond [`MAX_GRAPH_NODES`] or
+/// [`MAX_ROW_SEGMENTS`].
+pub fn checked_graph_size(kernel: &Kernel, design: &Design) -> Result<GraphSize, LowerError> {
     let size = graph_size(kernel, design);
     if size.nodes > MAX_GRAPH_NODES || size.row_segments > MAX_ROW_SEGMENTS {
         return Err(LowerError::TooLarge {
@@ -324,6 +330,13 @@ pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError
             row_segments: size.row_segments,
         });
     }
+    Ok(size)
+}
+
+/// Lowers one kernel onto the design; refuses kernels beyond the size limits before
+/// building anything ([`checked_graph_size`]).
+pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError> {
+    checked_graph_size(kernel, design)?;
     let mut lowering = Lowering {
         design,
         graph: DiGraph::new(),
@@ -948,6 +961,43 @@ mod tests {
             }
         }
         assert!(checked > 1000);
+    }
+
+    /// The size bound holds for every kernel of the model, fused or not, and is exact for
+    /// vector kernels: a bound below the truth would let unbounded graphs through.
+    #[test]
+    fn graph_size_bounds_every_lowered_graph() {
+        use crate::config::model::{default_model, default_policy};
+        use crate::workload::{WorkloadChoices, build_workload};
+        for fused in [false, true] {
+            let design = fused_design(fused);
+            for batch in [1, 3] {
+                let choices = WorkloadChoices {
+                    batch,
+                    fusion: design.fusion(),
+                    ..WorkloadChoices::default()
+                };
+                let options = choices.options(
+                    &default_model(),
+                    Some(&default_policy()),
+                    design.precision(),
+                );
+                let workload = build_workload(&default_model(), &options).unwrap();
+                for kernel in workload.kernels.iter().filter(|k| k.layer != Some(1)) {
+                    let size = graph_size(kernel, &design);
+                    let nodes = lower(kernel, &design).unwrap().graph.node_count() as u64;
+                    assert!(
+                        size.nodes >= nodes,
+                        "{}: {} < {nodes}",
+                        kernel.name,
+                        size.nodes
+                    );
+                    if !kernel.op.uses_arrays() {
+                        assert_eq!(size.nodes, nodes, "{}", kernel.name);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::{KernelSim, NullSink, SimError, TraceSink, simulate};
 use crate::config::design::Design;
 use crate::config::platform::Platform;
-use crate::lower::{graph_size, lower};
+use crate::lower::{LowerError, checked_graph_size, lower};
 use crate::workload::{Kernel, Workload};
 use rayon::prelude::*;
 
@@ -89,20 +89,23 @@ fn simulate_unit(
 }
 
 /// The events `lower` and the engine may take at most on the distinct layers of a workload:
-/// the sum of the [`graph_size`] bounds of their kernels.
-pub fn event_bound(workload: &Workload, design: &Design) -> u64 {
-    units(workload)
-        .iter()
-        .filter(|unit| unit.same_as.is_none())
-        .flat_map(|unit| &unit.members)
-        .map(|&index| graph_size(&workload.kernels[index], design).nodes)
-        .fold(0u64, u64::saturating_add)
+/// the sum of the [`graph_size`](crate::lower::graph_size) bounds of their kernels; an error
+/// for a kernel beyond the size limits.
+pub fn event_bound(workload: &Workload, design: &Design) -> Result<u64, LowerError> {
+    let mut events = 0u64;
+    for unit in units(workload).iter().filter(|unit| unit.same_as.is_none()) {
+        for &index in &unit.members {
+            let size = checked_graph_size(&workload.kernels[index], design)?;
+            events = events.saturating_add(size.nodes);
+        }
+    }
+    Ok(events)
 }
 
-/// Simulates every distinct layer once, refusing before any work when [`event_bound`] is
-/// above `max_events`. With a trace sink the units run in order on one thread, so the trace
-/// streams out in execution order; without one they run in parallel. `progress` is called
-/// once per distinct unit finished.
+/// Simulates every distinct layer once, refusing before any work a kernel beyond the size
+/// limits or an [`event_bound`] above `max_events`. With a trace sink the units run in order
+/// on one thread, so the trace streams out in execution order; without one they run in
+/// parallel. `progress` is called once per distinct unit finished.
 pub fn simulate_workload(
     workload: &Workload,
     design: &Design,
@@ -111,7 +114,7 @@ pub fn simulate_workload(
     trace: Option<&mut dyn TraceSink>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<WorkloadSim, SimError> {
-    let events = event_bound(workload, design);
+    let events = event_bound(workload, design)?;
     if events > max_events {
         return Err(SimError::TooManyEvents {
             events,

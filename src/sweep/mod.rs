@@ -16,7 +16,7 @@ use crate::config::design::{Design, validate_design};
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
 use crate::config::precision::PrecisionPair;
-use crate::lower::{MAX_GRAPH_NODES, MAX_ROW_SEGMENTS, graph_size, lower};
+use crate::lower::{checked_graph_size, lower};
 
 use crate::sim::{
     Bottleneck, KernelSim, NullSink, SimError, SimTotals, roofline_seconds, simulate,
@@ -242,13 +242,7 @@ fn prepare(
     }
     let mut events = 0u64;
     for kernel in &kernels {
-        let size = graph_size(kernel, &design);
-        if size.nodes > MAX_GRAPH_NODES || size.row_segments > MAX_ROW_SEGMENTS {
-            return Err(format!(
-                "{}/{} would lower to {} nodes (limit {MAX_GRAPH_NODES})",
-                kernel.encoder, kernel.name, size.nodes
-            ));
-        }
+        let size = checked_graph_size(kernel, &design).map_err(|error| error.to_string())?;
         events = events.saturating_add(size.nodes);
     }
     if events > inputs.max_events {
