@@ -5,22 +5,19 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use roofsim::config::design::{self, Dataflow, Design, MemoryModel, load_design, parse_design};
-use roofsim::config::model::{self, ModelSpec, PolicySpec, load_model, load_policy};
+use roofsim::config::design::{Dataflow, Design, MemoryModel};
+use roofsim::config::model::{ModelSpec, PolicySpec};
 use roofsim::config::platform::Platform;
-use roofsim::config::platform::{self, load_platform};
 use roofsim::config::precision::PrecisionPair;
-use roofsim::config::{ConfigError, Source, did_you_mean};
-use roofsim::lower::{lower, to_dot};
-use roofsim::pipeline::{self, Error, MergeInput, SweepOptions};
+use roofsim::config::{ConfigError, Source, dimensions};
+use roofsim::lower::to_dot;
+use roofsim::pipeline::{self, Error, MergeInput, ModelInputs, SweepOptions};
 use roofsim::report::write_all;
 use roofsim::report::{self, ReportError};
-use roofsim::sim::hbm::{ChannelTiming, probe_bandwidth_bytes_per_s};
 use roofsim::sim::{DEFAULT_MAX_EVENTS, TraceSink};
-use roofsim::sweep::{SweepInputs, SweepMeta, load_sweep};
+use roofsim::sweep::{SweepInputs, SweepMeta};
 use roofsim::trace::{ChromeTrace, CsvTrace, TraceFile};
 use roofsim::workload::WorkloadChoices;
-use roofsim::workload::build_workload;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -226,30 +223,6 @@ fn option_error(option: &str, rule: String) -> Error {
     Error::Config(ConfigError::invalid("command line", option, rule))
 }
 
-fn parse_precisions(values: &[String]) -> Result<Vec<PrecisionPair>, Error> {
-    if values.is_empty() {
-        return Ok(pipeline::default_precisions());
-    }
-    let mut precisions = Vec::new();
-    for text in values.iter().flat_map(|value| value.split(',')) {
-        let precision: PrecisionPair = text
-            .trim()
-            .parse()
-            .map_err(|rule| option_error("--precision", rule))?;
-        if !precisions.contains(&precision) {
-            precisions.push(precision);
-        }
-    }
-    Ok(precisions)
-}
-
-fn source(path: Option<&Path>, name: &str, built_in: &str) -> Result<Source, Error> {
-    Ok(match path {
-        Some(path) => Source::from_path(path)?,
-        None => Source::built_in(name, built_in),
-    })
-}
-
 /// The model, policy, platform and workload choices every job starts from.
 struct Inputs {
     model: ModelSpec,
@@ -258,28 +231,13 @@ struct Inputs {
     choices: WorkloadChoices,
 }
 
-fn load_platform_arg(path: Option<&Path>) -> Result<Platform, Error> {
-    Ok(load_platform(&source(
-        path,
-        "u280.toml",
-        platform::DEFAULT_PLATFORM,
-    )?)?)
-}
-
-fn load_design_arg(path: Option<&Path>, platform: &Platform) -> Result<Design, Error> {
-    Ok(load_design(
-        &source(path, "u280-int8.toml", design::DEFAULT_DESIGN)?,
-        platform,
-    )?)
-}
-
 /// The design, with `--fuse` overriding its fusion switches when given.
 fn load_design_for(
     path: Option<&Path>,
     inputs: &InputArgs,
     loaded: &Inputs,
 ) -> Result<Design, Error> {
-    let design = load_design_arg(path, &loaded.platform)?;
+    let design = pipeline::design_or_default(path, &loaded.platform)?;
     if inputs.fuse.is_none() {
         return Ok(design);
     }
@@ -288,20 +246,8 @@ fn load_design_for(
 }
 
 fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
-    let model = load_model(&source(
-        inputs.model.as_deref(),
-        "smolvlm2-500m-video-instruct.config.json",
-        model::DEFAULT_MODEL,
-    )?)?;
-    let policy = match inputs.policy.as_deref() {
-        Some(path) if path == Path::new("none") => None,
-        Some(path) => Some(load_policy(&Source::from_path(path)?)?),
-        // A vision-language model runs as smolVLA does unless told otherwise; a standalone
-        // vision or text model runs bare.
-        None if model.vision.is_some() && model.text.is_some() => Some(model::default_policy()),
-        None => None,
-    };
-    let platform = load_platform_arg(inputs.platform.as_deref())?;
+    let ModelInputs { model, policy } =
+        pipeline::model_and_policy(inputs.model.as_deref(), inputs.policy.as_deref())?;
     let choices = WorkloadChoices {
         cameras: inputs.cameras,
         language_tokens: inputs.language_tokens,
@@ -318,7 +264,7 @@ fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
     Ok(Inputs {
         model,
         policy,
-        platform,
+        platform: pipeline::platform_or_default(inputs.platform.as_deref())?,
         choices,
     })
 }
@@ -330,7 +276,12 @@ fn run_roofline(args: &RooflineArgs) -> Result<(), Error> {
         platform,
         choices,
     } = load_inputs(&args.inputs)?;
-    let precisions = parse_precisions(&args.precision)?;
+    let precisions = if args.precision.is_empty() {
+        pipeline::default_precisions()
+    } else {
+        PrecisionPair::parse_list(&args.precision)
+            .map_err(|rule| option_error("--precision", rule))?
+    };
     let output = pipeline::roofline(&model, policy.as_ref(), &platform, &choices, &precisions)?;
     report::remove_partials(&args.out)?;
     write_all(&args.out, &output.files)?;
@@ -339,22 +290,6 @@ fn run_roofline(args: &RooflineArgs) -> Result<(), Error> {
         eprintln!("wrote {}", args.out.join(name).display());
     }
     Ok(())
-}
-
-/// Parses `AxBxC`-style dimensions.
-fn dimensions<const N: usize>(option: &str, text: &str) -> Result<[u64; N], Error> {
-    let values: Vec<u64> = text
-        .split('x')
-        .map(|part| part.trim().parse::<u64>().ok().filter(|&v| v > 0))
-        .collect::<Option<_>>()
-        .unwrap_or_default();
-    values.try_into().map_err(|_| {
-        let shape = vec!["N"; N].join("x");
-        option_error(
-            option,
-            format!("expected {shape} with positive whole numbers, found `{text}`"),
-        )
-    })
 }
 
 fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
@@ -368,9 +303,13 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
     // Everything is validated before anything touches the output folder.
     let job = match &args.gemm {
         Some(gemm) => {
-            let [m, n, k] = dimensions::<3>("--gemm", gemm)?;
+            let [m, n, k] = dimensions::<3>(gemm).map_err(|rule| option_error("--gemm", rule))?;
             let array = match &args.array {
-                Some(text) => Some(dimensions::<2>("--array", text)?.into()),
+                Some(text) => Some(
+                    dimensions::<2>(text)
+                        .map_err(|rule| option_error("--array", rule))?
+                        .into(),
+                ),
                 None => None,
             };
             let mut single =
@@ -488,35 +427,13 @@ fn progress_bar() -> ProgressBar {
 fn run_lower(args: &LowerArgs) -> Result<(), Error> {
     let inputs = load_inputs(&args.inputs)?;
     let design = load_design_for(args.design.as_deref(), &args.inputs, &inputs)?;
-    let choices = WorkloadChoices {
-        fusion: design.fusion(),
-        ..inputs.choices.clone()
-    };
-    let options = choices.options(&inputs.model, inputs.policy.as_ref(), design.precision());
-    let workload = build_workload(&inputs.model, &options)?;
-    let kernel = workload
-        .kernels
-        .iter()
-        .find(|k| format!("{}/{}", k.encoder, k.name) == args.kernel || k.name == args.kernel)
-        .ok_or_else(|| {
-            let mut names: Vec<String> = Vec::new();
-            for k in &workload.kernels {
-                let name = format!("{}/{}", k.encoder, k.name);
-                if !names.contains(&name) {
-                    names.push(name);
-                }
-            }
-            option_error(
-                "--kernel",
-                format!(
-                    "no kernel `{}` with fusion {}{}",
-                    args.kernel,
-                    design.fusion(),
-                    did_you_mean(&args.kernel, &names)
-                ),
-            )
-        })?;
-    let graph = lower(kernel, &design)?;
+    let graph = pipeline::lower_kernel(
+        &inputs.model,
+        inputs.policy.as_ref(),
+        &design,
+        &inputs.choices,
+        &args.kernel,
+    )?;
     let dot = to_dot(&graph);
     let dir = args
         .dot
@@ -547,18 +464,7 @@ fn run_sweep(args: &SweepArgs) -> Result<(), Error> {
         ));
     }
     let inputs = load_inputs(&args.inputs)?;
-    let source = Source::from_path(&args.sweep)?;
-    let sweep_dir = args.sweep.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let spec = load_sweep(&source, |base| match base {
-        Some(relative) => {
-            let source = Source::from_path(&sweep_dir.join(relative))?;
-            Ok((parse_design(&source)?, source.name))
-        }
-        None => {
-            let source = Source::built_in("u280-int8.toml", design::DEFAULT_DESIGN);
-            Ok((parse_design(&source)?, source.name))
-        }
-    })?;
+    let spec = pipeline::sweep_file(&args.sweep)?;
     let shard = match args
         .shard
         .split_once('/')
@@ -650,34 +556,9 @@ fn run_merge(out: &Path, inputs: &[PathBuf]) -> Result<(), Error> {
 }
 
 fn run_probe(args: &DesignArgs) -> Result<(), Error> {
-    let platform = load_platform_arg(args.platform.as_deref())?;
-    let design = load_design_arg(args.design.as_deref(), &platform)?;
-    let timing = ChannelTiming::new(&platform, &design);
-    let mut text = format!(
-        "HBM channel model: {} channels, {:.3} GB/s peak each, latency {:.0} ns, {} outstanding\n",
-        platform.hbm.channels,
-        platform.hbm.channel_bandwidth_bytes_per_s / 1e9,
-        platform.hbm.access_latency_s * 1e9,
-        design.placement().outstanding_requests
-    );
-    text.push_str("burst_bytes  one_channel_gb_per_s  all_channels_gb_per_s\n");
-    for burst in [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192] {
-        let total = 64 << 20;
-        let one = probe_bandwidth_bytes_per_s(&timing, design.clock_hz(), 1, burst, total);
-        let all = probe_bandwidth_bytes_per_s(
-            &timing,
-            design.clock_hz(),
-            platform.hbm.channels,
-            burst,
-            total,
-        );
-        text.push_str(&format!(
-            "{burst:>11}  {:>20.2}  {:>21.1}\n",
-            one / 1e9,
-            all / 1e9
-        ));
-    }
-    print_stdout(&text);
+    let platform = pipeline::platform_or_default(args.platform.as_deref())?;
+    let design = pipeline::design_or_default(args.design.as_deref(), &platform)?;
+    print_stdout(&pipeline::probe_hbm(&platform, &design));
     Ok(())
 }
 

@@ -90,6 +90,19 @@ pub(crate) fn number_in(
     in_range(file, field, value, range)
 }
 
+/// `AxBxC`-style dimensions: `N` positive whole numbers joined by `x`.
+pub fn dimensions<const N: usize>(text: &str) -> Result<[u64; N], String> {
+    let values: Vec<u64> = text
+        .split('x')
+        .map(|part| part.trim().parse::<u64>().ok().filter(|&v| v > 0))
+        .collect::<Option<_>>()
+        .unwrap_or_default();
+    values.try_into().map_err(|_| {
+        let shape = vec!["N"; N].join("x");
+        format!("expected {shape} with positive whole numbers, found `{text}`")
+    })
+}
+
 /// `"; did you mean `X`?"` for the candidate closest to `word` by edit distance (within a
 /// third of its length), else the candidates themselves when they are few; for errors about
 /// an unknown name.

@@ -101,6 +101,20 @@ impl PrecisionPair {
     }
 }
 
+impl PrecisionPair {
+    /// Precisions from comma-separated lists (`int8,int4/int8`), each once, in order.
+    pub fn parse_list(values: &[String]) -> Result<Vec<PrecisionPair>, String> {
+        let mut precisions = Vec::new();
+        for text in values.iter().flat_map(|value| value.split(',')) {
+            let precision: PrecisionPair = text.trim().parse()?;
+            if !precisions.contains(&precision) {
+                precisions.push(precision);
+            }
+        }
+        Ok(precisions)
+    }
+}
+
 impl fmt::Display for PrecisionPair {
     /// `int8` when both agree, else `weights/activations`, e.g. `int4/int8`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,7 +1,11 @@
 //! Whole jobs, as the command line runs them: inputs in, report text and files out.
 
+mod inputs;
 mod sweep;
 
+pub use inputs::{
+    ModelInputs, design_or_default, model_and_policy, platform_or_default, sweep_file,
+};
 pub use sweep::{MergeInput, SweepOptions, SweepOutcome, merge, sweep};
 
 use crate::config::ConfigError;
@@ -12,6 +16,7 @@ use crate::config::precision::{Precision, PrecisionPair};
 use crate::lower::LowerError;
 use crate::report::{self, ReportError, plot::roofline_svg};
 use crate::roofline::{RooflineAnalysis, memory_summary};
+use crate::sim::hbm::{ChannelTiming, probe_bandwidth_bytes_per_s};
 use crate::sim::{DEFAULT_MAX_EVENTS, SimError, TraceSink, WorkloadSim, simulate_workload};
 use crate::workload::{
     Encoder, Workload, WorkloadChoices, WorkloadError, WorkloadOptions, build_workload, single_gemm,
@@ -116,6 +121,73 @@ pub fn roofline(
         files.push(("text_roofline.svg", svg.into_bytes()));
     }
     Ok(RooflineOutput { text, files })
+}
+
+/// The first instance of the kernel named `name` (`encoder/name` or `name`) of the model on
+/// `design` (its precision and fusion), lowered; an unknown name gets the encoders' kernel
+/// names with a suggestion.
+pub fn lower_kernel(
+    model: &ModelSpec,
+    policy: Option<&PolicySpec>,
+    design: &Design,
+    choices: &WorkloadChoices,
+    name: &str,
+) -> Result<crate::lower::KernelGraph, Error> {
+    let choices = WorkloadChoices {
+        fusion: design.fusion(),
+        ..choices.clone()
+    };
+    let workload = build_workload(model, &choices.options(model, policy, design.precision()))?;
+    let label = |k: &crate::workload::Kernel| format!("{}/{}", k.encoder, k.name);
+    let Some(kernel) = workload
+        .kernels
+        .iter()
+        .find(|k| label(k) == name || k.name == name)
+    else {
+        let mut names: Vec<String> = Vec::new();
+        for kernel in &workload.kernels {
+            if !names.contains(&label(kernel)) {
+                names.push(label(kernel));
+            }
+        }
+        return Err(ConfigError::invalid(
+            "command line",
+            "--kernel",
+            format!(
+                "no kernel `{name}` with fusion {}{}",
+                design.fusion(),
+                crate::config::did_you_mean(name, &names)
+            ),
+        )
+        .into());
+    };
+    Ok(crate::lower::lower(kernel, design)?)
+}
+
+/// `roofsim probe hbm`: the channel model's bandwidth on streaming reads across burst sizes,
+/// on one channel and on all of them.
+pub fn probe_hbm(platform: &Platform, design: &Design) -> String {
+    let timing = ChannelTiming::new(platform, design);
+    let mut text = format!(
+        "HBM channel model: {} channels, {:.3} GB/s peak each, latency {:.0} ns, {} outstanding\n",
+        platform.hbm.channels,
+        platform.hbm.channel_bandwidth_bytes_per_s / 1e9,
+        platform.hbm.access_latency_s * 1e9,
+        design.placement().outstanding_requests
+    );
+    text.push_str("burst_bytes  one_channel_gb_per_s  all_channels_gb_per_s\n");
+    let total = 64 << 20;
+    for burst in [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192] {
+        let [one, all] = [1, platform.hbm.channels].map(|channels| {
+            probe_bandwidth_bytes_per_s(&timing, design.clock_hz(), channels, burst, total)
+        });
+        text.push_str(&format!(
+            "{burst:>11}  {:>20.2}  {:>21.1}\n",
+            one / 1e9,
+            all / 1e9
+        ));
+    }
+    text
 }
 
 /// What `simulate` produced: the terminal summary and the in-memory outputs.

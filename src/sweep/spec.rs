@@ -186,8 +186,7 @@ impl SweepSpec {
 }
 
 fn parse_shape(text: &str) -> Option<(u64, u64)> {
-    let (rows, cols) = text.split_once('x')?;
-    Some((rows.parse().ok()?, cols.parse().ok()?))
+    crate::config::dimensions::<2>(text).ok().map(Into::into)
 }
 
 fn expand(file: &str, name: &str, axis: RawAxis<u64>) -> Result<Axis, ConfigError> {
@@ -330,7 +329,7 @@ pub fn load_sweep(
             file,
             "array_shape",
             shapes,
-            |s| parse_shape(s).is_some_and(|(r, c)| r > 0 && c > 0),
+            |s| parse_shape(s).is_some(),
             "expected RxC with positive numbers",
         )?);
     }

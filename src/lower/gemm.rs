@@ -1,0 +1,184 @@
+//! GEMMs: output tiles dealt to the arrays in turn, each a chain of reduction steps whose
+//! operand tiles come through per-array buffer rings.
+
+use super::address::TensorLayout;
+use super::{EdgeKind, Lowering, NodeKind, Slots, gemm_tile_cycles, operand};
+use crate::config::design::LoopOrder;
+use crate::workload::{Direction, Kernel, Operand};
+use petgraph::graph::NodeIndex;
+
+/// The tile an array's buffer holds: (instance, row or column tile, reduction tile), the
+/// load that brought it, and its slot.
+type Resident = ((u64, u64, u64), NodeIndex, usize);
+
+/// The node that brought tile `key` into an array's buffer: the resident one if the buffer
+/// holds it, else a new load into the next slot, after that slot's last user.
+fn resident_tile(
+    lowering: &mut Lowering,
+    resident: &mut Option<Resident>,
+    slots: &mut Slots,
+    key: (u64, u64, u64),
+    load: impl FnOnce(&mut Lowering) -> NodeIndex,
+) -> (NodeIndex, usize) {
+    match *resident {
+        Some((held, node, index)) if held == key => (node, index),
+        _ => {
+            let node = load(lowering);
+            let index = slots.fill(lowering, node);
+            *resident = Some((key, node, index));
+            (node, index)
+        }
+    }
+}
+
+pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
+    let design = lowering.design;
+    let tiling = design.tiling_for(kernel.class);
+    let (m, n, k) = (kernel.m, kernel.n, kernel.k);
+    let a = operand(kernel, Direction::Read, 0).expect("a GEMM reads an activation");
+    let b = kernel
+        .operands
+        .iter()
+        .filter(|o| o.direction == Direction::Read)
+        .nth(1)
+        .expect("a GEMM reads a second operand");
+    let c = operand(kernel, Direction::Write, 0).expect("a GEMM writes its result");
+    let extras: Vec<&Operand> = kernel
+        .operands
+        .iter()
+        .filter(|o| o.direction == Direction::Read)
+        .skip(2)
+        .collect();
+    let channels_of = |o: &Operand| {
+        if o.is_parameter {
+            &design.placement().weight_channels
+        } else {
+            &design.placement().activation_channels
+        }
+    };
+    let a_instances = a.elements / (m * k);
+    let b_instances = b.elements / (k * n);
+    let m_tiles = m.div_ceil(tiling.tm);
+    let n_tiles = n.div_ceil(tiling.tn);
+    let k_tiles = k.div_ceil(tiling.tk);
+    let arrays = design.array_count();
+    let mut a_slots = Slots::per_unit(arrays, design);
+    let mut b_slots = Slots::per_unit(arrays, design);
+    let mut c_slots = Slots::per_unit(arrays, design);
+    // The tile each array's A and B buffers hold now, to skip reloading it.
+    let mut a_resident: Vec<Option<Resident>> = vec![None; arrays as usize];
+    let mut b_resident: Vec<Option<Resident>> = vec![None; arrays as usize];
+    let mut output_tile = 0u64;
+    for batch in 0..kernel.batch {
+        let a_layout = TensorLayout::row_major(
+            channels_of(a),
+            a.bits,
+            (batch * a_instances / kernel.batch) * m * k,
+            k,
+        );
+        let b_instance = batch * b_instances / kernel.batch;
+        let b_layout = if kernel.b_transposed {
+            TensorLayout::row_major(channels_of(b), b.bits, b_instance * k * n, k)
+        } else {
+            TensorLayout::row_major(channels_of(b), b.bits, b_instance * k * n, n)
+        };
+        let c_layout = TensorLayout::row_major(channels_of(c), c.bits, batch * m * n, n);
+        let tiles: Vec<(u64, u64)> = match tiling.loop_order {
+            LoopOrder::Mnk => (0..m_tiles)
+                .flat_map(|mi| (0..n_tiles).map(move |ni| (mi, ni)))
+                .collect(),
+            LoopOrder::Nmk => (0..n_tiles)
+                .flat_map(|ni| (0..m_tiles).map(move |mi| (mi, ni)))
+                .collect(),
+        };
+        for (mi, ni) in tiles {
+            let array = output_tile % arrays;
+            let slot = array as usize;
+            output_tile += 1;
+            let rows = (mi * tiling.tm, ((mi + 1) * tiling.tm).min(m));
+            let cols = (ni * tiling.tn, ((ni + 1) * tiling.tn).min(n));
+            // The output tile's slot: its bias/gate inputs and first compute wait for the store
+            // of the tile that held it before.
+            let (c_slot, previous_store) = c_slots[slot].take();
+            let mut extra_loads = Vec::new();
+            for extra in &extras {
+                let layout = if extra.elements == n {
+                    TensorLayout::row_major(channels_of(extra), extra.bits, 0, n)
+                } else {
+                    TensorLayout::row_major(channels_of(extra), extra.bits, batch * m * n, n)
+                };
+                let extra_rows = if extra.elements == n { (0, 1) } else { rows };
+                let node = lowering.transfer(
+                    NodeKind::Load,
+                    array,
+                    &layout,
+                    (extra_rows, cols),
+                    format!("load {} b{batch} m{mi} n{ni}", extra.name),
+                );
+                lowering.edge(previous_store, node, EdgeKind::BufferSlot);
+                extra_loads.push(node);
+            }
+            let mut previous_compute: Option<NodeIndex> = None;
+            for ki in 0..k_tiles {
+                let depth = (ki * tiling.tk, ((ki + 1) * tiling.tk).min(k));
+                let (a_node, a_slot) = resident_tile(
+                    lowering,
+                    &mut a_resident[slot],
+                    &mut a_slots[slot],
+                    (batch, mi, ki),
+                    |lowering| {
+                        let label = format!("load {} b{batch} m{mi} k{ki}", a.name);
+                        lowering.transfer(NodeKind::Load, array, &a_layout, (rows, depth), label)
+                    },
+                );
+                // Keys are stored token-major: a Kᵀ tile is a block of their rows.
+                let (b_rows, b_cols) = if kernel.b_transposed {
+                    (cols, depth)
+                } else {
+                    (depth, cols)
+                };
+                let (b_node, b_slot) = resident_tile(
+                    lowering,
+                    &mut b_resident[slot],
+                    &mut b_slots[slot],
+                    (b_instance, ni, ki),
+                    |lowering| {
+                        let label = format!("load {} b{batch} k{ki} n{ni}", b.name);
+                        let tile = (b_rows, b_cols);
+                        lowering.transfer(NodeKind::Load, array, &b_layout, tile, label)
+                    },
+                );
+                let (tm, tn, tk) = (rows.1 - rows.0, cols.1 - cols.0, depth.1 - depth.0);
+                let compute = lowering.compute(
+                    NodeKind::Gemm {
+                        array,
+                        cycles: gemm_tile_cycles(&design.array(), tm, tn, tk),
+                        macs: tm * tn * tk,
+                    },
+                    format!("gemm b{batch} m{mi} n{ni} k{ki}"),
+                );
+                lowering.edge(Some(a_node), compute, EdgeKind::Data);
+                lowering.edge(Some(b_node), compute, EdgeKind::Data);
+                lowering.edge(previous_compute, compute, EdgeKind::Data);
+                if ki == 0 {
+                    lowering.edge(previous_store, compute, EdgeKind::BufferSlot);
+                    for &extra in &extra_loads {
+                        lowering.edge(Some(extra), compute, EdgeKind::Data);
+                    }
+                }
+                a_slots[slot].used_by(a_slot, compute);
+                b_slots[slot].used_by(b_slot, compute);
+                previous_compute = Some(compute);
+            }
+            let store = lowering.transfer(
+                NodeKind::Store,
+                array,
+                &c_layout,
+                (rows, cols),
+                format!("store {} b{batch} m{mi} n{ni}", c.name),
+            );
+            lowering.edge(previous_compute, store, EdgeKind::Data);
+            c_slots[slot].used_by(c_slot, store);
+        }
+    }
+}

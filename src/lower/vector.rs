@@ -1,0 +1,91 @@
+//! Vector kernels: row chunks streamed through the vector units' line buffers.
+
+use super::address::TensorLayout;
+use super::{EdgeKind, Lowering, NodeKind, Slots, operand};
+use crate::config::design::Design;
+use crate::workload::{Direction, Kernel, Operand};
+
+/// A vector kernel's rows, and the rows of one chunk: as many whole rows as fill one line
+/// buffer of the vector unit (at least one).
+pub(super) fn vector_chunks(kernel: &Kernel, design: &Design) -> (u64, u64) {
+    let rows = kernel.batch.saturating_mul(kernel.m);
+    let output_bits = operand(kernel, Direction::Write, 0).map_or(32, |o| o.bits);
+    let row_bytes = kernel.n.saturating_mul(output_bits).div_ceil(8).max(1);
+    (
+        rows,
+        (design.vector_chunk_bytes() / row_bytes).clamp(1, rows.max(1)),
+    )
+}
+
+/// Vector kernels stream row chunks: load inputs, run on a vector unit, store the result.
+pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
+    let design = lowering.design;
+    let (rows_total, chunk_rows) = vector_chunks(kernel, design);
+    let row_elements = kernel.n;
+    let inputs: Vec<&Operand> = kernel
+        .operands
+        .iter()
+        .filter(|o| o.direction == Direction::Read && !o.is_parameter)
+        .collect();
+    let output = operand(kernel, Direction::Write, 0).expect("a vector kernel writes");
+    let chunks = rows_total.div_ceil(chunk_rows);
+    let activations = &design.placement().activation_channels;
+    let parameter_load = {
+        let parameters: u64 = kernel
+            .operands
+            .iter()
+            .filter(|o| o.is_parameter)
+            .map(Operand::bytes)
+            .sum();
+        (parameters > 0).then(|| {
+            let layout =
+                TensorLayout::row_major(&design.placement().weight_channels, 8, 0, parameters);
+            let label = "load parameters".to_string();
+            lowering.transfer(NodeKind::Load, 0, &layout, ((0, 1), (0, parameters)), label)
+        })
+    };
+    let units = design.vector_units();
+    let mut slots = Slots::per_unit(units, design);
+    for chunk in 0..chunks {
+        let unit = chunk % units;
+        let rows = (
+            chunk * chunk_rows,
+            ((chunk + 1) * chunk_rows).min(rows_total),
+        );
+        let elements = (rows.1 - rows.0) * row_elements;
+        let cycles = elements.div_ceil(design.vector_lanes());
+        let pass = lowering.compute(
+            NodeKind::Vector { unit, cycles },
+            format!("{} rows {}..{}", kernel.op.name(), rows.0, rows.1),
+        );
+        lowering.edge(parameter_load, pass, EdgeKind::Data);
+        let (slot, previous) = slots[unit as usize].take();
+        for (index, input) in inputs.iter().enumerate() {
+            let layout = TensorLayout::row_major(
+                activations,
+                input.bits,
+                index as u64 * rows_total * row_elements,
+                row_elements,
+            );
+            let load = lowering.transfer(
+                NodeKind::Load,
+                unit,
+                &layout,
+                (rows, (0, row_elements)),
+                format!("load {} rows {}..{}", input.name, rows.0, rows.1),
+            );
+            lowering.edge(previous, load, EdgeKind::BufferSlot);
+            lowering.edge(Some(load), pass, EdgeKind::Data);
+        }
+        let layout = TensorLayout::row_major(activations, output.bits, 0, row_elements);
+        let store = lowering.transfer(
+            NodeKind::Store,
+            unit,
+            &layout,
+            (rows, (0, row_elements)),
+            format!("store rows {}..{}", rows.0, rows.1),
+        );
+        lowering.edge(Some(pass), store, EdgeKind::Data);
+        slots[unit as usize].used_by(slot, store);
+    }
+}

@@ -1,0 +1,69 @@
+//! The configs a job starts from: files the user names, or the built-in defaults, and the
+//! rule for which smolVLA policy applies.
+
+use super::Error;
+use crate::config::Source;
+use crate::config::design::{self, Design, load_design, parse_design};
+use crate::config::model::{self, ModelSpec, PolicySpec, load_model, load_policy};
+use crate::config::platform::{self, Platform, load_platform};
+use crate::sweep::{SweepSpec, load_sweep};
+use std::path::Path;
+
+/// A file's text, or the built-in default `name` when no path is given.
+fn source(path: Option<&Path>, name: &str, built_in: &str) -> Result<Source, Error> {
+    Ok(match path {
+        Some(path) => Source::from_path(path)?,
+        None => Source::built_in(name, built_in),
+    })
+}
+
+/// The platform at `path`, or the built-in U280.
+pub fn platform_or_default(path: Option<&Path>) -> Result<Platform, Error> {
+    let source = source(path, "u280.toml", platform::DEFAULT_PLATFORM)?;
+    Ok(load_platform(&source)?)
+}
+
+/// The design at `path`, or the built-in INT8 design, validated against `platform`.
+pub fn design_or_default(path: Option<&Path>, platform: &Platform) -> Result<Design, Error> {
+    let source = source(path, "u280-int8.toml", design::DEFAULT_DESIGN)?;
+    Ok(load_design(&source, platform)?)
+}
+
+/// The model, and the policy that sets its prefix.
+#[derive(Debug)]
+pub struct ModelInputs {
+    pub model: ModelSpec,
+    pub policy: Option<PolicySpec>,
+}
+
+/// The model at `model` (or SmolVLM2-500M) and its policy: the file at `policy`, none when
+/// `policy` is the word `none`, and otherwise the built-in smolvla_base for a vision-language
+/// model (whatever file it came from) and none for a standalone vision or text model.
+pub fn model_and_policy(model: Option<&Path>, policy: Option<&Path>) -> Result<ModelInputs, Error> {
+    let model = load_model(&source(
+        model,
+        "smolvlm2-500m-video-instruct.config.json",
+        model::DEFAULT_MODEL,
+    )?)?;
+    let policy = match policy {
+        Some(path) if path == Path::new("none") => None,
+        Some(path) => Some(load_policy(&Source::from_path(path)?)?),
+        None if model.vision.is_some() && model.text.is_some() => Some(model::default_policy()),
+        None => None,
+    };
+    Ok(ModelInputs { model, policy })
+}
+
+/// A sweep file, its base design read relative to the sweep's folder (the built-in design
+/// when it names none).
+pub fn sweep_file(path: &Path) -> Result<SweepSpec, Error> {
+    let source = Source::from_path(path)?;
+    let folder = path.parent().unwrap_or(Path::new("."));
+    Ok(load_sweep(&source, |base| {
+        let source = match base {
+            Some(relative) => Source::from_path(&folder.join(relative))?,
+            None => Source::built_in("u280-int8.toml", design::DEFAULT_DESIGN),
+        };
+        Ok((parse_design(&source)?, source.name))
+    })?)
+}

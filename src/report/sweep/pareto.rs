@@ -1,0 +1,149 @@
+//! The sweep's Pareto plot: latency against DSPs, the front highlighted.
+
+use super::SweepEntry;
+use crate::report::svg::Frame;
+use std::fmt::Write as _;
+
+/// Simulated entries on the Pareto front of (DSPs, latency): no other point is at least as
+/// good on both and better on one. Sorted by DSPs.
+pub fn pareto_front(entries: &[SweepEntry]) -> Vec<&SweepEntry> {
+    let mut simulated: Vec<&SweepEntry> = entries.iter().filter(|e| e.reason.is_none()).collect();
+    simulated.sort_by(|a, b| {
+        a.dsps
+            .cmp(&b.dsps)
+            .then(a.total_ms.total_cmp(&b.total_ms))
+            .then(a.point.cmp(&b.point))
+    });
+    let mut front: Vec<&SweepEntry> = Vec::new();
+    for entry in simulated {
+        if front
+            .last()
+            .is_none_or(|best| entry.total_ms < best.total_ms)
+        {
+            front.push(entry);
+        }
+    }
+    front
+}
+
+/// A round tick spacing (1, 2 or 5 × a power of ten) giving four to ten ticks up to `max`.
+fn tick_step(max: f64) -> f64 {
+    let magnitude = 10f64.powf((max / 5.0).log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|factor| factor * magnitude)
+        .find(|step| max / step <= 10.0)
+        .unwrap_or(10.0 * magnitude)
+}
+
+/// Latency against DSPs, every simulated point grey, the Pareto front highlighted.
+pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
+    let frame = Frame {
+        width: 820.0,
+        height: 560.0,
+        left: 80.0,
+        right: 790.0,
+        top: 50.0,
+        bottom: 490.0,
+    };
+    let Frame {
+        left,
+        right,
+        top,
+        bottom,
+        ..
+    } = frame;
+    let simulated: Vec<&SweepEntry> = entries.iter().filter(|e| e.reason.is_none()).collect();
+    let front = pareto_front(entries);
+    let max_dsps = simulated.iter().map(|e| e.dsps).max().unwrap_or(1).max(1) as f64 * 1.05;
+    let max_ms = simulated
+        .iter()
+        .map(|e| e.total_ms)
+        .fold(0.0, f64::max)
+        .max(1e-9)
+        * 1.05;
+    let x = |dsps: u64| left + dsps as f64 / max_dsps * (right - left);
+    let y = |ms: f64| bottom - ms / max_ms * (bottom - top);
+    let mut svg = frame.open(title);
+    frame.border(&mut svg);
+    let dsp_step = tick_step(max_dsps);
+    for tick in 0..=(max_dsps / dsp_step) as u64 {
+        let dsps = (tick as f64 * dsp_step) as u64;
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{0:.1}" y1="{top}" x2="{0:.1}" y2="{bottom}" stroke="#eee"/><text x="{0:.1}" y="{1}" text-anchor="middle">{dsps}</text>"##,
+            x(dsps),
+            bottom + 16.0
+        );
+    }
+    let ms_step = tick_step(max_ms);
+    let decimals = (-ms_step.log10().floor()).max(0.0) as usize;
+    for tick in 0..=(max_ms / ms_step) as u64 {
+        let ms = tick as f64 * ms_step;
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{left}" y1="{0:.1}" x2="{right}" y2="{0:.1}" stroke="#eee"/><text x="{1}" y="{2:.1}" text-anchor="end">{ms:.decimals$}</text>"##,
+            y(ms),
+            left - 6.0,
+            y(ms) + 4.0
+        );
+    }
+    for entry in &simulated {
+        let _ = writeln!(
+            svg,
+            r##"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="#9aa"/>"##,
+            x(entry.dsps),
+            y(entry.total_ms)
+        );
+    }
+    let path: Vec<String> = front
+        .iter()
+        .map(|e| format!("{:.1},{:.1}", x(e.dsps), y(e.total_ms)))
+        .collect();
+    let _ = writeln!(
+        svg,
+        r##"<polyline points="{}" fill="none" stroke="#d95f02" stroke-width="1.5"/>"##,
+        path.join(" ")
+    );
+    for entry in &front {
+        // Labels near the right edge end at their point instead of centring on it.
+        let anchor = if x(entry.dsps) > right - 80.0 {
+            "end"
+        } else {
+            "middle"
+        };
+        let _ = writeln!(
+            svg,
+            r##"<circle cx="{0:.1}" cy="{1:.1}" r="4" fill="#d95f02"/><text x="{0:.1}" y="{2:.1}" fill="#d95f02" text-anchor="{anchor}">#{3} {4:.1} ms</text>"##,
+            x(entry.dsps),
+            y(entry.total_ms),
+            y(entry.total_ms) + 18.0,
+            entry.point,
+            entry.total_ms
+        );
+    }
+    frame.axis_titles(&mut svg, "DSPs used", "Latency per step (ms)");
+    let _ = writeln!(
+        svg,
+        r##"<text x="{}" y="{}" text-anchor="end" fill="#d95f02">Pareto front ({} of {} simulated points)</text>"##,
+        right - 8.0,
+        top + 18.0,
+        front.len(),
+        simulated.len()
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round() {
+        assert_eq!(tick_step(6451.0), 1000.0);
+        assert_eq!(tick_step(310.5), 50.0);
+        assert_eq!(tick_step(8.0), 1.0);
+        assert_eq!(tick_step(0.9), 0.1);
+    }
+}

@@ -1,0 +1,220 @@
+//! The sweep's printed summary: skipped points by rule, best points, the front, and how the
+//! prescreen's ranking compares with the simulation's.
+
+use super::SweepEntry;
+use super::pareto::pareto_front;
+use std::fmt::Write as _;
+
+/// A reason split into its text and its standalone numbers (`136` in `DSPs 136%`, but not the
+/// `8` of `int8`).
+fn reason_parts(reason: &str) -> (String, Vec<f64>) {
+    let mut shape = String::new();
+    let mut numbers = Vec::new();
+    let mut chars = reason.char_indices().peekable();
+    let mut previous: Option<char> = None;
+    while let Some((start, c)) = chars.next() {
+        let standalone = previous.is_none_or(|p| !p.is_alphanumeric() && p != '_');
+        if c.is_ascii_digit() && standalone {
+            let mut end = start + 1;
+            while let Some(&(i, next)) = chars.peek() {
+                if next.is_ascii_digit() || next == '.' {
+                    end = i + next.len_utf8();
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            let text = &reason[start..end];
+            let followed_by_letter = chars.peek().is_some_and(|&(_, n)| n.is_alphabetic());
+            match text.parse::<f64>() {
+                Ok(number) if !followed_by_letter => {
+                    shape.push('\u{0}');
+                    numbers.push(number);
+                }
+                _ => shape.push_str(text),
+            }
+            previous = text.chars().last();
+        } else {
+            shape.push(c);
+            previous = Some(c);
+        }
+    }
+    (shape, numbers)
+}
+
+/// Skipped points grouped by the rule they broke, each number shown as the range it took
+/// in the group (`DSPs 80–136% over the 75% budget`), most frequent first.
+pub fn skip_reasons(entries: &[SweepEntry]) -> Vec<(String, usize)> {
+    // (reason with its numbers taken out, points, range of each number)
+    type Group = (String, usize, Vec<(f64, f64)>);
+    let mut groups: Vec<Group> = Vec::new();
+    for reason in entries.iter().filter_map(|e| e.reason.as_deref()) {
+        let (shape, numbers) = reason_parts(reason);
+        match groups.iter_mut().find(|(s, _, _)| *s == shape) {
+            Some((_, count, ranges)) => {
+                *count += 1;
+                for (range, number) in ranges.iter_mut().zip(numbers) {
+                    *range = (range.0.min(number), range.1.max(number));
+                }
+            }
+            None => groups.push((shape, 1, numbers.iter().map(|&n| (n, n)).collect())),
+        }
+    }
+    groups.sort_by_key(|group| std::cmp::Reverse(group.1));
+    groups
+        .into_iter()
+        .map(|(shape, count, ranges)| {
+            let number = |n: f64| format!("{n}");
+            let mut text = String::new();
+            for (i, piece) in shape.split('\u{0}').enumerate() {
+                if i > 0 {
+                    let (low, high) = ranges[i - 1];
+                    text.push_str(&if low == high {
+                        number(low)
+                    } else {
+                        format!("{}–{}", number(low), number(high))
+                    });
+                }
+                text.push_str(piece);
+            }
+            (text, count)
+        })
+        .collect()
+}
+
+/// Printed summary: best points, the front, skipped points by reason, prescreen agreement.
+pub fn sweep_summary(entries: &[SweepEntry]) -> String {
+    let mut out = String::new();
+    let simulated: Vec<&SweepEntry> = entries.iter().filter(|e| e.reason.is_none()).collect();
+    let skipped = entries.len() - simulated.len();
+    let _ = writeln!(
+        out,
+        "{} points: {} simulated, {} skipped",
+        entries.len(),
+        simulated.len(),
+        skipped
+    );
+    for (reason, count) in skip_reasons(entries) {
+        let _ = writeln!(out, "  skipped {count}: {reason}");
+    }
+    let mut ranked = simulated.clone();
+    ranked.sort_by(|a, b| {
+        a.total_ms
+            .total_cmp(&b.total_ms)
+            .then(a.point.cmp(&b.point))
+    });
+    let _ = writeln!(out, "\nbest points (latency per step):");
+    let mut rows = Vec::new();
+    for entry in ranked.iter().take(10) {
+        let values: Vec<String> = entry
+            .values
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        rows.push(vec![
+            entry.point.to_string(),
+            format!("{:.3}", entry.total_ms),
+            entry
+                .ms_per_camera
+                .map(|m| format!("{m:.3}"))
+                .unwrap_or_else(|| "-".into()),
+            entry.dsps.to_string(),
+            format!("{:.1}%", 100.0 * entry.efficiency),
+            entry.bottleneck.clone(),
+            values.join(" "),
+        ]);
+    }
+    out.push_str(&crate::report::table::aligned(
+        &[
+            "point",
+            "ms",
+            "ms/camera",
+            "DSPs",
+            "efficiency",
+            "bottleneck",
+            "parameters",
+        ],
+        &rows,
+    ));
+    let front = pareto_front(entries);
+    let _ = writeln!(
+        out,
+        "\nPareto front (DSPs, ms): {}",
+        front
+            .iter()
+            .map(|e| format!("({}, {:.3})", e.dsps, e.total_ms))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let predicted: Vec<(&SweepEntry, f64)> = simulated
+        .iter()
+        .filter_map(|e| e.predicted_ms.map(|p| (*e, p)))
+        .collect();
+    if predicted.len() >= 2 {
+        let mut pairs = 0u64;
+        let mut disagree = 0u64;
+        let mut analytical_ties = 0u64;
+        for (i, (a, pa)) in predicted.iter().enumerate() {
+            for (b, pb) in &predicted[i + 1..] {
+                pairs += 1;
+                if pa == pb && a.total_ms != b.total_ms {
+                    // The analytical model cannot tell apart what the simulation can: a tie
+                    // it would break only by chance.
+                    analytical_ties += 1;
+                } else if (pa < pb) != (a.total_ms < b.total_ms) && a.total_ms != b.total_ms {
+                    disagree += 1;
+                }
+            }
+        }
+        let best_predicted = predicted
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(e, _)| e.point);
+        let best_simulated = ranked.first().map(|e| e.point);
+        let _ = writeln!(
+            out,
+            "prescreen: the analytical ranking and the simulated ranking disagree on {disagree} of {pairs} pairs ({:.1}%), and the analytical model ties {analytical_ties} pairs the simulation separates; best predicted point {} vs best simulated {}",
+            100.0 * disagree as f64 / pairs as f64,
+            best_predicted.map_or("-".into(), |p| p.to_string()),
+            best_simulated.map_or("-".into(), |p| p.to_string()),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skip_reasons_keep_names_and_show_number_ranges() {
+        let entry = |reason: &str| SweepEntry {
+            point: 0,
+            reason: Some(reason.to_string()),
+            dsps: 0,
+            total_ms: f64::NAN,
+            ms_per_camera: None,
+            frames_per_s: 0.0,
+            efficiency: 0.0,
+            bottleneck: String::new(),
+            predicted_ms: None,
+            values: Vec::new(),
+        };
+        let entries = [
+            entry("DSPs 136% over the 75% budget"),
+            entry("arrays: 4 arrays of 64x64 need 8192 DSPs at int8"),
+            entry("DSPs 80% over the 75% budget"),
+            entry("DSPs 91% over the 75% budget"),
+        ];
+        assert_eq!(
+            skip_reasons(&entries),
+            [
+                ("DSPs 80–136% over the 75% budget".to_string(), 3),
+                (
+                    "arrays: 4 arrays of 64x64 need 8192 DSPs at int8".to_string(),
+                    1
+                ),
+            ]
+        );
+    }
+}
