@@ -313,3 +313,20 @@ fn every_buffer_ring_holds_at_most_its_slots() {
         }
     }
 }
+
+/// A simulation that passes 2^50 cycles stops with an error instead of overflowing the HBM
+/// model's sub-cycle ticks.
+#[test]
+fn simulated_time_is_bounded() {
+    let (platform, design) = base();
+    let mut graph = Graph::default();
+    let slow = graph.gemm(0, 1 << 51);
+    let load = graph.load(1);
+    graph.edge(slow, load, EdgeKind::Data);
+    let graph = KernelGraph { graph: graph.0 };
+    let error = simulate(&graph, "slow", &design, &platform, &mut NullSink).unwrap_err();
+    assert!(
+        error.to_string().contains("passed 1125899906842624 cycles"),
+        "{error}"
+    );
+}

@@ -7,12 +7,14 @@ use crate::config::platform::Platform;
 use crate::lower::{LowerError, checked_graph_size, lower};
 use crate::workload::{Kernel, Workload};
 use rayon::prelude::*;
+use std::sync::Arc;
 
 /// Simulation results of every kernel instance of a workload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkloadSim {
-    /// Parallel to `workload.kernels`; instances of an identical layer share their numbers.
-    pub kernels: Vec<KernelSim>,
+    /// Parallel to `workload.kernels`; instances of an identical layer share their result
+    /// (one allocation, however many layers repeat it).
+    pub kernels: Vec<Arc<KernelSim>>,
     /// Distinct layers actually simulated.
     pub units_simulated: usize,
     /// Events processed in those simulations.
@@ -77,13 +79,19 @@ fn simulate_unit(
     design: &Design,
     platform: &Platform,
     sink: &mut dyn TraceSink,
-) -> Result<Vec<KernelSim>, SimError> {
+) -> Result<Vec<Arc<KernelSim>>, SimError> {
     unit.members
         .iter()
         .map(|&index| {
             let kernel = &workload.kernels[index];
             let graph = lower(kernel, design)?;
-            simulate(&graph, &label(kernel), design, platform, sink)
+            Ok(Arc::new(simulate(
+                &graph,
+                &label(kernel),
+                design,
+                platform,
+                sink,
+            )?))
         })
         .collect()
 }
@@ -123,7 +131,7 @@ pub fn simulate_workload(
     }
     let units = units(workload);
     let distinct: Vec<&Unit> = units.iter().filter(|u| u.same_as.is_none()).collect();
-    let results: Vec<Vec<KernelSim>> = match trace {
+    let results: Vec<Vec<Arc<KernelSim>>> = match trace {
         Some(sink) => distinct
             .iter()
             .map(|unit| {
