@@ -472,3 +472,47 @@ fn command_line_workload_options_reach_every_point() {
     }
     assert!(read(&eight.join("best.toml")).contains("--batch 8"));
 }
+
+/// Ctrl-C during a sweep says how to resume, leaves whole rows, and the resumed sweep ends
+/// with the rows a single run writes.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_sweep_says_how_to_resume() {
+    let (dir, path) = setup(&SWEEP.replace("encoders = [\"text\"]", "encoders = [\"vision\"]"));
+    let out = dir.path().join("out");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("roofsim"))
+        .args(["sweep", "--jobs", "1", "--sweep"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first rows are in.
+    let csv = out.join("sweep.csv");
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&csv).map_or(0, |t| t.lines().count()) < 3 {
+        assert!(started.elapsed().as_secs() < 60, "the sweep wrote no rows");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted") && stderr.contains("--resume"),
+        "{stderr}"
+    );
+    let rows = read(&csv);
+    assert!(rows.ends_with('\n') && rows.lines().count() < 33, "{rows}");
+    let summary = sweep(&path, &out, &["--resume"]);
+    assert!(!summary.starts_with("0 of"), "{summary}");
+    let full = dir.path().join("full");
+    sweep(&path, &full, &[]);
+    assert_eq!(read(&csv), read(&full.join("sweep.csv")));
+}
