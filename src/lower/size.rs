@@ -23,7 +23,7 @@ pub struct GraphSize {
     pub row_segments: u64,
 }
 
-/// Upper bounds on what [`lower`] builds for `kernel` on `design` (saturating arithmetic).
+/// Upper bounds on what [`lower`](super::lower) builds for `kernel` on `design` (saturating arithmetic).
 pub fn graph_size(kernel: &Kernel, design: &Design) -> GraphSize {
     let product = |factors: &[u64]| {
         factors

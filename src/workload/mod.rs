@@ -7,7 +7,7 @@
 
 mod build;
 
-pub use build::{build_workload, single_gemm};
+pub use build::{MAX_COUNT, build_workload, single_gemm};
 
 pub use crate::config::design::{Fusion, KernelClass};
 use crate::config::model::{ModelSpec, PolicySpec};
