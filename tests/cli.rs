@@ -293,12 +293,15 @@ fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
     simulate_with_threads("1", false, one.path());
     simulate_with_threads("2", false, two.path());
     simulate_with_threads("2", true, traced.path());
-    assert_eq!(files_in(one.path()), ["channels.csv", "kernels.csv"]);
+    assert_eq!(
+        files_in(one.path()),
+        ["channels.csv", "kernels.csv", "summary.json"]
+    );
     assert_eq!(
         files_in(traced.path()),
-        ["channels.csv", "kernels.csv", "trace.csv"]
+        ["channels.csv", "kernels.csv", "summary.json", "trace.csv"]
     );
-    for name in ["kernels.csv", "channels.csv"] {
+    for name in ["kernels.csv", "channels.csv", "summary.json"] {
         let a = std::fs::read(one.path().join(name)).unwrap();
         let b = std::fs::read(two.path().join(name)).unwrap();
         let c = std::fs::read(traced.path().join(name)).unwrap();
@@ -483,7 +486,7 @@ fn chrome_trace_opens_as_json() {
         .success();
     assert_eq!(
         files_in(out.path()),
-        ["channels.csv", "kernels.csv", "trace.json"]
+        ["channels.csv", "kernels.csv", "summary.json", "trace.json"]
     );
     let text = std::fs::read_to_string(out.path().join("trace.json")).unwrap();
     let events: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
@@ -651,4 +654,56 @@ fn numbers_out_of_their_documented_range_are_refused() {
         &["simulate", "--cameras", "100000", "--batch", "100000"],
         &["--cameras", "between 1 and 1024"],
     );
+}
+
+/// `summary.json` holds what the tables print, consistently: the encoders add up to the
+/// total, the total is the sum of `kernels.csv`'s cycles, and observations per second follow.
+#[test]
+fn summary_json_agrees_with_the_tables() {
+    let out = tempfile::tempdir().unwrap();
+    let stdout = succeeds(&["simulate", "--batch", "2"], out.path());
+    let text = std::fs::read_to_string(out.path().join("summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let total = &summary["total"];
+    let encoders = summary["encoders"].as_array().unwrap();
+    let names: Vec<&str> = encoders
+        .iter()
+        .map(|e| e["encoder"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["vision", "connector", "text"]);
+    let cycles: u64 = encoders.iter().map(|e| e["cycles"].as_u64().unwrap()).sum();
+    assert_eq!(cycles, total["cycles"].as_u64().unwrap());
+    let mut reader = csv::Reader::from_path(out.path().join("kernels.csv")).unwrap();
+    let column = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "cycles")
+        .unwrap();
+    let csv_cycles: u64 = reader
+        .records()
+        .map(|r| r.unwrap()[column].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(csv_cycles, cycles);
+    let ms = total["ms"].as_f64().unwrap();
+    assert!((ms - cycles as f64 / 300e6 * 1e3).abs() < 1e-9);
+    let printed = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("all encoders"))
+        .unwrap();
+    assert!(
+        printed.trim_start().starts_with(&format!("{ms:.3}")),
+        "{printed}"
+    );
+    let per_s = total["observations_per_s"].as_f64().unwrap();
+    assert!((per_s - 2.0 / (ms / 1e3)).abs() < 1e-9);
+    assert_eq!(summary["workload"]["batch"], 2);
+    assert_eq!(summary["resources"]["dsps"], 6144);
+    let attribution: u64 = total["attribution"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(attribution, cycles);
 }

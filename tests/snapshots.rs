@@ -18,8 +18,9 @@ fn base() -> (Platform, Design) {
     (platform, design)
 }
 
-/// `kernels.csv` and `channels.csv` of the default workload (3 cameras, batch 1) on `design`.
-fn outputs(platform: &Platform, design: &Design) -> (String, String) {
+/// `kernels.csv`, `channels.csv` and `summary.json` of the default workload (3 cameras,
+/// batch 1) on `design`.
+fn outputs(platform: &Platform, design: &Design) -> (String, String, String) {
     let choices = WorkloadChoices {
         batch: 1,
         ..WorkloadChoices::default()
@@ -37,15 +38,20 @@ fn outputs(platform: &Platform, design: &Design) -> (String, String) {
         let (_, bytes) = output.files.iter().find(|(n, _)| *n == name).unwrap();
         String::from_utf8(bytes.clone()).unwrap()
     };
-    (file("kernels.csv"), file("channels.csv"))
+    (
+        file("kernels.csv"),
+        file("channels.csv"),
+        file("summary.json"),
+    )
 }
 
 #[test]
 fn default_design() {
     let (platform, design) = base();
-    let (kernels, channels) = outputs(&platform, &design);
+    let (kernels, channels, summary) = outputs(&platform, &design);
     insta::assert_snapshot!("default_kernels.csv", kernels);
     insta::assert_snapshot!("default_channels.csv", channels);
+    insta::assert_snapshot!("default_summary.json", summary);
 }
 
 #[test]
@@ -54,7 +60,7 @@ fn fused_attention_design() {
     let fused = design
         .modified(&platform, "test", |raw| raw.fusion.attention = true)
         .unwrap();
-    let (kernels, channels) = outputs(&platform, &fused);
+    let (kernels, channels, _) = outputs(&platform, &fused);
     insta::assert_snapshot!("fused_kernels.csv", kernels);
     insta::assert_snapshot!("fused_channels.csv", channels);
 }
@@ -70,7 +76,7 @@ fn int4_design() {
         })
         .unwrap();
     assert_eq!(int4.resources().dsps, 6144);
-    let (kernels, channels) = outputs(&platform, &int4);
+    let (kernels, channels, _) = outputs(&platform, &int4);
     insta::assert_snapshot!("int4_kernels.csv", kernels);
     insta::assert_snapshot!("int4_channels.csv", channels);
 }

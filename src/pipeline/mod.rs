@@ -241,16 +241,25 @@ pub fn simulate_gemm(
         kernels: vec![kernel],
     };
     let analysis = RooflineAnalysis::new(workload, platform);
-    let run = Run {
+    let (sim, files) = simulate_files(
+        &analysis,
         platform,
         design,
-        max_events: DEFAULT_MAX_EVENTS,
-    };
-    run.simulate(analysis, trace, &|| {}, report::sim::gemm_text)
+        DEFAULT_MAX_EVENTS,
+        trace,
+        &|| {},
+    )?;
+    Ok(SimulateOutput {
+        text: report::sim::gemm_text(&analysis, &sim, design, platform),
+        files,
+        analysis,
+        sim,
+    })
 }
 
-/// Simulates a workload on a design and renders the results, refusing runs beyond
-/// `max_events`. With `trace`, every executed node streams to it as the simulation runs.
+/// Simulates a workload on a design and renders the results (`kernels.csv`,
+/// `channels.csv`, `summary.json`), refusing runs beyond `max_events`. With `trace`, every
+/// executed node streams to it as the simulation runs.
 pub fn simulate(
     analysis: RooflineAnalysis,
     platform: &Platform,
@@ -259,58 +268,43 @@ pub fn simulate(
     trace: Option<&mut dyn TraceSink>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<SimulateOutput, Error> {
-    let run = Run {
-        platform,
-        design,
-        max_events,
-    };
-    run.simulate(analysis, trace, progress, report::sim::simulation_text)
+    let (sim, mut files) =
+        simulate_files(&analysis, platform, design, max_events, trace, progress)?;
+    files.push((
+        "summary.json",
+        report::sim::summary_json(&analysis, &sim, design, platform),
+    ));
+    Ok(SimulateOutput {
+        text: report::sim::simulation_text(&analysis, &sim, design, platform),
+        files,
+        analysis,
+        sim,
+    })
 }
 
-/// A simulation job's fixed inputs.
-struct Run<'a> {
-    platform: &'a Platform,
-    design: &'a Design,
+/// Simulates the analysed workload and writes its per-kernel and per-channel CSV.
+fn simulate_files(
+    analysis: &RooflineAnalysis,
+    platform: &Platform,
+    design: &Design,
     max_events: u64,
-}
-
-/// Renders a simulation's terminal text.
-type Render = fn(&RooflineAnalysis, &WorkloadSim, &Design, &Platform) -> String;
-
-impl Run<'_> {
-    fn simulate(
-        &self,
-        analysis: RooflineAnalysis,
-        trace: Option<&mut dyn TraceSink>,
-        progress: &(dyn Fn() + Sync),
-        render: Render,
-    ) -> Result<SimulateOutput, Error> {
-        let Run {
-            platform,
-            design,
-            max_events,
-        } = *self;
-        let sim = simulate_workload(
-            &analysis.workload,
-            design,
-            platform,
-            max_events,
-            trace,
-            progress,
-        )?;
-        let text = render(&analysis, &sim, design, platform);
-        let files = vec![
-            (
-                "kernels.csv",
-                report::sim::kernels_csv(&analysis, &sim, design, platform)?,
-            ),
-            ("channels.csv", report::sim::channels_csv(&sim, design)?),
-        ];
-        Ok(SimulateOutput {
-            text,
-            files,
-            analysis,
-            sim,
-        })
-    }
+    trace: Option<&mut dyn TraceSink>,
+    progress: &(dyn Fn() + Sync),
+) -> Result<(WorkloadSim, report::Files), Error> {
+    let sim = simulate_workload(
+        &analysis.workload,
+        design,
+        platform,
+        max_events,
+        trace,
+        progress,
+    )?;
+    let files = vec![
+        (
+            "kernels.csv",
+            report::sim::kernels_csv(analysis, &sim, design, platform)?,
+        ),
+        ("channels.csv", report::sim::channels_csv(&sim, design)?),
+    ];
+    Ok((sim, files))
 }

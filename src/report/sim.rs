@@ -168,6 +168,133 @@ pub fn gemm_text(
     out
 }
 
+/// Totals of each encoder that ran, in order, and of all of them.
+fn encoder_totals(
+    analysis: &RooflineAnalysis,
+    sim: &WorkloadSim,
+    design: &Design,
+    platform: &Platform,
+) -> (Vec<(Encoder, SimTotals)>, SimTotals) {
+    let mut encoders: Vec<(Encoder, SimTotals)> = Vec::new();
+    let mut all = SimTotals::default();
+    for ((kernel, _), result) in analysis.iter().zip(&sim.kernels) {
+        if encoders
+            .last()
+            .is_none_or(|(encoder, _)| *encoder != kernel.encoder)
+        {
+            encoders.push((kernel.encoder, SimTotals::default()));
+        }
+        let (_, totals) = encoders.last_mut().expect("pushed above");
+        totals.add(kernel, result, design, platform);
+        all.add(kernel, result, design, platform);
+    }
+    (encoders, all)
+}
+
+/// The cycles of each cause, by name.
+fn attribution_json(totals: &SimTotals) -> serde_json::Value {
+    Bottleneck::ALL
+        .iter()
+        .map(|cause| {
+            let cycles = totals.attribution[*cause as usize];
+            (format!("{}_cycles", cause.name()), cycles.into())
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// `summary.json`: the design and its resources, the workload, and per encoder and in total
+/// the cycles, milliseconds, efficiency, bottleneck and cycles by cause, the observations per
+/// second: what a script needs without parsing tables.
+pub fn summary_json(
+    analysis: &RooflineAnalysis,
+    sim: &WorkloadSim,
+    design: &Design,
+    platform: &Platform,
+) -> Vec<u8> {
+    let options = &analysis.workload.options;
+    let images = (options.cameras * options.batch) as f64;
+    let (encoders, all) = encoder_totals(analysis, sim, design, platform);
+    let totals_json = |totals: &SimTotals| {
+        let seconds = totals.seconds(design);
+        serde_json::json!({
+            "kernels": totals.instances,
+            "cycles": totals.cycles,
+            "ms": seconds * 1e3,
+            "ops_per_s": totals.ops / seconds,
+            "efficiency": totals.efficiency(design),
+            "bottleneck": totals.bottleneck().name(),
+            "hbm_bytes_tiled": totals.bytes_tiled,
+            "attribution": attribution_json(totals),
+        })
+    };
+    let encoders: Vec<serde_json::Value> = encoders
+        .iter()
+        .map(|(encoder, totals)| {
+            let mut value = totals_json(totals);
+            value["encoder"] = encoder.name().into();
+            if *encoder != Encoder::Text {
+                value["ms_per_camera"] = (totals.seconds(design) * 1e3 / images).into();
+            }
+            value
+        })
+        .collect();
+    let total_s = all.seconds(design);
+    let mut total = totals_json(&all);
+    total["observations_per_s"] = (options.batch as f64 / total_s).into();
+    total["hbm_gb_per_s"] = (all.bytes_tiled as f64 / total_s / 1e9).into();
+    let resources = design.resources();
+    let share = |used: u64, available: u64| used as f64 / available.max(1) as f64;
+    let array = design.array();
+    let summary = serde_json::json!({
+        "roofsim_version": env!("CARGO_PKG_VERSION"),
+        "design": {
+            "name": design.name(),
+            "source": design.source(),
+            "clock_mhz": design.clock_hz() / 1e6,
+            "precision": design.precision().to_string(),
+            "fusion": design.fusion().to_string(),
+            "memory": design.memory().name(),
+            "arrays": {
+                "count": design.array_count(),
+                "rows": array.rows,
+                "cols": array.cols,
+                "dataflow": array.dataflow.name(),
+                "overlap_folds": array.overlap_folds,
+            },
+            "peak_ops_per_s": 2.0 * design.macs_per_cycle() as f64 * design.clock_hz(),
+        },
+        "resources": {
+            "dsps": resources.dsps,
+            "bram_blocks": resources.bram_blocks,
+            "uram_blocks": resources.uram_blocks,
+            "dsp_share": share(resources.dsps, platform.dsp_slices),
+            "bram_share": share(resources.bram_blocks, platform.sram.bram_blocks),
+            "uram_share": share(resources.uram_blocks, platform.sram.uram_blocks),
+        },
+        "platform": platform.name,
+        "workload": {
+            "policy": options.policy,
+            "cameras": options.cameras,
+            "batch": options.batch,
+            "text_tokens": analysis.workload.text_tokens,
+            "image_tokens": analysis.workload.image_tokens,
+            "language_tokens": options.language_tokens,
+            "state_tokens": options.state_tokens,
+            "text_layers": options.text_layers,
+        },
+        "simulation": {
+            "distinct_layers": sim.units_simulated,
+            "events": sim.events,
+        },
+        "encoders": encoders,
+        "total": total,
+    });
+    let mut bytes = serde_json::to_vec_pretty(&summary).expect("a summary serialises");
+    bytes.push(b'\n');
+    bytes
+}
+
 /// Summary for the terminal: per kernel class and per encoder.
 pub fn simulation_text(
     analysis: &RooflineAnalysis,
@@ -231,18 +358,8 @@ pub fn simulation_text(
     ));
     out.push('\n');
     let mut rows = Vec::new();
-    let mut all = SimTotals::default();
-    for encoder in Encoder::ALL {
-        let mut totals = SimTotals::default();
-        for ((kernel, _), result) in analysis.iter().zip(&sim.kernels) {
-            if kernel.encoder == encoder {
-                totals.add(kernel, result, design, platform);
-                all.add(kernel, result, design, platform);
-            }
-        }
-        if totals.instances == 0 {
-            continue;
-        }
+    let (encoders, all) = encoder_totals(analysis, sim, design, platform);
+    for (encoder, totals) in &encoders {
         let seconds = totals.seconds(design);
         let per_camera = match encoder {
             Encoder::Text => "-".to_string(),
