@@ -98,6 +98,10 @@ struct SimulateArgs {
     /// Unlimited bandwidth and zero latency (with --gemm, the GEMM is also one tile)
     #[arg(long)]
     ideal_memory: bool,
+    /// Simulate only these kernels of each layer, comma-separated names or encoder/name
+    /// (as the tables print them: the names follow the design's fusion)
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    kernels: Vec<String>,
     /// Refuse runs whose distinct layers would take more events (graph nodes) than this
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
     max_events: u64,
@@ -191,6 +195,9 @@ struct InputArgs {
     /// Text layers to run [default: the policy's, 16]
     #[arg(long, value_name = "N")]
     text_layers: Option<u64>,
+    /// Vision layers to run, for focused runs [default: all of the model's, 12]
+    #[arg(long, value_name = "N")]
+    vision_layers: Option<u64>,
     /// Observations processed together (weights are read once per batch)
     #[arg(long, value_name = "N", default_value_t = 1)]
     batch: u64,
@@ -254,6 +261,8 @@ fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
         state_tokens: inputs.state_tokens,
         batch: inputs.batch,
         text_layers: inputs.text_layers,
+        vision_layers: inputs.vision_layers,
+        kernels: Vec::new(),
         fusion: inputs
             .fuse
             .as_deref()
@@ -293,7 +302,8 @@ fn run_roofline(args: &RooflineArgs) -> Result<(), Error> {
 }
 
 fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
-    let inputs = load_inputs(&args.inputs)?;
+    let mut inputs = load_inputs(&args.inputs)?;
+    inputs.choices.kernels = args.kernels.clone();
     let mut design = load_design_for(args.design.as_deref(), &args.inputs, &inputs)?;
     if args.ideal_memory {
         design = design.modified(&inputs.platform, "--ideal-memory", |raw| {

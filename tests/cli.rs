@@ -134,7 +134,8 @@ fn batching_and_fusion_change_the_workload() {
     );
     assert!(
         stdout.contains(
-            "1 camera(s), batch 8; 113 text tokens = 64 image (1 x 64) + 48 language + 1 state"
+            "1 camera(s), batch 8; 12 vision layers; 113 text tokens = 64 image (1 x 64) + 48 \
+             language + 1 state"
         ),
         "{stdout}"
     );
@@ -534,8 +535,8 @@ fn the_policy_applies_visibly_and_none_turns_it_off() {
     );
     assert_eq!(implicit, explicit);
     assert!(implicit.contains(
-        "workload: policy built-in:smolvla_base.config.json; 3 camera(s), batch 1; 241 text \
-         tokens = 192 image (3 x 64) + 48 language + 1 state; 16 text layers"
+        "workload: policy built-in:smolvla_base.config.json; 3 camera(s), batch 1; 12 vision \
+         layers; 241 text tokens = 192 image (3 x 64) + 48 language + 1 state; 16 text layers"
     ));
     let bare = succeeds(
         &["roofline", "--precision", "int8", "--policy", "none"],
@@ -617,8 +618,8 @@ fn unknown_kernel_names_get_a_suggestion() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert_eq!(
         stderr,
-        "error: command line: field `--kernel`: no kernel `vision/fc1` with fusion \
-         gemm-act+qkv; did you mean `vision/fc1_gelu`?\n"
+        "error: --kernel: no kernel `vision/fc1` with fusion gemm-act+qkv; did you mean \
+         `vision/fc1_gelu`?\n"
     );
     assert!(!dot.exists());
 }
@@ -706,4 +707,54 @@ fn summary_json_agrees_with_the_tables() {
         .map(|v| v.as_u64().unwrap())
         .sum();
     assert_eq!(attribution, cycles);
+}
+
+/// Focused runs: `--kernels` simulates only the named kernels of each layer (refusing a name
+/// the fusion does not have), `--vision-layers` fewer vision layers.
+#[test]
+fn focused_runs_simulate_only_what_they_name() {
+    let out = tempfile::tempdir().unwrap();
+    let stdout = succeeds(
+        &[
+            "simulate",
+            "--kernels",
+            "qkv_proj,vision/fc1_gelu",
+            "--vision-layers",
+            "2",
+            "--text-layers",
+            "3",
+        ],
+        out.path(),
+    );
+    assert!(
+        stdout.contains("; 2 vision layers;") && stdout.contains("only qkv_proj, vision/fc1_gelu")
+    );
+    let kernels = std::fs::read_to_string(out.path().join("kernels.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(kernels.as_bytes());
+    let rows: Vec<(String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[2].to_string())
+        })
+        .collect();
+    // qkv_proj in 2 vision and 3 text layers, fc1_gelu in 2 vision layers.
+    assert_eq!(rows.len(), 2 + 3 + 2, "{rows:?}");
+    assert!(
+        rows.iter().all(
+            |(encoder, name)| name == "qkv_proj" || (encoder == "vision" && name == "fc1_gelu")
+        )
+    );
+    rejects(
+        &["simulate", "--kernels", "q_proj"],
+        &[
+            "--kernels",
+            "no kernel `q_proj` with fusion gemm-act+qkv",
+            "did you mean",
+        ],
+    );
+    rejects(
+        &["simulate", "--vision-layers", "13"],
+        &["--vision-layers", "the model's 12 layers"],
+    );
 }

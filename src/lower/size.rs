@@ -90,7 +90,7 @@ pub fn checked_graph_size(kernel: &Kernel, design: &Design) -> Result<GraphSize,
     let size = graph_size(kernel, design);
     if size.nodes > MAX_GRAPH_NODES || size.row_segments > MAX_ROW_SEGMENTS {
         return Err(LowerError::TooLarge {
-            kernel: format!("{}/{}", kernel.encoder, kernel.name),
+            kernel: kernel.label(),
             nodes: size.nodes,
             row_segments: size.row_segments,
         });

@@ -137,30 +137,12 @@ pub fn lower_kernel(
         fusion: design.fusion(),
         ..choices.clone()
     };
-    let workload = build_workload(model, &choices.options(model, policy, design.precision()))?;
-    let label = |k: &crate::workload::Kernel| format!("{}/{}", k.encoder, k.name);
-    let Some(kernel) = workload
+    let workload = build_workload(model, &choices.options(model, policy, design.precision()))?
+        .select(&[name.to_string()], "--kernel")?;
+    let kernel = workload
         .kernels
-        .iter()
-        .find(|k| label(k) == name || k.name == name)
-    else {
-        let mut names: Vec<String> = Vec::new();
-        for kernel in &workload.kernels {
-            if !names.contains(&label(kernel)) {
-                names.push(label(kernel));
-            }
-        }
-        return Err(ConfigError::invalid(
-            "command line",
-            "--kernel",
-            format!(
-                "no kernel `{name}` with fusion {}{}",
-                design.fusion(),
-                crate::config::did_you_mean(name, &names)
-            ),
-        )
-        .into());
-    };
+        .first()
+        .expect("select keeps the named kernel");
     Ok(crate::lower::lower(kernel, design)?)
 }
 
@@ -233,6 +215,8 @@ pub fn simulate_gemm(
             state_tokens: 0,
             batch: 1,
             text_layers: 0,
+            vision_layers: 0,
+            kernels: Vec::new(),
             precision: design.precision(),
             fusion: design.fusion(),
         },

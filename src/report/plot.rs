@@ -134,7 +134,7 @@ pub fn roofline_svg(
         }
         seen.push(key);
         let label = if encoders.len() > 1 && kernel.encoder != encoders[0] {
-            format!("{}/{}", kernel.encoder, kernel.name)
+            kernel.label()
         } else {
             kernel.name.to_string()
         };

@@ -15,6 +15,9 @@ pub(crate) fn workload_line(workload: &Workload) -> String {
         "workload: policy {policy}; {} camera(s), batch {}",
         options.cameras, options.batch
     );
+    if workload.encoder_kernels(Encoder::Vision).next().is_some() {
+        let _ = write!(line, "; {} vision layers", options.vision_layers);
+    }
     if workload.encoder_kernels(Encoder::Text).next().is_some() {
         let per_camera = workload.image_tokens / options.cameras;
         let _ = write!(
@@ -30,6 +33,9 @@ pub(crate) fn workload_line(workload: &Workload) -> String {
         );
     }
     let _ = write!(line, "; fusion {}", options.fusion);
+    if !options.kernels.is_empty() {
+        let _ = write!(line, "; only {}", options.kernels.join(", "));
+    }
     line
 }
 

@@ -111,6 +111,8 @@ mod tests {
             state_tokens: policy.state_tokens,
             batch: 1,
             text_layers: policy.num_vlm_layers,
+            vision_layers: 12,
+            kernels: Vec::new(),
             precision: PrecisionPair::uniform(Precision::Int8),
             fusion: Fusion::default(),
         };

@@ -69,7 +69,7 @@ fn units(workload: &Workload) -> Vec<Unit> {
 fn label(kernel: &Kernel) -> String {
     match kernel.layer {
         Some(layer) => format!("{}/L{layer}/{}", kernel.encoder, kernel.name),
-        None => format!("{}/{}", kernel.encoder, kernel.name),
+        None => kernel.label(),
     }
 }
 

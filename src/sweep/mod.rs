@@ -230,12 +230,7 @@ fn prepare(
         .kernels
         .into_iter()
         .filter(|k| inputs.spec.encoders.contains(&k.encoder))
-        .filter(|k| {
-            wanted.is_empty()
-                || wanted
-                    .iter()
-                    .any(|w| *w == k.name || *w == format!("{}/{}", k.encoder, k.name))
-        })
+        .filter(|k| wanted.is_empty() || wanted.iter().any(|w| k.is_named(w)))
         .collect();
     if kernels.is_empty() {
         return Err("no kernel of this point matches `encoders` and `kernels`".into());
@@ -303,11 +298,8 @@ pub fn check_kernel_filter(inputs: &SweepInputs) -> Result<(), ConfigError> {
             continue;
         };
         for kernel in workload.kernels {
-            if spec.encoders.contains(&kernel.encoder) {
-                let name = format!("{}/{}", kernel.encoder, kernel.name);
-                if !names.contains(&name) {
-                    names.push(name);
-                }
+            if spec.encoders.contains(&kernel.encoder) && !names.contains(&kernel.label()) {
+                names.push(kernel.label());
             }
         }
     }

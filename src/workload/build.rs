@@ -336,6 +336,17 @@ pub fn build_workload(
             );
         }
     }
+    if let Some(vision) = &model.vision
+        && !(1..=vision.num_layers).contains(&options.vision_layers)
+    {
+        return invalid(
+            "--vision-layers",
+            format!(
+                "must be between 1 and the model's {} layers",
+                vision.num_layers
+            ),
+        );
+    }
     if let Some(text) = &model.text
         && !(1..=text.num_layers).contains(&options.text_layers)
     {
@@ -395,12 +406,13 @@ pub fn build_workload(
                 .into(),
         );
     }
-    Ok(Workload {
+    Workload {
         options: options.clone(),
         text_tokens,
         image_tokens: visual_tokens,
         kernels: builder.kernels,
-    })
+    }
+    .select(&options.kernels, "--kernels")
 }
 
 fn vision_encoder(
@@ -435,7 +447,7 @@ fn vision_encoder(
         &["x"],
         position_parameters,
     );
-    for layer in 0..vision.num_layers {
+    for layer in 0..options.vision_layers {
         builder.layer = Some(layer);
         builder.layer_norm("ln1", Op::LayerNorm, rows, hidden);
         if options.fusion.qkv {
@@ -644,6 +656,8 @@ mod tests {
             state_tokens: policy.state_tokens,
             batch,
             text_layers: policy.num_vlm_layers,
+            vision_layers: 12,
+            kernels: Vec::new(),
             precision: PrecisionPair::uniform(Precision::Int8),
             fusion,
         }

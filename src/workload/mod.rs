@@ -181,6 +181,17 @@ impl Kernel {
             .sum()
     }
 
+    /// `encoder/name`, as tables print it.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.encoder, self.name)
+    }
+
+    /// Whether `name` names this kernel: its name (`qkv_proj`, in every encoder) or
+    /// `encoder/name`.
+    pub fn is_named(&self, name: &str) -> bool {
+        self.name == name || self.label() == name
+    }
+
     /// Shape key: kernels with the same name, op and shape do the same work in every layer.
     pub fn shape_key(&self) -> (Encoder, &'static str, Op, u64, u64, u64, u64) {
         (
@@ -207,6 +218,10 @@ pub struct WorkloadOptions {
     pub batch: u64,
     /// Text layers to run (smolVLA keeps the first 16).
     pub text_layers: u64,
+    /// Vision layers to run (all of them in a forward pass; fewer for focused runs).
+    pub vision_layers: u64,
+    /// Only these kernels (names or `encoder/name`), for focused runs; empty: all.
+    pub kernels: Vec<String>,
     pub precision: PrecisionPair,
     pub fusion: Fusion,
 }
@@ -219,6 +234,12 @@ pub struct WorkloadChoices {
     pub state_tokens: Option<u64>,
     pub batch: u64,
     pub text_layers: Option<u64>,
+    /// Vision layers to run; `None`: all of the model's.
+    #[serde(default)]
+    pub vision_layers: Option<u64>,
+    /// Only these kernels of each layer (names or `encoder/name`); empty: all.
+    #[serde(default)]
+    pub kernels: Vec<String>,
     pub fusion: Fusion,
 }
 
@@ -231,6 +252,7 @@ impl WorkloadChoices {
         precision: PrecisionPair,
     ) -> WorkloadOptions {
         let all_text_layers = model.text.as_ref().map_or(0, |text| text.num_layers);
+        let all_vision_layers = model.vision.as_ref().map_or(0, |vision| vision.num_layers);
         WorkloadOptions {
             policy: policy.map(|p| p.source.clone()),
             cameras: self.cameras.or(policy.map(|p| p.cameras)).unwrap_or(1),
@@ -247,6 +269,8 @@ impl WorkloadChoices {
                 .text_layers
                 .or(policy.map(|p| p.num_vlm_layers))
                 .unwrap_or(all_text_layers),
+            vision_layers: self.vision_layers.unwrap_or(all_vision_layers),
+            kernels: self.kernels.clone(),
             precision,
             fusion: self.fusion,
         }
@@ -270,6 +294,48 @@ impl Workload {
         self.kernels
             .iter()
             .filter(move |kernel| kernel.encoder == encoder)
+    }
+
+    /// Distinct `encoder/name` labels, in order of first appearance.
+    pub fn labels(&self) -> Vec<String> {
+        let mut labels: Vec<String> = Vec::new();
+        for kernel in &self.kernels {
+            let label = kernel.label();
+            if !labels.contains(&label) {
+                labels.push(label);
+            }
+        }
+        labels
+    }
+
+    /// Only the kernels `names` name (each a name or `encoder/name`), for focused runs; a
+    /// name that matches none is an error suggesting the closest.
+    /// `option` is the flag or field the names came from, for the error.
+    pub fn select(
+        mut self,
+        names: &[String],
+        option: &'static str,
+    ) -> Result<Workload, WorkloadError> {
+        if names.is_empty() {
+            return Ok(self);
+        }
+        let labels = self.labels();
+        if let Some(unknown) = names
+            .iter()
+            .find(|name| !self.kernels.iter().any(|k| k.is_named(name)))
+        {
+            return Err(WorkloadError::Invalid {
+                option,
+                rule: format!(
+                    "no kernel `{unknown}` with fusion {}{}",
+                    self.options.fusion,
+                    crate::config::did_you_mean(unknown, &labels)
+                ),
+            });
+        }
+        self.kernels
+            .retain(|kernel| names.iter().any(|name| kernel.is_named(name)));
+        Ok(self)
     }
 
     /// Parameters one encoder reads (each weight counted once per forward pass).
