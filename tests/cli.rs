@@ -296,13 +296,19 @@ fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
     simulate_with_threads("2", true, traced.path());
     assert_eq!(
         files_in(one.path()),
-        ["channels.csv", "kernels.csv", "summary.json"]
+        ["channels.csv", "engines.csv", "kernels.csv", "summary.json"]
     );
     assert_eq!(
         files_in(traced.path()),
-        ["channels.csv", "kernels.csv", "summary.json", "trace.csv"]
+        [
+            "channels.csv",
+            "engines.csv",
+            "kernels.csv",
+            "summary.json",
+            "trace.csv"
+        ]
     );
-    for name in ["kernels.csv", "channels.csv", "summary.json"] {
+    for name in ["kernels.csv", "channels.csv", "engines.csv", "summary.json"] {
         let a = std::fs::read(one.path().join(name)).unwrap();
         let b = std::fs::read(two.path().join(name)).unwrap();
         let c = std::fs::read(traced.path().join(name)).unwrap();
@@ -487,7 +493,13 @@ fn chrome_trace_opens_as_json() {
         .success();
     assert_eq!(
         files_in(out.path()),
-        ["channels.csv", "kernels.csv", "summary.json", "trace.json"]
+        [
+            "channels.csv",
+            "engines.csv",
+            "kernels.csv",
+            "summary.json",
+            "trace.json"
+        ]
     );
     let text = std::fs::read_to_string(out.path().join("trace.json")).unwrap();
     let events: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
@@ -707,6 +719,23 @@ fn summary_json_agrees_with_the_tables() {
         .map(|v| v.as_u64().unwrap())
         .sum();
     assert_eq!(attribution, cycles);
+
+    // engines.csv: each array and vector unit, busy no longer than the run.
+    let engines = std::fs::read_to_string(out.path().join("engines.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(engines.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let names: Vec<&str> = rows.iter().map(|r| &r[0]).collect();
+    assert_eq!(
+        names,
+        [
+            "array0", "array1", "array2", "vector0", "vector1", "vector2"
+        ]
+    );
+    for row in &rows {
+        let busy: u64 = row[3].parse().unwrap();
+        let utilization: f64 = row[4].parse().unwrap();
+        assert!(busy <= cycles && (utilization - busy as f64 / cycles as f64).abs() < 1e-4);
+    }
 }
 
 /// Focused runs: `--kernels` simulates only the named kernels of each layer (refusing a name

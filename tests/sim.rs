@@ -216,6 +216,19 @@ fn every_kernel_of_the_default_model_stays_under_its_roofline() {
                 check.efficiency
             );
             assert_eq!(sim.attribution.iter().sum::<u64>(), sim.cycles);
+            // No engine is busy longer than the kernel runs; arrays and vector units add up.
+            assert!(
+                sim.engine_busy_cycles
+                    .iter()
+                    .all(|&busy| busy <= sim.cycles)
+            );
+            let arrays = design.array_count() as usize;
+            let array_busy: u64 = sim.engine_busy_cycles[..arrays].iter().sum();
+            let vector_busy: u64 = sim.engine_busy_cycles[arrays..].iter().sum();
+            assert_eq!(
+                (array_busy, vector_busy),
+                (sim.array_busy_cycles, sim.vector_busy_cycles)
+            );
             assert_eq!(
                 sim.macs, kernel.macs,
                 "{}: MACs conserved by the tiling",

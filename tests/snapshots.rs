@@ -18,9 +18,9 @@ fn base() -> (Platform, Design) {
     (platform, design)
 }
 
-/// `kernels.csv`, `channels.csv` and `summary.json` of the default workload (3 cameras,
-/// batch 1) on `design`.
-fn outputs(platform: &Platform, design: &Design) -> (String, String, String) {
+/// `kernels.csv`, `channels.csv`, `summary.json` and `engines.csv` of the default workload
+/// (3 cameras, batch 1) on `design`.
+fn outputs(platform: &Platform, design: &Design) -> (String, String, String, String) {
     let choices = WorkloadChoices {
         batch: 1,
         ..WorkloadChoices::default()
@@ -42,16 +42,18 @@ fn outputs(platform: &Platform, design: &Design) -> (String, String, String) {
         file("kernels.csv"),
         file("channels.csv"),
         file("summary.json"),
+        file("engines.csv"),
     )
 }
 
 #[test]
 fn default_design() {
     let (platform, design) = base();
-    let (kernels, channels, summary) = outputs(&platform, &design);
+    let (kernels, channels, summary, engines) = outputs(&platform, &design);
     insta::assert_snapshot!("default_kernels.csv", kernels);
     insta::assert_snapshot!("default_channels.csv", channels);
     insta::assert_snapshot!("default_summary.json", summary);
+    insta::assert_snapshot!("default_engines.csv", engines);
 }
 
 #[test]
@@ -60,7 +62,7 @@ fn fused_attention_design() {
     let fused = design
         .modified(&platform, "test", |raw| raw.fusion.attention = true)
         .unwrap();
-    let (kernels, channels, _) = outputs(&platform, &fused);
+    let (kernels, channels, _, _) = outputs(&platform, &fused);
     insta::assert_snapshot!("fused_kernels.csv", kernels);
     insta::assert_snapshot!("fused_channels.csv", channels);
 }
@@ -76,7 +78,7 @@ fn int4_design() {
         })
         .unwrap();
     assert_eq!(int4.resources().dsps, 6144);
-    let (kernels, channels, _) = outputs(&platform, &int4);
+    let (kernels, channels, _, _) = outputs(&platform, &int4);
     insta::assert_snapshot!("int4_kernels.csv", kernels);
     insta::assert_snapshot!("int4_channels.csv", channels);
 }

@@ -289,6 +289,7 @@ fn simulate_files(
             report::sim::kernels_csv(analysis, &sim, design, platform)?,
         ),
         ("channels.csv", report::sim::channels_csv(&sim, design)?),
+        ("engines.csv", report::sim::engines_csv(&sim, design)?),
     ];
     Ok((sim, files))
 }

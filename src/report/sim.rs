@@ -74,6 +74,64 @@ pub fn channel_totals(sim: &WorkloadSim) -> Vec<ChannelStats> {
     totals
 }
 
+/// One row per engine (each array, then each vector unit): what it is, its busy cycles over
+/// the forward pass, its utilisation (busy over the run's cycles) and the kernel instances
+/// that used it.
+pub fn engines_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, ReportError> {
+    let total_cycles: u64 = sim.kernels.iter().map(|k| k.cycles).sum();
+    let engines = sim
+        .kernels
+        .first()
+        .map_or(0, |k| k.engine_busy_cycles.len());
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record([
+        "engine",
+        "kind",
+        "shape",
+        "busy_cycles",
+        "utilization",
+        "kernels",
+    ])?;
+    let array = design.array();
+    let arrays = design.array_count() as usize;
+    for engine in 0..engines {
+        let busy: u64 = sim
+            .kernels
+            .iter()
+            .map(|k| k.engine_busy_cycles[engine])
+            .sum();
+        let kernels = sim
+            .kernels
+            .iter()
+            .filter(|k| k.engine_busy_cycles[engine] > 0)
+            .count();
+        let (name, kind, shape) = if engine < arrays {
+            (
+                format!("array{engine}"),
+                "systolic",
+                format!("{}x{} {}", array.rows, array.cols, array.dataflow.name()),
+            )
+        } else {
+            (
+                format!("vector{}", engine - arrays),
+                "vector",
+                format!("{} lanes", design.vector_lanes()),
+            )
+        };
+        writer.write_record([
+            name,
+            kind.to_string(),
+            shape,
+            busy.to_string(),
+            format!("{:.4}", busy as f64 / total_cycles.max(1) as f64),
+            kernels.to_string(),
+        ])?;
+    }
+    writer
+        .into_inner()
+        .map_err(|error| ReportError::Csv(error.into_error().into()))
+}
+
 /// One row per HBM pseudo-channel: bytes and where its time went.
 pub fn channels_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, ReportError> {
     let total_cycles: u64 = sim.kernels.iter().map(|k| k.cycles).sum();

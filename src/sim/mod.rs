@@ -158,6 +158,8 @@ pub struct KernelSim {
     /// Busy cycles summed over all arrays.
     pub array_busy_cycles: u64,
     pub vector_busy_cycles: u64,
+    /// Busy cycles of each engine: the arrays in order, then the vector units.
+    pub engine_busy_cycles: Vec<u64>,
     /// Per platform channel.
     pub channels: Vec<ChannelStats>,
     pub events: u64,
@@ -350,10 +352,25 @@ pub fn simulate(
         attribution,
         array_busy_cycles: totals.array_cycles,
         vector_busy_cycles: totals.vector_cycles,
+        engine_busy_cycles: engine_busy_cycles(graph, design),
         channels: channels.into_iter().map(|c| c.stats).collect(),
         // One "node finished" event per node: the assert above holds every node ran.
         events: count as u64,
     })
+}
+
+/// Busy cycles of each array, then of each vector unit: the sum of the nodes each ran.
+fn engine_busy_cycles(graph: &KernelGraph, design: &Design) -> Vec<u64> {
+    let arrays = design.array_count() as usize;
+    let mut busy = vec![0; arrays + design.vector_units() as usize];
+    for node in graph.graph.node_weights() {
+        match node.kind {
+            NodeKind::Gemm { array, cycles, .. } => busy[array as usize] += cycles,
+            NodeKind::Vector { unit, cycles } => busy[arrays + unit as usize] += cycles,
+            NodeKind::Load(_) | NodeKind::Store(_) => {}
+        }
+    }
+    busy
 }
 
 /// Starts `node` on a FIFO unit at `now` or when the unit frees, whichever is later.
