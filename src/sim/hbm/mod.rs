@@ -118,6 +118,12 @@ pub struct Channel {
     next_refresh_tick: u64,
     /// The bursts in flight on this channel's port.
     window: Window,
+    /// The shortest burst service and the longest latency seen so far: while
+    /// `latency ≤ (outstanding − 1) · service` holds for them, no burst can wait for a slot
+    /// (the burst `outstanding` places earlier ended at least `outstanding − 1` services
+    /// before this one can start, and was released one latency after it ended).
+    shortest_service: Option<u64>,
+    longest_latency: u64,
     pub stats: ChannelStats,
 }
 
@@ -151,6 +157,8 @@ impl Channel {
         }
         // Bursts split the request's service evenly; the first `longer` take one tick more.
         let (base, longer) = (service / bursts, service % bursts);
+        self.shortest_service = Some(self.shortest_service.map_or(base, |s| s.min(base)));
+        self.longest_latency = self.longest_latency.max(latency);
         let start = arrival_tick.max(self.free_tick);
         if start >= self.next_refresh_tick {
             // Refreshes while the channel was idle cost no request anything.
@@ -204,17 +212,23 @@ impl Channel {
         latency: u64,
     ) -> Option<u64> {
         let end = start + service;
-        let capacity = timing.outstanding;
-        let free = capacity - self.window.len();
-        let popped = bursts.saturating_sub(free).min(self.window.len());
-        // Bursts beyond the window's capacity wait for this request's own earlier bursts,
-        // released `latency` after they end, `capacity - 1` bursts earlier.
-        let own_released = bursts <= capacity || latency <= (capacity - 1) * base;
-        if end >= self.next_refresh_tick
-            || !own_released
-            || !self.window.releases_by(free, popped, start, base, longer)
-        {
+        if end >= self.next_refresh_tick {
             return None;
+        }
+        let capacity = timing.outstanding;
+        let shortest = self
+            .shortest_service
+            .expect("serve recorded this request's bursts");
+        if self.longest_latency > (capacity - 1) * shortest {
+            // The window may bind: check this request's bursts against the slots they take.
+            let free = capacity - self.window.len();
+            let popped = bursts.saturating_sub(free).min(self.window.len());
+            // Bursts beyond the window's capacity wait for this request's own earlier
+            // bursts, released `latency` after they end, `capacity - 1` bursts earlier.
+            let own_released = bursts <= capacity || latency <= (capacity - 1) * base;
+            if !own_released || !self.window.releases_by(free, popped, start, base, longer) {
+                return None;
+            }
         }
         // Pushing frees the oldest slots beyond capacity: the `popped` ones, run by run.
         self.window.push(

@@ -5,8 +5,6 @@
 //! closed form, so a request costs a few operations however many bursts it has, and the
 //! check that none of its bursts waits for a slot looks at runs, not bursts.
 
-use std::collections::VecDeque;
-
 /// Bursts issued back to back: burst `i` ends at `origin + (i + 1)·base + min(i + 1,
 /// longer)` (the first `longer` bursts take one tick more) and its slot is released
 /// `latency` ticks later. Bursts `first..first + count` of it are still in flight.
@@ -39,10 +37,16 @@ impl Run {
     }
 }
 
-/// The bursts in flight on one port.
+/// The bursts in flight on one port: a ring of runs (each holds at least one burst, so at
+/// most `capacity` of them), oldest first.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Window {
-    runs: VecDeque<Run>,
+    runs: Vec<Run>,
+    /// Index of the oldest run in `runs`.
+    head: usize,
+    /// Runs in the ring.
+    held: usize,
+    /// Bursts in flight.
     len: u64,
 }
 
@@ -52,37 +56,65 @@ impl Window {
         self.len
     }
 
+    /// The `index`-th oldest run.
+    fn run(&self, index: usize) -> &Run {
+        let slot = self.head + index;
+        &self.runs[if slot >= self.runs.len() {
+            slot - self.runs.len()
+        } else {
+            slot
+        }]
+    }
+
+    /// Frees the slots of the `bursts` oldest bursts (at most all of them).
+    fn drop_oldest(&mut self, bursts: u64) {
+        let mut left = bursts;
+        while left > 0 && self.held > 0 {
+            let head = self.head;
+            let run = &mut self.runs[head];
+            let dropped = left.min(run.count);
+            run.first += dropped;
+            run.count -= dropped;
+            self.len -= dropped;
+            left -= dropped;
+            if run.count == 0 {
+                self.head = if head + 1 == self.runs.len() {
+                    0
+                } else {
+                    head + 1
+                };
+                self.held -= 1;
+            }
+        }
+    }
+
     /// Frees the oldest burst's slot and returns its release tick.
     pub fn pop_oldest(&mut self) -> Option<u64> {
-        let run = self.runs.front_mut()?;
-        let release = run.release(run.first);
-        run.first += 1;
-        run.count -= 1;
-        if run.count == 0 {
-            self.runs.pop_front();
-        }
-        self.len -= 1;
+        let release = (self.held > 0).then(|| {
+            let run = self.run(0);
+            run.release(run.first)
+        })?;
+        self.drop_oldest(1);
         Some(release)
     }
 
     /// Adds a run of bursts, then frees the oldest beyond `capacity` (in a back-to-back
     /// request they were popped, one per new burst, before they bound anything).
     pub fn push(&mut self, run: Run, capacity: u64) {
+        if self.runs.len() < capacity as usize + 1 {
+            // First use, or a wider window: lay the runs out afresh, oldest first.
+            let runs: Vec<Run> = (0..self.held).map(|index| *self.run(index)).collect();
+            self.runs = runs;
+            self.runs.resize(capacity as usize + 1, run);
+            self.head = 0;
+        }
+        let slot = self.head + self.held;
+        let size = self.runs.len();
+        self.runs[if slot >= size { slot - size } else { slot }] = run;
+        self.held += 1;
         self.len += run.count;
-        self.runs.push_back(run);
-        while self.len > capacity {
-            let excess = self.len - capacity;
-            let front = self
-                .runs
-                .front_mut()
-                .expect("a window over capacity has runs");
-            let dropped = excess.min(front.count);
-            front.first += dropped;
-            front.count -= dropped;
-            self.len -= dropped;
-            if front.count == 0 {
-                self.runs.pop_front();
-            }
+        if self.len > capacity {
+            self.drop_oldest(self.len - capacity);
         }
     }
 
@@ -90,29 +122,29 @@ impl Window {
     /// `popped` oldest bursts in flight in order, find each released by the time the channel
     /// would start them back to back: `start + j·base + min(j, longer)`.
     pub fn releases_by(&self, free: u64, popped: u64, start: u64, base: u64, longer: u64) -> bool {
-        let begins = |j: u64| start + j * base + j.min(longer);
         let mut k0 = 0;
-        for run in &self.runs {
+        for index in 0..self.held {
             if k0 == popped {
                 break;
             }
+            let run = self.run(index);
             let count = run.count.min(popped - k0);
+            let last = k0 + count - 1;
+            let late = |k: u64| {
+                let j = free + k;
+                run.release(run.first + (k - k0)) > start + j * base + j.min(longer)
+            };
             // Both sides are linear in the burst but for one bend each (where `min` stops
             // growing), so their difference peaks at an end of the range or at a bend.
-            let last = k0 + count - 1;
-            let run_bend = run
-                .longer
-                .checked_sub(1 + run.first)
-                .map(|offset| k0 + offset);
-            let request_bend = longer.checked_sub(free);
-            let candidates = [Some(k0), Some(last), run_bend, request_bend]
-                .into_iter()
-                .flatten()
-                .filter(|&k| k >= k0 && k <= last);
-            for k in candidates {
-                if run.release(run.first + (k - k0)) > begins(free + k) {
-                    return false;
-                }
+            let inside = |bend: Option<u64>| bend.filter(|&k| k > k0 && k < last);
+            let run_bend = inside(run.longer.checked_sub(1 + run.first).map(|o| k0 + o));
+            let request_bend = inside(longer.checked_sub(free));
+            if late(k0)
+                || late(last)
+                || run_bend.is_some_and(late)
+                || request_bend.is_some_and(late)
+            {
+                return false;
             }
             k0 += count;
         }
