@@ -157,17 +157,20 @@ impl Channel {
         }
         // Bursts split the request's service evenly; the first `longer` take one tick more.
         let (base, longer) = (service / bursts, service % bursts);
-        self.shortest_service = Some(self.shortest_service.map_or(base, |s| s.min(base)));
+        let shortest = self.shortest_service.map_or(base, |s| s.min(base));
+        self.shortest_service = Some(shortest);
         self.longest_latency = self.longest_latency.max(latency);
         let start = arrival_tick.max(self.free_tick);
-        if start >= self.next_refresh_tick {
-            // Refreshes while the channel was idle cost no request anything.
-            self.next_refresh_tick =
-                (start / timing.refresh_interval_ticks + 1) * timing.refresh_interval_ticks;
-        }
-        if let Some(done) =
-            self.serve_back_to_back(timing, start, bursts, (base, longer), service, latency)
-        {
+        self.skip_idle_refreshes(timing, start);
+        let window_may_bind = self.longest_latency > (timing.outstanding - 1) * shortest;
+        if let Some(done) = self.serve_back_to_back(
+            timing,
+            start,
+            bursts,
+            (base, longer),
+            (service, latency),
+            window_may_bind,
+        ) {
             return done;
         }
         let mut done_tick = arrival_tick;
@@ -181,10 +184,7 @@ impl Channel {
             let ready = arrival_tick.max(self.free_tick);
             let start = issue.max(self.free_tick);
             self.stats.latency_ticks += start - ready;
-            if start >= self.next_refresh_tick {
-                self.next_refresh_tick =
-                    (start / timing.refresh_interval_ticks + 1) * timing.refresh_interval_ticks;
-            }
+            self.skip_idle_refreshes(timing, start);
             let mut end = start + burst_service;
             while end >= self.next_refresh_tick {
                 self.next_refresh_tick += timing.refresh_interval_ticks;
@@ -199,27 +199,34 @@ impl Channel {
         done_tick
     }
 
+    /// Refreshes while the channel was idle cost no request anything: the next one to charge
+    /// is the first after `start`.
+    fn skip_idle_refreshes(&mut self, timing: &ChannelTiming, start: u64) {
+        if start >= self.next_refresh_tick {
+            self.next_refresh_tick =
+                (start / timing.refresh_interval_ticks + 1) * timing.refresh_interval_ticks;
+        }
+    }
+
     /// The request's bursts from `start` one after another, when no burst waits for a slot of
-    /// the window and no refresh falls inside: the common case, in a few operations. `None`
-    /// when burst-by-burst service is needed.
+    /// the window and no refresh falls inside: the common case, in a few operations. Unless
+    /// `window_may_bind`, no burst can wait (see `shortest_service`). `None` when
+    /// burst-by-burst service is needed.
     fn serve_back_to_back(
         &mut self,
         timing: &ChannelTiming,
         start: u64,
         bursts: u64,
         (base, longer): (u64, u64),
-        service: u64,
-        latency: u64,
+        (service, latency): (u64, u64),
+        window_may_bind: bool,
     ) -> Option<u64> {
         let end = start + service;
         if end >= self.next_refresh_tick {
             return None;
         }
         let capacity = timing.outstanding;
-        let shortest = self
-            .shortest_service
-            .expect("serve recorded this request's bursts");
-        if self.longest_latency > (capacity - 1) * shortest {
+        if window_may_bind {
             // The window may bind: check this request's bursts against the slots they take.
             let free = capacity - self.window.len();
             let popped = bursts.saturating_sub(free).min(self.window.len());

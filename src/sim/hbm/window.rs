@@ -37,8 +37,8 @@ impl Run {
     }
 }
 
-/// The bursts in flight on one port: a ring of runs (each holds at least one burst, so at
-/// most `capacity` of them), oldest first.
+/// The bursts in flight on one port: a ring of runs, oldest first. Each run holds at least
+/// one burst, so the ring needs `capacity` runs, plus one for a run being pushed.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Window {
     runs: Vec<Run>,
