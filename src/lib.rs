@@ -23,7 +23,7 @@
 //! The modelled accelerator: `count` systolic arrays of `rows × cols` MAC units (output-,
 //! weight- or input-stationary) with double-buffered tile buffers in URAM or BRAM, vector units
 //! for the non-GEMM kernels, and the HBM's 32 pseudo-channels behind the AXI switch. Each model
-//! documents its timing assumptions: [`lower::gemm_tile_cycles`] for the arrays,
+//! documents its timing assumptions: [`sim::array`] for the arrays, [`sim::vector`] for the vector units,
 //! [`sim::hbm`] for the channels, [`sim`] for the engine and the attribution.
 
 pub mod config;

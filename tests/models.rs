@@ -9,9 +9,8 @@ use roofsim::config::design::{
 };
 use roofsim::config::model::{default_model, default_policy};
 use roofsim::config::platform::{Platform, default_platform};
-use roofsim::lower::{
-    ChannelRequest, EdgeKind, KernelGraph, Node, NodeKind, gemm_tile_cycles, lower,
-};
+use roofsim::lower::{ChannelRequest, EdgeKind, KernelGraph, Node, NodeKind, lower};
+use roofsim::sim::array::tile_cycles;
 use roofsim::sim::hbm::{ChannelTiming, TICKS_PER_CYCLE};
 use roofsim::sim::{Bottleneck, KernelSim, NullSink, simulate};
 use roofsim::workload::{Fusion, Workload, WorkloadChoices, build_workload};
@@ -46,12 +45,15 @@ fn changed(design: &Design, platform: &Platform, change: impl FnOnce(&mut RawDes
 struct Graph(DiGraph<Node, EdgeKind>);
 
 impl Graph {
+    /// A GEMM tile that holds one 64 × 64 array of the default design for `cycles` (one
+    /// output-stationary fold of 64 + 64 + K − 2 cycles).
     fn gemm(&mut self, array: u64, cycles: u64) -> NodeIndex {
         self.0.add_node(Node {
             kind: NodeKind::Gemm {
                 array,
-                cycles,
-                macs: 1,
+                m: 64,
+                n: 64,
+                k: cycles - 126,
             },
             label: "gemm".into(),
             bytes: 0,
@@ -104,9 +106,9 @@ fn a_load_between_computes_splits_into_latency_and_bandwidth() {
     let latency_cycles = timing.latency_ticks.div_ceil(TICKS_PER_CYCLE);
     assert_eq!(latency_cycles, 33, "107 ns at 300 MHz, rounded up");
     let mut graph = Graph::default();
-    let first = graph.gemm(0, 100);
+    let first = graph.gemm(0, 200);
     let load = graph.load(64);
-    let second = graph.gemm(0, 200);
+    let second = graph.gemm(0, 300);
     graph.edge(first, load, EdgeKind::Data);
     graph.edge(load, second, EdgeKind::Data);
     let sim = graph.run(&design, &platform);
@@ -114,9 +116,9 @@ fn a_load_between_computes_splits_into_latency_and_bandwidth() {
     // 64 × 512 B at 14.375 GB/s is 2.280 µs, plus 64 × 1.97 ns and 107 ns: 2.513 µs, 754
     // cycles at 300 MHz.
     assert_eq!(load_cycles, 754);
-    assert_eq!(sim.cycles, 100 + load_cycles + 200);
+    assert_eq!(sim.cycles, 200 + load_cycles + 300);
     let cause = |c: Bottleneck| sim.attribution[c as usize];
-    assert_eq!(cause(Bottleneck::Compute), 300);
+    assert_eq!(cause(Bottleneck::Compute), 500);
     assert_eq!(cause(Bottleneck::HbmLatency), 33);
     assert_eq!(cause(Bottleneck::HbmBandwidth), load_cycles - 33);
 }
@@ -129,9 +131,9 @@ fn slot_waits_are_buffer_capacity_and_edges_are_dependency() {
     let timing = ChannelTiming::new(&platform, &design);
     let mut graph = Graph::default();
     let fill = graph.load(8);
-    let first = graph.gemm(0, 100);
+    let first = graph.gemm(0, 200);
     let load = graph.load(64);
-    let second = graph.gemm(0, 200);
+    let second = graph.gemm(0, 300);
     graph.edge(fill, first, EdgeKind::Data);
     graph.edge(first, load, EdgeKind::BufferSlot);
     graph.edge(load, second, EdgeKind::Data);
@@ -142,7 +144,7 @@ fn slot_waits_are_buffer_capacity_and_edges_are_dependency() {
         cause(Bottleneck::BufferCapacity),
         lone_load_cycles(&timing, 64)
     );
-    assert_eq!(cause(Bottleneck::Compute), 300);
+    assert_eq!(cause(Bottleneck::Compute), 500);
     assert_eq!(
         cause(Bottleneck::HbmLatency) + cause(Bottleneck::HbmBandwidth),
         0
@@ -155,15 +157,15 @@ fn slot_waits_are_buffer_capacity_and_edges_are_dependency() {
 fn tiles_on_one_array_queue_and_on_two_arrays_overlap() {
     let (platform, design) = base();
     let mut one = Graph::default();
-    one.gemm(0, 100);
-    one.gemm(0, 150);
-    assert_eq!(one.run(&design, &platform).cycles, 250);
+    one.gemm(0, 200);
+    one.gemm(0, 250);
+    assert_eq!(one.run(&design, &platform).cycles, 450);
     let mut two = Graph::default();
-    two.gemm(0, 100);
-    two.gemm(1, 150);
+    two.gemm(0, 200);
+    two.gemm(1, 250);
     let sim = two.run(&design, &platform);
-    assert_eq!(sim.cycles, 150);
-    assert_eq!(sim.attribution[Bottleneck::Compute as usize], 150);
+    assert_eq!(sim.cycles, 250);
+    assert_eq!(sim.attribution[Bottleneck::Compute as usize], 250);
 }
 
 /// Catches: vector units faster or slower than `lanes` elements per cycle. Every pass of a
@@ -180,7 +182,12 @@ fn vector_passes_take_one_cycle_per_lanes_elements() {
     let mut per_unit = vec![0u64; ideal.vector_units() as usize];
     let mut elements = 0;
     for node in graph.graph.node_weights() {
-        if let NodeKind::Vector { unit, cycles } = node.kind {
+        if let NodeKind::Vector {
+            unit,
+            elements: pass,
+        } = node.kind
+        {
+            let cycles = roofsim::sim::compute_cycles(&node.kind, &ideal);
             // `vector layernorm rows A..B`: rows × 768 elements.
             let rows: Vec<u64> = node
                 .label
@@ -191,6 +198,7 @@ fn vector_passes_take_one_cycle_per_lanes_elements() {
                 .map(|r| r.parse().unwrap())
                 .collect();
             let pass_elements = (rows[1] - rows[0]) * ln1.n;
+            assert_eq!(pass, pass_elements, "{}", node.label);
             assert_eq!(cycles, pass_elements.div_ceil(lanes), "{}", node.label);
             per_unit[unit as usize] += cycles;
             elements += pass_elements;
@@ -233,12 +241,12 @@ fn fold_overlap_rule_of_every_dataflow() {
     ];
     for (dataflow, m, n, k, plain, overlapped) in cases {
         assert_eq!(
-            gemm_tile_cycles(&array(dataflow, false), m, n, k),
+            tile_cycles(&array(dataflow, false), m, n, k),
             plain,
             "{dataflow:?} {m}x{n}x{k}"
         );
         assert_eq!(
-            gemm_tile_cycles(&array(dataflow, true), m, n, k),
+            tile_cycles(&array(dataflow, true), m, n, k),
             overlapped,
             "{dataflow:?} {m}x{n}x{k} overlapped"
         );

@@ -6,7 +6,8 @@ use roofsim::config::design::{
     DEFAULT_DESIGN, Dataflow, Design, LoopOrder, MemoryModel, RawDesign, RawTiling, load_design,
 };
 use roofsim::config::platform::{Platform, default_platform};
-use roofsim::lower::{gemm_tile_cycles, lower};
+use roofsim::lower::lower;
+use roofsim::sim::array::tile_cycles;
 use roofsim::sim::{NullSink, cross_check, simulate};
 use roofsim::workload::single_gemm;
 
@@ -92,7 +93,7 @@ proptest! {
         for mi in 0..m.div_ceil(tm) {
             for ni in 0..n.div_ceil(tn) {
                 for ki in 0..k.div_ceil(tk) {
-                    expected += gemm_tile_cycles(
+                    expected += tile_cycles(
                         &single.array(), size(m, tm, mi), size(n, tn, ni), size(k, tk, ki),
                     );
                 }
@@ -310,11 +311,7 @@ fn matches_scalesim_compute_cycles() {
             .single_array(&platform, Some((rows, cols)), true, (m, n, k))
             .unwrap();
         let single = changed(&single, &platform, |raw| raw.arrays.dataflow = flow);
-        assert_eq!(
-            gemm_tile_cycles(&single.array(), m, n, k),
-            expected,
-            "{line}"
-        );
+        assert_eq!(tile_cycles(&single.array(), m, n, k), expected, "{line}");
         assert_eq!(
             run(&single, &platform, (m, n, k)).0,
             expected,

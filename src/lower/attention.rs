@@ -1,7 +1,7 @@
 //! Fused attention: scores, softmax and context per query tile, the scores kept on chip.
 
 use super::address::TensorLayout;
-use super::{EdgeKind, Lowering, NodeKind, Slots, gemm_tile_cycles};
+use super::{EdgeKind, Lowering, NodeKind, Slots};
 use crate::workload::Kernel;
 
 /// Flash-style attention: per query tile, stream key/value tiles through scores, softmax and
@@ -15,7 +15,6 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
     let kv_instances = k.elements / (tokens * head_dim);
     let activations = &design.placement().activation_channels;
     let tile = design.tiling_for(kernel.class).tm;
-    let shape = design.array();
     // Per array, one buffer ring each for Q, K and V tiles (and the context tile being built,
     // which shares the Q ring's lifetime).
     let mut q_slots = Slots::per_unit(design.array_count(), design);
@@ -68,8 +67,9 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                 let scores = lowering.compute(
                     NodeKind::Gemm {
                         array,
-                        cycles: gemm_tile_cycles(&shape, tm, tn, head_dim),
-                        macs: tm * tn * head_dim,
+                        m: tm,
+                        n: tn,
+                        k: head_dim,
                     },
                     format!("scores b{batch} m{qi} n{kj}"),
                 );
@@ -78,7 +78,7 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                 let softmax = lowering.compute(
                     NodeKind::Vector {
                         unit,
-                        cycles: (tm * tn).div_ceil(design.vector_lanes()),
+                        elements: tm * tn,
                     },
                     format!("softmax b{batch} m{qi} n{kj}"),
                 );
@@ -86,8 +86,9 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) {
                 let context_tile = lowering.compute(
                     NodeKind::Gemm {
                         array,
-                        cycles: gemm_tile_cycles(&shape, tm, head_dim, tn),
-                        macs: tm * tn * head_dim,
+                        m: tm,
+                        n: head_dim,
+                        k: tn,
                     },
                     format!("context b{batch} m{qi} n{kj}"),
                 );

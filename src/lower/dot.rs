@@ -14,11 +14,9 @@ pub fn to_dot(graph: &KernelGraph) -> String {
             NodeKind::Load(requests) | NodeKind::Store(requests) => {
                 ("box", format!("{} B on {} ch", node.bytes, requests.len()))
             }
-            NodeKind::Gemm { array, cycles, .. } => {
-                ("ellipse", format!("array {array}, {cycles} cyc"))
-            }
-            NodeKind::Vector { unit, cycles } => {
-                ("hexagon", format!("vector {unit}, {cycles} cyc"))
+            NodeKind::Gemm { array, m, n, k } => ("ellipse", format!("array {array}, {m}x{n}x{k}")),
+            NodeKind::Vector { unit, elements } => {
+                ("hexagon", format!("vector {unit}, {elements} elements"))
             }
         };
         let _ = writeln!(

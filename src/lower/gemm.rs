@@ -2,7 +2,7 @@
 //! operand tiles come through per-array buffer rings.
 
 use super::address::TensorLayout;
-use super::{EdgeKind, Lowering, NodeKind, Slots, gemm_tile_cycles, operand};
+use super::{EdgeKind, Lowering, NodeKind, Slots, operand};
 use crate::config::design::LoopOrder;
 use crate::workload::{Direction, Kernel, Operand};
 use petgraph::graph::NodeIndex;
@@ -152,8 +152,9 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                 let compute = lowering.compute(
                     NodeKind::Gemm {
                         array,
-                        cycles: gemm_tile_cycles(&design.array(), tm, tn, tk),
-                        macs: tm * tn * tk,
+                        m: tm,
+                        n: tn,
+                        k: tk,
                     },
                     format!("gemm b{batch} m{mi} n{ni} k{ki}"),
                 );

@@ -53,9 +53,8 @@ pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
             ((chunk + 1) * chunk_rows).min(rows_total),
         );
         let elements = (rows.1 - rows.0) * row_elements;
-        let cycles = elements.div_ceil(design.vector_lanes());
         let pass = lowering.compute(
-            NodeKind::Vector { unit, cycles },
+            NodeKind::Vector { unit, elements },
             format!("{} rows {}..{}", kernel.op.name(), rows.0, rows.1),
         );
         lowering.edge(parameter_load, pass, EdgeKind::Data);

@@ -10,9 +10,11 @@
 //! capacity (a load that waited for a slot a compute held), a vector unit, or dependency
 //! (fill and drain at the kernel's edges, which only overlapping kernels would hide).
 
+pub mod array;
 mod check;
 pub mod hbm;
 mod queue;
+pub mod vector;
 mod workload;
 
 pub use check::{CrossCheck, SimTotals, cross_check, roofline_seconds};
@@ -215,13 +217,13 @@ pub fn simulate(
     // Reserves the node's unit or channels; returns its start and finish cycles.
     let mut reserve = |node: NodeIndex, now: u64, binding: &mut Binding| -> (u64, u64) {
         match &nodes[node].kind {
-            NodeKind::Gemm { array, cycles, .. } => {
-                let unit = &mut array_free[*array as usize];
-                occupy(unit, node, now, *cycles, binding)
+            NodeKind::Gemm { array, .. } => {
+                let cycles = compute_cycles(&nodes[node].kind, design);
+                occupy(&mut array_free[*array as usize], node, now, cycles, binding)
             }
-            NodeKind::Vector { unit, cycles } => {
-                let unit = &mut vector_free[*unit as usize];
-                occupy(unit, node, now, *cycles, binding)
+            NodeKind::Vector { unit, .. } => {
+                let cycles = compute_cycles(&nodes[node].kind, design);
+                occupy(&mut vector_free[*unit as usize], node, now, cycles, binding)
             }
             NodeKind::Load(requests) | NodeKind::Store(requests) => {
                 let arrival_tick = now * TICKS_PER_CYCLE;
@@ -345,28 +347,40 @@ pub fn simulate(
     let cycles = last.map_or(0, |node| end[node.index()]);
     debug_assert_eq!(attribution.iter().sum::<u64>(), cycles);
     let totals = graph.totals();
+    let engine_busy = engine_busy_cycles(graph, design);
     Ok(KernelSim {
         cycles,
         macs: totals.macs,
         bytes_tiled: totals.bytes_tiled,
         attribution,
-        array_busy_cycles: totals.array_cycles,
-        vector_busy_cycles: totals.vector_cycles,
-        engine_busy_cycles: engine_busy_cycles(graph, design),
+        array_busy_cycles: engine_busy[..design.array_count() as usize].iter().sum(),
+        vector_busy_cycles: engine_busy[design.array_count() as usize..].iter().sum(),
+        engine_busy_cycles: engine_busy,
         channels: channels.into_iter().map(|c| c.stats).collect(),
         // One "node finished" event per node: the assert above holds every node ran.
         events: count as u64,
     })
 }
 
+/// Cycles a GEMM tile or vector pass holds its unit, as the design's array and vector models
+/// say ([`array::tile_cycles`], [`vector::pass_cycles`]); transfers are timed by the HBM.
+pub fn compute_cycles(kind: &NodeKind, design: &Design) -> u64 {
+    match *kind {
+        NodeKind::Gemm { m, n, k, .. } => array::tile_cycles(&design.array(), m, n, k),
+        NodeKind::Vector { elements, .. } => vector::pass_cycles(elements, design.vector_lanes()),
+        NodeKind::Load(_) | NodeKind::Store(_) => 0,
+    }
+}
+
 /// Busy cycles of each array, then of each vector unit: the sum of the nodes each ran.
-fn engine_busy_cycles(graph: &KernelGraph, design: &Design) -> Vec<u64> {
+pub fn engine_busy_cycles(graph: &KernelGraph, design: &Design) -> Vec<u64> {
     let arrays = design.array_count() as usize;
     let mut busy = vec![0; arrays + design.vector_units() as usize];
     for node in graph.graph.node_weights() {
+        let cycles = compute_cycles(&node.kind, design);
         match node.kind {
-            NodeKind::Gemm { array, cycles, .. } => busy[array as usize] += cycles,
-            NodeKind::Vector { unit, cycles } => busy[arrays + unit as usize] += cycles,
+            NodeKind::Gemm { array, .. } => busy[array as usize] += cycles,
+            NodeKind::Vector { unit, .. } => busy[arrays + unit as usize] += cycles,
             NodeKind::Load(_) | NodeKind::Store(_) => {}
         }
     }

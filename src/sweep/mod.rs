@@ -19,7 +19,8 @@ use crate::config::precision::PrecisionPair;
 use crate::lower::{checked_graph_size, lower};
 
 use crate::sim::{
-    Bottleneck, KernelSim, NullSink, SimError, SimTotals, roofline_seconds, simulate,
+    Bottleneck, KernelSim, NullSink, SimError, SimTotals, engine_busy_cycles, roofline_seconds,
+    simulate,
 };
 use crate::workload::{Encoder, Kernel, WorkloadChoices, WorkloadOptions, build_workload};
 use std::collections::{BTreeMap, HashMap};
@@ -150,14 +151,15 @@ impl KernelCache {
     /// What the lowered graph says without simulating it.
     fn analytic(&self, kernel: &Kernel, design: &Design) -> Analytic {
         memo(&self.analytic, cache_key(kernel, design), || {
-            let totals = lower(kernel, design)
-                .expect("prepare checked the graph's size")
-                .totals();
+            let graph = lower(kernel, design).expect("prepare checked the graph's size");
+            let busy = engine_busy_cycles(&graph, design);
+            let (arrays, vectors) = busy.split_at(design.array_count() as usize);
+            let sum = |cycles: &[u64]| cycles.iter().sum::<u64>();
             Analytic {
-                bytes_tiled: totals.bytes_tiled,
+                bytes_tiled: graph.totals().bytes_tiled,
                 // Perfectly balanced over the units: a lower bound on the compute time.
-                compute_cycles: (totals.array_cycles.div_ceil(design.array_count()))
-                    .max(totals.vector_cycles.div_ceil(design.vector_units())),
+                compute_cycles: (sum(arrays).div_ceil(design.array_count()))
+                    .max(sum(vectors).div_ceil(design.vector_units())),
             }
         })
     }
