@@ -158,7 +158,7 @@ impl std::str::FromStr for Fusion {
 }
 
 /// Which operand stays in the processing elements while the others stream through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Dataflow {
     /// Output stationary.
@@ -193,7 +193,7 @@ impl std::str::FromStr for Dataflow {
 }
 
 /// Order of the tile loops; the reduction loop is always innermost so partial sums stay on chip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum LoopOrder {
     /// Rows of the output outer: an activation tile is reused across output columns.
@@ -203,7 +203,7 @@ pub enum LoopOrder {
 }
 
 /// Whether memory is the modelled HBM or unlimited bandwidth with zero latency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum MemoryModel {
     Hbm,
@@ -248,7 +248,7 @@ impl KernelClass {
 }
 
 /// Where the accelerator's AXI masters enter the HBM switch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum AxiPorts {
     /// One master per pseudo-channel at that channel's own port: no switch crossing.
@@ -266,7 +266,7 @@ pub enum SramKind {
 }
 
 /// One systolic array shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ArrayShape {
     pub rows: u64,
     pub cols: u64,
@@ -276,7 +276,7 @@ pub struct ArrayShape {
 }
 
 /// A GEMM tile and loop order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tiling {
     pub tm: u64,
     pub tn: u64,
@@ -285,7 +285,7 @@ pub struct Tiling {
 }
 
 /// How tensors are spread over HBM pseudo-channels.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Placement {
     pub weight_channels: Vec<u64>,
     pub activation_channels: Vec<u64>,

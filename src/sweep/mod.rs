@@ -24,6 +24,7 @@ use crate::sim::{
 };
 use crate::workload::{Encoder, Kernel, WorkloadChoices, WorkloadOptions, build_workload};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -79,34 +80,45 @@ pub struct Row {
 /// change its simulation.
 #[derive(Debug, Default)]
 pub struct KernelCache {
-    sims: Mutex<HashMap<String, Result<Arc<KernelSim>, SimError>>>,
-    analytic: Mutex<HashMap<String, Analytic>>,
+    sims: Mutex<HashMap<u128, Result<Arc<KernelSim>, SimError>>>,
+    analytic: Mutex<HashMap<u128, Analytic>>,
 }
 
-fn cache_key(kernel: &Kernel, design: &Design) -> String {
+/// A 128-bit hash of exactly what a kernel's simulation depends on: its shape and operands
+/// (not its name, encoder or layer), and the design parameters its lowering and its units
+/// read; array parameters only for kernels on the arrays, the line buffer only for vector
+/// kernels. (The platform is the same for every point.)
+fn cache_key(kernel: &Kernel, design: &Design) -> u128 {
     let kernel = Kernel {
+        name: "",
         layer: None,
         encoder: Encoder::Vision,
         ..kernel.clone()
     };
     let shared = (
-        &design.placement(),
+        design.placement(),
         design.memory(),
         design.clock_hz().to_bits(),
         design.buffer_slots(),
         design.vector_units(),
         design.vector_lanes(),
     );
-    if kernel.op.uses_arrays() {
-        format!(
-            "{kernel:?}|{shared:?}|{}|{:?}|{:?}",
-            design.array_count(),
-            design.array(),
-            design.tiling_for(kernel.class)
-        )
-    } else {
-        format!("{kernel:?}|{shared:?}|{}", design.vector_chunk_bytes())
-    }
+    let hash = |salt: u8| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        (salt, &kernel, &shared).hash(&mut hasher);
+        if kernel.op.uses_arrays() {
+            (
+                design.array_count(),
+                design.array(),
+                design.tiling_for(kernel.class),
+            )
+                .hash(&mut hasher);
+        } else {
+            design.vector_chunk_bytes().hash(&mut hasher);
+        }
+        hasher.finish()
+    };
+    (u128::from(hash(0)) << 64) | u128::from(hash(1))
 }
 
 /// Entries one cache map keeps before it starts afresh: a kernel's result with its key and
@@ -116,7 +128,7 @@ const MAX_CACHE_ENTRIES: usize = 20_000;
 /// The value cached under `key`, computed on a miss. Two threads missing the same key both
 /// compute it; the results are equal, so the cache stays deterministic (and emptying a full
 /// map changes only what is computed again, never a result).
-fn memo<V: Clone>(map: &Mutex<HashMap<String, V>>, key: String, compute: impl FnOnce() -> V) -> V {
+fn memo<V: Clone>(map: &Mutex<HashMap<u128, V>>, key: u128, compute: impl FnOnce() -> V) -> V {
     if let Some(hit) = map.lock().expect("cache lock").get(&key) {
         return hit.clone();
     }
@@ -477,4 +489,57 @@ pub fn run_points<E: Send>(
         workers.join().expect("sweep workers do not panic");
         result
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Source;
+    use crate::config::design::{DEFAULT_DESIGN, load_design};
+    use crate::config::platform::default_platform;
+    use crate::config::precision::Precision;
+    use crate::workload::single_gemm;
+
+    /// A stale key would hand a point another design's results; a too-fine key only costs
+    /// time. The key follows exactly what the simulation reads.
+    #[test]
+    fn cache_keys_follow_what_the_simulation_depends_on() {
+        let platform = default_platform();
+        let design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform).unwrap();
+        let changed = |change: fn(&mut crate::config::design::RawDesign)| {
+            design.modified(&platform, "test", change).unwrap()
+        };
+        let int8 = PrecisionPair::uniform(Precision::Int8);
+        let gemm = single_gemm(512, 768, 768, int8).unwrap();
+        let renamed = Kernel {
+            name: "o_proj",
+            layer: Some(3),
+            encoder: Encoder::Text,
+            ..gemm.clone()
+        };
+        assert_eq!(cache_key(&gemm, &design), cache_key(&renamed, &design));
+        let other_tiles = changed(|raw| raw.tiling.tk = 512);
+        let other_clock = changed(|raw| raw.clock_mhz = 250.0);
+        let other_lanes = changed(|raw| raw.vector.lanes = 128);
+        let other_chunk = changed(|raw| raw.vector.chunk_bytes = 16384);
+        for different in [&other_tiles, &other_clock] {
+            assert_ne!(cache_key(&gemm, &design), cache_key(&gemm, different));
+        }
+        let wider = single_gemm(512, 1024, 768, int8).unwrap();
+        assert_ne!(cache_key(&gemm, &design), cache_key(&wider, &design));
+        // A vector kernel does not care about GEMM tiles, but does about its unit.
+        let model = crate::config::model::default_model();
+        let policy = crate::config::model::default_policy();
+        let choices = WorkloadChoices {
+            batch: 1,
+            ..WorkloadChoices::default()
+        };
+        let options = choices.options(&model, Some(&policy), int8);
+        let workload = build_workload(&model, &options).unwrap();
+        let ln1 = workload.kernels.iter().find(|k| k.name == "ln1").unwrap();
+        assert_eq!(cache_key(ln1, &design), cache_key(ln1, &other_tiles));
+        for different in [&other_lanes, &other_chunk, &other_clock] {
+            assert_ne!(cache_key(ln1, &design), cache_key(ln1, different));
+        }
+    }
 }

@@ -108,14 +108,14 @@ impl Op {
 }
 
 /// Whether the kernel reads or writes a tensor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     Read,
     Write,
 }
 
 /// One tensor a kernel moves between HBM and the chip.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Operand {
     pub name: &'static str,
     pub elements: u64,
@@ -134,7 +134,7 @@ impl Operand {
 }
 
 /// One kernel instance: a layer's Q projection, a head-batched softmax...
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Kernel {
     pub encoder: Encoder,
     /// Transformer block index; `None` for kernels outside the blocks (patch embedding...).
