@@ -351,11 +351,13 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
         SimulationJob::Model(_) => design.clock_hz(),
     };
     let mut trace: Option<Box<dyn TraceFile>> = if args.trace {
-        std::fs::create_dir_all(&args.out).map_err(|source| io_error(&args.out, source))?;
-        let file = std::fs::File::create(&partial).map_err(|source| io_error(&partial, source))?;
+        std::fs::create_dir_all(&args.out).map_err(ReportError::io(&args.out))?;
+        let file = std::fs::File::create(&partial).map_err(ReportError::io(&partial))?;
         let writer = std::io::BufWriter::new(file);
         Some(match args.trace_format {
-            TraceFormat::Chrome => Box::new(ChromeTrace::new(writer, clock_hz, TRACE_COVERS)),
+            TraceFormat::Chrome => {
+                Box::new(ChromeTrace::new(writer, clock_hz, roofsim::trace::COVERAGE))
+            }
             TraceFormat::Csv => Box::new(CsvTrace::new(writer)),
         })
     } else {
@@ -382,9 +384,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
     };
     let finished = result.and_then(|output| {
         if let Some(trace) = trace {
-            trace
-                .finish()
-                .map_err(|source| io_error(&partial, source))?;
+            trace.finish().map_err(ReportError::io(&partial))?;
         }
         Ok(output)
     });
@@ -399,7 +399,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
     // The trace goes in under its name last, once everything else is written.
     if args.trace {
         let path = args.out.join(args.trace_format.file_name());
-        std::fs::rename(&partial, &path).map_err(|source| io_error(&path, source))?;
+        std::fs::rename(&partial, &path).map_err(ReportError::io(&path))?;
         eprintln!("wrote {}", path.display());
     }
     print_stdout(&output.text);
@@ -409,22 +409,10 @@ fn run_simulate(args: &SimulateArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// What a trace holds, as its metadata says.
-const TRACE_COVERS: &str = "roofsim: identical layers are simulated once, so this trace holds \
-    the first instance of each distinct layer (and the kernels outside layers), kernels laid \
-    end to end in execution order; the other layers repeat the one they equal";
-
 /// What `simulate` runs: one GEMM on one array, or the model's encoders.
 enum SimulationJob {
     Gemm((u64, u64, u64), Box<Design>),
     Model(roofsim::roofline::RooflineAnalysis),
-}
-
-fn io_error(path: &Path, source: std::io::Error) -> Error {
-    Error::Report(ReportError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
 /// A bar on a terminal; nothing when stderr is piped.

@@ -4,6 +4,11 @@
 use crate::sim::{TraceRecord, TraceSink};
 use std::io::Write;
 
+/// What a trace of a workload holds, for its metadata.
+pub const COVERAGE: &str = "roofsim: identical layers are simulated once, so this trace holds \
+    the first instance of each distinct layer (and the kernels outside layers), kernels laid \
+    end to end in execution order; the other layers repeat the one they equal";
+
 /// A trace sink that owns its output and must be finished to flush it.
 pub trait TraceFile: TraceSink {
     /// Flushes the trace; reports the first write error met while recording.

@@ -6,6 +6,7 @@
 pub mod design;
 pub mod model;
 pub mod platform;
+pub mod policy;
 pub mod precision;
 
 use serde::de::DeserializeOwned;

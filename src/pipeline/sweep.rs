@@ -30,11 +30,6 @@ pub struct SweepOutcome {
     pub written: Vec<&'static str>,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError {
-    let path = path.to_path_buf();
-    move |source| ReportError::Io { path, source }
-}
-
 /// Runs a sweep into `out`: `sweep.meta.json` (what the sweep is), `sweep.csv` streamed row
 /// by row, then `pareto.svg` and `best.toml`. `progress(done, total)` is called as rows are
 /// written. A resume whose folder holds another sweep's rows is refused, naming what differs.
@@ -64,7 +59,7 @@ pub fn sweep(
         }
         None => (indices, BTreeMap::new()),
     };
-    std::fs::create_dir_all(out).map_err(io(out))?;
+    std::fs::create_dir_all(out).map_err(ReportError::io(out))?;
     let meta = SweepMeta {
         identity,
         shard: [shard, shards],
@@ -84,7 +79,7 @@ pub fn sweep(
         progress(written, total);
         Ok::<(), ReportError>(())
     })?;
-    let text = std::fs::read_to_string(&csv_path).map_err(io(&csv_path))?;
+    let text = std::fs::read_to_string(&csv_path).map_err(ReportError::io(&csv_path))?;
     let batch = inputs.choices.batch;
     let (files, summary) = finish(spec, batch, &text, out)?;
     report::write_all(out, &files)?;
@@ -154,7 +149,7 @@ fn finish(
         for stale in ["pareto.svg", "best.toml"] {
             let path = out.join(stale);
             if path.exists() {
-                std::fs::remove_file(&path).map_err(io(&path))?;
+                std::fs::remove_file(&path).map_err(ReportError::io(&path))?;
             }
         }
         return Err(ConfigError::invalid(

@@ -30,6 +30,14 @@ pub enum ReportError {
     Mismatch { path: PathBuf, reason: String },
 }
 
+impl ReportError {
+    /// Wraps an I/O error on `path`: `.map_err(ReportError::io(&path))`.
+    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + use<> {
+        let path = path.to_path_buf();
+        move |source| ReportError::Io { path, source }
+    }
+}
+
 /// Column names of `roofline.csv`.
 pub const ROOFLINE_CSV_HEADER: [&str; 21] = [
     "encoder",
@@ -121,7 +129,7 @@ pub fn remove_partials(dir: &Path) -> Result<(), ReportError> {
         let name = name.to_string_lossy();
         if name.starts_with('.') && name.ends_with(".partial") {
             let path = entry.path();
-            std::fs::remove_file(&path).map_err(|source| ReportError::Io { path, source })?;
+            std::fs::remove_file(&path).map_err(ReportError::io(&path))?;
         }
     }
     Ok(())
@@ -130,16 +138,12 @@ pub fn remove_partials(dir: &Path) -> Result<(), ReportError> {
 /// Writes every file into `dir`, or none: each goes to a temporary name first and all are
 /// renamed only once every write has succeeded.
 pub fn write_all(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), ReportError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ReportError::Io { path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    std::fs::create_dir_all(dir).map_err(ReportError::io(dir))?;
     let mut staged = Vec::new();
     let result = files.iter().try_for_each(|(name, bytes)| {
         let temporary = dir.join(format!(".{name}.partial"));
         staged.push(temporary.clone());
-        std::fs::write(&temporary, bytes).map_err(io(&temporary))
+        std::fs::write(&temporary, bytes).map_err(ReportError::io(&temporary))
     });
     let result = result.and_then(|()| {
         files
@@ -147,7 +151,7 @@ pub fn write_all(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), ReportErro
             .zip(&staged)
             .try_for_each(|((name, _), temporary)| {
                 let path = dir.join(name);
-                std::fs::rename(temporary, &path).map_err(io(&path))
+                std::fs::rename(temporary, &path).map_err(ReportError::io(&path))
             })
     });
     if result.is_err() {

@@ -6,8 +6,10 @@
 //! a fused kernel never reach HBM.
 
 mod build;
+mod builder;
 
-pub use build::{MAX_COUNT, build_workload, single_gemm};
+pub use build::{build_workload, single_gemm};
+pub use builder::MAX_COUNT;
 
 pub use crate::config::design::{Fusion, KernelClass};
 use crate::config::model::{ModelSpec, PolicySpec};

@@ -107,15 +107,11 @@ impl SweepCsv {
         run: &[u64],
         resume: bool,
     ) -> Result<(SweepCsv, usize), ReportError> {
-        let io = |source| ReportError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
         let header_line = csv_line(header)?;
         let mut content = header_line.clone();
         let mut done = 0;
         if resume && path.exists() {
-            let text = std::fs::read_to_string(path).map_err(io)?;
+            let text = std::fs::read_to_string(path).map_err(ReportError::io(path))?;
             if !text.as_bytes().starts_with(&header_line) {
                 return Err(ReportError::Mismatch {
                     path: path.to_path_buf(),
@@ -140,12 +136,12 @@ impl SweepCsv {
             }
         }
         let partial = path.with_file_name(".sweep.csv.partial");
-        std::fs::write(&partial, &content).map_err(io)?;
-        std::fs::rename(&partial, path).map_err(io)?;
+        std::fs::write(&partial, &content).map_err(ReportError::io(path))?;
+        std::fs::rename(&partial, path).map_err(ReportError::io(path))?;
         let file = std::fs::OpenOptions::new()
             .append(true)
             .open(path)
-            .map_err(io)?;
+            .map_err(ReportError::io(path))?;
         Ok((
             SweepCsv {
                 path: path.to_path_buf(),
@@ -161,10 +157,7 @@ impl SweepCsv {
         self.file
             .write_all(&line)
             .and_then(|()| self.file.flush())
-            .map_err(|source| ReportError::Io {
-                path: self.path.clone(),
-                source,
-            })
+            .map_err(ReportError::io(&self.path))
     }
 }
 

@@ -1,6 +1,10 @@
 //! An accelerator design: systolic arrays, vector units, tiling, buffers, HBM placement.
 //! Validated against a platform: a design that does not fit the board is rejected here.
 
+mod kinds;
+
+pub use kinds::{AxiPorts, Dataflow, Fusion, KernelClass, LoopOrder, MemoryModel, SramKind};
+
 use super::platform::Platform;
 use super::precision::PrecisionPair;
 use super::{ConfigError, Source, number_in, parse_toml, whole_in};
@@ -83,186 +87,6 @@ pub struct RawPlacement {
     pub burst_bytes: u64,
     pub outstanding_requests: u64,
     pub axi_ports: AxiPorts,
-}
-
-/// Which kernels are fused; a fused intermediate never reaches HBM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fusion {
-    /// The MLP activation runs in the epilogue of its GEMM (FC1 + bias + GELU; SiLU in the
-    /// gate GEMM, `× up` in the up GEMM). Biases are always added in the GEMM epilogue.
-    pub gemm_activation: bool,
-    /// Q, K and V come from one GEMM over concatenated weights.
-    pub qkv: bool,
-    /// Scores, softmax and context in one kernel that keeps the scores on chip.
-    pub attention: bool,
-}
-
-impl Fusion {
-    /// Every fusion switch on.
-    pub const ALL: Fusion = Fusion {
-        gemm_activation: true,
-        qkv: true,
-        attention: true,
-    };
-
-    /// The switches by the names the command line and sweeps use.
-    fn switches(self) -> [(&'static str, bool); 3] {
-        [
-            ("gemm-act", self.gemm_activation),
-            ("qkv", self.qkv),
-            ("attention", self.attention),
-        ]
-    }
-}
-
-impl std::fmt::Display for Fusion {
-    /// `none`, `all`, or the switches that are on joined by `+` (`gemm-act+qkv`).
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let on: Vec<&str> = self
-            .switches()
-            .into_iter()
-            .filter_map(|(name, on)| on.then_some(name))
-            .collect();
-        match on.len() {
-            0 => f.write_str("none"),
-            3 => f.write_str("all"),
-            _ => f.write_str(&on.join("+")),
-        }
-    }
-}
-
-impl std::str::FromStr for Fusion {
-    type Err = String;
-
-    /// Switch names joined by `,` or `+`: `gemm-act`, `qkv`, `attention`, `all`, `none`.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let mut fusion = Fusion::default();
-        for item in text.split([',', '+']).map(str::trim) {
-            match item {
-                "none" | "" => {}
-                "gemm-act" => fusion.gemm_activation = true,
-                "qkv" => fusion.qkv = true,
-                "attention" => fusion.attention = true,
-                "all" => fusion = Fusion::ALL,
-                other => {
-                    return Err(format!(
-                        "unknown fusion `{other}` (expected gemm-act, qkv, attention, all or \
-                         none)"
-                    ));
-                }
-            }
-        }
-        Ok(fusion)
-    }
-}
-
-/// Which operand stays in the processing elements while the others stream through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum Dataflow {
-    /// Output stationary.
-    Os,
-    /// Weight stationary.
-    Ws,
-    /// Input stationary.
-    Is,
-}
-
-impl Dataflow {
-    pub const ALL: [Dataflow; 3] = [Dataflow::Os, Dataflow::Ws, Dataflow::Is];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Dataflow::Os => "os",
-            Dataflow::Ws => "ws",
-            Dataflow::Is => "is",
-        }
-    }
-}
-
-impl std::str::FromStr for Dataflow {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Dataflow::ALL
-            .into_iter()
-            .find(|dataflow| dataflow.name() == text)
-            .ok_or_else(|| format!("unknown dataflow `{text}` (expected os, ws or is)"))
-    }
-}
-
-/// Order of the tile loops; the reduction loop is always innermost so partial sums stay on chip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum LoopOrder {
-    /// Rows of the output outer: an activation tile is reused across output columns.
-    Mnk,
-    /// Columns outer: a weight tile is reused across output rows.
-    Nmk,
-}
-
-/// Whether memory is the modelled HBM or unlimited bandwidth with zero latency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum MemoryModel {
-    Hbm,
-    Ideal,
-}
-
-impl MemoryModel {
-    /// The name the design file uses.
-    pub fn name(self) -> &'static str {
-        match self {
-            MemoryModel::Hbm => "hbm",
-            MemoryModel::Ideal => "ideal",
-        }
-    }
-}
-
-/// The families of GEMMs a design may tile differently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum KernelClass {
-    /// Patch embedding, Q/K/V/O and connector projections.
-    Projection,
-    /// Attention scores and context (or fused attention).
-    Attention,
-    /// MLP up/gate and down projections.
-    Mlp,
-}
-
-impl KernelClass {
-    pub const ALL: [KernelClass; 3] = [
-        KernelClass::Projection,
-        KernelClass::Attention,
-        KernelClass::Mlp,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            KernelClass::Projection => "projection",
-            KernelClass::Attention => "attention",
-            KernelClass::Mlp => "mlp",
-        }
-    }
-}
-
-/// Where the accelerator's AXI masters enter the HBM switch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum AxiPorts {
-    /// One master per pseudo-channel at that channel's own port: no switch crossing.
-    PerChannel,
-    /// Array (and vector unit) `u` sits on mini-switch `u`; other channels are crossings.
-    PerUnit,
-}
-
-/// Which block memory holds the tile buffers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SramKind {
-    Bram,
-    Uram,
 }
 
 /// One systolic array shape.
@@ -646,7 +470,7 @@ pub fn validate_design(
 }
 
 /// The built-in INT8 design shipped in `configs/designs/`.
-pub const DEFAULT_DESIGN: &str = include_str!("../../configs/designs/u280-int8.toml");
+pub const DEFAULT_DESIGN: &str = include_str!("../../../configs/designs/u280-int8.toml");
 
 #[cfg(test)]
 mod tests {
