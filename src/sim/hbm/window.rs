@@ -38,7 +38,7 @@ impl Run {
 }
 
 /// The bursts in flight on one port: a ring of runs, oldest first. Each run holds at least
-/// one burst, so the ring needs `capacity` runs, plus one for a run being pushed.
+/// one burst, so the ring never needs more than `capacity` runs, plus one being pushed.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Window {
     runs: Vec<Run>,
@@ -100,12 +100,15 @@ impl Window {
 
     /// Adds a run of bursts, then frees the oldest beyond `capacity` (in a back-to-back
     /// request they were popped, one per new burst, before they bound anything).
+    #[inline]
     pub fn push(&mut self, run: Run, capacity: u64) {
-        if self.runs.len() < capacity as usize + 1 {
-            // First use, or a wider window: lay the runs out afresh, oldest first.
-            let runs: Vec<Run> = (0..self.held).map(|index| *self.run(index)).collect();
+        if self.held == self.runs.len() {
+            // Full: lay the runs out afresh, oldest first, in twice the room. The ring grows
+            // only as far as runs are ever held at once (a few for long requests), which
+            // keeps all channels' windows in the cache.
+            let mut runs: Vec<Run> = (0..self.held).map(|index| *self.run(index)).collect();
+            runs.resize((2 * self.held).max(4).min(capacity as usize + 1), run);
             self.runs = runs;
-            self.runs.resize(capacity as usize + 1, run);
             self.head = 0;
         }
         let slot = self.head + self.held;
