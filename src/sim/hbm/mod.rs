@@ -162,6 +162,8 @@ impl Channel {
         self.longest_latency = self.longest_latency.max(latency);
         let start = arrival_tick.max(self.free_tick);
         self.skip_idle_refreshes(timing, start);
+        // Slots released by the time the request arrives bind nothing.
+        self.window.release_all_by(arrival_tick);
         let window_may_bind = self.longest_latency > (timing.outstanding - 1) * shortest;
         if let Some(done) = self.serve_back_to_back(
             timing,

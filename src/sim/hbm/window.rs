@@ -48,6 +48,8 @@ pub(super) struct Window {
     held: usize,
     /// Bursts in flight.
     len: u64,
+    /// No burst in flight is released after this tick.
+    latest_release: u64,
 }
 
 impl Window {
@@ -100,8 +102,19 @@ impl Window {
 
     /// Adds a run of bursts, then frees the oldest beyond `capacity` (in a back-to-back
     /// request they were popped, one per new burst, before they bound anything).
+    /// Forgets every burst released by `tick`, when all of them are: an idle port's window
+    /// is empty again, so its ring stays one run long.
+    pub fn release_all_by(&mut self, tick: u64) {
+        if tick >= self.latest_release {
+            self.held = 0;
+            self.len = 0;
+        }
+    }
+
     #[inline]
     pub fn push(&mut self, run: Run, capacity: u64) {
+        let last = run.first + run.count - 1;
+        self.latest_release = self.latest_release.max(run.release(last));
         if self.held == self.runs.len() {
             // Full: lay the runs out afresh, oldest first, in twice the room. The ring grows
             // only as far as runs are ever held at once (a few for long requests), which
