@@ -4,17 +4,21 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// A binary heap keyed by (cycle, insertion sequence).
+/// A binary heap keyed by (cycle, insertion sequence), packed into one `u128`: the cycle in
+/// the high 64 bits, the sequence in the next 32, the node in the low 32. One integer
+/// compares and moves faster than a tuple (a graph has far fewer than 2^32 nodes, each
+/// scheduled once).
 #[derive(Debug, Default)]
 pub(crate) struct EventQueue {
-    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
-    sequence: u64,
+    heap: BinaryHeap<Reverse<u128>>,
+    sequence: u32,
 }
 
 impl EventQueue {
     /// Schedules `node` to finish at `cycle`.
     pub(crate) fn push(&mut self, cycle: u64, node: u32) {
-        self.heap.push(Reverse((cycle, self.sequence, node)));
+        let key = (u128::from(cycle) << 64) | (u128::from(self.sequence) << 32) | u128::from(node);
+        self.heap.push(Reverse(key));
         self.sequence += 1;
     }
 
@@ -22,7 +26,7 @@ impl EventQueue {
     pub(crate) fn pop(&mut self) -> Option<(u64, u32)> {
         self.heap
             .pop()
-            .map(|Reverse((cycle, _, node))| (cycle, node))
+            .map(|Reverse(key)| ((key >> 64) as u64, key as u32))
     }
 }
 
