@@ -198,14 +198,11 @@ pub fn simulate(
     let ideal = design.memory() == MemoryModel::Ideal;
     let latency_cycles = timing.latency_ticks.div_ceil(TICKS_PER_CYCLE);
 
-    let mut pending: Vec<u32> = nodes
-        .node_indices()
-        .map(|n| {
-            nodes
-                .neighbors_directed(n, petgraph::Direction::Incoming)
-                .count() as u32
-        })
-        .collect();
+    // Predecessors each node waits for, counted in one pass over the edge array.
+    let mut pending = vec![0u32; count];
+    for edge in nodes.raw_edges() {
+        pending[edge.target().index()] += 1;
+    }
     let mut end = vec![0u64; count];
     let mut start = vec![0u64; count];
     let mut binding = vec![Binding::Start; count];
@@ -292,19 +289,32 @@ pub fn simulate(
         "an acyclic graph runs every node"
     );
 
-    // The kernel's compute runs between these cycles; transfers outside are fill and drain.
-    let computes = nodes.node_indices().filter(|n| {
-        matches!(
-            nodes[*n].kind,
-            NodeKind::Gemm { .. } | NodeKind::Vector { .. }
-        )
-    });
-    let first_compute = computes
-        .clone()
-        .map(|n| start[n.index()])
-        .min()
-        .unwrap_or(0);
-    let last_compute = computes.map(|n| end[n.index()]).max().unwrap_or(u64::MAX);
+    // One pass over the executed nodes: the span of the kernel's compute (transfers outside
+    // it are fill and drain), each engine's busy cycles, the bytes moved and the MACs.
+    let arrays = design.array_count() as usize;
+    let mut engine_busy = vec![0u64; arrays + design.vector_units() as usize];
+    let (mut first_compute, mut last_compute) = (u64::MAX, 0);
+    let (mut bytes_tiled, mut macs) = (0, 0);
+    for (index, node) in nodes.node_weights().enumerate() {
+        let engine = match node.kind {
+            NodeKind::Gemm { array, m, n, k } => {
+                macs += m * n * k;
+                array as usize
+            }
+            NodeKind::Vector { unit, .. } => arrays + unit as usize,
+            NodeKind::Load(_) | NodeKind::Store(_) => {
+                bytes_tiled += node.bytes;
+                continue;
+            }
+        };
+        engine_busy[engine] += end[index] - start[index];
+        first_compute = first_compute.min(start[index]);
+        last_compute = last_compute.max(end[index]);
+    }
+    if first_compute == u64::MAX {
+        // No compute at all: no transfer is fill or drain, all are latency and bandwidth.
+        (first_compute, last_compute) = (0, u64::MAX);
+    }
     let mut attribution: Attribution = [0; 6];
     let mut cursor = last;
     while let Some(node) = cursor {
@@ -346,15 +356,13 @@ pub fn simulate(
     }
     let cycles = last.map_or(0, |node| end[node.index()]);
     debug_assert_eq!(attribution.iter().sum::<u64>(), cycles);
-    let totals = graph.totals();
-    let engine_busy = engine_busy_cycles(graph, design);
     Ok(KernelSim {
         cycles,
-        macs: totals.macs,
-        bytes_tiled: totals.bytes_tiled,
+        macs,
+        bytes_tiled,
         attribution,
-        array_busy_cycles: engine_busy[..design.array_count() as usize].iter().sum(),
-        vector_busy_cycles: engine_busy[design.array_count() as usize..].iter().sum(),
+        array_busy_cycles: engine_busy[..arrays].iter().sum(),
+        vector_busy_cycles: engine_busy[arrays..].iter().sum(),
         engine_busy_cycles: engine_busy,
         channels: channels.into_iter().map(|c| c.stats).collect(),
         // One "node finished" event per node: the assert above holds every node ran.
