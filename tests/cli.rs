@@ -613,6 +613,16 @@ fn out_of_range_workloads_are_refused() {
         &["simulate", "--gemm", "100000x100000x100000"],
         &["vision/gemm", "lowering would build", "tiling.tm"],
     );
+    // With ideal memory the GEMM is one tile, which must fit the array's buffers.
+    rejects(
+        &[
+            "simulate",
+            "--gemm",
+            "1000000x1000000x1000000",
+            "--ideal-memory",
+        ],
+        &["with --gemm", "buffers.memory", "the platform has 960"],
+    );
     rejects(&["simulate", "--max-events", "1000"], &["--max-events"]);
 }
 
