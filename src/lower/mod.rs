@@ -84,15 +84,22 @@ pub struct GraphTotals {
     pub macs: u64,
 }
 
+impl GraphTotals {
+    /// Counts one node: the bytes of a transfer, the MACs of a GEMM tile.
+    pub fn count(&mut self, node: &Node) {
+        match node.kind {
+            NodeKind::Load(_) | NodeKind::Store(_) => self.bytes_tiled += node.bytes,
+            NodeKind::Gemm { m, n, k, .. } => self.macs += m * n * k,
+            NodeKind::Vector { .. } => {}
+        }
+    }
+}
+
 impl KernelGraph {
     pub fn totals(&self) -> GraphTotals {
         let mut totals = GraphTotals::default();
         for node in self.graph.node_weights() {
-            match node.kind {
-                NodeKind::Load(_) | NodeKind::Store(_) => totals.bytes_tiled += node.bytes,
-                NodeKind::Gemm { m, n, k, .. } => totals.macs += m * n * k,
-                NodeKind::Vector { .. } => {}
-            }
+            totals.count(node);
         }
         totals
     }
@@ -116,6 +123,13 @@ pub enum LowerError {
         nodes: u64,
         row_segments: u64,
     },
+}
+
+impl LowerError {
+    /// Whether the input was at fault: a graph beyond the limits is; a cycle is a bug.
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, LowerError::TooLarge { .. })
+    }
 }
 
 /// Builds a kernel's graph.

@@ -43,13 +43,12 @@ pub enum Error {
 impl Error {
     /// Whether the input was at fault (as opposed to the machine).
     pub fn is_user_error(&self) -> bool {
-        matches!(
-            self,
-            Error::Config(_)
-                | Error::Workload(_)
-                | Error::Lower(LowerError::TooLarge { .. })
-                | Error::Report(ReportError::Mismatch { .. })
-        ) || matches!(self, Error::Sim(error) if error.is_user_error())
+        match self {
+            Error::Config(_) | Error::Workload(_) => true,
+            Error::Lower(error) => error.is_user_error(),
+            Error::Sim(error) => error.is_user_error(),
+            Error::Report(error) => matches!(error, ReportError::Mismatch { .. }),
+        }
     }
 }
 
@@ -133,12 +132,8 @@ pub fn lower_kernel(
     choices: &WorkloadChoices,
     name: &str,
 ) -> Result<crate::lower::KernelGraph, Error> {
-    let choices = WorkloadChoices {
-        fusion: design.fusion(),
-        ..choices.clone()
-    };
-    let workload = build_workload(model, &choices.options(model, policy, design.precision()))?
-        .select(&[name.to_string()], "--kernel")?;
+    let workload =
+        workload_on(model, policy, design, choices)?.select(&[name.to_string()], "--kernel")?;
     let kernel = workload
         .kernels
         .first()
@@ -190,12 +185,25 @@ pub fn design_workload(
     design: &Design,
     choices: &WorkloadChoices,
 ) -> Result<RooflineAnalysis, Error> {
+    let workload = workload_on(model, policy, design, choices)?;
+    Ok(RooflineAnalysis::new(workload, platform))
+}
+
+/// The model's kernels at the design's precision and fusion.
+fn workload_on(
+    model: &ModelSpec,
+    policy: Option<&PolicySpec>,
+    design: &Design,
+    choices: &WorkloadChoices,
+) -> Result<Workload, Error> {
     let choices = WorkloadChoices {
         fusion: design.fusion(),
         ..choices.clone()
     };
-    let workload = build_workload(model, &choices.options(model, policy, design.precision()))?;
-    Ok(RooflineAnalysis::new(workload, platform))
+    Ok(build_workload(
+        model,
+        &choices.options(model, policy, design.precision()),
+    )?)
 }
 
 /// Simulates one GEMM (output `m × n`, reduction `k`) alone on `design` (which

@@ -80,7 +80,7 @@ pub fn cross_check(
         roofline_ops_per_s: ratio(ops, roofline_s),
         efficiency: ratio(roofline_s, seconds),
         array_utilization: ratio(
-            sim.array_busy_cycles as f64,
+            sim.array_busy_cycles(design) as f64,
             (sim.cycles * design.array_count()) as f64,
         ),
         max_channel_utilization: ratio(

@@ -22,7 +22,7 @@ pub use workload::{WorkloadSim, event_bound, simulate_workload};
 
 use crate::config::design::{Design, MemoryModel};
 use crate::config::platform::Platform;
-use crate::lower::{EdgeKind, KernelGraph, LowerError, NodeKind};
+use crate::lower::{EdgeKind, GraphTotals, KernelGraph, LowerError, NodeKind};
 use hbm::{Channel, ChannelStats, ChannelTiming, TICKS_PER_CYCLE};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
@@ -145,7 +145,10 @@ pub enum SimError {
 impl SimError {
     /// Whether the input was at fault rather than roofsim (a lowering cycle is a bug).
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, SimError::Lower(LowerError::Cycle { .. }))
+        match self {
+            SimError::Lower(error) => error.is_user_error(),
+            SimError::TimeLimit { .. } | SimError::TooManyEvents { .. } => true,
+        }
     }
 }
 
@@ -157,9 +160,6 @@ pub struct KernelSim {
     pub bytes_tiled: u64,
     /// Cycles per [`Bottleneck`], summing to `cycles`.
     pub attribution: Attribution,
-    /// Busy cycles summed over all arrays.
-    pub array_busy_cycles: u64,
-    pub vector_busy_cycles: u64,
     /// Busy cycles of each engine: the arrays in order, then the vector units.
     pub engine_busy_cycles: Vec<u64>,
     /// Per platform channel.
@@ -168,6 +168,13 @@ pub struct KernelSim {
 }
 
 impl KernelSim {
+    /// Busy cycles summed over the design's arrays.
+    pub fn array_busy_cycles(&self, design: &Design) -> u64 {
+        self.engine_busy_cycles[..design.array_count() as usize]
+            .iter()
+            .sum()
+    }
+
     /// The cause that held the kernel longest.
     pub fn bottleneck(&self) -> Bottleneck {
         Bottleneck::dominant(&self.attribution)
@@ -294,18 +301,11 @@ pub fn simulate(
     let arrays = design.array_count() as usize;
     let mut engine_busy = vec![0u64; arrays + design.vector_units() as usize];
     let (mut first_compute, mut last_compute) = (u64::MAX, 0);
-    let (mut bytes_tiled, mut macs) = (0, 0);
+    let mut totals = GraphTotals::default();
     for (index, node) in nodes.node_weights().enumerate() {
-        let engine = match node.kind {
-            NodeKind::Gemm { array, m, n, k } => {
-                macs += m * n * k;
-                array as usize
-            }
-            NodeKind::Vector { unit, .. } => arrays + unit as usize,
-            NodeKind::Load(_) | NodeKind::Store(_) => {
-                bytes_tiled += node.bytes;
-                continue;
-            }
+        totals.count(node);
+        let Some(engine) = engine_of(&node.kind, arrays) else {
+            continue;
         };
         engine_busy[engine] += end[index] - start[index];
         first_compute = first_compute.min(start[index]);
@@ -358,11 +358,9 @@ pub fn simulate(
     debug_assert_eq!(attribution.iter().sum::<u64>(), cycles);
     Ok(KernelSim {
         cycles,
-        macs,
-        bytes_tiled,
+        macs: totals.macs,
+        bytes_tiled: totals.bytes_tiled,
         attribution,
-        array_busy_cycles: engine_busy[..arrays].iter().sum(),
-        vector_busy_cycles: engine_busy[arrays..].iter().sum(),
         engine_busy_cycles: engine_busy,
         channels: channels.into_iter().map(|c| c.stats).collect(),
         // One "node finished" event per node: the assert above holds every node ran.
@@ -380,16 +378,24 @@ pub fn compute_cycles(kind: &NodeKind, design: &Design) -> u64 {
     }
 }
 
-/// Busy cycles of each array, then of each vector unit: the sum of the nodes each ran.
+/// The engine a node runs on, numbered as in [`KernelSim::engine_busy_cycles`]: each of the
+/// `arrays` arrays, then each vector unit; `None` for a transfer.
+fn engine_of(kind: &NodeKind, arrays: usize) -> Option<usize> {
+    match *kind {
+        NodeKind::Gemm { array, .. } => Some(array as usize),
+        NodeKind::Vector { unit, .. } => Some(arrays + unit as usize),
+        NodeKind::Load(_) | NodeKind::Store(_) => None,
+    }
+}
+
+/// Busy cycles of each array, then of each vector unit, as the timing models give them for
+/// the graph's nodes, without simulating it.
 pub fn engine_busy_cycles(graph: &KernelGraph, design: &Design) -> Vec<u64> {
     let arrays = design.array_count() as usize;
     let mut busy = vec![0; arrays + design.vector_units() as usize];
     for node in graph.graph.node_weights() {
-        let cycles = compute_cycles(&node.kind, design);
-        match node.kind {
-            NodeKind::Gemm { array, .. } => busy[array as usize] += cycles,
-            NodeKind::Vector { unit, .. } => busy[arrays + unit as usize] += cycles,
-            NodeKind::Load(_) | NodeKind::Store(_) => {}
+        if let Some(engine) = engine_of(&node.kind, arrays) {
+            busy[engine] += compute_cycles(&node.kind, design);
         }
     }
     busy

@@ -16,11 +16,11 @@ use crate::config::design::{Design, validate_design};
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
 use crate::config::precision::PrecisionPair;
-use crate::lower::{checked_graph_size, lower};
+use crate::lower::lower;
 
 use crate::sim::{
-    Bottleneck, KernelSim, NullSink, SimError, SimTotals, engine_busy_cycles, roofline_seconds,
-    simulate,
+    Bottleneck, KernelSim, NullSink, SimError, SimTotals, engine_busy_cycles, event_bound,
+    roofline_seconds, simulate,
 };
 use crate::workload::{Encoder, Kernel, WorkloadChoices, WorkloadOptions, build_workload};
 use std::collections::{BTreeMap, HashMap};
@@ -238,29 +238,24 @@ fn prepare(
         ..inputs.choices.clone()
     };
     let options = choices.options(inputs.model, inputs.policy, design.precision());
-    let workload = build_workload(inputs.model, &options).map_err(|e| e.to_string())?;
+    let mut workload = build_workload(inputs.model, &options).map_err(|e| e.to_string())?;
     let wanted = &inputs.spec.kernels;
-    let kernels: Vec<Kernel> = workload
-        .kernels
-        .into_iter()
-        .filter(|k| inputs.spec.encoders.contains(&k.encoder))
-        .filter(|k| wanted.is_empty() || wanted.iter().any(|w| k.is_named(w)))
-        .collect();
-    if kernels.is_empty() {
+    workload.kernels.retain(|k| {
+        inputs.spec.encoders.contains(&k.encoder)
+            && (wanted.is_empty() || wanted.iter().any(|w| k.is_named(w)))
+    });
+    if workload.kernels.is_empty() {
         return Err("no kernel of this point matches `encoders` and `kernels`".into());
     }
-    let mut events = 0u64;
-    for kernel in &kernels {
-        let size = checked_graph_size(kernel, &design).map_err(|error| error.to_string())?;
-        events = events.saturating_add(size.nodes);
-    }
+    // The same bound `simulate` applies: distinct layers only, each kernel within the limits.
+    let events = event_bound(&workload, &design).map_err(|error| error.to_string())?;
     if events > inputs.max_events {
         return Err(format!(
             "would simulate {events} events (limit {}, --max-events)",
             inputs.max_events
         ));
     }
-    Ok((design, options, kernels))
+    Ok((design, options, workload.kernels))
 }
 
 /// Refuses a `kernels` filter entry that names no kernel of the swept encoders under any

@@ -58,14 +58,19 @@ impl Window {
         self.len
     }
 
-    /// The `index`-th oldest run.
-    fn run(&self, index: usize) -> &Run {
+    /// Where in the ring the `index`-th oldest run lies.
+    fn slot(&self, index: usize) -> usize {
         let slot = self.head + index;
-        &self.runs[if slot >= self.runs.len() {
+        if slot >= self.runs.len() {
             slot - self.runs.len()
         } else {
             slot
-        }]
+        }
+    }
+
+    /// The `index`-th oldest run.
+    fn run(&self, index: usize) -> &Run {
+        &self.runs[self.slot(index)]
     }
 
     /// Frees the slots of the `bursts` oldest bursts (at most all of them).
@@ -80,11 +85,7 @@ impl Window {
             self.len -= dropped;
             left -= dropped;
             if run.count == 0 {
-                self.head = if head + 1 == self.runs.len() {
-                    0
-                } else {
-                    head + 1
-                };
+                self.head = self.slot(1);
                 self.held -= 1;
             }
         }
@@ -100,8 +101,6 @@ impl Window {
         Some(release)
     }
 
-    /// Adds a run of bursts, then frees the oldest beyond `capacity` (in a back-to-back
-    /// request they were popped, one per new burst, before they bound anything).
     /// Forgets every burst released by `tick`, when all of them are: an idle port's window
     /// is empty again, so its ring stays one run long.
     pub fn release_all_by(&mut self, tick: u64) {
@@ -111,6 +110,8 @@ impl Window {
         }
     }
 
+    /// Adds a run of bursts, then frees the oldest beyond `capacity` (in a back-to-back
+    /// request they were popped, one per new burst, before they bound anything).
     // Inlined so the run is written straight into the ring: passed through memory, its
     // 16-byte copy stalls on the caller's 8-byte stores (a third of the engine's time).
     #[inline(always)]
@@ -126,9 +127,8 @@ impl Window {
             self.runs = runs;
             self.head = 0;
         }
-        let slot = self.head + self.held;
-        let size = self.runs.len();
-        self.runs[if slot >= size { slot - size } else { slot }] = run;
+        let slot = self.slot(self.held);
+        self.runs[slot] = run;
         self.held += 1;
         self.len += run.count;
         if self.len > capacity {
