@@ -5,7 +5,7 @@ use crate::config::design::Design;
 use crate::config::platform::Platform;
 use crate::roofline::RooflineAnalysis;
 use crate::sim::hbm::{ChannelStats, TICKS_PER_CYCLE};
-use crate::sim::{Bottleneck, CrossCheck, SimTotals, WorkloadSim, cross_check};
+use crate::sim::{Bottleneck, CrossCheck, SimTotals, WorkloadSim, cross_check, engine_name};
 use crate::workload::Encoder;
 use std::fmt::Write;
 
@@ -79,10 +79,7 @@ pub fn channel_totals(sim: &WorkloadSim) -> Vec<ChannelStats> {
 /// that used it.
 pub fn engines_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, ReportError> {
     let total_cycles: u64 = sim.kernels.iter().map(|k| k.cycles).sum();
-    let engines = sim
-        .kernels
-        .first()
-        .map_or(0, |k| k.engine_busy_cycles.len());
+
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record([
         "engine",
@@ -94,7 +91,7 @@ pub fn engines_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Report
     ])?;
     let array = design.array();
     let arrays = design.array_count() as usize;
-    for engine in 0..engines {
+    for engine in 0..arrays + design.vector_units() as usize {
         let busy: u64 = sim
             .kernels
             .iter()
@@ -105,21 +102,16 @@ pub fn engines_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Report
             .iter()
             .filter(|k| k.engine_busy_cycles[engine] > 0)
             .count();
-        let (name, kind, shape) = if engine < arrays {
+        let (kind, shape) = if engine < arrays {
             (
-                format!("array{engine}"),
                 "systolic",
                 format!("{}x{} {}", array.rows, array.cols, array.dataflow.name()),
             )
         } else {
-            (
-                format!("vector{}", engine - arrays),
-                "vector",
-                format!("{} lanes", design.vector_lanes()),
-            )
+            ("vector", format!("{} lanes", design.vector_lanes()))
         };
         writer.write_record([
-            name,
+            engine_name(engine, arrays),
             kind.to_string(),
             shape,
             busy.to_string(),

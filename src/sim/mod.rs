@@ -273,7 +273,7 @@ pub fn simulate(
             sink.record(&TraceRecord {
                 start_cycle: start[index as usize],
                 end_cycle: now,
-                resource: &resource_name(&data.kind),
+                resource: &resource_name(&data.kind, design.array_count() as usize),
                 kernel,
                 node: &data.label,
                 kind: data.kind_name(),
@@ -420,10 +420,21 @@ fn occupy(
     (begin, begin + cycles)
 }
 
-fn resource_name(kind: &NodeKind) -> String {
+/// The name of engine `engine` (numbered as in [`KernelSim::engine_busy_cycles`]) of a
+/// design with `arrays` arrays: `array0`..., then `vector0`...
+pub fn engine_name(engine: usize, arrays: usize) -> String {
+    if engine < arrays {
+        format!("array{engine}")
+    } else {
+        format!("vector{}", engine - arrays)
+    }
+}
+
+fn resource_name(kind: &NodeKind, arrays: usize) -> String {
     match kind {
-        NodeKind::Gemm { array, .. } => format!("array{array}"),
-        NodeKind::Vector { unit, .. } => format!("vector{unit}"),
+        NodeKind::Gemm { .. } | NodeKind::Vector { .. } => {
+            engine_name(engine_of(kind, arrays).expect("a compute node"), arrays)
+        }
         NodeKind::Load(requests) | NodeKind::Store(requests) => {
             match (requests.first(), requests.last()) {
                 (Some(first), Some(last)) if first.channel != last.channel => {
