@@ -216,6 +216,41 @@ fn shards_merge_into_the_single_run() {
     assert!(error.contains("shards missing: [1/3]"), "{error}");
     let error = merge(&[&shards[0], &shards[1], &shards[1], &shards[2]]);
     assert!(error.contains("given more than once: [1/3]"), "{error}");
+    // A hand-edited meta file naming a shard outside its sweep is refused, not a panic.
+    let meta_path = shards[2].with_extension("meta.json");
+    let meta = read(&meta_path);
+    let edited = meta.replace(
+        "\"shard\": [\n    2,\n    3\n  ]",
+        "\"shard\": [\n    7,\n    3\n  ]",
+    );
+    assert_ne!(meta, edited, "{meta}");
+    std::fs::write(&meta_path, &edited).unwrap();
+    let error = merge(&[&shards[0], &shards[1], &shards[2]]);
+    assert!(error.contains("names shard 7/3"), "{error}");
+    std::fs::write(&meta_path, &meta).unwrap();
+    // ...and so is one whose axes were edited into nonsense (the spec is read back from it).
+    let metas: Vec<(PathBuf, String)> = shards
+        .iter()
+        .map(|shard| {
+            let path = shard.with_extension("meta.json");
+            let text = read(&path);
+            (path, text)
+        })
+        .collect();
+    for (from, to) in [
+        ("\"name\": \"tm\"", "\"name\": \"tq\""),
+        ("\"64\"", "\"sixty-four\""),
+    ] {
+        for (path, original) in &metas {
+            assert!(original.contains(from), "{original}");
+            std::fs::write(path, original.replace(from, to)).unwrap();
+        }
+        let error = merge(&[&shards[0], &shards[1], &shards[2]]);
+        assert!(error.contains("describes no valid sweep"), "{error}");
+    }
+    for (path, original) in &metas {
+        std::fs::write(path, original).unwrap();
+    }
     // A shard of a sweep with other axes.
     let other = dir.path().join("other.toml");
     std::fs::write(&other, SWEEP.replace("slots = [1, 2]", "slots = [2]")).unwrap();

@@ -212,6 +212,12 @@ pub fn merge(inputs: &[MergeInput], out: &Path) -> Result<SweepOutcome, Error> {
         };
         let meta: SweepMeta = serde_json::from_str(&input.meta)
             .map_err(|error| mismatch(format!("its sweep.meta.json cannot be read ({error})")))?;
+        let [shard, shards] = meta.shard;
+        if shard >= shards {
+            return Err(
+                mismatch(format!("its sweep.meta.json names shard {shard}/{shards}")).into(),
+            );
+        }
         if let Some(first) = metas.first() {
             let differences = first.identity.differences(&meta.identity);
             if !differences.is_empty() || first.shard[1] != meta.shard[1] {
@@ -240,18 +246,29 @@ pub fn merge(inputs: &[MergeInput], out: &Path) -> Result<SweepOutcome, Error> {
     let Some(first) = metas.first() else {
         return Err(ConfigError::invalid("command line", "merge", "needs shard files").into());
     };
+    first
+        .identity
+        .spec
+        .check()
+        .map_err(|reason| ReportError::Mismatch {
+            path: inputs[0].csv_path.clone(),
+            reason: format!("its sweep.meta.json describes no valid sweep: {reason}"),
+        })?;
     let shards = first.shard[1];
-    let mut seen = vec![0u32; shards as usize];
+    let mut seen: BTreeMap<u64, u32> = BTreeMap::new();
     for meta in &metas {
-        seen[meta.shard[0] as usize] += 1;
+        *seen.entry(meta.shard[0]).or_default() += 1;
     }
+    // A shard count can be far larger than the files given: name the first few missing.
     let missing: Vec<String> = (0..shards)
-        .filter(|&i| seen[i as usize] == 0)
+        .filter(|i| !seen.contains_key(i))
+        .take(10)
         .map(|i| format!("{i}/{shards}"))
         .collect();
-    let repeated: Vec<String> = (0..shards)
-        .filter(|&i| seen[i as usize] > 1)
-        .map(|i| format!("{i}/{shards}"))
+    let repeated: Vec<String> = seen
+        .iter()
+        .filter(|(_, count)| **count > 1)
+        .map(|(i, _)| format!("{i}/{shards}"))
         .collect();
     if !missing.is_empty() || !repeated.is_empty() {
         return Err(ConfigError::invalid(

@@ -131,6 +131,33 @@ impl SweepSpec {
         self.axes.iter().map(|a| a.values.len() as u64).product()
     }
 
+    /// Checks a spec that was read back (from a `sweep.meta.json`) rather than loaded: every
+    /// axis known, with between 1 and [`MAX_AXIS_VALUES`] values, at most [`MAX_POINTS`]
+    /// points, and every value applicable.
+    pub fn check(&self) -> Result<(), String> {
+        for axis in &self.axes {
+            if axis.values.is_empty() || axis.values.len() as u64 > MAX_AXIS_VALUES {
+                return Err(format!("axis `{}` has no or too many values", axis.name));
+            }
+        }
+        let points = self.axes.iter().try_fold(1u64, |points, axis| {
+            points.checked_mul(axis.values.len() as u64)
+        });
+        if points.is_none_or(|points| points > MAX_POINTS) {
+            return Err(format!("more than {MAX_POINTS} points"));
+        }
+        // Every value of every axis, with the other axes at their first value.
+        let firsts: Vec<String> = self.axes.iter().map(|a| a.values[0].clone()).collect();
+        for (position, axis) in self.axes.iter().enumerate() {
+            for value in &axis.values {
+                let mut values = firsts.clone();
+                values[position] = value.clone();
+                self.apply(&Point { index: 0, values })?;
+            }
+        }
+        Ok(())
+    }
+
     /// The `index`-th point; the last axis varies fastest.
     pub fn point(&self, index: u64) -> Point {
         let mut rest = index;
@@ -178,7 +205,7 @@ impl SweepSpec {
                     design.hbm.weight_channels = [0, half - 1];
                     design.hbm.activation_channels = [half, 2 * half - 1];
                 }
-                other => unreachable!("axis {other} is not generated"),
+                other => return Err(format!("unknown axis `{other}`")),
             }
         }
         Ok((design, batch))
