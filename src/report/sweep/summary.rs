@@ -8,36 +8,25 @@ use std::fmt::Write as _;
 /// A reason split into its text and its standalone numbers (`136` in `DSPs 136%`, but not the
 /// `8` of `int8`).
 fn reason_parts(reason: &str) -> (String, Vec<f64>) {
-    let mut shape = String::new();
-    let mut numbers = Vec::new();
-    let mut chars = reason.char_indices().peekable();
-    let mut previous: Option<char> = None;
-    while let Some((start, c)) = chars.next() {
-        let standalone = previous.is_none_or(|p| !p.is_alphanumeric() && p != '_');
-        if c.is_ascii_digit() && standalone {
-            let mut end = start + 1;
-            while let Some(&(i, next)) = chars.peek() {
-                if next.is_ascii_digit() || next == '.' {
-                    end = i + next.len_utf8();
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
-            let text = &reason[start..end];
-            let followed_by_letter = chars.peek().is_some_and(|&(_, n)| n.is_alphabetic());
-            match text.parse::<f64>() {
-                Ok(number) if !followed_by_letter => {
-                    shape.push('\u{0}');
-                    numbers.push(number);
-                }
-                _ => shape.push_str(text),
-            }
-            previous = text.chars().last();
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '.';
+    let (mut shape, mut numbers) = (String::new(), Vec::new());
+    let mut rest = reason;
+    while let Some(first) = rest.chars().next() {
+        // Whole words (`int8`, `64x64`, `136`) or single other characters (`%`, ` `).
+        let length = if word(first) {
+            rest.find(|c| !word(c)).unwrap_or(rest.len())
         } else {
-            shape.push(c);
-            previous = Some(c);
+            first.len_utf8()
+        };
+        let (token, tail) = rest.split_at(length);
+        match token.parse::<f64>() {
+            Ok(number) if first.is_ascii_digit() => {
+                shape.push('\u{0}');
+                numbers.push(number);
+            }
+            _ => shape.push_str(token),
         }
+        rest = tail;
     }
     (shape, numbers)
 }
