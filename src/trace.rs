@@ -90,7 +90,7 @@ pub struct ChromeTrace<W: Write> {
 }
 
 /// Trace time units per microsecond: 0.1 ns resolution.
-const UNITS_PER_US: f64 = 1e4;
+const UNITS_PER_US: u64 = 10_000;
 
 impl<W: Write> ChromeTrace<W> {
     /// A trace at `clock_hz`; `description` goes into the trace's metadata (what it covers).
@@ -118,7 +118,7 @@ impl<W: Write> ChromeTrace<W> {
     /// `cycles` on the shared timeline in whole trace units; monotone, so slices that do not
     /// overlap in cycles do not overlap in units.
     fn units(&self, cycles: u64) -> u64 {
-        (cycles as f64 / self.cycles_per_us * UNITS_PER_US).round() as u64
+        (cycles as f64 / self.cycles_per_us * UNITS_PER_US as f64).round() as u64
     }
 
     fn write_event(&mut self, record: &TraceRecord) -> std::io::Result<()> {
@@ -163,7 +163,8 @@ impl<W: Write> ChromeTrace<W> {
         };
         self.tracks[track].1 = end;
         let (start_units, end_units) = (self.units(start), self.units(end));
-        let microseconds = |units: u64| format!("{}.{:04}", units / 10_000, units % 10_000);
+        let microseconds =
+            |units: u64| format!("{}.{:04}", units / UNITS_PER_US, units % UNITS_PER_US);
         writeln!(
             self.writer,
             r#"{{"name":{},"cat":"{}","ph":"X","ts":{},"dur":{},"pid":1,"tid":{track},"args":{{"kernel":{},"bytes":{}}}}},"#,
