@@ -49,8 +49,9 @@ impl ConfigError {
     }
 }
 
-/// A value that must lie in `range`; the error names `file`, `field` and the range.
-fn in_range<T: PartialOrd + std::fmt::Display>(
+/// A value that must lie in `range` (a NaN lies in none); the error names `file`, `field`
+/// and the range.
+pub(crate) fn in_range<T: PartialOrd + std::fmt::Display>(
     file: &str,
     field: &str,
     value: T,
@@ -69,26 +70,6 @@ fn in_range<T: PartialOrd + std::fmt::Display>(
             ),
         ))
     }
-}
-
-/// A whole number that must lie in `range`.
-pub(crate) fn whole_in(
-    file: &str,
-    field: &str,
-    value: u64,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, ConfigError> {
-    in_range(file, field, value, range)
-}
-
-/// A number that must lie in `range` (NaN lies in none).
-pub(crate) fn number_in(
-    file: &str,
-    field: &str,
-    value: f64,
-    range: std::ops::RangeInclusive<f64>,
-) -> Result<f64, ConfigError> {
-    in_range(file, field, value, range)
 }
 
 /// `AxBxC`-style dimensions: `N` positive whole numbers joined by `x`.

@@ -6,7 +6,7 @@
 //! not change a kernel's shape.
 
 pub use super::policy::{DEFAULT_POLICY, PolicySpec, default_policy, load_policy};
-use super::{ConfigError, Source, parse_json, whole_in};
+use super::{ConfigError, Source, in_range, parse_json};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -265,7 +265,7 @@ pub const LAYERS: std::ops::RangeInclusive<u64> = 1..=1024;
 
 /// A size in [`DIMENSION`].
 pub(super) fn positive(file: &str, field: String, value: u64) -> Result<u64, ConfigError> {
-    whole_in(file, &field, value, DIMENSION)
+    in_range(file, &field, value, DIMENSION)
 }
 
 /// A layer count from the file, else the class default, in [`LAYERS`].
@@ -275,7 +275,7 @@ pub(super) fn layers(
     given: Option<u64>,
     default: u64,
 ) -> Result<u64, ConfigError> {
-    whole_in(file, &field, given.unwrap_or(default), LAYERS)
+    in_range(file, &field, given.unwrap_or(default), LAYERS)
 }
 
 fn activation(file: &str, field: String, name: &str) -> Result<Activation, ConfigError> {

@@ -1,7 +1,7 @@
 //! The FPGA board: fabric clock, DSPs and their MACs per precision, HBM, on-chip SRAM, DDR.
 
 use super::precision::Precision;
-use super::{ConfigError, Source, number_in, parse_toml, whole_in};
+use super::{ConfigError, Source, in_range, parse_toml};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -179,8 +179,8 @@ pub mod limits {
 pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
     let raw: RawPlatform = parse_toml(source)?;
     let file = source.name.as_str();
-    let whole = |field: &str, value: u64, range| whole_in(file, field, value, range);
-    let number = |field: &str, value: f64, range| number_in(file, field, value, range);
+    let whole = |field: &str, value: u64, range| in_range(file, field, value, range);
+    let number = |field: &str, value: f64, range| in_range(file, field, value, range);
     let macs = &raw.macs_per_dsp;
     let macs_per_dsp = [
         number("macs_per_dsp.int4", macs.int4, limits::MACS_PER_DSP)?,

@@ -9,7 +9,7 @@ mod identity;
 mod spec;
 
 pub use identity::{SweepIdentity, SweepMeta};
-pub use spec::{Axis, Constraints, MAX_POINTS, Point, SweepSpec, load_sweep};
+pub use spec::{Axis, Constraints, MAX_AXIS_VALUES, MAX_POINTS, Point, SweepSpec, load_sweep};
 
 use crate::config::ConfigError;
 use crate::config::design::{Design, validate_design};

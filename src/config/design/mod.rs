@@ -7,7 +7,7 @@ pub use kinds::{AxiPorts, Dataflow, Fusion, KernelClass, LoopOrder, MemoryModel,
 
 use super::platform::Platform;
 use super::precision::PrecisionPair;
-use super::{ConfigError, Source, number_in, parse_toml, whole_in};
+use super::{ConfigError, Source, in_range, parse_toml};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -321,12 +321,12 @@ pub fn validate_design(
     platform: &Platform,
 ) -> Result<Design, ConfigError> {
     let invalid = |field: &str, rule: String| ConfigError::invalid(file, field, rule);
-    let whole = |field: &str, value: u64, range| whole_in(file, field, value, range);
+    let whole = |field: &str, value: u64, range| in_range(file, field, value, range);
     let precision: PrecisionPair = raw
         .precision
         .parse()
         .map_err(|rule| invalid("precision", rule))?;
-    let clock_mhz = number_in(file, "clock_mhz", raw.clock_mhz, limits::CLOCK_MHZ)?;
+    let clock_mhz = in_range(file, "clock_mhz", raw.clock_mhz, limits::CLOCK_MHZ)?;
     let array = ArrayShape {
         rows: whole("arrays.rows", raw.arrays.rows, limits::ARRAY_SIDE)?,
         cols: whole("arrays.cols", raw.arrays.cols, limits::ARRAY_SIDE)?,
