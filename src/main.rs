@@ -432,7 +432,7 @@ fn run_lower(args: &LowerArgs) -> Result<(), Error> {
         &inputs.choices,
         &args.kernel,
     )?;
-    let dot = to_dot(&graph);
+    let dot = to_dot(&graph, &design);
     let dir = args
         .dot
         .parent()

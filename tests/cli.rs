@@ -332,7 +332,7 @@ fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
     let cause_columns: Vec<usize> = (0..names.len())
         .filter(|&i| names[i].ends_with("_cycles"))
         .collect();
-    assert_eq!(cause_columns.len(), 6);
+    assert_eq!(cause_columns.len(), roofsim::sim::Bottleneck::ALL.len());
     let cycles = names.iter().position(|h| h == "cycles").unwrap();
     for row in reader.records().map(Result::unwrap) {
         let sum: u64 = cause_columns

@@ -50,14 +50,15 @@ impl Graph {
     fn gemm(&mut self, array: u64, cycles: u64) -> NodeIndex {
         self.0.add_node(Node {
             kind: NodeKind::Gemm {
-                array,
+                engine: array,
                 m: 64,
                 n: 64,
                 k: cycles - 126,
             },
             label: "gemm".into(),
             bytes: 0,
-            unit: array,
+            engine: array,
+            kernel: 0,
         })
     }
 
@@ -72,7 +73,8 @@ impl Graph {
             }]),
             label: "load".into(),
             bytes,
-            unit: 0,
+            engine: 0,
+            kernel: 0,
         })
     }
 
@@ -183,7 +185,7 @@ fn vector_passes_take_one_cycle_per_lanes_elements() {
     let mut elements = 0;
     for node in graph.graph.node_weights() {
         if let NodeKind::Vector {
-            unit,
+            engine,
             elements: pass,
         } = node.kind
         {
@@ -200,7 +202,7 @@ fn vector_passes_take_one_cycle_per_lanes_elements() {
             let pass_elements = (rows[1] - rows[0]) * ln1.n;
             assert_eq!(pass, pass_elements, "{}", node.label);
             assert_eq!(cycles, pass_elements.div_ceil(lanes), "{}", node.label);
-            per_unit[unit as usize] += cycles;
+            per_unit[engine as usize - ideal.array_count() as usize] += cycles;
             elements += pass_elements;
         }
     }
@@ -258,9 +260,9 @@ fn fold_overlap_rule_of_every_dataflow() {
 fn ring(node: &Node) -> Option<(u64, String)> {
     let mut words = node.label.split(' ');
     match (node.kind_name(), words.next()) {
-        ("load", Some("load")) => Some((node.unit, words.next().unwrap().to_string())),
+        ("load", Some("load")) => Some((node.engine, words.next().unwrap().to_string())),
         ("gemm", Some("gemm")) if node.label.ends_with(" k0") => {
-            Some((node.unit, "output".to_string()))
+            Some((node.engine, "output".to_string()))
         }
         _ => None,
     }

@@ -1,22 +1,23 @@
-//! GEMMs: output tiles dealt to the arrays in turn, each a chain of reduction steps whose
-//! operand tiles come through per-array buffer rings.
+//! GEMMs: output tiles dealt to the kernel's GEMM engines in turn, each a chain of reduction
+//! steps whose operand tiles come through per-engine buffer rings.
 
 use super::address::TensorLayout;
-use super::{EdgeKind, Lowering, NodeKind, Slots, operand};
+use super::layer::OutputTile;
+use super::{EdgeKind, Lowering, NodeKind, Ring, operand};
 use crate::config::design::LoopOrder;
 use crate::workload::{Direction, Kernel, Operand};
 use petgraph::graph::NodeIndex;
 
-/// The tile an array's buffer holds: (instance, row or column tile, reduction tile), the
+/// The tile an engine's buffer holds: (instance, row or column tile, reduction tile), the
 /// load that brought it, and its slot.
 type Resident = ((u64, u64, u64), NodeIndex, usize);
 
-/// The node that brought tile `key` into an array's buffer: the resident one if the buffer
+/// The node that brought tile `key` into `ring` of `engine`: the resident one if the buffer
 /// holds it, else a new load into the next slot, after that slot's last user.
 fn resident_tile(
     lowering: &mut Lowering,
     resident: &mut Option<Resident>,
-    slots: &mut Slots,
+    (engine, ring): (usize, Ring),
     key: (u64, u64, u64),
     load: impl FnOnce(&mut Lowering) -> NodeIndex,
 ) -> (NodeIndex, usize) {
@@ -24,16 +25,18 @@ fn resident_tile(
         Some((held, node, index)) if held == key => (node, index),
         _ => {
             let node = load(lowering);
-            let index = slots.fill(lowering, node);
+            let index = lowering.fill(engine, ring, node);
             *resident = Some((key, node, index));
             (node, index)
         }
     }
 }
 
-pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
+pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<OutputTile> {
     let design = lowering.design;
-    let tiling = design.tiling_for(kernel.class);
+    let label = kernel.label();
+    let tiling = design.tiling_of(&label, kernel.class);
+    let engines = design.engines_for(&label, kernel.class).gemm;
     let (m, n, k) = (kernel.m, kernel.n, kernel.k);
     let a = operand(kernel, Direction::Read, 0).expect("a GEMM reads an activation");
     let b = kernel
@@ -61,13 +64,9 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
     let m_tiles = m.div_ceil(tiling.tm);
     let n_tiles = n.div_ceil(tiling.tn);
     let k_tiles = k.div_ceil(tiling.tk);
-    let arrays = design.array_count();
-    let mut a_slots = Slots::per_unit(arrays, design);
-    let mut b_slots = Slots::per_unit(arrays, design);
-    let mut c_slots = Slots::per_unit(arrays, design);
-    // The tile each array's A and B buffers hold now, to skip reloading it.
-    let mut a_resident: Vec<Option<Resident>> = vec![None; arrays as usize];
-    let mut b_resident: Vec<Option<Resident>> = vec![None; arrays as usize];
+    // The tile each engine's A and B buffers hold now, to skip reloading it.
+    let mut a_resident: Vec<Option<Resident>> = vec![None; engines.len()];
+    let mut b_resident: Vec<Option<Resident>> = vec![None; engines.len()];
     let mut output_tile = 0u64;
     for batch in 0..kernel.batch {
         let a_layout = TensorLayout::row_major(
@@ -92,14 +91,14 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                 .collect(),
         };
         for (mi, ni) in tiles {
-            let array = output_tile % arrays;
-            let slot = array as usize;
+            let slot = (output_tile % engines.len() as u64) as usize;
+            let engine = engines[slot];
             output_tile += 1;
             let rows = (mi * tiling.tm, ((mi + 1) * tiling.tm).min(m));
             let cols = (ni * tiling.tn, ((ni + 1) * tiling.tn).min(n));
             // The output tile's slot: its bias/gate inputs and first compute wait for the store
             // of the tile that held it before.
-            let (c_slot, previous_store) = c_slots[slot].take();
+            let (c_slot, previous_store) = lowering.take(engine, Ring::C);
             let mut extra_loads = Vec::new();
             for extra in &extras {
                 let layout = if extra.elements == n {
@@ -108,13 +107,13 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                     TensorLayout::row_major(channels_of(extra), extra.bits, batch * m * n, n)
                 };
                 let extra_rows = if extra.elements == n { (0, 1) } else { rows };
-                let node = lowering.transfer(
-                    NodeKind::Load,
-                    array,
-                    &layout,
-                    (extra_rows, cols),
-                    format!("load {} b{batch} m{mi} n{ni}", extra.name),
-                );
+                let label = format!("load {} b{batch} m{mi} n{ni}", extra.name);
+                let tile = (extra_rows, cols);
+                let node = if extra.is_parameter {
+                    lowering.transfer(NodeKind::Load, engine, &layout, tile, label)
+                } else {
+                    lowering.input(engine, &layout, tile, (false, batch * m), label)
+                };
                 lowering.edge(previous_store, node, EdgeKind::BufferSlot);
                 extra_loads.push(node);
             }
@@ -124,11 +123,12 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                 let (a_node, a_slot) = resident_tile(
                     lowering,
                     &mut a_resident[slot],
-                    &mut a_slots[slot],
+                    (engine, Ring::A),
                     (batch, mi, ki),
                     |lowering| {
                         let label = format!("load {} b{batch} m{mi} k{ki}", a.name);
-                        lowering.transfer(NodeKind::Load, array, &a_layout, (rows, depth), label)
+                        let tile = (rows, depth);
+                        lowering.input(engine, &a_layout, tile, (true, batch * m), label)
                     },
                 );
                 // Keys are stored token-major: a Kᵀ tile is a block of their rows.
@@ -140,18 +140,23 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                 let (b_node, b_slot) = resident_tile(
                     lowering,
                     &mut b_resident[slot],
-                    &mut b_slots[slot],
+                    (engine, Ring::B),
                     (b_instance, ni, ki),
                     |lowering| {
                         let label = format!("load {} b{batch} k{ki} n{ni}", b.name);
                         let tile = (b_rows, b_cols);
-                        lowering.transfer(NodeKind::Load, array, &b_layout, tile, label)
+                        if b.is_parameter {
+                            lowering.transfer(NodeKind::Load, engine, &b_layout, tile, label)
+                        } else {
+                            let row_base = b_instance * k;
+                            lowering.input(engine, &b_layout, tile, (false, row_base), label)
+                        }
                     },
                 );
                 let (tm, tn, tk) = (rows.1 - rows.0, cols.1 - cols.0, depth.1 - depth.0);
                 let compute = lowering.compute(
                     NodeKind::Gemm {
-                        array,
+                        engine: engine as u64,
                         m: tm,
                         n: tn,
                         k: tk,
@@ -167,19 +172,20 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) {
                         lowering.edge(Some(extra), compute, EdgeKind::Data);
                     }
                 }
-                a_slots[slot].used_by(a_slot, compute);
-                b_slots[slot].used_by(b_slot, compute);
+                lowering.used_by(engine, Ring::A, a_slot, compute);
+                lowering.used_by(engine, Ring::B, b_slot, compute);
                 previous_compute = Some(compute);
             }
-            let store = lowering.transfer(
-                NodeKind::Store,
-                array,
+            let store = lowering.output(
+                engine,
                 &c_layout,
                 (rows, cols),
+                batch * m,
                 format!("store {} b{batch} m{mi} n{ni}", c.name),
             );
             lowering.edge(previous_compute, store, EdgeKind::Data);
-            c_slots[slot].used_by(c_slot, store);
+            lowering.used_by(engine, Ring::C, c_slot, store);
         }
     }
+    std::mem::take(&mut lowering.outputs)
 }

@@ -8,6 +8,7 @@ mod address;
 mod attention;
 mod dot;
 mod gemm;
+mod layer;
 mod size;
 mod vector;
 
@@ -15,13 +16,15 @@ use attention::lower_fused_attention;
 use gemm::lower_gemm;
 use vector::lower_vector;
 
-use crate::config::design::Design;
+use crate::config::design::{Design, Via};
 use crate::workload::{Direction, Kernel, Op, Operand};
 use address::{ChannelRequests, TensorLayout};
+use layer::{OutputTile, Upstream};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 pub use address::ChannelRequest;
 pub use dot::to_dot;
+pub use layer::stream_refusal;
 pub use size::{GraphSize, MAX_GRAPH_NODES, MAX_ROW_SEGMENTS, checked_graph_size, graph_size};
 
 /// What one node of the dataflow does.
@@ -31,11 +34,11 @@ pub enum NodeKind {
     Load(Vec<ChannelRequest>),
     /// Write a tile to HBM.
     Store(Vec<ChannelRequest>),
-    /// A GEMM tile, `m × k` times `k × n`, on one array; the array's model decides its
-    /// cycles ([`crate::sim::array`]).
-    Gemm { array: u64, m: u64, n: u64, k: u64 },
-    /// A vector pass over `elements` elements on one vector unit ([`crate::sim::vector`]).
-    Vector { unit: u64, elements: u64 },
+    /// A GEMM tile, `m × k` times `k × n`, on a systolic or dot engine (an index into
+    /// [`Design::engines`]); the engine's model decides its cycles.
+    Gemm { engine: u64, m: u64, n: u64, k: u64 },
+    /// A vector pass over `elements` elements on a vector engine.
+    Vector { engine: u64, elements: u64 },
 }
 
 /// A node of the tile dataflow.
@@ -45,9 +48,11 @@ pub struct Node {
     /// Short readable name, e.g. `load A m1 k0`.
     pub label: String,
     pub bytes: u64,
-    /// The array or vector unit the node runs on, or whose buffer a transfer fills or drains
-    /// (which decides the AXI port its requests enter the HBM switch at).
-    pub unit: u64,
+    /// The engine the node runs on, or whose buffer a transfer fills or drains (which
+    /// decides the AXI port its requests enter the HBM switch at).
+    pub engine: u64,
+    /// Which kernel of the graph the node belongs to (0 for a graph of one kernel).
+    pub kernel: u32,
 }
 
 impl Node {
@@ -68,6 +73,12 @@ pub enum EdgeKind {
     Data,
     /// The successor reuses the buffer slot the predecessor frees.
     BufferSlot,
+    /// The successor reads a tile of the predecessor's kernel's output (another kernel).
+    Link,
+    /// The successor needs its producer's whole output (e.g. every key block).
+    Sync,
+    /// The successor pushes into a stream FIFO the predecessor frees a place in.
+    Fifo,
 }
 
 /// A lowered kernel.
@@ -123,44 +134,166 @@ pub enum LowerError {
         nodes: u64,
         row_segments: u64,
     },
+    /// A link the design gives cannot work with these kernels (the user's).
+    #[error("{file}: link {link}: {rule}")]
+    Link {
+        file: String,
+        link: String,
+        rule: String,
+    },
+    /// A mapping the design gives cannot run these kernels (the user's).
+    #[error("{file}: field mapping: {rule}")]
+    Mapping { file: String, rule: String },
 }
 
 impl LowerError {
-    /// Whether the input was at fault: a graph beyond the limits is; a cycle is a bug.
+    /// Whether the input was at fault: a graph beyond the limits or a link or mapping that
+    /// cannot work is; a cycle is a bug.
     pub fn is_user_error(&self) -> bool {
-        matches!(self, LowerError::TooLarge { .. })
+        !matches!(self, LowerError::Cycle { .. })
     }
 }
 
-/// Builds a kernel's graph.
+/// The operand buffers of an engine, each a ring of the design's slots: A, B and the output
+/// C of a GEMM engine (Q, K, V of fused attention), or the line buffers of a vector engine (A).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ring {
+    A,
+    B,
+    C,
+}
+
+/// Builds a kernel's graph, or a layer's: the engines' buffer rings live as long as the
+/// lowering, so the kernels of one graph share them.
 struct Lowering<'a> {
     design: &'a Design,
     graph: DiGraph<Node, EdgeKind>,
     requests: ChannelRequests,
+    /// Per engine and [`Ring`], the slots, each remembering the last node that used the tile
+    /// it holds, and the slot to fill next.
+    rings: Vec<(Vec<Option<NodeIndex>>, usize)>,
+    /// The kernel the nodes being added belong to.
+    kernel: u32,
+    /// The previous kernel's output, when lowering a layer.
+    upstream: Option<Upstream>,
+    /// How the kernel being lowered hands its output on.
+    output_via: Via,
+    /// The output tiles of the kernel being lowered, in the order they are made.
+    outputs: Vec<OutputTile>,
+    /// The first link that cannot work, found while lowering.
+    error: Option<LowerError>,
 }
 
-impl Lowering<'_> {
+impl<'a> Lowering<'a> {
+    fn new(design: &'a Design) -> Self {
+        let ring = (vec![None; design.buffer_slots() as usize], 0);
+        Lowering {
+            design,
+            graph: DiGraph::new(),
+            requests: ChannelRequests::default(),
+            rings: vec![ring; design.engines().len() * 3],
+            kernel: 0,
+            upstream: None,
+            output_via: Via::Hbm,
+            outputs: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// A load of activation rows `rows`, columns `cols` of `layout` into `engine`'s buffer,
+    /// waiting for what it reads of the previous kernel's output. The kernel's `primary`
+    /// input (its first activation) comes on chip when the link to it is a buffer or stream;
+    /// `row_base` turns the layout's rows into batch-stacked rows.
+    fn input(
+        &mut self,
+        engine: usize,
+        layout: &TensorLayout,
+        (rows, cols): ((u64, u64), (u64, u64)),
+        (primary, row_base): (bool, u64),
+        label: String,
+    ) -> NodeIndex {
+        let Some(mut upstream) = self.upstream.take() else {
+            return self.transfer(NodeKind::Load, engine, layout, (rows, cols), label);
+        };
+        let node = if primary && upstream.via != Via::Hbm {
+            self.on_chip(
+                NodeKind::Load,
+                engine,
+                format!("{label} from {}", upstream.via.name()),
+            )
+        } else {
+            self.transfer(NodeKind::Load, engine, layout, (rows, cols), label)
+        };
+        let block = ((row_base + rows.0, row_base + rows.1), cols);
+        if let Err(error) = upstream.wait(self, node, primary, block) {
+            self.error.get_or_insert(error);
+        }
+        self.upstream = Some(upstream);
+        node
+    }
+
+    /// The store of an output block (or its push on chip, when the link to the next kernel
+    /// is a buffer or stream), recorded for the next kernel's reads.
+    fn output(
+        &mut self,
+        engine: usize,
+        layout: &TensorLayout,
+        (rows, cols): ((u64, u64), (u64, u64)),
+        row_base: u64,
+        label: String,
+    ) -> NodeIndex {
+        let node = if self.output_via == Via::Hbm {
+            self.transfer(NodeKind::Store, engine, layout, (rows, cols), label)
+        } else {
+            let via = self.output_via.name();
+            self.on_chip(NodeKind::Store, engine, format!("{label} to {via}"))
+        };
+        self.outputs.push(OutputTile {
+            rows: (row_base + rows.0, row_base + rows.1),
+            cols,
+            node,
+        });
+        node
+    }
+
+    /// A transfer that stays on chip: no HBM requests, no time of its own.
+    fn on_chip(
+        &mut self,
+        kind: fn(Vec<ChannelRequest>) -> NodeKind,
+        engine: usize,
+        label: String,
+    ) -> NodeIndex {
+        self.graph.add_node(Node {
+            kind: kind(Vec::new()),
+            label,
+            bytes: 0,
+            engine: engine as u64,
+            kernel: self.kernel,
+        })
+    }
+
     /// A GEMM tile or vector pass.
     fn compute(&mut self, kind: NodeKind, label: String) -> NodeIndex {
-        let unit = match kind {
-            NodeKind::Gemm { array, .. } => array,
-            NodeKind::Vector { unit, .. } => unit,
+        let engine = match kind {
+            NodeKind::Gemm { engine, .. } | NodeKind::Vector { engine, .. } => engine,
             NodeKind::Load(_) | NodeKind::Store(_) => unreachable!("transfers go through transfer"),
         };
         self.graph.add_node(Node {
             kind,
             label,
             bytes: 0,
-            unit,
+            engine,
+            kernel: self.kernel,
         })
     }
 
-    /// A load or store (`kind` is `NodeKind::Load` or `NodeKind::Store`) for `unit`'s buffer,
-    /// moving rows `rows`, columns `cols` of a tensor; bytes and channels come from the layout.
+    /// A load or store (`kind` is `NodeKind::Load` or `NodeKind::Store`) for `engine`'s
+    /// buffer, moving rows `rows`, columns `cols` of a tensor; bytes and channels come from
+    /// the layout.
     fn transfer(
         &mut self,
         kind: fn(Vec<ChannelRequest>) -> NodeKind,
-        unit: u64,
+        engine: usize,
         layout: &TensorLayout,
         (rows, cols): ((u64, u64), (u64, u64)),
         label: String,
@@ -171,7 +304,8 @@ impl Lowering<'_> {
             kind: kind(requests),
             label,
             bytes,
-            unit,
+            engine: engine as u64,
+            kernel: self.kernel,
         })
     }
 
@@ -180,47 +314,27 @@ impl Lowering<'_> {
             self.graph.add_edge(from, to, kind);
         }
     }
-}
 
-/// The slots of one buffer, each remembering the last node that used the tile it holds.
-struct Slots {
-    last_users: Vec<Option<NodeIndex>>,
-    next: usize,
-}
-
-impl Slots {
-    fn new(slots: u64) -> Self {
-        Slots {
-            last_users: vec![None; slots as usize],
-            next: 0,
-        }
+    /// Takes `engine`'s next slot of `ring` in turn: its index, and the node the new tile
+    /// must wait for.
+    fn take(&mut self, engine: usize, ring: Ring) -> (usize, Option<NodeIndex>) {
+        let (last_users, next) = &mut self.rings[engine * 3 + ring as usize];
+        let slot = *next;
+        *next = (*next + 1) % last_users.len();
+        (slot, last_users[slot].take())
     }
 
-    /// One buffer of the design's slots for each of `units` arrays or vector units.
-    fn per_unit(units: u64, design: &Design) -> Vec<Slots> {
-        (0..units)
-            .map(|_| Slots::new(design.buffer_slots()))
-            .collect()
-    }
-
-    /// Puts the tile `load` brings into the next slot, after that slot's last user; returns
-    /// the slot.
-    fn fill(&mut self, lowering: &mut Lowering, load: NodeIndex) -> usize {
-        let (slot, previous) = self.take();
-        lowering.edge(previous, load, EdgeKind::BufferSlot);
+    /// Puts the tile `load` brings into the next slot of the ring, after that slot's last
+    /// user; returns the slot.
+    fn fill(&mut self, engine: usize, ring: Ring, load: NodeIndex) -> usize {
+        let (slot, previous) = self.take(engine, ring);
+        self.edge(previous, load, EdgeKind::BufferSlot);
         slot
     }
 
-    /// Takes the next slot in turn: its index, and the node the new tile must wait for.
-    fn take(&mut self) -> (usize, Option<NodeIndex>) {
-        let slot = self.next;
-        self.next = (self.next + 1) % self.last_users.len();
-        (slot, self.last_users[slot].take())
-    }
-
-    /// Records that `user` read (or drained) the tile in `slot`.
-    fn used_by(&mut self, slot: usize, user: NodeIndex) {
-        self.last_users[slot] = Some(user);
+    /// Records that `user` read (or drained) the tile in `slot` of the ring.
+    fn used_by(&mut self, engine: usize, ring: Ring, slot: usize, user: NodeIndex) {
+        self.rings[engine * 3 + ring as usize].0[slot] = Some(user);
     }
 }
 
@@ -232,20 +346,60 @@ fn operand(kernel: &Kernel, direction: Direction, index: usize) -> Option<&Opera
         .nth(index)
 }
 
+/// Adds `kernel`'s nodes to the lowering; returns its output tiles (what consumers read).
+fn lower_into(lowering: &mut Lowering, kernel: &Kernel) -> Vec<OutputTile> {
+    match kernel.op {
+        Op::Gemm => lower_gemm(lowering, kernel),
+        Op::FusedAttention => lower_fused_attention(lowering, kernel),
+        _ => lower_vector(lowering, kernel),
+    }
+}
+
+/// Lowers the kernels of one layer (in order) into one graph, node `kernel` fields indexing
+/// `kernels`: each kernel's reads wait for the tiles of the previous kernel's output they
+/// need, through HBM or the link the design gives (see [`layer`]). Refuses kernels beyond the
+/// size limits before building anything, and links that cannot work.
+pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, LowerError> {
+    for kernel in kernels {
+        checked_graph_size(kernel, design)?;
+    }
+    let mut lowering = Lowering::new(design);
+    let mut previous: Option<(&Kernel, Vec<OutputTile>)> = None;
+    for (index, kernel) in kernels.iter().enumerate() {
+        lowering.kernel = index as u32;
+        let label = kernel.label();
+        lowering.output_via = kernels
+            .get(index + 1)
+            .and_then(|next| design.link(&label, &next.label()))
+            .map_or(Via::Hbm, |link| link.via);
+        lowering.upstream = previous.take().map(|(producer, tiles)| {
+            let name = format!("{} -> {label}", producer.label());
+            let link = design.link(&producer.label(), &label);
+            let coupling = layer::coupling(producer, kernel);
+            Upstream::new(&mut lowering, tiles, coupling, link, name)
+        });
+        let outputs = lower_into(&mut lowering, kernel);
+        if let Some(upstream) = lowering.upstream.take()
+            && let Err(error) = upstream.add_fifo_edges(&mut lowering)
+        {
+            lowering.error.get_or_insert(error);
+        }
+        if let Some(error) = lowering.error.take() {
+            return Err(error);
+        }
+        previous = Some((kernel, outputs));
+    }
+    Ok(KernelGraph {
+        graph: lowering.graph,
+    })
+}
+
 /// Lowers one kernel onto the design; refuses kernels beyond the size limits before
 /// building anything ([`checked_graph_size`]).
 pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError> {
     checked_graph_size(kernel, design)?;
-    let mut lowering = Lowering {
-        design,
-        graph: DiGraph::new(),
-        requests: ChannelRequests::default(),
-    };
-    match kernel.op {
-        Op::Gemm => lower_gemm(&mut lowering, kernel),
-        Op::FusedAttention => lower_fused_attention(&mut lowering, kernel),
-        _ => lower_vector(&mut lowering, kernel),
-    }
+    let mut lowering = Lowering::new(design);
+    lower_into(&mut lowering, kernel);
     let graph = lowering.graph;
     if let Err(cycle) = petgraph::algo::toposort(&graph, None) {
         return Err(LowerError::Cycle {
@@ -257,207 +411,4 @@ pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Source;
-    use crate::config::design::{DEFAULT_DESIGN, Fusion, KernelClass, load_design};
-    use crate::config::platform::default_platform;
-    use crate::config::precision::{Precision, PrecisionPair};
-    use crate::workload::single_gemm;
-
-    fn design(text: &str) -> Design {
-        load_design(&Source::built_in("d.toml", text), &default_platform()).unwrap()
-    }
-
-    /// The default design with every fusion on or off.
-    fn fused_design(fused: bool) -> Design {
-        design(DEFAULT_DESIGN)
-            .modified(&default_platform(), "test", |raw| {
-                raw.fusion = Fusion {
-                    gemm_activation: fused,
-                    qkv: fused,
-                    attention: fused,
-                }
-            })
-            .unwrap()
-    }
-
-    fn count(graph: &KernelGraph, kind: &str) -> usize {
-        graph
-            .graph
-            .node_weights()
-            .filter(|n| n.kind_name() == kind)
-            .count()
-    }
-
-    #[test]
-    fn mnk_reuses_an_activation_tile_across_output_columns() {
-        let design = design(
-            &DEFAULT_DESIGN
-                .replace("count = 3", "count = 1")
-                .replace("tm = 512", "tm = 128")
-                .replace("tn = 256", "tn = 128"),
-        );
-        let precision = PrecisionPair::uniform(Precision::Int8);
-        let kernel = single_gemm(256, 512, 768, precision).unwrap();
-        let graph = lower(&kernel, &design).unwrap();
-        // 2 × 4 output tiles, one reduction step each: 8 GEMM tiles and 8 stores; A loaded
-        // once per row of tiles (2), B once per output tile (8).
-        assert_eq!(count(&graph, "gemm"), 8);
-        assert_eq!(count(&graph, "store"), 8);
-        assert_eq!(count(&graph, "load"), 2 + 8);
-        let expected = 256 * 768 + 2 * 768 * 512 + 256 * 512;
-        assert_eq!(graph.totals().bytes_tiled, expected);
-    }
-
-    #[test]
-    fn each_kernel_class_takes_its_own_tiles() {
-        let text = DEFAULT_DESIGN.replace(
-            "loop_order = \"mnk\"\n",
-            "loop_order = \"mnk\"\n\n[tiling.attention]\ntm = 128\ntn = 128\ntk = 64\nloop_order = \"mnk\"\n",
-        );
-        let design = design(&text);
-        assert_eq!(design.tiling_for(Some(KernelClass::Attention)).tm, 128);
-        assert_eq!(design.tiling_for(Some(KernelClass::Mlp)), design.tiling());
-        let mut scores = single_gemm(1024, 1024, 64, design.precision()).unwrap();
-        scores.class = Some(KernelClass::Attention);
-        let graph = lower(&scores, &design).unwrap();
-        assert_eq!(count(&graph, "gemm"), 8 * 8);
-    }
-
-    /// No buffer holds more tiles than it has slots: apart from the first fill of each ring,
-    /// every load waits for a slot to be freed. Checked on every kernel of a smolVLA layer,
-    /// fused and unfused.
-    #[test]
-    fn loads_never_run_ahead_of_their_buffers() {
-        use crate::config::model::{default_model, default_policy};
-        use crate::workload::{WorkloadChoices, build_workload};
-        let model = default_model();
-        let policy = default_policy();
-        for fused in [false, true] {
-            let design = fused_design(fused);
-            let choices = WorkloadChoices {
-                batch: 1,
-                fusion: design.fusion(),
-                ..WorkloadChoices::default()
-            };
-            let options = choices.options(&model, Some(&policy), design.precision());
-            let workload = build_workload(&model, &options).unwrap();
-            for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
-                let graph = lower(kernel, &design).unwrap();
-                let unbound_loads = graph
-                    .graph
-                    .node_indices()
-                    .filter(|&n| graph.graph[n].kind_name() == "load")
-                    .filter(|&n| {
-                        !graph
-                            .graph
-                            .edges_directed(n, petgraph::Direction::Incoming)
-                            .any(|e| *e.weight() == EdgeKind::BufferSlot)
-                    })
-                    .count() as u64;
-                let rings = if kernel.op.uses_arrays() {
-                    design.array_count() * 3
-                } else {
-                    design.vector_units() * 2 + 1
-                };
-                assert!(
-                    unbound_loads <= rings * design.buffer_slots(),
-                    "{}/{}: {unbound_loads} loads run ahead of their buffers",
-                    kernel.encoder,
-                    kernel.name
-                );
-            }
-        }
-    }
-
-    /// A transfer enters the HBM switch at the port of the unit whose buffer it fills or
-    /// drains, so it must carry the unit of the compute it feeds or follows.
-    #[test]
-    fn transfers_carry_the_unit_of_their_compute() {
-        use crate::config::model::{default_model, default_policy};
-        use crate::workload::{WorkloadChoices, build_workload};
-        let model = default_model();
-        let policy = default_policy();
-        let design = fused_design(true);
-        let choices = WorkloadChoices {
-            batch: 1,
-            fusion: design.fusion(),
-            ..WorkloadChoices::default()
-        };
-        let options = choices.options(&model, Some(&policy), design.precision());
-        let workload = build_workload(&model, &options).unwrap();
-        let mut checked = 0;
-        for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
-            let graph = lower(kernel, &design).unwrap().graph;
-            for edge in graph
-                .raw_edges()
-                .iter()
-                .filter(|e| e.weight == EdgeKind::Data)
-            {
-                let (from, to) = (&graph[edge.source()], &graph[edge.target()]);
-                let pair = match (from.kind_name(), to.kind_name()) {
-                    ("load", "gemm" | "vector") if from.label != "load parameters" => (from, to),
-                    ("gemm" | "vector", "store") => (to, from),
-                    _ => continue,
-                };
-                // Fused attention's softmax runs on a vector unit beside its array.
-                if pair.1.kind_name() == "gemm" || kernel.op != Op::FusedAttention {
-                    assert_eq!(
-                        pair.0.unit, pair.1.unit,
-                        "{}: {}",
-                        kernel.name, pair.0.label
-                    );
-                    checked += 1;
-                }
-            }
-        }
-        assert!(checked > 1000);
-    }
-
-    /// The size bound holds for every kernel of the model, fused or not, and is exact for
-    /// vector kernels: a bound below the truth would let unbounded graphs through.
-    #[test]
-    fn graph_size_bounds_every_lowered_graph() {
-        use crate::config::model::{default_model, default_policy};
-        use crate::workload::{WorkloadChoices, build_workload};
-        for fused in [false, true] {
-            let design = fused_design(fused);
-            for batch in [1, 3] {
-                let choices = WorkloadChoices {
-                    batch,
-                    fusion: design.fusion(),
-                    ..WorkloadChoices::default()
-                };
-                let options = choices.options(
-                    &default_model(),
-                    Some(&default_policy()),
-                    design.precision(),
-                );
-                let workload = build_workload(&default_model(), &options).unwrap();
-                for kernel in workload.kernels.iter().filter(|k| k.layer != Some(1)) {
-                    let size = graph_size(kernel, &design);
-                    let nodes = lower(kernel, &design).unwrap().graph.node_count() as u64;
-                    assert!(
-                        size.nodes >= nodes,
-                        "{}: {} < {nodes}",
-                        kernel.name,
-                        size.nodes
-                    );
-                    if !kernel.op.uses_arrays() {
-                        assert_eq!(size.nodes, nodes, "{}", kernel.name);
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn dot_marks_slot_edges() {
-        let design = design(DEFAULT_DESIGN);
-        let kernel = single_gemm(1024, 1024, 2048, design.precision()).unwrap();
-        let dot = to_dot(&lower(&kernel, &design).unwrap());
-        assert!(dot.contains("[style=dashed, label=\"slot\"]"));
-        assert!(dot.ends_with("}\n"));
-    }
-}
+mod tests;

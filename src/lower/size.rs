@@ -32,7 +32,7 @@ pub fn graph_size(kernel: &Kernel, design: &Design) -> GraphSize {
     };
     match kernel.op {
         Op::Gemm => {
-            let tiling = design.tiling_for(kernel.class);
+            let tiling = design.tiling_of(&kernel.label(), kernel.class);
             let (tm, tk) = (tiling.tm.min(kernel.m), tiling.tk.min(kernel.k));
             let output_tiles = product(&[
                 kernel.batch,
@@ -56,7 +56,9 @@ pub fn graph_size(kernel: &Kernel, design: &Design) -> GraphSize {
             }
         }
         Op::FusedAttention => {
-            let tiles = kernel.m.div_ceil(design.tiling_for(kernel.class).tm);
+            let tiles = kernel
+                .m
+                .div_ceil(design.tiling_of(&kernel.label(), kernel.class).tm);
             // Per query tile: its load and store, and per key tile two loads, scores, softmax
             // and context; every transfer is whole rows, one segment.
             let nodes = product(&[kernel.batch, tiles, product(&[tiles, 5]).saturating_add(2)]);

@@ -1,7 +1,8 @@
 //! Vector kernels: row chunks streamed through the vector units' line buffers.
 
 use super::address::TensorLayout;
-use super::{EdgeKind, Lowering, NodeKind, Slots, operand};
+use super::layer::OutputTile;
+use super::{EdgeKind, Lowering, NodeKind, Ring, operand};
 use crate::config::design::Design;
 use crate::workload::{Direction, Kernel, Operand};
 
@@ -18,8 +19,9 @@ pub(super) fn vector_chunks(kernel: &Kernel, design: &Design) -> (u64, u64) {
 }
 
 /// Vector kernels stream row chunks: load inputs, run on a vector unit, store the result.
-pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
+pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<OutputTile> {
     let design = lowering.design;
+    let engines = design.engines_for(&kernel.label(), None).vector;
     let (rows_total, chunk_rows) = vector_chunks(kernel, design);
     let row_elements = kernel.n;
     let inputs: Vec<&Operand> = kernel
@@ -41,24 +43,26 @@ pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
             let layout =
                 TensorLayout::row_major(&design.placement().weight_channels, 8, 0, parameters);
             let label = "load parameters".to_string();
-            lowering.transfer(NodeKind::Load, 0, &layout, ((0, 1), (0, parameters)), label)
+            let tile = ((0, 1), (0, parameters));
+            lowering.transfer(NodeKind::Load, engines[0], &layout, tile, label)
         })
     };
-    let units = design.vector_units();
-    let mut slots = Slots::per_unit(units, design);
     for chunk in 0..chunks {
-        let unit = chunk % units;
+        let engine = engines[(chunk % engines.len() as u64) as usize];
         let rows = (
             chunk * chunk_rows,
             ((chunk + 1) * chunk_rows).min(rows_total),
         );
         let elements = (rows.1 - rows.0) * row_elements;
         let pass = lowering.compute(
-            NodeKind::Vector { unit, elements },
+            NodeKind::Vector {
+                engine: engine as u64,
+                elements,
+            },
             format!("{} rows {}..{}", kernel.op.name(), rows.0, rows.1),
         );
         lowering.edge(parameter_load, pass, EdgeKind::Data);
-        let (slot, previous) = slots[unit as usize].take();
+        let (slot, previous) = lowering.take(engine, Ring::A);
         for (index, input) in inputs.iter().enumerate() {
             let layout = TensorLayout::row_major(
                 activations,
@@ -66,25 +70,26 @@ pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) {
                 index as u64 * rows_total * row_elements,
                 row_elements,
             );
-            let load = lowering.transfer(
-                NodeKind::Load,
-                unit,
+            let load = lowering.input(
+                engine,
                 &layout,
                 (rows, (0, row_elements)),
+                (index == 0, 0),
                 format!("load {} rows {}..{}", input.name, rows.0, rows.1),
             );
             lowering.edge(previous, load, EdgeKind::BufferSlot);
             lowering.edge(Some(load), pass, EdgeKind::Data);
         }
         let layout = TensorLayout::row_major(activations, output.bits, 0, row_elements);
-        let store = lowering.transfer(
-            NodeKind::Store,
-            unit,
+        let store = lowering.output(
+            engine,
             &layout,
             (rows, (0, row_elements)),
+            0,
             format!("store rows {}..{}", rows.0, rows.1),
         );
         lowering.edge(Some(pass), store, EdgeKind::Data);
-        slots[unit as usize].used_by(slot, store);
+        lowering.used_by(engine, Ring::A, slot, store);
     }
+    std::mem::take(&mut lowering.outputs)
 }

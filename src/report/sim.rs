@@ -5,16 +5,17 @@ use crate::config::design::Design;
 use crate::config::platform::Platform;
 use crate::roofline::RooflineAnalysis;
 use crate::sim::hbm::{ChannelStats, TICKS_PER_CYCLE};
-use crate::sim::{Bottleneck, CrossCheck, SimTotals, WorkloadSim, cross_check, engine_name};
+use crate::sim::{Bottleneck, CrossCheck, SimTotals, WorkloadSim, cross_check};
 use crate::workload::Encoder;
 use std::fmt::Write;
 
 /// Columns `kernels.csv` adds to the roofline columns, before one `<cause>_cycles` column per
 /// [`Bottleneck`].
-pub const SIM_CSV_COLUMNS: [&str; 9] = [
+pub const SIM_CSV_COLUMNS: [&str; 10] = [
     "bytes_tiled",
     "oi_tiled",
     "cycles",
+    "start_cycle",
     "achieved_ops_per_s",
     "roofline_ops_per_s",
     "efficiency",
@@ -47,6 +48,7 @@ pub fn kernels_csv(
             result.bytes_tiled.to_string(),
             format!("{:.6}", check.oi_tiled),
             result.cycles.to_string(),
+            result.start_cycle.to_string(),
             format!("{:.6e}", check.achieved_ops_per_s),
             format!("{:.6e}", check.roofline_ops_per_s),
             format!("{:.4}", check.efficiency),
@@ -78,8 +80,7 @@ pub fn channel_totals(sim: &WorkloadSim) -> Vec<ChannelStats> {
 /// the forward pass, its utilisation (busy over the run's cycles) and the kernel instances
 /// that used it.
 pub fn engines_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, ReportError> {
-    let total_cycles: u64 = sim.kernels.iter().map(|k| k.cycles).sum();
-
+    let total_cycles = sim.cycles();
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record([
         "engine",
@@ -89,29 +90,20 @@ pub fn engines_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Report
         "utilization",
         "kernels",
     ])?;
-    let array = design.array();
-    let arrays = design.array_count() as usize;
-    for engine in 0..arrays + design.vector_units() as usize {
+    for (index, engine) in design.engines().iter().enumerate() {
         let busy: u64 = sim
             .kernels
             .iter()
-            .map(|k| k.engine_busy_cycles[engine])
+            .map(|k| k.engine_busy_cycles[index])
             .sum();
         let kernels = sim
             .kernels
             .iter()
-            .filter(|k| k.engine_busy_cycles[engine] > 0)
+            .filter(|k| k.engine_busy_cycles[index] > 0)
             .count();
-        let (kind, shape) = if engine < arrays {
-            (
-                "systolic",
-                format!("{}x{} {}", array.rows, array.cols, array.dataflow.name()),
-            )
-        } else {
-            ("vector", format!("{} lanes", design.vector_lanes()))
-        };
+        let (kind, shape) = engine.describe();
         writer.write_record([
-            engine_name(engine, arrays),
+            engine.name.clone(),
             kind.to_string(),
             shape,
             busy.to_string(),
@@ -126,7 +118,7 @@ pub fn engines_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Report
 
 /// One row per HBM pseudo-channel: bytes and where its time went.
 pub fn channels_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, ReportError> {
-    let total_cycles: u64 = sim.kernels.iter().map(|k| k.cycles).sum();
+    let total_cycles = sim.cycles();
     let ticks = (total_cycles * TICKS_PER_CYCLE).max(1) as f64;
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record([
@@ -161,10 +153,26 @@ pub fn channels_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Repor
         .map_err(|error| ReportError::Csv(error.into_error().into()))
 }
 
-/// One line naming the design: arrays, clock, peak, resources and memory model.
+/// One line naming the design: arrays, named engines, clock, peak, resources, memory model
+/// and schedule.
 fn design_line(design: &Design) -> String {
+    let pool = design.array_count() as usize + design.vector_units() as usize;
+    let named: Vec<String> = design.engines()[pool..]
+        .iter()
+        .map(|e| format!("{} ({})", e.name, e.describe().1))
+        .collect();
+    let named = if named.is_empty() {
+        String::new()
+    } else {
+        format!(" + engines {}", named.join(", "))
+    };
+    let schedule = if design.overlap_kernels() {
+        "; kernels of a layer overlap"
+    } else {
+        ""
+    };
     format!(
-        "design {}: {} arrays {}x{} {} at {:.0} MHz ({:.2} TOPS), {} DSPs, {} BRAM, {} URAM; memory {}",
+        "design {}: {} arrays {}x{} {}{named} at {:.0} MHz ({:.2} TOPS), {} DSPs, {} BRAM, {} URAM; memory {}{schedule}",
         design.name(),
         design.array_count(),
         design.array().rows,
@@ -227,16 +235,26 @@ fn encoder_totals(
 ) -> (Vec<(Encoder, SimTotals)>, SimTotals) {
     let mut encoders: Vec<(Encoder, SimTotals)> = Vec::new();
     let mut all = SimTotals::default();
-    for ((kernel, _), result) in analysis.iter().zip(&sim.kernels) {
-        if encoders
-            .last()
-            .is_none_or(|(encoder, _)| *encoder != kernel.encoder)
-        {
-            encoders.push((kernel.encoder, SimTotals::default()));
+    let kernels = &analysis.workload.kernels;
+    for unit in &sim.units {
+        let encoder = kernels[unit.kernels.start].encoder;
+        if encoders.last().is_none_or(|(last, _)| *last != encoder) {
+            encoders.push((encoder, SimTotals::default()));
         }
         let (_, totals) = encoders.last_mut().expect("pushed above");
-        totals.add(kernel, result, design, platform);
-        all.add(kernel, result, design, platform);
+        for index in unit.kernels.clone() {
+            totals.add_work(&kernels[index], &sim.kernels[index], design, platform);
+            all.add_work(&kernels[index], &sim.kernels[index], design, platform);
+        }
+        totals.add_time(unit.cycles, &unit.attribution);
+        all.add_time(unit.cycles, &unit.attribution);
+    }
+    if design.overlap_kernels() {
+        // Kernels overlap, so their roofline times do not add: the bound is the whole
+        // design's MAC roof and HBM peak over all the work.
+        for totals in encoders.iter_mut().map(|(_, t)| t).chain([&mut all]) {
+            totals.roofline_s = totals.overlapped_roofline_s(design, platform);
+        }
     }
     (encoders, all)
 }

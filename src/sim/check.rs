@@ -23,24 +23,31 @@ pub struct CrossCheck {
     pub max_channel_utilization: f64,
 }
 
-/// Ops the kernel's unit performs and the roofline time of `kernel` moving `bytes_tiled` bytes
-/// on `design`: max(ops / compute roof, bytes / HBM peak).
+/// Ops the kernel's engines perform and the roofline time of `kernel` moving `bytes_tiled`
+/// bytes on `design`: max(ops / the compute roof of the engines it runs on, bytes / HBM peak).
 pub fn roofline_seconds(
     kernel: &Kernel,
     bytes_tiled: u64,
     design: &Design,
     platform: &Platform,
 ) -> (f64, f64) {
+    let engines = design.engines_for(&kernel.label(), kernel.class);
+    let all = design.engines();
     let (ops, compute_ops_per_s) = if kernel.op.uses_arrays() {
+        let macs: u64 = engines.gemm.iter().map(|&e| all[e].macs_per_cycle()).sum();
         (
             2.0 * kernel.macs as f64,
-            2.0 * design.macs_per_cycle() as f64 * design.clock_hz(),
+            2.0 * macs as f64 * design.clock_hz(),
         )
     } else {
+        let elements: f64 = engines
+            .vector
+            .iter()
+            .map(|&e| all[e].elements_per_cycle())
+            .sum();
         (
             kernel.vector_flops as f64,
-            (design.vector_units() * design.vector_lanes() * kernel.op.flops_per_element()) as f64
-                * design.clock_hz(),
+            elements * kernel.op.flops_per_element() as f64 * design.clock_hz(),
         )
     };
     let bandwidth = match design.memory() {
@@ -81,7 +88,8 @@ pub fn cross_check(
         efficiency: ratio(roofline_s, seconds),
         array_utilization: ratio(
             sim.array_busy_cycles(design) as f64,
-            (sim.cycles * design.array_count()) as f64,
+            (sim.cycles * design.engines_for(&kernel.label(), kernel.class).gemm.len() as u64)
+                as f64,
         ),
         max_channel_utilization: ratio(
             busiest_channel as f64,
@@ -98,20 +106,55 @@ pub struct SimTotals {
     pub ops: f64,
     /// Sum of the kernels' roofline times at their tiled OI.
     pub roofline_s: f64,
+    /// Ops of GEMM kernels alone (on the MAC engines).
+    pub gemm_ops: f64,
     pub bytes_tiled: u64,
     pub attribution: Attribution,
 }
 
 impl SimTotals {
+    /// Adds a kernel run on its own: its work and its time.
     pub fn add(&mut self, kernel: &Kernel, sim: &KernelSim, design: &Design, platform: &Platform) {
+        self.add_work(kernel, sim, design, platform);
+        self.add_time(sim.cycles, &sim.attribution);
+    }
+
+    /// Adds a kernel's ops, roofline time and bytes, not its time (which overlaps others'
+    /// in a layer graph: add its unit's with [`SimTotals::add_time`]).
+    pub fn add_work(
+        &mut self,
+        kernel: &Kernel,
+        sim: &KernelSim,
+        design: &Design,
+        platform: &Platform,
+    ) {
         let (ops, roofline_s) = roofline_seconds(kernel, sim.bytes_tiled, design, platform);
         self.instances += 1;
-        self.cycles += sim.cycles;
         self.ops += ops;
+        if kernel.op.uses_arrays() {
+            self.gemm_ops += ops;
+        }
         self.roofline_s += roofline_s;
         self.bytes_tiled += sim.bytes_tiled;
-        for (sum, cycles) in self.attribution.iter_mut().zip(sim.attribution) {
+    }
+
+    /// Adds cycles and their causes.
+    pub fn add_time(&mut self, cycles: u64, attribution: &Attribution) {
+        self.cycles += cycles;
+        for (sum, cycles) in self.attribution.iter_mut().zip(attribution) {
             *sum += cycles;
+        }
+    }
+
+    /// The roofline time of this work when kernels overlap: the GEMM ops at the whole
+    /// design's MAC roof or the bytes at the HBM peak, whichever takes longer.
+    pub fn overlapped_roofline_s(&self, design: &Design, platform: &Platform) -> f64 {
+        let compute_s = self.gemm_ops / (2.0 * design.macs_per_cycle() as f64 * design.clock_hz());
+        match design.memory() {
+            MemoryModel::Hbm => {
+                compute_s.max(self.bytes_tiled as f64 / platform.hbm.peak_bandwidth_bytes_per_s())
+            }
+            MemoryModel::Ideal => compute_s,
         }
     }
 

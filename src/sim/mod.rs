@@ -11,22 +11,22 @@
 //! (fill and drain at the kernel's edges, which only overlapping kernels would hide).
 
 pub mod array;
+mod attribution;
 mod check;
+pub mod dot;
+mod engine;
 pub mod hbm;
 mod queue;
 pub mod vector;
 mod workload;
 
 pub use check::{CrossCheck, SimTotals, cross_check, roofline_seconds};
-pub use workload::{WorkloadSim, event_bound, simulate_workload};
+pub use engine::{GraphSim, simulate, simulate_graph};
+pub use workload::{UnitSim, WorkloadSim, event_bound, simulate_workload};
 
-use crate::config::design::{Design, MemoryModel};
-use crate::config::platform::Platform;
-use crate::lower::{EdgeKind, GraphTotals, KernelGraph, LowerError, NodeKind};
-use hbm::{Channel, ChannelStats, ChannelTiming, TICKS_PER_CYCLE};
-use petgraph::graph::NodeIndex;
-use petgraph::visit::EdgeRef;
-use queue::EventQueue;
+use crate::config::design::{Design, EngineModel};
+use crate::lower::{KernelGraph, LowerError, NodeKind};
+use hbm::ChannelStats;
 
 /// What a simulated cycle of a kernel was spent on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -42,21 +42,31 @@ pub enum Bottleneck {
     /// Passes on the vector units.
     VectorUnit,
     /// Fill and drain at the kernel's edges: transfers before its first compute starts or
-    /// after its last one ends, which only overlapping consecutive kernels would hide.
+    /// after its last one ends, which only overlapping consecutive kernels would hide; in a
+    /// layer graph also the time an engine or buffer slot was held by another kernel.
     Dependency,
+    /// Waiting for tiles of an upstream kernel's output (a slower producer).
+    Starved,
+    /// Waiting for a place in a full stream FIFO (a slower consumer).
+    Backpressure,
+    /// Waiting for an upstream kernel's whole output (e.g. every key block before attention).
+    Sync,
 }
 
 /// Cycles per [`Bottleneck`], indexed like [`Bottleneck::ALL`].
-pub type Attribution = [u64; 6];
+pub type Attribution = [u64; 9];
 
 impl Bottleneck {
-    pub const ALL: [Bottleneck; 6] = [
+    pub const ALL: [Bottleneck; 9] = [
         Bottleneck::Compute,
         Bottleneck::HbmBandwidth,
         Bottleneck::HbmLatency,
         Bottleneck::BufferCapacity,
         Bottleneck::VectorUnit,
         Bottleneck::Dependency,
+        Bottleneck::Starved,
+        Bottleneck::Backpressure,
+        Bottleneck::Sync,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +77,9 @@ impl Bottleneck {
             Bottleneck::BufferCapacity => "buffer_capacity",
             Bottleneck::VectorUnit => "vector_unit",
             Bottleneck::Dependency => "dependency",
+            Bottleneck::Starved => "starved",
+            Bottleneck::Backpressure => "backpressure",
+            Bottleneck::Sync => "sync",
         }
     }
 
@@ -138,6 +151,10 @@ pub enum SimError {
          larger tiles or a smaller --batch"
     )]
     TooManyEvents { events: u64, limit: u64 },
+    /// Nothing can run and work remains: a stream FIFO or buffer the nodes wait on in a
+    /// circle (the user's: a link too shallow for the order the consumer reads in).
+    #[error("deadlock in {unit}: {detail}")]
+    Deadlock { unit: String, detail: String },
     #[error(transparent)]
     Lower(#[from] LowerError),
 }
@@ -147,7 +164,9 @@ impl SimError {
     pub fn is_user_error(&self) -> bool {
         match self {
             SimError::Lower(error) => error.is_user_error(),
-            SimError::TimeLimit { .. } | SimError::TooManyEvents { .. } => true,
+            SimError::TimeLimit { .. }
+            | SimError::TooManyEvents { .. }
+            | SimError::Deadlock { .. } => true,
         }
     }
 }
@@ -155,12 +174,16 @@ impl SimError {
 /// What one kernel's simulation measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KernelSim {
+    /// Its span: from its first node's start to its last node's end.
     pub cycles: u64,
+    /// Where the span starts in its layer's graph (0 when each kernel runs alone).
+    pub start_cycle: u64,
     pub macs: u64,
     pub bytes_tiled: u64,
-    /// Cycles per [`Bottleneck`], summing to `cycles`.
+    /// Cycles per [`Bottleneck`], summing to `cycles`: the kernel's own critical path, with
+    /// the time it waited on other kernels as starved, sync, backpressure or dependency.
     pub attribution: Attribution,
-    /// Busy cycles of each engine: the arrays in order, then the vector units.
+    /// Busy cycles of each engine of [`Design::engines`].
     pub engine_busy_cycles: Vec<u64>,
     /// Per platform channel.
     pub channels: Vec<ChannelStats>,
@@ -168,10 +191,14 @@ pub struct KernelSim {
 }
 
 impl KernelSim {
-    /// Busy cycles summed over the design's arrays.
+    /// Busy cycles summed over the design's GEMM engines.
     pub fn array_busy_cycles(&self, design: &Design) -> u64 {
-        self.engine_busy_cycles[..design.array_count() as usize]
+        design
+            .engines()
             .iter()
+            .zip(&self.engine_busy_cycles)
+            .filter(|(engine, _)| engine.runs_gemms())
+            .map(|(_, busy)| busy)
             .sum()
     }
 
@@ -181,267 +208,66 @@ impl KernelSim {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Binding {
-    /// A root node: nothing before it.
-    Start,
-    /// Waited for this predecessor over an edge of this kind.
-    Edge(NodeIndex, EdgeKind),
-    /// Waited for the unit this earlier node was using.
-    Unit(NodeIndex),
-}
-
-/// Runs one lowered kernel from cycle 0 and reports what it measured.
-pub fn simulate(
-    graph: &KernelGraph,
-    kernel: &str,
-    design: &Design,
-    platform: &Platform,
-    sink: &mut dyn TraceSink,
-) -> Result<KernelSim, SimError> {
-    let nodes = &graph.graph;
-    let count = nodes.node_count();
-    let timing = ChannelTiming::new(platform, design);
-    let ideal = design.memory() == MemoryModel::Ideal;
-    let latency_cycles = timing.latency_ticks.div_ceil(TICKS_PER_CYCLE);
-
-    // Predecessors each node waits for, counted in one pass over the edge array.
-    let mut pending = vec![0u32; count];
-    for edge in nodes.raw_edges() {
-        pending[edge.target().index()] += 1;
-    }
-    let mut end = vec![0u64; count];
-    let mut start = vec![0u64; count];
-    let mut binding = vec![Binding::Start; count];
-    let mut array_free = vec![(0u64, None::<NodeIndex>); design.array_count() as usize];
-    let mut vector_free = vec![(0u64, None::<NodeIndex>); design.vector_units() as usize];
-    let mut channels = vec![Channel::default(); platform.hbm.channels as usize];
-    let mut queue = EventQueue::default();
-
-    // Reserves the node's unit or channels; returns its start and finish cycles.
-    let mut reserve = |node: NodeIndex, now: u64, binding: &mut Binding| -> (u64, u64) {
-        match &nodes[node].kind {
-            NodeKind::Gemm { array, .. } => {
-                let cycles = compute_cycles(&nodes[node].kind, design);
-                occupy(&mut array_free[*array as usize], node, now, cycles, binding)
-            }
-            NodeKind::Vector { unit, .. } => {
-                let cycles = compute_cycles(&nodes[node].kind, design);
-                occupy(&mut vector_free[*unit as usize], node, now, cycles, binding)
-            }
-            NodeKind::Load(requests) | NodeKind::Store(requests) => {
-                let arrival_tick = now * TICKS_PER_CYCLE;
-                let mut done_tick = arrival_tick;
-                if !ideal {
-                    let unit = nodes[node].unit;
-                    for request in requests {
-                        let hops = timing.hops(unit, request.channel);
-                        let done = channels[request.channel as usize].serve(
-                            &timing,
-                            arrival_tick,
-                            request.bytes,
-                            request.bursts,
-                            hops,
-                        );
-                        done_tick = done_tick.max(done);
-                    }
-                }
-                (now, done_tick.div_ceil(TICKS_PER_CYCLE))
-            }
-        }
-    };
-
-    for node in nodes.node_indices() {
-        if pending[node.index()] == 0 {
-            let index = node.index();
-            (start[index], end[index]) = reserve(node, 0, &mut binding[index]);
-            queue.push(end[index], index as u32);
-        }
-    }
-    let tracing = sink.enabled();
-    let mut last = None;
-    while let Some((now, index)) = queue.pop() {
-        if now > MAX_SIMULATED_CYCLES {
-            return Err(SimError::TimeLimit {
-                kernel: kernel.to_string(),
-            });
-        }
-        let node = NodeIndex::new(index as usize);
-        last = Some(node);
-        if tracing {
-            let data = &nodes[node];
-            sink.record(&TraceRecord {
-                start_cycle: start[index as usize],
-                end_cycle: now,
-                resource: &resource_name(&data.kind, design.array_count() as usize),
-                kernel,
-                node: &data.label,
-                kind: data.kind_name(),
-                bytes: data.bytes,
-            });
-        }
-        for edge in nodes.edges(node) {
-            let successor = edge.target();
-            pending[successor.index()] -= 1;
-            let next = successor.index();
-            if pending[next] == 0 {
-                binding[next] = Binding::Edge(node, *edge.weight());
-                (start[next], end[next]) = reserve(successor, now, &mut binding[next]);
-                queue.push(end[next], next as u32);
-            }
-        }
-    }
-    assert!(
-        pending.iter().all(|&p| p == 0),
-        "an acyclic graph runs every node"
-    );
-
-    // One pass over the executed nodes: the span of the kernel's compute (transfers outside
-    // it are fill and drain), each engine's busy cycles, the bytes moved and the MACs.
-    let arrays = design.array_count() as usize;
-    let mut engine_busy = vec![0u64; arrays + design.vector_units() as usize];
-    let (mut first_compute, mut last_compute) = (u64::MAX, 0);
-    let mut totals = GraphTotals::default();
-    for (index, node) in nodes.node_weights().enumerate() {
-        totals.count(node);
-        let Some(engine) = engine_of(&node.kind, arrays) else {
-            continue;
-        };
-        engine_busy[engine] += end[index] - start[index];
-        first_compute = first_compute.min(start[index]);
-        last_compute = last_compute.max(end[index]);
-    }
-    if first_compute == u64::MAX {
-        // No compute at all: no transfer is fill or drain, all are latency and bandwidth.
-        (first_compute, last_compute) = (0, u64::MAX);
-    }
-    let mut attribution: Attribution = [0; 6];
-    let mut cursor = last;
-    while let Some(node) = cursor {
-        let index = node.index();
-        let (segment_start, previous, waited_for_compute_slot) = match binding[index] {
-            Binding::Start => (0, None, false),
-            // A transfer that waited for a slot a compute held: more slots would have hidden
-            // it. (A slot held by a store is a transfer chain: bandwidth, not capacity.)
-            Binding::Edge(p, kind) => (
-                end[p.index()],
-                Some(p),
-                kind == EdgeKind::BufferSlot
-                    && matches!(
-                        nodes[p].kind,
-                        NodeKind::Gemm { .. } | NodeKind::Vector { .. }
-                    ),
-            ),
-            Binding::Unit(p) => (end[p.index()], Some(p), false),
-        };
-        let duration = end[index] - segment_start;
-        match nodes[node].kind {
-            NodeKind::Gemm { .. } => attribution[Bottleneck::Compute as usize] += duration,
-            NodeKind::Vector { .. } => attribution[Bottleneck::VectorUnit as usize] += duration,
-            NodeKind::Load(_) | NodeKind::Store(_)
-                if end[index] <= first_compute || segment_start >= last_compute =>
-            {
-                attribution[Bottleneck::Dependency as usize] += duration
-            }
-            NodeKind::Load(_) | NodeKind::Store(_) if waited_for_compute_slot => {
-                attribution[Bottleneck::BufferCapacity as usize] += duration
-            }
-            NodeKind::Load(_) | NodeKind::Store(_) => {
-                let latency = duration.min(latency_cycles);
-                attribution[Bottleneck::HbmLatency as usize] += latency;
-                attribution[Bottleneck::HbmBandwidth as usize] += duration - latency;
-            }
-        }
-        cursor = previous;
-    }
-    let cycles = last.map_or(0, |node| end[node.index()]);
-    debug_assert_eq!(attribution.iter().sum::<u64>(), cycles);
-    Ok(KernelSim {
-        cycles,
-        macs: totals.macs,
-        bytes_tiled: totals.bytes_tiled,
-        attribution,
-        engine_busy_cycles: engine_busy,
-        channels: channels.into_iter().map(|c| c.stats).collect(),
-        // One "node finished" event per node: the assert above holds every node ran.
-        events: count as u64,
-    })
-}
-
-/// Cycles a GEMM tile or vector pass holds its unit, as the design's array and vector models
-/// say ([`array::tile_cycles`], [`vector::pass_cycles`]); transfers are timed by the HBM.
+/// Cycles a GEMM tile or vector pass holds its engine, as the engine's model says
+/// ([`array::tile_cycles`], [`dot::tile_cycles`], [`vector::pass_cycles`]); transfers are
+/// timed by the HBM.
 pub fn compute_cycles(kind: &NodeKind, design: &Design) -> u64 {
+    let model = |engine: u64| design.engines()[engine as usize].model;
     match *kind {
-        NodeKind::Gemm { m, n, k, .. } => array::tile_cycles(&design.array(), m, n, k),
-        NodeKind::Vector { elements, .. } => vector::pass_cycles(elements, design.vector_lanes()),
+        NodeKind::Gemm { engine, m, n, k } => match model(engine) {
+            EngineModel::Systolic(shape) => array::tile_cycles(&shape, m, n, k),
+            EngineModel::Dot {
+                lanes,
+                depth_cycles,
+            } => dot::tile_cycles(lanes, depth_cycles, m, n, k),
+            EngineModel::Vector { .. } => unreachable!("lowering deals GEMMs to GEMM engines"),
+        },
+        NodeKind::Vector { engine, elements } => match model(engine) {
+            EngineModel::Vector {
+                lanes,
+                depth_cycles,
+                interval_cycles,
+            } => vector::pass_cycles(elements, lanes, depth_cycles, interval_cycles),
+            _ => unreachable!("lowering deals vector passes to vector engines"),
+        },
         NodeKind::Load(_) | NodeKind::Store(_) => 0,
     }
 }
 
-/// The engine a node runs on, numbered as in [`KernelSim::engine_busy_cycles`]: each of the
-/// `arrays` arrays, then each vector unit; `None` for a transfer.
-fn engine_of(kind: &NodeKind, arrays: usize) -> Option<usize> {
+/// The engine a node runs on (an index into [`Design::engines`]); `None` for a transfer.
+fn engine_of(kind: &NodeKind) -> Option<usize> {
     match *kind {
-        NodeKind::Gemm { array, .. } => Some(array as usize),
-        NodeKind::Vector { unit, .. } => Some(arrays + unit as usize),
+        NodeKind::Gemm { engine, .. } | NodeKind::Vector { engine, .. } => Some(engine as usize),
         NodeKind::Load(_) | NodeKind::Store(_) => None,
     }
 }
 
-/// Busy cycles of each array, then of each vector unit, as the timing models give them for
-/// the graph's nodes, without simulating it.
+/// Busy cycles of each engine as the timing models give them for the graph's nodes, without
+/// simulating it.
 pub fn engine_busy_cycles(graph: &KernelGraph, design: &Design) -> Vec<u64> {
-    let arrays = design.array_count() as usize;
-    let mut busy = vec![0; arrays + design.vector_units() as usize];
+    let mut busy = vec![0; design.engines().len()];
     for node in graph.graph.node_weights() {
-        if let Some(engine) = engine_of(&node.kind, arrays) {
+        if let Some(engine) = engine_of(&node.kind) {
             busy[engine] += compute_cycles(&node.kind, design);
         }
     }
     busy
 }
 
-/// Starts `node` on a FIFO unit at `now` or when the unit frees, whichever is later.
-fn occupy(
-    unit: &mut (u64, Option<NodeIndex>),
-    node: NodeIndex,
-    now: u64,
-    cycles: u64,
-    binding: &mut Binding,
-) -> (u64, u64) {
-    let (free, previous) = *unit;
-    if free > now
-        && let Some(previous) = previous
-    {
-        *binding = Binding::Unit(previous);
-    }
-    let begin = now.max(free);
-    *unit = (begin + cycles, Some(node));
-    (begin, begin + cycles)
-}
-
-/// The name of engine `engine` (numbered as in [`KernelSim::engine_busy_cycles`]) of a
-/// design with `arrays` arrays: `array0`..., then `vector0`...
-pub fn engine_name(engine: usize, arrays: usize) -> String {
-    if engine < arrays {
-        format!("array{engine}")
-    } else {
-        format!("vector{}", engine - arrays)
-    }
-}
-
-fn resource_name(kind: &NodeKind, arrays: usize) -> String {
+/// The trace track of a node: its engine, or the channels of a transfer.
+fn resource_name<'a>(kind: &NodeKind, design: &'a Design) -> std::borrow::Cow<'a, str> {
     match kind {
         NodeKind::Gemm { .. } | NodeKind::Vector { .. } => {
-            engine_name(engine_of(kind, arrays).expect("a compute node"), arrays)
+            let engine = engine_of(kind).expect("a compute node");
+            design.engines()[engine].name.as_str().into()
         }
         NodeKind::Load(requests) | NodeKind::Store(requests) => {
             match (requests.first(), requests.last()) {
                 (Some(first), Some(last)) if first.channel != last.channel => {
-                    format!("hbm{}-{}", first.channel, last.channel)
+                    format!("hbm{}-{}", first.channel, last.channel).into()
                 }
-                (Some(first), _) => format!("hbm{}", first.channel),
-                _ => "hbm".to_string(),
+                (Some(first), _) => format!("hbm{}", first.channel).into(),
+                _ => "on-chip".into(),
             }
         }
     }

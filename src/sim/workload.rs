@@ -1,10 +1,18 @@
 //! A whole workload: layers are independent simulation units, identical ones run once, and
 //! distinct ones run in parallel with rayon. Results do not depend on the thread count.
+//!
+//! A unit is the kernels of one layer (or the kernels before, between or after the layers of
+//! an encoder). Units run one after another, each starting on an idle machine: in a
+//! sequential design each kernel runs alone; with `overlap_kernels` a unit's kernels run as
+//! one graph. Since no unit's schedule reaches into the next, identical units take identical
+//! results, which is what lets a repeated layer be simulated once.
 
-use super::{KernelSim, NullSink, SimError, TraceSink, simulate};
+use super::{
+    Attribution, GraphSim, KernelSim, NullSink, SimError, TraceSink, simulate, simulate_graph,
+};
 use crate::config::design::Design;
 use crate::config::platform::Platform;
-use crate::lower::{LowerError, checked_graph_size, lower};
+use crate::lower::{LowerError, checked_graph_size, lower, lower_layer};
 use crate::workload::{Kernel, Workload};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -15,10 +23,28 @@ pub struct WorkloadSim {
     /// Parallel to `workload.kernels`; instances of an identical layer share their result
     /// (one allocation, however many layers repeat it).
     pub kernels: Vec<Arc<KernelSim>>,
+    /// Per unit in order: its kernels (a range of `kernels`), cycles and their causes.
+    pub units: Vec<UnitSim>,
     /// Distinct layers actually simulated.
     pub units_simulated: usize,
     /// Events processed in those simulations.
     pub events: u64,
+}
+
+/// One unit's run: its kernels one after another, or its layer graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitSim {
+    pub kernels: std::ops::Range<usize>,
+    pub cycles: u64,
+    /// Summing to `cycles`.
+    pub attribution: Attribution,
+}
+
+impl WorkloadSim {
+    /// Cycles of the whole run: the units one after another.
+    pub fn cycles(&self) -> u64 {
+        self.units.iter().map(|u| u.cycles).sum()
+    }
 }
 
 /// Kernels of one layer (or of the pre- and post-layer kernels of an encoder).
@@ -79,21 +105,34 @@ fn simulate_unit(
     design: &Design,
     platform: &Platform,
     sink: &mut dyn TraceSink,
-) -> Result<Vec<Arc<KernelSim>>, SimError> {
-    unit.members
-        .iter()
-        .map(|&index| {
-            let kernel = &workload.kernels[index];
-            let graph = lower(kernel, design)?;
-            Ok(Arc::new(simulate(
-                &graph,
-                &label(kernel),
-                design,
-                platform,
-                sink,
-            )?))
-        })
-        .collect()
+) -> Result<GraphSim, SimError> {
+    let kernels: Vec<&Kernel> = unit.members.iter().map(|&i| &workload.kernels[i]).collect();
+    let labels: Vec<String> = kernels.iter().map(|k| label(k)).collect();
+    if design.overlap_kernels() {
+        let graph = lower_layer(&kernels, design)?;
+        return simulate_graph(&graph, &labels, design, platform, sink);
+    }
+    let mut sims = Vec::with_capacity(kernels.len());
+    for (kernel, label) in kernels.iter().zip(&labels) {
+        sims.push(simulate(
+            &lower(kernel, design)?,
+            label,
+            design,
+            platform,
+            sink,
+        )?);
+    }
+    let mut attribution: Attribution = [0; 9];
+    for sim in &sims {
+        for (sum, cycles) in attribution.iter_mut().zip(sim.attribution) {
+            *sum += cycles;
+        }
+    }
+    Ok(GraphSim {
+        cycles: sims.iter().map(|k| k.cycles).sum(),
+        attribution,
+        kernels: sims,
+    })
 }
 
 /// The events `lower` and the engine may take at most on the distinct layers of a workload:
@@ -104,7 +143,9 @@ pub fn event_bound(workload: &Workload, design: &Design) -> Result<u64, LowerErr
     for unit in units(workload).iter().filter(|unit| unit.same_as.is_none()) {
         for &index in &unit.members {
             let size = checked_graph_size(&workload.kernels[index], design)?;
-            events = events.saturating_add(size.nodes);
+            // A layer graph adds at most one sync node per kernel.
+            let joins = u64::from(design.overlap_kernels());
+            events = events.saturating_add(size.nodes + joins);
         }
     }
     Ok(events)
@@ -131,7 +172,7 @@ pub fn simulate_workload(
     }
     let units = units(workload);
     let distinct: Vec<&Unit> = units.iter().filter(|u| u.same_as.is_none()).collect();
-    let results: Vec<Vec<Arc<KernelSim>>> = match trace {
+    let results: Vec<GraphSim> = match trace {
         Some(sink) => distinct
             .iter()
             .map(|unit| {
@@ -149,7 +190,19 @@ pub fn simulate_workload(
             })
             .collect::<Result<_, _>>()?,
     };
-    let events = results.iter().flatten().map(|k| k.events).sum();
+    let events = results
+        .iter()
+        .flat_map(|unit| &unit.kernels)
+        .map(|k| k.events)
+        .sum();
+    let totals: Vec<(u64, Attribution)> = results
+        .iter()
+        .map(|unit| (unit.cycles, unit.attribution))
+        .collect();
+    let shared: Vec<Vec<Arc<KernelSim>>> = results
+        .into_iter()
+        .map(|unit| unit.kernels.into_iter().map(Arc::new).collect())
+        .collect();
     // Each unit takes the results of the distinct unit it is (or repeats), in order.
     let mut result_of: Vec<usize> = Vec::with_capacity(units.len());
     let mut distinct_seen = 0;
@@ -164,10 +217,20 @@ pub fn simulate_workload(
     }
     let kernels = result_of
         .iter()
-        .flat_map(|&result| results[result].iter().cloned())
+        .flat_map(|&result| shared[result].iter().cloned())
+        .collect();
+    let units = units
+        .iter()
+        .zip(&result_of)
+        .map(|(unit, &result)| UnitSim {
+            kernels: unit.members[0]..unit.members[unit.members.len() - 1] + 1,
+            cycles: totals[result].0,
+            attribution: totals[result].1,
+        })
         .collect();
     Ok(WorkloadSim {
         kernels,
+        units,
         units_simulated: distinct.len(),
         events,
     })

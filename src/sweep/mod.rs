@@ -12,10 +12,10 @@ pub use identity::{SweepIdentity, SweepMeta};
 pub use spec::{Axis, Constraints, MAX_AXIS_VALUES, MAX_POINTS, Point, SweepSpec, load_sweep};
 
 use crate::config::ConfigError;
-use crate::config::design::{Design, validate_design};
+use crate::config::design::{Design, EngineModel, validate_design};
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
-use crate::config::precision::PrecisionPair;
+use crate::config::precision::{Precision, PrecisionPair};
 use crate::lower::lower;
 
 use crate::sim::{
@@ -89,6 +89,17 @@ pub struct KernelCache {
 /// read; array parameters only for kernels on the arrays, the line buffer only for vector
 /// kernels. (The platform is the same for every point.)
 fn cache_key(kernel: &Kernel, design: &Design) -> u128 {
+    let engines = design.engines_for(&kernel.label(), kernel.class);
+    let models = |indices: &[usize]| -> Vec<(EngineModel, u64, Precision)> {
+        indices
+            .iter()
+            .map(|&e| {
+                let engine = &design.engines()[e];
+                (engine.model, engine.port, engine.precision)
+            })
+            .collect()
+    };
+    let tiling = design.tiling_of(&kernel.label(), kernel.class);
     let kernel = Kernel {
         name: "",
         layer: None,
@@ -100,19 +111,13 @@ fn cache_key(kernel: &Kernel, design: &Design) -> u128 {
         design.memory(),
         design.clock_hz().to_bits(),
         design.buffer_slots(),
-        design.vector_units(),
-        design.vector_lanes(),
+        models(&engines.vector),
     );
     let hash = |salt: u8| {
         let mut hasher = std::hash::DefaultHasher::new();
         (salt, &kernel, &shared).hash(&mut hasher);
         if kernel.op.uses_arrays() {
-            (
-                design.array_count(),
-                design.array(),
-                design.tiling_for(kernel.class),
-            )
-                .hash(&mut hasher);
+            (models(&engines.gemm), tiling).hash(&mut hasher);
         } else {
             design.vector_chunk_bytes().hash(&mut hasher);
         }
@@ -166,13 +171,15 @@ impl KernelCache {
         memo(&self.analytic, cache_key(kernel, design), || {
             let graph = lower(kernel, design).expect("prepare checked the graph's size");
             let busy = engine_busy_cycles(&graph, design);
-            let (arrays, vectors) = busy.split_at(design.array_count() as usize);
-            let sum = |cycles: &[u64]| cycles.iter().sum::<u64>();
+            let engines = design.engines_for(&kernel.label(), kernel.class);
+            // Perfectly balanced over the kernel's engines: a lower bound on its compute time.
+            let balanced = |indices: &[usize]| {
+                let sum: u64 = indices.iter().map(|&e| busy[e]).sum();
+                sum.div_ceil(indices.len().max(1) as u64)
+            };
             Analytic {
                 bytes_tiled: graph.totals().bytes_tiled,
-                // Perfectly balanced over the units: a lower bound on the compute time.
-                compute_cycles: (sum(arrays).div_ceil(design.array_count()))
-                    .max(sum(vectors).div_ceil(design.vector_units())),
+                compute_cycles: balanced(&engines.gemm).max(balanced(&engines.vector)),
             }
         })
     }
@@ -201,6 +208,12 @@ fn prepare(
                 other => other.to_string(),
             }
         })?;
+    if design.overlap_kernels() {
+        // Each kernel is simulated and cached alone here; overlapping kernels are not.
+        return Err(
+            "overlap_kernels = true: sweeps simulate kernels alone; run `simulate` on it".into(),
+        );
+    }
     let constraints = inputs.spec.constraints;
     let shares = [
         (
@@ -300,9 +313,7 @@ pub fn check_kernel_filter(inputs: &SweepInputs) -> Result<(), ConfigError> {
             .base
             .precision
             .parse()
-            .unwrap_or(PrecisionPair::uniform(
-                crate::config::precision::Precision::Int8,
-            ));
+            .unwrap_or(PrecisionPair::uniform(Precision::Int8));
         let options = choices.options(inputs.model, inputs.policy, precision);
         let Ok(workload) = build_workload(inputs.model, &options) else {
             continue;

@@ -1,14 +1,20 @@
 //! An accelerator design: systolic arrays, vector units, tiling, buffers, HBM placement.
 //! Validated against a platform: a design that does not fit the board is rejected here.
 
+mod engines;
 mod kinds;
 
+pub use engines::{
+    Engine, EngineKind, EngineModel, KernelEngines, Link, MappingKey, RawEngine, RawLink, Schedule,
+    Via, limits as engine_limits,
+};
 pub use kinds::{AxiPorts, Dataflow, Fusion, KernelClass, LoopOrder, MemoryModel, SramKind};
 
 use super::platform::Platform;
 use super::precision::PrecisionPair;
 use super::{ConfigError, Source, in_range, parse_toml};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +29,19 @@ pub struct RawDesign {
     pub buffers: RawBuffers,
     pub hbm: RawPlacement,
     pub fusion: Fusion,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub schedule: Schedule,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engines: Vec<RawEngine>,
+    /// Kernel label or class (`projection`, `attention`, `mlp`, `vector`) → engine names.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mapping: BTreeMap<String, Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<RawLink>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -144,13 +163,17 @@ pub struct Design {
     placement: Placement,
     fusion: Fusion,
     resources: ResourceUse,
+    /// The pool's arrays, then the pool's vector units, then each copy of each named engine.
+    engines: Vec<Engine>,
+    mapping: Vec<(MappingKey, Vec<usize>)>,
+    links: Vec<Link>,
 }
 
 /// Valid ranges of the design's whole-number fields (documented in the README).
 pub mod limits {
     use std::ops::RangeInclusive;
     pub const CLOCK_MHZ: RangeInclusive<f64> = 1.0..=1000.0;
-    pub const ARRAY_COUNT: RangeInclusive<u64> = 1..=1024;
+    pub const ARRAY_COUNT: RangeInclusive<u64> = 0..=1024;
     pub const ARRAY_SIDE: RangeInclusive<u64> = 1..=4096;
     pub const VECTOR_UNITS: RangeInclusive<u64> = 1..=1024;
     pub const VECTOR_LANES: RangeInclusive<u64> = 1..=65_536;
@@ -181,9 +204,33 @@ impl Design {
             .unwrap_or(self.tiling)
     }
 
-    /// MACs all arrays complete per cycle.
+    /// MACs all GEMM engines complete per cycle.
     pub fn macs_per_cycle(&self) -> u64 {
-        self.array_count() * self.array.rows * self.array.cols
+        self.engines.iter().map(Engine::macs_per_cycle).sum()
+    }
+
+    /// Every engine: the pool's arrays, the pool's vector units, then the named engines.
+    pub fn engines(&self) -> &[Engine] {
+        &self.engines
+    }
+
+    /// The `[mapping]` entries, resolved.
+    pub fn mapping(&self) -> &[(MappingKey, Vec<usize>)] {
+        &self.mapping
+    }
+
+    pub fn links(&self) -> &[Link] {
+        &self.links
+    }
+
+    /// The link from the kernel labelled `from` to the one labelled `to`, if the file gives one.
+    pub fn link(&self, from: &str, to: &str) -> Option<&Link> {
+        self.links.iter().find(|l| l.from == from && l.to == to)
+    }
+
+    /// Whether a layer's kernels run as one overlapping dataflow graph.
+    pub fn overlap_kernels(&self) -> bool {
+        self.raw.schedule.overlap_kernels
     }
 
     /// The design as its file states it (what `best.toml` writes back).
@@ -389,29 +436,92 @@ pub fn validate_design(
         axi_ports: hbm.axi_ports,
     };
 
-    // DSPs: one MAC unit per PE, packed as the platform allows at the compute precision.
-    let macs_per_dsp = platform.macs_per_dsp(precision.compute());
-    let pes = array_count * array.rows * array.cols;
-    let dsps = (pes as f64 / macs_per_dsp).ceil() as u64;
-    if dsps > platform.dsp_slices {
+    let vector_units = whole("vector.units", raw.vector.units, limits::VECTOR_UNITS)?;
+    let vector_lanes = whole("vector.lanes", raw.vector.lanes, limits::VECTOR_LANES)?;
+    let vector_chunk_bytes = whole(
+        "vector.chunk_bytes",
+        raw.vector.chunk_bytes,
+        limits::CHUNK_BYTES,
+    )?;
+    let pool = |name: &str, index: u64, model| Engine {
+        name: format!("{name}{index}"),
+        group: name.to_string(),
+        model,
+        precision: precision.compute(),
+        slr: None,
+        port: index,
+        tiling: None,
+    };
+    let mut engines: Vec<Engine> = (0..array_count)
+        .map(|i| pool("array", i, EngineModel::Systolic(array)))
+        .chain((0..vector_units).map(|i| {
+            let model = EngineModel::Vector {
+                lanes: vector_lanes,
+                depth_cycles: 0,
+                interval_cycles: 1,
+            };
+            pool("vector", i, model)
+        }))
+        .collect();
+    let named_tile = |prefix: &str, t: &RawTile| tile(prefix, t.tm, t.tn, t.tk, t.loop_order);
+    engines.extend(engines::validate_engines(
+        &raw.engines,
+        file,
+        precision.compute(),
+        (array_count, vector_units),
+        named_tile,
+    )?);
+    if !engines.iter().any(Engine::runs_gemms) {
         return Err(invalid(
-            "arrays",
+            "arrays.count",
+            "is 0 and no [[engines]] entry is systolic or dot: nothing runs the GEMMs".into(),
+        ));
+    }
+    let mapping = engines::validate_mapping(&raw.mapping, &engines, file)?;
+    let links = engines::validate_links(&raw.links, raw.schedule.overlap_kernels, file)?;
+
+    // DSPs: one MAC unit per PE or lane, packed as the platform allows at the engine's
+    // precision.
+    let dsps: u64 = engines
+        .iter()
+        .map(|e| e.macs_per_cycle() as f64 / platform.macs_per_dsp(e.precision))
+        .sum::<f64>()
+        .ceil() as u64;
+    if dsps > platform.dsp_slices {
+        let field = if raw.engines.is_empty() {
+            "arrays"
+        } else {
+            "engines"
+        };
+        return Err(invalid(
+            field,
             format!(
-                "{array_count} arrays of {}x{} need {dsps} DSPs at {}; the platform has {}",
+                "{array_count} arrays of {}x{} and {} named engine(s) need {dsps} DSPs; the \
+                 platform has {}",
                 array.rows,
                 array.cols,
-                precision.compute(),
+                engines.len() as u64 - array_count - vector_units,
                 platform.dsp_slices
             ),
         ));
     }
-    // Buffers: slots × (A + B + C) per array for the largest tile of any class, in whole blocks.
+    // Buffers: slots × (A + B + C) per GEMM engine for its own tile or the largest tile of
+    // any class, in whole blocks.
     let largest = std::iter::once(tiling)
         .chain(class_tilings.iter().flatten().copied())
         .max_by_key(|t| Design::tile_buffer_bytes(t, precision).iter().sum::<u64>())
         .expect("the default tiling is there");
-    let tiling_bytes: u64 = Design::tile_buffer_bytes(&largest, precision).iter().sum();
-    let buffer_bytes = array_count * buffer_slots * tiling_bytes;
+    let buffer_bytes: u64 = engines
+        .iter()
+        .filter(|e| e.runs_gemms())
+        .map(|e| {
+            let tile = e.tiling.unwrap_or(largest);
+            buffer_slots
+                * Design::tile_buffer_bytes(&tile, precision)
+                    .iter()
+                    .sum::<u64>()
+        })
+        .sum();
     let (block_bytes, available) = match raw.buffers.memory {
         SramKind::Bram => (platform.sram.bram_block_bytes, platform.sram.bram_blocks),
         SramKind::Uram => (platform.sram.uram_block_bytes, platform.sram.uram_blocks),
@@ -421,9 +531,12 @@ pub fn validate_design(
         return Err(invalid(
             "buffers.memory",
             format!(
-                "tiles {}x{}x{} with {buffer_slots} slot(s) on {array_count} arrays need \
+                "tiles {}x{}x{} with {buffer_slots} slot(s) on {} GEMM engines need \
                  {buffer_bytes} bytes = {blocks} blocks; the platform has {available}",
-                largest.tm, largest.tn, largest.tk
+                largest.tm,
+                largest.tn,
+                largest.tk,
+                engines.iter().filter(|e| e.runs_gemms()).count()
             ),
         ));
     }
@@ -431,15 +544,9 @@ pub fn validate_design(
         SramKind::Bram => (blocks, 0),
         SramKind::Uram => (0, blocks),
     };
-    // Vector line buffers in BRAM: two inputs and one output per slot per unit.
-    let vector_units = whole("vector.units", raw.vector.units, limits::VECTOR_UNITS)?;
-    whole("vector.lanes", raw.vector.lanes, limits::VECTOR_LANES)?;
-    let vector_chunk_bytes = whole(
-        "vector.chunk_bytes",
-        raw.vector.chunk_bytes,
-        limits::CHUNK_BYTES,
-    )?;
-    let vector_bytes = vector_units * buffer_slots * 3 * vector_chunk_bytes;
+    // Vector line buffers in BRAM: two inputs and one output per slot per vector engine.
+    let vector_engines = engines.iter().filter(|e| !e.runs_gemms()).count() as u64;
+    let vector_bytes = vector_engines * buffer_slots * 3 * vector_chunk_bytes;
     let bram_blocks = tile_bram_blocks + vector_bytes.div_ceil(platform.sram.bram_block_bytes);
     if bram_blocks > platform.sram.bram_blocks {
         return Err(invalid(
@@ -466,6 +573,9 @@ pub fn validate_design(
             bram_blocks,
             uram_blocks,
         },
+        engines,
+        mapping,
+        links,
     })
 }
 
@@ -473,49 +583,4 @@ pub fn validate_design(
 pub const DEFAULT_DESIGN: &str = include_str!("../../../configs/designs/u280-int8.toml");
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::platform::default_platform;
-
-    fn design(text: &str) -> Result<Design, ConfigError> {
-        load_design(&Source::built_in("d.toml", text), &default_platform())
-    }
-
-    #[test]
-    fn default_design_fits_the_u280() {
-        let design = design(DEFAULT_DESIGN).unwrap();
-        let platform = default_platform();
-        assert!(
-            design.resources().dsps * 4 <= platform.dsp_slices * 3,
-            "≤ 75 % of DSPs"
-        );
-        assert!(design.resources().uram_blocks * 4 <= platform.sram.uram_blocks * 3);
-    }
-
-    #[test]
-    fn too_many_arrays_are_rejected() {
-        let text = DEFAULT_DESIGN.replace("count = 3", "count = 30");
-        let error = design(&text).unwrap_err().to_string();
-        assert!(
-            error.contains("`arrays`") && error.contains("DSPs"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn a_tile_that_does_not_fit_its_buffer_is_rejected() {
-        let text = DEFAULT_DESIGN.replace("tm = 512", "tm = 65536");
-        let error = design(&text).unwrap_err().to_string();
-        assert!(error.contains("buffers.memory"), "{error}");
-    }
-
-    #[test]
-    fn channels_outside_the_platform_are_rejected() {
-        let text = DEFAULT_DESIGN.replace(
-            "activation_channels = [16, 31]",
-            "activation_channels = [16, 32]",
-        );
-        let error = design(&text).unwrap_err().to_string();
-        assert!(error.contains("hbm.activation_channels"), "{error}");
-    }
-}
+mod tests;

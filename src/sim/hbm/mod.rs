@@ -99,6 +99,19 @@ impl ChannelStats {
             + self.crossing_ticks
     }
 
+    /// What was added to these stats since they were `before`.
+    pub fn since(&self, before: &ChannelStats) -> ChannelStats {
+        ChannelStats {
+            bytes: self.bytes - before.bytes,
+            bursts: self.bursts - before.bursts,
+            data_ticks: self.data_ticks - before.data_ticks,
+            overhead_ticks: self.overhead_ticks - before.overhead_ticks,
+            latency_ticks: self.latency_ticks - before.latency_ticks,
+            refresh_ticks: self.refresh_ticks - before.refresh_ticks,
+            crossing_ticks: self.crossing_ticks - before.crossing_ticks,
+        }
+    }
+
     pub fn add(&mut self, other: &ChannelStats) {
         self.bytes += other.bytes;
         self.bursts += other.bursts;

@@ -1,0 +1,544 @@
+//! Named engines of a dataflow design, the mapping of kernels onto them, and the links that
+//! carry a kernel's output to its consumer. The `[arrays]` and `[vector]` sections stay as a
+//! pool of identical engines for every kernel the mapping does not name.
+
+use super::kinds::{Dataflow, KernelClass};
+use super::{ArrayShape, RawTile, Tiling};
+use crate::config::precision::Precision;
+use crate::config::{ConfigError, in_range};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What an engine computes with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// A systolic array of `rows × cols` processing elements.
+    Systolic,
+    /// An unrolled dot-product unit (adder tree) of `lanes` MACs per cycle.
+    Dot,
+    /// Element-wise and reduction passes, `lanes` elements per cycle.
+    Vector,
+}
+
+/// One `[[engines]]` entry as the file states it; which fields apply depends on `kind`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEngine {
+    pub name: String,
+    pub kind: EngineKind,
+    /// Identical copies, named `NAME#0`, `NAME#1`... (one: just `NAME`).
+    #[serde(default = "one")]
+    pub count: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cols: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataflow: Option<Dataflow>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap_folds: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lanes: Option<u64>,
+    /// Pipeline depth in cycles: paid once per tile (dot) or per pass (vector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<u64>,
+    /// Vector only: cycles between two groups of `lanes` elements (an fp32 `exp` that
+    /// starts every 4th cycle has 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<u64>,
+    /// Compute precision; the design's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slr: Option<u64>,
+    /// The GEMM tile this engine's kernels take (systolic and dot engines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiling: Option<RawTile>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// How a kernel's output reaches its consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// Stored to HBM and loaded back (the default between every two kernels).
+    Hbm,
+    /// Kept on chip whole, in the design's buffer memory.
+    Buffer,
+    /// A FIFO of `depth_tiles` tiles: the producer blocks when it is full.
+    Stream,
+}
+
+impl Via {
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::Hbm => "hbm",
+            Via::Buffer => "buffer",
+            Via::Stream => "stream",
+        }
+    }
+}
+
+/// One `[[links]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLink {
+    pub from: String,
+    pub to: String,
+    pub via: Via,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth_tiles: Option<u64>,
+}
+
+/// How kernels share the time line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// false: each kernel runs alone from an idle machine (today's sequential model);
+    /// true: a layer's kernels run as one dataflow graph and overlap where data, engines and
+    /// buffers allow (prefetch across kernels, concurrent stages, links).
+    #[serde(default)]
+    pub overlap_kernels: bool,
+}
+
+/// An engine's timing model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EngineModel {
+    Systolic(ArrayShape),
+    Dot {
+        lanes: u64,
+        depth_cycles: u64,
+    },
+    Vector {
+        lanes: u64,
+        depth_cycles: u64,
+        interval_cycles: u64,
+    },
+}
+
+/// A validated engine: a pool array, a pool vector unit or one copy of a named engine.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Engine {
+    /// `array0`, `vector1`, `fc1`, `qkv#2`...
+    pub name: String,
+    /// The `[[engines]]` name it is a copy of (`array`/`vector` for the pool).
+    pub group: String,
+    pub model: EngineModel,
+    pub precision: Precision,
+    pub slr: Option<u64>,
+    /// Its position among the engines of its family (GEMM or vector): the mini-switch it
+    /// sits on when `axi_ports = "per_unit"`.
+    pub port: u64,
+    /// Its own GEMM tile, if it has one.
+    pub tiling: Option<Tiling>,
+}
+
+impl Engine {
+    /// Whether it runs GEMM tiles (systolic or dot) rather than vector passes.
+    pub fn runs_gemms(&self) -> bool {
+        !matches!(self.model, EngineModel::Vector { .. })
+    }
+
+    /// MACs per cycle at full use (0 for a vector engine).
+    pub fn macs_per_cycle(&self) -> u64 {
+        match self.model {
+            EngineModel::Systolic(shape) => shape.rows * shape.cols,
+            EngineModel::Dot { lanes, .. } => lanes,
+            EngineModel::Vector { .. } => 0,
+        }
+    }
+
+    /// Elements per cycle of a vector engine at full rate (0 for a GEMM engine).
+    pub fn elements_per_cycle(&self) -> f64 {
+        match self.model {
+            EngineModel::Vector {
+                lanes,
+                interval_cycles,
+                ..
+            } => lanes as f64 / interval_cycles as f64,
+            _ => 0.0,
+        }
+    }
+
+    /// `systolic 64x64 os`, `dot 256 lanes`, `vector 256 lanes`: its kind and shape.
+    pub fn describe(&self) -> (&'static str, String) {
+        match self.model {
+            EngineModel::Systolic(a) => (
+                "systolic",
+                format!("{}x{} {}", a.rows, a.cols, a.dataflow.name()),
+            ),
+            EngineModel::Dot { lanes, .. } => ("dot", format!("{lanes} lanes")),
+            EngineModel::Vector { lanes, .. } => ("vector", format!("{lanes} lanes")),
+        }
+    }
+
+    /// Whether it computes `precision`: the same, or a narrower integer on an integer engine.
+    pub fn can_run(&self, precision: Precision) -> bool {
+        let integer = |p: Precision| matches!(p, Precision::Int4 | Precision::Int8);
+        precision == self.precision
+            || (integer(precision) && integer(self.precision) && precision < self.precision)
+    }
+}
+
+/// Valid ranges of the engine fields (documented in the README).
+pub mod limits {
+    use std::ops::RangeInclusive;
+    pub const COUNT: RangeInclusive<u64> = 1..=1024;
+    pub const SIDE: RangeInclusive<u64> = 1..=4096;
+    pub const LANES: RangeInclusive<u64> = 1..=65_536;
+    pub const DEPTH: RangeInclusive<u64> = 0..=4096;
+    pub const INTERVAL: RangeInclusive<u64> = 1..=64;
+    pub const SLR: RangeInclusive<u64> = 0..=2;
+    pub const DEPTH_TILES: RangeInclusive<u64> = 1..=1024;
+    pub const ENGINES: usize = 256;
+}
+
+/// Validates the `[[engines]]` entries into engines, numbering their ports after
+/// `gemm_ports` pool arrays and `vector_ports` pool vector units.
+pub(super) fn validate_engines(
+    raw: &[RawEngine],
+    file: &str,
+    design_precision: Precision,
+    (mut gemm_ports, mut vector_ports): (u64, u64),
+    tile: impl Fn(&str, &RawTile) -> Result<Tiling, ConfigError>,
+) -> Result<Vec<Engine>, ConfigError> {
+    if raw.len() > limits::ENGINES {
+        return Err(ConfigError::invalid(
+            file,
+            "engines",
+            format!("at most {} entries, found {}", limits::ENGINES, raw.len()),
+        ));
+    }
+    let mut engines = Vec::new();
+    for (index, entry) in raw.iter().enumerate() {
+        let prefix = format!("engines[{index}]");
+        let field = |name: &str| format!("{prefix}.{name}");
+        let invalid = |name: &str, rule: String| ConfigError::invalid(file, field(name), rule);
+        if entry.name.is_empty()
+            || !entry
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+            || ["array", "vector"]
+                .iter()
+                .any(|pool| entry.name.strip_prefix(pool).is_some_and(is_number))
+        {
+            return Err(invalid(
+                "name",
+                format!(
+                    "`{}` must be letters, digits, `_` or `-`, and not a pool engine's name \
+                     (arrayN, vectorN)",
+                    entry.name
+                ),
+            ));
+        }
+        if raw[..index].iter().any(|e| e.name == entry.name) {
+            return Err(invalid("name", format!("`{}` is named twice", entry.name)));
+        }
+        let whole = |name: &str, value: Option<u64>, default: Option<u64>, range| {
+            let value = value.or(default).ok_or_else(|| {
+                invalid(name, format!("a {} engine needs it", kind_name(entry.kind)))
+            })?;
+            in_range(file, &field(name), value, range)
+        };
+        let not_for = |name: &str, given: bool| {
+            if given {
+                Err(invalid(
+                    name,
+                    format!("does not apply to a {} engine", kind_name(entry.kind)),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let model = match entry.kind {
+            EngineKind::Systolic => {
+                not_for("lanes", entry.lanes.is_some())?;
+                not_for("depth", entry.depth.is_some())?;
+                not_for("interval", entry.interval.is_some())?;
+                EngineModel::Systolic(ArrayShape {
+                    rows: whole("rows", entry.rows, None, limits::SIDE)?,
+                    cols: whole("cols", entry.cols, None, limits::SIDE)?,
+                    dataflow: entry.dataflow.unwrap_or(Dataflow::Os),
+                    overlap_folds: entry.overlap_folds.unwrap_or(false),
+                })
+            }
+            EngineKind::Dot | EngineKind::Vector => {
+                not_for("rows", entry.rows.is_some())?;
+                not_for("cols", entry.cols.is_some())?;
+                not_for("dataflow", entry.dataflow.is_some())?;
+                not_for("overlap_folds", entry.overlap_folds.is_some())?;
+                let lanes = whole("lanes", entry.lanes, None, limits::LANES)?;
+                let depth_cycles = whole("depth", entry.depth, Some(0), limits::DEPTH)?;
+                if entry.kind == EngineKind::Dot {
+                    not_for("interval", entry.interval.is_some())?;
+                    EngineModel::Dot {
+                        lanes,
+                        depth_cycles,
+                    }
+                } else {
+                    not_for("tiling", entry.tiling.is_some())?;
+                    EngineModel::Vector {
+                        lanes,
+                        depth_cycles,
+                        interval_cycles: whole(
+                            "interval",
+                            entry.interval,
+                            Some(1),
+                            limits::INTERVAL,
+                        )?,
+                    }
+                }
+            }
+        };
+        let count = whole("count", Some(entry.count), None, limits::COUNT)?;
+        let slr = entry
+            .slr
+            .map(|slr| in_range(file, &field("slr"), slr, limits::SLR))
+            .transpose()?;
+        let tiling = entry
+            .tiling
+            .as_ref()
+            .map(|t| tile(&field("tiling"), t))
+            .transpose()?;
+        for copy in 0..count {
+            let port = if entry.kind == EngineKind::Vector {
+                &mut vector_ports
+            } else {
+                &mut gemm_ports
+            };
+            engines.push(Engine {
+                name: if count == 1 {
+                    entry.name.clone()
+                } else {
+                    format!("{}#{copy}", entry.name)
+                },
+                group: entry.name.clone(),
+                model,
+                precision: entry.precision.unwrap_or(design_precision),
+                slr,
+                port: *port,
+                tiling,
+            });
+            *port += 1;
+        }
+    }
+    Ok(engines)
+}
+
+fn is_number(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_digit())
+}
+
+fn kind_name(kind: EngineKind) -> &'static str {
+    match kind {
+        EngineKind::Systolic => "systolic",
+        EngineKind::Dot => "dot",
+        EngineKind::Vector => "vector",
+    }
+}
+
+/// What a `[mapping]` key names: one kernel by its table name, or a class of kernels.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MappingKey {
+    /// `encoder/name`, as the tables print it.
+    Kernel(String),
+    Class(KernelClass),
+    /// Every vector kernel.
+    Vector,
+}
+
+impl MappingKey {
+    /// A key as written: a class name, `vector`, or a kernel label.
+    pub fn parse(text: &str) -> MappingKey {
+        if text == "vector" {
+            return MappingKey::Vector;
+        }
+        KernelClass::ALL
+            .into_iter()
+            .find(|class| class.name() == text)
+            .map_or_else(|| MappingKey::Kernel(text.to_string()), MappingKey::Class)
+    }
+}
+
+/// A validated link from a kernel to the kernel after it in the same layer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Link {
+    /// Kernel labels, as the tables print them.
+    pub from: String,
+    pub to: String,
+    pub via: Via,
+    /// Stream only: tiles the FIFO holds.
+    pub depth_tiles: u64,
+}
+
+/// Resolves `[mapping]`: each key to the indices of the engines its names' groups hold.
+pub(super) fn validate_mapping(
+    raw: &BTreeMap<String, Vec<String>>,
+    engines: &[Engine],
+    file: &str,
+) -> Result<Vec<(MappingKey, Vec<usize>)>, ConfigError> {
+    let groups: Vec<String> = engines.iter().map(|e| e.group.clone()).collect();
+    let mut mapping = Vec::new();
+    for (key, names) in raw {
+        let field = format!("mapping.\"{key}\"");
+        if names.is_empty() {
+            return Err(ConfigError::invalid(file, &field, "names no engine"));
+        }
+        let mut indices = Vec::new();
+        for name in names {
+            let found: Vec<usize> = (0..engines.len())
+                .filter(|&i| engines[i].group == *name || engines[i].name == *name)
+                .collect();
+            if found.is_empty() {
+                return Err(ConfigError::invalid(
+                    file,
+                    &field,
+                    format!(
+                        "unknown engine `{name}`{}",
+                        crate::config::did_you_mean(name, &groups)
+                    ),
+                ));
+            }
+            for index in found {
+                if !indices.contains(&index) {
+                    indices.push(index);
+                }
+            }
+        }
+        mapping.push((MappingKey::parse(key), indices));
+    }
+    Ok(mapping)
+}
+
+/// Checks `[[links]]` on their own: no link from a kernel to itself or in a cycle, a depth
+/// only on streams, and on-chip links only where kernels overlap.
+pub(super) fn validate_links(
+    raw: &[RawLink],
+    overlap_kernels: bool,
+    file: &str,
+) -> Result<Vec<Link>, ConfigError> {
+    let mut links = Vec::new();
+    for (index, link) in raw.iter().enumerate() {
+        let field = |name: &str| format!("links[{index}].{name}");
+        let invalid = |name: &str, rule: String| ConfigError::invalid(file, field(name), rule);
+        if link.from == link.to {
+            return Err(invalid("to", format!("`{}` links to itself", link.to)));
+        }
+        if raw[..index]
+            .iter()
+            .any(|l| l.from == link.from && l.to == link.to)
+        {
+            return Err(invalid(
+                "to",
+                format!("{} -> {} is linked twice", link.from, link.to),
+            ));
+        }
+        if link.via != Via::Hbm && !overlap_kernels {
+            return Err(invalid(
+                "via",
+                format!(
+                    "a {} link needs [schedule] overlap_kernels = true: in a sequential \
+                     schedule each kernel runs alone and its output goes to HBM",
+                    link.via.name()
+                ),
+            ));
+        }
+        let depth_tiles = match (link.via, link.depth_tiles) {
+            (Via::Stream, depth) => in_range(
+                file,
+                &field("depth_tiles"),
+                depth.unwrap_or(2),
+                limits::DEPTH_TILES,
+            )?,
+            (_, Some(_)) => {
+                return Err(invalid(
+                    "depth_tiles",
+                    "applies to streams only".to_string(),
+                ));
+            }
+            (_, None) => 0,
+        };
+        links.push(Link {
+            from: link.from.clone(),
+            to: link.to.clone(),
+            via: link.via,
+            depth_tiles,
+        });
+    }
+    // A cycle: following links from some kernel returns to it.
+    for start in &links {
+        let mut at = start.to.as_str();
+        for _ in 0..links.len() {
+            if at == start.from {
+                return Err(ConfigError::invalid(
+                    file,
+                    "links",
+                    format!("the links form a cycle through `{}`", start.from),
+                ));
+            }
+            match links.iter().find(|l| l.from == at) {
+                Some(next) => at = next.to.as_str(),
+                None => break,
+            }
+        }
+    }
+    Ok(links)
+}
+
+/// The engines a kernel's tiles are dealt to, as indices into [`Design::engines`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelEngines {
+    /// Systolic or dot engines for GEMM tiles.
+    pub gemm: Vec<usize>,
+    /// Vector engines for vector passes.
+    pub vector: Vec<usize>,
+}
+
+impl super::Design {
+    /// The engines that run the kernel labelled `label` (`vision/fc2`) of `class` (`None`: a
+    /// vector kernel): those `[mapping]` gives its label, else its class (or `vector`), split
+    /// by kind; the pool for a kind the mapping leaves empty.
+    pub fn engines_for(&self, label: &str, class: Option<KernelClass>) -> KernelEngines {
+        let by_class = match class {
+            Some(class) => MappingKey::Class(class),
+            None => MappingKey::Vector,
+        };
+        let label = MappingKey::Kernel(label.to_string());
+        let mapped = [label, by_class]
+            .iter()
+            .find_map(|key| self.mapping.iter().find(|(k, _)| k == key))
+            .map_or(&[][..], |(_, engines)| &engines[..]);
+        let of_kind = |gemm: bool, pool: std::ops::Range<usize>| {
+            let chosen: Vec<usize> = mapped
+                .iter()
+                .copied()
+                .filter(|&e| self.engines[e].runs_gemms() == gemm)
+                .collect();
+            if chosen.is_empty() {
+                pool.collect()
+            } else {
+                chosen
+            }
+        };
+        let arrays = self.array_count() as usize;
+        KernelEngines {
+            gemm: of_kind(true, 0..arrays),
+            vector: of_kind(false, arrays..arrays + self.vector_units() as usize),
+        }
+    }
+
+    /// The GEMM tile of a kernel (as in [`Design::engines_for`]): its first engine's own
+    /// tile if it has one, else its class's.
+    pub fn tiling_of(&self, label: &str, class: Option<KernelClass>) -> Tiling {
+        self.engines_for(label, class)
+            .gemm
+            .first()
+            .and_then(|&e| self.engines[e].tiling)
+            .unwrap_or_else(|| self.tiling_for(class))
+    }
+}

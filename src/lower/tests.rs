@@ -1,0 +1,204 @@
+//! Lowering: tile counts, buffer rings, ports and size bounds.
+
+use super::*;
+use crate::config::Source;
+use crate::config::design::{DEFAULT_DESIGN, Fusion, KernelClass, load_design};
+use crate::config::platform::default_platform;
+use crate::config::precision::{Precision, PrecisionPair};
+use crate::workload::single_gemm;
+
+fn design(text: &str) -> Design {
+    load_design(&Source::built_in("d.toml", text), &default_platform()).unwrap()
+}
+
+/// The default design with every fusion on or off.
+fn fused_design(fused: bool) -> Design {
+    design(DEFAULT_DESIGN)
+        .modified(&default_platform(), "test", |raw| {
+            raw.fusion = Fusion {
+                gemm_activation: fused,
+                qkv: fused,
+                attention: fused,
+            }
+        })
+        .unwrap()
+}
+
+fn count(graph: &KernelGraph, kind: &str) -> usize {
+    graph
+        .graph
+        .node_weights()
+        .filter(|n| n.kind_name() == kind)
+        .count()
+}
+
+#[test]
+fn mnk_reuses_an_activation_tile_across_output_columns() {
+    let design = design(
+        &DEFAULT_DESIGN
+            .replace("count = 3", "count = 1")
+            .replace("tm = 512", "tm = 128")
+            .replace("tn = 256", "tn = 128"),
+    );
+    let precision = PrecisionPair::uniform(Precision::Int8);
+    let kernel = single_gemm(256, 512, 768, precision).unwrap();
+    let graph = lower(&kernel, &design).unwrap();
+    // 2 × 4 output tiles, one reduction step each: 8 GEMM tiles and 8 stores; A loaded
+    // once per row of tiles (2), B once per output tile (8).
+    assert_eq!(count(&graph, "gemm"), 8);
+    assert_eq!(count(&graph, "store"), 8);
+    assert_eq!(count(&graph, "load"), 2 + 8);
+    let expected = 256 * 768 + 2 * 768 * 512 + 256 * 512;
+    assert_eq!(graph.totals().bytes_tiled, expected);
+}
+
+#[test]
+fn each_kernel_class_takes_its_own_tiles() {
+    let text = DEFAULT_DESIGN.replace(
+        "loop_order = \"mnk\"\n",
+        "loop_order = \"mnk\"\n\n[tiling.attention]\ntm = 128\ntn = 128\ntk = 64\nloop_order = \"mnk\"\n",
+    );
+    let design = design(&text);
+    assert_eq!(design.tiling_for(Some(KernelClass::Attention)).tm, 128);
+    assert_eq!(design.tiling_for(Some(KernelClass::Mlp)), design.tiling());
+    let mut scores = single_gemm(1024, 1024, 64, design.precision()).unwrap();
+    scores.class = Some(KernelClass::Attention);
+    let graph = lower(&scores, &design).unwrap();
+    assert_eq!(count(&graph, "gemm"), 8 * 8);
+}
+
+/// No buffer holds more tiles than it has slots: apart from the first fill of each ring,
+/// every load waits for a slot to be freed. Checked on every kernel of a smolVLA layer,
+/// fused and unfused.
+#[test]
+fn loads_never_run_ahead_of_their_buffers() {
+    use crate::config::model::{default_model, default_policy};
+    use crate::workload::{WorkloadChoices, build_workload};
+    let model = default_model();
+    let policy = default_policy();
+    for fused in [false, true] {
+        let design = fused_design(fused);
+        let choices = WorkloadChoices {
+            batch: 1,
+            fusion: design.fusion(),
+            ..WorkloadChoices::default()
+        };
+        let options = choices.options(&model, Some(&policy), design.precision());
+        let workload = build_workload(&model, &options).unwrap();
+        for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
+            let graph = lower(kernel, &design).unwrap();
+            let unbound_loads = graph
+                .graph
+                .node_indices()
+                .filter(|&n| graph.graph[n].kind_name() == "load")
+                .filter(|&n| {
+                    !graph
+                        .graph
+                        .edges_directed(n, petgraph::Direction::Incoming)
+                        .any(|e| *e.weight() == EdgeKind::BufferSlot)
+                })
+                .count() as u64;
+            let rings = if kernel.op.uses_arrays() {
+                design.array_count() * 3
+            } else {
+                design.vector_units() * 2 + 1
+            };
+            assert!(
+                unbound_loads <= rings * design.buffer_slots(),
+                "{}/{}: {unbound_loads} loads run ahead of their buffers",
+                kernel.encoder,
+                kernel.name
+            );
+        }
+    }
+}
+
+/// A transfer enters the HBM switch at the port of the unit whose buffer it fills or
+/// drains, so it must carry the unit of the compute it feeds or follows.
+#[test]
+fn transfers_carry_the_unit_of_their_compute() {
+    use crate::config::model::{default_model, default_policy};
+    use crate::workload::{WorkloadChoices, build_workload};
+    let model = default_model();
+    let policy = default_policy();
+    let design = fused_design(true);
+    let choices = WorkloadChoices {
+        batch: 1,
+        fusion: design.fusion(),
+        ..WorkloadChoices::default()
+    };
+    let options = choices.options(&model, Some(&policy), design.precision());
+    let workload = build_workload(&model, &options).unwrap();
+    let mut checked = 0;
+    for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
+        let graph = lower(kernel, &design).unwrap().graph;
+        for edge in graph
+            .raw_edges()
+            .iter()
+            .filter(|e| e.weight == EdgeKind::Data)
+        {
+            let (from, to) = (&graph[edge.source()], &graph[edge.target()]);
+            let pair = match (from.kind_name(), to.kind_name()) {
+                ("load", "gemm" | "vector") if from.label != "load parameters" => (from, to),
+                ("gemm" | "vector", "store") => (to, from),
+                _ => continue,
+            };
+            // Fused attention's softmax runs on a vector unit beside its array.
+            if pair.1.kind_name() == "gemm" || kernel.op != Op::FusedAttention {
+                assert_eq!(
+                    pair.0.engine, pair.1.engine,
+                    "{}: {}",
+                    kernel.name, pair.0.label
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1000);
+}
+
+/// The size bound holds for every kernel of the model, fused or not, and is exact for
+/// vector kernels: a bound below the truth would let unbounded graphs through.
+#[test]
+fn graph_size_bounds_every_lowered_graph() {
+    use crate::config::model::{default_model, default_policy};
+    use crate::workload::{WorkloadChoices, build_workload};
+    for fused in [false, true] {
+        let design = fused_design(fused);
+        for batch in [1, 3] {
+            let choices = WorkloadChoices {
+                batch,
+                fusion: design.fusion(),
+                ..WorkloadChoices::default()
+            };
+            let options = choices.options(
+                &default_model(),
+                Some(&default_policy()),
+                design.precision(),
+            );
+            let workload = build_workload(&default_model(), &options).unwrap();
+            for kernel in workload.kernels.iter().filter(|k| k.layer != Some(1)) {
+                let size = graph_size(kernel, &design);
+                let nodes = lower(kernel, &design).unwrap().graph.node_count() as u64;
+                assert!(
+                    size.nodes >= nodes,
+                    "{}: {} < {nodes}",
+                    kernel.name,
+                    size.nodes
+                );
+                if !kernel.op.uses_arrays() {
+                    assert_eq!(size.nodes, nodes, "{}", kernel.name);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dot_marks_slot_edges() {
+    let design = design(DEFAULT_DESIGN);
+    let kernel = single_gemm(1024, 1024, 2048, design.precision()).unwrap();
+    let dot = to_dot(&lower(&kernel, &design).unwrap(), &design);
+    assert!(dot.contains("[style=dashed, label=\"slot\"]"));
+    assert!(dot.ends_with("}\n"));
+}

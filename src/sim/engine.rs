@@ -1,0 +1,295 @@
+//! The event loop: a lowered graph (one kernel, or a layer of kernels) run on the design's
+//! engines and HBM channels, and what it measured, in total and per kernel.
+
+use super::attribution::{Binding, Walk};
+use super::hbm::{Channel, ChannelStats, ChannelTiming, TICKS_PER_CYCLE};
+use super::queue::EventQueue;
+use super::{
+    Attribution, KernelSim, MAX_SIMULATED_CYCLES, SimError, TraceRecord, TraceSink, compute_cycles,
+    engine_of, resource_name,
+};
+use crate::config::design::{Design, MemoryModel};
+use crate::config::platform::Platform;
+use crate::lower::{EdgeKind, GraphTotals, KernelGraph, NodeKind};
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+
+/// What a graph's run measured: its cycles and their causes along its critical path, and
+/// each kernel's own results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphSim {
+    pub cycles: u64,
+    /// Cycles per cause along the graph's critical path, summing to `cycles`.
+    pub attribution: Attribution,
+    /// Per kernel of the graph, in the order of the labels given.
+    pub kernels: Vec<KernelSim>,
+}
+
+/// Runs one lowered kernel from cycle 0 and reports what it measured.
+pub fn simulate(
+    graph: &KernelGraph,
+    kernel: &str,
+    design: &Design,
+    platform: &Platform,
+    sink: &mut dyn TraceSink,
+) -> Result<KernelSim, SimError> {
+    let mut run = simulate_graph(graph, &[kernel.to_string()], design, platform, sink)?;
+    Ok(run.kernels.remove(0))
+}
+
+/// Runs a lowered graph from cycle 0; node `kernel` fields index `labels`. A node whose
+/// inputs are all done is dispatched at once: engines are FIFO servers (a node starts when
+/// its inputs and its engine are free), a transfer is split into per-channel requests each
+/// served by its pseudo-channel. A graph whose nodes wait on each other in a circle (a
+/// stream FIFO too shallow for its reads) is reported as a deadlock.
+pub fn simulate_graph(
+    graph: &KernelGraph,
+    labels: &[String],
+    design: &Design,
+    platform: &Platform,
+    sink: &mut dyn TraceSink,
+) -> Result<GraphSim, SimError> {
+    let nodes = &graph.graph;
+    let count = nodes.node_count();
+    let timing = ChannelTiming::new(platform, design);
+    let ideal = design.memory() == MemoryModel::Ideal;
+    let engines = design.engines();
+    let per_kernel_channels = labels.len() > 1;
+
+    // Predecessors each node waits for, counted in one pass over the edge array.
+    let mut pending = vec![0u32; count];
+    for edge in nodes.raw_edges() {
+        pending[edge.target().index()] += 1;
+    }
+    let mut end = vec![0u64; count];
+    let mut start = vec![0u64; count];
+    let mut binding = vec![Binding::Start; count];
+    let mut engine_free = vec![(0u64, None::<NodeIndex>); engines.len()];
+    let mut channels = vec![Channel::default(); platform.hbm.channels as usize];
+    let mut kernel_channels = vec![
+        vec![ChannelStats::default(); channels.len()];
+        labels.len() * per_kernel_channels as usize
+    ];
+    let mut queue = EventQueue::default();
+
+    // Reserves the node's engine or channels; returns its start and finish cycles.
+    let mut reserve = |node: NodeIndex, now: u64, binding: &mut Binding| -> (u64, u64) {
+        let data = &nodes[node];
+        match &data.kind {
+            NodeKind::Gemm { engine, .. } | NodeKind::Vector { engine, .. } => {
+                let cycles = compute_cycles(&data.kind, design);
+                occupy(
+                    &mut engine_free[*engine as usize],
+                    node,
+                    now,
+                    cycles,
+                    binding,
+                )
+            }
+            NodeKind::Load(requests) | NodeKind::Store(requests) => {
+                let arrival_tick = now * TICKS_PER_CYCLE;
+                let mut done_tick = arrival_tick;
+                if !ideal {
+                    let port = engines[data.engine as usize].port;
+                    for request in requests {
+                        let hops = timing.hops(port, request.channel);
+                        let channel = &mut channels[request.channel as usize];
+                        let before = channel.stats;
+                        let done = channel.serve(
+                            &timing,
+                            arrival_tick,
+                            request.bytes,
+                            request.bursts,
+                            hops,
+                        );
+                        if per_kernel_channels {
+                            kernel_channels[data.kernel as usize][request.channel as usize]
+                                .add(&channel.stats.since(&before));
+                        }
+                        done_tick = done_tick.max(done);
+                    }
+                }
+                (now, done_tick.div_ceil(TICKS_PER_CYCLE))
+            }
+        }
+    };
+
+    for node in nodes.node_indices() {
+        if pending[node.index()] == 0 {
+            let index = node.index();
+            (start[index], end[index]) = reserve(node, 0, &mut binding[index]);
+            queue.push(end[index], index as u32);
+        }
+    }
+    let tracing = sink.enabled();
+    let mut last = None;
+    while let Some((now, index)) = queue.pop() {
+        if now > MAX_SIMULATED_CYCLES {
+            return Err(SimError::TimeLimit {
+                kernel: labels.join(", "),
+            });
+        }
+        let node = NodeIndex::new(index as usize);
+        last = Some(node);
+        if tracing {
+            let data = &nodes[node];
+            sink.record(&TraceRecord {
+                start_cycle: start[index as usize],
+                end_cycle: now,
+                resource: &resource_name(&data.kind, design),
+                kernel: &labels[data.kernel as usize],
+                node: &data.label,
+                kind: data.kind_name(),
+                bytes: data.bytes,
+            });
+        }
+        for edge in nodes.edges(node) {
+            let successor = edge.target();
+            pending[successor.index()] -= 1;
+            let next = successor.index();
+            if pending[next] == 0 {
+                binding[next] = Binding::Edge(node, *edge.weight());
+                (start[next], end[next]) = reserve(successor, now, &mut binding[next]);
+                queue.push(end[next], next as u32);
+            }
+        }
+    }
+    if pending.iter().any(|&p| p > 0) {
+        return Err(deadlock(graph, labels, &pending));
+    }
+
+    // One pass over the executed nodes: each kernel's span and compute span (transfers
+    // outside it are fill and drain), its engines' busy cycles, bytes, MACs and nodes.
+    let kernels = labels.len();
+    let mut totals = vec![GraphTotals::default(); kernels];
+    let mut busy = vec![vec![0u64; engines.len()]; kernels];
+    // A kernel's span runs from its first compute (its loads may be prefetched before, in
+    // another kernel's time) to its last node.
+    let mut span = vec![(u64::MAX, 0u64, None::<NodeIndex>); kernels];
+    let mut compute_span = vec![(u64::MAX, 0u64); kernels + 1];
+    let mut events = vec![0u64; kernels];
+    for (index, node) in nodes.node_weights().enumerate() {
+        let kernel = node.kernel as usize;
+        totals[kernel].count(node);
+        events[kernel] += 1;
+        let (first, last_end, last_node) = &mut span[kernel];
+        if end[index] >= *last_end {
+            (*last_end, *last_node) = (end[index], Some(NodeIndex::new(index)));
+        }
+        let Some(engine) = engine_of(&node.kind) else {
+            continue;
+        };
+        *first = (*first).min(start[index]);
+        busy[kernel][engine] += end[index] - start[index];
+        for slot in [kernel, kernels] {
+            compute_span[slot].0 = compute_span[slot].0.min(start[index]);
+            compute_span[slot].1 = compute_span[slot].1.max(end[index]);
+        }
+    }
+    let walk = Walk {
+        graph: nodes,
+        end: &end,
+        binding: &binding,
+        compute_span: &compute_span,
+        latency_cycles: timing.latency_ticks.div_ceil(TICKS_PER_CYCLE),
+    };
+    let cycles = last.map_or(0, |node| end[node.index()]);
+    let attribution = walk.attribute(last, 0, None);
+    debug_assert_eq!(attribution.iter().sum::<u64>(), cycles);
+    let mut kernel_channels = kernel_channels.into_iter();
+    let mut all_channels = Some(channels.into_iter().map(|c| c.stats).collect());
+    let kernel_sims = (0..kernels)
+        .map(|kernel| {
+            let (first, last_end, last_node) = span[kernel];
+            // Only a graph of one kernel may start before its compute (or have none).
+            let first = if kernels == 1 { 0 } else { first.min(last_end) };
+            let own = (kernels > 1).then_some(kernel as u32);
+            KernelSim {
+                cycles: last_end - first,
+                start_cycle: first,
+                macs: totals[kernel].macs,
+                bytes_tiled: totals[kernel].bytes_tiled,
+                attribution: walk.attribute(last_node, first, own),
+                engine_busy_cycles: std::mem::take(&mut busy[kernel]),
+                channels: match kernel_channels.next() {
+                    Some(stats) => stats,
+                    None => all_channels.take().expect("one kernel takes the channels"),
+                },
+                events: events[kernel],
+            }
+        })
+        .collect();
+    Ok(GraphSim {
+        cycles,
+        attribution,
+        kernels: kernel_sims,
+    })
+}
+
+/// Starts `node` on a FIFO engine at `now` or when the engine frees, whichever is later.
+fn occupy(
+    engine: &mut (u64, Option<NodeIndex>),
+    node: NodeIndex,
+    now: u64,
+    cycles: u64,
+    binding: &mut Binding,
+) -> (u64, u64) {
+    let (free, previous) = *engine;
+    if free > now
+        && let Some(previous) = previous
+    {
+        *binding = Binding::Unit(previous);
+    }
+    let begin = now.max(free);
+    *engine = (begin + cycles, Some(node));
+    (begin, begin + cycles)
+}
+
+/// The deadlock a run ended in: the stream FIFO (or buffer) a waiting node waits on and the
+/// nodes waiting.
+fn deadlock(graph: &KernelGraph, labels: &[String], pending: &[u32]) -> SimError {
+    let nodes = &graph.graph;
+    let waiting: Vec<NodeIndex> = nodes
+        .node_indices()
+        .filter(|n| pending[n.index()] > 0)
+        .collect();
+    let name = |n: NodeIndex| {
+        format!(
+            "`{}` ({})",
+            nodes[n].label, labels[nodes[n].kernel as usize]
+        )
+    };
+    // A waiting node held back by a reader that never ran: a full FIFO.
+    let fifo = waiting.iter().find_map(|&n| {
+        nodes
+            .edges_directed(n, petgraph::Direction::Incoming)
+            .find(|e| *e.weight() == EdgeKind::Fifo && pending[e.source().index()] > 0)
+            .map(|e| (n, e.source()))
+    });
+    let detail = match fifo {
+        Some((push, reader)) => format!(
+            "the stream {} -> {} is full: {} waits for {} to read a tile, which waits for \
+             tiles not yet pushed ({} nodes cannot run); deepen depth_tiles or use via = \
+             \"buffer\"",
+            labels[nodes[push].kernel as usize],
+            labels[nodes[reader].kernel as usize],
+            name(push),
+            name(reader),
+            waiting.len()
+        ),
+        None => format!(
+            "{} nodes wait on each other, among them {}",
+            waiting.len(),
+            waiting
+                .iter()
+                .take(3)
+                .map(|&n| name(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    SimError::Deadlock {
+        unit: labels.join(", "),
+        detail,
+    }
+}
