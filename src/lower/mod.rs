@@ -6,6 +6,7 @@
 
 mod address;
 mod attention;
+mod check;
 mod dot;
 mod gemm;
 mod layer;
@@ -23,6 +24,7 @@ use layer::{OutputTile, Upstream};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 pub use address::ChannelRequest;
+pub use check::check_mapping;
 pub use dot::to_dot;
 pub use layer::stream_refusal;
 pub use size::{GraphSize, MAX_GRAPH_NODES, MAX_ROW_SEGMENTS, checked_graph_size, graph_size};
@@ -357,7 +359,7 @@ fn lower_into(lowering: &mut Lowering, kernel: &Kernel) -> Vec<OutputTile> {
 
 /// Lowers the kernels of one layer (in order) into one graph, node `kernel` fields indexing
 /// `kernels`: each kernel's reads wait for the tiles of the previous kernel's output they
-/// need, through HBM or the link the design gives (see [`layer`]). Refuses kernels beyond the
+/// need, through HBM or the link the design gives (the dataflow designs section of the README). Refuses kernels beyond the
 /// size limits before building anything, and links that cannot work.
 pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, LowerError> {
     for kernel in kernels {

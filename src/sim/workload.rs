@@ -12,7 +12,7 @@ use super::{
 };
 use crate::config::design::Design;
 use crate::config::platform::Platform;
-use crate::lower::{LowerError, checked_graph_size, lower, lower_layer};
+use crate::lower::{LowerError, check_mapping, checked_graph_size, lower, lower_layer};
 use crate::workload::{Kernel, Workload};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -151,8 +151,9 @@ pub fn event_bound(workload: &Workload, design: &Design) -> Result<u64, LowerErr
     Ok(events)
 }
 
-/// Simulates every distinct layer once, refusing before any work a kernel beyond the size
-/// limits or an [`event_bound`] above `max_events`. With a trace sink the units run in order
+/// Simulates every distinct layer once, refusing before any work a mapping or link that
+/// cannot run the workload ([`check_mapping`]), a kernel beyond the size limits or an
+/// [`event_bound`] above `max_events`. With a trace sink the units run in order
 /// on one thread, so the trace streams out in execution order; without one they run in
 /// parallel. `progress` is called once per distinct unit finished.
 pub fn simulate_workload(
@@ -163,6 +164,7 @@ pub fn simulate_workload(
     trace: Option<&mut dyn TraceSink>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<WorkloadSim, SimError> {
+    check_mapping(workload, design)?;
     let events = event_bound(workload, design)?;
     if events > max_events {
         return Err(SimError::TooManyEvents {

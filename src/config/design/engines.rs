@@ -490,7 +490,7 @@ pub(super) fn validate_links(
     Ok(links)
 }
 
-/// The engines a kernel's tiles are dealt to, as indices into [`Design::engines`].
+/// The engines a kernel's tiles are dealt to, as indices into [`super::Design::engines`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelEngines {
     /// Systolic or dot engines for GEMM tiles.
@@ -532,7 +532,7 @@ impl super::Design {
         }
     }
 
-    /// The GEMM tile of a kernel (as in [`Design::engines_for`]): its first engine's own
+    /// The GEMM tile of a kernel (as in [`super::Design::engines_for`]): its first engine's own
     /// tile if it has one, else its class's.
     pub fn tiling_of(&self, label: &str, class: Option<KernelClass>) -> Tiling {
         self.engines_for(label, class)

@@ -1,0 +1,240 @@
+//! Dataflow designs: stream pipelines run at their slower stage, FIFOs that cannot work are
+//! refused or reported as deadlocks, concurrent engines stay under their own roofs.
+
+use proptest::prelude::*;
+use roofsim::config::Source;
+use roofsim::config::design::{DEFAULT_DESIGN, Design, load_design};
+use roofsim::config::model::{default_model, default_policy};
+use roofsim::config::platform::{Platform, default_platform};
+use roofsim::sim::{SimError, WorkloadSim, cross_check, simulate_workload};
+use roofsim::workload::{Workload, WorkloadChoices, build_workload};
+
+const MLP_STREAM: &str = include_str!("../configs/designs/u280-int8-mlp-stream.toml");
+const SPATIAL: &str = include_str!("../configs/designs/u280-int8-spatial.toml");
+
+fn design(text: &str) -> Result<Design, String> {
+    load_design(&Source::built_in("test.toml", text), &default_platform())
+        .map_err(|e| e.to_string())
+}
+
+/// One camera, one vision layer, only `kernels` of it (all when empty).
+fn workload(design: &Design, kernels: &[&str]) -> Workload {
+    let choices = WorkloadChoices {
+        cameras: Some(1),
+        batch: 1,
+        vision_layers: Some(1),
+        text_layers: Some(1),
+        kernels: kernels.iter().map(|k| k.to_string()).collect(),
+        fusion: design.fusion(),
+        ..WorkloadChoices::default()
+    };
+    let options = choices.options(
+        &default_model(),
+        Some(&default_policy()),
+        design.precision(),
+    );
+    build_workload(&default_model(), &options).unwrap()
+}
+
+fn run(design: &Design, workload: &Workload) -> Result<WorkloadSim, SimError> {
+    simulate_workload(
+        workload,
+        design,
+        &default_platform(),
+        u64::MAX,
+        None,
+        &|| {},
+    )
+}
+
+/// The two-engine MLP with FC1 and FC2 of the given shapes, a FIFO of `depth` tiles and
+/// ideal memory (so the stages alone set the pace).
+fn mlp(fc1: (u64, u64), fc2: (u64, u64), depth: u64) -> Design {
+    let text = MLP_STREAM
+        .replace(
+            "rows = 10\ncols = 30",
+            &format!("rows = {}\ncols = {}", fc1.0, fc1.1),
+        )
+        .replace(
+            "rows = 20\ncols = 15",
+            &format!("rows = {}\ncols = {}", fc2.0, fc2.1),
+        )
+        .replace("depth_tiles = 2", &format!("depth_tiles = {depth}"))
+        .replace("memory = \"hbm\"", "memory = \"ideal\"");
+    design(&text).unwrap()
+}
+
+/// The busy cycles of a named engine over the run.
+fn busy(sim: &WorkloadSim, design: &Design, name: &str) -> u64 {
+    let engine = design
+        .engines()
+        .iter()
+        .position(|e| e.name == name)
+        .unwrap();
+    sim.kernels
+        .iter()
+        .map(|k| k.engine_busy_cycles[engine])
+        .sum()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// A two-stage stream runs at its slower stage: never faster than either engine's busy
+    /// time, and within one tile of each stage (the pipeline's fill and drain) of the
+    /// slower one; a deeper FIFO never makes it slower.
+    #[test]
+    fn a_stream_pipeline_runs_at_its_slower_stage(
+        fc1 in (4u64..40, 4u64..40),
+        fc2 in (4u64..40, 4u64..40),
+        depth in 1u64..4,
+    ) {
+        let shallow = mlp(fc1, fc2, depth);
+        let work = workload(&shallow, &["vision/fc1_gelu", "vision/fc2"]);
+        let sim = run(&shallow, &work).unwrap();
+        let (busy1, busy2) = (busy(&sim, &shallow, "fc1"), busy(&sim, &shallow, "fc2"));
+        // FC1 and FC2 each make 16 row blocks × their column tiles: 16 · 12 and 16 · 12.
+        let (tile1, tile2) = (busy1 / (16 * 12), busy2 / (16 * 12));
+        let cycles = sim.cycles();
+        prop_assert!(cycles >= busy1.max(busy2), "{cycles} < {busy1}, {busy2}");
+        prop_assert!(
+            cycles <= busy1.max(busy2) + 2 * (tile1 + tile2),
+            "{cycles} > {} + 2 · ({tile1} + {tile2})",
+            busy1.max(busy2)
+        );
+        let deep = run(&mlp(fc1, fc2, 16), &work).unwrap();
+        prop_assert!(deep.cycles() <= cycles, "{} > {cycles}", deep.cycles());
+    }
+}
+
+/// The slower stage is the one the attribution blames: a fast FC1 feeding a slow FC2 waits
+/// on the FIFO (backpressure); a slow FC1 leaves FC2 starved.
+#[test]
+fn the_faster_stage_waits_for_the_slower_one() {
+    for (fc1, fc2, waits, cause) in [
+        ((32, 32), (8, 8), "vision/fc1_gelu", "backpressure"),
+        ((8, 8), (32, 32), "vision/fc2", "starved"),
+    ] {
+        let design = mlp(fc1, fc2, 2);
+        let work = workload(&design, &["vision/fc1_gelu", "vision/fc2"]);
+        let sim = run(&design, &work).unwrap();
+        let index = work
+            .kernels
+            .iter()
+            .position(|k| k.label() == waits)
+            .unwrap();
+        assert_eq!(sim.kernels[index].bottleneck().name(), cause, "{waits}");
+    }
+}
+
+/// A FIFO too shallow for the order its consumer reads in: FC2 with three output column
+/// tiles re-reads every FC1 block three times, so the FIFO fills before the first block is
+/// read for the last time. The run stops with the stream named, never hangs.
+#[test]
+fn a_stream_that_cannot_drain_is_a_deadlock_naming_it() {
+    let text = MLP_STREAM.replace(
+        "tiling = { tm = 64, tn = 768, tk = 256",
+        "tiling = { tm = 64, tn = 256, tk = 256",
+    );
+    let design = design(&text).unwrap();
+    let work = workload(&design, &["vision/fc1_gelu", "vision/fc2"]);
+    let error = run(&design, &work).unwrap_err().to_string();
+    assert!(
+        error.contains("deadlock") && error.contains("vision/L0/fc1_gelu -> vision/L0/fc2"),
+        "{error}"
+    );
+}
+
+/// Links and mappings that cannot work are refused before anything runs, naming the link,
+/// engine or kernel.
+#[test]
+fn impossible_links_and_mappings_are_refused() {
+    let cases = [
+        // Attention needs every key block: a stream into it cannot work.
+        (
+            MLP_STREAM.replace(
+                "from = \"vision/fc1_gelu\"\nto = \"vision/fc2\"",
+                "from = \"vision/qkv_proj\"\nto = \"vision/scores\"",
+            ),
+            "use via = \"buffer\"",
+        ),
+        // A link between kernels that do not follow each other.
+        (
+            MLP_STREAM.replace("to = \"vision/fc2\"", "to = \"vision/residual2\""),
+            "does not run right after",
+        ),
+        (
+            MLP_STREAM.replace("\"vision/fc2\" = [\"fc2\"]", "\"vision/fc9\" = [\"fc2\"]"),
+            "did you mean `vision/fc2`",
+        ),
+        // An INT4 engine cannot run INT8 GEMMs.
+        (
+            MLP_STREAM.replace("rows = 20\n", "rows = 20\nprecision = \"int4\"\n"),
+            "cannot run `vision/fc2` at int8",
+        ),
+    ];
+    for (text, expected) in cases {
+        let design = design(&text).unwrap();
+        let work = workload(&design, &[]);
+        let error = run(&design, &work).unwrap_err().to_string();
+        assert!(error.contains(expected), "{error}");
+        assert!(error.starts_with("built-in:test.toml: "), "{error}");
+    }
+    for (text, expected) in [
+        (
+            MLP_STREAM.replace("overlap_kernels = true", "overlap_kernels = false"),
+            "links[0].via",
+        ),
+        (
+            MLP_STREAM.replace("\"vision/fc2\" = [\"fc2\"]", "\"vision/fc2\" = [\"fc3\"]"),
+            "unknown engine `fc3`",
+        ),
+        (
+            MLP_STREAM.replace("rows = 20\n", "rows = 20\nlanes = 4\n"),
+            "engines[1].lanes",
+        ),
+        (
+            DEFAULT_DESIGN.replace("count = 3", "count = 0"),
+            "nothing runs the GEMMs",
+        ),
+    ] {
+        let error = design(&text).unwrap_err();
+        assert!(error.contains(expected), "{error}");
+    }
+}
+
+/// The spatial design: every kernel within the roof of the engines it runs on, whatever
+/// else runs beside it, and the same results on one thread and two.
+#[test]
+fn spatial_kernels_stay_under_their_engines_roofs_on_any_thread_count() {
+    let platform: Platform = default_platform();
+    let design = design(SPATIAL).unwrap();
+    let work = workload(&design, &[]);
+    let pool = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    };
+    let one = pool(1).install(|| run(&design, &work)).unwrap();
+    let two = pool(2).install(|| run(&design, &work)).unwrap();
+    assert_eq!(one, two);
+    for (kernel, sim) in work.kernels.iter().zip(&one.kernels) {
+        let check = cross_check(kernel, sim, &design, &platform);
+        assert!(
+            check.efficiency <= 1.0,
+            "{}: {}",
+            kernel.label(),
+            check.efficiency
+        );
+        assert_eq!(
+            sim.attribution.iter().sum::<u64>(),
+            sim.cycles,
+            "{}",
+            kernel.label()
+        );
+    }
+    for unit in &one.units {
+        assert_eq!(unit.attribution.iter().sum::<u64>(), unit.cycles);
+    }
+}
