@@ -201,9 +201,15 @@ impl Upstream {
     }
 }
 
+/// Whether `consumer` needs the whole output of `producer`, the kernel before it, before it
+/// can start (a sync point: attention's heads need every key block).
+pub fn needs_whole_input(producer: &Kernel, consumer: &Kernel) -> bool {
+    coupling(producer, consumer) == Coupling::Whole
+}
+
 /// Why a stream cannot carry `producer`'s output to `consumer`, if it cannot.
 pub fn stream_refusal(producer: &Kernel, consumer: &Kernel) -> Option<String> {
-    (coupling(producer, consumer) == Coupling::Whole).then(|| {
+    needs_whole_input(producer, consumer).then(|| {
         format!(
             "{} needs the whole output of {} before it can start (its reads are not blocks \
              of the producer's rows); use via = \"buffer\"",

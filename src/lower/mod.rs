@@ -26,8 +26,10 @@ use petgraph::graph::{DiGraph, NodeIndex};
 pub use address::ChannelRequest;
 pub use check::check_mapping;
 pub use dot::to_dot;
-pub use layer::stream_refusal;
-pub use size::{GraphSize, MAX_GRAPH_NODES, MAX_ROW_SEGMENTS, checked_graph_size, graph_size};
+pub use layer::{needs_whole_input, stream_refusal};
+pub use size::{
+    GraphSize, MAX_GRAPH_NODES, MAX_ROW_SEGMENTS, MAX_UNIT_NODES, checked_graph_size, graph_size,
+};
 
 /// What one node of the dataflow does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +138,13 @@ pub enum LowerError {
         nodes: u64,
         row_segments: u64,
     },
+    /// The kernels of one unit of overlapping kernels would lower to a graph beyond
+    /// [`MAX_UNIT_NODES`] (the user's).
+    #[error(
+        "the overlapping kernels from {unit} on would build {nodes} nodes (limit \
+         {MAX_UNIT_NODES}); use larger tiles, overlap_layers = false or a smaller --batch"
+    )]
+    UnitTooLarge { unit: String, nodes: u64 },
     /// A link the design gives cannot work with these kernels (the user's).
     #[error("{file}: link {link}: {rule}")]
     Link {

@@ -11,6 +11,11 @@ use crate::workload::{Direction, Kernel, Op};
 /// this 2-core machine) stay well under 256 MB.
 pub const MAX_GRAPH_NODES: u64 = 200_000;
 
+/// The most nodes the graph of one unit of overlapping kernels (a layer, or an encoder with
+/// `overlap_layers`) may have: at the measured ~260 bytes per node, about 100 MB, so the
+/// units in flight on this 2-core machine stay under 256 MB.
+pub const MAX_UNIT_NODES: u64 = 400_000;
+
 /// The most contiguous row segments one kernel's transfers may be cut into (lowering time).
 pub const MAX_ROW_SEGMENTS: u64 = 1 << 26;
 

@@ -1,5 +1,6 @@
 //! Reports: readable tables, CSV, SVG plots, and writing them whole or not at all.
 
+mod pipeline;
 pub mod plot;
 pub mod sim;
 mod svg;

@@ -1,17 +1,18 @@
 //! Simulation reports: per-kernel CSV, per-channel CSV and a summary for the terminal.
 
+use super::pipeline::{pipeline_checks, pipeline_text};
 use super::{ROOFLINE_CSV_HEADER, ReportError, roofline_record};
 use crate::config::design::Design;
 use crate::config::platform::Platform;
 use crate::roofline::RooflineAnalysis;
 use crate::sim::hbm::{ChannelStats, TICKS_PER_CYCLE};
-use crate::sim::{Bottleneck, CrossCheck, SimTotals, WorkloadSim, cross_check};
+use crate::sim::{Bottleneck, CrossCheck, SimTotals, WorkloadSim, cross_check, pipeline_model};
 use crate::workload::Encoder;
 use std::fmt::Write;
 
 /// Columns `kernels.csv` adds to the roofline columns, before one `<cause>_cycles` column per
 /// [`Bottleneck`].
-pub const SIM_CSV_COLUMNS: [&str; 10] = [
+pub const SIM_CSV_COLUMNS: [&str; 11] = [
     "bytes_tiled",
     "oi_tiled",
     "cycles",
@@ -22,6 +23,7 @@ pub const SIM_CSV_COLUMNS: [&str; 10] = [
     "bottleneck",
     "array_utilization",
     "max_channel_utilization",
+    "pipeline_stage_cycles",
 ];
 
 /// One row per kernel instance: the roofline columns, then what the simulation measured.
@@ -41,7 +43,10 @@ pub fn kernels_csv(
             .chain(cause_columns),
     )?;
     let precision = analysis.workload.options.precision.to_string();
-    for ((kernel, point), result) in analysis.iter().zip(&sim.kernels) {
+    let model = pipeline_model(&analysis.workload, design, &sim.units);
+    for (((kernel, point), result), stage) in
+        analysis.iter().zip(&sim.kernels).zip(&model.stage_cycles)
+    {
         let check = cross_check(kernel, result, design, platform);
         let mut record = roofline_record(kernel, point, &precision);
         record.extend([
@@ -55,6 +60,7 @@ pub fn kernels_csv(
             result.bottleneck().name().to_string(),
             format!("{:.4}", check.array_utilization),
             format!("{:.4}", check.max_channel_utilization),
+            stage.to_string(),
         ]);
         record.extend(result.attribution.iter().map(u64::to_string));
         writer.write_record(&record)?;
@@ -296,11 +302,15 @@ pub fn summary_json(
             "attribution": attribution_json(totals),
         })
     };
+    let checks = pipeline_checks(analysis, sim, design);
     let encoders: Vec<serde_json::Value> = encoders
         .iter()
-        .map(|(encoder, totals)| {
+        .zip(&checks)
+        .map(|((encoder, totals), check)| {
             let mut value = totals_json(totals);
             value["encoder"] = encoder.name().into();
+            value["pipeline_model_cycles"] = check.model_cycles.into();
+            value["pipeline_busy_efficiency"] = check.busy_efficiency.into();
             if *encoder != Encoder::Text {
                 value["ms_per_camera"] = (totals.seconds(design) * 1e3 / images).into();
             }
@@ -331,6 +341,18 @@ pub fn summary_json(
                 "overlap_folds": array.overlap_folds,
             },
             "peak_ops_per_s": 2.0 * design.macs_per_cycle() as f64 * design.clock_hz(),
+            "overlap_kernels": design.overlap_kernels(),
+            "overlap_layers": design.overlap_layers(),
+            "engines": design.engines().iter().map(|engine| {
+                let (kind, shape) = engine.describe();
+                serde_json::json!({
+                    "name": engine.name,
+                    "kind": kind,
+                    "shape": shape,
+                    "precision": engine.precision.name(),
+                    "slr": engine.slr,
+                })
+            }).collect::<Vec<_>>(),
         },
         "resources": {
             "dsps": resources.dsps,
@@ -452,6 +474,12 @@ pub fn simulation_text(
         &["encoder", "ms per step", "ms per camera"],
         &rows,
     ));
+    if design.overlap_kernels() {
+        out.push_str(&pipeline_text(
+            &pipeline_checks(analysis, sim, design),
+            design,
+        ));
+    }
     let bytes = all.bytes_tiled;
     let _ = writeln!(
         out,

@@ -16,12 +16,14 @@ mod check;
 pub mod dot;
 mod engine;
 pub mod hbm;
+mod pipeline;
 mod queue;
 pub mod vector;
 mod workload;
 
 pub use check::{CrossCheck, SimTotals, cross_check, roofline_seconds};
 pub use engine::{GraphSim, simulate, simulate_graph};
+pub use pipeline::{PipelineModel, pipeline_model};
 pub use workload::{UnitSim, WorkloadSim, event_bound, simulate_workload};
 
 use crate::config::design::{Design, EngineModel};

@@ -2,17 +2,21 @@
 //! distinct ones run in parallel with rayon. Results do not depend on the thread count.
 //!
 //! A unit is the kernels of one layer (or the kernels before, between or after the layers of
-//! an encoder). Units run one after another, each starting on an idle machine: in a
-//! sequential design each kernel runs alone; with `overlap_kernels` a unit's kernels run as
-//! one graph. Since no unit's schedule reaches into the next, identical units take identical
-//! results, which is what lets a repeated layer be simulated once.
+//! an encoder), or of a whole encoder with `overlap_layers`. Units run one after another,
+//! each starting on an idle machine: in a sequential design each kernel runs alone; with
+//! `overlap_kernels` a unit's kernels run as one graph. Since no unit's schedule reaches into
+//! the next, identical units take identical results, which is what lets a repeated layer be
+//! simulated once; with `overlap_layers` a layer's schedule depends on its neighbours', so
+//! every layer is simulated.
 
 use super::{
     Attribution, GraphSim, KernelSim, NullSink, SimError, TraceSink, simulate, simulate_graph,
 };
 use crate::config::design::Design;
 use crate::config::platform::Platform;
-use crate::lower::{LowerError, check_mapping, checked_graph_size, lower, lower_layer};
+use crate::lower::{
+    LowerError, MAX_UNIT_NODES, check_mapping, checked_graph_size, lower, lower_layer,
+};
 use crate::workload::{Kernel, Workload};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -55,13 +59,16 @@ struct Unit {
     same_as: Option<usize>,
 }
 
-fn units(workload: &Workload) -> Vec<Unit> {
+/// The workload's units: one per layer (and per run of kernels between layers), or one per
+/// encoder when the design overlaps layers.
+fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
+    let whole_encoders = design.overlap_layers();
     let mut units: Vec<Unit> = Vec::new();
     for (index, kernel) in workload.kernels.iter().enumerate() {
         let starts_new = match units.last() {
             Some(unit) => {
                 let first = &workload.kernels[unit.members[0]];
-                (first.encoder, first.layer) != (kernel.encoder, kernel.layer)
+                first.encoder != kernel.encoder || (!whole_encoders && first.layer != kernel.layer)
             }
             None => true,
         };
@@ -140,13 +147,24 @@ fn simulate_unit(
 /// for a kernel beyond the size limits.
 pub fn event_bound(workload: &Workload, design: &Design) -> Result<u64, LowerError> {
     let mut events = 0u64;
-    for unit in units(workload).iter().filter(|unit| unit.same_as.is_none()) {
+    for unit in units(workload, design)
+        .iter()
+        .filter(|unit| unit.same_as.is_none())
+    {
+        let mut unit_nodes = 0u64;
         for &index in &unit.members {
             let size = checked_graph_size(&workload.kernels[index], design)?;
             // A layer graph adds at most one sync node per kernel.
             let joins = u64::from(design.overlap_kernels());
-            events = events.saturating_add(size.nodes + joins);
+            unit_nodes = unit_nodes.saturating_add(size.nodes + joins);
         }
+        if design.overlap_kernels() && unit_nodes > MAX_UNIT_NODES {
+            return Err(LowerError::UnitTooLarge {
+                unit: label(&workload.kernels[unit.members[0]]),
+                nodes: unit_nodes,
+            });
+        }
+        events = events.saturating_add(unit_nodes);
     }
     Ok(events)
 }
@@ -172,7 +190,7 @@ pub fn simulate_workload(
             limit: max_events,
         });
     }
-    let units = units(workload);
+    let units = units(workload, design);
     let distinct: Vec<&Unit> = units.iter().filter(|u| u.same_as.is_none()).collect();
     let results: Vec<GraphSim> = match trace {
         Some(sink) => distinct

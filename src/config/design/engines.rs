@@ -103,6 +103,11 @@ pub struct Schedule {
     /// buffers allow (prefetch across kernels, concurrent stages, links).
     #[serde(default)]
     pub overlap_kernels: bool,
+    /// true (with `overlap_kernels`): an encoder's layers run as one graph too, so layer
+    /// l + 1 starts where layer l's outputs and the engines allow (what a spatial design
+    /// needs to keep its stages busy). Each layer is then simulated, not one per kind.
+    #[serde(default)]
+    pub overlap_layers: bool,
 }
 
 /// An engine's timing model.
@@ -415,13 +420,22 @@ pub(super) fn validate_mapping(
     Ok(mapping)
 }
 
-/// Checks `[[links]]` on their own: no link from a kernel to itself or in a cycle, a depth
-/// only on streams, and on-chip links only where kernels overlap.
+/// Checks `[schedule]` and `[[links]]` on their own: layers overlap only where kernels do; no
+/// link from a kernel to itself or in a cycle, a depth only on streams, and on-chip links
+/// only where kernels overlap.
 pub(super) fn validate_links(
     raw: &[RawLink],
-    overlap_kernels: bool,
+    schedule: Schedule,
     file: &str,
 ) -> Result<Vec<Link>, ConfigError> {
+    let overlap_kernels = schedule.overlap_kernels;
+    if schedule.overlap_layers && !overlap_kernels {
+        return Err(ConfigError::invalid(
+            file,
+            "schedule.overlap_layers",
+            "needs overlap_kernels = true (layers overlap only where their kernels do)",
+        ));
+    }
     let mut links = Vec::new();
     for (index, link) in raw.iter().enumerate() {
         let field = |name: &str| format!("links[{index}].{name}");

@@ -233,6 +233,11 @@ impl Design {
         self.raw.schedule.overlap_kernels
     }
 
+    /// Whether an encoder's layers run as one graph (implies [`Design::overlap_kernels`]).
+    pub fn overlap_layers(&self) -> bool {
+        self.raw.schedule.overlap_layers
+    }
+
     /// The design as its file states it (what `best.toml` writes back).
     pub fn raw(&self) -> &RawDesign {
         &self.raw
@@ -478,7 +483,7 @@ pub fn validate_design(
         ));
     }
     let mapping = engines::validate_mapping(&raw.mapping, &engines, file)?;
-    let links = engines::validate_links(&raw.links, raw.schedule.overlap_kernels, file)?;
+    let links = engines::validate_links(&raw.links, raw.schedule, file)?;
 
     // DSPs: one MAC unit per PE or lane, packed as the platform allows at the engine's
     // precision.
