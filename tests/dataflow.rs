@@ -6,7 +6,7 @@ use roofsim::config::Source;
 use roofsim::config::design::{DEFAULT_DESIGN, Design, load_design};
 use roofsim::config::model::{default_model, default_policy};
 use roofsim::config::platform::{Platform, default_platform};
-use roofsim::sim::{SimError, WorkloadSim, cross_check, simulate_workload};
+use roofsim::sim::{SimError, WorkloadSim, cross_check, pipeline_model, simulate_workload};
 use roofsim::workload::{Workload, WorkloadChoices, build_workload};
 
 const MLP_STREAM: &str = include_str!("../configs/designs/u280-int8-mlp-stream.toml");
@@ -237,4 +237,33 @@ fn spatial_kernels_stay_under_their_engines_roofs_on_any_thread_count() {
     for unit in &one.units {
         assert_eq!(unit.attribution.iter().sum::<u64>(), unit.cycles);
     }
+    // No engine beats its peak and a sync point holds everything after it: the pipeline
+    // model is a lower bound of every unit.
+    let model = pipeline_model(&work, &design);
+    for (unit, model_cycles) in one.units.iter().zip(&model.unit_cycles) {
+        assert!(
+            unit.cycles >= *model_cycles,
+            "{} < {model_cycles}",
+            unit.cycles
+        );
+    }
+}
+
+/// Every shipped design loads and validates on the U280.
+#[test]
+fn every_shipped_design_fits_the_u280() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/designs");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let design = design(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            design.resources().dsps * 4 <= 9024 * 3,
+            "{}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5);
 }

@@ -27,7 +27,7 @@ pub fn pipeline_checks(
     design: &Design,
 ) -> Vec<PipelineCheck> {
     let workload = &analysis.workload;
-    let model = pipeline_model(workload, design, &sim.units);
+    let model = pipeline_model(workload, design);
     let mut checks: Vec<PipelineCheck> = Vec::new();
     let mut engine_cycles: Vec<(f64, f64)> = Vec::new();
     for (unit, &model_cycles) in sim.units.iter().zip(&model.unit_cycles) {

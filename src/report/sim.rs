@@ -43,7 +43,7 @@ pub fn kernels_csv(
             .chain(cause_columns),
     )?;
     let precision = analysis.workload.options.precision.to_string();
-    let model = pipeline_model(&analysis.workload, design, &sim.units);
+    let model = pipeline_model(&analysis.workload, design);
     for (((kernel, point), result), stage) in
         analysis.iter().zip(&sim.kernels).zip(&model.stage_cycles)
     {

@@ -12,7 +12,7 @@
 //! wrong yardstick for a pipeline (it assumes every engine works on every kernel); this
 //! model is the right one, and the simulation says how far the design falls short of it.
 
-use super::UnitSim;
+use super::workload::unit_ranges;
 use crate::config::design::Design;
 use crate::lower::needs_whole_input;
 use crate::workload::{Kernel, Workload};
@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 pub struct PipelineModel {
     /// Per kernel of the workload: its work over its engines' peak rate.
     pub stage_cycles: Vec<u64>,
-    /// Per unit of the simulation.
+    /// Per unit, as the simulation runs them (a layer, or an encoder with `overlap_layers`).
     pub unit_cycles: Vec<u64>,
 }
 
@@ -45,18 +45,18 @@ fn stage(kernel: &Kernel, design: &Design) -> (Vec<usize>, u64) {
     }
 }
 
-/// The model of `workload` on `design`, unit by unit as the simulation ran it.
-pub fn pipeline_model(workload: &Workload, design: &Design, units: &[UnitSim]) -> PipelineModel {
+/// The model of `workload` on `design`, unit by unit as the simulation runs them.
+pub fn pipeline_model(workload: &Workload, design: &Design) -> PipelineModel {
     let stages: Vec<(Vec<usize>, u64)> =
         workload.kernels.iter().map(|k| stage(k, design)).collect();
-    let unit_cycles = units
-        .iter()
+    let unit_cycles = unit_ranges(workload, design)
+        .into_iter()
         .map(|unit| {
             let mut total = 0;
             // Busy cycles of each engine group in the current segment.
             let mut segment: BTreeMap<&[usize], u64> = BTreeMap::new();
-            for index in unit.kernels.clone() {
-                let starts_segment = index > unit.kernels.start
+            for index in unit.clone() {
+                let starts_segment = index > unit.start
                     && needs_whole_input(&workload.kernels[index - 1], &workload.kernels[index]);
                 if starts_segment {
                     total += segment.values().max().copied().unwrap_or(0);
@@ -109,12 +109,7 @@ mod tests {
         workload
             .kernels
             .retain(|k| k.layer == Some(0) && k.encoder == Encoder::Vision);
-        let unit = UnitSim {
-            kernels: 0..workload.kernels.len(),
-            cycles: 0,
-            attribution: [0; 9],
-        };
-        let result = pipeline_model(&workload, &design, &[unit]);
+        let result = pipeline_model(&workload, &design);
         let (tokens, hidden, ffn, heads, head_dim) = (1024u64, 768, 3072, 12, 64);
         let cycles = |macs: u64, rate: u64| macs.div_ceil(rate);
         let ln1 = cycles(tokens * hidden, 64);

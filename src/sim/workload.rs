@@ -99,6 +99,14 @@ fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
     units
 }
 
+/// The kernel ranges of the workload's units, as [`simulate_workload`] runs them.
+pub(crate) fn unit_ranges(workload: &Workload, design: &Design) -> Vec<std::ops::Range<usize>> {
+    units(workload, design)
+        .iter()
+        .map(|unit| unit.members[0]..unit.members[unit.members.len() - 1] + 1)
+        .collect()
+}
+
 fn label(kernel: &Kernel) -> String {
     match kernel.layer {
         Some(layer) => format!("{}/L{layer}/{}", kernel.encoder, kernel.name),
@@ -239,11 +247,11 @@ pub fn simulate_workload(
         .iter()
         .flat_map(|&result| shared[result].iter().cloned())
         .collect();
-    let units = units
-        .iter()
+    let units = unit_ranges(workload, design)
+        .into_iter()
         .zip(&result_of)
-        .map(|(unit, &result)| UnitSim {
-            kernels: unit.members[0]..unit.members[unit.members.len() - 1] + 1,
+        .map(|(kernels, &result)| UnitSim {
+            kernels,
             cycles: totals[result].0,
             attribution: totals[result].1,
         })

@@ -20,9 +20,9 @@ use crate::lower::lower;
 
 use crate::sim::{
     Bottleneck, KernelSim, NullSink, SimError, SimTotals, engine_busy_cycles, event_bound,
-    roofline_seconds, simulate,
+    pipeline_model, roofline_seconds, simulate, simulate_workload,
 };
-use crate::workload::{Encoder, Kernel, WorkloadChoices, WorkloadOptions, build_workload};
+use crate::workload::{Encoder, Kernel, Workload, WorkloadChoices, build_workload};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -192,11 +192,9 @@ struct Analytic {
     compute_cycles: u64,
 }
 
-/// The design and kernels of a point, or why it is skipped.
-fn prepare(
-    inputs: &SweepInputs,
-    point: &Point,
-) -> Result<(Design, WorkloadOptions, Vec<Kernel>), String> {
+/// The design and workload (the swept encoders' and kernels' part) of a point, or why it is
+/// skipped.
+fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, Workload), String> {
     let (raw, batch) = inputs.spec.apply(point)?;
     let platform = inputs.platform;
     let design =
@@ -208,12 +206,6 @@ fn prepare(
                 other => other.to_string(),
             }
         })?;
-    if design.overlap_kernels() {
-        // Each kernel is simulated and cached alone here; overlapping kernels are not.
-        return Err(
-            "overlap_kernels = true: sweeps simulate kernels alone; run `simulate` on it".into(),
-        );
-    }
     let constraints = inputs.spec.constraints;
     let shares = [
         (
@@ -269,7 +261,7 @@ fn prepare(
             inputs.max_events
         ));
     }
-    Ok((design, options, workload.kernels))
+    Ok((design, workload))
 }
 
 /// Refuses a `kernels` filter entry that names no kernel of the swept encoders under any
@@ -341,25 +333,53 @@ pub fn check_kernel_filter(inputs: &SweepInputs) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Simulates one point.
+/// Simulates one point: kernel by kernel through the cache, or, when the point's design
+/// overlaps kernels (whose results depend on their neighbours), unit by unit.
 pub fn evaluate(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Outcome {
-    let (design, options, kernels) = match prepare(inputs, point) {
+    let (design, workload) = match prepare(inputs, point) {
         Ok(prepared) => prepared,
         Err(reason) => return Outcome::Skipped(reason),
     };
     let platform = inputs.platform;
     let mut by_encoder = [None::<SimTotals>; 3];
     let mut all = SimTotals::default();
-    for kernel in &kernels {
-        let sim = match cache.simulate(kernel, &design, platform) {
+    if design.overlap_kernels() {
+        let sim = match simulate_workload(
+            &workload,
+            &design,
+            platform,
+            inputs.max_events,
+            None,
+            &|| {},
+        ) {
             Ok(sim) => sim,
             Err(error) => return Outcome::Skipped(error.to_string()),
         };
-        by_encoder[kernel.encoder as usize]
-            .get_or_insert_default()
-            .add(kernel, &sim, &design, platform);
-        all.add(kernel, &sim, &design, platform);
+        for unit in &sim.units {
+            let encoder = workload.kernels[unit.kernels.start].encoder;
+            let totals = by_encoder[encoder as usize].get_or_insert_default();
+            for index in unit.kernels.clone() {
+                let (kernel, result) = (&workload.kernels[index], &sim.kernels[index]);
+                totals.add_work(kernel, result, &design, platform);
+                all.add_work(kernel, result, &design, platform);
+            }
+            totals.add_time(unit.cycles, &unit.attribution);
+            all.add_time(unit.cycles, &unit.attribution);
+        }
+        all.roofline_s = all.overlapped_roofline_s(&design, platform);
+    } else {
+        for kernel in &workload.kernels {
+            let sim = match cache.simulate(kernel, &design, platform) {
+                Ok(sim) => sim,
+                Err(error) => return Outcome::Skipped(error.to_string()),
+            };
+            by_encoder[kernel.encoder as usize]
+                .get_or_insert_default()
+                .add(kernel, &sim, &design, platform);
+            all.add(kernel, &sim, &design, platform);
+        }
     }
+    let options = &workload.options;
     let encoder_seconds = by_encoder.map(|totals| totals.map(|t| t.seconds(&design)));
     let total_seconds = all.seconds(&design);
     let (cameras, batch) = (options.cameras, options.batch);
@@ -386,10 +406,19 @@ pub fn evaluate(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Out
 /// The bound uses the roofline at the tiled OI with its compute ceiling lowered to what the
 /// arrays reach under their fold model for this tiling (fill, drain and padding included),
 /// so designs of equal peak but different tiling or fold overlap rank apart.
+///
+/// A design that overlaps kernels is ranked by the pipeline model of Chen et al. instead
+/// ([`pipeline_model`]): its stages' peak rates, streaming between sync points.
 pub fn predict_seconds(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Option<f64> {
-    let (design, _, kernels) = prepare(inputs, point).ok()?;
+    let (design, workload) = prepare(inputs, point).ok()?;
+    if design.overlap_kernels() {
+        let model = pipeline_model(&workload, &design);
+        let cycles: u64 = model.unit_cycles.iter().sum();
+        return Some(cycles as f64 / design.clock_hz());
+    }
     Some(
-        kernels
+        workload
+            .kernels
             .iter()
             .map(|k| {
                 let analytic = cache.analytic(k, &design);

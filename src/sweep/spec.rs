@@ -1,9 +1,10 @@
 //! Sweep configs: a base design, axes to vary, constraints; expanded into design points.
 
-use crate::config::design::{Dataflow, RawDesign};
+use crate::config::design::{Dataflow, EngineKind, RawDesign};
 use crate::config::{ConfigError, Source, parse_toml};
 use crate::workload::Encoder;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +51,11 @@ struct RawAxes {
     clock_mhz: Option<Vec<f64>>,
     fusion: Option<Vec<String>>,
     hbm_channels: Option<RawAxis<u64>>,
+    /// Per named systolic engine of the base design, its `RxC` shapes (axis
+    /// `engine_shape.NAME`).
+    engine_shape: Option<BTreeMap<String, Vec<String>>>,
+    /// Per `[mapping]` key, lists of engine names joined by `+` (axis `mapping.KEY`).
+    mapping: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// The routability ceiling DSE tools use on the U280 (reference/u280.md): the default of
@@ -205,7 +211,24 @@ impl SweepSpec {
                     design.hbm.weight_channels = [0, half - 1];
                     design.hbm.activation_channels = [half, 2 * half - 1];
                 }
-                other => return Err(format!("unknown axis `{other}`")),
+                other => {
+                    if let Some(name) = other.strip_prefix("engine_shape.") {
+                        let (rows, cols) =
+                            parse_shape(value).ok_or("engine_shape: expected RxC")?;
+                        let engine = design
+                            .engines
+                            .iter_mut()
+                            .find(|e| e.name == name && e.kind == EngineKind::Systolic)
+                            .ok_or_else(|| format!("`{name}` is no systolic engine of the base"))?;
+                        engine.rows = Some(rows);
+                        engine.cols = Some(cols);
+                    } else if let Some(key) = other.strip_prefix("mapping.") {
+                        let engines = value.split('+').map(str::to_string).collect();
+                        design.mapping.insert(key.to_string(), engines);
+                    } else {
+                        return Err(format!("unknown axis `{other}`"));
+                    }
+                }
             }
         }
         Ok((design, batch))
@@ -421,6 +444,39 @@ pub fn load_sweep(
             ));
         }
         axes.push(axis);
+    }
+    for (name, shapes) in a.engine_shape.unwrap_or_default() {
+        let systolic = base
+            .engines
+            .iter()
+            .any(|e| e.name == name && e.kind == EngineKind::Systolic);
+        if !systolic {
+            let names: Vec<String> = base.engines.iter().map(|e| e.name.clone()).collect();
+            return Err(ConfigError::invalid(
+                file,
+                format!("axes.engine_shape.{name}"),
+                format!(
+                    "the base design has no systolic engine `{name}`{}",
+                    crate::config::did_you_mean(&name, &names)
+                ),
+            ));
+        }
+        axes.push(text_axis(
+            file,
+            &format!("engine_shape.{name}"),
+            shapes,
+            |s| parse_shape(s).is_some(),
+            "expected RxC with positive numbers",
+        )?);
+    }
+    for (key, lists) in a.mapping.unwrap_or_default() {
+        axes.push(text_axis(
+            file,
+            &format!("mapping.{key}"),
+            lists,
+            |list| list.split('+').all(|name| !name.is_empty()),
+            "expected engine names joined by +",
+        )?);
     }
     let c = raw.constraints;
     for (field, value) in [
