@@ -19,8 +19,13 @@ fn design(text: &str) -> Result<Design, String> {
 
 /// One camera, one vision layer, only `kernels` of it (all when empty).
 fn workload(design: &Design, kernels: &[&str]) -> Workload {
+    workload_of(design, 1, kernels)
+}
+
+/// `cameras` cameras, one vision layer, only `kernels` of it (all when empty).
+fn workload_of(design: &Design, cameras: u64, kernels: &[&str]) -> Workload {
     let choices = WorkloadChoices {
-        cameras: Some(1),
+        cameras: Some(cameras),
         batch: 1,
         vision_layers: Some(1),
         text_layers: Some(1),
@@ -180,6 +185,18 @@ fn impossible_links_and_mappings_are_refused() {
         assert!(error.contains(expected), "{error}");
         assert!(error.starts_with("built-in:test.toml: "), "{error}");
     }
+    // FC1's whole output of three cameras (3072 x 3072 bytes = 2,048 BRAM blocks) does not
+    // fit in BRAM beside the tile buffers.
+    let text = MLP_STREAM
+        .replace("via = \"stream\"\ndepth_tiles = 2", "via = \"buffer\"")
+        .replace("memory = \"uram\"", "memory = \"bram\"")
+        .replace("tm = 512", "tm = 128");
+    let buffered = design(&text).unwrap();
+    let work = workload_of(&buffered, 3, &["vision/fc1_gelu", "vision/fc2"]);
+    let error = run(&buffered, &work).unwrap_err().to_string();
+    assert!(error.contains("2048 blocks"), "{error}");
+    // With one camera it fits.
+    run(&buffered, &workload(&buffered, &[])).unwrap();
     for (text, expected) in [
         (
             MLP_STREAM.replace("overlap_kernels = true", "overlap_kernels = false"),

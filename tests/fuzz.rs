@@ -18,18 +18,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const SWEEP: &str = include_str!("../configs/sweeps/smolvla-int8-int4.toml");
+const SPATIAL: &str = include_str!("../configs/designs/u280-int8-spatial.toml");
+const MLP_STREAM: &str = include_str!("../configs/designs/u280-int8-mlp-stream.toml");
 
 /// Events one fuzz case may simulate: enough for the default model, small enough that a case
 /// takes well under a second.
 const MAX_EVENTS: u64 = 200_000;
 
 /// The config kinds, each with its shipped text and the name errors must carry.
-const KINDS: [(&str, &str); 5] = [
+/// (The dataflow designs stand in for the design when they are the one mutated.)
+const KINDS: [(&str, &str); 7] = [
     ("model.json", DEFAULT_MODEL),
     ("policy.json", DEFAULT_POLICY),
     ("platform.toml", DEFAULT_PLATFORM),
     ("design.toml", DEFAULT_DESIGN),
     ("sweep.toml", SWEEP),
+    ("spatial.toml", SPATIAL),
+    ("mlp-stream.toml", MLP_STREAM),
 ];
 
 /// Values that break parsers and arithmetic.
@@ -214,7 +219,8 @@ fn run_case(kind: usize, mutated: &str) -> Result<(), Error> {
         }
         return Ok(());
     }
-    let design = load_design(&source(3), &platform)?;
+    let design_kind = if kind >= 5 { kind } else { 3 };
+    let design = load_design(&source(design_kind), &platform)?;
     roofline(
         &model,
         Some(&policy),

@@ -1,4 +1,4 @@
-//! Snapshots of the default run's outputs (and of a fused and an INT4 design), so that any
+//! Snapshots of the default run's outputs (and of a fused, an INT4 and dataflow designs), so that any
 //! change of a model's numbers shows as a reviewed diff. After an intended change:
 //! `INSTA_UPDATE=always cargo test --test snapshots`, then read `git diff tests/snapshots/`
 //! (or `cargo insta review`) and commit the new snapshots with the change that explains them.
@@ -54,6 +54,32 @@ fn default_design() {
     insta::assert_snapshot!("default_channels.csv", channels);
     insta::assert_snapshot!("default_summary.json", summary);
     insta::assert_snapshot!("default_engines.csv", engines);
+}
+
+/// The dataflow designs: the temporal default with its kernels overlapping (prefetch across
+/// kernels; with overlap off its numbers are the default's above), and the spatial design.
+#[test]
+fn dataflow_designs() {
+    let (platform, design) = base();
+    let overlapped = design
+        .modified(&platform, "test", |raw| raw.schedule.overlap_kernels = true)
+        .unwrap();
+    let (kernels, _, summary, engines) = outputs(&platform, &overlapped);
+    insta::assert_snapshot!("overlapped_kernels.csv", kernels);
+    insta::assert_snapshot!("overlapped_summary.json", summary);
+    insta::assert_snapshot!("overlapped_engines.csv", engines);
+    let spatial = load_design(
+        &Source::built_in(
+            "spatial",
+            include_str!("../configs/designs/u280-int8-spatial.toml"),
+        ),
+        &platform,
+    )
+    .unwrap();
+    let (kernels, _, summary, engines) = outputs(&platform, &spatial);
+    insta::assert_snapshot!("spatial_kernels.csv", kernels);
+    insta::assert_snapshot!("spatial_summary.json", summary);
+    insta::assert_snapshot!("spatial_engines.csv", engines);
 }
 
 #[test]

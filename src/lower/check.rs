@@ -1,14 +1,42 @@
 //! A design's mapping and links held against the kernels of a workload, before anything is
 //! lowered: every name known, every kernel on engines that can run it, every link between a
-//! kernel and the one after it, and no stream into a kernel that needs its input whole.
+//! kernel and the one after it, no stream into a kernel that needs its input whole, and the
+//! on-chip links within the platform's block memory beside the design's own buffers.
 
-use super::{LowerError, stream_refusal};
-use crate::config::design::{Design, MappingKey, Via};
-use crate::workload::Workload;
+use super::vector::vector_chunks;
+use super::{LowerError, operand, stream_refusal};
+use crate::config::design::{Design, MappingKey, SramKind, Via};
+use crate::config::platform::Platform;
+use crate::workload::{Direction, Kernel, Workload};
 
-/// Checks `design`'s `[mapping]` and `[[links]]` against `workload`; the error names the
-/// design file and the mapping key or link at fault.
-pub fn check_mapping(workload: &Workload, design: &Design) -> Result<(), LowerError> {
+/// Bytes an on-chip link holds: a buffer the producer's whole output, a stream
+/// `depth_tiles` of its output tiles.
+fn link_bytes(producer: &Kernel, via: Via, depth_tiles: u64, design: &Design) -> u64 {
+    let Some(output) = operand(producer, Direction::Write, 0) else {
+        return 0;
+    };
+    match via {
+        Via::Hbm => 0,
+        Via::Buffer => output.bytes(),
+        Via::Stream => {
+            let tile_elements = if producer.op.uses_arrays() {
+                let tiling = design.tiling_of(&producer.label(), producer.class);
+                tiling.tm.min(producer.m) * tiling.tn.min(producer.n)
+            } else {
+                vector_chunks(producer, design).1 * producer.n
+            };
+            depth_tiles * (tile_elements * output.bits).div_ceil(8)
+        }
+    }
+}
+
+/// Checks `design`'s `[mapping]` and `[[links]]` against `workload` on `platform`; the error
+/// names the design file and the mapping key or link at fault.
+pub fn check_mapping(
+    workload: &Workload,
+    design: &Design,
+    platform: &Platform,
+) -> Result<(), LowerError> {
     let file = design.source().to_string();
     let labels = workload.labels();
     let mapping = |rule: String| LowerError::Mapping {
@@ -71,6 +99,7 @@ pub fn check_mapping(workload: &Workload, design: &Design) -> Result<(), LowerEr
             )));
         }
     }
+    let mut on_chip_bytes = 0u64;
     for link in design.links() {
         let refuse = |rule: String| LowerError::Link {
             file: file.clone(),
@@ -101,6 +130,36 @@ pub fn check_mapping(workload: &Workload, design: &Design) -> Result<(), LowerEr
             && let Some(rule) = stream_refusal(&pair[0], &pair[1])
         {
             return Err(refuse(rule));
+        }
+        // The largest instance of the producer sets what the link must hold.
+        let bytes = workload
+            .kernels
+            .iter()
+            .filter(|k| k.label() == link.from)
+            .map(|k| link_bytes(k, link.via, link.depth_tiles, design))
+            .max()
+            .unwrap_or(0);
+        on_chip_bytes = on_chip_bytes.saturating_add(bytes);
+        let resources = design.resources();
+        let (block_bytes, available, used) = match design.buffer_memory() {
+            SramKind::Bram => (
+                platform.sram.bram_block_bytes,
+                platform.sram.bram_blocks,
+                resources.bram_blocks,
+            ),
+            SramKind::Uram => (
+                platform.sram.uram_block_bytes,
+                platform.sram.uram_blocks,
+                resources.uram_blocks,
+            ),
+        };
+        let blocks = on_chip_bytes.div_ceil(block_bytes);
+        if used.saturating_add(blocks) > available {
+            return Err(refuse(format!(
+                "the on-chip links up to this one hold {on_chip_bytes} bytes = {blocks} blocks \
+                 of buffers.memory beside the design's {used}; the platform has {available} \
+                 (use via = \"hbm\", a shallower stream or smaller tiles)"
+            )));
         }
     }
     Ok(())

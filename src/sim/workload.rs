@@ -190,7 +190,7 @@ pub fn simulate_workload(
     trace: Option<&mut dyn TraceSink>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<WorkloadSim, SimError> {
-    check_mapping(workload, design)?;
+    check_mapping(workload, design, platform)?;
     let events = event_bound(workload, design)?;
     if events > max_events {
         return Err(SimError::TooManyEvents {
