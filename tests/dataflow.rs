@@ -6,7 +6,9 @@ use roofsim::config::Source;
 use roofsim::config::design::{DEFAULT_DESIGN, Design, load_design};
 use roofsim::config::model::{default_model, default_policy};
 use roofsim::config::platform::{Platform, default_platform};
-use roofsim::sim::{SimError, WorkloadSim, cross_check, pipeline_model, simulate_workload};
+use roofsim::sim::{
+    Bottleneck, SimError, WorkloadSim, cross_check, pipeline_model, simulate_workload,
+};
 use roofsim::workload::{Workload, WorkloadChoices, build_workload};
 
 const MLP_STREAM: &str = include_str!("../configs/designs/u280-int8-mlp-stream.toml");
@@ -253,6 +255,17 @@ fn spatial_kernels_stay_under_their_engines_roofs_on_any_thread_count() {
     }
     for unit in &one.units {
         assert_eq!(unit.attribution.iter().sum::<u64>(), unit.cycles);
+    }
+    // Every engine's cycles are busy or idle for a named cause, summing to the run's; the
+    // attention engine waits for the whole of Q, K and V (the K/V synchronisation point).
+    for (index, engine) in design.engines().iter().enumerate() {
+        let causes: Vec<u64> = (0..9)
+            .map(|cause| one.units.iter().map(|u| u.engines[index][cause]).sum())
+            .collect();
+        assert_eq!(causes.iter().sum::<u64>(), one.cycles(), "{}", engine.name);
+        if engine.name == "attn" {
+            assert!(causes[Bottleneck::Sync as usize] > 0);
+        }
     }
     // No engine beats its peak and a sync point holds everything after it: the pipeline
     // model is a lower bound of every unit.

@@ -101,7 +101,7 @@ impl Upstream {
                 kernel: lowering.kernel,
             });
             for tile in &tiles {
-                lowering.graph.add_edge(tile.node, join, EdgeKind::Data);
+                lowering.graph.add_edge(tile.node, join, EdgeKind::Sync);
             }
             join
         });
@@ -147,7 +147,7 @@ impl Upstream {
         (rows, cols): ((u64, u64), (u64, u64)),
     ) -> Result<(), LowerError> {
         if let Some(join) = self.join {
-            lowering.graph.add_edge(join, read, EdgeKind::Sync);
+            lowering.graph.add_edge(join, read, EdgeKind::Data);
             return Ok(());
         }
         if !primary {

@@ -79,7 +79,8 @@ pub enum EdgeKind {
     BufferSlot,
     /// The successor reads a tile of the predecessor's kernel's output (another kernel).
     Link,
-    /// The successor needs its producer's whole output (e.g. every key block).
+    /// The successor gathers its kernel's producer's whole output (e.g. every key block)
+    /// before any read of it.
     Sync,
     /// The successor pushes into a stream FIFO the predecessor frees a place in.
     Fifo,

@@ -82,20 +82,27 @@ pub fn channel_totals(sim: &WorkloadSim) -> Vec<ChannelStats> {
     totals
 }
 
-/// One row per engine (each array, then each vector unit): what it is, its busy cycles over
-/// the forward pass, its utilisation (busy over the run's cycles) and the kernel instances
-/// that used it.
+/// One row per engine (the pool's arrays and vector units, then the named engines): what it
+/// is, its busy cycles over the forward pass, its utilisation (busy over the run's cycles),
+/// the kernel instances that used it, and the run's cycles by cause on it: busy (compute or
+/// vector unit) and why it sat idle.
 pub fn engines_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, ReportError> {
     let total_cycles = sim.cycles();
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record([
-        "engine",
-        "kind",
-        "shape",
-        "busy_cycles",
-        "utilization",
-        "kernels",
-    ])?;
+    let cause_columns = Bottleneck::ALL.map(|cause| format!("{}_cycles", cause.name()));
+    writer.write_record(
+        [
+            "engine",
+            "kind",
+            "shape",
+            "busy_cycles",
+            "utilization",
+            "kernels",
+        ]
+        .map(String::from)
+        .into_iter()
+        .chain(cause_columns),
+    )?;
     for (index, engine) in design.engines().iter().enumerate() {
         let busy: u64 = sim
             .kernels
@@ -107,15 +114,25 @@ pub fn engines_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Report
             .iter()
             .filter(|k| k.engine_busy_cycles[index] > 0)
             .count();
+        let mut causes = [0u64; 9];
+        for unit in &sim.units {
+            for (sum, cycles) in causes.iter_mut().zip(&unit.engines[index]) {
+                *sum += cycles;
+            }
+        }
         let (kind, shape) = engine.describe();
-        writer.write_record([
-            engine.name.clone(),
-            kind.to_string(),
-            shape,
-            busy.to_string(),
-            format!("{:.4}", busy as f64 / total_cycles.max(1) as f64),
-            kernels.to_string(),
-        ])?;
+        writer.write_record(
+            [
+                engine.name.clone(),
+                kind.to_string(),
+                shape,
+                busy.to_string(),
+                format!("{:.4}", busy as f64 / total_cycles.max(1) as f64),
+                kernels.to_string(),
+            ]
+            .into_iter()
+            .chain(causes.iter().map(u64::to_string)),
+        )?;
     }
     writer
         .into_inner()

@@ -45,6 +45,30 @@ impl Walk<'_> {
         window_start: u64,
         own: Option<u32>,
     ) -> Attribution {
+        self.walk(from, window_start, own, None)
+    }
+
+    /// Why an engine sat idle from `idle_from` until `node` started on it: the path `node`
+    /// waited along, named as for `node`'s kernel.
+    pub fn idle_before(&self, node: NodeIndex, idle_from: u64) -> Attribution {
+        let own = self.graph[node].kernel;
+        let (previous, edge) = match self.binding[node.index()] {
+            Binding::Edge(p, kind) => (p, Some(kind)),
+            Binding::Unit(p) => (p, None),
+            // A root starts at cycle 0, before any idle time.
+            Binding::Start => return [0; 9],
+        };
+        let waiting_on = (self.graph[previous].kernel != own).then(|| crossing(edge));
+        self.walk(Some(previous), idle_from, Some(own), waiting_on)
+    }
+
+    fn walk(
+        &self,
+        from: Option<NodeIndex>,
+        window_start: u64,
+        own: Option<u32>,
+        mut waiting_on: Option<Bottleneck>,
+    ) -> Attribution {
         let mut attribution: Attribution = [0; 9];
         let span_index = own.map_or(self.compute_span.len() - 1, |k| k as usize);
         let (mut first_compute, mut last_compute) = self.compute_span[span_index];
@@ -52,7 +76,6 @@ impl Walk<'_> {
             // No compute at all: no transfer is fill or drain, all are latency and bandwidth.
             (first_compute, last_compute) = (0, u64::MAX);
         }
-        let mut waiting_on: Option<Bottleneck> = None;
         let mut cursor = from;
         while let Some(node) = cursor {
             let index = node.index();
@@ -87,12 +110,7 @@ impl Walk<'_> {
             if let (Some(kernel), Some(p), None) = (own, previous, waiting_on)
                 && self.graph[p].kernel != kernel
             {
-                waiting_on = Some(match edge {
-                    Some(EdgeKind::Link | EdgeKind::Data) => Bottleneck::Starved,
-                    Some(EdgeKind::Sync) => Bottleneck::Sync,
-                    Some(EdgeKind::Fifo) => Bottleneck::Backpressure,
-                    Some(EdgeKind::BufferSlot) | None => Bottleneck::Dependency,
-                });
+                waiting_on = Some(crossing(edge));
             }
             cursor = previous;
         }
@@ -132,5 +150,15 @@ impl Walk<'_> {
             }
             NodeKind::Load(_) | NodeKind::Store(_) => None,
         }
+    }
+}
+
+/// What waiting on another kernel over an edge of this kind (`None`: its engine) is.
+fn crossing(edge: Option<EdgeKind>) -> Bottleneck {
+    match edge {
+        Some(EdgeKind::Link | EdgeKind::Data) => Bottleneck::Starved,
+        Some(EdgeKind::Sync) => Bottleneck::Sync,
+        Some(EdgeKind::Fifo) => Bottleneck::Backpressure,
+        Some(EdgeKind::BufferSlot) | None => Bottleneck::Dependency,
     }
 }

@@ -5,12 +5,12 @@ use super::attribution::{Binding, Walk};
 use super::hbm::{Channel, ChannelStats, ChannelTiming, TICKS_PER_CYCLE};
 use super::queue::EventQueue;
 use super::{
-    Attribution, KernelSim, MAX_SIMULATED_CYCLES, SimError, TraceRecord, TraceSink, compute_cycles,
-    engine_of, resource_name,
+    Attribution, Bottleneck, KernelSim, MAX_SIMULATED_CYCLES, SimError, TraceRecord, TraceSink,
+    compute_cycles, engine_of, resource_name,
 };
 use crate::config::design::{Design, MemoryModel};
 use crate::config::platform::Platform;
-use crate::lower::{EdgeKind, GraphTotals, KernelGraph, NodeKind};
+use crate::lower::{EdgeKind, GraphTotals, KernelGraph, Node, NodeKind};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 
@@ -23,6 +23,10 @@ pub struct GraphSim {
     pub attribution: Attribution,
     /// Per kernel of the graph, in the order of the labels given.
     pub kernels: Vec<KernelSim>,
+    /// Per engine of the design, its `cycles` by cause: busy (compute or vector unit) and
+    /// why it sat idle, named for the kernel whose node it waited to run (HBM, starved,
+    /// sync, backpressure, dependency: fill, drain or another kernel's turn).
+    pub engines: Vec<Attribution>,
 }
 
 /// Runs one lowered kernel from cycle 0 and reports what it measured.
@@ -196,6 +200,7 @@ pub fn simulate_graph(
     let cycles = last.map_or(0, |node| end[node.index()]);
     let attribution = walk.attribute(last, 0, None);
     debug_assert_eq!(attribution.iter().sum::<u64>(), cycles);
+    let engine_attribution = engine_attribution(nodes, &start, &end, &walk, cycles, engines.len());
     let mut kernel_channels = kernel_channels.into_iter();
     let mut all_channels = Some(channels.into_iter().map(|c| c.stats).collect());
     let kernel_sims = (0..kernels)
@@ -223,7 +228,50 @@ pub fn simulate_graph(
         cycles,
         attribution,
         kernels: kernel_sims,
+        engines: engine_attribution,
     })
+}
+
+/// Each engine's `cycles` by cause: its nodes' busy time, and each idle gap before a node
+/// as [`Walk::idle_before`] names it; after its last node, drain (`dependency`).
+fn engine_attribution(
+    nodes: &petgraph::graph::DiGraph<Node, EdgeKind>,
+    start: &[u64],
+    end: &[u64],
+    walk: &Walk,
+    cycles: u64,
+    engines: usize,
+) -> Vec<Attribution> {
+    let mut on_engine: Vec<Vec<usize>> = vec![Vec::new(); engines];
+    for (index, node) in nodes.node_weights().enumerate() {
+        if let Some(engine) = engine_of(&node.kind) {
+            on_engine[engine].push(index);
+        }
+    }
+    on_engine
+        .into_iter()
+        .map(|mut indices| {
+            indices.sort_by_key(|&i| start[i]);
+            let mut attribution: Attribution = [0; 9];
+            let mut free = 0;
+            for index in indices {
+                if start[index] > free {
+                    let idle = walk.idle_before(NodeIndex::new(index), free);
+                    for (sum, cycles) in attribution.iter_mut().zip(idle) {
+                        *sum += cycles;
+                    }
+                }
+                let busy = match nodes[NodeIndex::new(index)].kind {
+                    NodeKind::Gemm { .. } => Bottleneck::Compute,
+                    _ => Bottleneck::VectorUnit,
+                };
+                attribution[busy as usize] += end[index] - start[index];
+                free = end[index];
+            }
+            attribution[Bottleneck::Dependency as usize] += cycles - free;
+            attribution
+        })
+        .collect()
 }
 
 /// Starts `node` on a FIFO engine at `now` or when the engine frees, whichever is later.

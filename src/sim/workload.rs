@@ -9,9 +9,7 @@
 //! simulated once; with `overlap_layers` a layer's schedule depends on its neighbours', so
 //! every layer is simulated.
 
-use super::{
-    Attribution, GraphSim, KernelSim, NullSink, SimError, TraceSink, simulate, simulate_graph,
-};
+use super::{Attribution, GraphSim, KernelSim, NullSink, SimError, TraceSink, simulate_graph};
 use crate::config::design::Design;
 use crate::config::platform::Platform;
 use crate::lower::{
@@ -42,6 +40,8 @@ pub struct UnitSim {
     pub cycles: u64,
     /// Summing to `cycles`.
     pub attribution: Attribution,
+    /// Per engine of the design, its `cycles` by cause (see [`GraphSim::engines`]).
+    pub engines: Vec<Attribution>,
 }
 
 impl WorkloadSim {
@@ -127,27 +127,30 @@ fn simulate_unit(
         let graph = lower_layer(&kernels, design)?;
         return simulate_graph(&graph, &labels, design, platform, sink);
     }
-    let mut sims = Vec::with_capacity(kernels.len());
-    for (kernel, label) in kernels.iter().zip(&labels) {
-        sims.push(simulate(
-            &lower(kernel, design)?,
-            label,
-            design,
-            platform,
-            sink,
-        )?);
-    }
-    let mut attribution: Attribution = [0; 9];
-    for sim in &sims {
-        for (sum, cycles) in attribution.iter_mut().zip(sim.attribution) {
-            *sum += cycles;
+    // One after another: the unit's cycles and causes are the kernels' sums.
+    let mut unit = GraphSim {
+        cycles: 0,
+        attribution: [0; 9],
+        kernels: Vec::with_capacity(kernels.len()),
+        engines: vec![[0; 9]; design.engines().len()],
+    };
+    for (kernel, label) in kernels.iter().zip(labels) {
+        let graph = lower(kernel, design)?;
+        let mut run = simulate_graph(&graph, &[label], design, platform, sink)?;
+        unit.cycles += run.cycles;
+        add(&mut unit.attribution, &run.attribution);
+        for (sum, engine) in unit.engines.iter_mut().zip(&run.engines) {
+            add(sum, engine);
         }
+        unit.kernels.push(run.kernels.remove(0));
     }
-    Ok(GraphSim {
-        cycles: sims.iter().map(|k| k.cycles).sum(),
-        attribution,
-        kernels: sims,
-    })
+    Ok(unit)
+}
+
+fn add(sum: &mut Attribution, cycles: &Attribution) {
+    for (sum, cycles) in sum.iter_mut().zip(cycles) {
+        *sum += cycles;
+    }
 }
 
 /// The events `lower` and the engine may take at most on the distinct layers of a workload:
@@ -200,7 +203,7 @@ pub fn simulate_workload(
     }
     let units = units(workload, design);
     let distinct: Vec<&Unit> = units.iter().filter(|u| u.same_as.is_none()).collect();
-    let results: Vec<GraphSim> = match trace {
+    let mut results: Vec<GraphSim> = match trace {
         Some(sink) => distinct
             .iter()
             .map(|unit| {
@@ -223,9 +226,12 @@ pub fn simulate_workload(
         .flat_map(|unit| &unit.kernels)
         .map(|k| k.events)
         .sum();
-    let totals: Vec<(u64, Attribution)> = results
-        .iter()
-        .map(|unit| (unit.cycles, unit.attribution))
+    let totals: Vec<(u64, Attribution, Vec<Attribution>)> = results
+        .iter_mut()
+        .map(|unit| {
+            let engines = std::mem::take(&mut unit.engines);
+            (unit.cycles, unit.attribution, engines)
+        })
         .collect();
     let shared: Vec<Vec<Arc<KernelSim>>> = results
         .into_iter()
@@ -254,6 +260,7 @@ pub fn simulate_workload(
             kernels,
             cycles: totals[result].0,
             attribution: totals[result].1,
+            engines: totals[result].2.clone(),
         })
         .collect();
     Ok(WorkloadSim {
