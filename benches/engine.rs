@@ -1,5 +1,5 @@
-//! Speed: engine events per second on a many-tile GEMM, the default whole-model run, and a
-//! sweep on one and on two threads.
+//! Speed: engine events per second on a many-tile GEMM, whole-model runs of the default and
+//! the spatial design, and a sweep, each on one and on two threads.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use roofsim::config::Source;
@@ -36,9 +36,10 @@ fn engine(c: &mut Criterion) {
     group.finish();
 }
 
+/// The whole model (3 cameras) on the default temporal design and on the spatial dataflow
+/// design (layers overlapping, every layer simulated), on one thread and on two.
 fn whole_model(c: &mut Criterion) {
     let platform = default_platform();
-    let design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform).unwrap();
     let model = default_model();
     let policy = default_policy();
     let choices = WorkloadChoices {
@@ -47,21 +48,38 @@ fn whole_model(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("simulate");
     group.sample_size(10);
-    group.bench_function("smolvla_3_cameras_default_design", |b| {
-        b.iter(|| {
-            simulate_model(
-                design_workload(&model, Some(&policy), &platform, &design, &choices).unwrap(),
-                &platform,
-                &design,
-                roofsim::sim::DEFAULT_MAX_EVENTS,
-                None,
-                &|| {},
-            )
-            .unwrap()
-        })
-    });
+    for (name, text) in [
+        ("default_design", DEFAULT_DESIGN),
+        ("spatial_design", SPATIAL_DESIGN),
+    ] {
+        let design = load_design(&Source::built_in(name, text), &platform).unwrap();
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            group.bench_function(format!("smolvla_3_cameras_{name}_threads_{threads}"), |b| {
+                b.iter(|| {
+                    pool.install(|| {
+                        simulate_model(
+                            design_workload(&model, Some(&policy), &platform, &design, &choices)
+                                .unwrap(),
+                            &platform,
+                            &design,
+                            roofsim::sim::DEFAULT_MAX_EVENTS,
+                            None,
+                            &|| {},
+                        )
+                        .unwrap()
+                    })
+                })
+            });
+        }
+    }
     group.finish();
 }
+
+const SPATIAL_DESIGN: &str = include_str!("../configs/designs/u280-int8-spatial.toml");
 
 /// A 48-point slice of configs/sweeps/vision-tiling.toml, on 1 and on 2 threads.
 fn sweep(c: &mut Criterion) {

@@ -60,11 +60,27 @@ pub fn simulate_graph(
     let engines = design.engines();
     let per_kernel_channels = labels.len() > 1;
 
-    // Predecessors each node waits for, counted in one pass over the edge array.
+    // Predecessors each node waits for, counted in one pass over the edge array, and the
+    // successors of each node laid out contiguously (in petgraph's order: last added first),
+    // so the event loop reads them without chasing the adjacency lists.
+    let edges = nodes.raw_edges();
     let mut pending = vec![0u32; count];
-    for edge in nodes.raw_edges() {
+    let mut first_successor = vec![0u32; count + 1];
+    for edge in edges {
         pending[edge.target().index()] += 1;
+        first_successor[edge.source().index() + 1] += 1;
     }
+    for index in 0..count {
+        first_successor[index + 1] += first_successor[index];
+    }
+    let mut successors = vec![(0u32, EdgeKind::Data); edges.len()];
+    let mut filled = first_successor.clone();
+    for edge in edges.iter().rev() {
+        let source = edge.source().index();
+        successors[filled[source] as usize] = (edge.target().index() as u32, edge.weight);
+        filled[source] += 1;
+    }
+    drop(filled);
     let mut end = vec![0u64; count];
     let mut start = vec![0u64; count];
     let mut binding = vec![Binding::Start; count];
@@ -75,6 +91,7 @@ pub fn simulate_graph(
         labels.len() * per_kernel_channels as usize
     ];
     let mut queue = EventQueue::default();
+    let ports: Vec<u64> = engines.iter().map(|e| e.port).collect();
 
     // Reserves the node's engine or channels; returns its start and finish cycles.
     let mut reserve = |node: NodeIndex, now: u64, binding: &mut Binding| -> (u64, u64) {
@@ -94,11 +111,11 @@ pub fn simulate_graph(
                 let arrival_tick = now * TICKS_PER_CYCLE;
                 let mut done_tick = arrival_tick;
                 if !ideal {
-                    let port = engines[data.engine as usize].port;
+                    let port = ports[data.engine as usize];
                     for request in requests {
                         let hops = timing.hops(port, request.channel);
                         let channel = &mut channels[request.channel as usize];
-                        let before = channel.stats;
+                        let before = per_kernel_channels.then_some(channel.stats);
                         let done = channel.serve(
                             &timing,
                             arrival_tick,
@@ -106,7 +123,7 @@ pub fn simulate_graph(
                             request.bursts,
                             hops,
                         );
-                        if per_kernel_channels {
+                        if let Some(before) = before {
                             kernel_channels[data.kernel as usize][request.channel as usize]
                                 .add(&channel.stats.since(&before));
                         }
@@ -147,13 +164,13 @@ pub fn simulate_graph(
                 bytes: data.bytes,
             });
         }
-        for edge in nodes.edges(node) {
-            let successor = edge.target();
-            pending[successor.index()] -= 1;
-            let next = successor.index();
+        let range = first_successor[index as usize]..first_successor[index as usize + 1];
+        for &(next, kind) in &successors[range.start as usize..range.end as usize] {
+            let next = next as usize;
+            pending[next] -= 1;
             if pending[next] == 0 {
-                binding[next] = Binding::Edge(node, *edge.weight());
-                (start[next], end[next]) = reserve(successor, now, &mut binding[next]);
+                binding[next] = Binding::Edge(node, kind);
+                (start[next], end[next]) = reserve(NodeIndex::new(next), now, &mut binding[next]);
                 queue.push(end[next], next as u32);
             }
         }

@@ -169,7 +169,12 @@ impl Channel {
             return arrival_tick;
         }
         // Bursts split the request's service evenly; the first `longer` take one tick more.
-        let (base, longer) = (service / bursts, service % bursts);
+        // (One burst, the common case, needs no division.)
+        let (base, longer) = if bursts == 1 {
+            (service, 0)
+        } else {
+            (service / bursts, service % bursts)
+        };
         let shortest = self.shortest_service.map_or(base, |s| s.min(base));
         self.shortest_service = Some(shortest);
         self.longest_latency = self.longest_latency.max(latency);
