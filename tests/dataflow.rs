@@ -165,6 +165,14 @@ fn impossible_links_and_mappings_are_refused() {
             ),
             "use via = \"buffer\"",
         ),
+        // Up's first input is the norm's output, not the gate's: nothing to carry on chip.
+        (
+            MLP_STREAM.replace(
+                "from = \"vision/fc1_gelu\"\nto = \"vision/fc2\"",
+                "from = \"text/gate_silu\"\nto = \"text/up_mul\"",
+            ),
+            "is not the output of text/gate_silu",
+        ),
         // A link between kernels that do not follow each other.
         (
             MLP_STREAM.replace("to = \"vision/fc2\"", "to = \"vision/residual2\""),

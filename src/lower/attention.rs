@@ -1,7 +1,7 @@
 //! Fused attention: scores, softmax and context per query tile, the scores kept on chip.
 
 use super::address::TensorLayout;
-use super::layer::OutputTile;
+use super::layer::{OutputTile, Read};
 use super::{EdgeKind, Lowering, NodeKind, Ring};
 use crate::workload::Kernel;
 
@@ -42,7 +42,7 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
                 array,
                 &q_layout,
                 (rows, (0, head_dim)),
-                (true, batch * tokens),
+                (Read::Primary, batch * tokens),
                 format!("load q b{batch} m{qi}"),
             );
             let q_slot = lowering.fill(array, Ring::A, q_load);
@@ -57,7 +57,7 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
                         array,
                         &kv_layout,
                         (keys, (0, head_dim)),
-                        (false, kv * tokens),
+                        (Read::Other, kv * tokens),
                         format!("load {name} b{batch} m{qi} n{kj}"),
                     );
                     kv_slot_indices.push(lowering.fill(array, ring, node));

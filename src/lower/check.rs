@@ -1,10 +1,11 @@
 //! A design's mapping and links held against the kernels of a workload, before anything is
 //! lowered: every name known, every kernel on engines that can run it, every link between a
-//! kernel and the one after it, no stream into a kernel that needs its input whole, and the
+//! kernel and the one after it carrying that kernel's output into the next one's first
+//! input, no stream into a kernel that needs its input whole, and the
 //! on-chip links within the platform's block memory beside the design's own buffers.
 
 use super::vector::vector_chunks;
-use super::{LowerError, operand, stream_refusal};
+use super::{LowerError, link_refusal, operand};
 use crate::config::design::{Design, MappingKey, SramKind, Via};
 use crate::config::platform::Platform;
 use crate::workload::{Direction, Kernel, Workload};
@@ -126,9 +127,7 @@ pub fn check_mapping(
                 link.to, link.from
             )));
         };
-        if link.via == Via::Stream
-            && let Some(rule) = stream_refusal(&pair[0], &pair[1])
-        {
+        if let Some(rule) = link_refusal(&pair[0], &pair[1], link.via) {
             return Err(refuse(rule));
         }
         // The largest instance of the producer sets what the link must hold.

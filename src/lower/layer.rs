@@ -23,6 +23,18 @@ pub(super) struct OutputTile {
     pub node: NodeIndex,
 }
 
+/// What a read of an activation is to the kernel's producer: its first input (the
+/// producer's output, on chip over a buffer or stream), an input laid out on the output's
+/// rows (a bias or gate of a GEMM epilogue, a vector kernel's other input: it waits for the
+/// producer's tiles of its rows, which may hold it), or another (a GEMM's second operand:
+/// only a sync holds it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Read {
+    Primary,
+    RowAligned,
+    Other,
+}
+
 /// How a consumer's reads depend on its producer's output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Coupling {
@@ -118,8 +130,14 @@ impl Upstream {
         }
     }
 
-    /// Tiles a read of `rows` × `cols` needs.
-    fn needed(&self, rows: (u64, u64), cols: (u64, u64)) -> Vec<usize> {
+    /// Whether a read of this kind comes on chip: a buffer or stream carries the producer's
+    /// output into the first input, or into every input it synchronises.
+    pub fn on_chip(&self, read: Read) -> bool {
+        self.via != Via::Hbm && (read == Read::Primary || self.coupling == Coupling::Whole)
+    }
+
+    /// Tiles a read of `rows` × `cols` needs (every column of its rows when `rows_only`).
+    fn needed(&self, rows: (u64, u64), cols: (u64, u64), rows_only: bool) -> Vec<usize> {
         let first = self
             .by_row
             .partition_point(|&t| self.tiles[t].rows.0 + self.tallest <= rows.0);
@@ -130,30 +148,40 @@ impl Upstream {
             .filter(|&t| {
                 let tile = &self.tiles[t];
                 tile.rows.1 > rows.0
-                    && (self.coupling == Coupling::Rows
+                    && (rows_only
+                        || self.coupling == Coupling::Rows
                         || (tile.cols.0 < cols.1 && tile.cols.1 > cols.0))
             })
             .collect()
     }
 
-    /// Makes `read` (of `rows` × `cols` of the upstream output when `primary`, of another
-    /// activation otherwise) wait for what it needs; refuses a stream read that needs more
-    /// tiles at once than its FIFO holds.
+    /// Makes `node`, a read of `rows` × `cols` (batch-stacked), wait for what it needs of
+    /// the upstream output; refuses a stream read that needs more tiles at once than its
+    /// FIFO holds.
     pub fn wait(
         &mut self,
         lowering: &mut Lowering,
-        read: NodeIndex,
-        primary: bool,
+        node: NodeIndex,
+        read: Read,
         (rows, cols): ((u64, u64), (u64, u64)),
     ) -> Result<(), LowerError> {
         if let Some(join) = self.join {
-            lowering.graph.add_edge(join, read, EdgeKind::Data);
+            lowering.graph.add_edge(join, node, EdgeKind::Data);
             return Ok(());
         }
-        if !primary {
-            return Ok(());
+        match read {
+            Read::Other => return Ok(()),
+            Read::RowAligned => {
+                for t in self.needed(rows, cols, true) {
+                    lowering
+                        .graph
+                        .add_edge(self.tiles[t].node, node, EdgeKind::Link);
+                }
+                return Ok(());
+            }
+            Read::Primary => {}
         }
-        let needed = self.needed(rows, cols);
+        let needed = self.needed(rows, cols, false);
         if self.via == Via::Stream && needed.len() as u64 > self.depth_tiles {
             return Err(LowerError::Link {
                 file: lowering.design.source().to_string(),
@@ -172,8 +200,8 @@ impl Upstream {
         for t in needed {
             lowering
                 .graph
-                .add_edge(self.tiles[t].node, read, EdgeKind::Link);
-            self.last_reader[t] = Some(read);
+                .add_edge(self.tiles[t].node, node, EdgeKind::Link);
+            self.last_reader[t] = Some(node);
         }
         Ok(())
     }
@@ -207,14 +235,23 @@ pub fn needs_whole_input(producer: &Kernel, consumer: &Kernel) -> bool {
     coupling(producer, consumer) == Coupling::Whole
 }
 
-/// Why a stream cannot carry `producer`'s output to `consumer`, if it cannot.
-pub fn stream_refusal(producer: &Kernel, consumer: &Kernel) -> Option<String> {
-    needs_whole_input(producer, consumer).then(|| {
-        format!(
+/// Why an on-chip link `via` cannot carry `producer`'s output to `consumer`, if it cannot:
+/// a stream into a kernel that needs the whole output first, or any on-chip link into a
+/// kernel whose first input is not the producer's output (its shape differs).
+pub fn link_refusal(producer: &Kernel, consumer: &Kernel, via: Via) -> Option<String> {
+    match (coupling(producer, consumer), via) {
+        (_, Via::Hbm) | (Coupling::Blocks, _) | (Coupling::Whole, Via::Buffer) => None,
+        (Coupling::Whole, Via::Stream) => Some(format!(
             "{} needs the whole output of {} before it can start (its reads are not blocks \
              of the producer's rows); use via = \"buffer\"",
             consumer.label(),
             producer.label()
-        )
-    })
+        )),
+        (Coupling::Rows, _) => Some(format!(
+            "the first input of {} is not the output of {} (their shapes differ), so an \
+             on-chip link cannot carry it; use via = \"hbm\"",
+            consumer.label(),
+            producer.label()
+        )),
+    }
 }

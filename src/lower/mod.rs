@@ -20,13 +20,13 @@ use vector::lower_vector;
 use crate::config::design::{Design, Via};
 use crate::workload::{Direction, Kernel, Op, Operand};
 use address::{ChannelRequests, TensorLayout};
-use layer::{OutputTile, Upstream};
+use layer::{OutputTile, Read, Upstream};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 pub use address::ChannelRequest;
 pub use check::check_mapping;
 pub use dot::to_dot;
-pub use layer::{needs_whole_input, stream_refusal};
+pub use layer::{link_refusal, needs_whole_input};
 pub use size::{
     GraphSize, MAX_GRAPH_NODES, MAX_ROW_SEGMENTS, MAX_UNIT_NODES, checked_graph_size, graph_size,
 };
@@ -213,21 +213,20 @@ impl<'a> Lowering<'a> {
     }
 
     /// A load of activation rows `rows`, columns `cols` of `layout` into `engine`'s buffer,
-    /// waiting for what it reads of the previous kernel's output. The kernel's `primary`
-    /// input (its first activation) comes on chip when the link to it is a buffer or stream;
-    /// `row_base` turns the layout's rows into batch-stacked rows.
+    /// waiting for what it reads of the previous kernel's output (see [`Read`]); on chip when
+    /// the link brings it there. `row_base` turns the layout's rows into batch-stacked rows.
     fn input(
         &mut self,
         engine: usize,
         layout: &TensorLayout,
         (rows, cols): ((u64, u64), (u64, u64)),
-        (primary, row_base): (bool, u64),
+        (read, row_base): (Read, u64),
         label: String,
     ) -> NodeIndex {
         let Some(mut upstream) = self.upstream.take() else {
             return self.transfer(NodeKind::Load, engine, layout, (rows, cols), label);
         };
-        let node = if primary && upstream.via != Via::Hbm {
+        let node = if upstream.on_chip(read) {
             self.on_chip(
                 NodeKind::Load,
                 engine,
@@ -237,7 +236,7 @@ impl<'a> Lowering<'a> {
             self.transfer(NodeKind::Load, engine, layout, (rows, cols), label)
         };
         let block = ((row_base + rows.0, row_base + rows.1), cols);
-        if let Err(error) = upstream.wait(self, node, primary, block) {
+        if let Err(error) = upstream.wait(self, node, read, block) {
             self.error.get_or_insert(error);
         }
         self.upstream = Some(upstream);

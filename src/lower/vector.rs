@@ -1,7 +1,7 @@
 //! Vector kernels: row chunks streamed through the vector units' line buffers.
 
 use super::address::TensorLayout;
-use super::layer::OutputTile;
+use super::layer::{OutputTile, Read};
 use super::{EdgeKind, Lowering, NodeKind, Ring, operand};
 use crate::config::design::Design;
 use crate::workload::{Direction, Kernel, Operand};
@@ -74,7 +74,14 @@ pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Outp
                 engine,
                 &layout,
                 (rows, (0, row_elements)),
-                (index == 0, 0),
+                (
+                    if index == 0 {
+                        Read::Primary
+                    } else {
+                        Read::RowAligned
+                    },
+                    0,
+                ),
                 format!("load {} rows {}..{}", input.name, rows.0, rows.1),
             );
             lowering.edge(previous, load, EdgeKind::BufferSlot);
