@@ -164,6 +164,9 @@ struct LowerArgs {
     /// Kernel as `encoder/name` (e.g. `text/qkv_proj`); the first layer's instance is lowered
     #[arg(long, value_name = "NAME")]
     kernel: String,
+    /// Lower the kernel's whole layer as one graph, as overlap_kernels runs it
+    #[arg(long)]
+    layer: bool,
     /// DOT file to write
     #[arg(long, value_name = "FILE")]
     dot: PathBuf,
@@ -428,11 +431,12 @@ fn run_lower(args: &LowerArgs) -> Result<(), Error> {
     let graph = pipeline::lower_kernel(
         &inputs.model,
         inputs.policy.as_ref(),
+        &inputs.platform,
         &design,
         &inputs.choices,
         &args.kernel,
+        args.layer,
     )?;
-    let dot = to_dot(&graph, &design);
     let dir = args
         .dot
         .parent()
@@ -443,7 +447,7 @@ fn run_lower(args: &LowerArgs) -> Result<(), Error> {
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| option_error("--dot", "needs a file name".to_string()))?;
-    write_all(dir, &[(name, dot.into_bytes())])?;
+    write_all(dir, &[(name, to_dot(&graph, &design).into_bytes())])?;
     eprintln!(
         "wrote {} ({} nodes, {} edges, {} bytes moved by the tiling)",
         args.dot.display(),

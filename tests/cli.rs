@@ -388,6 +388,25 @@ fn lower_writes_a_dot_graph() {
     let text = std::fs::read_to_string(&dot).unwrap();
     assert!(text.starts_with("digraph kernel {"));
     assert!(text.contains("style=dashed") && text.contains("gemm"));
+    assert!(!text.contains("fifo"));
+    // The whole layer of the stream design: FC1's pushes wait on FC2's reads.
+    roofsim()
+        .args([
+            "lower",
+            "--kernel",
+            "vision/fc2",
+            "--layer",
+            "--cameras",
+            "1",
+            "--dot",
+        ])
+        .arg(&dot)
+        .args(["--design", "configs/designs/u280-int8-mlp-stream.toml"])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&dot).unwrap();
+    assert!(text.contains("label=\"fifo\"") && text.contains("to stream"));
+    assert!(text.contains("label=\"sync\"") && text.contains("fc1, "));
 }
 
 #[test]

@@ -123,22 +123,35 @@ pub fn roofline(
 }
 
 /// The first instance of the kernel named `name` (`encoder/name` or `name`) of the model on
-/// `design` (its precision and fusion), lowered; an unknown name gets the encoders' kernel
-/// names with a suggestion.
+/// `design` (its precision and fusion), lowered; with `whole_layer`, the graph of its whole
+/// layer as an overlapping design runs it (its links checked first). An unknown name gets
+/// the encoders' kernel names with a suggestion.
 pub fn lower_kernel(
     model: &ModelSpec,
     policy: Option<&PolicySpec>,
+    platform: &Platform,
     design: &Design,
     choices: &WorkloadChoices,
     name: &str,
+    whole_layer: bool,
 ) -> Result<crate::lower::KernelGraph, Error> {
-    let workload =
-        workload_on(model, policy, design, choices)?.select(&[name.to_string()], "--kernel")?;
-    let kernel = workload
+    let workload = workload_on(model, policy, design, choices)?;
+    let selected = workload.clone().select(&[name.to_string()], "--kernel")?;
+    let kernel = selected
         .kernels
         .first()
         .expect("select keeps the named kernel");
-    Ok(crate::lower::lower(kernel, design)?)
+    if !whole_layer {
+        return Ok(crate::lower::lower(kernel, design)?);
+    }
+    // The kernels of its layer (or of its run between layers), in order, with their links.
+    let layer: Vec<&crate::workload::Kernel> = workload
+        .kernels
+        .iter()
+        .filter(|k| k.encoder == kernel.encoder && k.layer == kernel.layer)
+        .collect();
+    crate::lower::check_mapping(&workload, design, platform)?;
+    Ok(crate::lower::lower_layer(&layer, design)?)
 }
 
 /// `roofsim probe hbm`: the channel model's bandwidth on streaming reads across burst sizes,
