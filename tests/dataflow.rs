@@ -217,6 +217,13 @@ fn impossible_links_and_mappings_are_refused() {
             "unknown engine `fc3`",
         ),
         (
+            format!(
+                "{MLP_STREAM}\n[[links]]\nfrom = \"vision/fc2\"\nto = \"vision/fc1_gelu\"\n\
+                 via = \"buffer\"\n"
+            ),
+            "the links form a cycle",
+        ),
+        (
             MLP_STREAM.replace("rows = 20\n", "rows = 20\nlanes = 4\n"),
             "engines[1].lanes",
         ),
