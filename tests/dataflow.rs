@@ -173,6 +173,11 @@ fn impossible_links_and_mappings_are_refused() {
             ),
             "is not the output of text/gate_silu",
         ),
+        // No pool arrays: the GEMMs the mapping leaves out run nowhere.
+        (
+            MLP_STREAM.replace("count = 3", "count = 0"),
+            "`vision/patch_embed` runs on no engine",
+        ),
         // A link between kernels that do not follow each other.
         (
             MLP_STREAM.replace("to = \"vision/fc2\"", "to = \"vision/residual2\""),

@@ -8,7 +8,7 @@ use super::vector::vector_chunks;
 use super::{LowerError, link_refusal, operand};
 use crate::config::design::{Design, MappingKey, SramKind, Via};
 use crate::config::platform::Platform;
-use crate::workload::{Direction, Kernel, Workload};
+use crate::workload::{Direction, Kernel, Op, Workload};
 
 /// Bytes an on-chip link holds: a buffer the producer's whole output, a stream
 /// `depth_tiles` of its output tiles.
@@ -29,6 +29,41 @@ fn link_bytes(producer: &Kernel, via: Via, depth_tiles: u64, design: &Design) ->
             depth_tiles * (tile_elements * output.bits).div_ceil(8)
         }
     }
+}
+
+/// Checks that `kernel` has engines on `design` (every lowering does, before building
+/// anything) and that they compute at its precision.
+pub fn check_engines(kernel: &Kernel, design: &Design) -> Result<(), LowerError> {
+    let mapping = |rule: String| LowerError::Mapping {
+        file: design.source().to_string(),
+        rule,
+    };
+    let engines = design.engines_for(&kernel.label(), kernel.class);
+    let used = if kernel.op.uses_arrays() {
+        &engines.gemm
+    } else {
+        &engines.vector
+    };
+    if used.is_empty() || (kernel.op == Op::FusedAttention && engines.vector.is_empty()) {
+        return Err(mapping(format!(
+            "`{}` runs on no engine: map it, or give [arrays] a count",
+            kernel.label()
+        )));
+    }
+    if let Some(&engine) = used
+        .iter()
+        .find(|&&e| !design.engines()[e].can_run(kernel.compute_precision))
+    {
+        let engine = &design.engines()[engine];
+        return Err(mapping(format!(
+            "engine `{}` computes at {} and cannot run `{}` at {}",
+            engine.name,
+            engine.precision,
+            kernel.label(),
+            kernel.compute_precision
+        )));
+    }
+    Ok(())
 }
 
 /// Checks `design`'s `[mapping]` and `[[links]]` against `workload` on `platform`; the error
@@ -74,31 +109,7 @@ pub fn check_mapping(
         }
     }
     for kernel in &workload.kernels {
-        let engines = design.engines_for(&kernel.label(), kernel.class);
-        if kernel.op.uses_arrays() && engines.gemm.is_empty() {
-            return Err(mapping(format!(
-                "`{}` runs on no engine: map it, or give [arrays] a count",
-                kernel.label()
-            )));
-        }
-        let used = if kernel.op.uses_arrays() {
-            &engines.gemm
-        } else {
-            &engines.vector
-        };
-        if let Some(&engine) = used
-            .iter()
-            .find(|&&e| !design.engines()[e].can_run(kernel.compute_precision))
-        {
-            let engine = &design.engines()[engine];
-            return Err(mapping(format!(
-                "engine `{}` computes at {} and cannot run `{}` at {}",
-                engine.name,
-                engine.precision,
-                kernel.label(),
-                kernel.compute_precision
-            )));
-        }
+        check_engines(kernel, design)?;
     }
     let mut on_chip_bytes = 0u64;
     for link in design.links() {

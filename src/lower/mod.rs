@@ -24,7 +24,7 @@ use layer::{OutputTile, Read, Upstream};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 pub use address::ChannelRequest;
-pub use check::check_mapping;
+pub use check::{check_engines, check_mapping};
 pub use dot::to_dot;
 pub use layer::{link_refusal, needs_whole_input};
 pub use size::{
@@ -372,6 +372,7 @@ fn lower_into(lowering: &mut Lowering, kernel: &Kernel) -> Vec<OutputTile> {
 /// size limits before building anything, and links that cannot work.
 pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, LowerError> {
     for kernel in kernels {
+        check_engines(kernel, design)?;
         checked_graph_size(kernel, design)?;
     }
     let mut lowering = Lowering::new(design);
@@ -408,6 +409,7 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
 /// Lowers one kernel onto the design; refuses kernels beyond the size limits before
 /// building anything ([`checked_graph_size`]).
 pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError> {
+    check_engines(kernel, design)?;
     checked_graph_size(kernel, design)?;
     let mut lowering = Lowering::new(design);
     lower_into(&mut lowering, kernel);

@@ -52,20 +52,21 @@ pub fn pipeline_model(workload: &Workload, design: &Design) -> PipelineModel {
     let unit_cycles = unit_ranges(workload, design)
         .into_iter()
         .map(|unit| {
-            let mut total = 0;
+            let mut total = 0u64;
             // Busy cycles of each engine group in the current segment.
             let mut segment: BTreeMap<&[usize], u64> = BTreeMap::new();
             for index in unit.clone() {
                 let starts_segment = index > unit.start
                     && needs_whole_input(&workload.kernels[index - 1], &workload.kernels[index]);
                 if starts_segment {
-                    total += segment.values().max().copied().unwrap_or(0);
+                    total = total.saturating_add(segment.values().max().copied().unwrap_or(0));
                     segment.clear();
                 }
                 let (engines, cycles) = &stages[index];
-                *segment.entry(engines).or_default() += cycles;
+                let sum = segment.entry(engines).or_default();
+                *sum = sum.saturating_add(*cycles);
             }
-            total + segment.values().max().copied().unwrap_or(0)
+            total.saturating_add(segment.values().max().copied().unwrap_or(0))
         })
         .collect();
     PipelineModel {

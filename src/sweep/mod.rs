@@ -253,6 +253,7 @@ fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, Workload), St
     if workload.kernels.is_empty() {
         return Err("no kernel of this point matches `encoders` and `kernels`".into());
     }
+    crate::lower::check_mapping(&workload, &design, platform).map_err(|e| e.to_string())?;
     // The same bound `simulate` applies: distinct layers only, each kernel within the limits.
     let events = event_bound(&workload, &design).map_err(|error| error.to_string())?;
     if events > inputs.max_events {
