@@ -2,7 +2,8 @@
 //! engines and HBM channels, and what it measured, in total and per kernel.
 
 use super::attribution::{Binding, Walk};
-use super::hbm::{Channel, ChannelStats, ChannelTiming, TICKS_PER_CYCLE};
+use super::hbm::ChannelStats;
+use super::memory::{Hbm, IdealMemory, Memory};
 use super::queue::EventQueue;
 use super::{
     Attribution, Bottleneck, KernelSim, MAX_SIMULATED_CYCLES, SimError, TraceRecord, TraceSink,
@@ -53,12 +54,31 @@ pub fn simulate_graph(
     platform: &Platform,
     sink: &mut dyn TraceSink,
 ) -> Result<GraphSim, SimError> {
+    match design.memory() {
+        MemoryModel::Hbm => {
+            let memory = Hbm::new(platform, design, labels.len());
+            run(graph, labels, design, memory, sink)
+        }
+        MemoryModel::Ideal => {
+            let memory = IdealMemory {
+                channels: platform.hbm.channels as usize,
+            };
+            run(graph, labels, design, memory, sink)
+        }
+    }
+}
+
+/// [`simulate_graph`] on a given memory.
+fn run<M: Memory>(
+    graph: &KernelGraph,
+    labels: &[String],
+    design: &Design,
+    mut memory: M,
+    sink: &mut dyn TraceSink,
+) -> Result<GraphSim, SimError> {
     let nodes = &graph.graph;
     let count = nodes.node_count();
-    let timing = ChannelTiming::new(platform, design);
-    let ideal = design.memory() == MemoryModel::Ideal;
     let engines = design.engines();
-    let per_kernel_channels = labels.len() > 1;
 
     // Predecessors each node waits for, counted in one pass over the edge array, and the
     // successors of each node laid out contiguously (in petgraph's order: last added first),
@@ -85,11 +105,6 @@ pub fn simulate_graph(
     let mut start = vec![0u64; count];
     let mut binding = vec![Binding::Start; count];
     let mut engine_free = vec![(0u64, None::<NodeIndex>); engines.len()];
-    let mut channels = vec![Channel::default(); platform.hbm.channels as usize];
-    let mut kernel_channels = vec![
-        vec![ChannelStats::default(); channels.len()];
-        labels.len() * per_kernel_channels as usize
-    ];
     let mut queue = EventQueue::default();
     let ports: Vec<u64> = engines.iter().map(|e| e.port).collect();
 
@@ -108,29 +123,9 @@ pub fn simulate_graph(
                 )
             }
             NodeKind::Load(requests) | NodeKind::Store(requests) => {
-                let arrival_tick = now * TICKS_PER_CYCLE;
-                let mut done_tick = arrival_tick;
-                if !ideal {
-                    let port = ports[data.engine as usize];
-                    for request in requests {
-                        let hops = timing.hops(port, request.channel);
-                        let channel = &mut channels[request.channel as usize];
-                        let before = per_kernel_channels.then_some(channel.stats);
-                        let done = channel.serve(
-                            &timing,
-                            arrival_tick,
-                            request.bytes,
-                            request.bursts,
-                            hops,
-                        );
-                        if let Some(before) = before {
-                            kernel_channels[data.kernel as usize][request.channel as usize]
-                                .add(&channel.stats.since(&before));
-                        }
-                        done_tick = done_tick.max(done);
-                    }
-                }
-                (now, done_tick.div_ceil(TICKS_PER_CYCLE))
+                let port = ports[data.engine as usize];
+                let done = memory.transfer(requests, port, now, data.kernel as usize);
+                (now, done)
             }
         }
     };
@@ -212,14 +207,18 @@ pub fn simulate_graph(
         end: &end,
         binding: &binding,
         compute_span: &compute_span,
-        latency_cycles: timing.latency_ticks.div_ceil(TICKS_PER_CYCLE),
+        latency_cycles: memory.latency_cycles(),
     };
     let cycles = last.map_or(0, |node| end[node.index()]);
     let attribution = walk.attribute(last, 0, None);
     debug_assert_eq!(attribution.iter().sum::<u64>(), cycles);
     let engine_attribution = engine_attribution(nodes, &start, &end, &walk, cycles, engines.len());
-    let mut kernel_channels = kernel_channels.into_iter();
-    let mut all_channels = Some(channels.into_iter().map(|c| c.stats).collect());
+    // Each kernel's channel statistics: its own when the memory kept them per kernel, the
+    // whole run's for a graph of one kernel, else none (an ideal memory's are all idle).
+    let stats = memory.into_stats();
+    let channel_count = stats.channels.len();
+    let mut kernel_channels = stats.per_kernel.map(Vec::into_iter);
+    let mut all_channels = (kernels == 1).then_some(stats.channels);
     let kernel_sims = (0..kernels)
         .map(|kernel| {
             let (first, last_end, last_node) = span[kernel];
@@ -233,9 +232,10 @@ pub fn simulate_graph(
                 bytes_tiled: totals[kernel].bytes_tiled,
                 attribution: walk.attribute(last_node, first, own),
                 engine_busy_cycles: std::mem::take(&mut busy[kernel]),
-                channels: match kernel_channels.next() {
-                    Some(stats) => stats,
-                    None => all_channels.take().expect("one kernel takes the channels"),
+                channels: match (&mut kernel_channels, all_channels.take()) {
+                    (Some(per_kernel), _) => per_kernel.next().expect("stats of every kernel"),
+                    (None, Some(whole)) => whole,
+                    (None, None) => vec![ChannelStats::default(); channel_count],
                 },
                 events: events[kernel],
             }

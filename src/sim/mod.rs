@@ -16,6 +16,7 @@ mod check;
 pub mod dot;
 mod engine;
 pub mod hbm;
+pub mod memory;
 mod pipeline;
 mod queue;
 pub mod vector;

@@ -1,0 +1,126 @@
+//! The memory the engine moves tiles through. A transfer (a load into an engine's buffer or a
+//! store from it) is a list of per-channel requests entering the memory at its engine's AXI
+//! port; the memory says when the last of them is done and keeps per-channel statistics.
+//! Two memories: the platform's HBM pseudo-channels behind its switch ([`Hbm`], timed in
+//! [`super::hbm`]), and unlimited bandwidth with zero latency ([`IdealMemory`], the
+//! `memory = "ideal"` of a design). A bank-level HBM is another implementation of [`Memory`].
+
+use super::hbm::{Channel, ChannelStats, ChannelTiming, TICKS_PER_CYCLE};
+use crate::config::design::Design;
+use crate::config::platform::Platform;
+use crate::lower::ChannelRequest;
+
+/// A memory system as the engine sees it.
+pub trait Memory {
+    /// Serves the `requests` of a transfer entering at AXI `port` at `arrival_cycle`; returns
+    /// the cycle its last data is back (or written). `kernel` indexes per-kernel statistics.
+    fn transfer(
+        &mut self,
+        requests: &[ChannelRequest],
+        port: u64,
+        arrival_cycle: u64,
+        kernel: usize,
+    ) -> u64;
+
+    /// The access latency a transfer's time on the critical path is split at: latency up to
+    /// it, bandwidth beyond.
+    fn latency_cycles(&self) -> u64;
+
+    /// Per channel, the statistics of the whole run, and of each kernel when kept.
+    fn into_stats(self) -> MemoryStats;
+}
+
+/// What a memory measured, per channel.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MemoryStats {
+    pub channels: Vec<ChannelStats>,
+    /// Per kernel, per channel; kept only for graphs of several kernels.
+    pub per_kernel: Option<Vec<Vec<ChannelStats>>>,
+}
+
+/// The platform's HBM pseudo-channels, each a server with its port's outstanding window,
+/// behind the AXI switch (requests from another mini-switch's port cross it).
+#[derive(Debug)]
+pub struct Hbm {
+    timing: ChannelTiming,
+    channels: Vec<Channel>,
+    per_kernel: Option<Vec<Vec<ChannelStats>>>,
+}
+
+impl Hbm {
+    /// Idle channels for a graph of `kernels` kernels.
+    pub fn new(platform: &Platform, design: &Design, kernels: usize) -> Hbm {
+        let channels = platform.hbm.channels as usize;
+        Hbm {
+            timing: ChannelTiming::new(platform, design),
+            channels: vec![Channel::default(); channels],
+            per_kernel: (kernels > 1)
+                .then(|| vec![vec![ChannelStats::default(); channels]; kernels]),
+        }
+    }
+}
+
+impl Memory for Hbm {
+    fn transfer(
+        &mut self,
+        requests: &[ChannelRequest],
+        port: u64,
+        arrival_cycle: u64,
+        kernel: usize,
+    ) -> u64 {
+        let arrival_tick = arrival_cycle * TICKS_PER_CYCLE;
+        let mut done_tick = arrival_tick;
+        for request in requests {
+            let hops = self.timing.hops(port, request.channel);
+            let channel = &mut self.channels[request.channel as usize];
+            let before = self.per_kernel.is_some().then_some(channel.stats);
+            let done = channel.serve(
+                &self.timing,
+                arrival_tick,
+                request.bytes,
+                request.bursts,
+                hops,
+            );
+            if let (Some(before), Some(per_kernel)) = (before, &mut self.per_kernel) {
+                per_kernel[kernel][request.channel as usize].add(&channel.stats.since(&before));
+            }
+            done_tick = done_tick.max(done);
+        }
+        done_tick.div_ceil(TICKS_PER_CYCLE)
+    }
+
+    fn latency_cycles(&self) -> u64 {
+        self.timing.latency_ticks.div_ceil(TICKS_PER_CYCLE)
+    }
+
+    fn into_stats(self) -> MemoryStats {
+        MemoryStats {
+            channels: self.channels.into_iter().map(|c| c.stats).collect(),
+            per_kernel: self.per_kernel,
+        }
+    }
+}
+
+/// Unlimited bandwidth and zero latency: every transfer is done the cycle it starts.
+#[derive(Debug)]
+pub struct IdealMemory {
+    /// Channels the statistics list (all idle).
+    pub channels: usize,
+}
+
+impl Memory for IdealMemory {
+    fn transfer(&mut self, _: &[ChannelRequest], _: u64, arrival_cycle: u64, _: usize) -> u64 {
+        arrival_cycle
+    }
+
+    fn latency_cycles(&self) -> u64 {
+        0
+    }
+
+    fn into_stats(self) -> MemoryStats {
+        MemoryStats {
+            channels: vec![ChannelStats::default(); self.channels],
+            per_kernel: None,
+        }
+    }
+}
