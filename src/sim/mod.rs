@@ -1,14 +1,16 @@
-//! Discrete-event simulation of a lowered kernel on the design's arrays, vector units and HBM.
+//! Discrete-event simulation of a lowered kernel, or of a layer's kernels as one graph, on the
+//! design's engines and memory.
 //!
 //! Time is an integer count of fabric cycles. The only event is "node finished"; the queue is
 //! ordered by (cycle, insertion sequence), so runs are deterministic. A node whose inputs are
-//! all done is dispatched at once: arrays and vector units are FIFO servers (a node starts when
-//! both its inputs and its unit are free), a transfer is split into per-channel requests each
-//! served FIFO by its pseudo-channel (see [`hbm`]). With `memory = "ideal"` transfers take no
-//! time. After the run, the critical path is walked back from the last node and every cycle of
-//! the kernel is accounted to what held it: compute, HBM bandwidth, HBM latency, buffer
-//! capacity (a load that waited for a slot a compute held), a vector unit, or dependency
-//! (fill and drain at the kernel's edges, which only overlapping kernels would hide).
+//! all done is dispatched at once: engines are FIFO servers (a node starts when both its
+//! inputs and its engine are free; timing in [`array`], [`dot`], [`vector`]), a transfer goes
+//! to the [`memory`]: per-channel requests each served by its HBM pseudo-channel (see
+//! [`hbm`]), or no time with `memory = "ideal"`. Buffer slots and stream FIFOs are edges of
+//! the graph (see the lowering). After the run, the critical path is walked back from the last
+//! node and every cycle is accounted to what held it (see `attribution`): compute, HBM
+//! bandwidth, HBM latency, buffer capacity, a vector unit, dependency, and for a kernel that
+//! waited on others, starved, sync or backpressure; every engine's idle time likewise.
 
 pub mod array;
 mod attribution;
