@@ -4,7 +4,7 @@
 //! Time is an integer count of fabric cycles. The only event is "node finished"; the queue is
 //! ordered by (cycle, insertion sequence), so runs are deterministic. A node whose inputs are
 //! all done is dispatched at once: engines are FIFO servers (a node starts when both its
-//! inputs and its engine are free; timing in [`array`], [`dot`], [`vector`]), a transfer goes
+//! inputs and its engine are free; timing in [`array`](mod@array), [`dot`], [`vector`]), a transfer goes
 //! to the [`memory`]: per-channel requests each served by its HBM pseudo-channel (see
 //! [`hbm`]), or no time with `memory = "ideal"`. Buffer slots and stream FIFOs are edges of
 //! the graph (see the lowering). After the run, the critical path is walked back from the last
