@@ -236,6 +236,17 @@ fn impossible_links_and_mappings_are_refused() {
             DEFAULT_DESIGN.replace("count = 3", "count = 0"),
             "nothing runs the GEMMs",
         ),
+        // Engines cost memory per simulated unit: their number is bounded.
+        (
+            format!(
+                "{DEFAULT_DESIGN}\n[[engines]]\nname = \"v\"\nkind = \"vector\"\nlanes = 1\n\
+                 count = 1024\n\n[[engines]]\nname = \"w\"\nkind = \"vector\"\n\
+                 lanes = 1\ncount = 1024\n\n[[engines]]\nname = \"x\"\nkind = \"vector\"\n\
+                 lanes = 1\ncount = 1024\n\n[[engines]]\nname = \"y\"\nkind = \"vector\"\n\
+                 lanes = 1\ncount = 1024\n"
+            ),
+            "engines[3].count",
+        ),
     ] {
         let error = design(&text).unwrap_err();
         assert!(error.contains(expected), "{error}");

@@ -199,7 +199,11 @@ pub mod limits {
     pub const INTERVAL: RangeInclusive<u64> = 1..=64;
     pub const SLR: RangeInclusive<u64> = 0..=2;
     pub const DEPTH_TILES: RangeInclusive<u64> = 1..=1024;
+    /// `[[engines]]` entries.
     pub const ENGINES: usize = 256;
+    /// Engines in all, the pool's and every copy: per-engine state is kept per simulated
+    /// unit, so this bounds memory.
+    pub const ENGINE_COPIES: usize = 4096;
 }
 
 /// Validates the `[[engines]]` entries into engines, numbering their ports after
@@ -330,6 +334,16 @@ pub(super) fn validate_engines(
                 tiling,
             });
             *port += 1;
+        }
+        if (gemm_ports + vector_ports) as usize > limits::ENGINE_COPIES {
+            return Err(invalid(
+                "count",
+                format!(
+                    "brings the design to {} engines with the pool's; at most {}",
+                    gemm_ports + vector_ports,
+                    limits::ENGINE_COPIES
+                ),
+            ));
         }
     }
     Ok(engines)
