@@ -40,8 +40,9 @@ pub struct UnitSim {
     pub cycles: u64,
     /// Summing to `cycles`.
     pub attribution: Attribution,
-    /// Per engine of the design, its `cycles` by cause (see [`GraphSim::engines`]).
-    pub engines: Vec<Attribution>,
+    /// Per engine of the design, its `cycles` by cause (see [`GraphSim::engines`]); shared
+    /// by the instances of an identical layer, like their kernels' results.
+    pub engines: Arc<Vec<Attribution>>,
 }
 
 impl WorkloadSim {
@@ -226,10 +227,10 @@ pub fn simulate_workload(
         .flat_map(|unit| &unit.kernels)
         .map(|k| k.events)
         .sum();
-    let totals: Vec<(u64, Attribution, Vec<Attribution>)> = results
+    let totals: Vec<(u64, Attribution, Arc<Vec<Attribution>>)> = results
         .iter_mut()
         .map(|unit| {
-            let engines = std::mem::take(&mut unit.engines);
+            let engines = Arc::new(std::mem::take(&mut unit.engines));
             (unit.cycles, unit.attribution, engines)
         })
         .collect();
@@ -260,7 +261,7 @@ pub fn simulate_workload(
             kernels,
             cycles: totals[result].0,
             attribution: totals[result].1,
-            engines: totals[result].2.clone(),
+            engines: Arc::clone(&totals[result].2),
         })
         .collect();
     Ok(WorkloadSim {
