@@ -6,10 +6,10 @@ use super::hbm::ChannelStats;
 use super::memory::{Hbm, IdealMemory, Memory};
 use super::queue::EventQueue;
 use super::{
-    Attribution, Bottleneck, KernelSim, MAX_SIMULATED_CYCLES, SimError, TraceRecord, TraceSink,
-    compute_cycles, engine_of, resource_name,
+    Attribution, Bottleneck, KernelSim, MAX_SIMULATED_CYCLES, Machine, SimError, TraceRecord,
+    TraceSink, engine_of, resource_name,
 };
-use crate::config::design::{Design, MemoryModel};
+use crate::config::design::Design;
 use crate::config::platform::Platform;
 use crate::lower::{EdgeKind, GraphTotals, KernelGraph, Node, NodeKind};
 use petgraph::graph::NodeIndex;
@@ -30,7 +30,7 @@ pub struct GraphSim {
     pub engines: Vec<Attribution>,
 }
 
-/// Runs one lowered kernel from cycle 0 and reports what it measured.
+/// Runs one lowered kernel from cycle 0 on `design`'s machine and reports what it measured.
 pub fn simulate(
     graph: &KernelGraph,
     kernel: &str,
@@ -38,7 +38,8 @@ pub fn simulate(
     platform: &Platform,
     sink: &mut dyn TraceSink,
 ) -> Result<KernelSim, SimError> {
-    let mut run = simulate_graph(graph, &[kernel.to_string()], design, platform, sink)?;
+    let machine = Machine::new(design, platform);
+    let mut run = simulate_graph(graph, &[kernel.to_string()], &machine, sink)?;
     Ok(run.kernels.remove(0))
 }
 
@@ -50,20 +51,19 @@ pub fn simulate(
 pub fn simulate_graph(
     graph: &KernelGraph,
     labels: &[String],
-    design: &Design,
-    platform: &Platform,
+    machine: &Machine,
     sink: &mut dyn TraceSink,
 ) -> Result<GraphSim, SimError> {
-    match design.memory() {
-        MemoryModel::Hbm => {
-            let memory = Hbm::new(platform, design, labels.len());
-            run(graph, labels, design, memory, sink)
+    match machine.hbm() {
+        Some(timing) => {
+            let memory = Hbm::new(*timing, machine.channels(), labels.len());
+            run(graph, labels, machine, memory, sink)
         }
-        MemoryModel::Ideal => {
+        None => {
             let memory = IdealMemory {
-                channels: platform.hbm.channels as usize,
+                channels: machine.channels(),
             };
-            run(graph, labels, design, memory, sink)
+            run(graph, labels, machine, memory, sink)
         }
     }
 }
@@ -72,13 +72,13 @@ pub fn simulate_graph(
 fn run<M: Memory>(
     graph: &KernelGraph,
     labels: &[String],
-    design: &Design,
+    machine: &Machine,
     mut memory: M,
     sink: &mut dyn TraceSink,
 ) -> Result<GraphSim, SimError> {
     let nodes = &graph.graph;
     let count = nodes.node_count();
-    let engines = design.engines();
+    let engine_count = machine.engine_count();
 
     // Predecessors each node waits for, counted in one pass over the edge array, and the
     // successors of each node laid out contiguously (in petgraph's order: last added first),
@@ -104,16 +104,15 @@ fn run<M: Memory>(
     let mut end = vec![0u64; count];
     let mut start = vec![0u64; count];
     let mut binding = vec![Binding::Start; count];
-    let mut engine_free = vec![(0u64, None::<NodeIndex>); engines.len()];
+    let mut engine_free = vec![(0u64, None::<NodeIndex>); engine_count];
     let mut queue = EventQueue::default();
-    let ports: Vec<u64> = engines.iter().map(|e| e.port).collect();
 
     // Reserves the node's engine or channels; returns its start and finish cycles.
     let mut reserve = |node: NodeIndex, now: u64, binding: &mut Binding| -> (u64, u64) {
         let data = &nodes[node];
         match &data.kind {
             NodeKind::Gemm { engine, .. } | NodeKind::Vector { engine, .. } => {
-                let cycles = compute_cycles(&data.kind, design);
+                let cycles = machine.compute_cycles(&data.kind);
                 occupy(
                     &mut engine_free[*engine as usize],
                     node,
@@ -123,7 +122,7 @@ fn run<M: Memory>(
                 )
             }
             NodeKind::Load(requests) | NodeKind::Store(requests) => {
-                let port = ports[data.engine as usize];
+                let port = machine.port(data.engine as usize);
                 let done = memory.transfer(requests, port, now, data.kernel as usize);
                 (now, done)
             }
@@ -152,7 +151,7 @@ fn run<M: Memory>(
             sink.record(&TraceRecord {
                 start_cycle: start[index as usize],
                 end_cycle: now,
-                resource: &resource_name(&data.kind, design),
+                resource: &resource_name(&data.kind, machine),
                 kernel: &labels[data.kernel as usize],
                 node: &data.label,
                 kind: data.kind_name(),
@@ -178,7 +177,7 @@ fn run<M: Memory>(
     // outside it are fill and drain), its engines' busy cycles, bytes, MACs and nodes.
     let kernels = labels.len();
     let mut totals = vec![GraphTotals::default(); kernels];
-    let mut busy = vec![vec![0u64; engines.len()]; kernels];
+    let mut busy = vec![vec![0u64; engine_count]; kernels];
     // A kernel's span runs from its first compute (its loads may be prefetched before, in
     // another kernel's time) to its last node.
     let mut span = vec![(u64::MAX, 0u64, None::<NodeIndex>); kernels];
@@ -212,7 +211,7 @@ fn run<M: Memory>(
     let cycles = last.map_or(0, |node| end[node.index()]);
     let attribution = walk.attribute(last, 0, None);
     debug_assert_eq!(attribution.iter().sum::<u64>(), cycles);
-    let engine_attribution = engine_attribution(nodes, &start, &end, &walk, cycles, engines.len());
+    let engine_attribution = engine_attribution(nodes, &start, &end, &walk, cycles, engine_count);
     // Each kernel's channel statistics: its own when the memory kept them per kernel, the
     // whole run's for a graph of one kernel, else none (an ideal memory's are all idle).
     let stats = memory.into_stats();

@@ -6,8 +6,6 @@
 //! `memory = "ideal"` of a design). A bank-level HBM is another implementation of [`Memory`].
 
 use super::hbm::{Channel, ChannelStats, ChannelTiming, TICKS_PER_CYCLE};
-use crate::config::design::Design;
-use crate::config::platform::Platform;
 use crate::lower::ChannelRequest;
 
 /// A memory system as the engine sees it.
@@ -48,11 +46,10 @@ pub struct Hbm {
 }
 
 impl Hbm {
-    /// Idle channels for a graph of `kernels` kernels.
-    pub fn new(platform: &Platform, design: &Design, kernels: usize) -> Hbm {
-        let channels = platform.hbm.channels as usize;
+    /// `channels` idle channels of `timing`, for a graph of `kernels` kernels.
+    pub fn new(timing: ChannelTiming, channels: usize, kernels: usize) -> Hbm {
         Hbm {
-            timing: ChannelTiming::new(platform, design),
+            timing,
             channels: vec![Channel::default(); channels],
             per_kernel: (kernels > 1)
                 .then(|| vec![vec![ChannelStats::default(); channels]; kernels]),

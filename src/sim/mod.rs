@@ -18,6 +18,7 @@ mod check;
 pub mod dot;
 mod engine;
 pub mod hbm;
+mod machine;
 pub mod memory;
 mod pipeline;
 mod queue;
@@ -26,10 +27,11 @@ mod workload;
 
 pub use check::{CrossCheck, SimTotals, cross_check, roofline_seconds};
 pub use engine::{GraphSim, simulate, simulate_graph};
+pub use machine::{Machine, engine_cycles};
 pub use pipeline::{PipelineModel, pipeline_model};
 pub use workload::{UnitSim, WorkloadSim, event_bound, simulate_workload};
 
-use crate::config::design::{Design, EngineModel};
+use crate::config::design::Design;
 use crate::lower::{KernelGraph, LowerError, NodeKind};
 use hbm::ChannelStats;
 
@@ -213,28 +215,13 @@ impl KernelSim {
     }
 }
 
-/// Cycles a GEMM tile or vector pass holds its engine, as the engine's model says
-/// ([`array::tile_cycles`], [`dot::tile_cycles`], [`vector::pass_cycles`]); transfers are
-/// timed by the HBM.
+/// Cycles a GEMM tile or vector pass holds its engine of `design`, as the engine's model says
+/// ([`engine_cycles`]); transfers (0 here) are timed by the memory.
 pub fn compute_cycles(kind: &NodeKind, design: &Design) -> u64 {
-    let model = |engine: u64| design.engines()[engine as usize].model;
     match *kind {
-        NodeKind::Gemm { engine, m, n, k } => match model(engine) {
-            EngineModel::Systolic(shape) => array::tile_cycles(&shape, m, n, k),
-            EngineModel::Dot {
-                lanes,
-                depth_cycles,
-            } => dot::tile_cycles(lanes, depth_cycles, m, n, k),
-            EngineModel::Vector { .. } => unreachable!("lowering deals GEMMs to GEMM engines"),
-        },
-        NodeKind::Vector { engine, elements } => match model(engine) {
-            EngineModel::Vector {
-                lanes,
-                depth_cycles,
-                interval_cycles,
-            } => vector::pass_cycles(elements, lanes, depth_cycles, interval_cycles),
-            _ => unreachable!("lowering deals vector passes to vector engines"),
-        },
+        NodeKind::Gemm { engine, .. } | NodeKind::Vector { engine, .. } => {
+            engine_cycles(&design.engines()[engine as usize].model, kind)
+        }
         NodeKind::Load(_) | NodeKind::Store(_) => 0,
     }
 }
@@ -260,11 +247,11 @@ pub fn engine_busy_cycles(graph: &KernelGraph, design: &Design) -> Vec<u64> {
 }
 
 /// The trace track of a node: its engine, or the channels of a transfer.
-fn resource_name<'a>(kind: &NodeKind, design: &'a Design) -> std::borrow::Cow<'a, str> {
+fn resource_name<'a>(kind: &NodeKind, machine: &'a Machine) -> std::borrow::Cow<'a, str> {
     match kind {
         NodeKind::Gemm { .. } | NodeKind::Vector { .. } => {
             let engine = engine_of(kind).expect("a compute node");
-            design.engines()[engine].name.as_str().into()
+            machine.engine_name(engine).into()
         }
         NodeKind::Load(requests) | NodeKind::Store(requests) => {
             match (requests.first(), requests.last()) {

@@ -9,7 +9,9 @@
 //! simulated once; with `overlap_layers` a layer's schedule depends on its neighbours', so
 //! every layer is simulated.
 
-use super::{Attribution, GraphSim, KernelSim, NullSink, SimError, TraceSink, simulate_graph};
+use super::{
+    Attribution, GraphSim, KernelSim, Machine, NullSink, SimError, TraceSink, simulate_graph,
+};
 use crate::config::design::Design;
 use crate::config::platform::Platform;
 use crate::lower::{
@@ -119,14 +121,14 @@ fn simulate_unit(
     workload: &Workload,
     unit: &Unit,
     design: &Design,
-    platform: &Platform,
+    machine: &Machine,
     sink: &mut dyn TraceSink,
 ) -> Result<GraphSim, SimError> {
     let kernels: Vec<&Kernel> = unit.members.iter().map(|&i| &workload.kernels[i]).collect();
     let labels: Vec<String> = kernels.iter().map(|k| label(k)).collect();
     if design.overlap_kernels() {
         let graph = lower_layer(&kernels, design)?;
-        return simulate_graph(&graph, &labels, design, platform, sink);
+        return simulate_graph(&graph, &labels, machine, sink);
     }
     // One after another: the unit's cycles and causes are the kernels' sums.
     let mut unit = GraphSim {
@@ -137,7 +139,7 @@ fn simulate_unit(
     };
     for (kernel, label) in kernels.iter().zip(labels) {
         let graph = lower(kernel, design)?;
-        let mut run = simulate_graph(&graph, &[label], design, platform, sink)?;
+        let mut run = simulate_graph(&graph, &[label], machine, sink)?;
         unit.cycles += run.cycles;
         add(&mut unit.attribution, &run.attribution);
         for (sum, engine) in unit.engines.iter_mut().zip(&run.engines) {
@@ -203,12 +205,13 @@ pub fn simulate_workload(
         });
     }
     let units = units(workload, design);
+    let machine = Machine::new(design, platform);
     let distinct: Vec<&Unit> = units.iter().filter(|u| u.same_as.is_none()).collect();
     let mut results: Vec<GraphSim> = match trace {
         Some(sink) => distinct
             .iter()
             .map(|unit| {
-                let result = simulate_unit(workload, unit, design, platform, sink);
+                let result = simulate_unit(workload, unit, design, &machine, sink);
                 progress();
                 result
             })
@@ -216,7 +219,7 @@ pub fn simulate_workload(
         None => distinct
             .par_iter()
             .map(|unit| {
-                let result = simulate_unit(workload, unit, design, platform, &mut NullSink);
+                let result = simulate_unit(workload, unit, design, &machine, &mut NullSink);
                 progress();
                 result
             })

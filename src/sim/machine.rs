@@ -1,0 +1,96 @@
+//! The machine a design builds on a platform: derived once from the validated design and
+//! platform and never changed. It holds what running a graph needs and nothing else: each
+//! engine's timing model, name and AXI port, and the memory the engines share. The event
+//! loop runs graphs on it, so the engine never reads a design or a platform.
+
+use super::hbm::ChannelTiming;
+use super::{array, dot, vector};
+use crate::config::design::{Design, EngineModel, MemoryModel};
+use crate::config::platform::Platform;
+use crate::lower::NodeKind;
+
+/// A design's engines and memory on a platform.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Machine {
+    engines: Vec<EngineModel>,
+    names: Vec<String>,
+    ports: Vec<u64>,
+    /// The HBM's timing, or `None` for ideal memory.
+    hbm: Option<ChannelTiming>,
+    channels: usize,
+}
+
+impl Machine {
+    pub fn new(design: &Design, platform: &Platform) -> Machine {
+        let engines = design.engines();
+        Machine {
+            engines: engines.iter().map(|e| e.model).collect(),
+            names: engines.iter().map(|e| e.name.clone()).collect(),
+            ports: engines.iter().map(|e| e.port).collect(),
+            hbm: (design.memory() == MemoryModel::Hbm)
+                .then(|| ChannelTiming::new(platform, design)),
+            channels: platform.hbm.channels as usize,
+        }
+    }
+
+    /// Cycles a GEMM tile or vector pass holds its engine (0 for a transfer, which the
+    /// memory times).
+    pub fn compute_cycles(&self, kind: &NodeKind) -> u64 {
+        match *kind {
+            NodeKind::Gemm { engine, .. } | NodeKind::Vector { engine, .. } => {
+                engine_cycles(&self.engines[engine as usize], kind)
+            }
+            NodeKind::Load(_) | NodeKind::Store(_) => 0,
+        }
+    }
+
+    pub fn engine_count(&self) -> usize {
+        self.engines.len()
+    }
+
+    /// The engine's name, as traces and tables give it.
+    pub fn engine_name(&self, engine: usize) -> &str {
+        &self.names[engine]
+    }
+
+    /// The AXI port (mini-switch) the engine's transfers enter the memory at.
+    pub fn port(&self, engine: usize) -> u64 {
+        self.ports[engine]
+    }
+
+    /// The HBM's timing, or `None` for ideal memory.
+    pub fn hbm(&self) -> Option<&ChannelTiming> {
+        self.hbm.as_ref()
+    }
+
+    /// The platform's memory channels.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+}
+
+/// Cycles a compute node holds an engine of `model`, as its timing model says
+/// ([`array::tile_cycles`], [`dot::tile_cycles`], [`vector::pass_cycles`]).
+pub fn engine_cycles(model: &EngineModel, kind: &NodeKind) -> u64 {
+    match (kind, model) {
+        (&NodeKind::Gemm { m, n, k, .. }, EngineModel::Systolic(shape)) => {
+            array::tile_cycles(shape, m, n, k)
+        }
+        (
+            &NodeKind::Gemm { m, n, k, .. },
+            &EngineModel::Dot {
+                lanes,
+                depth_cycles,
+            },
+        ) => dot::tile_cycles(lanes, depth_cycles, m, n, k),
+        (
+            &NodeKind::Vector { elements, .. },
+            &EngineModel::Vector {
+                lanes,
+                depth_cycles,
+                interval_cycles,
+            },
+        ) => vector::pass_cycles(elements, lanes, depth_cycles, interval_cycles),
+        _ => unreachable!("lowering deals GEMMs to GEMM engines and passes to vector engines"),
+    }
+}
