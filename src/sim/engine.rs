@@ -229,7 +229,11 @@ fn run<M: Memory>(
                 start_cycle: first,
                 macs: totals[kernel].macs,
                 bytes_tiled: totals[kernel].bytes_tiled,
-                attribution: walk.attribute(last_node, first, own),
+                // A graph of one kernel: its walk is the graph's.
+                attribution: match own {
+                    Some(_) => walk.attribute(last_node, first, own),
+                    None => attribution,
+                },
                 engine_busy_cycles: std::mem::take(&mut busy[kernel]),
                 channels: match (&mut kernel_channels, all_channels.take()) {
                     (Some(per_kernel), _) => per_kernel.next().expect("stats of every kernel"),
