@@ -296,19 +296,32 @@ fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
     simulate_with_threads("2", true, traced.path());
     assert_eq!(
         files_in(one.path()),
-        ["channels.csv", "engines.csv", "kernels.csv", "summary.json"]
+        [
+            "channels.csv",
+            "crosscheck.svg",
+            "engines.csv",
+            "kernels.csv",
+            "summary.json"
+        ]
     );
     assert_eq!(
         files_in(traced.path()),
         [
             "channels.csv",
+            "crosscheck.svg",
             "engines.csv",
             "kernels.csv",
             "summary.json",
             "trace.csv"
         ]
     );
-    for name in ["kernels.csv", "channels.csv", "engines.csv", "summary.json"] {
+    for name in [
+        "kernels.csv",
+        "channels.csv",
+        "engines.csv",
+        "summary.json",
+        "crosscheck.svg",
+    ] {
         let a = std::fs::read(one.path().join(name)).unwrap();
         let b = std::fs::read(two.path().join(name)).unwrap();
         let c = std::fs::read(traced.path().join(name)).unwrap();
@@ -515,6 +528,7 @@ fn chrome_trace_opens_as_json() {
         files_in(out.path()),
         [
             "channels.csv",
+            "crosscheck.svg",
             "engines.csv",
             "kernels.csv",
             "summary.json",

@@ -18,9 +18,9 @@ fn base() -> (Platform, Design) {
     (platform, design)
 }
 
-/// `kernels.csv`, `channels.csv`, `summary.json` and `engines.csv` of the default workload
-/// (3 cameras, batch 1) on `design`.
-fn outputs(platform: &Platform, design: &Design) -> (String, String, String, String) {
+/// `kernels.csv`, `channels.csv`, `summary.json`, `engines.csv` and `crosscheck.svg` of the
+/// default workload (3 cameras, batch 1) on `design`.
+fn outputs(platform: &Platform, design: &Design) -> (String, String, String, String, String) {
     let choices = WorkloadChoices {
         batch: 1,
         ..WorkloadChoices::default()
@@ -43,13 +43,15 @@ fn outputs(platform: &Platform, design: &Design) -> (String, String, String, Str
         file("channels.csv"),
         file("summary.json"),
         file("engines.csv"),
+        file("crosscheck.svg"),
     )
 }
 
 #[test]
 fn default_design() {
     let (platform, design) = base();
-    let (kernels, channels, summary, engines) = outputs(&platform, &design);
+    let (kernels, channels, summary, engines, crosscheck) = outputs(&platform, &design);
+    insta::assert_snapshot!("default_crosscheck.svg", crosscheck);
     insta::assert_snapshot!("default_kernels.csv", kernels);
     insta::assert_snapshot!("default_channels.csv", channels);
     insta::assert_snapshot!("default_summary.json", summary);
@@ -64,7 +66,7 @@ fn dataflow_designs() {
     let overlapped = design
         .modified(&platform, "test", |raw| raw.schedule.overlap_kernels = true)
         .unwrap();
-    let (kernels, _, summary, engines) = outputs(&platform, &overlapped);
+    let (kernels, _, summary, engines, _) = outputs(&platform, &overlapped);
     insta::assert_snapshot!("overlapped_kernels.csv", kernels);
     insta::assert_snapshot!("overlapped_summary.json", summary);
     insta::assert_snapshot!("overlapped_engines.csv", engines);
@@ -76,7 +78,7 @@ fn dataflow_designs() {
         &platform,
     )
     .unwrap();
-    let (kernels, _, summary, engines) = outputs(&platform, &spatial);
+    let (kernels, _, summary, engines, _) = outputs(&platform, &spatial);
     insta::assert_snapshot!("spatial_kernels.csv", kernels);
     insta::assert_snapshot!("spatial_summary.json", summary);
     insta::assert_snapshot!("spatial_engines.csv", engines);
@@ -88,7 +90,7 @@ fn fused_attention_design() {
     let fused = design
         .modified(&platform, "test", |raw| raw.fusion.attention = true)
         .unwrap();
-    let (kernels, channels, _, _) = outputs(&platform, &fused);
+    let (kernels, channels, _, _, _) = outputs(&platform, &fused);
     insta::assert_snapshot!("fused_kernels.csv", kernels);
     insta::assert_snapshot!("fused_channels.csv", channels);
 }
@@ -104,7 +106,7 @@ fn int4_design() {
         })
         .unwrap();
     assert_eq!(int4.resources().dsps, 6144);
-    let (kernels, channels, _, _) = outputs(&platform, &int4);
+    let (kernels, channels, _, _, _) = outputs(&platform, &int4);
     insta::assert_snapshot!("int4_kernels.csv", kernels);
     insta::assert_snapshot!("int4_channels.csv", channels);
 }

@@ -263,7 +263,8 @@ pub fn simulate_gemm(
 }
 
 /// Simulates a workload on a design and renders the results (`kernels.csv`,
-/// `channels.csv`, `summary.json`), refusing runs beyond `max_events`. With `trace`, every
+/// `channels.csv`, `engines.csv`, `summary.json`, `crosscheck.svg`), refusing runs beyond
+/// `max_events`. With `trace`, every
 /// executed node streams to it as the simulation runs.
 pub fn simulate(
     analysis: RooflineAnalysis,
@@ -278,6 +279,15 @@ pub fn simulate(
     files.push((
         "summary.json",
         report::sim::summary_json(&analysis, &sim, design, platform),
+    ));
+    let title = format!(
+        "Roofline vs simulation: {} at {}",
+        design.name(),
+        analysis.workload.options.precision
+    );
+    files.push((
+        "crosscheck.svg",
+        report::crosscheck::crosscheck_svg(&title, &analysis, &sim, design, platform).into_bytes(),
     ));
     Ok(SimulateOutput {
         text: report::sim::simulation_text(&analysis, &sim, design, platform),

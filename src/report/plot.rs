@@ -7,13 +7,13 @@ use crate::roofline::{RooflineAnalysis, Roofs};
 use crate::workload::Encoder;
 use std::fmt::Write;
 
-const WIDTH: f64 = 980.0;
-const HEIGHT: f64 = 650.0;
-const LEFT: f64 = 80.0;
-const RIGHT: f64 = 760.0;
-const TOP: f64 = 50.0;
-const BOTTOM: f64 = 580.0;
-const FRAME: Frame = Frame {
+pub(super) const WIDTH: f64 = 980.0;
+pub(super) const HEIGHT: f64 = 650.0;
+pub(super) const LEFT: f64 = 80.0;
+pub(super) const RIGHT: f64 = 760.0;
+pub(super) const TOP: f64 = 50.0;
+pub(super) const BOTTOM: f64 = 580.0;
+pub(super) const FRAME: Frame = Frame {
     width: WIDTH,
     height: HEIGHT,
     left: LEFT,
@@ -24,7 +24,7 @@ const FRAME: Frame = Frame {
 const FONT_PX: f64 = 11.0;
 /// Width of one character of the label font, a conservative estimate for sans-serif.
 const CHAR_PX: f64 = 6.4;
-const MARKER_PX: f64 = 4.0;
+pub(super) const MARKER_PX: f64 = 4.0;
 
 /// Colours of the compute ceilings, by precision (fp16 and bf16 share a ceiling).
 fn ceiling_colour(precision: Precision) -> &'static str {
@@ -38,15 +38,15 @@ fn ceiling_colour(precision: Precision) -> &'static str {
 
 /// An axis-aligned box in pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Rect {
-    x0: f64,
-    y0: f64,
-    x1: f64,
-    y1: f64,
+pub(super) struct Rect {
+    pub x0: f64,
+    pub y0: f64,
+    pub x1: f64,
+    pub y1: f64,
 }
 
 impl Rect {
-    fn overlaps(&self, other: &Rect) -> bool {
+    pub fn overlaps(&self, other: &Rect) -> bool {
         self.x0 < other.x1 && other.x0 < self.x1 && self.y0 < other.y1 && other.y0 < self.y1
     }
 
@@ -56,23 +56,23 @@ impl Rect {
 }
 
 /// Log-scale mapping of data to pixels.
-struct Axes {
-    x_decades: (i32, i32),
-    y_decades: (i32, i32),
+pub(super) struct Axes {
+    pub x_decades: (i32, i32),
+    pub y_decades: (i32, i32),
 }
 
 impl Axes {
-    fn x(&self, oi: f64) -> f64 {
+    pub fn x(&self, oi: f64) -> f64 {
         let (lo, hi) = self.x_decades;
         LEFT + (oi.log10() - lo as f64) / (hi - lo) as f64 * (RIGHT - LEFT)
     }
 
-    fn y(&self, ops_per_s: f64) -> f64 {
+    pub fn y(&self, ops_per_s: f64) -> f64 {
         let (lo, hi) = self.y_decades;
         BOTTOM - (ops_per_s.log10() - lo as f64) / (hi - lo) as f64 * (BOTTOM - TOP)
     }
 
-    fn x_inverse(&self, pixel: f64) -> f64 {
+    pub fn x_inverse(&self, pixel: f64) -> f64 {
         let (lo, hi) = self.x_decades;
         10f64.powf(lo as f64 + (pixel - LEFT) / (RIGHT - LEFT) * (hi - lo) as f64)
     }
@@ -267,7 +267,7 @@ pub fn roofline_svg(
     svg
 }
 
-fn draw_grid(svg: &mut String, axes: &Axes) {
+pub(super) fn draw_grid(svg: &mut String, axes: &Axes) {
     FRAME.border(svg);
     for exponent in axes.x_decades.0..=axes.x_decades.1 {
         let x = axes.x(10f64.powi(exponent));
@@ -362,7 +362,10 @@ fn plot_area() -> Rect {
 /// first spot, ring by ring outwards, that stays inside the plot and overlaps no `taken` box
 /// and no label placed before. Returns each label's box and ring (ring > 0 wants a leader
 /// line), or `None` if no spot is free within 30 rings.
-fn place_labels(points: &[(f64, f64, usize)], taken: &[Rect]) -> Vec<Option<(Rect, u32)>> {
+pub(super) fn place_labels(
+    points: &[(f64, f64, usize)],
+    taken: &[Rect],
+) -> Vec<Option<(Rect, u32)>> {
     let plot = plot_area();
     let mut taken = taken.to_vec();
     let height = FONT_PX + 2.0;

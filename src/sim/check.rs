@@ -23,17 +23,12 @@ pub struct CrossCheck {
     pub max_channel_utilization: f64,
 }
 
-/// Ops the kernel's engines perform and the roofline time of `kernel` moving `bytes_tiled`
-/// bytes on `design`: max(ops / the compute roof of the engines it runs on, bytes / HBM peak).
-pub fn roofline_seconds(
-    kernel: &Kernel,
-    bytes_tiled: u64,
-    design: &Design,
-    platform: &Platform,
-) -> (f64, f64) {
+/// Ops `kernel` performs on its engines (2 × MACs on GEMM engines, vector ops on vector
+/// engines) and the compute roof of the engines it runs on, in ops/s.
+pub fn kernel_roof(kernel: &Kernel, design: &Design) -> (f64, f64) {
     let engines = design.engines_for(&kernel.label(), kernel.class);
     let all = design.engines();
-    let (ops, compute_ops_per_s) = if kernel.op.uses_arrays() {
+    if kernel.op.uses_arrays() {
         let macs: u64 = engines.gemm.iter().map(|&e| all[e].macs_per_cycle()).sum();
         (
             2.0 * kernel.macs as f64,
@@ -49,7 +44,18 @@ pub fn roofline_seconds(
             kernel.vector_flops as f64,
             elements * kernel.op.flops_per_element() as f64 * design.clock_hz(),
         )
-    };
+    }
+}
+
+/// Ops the kernel's engines perform and the roofline time of `kernel` moving `bytes_tiled`
+/// bytes on `design`: max(ops / the compute roof of the engines it runs on, bytes / HBM peak).
+pub fn roofline_seconds(
+    kernel: &Kernel,
+    bytes_tiled: u64,
+    design: &Design,
+    platform: &Platform,
+) -> (f64, f64) {
+    let (ops, compute_ops_per_s) = kernel_roof(kernel, design);
     let bandwidth = match design.memory() {
         MemoryModel::Hbm => platform.hbm.peak_bandwidth_bytes_per_s(),
         MemoryModel::Ideal => f64::INFINITY,

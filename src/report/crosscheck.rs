@@ -1,0 +1,309 @@
+//! `crosscheck.svg`: the two answers roofsim gives held against each other on one roofline.
+//! For every distinct kernel the roofline's prediction (compulsory operational intensity,
+//! attainable throughput under the roof of the engines it runs on) and the simulation's
+//! result (tiled intensity, achieved throughput), joined by a line and coloured by the
+//! simulated bottleneck: how far and why each kernel falls short of its roof.
+
+use super::plot::{
+    Axes, BOTTOM, FRAME, HEIGHT, LEFT, MARKER_PX, RIGHT, Rect, TOP, draw_grid, place_labels,
+};
+use super::svg::escape;
+use crate::config::design::{Design, MemoryModel};
+use crate::config::platform::Platform;
+use crate::roofline::{RooflineAnalysis, Roofs};
+use crate::sim::{Bottleneck, WorkloadSim, cross_check, kernel_roof};
+use std::fmt::Write;
+
+/// A colour for each cause, as a kernel's simulated point is drawn.
+fn cause_colour(cause: Bottleneck) -> &'static str {
+    match cause {
+        Bottleneck::Compute => "#d95f02",
+        Bottleneck::HbmBandwidth => "#1f78b4",
+        Bottleneck::HbmLatency => "#6baed6",
+        Bottleneck::BufferCapacity => "#6a3d9a",
+        Bottleneck::VectorUnit => "#33a02c",
+        Bottleneck::Dependency => "#888888",
+        Bottleneck::Starved => "#e31a1c",
+        Bottleneck::Backpressure => "#fb9a99",
+        Bottleneck::Sync => "#b15928",
+    }
+}
+
+/// One distinct kernel: its label, predicted and simulated (OI, ops/s), bottleneck.
+struct Pair {
+    label: String,
+    predicted: (f64, f64),
+    simulated: (f64, f64),
+    bottleneck: Bottleneck,
+}
+
+/// The cross-check plot of a simulated workload on `design`.
+pub fn crosscheck_svg(
+    title: &str,
+    analysis: &RooflineAnalysis,
+    sim: &WorkloadSim,
+    design: &Design,
+    platform: &Platform,
+) -> String {
+    let roofs = Roofs::new(platform, analysis.workload.options.precision.compute());
+    let bandwidth = match design.memory() {
+        MemoryModel::Hbm => roofs.peak.bandwidth_bytes_per_s,
+        MemoryModel::Ideal => f64::INFINITY,
+    };
+    let mut pairs: Vec<Pair> = Vec::new();
+    let mut seen = Vec::new();
+    for ((kernel, point), result) in analysis.iter().zip(&sim.kernels) {
+        let key = (kernel.encoder, kernel.name);
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let check = cross_check(kernel, result, design, platform);
+        let (_, roof) = kernel_roof(kernel, design);
+        if point.ops == 0.0 || check.achieved_ops_per_s <= 0.0 || check.oi_tiled <= 0.0 {
+            continue;
+        }
+        pairs.push(Pair {
+            label: kernel.label(),
+            predicted: (
+                point.oi_ops_per_byte,
+                roof.min(point.oi_ops_per_byte * bandwidth),
+            ),
+            simulated: (check.oi_tiled, check.achieved_ops_per_s),
+            bottleneck: result.bottleneck(),
+        });
+    }
+    let gemm_roof = 2.0 * design.macs_per_cycle() as f64 * design.clock_hz();
+    let all = pairs.iter().flat_map(|p| [p.predicted, p.simulated]);
+    let (mut min_oi, mut max_oi, mut min_ops) = (1.0f64, 1.0f64, gemm_roof);
+    for (oi, ops) in all {
+        min_oi = min_oi.min(oi);
+        max_oi = max_oi.max(oi);
+        min_ops = min_ops.min(ops);
+    }
+    let ridge = gemm_roof / roofs.peak.bandwidth_bytes_per_s;
+    let axes = Axes {
+        x_decades: (
+            (min_oi / 2.0).log10().floor() as i32,
+            (max_oi.max(ridge) * 4.0).log10().ceil() as i32,
+        ),
+        y_decades: (
+            (min_ops / 3.0).log10().floor() as i32,
+            (gemm_roof * 3.0).log10().ceil() as i32,
+        ),
+    };
+
+    let mut svg = FRAME.open(title);
+    draw_grid(&mut svg, &axes);
+    // The roofs: HBM peak and measured slopes up to the design's GEMM roof, then the roof.
+    for (slope, dash) in [
+        (roofs.peak.bandwidth_bytes_per_s, ""),
+        (
+            roofs.measured.bandwidth_bytes_per_s,
+            r#" stroke-dasharray="6 4""#,
+        ),
+    ] {
+        let x0 = axes.x_inverse(LEFT);
+        let x1 = gemm_roof / slope;
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#333" stroke-width="1.6"{dash}/>"##,
+            axes.x(x0),
+            axes.y(x0 * slope),
+            axes.x(x1),
+            axes.y(gemm_roof)
+        );
+    }
+    let roof_y = axes.y(gemm_roof);
+    let _ = writeln!(
+        svg,
+        r##"<line x1="{:.1}" y1="{roof_y:.1}" x2="{RIGHT}" y2="{roof_y:.1}" stroke="#333" stroke-width="1.6"/>"##,
+        axes.x(ridge)
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="{:.1}">GEMM roof {:.2} TOPS</text>"#,
+        RIGHT + 6.0,
+        roof_y + 4.0,
+        gemm_roof / 1e12
+    );
+
+    // Predicted (hollow) joined to simulated (filled, coloured by bottleneck).
+    let mut taken: Vec<Rect> = Vec::new();
+    let marker = |x: f64, y: f64| Rect {
+        x0: x - MARKER_PX - 1.0,
+        y0: y - MARKER_PX - 1.0,
+        x1: x + MARKER_PX + 1.0,
+        y1: y + MARKER_PX + 1.0,
+    };
+    let mut label_at = Vec::new();
+    for pair in &pairs {
+        let (px, py) = (axes.x(pair.predicted.0), axes.y(pair.predicted.1));
+        let (sx, sy) = (axes.x(pair.simulated.0), axes.y(pair.simulated.1));
+        let colour = cause_colour(pair.bottleneck);
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{px:.1}" y1="{py:.1}" x2="{sx:.1}" y2="{sy:.1}" stroke="{colour}" stroke-width="1"/>"#
+        );
+        let _ = writeln!(
+            svg,
+            r#"<circle cx="{px:.1}" cy="{py:.1}" r="{MARKER_PX}" fill="white" stroke="{colour}" stroke-width="1.5"/>"#
+        );
+        let _ = writeln!(
+            svg,
+            r#"<circle cx="{sx:.1}" cy="{sy:.1}" r="{MARKER_PX}" fill="{colour}"/>"#
+        );
+        taken.push(marker(px, py));
+        taken.push(marker(sx, sy));
+        label_at.push((sx, sy, pair.label.chars().count()));
+    }
+    for (pair, placement) in pairs.iter().zip(place_labels(&label_at, &taken)) {
+        let Some((rect, ring)) = placement else {
+            continue;
+        };
+        let (sx, sy) = (axes.x(pair.simulated.0), axes.y(pair.simulated.1));
+        if ring > 0 {
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{sx:.1}" y1="{sy:.1}" x2="{:.1}" y2="{:.1}" stroke="#888" stroke-width="0.7"/>"##,
+                sx.clamp(rect.x0, rect.x1),
+                sy.clamp(rect.y0, rect.y1)
+            );
+        }
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}">{}</text>"#,
+            rect.x0,
+            rect.y1 - 3.0,
+            escape(&pair.label)
+        );
+    }
+    legend(&mut svg, &pairs, &roofs, roof_y);
+    let _ = writeln!(
+        svg,
+        r##"<text x="{LEFT}" y="{}" fill="#555">Hollow: the roofline's prediction at the compulsory OI, under the roof of the kernel's engines. Filled: the simulation at the tiled OI.</text>"##,
+        HEIGHT - 8.0
+    );
+    FRAME.axis_titles(
+        &mut svg,
+        "Operational intensity (ops/byte of HBM traffic)",
+        "Throughput (ops/s)",
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// The legend in the right margin, below the roof's label: the slopes, the two markers and
+/// the colour of each bottleneck drawn.
+fn legend(svg: &mut String, pairs: &[Pair], roofs: &Roofs, roof_y: f64) {
+    let x = RIGHT + 10.0;
+    let mut y = (roof_y + 30.0).max(TOP + 20.0);
+    for (name, bandwidth, dash) in [
+        ("HBM peak", roofs.peak.bandwidth_bytes_per_s, ""),
+        (
+            "HBM measured",
+            roofs.measured.bandwidth_bytes_per_s,
+            r#" stroke-dasharray="6 4""#,
+        ),
+    ] {
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{x}" y1="{y}" x2="{}" y2="{y}" stroke="#333" stroke-width="1.6"{dash}/><text x="{}" y="{}">{name} {:.0} GB/s</text>"##,
+            x + 24.0,
+            x + 30.0,
+            y + 4.0,
+            bandwidth / 1e9
+        );
+        y += 18.0;
+    }
+    let _ = writeln!(
+        svg,
+        r##"<circle cx="{}" cy="{y}" r="{MARKER_PX}" fill="white" stroke="#333" stroke-width="1.5"/><text x="{}" y="{}">roofline prediction</text>"##,
+        x + 12.0,
+        x + 30.0,
+        y + 4.0
+    );
+    y += 18.0;
+    let _ = writeln!(
+        svg,
+        r##"<circle cx="{}" cy="{y}" r="{MARKER_PX}" fill="#333"/><text x="{}" y="{}">simulated; bottleneck:</text>"##,
+        x + 12.0,
+        x + 30.0,
+        y + 4.0
+    );
+    for cause in Bottleneck::ALL {
+        if !pairs.iter().any(|p| p.bottleneck == cause) {
+            continue;
+        }
+        y += 16.0;
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{}" y="{}" width="10" height="10" fill="{}"/><text x="{}" y="{}">{}</text>"#,
+            x + 7.0,
+            y - 5.0,
+            cause_colour(cause),
+            x + 30.0,
+            y + 4.0,
+            cause.name()
+        );
+    }
+    debug_assert!(y < BOTTOM + 40.0, "the legend fits the margin");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Source;
+    use crate::config::design::{DEFAULT_DESIGN, load_design};
+    use crate::config::model::{default_model, default_policy};
+    use crate::config::platform::default_platform;
+    use crate::pipeline::{design_workload, simulate};
+    use crate::sim::DEFAULT_MAX_EVENTS;
+    use crate::workload::WorkloadChoices;
+
+    /// The default run: one hollow and one filled marker per distinct kernel with arithmetic,
+    /// and no simulated point above the design's roof or the HBM slope (pixel y grows
+    /// downwards).
+    #[test]
+    fn every_kernel_is_a_pair_under_the_roof() {
+        let platform = default_platform();
+        let design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform).unwrap();
+        let choices = WorkloadChoices {
+            batch: 1,
+            ..WorkloadChoices::default()
+        };
+        let analysis = design_workload(
+            &default_model(),
+            Some(&default_policy()),
+            &platform,
+            &design,
+            &choices,
+        )
+        .unwrap();
+        let output = simulate(
+            analysis,
+            &platform,
+            &design,
+            DEFAULT_MAX_EVENTS,
+            None,
+            &|| {},
+        );
+        let output = output.unwrap();
+        let svg = crosscheck_svg("t", &output.analysis, &output.sim, &design, &platform);
+        let hollow = svg.matches(r##"fill="white" stroke="#"##).count();
+        let filled = svg.matches("<circle").count() - hollow;
+        // 29 distinct kernels, of which the pixel shuffle has no arithmetic; one legend
+        // marker of each kind.
+        assert_eq!(hollow - 1, 28, "{svg}");
+        assert_eq!(filled - 1, 28);
+        let roof = 2.0 * design.macs_per_cycle() as f64 * design.clock_hz();
+        for ((kernel, _), result) in output.analysis.iter().zip(&output.sim.kernels) {
+            let check = cross_check(kernel, result, &design, &platform);
+            assert!(
+                check.achieved_ops_per_s <= roof * 1.0001,
+                "{}",
+                kernel.label()
+            );
+        }
+    }
+}
