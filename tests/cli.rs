@@ -297,6 +297,7 @@ fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
     assert_eq!(
         files_in(one.path()),
         [
+            "attribution.svg",
             "channels.csv",
             "crosscheck.svg",
             "engines.csv",
@@ -307,6 +308,7 @@ fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
     assert_eq!(
         files_in(traced.path()),
         [
+            "attribution.svg",
             "channels.csv",
             "crosscheck.svg",
             "engines.csv",
@@ -321,6 +323,7 @@ fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
         "engines.csv",
         "summary.json",
         "crosscheck.svg",
+        "attribution.svg",
     ] {
         let a = std::fs::read(one.path().join(name)).unwrap();
         let b = std::fs::read(two.path().join(name)).unwrap();
@@ -527,6 +530,7 @@ fn chrome_trace_opens_as_json() {
     assert_eq!(
         files_in(out.path()),
         [
+            "attribution.svg",
             "channels.csv",
             "crosscheck.svg",
             "engines.csv",

@@ -263,7 +263,8 @@ pub fn simulate_gemm(
 }
 
 /// Simulates a workload on a design and renders the results (`kernels.csv`,
-/// `channels.csv`, `engines.csv`, `summary.json`, `crosscheck.svg`), refusing runs beyond
+/// `channels.csv`, `engines.csv`, `summary.json`, `crosscheck.svg`, `attribution.svg`),
+/// refusing runs beyond
 /// `max_events`. With `trace`, every
 /// executed node streams to it as the simulation runs.
 pub fn simulate(
@@ -288,6 +289,11 @@ pub fn simulate(
     files.push((
         "crosscheck.svg",
         report::crosscheck::crosscheck_svg(&title, &analysis, &sim, design, platform).into_bytes(),
+    ));
+    let title = format!("Where the cycles went: {}", design.name());
+    files.push((
+        "attribution.svg",
+        report::attribution::attribution_svg(&title, &analysis, &sim, design).into_bytes(),
     ));
     Ok(SimulateOutput {
         text: report::sim::simulation_text(&analysis, &sim, design, platform),

@@ -15,7 +15,7 @@ use crate::sim::{Bottleneck, WorkloadSim, cross_check, kernel_roof};
 use std::fmt::Write;
 
 /// A colour for each cause, as a kernel's simulated point is drawn.
-fn cause_colour(cause: Bottleneck) -> &'static str {
+pub(super) fn cause_colour(cause: Bottleneck) -> &'static str {
     match cause {
         Bottleneck::Compute => "#d95f02",
         Bottleneck::HbmBandwidth => "#1f78b4",

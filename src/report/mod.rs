@@ -1,5 +1,6 @@
 //! Reports: readable tables, CSV, SVG plots, and writing them whole or not at all.
 
+pub mod attribution;
 pub mod crosscheck;
 mod pipeline;
 pub mod plot;
