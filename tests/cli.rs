@@ -302,7 +302,8 @@ fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
             "crosscheck.svg",
             "engines.csv",
             "kernels.csv",
-            "summary.json"
+            "summary.json",
+            "utilization.svg"
         ]
     );
     assert_eq!(
@@ -314,7 +315,8 @@ fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
             "engines.csv",
             "kernels.csv",
             "summary.json",
-            "trace.csv"
+            "trace.csv",
+            "utilization.svg"
         ]
     );
     for name in [
@@ -324,6 +326,7 @@ fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
         "summary.json",
         "crosscheck.svg",
         "attribution.svg",
+        "utilization.svg",
     ] {
         let a = std::fs::read(one.path().join(name)).unwrap();
         let b = std::fs::read(two.path().join(name)).unwrap();
@@ -536,7 +539,8 @@ fn chrome_trace_opens_as_json() {
             "engines.csv",
             "kernels.csv",
             "summary.json",
-            "trace.json"
+            "trace.json",
+            "utilization.svg"
         ]
     );
     let text = std::fs::read_to_string(out.path().join("trace.json")).unwrap();

@@ -263,7 +263,8 @@ pub fn simulate_gemm(
 }
 
 /// Simulates a workload on a design and renders the results (`kernels.csv`,
-/// `channels.csv`, `engines.csv`, `summary.json`, `crosscheck.svg`, `attribution.svg`),
+/// `channels.csv`, `engines.csv`, `summary.json`, `crosscheck.svg`, `attribution.svg`,
+/// `utilization.svg`),
 /// refusing runs beyond
 /// `max_events`. With `trace`, every
 /// executed node streams to it as the simulation runs.
@@ -294,6 +295,11 @@ pub fn simulate(
     files.push((
         "attribution.svg",
         report::attribution::attribution_svg(&title, &analysis, &sim, design).into_bytes(),
+    ));
+    let title = format!("Engines and HBM over the run: {}", design.name());
+    files.push((
+        "utilization.svg",
+        report::utilization::utilization_svg(&title, &sim, design).into_bytes(),
     ));
     Ok(SimulateOutput {
         text: report::sim::simulation_text(&analysis, &sim, design, platform),

@@ -8,6 +8,7 @@ pub mod sim;
 mod svg;
 pub mod sweep;
 mod table;
+pub mod utilization;
 
 pub use table::roofline_text;
 

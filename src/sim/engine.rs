@@ -28,6 +28,9 @@ pub struct GraphSim {
     /// why it sat idle, named for the kernel whose node it waited to run (HBM, starved,
     /// sync, backpressure, dependency: fill, drain or another kernel's turn).
     pub engines: Vec<Attribution>,
+    /// When each engine was busy, then (last row) when any HBM transfer was in flight:
+    /// disjoint `(start, end)` cycles, in order.
+    pub timeline: Vec<Vec<(u64, u64)>>,
 }
 
 /// Runs one lowered kernel from cycle 0 on `design`'s machine and reports what it measured.
@@ -211,7 +214,16 @@ fn run<M: Memory>(
     let cycles = last.map_or(0, |node| end[node.index()]);
     let attribution = walk.attribute(last, 0, None);
     debug_assert_eq!(attribution.iter().sum::<u64>(), cycles);
-    let engine_attribution = engine_attribution(nodes, &start, &end, &walk, cycles, engine_count);
+    let (engine_attribution, mut timeline) =
+        engine_attribution(nodes, &start, &end, &walk, cycles, engine_count);
+    let mut transfers: Vec<(u64, u64)> = nodes
+        .node_weights()
+        .enumerate()
+        .filter(|(_, node)| matches!(&node.kind, NodeKind::Load(r) | NodeKind::Store(r) if !r.is_empty()))
+        .map(|(index, _)| (start[index], end[index]))
+        .collect();
+    transfers.sort_unstable();
+    timeline.push(union(transfers));
     // Each kernel's channel statistics: its own when the memory kept them per kernel, the
     // whole run's for a graph of one kernel, else none (an ideal memory's are all idle).
     let stats = memory.into_stats();
@@ -249,11 +261,25 @@ fn run<M: Memory>(
         attribution,
         kernels: kernel_sims,
         engines: engine_attribution,
+        timeline,
     })
 }
 
+/// Intervals sorted by start, merged where they touch or overlap.
+fn union(intervals: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (from, to) in intervals {
+        match merged.last_mut() {
+            Some(last) if from <= last.1 => last.1 = last.1.max(to),
+            _ => merged.push((from, to)),
+        }
+    }
+    merged
+}
+
 /// Each engine's `cycles` by cause: its nodes' busy time, and each idle gap before a node
-/// as [`Walk::idle_before`] names it; after its last node, drain (`dependency`).
+/// as [`Walk::idle_before`] names it; after its last node, drain (`dependency`). Also when
+/// each engine was busy.
 fn engine_attribution(
     nodes: &petgraph::graph::DiGraph<Node, EdgeKind>,
     start: &[u64],
@@ -261,7 +287,7 @@ fn engine_attribution(
     walk: &Walk,
     cycles: u64,
     engines: usize,
-) -> Vec<Attribution> {
+) -> (Vec<Attribution>, Vec<Vec<(u64, u64)>>) {
     let mut on_engine: Vec<Vec<usize>> = vec![Vec::new(); engines];
     for (index, node) in nodes.node_weights().enumerate() {
         if let Some(engine) = engine_of(&node.kind) {
@@ -274,7 +300,7 @@ fn engine_attribution(
             indices.sort_by_key(|&i| start[i]);
             let mut attribution: Attribution = [0; 9];
             let mut free = 0;
-            for index in indices {
+            for &index in &indices {
                 if start[index] > free {
                     let idle = walk.idle_before(NodeIndex::new(index), free);
                     for (sum, cycles) in attribution.iter_mut().zip(idle) {
@@ -289,9 +315,10 @@ fn engine_attribution(
                 free = end[index];
             }
             attribution[Bottleneck::Dependency as usize] += cycles - free;
-            attribution
+            let busy = union(indices.iter().map(|&i| (start[i], end[i])).collect());
+            (attribution, busy)
         })
-        .collect()
+        .unzip()
 }
 
 /// Starts `node` on a FIFO engine at `now` or when the engine frees, whichever is later.

@@ -45,6 +45,9 @@ pub struct UnitSim {
     /// Per engine of the design, its `cycles` by cause (see [`GraphSim::engines`]); shared
     /// by the instances of an identical layer, like their kernels' results.
     pub engines: Arc<Vec<Attribution>>,
+    /// When each engine, then the HBM, was busy within the unit (see
+    /// [`GraphSim::timeline`]); shared like `engines`.
+    pub timeline: Arc<Vec<Vec<(u64, u64)>>>,
 }
 
 impl WorkloadSim {
@@ -136,10 +139,18 @@ fn simulate_unit(
         attribution: [0; 9],
         kernels: Vec::with_capacity(kernels.len()),
         engines: vec![[0; 9]; design.engines().len()],
+        timeline: vec![Vec::new(); design.engines().len() + 1],
     };
     for (kernel, label) in kernels.iter().zip(labels) {
         let graph = lower(kernel, design)?;
         let mut run = simulate_graph(&graph, &[label], machine, sink)?;
+        // The kernel runs after the ones before it: its intervals shift by their cycles.
+        for (row, busy) in unit.timeline.iter_mut().zip(&run.timeline) {
+            row.extend(
+                busy.iter()
+                    .map(|&(from, to)| (from + unit.cycles, to + unit.cycles)),
+            );
+        }
         unit.cycles += run.cycles;
         add(&mut unit.attribution, &run.attribution);
         for (sum, engine) in unit.engines.iter_mut().zip(&run.engines) {
@@ -230,11 +241,18 @@ pub fn simulate_workload(
         .flat_map(|unit| &unit.kernels)
         .map(|k| k.events)
         .sum();
-    let totals: Vec<(u64, Attribution, Arc<Vec<Attribution>>)> = results
+    type Shared = (
+        u64,
+        Attribution,
+        Arc<Vec<Attribution>>,
+        Arc<Vec<Vec<(u64, u64)>>>,
+    );
+    let totals: Vec<Shared> = results
         .iter_mut()
         .map(|unit| {
             let engines = Arc::new(std::mem::take(&mut unit.engines));
-            (unit.cycles, unit.attribution, engines)
+            let timeline = Arc::new(std::mem::take(&mut unit.timeline));
+            (unit.cycles, unit.attribution, engines, timeline)
         })
         .collect();
     let shared: Vec<Vec<Arc<KernelSim>>> = results
@@ -265,6 +283,7 @@ pub fn simulate_workload(
             cycles: totals[result].0,
             attribution: totals[result].1,
             engines: Arc::clone(&totals[result].2),
+            timeline: Arc::clone(&totals[result].3),
         })
         .collect();
     Ok(WorkloadSim {
