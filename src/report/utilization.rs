@@ -16,7 +16,7 @@ const BINS: usize = 200;
 
 /// Per row (each engine, then the HBM), the busy share of each of [`BINS`] equal bins of the
 /// run, the units laid one after another.
-pub fn busy_shares(sim: &WorkloadSim, rows: usize) -> Vec<[f64; BINS]> {
+fn busy_shares(sim: &WorkloadSim, rows: usize) -> Vec<[f64; BINS]> {
     let run = sim.cycles().max(1) as f64;
     let bin = run / BINS as f64;
     let mut busy = vec![[0.0f64; BINS]; rows];
