@@ -111,11 +111,17 @@ fn run<M: Memory>(
     let mut queue = EventQueue::default();
 
     // Reserves the node's engine or channels; returns its start and finish cycles.
+    // Each engine's nodes in the order they start (an engine serves in order, and nodes are
+    // dispatched as time advances), and when any HBM transfer was in flight, merged as they
+    // come (transfers start when dispatched, so in order too).
+    let mut on_engine: Vec<Vec<u32>> = vec![Vec::new(); engine_count];
+    let mut hbm_busy: Vec<(u64, u64)> = Vec::new();
     let mut reserve = |node: NodeIndex, now: u64, binding: &mut Binding| -> (u64, u64) {
         let data = &nodes[node];
         match &data.kind {
             NodeKind::Gemm { engine, .. } | NodeKind::Vector { engine, .. } => {
                 let cycles = machine.compute_cycles(&data.kind);
+                on_engine[*engine as usize].push(node.index() as u32);
                 occupy(
                     &mut engine_free[*engine as usize],
                     node,
@@ -127,6 +133,9 @@ fn run<M: Memory>(
             NodeKind::Load(requests) | NodeKind::Store(requests) => {
                 let port = machine.port(data.engine as usize);
                 let done = memory.transfer(requests, port, now, data.kernel as usize);
+                if !requests.is_empty() {
+                    extend(&mut hbm_busy, (now, done));
+                }
                 (now, done)
             }
         }
@@ -215,15 +224,8 @@ fn run<M: Memory>(
     let attribution = walk.attribute(last, 0, None);
     debug_assert_eq!(attribution.iter().sum::<u64>(), cycles);
     let (engine_attribution, mut timeline) =
-        engine_attribution(nodes, &start, &end, &walk, cycles, engine_count);
-    let mut transfers: Vec<(u64, u64)> = nodes
-        .node_weights()
-        .enumerate()
-        .filter(|(_, node)| matches!(&node.kind, NodeKind::Load(r) | NodeKind::Store(r) if !r.is_empty()))
-        .map(|(index, _)| (start[index], end[index]))
-        .collect();
-    transfers.sort_unstable();
-    timeline.push(union(transfers));
+        engine_attribution(nodes, &on_engine, &start, &end, &walk, cycles);
+    timeline.push(hbm_busy);
     // Each kernel's channel statistics: its own when the memory kept them per kernel, the
     // whole run's for a graph of one kernel, else none (an ideal memory's are all idle).
     let stats = memory.into_stats();
@@ -265,57 +267,48 @@ fn run<M: Memory>(
     })
 }
 
-/// Intervals sorted by start, merged where they touch or overlap.
-fn union(intervals: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    let mut merged: Vec<(u64, u64)> = Vec::new();
-    for (from, to) in intervals {
-        match merged.last_mut() {
-            Some(last) if from <= last.1 => last.1 = last.1.max(to),
-            _ => merged.push((from, to)),
-        }
+/// Adds an interval that starts no earlier than those before it, merged with the last where
+/// they touch or overlap.
+fn extend(intervals: &mut Vec<(u64, u64)>, (from, to): (u64, u64)) {
+    match intervals.last_mut() {
+        Some(last) if from <= last.1 => last.1 = last.1.max(to),
+        _ => intervals.push((from, to)),
     }
-    merged
 }
 
 /// Each engine's `cycles` by cause: its nodes' busy time, and each idle gap before a node
 /// as [`Walk::idle_before`] names it; after its last node, drain (`dependency`). Also when
-/// each engine was busy.
+/// each engine was busy. `on_engine`: each engine's nodes in the order they started.
 fn engine_attribution(
     nodes: &petgraph::graph::DiGraph<Node, EdgeKind>,
+    on_engine: &[Vec<u32>],
     start: &[u64],
     end: &[u64],
     walk: &Walk,
     cycles: u64,
-    engines: usize,
 ) -> (Vec<Attribution>, Vec<Vec<(u64, u64)>>) {
-    let mut on_engine: Vec<Vec<usize>> = vec![Vec::new(); engines];
-    for (index, node) in nodes.node_weights().enumerate() {
-        if let Some(engine) = engine_of(&node.kind) {
-            on_engine[engine].push(index);
-        }
-    }
     on_engine
-        .into_iter()
-        .map(|mut indices| {
-            indices.sort_by_key(|&i| start[i]);
+        .iter()
+        .map(|indices| {
             let mut attribution: Attribution = [0; 9];
+            let mut busy = Vec::new();
             let mut free = 0;
-            for &index in &indices {
+            for index in indices.iter().map(|&i| i as usize) {
                 if start[index] > free {
                     let idle = walk.idle_before(NodeIndex::new(index), free);
                     for (sum, cycles) in attribution.iter_mut().zip(idle) {
                         *sum += cycles;
                     }
                 }
-                let busy = match nodes[NodeIndex::new(index)].kind {
+                let cause = match nodes[NodeIndex::new(index)].kind {
                     NodeKind::Gemm { .. } => Bottleneck::Compute,
                     _ => Bottleneck::VectorUnit,
                 };
-                attribution[busy as usize] += end[index] - start[index];
+                attribution[cause as usize] += end[index] - start[index];
+                extend(&mut busy, (start[index], end[index]));
                 free = end[index];
             }
             attribution[Bottleneck::Dependency as usize] += cycles - free;
-            let busy = union(indices.iter().map(|&i| (start[i], end[i])).collect());
             (attribution, busy)
         })
         .unzip()
