@@ -132,42 +132,13 @@ pub fn attribution_svg(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Source;
-    use crate::config::design::{DEFAULT_DESIGN, load_design};
-    use crate::config::model::{default_model, default_policy};
-    use crate::config::platform::default_platform;
-    use crate::pipeline::{design_workload, simulate};
-    use crate::sim::DEFAULT_MAX_EVENTS;
-    use crate::workload::WorkloadChoices;
 
     /// The default run: a bar per kernel, longest first, whose segments end where the run's
     /// share of that kernel ends (a kernel's causes sum to its cycles), and all bars of a
     /// sequential design sum to the run.
     #[test]
     fn bars_add_up_to_the_run() {
-        let platform = default_platform();
-        let design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform).unwrap();
-        let choices = WorkloadChoices {
-            batch: 1,
-            ..WorkloadChoices::default()
-        };
-        let analysis = design_workload(
-            &default_model(),
-            Some(&default_policy()),
-            &platform,
-            &design,
-            &choices,
-        )
-        .unwrap();
-        let output = simulate(
-            analysis,
-            &platform,
-            &design,
-            DEFAULT_MAX_EVENTS,
-            None,
-            &|| {},
-        );
-        let output = output.unwrap();
+        let (output, design, _) = crate::report::default_run();
         let svg = attribution_svg("t", &output.analysis, &output.sim, &design);
         let shares: Vec<f64> = svg
             .lines()

@@ -253,42 +253,13 @@ fn legend(svg: &mut String, pairs: &[Pair], roofs: &Roofs, roof_y: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Source;
-    use crate::config::design::{DEFAULT_DESIGN, load_design};
-    use crate::config::model::{default_model, default_policy};
-    use crate::config::platform::default_platform;
-    use crate::pipeline::{design_workload, simulate};
-    use crate::sim::DEFAULT_MAX_EVENTS;
-    use crate::workload::WorkloadChoices;
 
     /// The default run: one hollow and one filled marker per distinct kernel with arithmetic,
     /// and no simulated point above the design's roof or the HBM slope (pixel y grows
     /// downwards).
     #[test]
     fn every_kernel_is_a_pair_under_the_roof() {
-        let platform = default_platform();
-        let design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform).unwrap();
-        let choices = WorkloadChoices {
-            batch: 1,
-            ..WorkloadChoices::default()
-        };
-        let analysis = design_workload(
-            &default_model(),
-            Some(&default_policy()),
-            &platform,
-            &design,
-            &choices,
-        )
-        .unwrap();
-        let output = simulate(
-            analysis,
-            &platform,
-            &design,
-            DEFAULT_MAX_EVENTS,
-            None,
-            &|| {},
-        );
-        let output = output.unwrap();
+        let (output, design, platform) = crate::report::default_run();
         let svg = crosscheck_svg("t", &output.analysis, &output.sim, &design, &platform);
         let hollow = svg.matches(r##"fill="white" stroke="#"##).count();
         let filled = svg.matches("<circle").count() - hollow;

@@ -165,3 +165,44 @@ pub fn write_all(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), ReportErro
     }
     result
 }
+
+/// The default run (smolVLA, 3 cameras, batch 1, on the built-in design and platform), for
+/// the charts' tests.
+#[cfg(test)]
+pub(crate) fn default_run() -> (
+    crate::pipeline::SimulateOutput,
+    crate::config::design::Design,
+    crate::config::platform::Platform,
+) {
+    use crate::config::Source;
+    use crate::config::design::{DEFAULT_DESIGN, load_design};
+    use crate::config::model::{default_model, default_policy};
+    use crate::config::platform::default_platform;
+    use crate::pipeline::{design_workload, simulate};
+    use crate::sim::DEFAULT_MAX_EVENTS;
+    use crate::workload::WorkloadChoices;
+    let platform = default_platform();
+    let design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform).unwrap();
+    let choices = WorkloadChoices {
+        batch: 1,
+        ..WorkloadChoices::default()
+    };
+    let model = default_model();
+    let analysis = design_workload(
+        &model,
+        Some(&default_policy()),
+        &platform,
+        &design,
+        &choices,
+    )
+    .unwrap();
+    let output = simulate(
+        analysis,
+        &platform,
+        &design,
+        DEFAULT_MAX_EVENTS,
+        None,
+        &|| {},
+    );
+    (output.unwrap(), design, platform)
+}

@@ -104,41 +104,13 @@ pub fn utilization_svg(title: &str, sim: &WorkloadSim, design: &Design) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Source;
-    use crate::config::design::{DEFAULT_DESIGN, load_design};
-    use crate::config::model::{default_model, default_policy};
-    use crate::config::platform::default_platform;
-    use crate::pipeline::{design_workload, simulate};
-    use crate::sim::DEFAULT_MAX_EVENTS;
-    use crate::workload::WorkloadChoices;
 
     /// The binned busy time of each engine adds up to its busy cycles in `engines.csv`'s
     /// sense (the sum over its kernels), and no bin is more than full.
     #[test]
     fn bins_hold_each_engines_busy_time() {
-        let platform = default_platform();
-        let design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform).unwrap();
-        let choices = WorkloadChoices {
-            batch: 1,
-            ..WorkloadChoices::default()
-        };
-        let analysis = design_workload(
-            &default_model(),
-            Some(&default_policy()),
-            &platform,
-            &design,
-            &choices,
-        )
-        .unwrap();
-        let output = simulate(
-            analysis,
-            &platform,
-            &design,
-            DEFAULT_MAX_EVENTS,
-            None,
-            &|| {},
-        );
-        let sim = output.unwrap().sim;
+        let (output, design, _) = crate::report::default_run();
+        let sim = output.sim;
         let engines = design.engines().len();
         let shares = busy_shares(&sim, engines + 1);
         let bin = sim.cycles() as f64 / BINS as f64;
