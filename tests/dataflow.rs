@@ -253,6 +253,18 @@ fn impossible_links_and_mappings_are_refused() {
     }
 }
 
+/// A focused run (`--kernels`) of a design whose mapping and links name other kernels: they
+/// do not apply, and the run goes ahead (a typo in a full run is still refused, above).
+#[test]
+fn mappings_and_links_of_kernels_left_out_do_not_apply() {
+    for text in [SPATIAL, MLP_STREAM] {
+        let design = design(text).unwrap();
+        let work = workload(&design, &["text/qkv_proj"]);
+        assert_eq!(work.kernels.len(), 1);
+        run(&design, &work).unwrap();
+    }
+}
+
 /// The spatial design: every kernel within the roof of the engines it runs on, whatever
 /// else runs beside it, and the same results on one thread and two.
 #[test]

@@ -79,11 +79,22 @@ pub fn check_mapping(
         file: file.clone(),
         rule,
     };
+    // A name the workload lacks is a mistake, unless the workload is a focused part of the
+    // model (`--kernels`, a sweep's filter) or has none of that encoder's kernels at all.
+    let applies = |label: &str| {
+        workload.options.kernels.is_empty()
+            && label.split_once('/').is_some_and(|(encoder, _)| {
+                labels.iter().any(|l| l.starts_with(&format!("{encoder}/")))
+            })
+    };
     for (key, engines) in design.mapping() {
         let MappingKey::Kernel(label) = key else {
             continue;
         };
         if !labels.contains(label) {
+            if !applies(label) {
+                continue;
+            }
             return Err(mapping(format!(
                 "`{label}` names no kernel of the workload (nor a class: projection, \
                  attention, mlp, vector){}",
@@ -118,13 +129,17 @@ pub fn check_mapping(
             link: format!("{} -> {}", link.from, link.to),
             rule,
         };
-        for end in [&link.from, &link.to] {
-            if !labels.contains(end) {
-                return Err(refuse(format!(
-                    "`{end}` names no kernel of the workload{}",
-                    crate::config::did_you_mean(end, &labels)
-                )));
+        let missing = [&link.from, &link.to]
+            .into_iter()
+            .find(|end| !labels.contains(end));
+        if let Some(end) = missing {
+            if !applies(end) {
+                continue;
             }
+            return Err(refuse(format!(
+                "`{end}` names no kernel of the workload{}",
+                crate::config::did_you_mean(end, &labels)
+            )));
         }
         let pair = workload.kernels.windows(2).find(|pair| {
             pair[0].label() == link.from

@@ -250,6 +250,8 @@ fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, Workload), St
         inputs.spec.encoders.contains(&k.encoder)
             && (wanted.is_empty() || wanted.iter().any(|w| k.is_named(w)))
     });
+    // The workload is now the focused part the sweep asks for.
+    workload.options.kernels.clone_from(wanted);
     if workload.kernels.is_empty() {
         return Err("no kernel of this point matches `encoders` and `kernels`".into());
     }
