@@ -460,6 +460,25 @@ fn tile_that_does_not_fit_its_buffer() {
     rejects(&["simulate", "--design", &path], &[&path, "buffers.memory"]);
 }
 
+/// A value or name holding a line break (an escaped `\n` in a TOML string) is printed
+/// escaped, so the error stays one line (found by the fuzz in a mutated engine tiling).
+#[test]
+fn line_breaks_in_values_print_escaped() {
+    let text = roofsim::config::design::DEFAULT_DESIGN
+        .replace("dataflow = \"os\"", "dataflow = \"o\\ns\"");
+    let (_dir, path) = write_temp("design.toml", &text);
+    rejects(&["simulate", "--design", &path], &[&path, "o\\ns"]);
+    let text = format!(
+        "{}\n[[engines]]\nname = \"a\\nb\"\nkind = \"vector\"\nlanes = 4\n",
+        roofsim::config::design::DEFAULT_DESIGN
+    );
+    let (_dir, path) = write_temp("design.toml", &text);
+    rejects(
+        &["simulate", "--design", &path],
+        &["engines[0].name", "a\\nb"],
+    );
+}
+
 #[test]
 fn unknown_design_field() {
     let text = roofsim::config::design::DEFAULT_DESIGN.replace("[vector]", "[vector]\nwidth = 3");

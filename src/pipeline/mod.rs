@@ -26,18 +26,36 @@ use crate::workload::{
 /// mismatch (a file to resume or merge that belongs to another sweep) are the user's to fix
 /// (exit code 2); any other `Lower` error is an internal bug; any other `Report` error is an
 /// I/O failure while writing outputs.
+///
+/// Every error prints as one line: text from the user's files (a value, a name) may hold
+/// line breaks or other control characters, which print escaped (`\n`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(transparent)]
+    #[error("{}", one_line(.0))]
     Config(#[from] ConfigError),
-    #[error(transparent)]
+    #[error("{}", one_line(.0))]
     Workload(#[from] WorkloadError),
-    #[error(transparent)]
+    #[error("{}", one_line(.0))]
     Lower(#[from] LowerError),
-    #[error(transparent)]
+    #[error("{}", one_line(.0))]
     Sim(#[from] SimError),
-    #[error(transparent)]
+    #[error("{}", one_line(.0))]
     Report(#[from] ReportError),
+}
+
+/// `message` with its control characters escaped, so it prints as one line.
+fn one_line(message: &dyn std::fmt::Display) -> String {
+    message
+        .to_string()
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<char>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 impl Error {
