@@ -36,7 +36,11 @@ fn tick_step(max: f64) -> f64 {
         .unwrap_or(10.0 * magnitude)
 }
 
-/// Latency against DSPs, every simulated point grey, the Pareto front highlighted.
+/// Colours of the precisions a sweep varies, in order of first appearance.
+const PRECISION_COLOURS: [&str; 5] = ["#1f78b4", "#33a02c", "#6a3d9a", "#e31a1c", "#b15928"];
+
+/// Latency against DSPs, every simulated point small (coloured by precision when the sweep
+/// varies it, grey otherwise), the Pareto front highlighted.
 pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
     let frame = Frame {
         width: 820.0,
@@ -88,13 +92,48 @@ pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
             y(ms) + 4.0
         );
     }
+    let precision_of = |entry: &SweepEntry| {
+        entry
+            .values
+            .iter()
+            .find(|(axis, _)| axis == "precision")
+            .map(|(_, value)| value.clone())
+    };
+    let mut precisions: Vec<String> = Vec::new();
+    for precision in simulated.iter().filter_map(|e| precision_of(e)) {
+        if !precisions.contains(&precision) {
+            precisions.push(precision);
+        }
+    }
+    let colour_of = |entry: &SweepEntry| match precision_of(entry) {
+        Some(precision) if precisions.len() > 1 => {
+            let index = precisions.iter().position(|p| *p == precision).unwrap_or(0);
+            PRECISION_COLOURS[index % PRECISION_COLOURS.len()]
+        }
+        _ => "#9aa",
+    };
     for entry in &simulated {
         let _ = writeln!(
             svg,
-            r##"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="#9aa"/>"##,
+            r##"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{}"/>"##,
             x(entry.dsps),
-            y(entry.total_ms)
+            y(entry.total_ms),
+            colour_of(entry)
         );
+    }
+    if precisions.len() > 1 {
+        for (index, precision) in precisions.iter().enumerate() {
+            let row = top + 18.0 + 16.0 * index as f64;
+            let _ = writeln!(
+                svg,
+                r##"<circle cx="{}" cy="{row:.1}" r="4" fill="{}"/><text x="{}" y="{:.1}">{}</text>"##,
+                left + 14.0,
+                PRECISION_COLOURS[index % PRECISION_COLOURS.len()],
+                left + 24.0,
+                row + 4.0,
+                crate::report::svg::escape(precision)
+            );
+        }
     }
     let path: Vec<String> = front
         .iter()
@@ -138,6 +177,34 @@ pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(point: u64, dsps: u64, total_ms: f64, precision: &str) -> SweepEntry {
+        SweepEntry {
+            point,
+            reason: None,
+            dsps,
+            total_ms,
+            ms_per_camera: None,
+            frames_per_s: 1.0,
+            efficiency: 0.5,
+            bottleneck: "compute".into(),
+            predicted_ms: None,
+            values: vec![("precision".into(), precision.into())],
+        }
+    }
+
+    /// Points of two precisions are told apart, with a legend; one precision stays grey.
+    #[test]
+    fn precisions_get_their_own_colours() {
+        let two = [entry(0, 100, 5.0, "int8"), entry(1, 100, 4.0, "int4")];
+        let svg = pareto_svg("t", &two);
+        assert!(svg.contains(&format!(r#"r="2.5" fill="{}""#, PRECISION_COLOURS[0])));
+        assert!(svg.contains(&format!(r#"r="2.5" fill="{}""#, PRECISION_COLOURS[1])));
+        assert!(svg.contains(">int8</text>") && svg.contains(">int4</text>"));
+        let one = [entry(0, 100, 5.0, "int8"), entry(1, 200, 4.0, "int8")];
+        let svg = pareto_svg("t", &one);
+        assert!(svg.contains(r##"r="2.5" fill="#9aa""##) && !svg.contains(">int8</text>"));
+    }
 
     #[test]
     fn ticks_are_round() {
