@@ -5,7 +5,8 @@
 //! simulated bottleneck: how far and why each kernel falls short of its roof.
 
 use super::plot::{
-    Axes, BOTTOM, FRAME, HEIGHT, LEFT, MARKER_PX, RIGHT, Rect, TOP, draw_grid, place_labels,
+    Axes, BOTTOM, FRAME, HEIGHT, LEFT, MARKER_PX, RIGHT, Rect, TOP, draw_grid, draw_slope,
+    place_labels,
 };
 use super::svg::escape;
 use crate::config::design::{Design, MemoryModel};
@@ -103,16 +104,7 @@ pub fn crosscheck_svg(
             r#" stroke-dasharray="6 4""#,
         ),
     ] {
-        let x0 = axes.x_inverse(LEFT);
-        let x1 = gemm_roof / slope;
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#333" stroke-width="1.6"{dash}/>"##,
-            axes.x(x0),
-            axes.y(x0 * slope),
-            axes.x(x1),
-            axes.y(gemm_roof)
-        );
+        draw_slope(&mut svg, &axes, slope, gemm_roof, dash);
     }
     let roof_y = axes.y(gemm_roof);
     let _ = writeln!(

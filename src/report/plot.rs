@@ -203,16 +203,7 @@ pub fn roofline_svg(
         ),
     ];
     for (bandwidth, dash, _) in bandwidths {
-        let x0 = axes.x_inverse(LEFT);
-        let x1 = max_compute / bandwidth;
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#333" stroke-width="1.6"{dash}/>"##,
-            axes.x(x0),
-            axes.y(x0 * bandwidth),
-            axes.x(x1),
-            axes.y(max_compute)
-        );
+        draw_slope(&mut svg, &axes, bandwidth, max_compute, dash);
     }
     // Compute ceilings, from the peak ridge to the right edge.
     for roof in &roofs {
@@ -265,6 +256,20 @@ pub fn roofline_svg(
     );
     svg.push_str("</svg>\n");
     svg
+}
+
+/// A memory roof: the slope of `bandwidth` from the plot's left edge up to `ceiling` ops/s.
+pub(super) fn draw_slope(svg: &mut String, axes: &Axes, bandwidth: f64, ceiling: f64, dash: &str) {
+    let x0 = axes.x_inverse(LEFT);
+    let x1 = ceiling / bandwidth;
+    let _ = writeln!(
+        svg,
+        r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#333" stroke-width="1.6"{dash}/>"##,
+        axes.x(x0),
+        axes.y(x0 * bandwidth),
+        axes.x(x1),
+        axes.y(ceiling)
+    );
 }
 
 pub(super) fn draw_grid(svg: &mut String, axes: &Axes) {
