@@ -302,6 +302,7 @@ fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
             "crosscheck.svg",
             "engines.csv",
             "kernels.csv",
+            "report.html",
             "summary.json",
             "utilization.svg"
         ]
@@ -314,6 +315,7 @@ fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
             "crosscheck.svg",
             "engines.csv",
             "kernels.csv",
+            "report.html",
             "summary.json",
             "trace.csv",
             "utilization.svg"
@@ -557,6 +559,7 @@ fn chrome_trace_opens_as_json() {
             "crosscheck.svg",
             "engines.csv",
             "kernels.csv",
+            "report.html",
             "summary.json",
             "trace.json",
             "utilization.svg"
@@ -790,6 +793,22 @@ fn summary_json_agrees_with_the_tables() {
         .map(|v| v.as_u64().unwrap())
         .sum();
     assert_eq!(attribution, cycles);
+
+    // report.html: the summary the terminal prints, one table row per kernel the terminal
+    // lists, the three pictures inline, nothing fetched.
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(html.contains(&format!("{ms:.3}")));
+    let mut kernels = csv::Reader::from_path(out.path().join("kernels.csv")).unwrap();
+    let mut distinct: Vec<(String, String)> = Vec::new();
+    for record in kernels.records().map(Result::unwrap) {
+        let key = (record[0].to_string(), record[2].to_string());
+        if !distinct.contains(&key) {
+            distinct.push(key);
+        }
+    }
+    assert_eq!(html.matches("<tr>").count(), 1 + distinct.len());
+    assert_eq!(html.matches("<svg ").count(), 3);
+    assert!(!html.contains("src=") && !html.contains("href="));
 
     // engines.csv: each array and vector unit, busy no longer than the run.
     let engines = std::fs::read_to_string(out.path().join("engines.csv")).unwrap();

@@ -282,7 +282,7 @@ pub fn simulate_gemm(
 
 /// Simulates a workload on a design and renders the results (`kernels.csv`,
 /// `channels.csv`, `engines.csv`, `summary.json`, `crosscheck.svg`, `attribution.svg`,
-/// `utilization.svg`),
+/// `utilization.svg`, `report.html`),
 /// refusing runs beyond
 /// `max_events`. With `trace`, every
 /// executed node streams to it as the simulation runs.
@@ -300,27 +300,46 @@ pub fn simulate(
         "summary.json",
         report::sim::summary_json(&analysis, &sim, design, platform),
     ));
-    let title = format!(
-        "Roofline vs simulation: {} at {}",
-        design.name(),
-        analysis.workload.options.precision
+    let crosscheck = report::crosscheck::crosscheck_svg(
+        &format!(
+            "Roofline vs simulation: {} at {}",
+            design.name(),
+            analysis.workload.options.precision
+        ),
+        &analysis,
+        &sim,
+        design,
+        platform,
     );
-    files.push((
-        "crosscheck.svg",
-        report::crosscheck::crosscheck_svg(&title, &analysis, &sim, design, platform).into_bytes(),
-    ));
-    let title = format!("Where the cycles went: {}", design.name());
-    files.push((
-        "attribution.svg",
-        report::attribution::attribution_svg(&title, &analysis, &sim, design).into_bytes(),
-    ));
-    let title = format!("Engines and HBM over the run: {}", design.name());
-    files.push((
-        "utilization.svg",
-        report::utilization::utilization_svg(&title, &sim, design).into_bytes(),
-    ));
+    let attribution = report::attribution::attribution_svg(
+        &format!("Where the cycles went: {}", design.name()),
+        &analysis,
+        &sim,
+        design,
+    );
+    let utilization = report::utilization::utilization_svg(
+        &format!("Engines and HBM over the run: {}", design.name()),
+        &sim,
+        design,
+    );
+    let text = report::sim::simulation_text(&analysis, &sim, design, platform);
+    let rows = report::sim::kernel_rows(&analysis, &sim, design, platform);
+    let html = report::html::report_html(
+        &format!("roofsim: {} on {}", design.name(), platform.name),
+        &text,
+        &[
+            ("Roofline against simulation", &crosscheck),
+            ("Where the cycles went", &attribution),
+            ("Engines and HBM over the run", &utilization),
+        ],
+        (&report::sim::KERNEL_COLUMNS, &rows),
+    );
+    files.push(("crosscheck.svg", crosscheck.into_bytes()));
+    files.push(("attribution.svg", attribution.into_bytes()));
+    files.push(("utilization.svg", utilization.into_bytes()));
+    files.push(("report.html", html.into_bytes()));
     Ok(SimulateOutput {
-        text: report::sim::simulation_text(&analysis, &sim, design, platform),
+        text,
         files,
         analysis,
         sim,

@@ -2,6 +2,7 @@
 
 pub mod attribution;
 pub mod crosscheck;
+pub mod html;
 mod pipeline;
 pub mod plot;
 pub mod sim;

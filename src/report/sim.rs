@@ -402,6 +402,56 @@ pub fn summary_json(
     bytes
 }
 
+/// The columns of the per-kernel table (the first is the kernel).
+pub const KERNEL_COLUMNS: [&str; 8] = [
+    "kernel",
+    "count",
+    "total us",
+    "OI tiled",
+    "TOPS",
+    "efficiency",
+    "array util",
+    "bottleneck",
+];
+
+/// One row per kernel name of each encoder, in order of first appearance: its instances,
+/// total microseconds, tiled OI, TOPS, efficiency, array utilisation and bottleneck.
+pub fn kernel_rows(
+    analysis: &RooflineAnalysis,
+    sim: &WorkloadSim,
+    design: &Design,
+    platform: &Platform,
+) -> Vec<Vec<String>> {
+    let mut groups: Vec<((Encoder, &str), SimTotals, CrossCheck)> = Vec::new();
+    for ((kernel, _), result) in analysis.iter().zip(&sim.kernels) {
+        let key = (kernel.encoder, kernel.name);
+        let index = match groups.iter().position(|(seen, _, _)| *seen == key) {
+            Some(index) => index,
+            None => {
+                let example = cross_check(kernel, result, design, platform);
+                groups.push((key, SimTotals::default(), example));
+                groups.len() - 1
+            }
+        };
+        groups[index].1.add(kernel, result, design, platform);
+    }
+    groups
+        .iter()
+        .map(|((encoder, name), totals, example)| {
+            vec![
+                format!("{encoder}/{name}"),
+                format!("x{}", totals.instances),
+                format!("{:.1}", totals.seconds(design) * 1e6),
+                format!("{:.1}", example.oi_tiled),
+                format!("{:.3}", example.achieved_ops_per_s / 1e12),
+                format!("{:.1}%", 100.0 * totals.efficiency(design)),
+                format!("{:.1}%", 100.0 * example.array_utilization),
+                totals.bottleneck().name().to_string(),
+            ]
+        })
+        .collect()
+}
+
 /// Summary for the terminal: per kernel class and per encoder.
 pub fn simulation_text(
     analysis: &RooflineAnalysis,
@@ -420,47 +470,10 @@ pub fn simulation_text(
         sim.units_simulated,
         sim.events
     );
-    // One group per kernel name of each encoder, in order of first appearance.
-    let mut groups: Vec<((Encoder, &str), SimTotals, CrossCheck)> = Vec::new();
-    for ((kernel, _), result) in analysis.iter().zip(&sim.kernels) {
-        let key = (kernel.encoder, kernel.name);
-        let index = match groups.iter().position(|(seen, _, _)| *seen == key) {
-            Some(index) => index,
-            None => {
-                let example = cross_check(kernel, result, design, platform);
-                groups.push((key, SimTotals::default(), example));
-                groups.len() - 1
-            }
-        };
-        groups[index].1.add(kernel, result, design, platform);
-    }
-    let rows: Vec<Vec<String>> = groups
-        .iter()
-        .map(|((encoder, name), totals, example)| {
-            vec![
-                format!("{encoder}/{name}"),
-                format!("x{}", totals.instances),
-                format!("{:.1}", totals.seconds(design) * 1e6),
-                format!("{:.1}", example.oi_tiled),
-                format!("{:.3}", example.achieved_ops_per_s / 1e12),
-                format!("{:.1}%", 100.0 * totals.efficiency(design)),
-                format!("{:.1}%", 100.0 * example.array_utilization),
-                totals.bottleneck().name().to_string(),
-            ]
-        })
-        .collect();
+    let rows = kernel_rows(analysis, sim, design, platform);
     let kernel_header = format!("kernel (fusion {})", options.fusion);
     out.push_str(&super::table::aligned(
-        &[
-            &kernel_header,
-            "count",
-            "total us",
-            "OI tiled",
-            "TOPS",
-            "efficiency",
-            "array util",
-            "bottleneck",
-        ],
+        &[&[kernel_header.as_str()][..], &KERNEL_COLUMNS[1..]].concat(),
         &rows,
     ));
     out.push('\n');
