@@ -551,3 +551,22 @@ fn an_interrupted_sweep_says_how_to_resume() {
     sweep(&path, &full, &[]);
     assert_eq!(read(&csv), read(&full.join("sweep.csv")));
 }
+
+/// A skip reason quoting the user's text (an engine name holding an escaped line break) is
+/// one line, in `sweep.csv` and in what the sweep prints.
+#[test]
+fn skip_reasons_stay_one_line() {
+    let (dir, path) = setup(SWEEP);
+    let design = format!(
+        "{}\n[[engines]]\nname = \"a\\nb\"\nkind = \"vector\"\nlanes = 4\n",
+        roofsim::config::design::DEFAULT_DESIGN
+    );
+    std::fs::write(dir.path().join("design.toml"), design).unwrap();
+    let out = dir.path().join("out");
+    let output = run_sweep(&path, &out, &[]);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`a\\nb`"), "{stderr}");
+    let rows = read(&out.join("sweep.csv"));
+    assert_eq!(rows.lines().count(), 1 + 32, "{rows}");
+}

@@ -49,6 +49,22 @@ impl ConfigError {
     }
 }
 
+/// `message` with its control characters escaped, so it prints as one line: text from the
+/// user's files (a value, a name) may hold line breaks (`\n` in a TOML string).
+pub(crate) fn one_line(message: &dyn std::fmt::Display) -> String {
+    message
+        .to_string()
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<char>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 /// A value that must lie in `range` (a NaN lies in none); the error names `file`, `field`
 /// and the range.
 pub(crate) fn in_range<T: PartialOrd + std::fmt::Display>(

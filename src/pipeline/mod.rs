@@ -31,31 +31,16 @@ use crate::workload::{
 /// line breaks or other control characters, which print escaped (`\n`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}", one_line(.0))]
+    #[error("{}", crate::config::one_line(.0))]
     Config(#[from] ConfigError),
-    #[error("{}", one_line(.0))]
+    #[error("{}", crate::config::one_line(.0))]
     Workload(#[from] WorkloadError),
-    #[error("{}", one_line(.0))]
+    #[error("{}", crate::config::one_line(.0))]
     Lower(#[from] LowerError),
-    #[error("{}", one_line(.0))]
+    #[error("{}", crate::config::one_line(.0))]
     Sim(#[from] SimError),
-    #[error("{}", one_line(.0))]
+    #[error("{}", crate::config::one_line(.0))]
     Report(#[from] ReportError),
-}
-
-/// `message` with its control characters escaped, so it prints as one line.
-fn one_line(message: &dyn std::fmt::Display) -> String {
-    message
-        .to_string()
-        .chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<char>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
 }
 
 impl Error {

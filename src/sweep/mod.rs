@@ -337,8 +337,16 @@ pub fn check_kernel_filter(inputs: &SweepInputs) -> Result<(), ConfigError> {
 }
 
 /// Simulates one point: kernel by kernel through the cache, or, when the point's design
-/// overlaps kernels (whose results depend on their neighbours), unit by unit.
+/// overlaps kernels (whose results depend on their neighbours), unit by unit. A skip reason
+/// is one line, whatever the user's files hold.
 pub fn evaluate(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Outcome {
+    match simulate_point(inputs, point, cache) {
+        Outcome::Skipped(reason) => Outcome::Skipped(crate::config::one_line(&reason)),
+        simulated => simulated,
+    }
+}
+
+fn simulate_point(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> Outcome {
     let (design, workload) = match prepare(inputs, point) {
         Ok(prepared) => prepared,
         Err(reason) => return Outcome::Skipped(reason),
