@@ -6,7 +6,9 @@ use crate::config::design::Design;
 use crate::config::platform::Platform;
 use crate::roofline::RooflineAnalysis;
 use crate::sim::hbm::{ChannelStats, TICKS_PER_CYCLE};
-use crate::sim::{Bottleneck, CrossCheck, SimTotals, WorkloadSim, cross_check, pipeline_model};
+use crate::sim::{
+    Bottleneck, CrossCheck, SimTotals, WorkloadSim, cross_check, encoder_totals, pipeline_model,
+};
 use crate::workload::Encoder;
 use std::fmt::Write;
 
@@ -249,39 +251,6 @@ pub fn gemm_text(
     out
 }
 
-/// Totals of each encoder that ran, in order, and of all of them.
-fn encoder_totals(
-    analysis: &RooflineAnalysis,
-    sim: &WorkloadSim,
-    design: &Design,
-    platform: &Platform,
-) -> (Vec<(Encoder, SimTotals)>, SimTotals) {
-    let mut encoders: Vec<(Encoder, SimTotals)> = Vec::new();
-    let mut all = SimTotals::default();
-    let kernels = &analysis.workload.kernels;
-    for unit in &sim.units {
-        let encoder = kernels[unit.kernels.start].encoder;
-        if encoders.last().is_none_or(|(last, _)| *last != encoder) {
-            encoders.push((encoder, SimTotals::default()));
-        }
-        let (_, totals) = encoders.last_mut().expect("pushed above");
-        for index in unit.kernels.clone() {
-            totals.add_work(&kernels[index], &sim.kernels[index], design, platform);
-            all.add_work(&kernels[index], &sim.kernels[index], design, platform);
-        }
-        totals.add_time(unit.cycles, &unit.attribution);
-        all.add_time(unit.cycles, &unit.attribution);
-    }
-    if design.overlap_kernels() {
-        // Kernels overlap, so their roofline times do not add: the bound is the whole
-        // design's MAC roof and HBM peak over all the work.
-        for totals in encoders.iter_mut().map(|(_, t)| t).chain([&mut all]) {
-            totals.roofline_s = totals.overlapped_roofline_s(design, platform);
-        }
-    }
-    (encoders, all)
-}
-
 /// The cycles of each cause, by name.
 fn attribution_json(totals: &SimTotals) -> serde_json::Value {
     Bottleneck::ALL
@@ -305,7 +274,7 @@ pub fn summary_json(
 ) -> Vec<u8> {
     let options = &analysis.workload.options;
     let images = (options.cameras * options.batch) as f64;
-    let (encoders, all) = encoder_totals(analysis, sim, design, platform);
+    let (encoders, all) = encoder_totals(&analysis.workload, sim, design, platform);
     let totals_json = |totals: &SimTotals| {
         let seconds = totals.seconds(design);
         serde_json::json!({
@@ -478,7 +447,7 @@ pub fn simulation_text(
     ));
     out.push('\n');
     let mut rows = Vec::new();
-    let (encoders, all) = encoder_totals(analysis, sim, design, platform);
+    let (encoders, all) = encoder_totals(&analysis.workload, sim, design, platform);
     for (encoder, totals) in &encoders {
         let seconds = totals.seconds(design);
         let per_camera = match encoder {

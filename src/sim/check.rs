@@ -1,10 +1,11 @@
 //! Cross-check of a simulated kernel against its roofline at the tiled operational intensity.
 
+use super::WorkloadSim;
 use super::hbm::TICKS_PER_CYCLE;
 use super::{Attribution, Bottleneck, KernelSim};
 use crate::config::design::{Design, MemoryModel};
 use crate::config::platform::Platform;
-use crate::workload::Kernel;
+use crate::workload::{Encoder, Kernel, Workload};
 
 /// A simulated kernel held against the roofline of the design.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -177,4 +178,38 @@ impl SimTotals {
     pub fn bottleneck(&self) -> Bottleneck {
         Bottleneck::dominant(&self.attribution)
     }
+}
+
+/// Totals of each encoder of a simulated workload, in order, and of all of them: each
+/// kernel's work, each unit's time (a unit's kernels overlap in a layer graph). When kernels
+/// overlap, their roofline times do not add: the bound is then the whole design's MAC roof
+/// and HBM peak over all the work.
+pub fn encoder_totals(
+    workload: &Workload,
+    sim: &WorkloadSim,
+    design: &Design,
+    platform: &Platform,
+) -> (Vec<(Encoder, SimTotals)>, SimTotals) {
+    let mut encoders: Vec<(Encoder, SimTotals)> = Vec::new();
+    let mut all = SimTotals::default();
+    let kernels = &workload.kernels;
+    for unit in &sim.units {
+        let encoder = kernels[unit.kernels.start].encoder;
+        if encoders.last().is_none_or(|(last, _)| *last != encoder) {
+            encoders.push((encoder, SimTotals::default()));
+        }
+        let (_, totals) = encoders.last_mut().expect("pushed above");
+        for index in unit.kernels.clone() {
+            totals.add_work(&kernels[index], &sim.kernels[index], design, platform);
+            all.add_work(&kernels[index], &sim.kernels[index], design, platform);
+        }
+        totals.add_time(unit.cycles, &unit.attribution);
+        all.add_time(unit.cycles, &unit.attribution);
+    }
+    if design.overlap_kernels() {
+        for totals in encoders.iter_mut().map(|(_, t)| t).chain([&mut all]) {
+            totals.roofline_s = totals.overlapped_roofline_s(design, platform);
+        }
+    }
+    (encoders, all)
 }

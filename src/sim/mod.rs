@@ -25,7 +25,9 @@ mod queue;
 pub mod vector;
 mod workload;
 
-pub use check::{CrossCheck, SimTotals, cross_check, kernel_roof, roofline_seconds};
+pub use check::{
+    CrossCheck, SimTotals, cross_check, encoder_totals, kernel_roof, roofline_seconds,
+};
 pub use engine::{GraphSim, simulate, simulate_graph};
 pub use machine::{Machine, engine_cycles};
 pub use pipeline::{PipelineModel, pipeline_model};

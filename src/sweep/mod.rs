@@ -19,8 +19,8 @@ use crate::config::precision::{Precision, PrecisionPair};
 use crate::lower::lower;
 
 use crate::sim::{
-    Bottleneck, KernelSim, NullSink, SimError, SimTotals, engine_busy_cycles, event_bound,
-    pipeline_model, roofline_seconds, simulate, simulate_workload,
+    Bottleneck, KernelSim, NullSink, SimError, SimTotals, encoder_totals, engine_busy_cycles,
+    event_bound, pipeline_model, roofline_seconds, simulate, simulate_workload,
 };
 use crate::workload::{Encoder, Kernel, Workload, WorkloadChoices, build_workload};
 use std::collections::{BTreeMap, HashMap};
@@ -366,18 +366,11 @@ fn simulate_point(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> O
             Ok(sim) => sim,
             Err(error) => return Outcome::Skipped(error.to_string()),
         };
-        for unit in &sim.units {
-            let encoder = workload.kernels[unit.kernels.start].encoder;
-            let totals = by_encoder[encoder as usize].get_or_insert_default();
-            for index in unit.kernels.clone() {
-                let (kernel, result) = (&workload.kernels[index], &sim.kernels[index]);
-                totals.add_work(kernel, result, &design, platform);
-                all.add_work(kernel, result, &design, platform);
-            }
-            totals.add_time(unit.cycles, &unit.attribution);
-            all.add_time(unit.cycles, &unit.attribution);
+        let (encoders, totals) = encoder_totals(&workload, &sim, &design, platform);
+        for (encoder, encoder_totals) in encoders {
+            by_encoder[encoder as usize] = Some(encoder_totals);
         }
-        all.roofline_s = all.overlapped_roofline_s(&design, platform);
+        all = totals;
     } else {
         for kernel in &workload.kernels {
             let sim = match cache.simulate(kernel, &design, platform) {
