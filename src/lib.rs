@@ -18,6 +18,7 @@
 //!
 //! sweep:     many design points in parallel, resumable, sharded
 //! pipeline:  whole jobs as the `roofsim` binary runs them
+//! cli:       the command line's options and jobs, shared by the binary and the Python package
 //! ```
 //!
 //! The modelled accelerator: `count` systolic arrays of `rows × cols` MAC units (output-,
@@ -26,6 +27,7 @@
 //! documents its timing assumptions: [`sim::array`] for the arrays, [`sim::vector`] for the vector units,
 //! [`sim::hbm`] for the channels, [`sim`] for the engine and the attribution.
 
+pub mod cli;
 pub mod config;
 pub mod lower;
 pub mod pipeline;

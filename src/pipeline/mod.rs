@@ -267,9 +267,7 @@ pub fn simulate_gemm(
 
 /// Simulates a workload on a design and renders the results (`kernels.csv`,
 /// `channels.csv`, `engines.csv`, `summary.json`, `crosscheck.svg`, `attribution.svg`,
-/// `utilization.svg`, `report.html`),
-/// refusing runs beyond
-/// `max_events`. With `trace`, every
+/// `utilization.svg`, `report.html`), refusing runs beyond `max_events`. With `trace`, every
 /// executed node streams to it as the simulation runs.
 pub fn simulate(
     analysis: RooflineAnalysis,
@@ -279,11 +277,65 @@ pub fn simulate(
     trace: Option<&mut dyn TraceSink>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<SimulateOutput, Error> {
-    let (sim, mut files) =
-        simulate_files(&analysis, platform, design, max_events, trace, progress)?;
+    let (sim, files) = simulate_files(&analysis, platform, design, max_events, trace, progress)?;
+    let text = report::sim::simulation_text(&analysis, &sim, design, platform);
+    let mut output = SimulateOutput {
+        text,
+        files,
+        analysis,
+        sim,
+    };
+    add_pictures_and_report(&mut output, platform, design);
+    Ok(output)
+}
+
+/// `analyze`: the roofline of the design's workload at each precision (the design's first,
+/// at its fusion) and the design's simulation, in one set of files whose `report.html`
+/// holds both answers.
+#[allow(clippy::too_many_arguments)]
+pub fn analyze(
+    model: &ModelSpec,
+    policy: Option<&PolicySpec>,
+    platform: &Platform,
+    design: &Design,
+    choices: &WorkloadChoices,
+    precisions: &[PrecisionPair],
+    max_events: u64,
+    progress: &(dyn Fn() + Sync),
+) -> Result<SimulateOutput, Error> {
+    let mut ordered = vec![design.precision()];
+    ordered.extend(precisions.iter().filter(|&&p| p != design.precision()));
+    let choices = WorkloadChoices {
+        fusion: design.fusion(),
+        ..choices.clone()
+    };
+    let roofline = roofline(model, policy, platform, &choices, &ordered)?;
+    let analysis = design_workload(model, policy, platform, design, &choices)?;
+    let (sim, mut files) = simulate_files(&analysis, platform, design, max_events, None, progress)?;
+    let text = report::sim::simulation_text(&analysis, &sim, design, platform);
+    files.extend(roofline.files);
+    let mut output = SimulateOutput {
+        text: format!("{}\n{text}", roofline.text),
+        files,
+        analysis,
+        sim,
+    };
+    add_pictures_and_report(&mut output, platform, design);
+    Ok(output)
+}
+
+/// Adds `summary.json`, the three pictures of a simulation and `report.html` to its files.
+/// The report shows every SVG among the files (a roofline run's plots too) and the text.
+fn add_pictures_and_report(output: &mut SimulateOutput, platform: &Platform, design: &Design) {
+    let SimulateOutput {
+        text,
+        files,
+        analysis,
+        sim,
+    } = output;
     files.push((
         "summary.json",
-        report::sim::summary_json(&analysis, &sim, design, platform),
+        report::sim::summary_json(analysis, sim, design, platform),
     ));
     let crosscheck = report::crosscheck::crosscheck_svg(
         &format!(
@@ -291,45 +343,53 @@ pub fn simulate(
             design.name(),
             analysis.workload.options.precision
         ),
-        &analysis,
-        &sim,
+        analysis,
+        sim,
         design,
         platform,
     );
     let attribution = report::attribution::attribution_svg(
         &format!("Where the cycles went: {}", design.name()),
-        &analysis,
-        &sim,
+        analysis,
+        sim,
         design,
     );
     let utilization = report::utilization::utilization_svg(
         &format!("Engines and HBM over the run: {}", design.name()),
-        &sim,
+        sim,
         design,
-    );
-    let text = report::sim::simulation_text(&analysis, &sim, design, platform);
-    let rows = report::sim::kernel_rows(&analysis, &sim, design, platform);
-    let html = report::html::report_html(
-        &format!("roofsim: {} on {}", design.name(), platform.name),
-        &text,
-        &[
-            ("Roofline against simulation", &crosscheck),
-            ("Where the cycles went", &attribution),
-            ("Engines and HBM over the run", &utilization),
-        ],
-        (&report::sim::KERNEL_COLUMNS, &rows),
     );
     files.push(("crosscheck.svg", crosscheck.into_bytes()));
     files.push(("attribution.svg", attribution.into_bytes()));
     files.push(("utilization.svg", utilization.into_bytes()));
-    files.push(("report.html", html.into_bytes()));
-    Ok(SimulateOutput {
+    let pictures: Vec<(&str, &str)> = REPORT_PICTURES
+        .iter()
+        .filter_map(|&(file, heading)| {
+            let (_, bytes) = files.iter().find(|(name, _)| *name == file)?;
+            Some((heading, std::str::from_utf8(bytes).expect("SVG is UTF-8")))
+        })
+        .collect();
+    let rows = report::sim::kernel_rows(analysis, sim, design, platform);
+    let html = report::html::report_html(
+        &format!("roofsim: {} on {}", design.name(), platform.name),
         text,
-        files,
-        analysis,
-        sim,
-    })
+        &pictures,
+        (&report::sim::KERNEL_COLUMNS, &rows),
+    );
+    files.push(("report.html", html.into_bytes()));
 }
+
+/// The pictures a report shows when they are among the files, in order, with their headings.
+const REPORT_PICTURES: [(&str, &str); 5] = [
+    ("crosscheck.svg", "Roofline against simulation"),
+    ("attribution.svg", "Where the cycles went"),
+    ("utilization.svg", "Engines and HBM over the run"),
+    (
+        "vision_roofline.svg",
+        "Roofline: vision encoder and connector",
+    ),
+    ("text_roofline.svg", "Roofline: text encoder"),
+];
 
 /// Simulates the analysed workload and writes its per-kernel and per-channel CSV.
 fn simulate_files(

@@ -1,0 +1,238 @@
+//! The command line as a library: its options (clap) and the jobs they run, shared by the
+//! `roofsim` binary and the Python package, so both take the same options, validate them the
+//! same way and fail with the same one-line errors.
+//!
+//! A job returns what to print and which files it wrote; printing, progress on a terminal and
+//! exit codes belong to the caller.
+
+mod run;
+
+pub use run::{Ran, run};
+
+use crate::sim::DEFAULT_MAX_EVENTS;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "roofsim",
+    version,
+    about = "Roofline analysis and cycle-level simulation of transformer encoders on FPGAs"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The whole analysis in one folder: the roofline at each precision, the simulation of
+    /// the design, their cross-check and report.html.
+    Analyze(AnalyzeArgs),
+    /// Every kernel of the encoders under the platform's roofline, at each precision.
+    Roofline(RooflineArgs),
+    /// Lower the encoders onto a design and simulate them cycle by cycle.
+    Simulate(SimulateArgs),
+    /// Write one kernel's tile dataflow graph as Graphviz DOT.
+    Lower(LowerArgs),
+    /// Explore a design space in parallel: sweep.csv, pareto.svg, best.toml.
+    Sweep(SweepArgs),
+    /// Join the shards of one sweep (each folder's sweep.csv and sweep.meta.json) into one
+    /// folder: sweep.csv, pareto.svg, best.toml, as a single run writes them.
+    Merge {
+        /// Output folder
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Shard files (sweep.csv of each shard)
+        #[arg(required = true, value_name = "FILE")]
+        inputs: Vec<PathBuf>,
+    },
+    /// Measure the HBM channel model with streaming reads across burst sizes.
+    Probe {
+        /// What to probe: `hbm`
+        #[arg(value_parser = ["hbm"])]
+        target: String,
+        #[command(flatten)]
+        design: DesignArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DesignArgs {
+    /// Design TOML [default: built-in configs/designs/u280-int8.toml]
+    #[arg(long, value_name = "FILE")]
+    pub design: Option<PathBuf>,
+    /// Platform TOML [default: built-in AMD Alveo U280]
+    #[arg(long, value_name = "FILE")]
+    pub platform: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    /// Design TOML [default: built-in configs/designs/u280-int8.toml]
+    #[arg(long, value_name = "FILE")]
+    pub design: Option<PathBuf>,
+    /// Also write a trace of every executed node, streamed as the simulation runs
+    #[arg(long)]
+    pub trace: bool,
+    /// Trace format: csv (trace.csv) or chrome (trace.json, for Perfetto or chrome://tracing)
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = TraceFormat::Csv)]
+    pub trace_format: TraceFormat,
+    /// Simulate one GEMM MxNxK (output M x N, reduction K) on one array instead of the model
+    #[arg(long, value_name = "MxNxK")]
+    pub gemm: Option<String>,
+    /// With --gemm: array shape RxC [default: the design's]
+    #[arg(long, value_name = "RxC", requires = "gemm")]
+    pub array: Option<String>,
+    /// With --gemm: dataflow os, ws or is [default: the design's]
+    #[arg(long, value_name = "D", requires = "gemm")]
+    pub dataflow: Option<String>,
+    /// Unlimited bandwidth and zero latency (with --gemm, the GEMM is also one tile)
+    #[arg(long)]
+    pub ideal_memory: bool,
+    /// Simulate only these kernels of each layer, comma-separated names or encoder/name
+    /// (as the tables print them: the names follow the design's fusion)
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub kernels: Vec<String>,
+    /// Refuse runs whose distinct layers would take more events (graph nodes) than this
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
+    pub max_events: u64,
+    /// Output folder
+    #[arg(long, value_name = "DIR", default_value = "traces/simulate")]
+    pub out: PathBuf,
+}
+
+/// How `simulate --trace` writes its trace.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TraceFormat {
+    Csv,
+    Chrome,
+}
+
+impl TraceFormat {
+    pub fn file_name(self) -> &'static str {
+        match self {
+            TraceFormat::Csv => "trace.csv",
+            TraceFormat::Chrome => "trace.json",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    /// Sweep TOML (configs/sweeps/...)
+    #[arg(long, value_name = "FILE")]
+    pub sweep: PathBuf,
+    /// Worker threads [default: all cores]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Keep the rows of an interrupted run and continue after them
+    #[arg(long)]
+    pub resume: bool,
+    /// Run only the I-th of N disjoint slices of the points (0-based), e.g. 0/4
+    #[arg(long, value_name = "I/N", default_value = "0/1")]
+    pub shard: String,
+    /// Rank all points analytically (roofline at the tiled OI under the array model) and
+    /// simulate only the best K
+    #[arg(long, value_name = "K")]
+    pub prescreen: Option<usize>,
+    /// Skip points whose kernels would take more events (graph nodes) than this
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
+    pub max_events: u64,
+    /// Output folder
+    #[arg(long, value_name = "DIR", default_value = "traces/sweep")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LowerArgs {
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    /// Design TOML [default: built-in configs/designs/u280-int8.toml]
+    #[arg(long, value_name = "FILE")]
+    pub design: Option<PathBuf>,
+    /// Kernel as `encoder/name` (e.g. `text/qkv_proj`); the first layer's instance is lowered
+    #[arg(long, value_name = "NAME")]
+    pub kernel: String,
+    /// Lower the kernel's whole layer as one graph, as overlap_kernels runs it
+    #[arg(long)]
+    pub layer: bool,
+    /// DOT file to write
+    #[arg(long, value_name = "FILE")]
+    pub dot: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Hugging Face config.json of the model [default: built-in SmolVLM2-500M]
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// smolVLA policy config.json (cameras, text layers, language tokens), or `none` for the
+    /// bare model [default: the built-in smolvla_base for a vision-language model, even one
+    /// given with --model; none for a standalone vision or text model]. Every run prints which
+    /// policy applies.
+    #[arg(long, value_name = "FILE|none")]
+    pub policy: Option<PathBuf>,
+    /// Platform TOML [default: built-in AMD Alveo U280]
+    #[arg(long, value_name = "FILE")]
+    pub platform: Option<PathBuf>,
+    /// Camera images per observation [default: the policy's, 3]
+    #[arg(long, value_name = "N")]
+    pub cameras: Option<u64>,
+    /// Language tokens (padded) [default: the policy's, 48]
+    #[arg(long, value_name = "N")]
+    pub language_tokens: Option<u64>,
+    /// State tokens [default: 1]
+    #[arg(long, value_name = "N")]
+    pub state_tokens: Option<u64>,
+    /// Text layers to run [default: the policy's, 16]
+    #[arg(long, value_name = "N")]
+    pub text_layers: Option<u64>,
+    /// Vision layers to run, for focused runs [default: all of the model's, 12]
+    #[arg(long, value_name = "N")]
+    pub vision_layers: Option<u64>,
+    /// Observations processed together (weights are read once per batch)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub batch: u64,
+    /// Fused kernels, comma-separated: gemm-act, qkv, attention, all, none
+    /// [default: none for roofline; the design's for simulate and lower]
+    #[arg(long, value_name = "LIST")]
+    pub fuse: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RooflineArgs {
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    /// Precision, `P` for weights and activations or `W/A` separately (fp32, fp16, bf16,
+    /// int8, int4); repeat or comma-separate for several; the first is tabled and plotted
+    /// [default: int8,int4/int8,int4,fp16,bf16,fp32]
+    #[arg(long, value_name = "P")]
+    pub precision: Vec<String>,
+    /// Output folder
+    #[arg(long, value_name = "DIR", default_value = "traces/roofline")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    /// Design TOML [default: built-in configs/designs/u280-int8.toml]
+    #[arg(long, value_name = "FILE")]
+    pub design: Option<PathBuf>,
+    /// Precisions of the roofline tables, as for `roofline`; the simulation runs the
+    /// design's [default: int8,int4/int8,int4,fp16,bf16,fp32]
+    #[arg(long, value_name = "P")]
+    pub precision: Vec<String>,
+    /// Refuse runs whose distinct layers would take more events (graph nodes) than this
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
+    pub max_events: u64,
+    /// Output folder
+    #[arg(long, value_name = "DIR", default_value = "traces/analyze")]
+    pub out: PathBuf,
+}

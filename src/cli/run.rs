@@ -1,0 +1,405 @@
+//! The jobs behind each command: validate every option, run, write the output folder whole.
+
+use super::{
+    AnalyzeArgs, Command, DesignArgs, InputArgs, LowerArgs, RooflineArgs, SimulateArgs, SweepArgs,
+    TraceFormat,
+};
+use crate::config::design::{Dataflow, Design, MemoryModel};
+use crate::config::model::{ModelSpec, PolicySpec};
+use crate::config::platform::Platform;
+use crate::config::precision::PrecisionPair;
+use crate::config::{ConfigError, Source, dimensions};
+use crate::lower::to_dot;
+use crate::pipeline::{self, Error, MergeInput, ModelInputs, SweepOptions};
+use crate::report::{self, ReportError, write_all};
+use crate::sim::TraceSink;
+use crate::sweep::{SweepInputs, SweepMeta};
+use crate::trace::{ChromeTrace, CsvTrace, TraceFile};
+use crate::workload::WorkloadChoices;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+
+/// What a finished command has to say: the text for standard output and the files it
+/// wrote, in order.
+#[derive(Debug, Default)]
+pub struct Ran {
+    pub text: String,
+    pub written: Vec<PathBuf>,
+}
+
+impl Ran {
+    fn new(text: String, out: &Path, names: impl IntoIterator<Item = impl AsRef<Path>>) -> Ran {
+        Ran {
+            text,
+            written: names.into_iter().map(|name| out.join(name)).collect(),
+        }
+    }
+}
+
+/// Runs one command. Progress bars draw on standard error when it is a terminal.
+pub fn run(command: &Command) -> Result<Ran, Error> {
+    match command {
+        Command::Analyze(args) => run_analyze(args),
+        Command::Roofline(args) => run_roofline(args),
+        Command::Simulate(args) => run_simulate(args),
+        Command::Lower(args) => run_lower(args),
+        Command::Sweep(args) => run_sweep(args),
+        Command::Merge { out, inputs } => run_merge(out, inputs),
+        Command::Probe { design, .. } => run_probe(design),
+    }
+}
+
+/// The most sweep worker threads: far beyond any useful count on a workstation, and a
+/// bound on the threads and memory a typo can ask for.
+const MAX_JOBS: usize = 256;
+
+/// Bad command-line values, reported like config errors: one line, exit code 2.
+fn option_error(option: &str, rule: String) -> Error {
+    Error::Config(ConfigError::invalid("command line", option, rule))
+}
+
+/// The model, policy, platform and workload choices every job starts from.
+struct Inputs {
+    model: ModelSpec,
+    policy: Option<PolicySpec>,
+    platform: Platform,
+    choices: WorkloadChoices,
+}
+
+/// The design, with `--fuse` overriding its fusion switches when given.
+fn load_design_for(
+    path: Option<&Path>,
+    inputs: &InputArgs,
+    loaded: &Inputs,
+) -> Result<Design, Error> {
+    let design = pipeline::design_or_default(path, &loaded.platform)?;
+    if inputs.fuse.is_none() {
+        return Ok(design);
+    }
+    let fusion = loaded.choices.fusion;
+    Ok(design.modified(&loaded.platform, "--fuse", |raw| raw.fusion = fusion)?)
+}
+
+fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
+    let ModelInputs { model, policy } =
+        pipeline::model_and_policy(inputs.model.as_deref(), inputs.policy.as_deref())?;
+    let choices = WorkloadChoices {
+        cameras: inputs.cameras,
+        language_tokens: inputs.language_tokens,
+        state_tokens: inputs.state_tokens,
+        batch: inputs.batch,
+        text_layers: inputs.text_layers,
+        vision_layers: inputs.vision_layers,
+        kernels: Vec::new(),
+        fusion: inputs
+            .fuse
+            .as_deref()
+            .unwrap_or("none")
+            .parse()
+            .map_err(|rule| option_error("--fuse", rule))?,
+    };
+    Ok(Inputs {
+        model,
+        policy,
+        platform: pipeline::platform_or_default(inputs.platform.as_deref())?,
+        choices,
+    })
+}
+
+/// The `--precision` values, or the default list when none is given.
+fn precisions_or_default(values: &[String]) -> Result<Vec<PrecisionPair>, Error> {
+    if values.is_empty() {
+        return Ok(pipeline::default_precisions());
+    }
+    PrecisionPair::parse_list(values).map_err(|rule| option_error("--precision", rule))
+}
+
+fn run_roofline(args: &RooflineArgs) -> Result<Ran, Error> {
+    let Inputs {
+        model,
+        policy,
+        platform,
+        choices,
+    } = load_inputs(&args.inputs)?;
+    let precisions = precisions_or_default(&args.precision)?;
+    let output = pipeline::roofline(&model, policy.as_ref(), &platform, &choices, &precisions)?;
+    report::remove_partials(&args.out)?;
+    write_all(&args.out, &output.files)?;
+    let names = output.files.iter().map(|(name, _)| name);
+    Ok(Ran::new(output.text, &args.out, names))
+}
+
+fn run_simulate(args: &SimulateArgs) -> Result<Ran, Error> {
+    let mut inputs = load_inputs(&args.inputs)?;
+    inputs.choices.kernels = args.kernels.clone();
+    let mut design = load_design_for(args.design.as_deref(), &args.inputs, &inputs)?;
+    if args.ideal_memory {
+        design = design.modified(&inputs.platform, "--ideal-memory", |raw| {
+            raw.memory = MemoryModel::Ideal
+        })?;
+    }
+    // Everything is validated before anything touches the output folder.
+    let job = match &args.gemm {
+        Some(gemm) => {
+            let [m, n, k] = dimensions::<3>(gemm).map_err(|rule| option_error("--gemm", rule))?;
+            let array = match &args.array {
+                Some(text) => Some(
+                    dimensions::<2>(text)
+                        .map_err(|rule| option_error("--array", rule))?
+                        .into(),
+                ),
+                None => None,
+            };
+            let mut single =
+                design.single_array(&inputs.platform, array, args.ideal_memory, (m, n, k))?;
+            if let Some(dataflow) = &args.dataflow {
+                let dataflow = dataflow
+                    .parse::<Dataflow>()
+                    .map_err(|rule| option_error("--dataflow", rule))?;
+                single = single.modified(&inputs.platform, "--dataflow", |raw| {
+                    raw.arrays.dataflow = dataflow
+                })?;
+            }
+            SimulationJob::Gemm((m, n, k), Box::new(single))
+        }
+        None => SimulationJob::Model(pipeline::design_workload(
+            &inputs.model,
+            inputs.policy.as_ref(),
+            &inputs.platform,
+            &design,
+            &inputs.choices,
+        )?),
+    };
+    report::remove_partials(&args.out)?;
+    let partial = args
+        .out
+        .join(format!(".{}.partial", args.trace_format.file_name()));
+    let clock_hz = match &job {
+        SimulationJob::Gemm(_, single) => single.clock_hz(),
+        SimulationJob::Model(_) => design.clock_hz(),
+    };
+    let mut trace: Option<Box<dyn TraceFile>> = if args.trace {
+        std::fs::create_dir_all(&args.out).map_err(ReportError::io(&args.out))?;
+        let file = std::fs::File::create(&partial).map_err(ReportError::io(&partial))?;
+        let writer = std::io::BufWriter::new(file);
+        Some(match args.trace_format {
+            TraceFormat::Chrome => {
+                Box::new(ChromeTrace::new(writer, clock_hz, crate::trace::COVERAGE))
+            }
+            TraceFormat::Csv => Box::new(CsvTrace::new(writer)),
+        })
+    } else {
+        None
+    };
+    let sink = trace.as_mut().map(|t| t.as_mut() as &mut dyn TraceSink);
+    let result = match job {
+        SimulationJob::Gemm(gemm, single) => {
+            pipeline::simulate_gemm(gemm, &inputs.platform, &single, sink)
+        }
+        SimulationJob::Model(analysis) => {
+            let progress = progress_bar();
+            let result = pipeline::simulate(
+                analysis,
+                &inputs.platform,
+                &design,
+                args.max_events,
+                sink,
+                &|| progress.inc(1),
+            );
+            progress.finish_and_clear();
+            result
+        }
+    };
+    let finished = result.and_then(|output| {
+        if let Some(trace) = trace {
+            trace.finish().map_err(ReportError::io(&partial))?;
+        }
+        Ok(output)
+    });
+    let output = match finished {
+        Ok(output) => output,
+        Err(error) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(error);
+        }
+    };
+    write_all(&args.out, &output.files)?;
+    let mut ran = Ran::new(
+        output.text,
+        &args.out,
+        output.files.iter().map(|(name, _)| name),
+    );
+    // The trace goes in under its name last, once everything else is written.
+    if args.trace {
+        let path = args.out.join(args.trace_format.file_name());
+        std::fs::rename(&partial, &path).map_err(ReportError::io(&path))?;
+        ran.written.push(path);
+    }
+    Ok(ran)
+}
+
+/// What `simulate` runs: one GEMM on one array, or the model's encoders.
+enum SimulationJob {
+    Gemm((u64, u64, u64), Box<Design>),
+    Model(crate::roofline::RooflineAnalysis),
+}
+
+/// A bar on a terminal; nothing when stderr is piped.
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_message("simulating distinct layers");
+    bar
+}
+
+fn run_lower(args: &LowerArgs) -> Result<Ran, Error> {
+    let inputs = load_inputs(&args.inputs)?;
+    let design = load_design_for(args.design.as_deref(), &args.inputs, &inputs)?;
+    let graph = pipeline::lower_kernel(
+        &inputs.model,
+        inputs.policy.as_ref(),
+        &inputs.platform,
+        &design,
+        &inputs.choices,
+        &args.kernel,
+        args.layer,
+    )?;
+    let dir = args
+        .dot
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = args
+        .dot
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| option_error("--dot", "needs a file name".to_string()))?;
+    write_all(dir, &[(name, to_dot(&graph, &design).into_bytes())])?;
+    let text = format!(
+        "{} nodes, {} edges, {} bytes moved by the tiling\n",
+        graph.graph.node_count(),
+        graph.graph.edge_count(),
+        graph.totals().bytes_tiled
+    );
+    Ok(Ran {
+        text,
+        written: vec![args.dot.clone()],
+    })
+}
+
+fn run_sweep(args: &SweepArgs) -> Result<Ran, Error> {
+    if args.inputs.fuse.is_some() {
+        return Err(option_error(
+            "--fuse",
+            "a sweep takes fusion from its base design and its `fusion` axis".into(),
+        ));
+    }
+    let inputs = load_inputs(&args.inputs)?;
+    let spec = pipeline::sweep_file(&args.sweep)?;
+    let shard = match args
+        .shard
+        .split_once('/')
+        .map(|(i, n)| (i.parse::<u64>(), n.parse::<u64>()))
+    {
+        Some((Ok(i), Ok(n))) if n > 0 && i < n => (i, n),
+        _ => {
+            return Err(option_error(
+                "--shard",
+                format!("expected I/N with 0 <= I < N, found `{}`", args.shard),
+            ));
+        }
+    };
+    let jobs = match args.jobs {
+        Some(jobs) if !(1..=MAX_JOBS).contains(&jobs) => {
+            return Err(option_error(
+                "--jobs",
+                format!("must be between 1 and {MAX_JOBS}, found {jobs}"),
+            ));
+        }
+        Some(jobs) => jobs,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    if args.prescreen == Some(0) {
+        return Err(option_error("--prescreen", "must be at least 1".into()));
+    }
+    let sweep_inputs = SweepInputs {
+        spec: &spec,
+        choices: &inputs.choices,
+        model: &inputs.model,
+        policy: inputs.policy.as_ref(),
+        platform: &inputs.platform,
+        max_events: args.max_events,
+    };
+    let options = SweepOptions {
+        jobs,
+        shard,
+        prescreen: args.prescreen,
+        resume: args.resume,
+    };
+    report::remove_partials(&args.out)?;
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} points  {per_sec}  eta {eta}")
+            .expect("a valid template"),
+    );
+    let summary = pipeline::sweep(&sweep_inputs, &options, &args.out, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    let outcome = summary?;
+    Ok(Ran::new(outcome.summary, &args.out, outcome.written))
+}
+
+fn run_merge(out: &Path, inputs: &[PathBuf]) -> Result<Ran, Error> {
+    let shards = inputs
+        .iter()
+        .map(|path| {
+            let meta_path = SweepMeta::path_beside(path);
+            Ok(MergeInput {
+                csv_path: path.clone(),
+                csv: Source::from_path(path)?.text,
+                meta: Source::from_path(&meta_path)?.text,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    report::remove_partials(out)?;
+    let outcome = pipeline::merge(&shards, out)?;
+    Ok(Ran::new(outcome.summary, out, outcome.written))
+}
+
+fn run_probe(args: &DesignArgs) -> Result<Ran, Error> {
+    let platform = pipeline::platform_or_default(args.platform.as_deref())?;
+    let design = pipeline::design_or_default(args.design.as_deref(), &platform)?;
+    Ok(Ran {
+        text: pipeline::probe_hbm(&platform, &design),
+        written: Vec::new(),
+    })
+}
+
+fn run_analyze(args: &AnalyzeArgs) -> Result<Ran, Error> {
+    let inputs = load_inputs(&args.inputs)?;
+    let design = load_design_for(args.design.as_deref(), &args.inputs, &inputs)?;
+    let precisions = precisions_or_default(&args.precision)?;
+    let progress = progress_bar();
+    let output = pipeline::analyze(
+        &inputs.model,
+        inputs.policy.as_ref(),
+        &inputs.platform,
+        &design,
+        &inputs.choices,
+        &precisions,
+        args.max_events,
+        &|| progress.inc(1),
+    );
+    progress.finish_and_clear();
+    let output = output?;
+    report::remove_partials(&args.out)?;
+    write_all(&args.out, &output.files)?;
+    let report = args.out.join("report.html");
+    let text = format!("{}\nreport: {}\n", output.text, report.display());
+    Ok(Ran::new(
+        text,
+        &args.out,
+        output.files.iter().map(|(name, _)| name),
+    ))
+}

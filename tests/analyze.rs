@@ -1,0 +1,101 @@
+//! `roofsim analyze`: the roofline and the simulation of the built-in defaults in one folder,
+//! equal to what `roofline` and `simulate` write alone, with one report holding both.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn run(args: &[&str], out: &Path) -> String {
+    let output = Command::cargo_bin("roofsim")
+        .unwrap()
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn read(dir: &Path, name: &str) -> Vec<u8> {
+    std::fs::read(dir.join(name)).unwrap_or_else(|error| panic!("{name}: {error}"))
+}
+
+#[test]
+fn analyze_is_the_roofline_and_the_simulation_with_one_report() {
+    let dir = tempfile::tempdir().unwrap();
+    // The roofline follows the design's fusion (the built-in design fuses the activation into
+    // its GEMM and Q, K, V into one), so the two answers speak of the same kernels.
+    let [analyze, roofline, simulate] = [
+        &["analyze"][..],
+        &["roofline", "--fuse", "gemm-act,qkv"],
+        &["simulate"],
+    ]
+    .map(|args| {
+        let out = dir.path().join(args[0]);
+        let text = run(args, &out);
+        (out, text)
+    });
+    let (out, text) = &analyze;
+    for name in ["kernels.csv", "channels.csv", "engines.csv", "summary.json"] {
+        assert!(read(out, name) == read(&simulate.0, name), "{name}");
+    }
+    for name in ["roofline.csv", "vision_roofline.svg", "text_roofline.svg"] {
+        assert!(read(out, name) == read(&roofline.0, name), "{name}");
+    }
+    // Both answers on the terminal, then where the report is.
+    assert!(text.starts_with(&roofline.1));
+    assert!(text.contains(&simulate.1));
+    let report = out.join("report.html");
+    assert!(text.ends_with(&format!("report: {}\n", report.display())));
+    // The report shows the three pictures of the simulation and the two roofline plots, in
+    // that order, each once.
+    let html = String::from_utf8(read(out, "report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 5);
+    let headings = [
+        "Roofline against simulation",
+        "Where the cycles went",
+        "Engines and HBM over the run",
+        "Roofline: vision encoder and connector",
+        "Roofline: text encoder",
+    ];
+    let positions: Vec<usize> = headings
+        .iter()
+        .map(|heading| html.find(&format!("<h2>{heading}</h2>")).expect(heading))
+        .collect();
+    assert!(positions.windows(2).all(|pair| pair[0] < pair[1]));
+    // Simulate's own report is the same page without the roofline plots.
+    let simulate_html = String::from_utf8(read(&simulate.0, "report.html")).unwrap();
+    assert_eq!(simulate_html.matches("<svg").count(), 3);
+}
+
+#[test]
+fn analyze_puts_the_design_precision_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = run(
+        &[
+            "analyze",
+            "--design",
+            "configs/designs/u280-int4.toml",
+            "--precision",
+            "fp16,int4",
+            "--vision-layers",
+            "1",
+            "--text-layers",
+            "1",
+        ],
+        dir.path(),
+    );
+    let csv = String::from_utf8(read(dir.path(), "roofline.csv")).unwrap();
+    let precisions: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').nth(8).unwrap())
+        .fold(Vec::new(), |mut seen, precision| {
+            if !seen.contains(&precision) {
+                seen.push(precision);
+            }
+            seen
+        });
+    assert_eq!(precisions, ["int4", "fp16"]);
+    assert!(text.contains("vision encoder at int4"));
+}
