@@ -9,7 +9,10 @@ mod run;
 
 pub use run::{Ran, run};
 
+use crate::config::ConfigError;
+use crate::pipeline::Error;
 use crate::sim::DEFAULT_MAX_EVENTS;
+use clap::error::ContextKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -22,6 +25,26 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses `args` (without the program name) as the command line does, for callers that
+    /// are not the binary: a bad option is a one-line error naming it, not clap's paragraph.
+    pub fn try_from_args(args: impl IntoIterator<Item = String>) -> Result<Cli, Error> {
+        let program = std::iter::once("roofsim".to_string());
+        Cli::try_parse_from(program.chain(args)).map_err(|error| {
+            let field = error
+                .get(ContextKind::InvalidArg)
+                .map_or_else(|| "arguments".to_string(), ToString::to_string);
+            let text = error.to_string();
+            let rule = text.lines().next().unwrap_or_default();
+            Error::Config(ConfigError::invalid(
+                "command line",
+                field,
+                rule.trim_start_matches("error: "),
+            ))
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]

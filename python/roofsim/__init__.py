@@ -1,0 +1,338 @@
+"""roofsim from Python: the command line's jobs, returning plain Python objects.
+
+Each function runs the same job as the ``roofsim`` command of its name, with the same options
+(``language_tokens=48`` is ``--language-tokens 48``; a list is comma-separated; ``True``
+turns a flag on), the same validation and the same one-line errors, raised as
+:class:`ConfigError`. The result holds what the command prints (``text``), every CSV it
+writes as a list of row dicts (``tables``, numbers as ``int`` or ``float``), every JSON file
+parsed (``summary`` is ``summary.json``) and the raw bytes of every file (``files``: the SVG
+pictures, ``report.html``, ``best.toml``).
+
+A config argument (``model``, ``policy``, ``platform``, ``design``, a sweep's ``spec``) is a
+path, or the file's text itself (TOML or JSON: any string holding a line break, ``{`` or
+``=`` that is not an existing file's name). Errors in such a text name it ``<design text>``.
+
+Without ``out``, the job writes into a temporary folder that is removed afterwards; with it,
+the files stay there, as the command line leaves them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+from ._native import ConfigError, RoofsimError, __version__
+from ._native import run as _run
+
+__all__ = [
+    "ConfigError",
+    "Result",
+    "RoofsimError",
+    "__version__",
+    "analyze",
+    "roofline",
+    "simulate",
+    "sweep",
+]
+
+#: A config file's path, or its text.
+Config = Union[str, "os.PathLike[str]"]
+#: One or several values of a list option (``precision``, ``kernels``, ``fuse``).
+Values = Union[str, Sequence[str]]
+Row = Dict[str, Union[int, float, str, None]]
+
+_SUFFIXES = {
+    "model": ".json",
+    "policy": ".json",
+    "platform": ".toml",
+    "design": ".toml",
+    "sweep": ".toml",
+}
+
+
+class Result:
+    """What a job produced.
+
+    Attributes:
+        text: what the command line prints on standard output.
+        files: every file the job wrote, by name, as bytes.
+        tables: every CSV file by its stem (``kernels``, ``channels``, ``engines``,
+            ``roofline``, ``sweep``...), as a list of rows, each a dict from column to value.
+        json: every JSON file by its stem (``summary``, ``sweep.meta``), parsed.
+        out: the folder the files are in, when the call named one.
+    """
+
+    def __init__(self, text: str, files: Dict[str, bytes], out: Optional[Path]) -> None:
+        self.text = text
+        self.files = files
+        self.out = out
+        self.tables: Dict[str, List[Row]] = {
+            name[: -len(".csv")]: _rows(data)
+            for name, data in files.items()
+            if name.endswith(".csv")
+        }
+        self.json: Dict[str, Any] = {
+            name[: -len(".json")]: json.loads(data)
+            for name, data in files.items()
+            if name.endswith(".json")
+        }
+
+    @property
+    def summary(self) -> Optional[Dict[str, Any]]:
+        """``summary.json`` of a simulation: totals per encoder, engines, attribution."""
+        return self.json.get("summary")
+
+    def to_pandas(self, table: str = "kernels") -> "Any":
+        """The table as a ``pandas.DataFrame`` (needs pandas installed)."""
+        try:
+            import pandas
+        except ImportError as error:
+            raise ImportError("to_pandas needs pandas: pip install pandas") from error
+        if table not in self.tables:
+            raise KeyError(f"no table {table!r}; this result has {sorted(self.tables)}")
+        return pandas.DataFrame(self.tables[table])
+
+    def __repr__(self) -> str:
+        tables = ", ".join(f"{name}: {len(rows)} rows" for name, rows in self.tables.items())
+        return f"<roofsim.Result {tables or 'no tables'}; files {sorted(self.files)}>"
+
+
+def roofline(
+    model: Optional[Config] = None,
+    policy: Optional[Config] = None,
+    platform: Optional[Config] = None,
+    *,
+    precision: Optional[Values] = None,
+    cameras: Optional[int] = None,
+    language_tokens: Optional[int] = None,
+    state_tokens: Optional[int] = None,
+    text_layers: Optional[int] = None,
+    vision_layers: Optional[int] = None,
+    batch: Optional[int] = None,
+    fuse: Optional[Values] = None,
+    out: Optional[Union[str, "os.PathLike[str]"]] = None,
+) -> Result:
+    """``roofsim roofline``: every kernel under the platform's roofline at each precision.
+
+    ``tables["roofline"]`` has a row per kernel instance and precision; ``files`` holds the
+    vision and text roofline SVGs.
+    """
+    configs = {"model": model, "policy": policy, "platform": platform}
+    options = dict(
+        precision=precision,
+        cameras=cameras,
+        language_tokens=language_tokens,
+        state_tokens=state_tokens,
+        text_layers=text_layers,
+        vision_layers=vision_layers,
+        batch=batch,
+        fuse=fuse,
+    )
+    return _job("roofline", configs, options, out)
+
+
+def simulate(
+    model: Optional[Config] = None,
+    policy: Optional[Config] = None,
+    platform: Optional[Config] = None,
+    design: Optional[Config] = None,
+    *,
+    cameras: Optional[int] = None,
+    language_tokens: Optional[int] = None,
+    state_tokens: Optional[int] = None,
+    text_layers: Optional[int] = None,
+    vision_layers: Optional[int] = None,
+    batch: Optional[int] = None,
+    fuse: Optional[Values] = None,
+    kernels: Optional[Values] = None,
+    ideal_memory: bool = False,
+    max_events: Optional[int] = None,
+    gemm: Optional[str] = None,
+    array: Optional[str] = None,
+    dataflow: Optional[str] = None,
+    trace: bool = False,
+    trace_format: Optional[str] = None,
+    out: Optional[Union[str, "os.PathLike[str]"]] = None,
+) -> Result:
+    """``roofsim simulate``: the design's cycle-level simulation of the encoders.
+
+    ``tables`` holds ``kernels`` (a row per kernel: cycles, bottleneck, the cycles of each
+    cause), ``channels`` and ``engines``; ``summary`` the totals; ``files`` the pictures and
+    ``report.html``. ``gemm="1024x1024x2048"`` simulates one GEMM on one array instead.
+    """
+    configs = {"model": model, "policy": policy, "platform": platform, "design": design}
+    options = dict(
+        cameras=cameras,
+        language_tokens=language_tokens,
+        state_tokens=state_tokens,
+        text_layers=text_layers,
+        vision_layers=vision_layers,
+        batch=batch,
+        fuse=fuse,
+        kernels=kernels,
+        ideal_memory=ideal_memory,
+        max_events=max_events,
+        gemm=gemm,
+        array=array,
+        dataflow=dataflow,
+        trace=trace,
+        trace_format=trace_format,
+    )
+    return _job("simulate", configs, options, out)
+
+
+def analyze(
+    model: Optional[Config] = None,
+    policy: Optional[Config] = None,
+    platform: Optional[Config] = None,
+    design: Optional[Config] = None,
+    *,
+    precision: Optional[Values] = None,
+    cameras: Optional[int] = None,
+    language_tokens: Optional[int] = None,
+    state_tokens: Optional[int] = None,
+    text_layers: Optional[int] = None,
+    vision_layers: Optional[int] = None,
+    batch: Optional[int] = None,
+    fuse: Optional[Values] = None,
+    max_events: Optional[int] = None,
+    out: Optional[Union[str, "os.PathLike[str]"]] = None,
+) -> Result:
+    """``roofsim analyze``: the roofline and the simulation in one result (both tables,
+    ``summary`` and a ``report.html`` holding both)."""
+    configs = {"model": model, "policy": policy, "platform": platform, "design": design}
+    options = dict(
+        precision=precision,
+        cameras=cameras,
+        language_tokens=language_tokens,
+        state_tokens=state_tokens,
+        text_layers=text_layers,
+        vision_layers=vision_layers,
+        batch=batch,
+        fuse=fuse,
+        max_events=max_events,
+    )
+    return _job("analyze", configs, options, out)
+
+
+def sweep(
+    spec: Config,
+    model: Optional[Config] = None,
+    policy: Optional[Config] = None,
+    platform: Optional[Config] = None,
+    *,
+    cameras: Optional[int] = None,
+    language_tokens: Optional[int] = None,
+    state_tokens: Optional[int] = None,
+    text_layers: Optional[int] = None,
+    vision_layers: Optional[int] = None,
+    batch: Optional[int] = None,
+    jobs: Optional[int] = None,
+    shard: Optional[str] = None,
+    prescreen: Optional[int] = None,
+    resume: bool = False,
+    max_events: Optional[int] = None,
+    out: Optional[Union[str, "os.PathLike[str]"]] = None,
+) -> Result:
+    """``roofsim sweep``: a design space (the sweep TOML ``spec``), every point simulated.
+
+    ``tables["sweep"]`` has a row per point; ``files`` holds ``pareto.svg`` and
+    ``best.toml``. ``resume`` continues an interrupted sweep in ``out``.
+    """
+    configs = {"sweep": spec, "model": model, "policy": policy, "platform": platform}
+    options = dict(
+        cameras=cameras,
+        language_tokens=language_tokens,
+        state_tokens=state_tokens,
+        text_layers=text_layers,
+        vision_layers=vision_layers,
+        batch=batch,
+        jobs=jobs,
+        shard=shard,
+        prescreen=prescreen,
+        resume=resume,
+        max_events=max_events,
+    )
+    return _job("sweep", configs, options, out)
+
+
+def _job(
+    command: str,
+    configs: Mapping[str, Optional[Config]],
+    options: Mapping[str, Any],
+    out: Optional[Union[str, "os.PathLike[str]"]],
+) -> Result:
+    with tempfile.TemporaryDirectory(prefix="roofsim-") as scratch:
+        args = [command]
+        texts: Dict[str, str] = {}
+        for name, value in configs.items():
+            if value is None:
+                continue
+            path = _config_path(name, value, Path(scratch))
+            if path != value:
+                texts[path] = f"<{name} text>"
+            args += [f"--{name}", path]
+        args += _flags(options)
+        folder = Path(out) if out is not None else Path(scratch) / "out"
+        args += ["--out", str(folder)]
+        try:
+            text, written = _run(args)
+        except RoofsimError as error:
+            message = str(error)
+            for path, label in texts.items():
+                message = message.replace(path, label)
+            raise type(error)(message) from None
+        files = {Path(path).name: Path(path).read_bytes() for path in written}
+    return Result(text, files, folder if out is not None else None)
+
+
+def _config_path(name: str, value: Config, scratch: Path) -> str:
+    """The path to pass for a config: the path given, or a file holding the text given."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a path or the file's text, not {type(value).__name__}")
+    is_text = "\n" in value or "{" in value or "=" in value
+    if is_text and not os.path.exists(value):
+        path = scratch / f"{name}{_SUFFIXES[name]}"
+        path.write_text(value, encoding="utf-8")
+        return str(path)
+    return value
+
+
+def _flags(options: Mapping[str, Any]) -> List[str]:
+    """Keyword options as the command line's flags."""
+    args: List[str] = []
+    for key, value in options.items():
+        if value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            args.append(flag)
+        elif isinstance(value, (list, tuple)):
+            args += [flag, ",".join(str(item) for item in value)]
+        else:
+            args += [flag, str(value)]
+    return args
+
+
+def _rows(data: bytes) -> List[Row]:
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8")))
+    return [{column: _value(cell) for column, cell in row.items()} for row in reader]
+
+
+def _value(cell: str) -> Union[int, float, str, None]:
+    """A CSV cell as the number it writes, or the text; empty cells are ``None``."""
+    if cell == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(cell)
+        except ValueError:
+            pass
+    return cell

@@ -1,0 +1,118 @@
+"""The Python package runs the command line's jobs: same numbers, same errors."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import roofsim
+from conftest import REPOSITORY
+
+FOCUSED = dict(cameras=1, vision_layers=2, text_layers=2)
+FOCUSED_ARGS = ["--cameras", "1", "--vision-layers", "2", "--text-layers", "2"]
+
+
+def test_simulate_returns_the_command_lines_files_and_numbers(cli):
+    result = roofsim.simulate(**FOCUSED)
+    text, out = cli("simulate", *FOCUSED_ARGS)
+    assert result.text == text
+    expected = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert result.files == expected
+    # The tables are the CSV files as numbers: every cell of the command line's file.
+    kernels = result.tables["kernels"]
+    lines = (out / "kernels.csv").read_text().splitlines()
+    assert len(kernels) == len(lines) - 1
+    header = lines[0].split(",")
+    for row, line in zip(kernels, lines[1:]):
+        assert list(row) == header
+        for value, cell in zip(row.values(), line.split(",")):
+            assert (value is None and cell == "") or str(value) == cell or float(cell) == value
+    assert result.summary == json.loads((out / "summary.json").read_text())
+    cycles = sum(row["cycles"] * 1 for row in kernels)
+    assert cycles > 0 and isinstance(kernels[0]["cycles"], int)
+    assert {row["bottleneck"] for row in kernels} <= {
+        "compute", "hbm_bandwidth", "hbm_latency", "buffer_capacity", "vector_unit",
+        "dependency", "starved", "backpressure", "sync",
+    }
+
+
+def test_roofline_takes_list_options(cli):
+    result = roofsim.roofline(precision=["int4", "fp16"], cameras=2, fuse="qkv")
+    text, out = cli("roofline", "--precision", "int4,fp16", "--cameras", "2", "--fuse", "qkv")
+    assert result.text == text
+    assert result.files["roofline.csv"] == (out / "roofline.csv").read_bytes()
+    assert [row["precision"] for row in result.tables["roofline"][:1]] == ["int4"]
+    assert {row["precision"] for row in result.tables["roofline"]} == {"int4", "fp16"}
+    assert any(row["kernel"] == "qkv_proj" for row in result.tables["roofline"])
+
+
+def test_a_design_given_as_text_runs_like_its_file(tmp_path):
+    design_path = REPOSITORY / "configs" / "designs" / "u280-int4.toml"
+    from_text = roofsim.simulate(design=design_path.read_text(), **FOCUSED)
+    from_path = roofsim.simulate(design=design_path, **FOCUSED)
+    assert from_text.tables == from_path.tables
+    assert from_text.summary["total"] == from_path.summary["total"]
+
+
+def test_sweep_rows_equal_the_command_lines(cli, tmp_path):
+    spec = (
+        'encoders = ["vision"]\n'
+        'kernels = ["vision/fc2"]\n'
+        "[axes]\n"
+        "array_count = [2, 3]\n"
+        'array_shape = ["32x32", "64x64"]\n'
+    )
+    spec_path = tmp_path / "spec.toml"
+    spec_path.write_text(spec)
+    result = roofsim.sweep(spec, cameras=1, vision_layers=1, jobs=1)
+    _, out = cli("sweep", "--sweep", str(spec_path), "--cameras", "1", "--vision-layers", "1")
+    assert result.files["sweep.csv"] == (out / "sweep.csv").read_bytes()
+    assert len(result.tables["sweep"]) == 4
+    # best.toml's first line names the sweep file: here a temporary one.
+    best = result.files["best.toml"].split(b"\n", 1)
+    expected = (out / "best.toml").read_bytes().split(b"\n", 1)
+    assert best[0].startswith(b"# Best point 3 of ") and best[0].endswith(b"batch 1).")
+    assert best[1] == expected[1]
+
+
+def test_out_keeps_the_files(tmp_path):
+    result = roofsim.analyze(**FOCUSED, out=tmp_path / "analysis")
+    assert result.out == tmp_path / "analysis"
+    assert sorted(path.name for path in result.out.iterdir()) == sorted(result.files)
+    assert "roofline" in result.tables and "kernels" in result.tables
+    assert result.text.endswith(f"report: {tmp_path / 'analysis' / 'report.html'}\n")
+
+
+def test_errors_are_the_command_lines_one_line(roofsim_bin, tmp_path):
+    with pytest.raises(roofsim.ConfigError) as error:
+        roofsim.simulate(cameras=0)
+    done = subprocess.run(
+        [str(roofsim_bin), "simulate", "--cameras", "0", "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr == f"error: {error.value}\n"
+    assert not (tmp_path / "x").exists()
+    # A text config is named as such, with the field at fault.
+    with pytest.raises(roofsim.ConfigError, match=r"^<design text>: field `arrays`"):
+        roofsim.simulate(design="[arrays]\ncount = 2\n")
+    with pytest.raises(roofsim.ConfigError, match="no-such-file.json: cannot read"):
+        roofsim.roofline(model="no-such-file.json")
+    with pytest.raises(roofsim.ConfigError, match="--cameras"):
+        roofsim.simulate(cameras="many")
+    with pytest.raises(TypeError):
+        roofsim.simulate(design=42)
+    assert issubclass(roofsim.ConfigError, roofsim.RoofsimError)
+
+
+def test_to_pandas():
+    pandas = pytest.importorskip("pandas")
+    result = roofsim.simulate(**FOCUSED)
+    frame = result.to_pandas()
+    assert isinstance(frame, pandas.DataFrame)
+    assert len(frame) == len(result.tables["kernels"])
+    assert frame["cycles"].sum() == sum(row["cycles"] for row in result.tables["kernels"])
+    with pytest.raises(KeyError, match="no table 'sweep'"):
+        result.to_pandas("sweep")
