@@ -89,7 +89,13 @@ fn same_rows_whatever_the_jobs_and_outputs_written() {
         "{summary}"
     );
     assert!(read(&one.join("pareto.svg")).contains("Pareto front"));
+    // The report: the front and a row per simulated point, fastest first, best point first.
+    let html = read(&one.join("report.html"));
+    assert!(html.contains("<svg") && html.contains("Pareto front"));
+    assert_eq!(html.matches("<tr>").count(), 1 + 32);
     let best = read(&one.join("best.toml"));
+    let best_point = best["# Best point ".len()..].split(' ').next().unwrap();
+    assert!(html.contains(&format!("<tbody>\n<tr><td>{best_point}</td>")));
     assert!(best.starts_with("# Best point"));
     // The winning design is ready for `simulate`.
     let platform = roofsim::config::platform::default_platform();
@@ -202,7 +208,7 @@ fn shards_merge_into_the_single_run() {
         .args(&shards)
         .assert()
         .success();
-    for name in ["sweep.csv", "pareto.svg", "best.toml"] {
+    for name in ["sweep.csv", "pareto.svg", "best.toml", "report.html"] {
         assert_eq!(read(&merged.join(name)), read(&full.join(name)), "{name}");
     }
 
@@ -439,7 +445,7 @@ fn a_sweep_with_nothing_simulated_is_an_error() {
     let (dir, path) = setup(SWEEP);
     let out = dir.path().join("out");
     sweep(&path, &out, &[]);
-    assert!(out.join("best.toml").exists());
+    assert!(out.join("best.toml").exists() && out.join("report.html").exists());
     let none_fit = SWEEP.replace("max_dsp_share = 0.75", "max_dsp_share = 0.001");
     std::fs::write(&path, none_fit).unwrap();
     let output = run_sweep(&path, &out, &[]);
@@ -451,7 +457,9 @@ fn a_sweep_with_nothing_simulated_is_an_error() {
         "{stderr}"
     );
     assert!(!stderr.contains("wrote"), "{stderr}");
-    assert!(!out.join("best.toml").exists() && !out.join("pareto.svg").exists());
+    for stale in ["best.toml", "pareto.svg", "report.html"] {
+        assert!(!out.join(stale).exists(), "{stale}");
+    }
 }
 
 /// A `[constraints]` table that gives one budget takes the documented 75 % for the others.

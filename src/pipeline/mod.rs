@@ -374,7 +374,7 @@ fn add_pictures_and_report(output: &mut SimulateOutput, platform: &Platform, des
         &format!("roofsim: {} on {}", design.name(), platform.name),
         text,
         &pictures,
-        (&report::sim::KERNEL_COLUMNS, &rows),
+        ("Kernels", &report::sim::KERNEL_COLUMNS, &rows),
     );
     files.push(("report.html", html.into_bytes()));
 }

@@ -135,7 +135,8 @@ fn check_resumable(
     }
 }
 
-/// The files a sweep's rows lead to, `pareto.svg` and `best.toml`, and the printed summary.
+/// The files a sweep's rows lead to, `pareto.svg`, `best.toml` and `report.html`, and the
+/// printed summary.
 /// A sweep none of whose points was simulated is an error, and the stale plot and best
 /// design of an earlier run in `out` are removed so nothing claims to come from it.
 fn finish(
@@ -146,7 +147,7 @@ fn finish(
 ) -> Result<(report::Files, String), Error> {
     let entries = report::sweep::read_sweep(csv_text, spec)?;
     let Some(best) = report::sweep::best_entry(&entries) else {
-        for stale in ["pareto.svg", "best.toml"] {
+        for stale in ["pareto.svg", "best.toml", "report.html"] {
             let path = out.join(stale);
             if path.exists() {
                 std::fs::remove_file(&path).map_err(ReportError::io(&path))?;
@@ -183,10 +184,21 @@ fn finish(
         "# Best point {} of {} ({:.3} ms per step, {} DSPs, batch {batch}).\n# Run it: roofsim simulate --design best.toml --batch {batch}\n{body}",
         best.point, spec.source, best.total_ms, best.dsps
     );
+    let html = report::html::report_html(
+        &format!("roofsim sweep: {}", spec.source),
+        &summary,
+        &[("Latency against DSPs, Pareto front highlighted", &pareto)],
+        (
+            "Simulated points, fastest first",
+            &report::sweep::RANKED_COLUMNS,
+            &report::sweep::ranked_rows(&entries),
+        ),
+    );
     Ok((
         vec![
             ("pareto.svg", pareto.into_bytes()),
             ("best.toml", best_toml.into_bytes()),
+            ("report.html", html.into_bytes()),
         ],
         summary,
     ))

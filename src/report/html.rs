@@ -1,16 +1,17 @@
 //! `report.html`: one self-contained page a person opens from the file system: the run's
-//! summary (what the terminal prints), the three pictures inline, and the per-kernel table,
-//! sortable by any column. Inline CSS and a few lines of inline script; nothing is fetched.
+//! summary (what the terminal prints), its pictures inline, and its table (a simulation's
+//! kernels, a sweep's points), sortable by any column. Inline CSS and a few lines of inline
+//! script; nothing is fetched.
 
 use super::svg::escape;
 
-/// The report of a simulation: its terminal summary, its pictures (title, SVG) and its
-/// per-kernel table (column names, rows of cells).
+/// The report of a run: its terminal summary, its pictures (heading, SVG) and its table
+/// (heading, column names, rows of cells).
 pub fn report_html(
     title: &str,
     summary: &str,
     pictures: &[(&str, &str)],
-    (columns, rows): (&[&str], &[Vec<String>]),
+    (heading, columns, rows): (&str, &[&str], &[Vec<String>]),
 ) -> String {
     let mut html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -27,8 +28,11 @@ pub fn report_html(
             escape(heading)
         ));
     }
-    html.push_str("<h2>Kernels</h2>\n<p>Click a column to sort by it.</p>\n");
-    html.push_str("<table id=\"kernels\">\n<thead><tr>");
+    html.push_str(&format!(
+        "<h2>{}</h2>\n<p>Click a column to sort by it.</p>\n",
+        escape(heading)
+    ));
+    html.push_str("<table id=\"table\">\n<thead><tr>");
     for column in columns {
         html.push_str(&format!("<th>{}</th>", escape(column)));
     }
@@ -55,11 +59,11 @@ th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}\
 td:first-child,th:first-child{text-align:left}\
 th{background:#eee;cursor:pointer}";
 
-/// Sorts the kernel table by the clicked column: numerically when the cells are numbers
+/// Sorts the table by the clicked column: numerically when the cells are numbers
 /// (ignoring `x` and `%`), else alphabetically; a second click reverses.
-const SORT_SCRIPT: &str = "document.querySelectorAll('#kernels th').forEach(function(th,col){\
+const SORT_SCRIPT: &str = "document.querySelectorAll('#table th').forEach(function(th,col){\
 th.addEventListener('click',function(){\
-var body=document.querySelector('#kernels tbody');\
+var body=document.querySelector('#table tbody');\
 var rows=Array.prototype.slice.call(body.rows);\
 var value=function(r){var t=r.cells[col].textContent.replace(/[x%]/g,'');\
 var n=parseFloat(t);return isNaN(n)?t:n;};\
@@ -84,7 +88,7 @@ mod tests {
             "run",
             "a < b",
             &[("Cross-check", "<svg id=\"a\"></svg>\n")],
-            (&["kernel", "count"], &rows),
+            ("Kernels", &["kernel", "count"], &rows),
         );
         assert!(html.contains("<pre>a &lt; b</pre>"));
         assert!(html.contains("<svg id=\"a\"></svg>"));

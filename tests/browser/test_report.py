@@ -30,17 +30,26 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def analysis(tmp_path_factory) -> Path:
-    """The default analysis (smolVLA on the U280) written by the command line."""
+def roofsim(tmp_path_factory):
+    """Runs `roofsim ARGS --out DIR` from the repository's folder and returns DIR."""
     binary = os.environ.get("ROOFSIM_BIN")
     if binary is None:
         subprocess.run(["cargo", "build", "--quiet"], cwd=REPOSITORY, check=True)
         binary = str(REPOSITORY / "target" / "debug" / "roofsim")
-    out = tmp_path_factory.mktemp("analyze")
-    subprocess.run(
-        [binary, "analyze", "--out", str(out)], cwd=REPOSITORY, check=True, capture_output=True
-    )
-    return out
+
+    def run(*args: str) -> Path:
+        out = tmp_path_factory.mktemp(args[0])
+        command = [binary, *args, "--out", str(out)]
+        subprocess.run(command, cwd=REPOSITORY, check=True, capture_output=True)
+        return out
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def analysis(roofsim) -> Path:
+    """The default analysis (smolVLA on the U280) written by the command line."""
+    return roofsim("analyze")
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +60,10 @@ def browser():
         browser.close()
 
 
-def check_report(browser, html: Path, summary: dict, screenshot: Path = None) -> None:
-    """Opens `html` and asserts it renders whole and agrees with `summary`."""
+def open_report(browser, html: Path, pictures: int):
+    """Opens `html` and checks what every report needs: no console error, nothing fetched,
+    `pictures` inline SVGs each drawn with a real size and marks in it. Returns the page, the
+    list its later problems go to, and the table as dicts of cell texts."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     problems = []
     page.on("console", lambda message: message.type == "error" and problems.append(message.text))
@@ -65,24 +76,38 @@ def check_report(browser, html: Path, summary: dict, screenshot: Path = None) ->
     page.goto(html.as_uri())
     page.wait_for_load_state("load")
     assert problems == [], problems
-
-    # Every picture is drawn with a real size: five inline SVGs (three of the simulation, the
-    # vision and text rooflines), each with marks in it.
-    pictures = page.locator("figure > svg")
-    assert pictures.count() == 5
-    for index in range(pictures.count()):
-        box = pictures.nth(index).bounding_box()
+    svgs = page.locator("figure > svg")
+    assert svgs.count() == pictures
+    for index in range(pictures):
+        box = svgs.nth(index).bounding_box()
         assert box is not None and box["width"] > 400 and box["height"] > 200, box
-        assert pictures.nth(index).locator("circle, rect, path, line").count() > 3
-
-    # One row per kernel; their instances and times add up to the run's.
-    header = page.locator("#kernels thead th").all_text_contents()
+        assert svgs.nth(index).locator("circle, rect, path, line").count() > 3
+    header = page.locator("#table thead th").all_text_contents()
     rows = [
         dict(zip(header, cells))
-        for cells in page.locator("#kernels tbody tr").evaluate_all(
+        for cells in page.locator("#table tbody tr").evaluate_all(
             "rows => rows.map(r => Array.from(r.cells, c => c.textContent))"
         )
     ]
+    return page, problems, rows
+
+
+def check_sorting(page, column: str, values: list) -> None:
+    """One click on `column` puts its largest value first, a second click its smallest."""
+    index = page.locator("#table thead th").all_text_contents().index(column)
+    first_cell = page.locator("#table tbody tr").first.locator("td").nth(index)
+    header = page.locator("#table thead th").nth(index)
+    header.click()
+    assert float(first_cell.text_content()) == max(values)
+    header.click()
+    assert float(first_cell.text_content()) == min(values)
+
+
+def check_report(browser, html: Path, summary: dict, screenshot: Path = None) -> None:
+    """Opens a simulation's report and asserts it renders whole and agrees with `summary`:
+    five pictures (three of the simulation, the vision and text rooflines), one row per
+    kernel whose instances and times add up to the run's, sorting that sorts."""
+    page, problems, rows = open_report(browser, html, pictures=5)
     total = summary["total"]
     assert sum(int(row["count"].lstrip("x")) for row in rows) == total["kernels"]
     total_us = sum(float(row["total us"]) for row in rows)
@@ -93,14 +118,7 @@ def check_report(browser, html: Path, summary: dict, screenshot: Path = None) ->
     text = page.locator("pre").first.text_content()
     assert f"{total['observations_per_s']:.1f} observations/s" in text
 
-    # Sorting: one click on "total us" puts the slowest kernel first, a second the fastest.
-    times = [float(row["total us"]) for row in rows]
-    column = page.locator("#kernels thead th", has_text="total us")
-    first_row = page.locator("#kernels tbody tr").first
-    column.click()
-    assert float(first_row.locator("td").nth(2).text_content()) == max(times)
-    column.click()
-    assert float(first_row.locator("td").nth(2).text_content()) == min(times)
+    check_sorting(page, "total us", [float(row["total us"]) for row in rows])
     assert problems == [], problems
     if screenshot is not None:
         page.screenshot(path=str(screenshot), full_page=True)
@@ -142,3 +160,23 @@ def test_a_broken_report_fails_the_check(analysis, browser, tmp_path, breakage):
     summary = json.loads((analysis / "summary.json").read_text())
     with pytest.raises(AssertionError):
         check_report(browser, broken, summary)
+
+
+def test_a_sweeps_report_shows_its_front_and_every_simulated_point(roofsim, browser, tmp_path):
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(
+        'encoders = ["vision"]\nkernels = ["vision/fc2"]\n[axes]\n'
+        'array_count = [1, 2, 3, 4]\narray_shape = ["32x32", "64x64", "128x32"]\n'
+    )
+    out = roofsim("sweep", "--sweep", str(spec), "--cameras", "1", "--vision-layers", "1")
+    simulated = [
+        line.split(",")[0]
+        for line in (out / "sweep.csv").read_text().splitlines()[1:]
+        if line.split(",")[1] == "ok"
+    ]
+    page, problems, rows = open_report(browser, out / "report.html", pictures=1)
+    assert sorted(row["point"] for row in rows) == sorted(simulated)
+    best = (out / "best.toml").read_text().split()[3]
+    assert rows[0]["point"] == best
+    check_sorting(page, "ms", [float(row["ms"]) for row in rows])
+    assert problems == [], problems

@@ -5,7 +5,7 @@ mod pareto;
 mod summary;
 
 pub use pareto::{pareto_front, pareto_svg};
-pub use summary::{skip_reasons, sweep_summary};
+pub use summary::{RANKED_COLUMNS, ranked_rows, skip_reasons, sweep_summary};
 
 use super::ReportError;
 use crate::sweep::{Outcome, Row, SweepSpec};
@@ -276,10 +276,13 @@ pub fn best_entry(entries: &[SweepEntry]) -> Option<&SweepEntry> {
     entries
         .iter()
         .filter(|e| e.reason.is_none())
-        .min_by(|a, b| {
-            a.total_ms
-                .total_cmp(&b.total_ms)
-                .then(a.dsps.cmp(&b.dsps))
-                .then(a.point.cmp(&b.point))
-        })
+        .min_by(|a, b| faster(a, b))
+}
+
+/// Ranks points by latency; ties go to fewer DSPs, then the lower index.
+fn faster(a: &SweepEntry, b: &SweepEntry) -> std::cmp::Ordering {
+    a.total_ms
+        .total_cmp(&b.total_ms)
+        .then(a.dsps.cmp(&b.dsps))
+        .then(a.point.cmp(&b.point))
 }

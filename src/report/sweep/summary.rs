@@ -1,8 +1,8 @@
 //! The sweep's printed summary: skipped points by rule, best points, the front, and how the
 //! prescreen's ranking compares with the simulation's.
 
-use super::SweepEntry;
 use super::pareto::pareto_front;
+use super::{SweepEntry, best_entry, faster};
 use std::fmt::Write as _;
 
 /// A reason split into its text and its standalone numbers (`136` in `DSPs 136%`, but not the
@@ -71,6 +71,45 @@ pub fn skip_reasons(entries: &[SweepEntry]) -> Vec<(String, usize)> {
         .collect()
 }
 
+/// Columns of [`ranked_rows`].
+pub const RANKED_COLUMNS: [&str; 7] = [
+    "point",
+    "ms",
+    "ms/camera",
+    "DSPs",
+    "efficiency",
+    "bottleneck",
+    "parameters",
+];
+
+/// The simulated points, fastest first (ties: fewer DSPs, then lower index), as table rows.
+pub fn ranked_rows(entries: &[SweepEntry]) -> Vec<Vec<String>> {
+    let mut ranked: Vec<&SweepEntry> = entries.iter().filter(|e| e.reason.is_none()).collect();
+    ranked.sort_by(|a, b| faster(a, b));
+    ranked
+        .iter()
+        .map(|entry| {
+            let values: Vec<String> = entry
+                .values
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            vec![
+                entry.point.to_string(),
+                format!("{:.3}", entry.total_ms),
+                entry
+                    .ms_per_camera
+                    .map(|m| format!("{m:.3}"))
+                    .unwrap_or_else(|| "-".into()),
+                entry.dsps.to_string(),
+                format!("{:.1}%", 100.0 * entry.efficiency),
+                entry.bottleneck.clone(),
+                values.join(" "),
+            ]
+        })
+        .collect()
+}
+
 /// Printed summary: best points, the front, skipped points by reason, prescreen agreement.
 pub fn sweep_summary(entries: &[SweepEntry]) -> String {
     let mut out = String::new();
@@ -86,44 +125,11 @@ pub fn sweep_summary(entries: &[SweepEntry]) -> String {
     for (reason, count) in skip_reasons(entries) {
         let _ = writeln!(out, "  skipped {count}: {reason}");
     }
-    let mut ranked = simulated.clone();
-    ranked.sort_by(|a, b| {
-        a.total_ms
-            .total_cmp(&b.total_ms)
-            .then(a.point.cmp(&b.point))
-    });
     let _ = writeln!(out, "\nbest points (latency per step):");
-    let mut rows = Vec::new();
-    for entry in ranked.iter().take(10) {
-        let values: Vec<String> = entry
-            .values
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        rows.push(vec![
-            entry.point.to_string(),
-            format!("{:.3}", entry.total_ms),
-            entry
-                .ms_per_camera
-                .map(|m| format!("{m:.3}"))
-                .unwrap_or_else(|| "-".into()),
-            entry.dsps.to_string(),
-            format!("{:.1}%", 100.0 * entry.efficiency),
-            entry.bottleneck.clone(),
-            values.join(" "),
-        ]);
-    }
+    let rows = ranked_rows(entries);
     out.push_str(&crate::report::table::aligned(
-        &[
-            "point",
-            "ms",
-            "ms/camera",
-            "DSPs",
-            "efficiency",
-            "bottleneck",
-            "parameters",
-        ],
-        &rows,
+        &RANKED_COLUMNS,
+        &rows[..rows.len().min(10)],
     ));
     let front = pareto_front(entries);
     let _ = writeln!(
@@ -159,7 +165,7 @@ pub fn sweep_summary(entries: &[SweepEntry]) -> String {
             .iter()
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(e, _)| e.point);
-        let best_simulated = ranked.first().map(|e| e.point);
+        let best_simulated = best_entry(entries).map(|e| e.point);
         let _ = writeln!(
             out,
             "prescreen: the analytical ranking and the simulated ranking disagree on {disagree} of {pairs} pairs ({:.1}%), and the analytical model ties {analytical_ties} pairs the simulation separates; best predicted point {} vs best simulated {}",
