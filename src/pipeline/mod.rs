@@ -17,7 +17,9 @@ use crate::lower::LowerError;
 use crate::report::{self, ReportError, plot::roofline_svg};
 use crate::roofline::{RooflineAnalysis, memory_summary};
 use crate::sim::hbm::{ChannelTiming, probe_bandwidth_bytes_per_s};
-use crate::sim::{DEFAULT_MAX_EVENTS, SimError, TraceSink, WorkloadSim, simulate_workload};
+use crate::sim::{
+    DEFAULT_MAX_EVENTS, SimError, TraceSink, WorkloadSim, pipeline_model, simulate_workload,
+};
 use crate::workload::{
     Encoder, Workload, WorkloadChoices, WorkloadError, WorkloadOptions, build_workload, single_gemm,
 };
@@ -345,6 +347,10 @@ fn add_pictures_and_report(output: &mut SimulateOutput, platform: &Platform, des
         ),
         analysis,
         sim,
+        design
+            .overlap_kernels()
+            .then(|| pipeline_model(&analysis.workload, design))
+            .as_ref(),
         design,
         platform,
     );

@@ -2,7 +2,9 @@
 //! For every distinct kernel the roofline's prediction (compulsory operational intensity,
 //! attainable throughput under the roof of the engines it runs on) and the simulation's
 //! result (tiled intensity, achieved throughput), joined by a line and coloured by the
-//! simulated bottleneck: how far and why each kernel falls short of its roof.
+//! simulated bottleneck: how far and why each kernel falls short of its roof. For a design
+//! whose kernels overlap, the pipeline model's prediction too (the kernel's work over the
+//! span of the segment it streams in), joined to the simulated point by a dashed line.
 
 use super::plot::{
     Axes, BOTTOM, FRAME, HEIGHT, LEFT, MARKER_PX, RIGHT, Rect, TOP, draw_grid, draw_slope,
@@ -12,7 +14,7 @@ use super::svg::escape;
 use crate::config::design::{Design, MemoryModel};
 use crate::config::platform::Platform;
 use crate::roofline::{RooflineAnalysis, Roofs};
-use crate::sim::{Bottleneck, WorkloadSim, cross_check, kernel_roof};
+use crate::sim::{Bottleneck, PipelineModel, WorkloadSim, cross_check, kernel_roof};
 use std::fmt::Write;
 
 /// A colour for each cause, as a kernel's simulated point is drawn.
@@ -30,19 +32,23 @@ pub(super) fn cause_colour(cause: Bottleneck) -> &'static str {
     }
 }
 
-/// One distinct kernel: its label, predicted and simulated (OI, ops/s), bottleneck.
+/// One distinct kernel: its label, predicted, pipelined (at the tiled OI) and simulated
+/// (OI, ops/s), bottleneck.
 struct Pair {
     label: String,
     predicted: (f64, f64),
+    pipelined: Option<(f64, f64)>,
     simulated: (f64, f64),
     bottleneck: Bottleneck,
 }
 
-/// The cross-check plot of a simulated workload on `design`.
+/// The cross-check plot of a simulated workload on `design`, with the pipeline model's
+/// prediction of each kernel when given.
 pub fn crosscheck_svg(
     title: &str,
     analysis: &RooflineAnalysis,
     sim: &WorkloadSim,
+    pipeline: Option<&PipelineModel>,
     design: &Design,
     platform: &Platform,
 ) -> String {
@@ -53,7 +59,7 @@ pub fn crosscheck_svg(
     };
     let mut pairs: Vec<Pair> = Vec::new();
     let mut seen = Vec::new();
-    for ((kernel, point), result) in analysis.iter().zip(&sim.kernels) {
+    for (index, ((kernel, point), result)) in analysis.iter().zip(&sim.kernels).enumerate() {
         let key = (kernel.encoder, kernel.name);
         if seen.contains(&key) {
             continue;
@@ -70,12 +76,18 @@ pub fn crosscheck_svg(
                 point.oi_ops_per_byte,
                 roof.min(point.oi_ops_per_byte * bandwidth),
             ),
+            pipelined: pipeline.map(|model| {
+                let seconds = model.segment_cycles[index].max(1) as f64 / design.clock_hz();
+                (check.oi_tiled, point.ops / seconds)
+            }),
             simulated: (check.oi_tiled, check.achieved_ops_per_s),
             bottleneck: result.bottleneck(),
         });
     }
     let gemm_roof = 2.0 * design.macs_per_cycle() as f64 * design.clock_hz();
-    let all = pairs.iter().flat_map(|p| [p.predicted, p.simulated]);
+    let all = pairs
+        .iter()
+        .flat_map(|p| [p.predicted, p.simulated].into_iter().chain(p.pipelined));
     let (mut min_oi, mut max_oi, mut min_ops) = (1.0f64, 1.0f64, gemm_roof);
     for (oi, ops) in all {
         min_oi = min_oi.min(oi);
@@ -147,6 +159,15 @@ pub fn crosscheck_svg(
         );
         taken.push(marker(px, py));
         taken.push(marker(sx, sy));
+        if let Some((oi, ops)) = pair.pipelined {
+            let (qx, qy) = (axes.x(oi), axes.y(ops));
+            let _ = writeln!(
+                svg,
+                r#"<line x1="{qx:.1}" y1="{qy:.1}" x2="{sx:.1}" y2="{sy:.1}" stroke="{colour}" stroke-width="1" stroke-dasharray="3 2"/>"#
+            );
+            let _ = writeln!(svg, "{}", diamond(qx, qy, colour));
+            taken.push(marker(qx, qy));
+        }
         label_at.push((sx, sy, pair.label.chars().count()));
     }
     for (pair, placement) in pairs.iter().zip(place_labels(&label_at, &taken)) {
@@ -171,10 +192,19 @@ pub fn crosscheck_svg(
         );
     }
     legend(&mut svg, &pairs, &roofs, roof_y);
+    let footnote = match pipeline {
+        None => {
+            "Hollow: the roofline's prediction at the compulsory OI, under the roof of the kernel's engines. Filled: the simulation at the tiled OI."
+        }
+        Some(_) => {
+            "Hollow: the roofline's prediction at the compulsory OI. Diamond: the pipeline model at the tiled OI. Filled: the simulation."
+        }
+    };
     let _ = writeln!(
         svg,
-        r##"<text x="{LEFT}" y="{}" fill="#555">Hollow: the roofline's prediction at the compulsory OI, under the roof of the kernel's engines. Filled: the simulation at the tiled OI.</text>"##,
-        HEIGHT - 8.0
+        r##"<text x="{LEFT}" y="{}" fill="#555">{}</text>"##,
+        HEIGHT - 8.0,
+        escape(footnote)
     );
     FRAME.axis_titles(
         &mut svg,
@@ -183,6 +213,18 @@ pub fn crosscheck_svg(
     );
     svg.push_str("</svg>\n");
     svg
+}
+
+/// A hollow diamond, the pipeline model's marker.
+fn diamond(x: f64, y: f64, colour: &str) -> String {
+    let r = MARKER_PX + 1.0;
+    format!(
+        r#"<path d="M{x:.1} {:.1}L{:.1} {y:.1}L{x:.1} {:.1}L{:.1} {y:.1}Z" fill="white" stroke="{colour}" stroke-width="1.5"/>"#,
+        y - r,
+        x + r,
+        y + r,
+        x - r
+    )
 }
 
 /// The legend in the right margin, below the roof's label: the slopes, the two markers and
@@ -216,6 +258,18 @@ fn legend(svg: &mut String, pairs: &[Pair], roofs: &Roofs, roof_y: f64) {
         y + 4.0
     );
     y += 18.0;
+    if pairs.iter().any(|p| p.pipelined.is_some()) {
+        let _ = writeln!(
+            svg,
+            r##"{}<text x="{}" y="{}">pipeline model</text><text x="{}" y="{}" fill="#555">work over its segment's span</text>"##,
+            diamond(x + 12.0, y, "#333"),
+            x + 30.0,
+            y + 4.0,
+            x + 30.0,
+            y + 18.0
+        );
+        y += 32.0;
+    }
     let _ = writeln!(
         svg,
         r##"<circle cx="{}" cy="{y}" r="{MARKER_PX}" fill="#333"/><text x="{}" y="{}">simulated; bottleneck:</text>"##,
@@ -252,7 +306,7 @@ mod tests {
     #[test]
     fn every_kernel_is_a_pair_under_the_roof() {
         let (output, design, platform) = crate::report::default_run();
-        let svg = crosscheck_svg("t", &output.analysis, &output.sim, &design, &platform);
+        let svg = crosscheck_svg("t", &output.analysis, &output.sim, None, &design, &platform);
         let hollow = svg.matches(r##"fill="white" stroke="#"##).count();
         let filled = svg.matches("<circle").count() - hollow;
         // 29 distinct kernels, of which the pixel shuffle has no arithmetic; one legend

@@ -17,12 +17,16 @@ use crate::config::design::Design;
 use crate::lower::needs_whole_input;
 use crate::workload::{Kernel, Workload};
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 /// The pipeline model's cycles of each kernel (its stage) and of each unit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineModel {
     /// Per kernel of the workload: its work over its engines' peak rate.
     pub stage_cycles: Vec<u64>,
+    /// Per kernel: the cycles of the segment it streams in (its slowest engine group), the
+    /// span the model gives the kernel in a pipeline.
+    pub segment_cycles: Vec<u64>,
     /// Per unit, as the simulation runs them (a layer, or an encoder with `overlap_layers`).
     pub unit_cycles: Vec<u64>,
 }
@@ -49,28 +53,38 @@ fn stage(kernel: &Kernel, design: &Design) -> (Vec<usize>, u64) {
 pub fn pipeline_model(workload: &Workload, design: &Design) -> PipelineModel {
     let stages: Vec<(Vec<usize>, u64)> =
         workload.kernels.iter().map(|k| stage(k, design)).collect();
+    let mut segment_cycles = vec![0; workload.kernels.len()];
     let unit_cycles = unit_ranges(workload, design)
         .into_iter()
         .map(|unit| {
             let mut total = 0u64;
-            // Busy cycles of each engine group in the current segment.
+            // Busy cycles of each engine group in the current segment, which starts at
+            // kernel `first`.
             let mut segment: BTreeMap<&[usize], u64> = BTreeMap::new();
+            let mut first = unit.start;
+            let mut close = |segment: &mut BTreeMap<&[usize], u64>, kernels: Range<usize>| {
+                let cycles = segment.values().max().copied().unwrap_or(0);
+                segment_cycles[kernels].fill(cycles);
+                segment.clear();
+                cycles
+            };
             for index in unit.clone() {
                 let starts_segment = index > unit.start
                     && needs_whole_input(&workload.kernels[index - 1], &workload.kernels[index]);
                 if starts_segment {
-                    total = total.saturating_add(segment.values().max().copied().unwrap_or(0));
-                    segment.clear();
+                    total = total.saturating_add(close(&mut segment, first..index));
+                    first = index;
                 }
                 let (engines, cycles) = &stages[index];
                 let sum = segment.entry(engines).or_default();
                 *sum = sum.saturating_add(*cycles);
             }
-            total.saturating_add(segment.values().max().copied().unwrap_or(0))
+            total.saturating_add(close(&mut segment, first..unit.end))
         })
         .collect();
     PipelineModel {
         stage_cycles: stages.into_iter().map(|(_, cycles)| cycles).collect(),
+        segment_cycles,
         unit_cycles,
     }
 }
@@ -120,7 +134,20 @@ mod tests {
         let o = cycles(tokens * hidden * hidden, 32 * 28);
         let fc = cycles(tokens * hidden * ffn, 60 * 60);
         let norm = cycles(tokens * hidden, 64);
-        let expected = ln1.max(qkv) + (2 * scores).max(softmax) + o.max(fc).max(norm);
-        assert_eq!(result.unit_cycles, vec![expected]);
+        let segments = [ln1.max(qkv), (2 * scores).max(softmax), o.max(fc).max(norm)];
+        assert_eq!(result.unit_cycles, vec![segments.iter().sum::<u64>()]);
+        // Each kernel spans its segment: LN1 and QKV the first, scores to context the
+        // second, O to the second residual the third.
+        let names: Vec<&str> = workload.kernels.iter().map(|k| k.name).collect();
+        let segment_of = |name: &str| {
+            let index = names.iter().position(|n| *n == name).expect(name);
+            result.segment_cycles[index]
+        };
+        assert_eq!(segment_of("ln1"), segments[0]);
+        assert_eq!(segment_of("qkv_proj"), segments[0]);
+        assert_eq!(segment_of("scores"), segments[1]);
+        assert_eq!(segment_of("context"), segments[1]);
+        assert_eq!(segment_of("o_proj"), segments[2]);
+        assert_eq!(segment_of("residual2"), segments[2]);
     }
 }

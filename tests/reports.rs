@@ -1,5 +1,6 @@
 //! `roofsim analyze`: the roofline and the simulation of the built-in defaults in one folder,
-//! equal to what `roofline` and `simulate` write alone, with one report holding both.
+//! equal to what `roofline` and `simulate` write alone, with one report holding both; and
+//! the pictures a dataflow design adds.
 
 use assert_cmd::Command;
 use std::path::Path;
@@ -98,4 +99,40 @@ fn analyze_puts_the_design_precision_first() {
         });
     assert_eq!(precisions, ["int4", "fp16"]);
     assert!(text.contains("vision encoder at int4"));
+}
+
+/// A design whose kernels overlap gets the pipeline model's prediction beside the roofline's
+/// for every kernel of the cross-check (a diamond and a dashed line to the simulated point);
+/// a sequential design has none, since the model does not describe it.
+#[test]
+fn dataflow_cross_checks_show_the_pipeline_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let focused = [
+        "--cameras",
+        "1",
+        "--vision-layers",
+        "1",
+        "--text-layers",
+        "1",
+    ];
+    let spatial = dir.path().join("spatial");
+    let design = ["--design", "configs/designs/u280-int8-spatial.toml"];
+    run(&[&["simulate"][..], &design, &focused].concat(), &spatial);
+    let sequential = dir.path().join("sequential");
+    run(&[&["simulate"][..], &focused].concat(), &sequential);
+    // Markers per picture, less the legend's one of each kind.
+    let count = |dir: &Path| {
+        let svg = String::from_utf8(read(dir, "crosscheck.svg")).unwrap();
+        let legend = svg.contains(">pipeline model</text>");
+        let kernels = svg.matches("<circle").count() / 2 - 1;
+        let diamonds = svg.matches(r#"<path d="M"#).count() - usize::from(legend);
+        let dashed = svg.matches(r#"stroke-dasharray="3 2""#).count();
+        (kernels, diamonds, dashed, legend)
+    };
+    let (kernels, diamonds, dashed, legend) = count(&spatial);
+    assert!(kernels > 20, "{kernels}");
+    assert_eq!((diamonds, dashed, legend), (kernels, kernels, true));
+    let (kernels, diamonds, dashed, legend) = count(&sequential);
+    assert!(kernels > 20, "{kernels}");
+    assert_eq!((diamonds, dashed, legend), (0, 0, false));
 }
