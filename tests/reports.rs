@@ -136,3 +136,67 @@ fn dataflow_cross_checks_show_the_pipeline_model() {
     assert!(kernels > 20, "{kernels}");
     assert_eq!((diamonds, dashed, legend), (0, 0, false));
 }
+
+/// The full pipeline: the summary's robot step is the encoders plus the expert, equal to
+/// the run's total, with its control rate; the cross-attention switch makes it faster; a run
+/// without a policy is refused in one line.
+#[test]
+fn the_full_pipeline_reports_the_robot_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let step = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let text = run(
+            &[&["simulate", "--pipeline", "full"][..], extra].concat(),
+            &out,
+        );
+        let summary: serde_json::Value =
+            serde_json::from_slice(&read(&out, "summary.json")).unwrap();
+        (text, summary)
+    };
+    let (text, summary) = step("reference", &[]);
+    let robot = &summary["robot_step"];
+    let ms = |value: &serde_json::Value| value.as_f64().unwrap();
+    let expert = summary["encoders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["encoder"] == "expert")
+        .unwrap();
+    assert_eq!(ms(&robot["expert_ms"]), ms(&expert["ms"]));
+    let latency = ms(&robot["latency_ms"]);
+    assert!((latency - ms(&summary["total"]["ms"])).abs() < 1e-9 * latency);
+    assert!((ms(&robot["encoders_ms"]) + ms(&robot["expert_ms"]) - latency).abs() < 1e-9);
+    assert_eq!(robot["bound_by"], "encoders");
+    assert_eq!(robot["flow_steps"], 10);
+    let chunks = ms(&robot["chunks_per_s"]);
+    assert!((chunks - 1e3 / latency).abs() < 1e-9 * chunks);
+    assert!((ms(&robot["actions_per_s"]) - 50.0 * chunks).abs() < 1e-6);
+    assert!(text.contains("observation -> action chunk:") && text.contains("whole step"));
+    assert!(text.contains("cross-attention K/V at every step (as the reference)"));
+    // Projecting the cache once per observation only saves time.
+    let (text, once) = step("once", &["--cross-kv-once"]);
+    assert!(text.contains("K/V once per observation"));
+    assert!(ms(&once["robot_step"]["expert_ms"]) < ms(&robot["expert_ms"]));
+    assert_eq!(
+        ms(&once["robot_step"]["encoders_ms"]),
+        ms(&robot["encoders_ms"])
+    );
+
+    let output = Command::cargo_bin("roofsim")
+        .unwrap()
+        .args([
+            "simulate",
+            "--pipeline",
+            "full",
+            "--policy",
+            "none",
+            "--out",
+        ])
+        .arg(dir.path().join("refused"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.starts_with("error: --pipeline: `full` needs") && stderr.lines().count() == 1);
+    assert!(!dir.path().join("refused").exists());
+}

@@ -8,6 +8,11 @@ writes as a list of row dicts (``tables``, numbers as ``int`` or ``float``), eve
 parsed (``summary`` is ``summary.json``) and the raw bytes of every file (``files``: the SVG
 pictures, ``report.html``, ``best.toml``).
 
+Every function also takes the workload options of :data:`WORKLOAD_OPTIONS` as keywords:
+``cameras``, ``language_tokens``, ``state_tokens``, ``text_layers``, ``vision_layers``,
+``batch``, ``fuse`` (not for a sweep), ``pipeline`` (``"encoders"`` or ``"full"``: the
+whole robot step with the action expert), ``cross_kv_once`` and ``trim_last_text_layer``.
+
 A config argument (``model``, ``policy``, ``platform``, ``design``, a sweep's ``spec``) is a
 path, or the file's text itself (TOML or JSON: any string holding a line break, ``{`` or
 ``=`` that is not an existing file's name). Errors in such a text name it ``<design text>``.
@@ -30,6 +35,7 @@ from ._native import ConfigError, RoofsimError, __version__
 from ._native import run as _run
 
 __all__ = [
+    "WORKLOAD_OPTIONS",
     "ConfigError",
     "Result",
     "RoofsimError",
@@ -45,6 +51,20 @@ Config = Union[str, "os.PathLike[str]"]
 #: One or several values of a list option (``precision``, ``kernels``, ``fuse``).
 Values = Union[str, Sequence[str]]
 Row = Dict[str, Union[int, float, str, None]]
+
+#: The workload options every function takes as keywords, as the command line's input flags.
+WORKLOAD_OPTIONS = (
+    "cameras",
+    "language_tokens",
+    "state_tokens",
+    "text_layers",
+    "vision_layers",
+    "batch",
+    "fuse",
+    "pipeline",
+    "cross_kv_once",
+    "trim_last_text_layer",
+)
 
 _SUFFIXES = {
     "model": ".json",
@@ -108,14 +128,8 @@ def roofline(
     platform: Optional[Config] = None,
     *,
     precision: Optional[Values] = None,
-    cameras: Optional[int] = None,
-    language_tokens: Optional[int] = None,
-    state_tokens: Optional[int] = None,
-    text_layers: Optional[int] = None,
-    vision_layers: Optional[int] = None,
-    batch: Optional[int] = None,
-    fuse: Optional[Values] = None,
     out: Optional[Union[str, "os.PathLike[str]"]] = None,
+    **inputs: Any,
 ) -> Result:
     """``roofsim roofline``: every kernel under the platform's roofline at each precision.
 
@@ -125,15 +139,8 @@ def roofline(
     configs = {"model": model, "policy": policy, "platform": platform}
     options = dict(
         precision=precision,
-        cameras=cameras,
-        language_tokens=language_tokens,
-        state_tokens=state_tokens,
-        text_layers=text_layers,
-        vision_layers=vision_layers,
-        batch=batch,
-        fuse=fuse,
     )
-    return _job("roofline", configs, options, out)
+    return _job("roofline", configs, options, inputs, out)
 
 
 def simulate(
@@ -142,13 +149,6 @@ def simulate(
     platform: Optional[Config] = None,
     design: Optional[Config] = None,
     *,
-    cameras: Optional[int] = None,
-    language_tokens: Optional[int] = None,
-    state_tokens: Optional[int] = None,
-    text_layers: Optional[int] = None,
-    vision_layers: Optional[int] = None,
-    batch: Optional[int] = None,
-    fuse: Optional[Values] = None,
     kernels: Optional[Values] = None,
     ideal_memory: bool = False,
     max_events: Optional[int] = None,
@@ -158,6 +158,7 @@ def simulate(
     trace: bool = False,
     trace_format: Optional[str] = None,
     out: Optional[Union[str, "os.PathLike[str]"]] = None,
+    **inputs: Any,
 ) -> Result:
     """``roofsim simulate``: the design's cycle-level simulation of the encoders.
 
@@ -167,13 +168,6 @@ def simulate(
     """
     configs = {"model": model, "policy": policy, "platform": platform, "design": design}
     options = dict(
-        cameras=cameras,
-        language_tokens=language_tokens,
-        state_tokens=state_tokens,
-        text_layers=text_layers,
-        vision_layers=vision_layers,
-        batch=batch,
-        fuse=fuse,
         kernels=kernels,
         ideal_memory=ideal_memory,
         max_events=max_events,
@@ -183,7 +177,7 @@ def simulate(
         trace=trace,
         trace_format=trace_format,
     )
-    return _job("simulate", configs, options, out)
+    return _job("simulate", configs, options, inputs, out)
 
 
 def analyze(
@@ -193,31 +187,18 @@ def analyze(
     design: Optional[Config] = None,
     *,
     precision: Optional[Values] = None,
-    cameras: Optional[int] = None,
-    language_tokens: Optional[int] = None,
-    state_tokens: Optional[int] = None,
-    text_layers: Optional[int] = None,
-    vision_layers: Optional[int] = None,
-    batch: Optional[int] = None,
-    fuse: Optional[Values] = None,
     max_events: Optional[int] = None,
     out: Optional[Union[str, "os.PathLike[str]"]] = None,
+    **inputs: Any,
 ) -> Result:
     """``roofsim analyze``: the roofline and the simulation in one result (both tables,
     ``summary`` and a ``report.html`` holding both)."""
     configs = {"model": model, "policy": policy, "platform": platform, "design": design}
     options = dict(
         precision=precision,
-        cameras=cameras,
-        language_tokens=language_tokens,
-        state_tokens=state_tokens,
-        text_layers=text_layers,
-        vision_layers=vision_layers,
-        batch=batch,
-        fuse=fuse,
         max_events=max_events,
     )
-    return _job("analyze", configs, options, out)
+    return _job("analyze", configs, options, inputs, out)
 
 
 def sweep(
@@ -226,18 +207,13 @@ def sweep(
     policy: Optional[Config] = None,
     platform: Optional[Config] = None,
     *,
-    cameras: Optional[int] = None,
-    language_tokens: Optional[int] = None,
-    state_tokens: Optional[int] = None,
-    text_layers: Optional[int] = None,
-    vision_layers: Optional[int] = None,
-    batch: Optional[int] = None,
     jobs: Optional[int] = None,
     shard: Optional[str] = None,
     prescreen: Optional[int] = None,
     resume: bool = False,
     max_events: Optional[int] = None,
     out: Optional[Union[str, "os.PathLike[str]"]] = None,
+    **inputs: Any,
 ) -> Result:
     """``roofsim sweep``: a design space (the sweep TOML ``spec``), every point simulated.
 
@@ -246,27 +222,28 @@ def sweep(
     """
     configs = {"sweep": spec, "model": model, "policy": policy, "platform": platform}
     options = dict(
-        cameras=cameras,
-        language_tokens=language_tokens,
-        state_tokens=state_tokens,
-        text_layers=text_layers,
-        vision_layers=vision_layers,
-        batch=batch,
         jobs=jobs,
         shard=shard,
         prescreen=prescreen,
         resume=resume,
         max_events=max_events,
     )
-    return _job("sweep", configs, options, out)
+    return _job("sweep", configs, options, inputs, out)
 
 
 def _job(
     command: str,
     configs: Mapping[str, Optional[Config]],
     options: Mapping[str, Any],
+    inputs: Mapping[str, Any],
     out: Optional[Union[str, "os.PathLike[str]"]],
 ) -> Result:
+    unknown = sorted(set(inputs) - set(WORKLOAD_OPTIONS))
+    if unknown:
+        raise TypeError(
+            f"{command}() got unexpected keyword arguments {unknown}; the workload options "
+            f"are {list(WORKLOAD_OPTIONS)}"
+        )
     with tempfile.TemporaryDirectory(prefix="roofsim-") as scratch:
         args = [command]
         texts: Dict[str, str] = {}
@@ -277,7 +254,7 @@ def _job(
             if path != value:
                 texts[path] = f"<{name} text>"
             args += [f"--{name}", path]
-        args += _flags(options)
+        args += _flags({**inputs, **options})
         folder = Path(out) if out is not None else Path(scratch) / "out"
         args += ["--out", str(folder)]
         try:

@@ -116,3 +116,15 @@ def test_to_pandas():
     assert frame["cycles"].sum() == sum(row["cycles"] for row in result.tables["kernels"])
     with pytest.raises(KeyError, match="no table 'sweep'"):
         result.to_pandas("sweep")
+
+
+def test_the_full_pipeline_and_its_switches(cli):
+    result = roofsim.simulate(pipeline="full", cross_kv_once=True, **FOCUSED)
+    text, out = cli("simulate", "--pipeline", "full", "--cross-kv-once", *FOCUSED_ARGS)
+    assert result.text == text
+    assert result.summary == json.loads((out / "summary.json").read_text())
+    step = result.summary["robot_step"]
+    assert step["latency_ms"] == pytest.approx(step["encoders_ms"] + step["expert_ms"])
+    assert {row["encoder"] for row in result.tables["kernels"]} >= {"text", "expert"}
+    with pytest.raises(TypeError, match="unexpected keyword arguments \\['camera'\\]"):
+        roofsim.simulate(camera=1)

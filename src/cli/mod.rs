@@ -225,6 +225,19 @@ pub struct InputArgs {
     /// [default: none for roofline; the design's for simulate and lower]
     #[arg(long, value_name = "LIST")]
     pub fuse: Option<String>,
+    /// What a step covers: `encoders` (the VLM's prefix) or `full` (observation in, action
+    /// chunk out: also the state projection and the action expert over every flow-matching
+    /// step; needs a smolVLA policy)
+    #[arg(long, value_name = "P", default_value = "encoders")]
+    pub pipeline: String,
+    /// Full pipeline: project the cached prefix keys/values of the expert's cross-attention
+    /// layers once per observation, not at every step as the reference code does
+    #[arg(long)]
+    pub cross_kv_once: bool,
+    /// Full pipeline: of the last text layer compute only the keys and values the expert
+    /// reads, as the reference code does not
+    #[arg(long)]
+    pub trim_last_text_layer: bool,
 }
 
 #[derive(Debug, Args)]

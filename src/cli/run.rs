@@ -15,7 +15,7 @@ use crate::report::{self, ReportError, write_all};
 use crate::sim::TraceSink;
 use crate::sweep::{SweepInputs, SweepMeta};
 use crate::trace::{ChromeTrace, CsvTrace, TraceFile};
-use crate::workload::WorkloadChoices;
+use crate::workload::{ExpertSwitches, WorkloadChoices};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -97,6 +97,14 @@ fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
             .unwrap_or("none")
             .parse()
             .map_err(|rule| option_error("--fuse", rule))?,
+        pipeline: inputs
+            .pipeline
+            .parse()
+            .map_err(|rule| option_error("--pipeline", rule))?,
+        switches: ExpertSwitches {
+            cross_kv_once: inputs.cross_kv_once,
+            trim_last_text_layer: inputs.trim_last_text_layer,
+        },
     };
     Ok(Inputs {
         model,
@@ -162,13 +170,13 @@ fn run_simulate(args: &SimulateArgs) -> Result<Ran, Error> {
             }
             SimulationJob::Gemm((m, n, k), Box::new(single))
         }
-        None => SimulationJob::Model(pipeline::design_workload(
+        None => SimulationJob::Model(Box::new(pipeline::design_workload(
             &inputs.model,
             inputs.policy.as_ref(),
             &inputs.platform,
             &design,
             &inputs.choices,
-        )?),
+        )?)),
     };
     report::remove_partials(&args.out)?;
     let partial = args
@@ -199,7 +207,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<Ran, Error> {
         SimulationJob::Model(analysis) => {
             let progress = progress_bar();
             let result = pipeline::simulate(
-                analysis,
+                *analysis,
                 &inputs.platform,
                 &design,
                 args.max_events,
@@ -241,7 +249,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<Ran, Error> {
 /// What `simulate` runs: one GEMM on one array, or the model's encoders.
 enum SimulationJob {
     Gemm((u64, u64, u64), Box<Design>),
-    Model(crate::roofline::RooflineAnalysis),
+    Model(Box<crate::roofline::RooflineAnalysis>),
 }
 
 /// A bar on a terminal; nothing when stderr is piped.

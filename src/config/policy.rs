@@ -1,12 +1,15 @@
-//! The smolVLA policy config (LeRobot's `config.json`): the prefix the encoders process.
+//! The smolVLA policy config (LeRobot's `config.json`): the prefix the encoders process and
+//! the action expert that turns it into a chunk of actions (lerobot's `SmolVLAConfig`,
+//! `SmolVLMWithExpertModel`; omitted fields take `SmolVLAConfig`'s defaults).
 
 use super::model::{layers, positive};
-use super::{ConfigError, Source, parse_json};
+use super::{ConfigError, Source, in_range, parse_json};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// What a smolVLA-style policy config says about the prefix the encoders process.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a smolVLA-style policy config says about the prefix the encoders process and the
+/// action expert.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PolicySpec {
     pub source: String,
     /// Number of camera images (`VISUAL` input features).
@@ -17,6 +20,45 @@ pub struct PolicySpec {
     pub language_tokens: u64,
     /// smolVLA projects the robot state to one token.
     pub state_tokens: u64,
+    pub expert: ExpertSpec,
+}
+
+/// The action expert: a narrowed copy of the VLM's text layers run over the action chunk at
+/// every flow-matching step, attending to the prefix's key/value cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpertSpec {
+    /// Action tokens per chunk (`chunk_size`).
+    pub chunk_size: u64,
+    /// Actions executed per chunk (`n_action_steps`), for the control rate.
+    pub n_action_steps: u64,
+    /// Flow-matching steps per observation (`num_steps`).
+    pub num_steps: u64,
+    /// Padded action and state widths (`max_action_dim`, `max_state_dim`).
+    pub max_action_dim: u64,
+    pub max_state_dim: u64,
+    /// The expert's width over the VLM's (`expert_width_multiplier`).
+    pub width_multiplier: f64,
+    /// Expert layers (`num_expert_layers`); 0 means as many as the VLM layers kept.
+    pub num_expert_layers: u64,
+    /// `attention_mode` contains "cross": layers other than every n-th cross-attend.
+    pub cross_attention: bool,
+    /// `self_attn_every_n_layers`: with cross attention, layers whose VLM index is a
+    /// multiple of it self-attend (to the prefix cache and the action tokens); 0 or less:
+    /// none.
+    pub self_attn_every_n_layers: u64,
+}
+
+impl ExpertSpec {
+    /// The expert's hidden width: `int(vlm_hidden × multiplier)`, as the reference computes it.
+    pub fn hidden_size(&self, vlm_hidden: u64) -> u64 {
+        (vlm_hidden as f64 * self.width_multiplier) as u64
+    }
+
+    /// The expert's MLP width, the reference's `get_intermediate_size`: 4 × ⌊2h/3⌋ rounded
+    /// up to a multiple of 256.
+    pub fn intermediate_size(&self, vlm_hidden: u64) -> u64 {
+        (4 * (2 * self.hidden_size(vlm_hidden) / 3)).div_ceil(256) * 256
+    }
 }
 
 #[derive(Deserialize)]
@@ -26,6 +68,15 @@ struct RawPolicy {
     input_features: Option<BTreeMap<String, RawFeature>>,
     num_vlm_layers: Option<u64>,
     tokenizer_max_length: Option<u64>,
+    chunk_size: Option<u64>,
+    n_action_steps: Option<u64>,
+    num_steps: Option<u64>,
+    max_action_dim: Option<u64>,
+    max_state_dim: Option<u64>,
+    expert_width_multiplier: Option<f64>,
+    num_expert_layers: Option<i64>,
+    attention_mode: Option<String>,
+    self_attn_every_n_layers: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -63,17 +114,74 @@ pub fn load_policy(source: &Source) -> Result<PolicySpec, ConfigError> {
             "no VISUAL feature: the policy needs at least one camera",
         ));
     }
+    let num_vlm_layers = layers(file, "num_vlm_layers".into(), raw.num_vlm_layers, 16)?;
+    // SmolVLAConfig defaults throughout.
+    let chunk_size = positive(file, "chunk_size".into(), raw.chunk_size.unwrap_or(50))?;
+    let n_action_steps = positive(
+        file,
+        "n_action_steps".into(),
+        raw.n_action_steps.unwrap_or(50),
+    )?;
+    if n_action_steps > chunk_size {
+        return Err(ConfigError::invalid(
+            file,
+            "n_action_steps",
+            format!("{n_action_steps} is more than the chunk's {chunk_size} actions"),
+        ));
+    }
+    let num_expert_layers = match raw.num_expert_layers.unwrap_or(-1) {
+        ..=0 => 0,
+        layers => {
+            let layers = in_range(file, "num_expert_layers", layers as u64, 1..=num_vlm_layers)?;
+            if num_vlm_layers % layers != 0 {
+                return Err(ConfigError::invalid(
+                    file,
+                    "num_expert_layers",
+                    format!("{layers} does not divide the {num_vlm_layers} VLM layers"),
+                ));
+            }
+            layers
+        }
+    };
+    let expert = ExpertSpec {
+        chunk_size,
+        n_action_steps,
+        num_steps: layers(file, "num_steps".into(), raw.num_steps, 10)?,
+        max_action_dim: positive(
+            file,
+            "max_action_dim".into(),
+            raw.max_action_dim.unwrap_or(32),
+        )?,
+        max_state_dim: positive(
+            file,
+            "max_state_dim".into(),
+            raw.max_state_dim.unwrap_or(32),
+        )?,
+        width_multiplier: in_range(
+            file,
+            "expert_width_multiplier",
+            raw.expert_width_multiplier.unwrap_or(0.75),
+            0.001..=16.0,
+        )?,
+        num_expert_layers,
+        cross_attention: raw
+            .attention_mode
+            .as_deref()
+            .unwrap_or("cross_attn")
+            .contains("cross"),
+        self_attn_every_n_layers: raw.self_attn_every_n_layers.unwrap_or(2).clamp(0, 1024) as u64,
+    };
     Ok(PolicySpec {
         source: source.name.clone(),
         cameras,
-        // SmolVLAConfig defaults.
-        num_vlm_layers: layers(file, "num_vlm_layers".into(), raw.num_vlm_layers, 16)?,
+        num_vlm_layers,
         language_tokens: positive(
             file,
             "tokenizer_max_length".into(),
             raw.tokenizer_max_length.unwrap_or(48),
         )?,
         state_tokens: 1,
+        expert,
     })
 }
 

@@ -11,11 +11,12 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
     let design = lowering.design;
     let label = kernel.label();
     let engines = design.engines_for(&label, kernel.class);
-    let (tokens, head_dim) = (kernel.m, kernel.k);
+    // Queries attend to keys: the same tokens in self-attention, a cache in cross-attention.
+    let (queries, keys, head_dim) = (kernel.m, kernel.n, kernel.k);
     let q = &kernel.operands[0];
     let k = &kernel.operands[1];
     let context = &kernel.operands[3];
-    let kv_instances = k.elements / (tokens * head_dim);
+    let kv_instances = k.elements / (keys * head_dim);
     let activations = &design.placement().activation_channels;
     let tile = design.tiling_of(&label, kernel.class).tm;
     // Per GEMM engine, one buffer ring each for Q (A), K (B) and V (C) tiles; the context
@@ -24,40 +25,40 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
     for batch in 0..kernel.batch {
         let kv = batch * kv_instances / kernel.batch;
         let q_layout =
-            TensorLayout::row_major(activations, q.bits, batch * tokens * head_dim, head_dim);
+            TensorLayout::row_major(activations, q.bits, batch * queries * head_dim, head_dim);
         let kv_layout =
-            TensorLayout::row_major(activations, k.bits, kv * tokens * head_dim, head_dim);
+            TensorLayout::row_major(activations, k.bits, kv * keys * head_dim, head_dim);
         let out_layout = TensorLayout::row_major(
             activations,
             context.bits,
-            batch * tokens * head_dim,
+            batch * queries * head_dim,
             head_dim,
         );
-        for qi in 0..tokens.div_ceil(tile) {
+        for qi in 0..queries.div_ceil(tile) {
             let array = engines.gemm[instance % engines.gemm.len()];
             let unit = engines.vector[instance % engines.vector.len()];
             instance += 1;
-            let rows = (qi * tile, ((qi + 1) * tile).min(tokens));
+            let rows = (qi * tile, ((qi + 1) * tile).min(queries));
             let q_load = lowering.input(
                 array,
                 &q_layout,
                 (rows, (0, head_dim)),
-                (Read::Primary, batch * tokens),
+                (Read::Primary, batch * queries),
                 format!("load q b{batch} m{qi}"),
             );
             let q_slot = lowering.fill(array, Ring::A, q_load);
             let mut previous = Some(q_load);
-            for kj in 0..tokens.div_ceil(tile) {
-                let keys = (kj * tile, ((kj + 1) * tile).min(tokens));
-                let (tm, tn) = (rows.1 - rows.0, keys.1 - keys.0);
+            for kj in 0..keys.div_ceil(tile) {
+                let key_rows = (kj * tile, ((kj + 1) * tile).min(keys));
+                let (tm, tn) = (rows.1 - rows.0, key_rows.1 - key_rows.0);
                 let mut kv_loads = Vec::new();
                 let mut kv_slot_indices = Vec::new();
                 for (name, ring) in [("k", Ring::B), ("v", Ring::C)] {
                     let node = lowering.input(
                         array,
                         &kv_layout,
-                        (keys, (0, head_dim)),
-                        (Read::Other, kv * tokens),
+                        (key_rows, (0, head_dim)),
+                        (Read::Other, kv * keys),
                         format!("load {name} b{batch} m{qi} n{kj}"),
                     );
                     kv_slot_indices.push(lowering.fill(array, ring, node));
@@ -101,7 +102,7 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
                 array,
                 &out_layout,
                 (rows, (0, head_dim)),
-                batch * tokens,
+                batch * queries,
                 format!("store context b{batch} m{qi}"),
             );
             lowering.edge(previous, store, EdgeKind::Data);

@@ -21,7 +21,8 @@ use crate::sim::{
     DEFAULT_MAX_EVENTS, SimError, TraceSink, WorkloadSim, pipeline_model, simulate_workload,
 };
 use crate::workload::{
-    Encoder, Workload, WorkloadChoices, WorkloadError, WorkloadOptions, build_workload, single_gemm,
+    Encoder, ExpertSwitches, Pipeline, Workload, WorkloadChoices, WorkloadError, WorkloadOptions,
+    build_workload, single_gemm,
 };
 
 /// Any failure of a job. `Config`, `Workload`, a kernel too large to lower and a `Report`
@@ -123,6 +124,16 @@ pub fn roofline(
         let title = format!("Text encoder on the {} at {precision}", platform.name);
         let svg = roofline_svg(&title, primary, &[Encoder::Text], platform);
         files.push(("text_roofline.svg", svg.into_bytes()));
+    }
+    if primary
+        .workload
+        .encoder_kernels(Encoder::Expert)
+        .next()
+        .is_some()
+    {
+        let title = format!("Action expert on the {} at {precision}", platform.name);
+        let svg = roofline_svg(&title, primary, &[Encoder::Expert], platform);
+        files.push(("expert_roofline.svg", svg.into_bytes()));
     }
     Ok(RooflineOutput { text, files })
 }
@@ -245,6 +256,9 @@ pub fn simulate_gemm(
             kernels: Vec::new(),
             precision: design.precision(),
             fusion: design.fusion(),
+            pipeline: Pipeline::Encoders,
+            switches: ExpertSwitches::default(),
+            expert: None,
         },
         text_tokens: 0,
         image_tokens: 0,
@@ -386,7 +400,7 @@ fn add_pictures_and_report(output: &mut SimulateOutput, platform: &Platform, des
 }
 
 /// The pictures a report shows when they are among the files, in order, with their headings.
-const REPORT_PICTURES: [(&str, &str); 5] = [
+const REPORT_PICTURES: [(&str, &str); 6] = [
     ("crosscheck.svg", "Roofline against simulation"),
     ("attribution.svg", "Where the cycles went"),
     ("utilization.svg", "Engines and HBM over the run"),
@@ -395,6 +409,7 @@ const REPORT_PICTURES: [(&str, &str); 5] = [
         "Roofline: vision encoder and connector",
     ),
     ("text_roofline.svg", "Roofline: text encoder"),
+    ("expert_roofline.svg", "Roofline: action expert"),
 ];
 
 /// Simulates the analysed workload and writes its per-kernel and per-channel CSV.

@@ -6,6 +6,7 @@ pub mod html;
 mod pipeline;
 pub mod plot;
 pub mod sim;
+mod step;
 mod svg;
 pub mod sweep;
 mod table;

@@ -1,6 +1,7 @@
 //! Simulation reports: per-kernel CSV, per-channel CSV and a summary for the terminal.
 
 use super::pipeline::{pipeline_checks, pipeline_text};
+use super::step::RobotStep;
 use super::{ROOFLINE_CSV_HEADER, ReportError, roofline_record};
 use crate::config::design::Design;
 use crate::config::platform::Platform;
@@ -289,6 +290,7 @@ pub fn summary_json(
         })
     };
     let checks = pipeline_checks(analysis, sim, design);
+    let step = RobotStep::new(&analysis.workload, &encoders, design);
     let encoders: Vec<serde_json::Value> = encoders
         .iter()
         .zip(&checks)
@@ -297,7 +299,7 @@ pub fn summary_json(
             value["encoder"] = encoder.name().into();
             value["pipeline_model_cycles"] = check.model_cycles.into();
             value["pipeline_busy_efficiency"] = check.busy_efficiency.into();
-            if *encoder != Encoder::Text {
+            if matches!(encoder, Encoder::Vision | Encoder::Connector) {
                 value["ms_per_camera"] = (totals.seconds(design) * 1e3 / images).into();
             }
             value
@@ -310,7 +312,7 @@ pub fn summary_json(
     let resources = design.resources();
     let share = |used: u64, available: u64| used as f64 / available.max(1) as f64;
     let array = design.array();
-    let summary = serde_json::json!({
+    let mut summary = serde_json::json!({
         "roofsim_version": env!("CARGO_PKG_VERSION"),
         "design": {
             "name": design.name(),
@@ -366,6 +368,11 @@ pub fn summary_json(
         "encoders": encoders,
         "total": total,
     });
+    if let Some(step) = &step {
+        summary["workload"]["pipeline"] = "full".into();
+        summary["workload"]["switches"] = serde_json::json!(options.switches);
+        summary["robot_step"] = step.json();
+    }
     let mut bytes = serde_json::to_vec_pretty(&summary).expect("a summary serialises");
     bytes.push(b'\n');
     bytes
@@ -451,11 +458,11 @@ pub fn simulation_text(
     for (encoder, totals) in &encoders {
         let seconds = totals.seconds(design);
         let per_camera = match encoder {
-            Encoder::Text => "-".to_string(),
-            _ => format!(
+            Encoder::Vision | Encoder::Connector => format!(
                 "{:.3}",
                 seconds * 1e3 / (options.cameras * options.batch) as f64
             ),
+            Encoder::Text | Encoder::Expert => "-".to_string(),
         };
         rows.push(vec![
             encoder.name().to_string(),
@@ -464,8 +471,14 @@ pub fn simulation_text(
         ]);
     }
     let total_s = all.seconds(design);
+    let step = RobotStep::new(&analysis.workload, &encoders, design);
     rows.push(vec![
-        "all encoders".into(),
+        if step.is_some() {
+            "whole step"
+        } else {
+            "all encoders"
+        }
+        .into(),
         format!("{:.3}", total_s * 1e3),
         "-".into(),
     ]);
@@ -478,6 +491,9 @@ pub fn simulation_text(
             &pipeline_checks(analysis, sim, design),
             design,
         ));
+    }
+    if let Some(step) = &step {
+        out.push_str(&step.text());
     }
     let bytes = all.bytes_tiled;
     let _ = writeln!(

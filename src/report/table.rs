@@ -3,11 +3,12 @@
 use crate::config::platform::Platform;
 use crate::config::precision::Precision;
 use crate::roofline::{Bound, MemorySummary, RooflineAnalysis, Roofs};
-use crate::workload::{Encoder, Kernel, Workload};
+use crate::workload::{Encoder, Kernel, Pipeline, Workload};
 use std::fmt::Write;
 
 /// One line saying what ran: the policy that set the prefix, cameras, batch, the text
-/// prefix's tokens by origin, the text layers and the fusion.
+/// prefix's tokens by origin, the text layers, the action expert and its switches in the
+/// full pipeline, and the fusion.
 pub(crate) fn workload_line(workload: &Workload) -> String {
     let options = &workload.options;
     let policy = options.policy.as_deref().unwrap_or("none (bare model)");
@@ -30,6 +31,26 @@ pub(crate) fn workload_line(workload: &Workload) -> String {
             options.language_tokens,
             options.state_tokens,
             options.text_layers
+        );
+    }
+    if let (Pipeline::Full, Some(expert)) = (options.pipeline, &options.expert) {
+        let switches = &options.switches;
+        let _ = write!(
+            line,
+            "; action expert: {} flow-matching steps over {} action tokens, cross-attention \
+             K/V {}{}",
+            expert.num_steps,
+            expert.chunk_size,
+            if switches.cross_kv_once {
+                "once per observation"
+            } else {
+                "at every step (as the reference)"
+            },
+            if switches.trim_last_text_layer {
+                ", last text layer trimmed to K/V"
+            } else {
+                ""
+            }
         );
     }
     let _ = write!(line, "; fusion {}", options.fusion);

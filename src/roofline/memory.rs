@@ -98,7 +98,7 @@ mod tests {
     use crate::config::model::{default_model, default_policy};
     use crate::config::platform::default_platform;
     use crate::config::precision::PrecisionPair;
-    use crate::workload::{Fusion, WorkloadOptions, build_workload};
+    use crate::workload::{ExpertSwitches, Fusion, Pipeline, WorkloadOptions, build_workload};
 
     #[test]
     fn smolvla_layers_fit_on_chip_and_the_model_fits_hbm() {
@@ -115,6 +115,9 @@ mod tests {
             kernels: Vec::new(),
             precision: PrecisionPair::uniform(Precision::Int8),
             fusion: Fusion::default(),
+            pipeline: Pipeline::Encoders,
+            switches: ExpertSwitches::default(),
+            expert: None,
         };
         let workload = build_workload(&model, &options).unwrap();
         let summary = memory_summary(&model, &workload, &default_platform());

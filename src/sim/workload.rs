@@ -74,7 +74,8 @@ fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
         let starts_new = match units.last() {
             Some(unit) => {
                 let first = &workload.kernels[unit.members[0]];
-                first.encoder != kernel.encoder || (!whole_encoders && first.layer != kernel.layer)
+                first.encoder != kernel.encoder
+                    || (!whole_encoders && (first.layer, first.step) != (kernel.layer, kernel.step))
             }
             None => true,
         };
@@ -86,7 +87,8 @@ fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
         }
         units.last_mut().expect("pushed above").members.push(index);
     }
-    // A unit repeats the first earlier unit whose kernels are equal but for the layer index.
+    // A unit repeats the first earlier unit whose kernels are equal but for the layer index
+    // and the flow-matching step.
     let keys: Vec<Vec<Kernel>> = units
         .iter()
         .map(|unit| {
@@ -94,6 +96,7 @@ fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
                 .iter()
                 .map(|&index| Kernel {
                     layer: None,
+                    step: None,
                     ..workload.kernels[index].clone()
                 })
                 .collect()
@@ -114,8 +117,10 @@ pub(crate) fn unit_ranges(workload: &Workload, design: &Design) -> Vec<std::ops:
 }
 
 fn label(kernel: &Kernel) -> String {
+    let step = kernel.step.map(|s| format!("S{s}/")).unwrap_or_default();
     match kernel.layer {
-        Some(layer) => format!("{}/L{layer}/{}", kernel.encoder, kernel.name),
+        Some(layer) => format!("{}/{step}L{layer}/{}", kernel.encoder, kernel.name),
+        None if kernel.step.is_some() => format!("{}/{step}{}", kernel.encoder, kernel.name),
         None => kernel.label(),
     }
 }

@@ -1,7 +1,8 @@
-//! Lists the kernels of the vision encoder, connector and text encoder, layer by layer.
+//! Lists the kernels of the vision encoder, connector and text encoder, layer by layer, and
+//! in the full pipeline those of the action expert, step by step.
 
 use super::builder::{AttentionShape, Builder, Epilogue};
-use super::{Encoder, Kernel, KernelClass, Op, Workload, WorkloadError, WorkloadOptions};
+use super::{Encoder, Kernel, KernelClass, Op, Pipeline, Workload, WorkloadError, WorkloadOptions};
 use crate::config::model::{ModelSpec, TextSpec, VisionSpec};
 use crate::config::precision::PrecisionPair;
 
@@ -123,6 +124,17 @@ pub fn build_workload(
         }
         text_encoder(&mut builder, text, text_tokens, options);
     }
+    if options.pipeline == Pipeline::Full {
+        let (Some(text), Some(expert)) = (&model.text, &options.expert) else {
+            return invalid(
+                "--pipeline",
+                "`full` needs a vision-language model with text layers and a smolVLA policy \
+                 (the action expert's shape is in it and attends to the text layers' cache)"
+                    .into(),
+            );
+        };
+        super::expert::action_expert(&mut builder, text, expert, text_tokens, options);
+    }
     if builder.too_large {
         return invalid(
             "--batch",
@@ -198,10 +210,12 @@ fn vision_encoder(
         builder.attention(
             AttentionShape {
                 instances: images,
-                tokens: vision.tokens(),
+                queries: vision.tokens(),
+                keys: vision.tokens(),
                 heads: vision.num_heads,
                 kv_heads: vision.num_heads,
                 head_dim: vision.head_dim,
+                cross: false,
             },
             options.fusion.attention,
         );
@@ -251,44 +265,38 @@ fn text_encoder(builder: &mut Builder, text: &TextSpec, tokens: u64, options: &W
     let rows = builder.product(&[tokens, options.batch]);
     let q_width = builder.product(&[text.num_heads, text.head_dim]);
     let kv_width = builder.product(&[text.num_kv_heads, text.head_dim]);
-    let ffn = text.intermediate_size;
     builder.encoder = Encoder::Text;
+    let full = options.pipeline == Pipeline::Full;
+    if let (true, Some(expert)) = (full, &options.expert) {
+        // The robot state, padded to `max_state_dim`, becomes the prefix's state tokens.
+        builder.layer = None;
+        let states = builder.product(&[options.state_tokens, options.batch]);
+        builder.linear(
+            "state_proj",
+            KernelClass::Projection,
+            (states, expert.max_state_dim, hidden),
+            true,
+            Epilogue::None,
+        );
+    }
     for layer in 0..options.text_layers {
         builder.layer = Some(layer);
         builder.layer_norm("rms1", Op::RmsNorm, rows, hidden);
-        let bias = text.attention_bias;
-        if options.fusion.qkv {
-            let width = q_width + builder.product(&[2, kv_width]);
+        let last = layer + 1 == options.text_layers;
+        if full && last && options.switches.trim_last_text_layer {
+            // The expert reads only this layer's keys and values (after RoPE).
+            let width = builder.product(&[2, kv_width]);
             builder.linear(
-                "qkv_proj",
+                "kv_proj",
                 KernelClass::Projection,
                 (rows, hidden, width),
-                bias,
+                text.attention_bias,
                 Epilogue::None,
             );
-        } else {
-            builder.linear(
-                "q_proj",
-                KernelClass::Projection,
-                (rows, hidden, q_width),
-                bias,
-                Epilogue::None,
-            );
-            builder.linear(
-                "k_proj",
-                KernelClass::Projection,
-                (rows, hidden, kv_width),
-                bias,
-                Epilogue::None,
-            );
-            builder.linear(
-                "v_proj",
-                KernelClass::Projection,
-                (rows, hidden, kv_width),
-                bias,
-                Epilogue::None,
-            );
+            builder.vector("rope", Op::Rope, (1, rows, kv_width), &["k"], vec![]);
+            break;
         }
+        projections(builder, rows, (hidden, q_width, kv_width), text, options);
         builder.vector(
             "rope",
             Op::Rope,
@@ -299,70 +307,127 @@ fn text_encoder(builder: &mut Builder, text: &TextSpec, tokens: u64, options: &W
         builder.attention(
             AttentionShape {
                 instances: options.batch,
-                tokens,
+                queries: tokens,
+                keys: tokens,
                 heads: text.num_heads,
                 kv_heads: text.num_kv_heads,
                 head_dim: text.head_dim,
+                cross: false,
             },
             options.fusion.attention,
         );
-        builder.linear(
-            "o_proj",
-            KernelClass::Projection,
-            (rows, q_width, hidden),
-            bias,
-            Epilogue::None,
+        output_and_mlp(
+            builder,
+            rows,
+            (q_width, hidden),
+            text.intermediate_size,
+            text,
+            options,
         );
-        builder.residual("residual1", rows, hidden);
-        builder.layer_norm("rms2", Op::RmsNorm, rows, hidden);
-        let bias = text.mlp_bias;
-        if options.fusion.gemm_activation {
-            builder.linear(
-                "gate_silu",
-                KernelClass::Mlp,
-                (rows, hidden, ffn),
-                bias,
-                Epilogue::Silu,
-            );
-            builder.linear(
-                "up_mul",
-                KernelClass::Mlp,
-                (rows, hidden, ffn),
-                bias,
-                Epilogue::MultiplyByGate,
-            );
-        } else {
-            builder.linear(
-                "gate_proj",
-                KernelClass::Mlp,
-                (rows, hidden, ffn),
-                bias,
-                Epilogue::None,
-            );
-            builder.linear(
-                "up_proj",
-                KernelClass::Mlp,
-                (rows, hidden, ffn),
-                bias,
-                Epilogue::None,
-            );
-            builder.vector(
-                "silu_mul",
-                Op::SiluMul,
-                (1, rows, ffn),
-                &["gate", "up"],
-                vec![],
-            );
-        }
-        builder.linear(
-            "down_proj",
-            KernelClass::Mlp,
-            (rows, ffn, hidden),
-            bias,
-            Epilogue::None,
-        );
-        builder.residual("residual2", rows, hidden);
     }
+}
+
+/// Q, K and V projections of `rows` tokens of width `hidden` (one GEMM when fused).
+pub(super) fn projections(
+    builder: &mut Builder,
+    rows: u64,
+    (hidden, q_width, kv_width): (u64, u64, u64),
+    text: &TextSpec,
+    options: &WorkloadOptions,
+) {
+    let bias = text.attention_bias;
+    if options.fusion.qkv {
+        let width = q_width + builder.product(&[2, kv_width]);
+        builder.linear(
+            "qkv_proj",
+            KernelClass::Projection,
+            (rows, hidden, width),
+            bias,
+            Epilogue::None,
+        );
+        return;
+    }
+    for (name, width) in [
+        ("q_proj", q_width),
+        ("k_proj", kv_width),
+        ("v_proj", kv_width),
+    ] {
+        builder.linear(
+            name,
+            KernelClass::Projection,
+            (rows, hidden, width),
+            bias,
+            Epilogue::None,
+        );
+    }
+}
+
+/// The rest of a Llama-style layer after attention: output projection, residual, RMSNorm,
+/// gated MLP of width `ffn`, residual.
+pub(super) fn output_and_mlp(
+    builder: &mut Builder,
+    rows: u64,
+    (q_width, hidden): (u64, u64),
+    ffn: u64,
+    text: &TextSpec,
+    options: &WorkloadOptions,
+) {
+    builder.linear(
+        "o_proj",
+        KernelClass::Projection,
+        (rows, q_width, hidden),
+        text.attention_bias,
+        Epilogue::None,
+    );
+    builder.residual("residual1", rows, hidden);
+    builder.layer_norm("rms2", Op::RmsNorm, rows, hidden);
+    let bias = text.mlp_bias;
+    if options.fusion.gemm_activation {
+        builder.linear(
+            "gate_silu",
+            KernelClass::Mlp,
+            (rows, hidden, ffn),
+            bias,
+            Epilogue::Silu,
+        );
+        builder.linear(
+            "up_mul",
+            KernelClass::Mlp,
+            (rows, hidden, ffn),
+            bias,
+            Epilogue::MultiplyByGate,
+        );
+    } else {
+        builder.linear(
+            "gate_proj",
+            KernelClass::Mlp,
+            (rows, hidden, ffn),
+            bias,
+            Epilogue::None,
+        );
+        builder.linear(
+            "up_proj",
+            KernelClass::Mlp,
+            (rows, hidden, ffn),
+            bias,
+            Epilogue::None,
+        );
+        builder.vector(
+            "silu_mul",
+            Op::SiluMul,
+            (1, rows, ffn),
+            &["gate", "up"],
+            vec![],
+        );
+    }
+    builder.linear(
+        "down_proj",
+        KernelClass::Mlp,
+        (rows, ffn, hidden),
+        bias,
+        Epilogue::None,
+    );
+    builder.residual("residual2", rows, hidden);
 }
 
 #[cfg(test)]
@@ -370,7 +435,7 @@ mod tests {
     use super::*;
     use crate::config::model::{default_model, default_policy};
     use crate::config::precision::Precision;
-    use crate::workload::Fusion;
+    use crate::workload::{ExpertSwitches, Fusion};
 
     fn options(cameras: u64, batch: u64, fusion: Fusion) -> WorkloadOptions {
         let policy = default_policy();
@@ -385,6 +450,9 @@ mod tests {
             kernels: Vec::new(),
             precision: PrecisionPair::uniform(Precision::Int8),
             fusion,
+            pipeline: Pipeline::Encoders,
+            switches: ExpertSwitches::default(),
+            expert: Some(policy.expert.clone()),
         }
     }
 

@@ -20,7 +20,7 @@ impl Epilogue {
         match self {
             Epilogue::None => 0,
             Epilogue::Gelu => Op::Gelu.flops_per_element(),
-            Epilogue::Silu => Op::SiluMul.flops_per_element() - 1,
+            Epilogue::Silu => Op::Silu.flops_per_element(),
             Epilogue::MultiplyByGate => 1,
         }
     }
@@ -31,6 +31,7 @@ pub(super) struct Builder {
     pub precision: PrecisionPair,
     pub encoder: Encoder,
     pub layer: Option<u64>,
+    pub step: Option<u64>,
     pub kernels: Vec<Kernel>,
     /// Set when a count exceeded [`MAX_COUNT`]; the workload is then refused.
     pub too_large: bool,
@@ -46,6 +47,7 @@ impl Builder {
             precision,
             encoder: Encoder::Vision,
             layer: None,
+            step: None,
             kernels: Vec::new(),
             too_large: false,
         }
@@ -129,6 +131,7 @@ impl Builder {
         self.kernels.push(Kernel {
             encoder: self.encoder,
             layer: self.layer,
+            step: self.step,
             name,
             op: Op::Gemm,
             m,
@@ -165,6 +168,7 @@ impl Builder {
         self.kernels.push(Kernel {
             encoder: self.encoder,
             layer: self.layer,
+            step: self.step,
             name,
             op,
             m,
@@ -190,24 +194,38 @@ impl Builder {
         self.vector(name, Op::Add, (1, rows, hidden), &["x", "residual"], vec![]);
     }
 
-    /// Multi-head (or grouped-query) attention over `instances` independent sequences.
+    /// Multi-head (or grouped-query) attention over `instances` independent sequences:
+    /// `queries` tokens attend to `keys` (the same tokens in self-attention; the prefix
+    /// cache and the action tokens in the action expert).
     pub(super) fn attention(&mut self, shape: AttentionShape, fused: bool) {
         let AttentionShape {
             instances,
-            tokens,
+            queries,
+            keys,
             heads,
             kv_heads,
             head_dim,
+            cross,
         } = shape;
+        let [scores_name, softmax_name, context_name, fused_name] = if cross {
+            [
+                "cross_scores",
+                "cross_softmax",
+                "cross_context",
+                "cross_attention",
+            ]
+        } else {
+            ["scores", "softmax", "context", "attention"]
+        };
         let batch = self.product(&[instances, heads]);
-        let q_elements = self.product(&[batch, tokens, head_dim]);
-        let kv_elements = self.product(&[instances, kv_heads, tokens, head_dim]);
+        let q_elements = self.product(&[batch, queries, head_dim]);
+        let kv_elements = self.product(&[instances, kv_heads, keys, head_dim]);
         let q = self.activation("q", q_elements, Direction::Read);
         let k = self.activation("k", kv_elements, Direction::Read);
         let v = self.activation("v", kv_elements, Direction::Read);
         let context = self.activation("context", q_elements, Direction::Write);
-        let scores_macs = self.product(&[batch, tokens, tokens, head_dim]);
-        let score_elements = self.product(&[batch, tokens, tokens]);
+        let scores_macs = self.product(&[batch, queries, keys, head_dim]);
+        let score_elements = self.product(&[batch, queries, keys]);
         let softmax_flops = self.product(&[Op::Softmax.flops_per_element(), score_elements]);
         let compute_precision = self.precision.activations;
         if fused {
@@ -215,10 +233,11 @@ impl Builder {
             self.kernels.push(Kernel {
                 encoder: self.encoder,
                 layer: self.layer,
-                name: "attention",
+                step: self.step,
+                name: fused_name,
                 op: Op::FusedAttention,
-                m: tokens,
-                n: tokens,
+                m: queries,
+                n: keys,
                 k: head_dim,
                 batch,
                 macs: fused_macs,
@@ -234,10 +253,11 @@ impl Builder {
         self.kernels.push(Kernel {
             encoder: self.encoder,
             layer: self.layer,
-            name: "scores",
+            step: self.step,
+            name: scores_name,
             op: Op::Gemm,
-            m: tokens,
-            n: tokens,
+            m: queries,
+            n: keys,
             k: head_dim,
             batch,
             macs: scores_macs,
@@ -248,9 +268,9 @@ impl Builder {
             operands: vec![q, k, scores],
         });
         self.vector(
-            "softmax",
+            softmax_name,
             Op::Softmax,
-            (batch, tokens, tokens),
+            (batch, queries, keys),
             &["scores"],
             vec![],
         );
@@ -258,11 +278,12 @@ impl Builder {
         self.kernels.push(Kernel {
             encoder: self.encoder,
             layer: self.layer,
-            name: "context",
+            step: self.step,
+            name: context_name,
             op: Op::Gemm,
-            m: tokens,
+            m: queries,
             n: head_dim,
-            k: tokens,
+            k: keys,
             batch,
             macs: scores_macs,
             vector_flops: 0,
@@ -277,8 +298,12 @@ impl Builder {
 #[derive(Clone, Copy)]
 pub(super) struct AttentionShape {
     pub instances: u64,
-    pub tokens: u64,
+    pub queries: u64,
+    pub keys: u64,
     pub heads: u64,
     pub kv_heads: u64,
     pub head_dim: u64,
+    /// Queries of one sequence attend to another's keys (the expert's cross-attention
+    /// layers): the kernels are named `cross_scores`, `cross_softmax`, `cross_context`.
+    pub cross: bool,
 }

@@ -7,16 +7,19 @@
 
 mod build;
 mod builder;
+mod expert;
 
 pub use build::{build_workload, single_gemm};
 pub use builder::MAX_COUNT;
 
 pub use crate::config::design::{Fusion, KernelClass};
 use crate::config::model::{ModelSpec, PolicySpec};
+use crate::config::policy::ExpertSpec;
 use crate::config::precision::{Precision, PrecisionPair};
 use std::fmt;
 
-/// The three encoders smolVLA runs before its action expert.
+/// The stages of a smolVLA step: the three encoders that build the prefix, then the action
+/// expert (with `--pipeline full`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
@@ -25,18 +28,66 @@ pub enum Encoder {
     Vision,
     Connector,
     Text,
+    Expert,
 }
 
 impl Encoder {
-    pub const ALL: [Encoder; 3] = [Encoder::Vision, Encoder::Connector, Encoder::Text];
+    pub const ALL: [Encoder; 4] = [
+        Encoder::Vision,
+        Encoder::Connector,
+        Encoder::Text,
+        Encoder::Expert,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Encoder::Vision => "vision",
             Encoder::Connector => "connector",
             Encoder::Text => "text",
+            Encoder::Expert => "expert",
         }
     }
+}
+
+/// How much of a smolVLA step a workload covers.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Pipeline {
+    /// The VLM's encoders, which build the prefix (vision, connector, text layers).
+    #[default]
+    Encoders,
+    /// The whole step, observation in, action chunk out: the encoders, the state projection
+    /// and the action expert over every flow-matching step.
+    Full,
+}
+
+impl std::str::FromStr for Pipeline {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "encoders" => Ok(Pipeline::Encoders),
+            "full" => Ok(Pipeline::Full),
+            other => Err(format!("expected `encoders` or `full`, found `{other}`")),
+        }
+    }
+}
+
+/// Switches of the full pipeline that depart from the reference code, each to save work.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct ExpertSwitches {
+    /// Project the cached prefix keys and values of the cross-attention layers once per
+    /// observation instead of at every flow-matching step (the reference recomputes them).
+    #[serde(default)]
+    pub cross_kv_once: bool,
+    /// Of the last text layer, compute only what the expert reads (its keys and values):
+    /// skip its queries, attention, output projection and MLP.
+    #[serde(default)]
+    pub trim_last_text_layer: bool,
 }
 
 impl fmt::Display for Encoder {
@@ -56,6 +107,8 @@ pub enum Op {
     RmsNorm,
     Softmax,
     Gelu,
+    /// `silu(x)` alone (the action expert's time MLP).
+    Silu,
     /// `silu(gate) * up` of a gated MLP.
     SiluMul,
     /// Element-wise add: residuals, position embeddings.
@@ -75,6 +128,7 @@ impl Op {
             Op::RmsNorm => "rmsnorm",
             Op::Softmax => "softmax",
             Op::Gelu => "gelu",
+            Op::Silu => "silu",
             Op::SiluMul => "silu_mul",
             Op::Add => "add",
             Op::Rope => "rope",
@@ -100,6 +154,7 @@ impl Op {
             // tanh approximation: x³ (2 mul), fma (2), tanh, add, 2 mul.
             Op::Gelu => 8,
             // silu(g) = g / (1 + exp(-g)): exp, add, divide; then × up.
+            Op::Silu => 3,
             Op::SiluMul => 4,
             Op::Add => 1,
             // Per output element: 2 multiplies and 1 add with the rotated partner.
@@ -141,6 +196,9 @@ pub struct Kernel {
     pub encoder: Encoder,
     /// Transformer block index; `None` for kernels outside the blocks (patch embedding...).
     pub layer: Option<u64>,
+    /// Flow-matching step of an action-expert kernel; `None` for kernels run once per
+    /// observation.
+    pub step: Option<u64>,
     pub name: &'static str,
     pub op: Op,
     /// GEMM: output rows. Vector op: rows.
@@ -209,7 +267,7 @@ impl Kernel {
 }
 
 /// What the encoders are run on and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkloadOptions {
     /// The policy config that set the prefix (its source name), or `None` for a bare model.
     pub policy: Option<String>,
@@ -226,6 +284,10 @@ pub struct WorkloadOptions {
     pub kernels: Vec<String>,
     pub precision: PrecisionPair,
     pub fusion: Fusion,
+    pub pipeline: Pipeline,
+    pub switches: ExpertSwitches,
+    /// The policy's action expert, which the full pipeline runs.
+    pub expert: Option<ExpertSpec>,
 }
 
 /// Workload choices left open on the command line; `None` takes the policy's value.
@@ -243,6 +305,10 @@ pub struct WorkloadChoices {
     #[serde(default)]
     pub kernels: Vec<String>,
     pub fusion: Fusion,
+    #[serde(default)]
+    pub pipeline: Pipeline,
+    #[serde(default)]
+    pub switches: ExpertSwitches,
 }
 
 impl WorkloadChoices {
@@ -275,12 +341,16 @@ impl WorkloadChoices {
             kernels: self.kernels.clone(),
             precision,
             fusion: self.fusion,
+            pipeline: self.pipeline,
+            switches: self.switches,
+            expert: policy.map(|p| p.expert.clone()),
         }
     }
 }
 
-/// The ordered kernels of one forward pass of the encoders.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The ordered kernels of one forward pass of the encoders (and, in the full pipeline, of
+/// the action expert).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
     pub options: WorkloadOptions,
     /// Tokens per observation the text layers see: image tokens, language, state.

@@ -13,7 +13,7 @@ use crate::workload::Encoder;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const RESULT_COLUMNS: [&str; 16] = [
+const RESULT_COLUMNS: [&str; 17] = [
     "dsps",
     "bram_blocks",
     "uram_blocks",
@@ -23,6 +23,7 @@ const RESULT_COLUMNS: [&str; 16] = [
     "vision_ms",
     "connector_ms",
     "text_ms",
+    "expert_ms",
     "total_ms",
     "ms_per_camera",
     "frames_per_s",
@@ -69,6 +70,7 @@ pub fn sweep_record(row: &Row, predicted_s: Option<f64>) -> Vec<String> {
                 ms(result.encoder_seconds[Encoder::Vision as usize]),
                 ms(result.encoder_seconds[Encoder::Connector as usize]),
                 ms(result.encoder_seconds[Encoder::Text as usize]),
+                ms(result.encoder_seconds[Encoder::Expert as usize]),
                 ms(Some(result.total_seconds)),
                 ms(result.seconds_per_camera),
                 format!("{:.3}", result.frames_per_s),
