@@ -134,7 +134,7 @@ fn batching_and_fusion_change_the_workload() {
     );
     assert!(
         stdout.contains(
-            "1 camera(s), batch 8; 12 vision layers; 113 text tokens = 64 image (1 x 64) + 48 \
+            "1 camera(s), batch 8; 12 vision layers on all cameras as one batch; 113 text tokens = 64 image (1 x 64) + 48 \
              language + 1 state"
         ),
         "{stdout}"
@@ -612,7 +612,7 @@ fn the_policy_applies_visibly_and_none_turns_it_off() {
     assert_eq!(implicit, explicit);
     assert!(implicit.contains(
         "workload: policy built-in:smolvla_base.config.json; 3 camera(s), batch 1; 12 vision \
-         layers; 241 text tokens = 192 image (3 x 64) + 48 language + 1 state; 16 text layers"
+         layers on all cameras as one batch; 241 text tokens = 192 image (3 x 64) + 48 language + 1 state; 16 text layers"
     ));
     let bare = succeeds(
         &["roofline", "--precision", "int8", "--policy", "none"],
@@ -846,7 +846,8 @@ fn focused_runs_simulate_only_what_they_name() {
         out.path(),
     );
     assert!(
-        stdout.contains("; 2 vision layers;") && stdout.contains("only qkv_proj, vision/fc1_gelu")
+        stdout.contains("; 2 vision layers on all cameras as one batch;")
+            && stdout.contains("only qkv_proj, vision/fc1_gelu")
     );
     let kernels = std::fs::read_to_string(out.path().join("kernels.csv")).unwrap();
     let mut reader = csv::Reader::from_reader(kernels.as_bytes());

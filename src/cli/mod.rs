@@ -238,6 +238,10 @@ pub struct InputArgs {
     /// reads, as the reference code does not
     #[arg(long)]
     pub trim_last_text_layer: bool,
+    /// Run the vision tower and connector once per camera, as the reference code does
+    /// (each weight read once per camera) [default: all cameras' images as one batch]
+    #[arg(long)]
+    pub per_camera_vision: bool,
 }
 
 #[derive(Debug, Args)]

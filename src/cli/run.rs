@@ -105,6 +105,7 @@ fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
             cross_kv_once: inputs.cross_kv_once,
             trim_last_text_layer: inputs.trim_last_text_layer,
         },
+        per_camera_vision: inputs.per_camera_vision,
     };
     Ok(Inputs {
         model,

@@ -258,6 +258,7 @@ pub fn simulate_gemm(
             fusion: design.fusion(),
             pipeline: Pipeline::Encoders,
             switches: ExpertSwitches::default(),
+            per_camera_vision: false,
             expert: None,
         },
         text_tokens: 0,

@@ -31,20 +31,25 @@ pub fn pipeline_checks(
     let mut checks: Vec<PipelineCheck> = Vec::new();
     let mut engine_cycles: Vec<(f64, f64)> = Vec::new();
     for (unit, &model_cycles) in sim.units.iter().zip(&model.unit_cycles) {
+        // An encoder may come back (the vision tower once per camera): one check each.
         let encoder = workload.kernels[unit.kernels.start].encoder;
-        if checks.last().is_none_or(|c| c.encoder != encoder) {
-            checks.push(PipelineCheck {
-                encoder,
-                model_cycles: 0,
-                simulated_cycles: 0,
-                busy_efficiency: 0.0,
-            });
-            engine_cycles.push((0.0, 0.0));
-        }
-        let check = checks.last_mut().expect("pushed above");
+        let at = match checks.iter().position(|c| c.encoder == encoder) {
+            Some(at) => at,
+            None => {
+                checks.push(PipelineCheck {
+                    encoder,
+                    model_cycles: 0,
+                    simulated_cycles: 0,
+                    busy_efficiency: 0.0,
+                });
+                engine_cycles.push((0.0, 0.0));
+                checks.len() - 1
+            }
+        };
+        let check = &mut checks[at];
         check.model_cycles += model_cycles;
         check.simulated_cycles += unit.cycles;
-        let (ideal, busy) = engine_cycles.last_mut().expect("pushed above");
+        let (ideal, busy) = &mut engine_cycles[at];
         for index in unit.kernels.clone() {
             let kernel = &workload.kernels[index];
             let engines = design.engines_for(&kernel.label(), kernel.class);

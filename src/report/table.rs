@@ -18,6 +18,15 @@ pub(crate) fn workload_line(workload: &Workload) -> String {
     );
     if workload.encoder_kernels(Encoder::Vision).next().is_some() {
         let _ = write!(line, "; {} vision layers", options.vision_layers);
+        let _ = write!(
+            line,
+            "{}",
+            if options.per_camera_vision {
+                " once per camera (as the reference)"
+            } else {
+                " on all cameras as one batch"
+            }
+        );
     }
     if workload.encoder_kernels(Encoder::Text).next().is_some() {
         let per_camera = workload.image_tokens / options.cameras;

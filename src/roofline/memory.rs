@@ -117,6 +117,7 @@ mod tests {
             fusion: Fusion::default(),
             pipeline: Pipeline::Encoders,
             switches: ExpertSwitches::default(),
+            per_camera_vision: false,
             expert: None,
         };
         let workload = build_workload(&model, &options).unwrap();

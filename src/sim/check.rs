@@ -180,7 +180,7 @@ impl SimTotals {
     }
 }
 
-/// Totals of each encoder of a simulated workload, in order, and of all of them: each
+/// Totals of each encoder of a simulated workload, in order of first appearance, and of all of them: each
 /// kernel's work, each unit's time (a unit's kernels overlap in a layer graph). When kernels
 /// overlap, their roofline times do not add: the bound is then the whole design's MAC roof
 /// and HBM peak over all the work.
@@ -194,11 +194,16 @@ pub fn encoder_totals(
     let mut all = SimTotals::default();
     let kernels = &workload.kernels;
     for unit in &sim.units {
+        // An encoder may come back (the vision tower once per camera): one total each.
         let encoder = kernels[unit.kernels.start].encoder;
-        if encoders.last().is_none_or(|(last, _)| *last != encoder) {
-            encoders.push((encoder, SimTotals::default()));
-        }
-        let (_, totals) = encoders.last_mut().expect("pushed above");
+        let at = match encoders.iter().position(|(seen, _)| *seen == encoder) {
+            Some(at) => at,
+            None => {
+                encoders.push((encoder, SimTotals::default()));
+                encoders.len() - 1
+            }
+        };
+        let (_, totals) = &mut encoders[at];
         for index in unit.kernels.clone() {
             totals.add_work(&kernels[index], &sim.kernels[index], design, platform);
             all.add_work(&kernels[index], &sim.kernels[index], design, platform);

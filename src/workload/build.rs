@@ -3,7 +3,7 @@
 
 use super::builder::{AttentionShape, Builder, Epilogue};
 use super::{Encoder, Kernel, KernelClass, Op, Pipeline, Workload, WorkloadError, WorkloadOptions};
-use crate::config::model::{ModelSpec, TextSpec, VisionSpec};
+use crate::config::model::{ConnectorSpec, ModelSpec, TextSpec, VisionSpec};
 use crate::config::precision::PrecisionPair;
 
 /// A lone GEMM `y[m × n] = x[m × k] · W[k × n]` at `precision`, for comparing array models;
@@ -85,34 +85,22 @@ pub fn build_workload(
         );
     }
     let mut builder = Builder::new(options.precision);
-    let images = builder.product(&[options.cameras, options.batch]);
-    if let Some(vision) = &model.vision {
-        vision_encoder(&mut builder, vision, images, options);
-    }
+    // Stacked, the cameras' images are one batch (each weight read once); per camera, the
+    // tower and connector run once per image set, as the reference code runs them.
+    let (passes, images) = if options.per_camera_vision {
+        (options.cameras, options.batch)
+    } else {
+        (1, builder.product(&[options.cameras, options.batch]))
+    };
     let mut visual_tokens = 0;
-    if let (Some(vision), Some(connector)) = (&model.vision, &model.connector) {
-        builder.encoder = Encoder::Connector;
-        builder.layer = None;
-        let tokens_out = builder.product(&[connector.tokens_out, images]);
-        builder.vector(
-            "pixel_shuffle",
-            Op::PixelShuffle,
-            (1, tokens_out, connector.in_features),
-            &["x"],
-            vec![],
-        );
-        builder.linear(
-            "proj",
-            KernelClass::Projection,
-            (tokens_out, connector.in_features, connector.out_features),
-            false,
-            Epilogue::None,
-        );
-        debug_assert_eq!(
-            vision.num_patches(),
-            connector.tokens_out * connector.scale_factor.pow(2)
-        );
-        visual_tokens = builder.product(&[connector.tokens_out, options.cameras]);
+    for _ in 0..passes {
+        if let Some(vision) = &model.vision {
+            vision_encoder(&mut builder, vision, images, options);
+        }
+        if let (Some(vision), Some(connector)) = (&model.vision, &model.connector) {
+            connector_kernels(&mut builder, vision, connector, images);
+            visual_tokens = builder.product(&[connector.tokens_out, options.cameras]);
+        }
     }
     let text_tokens = visual_tokens + options.language_tokens + options.state_tokens;
     if let Some(text) = &model.text {
@@ -150,6 +138,36 @@ pub fn build_workload(
         kernels: builder.kernels,
     }
     .select(&options.kernels, "--kernels")
+}
+
+/// The connector of `images` images: pixel shuffle, then the projection to the text width.
+fn connector_kernels(
+    builder: &mut Builder,
+    vision: &VisionSpec,
+    connector: &ConnectorSpec,
+    images: u64,
+) {
+    builder.encoder = Encoder::Connector;
+    builder.layer = None;
+    let tokens_out = builder.product(&[connector.tokens_out, images]);
+    builder.vector(
+        "pixel_shuffle",
+        Op::PixelShuffle,
+        (1, tokens_out, connector.in_features),
+        &["x"],
+        vec![],
+    );
+    builder.linear(
+        "proj",
+        KernelClass::Projection,
+        (tokens_out, connector.in_features, connector.out_features),
+        false,
+        Epilogue::None,
+    );
+    debug_assert_eq!(
+        vision.num_patches(),
+        connector.tokens_out * connector.scale_factor.pow(2)
+    );
 }
 
 fn vision_encoder(
@@ -428,158 +446,4 @@ pub(super) fn output_and_mlp(
         Epilogue::None,
     );
     builder.residual("residual2", rows, hidden);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::model::{default_model, default_policy};
-    use crate::config::precision::Precision;
-    use crate::workload::{ExpertSwitches, Fusion};
-
-    fn options(cameras: u64, batch: u64, fusion: Fusion) -> WorkloadOptions {
-        let policy = default_policy();
-        WorkloadOptions {
-            policy: None,
-            cameras,
-            language_tokens: policy.language_tokens,
-            state_tokens: policy.state_tokens,
-            batch,
-            text_layers: policy.num_vlm_layers,
-            vision_layers: 12,
-            kernels: Vec::new(),
-            precision: PrecisionPair::uniform(Precision::Int8),
-            fusion,
-            pipeline: Pipeline::Encoders,
-            switches: ExpertSwitches::default(),
-            expert: Some(policy.expert.clone()),
-        }
-    }
-
-    fn smolvla(cameras: u64, batch: u64, fusion: Fusion) -> Workload {
-        build_workload(&default_model(), &options(cameras, batch, fusion)).unwrap()
-    }
-
-    #[test]
-    fn parameter_counts_match_the_reference() {
-        let workload = smolvla(3, 1, Fusion::default());
-        assert_eq!(workload.parameters(Encoder::Vision), 86_433_024);
-        assert_eq!(workload.parameters(Encoder::Connector), 11_796_480);
-        assert_eq!(workload.parameters(Encoder::Text), 16 * 9_832_320);
-    }
-
-    #[test]
-    fn parameters_do_not_depend_on_fusion_or_batch() {
-        let all = Fusion {
-            gemm_activation: true,
-            qkv: true,
-            attention: true,
-        };
-        let fused = smolvla(2, 4, all);
-        for encoder in Encoder::ALL {
-            assert_eq!(
-                fused.parameters(encoder),
-                smolvla(3, 1, Fusion::default()).parameters(encoder)
-            );
-        }
-    }
-
-    #[test]
-    fn vision_macs_per_image_include_the_patch_embedding() {
-        let workload = smolvla(1, 1, Fusion::default());
-        let macs: u64 = workload
-            .encoder_kernels(Encoder::Vision)
-            .map(|k| k.macs)
-            .sum();
-        assert_eq!(macs, 106_904_420_352);
-        let patch = &workload.kernels[0];
-        assert_eq!(
-            (patch.name, patch.m, patch.k, patch.n),
-            ("patch_embed", 1024, 768, 768)
-        );
-    }
-
-    #[test]
-    fn default_prefix_is_241_tokens() {
-        let workload = smolvla(3, 1, Fusion::default());
-        assert_eq!(workload.text_tokens, 241);
-        let q = workload
-            .encoder_kernels(Encoder::Text)
-            .find(|kernel| kernel.name == "k_proj")
-            .unwrap();
-        assert_eq!((q.m, q.k, q.n), (241, 960, 320));
-    }
-
-    #[test]
-    fn connector_projects_64_tokens_per_image() {
-        let workload = smolvla(3, 1, Fusion::default());
-        let proj = workload
-            .encoder_kernels(Encoder::Connector)
-            .find(|kernel| kernel.name == "proj")
-            .unwrap();
-        assert_eq!((proj.m, proj.k, proj.n), (192, 12288, 960));
-    }
-
-    #[test]
-    fn gqa_reads_each_kv_head_once() {
-        let workload = smolvla(3, 1, Fusion::default());
-        let scores = workload
-            .encoder_kernels(Encoder::Text)
-            .find(|kernel| kernel.name == "scores")
-            .unwrap();
-        assert_eq!(scores.batch, 15);
-        let k = scores.operands.iter().find(|o| o.name == "k").unwrap();
-        assert_eq!(k.elements, 5 * 241 * 64);
-    }
-
-    #[test]
-    fn fusion_conserves_macs_and_removes_intermediate_traffic() {
-        let plain = smolvla(3, 1, Fusion::default());
-        let fused = smolvla(
-            3,
-            1,
-            Fusion {
-                gemm_activation: true,
-                qkv: true,
-                attention: true,
-            },
-        );
-        let total = |w: &Workload, f: fn(&Kernel) -> u64| w.kernels.iter().map(f).sum::<u64>();
-        assert_eq!(total(&plain, |k| k.macs), total(&fused, |k| k.macs));
-        assert_eq!(total(&plain, Kernel::flops), total(&fused, Kernel::flops));
-        assert!(total(&fused, Kernel::bytes) < total(&plain, Kernel::bytes));
-        assert!(fused.kernels.len() < plain.kernels.len());
-    }
-
-    #[test]
-    fn int4_packs_two_elements_per_byte() {
-        let mut opts = options(1, 1, Fusion::default());
-        opts.precision = PrecisionPair::uniform(Precision::Int4);
-        let workload = build_workload(&default_model(), &opts).unwrap();
-        let patch = &workload.kernels[0];
-        let weights = patch.operands.iter().find(|o| o.name == "w").unwrap();
-        assert_eq!(weights.bytes(), 768 * 768 / 2);
-    }
-
-    #[test]
-    fn zero_cameras_and_too_many_layers_are_rejected() {
-        let error = build_workload(&default_model(), &options(0, 1, Fusion::default()));
-        assert!(matches!(
-            error,
-            Err(WorkloadError::Invalid {
-                option: "--cameras",
-                ..
-            })
-        ));
-        let mut opts = options(3, 1, Fusion::default());
-        opts.text_layers = 33;
-        let error = build_workload(&default_model(), &opts);
-        assert!(matches!(
-            error,
-            Err(WorkloadError::Invalid {
-                option: "--text-layers",
-                ..
-            })
-        ));
-    }
 }

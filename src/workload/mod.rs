@@ -8,6 +8,8 @@
 mod build;
 mod builder;
 mod expert;
+#[cfg(test)]
+mod tests;
 
 pub use build::{build_workload, single_gemm};
 pub use builder::MAX_COUNT;
@@ -286,6 +288,9 @@ pub struct WorkloadOptions {
     pub fusion: Fusion,
     pub pipeline: Pipeline,
     pub switches: ExpertSwitches,
+    /// Run the vision tower and connector once per camera (as the reference code does)
+    /// instead of on all cameras' images as one batch.
+    pub per_camera_vision: bool,
     /// The policy's action expert, which the full pipeline runs.
     pub expert: Option<ExpertSpec>,
 }
@@ -309,6 +314,8 @@ pub struct WorkloadChoices {
     pub pipeline: Pipeline,
     #[serde(default)]
     pub switches: ExpertSwitches,
+    #[serde(default)]
+    pub per_camera_vision: bool,
 }
 
 impl WorkloadChoices {
@@ -343,6 +350,7 @@ impl WorkloadChoices {
             fusion: self.fusion,
             pipeline: self.pipeline,
             switches: self.switches,
+            per_camera_vision: self.per_camera_vision,
             expert: policy.map(|p| p.expert.clone()),
         }
     }
