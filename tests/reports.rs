@@ -200,3 +200,90 @@ fn the_full_pipeline_reports_the_robot_step() {
     assert!(stderr.starts_with("error: --pipeline: `full` needs") && stderr.lines().count() == 1);
     assert!(!dir.path().join("refused").exists());
 }
+
+/// Decode on the GEMV design: the summary's time to first token is everything before the
+/// first generated token, the tokens' times add up to the decode stage, the last token (the
+/// longest cache) takes no less time than the first, and weight streaming keeps the tokens
+/// HBM-bound. Too many tokens
+/// are refused in one line.
+#[test]
+fn decode_reports_time_to_first_token_and_tokens_per_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("decode");
+    let text = run(
+        &[
+            "simulate",
+            "--model",
+            "configs/models/llama-2-7b.config.json",
+            "--design",
+            "configs/designs/u280-w4a8-gemv.toml",
+            "--language-tokens",
+            "127",
+            "--state-tokens",
+            "0",
+            "--text-layers",
+            "2",
+            "--decode",
+            "3",
+        ],
+        &out,
+    );
+    assert!(text.contains("decode: time to first token"), "{text}");
+    let summary: serde_json::Value = serde_json::from_slice(&read(&out, "summary.json")).unwrap();
+    let decode = &summary["decode"];
+    let number = |value: &serde_json::Value| value.as_f64().unwrap();
+    let tokens: Vec<f64> = decode["token_ms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(number)
+        .collect();
+    assert_eq!(tokens.len(), 3);
+    // A longer cache costs a little more; weights dominate, so within 1 %.
+    assert!(
+        tokens[2] >= tokens[0] && tokens[2] < 1.01 * tokens[0],
+        "{tokens:?}"
+    );
+    let stage = |name: &str| {
+        summary["encoders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["encoder"] == name)
+            .map_or(0.0, |e| number(&e["ms"]))
+    };
+    let first = number(&decode["time_to_first_token_ms"]);
+    let total = number(&summary["total"]["ms"]);
+    assert!((first + tokens.iter().sum::<f64>() - total).abs() < 1e-6 * total);
+    assert!(first > stage("text") && first < stage("text") + stage("decode"));
+    let per_s = number(&decode["tokens_per_s"]);
+    assert!((per_s - 3e3 / tokens.iter().sum::<f64>()).abs() < 1e-6 * per_s);
+    let kernels = String::from_utf8(read(&out, "kernels.csv")).unwrap();
+    let header: Vec<&str> = kernels.lines().next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let up = kernels
+        .lines()
+        .find(|line| line.starts_with("decode,0,up_mul,"))
+        .unwrap()
+        .split(',')
+        .collect::<Vec<_>>();
+    assert_eq!(up[column("bottleneck")], "hbm_bandwidth", "{up:?}");
+
+    let output = Command::cargo_bin("roofsim")
+        .unwrap()
+        .args([
+            "roofline",
+            "--model",
+            "configs/models/llama-2-7b.config.json",
+        ])
+        .args(["--decode", "1000", "--out"])
+        .arg(dir.path().join("refused"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: --decode: 1000 tokens x 32 text layers")
+            && stderr.lines().count() == 1
+    );
+}

@@ -242,6 +242,10 @@ pub struct InputArgs {
     /// (each weight read once per camera) [default: all cameras' images as one batch]
     #[arg(long)]
     pub per_camera_vision: bool,
+    /// Generate N tokens after the prefix, one at a time against the key/value cache
+    /// (Llama-style and Qwen2 text layers); reports time to first token and tokens/s
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub decode: u64,
 }
 
 #[derive(Debug, Args)]

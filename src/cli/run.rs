@@ -106,6 +106,7 @@ fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
             trim_last_text_layer: inputs.trim_last_text_layer,
         },
         per_camera_vision: inputs.per_camera_vision,
+        decode_tokens: inputs.decode,
     };
     Ok(Inputs {
         model,

@@ -62,8 +62,13 @@ pub struct TextSpec {
     pub num_kv_heads: u64,
     pub head_dim: u64,
     pub vocab_size: u64,
+    /// Biases on the Q, K and V projections.
     pub attention_bias: bool,
+    /// A bias on the output projection (Llama: as `attention_bias`; Qwen2: none).
+    pub output_bias: bool,
     pub mlp_bias: bool,
+    /// The LM head shares the token embedding matrix (counted once among the parameters).
+    pub tie_word_embeddings: bool,
 }
 
 /// SmolVLM's connector: pixel shuffle by `scale_factor`, then a bias-free Linear.
@@ -122,6 +127,7 @@ struct RawText {
     hidden_act: Option<String>,
     attention_bias: Option<bool>,
     mlp_bias: Option<bool>,
+    tie_word_embeddings: Option<bool>,
 }
 
 /// Defaults of a transformers vision config class.
@@ -207,7 +213,7 @@ pub fn load_model(source: &Source) -> Result<ModelSpec, ConfigError> {
             let mut vision: RawVision = from_value(file, flat)?;
             vision.model_type = raw.model_type;
             (Some(vision_spec(file, "", vision, &top_type)?), None)
-        } else if top_type == "llama" {
+        } else if top_type == "llama" || top_type == "qwen2" {
             let mut text: RawText = from_value(file, flat)?;
             text.model_type = raw.model_type;
             (None, Some(text_spec(file, "", text)?))
@@ -217,7 +223,7 @@ pub fn load_model(source: &Source) -> Result<ModelSpec, ConfigError> {
                 "model_type",
                 format!(
                     "unsupported model type `{top_type}` (expected smolvlm, idefics3, siglip, \
-                     siglip_vision_model, vit or llama)"
+                     siglip_vision_model, vit, llama or qwen2)"
                 ),
             ));
         }
@@ -363,14 +369,20 @@ fn vision_spec(
 fn text_spec(file: &str, prefix: &str, raw: RawText) -> Result<TextSpec, ConfigError> {
     let field = |name: &str| format!("{prefix}{name}");
     let model_type = raw.model_type.as_deref().unwrap_or("llama");
-    if model_type != "llama" {
-        return Err(ConfigError::invalid(
-            file,
-            field("model_type"),
-            format!("unsupported text model type `{model_type}` (expected llama)"),
-        ));
-    }
-    // A size from the file, else LlamaConfig's default; at least 1 either way.
+    // LlamaConfig's and Qwen2Config's defaults (transformers); Qwen2 puts biases on Q, K and
+    // V only.
+    let qwen2 = match model_type {
+        "llama" => false,
+        "qwen2" => true,
+        other => {
+            return Err(ConfigError::invalid(
+                file,
+                field("model_type"),
+                format!("unsupported text model type `{other}` (expected llama or qwen2)"),
+            ));
+        }
+    };
+    // A size from the file, else the class default; at least 1 either way.
     let value = |name: &str, given: Option<u64>, default: u64| {
         positive(file, field(name), given.unwrap_or(default))
     };
@@ -405,16 +417,24 @@ fn text_spec(file: &str, prefix: &str, raw: RawText) -> Result<TextSpec, ConfigE
             "a Llama-style gated MLP needs silu",
         ));
     }
+    let (intermediate, vocab) = if qwen2 {
+        (22016, 151_936)
+    } else {
+        (11008, 32000)
+    };
+    let attention_bias = qwen2 || raw.attention_bias.unwrap_or(false);
     Ok(TextSpec {
         hidden_size,
-        intermediate_size: value("intermediate_size", raw.intermediate_size, 11008)?,
+        intermediate_size: value("intermediate_size", raw.intermediate_size, intermediate)?,
         num_layers: layers(file, field("num_hidden_layers"), raw.num_hidden_layers, 32)?,
         num_heads,
         num_kv_heads,
         head_dim,
-        vocab_size: value("vocab_size", raw.vocab_size, 32000)?,
-        attention_bias: raw.attention_bias.unwrap_or(false),
-        mlp_bias: raw.mlp_bias.unwrap_or(false),
+        vocab_size: value("vocab_size", raw.vocab_size, vocab)?,
+        attention_bias,
+        output_bias: !qwen2 && attention_bias,
+        mlp_bias: !qwen2 && raw.mlp_bias.unwrap_or(false),
+        tie_word_embeddings: raw.tie_word_embeddings.unwrap_or(false),
     })
 }
 

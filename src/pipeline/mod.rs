@@ -259,6 +259,7 @@ pub fn simulate_gemm(
             pipeline: Pipeline::Encoders,
             switches: ExpertSwitches::default(),
             per_camera_vision: false,
+            decode_tokens: 0,
             expert: None,
         },
         text_tokens: 0,

@@ -1,7 +1,7 @@
 //! Simulation reports: per-kernel CSV, per-channel CSV and a summary for the terminal.
 
 use super::pipeline::{pipeline_checks, pipeline_text};
-use super::step::RobotStep;
+use super::step::{DecodeRun, RobotStep};
 use super::{ROOFLINE_CSV_HEADER, ReportError, roofline_record};
 use crate::config::design::Design;
 use crate::config::platform::Platform;
@@ -373,6 +373,10 @@ pub fn summary_json(
         summary["workload"]["switches"] = serde_json::json!(options.switches);
         summary["robot_step"] = step.json();
     }
+    if let Some(decode) = DecodeRun::new(&analysis.workload, sim, design) {
+        summary["workload"]["decode_tokens"] = options.decode_tokens.into();
+        summary["decode"] = decode.json();
+    }
     let mut bytes = serde_json::to_vec_pretty(&summary).expect("a summary serialises");
     bytes.push(b'\n');
     bytes
@@ -462,7 +466,7 @@ pub fn simulation_text(
                 "{:.3}",
                 seconds * 1e3 / (options.cameras * options.batch) as f64
             ),
-            Encoder::Text | Encoder::Expert => "-".to_string(),
+            Encoder::Text | Encoder::Expert | Encoder::Decode => "-".to_string(),
         };
         rows.push(vec![
             encoder.name().to_string(),
@@ -494,6 +498,9 @@ pub fn simulation_text(
     }
     if let Some(step) = &step {
         out.push_str(&step.text());
+    }
+    if let Some(decode) = DecodeRun::new(&analysis.workload, sim, design) {
+        out.push_str(&decode.text());
     }
     let bytes = all.bytes_tiled;
     let _ = writeln!(

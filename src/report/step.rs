@@ -1,8 +1,9 @@
-//! The whole robot step of a full-pipeline run: observation in, action chunk out, and the
-//! control rate it allows.
+//! What a run means end to end: the whole robot step of a full-pipeline run (observation in,
+//! action chunk out, the control rate it allows) and a decode run's time to first token and
+//! tokens per second.
 
 use crate::config::design::Design;
-use crate::sim::SimTotals;
+use crate::sim::{SimTotals, WorkloadSim};
 use crate::workload::{Encoder, Workload};
 
 /// The whole robot step of a full-pipeline run: observation in, action chunk out.
@@ -87,6 +88,85 @@ impl RobotStep {
             "chunks_per_s": self.chunks_per_s(),
             "actions_per_chunk": self.actions_per_chunk,
             "actions_per_s": self.chunks_per_s() * self.actions_per_chunk as f64,
+        })
+    }
+}
+
+/// Generation after the prefix: time to first token and the per-token latency as the cache
+/// grows.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct DecodeRun {
+    /// Everything before the first generated token: the prefill and the LM head over its
+    /// last row.
+    first_token_s: f64,
+    /// Each generated token's time, in order.
+    token_s: Vec<f64>,
+    prefix_tokens: u64,
+    batch: u64,
+}
+
+impl DecodeRun {
+    /// The generation of a workload with `--decode`; `None` without it.
+    pub(super) fn new(workload: &Workload, sim: &WorkloadSim, design: &Design) -> Option<Self> {
+        let tokens = workload.options.decode_tokens;
+        if tokens == 0 {
+            return None;
+        }
+        let mut first_token_s = 0.0;
+        let mut token_s = vec![0.0; tokens as usize];
+        for unit in &sim.units {
+            let seconds = unit.cycles as f64 / design.clock_hz();
+            let kernel = &workload.kernels[unit.kernels.start];
+            match (kernel.encoder, kernel.step) {
+                (Encoder::Decode, Some(token)) => token_s[token as usize] += seconds,
+                (Encoder::Expert, _) => {}
+                _ => first_token_s += seconds,
+            }
+        }
+        Some(DecodeRun {
+            first_token_s,
+            token_s,
+            prefix_tokens: workload.text_tokens,
+            batch: workload.options.batch,
+        })
+    }
+
+    fn mean_token_s(&self) -> f64 {
+        self.token_s.iter().sum::<f64>() / self.token_s.len() as f64
+    }
+
+    /// Tokens per second over the generated tokens, all sequences of the batch together.
+    fn tokens_per_s(&self) -> f64 {
+        self.batch as f64 / self.mean_token_s()
+    }
+
+    pub(super) fn text(&self) -> String {
+        let last = self.token_s.len() as u64;
+        format!(
+            "\ndecode: time to first token {:.3} ms (prefill of {} tokens and the LM head); {} \
+             tokens at {:.3} ms each on average ({:.3} ms at cache {}, {:.3} ms at cache {}); \
+             {:.1} tokens/s (batch {})\n",
+            self.first_token_s * 1e3,
+            self.prefix_tokens,
+            last,
+            self.mean_token_s() * 1e3,
+            self.token_s[0] * 1e3,
+            self.prefix_tokens + 1,
+            self.token_s[self.token_s.len() - 1] * 1e3,
+            self.prefix_tokens + last,
+            self.tokens_per_s(),
+            self.batch
+        )
+    }
+
+    pub(super) fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "time_to_first_token_ms": self.first_token_s * 1e3,
+            "tokens": self.token_s.len(),
+            "prefix_tokens": self.prefix_tokens,
+            "mean_token_ms": self.mean_token_s() * 1e3,
+            "token_ms": self.token_s.iter().map(|s| s * 1e3).collect::<Vec<f64>>(),
+            "tokens_per_s": self.tokens_per_s(),
         })
     }
 }

@@ -118,6 +118,7 @@ mod tests {
             pipeline: Pipeline::Encoders,
             switches: ExpertSwitches::default(),
             per_camera_vision: false,
+            decode_tokens: 0,
             expert: None,
         };
         let workload = build_workload(&model, &options).unwrap();

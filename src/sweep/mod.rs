@@ -51,7 +51,7 @@ pub struct PointResult {
     pub bram_share: f64,
     pub uram_share: f64,
     /// Seconds per step of each encoder in [`Encoder::ALL`] order; `None` if not swept.
-    pub encoder_seconds: [Option<f64>; 4],
+    pub encoder_seconds: [Option<f64>; Encoder::ALL.len()],
     pub total_seconds: f64,
     /// Vision latency per camera image, if the vision encoder is swept.
     pub seconds_per_camera: Option<f64>,
@@ -353,7 +353,7 @@ fn simulate_point(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> O
         Err(reason) => return Outcome::Skipped(reason),
     };
     let platform = inputs.platform;
-    let mut by_encoder = [None::<SimTotals>; 4];
+    let mut by_encoder = [None::<SimTotals>; Encoder::ALL.len()];
     let mut all = SimTotals::default();
     if design.overlap_kernels() {
         let sim = match simulate_workload(

@@ -112,6 +112,26 @@ pub fn build_workload(
         }
         text_encoder(&mut builder, text, text_tokens, options);
     }
+    if options.decode_tokens > 0 {
+        let Some(text) = &model.text else {
+            return invalid("--decode", "needs a model with text layers".into());
+        };
+        let steps = options.decode_tokens.saturating_mul(options.text_layers);
+        if steps > super::decode::MAX_DECODE_LAYER_STEPS {
+            return invalid(
+                "--decode",
+                format!(
+                    "{} tokens x {} text layers = {steps} layer steps, more than the {} one run \
+                     lists; decode fewer tokens (the per-token cost grows smoothly with the \
+                     cache: a few hundred tokens tell the trend)",
+                    options.decode_tokens,
+                    options.text_layers,
+                    super::decode::MAX_DECODE_LAYER_STEPS
+                ),
+            );
+        }
+        super::decode::decode(&mut builder, text, text_tokens, options);
+    }
     if options.pipeline == Pipeline::Full {
         let (Some(text), Some(expert)) = (&model.text, &options.expert) else {
             return invalid(
@@ -394,7 +414,7 @@ pub(super) fn output_and_mlp(
         "o_proj",
         KernelClass::Projection,
         (rows, q_width, hidden),
-        text.attention_bias,
+        text.output_bias,
         Epilogue::None,
     );
     builder.residual("residual1", rows, hidden);

@@ -7,6 +7,7 @@
 
 mod build;
 mod builder;
+mod decode;
 mod expert;
 #[cfg(test)]
 mod tests;
@@ -31,14 +32,17 @@ pub enum Encoder {
     Connector,
     Text,
     Expert,
+    /// Tokens generated after the prefix, one at a time against the key/value cache.
+    Decode,
 }
 
 impl Encoder {
-    pub const ALL: [Encoder; 4] = [
+    pub const ALL: [Encoder; 5] = [
         Encoder::Vision,
         Encoder::Connector,
         Encoder::Text,
         Encoder::Expert,
+        Encoder::Decode,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +51,7 @@ impl Encoder {
             Encoder::Connector => "connector",
             Encoder::Text => "text",
             Encoder::Expert => "expert",
+            Encoder::Decode => "decode",
         }
     }
 }
@@ -198,8 +203,8 @@ pub struct Kernel {
     pub encoder: Encoder,
     /// Transformer block index; `None` for kernels outside the blocks (patch embedding...).
     pub layer: Option<u64>,
-    /// Flow-matching step of an action-expert kernel; `None` for kernels run once per
-    /// observation.
+    /// Flow-matching step of an action-expert kernel, or the index of the generated token of
+    /// a decode kernel; `None` for kernels run once per observation.
     pub step: Option<u64>,
     pub name: &'static str,
     pub op: Op,
@@ -291,6 +296,8 @@ pub struct WorkloadOptions {
     /// Run the vision tower and connector once per camera (as the reference code does)
     /// instead of on all cameras' images as one batch.
     pub per_camera_vision: bool,
+    /// Tokens to generate after the prefix (decode with a key/value cache); 0: none.
+    pub decode_tokens: u64,
     /// The policy's action expert, which the full pipeline runs.
     pub expert: Option<ExpertSpec>,
 }
@@ -316,6 +323,8 @@ pub struct WorkloadChoices {
     pub switches: ExpertSwitches,
     #[serde(default)]
     pub per_camera_vision: bool,
+    #[serde(default)]
+    pub decode_tokens: u64,
 }
 
 impl WorkloadChoices {
@@ -351,6 +360,7 @@ impl WorkloadChoices {
             pipeline: self.pipeline,
             switches: self.switches,
             per_camera_vision: self.per_camera_vision,
+            decode_tokens: self.decode_tokens,
             expert: policy.map(|p| p.expert.clone()),
         }
     }

@@ -23,6 +23,7 @@ fn options(cameras: u64, batch: u64, fusion: Fusion) -> WorkloadOptions {
         pipeline: Pipeline::Encoders,
         switches: ExpertSwitches::default(),
         per_camera_vision: false,
+        decode_tokens: 0,
         expert: Some(policy.expert.clone()),
     }
 }

@@ -13,7 +13,7 @@ use crate::workload::Encoder;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const RESULT_COLUMNS: [&str; 17] = [
+const RESULT_COLUMNS: [&str; 18] = [
     "dsps",
     "bram_blocks",
     "uram_blocks",
@@ -24,6 +24,7 @@ const RESULT_COLUMNS: [&str; 17] = [
     "connector_ms",
     "text_ms",
     "expert_ms",
+    "decode_ms",
     "total_ms",
     "ms_per_camera",
     "frames_per_s",
@@ -71,6 +72,7 @@ pub fn sweep_record(row: &Row, predicted_s: Option<f64>) -> Vec<String> {
                 ms(result.encoder_seconds[Encoder::Connector as usize]),
                 ms(result.encoder_seconds[Encoder::Text as usize]),
                 ms(result.encoder_seconds[Encoder::Expert as usize]),
+                ms(result.encoder_seconds[Encoder::Decode as usize]),
                 ms(Some(result.total_seconds)),
                 ms(result.seconds_per_camera),
                 format!("{:.3}", result.frames_per_s),
