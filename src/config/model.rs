@@ -19,6 +19,19 @@ pub enum Activation {
     Silu,
 }
 
+/// How a text model's layers are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TextFamily {
+    /// Llama, Qwen2, SmolLM2: pre-RMSNorm, RoPE, gated SiLU MLP.
+    Llama,
+    /// GPT-2: learned positions, pre-LayerNorm, GELU MLP, biases everywhere, a final
+    /// LayerNorm.
+    Gpt2,
+    /// BERT: learned positions and token types, an embedding LayerNorm, post-LayerNorm
+    /// layers, GELU MLP, biases everywhere; encoder only.
+    Bert,
+}
+
 /// A ViT/SigLIP-style vision tower: patch embedding, pre-norm LayerNorm blocks, MHA + MLP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VisionSpec {
@@ -55,6 +68,7 @@ impl VisionSpec {
 /// A Llama-style decoder stack used as a text encoder: RMSNorm, RoPE, GQA, SiLU-gated MLP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextSpec {
+    pub family: TextFamily,
     pub hidden_size: u64,
     pub intermediate_size: u64,
     pub num_layers: u64,
@@ -62,6 +76,10 @@ pub struct TextSpec {
     pub num_kv_heads: u64,
     pub head_dim: u64,
     pub vocab_size: u64,
+    /// Learned position embeddings' table length (GPT-2, BERT); RoPE models: their context.
+    pub max_positions: u64,
+    /// BERT's token type embeddings (0 for the others).
+    pub type_vocab_size: u64,
     /// Biases on the Q, K and V projections.
     pub attention_bias: bool,
     /// A bias on the output projection (Llama: as `attention_bias`; Qwen2: none).
@@ -114,16 +132,25 @@ struct RawVision {
     hidden_act: Option<String>,
 }
 
+/// A text config's fields; GPT-2's own names are aliases.
 #[derive(Deserialize, Default)]
 struct RawText {
     model_type: Option<String>,
+    #[serde(alias = "n_embd")]
     hidden_size: Option<u64>,
+    #[serde(alias = "n_inner")]
     intermediate_size: Option<u64>,
+    #[serde(alias = "n_layer")]
     num_hidden_layers: Option<u64>,
+    #[serde(alias = "n_head")]
     num_attention_heads: Option<u64>,
     num_key_value_heads: Option<u64>,
     head_dim: Option<u64>,
     vocab_size: Option<u64>,
+    #[serde(alias = "n_positions")]
+    max_position_embeddings: Option<u64>,
+    type_vocab_size: Option<u64>,
+    #[serde(alias = "activation_function")]
     hidden_act: Option<String>,
     attention_bias: Option<bool>,
     mlp_bias: Option<bool>,
@@ -213,7 +240,7 @@ pub fn load_model(source: &Source) -> Result<ModelSpec, ConfigError> {
             let mut vision: RawVision = from_value(file, flat)?;
             vision.model_type = raw.model_type;
             (Some(vision_spec(file, "", vision, &top_type)?), None)
-        } else if top_type == "llama" || top_type == "qwen2" {
+        } else if matches!(top_type.as_str(), "llama" | "qwen2" | "gpt2" | "bert") {
             let mut text: RawText = from_value(file, flat)?;
             text.model_type = raw.model_type;
             (None, Some(text_spec(file, "", text)?))
@@ -223,7 +250,7 @@ pub fn load_model(source: &Source) -> Result<ModelSpec, ConfigError> {
                 "model_type",
                 format!(
                     "unsupported model type `{top_type}` (expected smolvlm, idefics3, siglip, \
-                     siglip_vision_model, vit, llama or qwen2)"
+                     siglip_vision_model, vit, llama, qwen2, gpt2 or bert)"
                 ),
             ));
         }
@@ -366,28 +393,50 @@ fn vision_spec(
     })
 }
 
+/// Defaults of a transformers text config class: (hidden, intermediate, layers, heads,
+/// vocabulary, activation, maximum positions).
+fn text_defaults(
+    family: TextFamily,
+    qwen2: bool,
+) -> (u64, Option<u64>, u64, u64, u64, &'static str, u64) {
+    match family {
+        // LlamaConfig; Qwen2Config differs in its MLP width and vocabulary.
+        TextFamily::Llama if qwen2 => (4096, Some(22016), 32, 32, 151_936, "silu", 32768),
+        TextFamily::Llama => (4096, Some(11008), 32, 32, 32000, "silu", 2048),
+        // GPT2Config: n_inner None means 4 × n_embd.
+        TextFamily::Gpt2 => (768, None, 12, 12, 50257, "gelu_new", 1024),
+        // BertConfig.
+        TextFamily::Bert => (768, Some(3072), 12, 12, 30522, "gelu", 512),
+    }
+}
+
 fn text_spec(file: &str, prefix: &str, raw: RawText) -> Result<TextSpec, ConfigError> {
     let field = |name: &str| format!("{prefix}{name}");
     let model_type = raw.model_type.as_deref().unwrap_or("llama");
-    // LlamaConfig's and Qwen2Config's defaults (transformers); Qwen2 puts biases on Q, K and
-    // V only.
-    let qwen2 = match model_type {
-        "llama" => false,
-        "qwen2" => true,
+    let (family, qwen2) = match model_type {
+        "llama" => (TextFamily::Llama, false),
+        // Qwen2 puts biases on Q, K and V only.
+        "qwen2" => (TextFamily::Llama, true),
+        "gpt2" => (TextFamily::Gpt2, false),
+        "bert" => (TextFamily::Bert, false),
         other => {
             return Err(ConfigError::invalid(
                 file,
                 field("model_type"),
-                format!("unsupported text model type `{other}` (expected llama or qwen2)"),
+                format!(
+                    "unsupported text model type `{other}` (expected llama, qwen2, gpt2 or bert)"
+                ),
             ));
         }
     };
+    let (hidden, intermediate, layer_count, heads, vocab, act, positions) =
+        text_defaults(family, qwen2);
     // A size from the file, else the class default; at least 1 either way.
     let value = |name: &str, given: Option<u64>, default: u64| {
         positive(file, field(name), given.unwrap_or(default))
     };
-    let hidden_size = value("hidden_size", raw.hidden_size, 4096)?;
-    let num_heads = value("num_attention_heads", raw.num_attention_heads, 32)?;
+    let hidden_size = value("hidden_size", raw.hidden_size, hidden)?;
+    let num_heads = value("num_attention_heads", raw.num_attention_heads, heads)?;
     let num_kv_heads = value("num_key_value_heads", raw.num_key_value_heads, num_heads)?;
     if !num_heads.is_multiple_of(num_kv_heads) {
         return Err(ConfigError::invalid(
@@ -409,32 +458,58 @@ fn text_spec(file: &str, prefix: &str, raw: RawText) -> Result<TextSpec, ConfigE
             ));
         }
     };
-    let act_name = raw.hidden_act.as_deref().unwrap_or("silu");
-    if activation(file, field("hidden_act"), act_name)? != Activation::Silu {
+    let act_name = raw.hidden_act.as_deref().unwrap_or(act);
+    let wanted = match family {
+        TextFamily::Llama => Activation::Silu,
+        TextFamily::Gpt2 | TextFamily::Bert => Activation::Gelu,
+    };
+    if activation(file, field("hidden_act"), act_name)? != wanted {
         return Err(ConfigError::invalid(
             file,
             field("hidden_act"),
-            "a Llama-style gated MLP needs silu",
+            match family {
+                TextFamily::Llama => "a Llama-style gated MLP needs silu",
+                TextFamily::Gpt2 | TextFamily::Bert => "a GPT-2 or BERT MLP needs gelu",
+            },
         ));
     }
-    let (intermediate, vocab) = if qwen2 {
-        (22016, 151_936)
-    } else {
-        (11008, 32000)
-    };
-    let attention_bias = qwen2 || raw.attention_bias.unwrap_or(false);
+    // GPT-2 and BERT put biases on every projection; Llama where the config says.
+    let biased = family != TextFamily::Llama;
+    let attention_bias = biased || qwen2 || raw.attention_bias.unwrap_or(false);
     Ok(TextSpec {
+        family,
         hidden_size,
-        intermediate_size: value("intermediate_size", raw.intermediate_size, intermediate)?,
-        num_layers: layers(file, field("num_hidden_layers"), raw.num_hidden_layers, 32)?,
+        intermediate_size: value(
+            "intermediate_size",
+            raw.intermediate_size,
+            intermediate.unwrap_or(4 * hidden_size),
+        )?,
+        num_layers: layers(
+            file,
+            field("num_hidden_layers"),
+            raw.num_hidden_layers,
+            layer_count,
+        )?,
         num_heads,
         num_kv_heads,
         head_dim,
         vocab_size: value("vocab_size", raw.vocab_size, vocab)?,
+        max_positions: value(
+            "max_position_embeddings",
+            raw.max_position_embeddings,
+            positions,
+        )?,
+        type_vocab_size: match family {
+            TextFamily::Bert => value("type_vocab_size", raw.type_vocab_size, 2)?,
+            _ => 0,
+        },
         attention_bias,
-        output_bias: !qwen2 && attention_bias,
-        mlp_bias: !qwen2 && raw.mlp_bias.unwrap_or(false),
-        tie_word_embeddings: raw.tie_word_embeddings.unwrap_or(false),
+        output_bias: biased || (!qwen2 && attention_bias),
+        mlp_bias: biased || (!qwen2 && raw.mlp_bias.unwrap_or(false)),
+        // GPT-2 ties its LM head to the token embeddings by default (PretrainedConfig).
+        tie_word_embeddings: raw
+            .tie_word_embeddings
+            .unwrap_or(family == TextFamily::Gpt2),
     })
 }
 
@@ -553,7 +628,7 @@ mod tests {
 
     #[test]
     fn unknown_model_type_is_rejected() {
-        let error = model(r#"{"model_type": "bert"}"#).unwrap_err();
+        let error = model(r#"{"model_type": "t5"}"#).unwrap_err();
         assert!(error.to_string().contains("`model_type`"), "{error}");
     }
 

@@ -3,7 +3,7 @@
 
 use super::builder::{AttentionShape, Builder, Epilogue};
 use super::{Encoder, Kernel, KernelClass, Op, Pipeline, Workload, WorkloadError, WorkloadOptions};
-use crate::config::model::{ConnectorSpec, ModelSpec, TextSpec, VisionSpec};
+use crate::config::model::{ConnectorSpec, ModelSpec, TextFamily, TextSpec, VisionSpec};
 use crate::config::precision::PrecisionPair;
 
 /// A lone GEMM `y[m × n] = x[m × k] · W[k × n]` at `precision`, for comparing array models;
@@ -113,8 +113,11 @@ pub fn build_workload(
         text_encoder(&mut builder, text, text_tokens, options);
     }
     if options.decode_tokens > 0 {
-        let Some(text) = &model.text else {
-            return invalid("--decode", "needs a model with text layers".into());
+        let Some(text) = model.text.as_ref().filter(|t| t.family != TextFamily::Bert) else {
+            return invalid(
+                "--decode",
+                "needs a decoder's text layers (Llama, Qwen2, GPT-2; BERT is encoder-only)".into(),
+            );
         };
         let steps = options.decode_tokens.saturating_mul(options.text_layers);
         if steps > super::decode::MAX_DECODE_LAYER_STEPS {
@@ -133,11 +136,16 @@ pub fn build_workload(
         super::decode::decode(&mut builder, text, text_tokens, options);
     }
     if options.pipeline == Pipeline::Full {
-        let (Some(text), Some(expert)) = (&model.text, &options.expert) else {
+        let llama = model
+            .text
+            .as_ref()
+            .filter(|t| t.family == TextFamily::Llama);
+        let (Some(text), Some(expert)) = (llama, &options.expert) else {
             return invalid(
                 "--pipeline",
-                "`full` needs a vision-language model with text layers and a smolVLA policy \
-                 (the action expert's shape is in it and attends to the text layers' cache)"
+                "`full` needs a vision-language model with Llama-style text layers and a \
+                 smolVLA policy (the action expert's shape is in it and attends to the text \
+                 layers' cache)"
                     .into(),
             );
         };
@@ -266,32 +274,7 @@ fn vision_encoder(
         );
         builder.residual("residual1", rows, hidden);
         builder.layer_norm("ln2", Op::LayerNorm, rows, hidden);
-        let ffn = vision.intermediate_size;
-        if options.fusion.gemm_activation {
-            builder.linear(
-                "fc1_gelu",
-                KernelClass::Mlp,
-                (rows, hidden, ffn),
-                true,
-                Epilogue::Gelu,
-            );
-        } else {
-            builder.linear(
-                "fc1",
-                KernelClass::Mlp,
-                (rows, hidden, ffn),
-                true,
-                Epilogue::None,
-            );
-            builder.vector("gelu", Op::Gelu, (1, rows, ffn), &["x"], vec![]);
-        }
-        builder.linear(
-            "fc2",
-            KernelClass::Mlp,
-            (rows, ffn, hidden),
-            true,
-            Epilogue::None,
-        );
+        gelu_mlp(builder, rows, hidden, vision.intermediate_size, options);
         builder.residual("residual2", rows, hidden);
     }
     builder.layer = None;
@@ -301,7 +284,6 @@ fn vision_encoder(
 fn text_encoder(builder: &mut Builder, text: &TextSpec, tokens: u64, options: &WorkloadOptions) {
     let hidden = text.hidden_size;
     let rows = builder.product(&[tokens, options.batch]);
-    let q_width = builder.product(&[text.num_heads, text.head_dim]);
     let kv_width = builder.product(&[text.num_kv_heads, text.head_dim]);
     builder.encoder = Encoder::Text;
     let full = options.pipeline == Pipeline::Full;
@@ -317,12 +299,14 @@ fn text_encoder(builder: &mut Builder, text: &TextSpec, tokens: u64, options: &W
             Epilogue::None,
         );
     }
+    builder.layer = None;
+    learned_positions(builder, text, rows);
     for layer in 0..options.text_layers {
         builder.layer = Some(layer);
-        builder.layer_norm("rms1", Op::RmsNorm, rows, hidden);
         let last = layer + 1 == options.text_layers;
         if full && last && options.switches.trim_last_text_layer {
             // The expert reads only this layer's keys and values (after RoPE).
+            builder.layer_norm("rms1", Op::RmsNorm, rows, hidden);
             let width = builder.product(&[2, kv_width]);
             builder.linear(
                 "kv_proj",
@@ -334,15 +318,10 @@ fn text_encoder(builder: &mut Builder, text: &TextSpec, tokens: u64, options: &W
             builder.vector("rope", Op::Rope, (1, rows, kv_width), &["k"], vec![]);
             break;
         }
-        projections(builder, rows, (hidden, q_width, kv_width), text, options);
-        builder.vector(
-            "rope",
-            Op::Rope,
-            (1, rows, q_width + kv_width),
-            &["qk"],
-            vec![],
-        );
-        builder.attention(
+        text_layer(
+            builder,
+            text,
+            rows,
             AttentionShape {
                 instances: options.batch,
                 queries: tokens,
@@ -352,17 +331,132 @@ fn text_encoder(builder: &mut Builder, text: &TextSpec, tokens: u64, options: &W
                 head_dim: text.head_dim,
                 cross: false,
             },
-            options.fusion.attention,
-        );
-        output_and_mlp(
-            builder,
-            rows,
-            (q_width, hidden),
-            text.intermediate_size,
-            text,
             options,
         );
     }
+}
+
+/// GPT-2 and BERT add learned position embeddings (BERT also token types, then a
+/// LayerNorm) to the token embeddings of `rows` tokens; the gathered rows are the lookups'
+/// outputs. Llama-style models need nothing: RoPE acts inside attention.
+pub(super) fn learned_positions(builder: &mut Builder, text: &TextSpec, rows: u64) {
+    let hidden = text.hidden_size;
+    match text.family {
+        TextFamily::Llama => {}
+        TextFamily::Gpt2 => builder.vector(
+            "pos_add",
+            Op::Add,
+            (1, rows, hidden),
+            &["x", "positions"],
+            vec![],
+        ),
+        TextFamily::Bert => {
+            builder.vector(
+                "embed_add",
+                Op::Add,
+                (1, rows, hidden),
+                &["x", "positions", "token_types"],
+                vec![],
+            );
+            builder.layer_norm("embed_ln", Op::LayerNorm, rows, hidden);
+        }
+    }
+}
+
+/// One text layer of `rows` tokens whose attention has `shape` (prefill: the tokens attend
+/// to each other; decode: one query per sequence against the cache), as its family builds it.
+pub(super) fn text_layer(
+    builder: &mut Builder,
+    text: &TextSpec,
+    rows: u64,
+    shape: AttentionShape,
+    options: &WorkloadOptions,
+) {
+    let hidden = text.hidden_size;
+    let q_width = builder.product(&[text.num_heads, text.head_dim]);
+    let kv_width = builder.product(&[text.num_kv_heads, text.head_dim]);
+    let attention = |builder: &mut Builder| {
+        projections(builder, rows, (hidden, q_width, kv_width), text, options);
+        if text.family == TextFamily::Llama {
+            builder.vector(
+                "rope",
+                Op::Rope,
+                (1, rows, q_width + kv_width),
+                &["qk"],
+                vec![],
+            );
+        }
+        builder.attention(shape, options.fusion.attention);
+    };
+    let output = |builder: &mut Builder| {
+        builder.linear(
+            "o_proj",
+            KernelClass::Projection,
+            (rows, q_width, hidden),
+            text.output_bias,
+            Epilogue::None,
+        );
+        builder.residual("residual1", rows, hidden);
+    };
+    match text.family {
+        TextFamily::Llama => {
+            builder.layer_norm("rms1", Op::RmsNorm, rows, hidden);
+            attention(builder);
+            output_and_mlp(
+                builder,
+                rows,
+                (q_width, hidden),
+                text.intermediate_size,
+                text,
+                options,
+            );
+        }
+        TextFamily::Gpt2 => {
+            builder.layer_norm("ln1", Op::LayerNorm, rows, hidden);
+            attention(builder);
+            output(builder);
+            builder.layer_norm("ln2", Op::LayerNorm, rows, hidden);
+            gelu_mlp(builder, rows, hidden, text.intermediate_size, options);
+            builder.residual("residual2", rows, hidden);
+        }
+        TextFamily::Bert => {
+            attention(builder);
+            output(builder);
+            builder.layer_norm("ln1", Op::LayerNorm, rows, hidden);
+            gelu_mlp(builder, rows, hidden, text.intermediate_size, options);
+            builder.residual("residual2", rows, hidden);
+            builder.layer_norm("ln2", Op::LayerNorm, rows, hidden);
+        }
+    }
+}
+
+/// A GELU MLP with biases: `fc2(gelu(fc1(x)))`, the activation in FC1's epilogue when fused.
+fn gelu_mlp(builder: &mut Builder, rows: u64, hidden: u64, ffn: u64, options: &WorkloadOptions) {
+    if options.fusion.gemm_activation {
+        builder.linear(
+            "fc1_gelu",
+            KernelClass::Mlp,
+            (rows, hidden, ffn),
+            true,
+            Epilogue::Gelu,
+        );
+    } else {
+        builder.linear(
+            "fc1",
+            KernelClass::Mlp,
+            (rows, hidden, ffn),
+            true,
+            Epilogue::None,
+        );
+        builder.vector("gelu", Op::Gelu, (1, rows, ffn), &["x"], vec![]);
+    }
+    builder.linear(
+        "fc2",
+        KernelClass::Mlp,
+        (rows, ffn, hidden),
+        true,
+        Epilogue::None,
+    );
 }
 
 /// Q, K and V projections of `rows` tokens of width `hidden` (one GEMM when fused).

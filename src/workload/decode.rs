@@ -1,13 +1,13 @@
-//! Decoding with a key/value cache (Llama-style and Qwen2 text models): after the prefix,
+//! Decoding with a key/value cache (Llama-style, Qwen2 and GPT-2 text models): after the prefix,
 //! each generated token runs every layer at M = 1 (matrix-vector products), attends to the
 //! cache of all earlier tokens plus itself, and leaves through the LM head. Its K and V
 //! projections' outputs are the one row it appends to the cache. The first generated token
 //! comes from the prefill's last position: a final norm and the LM head over that row.
 
-use super::build::{output_and_mlp, projections};
+use super::build::{learned_positions, text_layer};
 use super::builder::{AttentionShape, Builder, Epilogue};
 use super::{Encoder, KernelClass, Op, WorkloadOptions};
-use crate::config::model::TextSpec;
+use crate::config::model::{TextFamily, TextSpec};
 
 /// The most decode steps times text layers one run lists: each is about 15 kernels, so this
 /// bounds a decode workload to ~250,000 kernels (~150 MB with their results).
@@ -19,50 +19,30 @@ pub(super) fn decode(
     prefix_tokens: u64,
     options: &WorkloadOptions,
 ) {
-    let hidden = text.hidden_size;
     let rows = options.batch;
-    let q_width = builder.product(&[text.num_heads, text.head_dim]);
-    let kv_width = builder.product(&[text.num_kv_heads, text.head_dim]);
     builder.encoder = Encoder::Decode;
     builder.layer = None;
     builder.step = None;
     head(builder, text, rows);
     for token in 0..options.decode_tokens {
         builder.step = Some(token);
+        builder.layer = None;
+        learned_positions(builder, text, rows);
         // The cache holds the prefix and the tokens generated so far; the new token's own
         // K and V join it before attention.
         let keys = prefix_tokens + token + 1;
         for layer in 0..options.text_layers {
             builder.layer = Some(layer);
-            builder.layer_norm("rms1", Op::RmsNorm, rows, hidden);
-            projections(builder, rows, (hidden, q_width, kv_width), text, options);
-            builder.vector(
-                "rope",
-                Op::Rope,
-                (1, rows, q_width + kv_width),
-                &["qk"],
-                vec![],
-            );
-            builder.attention(
-                AttentionShape {
-                    instances: options.batch,
-                    queries: 1,
-                    keys,
-                    heads: text.num_heads,
-                    kv_heads: text.num_kv_heads,
-                    head_dim: text.head_dim,
-                    cross: false,
-                },
-                options.fusion.attention,
-            );
-            output_and_mlp(
-                builder,
-                rows,
-                (q_width, hidden),
-                text.intermediate_size,
-                text,
-                options,
-            );
+            let shape = AttentionShape {
+                instances: options.batch,
+                queries: 1,
+                keys,
+                heads: text.num_heads,
+                kv_heads: text.num_kv_heads,
+                head_dim: text.head_dim,
+                cross: false,
+            };
+            text_layer(builder, text, rows, shape, options);
         }
         builder.layer = None;
         head(builder, text, rows);
@@ -72,7 +52,10 @@ pub(super) fn decode(
 
 /// The final norm and the LM head over one row per sequence: the next token's logits.
 fn head(builder: &mut Builder, text: &TextSpec, rows: u64) {
-    builder.layer_norm("norm", Op::RmsNorm, rows, text.hidden_size);
+    match text.family {
+        TextFamily::Gpt2 => builder.layer_norm("ln_f", Op::LayerNorm, rows, text.hidden_size),
+        _ => builder.layer_norm("norm", Op::RmsNorm, rows, text.hidden_size),
+    }
     builder.linear(
         "lm_head",
         KernelClass::Projection,

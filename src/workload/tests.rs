@@ -189,3 +189,64 @@ fn per_camera_vision_reads_the_weights_once_per_camera() {
             .collect::<Vec<_>>()
     );
 }
+
+/// A bare text model's workload from a shipped config: `prefix` tokens, `decode` tokens.
+fn text_model(config: &str, prefix: u64, decode: u64) -> Workload {
+    let model =
+        crate::config::model::load_model(&crate::config::Source::built_in("config.json", config))
+            .unwrap();
+    let choices = super::WorkloadChoices {
+        language_tokens: Some(prefix),
+        state_tokens: Some(0),
+        batch: 1,
+        decode_tokens: decode,
+        ..super::WorkloadChoices::default()
+    };
+    let options = choices.options(&model, None, PrecisionPair::uniform(Precision::Fp16));
+    build_workload(&model, &options).unwrap()
+}
+
+/// BERT-base's published 110 M parameters (109,482,240 in transformers' BertModel): what
+/// the encoder reads (12 post-LN layers with their biases and the embedding LayerNorm) plus
+/// the lookups' tables (30,522 words, 512 positions, 2 token types, × 768) and the pooler
+/// (768 × 768 + 768), which roofsim's encoder does not run.
+#[test]
+fn bert_base_has_its_published_parameter_count() {
+    let workload = text_model(
+        include_str!("../../configs/models/bert-base-uncased.config.json"),
+        512,
+        0,
+    );
+    let read = workload.parameters(Encoder::Text);
+    assert_eq!(
+        read + (30522 + 512 + 2) * 768 + 768 * 768 + 768,
+        109_482_240
+    );
+    // Post-LayerNorm: each layer ends in its second norm.
+    let layer: Vec<&str> = workload
+        .encoder_kernels(Encoder::Text)
+        .filter(|k| k.layer == Some(0))
+        .map(|k| k.name)
+        .collect();
+    assert_eq!(layer.first(), Some(&"q_proj"));
+    assert_eq!(layer.last(), Some(&"ln2"));
+}
+
+/// GPT-2 medium's published 355 M parameters (354,823,168 in transformers' GPT2Model): what
+/// one decoded token reads (24 layers, ln_f, the LM head tied to the token embeddings, so
+/// the 50,257 × 1,024 table once) plus the 1,024 × 1,024 position table, which the token
+/// reads one row of as a lookup.
+#[test]
+fn gpt2_medium_has_its_published_parameter_count() {
+    let workload = text_model(
+        include_str!("../../configs/models/gpt2-medium.config.json"),
+        127,
+        1,
+    );
+    let read: u64 = workload
+        .encoder_kernels(Encoder::Decode)
+        .filter(|k| k.step == Some(0))
+        .map(Kernel::parameters)
+        .sum();
+    assert_eq!(read + 1024 * 1024, 354_823_168);
+}
