@@ -13,21 +13,24 @@ use roofsim::config::platform::{DEFAULT_PLATFORM, load_platform};
 use roofsim::config::{ConfigError, Source};
 use roofsim::pipeline::{Error, design_workload, roofline, simulate};
 use roofsim::sweep::{KernelCache, Outcome, SweepInputs, evaluate, load_sweep};
-use roofsim::workload::WorkloadChoices;
+use roofsim::workload::{Pipeline, WorkloadChoices};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const SWEEP: &str = include_str!("../configs/sweeps/smolvla-int8-int4.toml");
 const SPATIAL: &str = include_str!("../configs/designs/u280-int8-spatial.toml");
 const MLP_STREAM: &str = include_str!("../configs/designs/u280-int8-mlp-stream.toml");
+const GPT2: &str = include_str!("../configs/models/gpt2-medium.config.json");
+const BERT: &str = include_str!("../configs/models/bert-base-uncased.config.json");
 
 /// Events one fuzz case may simulate: enough for the default model, small enough that a case
 /// takes well under a second.
 const MAX_EVENTS: u64 = 200_000;
 
 /// The config kinds, each with its shipped text and the name errors must carry.
-/// (The dataflow designs stand in for the design when they are the one mutated.)
-const KINDS: [(&str, &str); 7] = [
+/// (The dataflow designs stand in for the design when they are the one mutated; GPT-2 and
+/// BERT stand in for the model, run bare, GPT-2 decoding.)
+const KINDS: [(&str, &str); 9] = [
     ("model.json", DEFAULT_MODEL),
     ("policy.json", DEFAULT_POLICY),
     ("platform.toml", DEFAULT_PLATFORM),
@@ -35,6 +38,8 @@ const KINDS: [(&str, &str); 7] = [
     ("sweep.toml", SWEEP),
     ("spatial.toml", SPATIAL),
     ("mlp-stream.toml", MLP_STREAM),
+    ("gpt2.json", GPT2),
+    ("bert.json", BERT),
 ];
 
 /// Values that break parsers and arithmetic.
@@ -190,11 +195,30 @@ fn run_case(kind: usize, mutated: &str) -> Result<(), Error> {
             text: if index == kind { mutated } else { shipped }.to_string(),
         }
     };
+    let platform = load_platform(&source(2))?;
+    if kind >= 7 {
+        // A bare text model: a short prompt, GPT-2 then generating two tokens.
+        let model = load_model(&source(kind))?;
+        let choices = WorkloadChoices {
+            batch: 1,
+            language_tokens: Some(16),
+            state_tokens: Some(0),
+            text_layers: Some(2),
+            decode_tokens: if kind == 7 { 2 } else { 0 },
+            ..WorkloadChoices::default()
+        };
+        let design = load_design(&source(3), &platform)?;
+        roofline(&model, None, &platform, &choices, &[design.precision()])?;
+        let analysis = design_workload(&model, None, &platform, &design, &choices)?;
+        simulate(analysis, &platform, &design, MAX_EVENTS, None, &|| {})?;
+        return Ok(());
+    }
     let model = load_model(&source(0))?;
     let policy = load_policy(&source(1))?;
-    let platform = load_platform(&source(2))?;
+    // The whole robot step, so a mutated policy reaches the action expert.
     let choices = WorkloadChoices {
         batch: 1,
+        pipeline: Pipeline::Full,
         ..WorkloadChoices::default()
     };
     if KINDS[kind].0 == "sweep.toml" {
@@ -219,7 +243,7 @@ fn run_case(kind: usize, mutated: &str) -> Result<(), Error> {
         }
         return Ok(());
     }
-    let design_kind = if kind >= 5 { kind } else { 3 };
+    let design_kind = if (5..7).contains(&kind) { kind } else { 3 };
     let design = load_design(&source(design_kind), &platform)?;
     roofline(
         &model,

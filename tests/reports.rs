@@ -201,7 +201,8 @@ fn the_full_pipeline_reports_the_robot_step() {
     assert!(!dir.path().join("refused").exists());
 }
 
-/// Decode on the GEMV design: the summary's time to first token is everything before the
+/// Decode on the GEMV design (analysed: simulated and under the roofline): the summary's time
+/// to first token is everything before the
 /// first generated token, the tokens' times add up to the decode stage, the last token (the
 /// longest cache) takes no less time than the first, and weight streaming keeps the tokens
 /// HBM-bound. Too many tokens
@@ -212,7 +213,7 @@ fn decode_reports_time_to_first_token_and_tokens_per_second() {
     let out = dir.path().join("decode");
     let text = run(
         &[
-            "simulate",
+            "analyze",
             "--model",
             "configs/models/llama-2-7b.config.json",
             "--design",
@@ -229,6 +230,10 @@ fn decode_reports_time_to_first_token_and_tokens_per_second() {
         &out,
     );
     assert!(text.contains("decode: time to first token"), "{text}");
+    // The decode roofline: every kernel far left, each name once however many tokens.
+    let svg = String::from_utf8(read(&out, "decode_roofline.svg")).unwrap();
+    assert_eq!(svg.matches("lm_head").count(), 1, "{svg}");
+    assert!(svg.contains("scores"));
     let summary: serde_json::Value = serde_json::from_slice(&read(&out, "summary.json")).unwrap();
     let decode = &summary["decode"];
     let number = |value: &serde_json::Value| value.as_f64().unwrap();

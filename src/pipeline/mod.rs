@@ -125,15 +125,15 @@ pub fn roofline(
         let svg = roofline_svg(&title, primary, &[Encoder::Text], platform);
         files.push(("text_roofline.svg", svg.into_bytes()));
     }
-    if primary
-        .workload
-        .encoder_kernels(Encoder::Expert)
-        .next()
-        .is_some()
-    {
-        let title = format!("Action expert on the {} at {precision}", platform.name);
-        let svg = roofline_svg(&title, primary, &[Encoder::Expert], platform);
-        files.push(("expert_roofline.svg", svg.into_bytes()));
+    for (encoder, name, file) in [
+        (Encoder::Expert, "Action expert", "expert_roofline.svg"),
+        (Encoder::Decode, "Decode", "decode_roofline.svg"),
+    ] {
+        if primary.workload.encoder_kernels(encoder).next().is_some() {
+            let title = format!("{name} on the {} at {precision}", platform.name);
+            let svg = roofline_svg(&title, primary, &[encoder], platform);
+            files.push((file, svg.into_bytes()));
+        }
     }
     Ok(RooflineOutput { text, files })
 }
@@ -402,7 +402,7 @@ fn add_pictures_and_report(output: &mut SimulateOutput, platform: &Platform, des
 }
 
 /// The pictures a report shows when they are among the files, in order, with their headings.
-const REPORT_PICTURES: [(&str, &str); 6] = [
+const REPORT_PICTURES: [(&str, &str); 7] = [
     ("crosscheck.svg", "Roofline against simulation"),
     ("attribution.svg", "Where the cycles went"),
     ("utilization.svg", "Engines and HBM over the run"),
@@ -412,6 +412,7 @@ const REPORT_PICTURES: [(&str, &str); 6] = [
     ),
     ("text_roofline.svg", "Roofline: text encoder"),
     ("expert_roofline.svg", "Roofline: action expert"),
+    ("decode_roofline.svg", "Roofline: decode"),
 ];
 
 /// Simulates the analysed workload and writes its per-kernel and per-channel CSV.

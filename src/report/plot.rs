@@ -168,7 +168,8 @@ pub fn roofline_svg(
         ),
     };
 
-    // Merge kernels that land on the same pixel.
+    // Merge kernels that land on the same pixel, each name once (decode repeats a kernel at
+    // every cache length).
     let mut points: Vec<Point> = Vec::new();
     for (oi, ops, label, on_arrays) in raw_points {
         let (x, y) = (axes.x(oi), axes.y(ops));
@@ -177,8 +178,10 @@ pub fn roofline_svg(
             .find(|p| (p.x - x).abs() < 1.0 && (p.y - y).abs() < 1.0)
         {
             Some(existing) => {
-                existing.label.push_str(", ");
-                existing.label.push_str(&label);
+                if !existing.label.split(", ").any(|name| name == label) {
+                    existing.label.push_str(", ");
+                    existing.label.push_str(&label);
+                }
             }
             None => points.push(Point {
                 x,
