@@ -8,6 +8,7 @@ pub mod model;
 pub mod platform;
 pub mod policy;
 pub mod precision;
+mod text;
 
 use serde::de::DeserializeOwned;
 use std::path::Path;
