@@ -19,6 +19,8 @@ use crate::lower::{
 };
 use crate::workload::{Kernel, Workload};
 use rayon::prelude::*;
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 /// Simulation results of every kernel instance of a workload.
@@ -87,23 +89,29 @@ fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
         }
         units.last_mut().expect("pushed above").members.push(index);
     }
-    // A unit repeats the first earlier unit whose kernels are equal but for the layer index
-    // and the flow-matching step.
-    let keys: Vec<Vec<Kernel>> = units
-        .iter()
-        .map(|unit| {
-            unit.members
-                .iter()
-                .map(|&index| Kernel {
-                    layer: None,
-                    step: None,
-                    ..workload.kernels[index].clone()
-                })
-                .collect()
-        })
-        .collect();
+    // A unit repeats the first earlier unit whose kernels do the same work (all but their
+    // layer index and step), found through a hash of that work: linear in the units, so a
+    // long decode (thousands of distinct token layers) lists them fast.
+    // A unit's members are consecutive kernels.
+    let kernels = |unit: &Unit| {
+        workload.kernels[unit.members[0]..=unit.members[unit.members.len() - 1]].iter()
+    };
+    let mut first_of: HashMap<u64, Vec<usize>> = HashMap::new();
     for index in 0..units.len() {
-        units[index].same_as = (0..index).find(|&earlier| keys[earlier] == keys[index]);
+        let mut hasher = DefaultHasher::new();
+        for kernel in kernels(&units[index]) {
+            kernel.work().hash(&mut hasher);
+        }
+        let candidates = first_of.entry(hasher.finish()).or_default();
+        let same = candidates.iter().copied().find(|&earlier| {
+            kernels(&units[earlier])
+                .map(Kernel::work)
+                .eq(kernels(&units[index]).map(Kernel::work))
+        });
+        match same {
+            Some(earlier) => units[index].same_as = Some(earlier),
+            None => candidates.push(index),
+        }
     }
     units
 }

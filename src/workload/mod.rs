@@ -20,6 +20,7 @@ use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::policy::ExpertSpec;
 use crate::config::precision::{Precision, PrecisionPair};
 use std::fmt;
+use std::hash::Hash;
 
 /// The stages of a smolVLA step: the three encoders that build the prefix, then the action
 /// expert (with `--pipeline full`).
@@ -257,6 +258,23 @@ impl Kernel {
     /// `encoder/name`.
     pub fn is_named(&self, name: &str) -> bool {
         self.name == name || self.label() == name
+    }
+
+    /// Everything but the layer index and the step: kernels equal in it do the same work
+    /// wherever they run, so their units can share one simulation.
+    pub fn work(&self) -> impl Hash + Eq + '_ {
+        (
+            (self.encoder, self.name, self.op, self.m, self.n, self.k),
+            (
+                self.batch,
+                self.macs,
+                self.vector_flops,
+                self.compute_precision,
+                self.b_transposed,
+                self.class,
+                &self.operands,
+            ),
+        )
     }
 
     /// Shape key: kernels with the same name, op and shape do the same work in every layer.
