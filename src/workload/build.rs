@@ -432,24 +432,13 @@ pub(super) fn text_layer(
 
 /// A GELU MLP with biases: `fc2(gelu(fc1(x)))`, the activation in FC1's epilogue when fused.
 fn gelu_mlp(builder: &mut Builder, rows: u64, hidden: u64, ffn: u64, options: &WorkloadOptions) {
-    if options.fusion.gemm_activation {
-        builder.linear(
-            "fc1_gelu",
-            KernelClass::Mlp,
-            (rows, hidden, ffn),
-            true,
-            Epilogue::Gelu,
-        );
-    } else {
-        builder.linear(
-            "fc1",
-            KernelClass::Mlp,
-            (rows, hidden, ffn),
-            true,
-            Epilogue::None,
-        );
-        builder.vector("gelu", Op::Gelu, (1, rows, ffn), &["x"], vec![]);
-    }
+    builder.activated_linear(
+        ["fc1_gelu", "fc1"],
+        KernelClass::Mlp,
+        (rows, hidden, ffn),
+        true,
+        (Op::Gelu, options.fusion.gemm_activation),
+    );
     builder.linear(
         "fc2",
         KernelClass::Mlp,

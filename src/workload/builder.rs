@@ -147,6 +147,29 @@ impl Builder {
         });
     }
 
+    /// `activation(x · W + b)` of `m × k` by `k × n`: with `fused`, one GEMM named
+    /// `fused_name` applying it in its epilogue; else a GEMM named `plain_name` and a vector
+    /// pass named `activation.name()`. `activation` is `Op::Gelu` or `Op::Silu`.
+    pub(super) fn activated_linear(
+        &mut self,
+        [fused_name, plain_name]: [&'static str; 2],
+        class: KernelClass,
+        (m, k, n): (u64, u64, u64),
+        bias: bool,
+        (activation, fused): (Op, bool),
+    ) {
+        if fused {
+            let epilogue = match activation {
+                Op::Gelu => Epilogue::Gelu,
+                _ => Epilogue::Silu,
+            };
+            self.linear(fused_name, class, (m, k, n), bias, epilogue);
+        } else {
+            self.linear(plain_name, class, (m, k, n), bias, Epilogue::None);
+            self.vector(activation.name(), activation, (1, m, n), &["x"], vec![]);
+        }
+    }
+
     /// A vector pass over `batch × m × n` elements: reads `inputs` such tensors (plus
     /// `parameters`), writes one.
     pub(super) fn vector(

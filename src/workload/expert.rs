@@ -75,24 +75,13 @@ pub(super) fn action_expert(
             true,
             Epilogue::None,
         );
-        if options.fusion.gemm_activation {
-            builder.linear(
-                "time_mlp_in_silu",
-                KernelClass::Mlp,
-                (rows, time_width, hidden),
-                true,
-                Epilogue::Silu,
-            );
-        } else {
-            builder.linear(
-                "time_mlp_in",
-                KernelClass::Mlp,
-                (rows, time_width, hidden),
-                true,
-                Epilogue::None,
-            );
-            builder.vector("silu", Op::Silu, (1, rows, hidden), &["x"], vec![]);
-        }
+        builder.activated_linear(
+            ["time_mlp_in_silu", "time_mlp_in"],
+            KernelClass::Mlp,
+            (rows, time_width, hidden),
+            true,
+            (Op::Silu, options.fusion.gemm_activation),
+        );
         builder.linear(
             "time_mlp_out",
             KernelClass::Mlp,
