@@ -11,7 +11,8 @@ pictures, ``report.html``, ``best.toml``).
 Every function also takes the workload options of :data:`WORKLOAD_OPTIONS` as keywords:
 ``cameras``, ``language_tokens``, ``state_tokens``, ``text_layers``, ``vision_layers``,
 ``batch``, ``fuse`` (not for a sweep), ``pipeline`` (``"encoders"`` or ``"full"``: the
-whole robot step with the action expert), ``cross_kv_once``, ``trim_last_text_layer`` and ``per_camera_vision``.
+whole robot step with the action expert), ``cross_kv_once``, ``trim_last_text_layer``,
+``per_camera_vision`` and ``decode`` (tokens to generate after the prefix).
 
 A config argument (``model``, ``policy``, ``platform``, ``design``, a sweep's ``spec``) is a
 path, or the file's text itself (TOML or JSON: any string holding a line break, ``{`` or
@@ -65,6 +66,7 @@ WORKLOAD_OPTIONS = (
     "cross_kv_once",
     "trim_last_text_layer",
     "per_camera_vision",
+    "decode",
 )
 
 _SUFFIXES = {

@@ -128,3 +128,17 @@ def test_the_full_pipeline_and_its_switches(cli):
     assert {row["encoder"] for row in result.tables["kernels"]} >= {"text", "expert"}
     with pytest.raises(TypeError, match="unexpected keyword arguments \\['camera'\\]"):
         roofsim.simulate(camera=1)
+
+
+def test_decode_from_python(cli):
+    args = dict(model=str(REPOSITORY / "configs/models/gpt2-medium.config.json"), policy="none")
+    result = roofsim.simulate(
+        **args, language_tokens=15, state_tokens=0, text_layers=2, decode=2
+    )
+    text, out = cli(
+        "simulate", "--model", args["model"], "--policy", "none", "--language-tokens", "15",
+        "--state-tokens", "0", "--text-layers", "2", "--decode", "2",
+    )
+    assert result.text == text
+    assert result.summary["decode"] == json.loads((out / "summary.json").read_text())["decode"]
+    assert len(result.summary["decode"]["token_ms"]) == 2
