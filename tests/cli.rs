@@ -303,6 +303,7 @@ fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
             "engines.csv",
             "kernels.csv",
             "report.html",
+            "resources.csv",
             "summary.json",
             "utilization.svg"
         ]
@@ -316,6 +317,7 @@ fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
             "engines.csv",
             "kernels.csv",
             "report.html",
+            "resources.csv",
             "summary.json",
             "trace.csv",
             "utilization.svg"
@@ -560,6 +562,7 @@ fn chrome_trace_opens_as_json() {
             "engines.csv",
             "kernels.csv",
             "report.html",
+            "resources.csv",
             "summary.json",
             "trace.json",
             "utilization.svg"

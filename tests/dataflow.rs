@@ -340,3 +340,49 @@ fn every_shipped_design_fits_the_u280() {
     }
     assert!(checked >= 5);
 }
+
+/// The spatial design fits the chip (6,544 of 9,024 DSPs) with one stage group per SLR; put
+/// every engine on SLR0 and it still fits the chip's total but not SLR0's 2,736 DSPs: refused,
+/// naming the SLR, the resource and the engines placed there.
+#[test]
+fn a_design_that_fits_the_chip_but_crowds_one_slr_is_refused() {
+    let fits = design(SPATIAL).unwrap();
+    let per_slr: Vec<u64> = fits.slr_use().iter().map(|slr| slr.used.dsps).collect();
+    assert_eq!(per_slr, [2496, 2248, 1800]);
+    assert_eq!(per_slr.iter().sum::<u64>(), fits.resources().dsps);
+    let crowded = SPATIAL
+        .replace("slr = 1", "slr = 0")
+        .replace("slr = 2", "slr = 0");
+    assert_ne!(crowded, SPATIAL);
+    let error = design(&crowded).unwrap_err();
+    assert!(
+        error.contains("field `engines`: SLR0 would need 6544 DSPs for")
+            && error.contains("fc2")
+            && error.contains("its part of the kernel region has 2736"),
+        "{error}"
+    );
+    // A platform of one SLR has no SLR2 to place FC2 on.
+    let one_slr = roofsim::config::platform::DEFAULT_PLATFORM
+        .split("[[slrs]]")
+        .next()
+        .unwrap();
+    let platform =
+        roofsim::config::platform::load_platform(&Source::built_in("one.toml", one_slr)).unwrap();
+    let error = load_design(&Source::built_in("s.toml", SPATIAL), &platform).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("o is placed on SLR1, but the platform has 1 SLR(s)"),
+        "{error}"
+    );
+    // Without named SLRs the pool spreads in turn: three arrays, one per SLR.
+    let default = design(DEFAULT_DESIGN).unwrap();
+    for (slr, usage) in default.slr_use().iter().enumerate() {
+        let names: Vec<&str> = usage
+            .engines
+            .iter()
+            .map(|e| default.engines()[e.engine].name.as_str())
+            .collect();
+        assert_eq!(names, [format!("array{slr}"), format!("vector{slr}")]);
+    }
+}

@@ -135,6 +135,29 @@ fn dataflow_cross_checks_show_the_pipeline_model() {
     let (kernels, diamonds, dashed, legend) = count(&sequential);
     assert!(kernels > 20, "{kernels}");
     assert_eq!((diamonds, dashed, legend), (0, 0, false));
+
+    // resources.csv: each SLR's DSPs are its engines' (one stage group per SLR), and the
+    // chip row is the summary's.
+    let csv = String::from_utf8(read(&spatial, "resources.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    for slr in ["0", "1", "2"] {
+        let engines: f64 = rows
+            .iter()
+            .filter(|r| r[0] == "engine" && r[2] == slr)
+            .map(|r| r[3].parse::<f64>().unwrap())
+            .sum();
+        let row = rows.iter().find(|r| r[0] == "slr" && r[2] == slr).unwrap();
+        assert_eq!(row[3].parse::<f64>().unwrap(), engines.ceil(), "SLR{slr}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&read(&spatial, "summary.json")).unwrap();
+    let chip = rows.iter().find(|r| r[0] == "chip").unwrap();
+    assert_eq!(chip[3], summary["resources"]["dsps"].to_string());
+    assert_eq!(chip[6], summary["resources"]["uram_blocks"].to_string());
 }
 
 /// The full pipeline: the summary's robot step is the encoders plus the expert, equal to

@@ -14,6 +14,8 @@ struct RawPlatform {
     hbm: RawHbm,
     sram: RawSram,
     ddr: RawDdr,
+    #[serde(default)]
+    slrs: Vec<SlrBudget>,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +97,16 @@ impl Hbm {
     }
 }
 
+/// What one SLR (super logic region) leaves a design: the DSPs and block memories of its
+/// part of the kernel region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlrBudget {
+    pub dsp_slices: u64,
+    pub bram_blocks: u64,
+    pub uram_blocks: u64,
+}
+
 /// On-chip block memories.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sram {
@@ -138,6 +150,9 @@ pub struct Platform {
     pub hbm: Hbm,
     pub sram: Sram,
     pub ddr: Ddr,
+    /// Per SLR, in order (SLR0 holds the HBM ports); one covering the chip when the
+    /// platform file lists none.
+    pub slrs: Vec<SlrBudget>,
 }
 
 impl Platform {
@@ -173,6 +188,7 @@ pub mod limits {
     pub const SRAM_BLOCKS: RangeInclusive<u64> = 0..=1_000_000;
     pub const SRAM_BLOCK_BITS: RangeInclusive<u64> = 8..=1 << 24;
     pub const DDR_CHANNELS: RangeInclusive<u64> = 0..=64;
+    pub const SLRS: RangeInclusive<usize> = 1..=8;
 }
 
 /// Reads and validates a platform TOML.
@@ -235,11 +251,37 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
             ))
         }
     };
+    let dsp_slices = whole("dsp_slices", raw.dsp_slices, limits::DSP_SLICES)?;
+    let chip = SlrBudget {
+        dsp_slices,
+        bram_blocks: raw.sram.bram_blocks,
+        uram_blocks: raw.sram.uram_blocks,
+    };
+    let slrs = if raw.slrs.is_empty() {
+        vec![chip]
+    } else {
+        in_range(file, "slrs", raw.slrs.len(), limits::SLRS)?;
+        let sum = |f: fn(&SlrBudget) -> u64| raw.slrs.iter().map(f).sum::<u64>();
+        for (name, total, available) in [
+            ("dsp_slices", sum(|s| s.dsp_slices), chip.dsp_slices),
+            ("bram_blocks", sum(|s| s.bram_blocks), chip.bram_blocks),
+            ("uram_blocks", sum(|s| s.uram_blocks), chip.uram_blocks),
+        ] {
+            if total > available {
+                return Err(ConfigError::invalid(
+                    file,
+                    format!("slrs.{name}"),
+                    format!("the SLRs' {total} exceed the chip's {available}"),
+                ));
+            }
+        }
+        raw.slrs
+    };
     Ok(Platform {
         source: source.name.clone(),
         name: raw.name,
         clock_hz: number("clock_mhz", raw.clock_mhz, limits::CLOCK_MHZ)? * 1e6,
-        dsp_slices: whole("dsp_slices", raw.dsp_slices, limits::DSP_SLICES)?,
+        dsp_slices,
         macs_per_dsp,
         hbm: Hbm {
             capacity_bytes: whole(
@@ -297,6 +339,7 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
             )? * GB,
             capacity_bytes: raw.ddr.capacity_bytes,
         },
+        slrs,
     })
 }
 
@@ -312,6 +355,32 @@ pub fn default_platform() -> Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The U280's three SLRs as the kernel region leaves them (8,496 DSPs of the 9,024); a
+    /// platform listing none is one SLR of the whole chip; SLRs adding up to more than the
+    /// chip are refused.
+    #[test]
+    fn slrs_are_the_kernel_regions_and_cannot_exceed_the_chip() {
+        let u280 = default_platform();
+        let dsps: Vec<u64> = u280.slrs.iter().map(|s| s.dsp_slices).collect();
+        assert_eq!(dsps, [2736, 2880, 2880]);
+        let without = DEFAULT_PLATFORM.split("[[slrs]]").next().unwrap();
+        let one = load_platform(&Source::built_in("p.toml", without)).unwrap();
+        assert_eq!(
+            one.slrs,
+            [SlrBudget {
+                dsp_slices: 9024,
+                bram_blocks: 2016,
+                uram_blocks: 960
+            }]
+        );
+        let over = DEFAULT_PLATFORM.replace("uram_blocks = 320", "uram_blocks = 400");
+        let error = load_platform(&Source::built_in("p.toml", &over)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "built-in:p.toml: field `slrs.uram_blocks`: the SLRs' 1200 exceed the chip's 960"
+        );
+    }
 
     #[test]
     fn u280_roofs_are_derived_from_dsps_and_clock() {

@@ -439,6 +439,10 @@ fn simulate_files(
         ),
         ("channels.csv", report::sim::channels_csv(&sim, design)?),
         ("engines.csv", report::sim::engines_csv(&sim, design)?),
+        (
+            "resources.csv",
+            report::resources::resources_csv(design, platform)?,
+        ),
     ];
     Ok((sim, files))
 }

@@ -349,6 +349,15 @@ pub fn summary_json(
             "dsp_share": share(resources.dsps, platform.dsp_slices),
             "bram_share": share(resources.bram_blocks, platform.sram.bram_blocks),
             "uram_share": share(resources.uram_blocks, platform.sram.uram_blocks),
+            "slrs": design.slr_use().iter().map(|slr| serde_json::json!({
+                "dsps": slr.used.dsps,
+                "bram_blocks": slr.used.bram_blocks,
+                "uram_blocks": slr.used.uram_blocks,
+                "dsp_share": share(slr.used.dsps, slr.available.dsp_slices),
+                "bram_share": share(slr.used.bram_blocks, slr.available.bram_blocks),
+                "uram_share": share(slr.used.uram_blocks, slr.available.uram_blocks),
+                "engines": slr.engines.iter().map(|e| design.engines()[e.engine].name.clone()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
         },
         "platform": platform.name,
         "workload": {
@@ -442,6 +451,7 @@ pub fn simulation_text(
     let mut out = String::new();
     let options = &analysis.workload.options;
     let _ = writeln!(out, "{}", design_line(design));
+    out.push_str(&super::resources::slr_text(design));
     let _ = writeln!(out, "{}", super::table::workload_line(&analysis.workload));
     let _ = writeln!(
         out,

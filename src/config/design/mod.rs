@@ -3,12 +3,14 @@
 
 mod engines;
 mod kinds;
+mod resources;
 
 pub use engines::{
     Engine, EngineKind, EngineModel, KernelEngines, Link, MappingKey, RawEngine, RawLink, Schedule,
     Via, limits as engine_limits,
 };
 pub use kinds::{AxiPorts, Dataflow, Fusion, KernelClass, LoopOrder, MemoryModel, SramKind};
+pub use resources::{EngineUse, ResourceUse, SlrUse};
 
 use super::platform::Platform;
 use super::precision::PrecisionPair;
@@ -141,14 +143,6 @@ pub struct Placement {
     pub axi_ports: AxiPorts,
 }
 
-/// Resources a design takes from the platform.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ResourceUse {
-    pub dsps: u64,
-    pub bram_blocks: u64,
-    pub uram_blocks: u64,
-}
-
 /// A validated design. Its fields are private: a design is changed only through
 /// [`Design::modified`], which validates the changed design again.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,6 +157,8 @@ pub struct Design {
     placement: Placement,
     fusion: Fusion,
     resources: ResourceUse,
+    /// Per SLR of the platform: what the design's engines placed there take.
+    slrs: Vec<SlrUse>,
     /// The pool's arrays, then the pool's vector units, then each copy of each named engine.
     engines: Vec<Engine>,
     mapping: Vec<(MappingKey, Vec<usize>)>,
@@ -309,6 +305,11 @@ impl Design {
 
     pub fn resources(&self) -> ResourceUse {
         self.resources
+    }
+
+    /// What the design takes from each SLR, with the engines placed there.
+    pub fn slr_use(&self) -> &[SlrUse] {
+        &self.slrs
     }
 
     /// This design changed by `change` and validated again; errors name the source and what
@@ -485,84 +486,20 @@ pub fn validate_design(
     let mapping = engines::validate_mapping(&raw.mapping, &engines, file)?;
     let links = engines::validate_links(&raw.links, raw.schedule, file)?;
 
-    // DSPs: one MAC unit per PE or lane, packed as the platform allows at the engine's
-    // precision.
-    let dsps: u64 = engines
-        .iter()
-        .map(|e| e.macs_per_cycle() as f64 / platform.macs_per_dsp(e.precision))
-        .sum::<f64>()
-        .ceil() as u64;
-    if dsps > platform.dsp_slices {
-        let field = if raw.engines.is_empty() {
-            "arrays"
-        } else {
-            "engines"
-        };
-        return Err(invalid(
-            field,
-            format!(
-                "{array_count} arrays of {}x{} and {} named engine(s) need {dsps} DSPs; the \
-                 platform has {}",
-                array.rows,
-                array.cols,
-                engines.len() as u64 - array_count - vector_units,
-                platform.dsp_slices
-            ),
-        ));
-    }
-    // Buffers: slots × (A + B + C) per GEMM engine for its own tile or the largest tile of
-    // any class, in whole blocks.
     let largest = std::iter::once(tiling)
         .chain(class_tilings.iter().flatten().copied())
         .max_by_key(|t| Design::tile_buffer_bytes(t, precision).iter().sum::<u64>())
         .expect("the default tiling is there");
-    let buffer_bytes: u64 = engines
-        .iter()
-        .filter(|e| e.runs_gemms())
-        .map(|e| {
-            let tile = e.tiling.unwrap_or(largest);
-            buffer_slots
-                * Design::tile_buffer_bytes(&tile, precision)
-                    .iter()
-                    .sum::<u64>()
-        })
-        .sum();
-    let (block_bytes, available) = match raw.buffers.memory {
-        SramKind::Bram => (platform.sram.bram_block_bytes, platform.sram.bram_blocks),
-        SramKind::Uram => (platform.sram.uram_block_bytes, platform.sram.uram_blocks),
+    let demand = resources::Demand {
+        engines: &engines,
+        largest,
+        precision,
+        buffer_slots,
+        buffers: raw.buffers.memory,
+        vector_chunk_bytes,
+        pool: (array_count, (array.rows, array.cols), vector_units),
     };
-    let blocks = buffer_bytes.div_ceil(block_bytes);
-    if blocks > available {
-        return Err(invalid(
-            "buffers.memory",
-            format!(
-                "tiles {}x{}x{} with {buffer_slots} slot(s) on {} GEMM engines need \
-                 {buffer_bytes} bytes = {blocks} blocks; the platform has {available}",
-                largest.tm,
-                largest.tn,
-                largest.tk,
-                engines.iter().filter(|e| e.runs_gemms()).count()
-            ),
-        ));
-    }
-    let (tile_bram_blocks, uram_blocks) = match raw.buffers.memory {
-        SramKind::Bram => (blocks, 0),
-        SramKind::Uram => (0, blocks),
-    };
-    // Vector line buffers in BRAM: two inputs and one output per slot per vector engine.
-    let vector_engines = engines.iter().filter(|e| !e.runs_gemms()).count() as u64;
-    let vector_bytes = vector_engines * buffer_slots * 3 * vector_chunk_bytes;
-    let bram_blocks = tile_bram_blocks + vector_bytes.div_ceil(platform.sram.bram_block_bytes);
-    if bram_blocks > platform.sram.bram_blocks {
-        return Err(invalid(
-            "vector.chunk_bytes",
-            format!(
-                "line buffers of {vector_bytes} bytes and tile buffers need {bram_blocks} BRAM \
-                 blocks; the platform has {}",
-                platform.sram.bram_blocks
-            ),
-        ));
-    }
+    let (resources, slrs) = resources::check(&demand, platform, file, raw.engines.is_empty())?;
     Ok(Design {
         raw: raw.clone(),
         source: file.to_string(),
@@ -573,11 +510,8 @@ pub fn validate_design(
         class_tilings,
         placement,
         fusion: raw.fusion,
-        resources: ResourceUse {
-            dsps,
-            bram_blocks,
-            uram_blocks,
-        },
+        resources,
+        slrs,
         engines,
         mapping,
         links,

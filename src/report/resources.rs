@@ -1,0 +1,126 @@
+//! `resources.csv` and the per-SLR lines of the summary: what each engine and each SLR takes
+//! from the platform, against what the SLR's part of the kernel region offers.
+
+use super::ReportError;
+use crate::config::design::{Design, SramKind};
+use crate::config::platform::Platform;
+
+/// One row per engine (its SLR, DSPs before rounding, buffer bytes), per SLR (DSPs and
+/// blocks used, available and their shares) and for the chip.
+pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, ReportError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record([
+        "row",
+        "name",
+        "slr",
+        "dsps",
+        "buffer_bytes",
+        "bram_blocks",
+        "uram_blocks",
+        "dsps_available",
+        "bram_available",
+        "uram_available",
+        "dsp_share",
+        "bram_share",
+        "uram_share",
+    ])?;
+    let share = |used: u64, available: u64| format!("{:.4}", used as f64 / available.max(1) as f64);
+    for (slr, usage) in design.slr_use().iter().enumerate() {
+        for engine in &usage.engines {
+            writer.write_record([
+                "engine".to_string(),
+                design.engines()[engine.engine].name.clone(),
+                slr.to_string(),
+                format!("{:.2}", engine.dsps),
+                engine.buffer_bytes.to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ])?;
+        }
+    }
+    let chip = design.resources();
+    let rows = design
+        .slr_use()
+        .iter()
+        .enumerate()
+        .map(|(slr, usage)| {
+            (
+                "slr",
+                format!("SLR{slr}"),
+                slr.to_string(),
+                usage.used,
+                usage.available,
+            )
+        })
+        .chain(std::iter::once((
+            "chip",
+            platform.name.clone(),
+            String::new(),
+            chip,
+            crate::config::platform::SlrBudget {
+                dsp_slices: platform.dsp_slices,
+                bram_blocks: platform.sram.bram_blocks,
+                uram_blocks: platform.sram.uram_blocks,
+            },
+        )));
+    for (row, name, slr, used, available) in rows {
+        writer.write_record([
+            row.to_string(),
+            name,
+            slr,
+            used.dsps.to_string(),
+            String::new(),
+            used.bram_blocks.to_string(),
+            used.uram_blocks.to_string(),
+            available.dsp_slices.to_string(),
+            available.bram_blocks.to_string(),
+            available.uram_blocks.to_string(),
+            share(used.dsps, available.dsp_slices),
+            share(used.bram_blocks, available.bram_blocks),
+            share(used.uram_blocks, available.uram_blocks),
+        ])?;
+    }
+    writer
+        .into_inner()
+        .map_err(|error| ReportError::Csv(error.into_error().into()))
+}
+
+/// A line per SLR: its DSPs, BRAM and URAM against its budget, and its engines.
+pub fn slr_text(design: &Design) -> String {
+    let buffers = match design.raw().buffers.memory {
+        SramKind::Bram => "BRAM",
+        SramKind::Uram => "URAM",
+    };
+    let mut text = format!("per SLR (tile buffers in {buffers}; placed by `slr`, else in turn):\n");
+    for (slr, usage) in design.slr_use().iter().enumerate() {
+        let (used, available) = (usage.used, usage.available);
+        let percent = |u: u64, a: u64| 100.0 * u as f64 / a.max(1) as f64;
+        let names: Vec<&str> = usage
+            .engines
+            .iter()
+            .map(|e| design.engines()[e.engine].name.as_str())
+            .collect();
+        text.push_str(&format!(
+            "  SLR{slr}: {} of {} DSPs ({:.1}%), {} of {} BRAM, {} of {} URAM; {}\n",
+            used.dsps,
+            available.dsp_slices,
+            percent(used.dsps, available.dsp_slices),
+            used.bram_blocks,
+            available.bram_blocks,
+            used.uram_blocks,
+            available.uram_blocks,
+            if names.is_empty() {
+                "no engines".to_string()
+            } else {
+                names.join(", ")
+            }
+        ));
+    }
+    text
+}
