@@ -315,3 +315,43 @@ fn decode_reports_time_to_first_token_and_tokens_per_second() {
             && stderr.lines().count() == 1
     );
 }
+
+/// The spatial design crowds SLR0 (91 % of its DSPs): the summary warns that 300 MHz is
+/// optimistic and expects 225 MHz; `--clock-from-model` simulates at it, which silences the
+/// warning and stretches the run by up to 300/225 (HBM time does not scale with the clock).
+#[test]
+fn clock_from_model_applies_the_expected_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "simulate",
+        "--design",
+        "configs/designs/u280-int8-spatial.toml",
+        "--cameras",
+        "1",
+        "--vision-layers",
+        "1",
+        "--text-layers",
+        "1",
+    ];
+    let stated = dir.path().join("stated");
+    let text = run(&args, &stated);
+    assert!(
+        text.contains("clock: WARNING: the design asks 300 MHz; expect 225 MHz"),
+        "{text}"
+    );
+    let modelled = dir.path().join("modelled");
+    let text = run(&[&args[..], &["--clock-from-model"]].concat(), &modelled);
+    assert!(
+        text.contains("clock: 225 MHz is within the expected 225 MHz"),
+        "{text}"
+    );
+    let summary = |dir: &Path| -> serde_json::Value {
+        serde_json::from_slice(&read(dir, "summary.json")).unwrap()
+    };
+    let (before, after) = (summary(&stated), summary(&modelled));
+    assert_eq!(before["resources"]["clock"]["optimistic"], true);
+    assert_eq!(after["resources"]["clock"]["optimistic"], false);
+    assert_eq!(after["design"]["clock_mhz"], 225.0);
+    let ratio = after["total"]["ms"].as_f64().unwrap() / before["total"]["ms"].as_f64().unwrap();
+    assert!(ratio > 1.2 && ratio <= 300.0 / 225.0 + 1e-9, "{ratio}");
+}

@@ -154,6 +154,7 @@ def simulate(
     *,
     kernels: Optional[Values] = None,
     ideal_memory: bool = False,
+    clock_from_model: bool = False,
     max_events: Optional[int] = None,
     gemm: Optional[str] = None,
     array: Optional[str] = None,
@@ -173,6 +174,7 @@ def simulate(
     options = dict(
         kernels=kernels,
         ideal_memory=ideal_memory,
+        clock_from_model=clock_from_model,
         max_events=max_events,
         gemm=gemm,
         array=array,
@@ -190,6 +192,7 @@ def analyze(
     design: Optional[Config] = None,
     *,
     precision: Optional[Values] = None,
+    clock_from_model: bool = False,
     max_events: Optional[int] = None,
     out: Optional[Union[str, "os.PathLike[str]"]] = None,
     **inputs: Any,
@@ -199,6 +202,7 @@ def analyze(
     configs = {"model": model, "policy": policy, "platform": platform, "design": design}
     options = dict(
         precision=precision,
+        clock_from_model=clock_from_model,
         max_events=max_events,
     )
     return _job("analyze", configs, options, inputs, out)

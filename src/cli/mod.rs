@@ -115,6 +115,10 @@ pub struct SimulateArgs {
     /// Unlimited bandwidth and zero latency (with --gemm, the GEMM is also one tile)
     #[arg(long)]
     pub ideal_memory: bool,
+    /// Simulate at the clock the design can be expected to close at (the summary's `clock:`
+    /// line) instead of the one it states
+    #[arg(long)]
+    pub clock_from_model: bool,
     /// Simulate only these kernels of each layer, comma-separated names or encoder/name
     /// (as the tables print them: the names follow the design's fusion)
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
@@ -273,6 +277,10 @@ pub struct AnalyzeArgs {
     /// design's [default: int8,int4/int8,int4,fp16,bf16,fp32]
     #[arg(long, value_name = "P")]
     pub precision: Vec<String>,
+    /// Simulate at the clock the design can be expected to close at (the summary's `clock:`
+    /// line) instead of the one it states
+    #[arg(long)]
+    pub clock_from_model: bool,
     /// Refuse runs whose distinct layers would take more events (graph nodes) than this
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
     pub max_events: u64,

@@ -4,6 +4,7 @@ use super::{
     AnalyzeArgs, Command, DesignArgs, InputArgs, LowerArgs, RooflineArgs, SimulateArgs, SweepArgs,
     TraceFormat,
 };
+use crate::config::design::clock::expected_clock;
 use crate::config::design::{Dataflow, Design, MemoryModel};
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
@@ -80,6 +81,17 @@ fn load_design_for(
     Ok(design.modified(&loaded.platform, "--fuse", |raw| raw.fusion = fusion)?)
 }
 
+/// With `--clock-from-model`, the design at the clock it can be expected to close at.
+fn clock_from_model(design: Design, platform: &Platform, apply: bool) -> Result<Design, Error> {
+    if !apply {
+        return Ok(design);
+    }
+    let expected_mhz = expected_clock(&design, platform).expected_mhz;
+    Ok(design.modified(platform, "--clock-from-model", |raw| {
+        raw.clock_mhz = expected_mhz
+    })?)
+}
+
 fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
     let ModelInputs { model, policy } =
         pipeline::model_and_policy(inputs.model.as_deref(), inputs.policy.as_deref())?;
@@ -142,7 +154,8 @@ fn run_roofline(args: &RooflineArgs) -> Result<Ran, Error> {
 fn run_simulate(args: &SimulateArgs) -> Result<Ran, Error> {
     let mut inputs = load_inputs(&args.inputs)?;
     inputs.choices.kernels = args.kernels.clone();
-    let mut design = load_design_for(args.design.as_deref(), &args.inputs, &inputs)?;
+    let design = load_design_for(args.design.as_deref(), &args.inputs, &inputs)?;
+    let mut design = clock_from_model(design, &inputs.platform, args.clock_from_model)?;
     if args.ideal_memory {
         design = design.modified(&inputs.platform, "--ideal-memory", |raw| {
             raw.memory = MemoryModel::Ideal
@@ -389,6 +402,7 @@ fn run_probe(args: &DesignArgs) -> Result<Ran, Error> {
 fn run_analyze(args: &AnalyzeArgs) -> Result<Ran, Error> {
     let inputs = load_inputs(&args.inputs)?;
     let design = load_design_for(args.design.as_deref(), &args.inputs, &inputs)?;
+    let design = clock_from_model(design, &inputs.platform, args.clock_from_model)?;
     let precisions = precisions_or_default(&args.precision)?;
     let progress = progress_bar();
     let output = pipeline::analyze(

@@ -4,6 +4,7 @@ use super::pipeline::{pipeline_checks, pipeline_text};
 use super::step::{DecodeRun, RobotStep};
 use super::{ROOFLINE_CSV_HEADER, ReportError, roofline_record};
 use crate::config::design::Design;
+use crate::config::design::clock::expected_clock;
 use crate::config::platform::Platform;
 use crate::roofline::RooflineAnalysis;
 use crate::sim::hbm::{ChannelStats, TICKS_PER_CYCLE};
@@ -312,6 +313,14 @@ pub fn summary_json(
     let resources = design.resources();
     let share = |used: u64, available: u64| used as f64 / available.max(1) as f64;
     let array = design.array();
+    let clock = expected_clock(design, platform);
+    let clock_json = serde_json::json!({
+        "design_mhz": clock.design_mhz,
+        "expected_mhz": clock.expected_mhz,
+        "range_mhz": [clock.range_mhz.0, clock.range_mhz.1],
+        "optimistic": clock.is_optimistic(),
+        "reasons": clock.reasons,
+    });
     let mut summary = serde_json::json!({
         "roofsim_version": env!("CARGO_PKG_VERSION"),
         "design": {
@@ -349,6 +358,7 @@ pub fn summary_json(
             "dsp_share": share(resources.dsps, platform.dsp_slices),
             "bram_share": share(resources.bram_blocks, platform.sram.bram_blocks),
             "uram_share": share(resources.uram_blocks, platform.sram.uram_blocks),
+            "clock": clock_json,
             "slrs": design.slr_use().iter().map(|slr| serde_json::json!({
                 "dsps": slr.used.dsps,
                 "bram_blocks": slr.used.bram_blocks,
@@ -452,6 +462,7 @@ pub fn simulation_text(
     let options = &analysis.workload.options;
     let _ = writeln!(out, "{}", design_line(design));
     out.push_str(&super::resources::slr_text(design));
+    out.push_str(&expected_clock(design, platform).text());
     let _ = writeln!(out, "{}", super::table::workload_line(&analysis.workload));
     let _ = writeln!(
         out,

@@ -1,6 +1,7 @@
 //! An accelerator design: systolic arrays, vector units, tiling, buffers, HBM placement.
 //! Validated against a platform: a design that does not fit the board is rejected here.
 
+pub mod clock;
 mod engines;
 mod kinds;
 mod resources;

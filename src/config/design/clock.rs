@@ -1,0 +1,158 @@
+//! The clock a design can be expected to close at, with the rule that produced it. A warning,
+//! never a silent change: the simulation runs at the design's clock unless asked to apply
+//! this one (`--clock-from-model`).
+//!
+//! Rules (sources in `../shared/reference/u280-resources-power.md` §5):
+//! - the platform's kernel clock target (U280: 300 MHz, the Vitis default [P] UG1702) when
+//!   every SLR stays within the utilisation ceilings tools use for timing closure: DSP, BRAM
+//!   and URAM at most 80 % of the SLR's kernel region (FINN `DEFAULT_RES_LIMITS`,
+//!   "recommended resource limits from Xilinx for timing closure" [P]);
+//! - beyond a ceiling, 225 MHz, in a range of 200–250 MHz: what published LLM accelerators
+//!   that filled the U280 closed at (DFX 200 MHz, FlightLLM 225 MHz, Chen et al. 245–250 MHz
+//!   [S]); the midpoint is an assumption, the range is what the summary shows.
+//!
+//! Not modelled yet: LUT and FF ceilings (roofsim does not estimate LUTs), the size of a
+//! single engine, unregistered SLR crossings.
+
+use super::{Design, SlrUse};
+use crate::config::platform::Platform;
+
+/// FINN's DSP, BRAM and URAM ceilings per SLR [P].
+pub const UTILISATION_CEILING: f64 = 0.80;
+
+/// What full designs on the U280 closed at: 200–250 MHz, 225 expected [S].
+pub const CROWDED_CLOCK_MHZ: (f64, f64, f64) = (200.0, 225.0, 250.0);
+
+/// The expected clock, its range and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClockEstimate {
+    pub design_mhz: f64,
+    pub expected_mhz: f64,
+    pub range_mhz: (f64, f64),
+    /// The rule that set it, and every ceiling crossed.
+    pub reasons: Vec<String>,
+}
+
+impl ClockEstimate {
+    /// Whether the design asks for more than it can be expected to close at.
+    pub fn is_optimistic(&self) -> bool {
+        self.design_mhz > self.expected_mhz
+    }
+
+    /// One line for the summary: the estimate, and a warning when the design asks more.
+    pub fn text(&self) -> String {
+        let verdict = if self.is_optimistic() {
+            format!(
+                "WARNING: the design asks {:.0} MHz; expect {:.0} MHz ({:.0}-{:.0}); \
+                 --clock-from-model simulates at it",
+                self.design_mhz, self.expected_mhz, self.range_mhz.0, self.range_mhz.1
+            )
+        } else {
+            format!(
+                "{:.0} MHz is within the expected {:.0} MHz",
+                self.design_mhz, self.expected_mhz
+            )
+        };
+        format!("clock: {verdict} ({})\n", self.reasons.join("; "))
+    }
+}
+
+/// The clock `design` can be expected to close at on `platform`.
+pub fn expected_clock(design: &Design, platform: &Platform) -> ClockEstimate {
+    let target_mhz = platform.clock_hz / 1e6;
+    let crowded = crowded_slrs(design.slr_use());
+    let (expected_mhz, range_mhz, mut reasons) = if crowded.is_empty() {
+        (
+            target_mhz,
+            (target_mhz, target_mhz),
+            vec![format!(
+                "every SLR within the {:.0} % DSP/BRAM/URAM ceilings: the platform's {target_mhz:.0} MHz target",
+                100.0 * UTILISATION_CEILING
+            )],
+        )
+    } else {
+        let (low, mid, high) = CROWDED_CLOCK_MHZ;
+        let mut reasons = vec![format!(
+            "beyond the {:.0} % ceilings full U280 designs closed at {low:.0}-{high:.0} MHz",
+            100.0 * UTILISATION_CEILING
+        )];
+        reasons.extend(crowded);
+        (
+            mid.min(target_mhz),
+            (low.min(target_mhz), high.min(target_mhz)),
+            reasons,
+        )
+    };
+    let design_mhz = design.clock_hz() / 1e6;
+    if design_mhz > target_mhz {
+        reasons.push(format!("above the platform's {target_mhz:.0} MHz target"));
+    }
+    ClockEstimate {
+        design_mhz,
+        expected_mhz,
+        range_mhz,
+        reasons,
+    }
+}
+
+/// Each SLR resource over the ceiling, as `SLR0 DSP 91 %`.
+fn crowded_slrs(slrs: &[SlrUse]) -> Vec<String> {
+    let mut crowded = Vec::new();
+    for (index, slr) in slrs.iter().enumerate() {
+        for (name, used, available) in [
+            ("DSP", slr.used.dsps, slr.available.dsp_slices),
+            ("BRAM", slr.used.bram_blocks, slr.available.bram_blocks),
+            ("URAM", slr.used.uram_blocks, slr.available.uram_blocks),
+        ] {
+            let share = used as f64 / available.max(1) as f64;
+            if share > UTILISATION_CEILING {
+                crowded.push(format!("SLR{index} {name} {:.0} %", 100.0 * share));
+            }
+        }
+    }
+    crowded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Source;
+    use crate::config::design::{DEFAULT_DESIGN, load_design};
+    use crate::config::platform::default_platform;
+
+    const SPATIAL: &str = include_str!("../../../configs/designs/u280-int8-spatial.toml");
+
+    /// The default design keeps every SLR at 71-75 % of its DSPs: 300 MHz. The spatial
+    /// design puts 2,496 of SLR0's 2,736 DSPs (91 %) on QKV and attention: 225 MHz expected,
+    /// and its 300 MHz is flagged.
+    #[test]
+    fn crowding_an_slr_lowers_the_expected_clock() {
+        let platform = default_platform();
+        let default = load_design(&Source::built_in("d.toml", DEFAULT_DESIGN), &platform).unwrap();
+        let estimate = expected_clock(&default, &platform);
+        assert_eq!(
+            (estimate.expected_mhz, estimate.is_optimistic()),
+            (300.0, false)
+        );
+        let spatial = load_design(&Source::built_in("s.toml", SPATIAL), &platform).unwrap();
+        let estimate = expected_clock(&spatial, &platform);
+        assert_eq!(estimate.expected_mhz, 225.0);
+        assert_eq!(estimate.range_mhz, (200.0, 250.0));
+        assert!(estimate.is_optimistic());
+        assert!(
+            estimate.reasons.contains(&"SLR0 DSP 91 %".to_string()),
+            "{:?}",
+            estimate.reasons
+        );
+        assert!(
+            estimate
+                .text()
+                .starts_with("clock: WARNING: the design asks 300 MHz; expect 225 MHz")
+        );
+        // At the expected clock the warning goes.
+        let slower = spatial
+            .modified(&platform, "test", |raw| raw.clock_mhz = 225.0)
+            .unwrap();
+        assert!(!expected_clock(&slower, &platform).is_optimistic());
+    }
+}
