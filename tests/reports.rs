@@ -355,3 +355,56 @@ fn clock_from_model_applies_the_expected_clock() {
     let ratio = after["total"]["ms"].as_f64().unwrap() / before["total"]["ms"].as_f64().unwrap();
     assert!(ratio > 1.2 && ratio <= 300.0 / 225.0 + 1e-9, "{ratio}");
 }
+
+/// Power is the board's static power plus HBM plus busy DSPs, each a range; the kernels'
+/// dynamic energies add up to the run's HBM and DSP energy; the default design lands in the
+/// 35-60 W band of published U280 board readings (35.65 W loaded and idle, FlightLLM ~45 W).
+#[test]
+fn power_adds_up_and_sits_in_the_published_band() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = run(&["simulate"], dir.path());
+    assert!(text.contains("\npower: "), "{text}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&read(dir.path(), "summary.json")).unwrap();
+    let power = &summary["power"];
+    let pair = |name: &str| {
+        let values = power[name].as_array().unwrap();
+        (values[0].as_f64().unwrap(), values[1].as_f64().unwrap())
+    };
+    let (static_w, hbm_w, compute_w) = (pair("static_w"), pair("hbm_w"), pair("compute_w"));
+    let (min, max) = (
+        power["power_w_min"].as_f64().unwrap(),
+        power["power_w_max"].as_f64().unwrap(),
+    );
+    assert!((min - (static_w.0 + hbm_w.0 + compute_w.0)).abs() < 1e-9);
+    assert!((max - (static_w.1 + hbm_w.1 + compute_w.1)).abs() < 1e-9);
+    assert!(35.0 < min && max < 62.0, "{min}-{max} W");
+    let seconds = summary["total"]["ms"].as_f64().unwrap() / 1e3;
+    let energy = pair("energy_j_per_observation");
+    assert!((energy.0 - min * seconds).abs() < 1e-9 * energy.0);
+    let csv = String::from_utf8(read(dir.path(), "kernels.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let (low, high) = (
+        column("dynamic_energy_uj_min"),
+        column("dynamic_energy_uj_max"),
+    );
+    let (mut sum_low, mut sum_high) = (0.0, 0.0);
+    for line in csv.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        sum_low += cells[low].parse::<f64>().unwrap() * 1e-6;
+        sum_high += cells[high].parse::<f64>().unwrap() * 1e-6;
+    }
+    let dynamic = (
+        (hbm_w.0 + compute_w.0) * seconds,
+        (hbm_w.1 + compute_w.1) * seconds,
+    );
+    assert!(
+        (sum_low - dynamic.0).abs() < 1e-4 * dynamic.0,
+        "{sum_low} {dynamic:?}"
+    );
+    assert!(
+        (sum_high - dynamic.1).abs() < 1e-4 * dynamic.1,
+        "{sum_high} {dynamic:?}"
+    );
+}

@@ -3,6 +3,7 @@
 use super::precision::Precision;
 use super::{ConfigError, Source, in_range, parse_toml};
 use serde::Deserialize;
+use std::ops::RangeInclusive;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,6 +17,15 @@ struct RawPlatform {
     ddr: RawDdr,
     #[serde(default)]
     slrs: Vec<SlrBudget>,
+    power: Option<RawPower>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPower {
+    static_w: [f64; 2],
+    hbm_pj_per_byte: [f64; 2],
+    dsp_mw_at_300_mhz: [f64; 2],
 }
 
 #[derive(Deserialize)]
@@ -107,6 +117,15 @@ pub struct SlrBudget {
     pub uram_blocks: u64,
 }
 
+/// The power model's inputs, each a range (low, high): the board's static power with a
+/// design loaded, HBM energy per byte moved, and a busy DSP's dynamic power at 300 MHz.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PowerInputs {
+    pub static_w: (f64, f64),
+    pub hbm_j_per_byte: (f64, f64),
+    pub dsp_w_at_300_mhz: (f64, f64),
+}
+
 /// On-chip block memories.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sram {
@@ -153,6 +172,8 @@ pub struct Platform {
     /// Per SLR, in order (SLR0 holds the HBM ports); one covering the chip when the
     /// platform file lists none.
     pub slrs: Vec<SlrBudget>,
+    /// `None` when the platform file gives no `[power]`: no power is reported.
+    pub power: Option<PowerInputs>,
 }
 
 impl Platform {
@@ -189,6 +210,9 @@ pub mod limits {
     pub const SRAM_BLOCK_BITS: RangeInclusive<u64> = 8..=1 << 24;
     pub const DDR_CHANNELS: RangeInclusive<u64> = 0..=64;
     pub const SLRS: RangeInclusive<usize> = 1..=8;
+    pub const STATIC_W: RangeInclusive<f64> = 0.0..=1000.0;
+    pub const PJ_PER_BYTE: RangeInclusive<f64> = 0.0..=10_000.0;
+    pub const DSP_MW: RangeInclusive<f64> = 0.0..=100.0;
 }
 
 /// Reads and validates a platform TOML.
@@ -277,6 +301,40 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
         }
         raw.slrs
     };
+    let range = |field: &str, [low, high]: [f64; 2], limits: RangeInclusive<f64>| {
+        in_range(file, field, low, limits.clone())?;
+        in_range(file, field, high, limits)?;
+        if low > high {
+            return Err(ConfigError::invalid(
+                file,
+                field,
+                format!("[low, high] with low {low} above high {high}"),
+            ));
+        }
+        Ok((low, high))
+    };
+    let power = match &raw.power {
+        Some(power) => Some(PowerInputs {
+            static_w: range("power.static_w", power.static_w, limits::STATIC_W)?,
+            hbm_j_per_byte: {
+                let (low, high) = range(
+                    "power.hbm_pj_per_byte",
+                    power.hbm_pj_per_byte,
+                    limits::PJ_PER_BYTE,
+                )?;
+                (low * 1e-12, high * 1e-12)
+            },
+            dsp_w_at_300_mhz: {
+                let (low, high) = range(
+                    "power.dsp_mw_at_300_mhz",
+                    power.dsp_mw_at_300_mhz,
+                    limits::DSP_MW,
+                )?;
+                (low * 1e-3, high * 1e-3)
+            },
+        }),
+        None => None,
+    };
     Ok(Platform {
         source: source.name.clone(),
         name: raw.name,
@@ -340,6 +398,7 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
             capacity_bytes: raw.ddr.capacity_bytes,
         },
         slrs,
+        power,
     })
 }
 

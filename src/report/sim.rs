@@ -8,6 +8,7 @@ use crate::config::design::clock::expected_clock;
 use crate::config::platform::Platform;
 use crate::roofline::RooflineAnalysis;
 use crate::sim::hbm::{ChannelStats, TICKS_PER_CYCLE};
+use crate::sim::power::{kernel_energy_j, run_power};
 use crate::sim::{
     Bottleneck, CrossCheck, SimTotals, WorkloadSim, cross_check, encoder_totals, pipeline_model,
 };
@@ -39,12 +40,18 @@ pub fn kernels_csv(
 ) -> Result<Vec<u8>, ReportError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let cause_columns = Bottleneck::ALL.map(|cause| format!("{}_cycles", cause.name()));
+    let energy = platform.power.as_ref();
+    let energy_columns = energy
+        .map(|_| ["dynamic_energy_uj_min", "dynamic_energy_uj_max"].map(String::from))
+        .into_iter()
+        .flatten();
     writer.write_record(
         ROOFLINE_CSV_HEADER
             .iter()
             .chain(&SIM_CSV_COLUMNS)
             .map(|c| c.to_string())
-            .chain(cause_columns),
+            .chain(cause_columns)
+            .chain(energy_columns),
     )?;
     let precision = analysis.workload.options.precision.to_string();
     let model = pipeline_model(&analysis.workload, design);
@@ -67,6 +74,10 @@ pub fn kernels_csv(
             stage.to_string(),
         ]);
         record.extend(result.attribution.iter().map(u64::to_string));
+        if let Some(inputs) = energy {
+            let (low, high) = kernel_energy_j(inputs, design, result);
+            record.extend([format!("{:.6e}", low * 1e6), format!("{:.6e}", high * 1e6)]);
+        }
         writer.write_record(&record)?;
     }
     writer
@@ -387,6 +398,20 @@ pub fn summary_json(
         "encoders": encoders,
         "total": total,
     });
+    let ops: f64 = analysis.iter().map(|(_, point)| point.ops).sum();
+    if let Some(power) = run_power(sim, design, platform, ops, options.batch) {
+        let pair = |(low, high): (f64, f64)| serde_json::json!([low, high]);
+        summary["power"] = serde_json::json!({
+            "power_w_min": power.total_w.0,
+            "power_w_max": power.total_w.1,
+            "static_w": pair(power.static_w),
+            "hbm_w": pair(power.hbm_w),
+            "compute_w": pair(power.compute_w),
+            "energy_j_per_observation": pair(power.energy_j),
+            "gops_per_w": pair(power.gops_per_w),
+            "assumptions": "DSP dynamic power 0.5-3 mW per busy DSP at 300 MHz has no public source",
+        });
+    }
     if let Some(step) = &step {
         summary["workload"]["pipeline"] = "full".into();
         summary["workload"]["switches"] = serde_json::json!(options.switches);
@@ -463,6 +488,10 @@ pub fn simulation_text(
     let _ = writeln!(out, "{}", design_line(design));
     out.push_str(&super::resources::slr_text(design));
     out.push_str(&expected_clock(design, platform).text());
+    let ops: f64 = analysis.iter().map(|(_, point)| point.ops).sum();
+    if let Some(power) = run_power(sim, design, platform, ops, options.batch) {
+        out.push_str(&power.text());
+    }
     let _ = writeln!(out, "{}", super::table::workload_line(&analysis.workload));
     let _ = writeln!(
         out,

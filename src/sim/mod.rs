@@ -21,6 +21,7 @@ pub mod hbm;
 mod machine;
 pub mod memory;
 mod pipeline;
+pub mod power;
 mod queue;
 pub mod vector;
 mod workload;
