@@ -578,3 +578,32 @@ fn skip_reasons_stay_one_line() {
     let rows = read(&out.join("sweep.csv"));
     assert_eq!(rows.lines().count(), 1 + 32, "{rows}");
 }
+
+/// Per-SLR budgets: three 64×64 INT8 arrays put 2,048 DSPs on each SLR, 75 % of SLR0's
+/// 2,736, so a 70 % per-SLR budget skips them (naming the SLR) while 32×64 arrays pass; an
+/// array too big for SLR0 alone is skipped by the design's own check.
+#[test]
+fn sweeps_cap_resources_per_slr() {
+    let spec = "base_design = \"design.toml\"\nencoders = [\"vision\"]\nkernels = [\"vision/fc2\"]\n\
+                [axes]\narray_count = [3]\narray_shape = [\"32x64\", \"64x64\", \"80x72\"]\n\
+                [constraints]\nmax_slr_dsp_share = 0.7\n";
+    let (dir, path) = setup(spec);
+    let out = dir.path().join("out");
+    let summary = sweep(&path, &out, &["--cameras", "1", "--vision-layers", "1"]);
+    let rows = read(&out.join("sweep.csv"));
+    let reasons: Vec<&str> = rows
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap())
+        .collect();
+    assert_eq!(reasons[0], "", "{rows}");
+    assert_eq!(
+        reasons[1], "SLR0 DSPs 75% over the 70% per-SLR budget",
+        "{rows}"
+    );
+    assert!(reasons[2].contains("SLR0 would need 2880 DSPs"), "{rows}");
+    assert!(
+        summary.contains("3 points: 1 simulated, 2 skipped"),
+        "{summary}"
+    );
+}

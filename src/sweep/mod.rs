@@ -5,11 +5,13 @@
 //! cache shared by all points, so a kernel whose relevant design parameters did not change
 //! between points (vector passes across GEMM tilings, say) is simulated once.
 
+mod constraints;
 mod identity;
 mod spec;
 
+pub use constraints::Constraints;
 pub use identity::{SweepIdentity, SweepMeta};
-pub use spec::{Axis, Constraints, MAX_AXIS_VALUES, MAX_POINTS, Point, SweepSpec, load_sweep};
+pub use spec::{Axis, MAX_AXIS_VALUES, MAX_POINTS, Point, SweepSpec, load_sweep};
 
 use crate::config::ConfigError;
 use crate::config::design::{Design, EngineModel, validate_design};
@@ -207,37 +209,7 @@ fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, Workload), St
                 other => other.to_string(),
             }
         })?;
-    let constraints = inputs.spec.constraints;
-    let shares = [
-        (
-            "DSPs",
-            design.resources().dsps,
-            platform.dsp_slices,
-            constraints.max_dsp_share,
-        ),
-        (
-            "BRAM",
-            design.resources().bram_blocks,
-            platform.sram.bram_blocks,
-            constraints.max_bram_share,
-        ),
-        (
-            "URAM",
-            design.resources().uram_blocks,
-            platform.sram.uram_blocks,
-            constraints.max_uram_share,
-        ),
-    ];
-    for (name, used, available, budget) in shares {
-        let share = used as f64 / available.max(1) as f64;
-        if share > budget {
-            return Err(format!(
-                "{name} {:.0}% over the {:.0}% budget",
-                100.0 * share,
-                100.0 * budget
-            ));
-        }
-    }
+    inputs.spec.constraints.check(&design, platform)?;
     let choices = WorkloadChoices {
         cameras: inputs.spec.cameras.or(inputs.choices.cameras),
         batch: batch.unwrap_or(inputs.choices.batch),

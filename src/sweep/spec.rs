@@ -1,5 +1,6 @@
 //! Sweep configs: a base design, axes to vary, constraints; expanded into design points.
 
+use super::constraints::{Constraints, RawConstraints};
 use crate::config::design::{Dataflow, EngineKind, RawDesign};
 use crate::config::{ConfigError, Source, parse_toml};
 use crate::workload::Encoder;
@@ -56,43 +57,6 @@ struct RawAxes {
     engine_shape: Option<BTreeMap<String, Vec<String>>>,
     /// Per `[mapping]` key, lists of engine names joined by `+` (axis `mapping.KEY`).
     mapping: Option<BTreeMap<String, Vec<String>>>,
-}
-
-/// The routability ceiling DSE tools use on the U280 (reference/u280.md): the default of
-/// every budget a sweep's `[constraints]` table leaves out.
-const DEFAULT_SHARE: f64 = 0.75;
-
-fn default_share() -> f64 {
-    DEFAULT_SHARE
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConstraints {
-    #[serde(default = "default_share")]
-    max_dsp_share: f64,
-    #[serde(default = "default_share")]
-    max_bram_share: f64,
-    #[serde(default = "default_share")]
-    max_uram_share: f64,
-}
-
-impl Default for RawConstraints {
-    fn default() -> Self {
-        RawConstraints {
-            max_dsp_share: DEFAULT_SHARE,
-            max_bram_share: DEFAULT_SHARE,
-            max_uram_share: DEFAULT_SHARE,
-        }
-    }
-}
-
-/// Resource budgets as shares of the platform.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Constraints {
-    pub max_dsp_share: f64,
-    pub max_bram_share: f64,
-    pub max_uram_share: f64,
 }
 
 /// One varied parameter and its values, as text for the CSV.
@@ -483,6 +447,9 @@ pub fn load_sweep(
         ("constraints.max_dsp_share", c.max_dsp_share),
         ("constraints.max_bram_share", c.max_bram_share),
         ("constraints.max_uram_share", c.max_uram_share),
+        ("constraints.max_slr_dsp_share", c.max_slr_dsp_share),
+        ("constraints.max_slr_bram_share", c.max_slr_bram_share),
+        ("constraints.max_slr_uram_share", c.max_slr_uram_share),
     ] {
         if !(value > 0.0 && value <= 1.0) {
             return Err(ConfigError::invalid(
@@ -520,6 +487,9 @@ pub fn load_sweep(
             max_dsp_share: c.max_dsp_share,
             max_bram_share: c.max_bram_share,
             max_uram_share: c.max_uram_share,
+            max_slr_dsp_share: c.max_slr_dsp_share,
+            max_slr_bram_share: c.max_slr_bram_share,
+            max_slr_uram_share: c.max_slr_uram_share,
         },
     })
 }
