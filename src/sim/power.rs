@@ -3,8 +3,8 @@
 //!
 //! `P = P_static + e_hbm · (HBM bytes / s) + Σ_engines DSPs · busy share · p_dsp · f / 300 MHz`
 //!
-//! - `P_static`: the board with a design loaded, idle (U280: 35.65–41.4 W [S]);
-//! - `e_hbm`: energy per byte moved, end to end (U280: 56–100 pJ/B [S]/[D]);
+//! - `P_static`: the board with a design loaded, idle (U280: 35.65–41.4 W (S));
+//! - `e_hbm`: energy per byte moved, end to end (U280: 56–100 pJ/B (S)/(D));
 //! - `p_dsp`: a busy DSP's dynamic power with its buffers and control at 300 MHz, scaled
 //!   linearly with the clock (U280: 0.5–3 mW, an assumption: no public per-block figure).
 //!

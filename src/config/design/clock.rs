@@ -3,13 +3,13 @@
 //! this one (`--clock-from-model`).
 //!
 //! Rules (sources in `../shared/reference/u280-resources-power.md` §5):
-//! - the platform's kernel clock target (U280: 300 MHz, the Vitis default [P] UG1702) when
+//! - the platform's kernel clock target (U280: 300 MHz, the Vitis default (P) UG1702) when
 //!   every SLR stays within the utilisation ceilings tools use for timing closure: DSP, BRAM
 //!   and URAM at most 80 % of the SLR's kernel region (FINN `DEFAULT_RES_LIMITS`,
-//!   "recommended resource limits from Xilinx for timing closure" [P]);
+//!   "recommended resource limits from Xilinx for timing closure" (P));
 //! - beyond a ceiling, 225 MHz, in a range of 200–250 MHz: what published LLM accelerators
 //!   that filled the U280 closed at (DFX 200 MHz, FlightLLM 225 MHz, Chen et al. 245–250 MHz
-//!   [S]); the midpoint is an assumption, the range is what the summary shows.
+//!   (S)); the midpoint is an assumption, the range is what the summary shows.
 //!
 //! Not modelled yet: LUT and FF ceilings (roofsim does not estimate LUTs), the size of a
 //! single engine, unregistered SLR crossings.
@@ -17,10 +17,10 @@
 use super::{Design, SlrUse};
 use crate::config::platform::Platform;
 
-/// FINN's DSP, BRAM and URAM ceilings per SLR [P].
+/// FINN's DSP, BRAM and URAM ceilings per SLR (P).
 pub const UTILISATION_CEILING: f64 = 0.80;
 
-/// What full designs on the U280 closed at: 200–250 MHz, 225 expected [S].
+/// What full designs on the U280 closed at: 200–250 MHz, 225 expected (S).
 pub const CROWDED_CLOCK_MHZ: (f64, f64, f64) = (200.0, 225.0, 250.0);
 
 /// The expected clock, its range and why.
