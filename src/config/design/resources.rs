@@ -110,17 +110,19 @@ pub(super) fn check(
     no_named_engines: bool,
 ) -> Result<(ResourceUse, Vec<SlrUse>), ConfigError> {
     let invalid = |field: &str, rule: String| ConfigError::invalid(file, field, rule);
+    // Errors about the engines' size name the pool when the design has only the pool.
+    let field = if no_named_engines {
+        "arrays"
+    } else {
+        "engines"
+    };
     let engines = demand.engines;
     let (array_count, (rows, cols), vector_units) = demand.pool;
     let each: Vec<(f64, u64, u64)> = engines.iter().map(|e| demand.of(e, platform)).collect();
     let dsps = each.iter().map(|e| e.0).sum::<f64>().ceil() as u64;
     if dsps > platform.dsp_slices {
         return Err(invalid(
-            if no_named_engines {
-                "arrays"
-            } else {
-                "engines"
-            },
+            field,
             format!(
                 "{array_count} arrays of {rows}x{cols} and {} named engine(s) need {dsps} DSPs; \
                  the platform has {}",
@@ -200,11 +202,7 @@ pub(super) fn check(
             if need > offered {
                 let names: Vec<&str> = here.iter().map(|&e| engines[e].name.as_str()).collect();
                 return Err(invalid(
-                    if no_named_engines {
-                        "arrays"
-                    } else {
-                        "engines"
-                    },
+                    field,
                     format!(
                         "SLR{slr} would need {need} {name} for {} (placed there by `slr` or in \
                          turn); its part of the kernel region has {offered}: move engines with \
