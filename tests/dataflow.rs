@@ -386,3 +386,34 @@ fn a_design_that_fits_the_chip_but_crowds_one_slr_is_refused() {
         assert_eq!(names, [format!("array{slr}"), format!("vector{slr}")]);
     }
 }
+
+/// LUT multipliers: Chen et al.'s BERT-base design expressed with them takes 1,776 DSPs
+/// (published: 1,780) and FINN's estimate of 101 LUTs per W4A8 MAC lane for its QKV (1,760
+/// lanes) and FC1 (2,304) stages; LUT multipliers at a float precision, or on an SLR whose
+/// LUTs the platform does not give, are refused.
+#[test]
+fn lut_multipliers_take_luts_instead_of_dsps() {
+    const BERT: &str = include_str!("../configs/designs/u280-w4a8-bert-spatial.toml");
+    let bert = design(BERT).unwrap();
+    assert_eq!(bert.resources().dsps, 1776);
+    let luts: Vec<u64> = bert.slr_use().iter().map(|slr| slr.used.luts).collect();
+    let lane = 1.1 * ((2 * 2 - 1) * 12 + 2 * 12 + 32) as f64;
+    assert_eq!(luts[0], (300.0 + 1760.0 * lane).ceil() as u64);
+    assert_eq!(luts[1], (300.0 + 2304.0 * lane).ceil() as u64);
+    assert_eq!(luts[2], 0);
+    let float = BERT.replace("precision = \"int4/int8\"", "precision = \"fp16\"");
+    let error = design(&float).unwrap_err();
+    assert!(error.contains("`lut` multipliers are integer"), "{error}");
+    let no_luts = roofsim::config::platform::DEFAULT_PLATFORM
+        .lines()
+        .filter(|line| !line.starts_with("luts"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let platform =
+        roofsim::config::platform::load_platform(&Source::built_in("p.toml", &no_luts)).unwrap();
+    let error = load_design(&Source::built_in("bert.toml", BERT), &platform).unwrap_err();
+    assert!(
+        error.to_string().contains("LUTs for LUT multipliers"),
+        "{error}"
+    );
+}

@@ -115,6 +115,10 @@ pub struct SlrBudget {
     pub dsp_slices: u64,
     pub bram_blocks: u64,
     pub uram_blocks: u64,
+    /// LUTs of the SLR's kernel region; 0 when the platform does not say (then no engine
+    /// may build its multipliers from LUTs there).
+    #[serde(default)]
+    pub luts: u64,
 }
 
 /// The power model's inputs, each a range (low, high): the board's static power with a
@@ -280,6 +284,7 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
         dsp_slices,
         bram_blocks: raw.sram.bram_blocks,
         uram_blocks: raw.sram.uram_blocks,
+        luts: 0,
     };
     let slrs = if raw.slrs.is_empty() {
         vec![chip]
@@ -430,7 +435,8 @@ mod tests {
             [SlrBudget {
                 dsp_slices: 9024,
                 bram_blocks: 2016,
-                uram_blocks: 960
+                uram_blocks: 960,
+                luts: 0
             }]
         );
         let over = DEFAULT_PLATFORM.replace("uram_blocks = 320", "uram_blocks = 400");

@@ -5,7 +5,7 @@ use super::ReportError;
 use crate::config::design::{Design, SramKind};
 use crate::config::platform::Platform;
 
-/// One row per engine (its SLR, DSPs before rounding, buffer bytes), per SLR (DSPs and
+/// One row per engine (its SLR, DSPs before rounding, buffer bytes, LUTs of LUT multipliers), per SLR (DSPs and
 /// blocks used, available and their shares) and for the chip.
 pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, ReportError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -17,12 +17,15 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
         "buffer_bytes",
         "bram_blocks",
         "uram_blocks",
+        "luts",
         "dsps_available",
         "bram_available",
         "uram_available",
+        "luts_available",
         "dsp_share",
         "bram_share",
         "uram_share",
+        "lut_share",
     ])?;
     let share = |used: u64, available: u64| format!("{:.4}", used as f64 / available.max(1) as f64);
     for (slr, usage) in design.slr_use().iter().enumerate() {
@@ -33,6 +36,9 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
                 slr.to_string(),
                 format!("{:.2}", engine.dsps),
                 engine.buffer_bytes.to_string(),
+                String::new(),
+                String::new(),
+                engine.luts.to_string(),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -67,6 +73,7 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
                 dsp_slices: platform.dsp_slices,
                 bram_blocks: platform.sram.bram_blocks,
                 uram_blocks: platform.sram.uram_blocks,
+                luts: platform.slrs.iter().map(|s| s.luts).sum(),
             },
         )));
     for (row, name, slr, used, available) in rows {
@@ -78,12 +85,15 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
             String::new(),
             used.bram_blocks.to_string(),
             used.uram_blocks.to_string(),
+            used.luts.to_string(),
             available.dsp_slices.to_string(),
             available.bram_blocks.to_string(),
             available.uram_blocks.to_string(),
+            available.luts.to_string(),
             share(used.dsps, available.dsp_slices),
             share(used.bram_blocks, available.bram_blocks),
             share(used.uram_blocks, available.uram_blocks),
+            share(used.luts, available.luts),
         ])?;
     }
     writer
@@ -106,8 +116,18 @@ pub fn slr_text(design: &Design) -> String {
             .iter()
             .map(|e| design.engines()[e.engine].name.as_str())
             .collect();
+        let luts = if used.luts > 0 {
+            format!(
+                ", {} of {} LUTs ({:.1}%) in LUT multipliers",
+                used.luts,
+                available.luts,
+                percent(used.luts, available.luts)
+            )
+        } else {
+            String::new()
+        };
         text.push_str(&format!(
-            "  SLR{slr}: {} of {} DSPs ({:.1}%), {} of {} BRAM, {} of {} URAM; {}\n",
+            "  SLR{slr}: {} of {} DSPs ({:.1}%), {} of {} BRAM, {} of {} URAM{luts}; {}\n",
             used.dsps,
             available.dsp_slices,
             percent(used.dsps, available.dsp_slices),

@@ -377,6 +377,7 @@ pub fn summary_json(
                 "dsp_share": share(slr.used.dsps, slr.available.dsp_slices),
                 "bram_share": share(slr.used.bram_blocks, slr.available.bram_blocks),
                 "uram_share": share(slr.used.uram_blocks, slr.available.uram_blocks),
+                "luts": slr.used.luts,
                 "engines": slr.engines.iter().map(|e| design.engines()[e.engine].name.clone()).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         },

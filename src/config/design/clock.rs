@@ -5,20 +5,23 @@
 //! Rules (sources in `../shared/reference/u280-resources-power.md` §5):
 //! - the platform's kernel clock target (U280: 300 MHz, the Vitis default (P) UG1702) when
 //!   every SLR stays within the utilisation ceilings tools use for timing closure: DSP, BRAM
-//!   and URAM at most 80 % of the SLR's kernel region (FINN `DEFAULT_RES_LIMITS`,
-//!   "recommended resource limits from Xilinx for timing closure" (P));
+//!   and URAM at most 80 % of the SLR's kernel region, LUTs at most 70 % (FINN
+//!   `DEFAULT_RES_LIMITS`, "recommended resource limits from Xilinx for timing closure" (P));
 //! - beyond a ceiling, 225 MHz, in a range of 200–250 MHz: what published LLM accelerators
 //!   that filled the U280 closed at (DFX 200 MHz, FlightLLM 225 MHz, Chen et al. 245–250 MHz
 //!   (S)); the midpoint is an assumption, the range is what the summary shows.
 //!
-//! Not modelled yet: LUT and FF ceilings (roofsim does not estimate LUTs), the size of a
-//! single engine, unregistered SLR crossings.
+//! Not modelled yet: LUTs other than LUT multipliers, FFs, the size of a single engine,
+//! unregistered SLR crossings.
 
 use super::{Design, SlrUse};
 use crate::config::platform::Platform;
 
 /// FINN's DSP, BRAM and URAM ceilings per SLR (P).
 pub const UTILISATION_CEILING: f64 = 0.80;
+
+/// FINN's LUT ceiling per SLR (P), applied to the LUTs roofsim estimates (LUT multipliers).
+pub const LUT_CEILING: f64 = 0.70;
 
 /// What full designs on the U280 closed at: 200–250 MHz, 225 expected (S).
 pub const CROWDED_CLOCK_MHZ: (f64, f64, f64) = (200.0, 225.0, 250.0);
@@ -99,13 +102,29 @@ pub fn expected_clock(design: &Design, platform: &Platform) -> ClockEstimate {
 fn crowded_slrs(slrs: &[SlrUse]) -> Vec<String> {
     let mut crowded = Vec::new();
     for (index, slr) in slrs.iter().enumerate() {
-        for (name, used, available) in [
-            ("DSP", slr.used.dsps, slr.available.dsp_slices),
-            ("BRAM", slr.used.bram_blocks, slr.available.bram_blocks),
-            ("URAM", slr.used.uram_blocks, slr.available.uram_blocks),
+        for (name, used, available, ceiling) in [
+            (
+                "DSP",
+                slr.used.dsps,
+                slr.available.dsp_slices,
+                UTILISATION_CEILING,
+            ),
+            (
+                "BRAM",
+                slr.used.bram_blocks,
+                slr.available.bram_blocks,
+                UTILISATION_CEILING,
+            ),
+            (
+                "URAM",
+                slr.used.uram_blocks,
+                slr.available.uram_blocks,
+                UTILISATION_CEILING,
+            ),
+            ("LUT", slr.used.luts, slr.available.luts, LUT_CEILING),
         ] {
             let share = used as f64 / available.max(1) as f64;
-            if share > UTILISATION_CEILING {
+            if share > ceiling {
                 crowded.push(format!("SLR{index} {name} {:.0} %", 100.0 * share));
             }
         }

@@ -21,6 +21,17 @@ pub enum EngineKind {
     Vector,
 }
 
+/// What a GEMM engine's multipliers are built from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum MacKind {
+    /// DSP48E2 slices, packed as the platform allows at the engine's precision.
+    #[default]
+    Dsp,
+    /// Fabric LUTs (integer precisions only): no DSPs, LUTs by FINN's cost model.
+    Lut,
+}
+
 /// One `[[engines]]` entry as the file states it; which fields apply depends on `kind`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +61,9 @@ pub struct RawEngine {
     /// Compute precision; the design's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<Precision>,
+    /// Systolic and dot engines: `dsp` (default) or `lut` multipliers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacKind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slr: Option<u64>,
     /// The GEMM tile this engine's kernels take (systolic and dot engines).
@@ -134,6 +148,7 @@ pub struct Engine {
     pub group: String,
     pub model: EngineModel,
     pub precision: Precision,
+    pub mac: MacKind,
     pub slr: Option<u64>,
     /// Its position among the engines of its family (GEMM or vector): the mini-switch it
     /// sits on when `axi_ports = "per_unit"`.
@@ -291,6 +306,7 @@ pub(super) fn validate_engines(
                     }
                 } else {
                     not_for("tiling", entry.tiling.is_some())?;
+                    not_for("mac", entry.mac.is_some())?;
                     EngineModel::Vector {
                         lanes,
                         depth_cycles,
@@ -305,6 +321,14 @@ pub(super) fn validate_engines(
             }
         };
         let count = whole("count", Some(entry.count), None, limits::COUNT)?;
+        let precision = entry.precision.unwrap_or(design_precision);
+        let mac = entry.mac.unwrap_or_default();
+        if mac == MacKind::Lut && !matches!(precision, Precision::Int4 | Precision::Int8) {
+            return Err(invalid(
+                "mac",
+                format!("`lut` multipliers are integer; this engine computes at {precision}"),
+            ));
+        }
         let slr = entry
             .slr
             .map(|slr| in_range(file, &field("slr"), slr, limits::SLR))
@@ -328,7 +352,8 @@ pub(super) fn validate_engines(
                 },
                 group: entry.name.clone(),
                 model,
-                precision: entry.precision.unwrap_or(design_precision),
+                precision,
+                mac,
                 slr,
                 port: *port,
                 tiling,

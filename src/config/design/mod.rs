@@ -7,8 +7,8 @@ mod kinds;
 mod resources;
 
 pub use engines::{
-    Engine, EngineKind, EngineModel, KernelEngines, Link, MappingKey, RawEngine, RawLink, Schedule,
-    Via, limits as engine_limits,
+    Engine, EngineKind, EngineModel, KernelEngines, Link, MacKind, MappingKey, RawEngine, RawLink,
+    Schedule, Via, limits as engine_limits,
 };
 pub use kinds::{AxiPorts, Dataflow, Fusion, KernelClass, LoopOrder, MemoryModel, SramKind};
 pub use resources::{EngineUse, ResourceUse, SlrUse};
@@ -455,6 +455,7 @@ pub fn validate_design(
         group: name.to_string(),
         model,
         precision: precision.compute(),
+        mac: MacKind::Dsp,
         slr: None,
         port: index,
         tiling: None,

@@ -10,7 +10,7 @@
 //! yet: LUTs and FFs (multipliers built from LUTs, control), buffer ports, FIFOs, SLR
 //! crossings.
 
-use super::engines::Engine;
+use super::engines::{Engine, MacKind};
 use super::{Design, SramKind};
 use crate::config::ConfigError;
 use crate::config::design::Tiling;
@@ -23,6 +23,8 @@ pub struct ResourceUse {
     pub dsps: u64,
     pub bram_blocks: u64,
     pub uram_blocks: u64,
+    /// LUTs of the engines whose multipliers are LUTs (other logic is not estimated yet).
+    pub luts: u64,
 }
 
 /// One SLR: what its engines take, what its part of the kernel region offers, and the
@@ -42,6 +44,7 @@ pub struct EngineUse {
     pub engine: usize,
     pub dsps: f64,
     pub buffer_bytes: u64,
+    pub luts: u64,
 }
 
 /// What the resources are computed from.
@@ -57,19 +60,44 @@ pub(super) struct Demand<'a> {
     pub pool: (u64, (u64, u64), u64),
 }
 
+/// FINN's LUT cost model of a matrix-vector unit (`lut_estimation`, (P) FINN): 300 LUTs per
+/// unit and 1.1 × (multiplier + adder tree + accumulator) per MAC lane, the multiplier
+/// `(2·⌈(W+A)/6⌉ − 1)·(W+A)` and the adder tree `2·(W+A)` LUTs for W-bit weights and A-bit
+/// activations, the accumulator 32 bits (roofsim's integer accumulators). W4A8: 101 LUTs per
+/// MAC lane; Chen et al.'s BERT on a U280 used ~75 per MAC/cycle overall (S).
+pub fn lut_mac_cost(macs_per_cycle: u64, precision: PrecisionPair) -> u64 {
+    let bits = precision.weights.bits() + precision.activations.bits();
+    let multiplier = (2 * bits.div_ceil(6) - 1) * bits;
+    let per_lane = 1.1 * (multiplier + 2 * bits + 32) as f64;
+    (300.0 + per_lane * macs_per_cycle as f64).ceil() as u64
+}
+
+/// One engine's demand: DSPs (fractional: packing is shared across an SLR), tile-buffer
+/// bytes, line-buffer bytes and LUTs.
+type EngineDemand = (f64, u64, u64, u64);
+
 impl Demand<'_> {
-    /// DSPs (fractional: packing is shared across an SLR), tile-buffer bytes and
-    /// line-buffer bytes of one engine.
-    fn of(&self, engine: &Engine, platform: &Platform) -> (f64, u64, u64) {
-        let dsps = engine.macs_per_cycle() as f64 / platform.macs_per_dsp(engine.precision);
+    fn of(&self, engine: &Engine, platform: &Platform) -> EngineDemand {
+        let (dsps, luts) = match engine.mac {
+            MacKind::Dsp => (
+                engine.macs_per_cycle() as f64 / platform.macs_per_dsp(engine.precision),
+                0,
+            ),
+            MacKind::Lut => (0.0, lut_mac_cost(engine.macs_per_cycle(), self.precision)),
+        };
         if engine.runs_gemms() {
             let tile = engine.tiling.unwrap_or(self.largest);
             let bytes: u64 = Design::tile_buffer_bytes(&tile, self.precision)
                 .iter()
                 .sum();
-            (dsps, self.buffer_slots * bytes, 0)
+            (dsps, self.buffer_slots * bytes, 0, luts)
         } else {
-            (dsps, 0, self.buffer_slots * 3 * self.vector_chunk_bytes)
+            (
+                dsps,
+                0,
+                self.buffer_slots * 3 * self.vector_chunk_bytes,
+                luts,
+            )
         }
     }
 
@@ -118,7 +146,7 @@ pub(super) fn check(
     };
     let engines = demand.engines;
     let (array_count, (rows, cols), vector_units) = demand.pool;
-    let each: Vec<(f64, u64, u64)> = engines.iter().map(|e| demand.of(e, platform)).collect();
+    let each: Vec<EngineDemand> = engines.iter().map(|e| demand.of(e, platform)).collect();
     let dsps = each.iter().map(|e| e.0).sum::<f64>().ceil() as u64;
     if dsps > platform.dsp_slices {
         return Err(invalid(
@@ -168,6 +196,7 @@ pub(super) fn check(
         dsps,
         bram_blocks,
         uram_blocks,
+        luts: each.iter().map(|e| e.3).sum(),
     };
     if let Some(engine) = engines
         .iter()
@@ -187,17 +216,19 @@ pub(super) fn check(
     let mut slrs = Vec::new();
     for (slr, &budget) in platform.slrs.iter().enumerate() {
         let here: Vec<usize> = (0..engines.len()).filter(|&e| slr_of[e] == slr).collect();
-        let sum = |f: fn(&(f64, u64, u64)) -> u64| here.iter().map(|&e| f(&each[e])).sum::<u64>();
+        let sum = |f: fn(&EngineDemand) -> u64| here.iter().map(|&e| f(&each[e])).sum::<u64>();
         let (bram_blocks, uram_blocks) = demand.blocks(sum(|e| e.1), sum(|e| e.2), platform);
         let used = ResourceUse {
             dsps: here.iter().map(|&e| each[e].0).sum::<f64>().ceil() as u64,
             bram_blocks,
             uram_blocks,
+            luts: sum(|e| e.3),
         };
         for (name, need, offered) in [
             ("DSPs", used.dsps, budget.dsp_slices),
             ("BRAM blocks", used.bram_blocks, budget.bram_blocks),
             ("URAM blocks", used.uram_blocks, budget.uram_blocks),
+            ("LUTs for LUT multipliers", used.luts, budget.luts),
         ] {
             if need > offered {
                 let names: Vec<&str> = here.iter().map(|&e| engines[e].name.as_str()).collect();
@@ -221,6 +252,7 @@ pub(super) fn check(
                     engine: e,
                     dsps: each[e].0,
                     buffer_bytes: each[e].1 + each[e].2,
+                    luts: each[e].3,
                 })
                 .collect(),
         });
