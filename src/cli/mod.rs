@@ -116,7 +116,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub ideal_memory: bool,
     /// Simulate at the clock the design can be expected to close at (the summary's `clock:`
-    /// line) instead of the one it states
+    /// line) when it is lower than the one the design states
     #[arg(long)]
     pub clock_from_model: bool,
     /// Simulate only these kernels of each layer, comma-separated names or encoder/name
@@ -278,7 +278,7 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "P")]
     pub precision: Vec<String>,
     /// Simulate at the clock the design can be expected to close at (the summary's `clock:`
-    /// line) instead of the one it states
+    /// line) when it is lower than the one the design states
     #[arg(long)]
     pub clock_from_model: bool,
     /// Refuse runs whose distinct layers would take more events (graph nodes) than this

@@ -81,12 +81,14 @@ fn load_design_for(
     Ok(design.modified(&loaded.platform, "--fuse", |raw| raw.fusion = fusion)?)
 }
 
-/// With `--clock-from-model`, the design at the clock it can be expected to close at.
+/// With `--clock-from-model`, the design at the clock it can be expected to close at when
+/// that is lower than the one it states (the rules only ever warn of too fast a clock).
 fn clock_from_model(design: Design, platform: &Platform, apply: bool) -> Result<Design, Error> {
-    if !apply {
+    let estimate = expected_clock(&design, platform);
+    if !apply || !estimate.is_optimistic() {
         return Ok(design);
     }
-    let expected_mhz = expected_clock(&design, platform).expected_mhz;
+    let expected_mhz = estimate.expected_mhz;
     Ok(design.modified(platform, "--clock-from-model", |raw| {
         raw.clock_mhz = expected_mhz
     })?)
