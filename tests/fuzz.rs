@@ -22,6 +22,7 @@ const SPATIAL: &str = include_str!("../configs/designs/u280-int8-spatial.toml");
 const MLP_STREAM: &str = include_str!("../configs/designs/u280-int8-mlp-stream.toml");
 const GPT2: &str = include_str!("../configs/models/gpt2-medium.config.json");
 const BERT: &str = include_str!("../configs/models/bert-base-uncased.config.json");
+const BERT_SPATIAL: &str = include_str!("../configs/designs/u280-w4a8-bert-spatial.toml");
 
 /// Events one fuzz case may simulate: enough for the default model, small enough that a case
 /// takes well under a second.
@@ -29,8 +30,9 @@ const MAX_EVENTS: u64 = 200_000;
 
 /// The config kinds, each with its shipped text and the name errors must carry.
 /// (The dataflow designs stand in for the design when they are the one mutated; GPT-2 and
-/// BERT stand in for the model, run bare, GPT-2 decoding.)
-const KINDS: [(&str, &str); 9] = [
+/// BERT stand in for the model, run bare, GPT-2 decoding; the BERT design with its LUT
+/// multipliers runs on BERT.)
+const KINDS: [(&str, &str); 10] = [
     ("model.json", DEFAULT_MODEL),
     ("policy.json", DEFAULT_POLICY),
     ("platform.toml", DEFAULT_PLATFORM),
@@ -40,6 +42,7 @@ const KINDS: [(&str, &str); 9] = [
     ("mlp-stream.toml", MLP_STREAM),
     ("gpt2.json", GPT2),
     ("bert.json", BERT),
+    ("bert-spatial.toml", BERT_SPATIAL),
 ];
 
 /// Values that break parsers and arithmetic.
@@ -197,8 +200,9 @@ fn run_case(kind: usize, mutated: &str) -> Result<(), Error> {
     };
     let platform = load_platform(&source(2))?;
     if kind >= 7 {
-        // A bare text model: a short prompt, GPT-2 then generating two tokens.
-        let model = load_model(&source(kind))?;
+        // A bare text model: a short prompt, GPT-2 then generating two tokens; the BERT
+        // design on BERT.
+        let model = load_model(&source(if kind == 9 { 8 } else { kind }))?;
         let choices = WorkloadChoices {
             batch: 1,
             language_tokens: Some(16),
@@ -207,7 +211,7 @@ fn run_case(kind: usize, mutated: &str) -> Result<(), Error> {
             decode_tokens: if kind == 7 { 2 } else { 0 },
             ..WorkloadChoices::default()
         };
-        let design = load_design(&source(3), &platform)?;
+        let design = load_design(&source(if kind == 9 { 9 } else { 3 }), &platform)?;
         roofline(&model, None, &platform, &choices, &[design.precision()])?;
         let analysis = design_workload(&model, None, &platform, &design, &choices)?;
         simulate(analysis, &platform, &design, MAX_EVENTS, None, &|| {})?;
