@@ -452,7 +452,7 @@ fn probe_reports_bandwidth_per_burst_size() {
     assert!((long[0] - 13.27).abs() < 0.05, "{stdout}");
     assert!((long[1] / long[0] - 32.0).abs() < 0.1, "{stdout}");
     assert!(
-        row("32")[0] < row("8192")[0],
+        row("32")[0] < row("512")[0],
         "short bursts are slower: {stdout}"
     );
 }

@@ -178,7 +178,8 @@ pub mod limits {
     pub const TILE: RangeInclusive<u64> = 1..=1 << 20;
     pub const SLOTS: RangeInclusive<u64> = 1..=16;
     pub const STRIPE_BYTES: RangeInclusive<u64> = 1..=1 << 30;
-    pub const BURST_BYTES: RangeInclusive<u64> = 1..=1 << 20;
+    /// An AXI3 burst of the HBM ports is at most 16 beats of 32 bytes (PG276).
+    pub const BURST_BYTES: RangeInclusive<u64> = 1..=512;
     pub const OUTSTANDING: RangeInclusive<u64> = 1..=1024;
 }
 

@@ -44,3 +44,14 @@ fn channels_outside_the_platform_are_rejected() {
     let error = design(&text).unwrap_err().to_string();
     assert!(error.contains("hbm.activation_channels"), "{error}");
 }
+
+/// The HBM ports take AXI3 bursts of at most 16 beats of 32 bytes (PG276): 1 KiB is refused.
+#[test]
+fn bursts_over_512_bytes_are_rejected() {
+    let text = DEFAULT_DESIGN.replace("burst_bytes = 512", "burst_bytes = 1024");
+    let error = design(&text).unwrap_err().to_string();
+    assert!(
+        error.ends_with("field `hbm.burst_bytes`: must be between 1 and 512, found 1024"),
+        "{error}"
+    );
+}
