@@ -149,6 +149,21 @@ pub fn build_workload(
                     .into(),
             );
         };
+        // The reference's int() rounds a tiny multiplier to a width of nothing.
+        if expert.intermediate_size(text.hidden_size) == 0 {
+            return invalid(
+                "--policy",
+                format!(
+                    "{}: field `expert_width_multiplier`: {} makes the expert {} wide and its \
+                     MLP empty (int({} x {}))",
+                    options.policy.as_deref().unwrap_or("the policy"),
+                    expert.width_multiplier,
+                    expert.hidden_size(text.hidden_size),
+                    text.hidden_size,
+                    expert.width_multiplier
+                ),
+            );
+        }
         super::expert::action_expert(&mut builder, text, expert, text_tokens, options);
     }
     if builder.too_large {
@@ -388,16 +403,6 @@ pub(super) fn text_layer(
         }
         builder.attention(shape, options.fusion.attention);
     };
-    let output = |builder: &mut Builder| {
-        builder.linear(
-            "o_proj",
-            KernelClass::Projection,
-            (rows, q_width, hidden),
-            text.output_bias,
-            Epilogue::None,
-        );
-        builder.residual("residual1", rows, hidden);
-    };
     match text.family {
         TextFamily::Llama => {
             builder.layer_norm("rms1", Op::RmsNorm, rows, hidden);
@@ -414,20 +419,37 @@ pub(super) fn text_layer(
         TextFamily::Gpt2 => {
             builder.layer_norm("ln1", Op::LayerNorm, rows, hidden);
             attention(builder);
-            output(builder);
+            output_projection(builder, rows, (q_width, hidden), text);
             builder.layer_norm("ln2", Op::LayerNorm, rows, hidden);
             gelu_mlp(builder, rows, hidden, text.intermediate_size, options);
             builder.residual("residual2", rows, hidden);
         }
         TextFamily::Bert => {
             attention(builder);
-            output(builder);
+            output_projection(builder, rows, (q_width, hidden), text);
             builder.layer_norm("ln1", Op::LayerNorm, rows, hidden);
             gelu_mlp(builder, rows, hidden, text.intermediate_size, options);
             builder.residual("residual2", rows, hidden);
             builder.layer_norm("ln2", Op::LayerNorm, rows, hidden);
         }
     }
+}
+
+/// The attention's output projection back to the model width, and the first residual.
+fn output_projection(
+    builder: &mut Builder,
+    rows: u64,
+    (q_width, hidden): (u64, u64),
+    text: &TextSpec,
+) {
+    builder.linear(
+        "o_proj",
+        KernelClass::Projection,
+        (rows, q_width, hidden),
+        text.output_bias,
+        Epilogue::None,
+    );
+    builder.residual("residual1", rows, hidden);
 }
 
 /// A GELU MLP with biases: `fc2(gelu(fc1(x)))`, the activation in FC1's epilogue when fused.
@@ -493,14 +515,7 @@ pub(super) fn output_and_mlp(
     text: &TextSpec,
     options: &WorkloadOptions,
 ) {
-    builder.linear(
-        "o_proj",
-        KernelClass::Projection,
-        (rows, q_width, hidden),
-        text.output_bias,
-        Epilogue::None,
-    );
-    builder.residual("residual1", rows, hidden);
+    output_projection(builder, rows, (q_width, hidden), text);
     builder.layer_norm("rms2", Op::RmsNorm, rows, hidden);
     let bias = text.mlp_bias;
     if options.fusion.gemm_activation {

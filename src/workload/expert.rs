@@ -278,6 +278,32 @@ mod tests {
         assert_eq!(last, ["rms1", "kv_proj", "rope"]);
     }
 
+    /// A multiplier that rounds the expert to nothing is refused, not lowered into empty
+    /// GEMMs (found in review: 0.001 × 960 rounds to 0 and the lowering panicked).
+    #[test]
+    fn an_expert_rounded_to_nothing_is_refused() {
+        let mut policy = default_policy();
+        policy.expert.width_multiplier = 0.001;
+        let choices = WorkloadChoices {
+            batch: 1,
+            pipeline: Pipeline::Full,
+            ..WorkloadChoices::default()
+        };
+        let options = choices.options(
+            &default_model(),
+            Some(&policy),
+            PrecisionPair::uniform(Precision::Int8),
+        );
+        let error = build_workload(&default_model(), &options).unwrap_err();
+        assert!(
+            error.to_string().starts_with(
+                "--policy: built-in:smolvla_base.config.json: field `expert_width_multiplier`: \
+                 0.001 makes the expert 0 wide"
+            ),
+            "{error}"
+        );
+    }
+
     #[test]
     fn the_full_pipeline_needs_a_policy() {
         let choices = WorkloadChoices {
