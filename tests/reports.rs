@@ -357,8 +357,9 @@ fn clock_from_model_applies_the_expected_clock() {
 }
 
 /// Power is the board's static power plus HBM plus busy DSPs, each a range; the kernels'
-/// dynamic energies add up to the run's HBM and DSP energy; the default design lands in the
-/// 35-60 W band of published U280 board readings (35.65 W loaded and idle, FlightLLM ~45 W).
+/// dynamic energies add up to the run's HBM and DSP energy; the default design's low end lands
+/// in the 35-60 W band of published U280 board readings (35.65 W loaded and idle, FlightLLM
+/// ~45 W); the summary states the assumed DSP power it used.
 #[test]
 fn power_adds_up_and_sits_in_the_published_band() {
     let dir = tempfile::tempdir().unwrap();
@@ -378,7 +379,15 @@ fn power_adds_up_and_sits_in_the_published_band() {
     );
     assert!((min - (static_w.0 + hbm_w.0 + compute_w.0)).abs() < 1e-9);
     assert!((max - (static_w.1 + hbm_w.1 + compute_w.1)).abs() < 1e-9);
-    assert!(35.0 < min && max < 62.0, "{min}-{max} W");
+    // The low end inside the published band; the high end rides on the assumed 3 mW per
+    // busy DSP and overshoots it a little (61.4 W measured).
+    assert!((35.0..60.0).contains(&min), "{min}-{max} W");
+    assert!(max < 65.0, "{min}-{max} W");
+    assert_eq!(pair("assumed_dsp_w_at_300_mhz"), (0.5e-3, 3e-3));
+    assert!(
+        text.contains("(an assumed 0.5-3 mW per busy DSP at 300 MHz)"),
+        "{text}"
+    );
     let seconds = summary["total"]["ms"].as_f64().unwrap() / 1e3;
     let energy = pair("energy_j_per_observation");
     assert!((energy.0 - min * seconds).abs() < 1e-9 * energy.0);

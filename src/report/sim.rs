@@ -410,7 +410,7 @@ pub fn summary_json(
             "compute_w": pair(power.compute_w),
             "energy_j_per_observation": pair(power.energy_j),
             "gops_per_w": pair(power.gops_per_w),
-            "assumptions": "DSP dynamic power 0.5-3 mW per busy DSP at 300 MHz has no public source",
+            "assumed_dsp_w_at_300_mhz": pair(power.dsp_w_at_300_mhz),
         });
     }
     if let Some(step) = &step {

@@ -24,6 +24,8 @@ pub type Range = (f64, f64);
 /// A run's power, energy and efficiency, each (low, high).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunPower {
+    /// The assumed dynamic power of a busy DSP at 300 MHz, as the platform gives it.
+    pub dsp_w_at_300_mhz: Range,
     pub static_w: Range,
     pub hbm_w: Range,
     pub compute_w: Range,
@@ -97,6 +99,7 @@ pub fn run_power(
     let compute_w = scale(compute_j(inputs, design, &busy), 1.0 / seconds);
     let total_w = add(add(inputs.static_w, hbm_w), compute_w);
     Some(RunPower {
+        dsp_w_at_300_mhz: inputs.dsp_w_at_300_mhz,
         static_w: inputs.static_w,
         hbm_w,
         compute_w,
@@ -113,9 +116,10 @@ impl RunPower {
     /// One line for the summary.
     pub fn text(&self) -> String {
         let w = |(low, high): Range| format!("{low:.1}-{high:.1}");
+        let (low_mw, high_mw) = scale(self.dsp_w_at_300_mhz, 1e3);
         format!(
-            "power: {} W = board static {} + HBM {} + DSPs {} (an assumed 0.5-3 mW per busy \
-             DSP); {} J per observation; {} GOPS/W\n",
+            "power: {} W = board static {} + HBM {} + DSPs {} (an assumed {low_mw}-{high_mw} mW \
+             per busy DSP at 300 MHz); {} J per observation; {} GOPS/W\n",
             w(self.total_w),
             w(self.static_w),
             w(self.hbm_w),
