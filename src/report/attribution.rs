@@ -3,7 +3,7 @@
 //! share of the whole run. In a design whose kernels overlap, a kernel's bar is its span, so
 //! the bars may add up to more than the run.
 
-use super::crosscheck::cause_colour;
+use super::crosscheck::{cause_colour, cause_swatch};
 use super::svg::{Frame, escape};
 use crate::config::design::Design;
 use crate::roofline::RooflineAnalysis;
@@ -107,16 +107,7 @@ pub fn attribution_svg(
         if !rows.iter().any(|(_, causes)| causes[cause as usize] > 0) {
             continue;
         }
-        let _ = writeln!(
-            svg,
-            r#"<rect x="{}" y="{}" width="10" height="10" fill="{}"/><text x="{}" y="{}">{}</text>"#,
-            RIGHT + 50.0,
-            y - 5.0,
-            cause_colour(cause),
-            RIGHT + 66.0,
-            y + 4.0,
-            cause.name()
-        );
+        cause_swatch(&mut svg, cause, (RIGHT + 50.0, RIGHT + 66.0), y);
         y += 16.0;
     }
     let overlap = if design.overlap_kernels() {

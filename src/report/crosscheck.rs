@@ -32,6 +32,24 @@ pub(super) fn cause_colour(cause: Bottleneck) -> &'static str {
     }
 }
 
+/// A legend entry of a cause: its colour's square at `square_x` and its name at `text_x`,
+/// both centred on `y`.
+pub(super) fn cause_swatch(
+    svg: &mut String,
+    cause: Bottleneck,
+    (square_x, text_x): (f64, f64),
+    y: f64,
+) {
+    let _ = writeln!(
+        svg,
+        r#"<rect x="{square_x}" y="{}" width="10" height="10" fill="{}"/><text x="{text_x}" y="{}">{}</text>"#,
+        y - 5.0,
+        cause_colour(cause),
+        y + 4.0,
+        cause.name()
+    );
+}
+
 /// One distinct kernel: its label, predicted, pipelined (at the tiled OI) and simulated
 /// (OI, ops/s), bottleneck.
 struct Pair {
@@ -282,16 +300,7 @@ fn legend(svg: &mut String, pairs: &[Pair], roofs: &Roofs, roof_y: f64) {
             continue;
         }
         y += 16.0;
-        let _ = writeln!(
-            svg,
-            r#"<rect x="{}" y="{}" width="10" height="10" fill="{}"/><text x="{}" y="{}">{}</text>"#,
-            x + 7.0,
-            y - 5.0,
-            cause_colour(cause),
-            x + 30.0,
-            y + 4.0,
-            cause.name()
-        );
+        cause_swatch(svg, cause, (x + 7.0, x + 30.0), y);
     }
     debug_assert!(y < BOTTOM + 40.0, "the legend fits the margin");
 }
