@@ -4,6 +4,7 @@
 //! in one line, so a user can fix a config without reading the source.
 
 pub mod design;
+pub mod dram;
 pub mod model;
 pub mod platform;
 pub mod policy;

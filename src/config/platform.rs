@@ -1,5 +1,6 @@
 //! The FPGA board: fabric clock, DSPs and their MACs per precision, HBM, on-chip SRAM, DDR.
 
+use super::dram::{DramTiming, RawDram};
 use super::precision::Precision;
 use super::{ConfigError, Source, in_range, parse_toml};
 use serde::Deserialize;
@@ -52,6 +53,7 @@ struct RawHbm {
     channels_per_switch: u64,
     crossing_bandwidth_share: f64,
     switch_hop_latency_ns: f64,
+    dram: Option<RawDram>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +95,8 @@ pub struct Hbm {
     pub crossing_bandwidth_share: f64,
     /// Latency added per mini-switch crossed.
     pub switch_hop_latency_s: f64,
+    /// The bank-level model's organisation and timing (`memory = "dram"`), when given.
+    pub dram: Option<DramTiming>,
 }
 
 impl Hbm {
@@ -378,6 +382,11 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
                 "hbm.switch_hop_latency_ns",
                 hbm.switch_hop_latency_ns,
             )?,
+            dram: hbm
+                .dram
+                .as_ref()
+                .map(|dram| dram.validate(file))
+                .transpose()?,
         },
         sram: Sram {
             bram_blocks: whole(

@@ -9,6 +9,28 @@ pub struct ChannelRequest {
     pub bytes: u64,
     /// Bursts: each contiguous run within a stripe, cut at the design's burst size.
     pub bursts: u64,
+    /// Where the bytes lie in the channel's own address space, for the bank-level model: in
+    /// `pieces` contiguous pieces (one per tile row that reaches the channel; one for a
+    /// contiguous tile), the first from `address`, each `pitch_bytes` after the one before
+    /// (the distance between the first two; exact for row-major tiles whose rows land on
+    /// the channel at a constant distance, the common case).
+    pub address: u64,
+    pub pieces: u64,
+    pub pitch_bytes: u64,
+}
+
+impl ChannelRequest {
+    /// A contiguous request of `bytes` from `address`, cut into `bursts` bursts.
+    pub fn contiguous(channel: u64, address: u64, bytes: u64, bursts: u64) -> Self {
+        ChannelRequest {
+            channel,
+            bytes,
+            bursts,
+            address,
+            pieces: 1,
+            pitch_bytes: 0,
+        }
+    }
 }
 
 /// A row-major tensor placed from element `base_elements` of a channel set's address space.
@@ -44,6 +66,11 @@ impl<'a> TensorLayout<'a> {
 pub(crate) struct ChannelRequests {
     bytes: Vec<u64>,
     bursts: Vec<u64>,
+    /// Per channel: contiguous pieces seen, the channel address of the first two, and the
+    /// segment (tile row) the last piece came from.
+    pieces: Vec<u64>,
+    starts: Vec<[u64; 2]>,
+    last_segment: Vec<u64>,
 }
 
 impl ChannelRequests {
@@ -60,17 +87,43 @@ impl ChannelRequests {
         self.bytes.resize(set as usize, 0);
         self.bursts.clear();
         self.bursts.resize(set as usize, 0);
+        self.pieces.clear();
+        self.pieces.resize(set as usize, 0);
+        self.starts.clear();
+        self.starts.resize(set as usize, [0; 2]);
+        self.last_segment.clear();
+        self.last_segment.resize(set as usize, u64::MAX);
         let stripe = design.placement().stripe_bytes;
         let burst = design.placement().burst_bytes;
+        // A set address's place in its channel's own address space: stripe `i` lies on
+        // channel `i % set`, after the `i / set` stripes before it there.
+        let local = |address: u64| address / stripe / set * stripe + address % stripe;
+        let mut segment_index = 0u64;
         // Bytes and bursts on each channel of a contiguous range: the partial stripes at its
         // ends one by one, the whole stripes between them in closed form (so a transfer costs
         // O(channels), whatever its length).
         let burst_per_stripe = stripe.div_ceil(burst);
         let mut segment = |start: u64, end: u64| {
+            segment_index += 1;
+            // A segment's part on one channel is contiguous there: its lowest address starts
+            // the channel's piece of it.
+            let mut touch = |index: usize, address: u64| {
+                if self.last_segment[index] != segment_index {
+                    self.last_segment[index] = segment_index;
+                    self.pieces[index] += 1;
+                    if self.pieces[index] <= 2 {
+                        self.starts[index][self.pieces[index] as usize - 1] = address;
+                    }
+                } else if self.pieces[index] <= 2 {
+                    let start = &mut self.starts[index][self.pieces[index] as usize - 1];
+                    *start = (*start).min(address);
+                }
+            };
             let mut piece = |from: u64, to: u64| {
                 let index = ((from / stripe) % set) as usize;
                 self.bytes[index] += to - from;
                 self.bursts[index] += (to - from).div_ceil(burst);
+                touch(index, local(from));
             };
             let first_stripe = start / stripe;
             let last_stripe = (end - 1) / stripe;
@@ -84,8 +137,14 @@ impl ChannelRequests {
             let below = |n: u64, channel: u64| n / set + u64::from(channel < n % set);
             for channel in 0..set {
                 let whole = below(last_stripe, channel) - below(first_stripe + 1, channel);
+                if whole == 0 {
+                    continue;
+                }
                 self.bytes[channel as usize] += whole * stripe;
                 self.bursts[channel as usize] += whole * burst_per_stripe;
+                // The first whole stripe on this channel.
+                let first = first_stripe + 1 + (channel + set - (first_stripe + 1) % set) % set;
+                touch(channel as usize, first / set * stripe);
             }
         };
         if c0 == 0 && c1 == layout.row_elements {
@@ -107,10 +166,20 @@ impl ChannelRequests {
             .iter()
             .enumerate()
             .filter(|(index, _)| self.bytes[*index] > 0)
-            .map(|(index, &channel)| ChannelRequest {
-                channel,
-                bytes: self.bytes[index],
-                bursts: self.bursts[index],
+            .map(|(index, &channel)| {
+                let [first, second] = self.starts[index];
+                ChannelRequest {
+                    channel,
+                    bytes: self.bytes[index],
+                    bursts: self.bursts[index],
+                    address: first,
+                    pieces: self.pieces[index],
+                    pitch_bytes: if self.pieces[index] > 1 {
+                        second.saturating_sub(first)
+                    } else {
+                        0
+                    },
+                }
             })
             .collect()
     }
@@ -158,6 +227,58 @@ mod tests {
                 prop_assert_eq!(request.bursts, bursts[request.channel as usize]);
             }
             prop_assert_eq!(requests.iter().map(|r| r.bytes).sum::<u64>(), length);
+        }
+
+        /// Each channel's pieces, their first address and pitch are what walking the tile's
+        /// rows byte range by byte range gives, in the channel's own address space.
+        #[test]
+        fn channel_addresses_match_a_walk(
+            stripe in 1u64..600, set in 1u64..9, base in 0u64..5000,
+            row_elements in 1u64..3000, rows in 1u64..6, (c0, width) in (0u64..1000, 1u64..1000),
+        ) {
+            let c0 = c0 % row_elements;
+            let c1 = (c0 + width).min(row_elements);
+            let platform = default_platform();
+            let design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform)
+                .unwrap()
+                .modified(&platform, "test", |raw| {
+                    raw.hbm.stripe_bytes = stripe;
+                    raw.hbm.activation_channels = [0, set - 1];
+                })
+                .unwrap();
+            let channels: Vec<u64> = (0..set).collect();
+            let layout = TensorLayout::row_major(&channels, 8, base, row_elements);
+            let requests =
+                ChannelRequests::default().tile(&design, &layout, (0, rows), (c0, c1));
+            // Walk: per channel, the lowest channel address each row reaches it at.
+            let mut starts: Vec<Vec<u64>> = vec![Vec::new(); set as usize];
+            let whole_rows = c0 == 0 && c1 == row_elements;
+            let ranges: Vec<(u64, u64)> = if whole_rows {
+                vec![(base, base + rows * row_elements)]
+            } else {
+                (0..rows)
+                    .map(|r| (base + r * row_elements + c0, base + r * row_elements + c1))
+                    .collect()
+            };
+            for (from, to) in ranges {
+                let mut lowest: Vec<Option<u64>> = vec![None; set as usize];
+                for address in from..to {
+                    let channel = ((address / stripe) % set) as usize;
+                    let local = address / stripe / set * stripe + address % stripe;
+                    let entry = &mut lowest[channel];
+                    *entry = Some(entry.map_or(local, |l: u64| l.min(local)));
+                }
+                for (channel, start) in lowest.into_iter().enumerate() {
+                    starts[channel].extend(start);
+                }
+            }
+            for request in &requests {
+                let walked = &starts[request.channel as usize];
+                prop_assert_eq!(request.pieces, walked.len() as u64);
+                prop_assert_eq!(request.address, walked[0]);
+                let pitch = if walked.len() > 1 { walked[1] - walked[0] } else { 0 };
+                prop_assert_eq!(request.pitch_bytes, pitch);
+            }
         }
     }
 }

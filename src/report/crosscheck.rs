@@ -72,7 +72,7 @@ pub fn crosscheck_svg(
 ) -> String {
     let roofs = Roofs::new(platform, analysis.workload.options.precision.compute());
     let bandwidth = match design.memory() {
-        MemoryModel::Hbm => roofs.peak.bandwidth_bytes_per_s,
+        MemoryModel::Hbm | MemoryModel::Dram => roofs.peak.bandwidth_bytes_per_s,
         MemoryModel::Ideal => f64::INFINITY,
     };
     let mut pairs: Vec<Pair> = Vec::new();

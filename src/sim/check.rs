@@ -58,7 +58,7 @@ pub fn roofline_seconds(
 ) -> (f64, f64) {
     let (ops, compute_ops_per_s) = kernel_roof(kernel, design);
     let bandwidth = match design.memory() {
-        MemoryModel::Hbm => platform.hbm.peak_bandwidth_bytes_per_s(),
+        MemoryModel::Hbm | MemoryModel::Dram => platform.hbm.peak_bandwidth_bytes_per_s(),
         MemoryModel::Ideal => f64::INFINITY,
     };
     let compute_s = if ops > 0.0 {
@@ -158,7 +158,7 @@ impl SimTotals {
     pub fn overlapped_roofline_s(&self, design: &Design, platform: &Platform) -> f64 {
         let compute_s = self.gemm_ops / (2.0 * design.macs_per_cycle() as f64 * design.clock_hz());
         match design.memory() {
-            MemoryModel::Hbm => {
+            MemoryModel::Hbm | MemoryModel::Dram => {
                 compute_s.max(self.bytes_tiled as f64 / platform.hbm.peak_bandwidth_bytes_per_s())
             }
             MemoryModel::Ideal => compute_s,

@@ -2,7 +2,9 @@
 //! engines and HBM channels, and what it measured, in total and per kernel.
 
 use super::attribution::{Binding, Walk};
+use super::dram::Dram;
 use super::hbm::ChannelStats;
+use super::machine::MemorySystem;
 use super::memory::{Hbm, IdealMemory, Memory};
 use super::queue::EventQueue;
 use super::{
@@ -57,12 +59,16 @@ pub fn simulate_graph(
     machine: &Machine,
     sink: &mut dyn TraceSink,
 ) -> Result<GraphSim, SimError> {
-    match machine.hbm() {
-        Some(timing) => {
-            let memory = Hbm::new(*timing, machine.channels(), labels.len());
+    match *machine.memory() {
+        MemorySystem::Fast(timing) => {
+            let memory = Hbm::new(timing, machine.channels(), labels.len());
             run(graph, labels, machine, memory, sink)
         }
-        None => {
+        MemorySystem::Dram(timing, setup) => {
+            let memory = Dram::new(timing, setup, labels.len());
+            run(graph, labels, machine, memory, sink)
+        }
+        MemorySystem::Ideal => {
             let memory = IdealMemory {
                 channels: machine.channels(),
             };
@@ -132,7 +138,8 @@ fn run<M: Memory>(
             }
             NodeKind::Load(requests) | NodeKind::Store(requests) => {
                 let port = machine.port(data.engine as usize);
-                let done = memory.transfer(requests, port, now, data.kernel as usize);
+                let write = matches!(data.kind, NodeKind::Store(_));
+                let done = memory.transfer(requests, port, now, data.kernel as usize, write);
                 if !requests.is_empty() {
                     extend(&mut hbm_busy, (now, done));
                 }

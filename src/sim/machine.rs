@@ -3,9 +3,11 @@
 //! engine's timing model, name and AXI port, and the memory the engines share. The event
 //! loop runs graphs on it, so the engine never reads a design or a platform.
 
+use super::dram::DramSetup;
 use super::hbm::ChannelTiming;
 use super::{array, dot, vector};
 use crate::config::design::{Design, EngineModel, MemoryModel};
+use crate::config::dram::DramTiming;
 use crate::config::platform::Platform;
 use crate::lower::NodeKind;
 
@@ -15,9 +17,19 @@ pub struct Machine {
     engines: Vec<EngineModel>,
     names: Vec<String>,
     ports: Vec<u64>,
-    /// The HBM's timing, or `None` for ideal memory.
-    hbm: Option<ChannelTiming>,
+    memory: MemorySystem,
     channels: usize,
+}
+
+/// The memory a machine's engines share, with what building it needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MemorySystem {
+    /// The fast HBM model: per-channel servers ([`super::hbm`]).
+    Fast(ChannelTiming),
+    /// The bank-level HBM ([`super::dram`]).
+    Dram(DramTiming, DramSetup),
+    /// Unlimited bandwidth, zero latency.
+    Ideal,
 }
 
 impl Machine {
@@ -27,8 +39,17 @@ impl Machine {
             engines: engines.iter().map(|e| e.model).collect(),
             names: engines.iter().map(|e| e.name.clone()).collect(),
             ports: engines.iter().map(|e| e.port).collect(),
-            hbm: (design.memory() == MemoryModel::Hbm)
-                .then(|| ChannelTiming::new(platform, design)),
+            memory: match design.memory() {
+                MemoryModel::Hbm => MemorySystem::Fast(ChannelTiming::new(platform, design)),
+                MemoryModel::Dram => MemorySystem::Dram(
+                    platform
+                        .hbm
+                        .dram
+                        .expect("a dram design was validated against the platform's timing"),
+                    DramSetup::new(platform, design),
+                ),
+                MemoryModel::Ideal => MemorySystem::Ideal,
+            },
             channels: platform.hbm.channels as usize,
         }
     }
@@ -58,9 +79,9 @@ impl Machine {
         self.ports[engine]
     }
 
-    /// The HBM's timing, or `None` for ideal memory.
-    pub fn hbm(&self) -> Option<&ChannelTiming> {
-        self.hbm.as_ref()
+    /// The memory the engines share.
+    pub fn memory(&self) -> &MemorySystem {
+        &self.memory
     }
 
     /// The platform's memory channels.

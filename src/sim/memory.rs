@@ -3,21 +3,24 @@
 //! port; the memory says when the last of them is done and keeps per-channel statistics.
 //! Two memories: the platform's HBM pseudo-channels behind its switch ([`Hbm`], timed in
 //! [`super::hbm`]), and unlimited bandwidth with zero latency ([`IdealMemory`], the
-//! `memory = "ideal"` of a design). A bank-level HBM is another implementation of [`Memory`].
+//! `memory = "ideal"` of a design). The bank-level HBM ([`super::dram::Dram`],
+//! `memory = "dram"`) is the third.
 
 use super::hbm::{Channel, ChannelStats, ChannelTiming, TICKS_PER_CYCLE};
 use crate::lower::ChannelRequest;
 
 /// A memory system as the engine sees it.
 pub trait Memory {
-    /// Serves the `requests` of a transfer entering at AXI `port` at `arrival_cycle`; returns
-    /// the cycle its last data is back (or written). `kernel` indexes per-kernel statistics.
+    /// Serves the `requests` of a transfer (a store when `write`) that requester `port`
+    /// issues at `arrival_cycle`; returns the cycle its last data is back (or written).
+    /// `kernel` indexes per-kernel statistics.
     fn transfer(
         &mut self,
         requests: &[ChannelRequest],
         port: u64,
         arrival_cycle: u64,
         kernel: usize,
+        write: bool,
     ) -> u64;
 
     /// The access latency a transfer's time on the critical path is split at: latency up to
@@ -64,6 +67,7 @@ impl Memory for Hbm {
         port: u64,
         arrival_cycle: u64,
         kernel: usize,
+        _write: bool,
     ) -> u64 {
         let arrival_tick = arrival_cycle * TICKS_PER_CYCLE;
         let mut done_tick = arrival_tick;
@@ -106,7 +110,14 @@ pub struct IdealMemory {
 }
 
 impl Memory for IdealMemory {
-    fn transfer(&mut self, _: &[ChannelRequest], _: u64, arrival_cycle: u64, _: usize) -> u64 {
+    fn transfer(
+        &mut self,
+        _: &[ChannelRequest],
+        _: u64,
+        arrival_cycle: u64,
+        _: usize,
+        _: bool,
+    ) -> u64 {
         arrival_cycle
     }
 

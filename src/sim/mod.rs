@@ -16,6 +16,7 @@ pub mod array;
 mod attribution;
 mod check;
 pub mod dot;
+pub mod dram;
 mod engine;
 pub mod hbm;
 mod machine;

@@ -120,11 +120,13 @@ pub enum LoopOrder {
     Nmk,
 }
 
-/// Whether memory is the modelled HBM or unlimited bandwidth with zero latency.
+/// Which memory the simulation runs on: the fast HBM model (per-channel servers, the
+/// default), the bank-level HBM, or unlimited bandwidth with zero latency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum MemoryModel {
     Hbm,
+    Dram,
     Ideal,
 }
 
@@ -133,6 +135,7 @@ impl MemoryModel {
     pub fn name(self) -> &'static str {
         match self {
             MemoryModel::Hbm => "hbm",
+            MemoryModel::Dram => "dram",
             MemoryModel::Ideal => "ideal",
         }
     }

@@ -382,6 +382,15 @@ pub fn validate_design(
         .parse()
         .map_err(|rule| invalid("precision", rule))?;
     let clock_mhz = in_range(file, "clock_mhz", raw.clock_mhz, limits::CLOCK_MHZ)?;
+    if raw.memory == MemoryModel::Dram && platform.hbm.dram.is_none() {
+        return Err(invalid(
+            "memory",
+            format!(
+                "\"dram\" needs the platform's bank-level timing ([hbm.dram] in {})",
+                platform.source
+            ),
+        ));
+    }
     let array = ArrayShape {
         rows: whole("arrays.rows", raw.arrays.rows, limits::ARRAY_SIDE)?,
         cols: whole("arrays.cols", raw.arrays.cols, limits::ARRAY_SIDE)?,

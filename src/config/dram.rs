@@ -1,0 +1,222 @@
+//! The HBM2 pseudo-channel as the bank-level model sees it (`[hbm.dram]` of a platform):
+//! organisation, address mapping and command timing, validated once into DRAM clock cycles.
+//! Sources and the choices among them are in the platform file and
+//! `../shared/reference/hbm2-timing.md`.
+
+use super::{ConfigError, in_range};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDram {
+    clock_mhz: f64,
+    bank_groups: u64,
+    banks_per_group: u64,
+    rows: u64,
+    row_bytes: u64,
+    column_bytes: u64,
+    burst_cycles: u64,
+    mapping: AddressMapping,
+    queue_depth: u64,
+    tccd_s_cycles: u64,
+    tccd_l_cycles: u64,
+    trcd_ns: f64,
+    trp_ns: f64,
+    tras_ns: f64,
+    trc_ns: f64,
+    cl_ns: f64,
+    cwl_cycles: u64,
+    trrd_s_ns: f64,
+    trrd_l_ns: f64,
+    tfaw_ns: f64,
+    twtr_s_ns: f64,
+    twtr_l_ns: f64,
+    trtw_ns: f64,
+    twr_ns: f64,
+    trtp_ns: f64,
+    trfc_ns: f64,
+    trefi_ns: f64,
+    controller_latency_ns: f64,
+    request_interval_ns: f64,
+    hls_read_round_trip_ns: f64,
+    hls_write_round_trip_ns: f64,
+    lateral_links: u64,
+}
+
+/// How a pseudo-channel's byte address splits into row, bank group, bank and column, as the
+/// Vivado HBM IP offers it (named from the most significant field down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressMapping {
+    /// The IP's default: consecutive columns alternate between two bank groups (the lowest
+    /// field), then the column, bank, the other bank-group bit and the row.
+    RowBankgroupBankColumnBankgroup,
+    /// Row, then bank (bank group included), then column: a page is consecutive bytes.
+    RowBankColumn,
+}
+
+impl AddressMapping {
+    /// The name the platform file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            AddressMapping::RowBankgroupBankColumnBankgroup => {
+                "row_bankgroup_bank_column_bankgroup"
+            }
+            AddressMapping::RowBankColumn => "row_bank_column",
+        }
+    }
+}
+
+/// Bank-level timing of one pseudo-channel, in DRAM clock cycles (nCK). A time given in
+/// nanoseconds is rounded up to whole cycles, as controllers do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DramTiming {
+    pub clock_hz: f64,
+    pub bank_groups: u64,
+    pub banks_per_group: u64,
+    pub rows: u64,
+    pub row_bytes: u64,
+    /// Bytes one column access (read or write command) moves.
+    pub column_bytes: u64,
+    /// Cycles the data bus carries one column access.
+    pub burst_cycles: u64,
+    pub mapping: AddressMapping,
+    /// Requests the controller looks ahead in for a row hit.
+    pub queue_depth: u64,
+    pub tccd_s: u64,
+    pub tccd_l: u64,
+    pub trcd: u64,
+    pub trp: u64,
+    pub tras: u64,
+    pub trc: u64,
+    pub cl: u64,
+    pub cwl: u64,
+    pub trrd_s: u64,
+    pub trrd_l: u64,
+    pub tfaw: u64,
+    pub twtr_s: u64,
+    pub twtr_l: u64,
+    pub trtw: u64,
+    pub twr: u64,
+    pub trtp: u64,
+    pub trfc: u64,
+    pub trefi: u64,
+    /// Controller, PHY and AXI pipeline between a port and the DRAM, both ways.
+    pub controller_latency: u64,
+    /// The controller takes at most one AXI request per this many cycles.
+    pub request_interval: u64,
+    /// Round trips an HLS kernel's `m_axi` adapter sees for one idle read and write.
+    pub hls_read_round_trip_s: f64,
+    pub hls_write_round_trip_s: f64,
+    /// Lateral links between neighbouring mini-switches, in each direction.
+    pub lateral_links: u64,
+}
+
+impl DramTiming {
+    /// Banks of one pseudo-channel.
+    pub fn banks(&self) -> u64 {
+        self.bank_groups * self.banks_per_group
+    }
+
+    /// Nanoseconds in `cycles` DRAM cycles.
+    pub fn ns(&self, cycles: u64) -> f64 {
+        cycles as f64 / self.clock_hz * 1e9
+    }
+}
+
+impl RawDram {
+    pub(super) fn validate(&self, file: &str) -> Result<DramTiming, ConfigError> {
+        let field = |name: &str| format!("hbm.dram.{name}");
+        let clock_mhz = in_range(file, &field("clock_mhz"), self.clock_mhz, 100.0..=4000.0)?;
+        let whole = |name: &str, value: u64, range| in_range(file, &field(name), value, range);
+        let power_of_two = |name: &str, value: u64, range| {
+            whole(name, value, range)?;
+            if value.is_power_of_two() {
+                Ok(value)
+            } else {
+                Err(ConfigError::invalid(
+                    file,
+                    field(name),
+                    format!("must be a power of two, found {value}"),
+                ))
+            }
+        };
+        let cycles_per_ns = clock_mhz / 1e3;
+        let cycles = |name: &str, ns: f64| -> Result<u64, ConfigError> {
+            let ns = in_range(file, &field(name), ns, 0.0..=100_000.0)?;
+            Ok((ns * cycles_per_ns - 1e-9).ceil().max(0.0) as u64)
+        };
+        let small = |name: &str, value: u64| whole(name, value, 0..=1000);
+        let timing = DramTiming {
+            clock_hz: clock_mhz * 1e6,
+            bank_groups: power_of_two("bank_groups", self.bank_groups, 1..=16)?,
+            banks_per_group: power_of_two("banks_per_group", self.banks_per_group, 1..=16)?,
+            rows: power_of_two("rows", self.rows, 1..=1 << 20)?,
+            row_bytes: power_of_two("row_bytes", self.row_bytes, 32..=1 << 16)?,
+            column_bytes: power_of_two("column_bytes", self.column_bytes, 1..=1024)?,
+            burst_cycles: whole("burst_cycles", self.burst_cycles, 1..=64)?,
+            mapping: self.mapping,
+            queue_depth: whole("queue_depth", self.queue_depth, 1..=256)?,
+            tccd_s: whole("tccd_s_cycles", self.tccd_s_cycles, 1..=64)?,
+            tccd_l: whole("tccd_l_cycles", self.tccd_l_cycles, 1..=64)?,
+            trcd: cycles("trcd_ns", self.trcd_ns)?,
+            trp: cycles("trp_ns", self.trp_ns)?,
+            tras: cycles("tras_ns", self.tras_ns)?,
+            trc: cycles("trc_ns", self.trc_ns)?,
+            cl: cycles("cl_ns", self.cl_ns)?,
+            cwl: small("cwl_cycles", self.cwl_cycles)?,
+            trrd_s: cycles("trrd_s_ns", self.trrd_s_ns)?,
+            trrd_l: cycles("trrd_l_ns", self.trrd_l_ns)?,
+            tfaw: cycles("tfaw_ns", self.tfaw_ns)?,
+            twtr_s: cycles("twtr_s_ns", self.twtr_s_ns)?,
+            twtr_l: cycles("twtr_l_ns", self.twtr_l_ns)?,
+            trtw: cycles("trtw_ns", self.trtw_ns)?,
+            twr: cycles("twr_ns", self.twr_ns)?,
+            trtp: cycles("trtp_ns", self.trtp_ns)?,
+            trfc: cycles("trfc_ns", self.trfc_ns)?,
+            trefi: cycles("trefi_ns", self.trefi_ns)?,
+            controller_latency: cycles("controller_latency_ns", self.controller_latency_ns)?,
+            request_interval: cycles("request_interval_ns", self.request_interval_ns)?.max(1),
+            hls_read_round_trip_s: in_range(
+                file,
+                &field("hls_read_round_trip_ns"),
+                self.hls_read_round_trip_ns,
+                0.0..=100_000.0,
+            )? * 1e-9,
+            hls_write_round_trip_s: in_range(
+                file,
+                &field("hls_write_round_trip_ns"),
+                self.hls_write_round_trip_ns,
+                0.0..=100_000.0,
+            )? * 1e-9,
+            lateral_links: whole("lateral_links", self.lateral_links, 1..=16)?,
+        };
+        let rule = |name: &str, rule: String| Err(ConfigError::invalid(file, field(name), rule));
+        if timing.row_bytes < timing.column_bytes {
+            return rule("row_bytes", "must hold at least one column".into());
+        }
+        if timing.tccd_l < timing.tccd_s {
+            return rule(
+                "tccd_l_cycles",
+                "must not be shorter than tccd_s_cycles".into(),
+            );
+        }
+        if timing.trc < timing.tras + timing.trp {
+            return rule(
+                "trc_ns",
+                format!(
+                    "must cover tras_ns + trp_ns ({} cycles), found {} cycles",
+                    timing.tras + timing.trp,
+                    timing.trc
+                ),
+            );
+        }
+        if timing.trfc == 0 || timing.trfc >= timing.trefi {
+            return rule(
+                "trfc_ns",
+                "must be above 0 and shorter than trefi_ns".into(),
+            );
+        }
+        Ok(timing)
+    }
+}
