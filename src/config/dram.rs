@@ -38,8 +38,8 @@ pub(super) struct RawDram {
     trefi_ns: f64,
     controller_latency_ns: f64,
     request_interval_ns: f64,
-    hls_read_round_trip_ns: f64,
-    hls_write_round_trip_ns: f64,
+    hls_read_adapter_ns: f64,
+    hls_write_adapter_ns: f64,
     lateral_links: u64,
 }
 
@@ -105,9 +105,9 @@ pub struct DramTiming {
     pub controller_latency: u64,
     /// The controller takes at most one AXI request per this many cycles.
     pub request_interval: u64,
-    /// Round trips an HLS kernel's `m_axi` adapter sees for one idle read and write.
-    pub hls_read_round_trip_s: f64,
-    pub hls_write_round_trip_s: f64,
+    /// Latency an HLS kernel's `m_axi` adapter adds to each read and write.
+    pub hls_read_adapter: u64,
+    pub hls_write_adapter: u64,
     /// Lateral links between neighbouring mini-switches, in each direction.
     pub lateral_links: u64,
 }
@@ -177,18 +177,8 @@ impl RawDram {
             trefi: cycles("trefi_ns", self.trefi_ns)?,
             controller_latency: cycles("controller_latency_ns", self.controller_latency_ns)?,
             request_interval: cycles("request_interval_ns", self.request_interval_ns)?.max(1),
-            hls_read_round_trip_s: in_range(
-                file,
-                &field("hls_read_round_trip_ns"),
-                self.hls_read_round_trip_ns,
-                0.0..=100_000.0,
-            )? * 1e-9,
-            hls_write_round_trip_s: in_range(
-                file,
-                &field("hls_write_round_trip_ns"),
-                self.hls_write_round_trip_ns,
-                0.0..=100_000.0,
-            )? * 1e-9,
+            hls_read_adapter: cycles("hls_read_adapter_ns", self.hls_read_adapter_ns)?,
+            hls_write_adapter: cycles("hls_write_adapter_ns", self.hls_write_adapter_ns)?,
             lateral_links: whole("lateral_links", self.lateral_links, 1..=16)?,
         };
         let rule = |name: &str, rule: String| Err(ConfigError::invalid(file, field(name), rule));

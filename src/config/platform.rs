@@ -48,6 +48,7 @@ struct RawHbm {
     measured_channel_bandwidth_gb_per_s: f64,
     access_latency_ns: f64,
     request_overhead_ns: f64,
+    request_interval_ns: f64,
     refresh_interval_ns: f64,
     refresh_ns: f64,
     channels_per_switch: u64,
@@ -86,6 +87,8 @@ pub struct Hbm {
     pub access_latency_s: f64,
     /// Fixed channel time per request besides its data beats.
     pub request_overhead_s: f64,
+    /// Shortest channel time per request (the controller's request rate).
+    pub request_interval_s: f64,
     /// A refresh takes the channel away for `refresh_s` every `refresh_interval_s`.
     pub refresh_interval_s: f64,
     pub refresh_s: f64,
@@ -361,6 +364,7 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
             measured_channel_bandwidth_bytes_per_s: measured * GB,
             access_latency_s: nanoseconds("hbm.access_latency_ns", hbm.access_latency_ns)?,
             request_overhead_s: nanoseconds("hbm.request_overhead_ns", hbm.request_overhead_ns)?,
+            request_interval_s: nanoseconds("hbm.request_interval_ns", hbm.request_interval_ns)?,
             refresh_interval_s: refresh_interval_ns * 1e-9,
             refresh_s,
             channels_per_switch: whole(

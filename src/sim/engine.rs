@@ -59,12 +59,13 @@ pub fn simulate_graph(
     machine: &Machine,
     sink: &mut dyn TraceSink,
 ) -> Result<GraphSim, SimError> {
-    match *machine.memory() {
+    match machine.memory() {
         MemorySystem::Fast(timing) => {
-            let memory = Hbm::new(timing, machine.channels(), labels.len());
+            let memory = Hbm::new(*timing, machine.channels(), labels.len());
             run(graph, labels, machine, memory, sink)
         }
-        MemorySystem::Dram(timing, setup) => {
+        MemorySystem::Dram(dram) => {
+            let (timing, setup) = **dram;
             let memory = Dram::new(timing, setup, labels.len());
             run(graph, labels, machine, memory, sink)
         }

@@ -22,12 +22,12 @@ pub struct Machine {
 }
 
 /// The memory a machine's engines share, with what building it needs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum MemorySystem {
     /// The fast HBM model: per-channel servers ([`super::hbm`]).
     Fast(ChannelTiming),
     /// The bank-level HBM ([`super::dram`]).
-    Dram(DramTiming, DramSetup),
+    Dram(Box<(DramTiming, DramSetup)>),
     /// Unlimited bandwidth, zero latency.
     Ideal,
 }
@@ -41,13 +41,13 @@ impl Machine {
             ports: engines.iter().map(|e| e.port).collect(),
             memory: match design.memory() {
                 MemoryModel::Hbm => MemorySystem::Fast(ChannelTiming::new(platform, design)),
-                MemoryModel::Dram => MemorySystem::Dram(
+                MemoryModel::Dram => MemorySystem::Dram(Box::new((
                     platform
                         .hbm
                         .dram
                         .expect("a dram design was validated against the platform's timing"),
                     DramSetup::new(platform, design),
-                ),
+                ))),
                 MemoryModel::Ideal => MemorySystem::Ideal,
             },
             channels: platform.hbm.channels as usize,

@@ -23,6 +23,7 @@ mod machine;
 pub mod memory;
 mod pipeline;
 pub mod power;
+pub mod probe;
 mod queue;
 pub mod vector;
 mod workload;

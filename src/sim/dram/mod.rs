@@ -140,7 +140,7 @@ impl Dram {
         let cycles = |seconds: f64| (seconds * timing.clock_hz).round() as u64;
         // An AXI beat moves 32 B in the time the channel moves one 32 B column access.
         let axi_cycles = timing.burst_cycles * AXI_BEAT_BYTES / timing.column_bytes;
-        let mut memory = Dram {
+        Dram {
             timing,
             setup,
             channels: vec![DramChannel::new(&timing); channels],
@@ -155,21 +155,16 @@ impl Dram {
             stats: vec![DramStats::default(); channels],
             per_kernel: (kernels > 1).then(|| vec![vec![DramStats::default(); channels]; kernels]),
             axi_cycles,
-            adapter_cycles: (0, 0),
+            adapter_cycles: if setup.hls {
+                (timing.hls_read_adapter, timing.hls_write_adapter)
+            } else {
+                (0, 0)
+            },
             fabric_khz: (setup.fabric_clock_hz / 1e3).round() as u64,
             dram_khz: (timing.clock_hz / 1e3).round() as u64,
             bursts: Vec::new(),
             served: Vec::new(),
-        };
-        if setup.hls {
-            let idle_read = memory.idle_latency_cycles(false);
-            let idle_write = memory.idle_latency_cycles(true);
-            memory.adapter_cycles = (
-                cycles(timing.hls_read_round_trip_s).saturating_sub(idle_read),
-                cycles(timing.hls_write_round_trip_s).saturating_sub(idle_write),
-            );
         }
-        memory
     }
 
     /// An idle page-hit access of one beat at its own channel's port, in DRAM cycles.
@@ -179,8 +174,20 @@ impl Dram {
         self.switch.latency(0) + data + t.burst_cycles + t.controller_latency
     }
 
-    pub fn timing(&self) -> &DramTiming {
-        &self.timing
+    /// Serves one read burst issued at DRAM cycle `at` from its channel's port; returns
+    /// how long it took, in DRAM cycles.
+    pub fn read_latency_cycles(&mut self, request: &ChannelRequest, at: u64) -> u64 {
+        let port = self.port(0, request.channel);
+        let done = self.burst(
+            port,
+            request.channel,
+            at,
+            request.address,
+            request.bytes,
+            false,
+            0,
+        );
+        done - at
     }
 
     fn to_dram(&self, fabric_cycle: u64) -> u64 {
