@@ -432,28 +432,153 @@ fn lower_writes_a_dot_graph() {
     assert!(text.contains("label=\"sync\"") && text.contains("fc1, "));
 }
 
+/// Rows of a written `probe.csv` as (memory, pattern, burst, channels) -> GB/s.
+fn probe_rows(dir: &Path) -> Vec<(String, String, u64, u64, f64)> {
+    let mut reader = csv::Reader::from_path(dir.join("probe.csv")).unwrap();
+    reader
+        .records()
+        .map(|record| {
+            let record = record.unwrap();
+            (
+                record[0].to_string(),
+                record[1].to_string(),
+                record[2].parse().unwrap(),
+                record[5].parse().unwrap(),
+                record[10].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[test]
-fn probe_reports_bandwidth_per_burst_size() {
-    let output = roofsim().args(["probe", "hbm"]).output().unwrap();
+fn probe_runs_the_standard_grid_on_the_bank_model() {
+    let out = tempfile::tempdir().unwrap();
+    let stdout = succeeds(&["probe", "hbm", "--memory", "dram"], out.path());
+    assert_eq!(files_in(out.path()), ["probe.csv", "probe.svg"]);
+    let rows = probe_rows(out.path());
+    // 32 B to 512 B x sequential and strided x 1 and 32 channels.
+    assert_eq!(rows.len(), 20, "{stdout}");
+    let gb = |pattern: &str, burst: u64, channels: u64| {
+        rows.iter()
+            .find(|r| r.1 == pattern && r.2 == burst && r.3 == channels)
+            .map(|r| r.4)
+            .unwrap_or_else(|| panic!("no {pattern} {burst} B x {channels} row: {stdout}"))
+    };
+    // Shuhai: 13.27 GB/s per channel with 512 B reads; 32 channels side by side.
+    assert!(
+        (gb("sequential", 512, 1) / 13.27 - 1.0).abs() < 0.05,
+        "{stdout}"
+    );
+    assert!((gb("sequential", 512, 32) / gb("sequential", 512, 1) / 32.0 - 1.0).abs() < 0.01);
+    assert!(
+        gb("sequential", 32, 1) < gb("sequential", 512, 1),
+        "short bursts are slower"
+    );
+    // 32 B at a 4 KB stride opens a row per request: far below sequential.
+    assert!(
+        gb("strided", 32, 1) < 0.5 * gb("sequential", 32, 1),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("fast model re-derived from the bank model"),
+        "{stdout}"
+    );
+    let svg = std::fs::read_to_string(out.path().join("probe.svg")).unwrap();
+    assert_eq!(
+        svg.matches("<polyline").count(),
+        4,
+        "one curve per pattern and channel count"
+    );
+}
+
+#[test]
+fn probe_options_pick_one_configuration_and_the_design_decides_the_model() {
+    let out = tempfile::tempdir().unwrap();
+    let text =
+        roofsim::config::design::DEFAULT_DESIGN.replace("memory = \"hbm\"", "memory = \"dram\"");
+    let (_dir, design) = write_temp("dram.toml", &text);
+    succeeds(
+        &[
+            "probe",
+            "hbm",
+            "--design",
+            &design,
+            "--pattern",
+            "random",
+            "--burst-bytes",
+            "64",
+            "--channels",
+            "4",
+            "--outstanding",
+            "8",
+            "--write-share",
+            "0.5",
+        ],
+        out.path(),
+    );
+    let rows = probe_rows(out.path());
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].1.as_str(), rows[0].2, rows[0].3),
+        ("dram", "random", 64, 4)
+    );
+    assert!(rows[0].4 > 0.0 && rows[0].4 < 4.0 * 14.4);
+}
+
+#[test]
+fn probe_prints_idle_latencies() {
+    let output = roofsim()
+        .args(["probe", "hbm", "--idle-latency"])
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
-    let row = |burst: &str| -> Vec<f64> {
-        let line = stdout
-            .lines()
-            .find(|l| l.split_whitespace().next() == Some(burst))
-            .unwrap_or_else(|| panic!("no {burst} B row in {stdout}"));
+    let cycles = |name: &str| -> f64 {
+        let line = stdout.lines().find(|l| l.contains(name)).unwrap();
         line.split_whitespace()
-            .skip(1)
-            .map(|v| v.parse().unwrap())
-            .collect()
+            .find_map(|w| w.parse().ok())
+            .unwrap()
     };
-    // 512 B bursts: the measured 13.27 GB/s per channel, 32 channels side by side.
-    let long = row("512");
-    assert!((long[0] - 13.27).abs() < 0.05, "{stdout}");
-    assert!((long[1] / long[0] - 32.0).abs() < 0.1, "{stdout}");
-    assert!(
-        row("32")[0] < row("512")[0],
-        "short bursts are slower: {stdout}"
+    for (name, shuhai) in [
+        ("page hit", 48.0),
+        ("closed page", 55.0),
+        ("page miss", 62.0),
+    ] {
+        assert!((cycles(name) - shuhai).abs() <= 3.0, "{name}: {stdout}");
+    }
+}
+
+#[test]
+fn probe_rejects_impossible_options() {
+    rejects(
+        &["probe", "hbm", "--burst-bytes", "1024"],
+        &["--burst-bytes", "512"],
+    );
+    rejects(
+        &["probe", "hbm", "--burst-bytes", "48"],
+        &["--burst-bytes", "32-byte"],
+    );
+    rejects(&["probe", "hbm", "--hls"], &["--hls", "--memory dram"]);
+    rejects(
+        &["probe", "hbm", "--write-share", "1.5"],
+        &["--write-share"],
+    );
+    rejects(
+        &["probe", "hbm", "--switch-distance", "8"],
+        &["--switch-distance"],
+    );
+    rejects(&["probe", "hbm", "--channels", "0"], &["--channels"]);
+    rejects(
+        &["probe", "hbm", "--working-set-bytes", "100"],
+        &["--working-set-bytes"],
+    );
+    let platform = std::fs::read_to_string("configs/platforms/u280.toml").unwrap();
+    let without = &platform[..platform.find("\n[hbm.dram]\n").unwrap()];
+    let rest = &platform[platform.find("\n[sram]\n").unwrap()..];
+    let (_dir, path) = write_temp("platform.toml", &format!("{without}{rest}"));
+    rejects(
+        &["probe", "hbm", "--platform", &path, "--memory", "dram"],
+        &["--memory", "[hbm.dram]"],
     );
 }
 

@@ -12,6 +12,7 @@ pub use run::{Ran, run};
 use crate::config::ConfigError;
 use crate::pipeline::Error;
 use crate::sim::DEFAULT_MAX_EVENTS;
+use crate::sim::probe::{Pattern, ProbeMemory};
 use clap::error::ContextKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -70,14 +71,54 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         inputs: Vec<PathBuf>,
     },
-    /// Measure the HBM channel model with streaming reads across burst sizes.
-    Probe {
-        /// What to probe: `hbm`
-        #[arg(value_parser = ["hbm"])]
-        target: String,
-        #[command(flatten)]
-        design: DesignArgs,
-    },
+    /// Benchmark an HBM model like Shuhai: bandwidth and latency per access pattern, burst
+    /// size, channels, outstanding requests, writes and switch distance: probe.csv, probe.svg.
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// What to probe: `hbm`
+    #[arg(value_parser = ["hbm"])]
+    pub target: String,
+    #[command(flatten)]
+    pub design: DesignArgs,
+    /// HBM model [default: the design's: dram when it says `memory = "dram"`, else fast]
+    #[arg(long, value_enum)]
+    pub memory: Option<ProbeMemory>,
+    /// Access pattern [default: sequential and strided]
+    #[arg(long, value_enum)]
+    pub pattern: Option<Pattern>,
+    /// Bytes per request, 32 to 512 in steps of 32 [default: 32, 64, 128, 256, 512]
+    #[arg(long, value_name = "B")]
+    pub burst_bytes: Option<u64>,
+    /// Distance between consecutive requests of the strided pattern
+    #[arg(long, value_name = "S", default_value_t = 4096)]
+    pub stride_bytes: u64,
+    /// Address range of each channel the requests stay in (at most a pseudo-channel)
+    #[arg(long, value_name = "W", default_value_t = 256 << 20)]
+    pub working_set_bytes: u64,
+    /// Channels probed at once, one requester each [default: 1 and all]
+    #[arg(long, value_name = "N")]
+    pub channels: Option<u64>,
+    /// Requests each requester keeps in flight [default: the design's]
+    #[arg(long, value_name = "O")]
+    pub outstanding: Option<u64>,
+    /// Share of requests that are writes, 0 to 1
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub write_share: f64,
+    /// Mini-switches between each requester's port and its channel
+    #[arg(long, value_name = "D", default_value_t = 0)]
+    pub switch_distance: u64,
+    /// Requesters are HLS m_axi adapters (their round trip, HBM Connect); bank model only
+    #[arg(long)]
+    pub hls: bool,
+    /// Print the bank model's idle read latency for a page hit, a closed page and a miss
+    #[arg(long)]
+    pub idle_latency: bool,
+    /// Output folder
+    #[arg(long, value_name = "DIR", default_value = "traces/probe")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

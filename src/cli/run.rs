@@ -1,7 +1,7 @@
 //! The jobs behind each command: validate every option, run, write the output folder whole.
 
 use super::{
-    AnalyzeArgs, Command, DesignArgs, InputArgs, LowerArgs, RooflineArgs, SimulateArgs, SweepArgs,
+    AnalyzeArgs, Command, InputArgs, LowerArgs, ProbeArgs, RooflineArgs, SimulateArgs, SweepArgs,
     TraceFormat,
 };
 use crate::config::design::clock::expected_clock;
@@ -14,6 +14,7 @@ use crate::lower::to_dot;
 use crate::pipeline::{self, Error, MergeInput, ModelInputs, SweepOptions};
 use crate::report::{self, ReportError, write_all};
 use crate::sim::TraceSink;
+use crate::sim::probe::{Pattern, Probe, ProbeMemory};
 use crate::sweep::{SweepInputs, SweepMeta};
 use crate::trace::{ChromeTrace, CsvTrace, TraceFile};
 use crate::workload::{ExpertSwitches, WorkloadChoices};
@@ -46,7 +47,7 @@ pub fn run(command: &Command) -> Result<Ran, Error> {
         Command::Lower(args) => run_lower(args),
         Command::Sweep(args) => run_sweep(args),
         Command::Merge { out, inputs } => run_merge(out, inputs),
-        Command::Probe { design, .. } => run_probe(design),
+        Command::Probe(args) => run_probe(args),
     }
 }
 
@@ -392,13 +393,132 @@ fn run_merge(out: &Path, inputs: &[PathBuf]) -> Result<Ran, Error> {
     Ok(Ran::new(outcome.summary, out, outcome.written))
 }
 
-fn run_probe(args: &DesignArgs) -> Result<Ran, Error> {
-    let platform = pipeline::platform_or_default(args.platform.as_deref())?;
-    let design = pipeline::design_or_default(args.design.as_deref(), &platform)?;
-    Ok(Ran {
-        text: pipeline::probe_hbm(&platform, &design),
-        written: Vec::new(),
-    })
+/// Requester bytes per channel a probe moves: 2 MiB spans about 40 refresh intervals at
+/// full rate, so refresh is averaged in, and keeps the 32-channel grid fast.
+const PROBE_BYTES_PER_CHANNEL: u64 = 2 << 20;
+
+fn run_probe(args: &ProbeArgs) -> Result<Ran, Error> {
+    let platform = pipeline::platform_or_default(args.design.platform.as_deref())?;
+    let design = pipeline::design_or_default(args.design.design.as_deref(), &platform)?;
+    let memory = args
+        .memory
+        .unwrap_or(if design.memory() == MemoryModel::Dram {
+            ProbeMemory::Dram
+        } else {
+            ProbeMemory::Fast
+        });
+    let needs_dram = memory == ProbeMemory::Dram || args.idle_latency;
+    if needs_dram && platform.hbm.dram.is_none() {
+        return Err(option_error(
+            if args.idle_latency {
+                "--idle-latency"
+            } else {
+                "--memory"
+            },
+            format!(
+                "the bank-level model needs [hbm.dram] in the platform ({})",
+                platform.source
+            ),
+        ));
+    }
+    if args.idle_latency {
+        return Ok(Ran {
+            text: pipeline::idle_latency_text(&platform, &design),
+            written: Vec::new(),
+        });
+    }
+    if args.hls && memory != ProbeMemory::Dram {
+        return Err(option_error(
+            "--hls",
+            "an HLS adapter's latency is modelled by the bank model only (add --memory dram)"
+                .into(),
+        ));
+    }
+    let channel_capacity = platform.hbm.capacity_bytes / platform.hbm.channels;
+    let check = |option: &str, value: u64, range: std::ops::RangeInclusive<u64>| {
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(option_error(
+                option,
+                format!(
+                    "must be between {} and {}, found {value}",
+                    range.start(),
+                    range.end()
+                ),
+            ))
+        }
+    };
+    let bursts = match args.burst_bytes {
+        Some(burst) => {
+            // AXI3 bursts of the HBM ports: at most 16 beats of 32 bytes (PG276).
+            check("--burst-bytes", burst, 32..=512)?;
+            if burst % 32 != 0 {
+                return Err(option_error(
+                    "--burst-bytes",
+                    format!("must be whole 32-byte AXI beats, found {burst}"),
+                ));
+            }
+            vec![burst]
+        }
+        None => vec![32, 64, 128, 256, 512],
+    };
+    let working_set = check(
+        "--working-set-bytes",
+        args.working_set_bytes,
+        512..=channel_capacity,
+    )?;
+    let stride = check("--stride-bytes", args.stride_bytes, 1..=working_set)?;
+    let channel_counts = match args.channels {
+        Some(channels) => vec![check("--channels", channels, 1..=platform.hbm.channels)?],
+        None => vec![1, platform.hbm.channels],
+    };
+    let outstanding = check(
+        "--outstanding",
+        args.outstanding
+            .unwrap_or(design.placement().outstanding_requests),
+        1..=256,
+    )?;
+    if !(0.0..=1.0).contains(&args.write_share) {
+        return Err(option_error(
+            "--write-share",
+            format!("must be between 0 and 1, found {}", args.write_share),
+        ));
+    }
+    let switches = (platform.hbm.channels / platform.hbm.channels_per_switch).max(1);
+    let switch_distance = check("--switch-distance", args.switch_distance, 0..=switches - 1)?;
+    let patterns = match args.pattern {
+        Some(pattern) => vec![pattern],
+        None => vec![Pattern::Sequential, Pattern::Strided],
+    };
+    let mut probes = Vec::new();
+    for &pattern in &patterns {
+        for &channels in &channel_counts {
+            for &burst_bytes in &bursts {
+                probes.push(Probe {
+                    memory,
+                    pattern,
+                    burst_bytes,
+                    stride_bytes: stride,
+                    working_set_bytes: working_set - working_set % burst_bytes,
+                    channels,
+                    outstanding,
+                    write_share: args.write_share,
+                    switch_distance,
+                    hls: args.hls,
+                    bytes_per_channel: PROBE_BYTES_PER_CHANNEL,
+                });
+            }
+        }
+    }
+    let output = pipeline::probe_hbm(&platform, &design, &probes)?;
+    report::remove_partials(&args.out)?;
+    write_all(&args.out, &output.files)?;
+    Ok(Ran::new(
+        output.text,
+        &args.out,
+        output.files.iter().map(|(name, _)| name),
+    ))
 }
 
 fn run_analyze(args: &AnalyzeArgs) -> Result<Ran, Error> {

@@ -1,11 +1,13 @@
 //! Whole jobs, as the command line runs them: inputs in, report text and files out.
 
 mod inputs;
+mod probe;
 mod sweep;
 
 pub use inputs::{
     ModelInputs, design_or_default, model_and_policy, platform_or_default, sweep_file,
 };
+pub use probe::{ProbeOutput, idle_latency_text, probe_hbm};
 pub use sweep::{MergeInput, SweepOptions, SweepOutcome, merge, sweep};
 
 use crate::config::ConfigError;
@@ -16,7 +18,6 @@ use crate::config::precision::{Precision, PrecisionPair};
 use crate::lower::LowerError;
 use crate::report::{self, ReportError, plot::roofline_svg};
 use crate::roofline::{RooflineAnalysis, memory_summary};
-use crate::sim::hbm::{ChannelTiming, probe_bandwidth_bytes_per_s};
 use crate::sim::{
     DEFAULT_MAX_EVENTS, SimError, TraceSink, WorkloadSim, pipeline_model, simulate_workload,
 };
@@ -168,33 +169,6 @@ pub fn lower_kernel(
         .collect();
     crate::lower::check_mapping(&workload, design, platform)?;
     Ok(crate::lower::lower_layer(&layer, design)?)
-}
-
-/// `roofsim probe hbm`: the channel model's bandwidth on streaming reads across burst sizes,
-/// on one channel and on all of them.
-pub fn probe_hbm(platform: &Platform, design: &Design) -> String {
-    let timing = ChannelTiming::new(platform, design);
-    let mut text = format!(
-        "HBM channel model: {} channels, {:.3} GB/s peak each, latency {:.0} ns, {} outstanding\n",
-        platform.hbm.channels,
-        platform.hbm.channel_bandwidth_bytes_per_s / 1e9,
-        platform.hbm.access_latency_s * 1e9,
-        design.placement().outstanding_requests
-    );
-    text.push_str("burst_bytes  one_channel_gb_per_s  all_channels_gb_per_s\n");
-    let total = 64 << 20;
-    // The HBM ports' AXI3 bursts are at most 16 beats of 32 bytes (PG276).
-    for burst in [32, 64, 128, 256, 512] {
-        let [one, all] = [1, platform.hbm.channels].map(|channels| {
-            probe_bandwidth_bytes_per_s(&timing, design.clock_hz(), channels, burst, total)
-        });
-        text.push_str(&format!(
-            "{burst:>11}  {:>20.2}  {:>21.1}\n",
-            one / 1e9,
-            all / 1e9
-        ));
-    }
-    text
 }
 
 /// What `simulate` produced: the terminal summary and the in-memory outputs.

@@ -5,6 +5,7 @@ pub mod crosscheck;
 pub mod html;
 mod pipeline;
 pub mod plot;
+pub mod probe;
 pub mod resources;
 pub mod sim;
 mod step;

@@ -178,6 +178,16 @@ pub enum AxiPorts {
     PerUnit,
 }
 
+impl AxiPorts {
+    /// The name the design file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            AxiPorts::PerChannel => "per_channel",
+            AxiPorts::PerUnit => "per_unit",
+        }
+    }
+}
+
 /// Which block memory holds the tile buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -287,32 +287,32 @@ impl Channel {
     }
 }
 
-/// Streams `total_bytes` of reads in `burst_bytes` requests spread over `channels` channels
-/// and returns the achieved bandwidth; compares the channel model with boards' measurements.
-pub fn probe_bandwidth_bytes_per_s(
-    timing: &ChannelTiming,
-    clock_hz: f64,
-    channels: u64,
-    burst_bytes: u64,
-    total_bytes: u64,
-) -> f64 {
-    let mut servers = vec![Channel::default(); channels as usize];
-    let requests = total_bytes / burst_bytes;
-    let mut last_tick = 0;
-    for request in 0..requests {
-        let channel = &mut servers[(request % channels) as usize];
-        last_tick = last_tick.max(channel.serve(timing, 0, burst_bytes, 1, 0));
-    }
-    let seconds = last_tick as f64 / (clock_hz * TICKS_PER_CYCLE as f64);
-    (requests * burst_bytes) as f64 / seconds
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Source;
     use crate::config::design::{DEFAULT_DESIGN, load_design};
     use crate::config::platform::default_platform;
+
+    /// Streams `total_bytes` of reads in `burst_bytes` requests spread over `channels` channels
+    /// and returns the achieved bandwidth; compares the channel model with boards' measurements.
+    fn probe_bandwidth_bytes_per_s(
+        timing: &ChannelTiming,
+        clock_hz: f64,
+        channels: u64,
+        burst_bytes: u64,
+        total_bytes: u64,
+    ) -> f64 {
+        let mut servers = vec![Channel::default(); channels as usize];
+        let requests = total_bytes / burst_bytes;
+        let mut last_tick = 0;
+        for request in 0..requests {
+            let channel = &mut servers[(request % channels) as usize];
+            last_tick = last_tick.max(channel.serve(timing, 0, burst_bytes, 1, 0));
+        }
+        let seconds = last_tick as f64 / (clock_hz * TICKS_PER_CYCLE as f64);
+        (requests * burst_bytes) as f64 / seconds
+    }
 
     fn timing() -> (ChannelTiming, f64) {
         let platform = default_platform();
