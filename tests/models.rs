@@ -112,9 +112,9 @@ fn a_load_between_computes_splits_into_latency_and_bandwidth() {
     graph.edge(load, second, EdgeKind::Data);
     let sim = graph.run(&design, &platform);
     let load_cycles = lone_load_cycles(&timing, 64);
-    // 64 × 512 B at 14.375 GB/s is 2.280 µs (no burst overhead: the platform's fast model
-    // has none, as the bank model gives), plus 107 ns: 2.387 µs, 716 cycles at 300 MHz.
-    assert_eq!(load_cycles, 716);
+    // 64 × 512 B at 14.4 GB/s is 2.276 µs (no burst overhead: the platform's fast model
+    // has none, as the bank model gives), plus 107 ns: 2.383 µs, 715 cycles at 300 MHz.
+    assert_eq!(load_cycles, 715);
     assert_eq!(sim.cycles, 200 + load_cycles + 300);
     let cause = |c: Bottleneck| sim.attribution[c as usize];
     assert_eq!(cause(Bottleneck::Compute), 500);

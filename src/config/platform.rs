@@ -467,7 +467,7 @@ mod tests {
         assert!((int8_tops - 10.8288).abs() < 1e-9, "{int8_tops}");
         let fp32_tflops = u280.peak_ops_per_s(Precision::Fp32) / 1e12;
         assert!((fp32_tflops - 1.08288).abs() < 1e-9, "{fp32_tflops}");
-        assert!((u280.hbm.peak_bandwidth_bytes_per_s() - 460e9).abs() < 1.0);
+        assert!((u280.hbm.peak_bandwidth_bytes_per_s() - 460.8e9).abs() < 1.0);
         assert_eq!(u280.sram.total_bytes(), 2016 * 4608 + 960 * 36864);
     }
 
