@@ -285,6 +285,53 @@ fn simulate_with_threads(threads: &str, trace: bool, out: &Path) {
     );
 }
 
+/// The bank-level HBM on the whole default model: byte-identical for one and two threads,
+/// and within 1 % of the fast model it was fitted to (the default is compute-bound).
+#[test]
+fn the_bank_model_runs_the_whole_model_the_same_on_any_thread_count() {
+    let text =
+        roofsim::config::design::DEFAULT_DESIGN.replace("memory = \"hbm\"", "memory = \"dram\"");
+    let (_dir, design) = write_temp("dram.toml", &text);
+    let run = |threads: &str, design: Option<&str>| {
+        let out = tempfile::tempdir().unwrap();
+        let output = roofsim()
+            .env("RAYON_NUM_THREADS", threads)
+            .arg("simulate")
+            .args(design.map(|d| ["--design", d]).into_iter().flatten())
+            .arg("--out")
+            .arg(out.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        out
+    };
+    let (one, two, fast) = (
+        run("1", Some(&design)),
+        run("2", Some(&design)),
+        run("2", None),
+    );
+    for name in ["kernels.csv", "channels.csv", "engines.csv", "summary.json"] {
+        let a = std::fs::read(one.path().join(name)).unwrap();
+        let b = std::fs::read(two.path().join(name)).unwrap();
+        assert!(a == b, "{name} differs between 1 and 2 threads");
+    }
+    let total_ms = |dir: &Path| -> f64 {
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+        summary["total"]["ms"].as_f64().unwrap()
+    };
+    let (dram_ms, fast_ms) = (total_ms(one.path()), total_ms(fast.path()));
+    assert!(
+        (dram_ms / fast_ms - 1.0).abs() < 0.01,
+        "{dram_ms} vs {fast_ms}"
+    );
+    assert!(
+        std::fs::read_to_string(one.path().join("summary.json"))
+            .unwrap()
+            .contains("\"memory\": \"dram\"")
+    );
+}
+
 #[test]
 fn simulation_outputs_are_identical_for_one_and_two_threads_and_with_a_trace() {
     // Without a trace the distinct layers run in parallel; with one, in order on one thread.

@@ -109,9 +109,13 @@ proptest! {
         arrays in 1u64..4, rows in 4u64..64, cols in 4u64..64,
         tm in 16u64..256, tn in 16u64..256, tk in 16u64..256,
         flow in 0usize..3, slots in 1u64..3, order in 0usize..2, int4 in any::<bool>(),
+        dram in any::<bool>(),
     ) {
         let (platform, design) = base();
         let design = changed(&design, &platform, |raw| {
+            if dram {
+                raw.memory = MemoryModel::Dram;
+            }
             raw.arrays.count = arrays;
             raw.arrays.rows = rows;
             raw.arrays.cols = cols;
@@ -133,9 +137,16 @@ proptest! {
 
     /// Same graph, same design: the same cycles, attribution and channel statistics.
     #[test]
-    fn same_input_same_output(m in 1u64..700, n in 1u64..700, k in 1u64..700, slots in 1u64..3) {
+    fn same_input_same_output(
+        m in 1u64..700, n in 1u64..700, k in 1u64..700, slots in 1u64..3, dram in any::<bool>(),
+    ) {
         let (platform, design) = base();
-        let design = changed(&design, &platform, |raw| raw.buffers.slots = slots);
+        let design = changed(&design, &platform, |raw| {
+            raw.buffers.slots = slots;
+            if dram {
+                raw.memory = MemoryModel::Dram;
+            }
+        });
         let kernel = single_gemm(m, n, k, design.precision()).unwrap();
         let graph = lower(&kernel, &design).unwrap();
         let first = simulate(&graph, "gemm", &design, &platform, &mut NullSink).unwrap();
@@ -166,6 +177,31 @@ fn memory_bound_gemv_reaches_85_percent_of_the_bandwidth_roof() {
     });
     let (_, efficiency) = run(&design, &platform, (1, 4096, 16384));
     assert!(efficiency >= 0.85, "efficiency {efficiency}");
+}
+
+/// The fast model is fitted to the bank model: on tiles streamed sequentially from HBM (a
+/// memory-bound GEMV over 32 channels, a compute-bound GEMM) the two agree within 5 %.
+#[test]
+fn the_bank_model_and_the_fast_model_agree_on_streamed_tiles() {
+    let (platform, design) = base();
+    let gemv = changed(&design, &platform, |raw| {
+        raw.arrays.count = 8;
+        raw.arrays.rows = 1;
+        raw.arrays.cols = 512;
+        raw.tiling = tiling(1, 512, 512, LoopOrder::Nmk);
+        raw.hbm.weight_channels = [0, 31];
+    });
+    for (design, shape) in [(gemv, (1, 4096, 16384)), (design, (1024, 1024, 4096))] {
+        let dram = changed(&design, &platform, |raw| raw.memory = MemoryModel::Dram);
+        let (fast_cycles, _) = run(&design, &platform, shape);
+        let (dram_cycles, efficiency) = run(&dram, &platform, shape);
+        let difference = dram_cycles as f64 / fast_cycles as f64 - 1.0;
+        assert!(
+            difference.abs() <= 0.05,
+            "{shape:?}: {dram_cycles} vs {fast_cycles}"
+        );
+        assert!(efficiency > 0.5, "{shape:?}: {efficiency}");
+    }
 }
 
 #[test]
