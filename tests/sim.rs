@@ -165,16 +165,21 @@ fn large_compute_bound_gemm_reaches_95_percent_of_its_roof() {
     assert!(efficiency >= 0.95, "efficiency {efficiency}");
 }
 
-#[test]
-fn memory_bound_gemv_reaches_85_percent_of_the_bandwidth_roof() {
-    let (platform, design) = base();
-    let design = changed(&design, &platform, |raw| {
+/// Eight 1x512 arrays streaming weights from all 32 channels: a memory-bound GEMV engine.
+fn gemv_design(design: &Design, platform: &Platform) -> Design {
+    changed(design, platform, |raw| {
         raw.arrays.count = 8;
         raw.arrays.rows = 1;
         raw.arrays.cols = 512;
         raw.tiling = tiling(1, 512, 512, LoopOrder::Nmk);
         raw.hbm.weight_channels = [0, 31];
-    });
+    })
+}
+
+#[test]
+fn memory_bound_gemv_reaches_85_percent_of_the_bandwidth_roof() {
+    let (platform, design) = base();
+    let design = gemv_design(&design, &platform);
     let (_, efficiency) = run(&design, &platform, (1, 4096, 16384));
     assert!(efficiency >= 0.85, "efficiency {efficiency}");
 }
@@ -184,13 +189,7 @@ fn memory_bound_gemv_reaches_85_percent_of_the_bandwidth_roof() {
 #[test]
 fn the_bank_model_and_the_fast_model_agree_on_streamed_tiles() {
     let (platform, design) = base();
-    let gemv = changed(&design, &platform, |raw| {
-        raw.arrays.count = 8;
-        raw.arrays.rows = 1;
-        raw.arrays.cols = 512;
-        raw.tiling = tiling(1, 512, 512, LoopOrder::Nmk);
-        raw.hbm.weight_channels = [0, 31];
-    });
+    let gemv = gemv_design(&design, &platform);
     for (design, shape) in [(gemv, (1, 4096, 16384)), (design, (1024, 1024, 4096))] {
         let dram = changed(&design, &platform, |raw| raw.memory = MemoryModel::Dram);
         let (fast_cycles, _) = run(&design, &platform, shape);

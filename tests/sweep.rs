@@ -607,3 +607,44 @@ fn sweeps_cap_resources_per_slr() {
         "{summary}"
     );
 }
+
+/// `--verify K` runs the K fastest Pareto points again on the bank-level HBM: their fast
+/// latencies are the sweep's, the bank model's are close (the points are compute-bound) and
+/// the ranks are a permutation of 1..K.
+#[test]
+fn verify_reruns_the_pareto_front_on_the_bank_model() {
+    let (dir, path) = setup(SWEEP);
+    let out = dir.path().join("out");
+    let summary = sweep(&path, &out, &["--verify", "2"]);
+    assert!(summary.contains("bank-level check"), "{summary}");
+    let mut reader = csv::Reader::from_path(out.join("verify.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2, "{summary}");
+    let sweep_rows = read(&out.join("sweep.csv"));
+    let mut ranks = Vec::new();
+    for row in &rows {
+        let fast: f64 = row[2].parse().unwrap();
+        let dram: f64 = row[3].parse().unwrap();
+        assert!((dram / fast - 1.0).abs() < 0.05, "{row:?}");
+        assert!(
+            sweep_rows
+                .lines()
+                .any(|line| line.starts_with(&format!("{},", &row[0])))
+        );
+        assert_eq!(
+            row[5].parse::<usize>().unwrap(),
+            ranks.len() + 1,
+            "fast ranks in order"
+        );
+        ranks.push(row[6].parse::<usize>().unwrap());
+    }
+    ranks.sort();
+    assert_eq!(ranks, [1, 2]);
+    let output = run_sweep(&path, &dir.path().join("bad"), &["--verify", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("--verify")
+    );
+}

@@ -218,6 +218,7 @@ def sweep(
     shard: Optional[str] = None,
     prescreen: Optional[int] = None,
     resume: bool = False,
+    verify: Optional[int] = None,
     max_events: Optional[int] = None,
     out: Optional[Union[str, "os.PathLike[str]"]] = None,
     **inputs: Any,
@@ -225,7 +226,8 @@ def sweep(
     """``roofsim sweep``: a design space (the sweep TOML ``spec``), every point simulated.
 
     ``tables["sweep"]`` has a row per point; ``files`` holds ``pareto.svg`` and
-    ``best.toml``. ``resume`` continues an interrupted sweep in ``out``.
+    ``best.toml``. ``resume`` continues an interrupted sweep in ``out``. ``verify=K`` runs
+    the K fastest Pareto points again on the bank-level HBM (``tables["verify"]``).
     """
     configs = {"sweep": spec, "model": model, "policy": policy, "platform": platform}
     options = dict(
@@ -233,6 +235,7 @@ def sweep(
         shard=shard,
         prescreen=prescreen,
         resume=resume,
+        verify=verify,
         max_events=max_events,
     )
     return _job("sweep", configs, options, inputs, out)

@@ -208,6 +208,10 @@ pub struct SweepArgs {
     /// simulate only the best K
     #[arg(long, value_name = "K")]
     pub prescreen: Option<usize>,
+    /// Run the K fastest points of the Pareto front again on the bank-level HBM
+    /// (`memory = "dram"`) and report how latency and ranking move (verify.csv)
+    #[arg(long, value_name = "K")]
+    pub verify: Option<usize>,
     /// Skip points whose kernels would take more events (graph nodes) than this
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
     pub max_events: u64,

@@ -347,6 +347,18 @@ fn run_sweep(args: &SweepArgs) -> Result<Ran, Error> {
     if args.prescreen == Some(0) {
         return Err(option_error("--prescreen", "must be at least 1".into()));
     }
+    if args.verify == Some(0) {
+        return Err(option_error("--verify", "must be at least 1".into()));
+    }
+    if args.verify.is_some() && inputs.platform.hbm.dram.is_none() {
+        return Err(option_error(
+            "--verify",
+            format!(
+                "the bank-level model needs [hbm.dram] in the platform ({})",
+                inputs.platform.source
+            ),
+        ));
+    }
     let sweep_inputs = SweepInputs {
         spec: &spec,
         choices: &inputs.choices,
@@ -360,6 +372,7 @@ fn run_sweep(args: &SweepArgs) -> Result<Ran, Error> {
         shard,
         prescreen: args.prescreen,
         resume: args.resume,
+        verify: args.verify,
     };
     report::remove_partials(&args.out)?;
     let bar = ProgressBar::new(0);

@@ -2,13 +2,15 @@
 
 use super::Error;
 use crate::config::ConfigError;
-use crate::report::sweep::{SweepCsv, merge_sweeps};
+use crate::config::design::MemoryModel;
+use crate::report::sweep::{SweepCsv, SweepEntry, merge_sweeps, pareto_front};
 use crate::report::{self, ReportError};
 use crate::sweep::{
-    KernelCache, SweepIdentity, SweepInputs, SweepMeta, SweepSpec, check_kernel_filter, prescreen,
-    run_points,
+    KernelCache, Outcome, SweepIdentity, SweepInputs, SweepMeta, SweepSpec, check_kernel_filter,
+    prescreen, run_points,
 };
 use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 /// How to run a sweep.
@@ -20,6 +22,8 @@ pub struct SweepOptions {
     /// Simulate only the best K points of the analytical ranking.
     pub prescreen: Option<usize>,
     pub resume: bool,
+    /// Run the K fastest points of the Pareto front again on the bank-level HBM.
+    pub verify: Option<usize>,
 }
 
 /// What a finished sweep (or merge) wrote and what to print.
@@ -81,7 +85,13 @@ pub fn sweep(
     })?;
     let text = std::fs::read_to_string(&csv_path).map_err(ReportError::io(&csv_path))?;
     let batch = inputs.choices.batch;
-    let (files, summary) = finish(spec, batch, &text, out)?;
+    let (mut files, mut summary) = finish(spec, batch, &text, out)?;
+    if let Some(keep) = options.verify {
+        let entries = report::sweep::read_sweep(&text, spec)?;
+        let (csv, text) = verify(inputs, &entries, keep, options.jobs)?;
+        files.push(("verify.csv", csv));
+        summary.push_str(&text);
+    }
     report::write_all(out, &files)?;
     let mut written = vec!["sweep.meta.json", "sweep.csv"];
     written.extend(files.iter().map(|(name, _)| *name));
@@ -93,6 +103,110 @@ pub fn sweep(
         ),
         written,
     })
+}
+
+/// Runs the `keep` fastest points of the Pareto front again with `memory = "dram"` (the
+/// bank-level HBM) and says how their latency and ranking move: `verify.csv` and the text.
+fn verify(
+    inputs: &SweepInputs,
+    entries: &[SweepEntry],
+    keep: usize,
+    jobs: usize,
+) -> Result<(Vec<u8>, String), Error> {
+    let mut front = pareto_front(entries);
+    front.sort_by(|a, b| {
+        a.total_ms
+            .total_cmp(&b.total_ms)
+            .then(a.point.cmp(&b.point))
+    });
+    front.truncate(keep);
+    let mut spec = inputs.spec.clone();
+    spec.base.memory = MemoryModel::Dram;
+    let dram_inputs = SweepInputs {
+        spec: &spec,
+        ..*inputs
+    };
+    let indices: Vec<u64> = front.iter().map(|entry| entry.point).collect();
+    let mut dram_ms: BTreeMap<u64, Result<f64, String>> = BTreeMap::new();
+    run_points(
+        &dram_inputs,
+        &indices,
+        jobs,
+        &KernelCache::default(),
+        |row| {
+            let result = match row.outcome {
+                Outcome::Simulated(result) => Ok(result.total_seconds * 1e3),
+                Outcome::Skipped(reason) => Err(reason),
+            };
+            dram_ms.insert(row.point.index, result);
+            Ok::<(), Error>(())
+        },
+    )?;
+    let mut bank_order: Vec<u64> = indices.clone();
+    bank_order.sort_by(|a, b| {
+        let ms = |point: &u64| dram_ms[point].as_ref().map_or(f64::INFINITY, |ms| *ms);
+        ms(a).total_cmp(&ms(b)).then(a.cmp(b))
+    });
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer
+        .write_record([
+            "point",
+            "dsps",
+            "fast_ms",
+            "dram_ms",
+            "difference_percent",
+            "fast_rank",
+            "dram_rank",
+        ])
+        .map_err(ReportError::from)?;
+    let mut text = format!(
+        "bank-level check (memory = \"dram\") of the {} fastest Pareto points:\n  point   dsps   fast ms   dram ms  difference  rank\n",
+        front.len()
+    );
+    let mut moved = 0;
+    for (fast_rank, entry) in front.iter().enumerate() {
+        let dram_rank = bank_order
+            .iter()
+            .position(|p| *p == entry.point)
+            .expect("verified");
+        moved += usize::from(dram_rank != fast_rank);
+        let (dram, difference) = match &dram_ms[&entry.point] {
+            Ok(ms) => (
+                format!("{ms:.3}"),
+                format!("{:+.2}", (ms / entry.total_ms - 1.0) * 100.0),
+            ),
+            Err(reason) => (format!("skipped: {reason}"), String::new()),
+        };
+        let _ = writeln!(
+            text,
+            "  {:>5}  {:>5}  {:>8.3}  {dram:>8}  {difference:>9}%  {} -> {}",
+            entry.point,
+            entry.dsps,
+            entry.total_ms,
+            fast_rank + 1,
+            dram_rank + 1
+        );
+        writer
+            .write_record([
+                entry.point.to_string(),
+                entry.dsps.to_string(),
+                format!("{:.6}", entry.total_ms),
+                dram,
+                difference,
+                (fast_rank + 1).to_string(),
+                (dram_rank + 1).to_string(),
+            ])
+            .map_err(ReportError::from)?;
+    }
+    text.push_str(&if moved == 0 {
+        "  the bank model keeps the ranking\n".to_string()
+    } else {
+        format!("  the bank model moves {moved} of them in the ranking\n")
+    });
+    let csv = writer
+        .into_inner()
+        .map_err(|error| ReportError::Csv(error.into_error().into()))?;
+    Ok((csv, text))
 }
 
 /// Refuses to resume into a folder whose rows belong to another sweep (or shard).

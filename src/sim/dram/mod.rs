@@ -179,13 +179,10 @@ impl Dram {
     pub fn read_latency_cycles(&mut self, request: &ChannelRequest, at: u64) -> u64 {
         let port = self.port(0, request.channel);
         let done = self.burst(
-            port,
-            request.channel,
+            (port, request.channel, false, 0),
             at,
             request.address,
             request.bytes,
-            false,
-            0,
         );
         done - at
     }
@@ -209,18 +206,14 @@ impl Dram {
         }
     }
 
-    /// Serves one burst of `bytes` at `address` of `channel` from `port`, issued no earlier
-    /// than `ready`; returns when it is done (DRAM cycles).
-    #[allow(clippy::too_many_arguments)]
+    /// Serves one burst of `bytes` at `address` that `(port, channel, write, kernel)` issues
+    /// no earlier than `ready`; returns when it is done (DRAM cycles).
     fn burst(
         &mut self,
-        port: u64,
-        channel: u64,
+        (port, channel, write, kernel): (u64, u64, bool, usize),
         ready: u64,
         address: u64,
         bytes: u64,
-        write: bool,
-        kernel: usize,
     ) -> u64 {
         let per_switch = self.setup.channels_per_switch;
         let (port_switch, channel_switch) = (port / per_switch, channel / per_switch);
@@ -330,44 +323,29 @@ impl Memory for Dram {
             let port = self.port(unit, request.channel);
             self.collect_bursts(request);
             let count = self.bursts.len();
-            if request.pieces <= 1 {
-                for index in 0..count {
-                    let (address, bytes) = self.bursts[index];
-                    done = done.max(self.burst(
-                        port,
-                        request.channel,
-                        ready,
-                        address,
-                        bytes,
-                        write,
-                        kernel,
-                    ));
-                }
-                continue;
-            }
-            // Row hits first among the oldest `queue_depth` bursts still waiting.
             self.served.clear();
             self.served.resize(count, false);
-            let mut oldest = 0;
+            // A contiguous run is served in order (no later burst can hit a row the earlier
+            // ones leave open); rows of a tile apart are served row hits first among the
+            // oldest `queue_depth` bursts still waiting.
+            let reorder = request.pieces > 1;
             let depth = self.timing.queue_depth as usize;
+            let mut oldest = 0;
             while oldest < count {
                 let channel = &self.channels[request.channel as usize];
-                let pick = (oldest..count)
-                    .filter(|&i| !self.served[i])
-                    .take(depth)
-                    .find(|&i| channel.row_is_open(&self.timing, self.bursts[i].0))
-                    .unwrap_or(oldest);
+                let pick = if reorder {
+                    (oldest..count)
+                        .filter(|&i| !self.served[i])
+                        .take(depth)
+                        .find(|&i| channel.row_is_open(&self.timing, self.bursts[i].0))
+                        .unwrap_or(oldest)
+                } else {
+                    oldest
+                };
                 self.served[pick] = true;
                 let (address, bytes) = self.bursts[pick];
-                done = done.max(self.burst(
-                    port,
-                    request.channel,
-                    ready,
-                    address,
-                    bytes,
-                    write,
-                    kernel,
-                ));
+                let requester = (port, request.channel, write, kernel);
+                done = done.max(self.burst(requester, ready, address, bytes));
                 while oldest < count && self.served[oldest] {
                     oldest += 1;
                 }
