@@ -40,7 +40,6 @@ pub(super) struct RawDram {
     request_interval_ns: f64,
     hls_read_adapter_ns: f64,
     hls_write_adapter_ns: f64,
-    lateral_links: u64,
 }
 
 /// How a pseudo-channel's byte address splits into row, bank group, bank and column, as the
@@ -108,8 +107,6 @@ pub struct DramTiming {
     /// Latency an HLS kernel's `m_axi` adapter adds to each read and write.
     pub hls_read_adapter: u64,
     pub hls_write_adapter: u64,
-    /// Lateral links between neighbouring mini-switches, in each direction.
-    pub lateral_links: u64,
 }
 
 impl DramTiming {
@@ -179,7 +176,6 @@ impl RawDram {
             request_interval: cycles("request_interval_ns", self.request_interval_ns)?.max(1),
             hls_read_adapter: cycles("hls_read_adapter_ns", self.hls_read_adapter_ns)?,
             hls_write_adapter: cycles("hls_write_adapter_ns", self.hls_write_adapter_ns)?,
-            lateral_links: whole("lateral_links", self.lateral_links, 1..=16)?,
         };
         let rule = |name: &str, rule: String| Err(ConfigError::invalid(file, field(name), rule));
         if timing.row_bytes < timing.column_bytes {

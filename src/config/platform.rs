@@ -52,7 +52,7 @@ struct RawHbm {
     refresh_interval_ns: f64,
     refresh_ns: f64,
     channels_per_switch: u64,
-    crossing_bandwidth_share: f64,
+    lateral_links: u64,
     switch_hop_latency_ns: f64,
     dram: Option<RawDram>,
 }
@@ -94,8 +94,9 @@ pub struct Hbm {
     pub refresh_s: f64,
     /// Ports and channels per mini-switch of the AXI switch.
     pub channels_per_switch: u64,
-    /// Share of a channel's bandwidth left to traffic that crosses mini-switches.
-    pub crossing_bandwidth_share: f64,
+    /// Lateral links joining neighbouring mini-switches in each direction, each carrying one
+    /// port's bandwidth.
+    pub lateral_links: u64,
     /// Latency added per mini-switch crossed.
     pub switch_hop_latency_s: f64,
     /// The bank-level model's organisation and timing (`memory = "dram"`), when given.
@@ -372,16 +373,7 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
                 hbm.channels_per_switch,
                 1..=channels,
             )?,
-            crossing_bandwidth_share: match hbm.crossing_bandwidth_share {
-                share if share > 0.0 && share <= 1.0 => share,
-                share => {
-                    return Err(ConfigError::invalid(
-                        file,
-                        "hbm.crossing_bandwidth_share",
-                        format!("must be a share in (0, 1], found {share}"),
-                    ));
-                }
-            },
+            lateral_links: whole("hbm.lateral_links", hbm.lateral_links, 1..=16)?,
             switch_hop_latency_s: nanoseconds(
                 "hbm.switch_hop_latency_ns",
                 hbm.switch_hop_latency_ns,

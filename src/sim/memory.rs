@@ -7,6 +7,7 @@
 //! `memory = "dram"`) is the third.
 
 use super::hbm::{Channel, ChannelStats, ChannelTiming, TICKS_PER_CYCLE};
+use super::switch::Switch;
 use crate::lower::ChannelRequest;
 
 /// A memory system as the engine sees it.
@@ -17,7 +18,7 @@ pub trait Memory {
     fn transfer(
         &mut self,
         requests: &[ChannelRequest],
-        port: u64,
+        unit: u64,
         arrival_cycle: u64,
         kernel: usize,
         write: bool,
@@ -40,22 +41,31 @@ pub struct MemoryStats {
 }
 
 /// The platform's HBM pseudo-channels, each a server with its port's outstanding window,
-/// behind the AXI switch (requests from another mini-switch's port cross it).
+/// behind the AXI switch: with the switch enabled a request's data crosses the laterals
+/// between its channel's and its port's mini-switches, then its port, each carrying one
+/// port's bandwidth at a time (so a port never moves more than its own bandwidth).
 #[derive(Debug)]
 pub struct Hbm {
     timing: ChannelTiming,
     channels: Vec<Channel>,
     per_kernel: Option<Vec<Vec<ChannelStats>>>,
+    switch: Switch,
+    /// Per port, the tick its data path is free.
+    port_free: Vec<u64>,
 }
 
 impl Hbm {
     /// `channels` idle channels of `timing`, for a graph of `kernels` kernels.
     pub fn new(timing: ChannelTiming, channels: usize, kernels: usize) -> Hbm {
+        let switches = (timing.channels / timing.channels_per_switch).max(1);
         Hbm {
             timing,
             channels: vec![Channel::default(); channels],
             per_kernel: (kernels > 1)
                 .then(|| vec![vec![ChannelStats::default(); channels]; kernels]),
+            // Latency is the channel's to add (it frees the window); the switch carries data.
+            switch: Switch::new(switches, timing.lateral_links, 0, false, TICKS_PER_CYCLE),
+            port_free: vec![0; channels],
         }
     }
 }
@@ -64,24 +74,38 @@ impl Memory for Hbm {
     fn transfer(
         &mut self,
         requests: &[ChannelRequest],
-        port: u64,
+        unit: u64,
         arrival_cycle: u64,
         kernel: usize,
-        _write: bool,
+        write: bool,
     ) -> u64 {
         let arrival_tick = arrival_cycle * TICKS_PER_CYCLE;
         let mut done_tick = arrival_tick;
+        let timing = &self.timing;
         for request in requests {
-            let hops = self.timing.hops(port, request.channel);
+            let port = timing.port(unit, request.channel);
+            let hops = timing.hops(port, request.channel);
             let channel = &mut self.channels[request.channel as usize];
             let before = self.per_kernel.is_some().then_some(channel.stats);
-            let done = channel.serve(
-                &self.timing,
-                arrival_tick,
-                request.bytes,
-                request.bursts,
-                hops,
-            );
+            let mut done = channel.serve(timing, arrival_tick, request.bytes, request.bursts, hops);
+            if timing.routing.switched() && request.bytes > 0 {
+                // The data, ending `latency` before `done`, crosses the laterals and the port.
+                let latency = timing.latency_ticks + hops * timing.hop_latency_ticks;
+                let data = timing.data_ticks(request.bytes);
+                let data_end = done - latency;
+                let switch_of = |index: u64| index / timing.channels_per_switch;
+                let (from, to) = if write {
+                    (switch_of(port), switch_of(request.channel))
+                } else {
+                    (switch_of(request.channel), switch_of(port))
+                };
+                let crossed = self.switch.carry((from, to), data_end, data, write, port);
+                let free = &mut self.port_free[port as usize];
+                let port_end = crossed.max(*free + data);
+                *free = port_end;
+                channel.stats.crossing_ticks += port_end - data_end;
+                done = port_end + latency;
+            }
             if let (Some(before), Some(per_kernel)) = (before, &mut self.per_kernel) {
                 per_kernel[kernel][request.channel as usize].add(&channel.stats.since(&before));
             }

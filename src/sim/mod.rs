@@ -25,6 +25,7 @@ mod pipeline;
 pub mod power;
 pub mod probe;
 mod queue;
+pub mod switch;
 pub mod vector;
 mod workload;
 

@@ -9,9 +9,10 @@
 //! requests are writes, spread evenly. Bandwidth is all bytes over the time from the first
 //! issue to the last completion; latency is each request's completion less its issue.
 
-use super::dram::{Dram, DramSetup, Routing};
+use super::dram::{Dram, DramSetup};
 use super::hbm::{ChannelTiming, TICKS_PER_CYCLE};
 use super::memory::{Hbm, Memory};
+use super::switch::Routing;
 use crate::config::design::{AxiPorts, Design};
 use crate::config::platform::Platform;
 use crate::lower::ChannelRequest;
@@ -86,58 +87,38 @@ impl Draws {
     }
 }
 
-/// The mini-switch `distance` away from `switch` (towards the other end when that side is
-/// too short), of `switches`.
-fn switch_at_distance(switch: u64, distance: u64, switches: u64) -> u64 {
-    if switch + distance < switches {
-        switch + distance
-    } else {
-        switch.saturating_sub(distance)
-    }
-}
-
 /// Runs `probe` on the design's HBM on `platform`. The caller has checked the probe's
 /// numbers (see the command line), and that the platform has bank-level timing for `dram`.
 pub fn run_probe(platform: &Platform, design: &Design, probe: &Probe) -> ProbeResult {
-    let per_switch = platform.hbm.channels_per_switch;
-    let switches = (platform.hbm.channels / per_switch).max(1);
-    let crossing = probe.switch_distance > 0 || design.placement().axi_ports == AxiPorts::PerUnit;
+    let switched = probe.switch_distance > 0 || design.placement().axi_ports == AxiPorts::PerUnit;
+    let routing = if switched {
+        Routing::Distance(probe.switch_distance)
+    } else {
+        Routing::PerChannel
+    };
     match probe.memory {
         ProbeMemory::Fast => {
-            let mut timing = ChannelTiming::new(platform, design);
-            timing.per_unit_ports = crossing;
+            let mut timing = ChannelTiming::with_routing(platform, design, routing);
             timing.outstanding = probe.outstanding;
-            let unit = |channel: u64| {
-                switch_at_distance(channel / per_switch, probe.switch_distance, switches)
-            };
             let memory = Hbm::new(timing, platform.hbm.channels as usize, 1);
-            drive(memory, probe, design.clock_hz(), unit)
+            drive(memory, probe, design.clock_hz())
         }
         ProbeMemory::Dram => {
             let mut setup = DramSetup::new(platform, design);
             setup.outstanding = probe.outstanding;
             setup.burst_bytes = probe.burst_bytes;
             setup.hls = probe.hls;
+            setup.routing = routing;
             let timing = platform.hbm.dram.expect("checked by the caller");
             // Counted in DRAM cycles, so latencies are exact to the DRAM clock.
             setup.fabric_clock_hz = timing.clock_hz;
-            setup.routing = if crossing {
-                Routing::Distance(probe.switch_distance)
-            } else {
-                Routing::PerChannel
-            };
-            drive(Dram::new(timing, setup, 1), probe, timing.clock_hz, |_| 0)
+            drive(Dram::new(timing, setup, 1), probe, timing.clock_hz)
         }
     }
 }
 
 /// Issues the probe's requests on `memory`, requester by requester in lock step.
-fn drive<M: Memory>(
-    mut memory: M,
-    probe: &Probe,
-    clock_hz: f64,
-    unit: impl Fn(u64) -> u64,
-) -> ProbeResult {
+fn drive<M: Memory>(mut memory: M, probe: &Probe, clock_hz: f64) -> ProbeResult {
     let requests = probe.bytes_per_channel.div_ceil(probe.burst_bytes).max(1);
     let slots = probe.working_set_bytes / probe.burst_bytes;
     let mut windows: Vec<VecDeque<u64>> = vec![VecDeque::new(); probe.channels as usize];
@@ -165,7 +146,7 @@ fn drive<M: Memory>(
                 0
             };
             let request = ChannelRequest::contiguous(channel, address, probe.burst_bytes, 1);
-            let done = memory.transfer(&[request], unit(channel), issue, 0, write);
+            let done = memory.transfer(&[request], 0, issue, 0, write);
             window.push_back(done);
             last_done = last_done.max(done);
             latency_sum += u128::from(done - issue);
@@ -336,6 +317,32 @@ mod tests {
                     "{channels} x {burst} B: {fast} vs {dram}"
                 );
             }
+        }
+    }
+
+    /// PG276 and Shuhai: one stream through a port three mini-switches away keeps its rate
+    /// (it pays only latency, which 32 outstanding requests hide); the four channels of a
+    /// mini-switch read from ports one switch away share two laterals: at most two ports'
+    /// peak, half of the four ports' (PG276's 50 %).
+    #[test]
+    fn the_switch_halves_a_mini_switch_but_not_one_stream() {
+        let (platform, design) = setup();
+        for memory in [ProbeMemory::Fast, ProbeMemory::Dram] {
+            let rate = |channels: u64, distance: u64| {
+                let mut p = probe(memory, 512, channels);
+                p.switch_distance = distance;
+                p.bytes_per_channel = 1 << 20;
+                gb_per_s(run_probe(&platform, &design, &p))
+            };
+            let (local, far) = (rate(1, 0), rate(1, 3));
+            assert!(within(far, local, 0.02), "{memory:?}: {far} vs {local}");
+            let (four_local, four_crossing) = (rate(4, 0), rate(4, 1));
+            let laterals = 2.0 * platform.hbm.channel_bandwidth_bytes_per_s / 1e9;
+            assert!(four_local > laterals, "{memory:?}: {four_local}");
+            assert!(
+                within(four_crossing, laterals, 0.02),
+                "{memory:?}: {four_crossing} vs {laterals}"
+            );
         }
     }
 

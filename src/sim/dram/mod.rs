@@ -6,7 +6,7 @@
 //! (a window of release times, in issue order). A request reaches its channel's controller
 //! after the switch's latency; the controller takes one request per `request_interval` and
 //! serves its column accesses at bank level ([`channel`]). Read data crosses the switch's
-//! laterals back ([`switch`]) and the port, which moves one 32 B beat per AXI cycle, so a
+//! laterals back ([`super::switch`]) and the port, which moves one 32 B beat per AXI cycle, so a
 //! port never carries more than its own bandwidth. The request is done `controller_latency`
 //! after its last beat (an idle page-hit read: the 48 cycles of 450 MHz Shuhai measured),
 //! plus, for an HLS requester, its adapter's share of HBM Connect's round trip.
@@ -17,28 +17,16 @@
 //! later are served after those before them.
 
 pub mod channel;
-pub mod switch;
 
 use super::hbm::{ChannelStats, TICKS_PER_CYCLE};
 use super::memory::{Memory, MemoryStats};
+use super::switch::{Routing, Switch};
 use crate::config::design::{AxiPorts, Design};
 use crate::config::dram::DramTiming;
 use crate::config::platform::Platform;
 use crate::lower::ChannelRequest;
 use channel::{BusCycles, DramChannel};
 use std::collections::VecDeque;
-use switch::Switch;
-
-/// Which port a requester's traffic to a channel enters at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Routing {
-    /// Each channel's own port: nothing crosses the switch.
-    PerChannel,
-    /// Each requester (engine) at one port of mini-switch `unit % switches`.
-    PerUnit,
-    /// Each channel's traffic from the port `distance` mini-switches away (`probe`).
-    Distance(u64),
-}
 
 /// How the memory is wired and who requests: built from a design, or by `probe`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,6 +37,7 @@ pub struct DramSetup {
     pub burst_bytes: u64,
     pub outstanding: u64,
     pub hop_latency_s: f64,
+    pub lateral_links: u64,
     /// Whether requests come from HLS `m_axi` adapters (adds their share of the round trip).
     pub hls: bool,
     pub fabric_clock_hz: f64,
@@ -68,6 +57,7 @@ impl DramSetup {
             burst_bytes: placement.burst_bytes,
             outstanding: placement.outstanding_requests,
             hop_latency_s: platform.hbm.switch_hop_latency_s,
+            lateral_links: platform.hbm.lateral_links,
             hls: false,
             fabric_clock_hz: design.clock_hz(),
         }
@@ -147,9 +137,9 @@ impl Dram {
             ports: vec![Port::default(); channels],
             switch: Switch::new(
                 switches,
-                timing.lateral_links,
+                setup.lateral_links,
                 cycles(setup.hop_latency_s),
-                setup.routing == Routing::PerUnit,
+                setup.routing.switched(),
                 axi_cycles,
             ),
             stats: vec![DramStats::default(); channels],
@@ -197,13 +187,10 @@ impl Dram {
 
     /// The port a requester's traffic to `channel` enters at.
     fn port(&self, unit: u64, channel: u64) -> u64 {
-        let per_switch = self.setup.channels_per_switch;
-        let switches = (self.setup.channels / per_switch).max(1);
-        match self.setup.routing {
-            Routing::PerChannel => channel,
-            Routing::PerUnit => (unit % switches) * per_switch + (unit / switches) % per_switch,
-            Routing::Distance(distance) => (channel + distance * per_switch) % self.setup.channels,
-        }
+        let setup = &self.setup;
+        setup
+            .routing
+            .port(unit, channel, setup.channels, setup.channels_per_switch)
     }
 
     /// Serves one burst of `bytes` at `address` that `(port, channel, write, kernel)` issues

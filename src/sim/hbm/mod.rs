@@ -3,15 +3,17 @@
 //!
 //! A request of `bursts` bursts carrying `bytes` occupies the channel, burst after burst, for
 //! its data beats at the channel's peak rate plus a fixed overhead per burst, and at least
-//! the controller's request interval per burst (what makes short bursts slow). The channel's port keeps at most `O` bursts in flight: a window of the
-//! release times of the bursts it has issued. A burst that finds all `O` slots taken waits
+//! the controller's request interval per burst (what makes short bursts slow). The channel's
+//! port keeps at most `O` bursts in flight: a window of the release times of the bursts it has issued. A burst that finds all `O` slots taken waits
 //! for the oldest to be released. A burst's data is back `L` (the access latency, plus the
 //! switch hops it crosses) after the channel has served it, and only then is its slot free.
 //! So one burst alone takes `service + L`; `O` bursts keep the channel busy when
 //! `(O − 1) · service ≥ L`; otherwise a port moves `O` bursts per `service + L`: the
 //! `B / (B / BW + L)` of HBM Connect (Choi et al., FPGA 2021) at `O = 1`. Every
-//! `refresh_interval` the channel is taken away for `refresh`.
+//! `refresh_interval` the channel is taken away for `refresh`. With the switch enabled, data
+//! then crosses the switch's laterals and its port ([`super::switch`], [`super::memory::Hbm`]).
 
+use super::switch::Routing;
 use crate::config::design::{AxiPorts, Design};
 use crate::config::platform::Platform;
 use window::{Run, Window};
@@ -34,24 +36,31 @@ pub struct ChannelTiming {
     pub outstanding: u64,
     pub refresh_interval_ticks: u64,
     pub refresh_ticks: u64,
+    pub channels: u64,
     pub channels_per_switch: u64,
-    /// Mini-switches of the HBM.
-    pub switches: u64,
-    /// Data ticks per byte of traffic that crosses mini-switches, in 1/65536ths.
-    pub crossing_ticks_per_byte_q16: u64,
+    pub lateral_links: u64,
     pub hop_latency_ticks: u64,
-    /// Whether requests enter at their requester's mini-switch (else at their channel's).
-    pub per_unit_ports: bool,
+    /// Which port each requester's traffic enters at.
+    pub routing: Routing,
 }
 
 impl ChannelTiming {
+    /// The timing of `platform`'s HBM for `design`, its ports as the design places them.
     pub fn new(platform: &Platform, design: &Design) -> Self {
+        let routing = match design.placement().axi_ports {
+            AxiPorts::PerChannel => Routing::PerChannel,
+            AxiPorts::PerUnit => Routing::PerUnit,
+        };
+        Self::with_routing(platform, design, routing)
+    }
+
+    /// The timing with requests entering at the ports `routing` gives.
+    pub fn with_routing(platform: &Platform, design: &Design, routing: Routing) -> Self {
         let hbm = &platform.hbm;
         let ticks_per_s = design.clock_hz() * TICKS_PER_CYCLE as f64;
-        let per_unit_ports = design.placement().axi_ports == AxiPorts::PerUnit;
         // With the switch enabled every access pays about 7 cycles at 450 MHz, as a hop
         // does, before any crossing (Shuhai, FCCM 2020).
-        let switch_enable_s = if per_unit_ports {
+        let switch_enable_s = if routing.switched() {
             hbm.switch_hop_latency_s
         } else {
             0.0
@@ -65,23 +74,28 @@ impl ChannelTiming {
             outstanding: design.placement().outstanding_requests,
             refresh_interval_ticks: (hbm.refresh_interval_s * ticks_per_s).round() as u64,
             refresh_ticks: (hbm.refresh_s * ticks_per_s).round() as u64,
+            channels: hbm.channels,
             channels_per_switch: hbm.channels_per_switch,
-            switches: (hbm.channels / hbm.channels_per_switch).max(1),
-            crossing_ticks_per_byte_q16: (ticks_per_s
-                / (hbm.channel_bandwidth_bytes_per_s * hbm.crossing_bandwidth_share)
-                * 65536.0)
-                .round() as u64,
+            lateral_links: hbm.lateral_links,
             hop_latency_ticks: (hbm.switch_hop_latency_s * ticks_per_s).round() as u64,
-            per_unit_ports,
+            routing,
         }
     }
 
-    /// Mini-switches a request from `unit` to `channel` crosses.
-    pub fn hops(&self, unit: u64, channel: u64) -> u64 {
-        if !self.per_unit_ports {
-            return 0;
-        }
-        (channel / self.channels_per_switch).abs_diff(unit % self.switches)
+    /// The port `unit`'s traffic to `channel` enters at.
+    pub fn port(&self, unit: u64, channel: u64) -> u64 {
+        self.routing
+            .port(unit, channel, self.channels, self.channels_per_switch)
+    }
+
+    /// Mini-switches between `port` and `channel`.
+    pub fn hops(&self, port: u64, channel: u64) -> u64 {
+        (port / self.channels_per_switch).abs_diff(channel / self.channels_per_switch)
+    }
+
+    /// Data ticks of `bytes` at the channel's (and a port's) peak rate.
+    pub fn data_ticks(&self, bytes: u64) -> u64 {
+        (bytes * self.ticks_per_byte_q16).div_ceil(65536)
     }
 }
 
@@ -98,7 +112,8 @@ pub struct ChannelStats {
     /// slots were still waiting for their data: latency the window could not hide.
     pub latency_ticks: u64,
     pub refresh_ticks: u64,
-    /// Data ticks beyond the peak rate spent on traffic crossing mini-switches.
+    /// Ticks data waited for a lateral link of the switch or a port shared with other
+    /// channels.
     pub crossing_ticks: u64,
 }
 
@@ -163,21 +178,15 @@ impl Channel {
         bursts: u64,
         hops: u64,
     ) -> u64 {
-        let data = (bytes * timing.ticks_per_byte_q16).div_ceil(65536);
-        let crossing = if hops > 0 {
-            (bytes * timing.crossing_ticks_per_byte_q16).div_ceil(65536) - data
-        } else {
-            0
-        };
+        let data = timing.data_ticks(bytes);
         let latency = timing.latency_ticks + hops * timing.hop_latency_ticks;
         let overhead = (bursts * timing.overhead_ticks_per_burst)
-            .max((bursts * timing.interval_ticks_per_burst).saturating_sub(data + crossing));
-        let service = data + crossing + overhead;
+            .max((bursts * timing.interval_ticks_per_burst).saturating_sub(data));
+        let service = data + overhead;
         self.stats.bytes += bytes;
         self.stats.bursts += bursts;
         self.stats.data_ticks += data;
         self.stats.overhead_ticks += overhead;
-        self.stats.crossing_ticks += crossing;
         if bursts == 0 {
             return arrival_tick;
         }
@@ -446,16 +455,11 @@ mod tests {
             bursts: u64,
             hops: u64,
         ) -> u64 {
-            let data = (bytes * timing.ticks_per_byte_q16).div_ceil(65536);
-            let crossing = if hops > 0 {
-                (bytes * timing.crossing_ticks_per_byte_q16).div_ceil(65536) - data
-            } else {
-                0
-            };
+            let data = timing.data_ticks(bytes);
             let latency = timing.latency_ticks + hops * timing.hop_latency_ticks;
             let overhead = (bursts * timing.overhead_ticks_per_burst)
-                .max((bursts * timing.interval_ticks_per_burst).saturating_sub(data + crossing));
-            let service = data + crossing + overhead;
+                .max((bursts * timing.interval_ticks_per_burst).saturating_sub(data));
+            let service = data + overhead;
             let mut done = arrival;
             for burst in 0..bursts {
                 let burst_service = service / bursts + u64::from(burst < service % bursts);
@@ -484,7 +488,6 @@ mod tests {
             self.stats.bursts += bursts;
             self.stats.data_ticks += data;
             self.stats.overhead_ticks += overhead;
-            self.stats.crossing_ticks += crossing;
             done
         }
     }

@@ -1,4 +1,4 @@
-//! The HBM's AXI switch between ports and pseudo-channels, as the bank-level model sees it.
+//! The HBM's AXI switch between ports and pseudo-channels, shared by both HBM models.
 //!
 //! Ports and pseudo-channels sit in mini-switches of four (PG276). A request from a port to a
 //! channel of another mini-switch pays a hop latency per mini-switch crossed (about 7 cycles
@@ -9,7 +9,46 @@
 //! links (PG276 "Lateral AXI Switch Access Throughput Loss"), while one stream alone loses
 //! only the hop latency. On writes a lateral that changes master loses one AXI cycle (PG276).
 
+/// Which port a requester's traffic to a channel enters at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routing {
+    /// Each channel's own port: nothing crosses the switch.
+    PerChannel,
+    /// Requester (engine) `u` at port `u / switches mod 4` of mini-switch `u mod switches`.
+    PerUnit,
+    /// Each channel's traffic from a port `distance` mini-switches away (`probe`), towards
+    /// the far end when that side is too short.
+    Distance(u64),
+}
+
+impl Routing {
+    /// The port `unit`'s traffic to `channel` enters at, of `channels` ports in mini-switches
+    /// of `per_switch`.
+    pub fn port(self, unit: u64, channel: u64, channels: u64, per_switch: u64) -> u64 {
+        let switches = (channels / per_switch).max(1);
+        match self {
+            Routing::PerChannel => channel,
+            Routing::PerUnit => (unit % switches) * per_switch + (unit / switches) % per_switch,
+            Routing::Distance(distance) => {
+                let home = channel / per_switch;
+                let far = if home + distance < switches {
+                    home + distance
+                } else {
+                    home.saturating_sub(distance)
+                };
+                far * per_switch + channel % per_switch
+            }
+        }
+    }
+
+    /// Whether the switch is enabled (any port may reach any channel).
+    pub fn switched(self) -> bool {
+        self != Routing::PerChannel
+    }
+}
+
 /// One lateral link: free from `free`, last used by `master`.
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Lateral {
     free: u64,
@@ -30,7 +69,8 @@ pub struct Switch {
 }
 
 impl Switch {
-    /// `switches` mini-switches joined by `links` laterals each way; times in DRAM cycles.
+    /// `switches` mini-switches joined by `links` laterals each way, in the caller's time
+    /// unit.
     pub fn new(
         switches: u64,
         links: u64,
