@@ -1,9 +1,10 @@
-//! Speed: engine events per second on a many-tile GEMM, whole-model runs of the default and
+//! Speed: engine events per second on a many-tile GEMM (and DRAM column accesses per second
+//! on the bank-level HBM), whole-model runs of the default design (on either HBM model) and
 //! the spatial design, and a sweep, each on one and on two threads.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use roofsim::config::Source;
-use roofsim::config::design::{DEFAULT_DESIGN, load_design, parse_design};
+use roofsim::config::design::{DEFAULT_DESIGN, MemoryModel, load_design, parse_design};
 use roofsim::config::model::{default_model, default_policy};
 use roofsim::config::platform::default_platform;
 use roofsim::lower::lower;
@@ -34,6 +35,27 @@ fn engine(c: &mut Criterion) {
         b.iter(|| simulate(black_box(&graph), "gemm", &design, &platform, &mut NullSink).unwrap())
     });
     group.finish();
+
+    // The same graph on the bank-level HBM; its events are DRAM column accesses (32 B each,
+    // every one timed against the bank, bank-group and bus rules).
+    let dram = design
+        .modified(&platform, "bank-level HBM", |raw| {
+            raw.memory = MemoryModel::Dram
+        })
+        .unwrap();
+    let bytes: u64 = simulate(&graph, "gemm", &dram, &platform, &mut NullSink)
+        .unwrap()
+        .channels
+        .iter()
+        .map(|channel| channel.bytes)
+        .sum();
+    let mut group = c.benchmark_group("dram");
+    group.throughput(Throughput::Elements(bytes / 32));
+    group.sample_size(10);
+    group.bench_function("gemm_1024x1024x2048_tiles_64_column_accesses", |b| {
+        b.iter(|| simulate(black_box(&graph), "gemm", &dram, &platform, &mut NullSink).unwrap())
+    });
+    group.finish();
 }
 
 /// The whole model (3 cameras) on the default temporal design and on the spatial dataflow
@@ -48,8 +70,10 @@ fn whole_model(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("simulate");
     group.sample_size(10);
+    let dram_design = DEFAULT_DESIGN.replace("memory = \"hbm\"", "memory = \"dram\"");
     for (name, text) in [
         ("default_design", DEFAULT_DESIGN),
+        ("default_design_dram", dram_design.as_str()),
         ("spatial_design", SPATIAL_DESIGN),
     ] {
         let design = load_design(&Source::built_in(name, text), &platform).unwrap();
