@@ -4,30 +4,34 @@ use crate::config::design::Design;
 
 /// The part of one transfer that one pseudo-channel serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// 32 bytes, narrow fields where the range allows: the event loop reads every request of
+/// every transfer, so its size is simulation speed.
 pub struct ChannelRequest {
-    pub channel: u64,
-    pub bytes: u64,
-    /// Bursts: each contiguous run within a stripe, cut at the design's burst size.
-    pub bursts: u64,
+    pub channel: u32,
     /// Where the bytes lie in the channel's own address space, for the bank-level model: in
     /// `pieces` contiguous pieces (one per tile row that reaches the channel; one for a
     /// contiguous tile), the first from `address`, each `pitch_bytes` after the one before
     /// (the distance between the first two; exact for row-major tiles whose rows land on
-    /// the channel at a constant distance, the common case).
-    pub address: u64,
-    pub pieces: u64,
-    pub pitch_bytes: u64,
+    /// the channel at a constant distance, the common case). Addresses are kept modulo
+    /// 4 GiB, beyond any pseudo-channel's capacity.
+    pub pieces: u32,
+    pub bytes: u64,
+    /// Bursts: each contiguous run within a stripe, cut at the design's burst size.
+    pub bursts: u64,
+    pub address: u32,
+    pub pitch_bytes: u32,
 }
 
 impl ChannelRequest {
     /// A contiguous request of `bytes` from `address`, cut into `bursts` bursts.
     pub fn contiguous(channel: u64, address: u64, bytes: u64, bursts: u64) -> Self {
         ChannelRequest {
-            channel,
+            channel: channel as u32,
+            pieces: 1,
             bytes,
             bursts,
-            address,
-            pieces: 1,
+            address: address as u32,
             pitch_bytes: 0,
         }
     }
@@ -168,14 +172,16 @@ impl ChannelRequests {
             .filter(|(index, _)| self.bytes[*index] > 0)
             .map(|(index, &channel)| {
                 let [first, second] = self.starts[index];
+                // Narrowed as the struct says: a channel index, row counts, and addresses
+                // within a pseudo-channel.
                 ChannelRequest {
-                    channel,
+                    channel: channel as u32,
+                    pieces: self.pieces[index].min(u64::from(u32::MAX)) as u32,
                     bytes: self.bytes[index],
                     bursts: self.bursts[index],
-                    address: first,
-                    pieces: self.pieces[index],
+                    address: first as u32,
                     pitch_bytes: if self.pieces[index] > 1 {
-                        second.saturating_sub(first)
+                        second.saturating_sub(first).min(u64::from(u32::MAX)) as u32
                     } else {
                         0
                     },
@@ -274,10 +280,10 @@ mod tests {
             }
             for request in &requests {
                 let walked = &starts[request.channel as usize];
-                prop_assert_eq!(request.pieces, walked.len() as u64);
-                prop_assert_eq!(request.address, walked[0]);
+                prop_assert_eq!(u64::from(request.pieces), walked.len() as u64);
+                prop_assert_eq!(u64::from(request.address), walked[0]);
                 let pitch = if walked.len() > 1 { walked[1] - walked[0] } else { 0 };
-                prop_assert_eq!(request.pitch_bytes, pitch);
+                prop_assert_eq!(u64::from(request.pitch_bytes), pitch);
             }
         }
     }

@@ -83,21 +83,27 @@ impl Memory for Hbm {
         let mut done_tick = arrival_tick;
         let timing = &self.timing;
         for request in requests {
-            let port = timing.port(unit, request.channel);
-            let hops = timing.hops(port, request.channel);
+            let channel_index = u64::from(request.channel);
+            let switched = timing.routing.switched();
+            let (port, hops) = if switched {
+                let port = timing.port(unit, channel_index);
+                (port, timing.hops(port, channel_index))
+            } else {
+                (channel_index, 0)
+            };
             let channel = &mut self.channels[request.channel as usize];
             let before = self.per_kernel.is_some().then_some(channel.stats);
             let mut done = channel.serve(timing, arrival_tick, request.bytes, request.bursts, hops);
-            if timing.routing.switched() && request.bytes > 0 {
+            if switched && request.bytes > 0 {
                 // The data, ending `latency` before `done`, crosses the laterals and the port.
                 let latency = timing.latency_ticks + hops * timing.hop_latency_ticks;
                 let data = timing.data_ticks(request.bytes);
                 let data_end = done - latency;
                 let switch_of = |index: u64| index / timing.channels_per_switch;
                 let (from, to) = if write {
-                    (switch_of(port), switch_of(request.channel))
+                    (switch_of(port), switch_of(channel_index))
                 } else {
-                    (switch_of(request.channel), switch_of(port))
+                    (switch_of(channel_index), switch_of(port))
                 };
                 let crossed = self.switch.carry((from, to), data_end, data, write, port);
                 let free = &mut self.port_free[port as usize];

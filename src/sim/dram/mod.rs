@@ -167,11 +167,12 @@ impl Dram {
     /// Serves one read burst issued at DRAM cycle `at` from its channel's port; returns
     /// how long it took, in DRAM cycles.
     pub fn read_latency_cycles(&mut self, request: &ChannelRequest, at: u64) -> u64 {
-        let port = self.port(0, request.channel);
+        let channel = u64::from(request.channel);
+        let port = self.port(0, channel);
         let done = self.burst(
-            (port, request.channel, false, 0),
+            (port, channel, false, 0),
             at,
-            request.address,
+            u64::from(request.address),
             request.bytes,
         );
         done - at
@@ -273,7 +274,7 @@ impl Dram {
     /// Fills the scratch list with one request's bursts: each piece cut at the burst size.
     fn collect_bursts(&mut self, request: &ChannelRequest) {
         self.bursts.clear();
-        let pieces = request.pieces.max(1);
+        let pieces = u64::from(request.pieces.max(1));
         let per_piece = request.bytes / pieces;
         for piece in 0..pieces {
             let bytes = if piece + 1 == pieces {
@@ -281,7 +282,7 @@ impl Dram {
             } else {
                 per_piece
             };
-            let start = request.address + piece * request.pitch_bytes;
+            let start = u64::from(request.address) + piece * u64::from(request.pitch_bytes);
             let mut offset = 0;
             while offset < bytes {
                 let length = (bytes - offset).min(self.setup.burst_bytes);
@@ -307,7 +308,8 @@ impl Memory for Dram {
             if request.bytes == 0 {
                 continue;
             }
-            let port = self.port(unit, request.channel);
+            let channel_index = u64::from(request.channel);
+            let port = self.port(unit, channel_index);
             self.collect_bursts(request);
             let count = self.bursts.len();
             self.served.clear();
@@ -331,7 +333,7 @@ impl Memory for Dram {
                 };
                 self.served[pick] = true;
                 let (address, bytes) = self.bursts[pick];
-                let requester = (port, request.channel, write, kernel);
+                let requester = (port, channel_index, write, kernel);
                 done = done.max(self.burst(requester, ready, address, bytes));
                 while oldest < count && self.served[oldest] {
                     oldest += 1;
