@@ -92,8 +92,10 @@ proptest! {
     /// slower one; a deeper FIFO never makes it slower.
     #[test]
     fn a_stream_pipeline_runs_at_its_slower_stage(
-        fc1 in (4u64..40, 4u64..40),
-        fc2 in (4u64..40, 4u64..40),
+        // Up to 32 × 32: with a pool array of 2,048 DSPs beside each stage, SLR0 (2,736 DSPs)
+        // has room for 512 more (40 × 40 overfilled it, a case the random seed found).
+        fc1 in (4u64..=32, 4u64..=32),
+        fc2 in (4u64..=32, 4u64..=32),
         depth in 1u64..4,
     ) {
         let shallow = mlp(fc1, fc2, depth);

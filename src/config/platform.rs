@@ -62,8 +62,10 @@ struct RawHbm {
 struct RawSram {
     bram_blocks: u64,
     bram_block_bits: u64,
+    bram_port_bits: u64,
     uram_blocks: u64,
     uram_block_bits: u64,
+    uram_port_bits: u64,
 }
 
 #[derive(Deserialize)]
@@ -143,8 +145,12 @@ pub struct PowerInputs {
 pub struct Sram {
     pub bram_blocks: u64,
     pub bram_block_bytes: u64,
+    /// Widest read port of one block: a buffer that must deliver W bits per cycle needs
+    /// `⌈W / port_bits⌉` blocks side by side, whatever its capacity.
+    pub bram_port_bits: u64,
     pub uram_blocks: u64,
     pub uram_block_bytes: u64,
+    pub uram_port_bits: u64,
 }
 
 impl Sram {
@@ -391,12 +397,14 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
                 limits::SRAM_BLOCKS,
             )?,
             bram_block_bytes: block_bytes("sram.bram_block_bits", raw.sram.bram_block_bits)?,
+            bram_port_bits: whole("sram.bram_port_bits", raw.sram.bram_port_bits, 1..=1024)?,
             uram_blocks: whole(
                 "sram.uram_blocks",
                 raw.sram.uram_blocks,
                 limits::SRAM_BLOCKS,
             )?,
             uram_block_bytes: block_bytes("sram.uram_block_bits", raw.sram.uram_block_bits)?,
+            uram_port_bits: whole("sram.uram_port_bits", raw.sram.uram_port_bits, 1..=1024)?,
         },
         ddr: Ddr {
             channels: whole("ddr.channels", raw.ddr.channels, limits::DDR_CHANNELS)?,

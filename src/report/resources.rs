@@ -5,8 +5,9 @@ use super::ReportError;
 use crate::config::design::{Design, SramKind};
 use crate::config::platform::Platform;
 
-/// One row per engine (its SLR, DSPs before rounding, buffer bytes, LUTs of LUT multipliers), per SLR (DSPs and
-/// blocks used, available and their shares) and for the chip.
+/// One row per engine (its SLR, DSPs and blocks before rounding, buffer bytes, the blocks
+/// its buffers' port widths alone need, LUTs of LUT multipliers), per SLR (DSPs and blocks
+/// used, available and their shares) and for the chip.
 pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, ReportError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record([
@@ -17,6 +18,7 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
         "buffer_bytes",
         "bram_blocks",
         "uram_blocks",
+        "port_blocks",
         "luts",
         "dsps_available",
         "bram_available",
@@ -36,8 +38,9 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
                 slr.to_string(),
                 format!("{:.2}", engine.dsps),
                 engine.buffer_bytes.to_string(),
-                String::new(),
-                String::new(),
+                format!("{:.2}", engine.bram_blocks),
+                format!("{:.2}", engine.uram_blocks),
+                engine.port_blocks.to_string(),
                 engine.luts.to_string(),
                 String::new(),
                 String::new(),
@@ -85,6 +88,7 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
             String::new(),
             used.bram_blocks.to_string(),
             used.uram_blocks.to_string(),
+            String::new(),
             used.luts.to_string(),
             available.dsp_slices.to_string(),
             available.bram_blocks.to_string(),

@@ -3,14 +3,23 @@
 //! A, B and C tiles per GEMM engine, in BRAM or URAM) and vector line buffers (two inputs and
 //! one output per slot per vector engine, in BRAM), in whole blocks.
 //!
+//! A buffer needs blocks for its capacity **and** for its width: one that must deliver W bits
+//! every cycle needs `⌈W / port⌉` blocks side by side (72-bit ports for RAMB36 in simple dual
+//! port and URAM288, UG573), the read port feeding the engine while the other port fills the
+//! next slot. Widths per cycle: an R × C array reads R activations (A) and C weights (B) and
+//! writes its R × C accumulators (C, at the accumulator width the tile buffer stores) once
+//! per fold, a fold streaming the tile's reduction `tk`, so `R·C·acc / tk` bits; a dot engine
+//! of L lanes reads L of each and writes one accumulator; a vector engine of L lanes reads
+//! two inputs and writes one output of L activations. An engine's blocks are the larger of
+//! the two counts, per memory.
+//!
 //! Placement: an engine goes on the SLR its `[[engines]]` entry names; the others are spread
 //! in turn, GEMM engines and vector engines each starting at SLR0 (three pool arrays on the
 //! U280: one per SLR). Each SLR is checked against what the platform's kernel region leaves
 //! it, so a design that fits the chip's totals but crowds one SLR is refused. Not modelled
-//! yet: LUTs and FFs (multipliers built from LUTs, control), buffer ports, FIFOs, SLR
-//! crossings.
+//! yet: LUTs and FFs beyond LUT multipliers (datapath, control), FIFOs, SLR crossings.
 
-use super::engines::{Engine, MacKind};
+use super::engines::{Engine, EngineModel, MacKind};
 use super::{Design, SramKind};
 use crate::config::ConfigError;
 use crate::config::design::Tiling;
@@ -36,8 +45,9 @@ pub struct SlrUse {
     pub engines: Vec<EngineUse>,
 }
 
-/// One engine's share: its DSPs before the SLR's rounding (packing is shared) and the bytes
-/// of its tile or line buffers.
+/// One engine's share: its DSPs before the SLR's rounding (packing is shared), the bytes
+/// of its tile or line buffers, and its blocks (the larger of capacity and port width, before
+/// the SLR's rounding) with the part its ports alone need.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EngineUse {
     /// Index into [`Design::engines`].
@@ -45,6 +55,10 @@ pub struct EngineUse {
     pub dsps: f64,
     pub buffer_bytes: u64,
     pub luts: u64,
+    pub bram_blocks: f64,
+    pub uram_blocks: f64,
+    /// Blocks its buffers' port widths need (in their memories), whatever their capacity.
+    pub port_blocks: u64,
 }
 
 /// What the resources are computed from.
@@ -72,9 +86,54 @@ pub fn lut_mac_cost(macs_per_cycle: u64, precision: PrecisionPair) -> u64 {
     (300.0 + per_lane * macs_per_cycle as f64).ceil() as u64
 }
 
-/// One engine's demand: DSPs (fractional: packing is shared across an SLR), tile-buffer
-/// bytes, line-buffer bytes and LUTs.
-type EngineDemand = (f64, u64, u64, u64);
+/// One engine's demand.
+#[derive(Debug, Clone, Copy)]
+struct EngineDemand {
+    /// Fractional: packing is shared across an SLR.
+    dsps: f64,
+    tile_bytes: u64,
+    line_bytes: u64,
+    luts: u64,
+    /// Blocks side by side its tile buffers' ports need (in the design's buffer memory),
+    /// and its line buffers' (in BRAM).
+    tile_port_blocks: u64,
+    line_port_blocks: u64,
+}
+
+impl EngineDemand {
+    /// Block equivalents (BRAM, URAM) before rounding: per buffer kind, the larger of its
+    /// capacity and its ports' need.
+    fn blocks(&self, buffers: SramKind, platform: &Platform) -> (f64, f64) {
+        let sram = &platform.sram;
+        let need = |bytes: u64, block_bytes: u64, ports: u64| {
+            (bytes as f64 / block_bytes as f64).max(ports as f64)
+        };
+        let lines = need(
+            self.line_bytes,
+            sram.bram_block_bytes,
+            self.line_port_blocks,
+        );
+        match buffers {
+            SramKind::Bram => (
+                lines
+                    + need(
+                        self.tile_bytes,
+                        sram.bram_block_bytes,
+                        self.tile_port_blocks,
+                    ),
+                0.0,
+            ),
+            SramKind::Uram => (
+                lines,
+                need(
+                    self.tile_bytes,
+                    sram.uram_block_bytes,
+                    self.tile_port_blocks,
+                ),
+            ),
+        }
+    }
+}
 
 impl Demand<'_> {
     fn of(&self, engine: &Engine, platform: &Platform) -> EngineDemand {
@@ -85,30 +144,68 @@ impl Demand<'_> {
             ),
             MacKind::Lut => (0.0, lut_mac_cost(engine.macs_per_cycle(), self.precision)),
         };
+        let sram = &platform.sram;
+        let tile_port = match self.buffers {
+            SramKind::Bram => sram.bram_port_bits,
+            SramKind::Uram => sram.uram_port_bits,
+        };
+        let (a_bits, w_bits) = (
+            self.precision.activations.bits(),
+            self.precision.weights.bits(),
+        );
+        let accumulator_bits = self.precision.weights.parameter_vector_bits();
+        let ports = |widths: &[u64], port_bits: u64| -> u64 {
+            widths.iter().map(|bits| bits.div_ceil(port_bits)).sum()
+        };
+        let mut demand = EngineDemand {
+            dsps,
+            tile_bytes: 0,
+            line_bytes: 0,
+            luts,
+            tile_port_blocks: 0,
+            line_port_blocks: 0,
+        };
+        let tile = engine.tiling.unwrap_or(self.largest);
+        match engine.model {
+            EngineModel::Systolic(shape) => {
+                let outputs = (shape.rows * shape.cols * accumulator_bits).div_ceil(tile.tk);
+                demand.tile_port_blocks = ports(
+                    &[shape.rows * a_bits, shape.cols * w_bits, outputs],
+                    tile_port,
+                );
+            }
+            EngineModel::Dot { lanes, .. } => {
+                demand.tile_port_blocks = ports(
+                    &[lanes * a_bits, lanes * w_bits, accumulator_bits],
+                    tile_port,
+                );
+            }
+            EngineModel::Vector { lanes, .. } => {
+                demand.line_bytes = self.buffer_slots * 3 * self.vector_chunk_bytes;
+                demand.line_port_blocks = 3 * ports(&[lanes * a_bits], sram.bram_port_bits);
+            }
+        }
         if engine.runs_gemms() {
-            let tile = engine.tiling.unwrap_or(self.largest);
             let bytes: u64 = Design::tile_buffer_bytes(&tile, self.precision)
                 .iter()
                 .sum();
-            (dsps, self.buffer_slots * bytes, 0, luts)
-        } else {
-            (
-                dsps,
-                0,
-                self.buffer_slots * 3 * self.vector_chunk_bytes,
-                luts,
-            )
+            demand.tile_bytes = self.buffer_slots * bytes;
         }
+        demand
     }
 
-    /// The blocks `tile_bytes` and `line_bytes` need: (BRAM, URAM).
-    fn blocks(&self, tile_bytes: u64, line_bytes: u64, platform: &Platform) -> (u64, u64) {
-        let sram = &platform.sram;
-        let lines = line_bytes.div_ceil(sram.bram_block_bytes);
-        match self.buffers {
-            SramKind::Bram => (tile_bytes.div_ceil(sram.bram_block_bytes) + lines, 0),
-            SramKind::Uram => (lines, tile_bytes.div_ceil(sram.uram_block_bytes)),
-        }
+    /// The whole blocks (BRAM, URAM) engines of `demands` need together.
+    fn blocks<'a>(
+        &self,
+        demands: impl Iterator<Item = &'a EngineDemand>,
+        platform: &Platform,
+    ) -> (u64, u64) {
+        let (bram, uram) = demands
+            .map(|demand| demand.blocks(self.buffers, platform))
+            .fold((0.0, 0.0), |(b, u), (db, du)| (b + db, u + du));
+        // Rounded once per group; the small epsilon absorbs float sums of whole blocks.
+        let whole = |blocks: f64| (blocks - 1e-9).ceil().max(0.0) as u64;
+        (whole(bram), whole(uram))
     }
 }
 
@@ -147,7 +244,7 @@ pub(super) fn check(
     let engines = demand.engines;
     let (array_count, (rows, cols), vector_units) = demand.pool;
     let each: Vec<EngineDemand> = engines.iter().map(|e| demand.of(e, platform)).collect();
-    let dsps = each.iter().map(|e| e.0).sum::<f64>().ceil() as u64;
+    let dsps = each.iter().map(|e| e.dsps).sum::<f64>().ceil() as u64;
     if dsps > platform.dsp_slices {
         return Err(invalid(
             field,
@@ -159,8 +256,8 @@ pub(super) fn check(
             ),
         ));
     }
-    let tile_bytes: u64 = each.iter().map(|e| e.1).sum();
-    let line_bytes: u64 = each.iter().map(|e| e.2).sum();
+    let tile_bytes: u64 = each.iter().map(|e| e.tile_bytes).sum();
+    let line_bytes: u64 = each.iter().map(|e| e.line_bytes).sum();
     let (block_bytes, available) = match demand.buffers {
         SramKind::Bram => (platform.sram.bram_block_bytes, platform.sram.bram_blocks),
         SramKind::Uram => (platform.sram.uram_block_bytes, platform.sram.uram_blocks),
@@ -181,22 +278,49 @@ pub(super) fn check(
             ),
         ));
     }
-    let (bram_blocks, uram_blocks) = demand.blocks(tile_bytes, line_bytes, platform);
-    if bram_blocks > platform.sram.bram_blocks {
-        return Err(invalid(
-            "vector.chunk_bytes",
-            format!(
-                "line buffers of {line_bytes} bytes and tile buffers need {bram_blocks} BRAM \
-                 blocks; the platform has {}",
-                platform.sram.bram_blocks
-            ),
-        ));
+    let (bram_blocks, uram_blocks) = demand.blocks(each.iter(), platform);
+    let port_blocks: u64 = each
+        .iter()
+        .map(|e| e.tile_port_blocks + e.line_port_blocks)
+        .sum();
+    // Name what to change: the vector lanes or engine shapes when ports need more blocks
+    // than capacity does, else the buffers' sizes.
+    let line_ports: u64 = each.iter().map(|e| e.line_port_blocks).sum();
+    let tile_ports: u64 = each.iter().map(|e| e.tile_port_blocks).sum();
+    let lines_field = if line_ports > line_bytes.div_ceil(platform.sram.bram_block_bytes) {
+        "vector.lanes"
+    } else {
+        "vector.chunk_bytes"
+    };
+    let tiles_field = if tile_ports > tile_blocks {
+        field
+    } else {
+        "buffers.memory"
+    };
+    for (memory, need, offered) in [
+        ("BRAM", bram_blocks, platform.sram.bram_blocks),
+        ("URAM", uram_blocks, platform.sram.uram_blocks),
+    ] {
+        if need > offered {
+            // BRAM holds the line buffers (and the tiles when the design says so).
+            let lines =
+                memory == "BRAM" && (demand.buffers == SramKind::Uram || line_ports >= tile_ports);
+            return Err(invalid(
+                if lines { lines_field } else { tiles_field },
+                format!(
+                    "line buffers of {line_bytes} bytes and tile buffers of {tile_bytes} \
+                     bytes need {need} {memory} blocks for their capacity and port widths \
+                     ({port_blocks} blocks side by side to feed every engine each cycle); \
+                     the platform has {offered}"
+                ),
+            ));
+        }
     }
     let total = ResourceUse {
         dsps,
         bram_blocks,
         uram_blocks,
-        luts: each.iter().map(|e| e.3).sum(),
+        luts: each.iter().map(|e| e.luts).sum(),
     };
     if let Some(engine) = engines
         .iter()
@@ -216,13 +340,12 @@ pub(super) fn check(
     let mut slrs = Vec::new();
     for (slr, &budget) in platform.slrs.iter().enumerate() {
         let here: Vec<usize> = (0..engines.len()).filter(|&e| slr_of[e] == slr).collect();
-        let sum = |f: fn(&EngineDemand) -> u64| here.iter().map(|&e| f(&each[e])).sum::<u64>();
-        let (bram_blocks, uram_blocks) = demand.blocks(sum(|e| e.1), sum(|e| e.2), platform);
+        let (bram_blocks, uram_blocks) = demand.blocks(here.iter().map(|&e| &each[e]), platform);
         let used = ResourceUse {
-            dsps: here.iter().map(|&e| each[e].0).sum::<f64>().ceil() as u64,
+            dsps: here.iter().map(|&e| each[e].dsps).sum::<f64>().ceil() as u64,
             bram_blocks,
             uram_blocks,
-            luts: sum(|e| e.3),
+            luts: here.iter().map(|&e| each[e].luts).sum(),
         };
         for (name, need, offered) in [
             ("DSPs", used.dsps, budget.dsp_slices),
@@ -248,11 +371,17 @@ pub(super) fn check(
             available: budget,
             engines: here
                 .iter()
-                .map(|&e| EngineUse {
-                    engine: e,
-                    dsps: each[e].0,
-                    buffer_bytes: each[e].1 + each[e].2,
-                    luts: each[e].3,
+                .map(|&e| {
+                    let (bram_blocks, uram_blocks) = each[e].blocks(demand.buffers, platform);
+                    EngineUse {
+                        engine: e,
+                        dsps: each[e].dsps,
+                        buffer_bytes: each[e].tile_bytes + each[e].line_bytes,
+                        luts: each[e].luts,
+                        bram_blocks,
+                        uram_blocks,
+                        port_blocks: each[e].tile_port_blocks + each[e].line_port_blocks,
+                    }
                 })
                 .collect(),
         });

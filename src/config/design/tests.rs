@@ -55,3 +55,37 @@ fn bursts_over_512_bytes_are_rejected() {
         "{error}"
     );
 }
+
+/// Catches: buffers sized by capacity alone. An 8 × 512 array with small tiles holds 162 KB
+/// (5 URAM blocks), but must read 8 activations and 512 weights (4,096 bits: 57 blocks side
+/// by side) every cycle and write 8·512·32 / 128 = 1,024 bits of accumulators (15 blocks).
+#[test]
+fn a_buffer_narrower_than_its_array_takes_blocks_for_its_width() {
+    let text = DEFAULT_DESIGN
+        .replace("count = 3", "count = 1")
+        .replace("rows = 64", "rows = 8")
+        .replace("cols = 64", "cols = 512")
+        .replace("tm = 512", "tm = 8")
+        .replace("tn = 256", "tn = 512")
+        .replace("tk = 1024", "tk = 128");
+    let design = design(&text).unwrap();
+    let array = &design.slr_use()[0].engines[0];
+    assert_eq!(design.engines()[array.engine].name, "array0");
+    assert_eq!(array.port_blocks, 1 + 57 + 15);
+    assert!(array.buffer_bytes <= 5 * default_platform().sram.uram_block_bytes);
+    assert!((array.uram_blocks - 73.0).abs() < 1e-9, "{array:?}");
+    assert_eq!(design.slr_use()[0].used.uram_blocks, 73);
+}
+
+/// The same rule refuses what no SLR can feed: 4,096 vector lanes read two and write one
+/// stream of 32,768 bits each cycle (1,368 BRAM36 side by side, beyond the chip's 2,016 for
+/// three units), naming the lanes rather than the line buffers' size.
+#[test]
+fn vector_lanes_no_bram_can_feed_are_rejected() {
+    let text = DEFAULT_DESIGN.replace("lanes = 256", "lanes = 4096");
+    let error = design(&text).unwrap_err().to_string();
+    assert!(
+        error.contains("`vector.lanes`") && error.contains("port widths"),
+        "{error}"
+    );
+}
