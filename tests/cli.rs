@@ -491,7 +491,7 @@ fn probe_rows(dir: &Path) -> Vec<(String, String, u64, u64, f64)> {
                 record[1].to_string(),
                 record[2].parse().unwrap(),
                 record[5].parse().unwrap(),
-                record[10].parse().unwrap(),
+                record[11].parse().unwrap(),
             )
         })
         .collect()
@@ -503,8 +503,12 @@ fn probe_runs_the_standard_grid_on_the_bank_model() {
     let stdout = succeeds(&["probe", "hbm", "--memory", "dram"], out.path());
     assert_eq!(files_in(out.path()), ["probe.csv", "probe.svg"]);
     let rows = probe_rows(out.path());
-    // 32 B to 512 B x sequential and strided x 1 and 32 channels.
-    assert_eq!(rows.len(), 20, "{stdout}");
+    // 32 B to 512 B x sequential and strided x 1 and 32 channels, then the design's layout.
+    assert_eq!(rows.len(), 21, "{stdout}");
+    assert_eq!(
+        (rows[20].1.as_str(), rows[20].2, rows[20].3),
+        ("striped", 512, 16)
+    );
     let gb = |pattern: &str, burst: u64, channels: u64| {
         rows.iter()
             .find(|r| r.1 == pattern && r.2 == burst && r.3 == channels)
@@ -533,7 +537,7 @@ fn probe_runs_the_standard_grid_on_the_bank_model() {
     let svg = std::fs::read_to_string(out.path().join("probe.svg")).unwrap();
     assert_eq!(
         svg.matches("<polyline").count(),
-        4,
+        5,
         "one curve per pattern and channel count"
     );
 }
@@ -570,6 +574,39 @@ fn probe_options_pick_one_configuration_and_the_design_decides_the_model() {
         ("dram", "random", 64, 4)
     );
     assert!(rows[0].4 > 0.0 && rows[0].4 < 4.0 * 14.4);
+}
+
+/// The design's stripe decides how one tensor spreads: 64 KiB stripes leave one channel at a
+/// time with the requester's bursts (its window full), 512 B stripes keep all 16 busy.
+#[test]
+fn probe_reads_the_design_layout_with_its_stripe() {
+    let striped = |stripe: u64| {
+        let text = roofsim::config::design::DEFAULT_DESIGN
+            .replace("stripe_bytes = 512", &format!("stripe_bytes = {stripe}"));
+        let (_dir, design) = write_temp("design.toml", &text);
+        let out = tempfile::tempdir().unwrap();
+        succeeds(
+            &[
+                "probe",
+                "hbm",
+                "--design",
+                &design,
+                "--memory",
+                "dram",
+                "--pattern",
+                "striped",
+                "--channels",
+                "16",
+                "--burst-bytes",
+                "512",
+            ],
+            out.path(),
+        );
+        probe_rows(out.path())[0].4
+    };
+    let (fine, coarse) = (striped(512), striped(65536));
+    assert!(fine > 200.0, "{fine}");
+    assert!(coarse < fine / 4.0, "{coarse} vs {fine}");
 }
 
 #[test]

@@ -86,7 +86,8 @@ pub struct ProbeArgs {
     /// HBM model [default: the design's: dram when it says `memory = "dram"`, else fast]
     #[arg(long, value_enum)]
     pub memory: Option<ProbeMemory>,
-    /// Access pattern [default: sequential and strided]
+    /// Access pattern [default: sequential and strided, then the design's own layout
+    /// (striped over its weight channels in its bursts)]
     #[arg(long, value_enum)]
     pub pattern: Option<Pattern>,
     /// Bytes per request, 32 to 512 in steps of 32 [default: 32, 64, 128, 256, 512]

@@ -518,11 +518,24 @@ fn run_probe(args: &ProbeArgs) -> Result<Ran, Error> {
                     outstanding,
                     write_share: args.write_share,
                     switch_distance,
+                    stripe_bytes: design.placement().stripe_bytes,
                     hls: args.hls,
                     bytes_per_channel: PROBE_BYTES_PER_CHANNEL,
                 });
             }
         }
+    }
+    // The standard grid ends with the design's own layout: one tensor striped over its
+    // weight channels, read in its bursts.
+    if args.pattern.is_none() && args.burst_bytes.is_none() && args.channels.is_none() {
+        let placement = design.placement();
+        probes.push(Probe {
+            pattern: Pattern::Striped,
+            burst_bytes: placement.burst_bytes,
+            working_set_bytes: working_set - working_set % placement.burst_bytes,
+            channels: placement.weight_channels.len() as u64,
+            ..probes[0]
+        });
     }
     let output = pipeline::probe_hbm(&platform, &design, &probes)?;
     report::remove_partials(&args.out)?;

@@ -6,7 +6,7 @@ use super::svg::{Frame, escape};
 use crate::sim::probe::{Probe, ProbeMemory, ProbeResult};
 use std::fmt::Write;
 
-const HEADER: [&str; 12] = [
+const HEADER: [&str; 13] = [
     "memory",
     "pattern",
     "burst_bytes",
@@ -16,6 +16,7 @@ const HEADER: [&str; 12] = [
     "outstanding",
     "write_share",
     "switch_distance",
+    "stripe_bytes",
     "hls",
     "achieved_gb_per_s",
     "mean_latency_ns",
@@ -28,7 +29,7 @@ fn memory_name(memory: ProbeMemory) -> &'static str {
     }
 }
 
-fn fields(probe: &Probe, result: &ProbeResult) -> [String; 12] {
+fn fields(probe: &Probe, result: &ProbeResult) -> [String; 13] {
     [
         memory_name(probe.memory).to_string(),
         probe.pattern.name().to_string(),
@@ -39,6 +40,7 @@ fn fields(probe: &Probe, result: &ProbeResult) -> [String; 12] {
         probe.outstanding.to_string(),
         probe.write_share.to_string(),
         probe.switch_distance.to_string(),
+        probe.stripe_bytes.to_string(),
         probe.hls.to_string(),
         format!("{:.3}", result.achieved_bytes_per_s / 1e9),
         format!("{:.1}", result.mean_latency_s * 1e9),
@@ -59,7 +61,7 @@ pub fn probe_csv(rows: &[(Probe, ProbeResult)]) -> Result<Vec<u8>, ReportError> 
 
 /// The printed table: the same columns, aligned.
 pub fn probe_table(rows: &[(Probe, ProbeResult)]) -> String {
-    let cells: Vec<[String; 12]> = rows.iter().map(|(p, r)| fields(p, r)).collect();
+    let cells: Vec<[String; 13]> = rows.iter().map(|(p, r)| fields(p, r)).collect();
     let widths: Vec<usize> = (0..HEADER.len())
         .map(|i| {
             cells

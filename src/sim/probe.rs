@@ -5,7 +5,10 @@
 //! mini-switches away), issues requests of `burst_bytes` in order, keeping at most
 //! `outstanding` in flight: request `i` goes to address `i × stride mod working_set` of its
 //! channel (sequential: stride = burst), or to a uniformly drawn burst-aligned address of the
-//! working set (random, a fixed-seed generator, so runs repeat exactly). A share of the
+//! working set (random, a fixed-seed generator, so runs repeat exactly). `striped` reads one
+//! tensor as the design lays tensors out: a single requester issues its bursts in address
+//! order, `stripe_bytes` on one channel before the next (each channel's port still keeps
+//! `outstanding` in flight), so a stripe much longer than the window starves the others. A share of the
 //! requests are writes, spread evenly. Bandwidth is all bytes over the time from the first
 //! issue to the last completion; latency is each request's completion less its issue.
 
@@ -35,6 +38,8 @@ pub enum Pattern {
     Sequential,
     Strided,
     Random,
+    /// One tensor striped over the channels as the design places it.
+    Striped,
 }
 
 impl Pattern {
@@ -43,6 +48,7 @@ impl Pattern {
             Pattern::Sequential => "sequential",
             Pattern::Strided => "strided",
             Pattern::Random => "random",
+            Pattern::Striped => "striped",
         }
     }
 }
@@ -60,6 +66,8 @@ pub struct Probe {
     /// Share of requests that are writes, in [0, 1].
     pub write_share: f64,
     pub switch_distance: u64,
+    /// Bytes on one channel before the next (`striped`).
+    pub stripe_bytes: u64,
     /// Requesters are HLS `m_axi` adapters (their round trip, HBM Connect) rather than RTL.
     pub hls: bool,
     /// Bytes each requester moves.
@@ -117,40 +125,53 @@ pub fn run_probe(platform: &Platform, design: &Design, probe: &Probe) -> ProbeRe
     }
 }
 
-/// Issues the probe's requests on `memory`, requester by requester in lock step.
+/// Issues the probe's requests on `memory`: per-channel requesters in lock step, or (for
+/// `striped`) one requester in address order.
 fn drive<M: Memory>(mut memory: M, probe: &Probe, clock_hz: f64) -> ProbeResult {
     let requests = probe.bytes_per_channel.div_ceil(probe.burst_bytes).max(1);
     let slots = probe.working_set_bytes / probe.burst_bytes;
     let mut windows: Vec<VecDeque<u64>> = vec![VecDeque::new(); probe.channels as usize];
     let mut draws = Draws(0x9E37_79B9_7F4A_7C15);
-    let (mut last_done, mut latency_sum) = (0u64, 0u128);
-    for i in 0..requests {
+    let in_order = probe.pattern == Pattern::Striped;
+    let (mut last_done, mut last_issue, mut latency_sum) = (0u64, 0u64, 0u128);
+    for j in 0..requests * probe.channels {
+        // The requester's own request index, its channel and the channel address.
+        let (i, channel, address) = match probe.pattern {
+            Pattern::Striped => {
+                let address = j * probe.burst_bytes;
+                let stripe = address / probe.stripe_bytes;
+                let local =
+                    stripe / probe.channels * probe.stripe_bytes + address % probe.stripe_bytes;
+                (j, stripe % probe.channels, local)
+            }
+            Pattern::Sequential => {
+                let i = j / probe.channels;
+                let address = i * probe.burst_bytes % probe.working_set_bytes;
+                (i, j % probe.channels, address)
+            }
+            Pattern::Strided => {
+                let i = j / probe.channels;
+                let address = i * probe.stride_bytes % probe.working_set_bytes;
+                (i, j % probe.channels, address)
+            }
+            Pattern::Random => {
+                let address = draws.next() % slots * probe.burst_bytes;
+                (j / probe.channels, j % probe.channels, address)
+            }
+        };
         let write =
             ((i + 1) as f64 * probe.write_share).floor() > (i as f64 * probe.write_share).floor();
-        for channel in 0..probe.channels {
-            let address = match probe.pattern {
-                Pattern::Sequential | Pattern::Strided => {
-                    let stride = if probe.pattern == Pattern::Sequential {
-                        probe.burst_bytes
-                    } else {
-                        probe.stride_bytes
-                    };
-                    i * stride % probe.working_set_bytes
-                }
-                Pattern::Random => draws.next() % slots * probe.burst_bytes,
-            };
-            let window = &mut windows[channel as usize];
-            let issue = if window.len() as u64 >= probe.outstanding {
-                window.pop_front().unwrap_or(0)
-            } else {
-                0
-            };
-            let request = ChannelRequest::contiguous(channel, address, probe.burst_bytes, 1);
-            let done = memory.transfer(&[request], 0, issue, 0, write);
-            window.push_back(done);
-            last_done = last_done.max(done);
-            latency_sum += u128::from(done - issue);
+        let window = &mut windows[channel as usize];
+        let mut issue = if in_order { last_issue } else { 0 };
+        if window.len() as u64 >= probe.outstanding {
+            issue = issue.max(window.pop_front().unwrap_or(0));
         }
+        last_issue = issue;
+        let request = ChannelRequest::contiguous(channel, address, probe.burst_bytes, 1);
+        let done = memory.transfer(&[request], 0, issue, 0, write);
+        window.push_back(done);
+        last_done = last_done.max(done);
+        latency_sum += u128::from(done - issue);
     }
     let count = (requests * probe.channels) as f64;
     let stats = memory.into_stats();
@@ -191,6 +212,7 @@ pub fn fit_fast_model(platform: &Platform, design: &Design) -> FastFit {
             outstanding: design.placement().outstanding_requests,
             write_share: 0.0,
             switch_distance: 0,
+            stripe_bytes: design.placement().stripe_bytes,
             hls: false,
             bytes_per_channel: 4 << 20,
         };
@@ -253,6 +275,7 @@ mod tests {
             outstanding: 32,
             write_share: 0.0,
             switch_distance: 0,
+            stripe_bytes: 512,
             hls: false,
             bytes_per_channel: 4 << 20,
         }
