@@ -18,7 +18,24 @@ struct RawPlatform {
     ddr: RawDdr,
     #[serde(default)]
     slrs: Vec<SlrBudget>,
+    #[serde(default)]
+    slr_crossings: Option<RawCrossings>,
     power: Option<RawPower>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCrossings {
+    slls_per_boundary: u64,
+    hbm_port_slls: u64,
+}
+
+/// Super long lines between neighbouring SLRs, and what an engine's HBM path takes of them
+/// (the HBM ports sit in SLR0, so an engine above it crosses every boundary below it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlrCrossings {
+    pub slls_per_boundary: u64,
+    pub hbm_port_slls: u64,
 }
 
 #[derive(Deserialize)]
@@ -190,6 +207,8 @@ pub struct Platform {
     /// Per SLR, in order (SLR0 holds the HBM ports); one covering the chip when the
     /// platform file lists none.
     pub slrs: Vec<SlrBudget>,
+    /// `None` when the platform file does not say: crossings are not counted.
+    pub slr_crossings: Option<SlrCrossings>,
     /// `None` when the platform file gives no `[power]`: no power is reported.
     pub power: Option<PowerInputs>,
 }
@@ -416,6 +435,21 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
             capacity_bytes: raw.ddr.capacity_bytes,
         },
         slrs,
+        slr_crossings: match raw.slr_crossings {
+            Some(crossings) => Some(SlrCrossings {
+                slls_per_boundary: whole(
+                    "slr_crossings.slls_per_boundary",
+                    crossings.slls_per_boundary,
+                    1..=1 << 20,
+                )?,
+                hbm_port_slls: whole(
+                    "slr_crossings.hbm_port_slls",
+                    crossings.hbm_port_slls,
+                    1..=1 << 16,
+                )?,
+            }),
+            None => None,
+        },
         power,
     })
 }

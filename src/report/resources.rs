@@ -28,6 +28,9 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
         "bram_share",
         "uram_share",
         "lut_share",
+        "slls_below",
+        "slls_available",
+        "sll_share",
     ])?;
     let share = |used: u64, available: u64| format!("{:.4}", used as f64 / available.max(1) as f64);
     for (slr, usage) in design.slr_use().iter().enumerate() {
@@ -42,6 +45,9 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
                 format!("{:.2}", engine.uram_blocks),
                 engine.port_blocks.to_string(),
                 engine.luts.to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -65,6 +71,7 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
                 slr.to_string(),
                 usage.used,
                 usage.available,
+                (usage.slls_available > 0).then_some((usage.slls_below, usage.slls_available)),
             )
         })
         .chain(std::iter::once((
@@ -78,8 +85,17 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
                 uram_blocks: platform.sram.uram_blocks,
                 luts: platform.slrs.iter().map(|s| s.luts).sum(),
             },
+            None,
         )));
-    for (row, name, slr, used, available) in rows {
+    for (row, name, slr, used, available, slls) in rows {
+        let [slls_below, slls_available, sll_share] = match slls {
+            Some((below, offered)) => [
+                below.to_string(),
+                offered.to_string(),
+                share(below, offered),
+            ],
+            None => [String::new(), String::new(), String::new()],
+        };
         writer.write_record([
             row.to_string(),
             name,
@@ -98,6 +114,9 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
             share(used.bram_blocks, available.bram_blocks),
             share(used.uram_blocks, available.uram_blocks),
             share(used.luts, available.luts),
+            slls_below,
+            slls_available,
+            sll_share,
         ])?;
     }
     writer
@@ -130,8 +149,18 @@ pub fn slr_text(design: &Design) -> String {
         } else {
             String::new()
         };
+        let crossing = if usage.slls_available > 0 {
+            format!(
+                ", {} of {} SLLs to SLR{} (HBM paths)",
+                usage.slls_below,
+                usage.slls_available,
+                slr - 1
+            )
+        } else {
+            String::new()
+        };
         text.push_str(&format!(
-            "  SLR{slr}: {} of {} DSPs ({:.1}%), {} of {} BRAM, {} of {} URAM{luts}; {}\n",
+            "  SLR{slr}: {} of {} DSPs ({:.1}%), {} of {} BRAM, {} of {} URAM{luts}{crossing}; {}\n",
             used.dsps,
             available.dsp_slices,
             percent(used.dsps, available.dsp_slices),

@@ -16,8 +16,10 @@
 //! Placement: an engine goes on the SLR its `[[engines]]` entry names; the others are spread
 //! in turn, GEMM engines and vector engines each starting at SLR0 (three pool arrays on the
 //! U280: one per SLR). Each SLR is checked against what the platform's kernel region leaves
-//! it, so a design that fits the chip's totals but crowds one SLR is refused. Not modelled
-//! yet: LUTs and FFs beyond LUT multipliers (datapath, control), FIFOs, SLR crossings.
+//! it, so a design that fits the chip's totals but crowds one SLR is refused. The HBM ports
+//! sit in SLR0: every engine above it takes one HBM port's super long lines on each boundary
+//! below it, checked against the boundary's count. Not modelled yet: LUTs and FFs beyond LUT
+//! multipliers (datapath, control), FIFOs, SLR crossings of on-chip links.
 
 use super::engines::{Engine, EngineModel, MacKind};
 use super::{Design, SramKind};
@@ -43,6 +45,11 @@ pub struct SlrUse {
     pub used: ResourceUse,
     pub available: SlrBudget,
     pub engines: Vec<EngineUse>,
+    /// Super long lines the boundary below this SLR carries (the HBM paths of the engines
+    /// here and above), and what it offers; 0 and 0 for SLR0 or when the platform does not
+    /// say.
+    pub slls_below: u64,
+    pub slls_available: u64,
 }
 
 /// One engine's share: its DSPs before the SLR's rounding (packing is shared), the bytes
@@ -340,6 +347,29 @@ pub(super) fn check(
     let mut slrs = Vec::new();
     for (slr, &budget) in platform.slrs.iter().enumerate() {
         let here: Vec<usize> = (0..engines.len()).filter(|&e| slr_of[e] == slr).collect();
+        let (slls_below, slls_available) = match platform.slr_crossings {
+            Some(crossings) if slr > 0 => {
+                let above = slr_of.iter().filter(|&&s| s >= slr).count() as u64;
+                let need = above * crossings.hbm_port_slls;
+                if need > crossings.slls_per_boundary {
+                    return Err(invalid(
+                        field,
+                        format!(
+                            "the HBM paths of the {above} engines in SLR{slr} and above take \
+                             {need} super long lines across the SLR{}-SLR{slr} boundary \
+                             ({} each; the HBM ports sit in SLR0); it has {}: place fewer \
+                             engines above SLR{}",
+                            slr - 1,
+                            crossings.hbm_port_slls,
+                            crossings.slls_per_boundary,
+                            slr - 1
+                        ),
+                    ));
+                }
+                (need, crossings.slls_per_boundary)
+            }
+            _ => (0, 0),
+        };
         let (bram_blocks, uram_blocks) = demand.blocks(here.iter().map(|&e| &each[e]), platform);
         let used = ResourceUse {
             dsps: here.iter().map(|&e| each[e].dsps).sum::<f64>().ceil() as u64,
@@ -369,6 +399,8 @@ pub(super) fn check(
         slrs.push(SlrUse {
             used,
             available: budget,
+            slls_below,
+            slls_available,
             engines: here
                 .iter()
                 .map(|&e| {

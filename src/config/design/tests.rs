@@ -89,3 +89,26 @@ fn vector_lanes_no_bram_can_feed_are_rejected() {
         "{error}"
     );
 }
+
+/// The HBM ports sit in SLR0: every engine above it takes 522 super long lines on each
+/// boundary below it, 23,040 at most (44 engines). With the pool's array and vector unit in
+/// SLR1 and SLR2, 40 more engines in SLR2 fit and 41 overfill the SLR0-SLR1 boundary.
+#[test]
+fn engines_above_slr0_share_the_boundaries_hbm_paths_cross() {
+    let many = |count: u64| {
+        let base = DEFAULT_DESIGN.replace("chunk_bytes = 32768", "chunk_bytes = 512");
+        format!(
+            "{base}\n[[engines]]\nname = \"far\"\nkind = \"vector\"\nlanes = 1\ncount = {count}\nslr = 2\n"
+        )
+    };
+    let error = design(&many(41)).unwrap_err().to_string();
+    assert!(
+        error.contains("SLR0-SLR1 boundary") && error.contains("23040"),
+        "{error}"
+    );
+    let fits = design(&many(40)).unwrap();
+    let slrs = fits.slr_use();
+    assert_eq!(slrs[0].slls_below, 0);
+    assert_eq!(slrs[1].slls_below, (2 + 2 + 40) * 522);
+    assert_eq!(slrs[2].slls_below, (2 + 40) * 522);
+}
