@@ -7,12 +7,14 @@
 //!   every SLR stays within the utilisation ceilings tools use for timing closure: DSP, BRAM
 //!   and URAM at most 80 % of the SLR's kernel region, LUTs at most 70 % (FINN
 //!   `DEFAULT_RES_LIMITS`, "recommended resource limits from Xilinx for timing closure" (P));
+//! - the same when a boundary between SLRs carries more than 70 % of its super long lines
+//!   (the reference's rule of thumb from routed U280 builds that failed at 59–85 % (S));
 //! - beyond a ceiling, 225 MHz, in a range of 200–250 MHz: what published LLM accelerators
 //!   that filled the U280 closed at (DFX 200 MHz, FlightLLM 225 MHz, Chen et al. 245–250 MHz
 //!   (S)); the midpoint is an assumption, the range is what the summary shows.
 //!
 //! Not modelled yet: LUTs other than LUT multipliers, FFs, the size of a single engine,
-//! unregistered SLR crossings.
+//! unregistered SLR crossings (crossings are assumed registered, UG1399).
 
 use super::{Design, SlrUse};
 use crate::config::platform::Platform;
@@ -22,6 +24,10 @@ pub const UTILISATION_CEILING: f64 = 0.80;
 
 /// FINN's LUT ceiling per SLR (P), applied to the LUTs roofsim estimates (LUT multipliers).
 pub const LUT_CEILING: f64 = 0.70;
+
+/// Share of a boundary's super long lines beyond which routing congests (S): routed U280
+/// builds at 59 % and 85 % of a boundary missed 300 MHz.
+pub const SLL_CEILING: f64 = 0.70;
 
 /// What full designs on the U280 closed at: 200–250 MHz, 225 expected (S).
 pub const CROWDED_CLOCK_MHZ: (f64, f64, f64) = (200.0, 225.0, 250.0);
@@ -76,8 +82,10 @@ pub fn expected_clock(design: &Design, platform: &Platform) -> ClockEstimate {
     } else {
         let (low, mid, high) = CROWDED_CLOCK_MHZ;
         let mut reasons = vec![format!(
-            "beyond the {:.0} % ceilings full U280 designs closed at {low:.0}-{high:.0} MHz",
-            100.0 * UTILISATION_CEILING
+            "beyond the ceilings ({:.0} % DSP/BRAM/URAM, {:.0} % LUT and SLL) full U280 \
+             designs closed at {low:.0}-{high:.0} MHz",
+            100.0 * UTILISATION_CEILING,
+            100.0 * LUT_CEILING
         )];
         reasons.extend(crowded);
         (
@@ -122,6 +130,12 @@ fn crowded_slrs(slrs: &[SlrUse]) -> Vec<String> {
                 UTILISATION_CEILING,
             ),
             ("LUT", slr.used.luts, slr.available.luts, LUT_CEILING),
+            (
+                "SLLs below",
+                slr.slls_below,
+                slr.slls_available,
+                SLL_CEILING,
+            ),
         ] {
             let share = used as f64 / available.max(1) as f64;
             if share > ceiling {
@@ -173,5 +187,27 @@ mod tests {
             .modified(&platform, "test", |raw| raw.clock_mhz = 225.0)
             .unwrap();
         assert!(!expected_clock(&slower, &platform).is_optimistic());
+    }
+
+    /// Catches: SLR crossings ignored by the clock. 36 small engines in SLR2 leave every
+    /// DSP, BRAM and URAM ceiling alone, but their HBM paths fill 40 × 522 = 20,880 of the
+    /// SLR0-SLR1 boundary's 23,040 super long lines (91 %): 225 MHz expected.
+    #[test]
+    fn a_crowded_boundary_lowers_the_expected_clock() {
+        let platform = default_platform();
+        let text = format!(
+            "{}\n[[engines]]\nname = \"far\"\nkind = \"vector\"\nlanes = 1\ncount = 36\nslr = 2\n",
+            DEFAULT_DESIGN.replace("chunk_bytes = 32768", "chunk_bytes = 512")
+        );
+        let design = load_design(&Source::built_in("d.toml", &text), &platform).unwrap();
+        let estimate = expected_clock(&design, &platform);
+        assert_eq!(estimate.expected_mhz, 225.0, "{:?}", estimate.reasons);
+        assert!(
+            estimate
+                .reasons
+                .contains(&"SLR1 SLLs below 91 %".to_string()),
+            "{:?}",
+            estimate.reasons
+        );
     }
 }
