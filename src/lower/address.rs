@@ -1,6 +1,6 @@
 //! Where a tile's bytes live: row-major tensors striped over a set of HBM channels.
 
-use crate::config::design::Design;
+use crate::config::design::{Design, MemoryModel};
 
 /// The part of one transfer that one pseudo-channel serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,7 +14,8 @@ pub struct ChannelRequest {
     /// contiguous tile), the first from `address`, each `pitch_bytes` after the one before
     /// (the distance between the first two; exact for row-major tiles whose rows land on
     /// the channel at a constant distance, the common case). Addresses are kept modulo
-    /// 4 GiB, beyond any pseudo-channel's capacity.
+    /// 4 GiB, beyond any pseudo-channel's capacity. Only a design on the bank-level model
+    /// (`memory = "dram"`) gets them; for the others they stay 0 (one piece).
     pub pieces: u32,
     pub bytes: u64,
     /// Bursts: each contiguous run within a stripe, cut at the design's burst size.
@@ -91,43 +92,26 @@ impl ChannelRequests {
         self.bytes.resize(set as usize, 0);
         self.bursts.clear();
         self.bursts.resize(set as usize, 0);
-        self.pieces.clear();
-        self.pieces.resize(set as usize, 0);
-        self.starts.clear();
-        self.starts.resize(set as usize, [0; 2]);
-        self.last_segment.clear();
-        self.last_segment.resize(set as usize, u64::MAX);
         let stripe = design.placement().stripe_bytes;
         let burst = design.placement().burst_bytes;
-        // A set address's place in its channel's own address space: stripe `i` lies on
-        // channel `i % set`, after the `i / set` stripes before it there.
-        let local = |address: u64| address / stripe / set * stripe + address % stripe;
-        let mut segment_index = 0u64;
+        // Only the bank-level model reads addresses; the others skip their bookkeeping.
+        let addresses = design.memory() == MemoryModel::Dram;
+        let tracked = if addresses { set as usize } else { 0 };
+        self.pieces.clear();
+        self.pieces.resize(tracked, 0);
+        self.starts.clear();
+        self.starts.resize(tracked, [0; 2]);
+        self.last_segment.clear();
+        self.last_segment.resize(tracked, u64::MAX);
         // Bytes and bursts on each channel of a contiguous range: the partial stripes at its
         // ends one by one, the whole stripes between them in closed form (so a transfer costs
         // O(channels), whatever its length).
         let burst_per_stripe = stripe.div_ceil(burst);
         let mut segment = |start: u64, end: u64| {
-            segment_index += 1;
-            // A segment's part on one channel is contiguous there: its lowest address starts
-            // the channel's piece of it.
-            let mut touch = |index: usize, address: u64| {
-                if self.last_segment[index] != segment_index {
-                    self.last_segment[index] = segment_index;
-                    self.pieces[index] += 1;
-                    if self.pieces[index] <= 2 {
-                        self.starts[index][self.pieces[index] as usize - 1] = address;
-                    }
-                } else if self.pieces[index] <= 2 {
-                    let start = &mut self.starts[index][self.pieces[index] as usize - 1];
-                    *start = (*start).min(address);
-                }
-            };
             let mut piece = |from: u64, to: u64| {
                 let index = ((from / stripe) % set) as usize;
                 self.bytes[index] += to - from;
                 self.bursts[index] += (to - from).div_ceil(burst);
-                touch(index, local(from));
             };
             let first_stripe = start / stripe;
             let last_stripe = (end - 1) / stripe;
@@ -141,28 +125,31 @@ impl ChannelRequests {
             let below = |n: u64, channel: u64| n / set + u64::from(channel < n % set);
             for channel in 0..set {
                 let whole = below(last_stripe, channel) - below(first_stripe + 1, channel);
-                if whole == 0 {
-                    continue;
-                }
                 self.bytes[channel as usize] += whole * stripe;
                 self.bursts[channel as usize] += whole * burst_per_stripe;
-                // The first whole stripe on this channel.
-                let first = first_stripe + 1 + (channel + set - (first_stripe + 1) % set) % set;
-                touch(channel as usize, first / set * stripe);
             }
         };
-        if c0 == 0 && c1 == layout.row_elements {
-            segment(
-                layout.byte_address(r0, 0),
-                layout
-                    .byte_address(r1, 0)
-                    .max(layout.byte_address(r0, 0) + 1),
-            );
-        } else {
-            for row in r0..r1 {
+        // The tile's contiguous ranges: the whole tile when it spans whole rows, else each row.
+        let contiguous = c0 == 0 && c1 == layout.row_elements;
+        let range = |index: u64| {
+            if contiguous {
+                let start = layout.byte_address(r0, 0);
+                (start, layout.byte_address(r1, 0).max(start + 1))
+            } else {
+                let row = r0 + index;
                 let start = layout.byte_address(row, c0);
                 let end = (layout.base_elements + row * layout.row_elements + c1) * layout.bits;
-                segment(start, end.div_ceil(8).max(start + 1));
+                (start, end.div_ceil(8).max(start + 1))
+            }
+        };
+        let ranges = if contiguous { 1 } else { r1 - r0 };
+        for index in 0..ranges {
+            let (start, end) = range(index);
+            segment(start, end);
+        }
+        if addresses {
+            for index in 0..ranges {
+                self.note_addresses(index, range(index), stripe, set);
             }
         }
         layout
@@ -171,16 +158,17 @@ impl ChannelRequests {
             .enumerate()
             .filter(|(index, _)| self.bytes[*index] > 0)
             .map(|(index, &channel)| {
-                let [first, second] = self.starts[index];
+                let [first, second] = self.starts.get(index).copied().unwrap_or_default();
+                let pieces = self.pieces.get(index).copied().unwrap_or_default();
                 // Narrowed as the struct says: a channel index, row counts, and addresses
                 // within a pseudo-channel.
                 ChannelRequest {
                     channel: channel as u32,
-                    pieces: self.pieces[index].min(u64::from(u32::MAX)) as u32,
+                    pieces: pieces.min(u64::from(u32::MAX)) as u32,
                     bytes: self.bytes[index],
                     bursts: self.bursts[index],
                     address: first as u32,
-                    pitch_bytes: if self.pieces[index] > 1 {
+                    pitch_bytes: if pieces > 1 {
                         second.saturating_sub(first).min(u64::from(u32::MAX)) as u32
                     } else {
                         0
@@ -188,6 +176,52 @@ impl ChannelRequests {
                 }
             })
             .collect()
+    }
+
+    /// Records, for the bank-level model, where segment `segment_index` (a tile row, or the
+    /// whole contiguous tile) lies on each channel: its lowest channel address there starts
+    /// the channel's piece of it (a segment's part on one channel is contiguous there).
+    fn note_addresses(
+        &mut self,
+        segment_index: u64,
+        (start, end): (u64, u64),
+        stripe: u64,
+        set: u64,
+    ) {
+        let mut touch = |index: usize, address: u64| {
+            if self.last_segment[index] != segment_index {
+                self.last_segment[index] = segment_index;
+                self.pieces[index] += 1;
+                if self.pieces[index] <= 2 {
+                    self.starts[index][self.pieces[index] as usize - 1] = address;
+                }
+            } else if self.pieces[index] <= 2 {
+                let start = &mut self.starts[index][self.pieces[index] as usize - 1];
+                *start = (*start).min(address);
+            }
+        };
+        // Stripe `i` lies on channel `i % set`, after the `i / set` stripes before it there.
+        let mut piece = |from: u64| {
+            let stripe_index = from / stripe;
+            let local = stripe_index / set * stripe + (from - stripe_index * stripe);
+            touch((stripe_index % set) as usize, local);
+        };
+        let first_stripe = start / stripe;
+        let last_stripe = (end - 1) / stripe;
+        piece(start);
+        if first_stripe == last_stripe {
+            return;
+        }
+        piece(last_stripe * stripe);
+        // Whole stripes between: the first on each channel is its round `rounds` (or the
+        // next, for channels the range starts after), if the range reaches it.
+        let (rounds, rest) = ((first_stripe + 1) / set, (first_stripe + 1) % set);
+        for channel in 0..set {
+            let round = rounds + u64::from(channel < rest);
+            if round * set + channel < last_stripe {
+                touch(channel as usize, round * stripe);
+            }
+        }
     }
 }
 
@@ -250,6 +284,7 @@ mod tests {
                 .modified(&platform, "test", |raw| {
                     raw.hbm.stripe_bytes = stripe;
                     raw.hbm.activation_channels = [0, set - 1];
+                    raw.memory = MemoryModel::Dram;
                 })
                 .unwrap();
             let channels: Vec<u64> = (0..set).collect();
