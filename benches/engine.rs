@@ -36,13 +36,15 @@ fn engine(c: &mut Criterion) {
     });
     group.finish();
 
-    // The same graph on the bank-level HBM; its events are DRAM column accesses (32 B each,
-    // every one timed against the bank, bank-group and bus rules).
+    // The same GEMM on the bank-level HBM, lowered for it (its transfers carry channel
+    // addresses); its events are DRAM column accesses (32 B each, every one timed against
+    // the bank, bank-group and bus rules).
     let dram = design
         .modified(&platform, "bank-level HBM", |raw| {
             raw.memory = MemoryModel::Dram
         })
         .unwrap();
+    let graph = lower(&kernel, &dram).unwrap();
     let bytes: u64 = simulate(&graph, "gemm", &dram, &platform, &mut NullSink)
         .unwrap()
         .channels
