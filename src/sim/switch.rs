@@ -9,6 +9,8 @@
 //! links (PG276 "Lateral AXI Switch Access Throughput Loss"), while one stream alone loses
 //! only the hop latency. On writes a lateral that changes master loses one AXI cycle (PG276).
 
+use crate::config::design::AxiPorts;
+
 /// Which port a requester's traffic to a channel enters at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Routing {
@@ -22,6 +24,14 @@ pub enum Routing {
 }
 
 impl Routing {
+    /// How a design's AXI ports route: one per channel, or one per engine.
+    pub fn of(ports: AxiPorts) -> Self {
+        match ports {
+            AxiPorts::PerChannel => Routing::PerChannel,
+            AxiPorts::PerUnit => Routing::PerUnit,
+        }
+    }
+
     /// The port `unit`'s traffic to `channel` enters at, of `channels` ports in mini-switches
     /// of `per_switch`.
     pub fn port(self, unit: u64, channel: u64, channels: u64, per_switch: u64) -> u64 {

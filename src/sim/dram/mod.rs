@@ -21,7 +21,7 @@ pub mod channel;
 use super::hbm::{ChannelStats, TICKS_PER_CYCLE};
 use super::memory::{Memory, MemoryStats};
 use super::switch::{Routing, Switch};
-use crate::config::design::{AxiPorts, Design};
+use crate::config::design::Design;
 use crate::config::dram::DramTiming;
 use crate::config::platform::Platform;
 use crate::lower::ChannelRequest;
@@ -50,10 +50,7 @@ impl DramSetup {
         DramSetup {
             channels: platform.hbm.channels,
             channels_per_switch: platform.hbm.channels_per_switch,
-            routing: match placement.axi_ports {
-                AxiPorts::PerChannel => Routing::PerChannel,
-                AxiPorts::PerUnit => Routing::PerUnit,
-            },
+            routing: Routing::of(placement.axi_ports),
             burst_bytes: placement.burst_bytes,
             outstanding: placement.outstanding_requests,
             hop_latency_s: platform.hbm.switch_hop_latency_s,

@@ -14,7 +14,7 @@
 //! then crosses the switch's laterals and its port ([`super::switch`], [`super::memory::Hbm`]).
 
 use super::switch::Routing;
-use crate::config::design::{AxiPorts, Design};
+use crate::config::design::Design;
 use crate::config::platform::Platform;
 use window::{Run, Window};
 
@@ -47,11 +47,7 @@ pub struct ChannelTiming {
 impl ChannelTiming {
     /// The timing of `platform`'s HBM for `design`, its ports as the design places them.
     pub fn new(platform: &Platform, design: &Design) -> Self {
-        let routing = match design.placement().axi_ports {
-            AxiPorts::PerChannel => Routing::PerChannel,
-            AxiPorts::PerUnit => Routing::PerUnit,
-        };
-        Self::with_routing(platform, design, routing)
+        Self::with_routing(platform, design, Routing::of(design.placement().axi_ports))
     }
 
     /// The timing with requests entering at the ports `routing` gives.
@@ -300,6 +296,7 @@ impl Channel {
 mod tests {
     use super::*;
     use crate::config::Source;
+    use crate::config::design::AxiPorts;
     use crate::config::design::{DEFAULT_DESIGN, load_design};
     use crate::config::platform::default_platform;
 
