@@ -7,7 +7,7 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use roofsim::config::design::{DEFAULT_DESIGN, load_design, parse_design};
+use roofsim::config::design::{DEFAULT_DESIGN, MemoryModel, load_design, parse_design};
 use roofsim::config::model::{DEFAULT_MODEL, DEFAULT_POLICY, load_model, load_policy};
 use roofsim::config::platform::{DEFAULT_PLATFORM, load_platform};
 use roofsim::config::{ConfigError, Source};
@@ -258,6 +258,19 @@ fn run_case(kind: usize, mutated: &str) -> Result<(), Error> {
     )?;
     let analysis = design_workload(&model, Some(&policy), &platform, &design, &choices)?;
     simulate(analysis, &platform, &design, MAX_EVENTS, None, &|| {})?;
+    if KINDS[kind].0 == "platform.toml" {
+        // The mutated platform's bank-level timing drives a short run on the bank model.
+        let dram = design.modified(&platform, "fuzz", |raw| raw.memory = MemoryModel::Dram)?;
+        let short = WorkloadChoices {
+            batch: 1,
+            cameras: Some(1),
+            vision_layers: Some(1),
+            text_layers: Some(1),
+            ..WorkloadChoices::default()
+        };
+        let analysis = design_workload(&model, Some(&policy), &platform, &dram, &short)?;
+        simulate(analysis, &platform, &dram, MAX_EVENTS, None, &|| {})?;
+    }
     Ok(())
 }
 
