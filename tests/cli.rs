@@ -609,6 +609,47 @@ fn probe_reads_the_design_layout_with_its_stripe() {
     assert!(coarse < fine / 4.0, "{coarse} vs {fine}");
 }
 
+/// The MLP-stream design streams FC1 (SLR0) into FC2 (SLR1, 20 rows of INT8): 160 super long
+/// lines on SLR0-SLR1 beside the 2,610 of five engines' HBM paths. The summary says so; on a
+/// platform whose boundaries had 2,700 the link is refused, named.
+#[test]
+fn a_link_between_slrs_takes_super_long_lines() {
+    let out = tempfile::tempdir().unwrap();
+    let stdout = succeeds(
+        &[
+            "simulate",
+            "--design",
+            "configs/designs/u280-int8-mlp-stream.toml",
+            "--vision-layers",
+            "1",
+            "--text-layers",
+            "1",
+        ],
+        out.path(),
+    );
+    assert!(
+        stdout.contains(
+            "link vision/fc1_gelu -> vision/fc2 crosses SLRs: 160 super long lines on SLR0-SLR1"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2610 of 23040 SLLs to SLR0"), "{stdout}");
+    let platform = std::fs::read_to_string("configs/platforms/u280.toml")
+        .unwrap()
+        .replace("slls_per_boundary = 23040", "slls_per_boundary = 2700");
+    let (_dir, path) = write_temp("platform.toml", &platform);
+    rejects(
+        &[
+            "simulate",
+            "--platform",
+            &path,
+            "--design",
+            "configs/designs/u280-int8-mlp-stream.toml",
+        ],
+        &["vision/fc1_gelu -> vision/fc2", "SLR0-SLR1", "2770"],
+    );
+}
+
 #[test]
 fn probe_prints_idle_latencies() {
     let output = roofsim()

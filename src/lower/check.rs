@@ -6,7 +6,7 @@
 
 use super::vector::vector_chunks;
 use super::{LowerError, link_refusal, operand};
-use crate::config::design::{Design, MappingKey, SramKind, Via};
+use crate::config::design::{Design, EngineModel, MappingKey, SramKind, Via};
 use crate::config::platform::Platform;
 use crate::workload::{Direction, Kernel, Op, Workload};
 
@@ -66,6 +66,67 @@ pub fn check_engines(kernel: &Kernel, design: &Design) -> Result<(), LowerError>
     Ok(())
 }
 
+/// One on-chip link's super long lines: its label and what it takes on each boundary
+/// between neighbouring SLRs (index b: SLR b to b + 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkCrossing {
+    pub link: String,
+    pub slls: Vec<u64>,
+}
+
+/// The on-chip links (`buffer` or `stream`) whose producer and consumer run on engines in
+/// different SLRs. Each consumer engine reads its input from the nearest producer engine,
+/// a stream as wide as what it reads per cycle (an array its rows, a dot or vector engine
+/// its lanes, of activations), across every boundary between the two SLRs.
+pub fn link_crossings(workload: &Workload, design: &Design) -> Vec<LinkCrossing> {
+    let mut slr_of = vec![0usize; design.engines().len()];
+    for (slr, usage) in design.slr_use().iter().enumerate() {
+        for engine in &usage.engines {
+            slr_of[engine.engine] = slr;
+        }
+    }
+    let boundaries = design.slr_use().len().saturating_sub(1);
+    let bits = design.precision().activations.bits();
+    let engines_of = |kernel: &Kernel| {
+        let engines = design.engines_for(&kernel.label(), kernel.class);
+        if kernel.op.uses_arrays() {
+            engines.gemm
+        } else {
+            engines.vector
+        }
+    };
+    let mut crossings = Vec::new();
+    for link in design.links().iter().filter(|l| l.via != Via::Hbm) {
+        let pair = workload
+            .kernels
+            .windows(2)
+            .find(|pair| pair[0].label() == link.from && pair[1].label() == link.to);
+        let Some(pair) = pair else { continue };
+        let producers: Vec<usize> = engines_of(&pair[0]).iter().map(|&e| slr_of[e]).collect();
+        let mut slls = vec![0u64; boundaries];
+        for consumer in engines_of(&pair[1]) {
+            let here = slr_of[consumer];
+            let Some(from) = producers.iter().copied().min_by_key(|&p| p.abs_diff(here)) else {
+                continue;
+            };
+            let width = match design.engines()[consumer].model {
+                EngineModel::Systolic(shape) => shape.rows,
+                EngineModel::Dot { lanes, .. } | EngineModel::Vector { lanes, .. } => lanes,
+            } * bits;
+            for slls in &mut slls[from.min(here)..from.max(here)] {
+                *slls += width;
+            }
+        }
+        if slls.iter().any(|&s| s > 0) {
+            crossings.push(LinkCrossing {
+                link: format!("{} -> {}", link.from, link.to),
+                slls,
+            });
+        }
+    }
+    crossings
+}
+
 /// Checks `design`'s `[mapping]` and `[[links]]` against `workload` on `platform`; the error
 /// names the design file and the mapping key or link at fault.
 pub fn check_mapping(
@@ -122,6 +183,7 @@ pub fn check_mapping(
     for kernel in &workload.kernels {
         check_engines(kernel, design)?;
     }
+    check_crossings(workload, design)?;
     let mut on_chip_bytes = 0u64;
     for link in design.links() {
         let refuse = |rule: String| LowerError::Link {
@@ -185,6 +247,34 @@ pub fn check_mapping(
                  of buffers.memory beside the design's {used}; the platform has {available} \
                  (use via = \"hbm\", a shallower stream or smaller tiles)"
             )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses links whose super long lines, with the engines' HBM paths, overfill a boundary
+/// between SLRs; names the link that tips it over.
+fn check_crossings(workload: &Workload, design: &Design) -> Result<(), LowerError> {
+    let slrs = design.slr_use();
+    let mut used: Vec<u64> = slrs.iter().skip(1).map(|slr| slr.slls_below).collect();
+    for crossing in link_crossings(workload, design) {
+        for (boundary, slls) in crossing.slls.iter().enumerate() {
+            used[boundary] += slls;
+            let available = slrs[boundary + 1].slls_available;
+            if available > 0 && used[boundary] > available {
+                return Err(LowerError::Link {
+                    file: design.source().to_string(),
+                    link: crossing.link.clone(),
+                    rule: format!(
+                        "its stream across the SLR{boundary}-SLR{} boundary ({slls} super long \
+                         lines) brings the boundary to {} of its {available}, with the HBM \
+                         paths and the links before it: place its engines in one SLR or \
+                         narrow them",
+                        boundary + 1,
+                        used[boundary]
+                    ),
+                });
+            }
         }
     }
     Ok(())

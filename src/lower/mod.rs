@@ -24,7 +24,7 @@ use layer::{OutputTile, Read, Upstream};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 pub use address::ChannelRequest;
-pub use check::{check_engines, check_mapping};
+pub use check::{LinkCrossing, check_engines, check_mapping, link_crossings};
 pub use dot::to_dot;
 pub use layer::{link_refusal, needs_whole_input};
 pub use size::{

@@ -490,6 +490,21 @@ pub fn simulation_text(
     let options = &analysis.workload.options;
     let _ = writeln!(out, "{}", design_line(design));
     out.push_str(&super::resources::slr_text(design));
+    for crossing in crate::lower::link_crossings(&analysis.workload, design) {
+        let boundaries: Vec<String> = crossing
+            .slls
+            .iter()
+            .enumerate()
+            .filter(|(_, slls)| **slls > 0)
+            .map(|(b, slls)| format!("{slls} super long lines on SLR{b}-SLR{}", b + 1))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  link {} crosses SLRs: {}",
+            crossing.link,
+            boundaries.join(", ")
+        );
+    }
     out.push_str(&expected_clock(design, platform).text());
     let ops: f64 = analysis.iter().map(|(_, point)| point.ops).sum();
     if let Some(power) = run_power(sim, design, platform, ops, options.batch) {
