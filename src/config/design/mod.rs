@@ -25,6 +25,11 @@ pub struct RawDesign {
     pub name: String,
     pub clock_mhz: f64,
     pub precision: String,
+    /// Whether integer MACs share DSPs as RTL cores pack them (the platform's
+    /// `macs_per_dsp`: two INT8 or four INT4 per DSP48E2); false: one MAC per DSP, as plain
+    /// HLS maps them (WP486).
+    #[serde(default = "packed")]
+    pub dsp_packing: bool,
     pub memory: MemoryModel,
     pub arrays: RawArrays,
     pub vector: RawVector,
@@ -41,6 +46,10 @@ pub struct RawDesign {
     pub mapping: BTreeMap<String, Vec<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<RawLink>,
+}
+
+fn packed() -> bool {
+    true
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -509,6 +518,7 @@ pub fn validate_design(
         buffer_slots,
         buffers: raw.buffers.memory,
         vector_chunk_bytes,
+        dsp_packing: raw.dsp_packing,
         pool: (array_count, (array.rows, array.cols), vector_units),
     };
     let (resources, slrs) = resources::check(&demand, platform, file, raw.engines.is_empty())?;

@@ -1,5 +1,6 @@
 //! What a design takes from the platform, in all and per SLR: DSPs (one MAC unit per PE or
-//! lane, packed as the platform allows at the engine's precision), tile buffers (slots × the
+//! lane, packed as the platform allows at the engine's precision when the design packs
+//! them, `dsp_packing`, else one MAC per DSP), tile buffers (slots × the
 //! A, B and C tiles per GEMM engine, in BRAM or URAM) and vector line buffers (two inputs and
 //! one output per slot per vector engine, in BRAM), in whole blocks.
 //!
@@ -77,6 +78,8 @@ pub(super) struct Demand<'a> {
     pub buffer_slots: u64,
     pub buffers: SramKind,
     pub vector_chunk_bytes: u64,
+    /// Integer MACs packed as the platform allows; else one per DSP.
+    pub dsp_packing: bool,
     /// The pool's array count and shape, and vector units, for error messages.
     pub pool: (u64, (u64, u64), u64),
 }
@@ -144,11 +147,14 @@ impl EngineDemand {
 
 impl Demand<'_> {
     fn of(&self, engine: &Engine, platform: &Platform) -> EngineDemand {
+        let packed = platform.macs_per_dsp(engine.precision);
+        let macs_per_dsp = if self.dsp_packing {
+            packed
+        } else {
+            packed.min(1.0)
+        };
         let (dsps, luts) = match engine.mac {
-            MacKind::Dsp => (
-                engine.macs_per_cycle() as f64 / platform.macs_per_dsp(engine.precision),
-                0,
-            ),
+            MacKind::Dsp => (engine.macs_per_cycle() as f64 / macs_per_dsp, 0),
             MacKind::Lut => (0.0, lut_mac_cost(engine.macs_per_cycle(), self.precision)),
         };
         let sram = &platform.sram;

@@ -112,3 +112,16 @@ fn engines_above_slr0_share_the_boundaries_hbm_paths_cross() {
     assert_eq!(slrs[1].slls_below, (2 + 2 + 40) * 522);
     assert_eq!(slrs[2].slls_below, (2 + 40) * 522);
 }
+
+/// Catches: INT8 packing assumed whatever the design says. Unpacked (plain HLS, one MAC per
+/// DSP), three 64 × 64 INT8 arrays need 12,288 DSPs and are refused; three 32 × 64 take
+/// 6,144, twice what they take packed.
+#[test]
+fn unpacked_int8_macs_take_one_dsp_each() {
+    let unpacked = DEFAULT_DESIGN.replace("dsp_packing = true", "dsp_packing = false");
+    let error = design(&unpacked).unwrap_err().to_string();
+    assert!(error.contains("12288 DSPs"), "{error}");
+    let narrow = |text: &str| design(&text.replace("rows = 64", "rows = 32")).unwrap();
+    assert_eq!(narrow(&unpacked).resources().dsps, 6144);
+    assert_eq!(narrow(DEFAULT_DESIGN).resources().dsps, 3072);
+}
