@@ -37,6 +37,20 @@ pub fn probe_hbm(
         design.placement().burst_bytes,
         design.placement().axi_ports.name(),
     );
+    if let (true, Some(dram)) = (
+        probes.iter().any(|p| p.memory == ProbeMemory::Dram),
+        platform.hbm.dram,
+    ) {
+        let _ = writeln!(
+            text,
+            "bank model: {} address map, {} banks of {} rows x {} B, reorder queue of {}",
+            dram.mapping.name(),
+            dram.banks(),
+            dram.rows,
+            dram.row_bytes,
+            dram.queue_depth
+        );
+    }
     text.push_str(&probe_table(&rows));
     if probes.iter().any(|p| p.memory == ProbeMemory::Dram) {
         let fit = fit_fast_model(platform, design);

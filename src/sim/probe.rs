@@ -369,6 +369,28 @@ mod tests {
         }
     }
 
+    /// Catches: the address map ignored. Under row-bank-column a sequential stream stays in
+    /// one bank group for a whole 1 KB page, so its columns keep tCCD_L (4 cycles) apart
+    /// instead of alternating groups every 2: half the bandwidth of the default map.
+    #[test]
+    fn row_bank_column_mapping_halves_a_sequential_stream() {
+        let (mut platform, design) = setup();
+        let default = gb_per_s(run_probe(
+            &platform,
+            &design,
+            &probe(ProbeMemory::Dram, 512, 1),
+        ));
+        let dram = platform.hbm.dram.as_mut().unwrap();
+        dram.mapping = crate::config::dram::AddressMapping::RowBankColumn;
+        let tccd_l = dram.tccd_l as f64 / dram.burst_cycles as f64;
+        let rbc = gb_per_s(run_probe(
+            &platform,
+            &design,
+            &probe(ProbeMemory::Dram, 512, 1),
+        ));
+        assert!(within(rbc, default / tccd_l, 0.05), "{rbc} vs {default}");
+    }
+
     /// Shuhai: 48 / 55 / 62 cycles of 450 MHz for a page hit, closed page and page miss
     /// (±3 cycles), 7 more with the switch enabled.
     #[test]
