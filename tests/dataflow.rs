@@ -408,7 +408,7 @@ fn lut_multipliers_take_luts_instead_of_dsps() {
     assert!(error.contains("`lut` multipliers are integer"), "{error}");
     let no_luts = roofsim::config::platform::DEFAULT_PLATFORM
         .lines()
-        .filter(|line| !line.starts_with("luts"))
+        .filter(|line| !line.starts_with("luts = "))
         .collect::<Vec<_>>()
         .join("\n");
     let platform =

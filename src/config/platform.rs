@@ -20,6 +20,8 @@ struct RawPlatform {
     slrs: Vec<SlrBudget>,
     #[serde(default)]
     slr_crossings: Option<RawCrossings>,
+    #[serde(default)]
+    logic: Option<LogicCost>,
     power: Option<RawPower>,
 }
 
@@ -28,6 +30,15 @@ struct RawPlatform {
 struct RawCrossings {
     slls_per_boundary: u64,
     hbm_port_slls: u64,
+}
+
+/// LUTs and flip-flops of a DSP-based engine's ordinary logic (operand registers, adder
+/// pipelines, control), per DSP it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogicCost {
+    pub luts_per_dsp: f64,
+    pub ffs_per_dsp: f64,
 }
 
 /// Super long lines between neighbouring SLRs, and what an engine's HBM path takes of them
@@ -146,6 +157,9 @@ pub struct SlrBudget {
     /// may build its multipliers from LUTs there).
     #[serde(default)]
     pub luts: u64,
+    /// Flip-flops of the SLR's kernel region; 0 when the platform does not say.
+    #[serde(default)]
+    pub ffs: u64,
 }
 
 /// The power model's inputs, each a range (low, high): the board's static power with a
@@ -209,6 +223,8 @@ pub struct Platform {
     pub slrs: Vec<SlrBudget>,
     /// `None` when the platform file does not say: crossings are not counted.
     pub slr_crossings: Option<SlrCrossings>,
+    /// `None` when the platform file does not say: only LUT multipliers are counted.
+    pub logic: Option<LogicCost>,
     /// `None` when the platform file gives no `[power]`: no power is reported.
     pub power: Option<PowerInputs>,
 }
@@ -318,6 +334,7 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
         bram_blocks: raw.sram.bram_blocks,
         uram_blocks: raw.sram.uram_blocks,
         luts: 0,
+        ffs: 0,
     };
     let slrs = if raw.slrs.is_empty() {
         vec![chip]
@@ -450,6 +467,13 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
             }),
             None => None,
         },
+        logic: match raw.logic {
+            Some(logic) => Some(LogicCost {
+                luts_per_dsp: number("logic.luts_per_dsp", logic.luts_per_dsp, 0.0..=10_000.0)?,
+                ffs_per_dsp: number("logic.ffs_per_dsp", logic.ffs_per_dsp, 0.0..=10_000.0)?,
+            }),
+            None => None,
+        },
         power,
     })
 }
@@ -483,7 +507,8 @@ mod tests {
                 dsp_slices: 9024,
                 bram_blocks: 2016,
                 uram_blocks: 960,
-                luts: 0
+                luts: 0,
+                ffs: 0
             }]
         );
         let over = DEFAULT_PLATFORM.replace("uram_blocks = 320", "uram_blocks = 400");

@@ -28,6 +28,10 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
         "bram_share",
         "uram_share",
         "lut_share",
+        "logic_luts",
+        "ffs",
+        "ffs_available",
+        "ff_share",
         "slls_below",
         "slls_available",
         "sll_share",
@@ -45,6 +49,10 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
                 format!("{:.2}", engine.uram_blocks),
                 engine.port_blocks.to_string(),
                 engine.luts.to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -84,6 +92,7 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
                 bram_blocks: platform.sram.bram_blocks,
                 uram_blocks: platform.sram.uram_blocks,
                 luts: platform.slrs.iter().map(|s| s.luts).sum(),
+                ffs: platform.slrs.iter().map(|s| s.ffs).sum(),
             },
             None,
         )));
@@ -114,6 +123,10 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
             share(used.bram_blocks, available.bram_blocks),
             share(used.uram_blocks, available.uram_blocks),
             share(used.luts, available.luts),
+            used.logic_luts.to_string(),
+            used.ffs.to_string(),
+            available.ffs.to_string(),
+            share(used.ffs, available.ffs),
             slls_below,
             slls_available,
             sll_share,
@@ -139,6 +152,18 @@ pub fn slr_text(design: &Design) -> String {
             .iter()
             .map(|e| design.engines()[e.engine].name.as_str())
             .collect();
+        let logic = if used.logic_luts + used.ffs > 0 {
+            format!(
+                ", {} LUTs ({:.1}%) and {} of {} FFs ({:.1}%) in DSP engines' logic",
+                used.logic_luts,
+                percent(used.logic_luts, available.luts),
+                used.ffs,
+                available.ffs,
+                percent(used.ffs, available.ffs)
+            )
+        } else {
+            String::new()
+        };
         let luts = if used.luts > 0 {
             format!(
                 ", {} of {} LUTs ({:.1}%) in LUT multipliers",
@@ -160,7 +185,7 @@ pub fn slr_text(design: &Design) -> String {
             String::new()
         };
         text.push_str(&format!(
-            "  SLR{slr}: {} of {} DSPs ({:.1}%), {} of {} BRAM, {} of {} URAM{luts}{crossing}; {}\n",
+            "  SLR{slr}: {} of {} DSPs ({:.1}%), {} of {} BRAM, {} of {} URAM{luts}{logic}{crossing}; {}\n",
             used.dsps,
             available.dsp_slices,
             percent(used.dsps, available.dsp_slices),

@@ -378,6 +378,8 @@ pub fn summary_json(
                 "bram_share": share(slr.used.bram_blocks, slr.available.bram_blocks),
                 "uram_share": share(slr.used.uram_blocks, slr.available.uram_blocks),
                 "luts": slr.used.luts,
+                "logic_luts": slr.used.logic_luts,
+                "ffs": slr.used.ffs,
                 "slls_below": slr.slls_below,
                 "slls_available": slr.slls_available,
                 "engines": slr.engines.iter().map(|e| design.engines()[e.engine].name.clone()).collect::<Vec<_>>(),

@@ -5,7 +5,7 @@
 //! Rules (sources in `../shared/reference/u280-resources-power.md` §5):
 //! - the platform's kernel clock target (U280: 300 MHz, the Vitis default (P) UG1702) when
 //!   every SLR stays within the utilisation ceilings tools use for timing closure: DSP, BRAM
-//!   and URAM at most 80 % of the SLR's kernel region, LUTs at most 70 % (FINN
+//!   and URAM at most 80 % of the SLR's kernel region, LUTs at most 70 %, FFs 50 % (FINN
 //!   `DEFAULT_RES_LIMITS`, "recommended resource limits from Xilinx for timing closure" (P));
 //! - the same when a boundary between SLRs carries more than 70 % of its super long lines
 //!   (the reference's rule of thumb from routed U280 builds that failed at 59–85 % (S));
@@ -13,7 +13,7 @@
 //!   that filled the U280 closed at (DFX 200 MHz, FlightLLM 225 MHz, Chen et al. 245–250 MHz
 //!   (S)); the midpoint is an assumption, the range is what the summary shows.
 //!
-//! Not modelled yet: LUTs other than LUT multipliers, FFs, the size of a single engine,
+//! Not modelled yet: the logic of vector units, the size of a single engine,
 //! unregistered SLR crossings (crossings are assumed registered, UG1399).
 
 use super::{Design, SlrUse};
@@ -22,8 +22,12 @@ use crate::config::platform::Platform;
 /// FINN's DSP, BRAM and URAM ceilings per SLR (P).
 pub const UTILISATION_CEILING: f64 = 0.80;
 
-/// FINN's LUT ceiling per SLR (P), applied to the LUTs roofsim estimates (LUT multipliers).
+/// FINN's LUT ceiling per SLR (P), applied to the LUTs roofsim estimates (LUT multipliers
+/// and the DSP engines' logic).
 pub const LUT_CEILING: f64 = 0.70;
+
+/// FINN's flip-flop ceiling per SLR (P).
+pub const FF_CEILING: f64 = 0.50;
 
 /// Share of a boundary's super long lines beyond which routing congests (S): routed U280
 /// builds at 59 % and 85 % of a boundary missed 300 MHz.
@@ -82,10 +86,11 @@ pub fn expected_clock(design: &Design, platform: &Platform) -> ClockEstimate {
     } else {
         let (low, mid, high) = CROWDED_CLOCK_MHZ;
         let mut reasons = vec![format!(
-            "beyond the ceilings ({:.0} % DSP/BRAM/URAM, {:.0} % LUT and SLL) full U280 \
-             designs closed at {low:.0}-{high:.0} MHz",
+            "beyond the ceilings ({:.0} % DSP/BRAM/URAM, {:.0} % LUT and SLL, {:.0} % FF) full \
+             U280 designs closed at {low:.0}-{high:.0} MHz",
             100.0 * UTILISATION_CEILING,
-            100.0 * LUT_CEILING
+            100.0 * LUT_CEILING,
+            100.0 * FF_CEILING
         )];
         reasons.extend(crowded);
         (
@@ -129,7 +134,13 @@ fn crowded_slrs(slrs: &[SlrUse]) -> Vec<String> {
                 slr.available.uram_blocks,
                 UTILISATION_CEILING,
             ),
-            ("LUT", slr.used.luts, slr.available.luts, LUT_CEILING),
+            (
+                "LUT",
+                slr.used.luts + slr.used.logic_luts,
+                slr.available.luts,
+                LUT_CEILING,
+            ),
+            ("FF", slr.used.ffs, slr.available.ffs, FF_CEILING),
             (
                 "SLLs below",
                 slr.slls_below,
@@ -174,6 +185,13 @@ mod tests {
         assert!(estimate.is_optimistic());
         assert!(
             estimate.reasons.contains(&"SLR0 DSP 91 %".to_string()),
+            "{:?}",
+            estimate.reasons
+        );
+        // Its 2,496 DSPs' logic, 162 FFs each, fill 50.4 % of SLR0's flip-flops: over
+        // FINN's 50 % too.
+        assert!(
+            estimate.reasons.contains(&"SLR0 FF 50 %".to_string()),
             "{:?}",
             estimate.reasons
         );

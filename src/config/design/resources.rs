@@ -35,8 +35,12 @@ pub struct ResourceUse {
     pub dsps: u64,
     pub bram_blocks: u64,
     pub uram_blocks: u64,
-    /// LUTs of the engines whose multipliers are LUTs (other logic is not estimated yet).
+    /// LUTs of the engines whose multipliers are LUTs.
     pub luts: u64,
+    /// LUTs and flip-flops of the DSP-based engines' ordinary logic (the platform's
+    /// `[logic]` cost per DSP; 0 when it gives none).
+    pub logic_luts: u64,
+    pub ffs: u64,
 }
 
 /// One SLR: what its engines take, what its part of the kernel region offers, and the
@@ -104,6 +108,9 @@ struct EngineDemand {
     tile_bytes: u64,
     line_bytes: u64,
     luts: u64,
+    /// Ordinary logic of a DSP-based engine, before the SLR's rounding.
+    logic_luts: f64,
+    ffs: f64,
     /// Blocks side by side its tile buffers' ports need (in the design's buffer memory),
     /// and its line buffers' (in BRAM).
     tile_port_blocks: u64,
@@ -170,11 +177,19 @@ impl Demand<'_> {
         let ports = |widths: &[u64], port_bits: u64| -> u64 {
             widths.iter().map(|bits| bits.div_ceil(port_bits)).sum()
         };
+        let logic = platform
+            .logic
+            .unwrap_or(crate::config::platform::LogicCost {
+                luts_per_dsp: 0.0,
+                ffs_per_dsp: 0.0,
+            });
         let mut demand = EngineDemand {
             dsps,
             tile_bytes: 0,
             line_bytes: 0,
             luts,
+            logic_luts: dsps * logic.luts_per_dsp,
+            ffs: dsps * logic.ffs_per_dsp,
             tile_port_blocks: 0,
             line_port_blocks: 0,
         };
@@ -334,6 +349,8 @@ pub(super) fn check(
         bram_blocks,
         uram_blocks,
         luts: each.iter().map(|e| e.luts).sum(),
+        logic_luts: each.iter().map(|e| e.logic_luts).sum::<f64>().ceil() as u64,
+        ffs: each.iter().map(|e| e.ffs).sum::<f64>().ceil() as u64,
     };
     if let Some(engine) = engines
         .iter()
@@ -382,12 +399,22 @@ pub(super) fn check(
             bram_blocks,
             uram_blocks,
             luts: here.iter().map(|&e| each[e].luts).sum(),
+            logic_luts: here.iter().map(|&e| each[e].logic_luts).sum::<f64>().ceil() as u64,
+            ffs: here.iter().map(|&e| each[e].ffs).sum::<f64>().ceil() as u64,
         };
+        // LUT multipliers need the SLR's LUTs known; logic is checked where they are.
+        let known = |offered: u64| if offered > 0 { offered } else { u64::MAX };
         for (name, need, offered) in [
             ("DSPs", used.dsps, budget.dsp_slices),
             ("BRAM blocks", used.bram_blocks, budget.bram_blocks),
             ("URAM blocks", used.uram_blocks, budget.uram_blocks),
             ("LUTs for LUT multipliers", used.luts, budget.luts),
+            (
+                "LUTs (multipliers and DSP engines' logic)",
+                used.luts + used.logic_luts,
+                known(budget.luts),
+            ),
+            ("flip-flops", used.ffs, known(budget.ffs)),
         ] {
             if need > offered {
                 let names: Vec<&str> = here.iter().map(|&e| engines[e].name.as_str()).collect();

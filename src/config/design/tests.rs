@@ -125,3 +125,31 @@ fn unpacked_int8_macs_take_one_dsp_each() {
     assert_eq!(narrow(&unpacked).resources().dsps, 6144);
     assert_eq!(narrow(DEFAULT_DESIGN).resources().dsps, 3072);
 }
+
+/// The DSP engines' ordinary logic at the platform's 92 LUTs and 162 FFs per DSP (PG367's
+/// DPUCAHX8H): the default design's 6,144 DSPs take 565,248 LUTs and 995,328 FFs; a platform
+/// whose SLRs had 300,000 FFs each refuses it, naming the flip-flops.
+#[test]
+fn dsp_engines_take_luts_and_flip_flops_for_their_logic() {
+    let default = design(DEFAULT_DESIGN).unwrap();
+    assert_eq!(default.resources().logic_luts, 6144 * 92);
+    assert_eq!(default.resources().ffs, 6144 * 162);
+    assert_eq!(default.slr_use()[0].used.ffs, 2048 * 162);
+    let text = crate::config::platform::DEFAULT_PLATFORM
+        .lines()
+        .map(|line| {
+            if line.starts_with("ffs = ") {
+                "ffs = 300000"
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let platform =
+        crate::config::platform::load_platform(&Source::built_in("p.toml", &text)).unwrap();
+    let error = load_design(&Source::built_in("d.toml", DEFAULT_DESIGN), &platform)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("331776 flip-flops"), "{error}");
+}
