@@ -306,14 +306,14 @@ impl DramChannel {
     /// and blocks the channel for `tRP + tRFC`.
     fn refresh(&mut self, timing: &DramTiming, cycle: u64) {
         let due = self.next_refresh + (cycle - self.next_refresh) / timing.trefi * timing.trefi;
-        let open: Vec<u64> = self
+        let open_ready = self
             .banks
             .iter()
             .filter(|bank| bank.open_row.is_some())
             .map(|bank| bank.precharge_ready)
-            .collect();
-        let precharged = match open.iter().max() {
-            Some(&ready) => due.max(ready) + timing.trp,
+            .max();
+        let precharged = match open_ready {
+            Some(ready) => due.max(ready) + timing.trp,
             None => due,
         };
         let start = precharged.max(self.bus_free);
