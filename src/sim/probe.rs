@@ -8,9 +8,10 @@
 //! working set (random, a fixed-seed generator, so runs repeat exactly). `striped` reads one
 //! tensor as the design lays tensors out: a single requester issues its bursts in address
 //! order, `stripe_bytes` on one channel before the next (each channel's port still keeps
-//! `outstanding` in flight), so a stripe much longer than the window starves the others. A share of the
-//! requests are writes, spread evenly. Bandwidth is all bytes over the time from the first
-//! issue to the last completion; latency is each request's completion less its issue.
+//! `outstanding` in flight), so a stripe much longer than the window starves the others. A
+//! share of the requests are writes, spread evenly. Bandwidth is all bytes over the time
+//! from the first issue to the last completion; latency is each request's completion less
+//! its issue.
 
 use super::dram::{Dram, DramSetup};
 use super::hbm::{ChannelTiming, TICKS_PER_CYCLE};

@@ -4,8 +4,8 @@
 //! A request of `bursts` bursts carrying `bytes` occupies the channel, burst after burst, for
 //! its data beats at the channel's peak rate plus a fixed overhead per burst, and at least
 //! the controller's request interval per burst (what makes short bursts slow). The channel's
-//! port keeps at most `O` bursts in flight: a window of the release times of the bursts it has issued. A burst that finds all `O` slots taken waits
-//! for the oldest to be released. A burst's data is back `L` (the access latency, plus the
+//! port keeps at most `O` bursts in flight: a window of the release times of the bursts it
+//! has issued. A burst that finds all `O` slots taken waits for the oldest to be released. A burst's data is back `L` (the access latency, plus the
 //! switch hops it crosses) after the channel has served it, and only then is its slot free.
 //! So one burst alone takes `service + L`; `O` bursts keep the channel busy when
 //! `(O − 1) · service ≥ L`; otherwise a port moves `O` bursts per `service + L`: the
