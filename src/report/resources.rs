@@ -152,7 +152,19 @@ pub fn slr_text(design: &Design) -> String {
             .iter()
             .map(|e| design.engines()[e.engine].name.as_str())
             .collect();
-        let logic = if used.logic_luts + used.ffs > 0 {
+        // Each part shows only when the SLR has something of it.
+        let part = |show: bool, text: String| if show { text } else { String::new() };
+        let luts = part(
+            used.luts > 0,
+            format!(
+                ", {} of {} LUTs ({:.1}%) in LUT multipliers",
+                used.luts,
+                available.luts,
+                percent(used.luts, available.luts)
+            ),
+        );
+        let logic = part(
+            used.logic_luts + used.ffs > 0,
             format!(
                 ", {} LUTs ({:.1}%) and {} of {} FFs ({:.1}%) in DSP engines' logic",
                 used.logic_luts,
@@ -160,30 +172,17 @@ pub fn slr_text(design: &Design) -> String {
                 used.ffs,
                 available.ffs,
                 percent(used.ffs, available.ffs)
-            )
-        } else {
-            String::new()
-        };
-        let luts = if used.luts > 0 {
-            format!(
-                ", {} of {} LUTs ({:.1}%) in LUT multipliers",
-                used.luts,
-                available.luts,
-                percent(used.luts, available.luts)
-            )
-        } else {
-            String::new()
-        };
-        let crossing = if usage.slls_available > 0 {
+            ),
+        );
+        let crossing = part(
+            usage.slls_available > 0,
             format!(
                 ", {} of {} SLLs to SLR{} (HBM paths)",
                 usage.slls_below,
                 usage.slls_available,
-                slr - 1
-            )
-        } else {
-            String::new()
-        };
+                slr.saturating_sub(1)
+            ),
+        );
         text.push_str(&format!(
             "  SLR{slr}: {} of {} DSPs ({:.1}%), {} of {} BRAM, {} of {} URAM{luts}{logic}{crossing}; {}\n",
             used.dsps,

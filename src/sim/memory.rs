@@ -96,7 +96,7 @@ impl Memory for Hbm {
             let mut done = channel.serve(timing, arrival_tick, request.bytes, request.bursts, hops);
             if switched && request.bytes > 0 {
                 // The data, ending `latency` before `done`, crosses the laterals and the port.
-                let latency = timing.latency_ticks + hops * timing.hop_latency_ticks;
+                let latency = timing.latency_ticks_after(hops);
                 let data = timing.data_ticks(request.bytes);
                 let data_end = done - latency;
                 let switch_of = |index: u64| index / timing.channels_per_switch;

@@ -8,7 +8,9 @@
 //!   and URAM at most 80 % of the SLR's kernel region, LUTs at most 70 %, FFs 50 % (FINN
 //!   `DEFAULT_RES_LIMITS`, "recommended resource limits from Xilinx for timing closure" (P));
 //! - the same when a boundary between SLRs carries more than 70 % of its super long lines
-//!   (the reference's rule of thumb from routed U280 builds that failed at 59–85 % (S));
+//!   (an assumption (D): the reference's rule of thumb, between two routed U280 builds (S),
+//!   one at 59 % of a boundary that failed routing, an earlier version of it missing 300 MHz
+//!   by 2.1 ns, and one at 85 % whose SLR0 was 99 % full);
 //! - beyond a ceiling, 225 MHz, in a range of 200–250 MHz: what published LLM accelerators
 //!   that filled the U280 closed at (DFX 200 MHz, FlightLLM 225 MHz, Chen et al. 245–250 MHz
 //!   (S)); the midpoint is an assumption, the range is what the summary shows.
@@ -29,8 +31,8 @@ pub const LUT_CEILING: f64 = 0.70;
 /// FINN's flip-flop ceiling per SLR (P).
 pub const FF_CEILING: f64 = 0.50;
 
-/// Share of a boundary's super long lines beyond which routing congests (S): routed U280
-/// builds at 59 % and 85 % of a boundary missed 300 MHz.
+/// Share of a boundary's super long lines beyond which routing is expected to congest: an
+/// assumption (D) between two routed U280 builds (S), at 59 % (failed routing) and 85 %.
 pub const SLL_CEILING: f64 = 0.70;
 
 /// What full designs on the U280 closed at: 200–250 MHz, 225 expected (S).

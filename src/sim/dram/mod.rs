@@ -117,7 +117,7 @@ pub struct Dram {
 }
 
 /// Bytes one AXI beat carries (256-bit ports, PG276).
-pub const AXI_BEAT_BYTES: u64 = 32;
+const AXI_BEAT_BYTES: u64 = 32;
 
 impl Dram {
     /// An idle memory of `timing` for a graph of `kernels` kernels.

@@ -84,6 +84,11 @@ impl ChannelTiming {
             .port(unit, channel, self.channels, self.channels_per_switch)
     }
 
+    /// Ticks from the end of a burst's service to its data back, `hops` mini-switches away.
+    pub fn latency_ticks_after(&self, hops: u64) -> u64 {
+        self.latency_ticks + hops * self.hop_latency_ticks
+    }
+
     /// Mini-switches between `port` and `channel`.
     pub fn hops(&self, port: u64, channel: u64) -> u64 {
         (port / self.channels_per_switch).abs_diff(channel / self.channels_per_switch)
@@ -175,7 +180,7 @@ impl Channel {
         hops: u64,
     ) -> u64 {
         let data = timing.data_ticks(bytes);
-        let latency = timing.latency_ticks + hops * timing.hop_latency_ticks;
+        let latency = timing.latency_ticks_after(hops);
         let overhead = (bursts * timing.overhead_ticks_per_burst)
             .max((bursts * timing.interval_ticks_per_burst).saturating_sub(data));
         let service = data + overhead;
@@ -453,7 +458,7 @@ mod tests {
             hops: u64,
         ) -> u64 {
             let data = timing.data_ticks(bytes);
-            let latency = timing.latency_ticks + hops * timing.hop_latency_ticks;
+            let latency = timing.latency_ticks_after(hops);
             let overhead = (bursts * timing.overhead_ticks_per_burst)
                 .max((bursts * timing.interval_ticks_per_burst).saturating_sub(data));
             let service = data + overhead;
