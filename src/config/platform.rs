@@ -530,6 +530,21 @@ mod tests {
         assert_eq!(u280.sram.total_bytes(), 2016 * 4608 + 960 * 36864);
     }
 
+    /// Bank-level timing that cannot hold (a row cycle shorter than its active and precharge
+    /// times, a refresh longer than its interval) is refused naming the field.
+    #[test]
+    fn impossible_dram_timing_is_refused_by_field() {
+        for (from, to, field) in [
+            ("trc_ns = 48.0", "trc_ns = 20.0", "hbm.dram.trc_ns"),
+            ("trfc_ns = 260.0", "trfc_ns = 5000.0", "hbm.dram.trfc_ns"),
+            ("rows = 16384", "rows = 1000", "hbm.dram.rows"),
+        ] {
+            let text = DEFAULT_PLATFORM.replace(from, to);
+            let error = load_platform(&Source::built_in("p.toml", &text)).unwrap_err();
+            assert!(error.to_string().contains(field), "{to}: {error}");
+        }
+    }
+
     #[test]
     fn unknown_field_is_named() {
         let text = DEFAULT_PLATFORM.replace("dsp_slices = 9024", "dsp_slices = 9024\ndsps = 1");
