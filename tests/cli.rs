@@ -633,7 +633,10 @@ fn a_link_between_slrs_takes_super_long_lines() {
         ),
         "{stdout}"
     );
-    assert!(stdout.contains("2610 of 23040 SLLs to SLR0"), "{stdout}");
+    assert!(
+        stdout.contains("2770 of 23040 SLLs to SLR0 (HBM paths and links)"),
+        "{stdout}"
+    );
     let platform = std::fs::read_to_string("configs/platforms/u280.toml")
         .unwrap()
         .replace("slls_per_boundary = 23040", "slls_per_boundary = 2700");

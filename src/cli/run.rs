@@ -10,6 +10,7 @@ use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
 use crate::config::precision::PrecisionPair;
 use crate::config::{ConfigError, Source, dimensions};
+use crate::lower::Bill;
 use crate::lower::to_dot;
 use crate::pipeline::{self, Error, MergeInput, ModelInputs, SweepOptions};
 use crate::report::{self, ReportError, write_all};
@@ -83,10 +84,32 @@ fn load_design_for(
 }
 
 /// With `--clock-from-model`, the design at the clock it can be expected to close at when
-/// that is lower than the one it states (the rules only ever warn of too fast a clock).
-fn clock_from_model(design: Design, platform: &Platform, apply: bool) -> Result<Design, Error> {
-    let estimate = expected_clock(&design, platform);
-    if !apply || !estimate.is_optimistic() {
+/// that is lower than the one it states (the rules only ever warn of too fast a clock),
+/// counting the on-chip links of the workload it runs unless it runs a lone GEMM.
+fn clock_from_model(
+    design: Design,
+    loaded: &Inputs,
+    apply: bool,
+    lone_gemm: bool,
+) -> Result<Design, Error> {
+    if !apply {
+        return Ok(design);
+    }
+    let platform = &loaded.platform;
+    let slrs = if lone_gemm {
+        design.slr_use().to_vec()
+    } else {
+        let analysis = pipeline::design_workload(
+            &loaded.model,
+            loaded.policy.as_ref(),
+            platform,
+            &design,
+            &loaded.choices,
+        )?;
+        Bill::of(&analysis.workload, &design, platform).slrs
+    };
+    let estimate = expected_clock(&design, platform, &slrs);
+    if !estimate.is_optimistic() {
         return Ok(design);
     }
     let expected_mhz = estimate.expected_mhz;
@@ -158,7 +181,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<Ran, Error> {
     let mut inputs = load_inputs(&args.inputs)?;
     inputs.choices.kernels = args.kernels.clone();
     let design = load_design_for(args.design.as_deref(), &args.inputs, &inputs)?;
-    let mut design = clock_from_model(design, &inputs.platform, args.clock_from_model)?;
+    let mut design = clock_from_model(design, &inputs, args.clock_from_model, args.gemm.is_some())?;
     if args.ideal_memory {
         design = design.modified(&inputs.platform, "--ideal-memory", |raw| {
             raw.memory = MemoryModel::Ideal
@@ -550,7 +573,7 @@ fn run_probe(args: &ProbeArgs) -> Result<Ran, Error> {
 fn run_analyze(args: &AnalyzeArgs) -> Result<Ran, Error> {
     let inputs = load_inputs(&args.inputs)?;
     let design = load_design_for(args.design.as_deref(), &args.inputs, &inputs)?;
-    let design = clock_from_model(design, &inputs.platform, args.clock_from_model)?;
+    let design = clock_from_model(design, &inputs, args.clock_from_model, false)?;
     let precisions = precisions_or_default(&args.precision)?;
     let progress = progress_bar();
     let output = pipeline::analyze(

@@ -32,13 +32,18 @@ struct RawCrossings {
     hbm_port_slls: u64,
 }
 
-/// LUTs and flip-flops of a DSP-based engine's ordinary logic (operand registers, adder
-/// pipelines, control), per DSP it uses.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+/// LUTs and flip-flops of the engines' ordinary logic: a DSP-based engine's (operand
+/// registers, adder pipelines, control) per DSP it uses, a vector engine's per lane.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogicCost {
     pub luts_per_dsp: f64,
     pub ffs_per_dsp: f64,
+    /// Per lane of a vector engine (its datapath in fabric).
+    #[serde(default)]
+    pub luts_per_vector_lane: f64,
+    #[serde(default)]
+    pub ffs_per_vector_lane: f64,
 }
 
 /// Super long lines between neighbouring SLRs, and what an engine's HBM path takes of them
@@ -471,6 +476,16 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
             Some(logic) => Some(LogicCost {
                 luts_per_dsp: number("logic.luts_per_dsp", logic.luts_per_dsp, 0.0..=10_000.0)?,
                 ffs_per_dsp: number("logic.ffs_per_dsp", logic.ffs_per_dsp, 0.0..=10_000.0)?,
+                luts_per_vector_lane: number(
+                    "logic.luts_per_vector_lane",
+                    logic.luts_per_vector_lane,
+                    0.0..=100_000.0,
+                )?,
+                ffs_per_vector_lane: number(
+                    "logic.ffs_per_vector_lane",
+                    logic.ffs_per_vector_lane,
+                    0.0..=100_000.0,
+                )?,
             }),
             None => None,
         },

@@ -1,35 +1,15 @@
 //! A design's mapping and links held against the kernels of a workload, before anything is
 //! lowered: every name known, every kernel on engines that can run it, every link between a
 //! kernel and the one after it carrying that kernel's output into the next one's first
-//! input, no stream into a kernel that needs its input whole, and the
-//! on-chip links within the platform's block memory beside the design's own buffers.
+//! input, no stream into a kernel that needs its input whole, and the on-chip links'
+//! storage and super long lines within each SLR's and boundary's budget beside the
+//! engines' ([`Bill`]).
 
-use super::vector::vector_chunks;
-use super::{LowerError, link_refusal, operand};
-use crate::config::design::{Design, EngineModel, MappingKey, SramKind, Via};
+use super::links::Bill;
+use super::{LowerError, link_refusal};
+use crate::config::design::{Design, MappingKey};
 use crate::config::platform::Platform;
-use crate::workload::{Direction, Kernel, Op, Workload};
-
-/// Bytes an on-chip link holds: a buffer the producer's whole output, a stream
-/// `depth_tiles` of its output tiles.
-fn link_bytes(producer: &Kernel, via: Via, depth_tiles: u64, design: &Design) -> u64 {
-    let Some(output) = operand(producer, Direction::Write, 0) else {
-        return 0;
-    };
-    match via {
-        Via::Hbm => 0,
-        Via::Buffer => output.bytes(),
-        Via::Stream => {
-            let tile_elements = if producer.op.uses_arrays() {
-                let tiling = design.tiling_of(&producer.label(), producer.class);
-                tiling.tm.min(producer.m) * tiling.tn.min(producer.n)
-            } else {
-                vector_chunks(producer, design).1 * producer.n
-            };
-            depth_tiles * (tile_elements * output.bits).div_ceil(8)
-        }
-    }
-}
+use crate::workload::{Kernel, Op, Workload};
 
 /// Checks that `kernel` has engines on `design` (every lowering does, before building
 /// anything) and that they compute at its precision.
@@ -66,74 +46,14 @@ pub fn check_engines(kernel: &Kernel, design: &Design) -> Result<(), LowerError>
     Ok(())
 }
 
-/// One on-chip link's super long lines: its label and what it takes on each boundary
-/// between neighbouring SLRs (index b: SLR b to b + 1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkCrossing {
-    pub link: String,
-    pub slls: Vec<u64>,
-}
-
-/// The on-chip links (`buffer` or `stream`) whose producer and consumer run on engines in
-/// different SLRs. Each consumer engine reads its input from the nearest producer engine,
-/// a stream as wide as what it reads per cycle (an array its rows, a dot or vector engine
-/// its lanes, of activations), across every boundary between the two SLRs.
-pub fn link_crossings(workload: &Workload, design: &Design) -> Vec<LinkCrossing> {
-    let mut slr_of = vec![0usize; design.engines().len()];
-    for (slr, usage) in design.slr_use().iter().enumerate() {
-        for engine in &usage.engines {
-            slr_of[engine.engine] = slr;
-        }
-    }
-    let boundaries = design.slr_use().len().saturating_sub(1);
-    let bits = design.precision().activations.bits();
-    let engines_of = |kernel: &Kernel| {
-        let engines = design.engines_for(&kernel.label(), kernel.class);
-        if kernel.op.uses_arrays() {
-            engines.gemm
-        } else {
-            engines.vector
-        }
-    };
-    let mut crossings = Vec::new();
-    for link in design.links().iter().filter(|l| l.via != Via::Hbm) {
-        let pair = workload
-            .kernels
-            .windows(2)
-            .find(|pair| pair[0].label() == link.from && pair[1].label() == link.to);
-        let Some(pair) = pair else { continue };
-        let producers: Vec<usize> = engines_of(&pair[0]).iter().map(|&e| slr_of[e]).collect();
-        let mut slls = vec![0u64; boundaries];
-        for consumer in engines_of(&pair[1]) {
-            let here = slr_of[consumer];
-            let Some(from) = producers.iter().copied().min_by_key(|&p| p.abs_diff(here)) else {
-                continue;
-            };
-            let width = match design.engines()[consumer].model {
-                EngineModel::Systolic(shape) => shape.rows,
-                EngineModel::Dot { lanes, .. } | EngineModel::Vector { lanes, .. } => lanes,
-            } * bits;
-            for slls in &mut slls[from.min(here)..from.max(here)] {
-                *slls += width;
-            }
-        }
-        if slls.iter().any(|&s| s > 0) {
-            crossings.push(LinkCrossing {
-                link: format!("{} -> {}", link.from, link.to),
-                slls,
-            });
-        }
-    }
-    crossings
-}
-
 /// Checks `design`'s `[mapping]` and `[[links]]` against `workload` on `platform`; the error
-/// names the design file and the mapping key or link at fault.
+/// names the design file and the mapping key or link at fault. Returns the design's bill
+/// with its links.
 pub fn check_mapping(
     workload: &Workload,
     design: &Design,
     platform: &Platform,
-) -> Result<(), LowerError> {
+) -> Result<Bill, LowerError> {
     let file = design.source().to_string();
     let labels = workload.labels();
     let mapping = |rule: String| LowerError::Mapping {
@@ -183,8 +103,6 @@ pub fn check_mapping(
     for kernel in &workload.kernels {
         check_engines(kernel, design)?;
     }
-    check_crossings(workload, design)?;
-    let mut on_chip_bytes = 0u64;
     for link in design.links() {
         let refuse = |rule: String| LowerError::Link {
             file: file.clone(),
@@ -218,64 +136,8 @@ pub fn check_mapping(
         if let Some(rule) = link_refusal(&pair[0], &pair[1], link.via) {
             return Err(refuse(rule));
         }
-        // The largest instance of the producer sets what the link must hold.
-        let bytes = workload
-            .kernels
-            .iter()
-            .filter(|k| k.label() == link.from)
-            .map(|k| link_bytes(k, link.via, link.depth_tiles, design))
-            .max()
-            .unwrap_or(0);
-        on_chip_bytes = on_chip_bytes.saturating_add(bytes);
-        let resources = design.resources();
-        let (block_bytes, available, used) = match design.buffer_memory() {
-            SramKind::Bram => (
-                platform.sram.bram_block_bytes,
-                platform.sram.bram_blocks,
-                resources.bram_blocks,
-            ),
-            SramKind::Uram => (
-                platform.sram.uram_block_bytes,
-                platform.sram.uram_blocks,
-                resources.uram_blocks,
-            ),
-        };
-        let blocks = on_chip_bytes.div_ceil(block_bytes);
-        if used.saturating_add(blocks) > available {
-            return Err(refuse(format!(
-                "the on-chip links up to this one hold {on_chip_bytes} bytes = {blocks} blocks \
-                 of buffers.memory beside the design's {used}; the platform has {available} \
-                 (use via = \"hbm\", a shallower stream or smaller tiles)"
-            )));
-        }
     }
-    Ok(())
-}
-
-/// Refuses links whose super long lines, with the engines' HBM paths, overfill a boundary
-/// between SLRs; names the link that tips it over.
-fn check_crossings(workload: &Workload, design: &Design) -> Result<(), LowerError> {
-    let slrs = design.slr_use();
-    let mut used: Vec<u64> = slrs.iter().skip(1).map(|slr| slr.slls_below).collect();
-    for crossing in link_crossings(workload, design) {
-        for (boundary, slls) in crossing.slls.iter().enumerate() {
-            used[boundary] += slls;
-            let available = slrs[boundary + 1].slls_available;
-            if available > 0 && used[boundary] > available {
-                return Err(LowerError::Link {
-                    file: design.source().to_string(),
-                    link: crossing.link.clone(),
-                    rule: format!(
-                        "its stream across the SLR{boundary}-SLR{} boundary ({slls} super long \
-                         lines) brings the boundary to {} of its {available}, with the HBM \
-                         paths and the links before it: place its engines in one SLR or \
-                         narrow them",
-                        boundary + 1,
-                        used[boundary]
-                    ),
-                });
-            }
-        }
-    }
-    Ok(())
+    let bill = Bill::of(workload, design, platform);
+    bill.check(design)?;
+    Ok(bill)
 }

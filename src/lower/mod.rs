@@ -10,6 +10,7 @@ mod check;
 mod dot;
 mod gemm;
 mod layer;
+mod links;
 mod size;
 mod vector;
 
@@ -24,9 +25,10 @@ use layer::{OutputTile, Read, Upstream};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 pub use address::ChannelRequest;
-pub use check::{LinkCrossing, check_engines, check_mapping, link_crossings};
+pub use check::{check_engines, check_mapping};
 pub use dot::to_dot;
 pub use layer::{link_refusal, needs_whole_input};
+pub use links::{Bill, LinkPart, LinkUse};
 pub use size::{
     GraphSize, MAX_GRAPH_NODES, MAX_ROW_SEGMENTS, MAX_UNIT_NODES, checked_graph_size, graph_size,
 };

@@ -416,7 +416,7 @@ fn simulate_files(
         ("engines.csv", report::sim::engines_csv(&sim, design)?),
         (
             "resources.csv",
-            report::resources::resources_csv(design, platform)?,
+            report::resources::resources_csv(design, platform, &sim.bill)?,
         ),
     ];
     Ok((sim, files))

@@ -1,14 +1,22 @@
-//! `resources.csv` and the per-SLR lines of the summary: what each engine and each SLR takes
-//! from the platform, against what the SLR's part of the kernel region offers.
+//! `resources.csv` and the per-SLR lines of the summary: what each engine, each on-chip
+//! link and each SLR takes from the platform, against what the SLR's part of the kernel
+//! region offers.
 
 use super::ReportError;
 use crate::config::design::{Design, SramKind};
 use crate::config::platform::Platform;
+use crate::lower::Bill;
 
 /// One row per engine (its SLR, DSPs and blocks before rounding, buffer bytes, the blocks
-/// its buffers' port widths alone need, LUTs of LUT multipliers), per SLR (DSPs and blocks
-/// used, available and their shares) and for the chip.
-pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, ReportError> {
+/// its buffers' port widths alone need, LUTs of LUT multipliers), per on-chip link's storage
+/// at each consumer engine (its memory, bytes, blocks or LUTs, and the link's super long
+/// lines on its first row), per SLR (engines and links: used, available and their shares)
+/// and for the chip.
+pub fn resources_csv(
+    design: &Design,
+    platform: &Platform,
+    bill: &Bill,
+) -> Result<Vec<u8>, ReportError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record([
         "row",
@@ -35,6 +43,9 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
         "slls_below",
         "slls_available",
         "sll_share",
+        "memory",
+        "memory_luts",
+        "link_slls",
     ])?;
     let share = |used: u64, available: u64| format!("{:.4}", used as f64 / available.max(1) as f64);
     for (slr, usage) in design.slr_use().iter().enumerate() {
@@ -64,12 +75,39 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
                 String::new(),
                 String::new(),
                 String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
             ])?;
         }
     }
-    let chip = design.resources();
-    let rows = design
-        .slr_use()
+    for link in &bill.links {
+        for (index, part) in link.parts.iter().enumerate() {
+            let mut record = vec![String::new(); 27];
+            record[0] = "link".to_string();
+            record[1] = format!(
+                "{} ({} at {})",
+                link.link,
+                link.via.name(),
+                design.engines()[part.engine].name
+            );
+            record[2] = part.slr.to_string();
+            record[4] = part.bytes.to_string();
+            record[5] = part.storage.bram_blocks.to_string();
+            record[6] = part.storage.uram_blocks.to_string();
+            record[7] = part.storage.port_blocks.to_string();
+            record[24] = part.storage.kind.name().to_string();
+            record[25] = part.storage.luts.to_string();
+            if index == 0 {
+                let slls: Vec<String> = link.slls.iter().map(u64::to_string).collect();
+                record[26] = slls.join(" ");
+            }
+            writer.write_record(&record)?;
+        }
+    }
+    let chip = bill.total;
+    let rows = bill
+        .slrs
         .iter()
         .enumerate()
         .map(|(slr, usage)| {
@@ -130,6 +168,9 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
             slls_below,
             slls_available,
             sll_share,
+            String::new(),
+            used.memory_luts.to_string(),
+            String::new(),
         ])?;
     }
     writer
@@ -137,14 +178,15 @@ pub fn resources_csv(design: &Design, platform: &Platform) -> Result<Vec<u8>, Re
         .map_err(|error| ReportError::Csv(error.into_error().into()))
 }
 
-/// A line per SLR: its DSPs, BRAM and URAM against its budget, and its engines.
-pub fn slr_text(design: &Design) -> String {
+/// A line per SLR: its DSPs, BRAM and URAM (engines and links' storage) against its budget,
+/// and its engines; a line per link that crosses SLRs.
+pub fn slr_text(design: &Design, bill: &Bill) -> String {
     let buffers = match design.raw().buffers.memory {
         SramKind::Bram => "BRAM",
         SramKind::Uram => "URAM",
     };
     let mut text = format!("per SLR (tile buffers in {buffers}; placed by `slr`, else in turn):\n");
-    for (slr, usage) in design.slr_use().iter().enumerate() {
+    for (slr, usage) in bill.slrs.iter().enumerate() {
         let (used, available) = (usage.used, usage.available);
         let percent = |u: u64, a: u64| 100.0 * u as f64 / a.max(1) as f64;
         let names: Vec<&str> = usage
@@ -166,7 +208,7 @@ pub fn slr_text(design: &Design) -> String {
         let logic = part(
             used.logic_luts + used.ffs > 0,
             format!(
-                ", {} LUTs ({:.1}%) and {} of {} FFs ({:.1}%) in DSP engines' logic",
+                ", {} LUTs ({:.1}%) and {} of {} FFs ({:.1}%) in engines' logic",
                 used.logic_luts,
                 percent(used.logic_luts, available.luts),
                 used.ffs,
@@ -174,17 +216,25 @@ pub fn slr_text(design: &Design) -> String {
                 percent(used.ffs, available.ffs)
             ),
         );
+        let memory = part(
+            used.memory_luts > 0,
+            format!(
+                ", {} LUTs ({:.1}%) in FIFOs",
+                used.memory_luts,
+                percent(used.memory_luts, available.luts)
+            ),
+        );
         let crossing = part(
             usage.slls_available > 0,
             format!(
-                ", {} of {} SLLs to SLR{} (HBM paths)",
+                ", {} of {} SLLs to SLR{} (HBM paths and links)",
                 usage.slls_below,
                 usage.slls_available,
                 slr.saturating_sub(1)
             ),
         );
         text.push_str(&format!(
-            "  SLR{slr}: {} of {} DSPs ({:.1}%), {} of {} BRAM, {} of {} URAM{luts}{logic}{crossing}; {}\n",
+            "  SLR{slr}: {} of {} DSPs ({:.1}%), {} of {} BRAM, {} of {} URAM{luts}{logic}{memory}{crossing}; {}\n",
             used.dsps,
             available.dsp_slices,
             percent(used.dsps, available.dsp_slices),
@@ -197,6 +247,20 @@ pub fn slr_text(design: &Design) -> String {
             } else {
                 names.join(", ")
             }
+        ));
+    }
+    for crossing in bill.crossings() {
+        let boundaries: Vec<String> = crossing
+            .slls
+            .iter()
+            .enumerate()
+            .filter(|(_, slls)| **slls > 0)
+            .map(|(b, slls)| format!("{slls} super long lines on SLR{b}-SLR{}", b + 1))
+            .collect();
+        text.push_str(&format!(
+            "  link {} crosses SLRs: {}\n",
+            crossing.link,
+            boundaries.join(", ")
         ));
     }
     text

@@ -6,6 +6,7 @@ use super::{ROOFLINE_CSV_HEADER, ReportError, roofline_record};
 use crate::config::design::Design;
 use crate::config::design::clock::expected_clock;
 use crate::config::platform::Platform;
+use crate::lower::Bill;
 use crate::roofline::RooflineAnalysis;
 use crate::sim::hbm::{ChannelStats, TICKS_PER_CYCLE};
 use crate::sim::power::{kernel_energy_j, run_power};
@@ -193,7 +194,7 @@ pub fn channels_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Repor
 
 /// One line naming the design: arrays, named engines, clock, peak, resources, memory model
 /// and schedule.
-fn design_line(design: &Design) -> String {
+fn design_line(design: &Design, bill: &Bill) -> String {
     let pool = design.array_count() as usize + design.vector_units() as usize;
     let named: Vec<String> = design.engines()[pool..]
         .iter()
@@ -218,9 +219,9 @@ fn design_line(design: &Design) -> String {
         design.array().dataflow.name(),
         design.clock_hz() / 1e6,
         2.0 * design.macs_per_cycle() as f64 * design.clock_hz() / 1e12,
-        design.resources().dsps,
-        design.resources().bram_blocks,
-        design.resources().uram_blocks,
+        bill.total.dsps,
+        bill.total.bram_blocks,
+        bill.total.uram_blocks,
         design.memory().name()
     )
 }
@@ -234,7 +235,7 @@ pub fn gemm_text(
     platform: &Platform,
 ) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}", design_line(design));
+    let _ = writeln!(out, "{}", design_line(design, &sim.bill));
     for ((kernel, _), result) in analysis.iter().zip(&sim.kernels) {
         let check = cross_check(kernel, result, design, platform);
         let _ = writeln!(
@@ -321,10 +322,10 @@ pub fn summary_json(
     let mut total = totals_json(&all);
     total["observations_per_s"] = (options.batch as f64 / total_s).into();
     total["hbm_gb_per_s"] = (all.bytes_tiled as f64 / total_s / 1e9).into();
-    let resources = design.resources();
+    let resources = sim.bill.total;
     let share = |used: u64, available: u64| used as f64 / available.max(1) as f64;
     let array = design.array();
-    let clock = expected_clock(design, platform);
+    let clock = expected_clock(design, platform, &sim.bill.slrs);
     let clock_json = serde_json::json!({
         "design_mhz": clock.design_mhz,
         "expected_mhz": clock.expected_mhz,
@@ -370,7 +371,7 @@ pub fn summary_json(
             "bram_share": share(resources.bram_blocks, platform.sram.bram_blocks),
             "uram_share": share(resources.uram_blocks, platform.sram.uram_blocks),
             "clock": clock_json,
-            "slrs": design.slr_use().iter().map(|slr| serde_json::json!({
+            "slrs": sim.bill.slrs.iter().map(|slr| serde_json::json!({
                 "dsps": slr.used.dsps,
                 "bram_blocks": slr.used.bram_blocks,
                 "uram_blocks": slr.used.uram_blocks,
@@ -379,10 +380,25 @@ pub fn summary_json(
                 "uram_share": share(slr.used.uram_blocks, slr.available.uram_blocks),
                 "luts": slr.used.luts,
                 "logic_luts": slr.used.logic_luts,
+                "memory_luts": slr.used.memory_luts,
                 "ffs": slr.used.ffs,
                 "slls_below": slr.slls_below,
                 "slls_available": slr.slls_available,
                 "engines": slr.engines.iter().map(|e| design.engines()[e.engine].name.clone()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "links": sim.bill.links.iter().map(|link| serde_json::json!({
+                "link": link.link,
+                "via": link.via.name(),
+                "bytes": link.bytes,
+                "storage": link.parts.iter().map(|part| serde_json::json!({
+                    "engine": design.engines()[part.engine].name,
+                    "slr": part.slr,
+                    "memory": part.storage.kind.name(),
+                    "bram_blocks": part.storage.bram_blocks,
+                    "uram_blocks": part.storage.uram_blocks,
+                    "luts": part.storage.luts,
+                })).collect::<Vec<_>>(),
+                "slls": link.slls,
             })).collect::<Vec<_>>(),
         },
         "platform": platform.name,
@@ -490,24 +506,9 @@ pub fn simulation_text(
 ) -> String {
     let mut out = String::new();
     let options = &analysis.workload.options;
-    let _ = writeln!(out, "{}", design_line(design));
-    out.push_str(&super::resources::slr_text(design));
-    for crossing in crate::lower::link_crossings(&analysis.workload, design) {
-        let boundaries: Vec<String> = crossing
-            .slls
-            .iter()
-            .enumerate()
-            .filter(|(_, slls)| **slls > 0)
-            .map(|(b, slls)| format!("{slls} super long lines on SLR{b}-SLR{}", b + 1))
-            .collect();
-        let _ = writeln!(
-            out,
-            "  link {} crosses SLRs: {}",
-            crossing.link,
-            boundaries.join(", ")
-        );
-    }
-    out.push_str(&expected_clock(design, platform).text());
+    let _ = writeln!(out, "{}", design_line(design, &sim.bill));
+    out.push_str(&super::resources::slr_text(design, &sim.bill));
+    out.push_str(&expected_clock(design, platform, &sim.bill.slrs).text());
     let ops: f64 = analysis.iter().map(|(_, point)| point.ops).sum();
     if let Some(power) = run_power(sim, design, platform, ops, options.batch) {
         out.push_str(&power.text());

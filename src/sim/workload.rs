@@ -15,7 +15,7 @@ use super::{
 use crate::config::design::Design;
 use crate::config::platform::Platform;
 use crate::lower::{
-    LowerError, MAX_UNIT_NODES, check_mapping, checked_graph_size, lower, lower_layer,
+    Bill, LowerError, MAX_UNIT_NODES, check_mapping, checked_graph_size, lower, lower_layer,
 };
 use crate::workload::{Kernel, Workload};
 use rayon::prelude::*;
@@ -35,6 +35,8 @@ pub struct WorkloadSim {
     pub units_simulated: usize,
     /// Events processed in those simulations.
     pub events: u64,
+    /// What the design takes from the platform with the workload's on-chip links.
+    pub bill: Bill,
 }
 
 /// One unit's run: its kernels one after another, or its layer graph.
@@ -220,7 +222,7 @@ pub fn simulate_workload(
     trace: Option<&mut dyn TraceSink>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<WorkloadSim, SimError> {
-    check_mapping(workload, design, platform)?;
+    let bill = check_mapping(workload, design, platform)?;
     let events = event_bound(workload, design)?;
     if events > max_events {
         return Err(SimError::TooManyEvents {
@@ -304,5 +306,6 @@ pub fn simulate_workload(
         units,
         units_simulated: distinct.len(),
         events,
+        bill,
     })
 }

@@ -13,10 +13,19 @@
 //!   by 2.1 ns, and one at 85 % whose SLR0 was 99 % full);
 //! - beyond a ceiling, 225 MHz, in a range of 200–250 MHz: what published LLM accelerators
 //!   that filled the U280 closed at (DFX 200 MHz, FlightLLM 225 MHz, Chen et al. 245–250 MHz
-//!   (S)); the midpoint is an assumption, the range is what the summary shows.
+//!   (S)); the midpoint is an assumption, the range is what the summary shows;
+//! - the size of a single DSP engine against the largest published engines at 300 MHz:
+//!   PG367's DPUCAHX8H closed engines of about 520 DSPs (2,598 over 5 engines) at 300 MHz
+//!   as RTL without a floorplanning tool (P); AutoSA's INT8 systolic array on a U250, 6,144
+//!   DSPs in one array, closed 300 MHz only floorplanned by AutoBridge, 136 MHz without (P).
+//!   An engine above 520 DSPs is flagged as needing floorplanning (AutoBridge, TAPA,
+//!   RapidStream), the range's low end falling to AutoSA's unfloorplanned 136 MHz; one
+//!   above 6,144 is larger than anything published at 300 MHz and is expected at the
+//!   crowded clock. Chen et al.'s 16 × 16 HLS array that failed 250 MHz (S) is an HLS
+//!   result without floorplanning, inside the same range. LUT-multiplier engines are
+//!   judged by the LUT ceiling only.
 //!
-//! Not modelled yet: the logic of vector units, the size of a single engine,
-//! unregistered SLR crossings (crossings are assumed registered, UG1399).
+//! Not modelled: unregistered SLR crossings (crossings are assumed registered, UG1399).
 
 use super::{Design, SlrUse};
 use crate::config::platform::Platform;
@@ -37,6 +46,17 @@ pub const SLL_CEILING: f64 = 0.70;
 
 /// What full designs on the U280 closed at: 200–250 MHz, 225 expected (S).
 pub const CROWDED_CLOCK_MHZ: (f64, f64, f64) = (200.0, 225.0, 250.0);
+
+/// The largest DSP engine published at 300 MHz without a floorplanning tool: a DPUCAHX8H
+/// engine, 2,598 DSPs over 5 engines (P) PG367.
+pub const UNFLOORPLANNED_ENGINE_DSPS: f64 = 520.0;
+
+/// The largest single DSP engine published at 300 MHz: AutoSA's INT8 array, floorplanned
+/// by AutoBridge (P).
+pub const LARGEST_ENGINE_DSPS: f64 = 6144.0;
+
+/// What AutoSA's array closed at without floorplanning (P).
+pub const UNFLOORPLANNED_CLOCK_MHZ: f64 = 136.0;
 
 /// The expected clock, its range and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,19 +84,22 @@ impl ClockEstimate {
             )
         } else {
             format!(
-                "{:.0} MHz is within the expected {:.0} MHz",
-                self.design_mhz, self.expected_mhz
+                "{:.0} MHz is within the expected {:.0} MHz ({:.0}-{:.0})",
+                self.design_mhz, self.expected_mhz, self.range_mhz.0, self.range_mhz.1
             )
         };
         format!("clock: {verdict} ({})\n", self.reasons.join("; "))
     }
 }
 
-/// The clock `design` can be expected to close at on `platform`.
-pub fn expected_clock(design: &Design, platform: &Platform) -> ClockEstimate {
+/// The clock `design` can be expected to close at on `platform`, its SLRs taking `slrs`
+/// (the design's own, or with its links: `lower::Bill`).
+pub fn expected_clock(design: &Design, platform: &Platform, slrs: &[SlrUse]) -> ClockEstimate {
     let target_mhz = platform.clock_hz / 1e6;
-    let crowded = crowded_slrs(design.slr_use());
-    let (expected_mhz, range_mhz, mut reasons) = if crowded.is_empty() {
+    let mut crowded = crowded_slrs(slrs);
+    let (oversized, floorplanned) = large_engines(design, slrs);
+    crowded.extend(oversized);
+    let (expected_mhz, mut range_mhz, mut reasons) = if crowded.is_empty() {
         (
             target_mhz,
             (target_mhz, target_mhz),
@@ -101,6 +124,15 @@ pub fn expected_clock(design: &Design, platform: &Platform) -> ClockEstimate {
             reasons,
         )
     };
+    if !floorplanned.is_empty() {
+        range_mhz.0 = range_mhz.0.min(UNFLOORPLANNED_CLOCK_MHZ);
+        reasons.push(format!(
+            "needs floorplanning: {} above the {UNFLOORPLANNED_ENGINE_DSPS:.0} DSPs of the \
+             largest engine closed at 300 MHz without it (AutoSA's 6,144-DSP array: 300 MHz \
+             floorplanned, {UNFLOORPLANNED_CLOCK_MHZ:.0} MHz not)",
+            floorplanned.join(", ")
+        ));
+    }
     let design_mhz = design.clock_hz() / 1e6;
     if design_mhz > target_mhz {
         reasons.push(format!("above the platform's {target_mhz:.0} MHz target"));
@@ -111,6 +143,24 @@ pub fn expected_clock(design: &Design, platform: &Platform) -> ClockEstimate {
         range_mhz,
         reasons,
     }
+}
+
+/// DSP engines larger than any published at 300 MHz (as `engine x 7000 DSPs`), and those
+/// only floorplanned designs closed at (as `array0 (2048 DSPs)`).
+fn large_engines(design: &Design, slrs: &[SlrUse]) -> (Vec<String>, Vec<String>) {
+    let (mut oversized, mut floorplanned) = (Vec::new(), Vec::new());
+    for engine in slrs.iter().flat_map(|slr| &slr.engines) {
+        let name = &design.engines()[engine.engine].name;
+        if engine.dsps > LARGEST_ENGINE_DSPS {
+            oversized.push(format!(
+                "engine {name} {:.0} DSPs (largest published at 300 MHz: {LARGEST_ENGINE_DSPS:.0})",
+                engine.dsps
+            ));
+        } else if engine.dsps > UNFLOORPLANNED_ENGINE_DSPS {
+            floorplanned.push(format!("{name} ({:.0} DSPs)", engine.dsps));
+        }
+    }
+    (oversized, floorplanned)
 }
 
 /// Each SLR resource over the ceiling, as `SLR0 DSP 91 %`.
@@ -136,12 +186,7 @@ fn crowded_slrs(slrs: &[SlrUse]) -> Vec<String> {
                 slr.available.uram_blocks,
                 UTILISATION_CEILING,
             ),
-            (
-                "LUT",
-                slr.used.luts + slr.used.logic_luts,
-                slr.available.luts,
-                LUT_CEILING,
-            ),
+            ("LUT", slr.used.all_luts(), slr.available.luts, LUT_CEILING),
             ("FF", slr.used.ffs, slr.available.ffs, FF_CEILING),
             (
                 "SLLs below",
@@ -175,25 +220,26 @@ mod tests {
     fn crowding_an_slr_lowers_the_expected_clock() {
         let platform = default_platform();
         let default = load_design(&Source::built_in("d.toml", DEFAULT_DESIGN), &platform).unwrap();
-        let estimate = expected_clock(&default, &platform);
+        let estimate = expected_clock(&default, &platform, default.slr_use());
         assert_eq!(
             (estimate.expected_mhz, estimate.is_optimistic()),
             (300.0, false)
         );
         let spatial = load_design(&Source::built_in("s.toml", SPATIAL), &platform).unwrap();
-        let estimate = expected_clock(&spatial, &platform);
+        let estimate = expected_clock(&spatial, &platform, spatial.slr_use());
         assert_eq!(estimate.expected_mhz, 225.0);
-        assert_eq!(estimate.range_mhz, (200.0, 250.0));
+        // Its QKV engine (1,280 DSPs) needs floorplanning: the range reaches 136 MHz.
+        assert_eq!(estimate.range_mhz, (136.0, 250.0));
         assert!(estimate.is_optimistic());
         assert!(
             estimate.reasons.contains(&"SLR0 DSP 91 %".to_string()),
             "{:?}",
             estimate.reasons
         );
-        // Its 2,496 DSPs' logic, 162 FFs each, fill 50.4 % of SLR0's flip-flops: over
-        // FINN's 50 % too.
+        // Its 2,496 DSPs' logic (162 FFs each) and 448 vector lanes' (177 each) fill 60 %
+        // of SLR0's flip-flops: over FINN's 50 % too.
         assert!(
-            estimate.reasons.contains(&"SLR0 FF 50 %".to_string()),
+            estimate.reasons.contains(&"SLR0 FF 60 %".to_string()),
             "{:?}",
             estimate.reasons
         );
@@ -206,7 +252,7 @@ mod tests {
         let slower = spatial
             .modified(&platform, "test", |raw| raw.clock_mhz = 225.0)
             .unwrap();
-        assert!(!expected_clock(&slower, &platform).is_optimistic());
+        assert!(!expected_clock(&slower, &platform, slower.slr_use()).is_optimistic());
     }
 
     /// Catches: SLR crossings ignored by the clock. 36 small engines in SLR2 leave every
@@ -220,12 +266,64 @@ mod tests {
             DEFAULT_DESIGN.replace("chunk_bytes = 32768", "chunk_bytes = 512")
         );
         let design = load_design(&Source::built_in("d.toml", &text), &platform).unwrap();
-        let estimate = expected_clock(&design, &platform);
+        let estimate = expected_clock(&design, &platform, design.slr_use());
         assert_eq!(estimate.expected_mhz, 225.0, "{:?}", estimate.reasons);
         assert!(
             estimate
                 .reasons
                 .contains(&"SLR1 SLLs below 91 %".to_string()),
+            "{:?}",
+            estimate.reasons
+        );
+    }
+
+    /// Catches: engine size ignored. The default design's 64 × 64 INT8 arrays take 2,048
+    /// DSPs each, above the 520 of the largest engine closed at 300 MHz without a
+    /// floorplanner: 300 MHz stands, flagged, its range down to 136 MHz. 16 × 32 arrays
+    /// (256 DSPs) are not flagged. On a platform whose SLR0 held 8,000 DSPs (and four times
+    /// its LUTs and FFs), one 128 × 112
+    /// array (7,168 DSPs) is larger than anything published at 300 MHz: 225 MHz expected.
+    #[test]
+    fn a_large_engine_needs_floorplanning_or_lowers_the_clock() {
+        let platform = default_platform();
+        let default = load_design(&Source::built_in("d.toml", DEFAULT_DESIGN), &platform).unwrap();
+        let estimate = expected_clock(&default, &platform, default.slr_use());
+        assert_eq!(
+            (estimate.expected_mhz, estimate.range_mhz),
+            (300.0, (136.0, 300.0))
+        );
+        assert!(
+            estimate.reasons.iter().any(|r| r.starts_with(
+                "needs floorplanning: array0 (2048 DSPs), array1 (2048 DSPs), array2 (2048 DSPs)"
+            )),
+            "{:?}",
+            estimate.reasons
+        );
+        let small = DEFAULT_DESIGN
+            .replace("rows = 64", "rows = 16")
+            .replace("cols = 64", "cols = 32");
+        let small = load_design(&Source::built_in("d.toml", &small), &platform).unwrap();
+        let estimate = expected_clock(&small, &platform, small.slr_use());
+        assert_eq!(estimate.range_mhz, (300.0, 300.0), "{:?}", estimate.reasons);
+        let big_slr = crate::config::platform::DEFAULT_PLATFORM
+            .replacen("dsp_slices = 9024", "dsp_slices = 14000", 1)
+            .replacen("dsp_slices = 2736", "dsp_slices = 8000", 1)
+            .replacen("luts = 400800", "luts = 1600000", 1)
+            .replacen("ffs = 801600", "ffs = 3200000", 1);
+        let big_slr =
+            crate::config::platform::load_platform(&Source::built_in("p.toml", &big_slr)).unwrap();
+        let huge = DEFAULT_DESIGN
+            .replace("count = 3", "count = 1")
+            .replace("rows = 64", "rows = 128")
+            .replace("cols = 64", "cols = 112");
+        let huge = load_design(&Source::built_in("d.toml", &huge), &big_slr).unwrap();
+        let estimate = expected_clock(&huge, &big_slr, huge.slr_use());
+        assert_eq!(estimate.expected_mhz, 225.0, "{:?}", estimate.reasons);
+        assert!(
+            estimate
+                .reasons
+                .iter()
+                .any(|r| r.starts_with("engine array0 7168 DSPs")),
             "{:?}",
             estimate.reasons
         );

@@ -5,6 +5,7 @@ pub mod clock;
 mod engines;
 mod kinds;
 mod resources;
+pub mod storage;
 
 pub use engines::{
     Engine, EngineKind, EngineModel, KernelEngines, Link, MacKind, MappingKey, RawEngine, RawLink,

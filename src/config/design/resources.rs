@@ -37,10 +37,20 @@ pub struct ResourceUse {
     pub uram_blocks: u64,
     /// LUTs of the engines whose multipliers are LUTs.
     pub luts: u64,
-    /// LUTs and flip-flops of the DSP-based engines' ordinary logic (the platform's
-    /// `[logic]` cost per DSP; 0 when it gives none).
+    /// LUTs and flip-flops of the engines' ordinary logic (the platform's `[logic]` cost
+    /// per DSP of a DSP-based engine and per vector lane; 0 when it gives none).
     pub logic_luts: u64,
     pub ffs: u64,
+    /// LUTs holding on-chip links' FIFOs as shift registers or LUT RAM (links need the
+    /// workload: 0 in a design's own resources).
+    pub memory_luts: u64,
+}
+
+impl ResourceUse {
+    /// Every LUT counted: LUT multipliers, logic and LUT memories.
+    pub fn all_luts(&self) -> u64 {
+        self.luts + self.logic_luts + self.memory_luts
+    }
 }
 
 /// One SLR: what its engines take, what its part of the kernel region offers, and the
@@ -177,12 +187,7 @@ impl Demand<'_> {
         let ports = |widths: &[u64], port_bits: u64| -> u64 {
             widths.iter().map(|bits| bits.div_ceil(port_bits)).sum()
         };
-        let logic = platform
-            .logic
-            .unwrap_or(crate::config::platform::LogicCost {
-                luts_per_dsp: 0.0,
-                ffs_per_dsp: 0.0,
-            });
+        let logic = platform.logic.unwrap_or_default();
         let mut demand = EngineDemand {
             dsps,
             tile_bytes: 0,
@@ -209,6 +214,8 @@ impl Demand<'_> {
                 );
             }
             EngineModel::Vector { lanes, .. } => {
+                demand.logic_luts = lanes as f64 * logic.luts_per_vector_lane;
+                demand.ffs = lanes as f64 * logic.ffs_per_vector_lane;
                 demand.line_bytes = self.buffer_slots * 3 * self.vector_chunk_bytes;
                 demand.line_port_blocks = 3 * ports(&[lanes * a_bits], sram.bram_port_bits);
             }
@@ -351,6 +358,7 @@ pub(super) fn check(
         luts: each.iter().map(|e| e.luts).sum(),
         logic_luts: each.iter().map(|e| e.logic_luts).sum::<f64>().ceil() as u64,
         ffs: each.iter().map(|e| e.ffs).sum::<f64>().ceil() as u64,
+        memory_luts: 0,
     };
     if let Some(engine) = engines
         .iter()
@@ -401,6 +409,7 @@ pub(super) fn check(
             luts: here.iter().map(|&e| each[e].luts).sum(),
             logic_luts: here.iter().map(|&e| each[e].logic_luts).sum::<f64>().ceil() as u64,
             ffs: here.iter().map(|&e| each[e].ffs).sum::<f64>().ceil() as u64,
+            memory_luts: 0,
         };
         // LUT multipliers need the SLR's LUTs known; logic is checked where they are.
         let known = |offered: u64| if offered > 0 { offered } else { u64::MAX };
@@ -410,8 +419,8 @@ pub(super) fn check(
             ("URAM blocks", used.uram_blocks, budget.uram_blocks),
             ("LUTs for LUT multipliers", used.luts, budget.luts),
             (
-                "LUTs (multipliers and DSP engines' logic)",
-                used.luts + used.logic_luts,
+                "LUTs (multipliers and engines' logic)",
+                used.all_luts(),
                 known(budget.luts),
             ),
             ("flip-flops", used.ffs, known(budget.ffs)),
