@@ -637,6 +637,29 @@ fn a_link_between_slrs_takes_super_long_lines() {
         stdout.contains("2770 of 23040 SLLs to SLR0 (HBM paths and links)"),
         "{stdout}"
     );
+    // The FIFO sits beside FC2 in SLR1: two of FC1's 64 x 256 INT8 tiles (32 KB), 160 bits wide,
+    // 1,639 words deep: 8 RAMB36 for its bytes (3 would do for its width), counted in
+    // SLR1's 87 + 8 blocks.
+    let resources = std::fs::read_to_string(out.path().join("resources.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = resources.lines().map(|l| l.split(',').collect()).collect();
+    let header = &rows[0];
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let link = rows.iter().find(|r| r[0] == "link").expect("a link row");
+    assert_eq!(link[1], "vision/fc1_gelu -> vision/fc2 (stream at fc2)");
+    assert_eq!(
+        [
+            link[column("slr")],
+            link[column("buffer_bytes")],
+            link[column("bram_blocks")]
+        ],
+        ["1", "32768", "8"]
+    );
+    assert_eq!(
+        [link[column("memory")], link[column("link_slls")]],
+        ["bram", "160 0"]
+    );
+    let slr1 = rows.iter().find(|r| r[1] == "SLR1").unwrap();
+    assert_eq!(slr1[column("bram_blocks")], "95");
     let platform = std::fs::read_to_string("configs/platforms/u280.toml")
         .unwrap()
         .replace("slls_per_boundary = 23040", "slls_per_boundary = 2700");

@@ -608,6 +608,41 @@ fn sweeps_cap_resources_per_slr() {
     );
 }
 
+/// Per-SLR LUT and super-long-line budgets: the 64×64 arrays' logic (2,048 DSPs × 92 LUTs)
+/// and 256 vector lanes' (× 226) fill 61 % of SLR0's LUTs, over a 60 % budget; 32×64
+/// arrays take 38 %. A 5 % line budget skips every point: each boundary carries the HBM
+/// paths of the engines above it (2,088 of 23,040 lines on SLR0-SLR1, 9 %).
+#[test]
+fn sweeps_cap_luts_and_lines_per_slr() {
+    let reasons = |constraints: &str| -> Vec<String> {
+        let spec = format!(
+            "base_design = \"design.toml\"\nencoders = [\"vision\"]\nkernels = [\"vision/fc2\"]\n\
+             [axes]\narray_count = [3]\narray_shape = [\"32x64\", \"64x64\"]\n\
+             [constraints]\n{constraints}\n"
+        );
+        let (dir, path) = setup(&spec);
+        let out = dir.path().join("out");
+        let _ = run_sweep(&path, &out, &["--cameras", "1", "--vision-layers", "1"]);
+        read(&out.join("sweep.csv"))
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(2).unwrap().to_string())
+            .collect()
+    };
+    let luts = reasons("max_slr_lut_share = 0.6");
+    assert_eq!(luts[0], "", "{luts:?}");
+    assert_eq!(
+        luts[1], "SLR0 LUTs 61% over the 60% per-SLR budget",
+        "{luts:?}"
+    );
+    let lines = reasons("max_slr_sll_share = 0.05");
+    assert_eq!(
+        lines,
+        vec!["SLR1 SLLs below 9% over the 5% per-SLR budget"; 2],
+        "{lines:?}"
+    );
+}
+
 /// `--verify K` runs the K fastest Pareto points again on the bank-level HBM: their fast
 /// latencies are the sweep's, the bank model's are close (the points are compute-bound) and
 /// the ranks are a permutation of 1..K.

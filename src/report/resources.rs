@@ -10,8 +10,8 @@ use crate::lower::Bill;
 /// One row per engine (its SLR, DSPs and blocks before rounding, buffer bytes, the blocks
 /// its buffers' port widths alone need, LUTs of LUT multipliers), per on-chip link's storage
 /// at each consumer engine (its memory, bytes, blocks or LUTs, and the link's super long
-/// lines on its first row), per SLR (engines and links: used, available and their shares)
-/// and for the chip.
+/// lines on its first row), per SLR (engines and links: used, available and their shares;
+/// `lut_share` counts every LUT: multipliers, logic and LUT memories) and for the chip.
 pub fn resources_csv(
     design: &Design,
     platform: &Platform,
@@ -160,7 +160,7 @@ pub fn resources_csv(
             share(used.dsps, available.dsp_slices),
             share(used.bram_blocks, available.bram_blocks),
             share(used.uram_blocks, available.uram_blocks),
-            share(used.luts, available.luts),
+            share(used.all_luts(), available.luts),
             used.logic_luts.to_string(),
             used.ffs.to_string(),
             available.ffs.to_string(),

@@ -1,8 +1,8 @@
 //! A sweep's `[constraints]`: resource budgets as shares of the platform and of each SLR's
 //! part of it; a point over one is skipped with the reason.
 
-use crate::config::design::Design;
 use crate::config::platform::Platform;
+use crate::lower::Bill;
 use serde::{Deserialize, Serialize};
 
 /// The routability ceiling DSE tools use on the U280 (reference/u280.md): the default of
@@ -28,6 +28,12 @@ pub(super) struct RawConstraints {
     pub(super) max_slr_bram_share: f64,
     #[serde(default = "whole_slr")]
     pub(super) max_slr_uram_share: f64,
+    #[serde(default = "whole_slr")]
+    pub(super) max_slr_lut_share: f64,
+    #[serde(default = "whole_slr")]
+    pub(super) max_slr_ff_share: f64,
+    #[serde(default = "whole_slr")]
+    pub(super) max_slr_sll_share: f64,
 }
 
 /// Per SLR, the design's validation already refuses more than the SLR offers.
@@ -44,54 +50,100 @@ impl Default for RawConstraints {
             max_slr_dsp_share: whole_slr(),
             max_slr_bram_share: whole_slr(),
             max_slr_uram_share: whole_slr(),
+            max_slr_lut_share: whole_slr(),
+            max_slr_ff_share: whole_slr(),
+            max_slr_sll_share: whole_slr(),
         }
     }
 }
 
-/// Resource budgets as shares of the platform, and of each SLR's part of it.
+impl RawConstraints {
+    /// Every budget by its field name, for validation.
+    pub(super) fn shares(&self) -> [(&'static str, f64); 9] {
+        [
+            ("constraints.max_dsp_share", self.max_dsp_share),
+            ("constraints.max_bram_share", self.max_bram_share),
+            ("constraints.max_uram_share", self.max_uram_share),
+            ("constraints.max_slr_dsp_share", self.max_slr_dsp_share),
+            ("constraints.max_slr_bram_share", self.max_slr_bram_share),
+            ("constraints.max_slr_uram_share", self.max_slr_uram_share),
+            ("constraints.max_slr_lut_share", self.max_slr_lut_share),
+            ("constraints.max_slr_ff_share", self.max_slr_ff_share),
+            ("constraints.max_slr_sll_share", self.max_slr_sll_share),
+        ]
+    }
+
+    pub(super) fn validated(&self) -> Constraints {
+        Constraints {
+            max_dsp_share: self.max_dsp_share,
+            max_bram_share: self.max_bram_share,
+            max_uram_share: self.max_uram_share,
+            max_slr_dsp_share: self.max_slr_dsp_share,
+            max_slr_bram_share: self.max_slr_bram_share,
+            max_slr_uram_share: self.max_slr_uram_share,
+            max_slr_lut_share: self.max_slr_lut_share,
+            max_slr_ff_share: self.max_slr_ff_share,
+            max_slr_sll_share: self.max_slr_sll_share,
+        }
+    }
+}
+
+/// Resource budgets as shares of the platform, and of each SLR's part of it (LUTs of every
+/// kind, FFs, and the super long lines of the boundary below it).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Constraints {
     pub max_dsp_share: f64,
     pub max_bram_share: f64,
     pub max_uram_share: f64,
-    #[serde(default = "whole_slr")]
     pub max_slr_dsp_share: f64,
-    #[serde(default = "whole_slr")]
     pub max_slr_bram_share: f64,
-    #[serde(default = "whole_slr")]
     pub max_slr_uram_share: f64,
+    pub max_slr_lut_share: f64,
+    pub max_slr_ff_share: f64,
+    pub max_slr_sll_share: f64,
+}
+
+/// `used` of `available` against `budget`, as the reason it breaks it.
+fn over(what: String, used: u64, available: u64, budget: f64, scope: &str) -> Result<(), String> {
+    let share = used as f64 / available.max(1) as f64;
+    if share > budget {
+        return Err(format!(
+            "{what} {:.0}% over the {:.0}% {scope}budget",
+            100.0 * share,
+            100.0 * budget
+        ));
+    }
+    Ok(())
 }
 
 impl Constraints {
-    /// Why `design` breaks a budget (the first one broken), if it does.
-    pub fn check(&self, design: &Design, platform: &Platform) -> Result<(), String> {
-        let used = design.resources();
-        let chip = [
-            ("DSPs", used.dsps, platform.dsp_slices, self.max_dsp_share),
-            (
-                "BRAM",
-                used.bram_blocks,
-                platform.sram.bram_blocks,
-                self.max_bram_share,
-            ),
-            (
-                "URAM",
-                used.uram_blocks,
-                platform.sram.uram_blocks,
-                self.max_uram_share,
-            ),
-        ];
-        for (name, used, available, budget) in chip {
-            let share = used as f64 / available.max(1) as f64;
-            if share > budget {
-                return Err(format!(
-                    "{name} {:.0}% over the {:.0}% budget",
-                    100.0 * share,
-                    100.0 * budget
-                ));
-            }
-        }
-        for (index, slr) in design.slr_use().iter().enumerate() {
+    /// Why a design with `bill` (its engines and on-chip links) breaks a budget (the first
+    /// one broken), if it does.
+    pub fn check(&self, bill: &Bill, platform: &Platform) -> Result<(), String> {
+        let used = bill.total;
+        over(
+            "DSPs".into(),
+            used.dsps,
+            platform.dsp_slices,
+            self.max_dsp_share,
+            "",
+        )?;
+        let sram = &platform.sram;
+        over(
+            "BRAM".into(),
+            used.bram_blocks,
+            sram.bram_blocks,
+            self.max_bram_share,
+            "",
+        )?;
+        over(
+            "URAM".into(),
+            used.uram_blocks,
+            sram.uram_blocks,
+            self.max_uram_share,
+            "",
+        )?;
+        for (index, slr) in bill.slrs.iter().enumerate() {
             let (used, available) = (slr.used, slr.available);
             for (name, used, available, budget) in [
                 (
@@ -112,14 +164,29 @@ impl Constraints {
                     available.uram_blocks,
                     self.max_slr_uram_share,
                 ),
+                (
+                    "LUTs",
+                    used.all_luts(),
+                    available.luts,
+                    self.max_slr_lut_share,
+                ),
+                ("FFs", used.ffs, available.ffs, self.max_slr_ff_share),
+                (
+                    "SLLs below",
+                    slr.slls_below,
+                    slr.slls_available,
+                    self.max_slr_sll_share,
+                ),
             ] {
-                let share = used as f64 / available.max(1) as f64;
-                if share > budget {
-                    return Err(format!(
-                        "SLR{index} {name} {:.0}% over the {:.0}% per-SLR budget",
-                        100.0 * share,
-                        100.0 * budget
-                    ));
+                // A resource the platform does not give is not budgeted.
+                if available > 0 {
+                    over(
+                        format!("SLR{index} {name}"),
+                        used,
+                        available,
+                        budget,
+                        "per-SLR ",
+                    )?;
                 }
             }
         }

@@ -209,7 +209,6 @@ fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, Workload), St
                 other => other.to_string(),
             }
         })?;
-    inputs.spec.constraints.check(&design, platform)?;
     let choices = WorkloadChoices {
         cameras: inputs.spec.cameras.or(inputs.choices.cameras),
         batch: batch.unwrap_or(inputs.choices.batch),
@@ -228,7 +227,9 @@ fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, Workload), St
     if workload.kernels.is_empty() {
         return Err("no kernel of this point matches `encoders` and `kernels`".into());
     }
-    crate::lower::check_mapping(&workload, &design, platform).map_err(|e| e.to_string())?;
+    let bill =
+        crate::lower::check_mapping(&workload, &design, platform).map_err(|e| e.to_string())?;
+    inputs.spec.constraints.check(&bill, platform)?;
     // The same bound `simulate` applies: distinct layers only, each kernel within the limits.
     let events = event_bound(&workload, &design).map_err(|error| error.to_string())?;
     if events > inputs.max_events {

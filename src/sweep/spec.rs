@@ -443,14 +443,7 @@ pub fn load_sweep(
         )?);
     }
     let c = raw.constraints;
-    for (field, value) in [
-        ("constraints.max_dsp_share", c.max_dsp_share),
-        ("constraints.max_bram_share", c.max_bram_share),
-        ("constraints.max_uram_share", c.max_uram_share),
-        ("constraints.max_slr_dsp_share", c.max_slr_dsp_share),
-        ("constraints.max_slr_bram_share", c.max_slr_bram_share),
-        ("constraints.max_slr_uram_share", c.max_slr_uram_share),
-    ] {
+    for (field, value) in c.shares() {
         if !(value > 0.0 && value <= 1.0) {
             return Err(ConfigError::invalid(
                 file,
@@ -483,13 +476,6 @@ pub fn load_sweep(
         kernels: raw.kernels.unwrap_or_default(),
         cameras: raw.cameras,
         axes,
-        constraints: Constraints {
-            max_dsp_share: c.max_dsp_share,
-            max_bram_share: c.max_bram_share,
-            max_uram_share: c.max_uram_share,
-            max_slr_dsp_share: c.max_slr_dsp_share,
-            max_slr_bram_share: c.max_slr_bram_share,
-            max_slr_uram_share: c.max_slr_uram_share,
-        },
+        constraints: c.validated(),
     })
 }
