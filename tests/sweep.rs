@@ -683,3 +683,57 @@ fn verify_reruns_the_pareto_front_on_the_bank_model() {
             .contains("--verify")
     );
 }
+
+/// The shipped per-SLR sweep runs and its ceilings bite where they should: one 96 × 96 INT4
+/// array (2,304 DSPs, a quarter of the chip's) is skipped at 84 % of SLR0's, while three
+/// 64 × 64 INT8 arrays (75 % of each SLR) run; the fastest point is INT4 on six 64 × 64
+/// arrays. Catches per-SLR budgets that are parsed but not applied, or applied to the
+/// chip's totals.
+#[test]
+fn the_shipped_per_slr_sweep_applies_its_ceilings() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sweeps/smolvla-per-slr.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let summary = sweep(&path, &out, &["--vision-layers", "1", "--text-layers", "1"]);
+    assert!(
+        summary.contains("96 points: 66 simulated, 30 skipped"),
+        "{summary}"
+    );
+    let mut reader = csv::Reader::from_path(out.join("sweep.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let point = |count: &str, shape: &str, precision: &str| {
+        rows.iter()
+            .find(|r| {
+                r[column("array_count")] == *count
+                    && r[column("array_shape")] == *shape
+                    && r[column("precision")] == *precision
+                    && r[column("tm")] == *"256"
+            })
+            .unwrap()
+            .clone()
+    };
+    let crowded = point("1", "96x96", "int4");
+    assert_eq!(
+        &crowded[column("reason")],
+        "SLR0 DSPs 84% over the 80% per-SLR budget",
+    );
+    assert_eq!(&point("3", "64x64", "int8")[column("status")], "ok");
+    let best = rows
+        .iter()
+        .filter(|r| &r[column("status")] == "ok")
+        .min_by(|a, b| {
+            let ms = |r: &csv::StringRecord| r[column("total_ms")].parse::<f64>().unwrap();
+            ms(a).total_cmp(&ms(b))
+        })
+        .unwrap();
+    assert_eq!(
+        [
+            &best[column("array_count")],
+            &best[column("array_shape")],
+            &best[column("precision")]
+        ],
+        ["6", "64x64", "int4"]
+    );
+}
