@@ -35,6 +35,28 @@ pub struct GraphSim {
     pub timeline: Vec<Vec<(u64, u64)>>,
 }
 
+/// A run's per-node arrays, kept per thread between runs.
+#[derive(Default)]
+struct Scratch {
+    pending: Vec<u32>,
+    first_successor: Vec<u32>,
+    successors: Vec<(u32, EdgeKind)>,
+    end: Vec<u64>,
+    start: Vec<u64>,
+    binding: Vec<Binding>,
+    queue: EventQueue,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+/// `values` as `count` copies of `value`, in the memory it already has.
+fn refill<T: Copy>(values: &mut Vec<T>, count: usize, value: T) {
+    values.clear();
+    values.resize(count, value);
+}
+
 /// Runs one lowered kernel from cycle 0 on `design`'s machine and reports what it measured.
 pub fn simulate(
     graph: &KernelGraph,
@@ -90,12 +112,24 @@ fn run<M: Memory>(
     let count = nodes.node_count();
     let engine_count = machine.engine_count();
 
+    // The per-node arrays come from this thread's scratch, so a run after the first on a
+    // thread reuses memory already mapped instead of faulting fresh pages in.
+    let mut scratch = SCRATCH.with(|cell| cell.take());
+    let Scratch {
+        pending,
+        first_successor,
+        successors,
+        end,
+        start,
+        binding,
+        queue,
+    } = &mut scratch;
     // Predecessors each node waits for, counted in one pass over the edge array, and the
     // successors of each node laid out contiguously (in petgraph's order: last added first),
     // so the event loop reads them without chasing the adjacency lists.
     let edges = nodes.raw_edges();
-    let mut pending = vec![0u32; count];
-    let mut first_successor = vec![0u32; count + 1];
+    refill(pending, count, 0);
+    refill(first_successor, count + 1, 0);
     for edge in edges {
         pending[edge.target().index()] += 1;
         first_successor[edge.source().index() + 1] += 1;
@@ -103,19 +137,22 @@ fn run<M: Memory>(
     for index in 0..count {
         first_successor[index + 1] += first_successor[index];
     }
-    let mut successors = vec![(0u32, EdgeKind::Data); edges.len()];
-    let mut filled = first_successor.clone();
-    for edge in edges.iter().rev() {
+    refill(successors, edges.len(), (0u32, EdgeKind::Data));
+    // Filled from each node's end backwards, so a node's successors keep their order.
+    for edge in edges {
         let source = edge.source().index();
-        successors[filled[source] as usize] = (edge.target().index() as u32, edge.weight);
-        filled[source] += 1;
+        first_successor[source + 1] -= 1;
+        let slot = first_successor[source + 1] as usize;
+        successors[slot] = (edge.target().index() as u32, edge.weight);
     }
-    drop(filled);
-    let mut end = vec![0u64; count];
-    let mut start = vec![0u64; count];
-    let mut binding = vec![Binding::Start; count];
+    // Each count was taken back down to where the node's successors start: shift back.
+    first_successor.copy_within(1.., 0);
+    first_successor[count] = edges.len() as u32;
+    refill(end, count, 0);
+    refill(start, count, 0);
+    refill(binding, count, Binding::Start);
+    queue.clear();
     let mut engine_free = vec![(0u64, None::<NodeIndex>); engine_count];
-    let mut queue = EventQueue::default();
 
     // Reserves the node's engine or channels; returns its start and finish cycles.
     // Each engine's nodes in the order they start (an engine serves in order, and nodes are
@@ -190,7 +227,7 @@ fn run<M: Memory>(
         }
     }
     if pending.iter().any(|&p| p > 0) {
-        return Err(deadlock(graph, labels, &pending));
+        return Err(deadlock(graph, labels, pending));
     }
 
     // One pass over the executed nodes: each kernel's span and compute span (transfers
@@ -223,8 +260,8 @@ fn run<M: Memory>(
     }
     let walk = Walk {
         graph: nodes,
-        end: &end,
-        binding: &binding,
+        end,
+        binding,
         compute_span: &compute_span,
         latency_cycles: memory.latency_cycles(),
     };
@@ -232,7 +269,7 @@ fn run<M: Memory>(
     let attribution = walk.attribute(last, 0, None);
     debug_assert_eq!(attribution.iter().sum::<u64>(), cycles);
     let (engine_attribution, mut timeline) =
-        engine_attribution(nodes, &on_engine, &start, &end, &walk, cycles);
+        engine_attribution(nodes, &on_engine, start, end, &walk, cycles);
     timeline.push(hbm_busy);
     // Each kernel's channel statistics: its own when the memory kept them per kernel, the
     // whole run's for a graph of one kernel, else none (an ideal memory's are all idle).
@@ -266,6 +303,7 @@ fn run<M: Memory>(
             }
         })
         .collect();
+    SCRATCH.with(|cell| cell.set(scratch));
     Ok(GraphSim {
         cycles,
         attribution,

@@ -22,6 +22,12 @@ impl EventQueue {
         self.sequence += 1;
     }
 
+    /// Empties the queue, keeping its memory.
+    pub(crate) fn clear(&mut self) {
+        self.heap.clear();
+        self.sequence = 0;
+    }
+
     /// The earliest event, first scheduled among equals.
     pub(crate) fn pop(&mut self) -> Option<(u64, u32)> {
         self.heap
