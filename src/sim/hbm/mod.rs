@@ -94,6 +94,28 @@ impl ChannelTiming {
         (port / self.channels_per_switch).abs_diff(channel / self.channels_per_switch)
     }
 
+    /// The most mini-switches a request may cross: to the far end of the switch when it is
+    /// enabled, none when each channel has its own port.
+    pub fn farthest_hops(&self) -> u64 {
+        if self.routing.switched() {
+            (self.channels / self.channels_per_switch).max(1) - 1
+        } else {
+            0
+        }
+    }
+
+    /// Whether no burst can ever wait for a slot of its port's window, so the window need
+    /// not be kept: even the farthest channel's latency is covered by `outstanding − 1` of
+    /// the shortest services a burst can take (a request's service is at least its bursts ×
+    /// the request interval and × the overhead, so no burst's share is shorter than either;
+    /// see `Channel::shortest_service` for why that suffices).
+    pub fn window_never_binds(&self) -> bool {
+        let shortest = self
+            .interval_ticks_per_burst
+            .max(self.overhead_ticks_per_burst);
+        self.latency_ticks_after(self.farthest_hops()) <= (self.outstanding - 1) * shortest
+    }
+
     /// Data ticks of `bytes` at the channel's (and a port's) peak rate.
     pub fn data_ticks(&self, bytes: u64) -> u64 {
         (bytes * self.ticks_per_byte_q16).div_ceil(65536)
@@ -165,6 +187,9 @@ pub struct Channel {
     /// before this one can start, and was released one latency after it ended).
     shortest_service: Option<u64>,
     longest_latency: u64,
+    /// Whether the window is kept: not when the timing says it can never bind (decided at
+    /// the first request; a channel serves under one timing).
+    tracks_window: Option<bool>,
     pub stats: ChannelStats,
 }
 
@@ -198,21 +223,30 @@ impl Channel {
         } else {
             (service / bursts, service % bursts)
         };
-        let shortest = self.shortest_service.map_or(base, |s| s.min(base));
-        self.shortest_service = Some(shortest);
-        self.longest_latency = self.longest_latency.max(latency);
+        let tracks_window = *self
+            .tracks_window
+            .get_or_insert_with(|| !timing.window_never_binds());
+        debug_assert!(
+            tracks_window || latency <= timing.latency_ticks_after(timing.farthest_hops())
+        );
         let start = arrival_tick.max(self.free_tick);
         self.skip_idle_refreshes(timing, start);
-        // Slots released by the time the request arrives bind nothing.
-        self.window.release_all_by(arrival_tick);
-        let window_may_bind = self.longest_latency > (timing.outstanding - 1) * shortest;
+        let mut window_may_bind = false;
+        if tracks_window {
+            let shortest = self.shortest_service.map_or(base, |s| s.min(base));
+            self.shortest_service = Some(shortest);
+            self.longest_latency = self.longest_latency.max(latency);
+            // Slots released by the time the request arrives bind nothing.
+            self.window.release_all_by(arrival_tick);
+            window_may_bind = self.longest_latency > (timing.outstanding - 1) * shortest;
+        }
         if let Some(done) = self.serve_back_to_back(
             timing,
             start,
             bursts,
             (base, longer),
             (service, latency),
-            window_may_bind,
+            (tracks_window, window_may_bind),
         ) {
             return done;
         }
@@ -236,8 +270,10 @@ impl Channel {
             }
             self.free_tick = end;
             done_tick = end + latency;
-            self.window
-                .push(Run::single(end, latency), timing.outstanding);
+            if tracks_window {
+                self.window
+                    .push(Run::single(end, latency), timing.outstanding);
+            }
         }
         done_tick
     }
@@ -253,8 +289,9 @@ impl Channel {
 
     /// The request's bursts from `start` one after another, when no burst waits for a slot of
     /// the window and no refresh falls inside: the common case, in a few operations. Unless
-    /// `window_may_bind`, no burst can wait (see `shortest_service`). `None` when
-    /// burst-by-burst service is needed.
+    /// `window_may_bind`, no burst can wait (see `shortest_service`); unless
+    /// `tracks_window`, the bursts are not kept. `None` when burst-by-burst service is
+    /// needed.
     fn serve_back_to_back(
         &mut self,
         timing: &ChannelTiming,
@@ -262,7 +299,7 @@ impl Channel {
         bursts: u64,
         (base, longer): (u64, u64),
         (service, latency): (u64, u64),
-        window_may_bind: bool,
+        (tracks_window, window_may_bind): (bool, bool),
     ) -> Option<u64> {
         let end = start + service;
         if end >= self.next_refresh_tick {
@@ -281,17 +318,19 @@ impl Channel {
             }
         }
         // Pushing frees the oldest slots beyond capacity: the `popped` ones, run by run.
-        self.window.push(
-            Run {
-                origin: start,
-                base,
-                longer,
-                first: 0,
-                count: bursts,
-                latency,
-            },
-            capacity,
-        );
+        if tracks_window {
+            self.window.push(
+                Run {
+                    origin: start,
+                    base,
+                    longer,
+                    first: 0,
+                    count: bursts,
+                    latency,
+                },
+                capacity,
+            );
+        }
         self.free_tick = end;
         Some(end + latency)
     }
@@ -410,6 +449,22 @@ mod tests {
         }
     }
 
+    /// The window is dropped only when it provably cannot bind: 31 further requests at
+    /// 4.4 ns each (136 ns) cover the 107 ns latency of a channel on its own port, not 7
+    /// outstanding (31 ns), nor the 216 ns of a channel seven mini-switches away.
+    #[test]
+    fn a_window_is_kept_unless_it_can_never_bind() {
+        let (mut timing, _) = timing();
+        assert_eq!(timing.outstanding, 32);
+        assert!(timing.window_never_binds());
+        timing.outstanding = 8;
+        assert!(!timing.window_never_binds());
+        timing.outstanding = 32;
+        timing.routing = Routing::PerUnit;
+        assert_eq!(timing.farthest_hops(), 7);
+        assert!(!timing.window_never_binds());
+    }
+
     /// A port moves `O` bursts per `service + latency` until the channel itself is the limit.
     #[test]
     fn bandwidth_grows_with_outstanding_requests_up_to_the_channel() {
@@ -497,12 +552,15 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
 
-        /// Any sequence of requests, on any window size, latency and switch distance: the
-        /// same return ticks and statistics as serving burst by burst.
+        /// Any sequence of requests, on any window size, latency and switch distance (each
+        /// channel on its own port, or through the switch): the same return ticks and
+        /// statistics as serving burst by burst, whether the window is kept or provably
+        /// never binds.
         #[test]
         fn runs_and_the_shortcut_serve_exactly_as_burst_by_burst(
             outstanding in 1u64..40,
             latency_ns in 0.0f64..400.0,
+            switched in proptest::bool::ANY,
             requests in proptest::collection::vec(
                 (0u64..20_000, 1u64..40_000, 1u64..100, 0u64..4), 1..120,
             ),
@@ -510,6 +568,12 @@ mod tests {
             let (mut timing, _) = timing();
             timing.outstanding = outstanding;
             timing.latency_ticks = (latency_ns * 0.3 * TICKS_PER_CYCLE as f64) as u64;
+            if switched {
+                timing.routing = Routing::PerUnit;
+            }
+            let requests = requests
+                .into_iter()
+                .map(|(gap, bytes, bursts, hops)| (gap, bytes, bursts, hops * u64::from(switched)));
             let (mut fast, mut reference) = (Channel::default(), Reference::default());
             let mut arrival = 0;
             for (gap, bytes, bursts, hops) in requests {
