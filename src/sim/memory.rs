@@ -82,6 +82,15 @@ impl Memory for Hbm {
         let arrival_tick = arrival_cycle * TICKS_PER_CYCLE;
         let mut done_tick = arrival_tick;
         let timing = &self.timing;
+        // Each channel on its own port, one kernel: nothing but the channels to serve.
+        if !timing.routing.switched() && self.per_kernel.is_none() {
+            for request in requests {
+                let channel = &mut self.channels[request.channel as usize];
+                let done = channel.serve(timing, arrival_tick, request.bytes, request.bursts, 0);
+                done_tick = done_tick.max(done);
+            }
+            return done_tick.div_ceil(TICKS_PER_CYCLE);
+        }
         for request in requests {
             let channel_index = u64::from(request.channel);
             let switched = timing.routing.switched();
