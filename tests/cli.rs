@@ -660,6 +660,8 @@ fn a_link_between_slrs_takes_super_long_lines() {
     );
     let slr1 = rows.iter().find(|r| r[1] == "SLR1").unwrap();
     assert_eq!(slr1[column("bram_blocks")], "95");
+    // Every LUT counts in the share: 2,198 DSPs' logic (92 each) and 256 vector lanes' (226).
+    assert_eq!(slr1[column("lut_share")], "0.6807");
     let platform = std::fs::read_to_string("configs/platforms/u280.toml")
         .unwrap()
         .replace("slls_per_boundary = 23040", "slls_per_boundary = 2700");

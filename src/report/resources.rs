@@ -7,6 +7,50 @@ use crate::config::design::{Design, SramKind};
 use crate::config::platform::Platform;
 use crate::lower::Bill;
 
+/// The columns of `resources.csv`, in order.
+const COLUMNS: [&str; 27] = [
+    "row",
+    "name",
+    "slr",
+    "dsps",
+    "buffer_bytes",
+    "bram_blocks",
+    "uram_blocks",
+    "port_blocks",
+    "luts",
+    "dsps_available",
+    "bram_available",
+    "uram_available",
+    "luts_available",
+    "dsp_share",
+    "bram_share",
+    "uram_share",
+    "lut_share",
+    "logic_luts",
+    "ffs",
+    "ffs_available",
+    "ff_share",
+    "slls_below",
+    "slls_available",
+    "sll_share",
+    "memory",
+    "memory_luts",
+    "link_slls",
+];
+
+/// A row with `cells` (column, value) and every other column empty.
+fn sparse_row(cells: &[(&str, String)]) -> Vec<String> {
+    let mut row = vec![String::new(); COLUMNS.len()];
+    for (name, value) in cells {
+        let at = COLUMNS
+            .iter()
+            .position(|column| column == name)
+            .expect("a column of resources.csv");
+        row[at].clone_from(value);
+    }
+    row
+}
+
 /// One row per engine (its SLR, DSPs and blocks before rounding, buffer bytes, the blocks
 /// its buffers' port widths alone need, LUTs of LUT multipliers), per on-chip link's storage
 /// at each consumer engine (its memory, bytes, blocks or LUTs, and the link's super long
@@ -18,91 +62,50 @@ pub fn resources_csv(
     bill: &Bill,
 ) -> Result<Vec<u8>, ReportError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record([
-        "row",
-        "name",
-        "slr",
-        "dsps",
-        "buffer_bytes",
-        "bram_blocks",
-        "uram_blocks",
-        "port_blocks",
-        "luts",
-        "dsps_available",
-        "bram_available",
-        "uram_available",
-        "luts_available",
-        "dsp_share",
-        "bram_share",
-        "uram_share",
-        "lut_share",
-        "logic_luts",
-        "ffs",
-        "ffs_available",
-        "ff_share",
-        "slls_below",
-        "slls_available",
-        "sll_share",
-        "memory",
-        "memory_luts",
-        "link_slls",
-    ])?;
+    writer.write_record(COLUMNS)?;
     let share = |used: u64, available: u64| format!("{:.4}", used as f64 / available.max(1) as f64);
     for (slr, usage) in design.slr_use().iter().enumerate() {
         for engine in &usage.engines {
-            writer.write_record([
-                "engine".to_string(),
-                design.engines()[engine.engine].name.clone(),
-                slr.to_string(),
-                format!("{:.2}", engine.dsps),
-                engine.buffer_bytes.to_string(),
-                format!("{:.2}", engine.bram_blocks),
-                format!("{:.2}", engine.uram_blocks),
-                engine.port_blocks.to_string(),
-                engine.luts.to_string(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ])?;
+            writer.write_record(sparse_row(&[
+                ("row", "engine".to_string()),
+                ("name", design.engines()[engine.engine].name.clone()),
+                ("slr", slr.to_string()),
+                ("dsps", format!("{:.2}", engine.dsps)),
+                ("buffer_bytes", engine.buffer_bytes.to_string()),
+                ("bram_blocks", format!("{:.2}", engine.bram_blocks)),
+                ("uram_blocks", format!("{:.2}", engine.uram_blocks)),
+                ("port_blocks", engine.port_blocks.to_string()),
+                ("luts", engine.luts.to_string()),
+            ]))?;
         }
     }
     for link in &bill.links {
         for (index, part) in link.parts.iter().enumerate() {
-            let mut record = vec![String::new(); 27];
-            record[0] = "link".to_string();
-            record[1] = format!(
+            let name = format!(
                 "{} ({} at {})",
                 link.link,
                 link.via.name(),
                 design.engines()[part.engine].name
             );
-            record[2] = part.slr.to_string();
-            record[4] = part.bytes.to_string();
-            record[5] = part.storage.bram_blocks.to_string();
-            record[6] = part.storage.uram_blocks.to_string();
-            record[7] = part.storage.port_blocks.to_string();
-            record[24] = part.storage.kind.name().to_string();
-            record[25] = part.storage.luts.to_string();
-            if index == 0 {
-                let slls: Vec<String> = link.slls.iter().map(u64::to_string).collect();
-                record[26] = slls.join(" ");
-            }
-            writer.write_record(&record)?;
+            // The link's lines once, on its first storage's row.
+            let slls: Vec<String> = link.slls.iter().map(u64::to_string).collect();
+            let slls = if index == 0 {
+                slls.join(" ")
+            } else {
+                String::new()
+            };
+            writer.write_record(sparse_row(&[
+                ("row", "link".to_string()),
+                ("name", name),
+                ("slr", part.slr.to_string()),
+                ("buffer_bytes", part.bytes.to_string()),
+                ("bram_blocks", part.storage.bram_blocks.to_string()),
+                ("uram_blocks", part.storage.uram_blocks.to_string()),
+                ("port_blocks", part.storage.port_blocks.to_string()),
+                ("memory", part.storage.kind.name().to_string()),
+                ("memory_luts", part.storage.luts.to_string()),
+                ("link_slls", slls),
+            ]))?;
         }
     }
     let chip = bill.total;
