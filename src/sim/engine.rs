@@ -35,7 +35,8 @@ pub struct GraphSim {
     pub timeline: Vec<Vec<(u64, u64)>>,
 }
 
-/// A run's per-node arrays, kept per thread between runs.
+/// A run's per-node arrays, kept per thread between runs: as large as the largest graph
+/// the thread has run (about 40 bytes per node and 8 per edge).
 #[derive(Default)]
 struct Scratch {
     pending: Vec<u32>,
