@@ -137,7 +137,5 @@ pub fn check_mapping(
             return Err(refuse(rule));
         }
     }
-    let bill = Bill::of(workload, design, platform);
-    bill.check(design)?;
-    Ok(bill)
+    Bill::checked(workload, design, platform)
 }

@@ -85,6 +85,33 @@ impl Bill {
     /// The bill of `design` running `workload`: links the workload does not hold (a
     /// focused run) take nothing.
     pub fn of(workload: &Workload, design: &Design, platform: &Platform) -> Bill {
+        Self::build(workload, design, platform, |_| None)
+            .expect("a bill built without checks is never refused")
+    }
+
+    /// [`Bill::of`], checking every SLR and boundary as the links are added in order and
+    /// naming the link that overfills one.
+    pub(super) fn checked(
+        workload: &Workload,
+        design: &Design,
+        platform: &Platform,
+    ) -> Result<Bill, LowerError> {
+        Self::build(workload, design, platform, overfilled)
+    }
+
+    /// The links that cross SLRs.
+    pub fn crossings(&self) -> impl Iterator<Item = &LinkUse> {
+        self.links.iter().filter(|l| l.slls.iter().any(|&s| s > 0))
+    }
+
+    /// The engines' resources with each on-chip link's added in turn, refused when `refuse`
+    /// finds a reason in what the SLRs then take.
+    fn build(
+        workload: &Workload,
+        design: &Design,
+        platform: &Platform,
+        refuse: impl Fn(&[SlrUse]) -> Option<String>,
+    ) -> Result<Bill, LowerError> {
         let links: Vec<LinkUse> = design
             .links()
             .iter()
@@ -95,23 +122,7 @@ impl Bill {
         let mut total = design.resources();
         for link in &links {
             add(&mut slrs, &mut total, link);
-        }
-        Bill { slrs, total, links }
-    }
-
-    /// The links that cross SLRs.
-    pub fn crossings(&self) -> impl Iterator<Item = &LinkUse> {
-        self.links.iter().filter(|l| l.slls.iter().any(|&s| s > 0))
-    }
-
-    /// Checks every SLR and boundary as the links are added in order, naming the link that
-    /// overfills one.
-    pub(super) fn check(&self, design: &Design) -> Result<(), LowerError> {
-        let mut slrs = design.slr_use().to_vec();
-        let mut total = design.resources();
-        for link in &self.links {
-            add(&mut slrs, &mut total, link);
-            if let Some(rule) = overfilled(&slrs) {
+            if let Some(rule) = refuse(&slrs) {
                 return Err(LowerError::Link {
                     file: design.source().to_string(),
                     link: link.link.clone(),
@@ -119,7 +130,7 @@ impl Bill {
                 });
             }
         }
-        Ok(())
+        Ok(Bill { slrs, total, links })
     }
 }
 
