@@ -19,8 +19,10 @@
 //! U280: one per SLR). Each SLR is checked against what the platform's kernel region leaves
 //! it, so a design that fits the chip's totals but crowds one SLR is refused. The HBM ports
 //! sit in SLR0: every engine above it takes one HBM port's super long lines on each boundary
-//! below it, checked against the boundary's count. Not modelled yet: LUTs and FFs beyond LUT
-//! multipliers (datapath, control), FIFOs, SLR crossings of on-chip links.
+//! below it, checked against the boundary's count. Logic: LUT multipliers by FINN's cost
+//! model, and the platform's `[logic]` LUTs and FFs per DSP of a DSP engine and per vector
+//! lane. On-chip links (their FIFOs and buffers, and their lines across SLRs) need the
+//! workload: `lower::Bill` adds them to these.
 
 use super::engines::{Engine, EngineModel, MacKind};
 use super::{Design, SramKind};
