@@ -73,7 +73,8 @@ impl RawConstraints {
         ]
     }
 
-    pub(super) fn validated(&self) -> Constraints {
+    /// The budgets, once [`RawConstraints::shares`] are checked.
+    pub(super) fn budgets(&self) -> Constraints {
         Constraints {
             max_dsp_share: self.max_dsp_share,
             max_bram_share: self.max_bram_share,
@@ -89,17 +90,24 @@ impl RawConstraints {
 }
 
 /// Resource budgets as shares of the platform, and of each SLR's part of it (LUTs of every
-/// kind, FFs, and the super long lines of the boundary below it).
+/// kind, FFs, and the super long lines of the boundary below it). The per-SLR budgets
+/// default when read from an older `sweep.meta.json` that lacks them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Constraints {
     pub max_dsp_share: f64,
     pub max_bram_share: f64,
     pub max_uram_share: f64,
+    #[serde(default = "whole_slr")]
     pub max_slr_dsp_share: f64,
+    #[serde(default = "whole_slr")]
     pub max_slr_bram_share: f64,
+    #[serde(default = "whole_slr")]
     pub max_slr_uram_share: f64,
+    #[serde(default = "whole_slr")]
     pub max_slr_lut_share: f64,
+    #[serde(default = "whole_slr")]
     pub max_slr_ff_share: f64,
+    #[serde(default = "whole_slr")]
     pub max_slr_sll_share: f64,
 }
 
@@ -191,5 +199,20 @@ impl Constraints {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Catches: a sweep written before the per-SLR budgets existed cannot be resumed. Its
+    /// `sweep.meta.json` lacks them; read back, they are the whole SLR, as a sweep that
+    /// leaves them out gets.
+    #[test]
+    fn constraints_of_an_older_meta_file_take_the_per_slr_defaults() {
+        let old = r#"{"max_dsp_share": 0.75, "max_bram_share": 0.75, "max_uram_share": 0.75}"#;
+        let read: Constraints = serde_json::from_str(old).unwrap();
+        assert_eq!(read, RawConstraints::default().budgets());
     }
 }

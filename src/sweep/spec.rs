@@ -476,6 +476,6 @@ pub fn load_sweep(
         kernels: raw.kernels.unwrap_or_default(),
         cameras: raw.cameras,
         axes,
-        constraints: c.validated(),
+        constraints: c.budgets(),
     })
 }
