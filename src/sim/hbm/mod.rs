@@ -116,6 +116,15 @@ impl ChannelTiming {
         self.latency_ticks_after(self.farthest_hops()) <= (self.outstanding - 1) * shortest
     }
 
+    /// A request's data ticks and its overhead beyond them: at least the per-burst overhead,
+    /// and enough to space its bursts the request interval apart.
+    pub fn service_ticks(&self, bytes: u64, bursts: u64) -> (u64, u64) {
+        let data = self.data_ticks(bytes);
+        let overhead = (bursts * self.overhead_ticks_per_burst)
+            .max((bursts * self.interval_ticks_per_burst).saturating_sub(data));
+        (data, overhead)
+    }
+
     /// Data ticks of `bytes` at the channel's (and a port's) peak rate.
     pub fn data_ticks(&self, bytes: u64) -> u64 {
         (bytes * self.ticks_per_byte_q16).div_ceil(65536)
@@ -196,6 +205,7 @@ pub struct Channel {
 impl Channel {
     /// Serves a request arriving at `arrival_tick` after crossing `hops` mini-switches; returns
     /// the tick its data is back.
+    #[inline(always)]
     pub fn serve(
         &mut self,
         timing: &ChannelTiming,
@@ -204,15 +214,43 @@ impl Channel {
         bursts: u64,
         hops: u64,
     ) -> u64 {
-        let data = timing.data_ticks(bytes);
-        let latency = timing.latency_ticks_after(hops);
-        let overhead = (bursts * timing.overhead_ticks_per_burst)
-            .max((bursts * timing.interval_ticks_per_burst).saturating_sub(data));
-        let service = data + overhead;
+        // The common case inline (what `serve_any` does for it, in a few operations): an
+        // untracked window and bursts back to back that end before the next refresh.
+        if self.tracks_window == Some(false) && bursts > 0 {
+            let (data, overhead) = timing.service_ticks(bytes, bursts);
+            let start = arrival_tick.max(self.free_tick);
+            let end = start + data + overhead;
+            if end < self.next_refresh_tick {
+                self.count(bytes, bursts, data, overhead);
+                self.free_tick = end;
+                return end + timing.latency_ticks_after(hops);
+            }
+        }
+        self.serve_any(timing, arrival_tick, bytes, bursts, hops)
+    }
+
+    /// Adds a request to the channel's statistics.
+    fn count(&mut self, bytes: u64, bursts: u64, data: u64, overhead: u64) {
         self.stats.bytes += bytes;
         self.stats.bursts += bursts;
         self.stats.data_ticks += data;
         self.stats.overhead_ticks += overhead;
+    }
+
+    /// [`Channel::serve`] in full.
+    #[inline(never)]
+    fn serve_any(
+        &mut self,
+        timing: &ChannelTiming,
+        arrival_tick: u64,
+        bytes: u64,
+        bursts: u64,
+        hops: u64,
+    ) -> u64 {
+        let (data, overhead) = timing.service_ticks(bytes, bursts);
+        let latency = timing.latency_ticks_after(hops);
+        let service = data + overhead;
+        self.count(bytes, bursts, data, overhead);
         if bursts == 0 {
             return arrival_tick;
         }
