@@ -35,11 +35,14 @@ impl EventQueue {
             return;
         }
         // New events are mostly among the latest: look from the earliest end up.
+        // Shifted up one by one as found (a few places; a library move costs more here).
         let mut at = self.sorted.len();
+        self.sorted.push(key);
         while at > 0 && self.sorted[at - 1] < key {
+            self.sorted[at] = self.sorted[at - 1];
             at -= 1;
         }
-        self.sorted.insert(at, key);
+        self.sorted[at] = key;
     }
 
     /// Empties the queue, keeping its memory.
