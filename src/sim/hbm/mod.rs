@@ -214,17 +214,22 @@ impl Channel {
         bursts: u64,
         hops: u64,
     ) -> u64 {
-        // The common case inline (what `serve_any` does for it, in a few operations): an
-        // untracked window and bursts back to back that end before the next refresh.
+        // An untracked window inline (what `serve_any` does for it, in a few operations):
+        // the bursts run back to back, and a refresh due when one ends delays the rest, so
+        // the request as a whole ends after as many refreshes as its end reaches.
         if self.tracks_window == Some(false) && bursts > 0 {
             let (data, overhead) = timing.service_ticks(bytes, bursts);
             let start = arrival_tick.max(self.free_tick);
-            let end = start + data + overhead;
-            if end < self.next_refresh_tick {
-                self.count(bytes, bursts, data, overhead);
-                self.free_tick = end;
-                return end + timing.latency_ticks_after(hops);
+            self.skip_idle_refreshes(timing, start);
+            let mut end = start + data + overhead;
+            while end >= self.next_refresh_tick {
+                self.next_refresh_tick += timing.refresh_interval_ticks;
+                end += timing.refresh_ticks;
+                self.stats.refresh_ticks += timing.refresh_ticks;
             }
+            self.count(bytes, bursts, data, overhead);
+            self.free_tick = end;
+            return end + timing.latency_ticks_after(hops);
         }
         self.serve_any(timing, arrival_tick, bytes, bursts, hops)
     }
