@@ -145,7 +145,7 @@ mod tests {
             (StorageKind::Bram, 1, 0)
         );
         // A 512-bit tile stream 65 words deep: 8 blocks side by side for its width, though
-        // its 4,160 bytes would fit in two.
+        // its 4,160 bytes fit in one (4,608 bytes).
         let wide = fifo(512, 65, &sram);
         assert_eq!((wide.bram_blocks, wide.port_blocks), (8, 8));
     }
