@@ -37,10 +37,18 @@ impl Channel {
         bursts: u64,
         hops: u64,
     ) -> u64 {
-        // An untracked window inline (what `serve_any` does for it, in a few operations):
-        // the bursts run back to back, and a refresh due when one ends delays the rest, so
-        // the request as a whole ends after as many refreshes as its end reaches.
-        if self.tracks_window == Some(false) && bursts > 0 {
+        // An untracked window: the bursts run back to back, and a refresh due when one ends
+        // delays the rest, so the request as a whole ends after as many refreshes as its
+        // end reaches (what serving burst by burst gives, in a few operations).
+        let tracks_window = *self
+            .tracks_window
+            .get_or_insert_with(|| !timing.window_never_binds());
+        debug_assert!(
+            tracks_window
+                || timing.latency_ticks_after(hops)
+                    <= timing.latency_ticks_after(timing.farthest_hops())
+        );
+        if !tracks_window && bursts > 0 {
             let (data, overhead) = timing.service_ticks(bytes, bursts);
             let start = arrival_tick.max(self.free_tick);
             self.skip_idle_refreshes(timing, start);
@@ -71,7 +79,7 @@ impl Channel {
         self.stats.overhead_ticks += overhead;
     }
 
-    /// [`Channel::serve`] in full.
+    /// [`Channel::serve`] with its window kept (or of no bursts).
     #[inline(never)]
     fn serve_any(
         &mut self,
@@ -95,30 +103,21 @@ impl Channel {
         } else {
             (service / bursts, service % bursts)
         };
-        let tracks_window = *self
-            .tracks_window
-            .get_or_insert_with(|| !timing.window_never_binds());
-        debug_assert!(
-            tracks_window || latency <= timing.latency_ticks_after(timing.farthest_hops())
-        );
         let start = arrival_tick.max(self.free_tick);
         self.skip_idle_refreshes(timing, start);
-        let mut window_may_bind = false;
-        if tracks_window {
-            let shortest = self.shortest_service.map_or(base, |s| s.min(base));
-            self.shortest_service = Some(shortest);
-            self.longest_latency = self.longest_latency.max(latency);
-            // Slots released by the time the request arrives bind nothing.
-            self.window.release_all_by(arrival_tick);
-            window_may_bind = self.longest_latency > (timing.outstanding - 1) * shortest;
-        }
+        let shortest = self.shortest_service.map_or(base, |s| s.min(base));
+        self.shortest_service = Some(shortest);
+        self.longest_latency = self.longest_latency.max(latency);
+        // Slots released by the time the request arrives bind nothing.
+        self.window.release_all_by(arrival_tick);
+        let window_may_bind = self.longest_latency > (timing.outstanding - 1) * shortest;
         if let Some(done) = self.serve_back_to_back(
             timing,
             start,
             bursts,
             (base, longer),
             (service, latency),
-            (tracks_window, window_may_bind),
+            window_may_bind,
         ) {
             return done;
         }
@@ -137,10 +136,8 @@ impl Channel {
             let end = self.refreshed_end(timing, start + burst_service);
             self.free_tick = end;
             done_tick = end + latency;
-            if tracks_window {
-                self.window
-                    .push(Run::single(end, latency), timing.outstanding);
-            }
+            self.window
+                .push(Run::single(end, latency), timing.outstanding);
         }
         done_tick
     }
@@ -156,9 +153,8 @@ impl Channel {
 
     /// The request's bursts from `start` one after another, when no burst waits for a slot of
     /// the window and no refresh falls inside: the common case, in a few operations. Unless
-    /// `window_may_bind`, no burst can wait (see `shortest_service`); unless
-    /// `tracks_window`, the bursts are not kept. `None` when burst-by-burst service is
-    /// needed.
+    /// `window_may_bind`, no burst can wait (see `shortest_service`). `None` when
+    /// burst-by-burst service is needed.
     fn serve_back_to_back(
         &mut self,
         timing: &ChannelTiming,
@@ -166,7 +162,7 @@ impl Channel {
         bursts: u64,
         (base, longer): (u64, u64),
         (service, latency): (u64, u64),
-        (tracks_window, window_may_bind): (bool, bool),
+        window_may_bind: bool,
     ) -> Option<u64> {
         let end = start + service;
         if end >= self.next_refresh_tick {
@@ -185,19 +181,17 @@ impl Channel {
             }
         }
         // Pushing frees the oldest slots beyond capacity: the `popped` ones, run by run.
-        if tracks_window {
-            self.window.push(
-                Run {
-                    origin: start,
-                    base,
-                    longer,
-                    first: 0,
-                    count: bursts,
-                    latency,
-                },
-                capacity,
-            );
-        }
+        self.window.push(
+            Run {
+                origin: start,
+                base,
+                longer,
+                first: 0,
+                count: bursts,
+                latency,
+            },
+            capacity,
+        );
         self.free_tick = end;
         Some(end + latency)
     }
