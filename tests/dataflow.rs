@@ -138,20 +138,35 @@ fn the_faster_stage_waits_for_the_slower_one() {
 
 /// A FIFO too shallow for the order its consumer reads in: FC2 with three output column
 /// tiles re-reads every FC1 block three times, so the FIFO fills before the first block is
-/// read for the last time. The run stops with the stream named, never hangs.
+/// read for the last time. The lowering refuses it before anything runs, naming the stream
+/// and the smallest depth that runs: that depth runs, one less is refused.
 #[test]
-fn a_stream_that_cannot_drain_is_a_deadlock_naming_it() {
+fn a_stream_that_cannot_drain_is_refused_with_the_smallest_depth_that_runs() {
     let text = MLP_STREAM.replace(
         "tiling = { tm = 64, tn = 768, tk = 256",
         "tiling = { tm = 64, tn = 256, tk = 256",
     );
-    let design = design(&text).unwrap();
+    let design_at = |depth: u64| {
+        design(&text.replace("depth_tiles = 2", &format!("depth_tiles = {depth}"))).unwrap()
+    };
+    let design = design_at(2);
     let work = workload(&design, &["vision/fc1_gelu", "vision/fc2"]);
     let error = run(&design, &work).unwrap_err().to_string();
     assert!(
-        error.contains("deadlock") && error.contains("vision/L0/fc1_gelu -> vision/L0/fc2"),
+        error.contains("deadlock") && error.contains("vision/fc1_gelu -> vision/fc2"),
         "{error}"
     );
+    let suggested: u64 = error
+        .split("raise depth_tiles to ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|depth| depth.parse().ok())
+        .unwrap_or_else(|| panic!("no depth suggested: {error}"));
+    run(&design_at(suggested), &work).unwrap();
+    let shallower = run(&design_at(suggested - 1), &work)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(shallower.to_string().contains("deadlock"), "{shallower}");
 }
 
 /// Links and mappings that cannot work are refused before anything runs, naming the link,
@@ -167,23 +182,24 @@ fn impossible_links_and_mappings_are_refused() {
             ),
             "use via = \"buffer\"",
         ),
-        // Up's first input is the norm's output, not the gate's: nothing to carry on chip.
+        // Scores read Q and K, not the norm's output: nothing to carry on chip.
         (
             MLP_STREAM.replace(
                 "from = \"vision/fc1_gelu\"\nto = \"vision/fc2\"",
-                "from = \"text/gate_silu\"\nto = \"text/up_mul\"",
+                "from = \"vision/ln1\"\nto = \"vision/scores\"",
             ),
-            "is not the output of text/gate_silu",
+            "does not read the output of `vision/ln1`",
         ),
         // No pool arrays: the GEMMs the mapping leaves out run nowhere.
         (
             MLP_STREAM.replace("count = 3", "count = 0"),
             "`vision/patch_embed` runs on no engine",
         ),
-        // A link between kernels that do not follow each other.
+        // A link to a kernel that does not read the producer (the residual reads FC2's
+        // output and the first residual's, not FC1's).
         (
             MLP_STREAM.replace("to = \"vision/fc2\"", "to = \"vision/residual2\""),
-            "does not run right after",
+            "does not read the output of",
         ),
         (
             MLP_STREAM.replace("\"vision/fc2\" = [\"fc2\"]", "\"vision/fc9\" = [\"fc2\"]"),

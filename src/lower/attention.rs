@@ -1,7 +1,7 @@
 //! Fused attention: scores, softmax and context per query tile, the scores kept on chip.
 
 use super::address::TensorLayout;
-use super::layer::{OutputTile, Read};
+use super::layer::OutputTile;
 use super::{EdgeKind, Lowering, NodeKind, Ring};
 use crate::workload::Kernel;
 
@@ -15,6 +15,7 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
     let (queries, keys, head_dim) = (kernel.m, kernel.n, kernel.k);
     let q = &kernel.operands[0];
     let k = &kernel.operands[1];
+    let v = &kernel.operands[2];
     let context = &kernel.operands[3];
     let kv_instances = k.elements / (keys * head_dim);
     let activations = &design.placement().activation_channels;
@@ -42,8 +43,9 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
             let q_load = lowering.input(
                 array,
                 &q_layout,
+                q,
+                (batch, queries),
                 (rows, (0, head_dim)),
-                (Read::Primary, batch * queries),
                 format!("load q b{batch} m{qi}"),
             );
             let q_slot = lowering.fill(array, Ring::A, q_load);
@@ -53,13 +55,14 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
                 let (tm, tn) = (rows.1 - rows.0, key_rows.1 - key_rows.0);
                 let mut kv_loads = Vec::new();
                 let mut kv_slot_indices = Vec::new();
-                for (name, ring) in [("k", Ring::B), ("v", Ring::C)] {
+                for (operand, ring) in [(k, Ring::B), (v, Ring::C)] {
                     let node = lowering.input(
                         array,
                         &kv_layout,
+                        operand,
+                        (batch, keys),
                         (key_rows, (0, head_dim)),
-                        (Read::Other, kv * keys),
-                        format!("load {name} b{batch} m{qi} n{kj}"),
+                        format!("load {} b{batch} m{qi} n{kj}", operand.name),
                     );
                     kv_slot_indices.push(lowering.fill(array, ring, node));
                     kv_loads.push(node);
@@ -101,8 +104,9 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
             let store = lowering.output(
                 array,
                 &out_layout,
+                context,
+                (batch, queries),
                 (rows, (0, head_dim)),
-                batch * queries,
                 format!("store context b{batch} m{qi}"),
             );
             lowering.edge(previous, store, EdgeKind::Data);

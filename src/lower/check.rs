@@ -5,8 +5,8 @@
 //! storage and super long lines within each SLR's and boundary's budget beside the
 //! engines' ([`Bill`]).
 
+use super::LowerError;
 use super::links::Bill;
-use super::{LowerError, link_refusal};
 use crate::config::design::{Design, MappingKey};
 use crate::config::platform::Platform;
 use crate::workload::{Kernel, Op, Workload};
@@ -121,20 +121,28 @@ pub fn check_mapping(
                 crate::config::did_you_mean(end, &labels)
             )));
         }
-        let pair = workload.kernels.windows(2).find(|pair| {
-            pair[0].label() == link.from
-                && pair[1].label() == link.to
-                && pair[0].layer == pair[1].layer
-        });
-        let Some(pair) = pair else {
+        let reads = workload
+            .kernels
+            .iter()
+            .enumerate()
+            .any(|(index, consumer)| {
+                consumer.label() == link.to
+                    && consumer
+                        .operands
+                        .iter()
+                        .flat_map(|o| &o.access.pieces)
+                        .filter_map(|piece| index.checked_sub(piece.back as usize))
+                        .any(|producer| {
+                            let producer = &workload.kernels[producer];
+                            producer.label() == link.from && producer.layer == consumer.layer
+                        })
+            });
+        if !reads {
             return Err(refuse(format!(
-                "`{}` does not run right after `{}` in the same layer; a link carries a \
-                 kernel's output to the next kernel",
+                "`{}` does not read the output of `{}` in the same layer; a link carries a \
+                 kernel's output to a kernel that reads it",
                 link.to, link.from
             )));
-        };
-        if let Some(rule) = link_refusal(&pair[0], &pair[1], link.via) {
-            return Err(refuse(rule));
         }
     }
     Bill::checked(workload, design, platform)

@@ -2,7 +2,7 @@
 //! steps whose operand tiles come through per-engine buffer rings.
 
 use super::address::TensorLayout;
-use super::layer::{OutputTile, Read};
+use super::layer::OutputTile;
 use super::{EdgeKind, Lowering, NodeKind, Ring, operand};
 use crate::config::design::LoopOrder;
 use crate::workload::{Direction, Kernel, Operand};
@@ -112,7 +112,7 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
                 let node = if extra.is_parameter {
                     lowering.transfer(NodeKind::Load, engine, &layout, tile, label)
                 } else {
-                    lowering.input(engine, &layout, tile, (Read::RowAligned, batch * m), label)
+                    lowering.input(engine, &layout, extra, (batch, m), tile, label)
                 };
                 lowering.edge(previous_store, node, EdgeKind::BufferSlot);
                 extra_loads.push(node);
@@ -128,7 +128,7 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
                     |lowering| {
                         let label = format!("load {} b{batch} m{mi} k{ki}", a.name);
                         let tile = (rows, depth);
-                        lowering.input(engine, &a_layout, tile, (Read::Primary, batch * m), label)
+                        lowering.input(engine, &a_layout, a, (batch, m), tile, label)
                     },
                 );
                 // Keys are stored token-major: a Kᵀ tile is a block of their rows.
@@ -148,8 +148,8 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
                         if b.is_parameter {
                             lowering.transfer(NodeKind::Load, engine, &b_layout, tile, label)
                         } else {
-                            let row_base = b_instance * k;
-                            lowering.input(engine, &b_layout, tile, (Read::Other, row_base), label)
+                            let rows = if kernel.b_transposed { n } else { k };
+                            lowering.input(engine, &b_layout, b, (batch, rows), tile, label)
                         }
                     },
                 );
@@ -179,8 +179,9 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
             let store = lowering.output(
                 engine,
                 &c_layout,
+                c,
+                (batch, m),
                 (rows, cols),
-                batch * m,
                 format!("store {} b{batch} m{mi} n{ni}", c.name),
             );
             lowering.edge(previous_compute, store, EdgeKind::Data);

@@ -1,257 +1,355 @@
-//! A layer as one graph: each kernel's tile reads wait for exactly the producer tiles they
-//! read, so kernels overlap where data, engines and buffers allow. A kernel's output reaches
-//! the next kernel of the layer through HBM (store, then load: the default), an on-chip
-//! buffer, or a stream FIFO of `depth_tiles` tiles, as the design's `[[links]]` say.
+//! Kernels composed at tile grain: a read of an activation waits for exactly the producer
+//! tiles whose elements it reads, whatever the two kernels' layouts, as the operands'
+//! access maps ([`crate::workload::access`]) say. A `scores` tile of head h waits for Q's
+//! tiles of its rows in head h's columns and K's tiles of its keys; an `o_proj` reduction
+//! step over head h's columns waits for that head's context tiles of its rows; a residual
+//! waits for the layer input's tiles of its rows. A gather the mathematics needs (a softmax
+//! row over every key tile of its head) follows from the same rule: such a read needs every
+//! tile it reads, and no other. The lowering, the stream validation and the pipeline model
+//! use this one rule.
 //!
-//! How a read finds its producer tiles: when the consumer reads a tensor of the producer's
-//! rows (batch-stacked) and columns, a read of a block waits for the producer tiles that
-//! overlap it (an FC2 reduction step waits for the FC1 tiles of its rows and columns); with
-//! the same rows but other columns (a norm over a row), for every producer tile of its rows;
-//! otherwise (attention's heads, which need every key block) for the whole output: a sync.
+//! A kernel's output reaches a consumer through HBM (store, then load: the default), an
+//! on-chip buffer, or a stream FIFO of `depth_tiles` tiles, as the design's `[[links]]` say.
 
-use super::{EdgeKind, LowerError, Lowering, Node, NodeKind};
-use crate::config::design::{Link, Via};
-use crate::workload::{Kernel, Op};
-use petgraph::graph::NodeIndex;
+use super::{EdgeKind, LowerError, Lowering, NodeIndex};
+use crate::config::design::Via;
+use crate::workload::access::{Access, Block};
 
-/// A block of a kernel's output, in batch-stacked rows and columns, and the node that makes
-/// it available (a store to HBM, or its push on chip).
+/// A block of a kernel's output, in its tensor's coordinates, and the node that makes it
+/// available (a store to HBM, or its push on chip).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct OutputTile {
-    pub rows: (u64, u64),
-    pub cols: (u64, u64),
+    pub block: Block,
     pub node: NodeIndex,
 }
 
-/// What a read of an activation is to the kernel's producer: its first input (the
-/// producer's output, on chip over a buffer or stream), an input laid out on the output's
-/// rows (a bias or gate of a GEMM epilogue, a vector kernel's other input: it waits for the
-/// producer's tiles of its rows, which may hold it), or another (a GEMM's second operand:
-/// only a sync holds it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Read {
-    Primary,
-    RowAligned,
-    Other,
-}
-
-/// How a consumer's reads depend on its producer's output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Coupling {
-    /// Same rows and columns: a read waits for the tiles overlapping its block.
-    Blocks,
-    /// Same rows: a read waits for every tile of its rows.
-    Rows,
-    /// Anything else: every read waits for the whole output.
-    Whole,
-}
-
-/// The (rows, columns) of the tensor a kernel writes.
-fn output_shape(kernel: &Kernel) -> (u64, u64) {
-    match kernel.op {
-        Op::FusedAttention => (kernel.batch * kernel.m, kernel.k),
-        _ => (kernel.batch * kernel.m, kernel.n),
-    }
-}
-
-/// The (rows, columns) of the first activation a kernel reads.
-fn input_shape(kernel: &Kernel) -> (u64, u64) {
-    match kernel.op {
-        Op::Gemm | Op::FusedAttention => (kernel.batch * kernel.m, kernel.k),
-        _ => (kernel.batch * kernel.m, kernel.n),
-    }
-}
-
-/// How `consumer` depends on `producer`, the kernel before it.
-pub(super) fn coupling(producer: &Kernel, consumer: &Kernel) -> Coupling {
-    let (produced, read) = (output_shape(producer), input_shape(consumer));
-    if produced == read {
-        Coupling::Blocks
-    } else if produced.0 == read.0 {
-        Coupling::Rows
-    } else {
-        Coupling::Whole
-    }
-}
-
-/// The output of the kernel before the one being lowered, and how it arrives.
-pub(super) struct Upstream {
+/// A kernel's output tiles in the order they are made, indexed by first row: a block of
+/// rows `[a, b)` can only overlap tiles starting in `(a - tallest, b)`.
+pub(super) struct Produced {
     pub tiles: Vec<OutputTile>,
-    /// Tile indices by their first row, and the tallest tile: a read of rows `[a, b)` can
-    /// only overlap tiles starting in `(a - tallest, b)`.
     by_row: Vec<usize>,
     tallest: u64,
-    pub coupling: Coupling,
-    /// HBM when no link is given.
-    pub via: Via,
-    pub depth_tiles: u64,
-    /// `from -> to`, for messages.
-    pub name: String,
-    /// The node every read waits for under [`Coupling::Whole`].
-    join: Option<NodeIndex>,
-    /// Per tile, the last read that needs it: what frees its place in a stream's FIFO.
-    pub last_reader: Vec<Option<NodeIndex>>,
 }
 
-impl Upstream {
-    pub fn new(
-        lowering: &mut Lowering,
-        tiles: Vec<OutputTile>,
-        coupling: Coupling,
-        link: Option<&Link>,
-        name: String,
-    ) -> Upstream {
+impl Produced {
+    pub fn new(tiles: Vec<OutputTile>) -> Produced {
         let mut by_row: Vec<usize> = (0..tiles.len()).collect();
-        by_row.sort_by_key(|&t| tiles[t].rows.0);
-        let tallest = tiles.iter().map(|t| t.rows.1 - t.rows.0).max().unwrap_or(0);
-        let join = (coupling == Coupling::Whole).then(|| {
-            let join = lowering.graph.add_node(Node {
-                kind: NodeKind::Load(Vec::new()),
-                label: format!("sync on {name}"),
-                bytes: 0,
-                engine: 0,
-                kernel: lowering.kernel,
-            });
-            for tile in &tiles {
-                lowering.graph.add_edge(tile.node, join, EdgeKind::Sync);
-            }
-            join
-        });
-        Upstream {
-            last_reader: vec![None; tiles.len()],
+        by_row.sort_by_key(|&t| tiles[t].block.0.0);
+        let tallest = tiles
+            .iter()
+            .map(|t| t.block.0.1 - t.block.0.0)
+            .max()
+            .unwrap_or(0);
+        Produced {
             tiles,
             by_row,
             tallest,
-            coupling,
-            via: link.map_or(Via::Hbm, |l| l.via),
-            depth_tiles: link.map_or(0, |l| l.depth_tiles),
-            name,
-            join,
         }
     }
 
-    /// Whether a read of this kind comes on chip: a buffer or stream carries the producer's
-    /// output into the first input, or into every input it synchronises.
-    pub fn on_chip(&self, read: Read) -> bool {
-        self.via != Via::Hbm && (read == Read::Primary || self.coupling == Coupling::Whole)
-    }
-
-    /// Tiles a read of `rows` × `cols` needs (every column of its rows when `rows_only`).
-    fn needed(&self, rows: (u64, u64), cols: (u64, u64), rows_only: bool) -> Vec<usize> {
+    /// Appends the tiles overlapping `block` to `found`; returns the elements of `block`
+    /// they hold (the producer's tiles do not overlap each other).
+    pub fn overlapping(&self, (rows, cols): Block, found: &mut Vec<usize>) -> u64 {
         let first = self
             .by_row
-            .partition_point(|&t| self.tiles[t].rows.0 + self.tallest <= rows.0);
-        self.by_row[first..]
+            .partition_point(|&t| self.tiles[t].block.0.0 + self.tallest <= rows.0);
+        let mut elements = 0;
+        for &t in self.by_row[first..]
             .iter()
-            .copied()
-            .take_while(|&t| self.tiles[t].rows.0 < rows.1)
-            .filter(|&t| {
-                let tile = &self.tiles[t];
-                tile.rows.1 > rows.0
-                    && (rows_only
-                        || self.coupling == Coupling::Rows
-                        || (tile.cols.0 < cols.1 && tile.cols.1 > cols.0))
-            })
-            .collect()
-    }
-
-    /// Makes `node`, a read of `rows` × `cols` (batch-stacked), wait for what it needs of
-    /// the upstream output; refuses a stream read that needs more tiles at once than its
-    /// FIFO holds.
-    pub fn wait(
-        &mut self,
-        lowering: &mut Lowering,
-        node: NodeIndex,
-        read: Read,
-        (rows, cols): ((u64, u64), (u64, u64)),
-    ) -> Result<(), LowerError> {
-        if let Some(join) = self.join {
-            lowering.graph.add_edge(join, node, EdgeKind::Data);
-            return Ok(());
-        }
-        match read {
-            Read::Other => return Ok(()),
-            Read::RowAligned => {
-                for t in self.needed(rows, cols, true) {
-                    lowering
-                        .graph
-                        .add_edge(self.tiles[t].node, node, EdgeKind::Link);
-                }
-                return Ok(());
+            .take_while(|&&t| self.tiles[t].block.0.0 < rows.1)
+        {
+            let (tile_rows, tile_cols) = self.tiles[t].block;
+            let r = (tile_rows.0.max(rows.0), tile_rows.1.min(rows.1));
+            let c = (tile_cols.0.max(cols.0), tile_cols.1.min(cols.1));
+            if r.0 < r.1 && c.0 < c.1 {
+                found.push(t);
+                elements += (r.1 - r.0) * (c.1 - c.0);
             }
-            Read::Primary => {}
         }
-        let needed = self.needed(rows, cols, false);
-        if self.via == Via::Stream && needed.len() as u64 > self.depth_tiles {
-            return Err(LowerError::Link {
-                file: lowering.design.source().to_string(),
-                link: self.name.clone(),
-                rule: format!(
-                    "a read of rows {}..{} needs {} of its tiles at once but the FIFO holds \
-                     depth_tiles = {}: raise depth_tiles to {} or use via = \"buffer\"",
-                    rows.0,
-                    rows.1,
-                    needed.len(),
-                    self.depth_tiles,
-                    needed.len()
-                ),
-            });
+        elements
+    }
+}
+
+/// The producer tiles a read of tensor block `block` through `access` needs, for the
+/// kernel at unit position `consumer`, as (producer position, tile) pairs; and whether the
+/// unit's kernels wrote all of the block (else part of it was in memory before).
+pub(super) fn needed_tiles(
+    produced: &[Option<Produced>],
+    consumer: usize,
+    access: &Access,
+    block: Block,
+) -> (Vec<(usize, usize)>, bool) {
+    let mut needed = Vec::new();
+    let mut tiles = Vec::new();
+    let mut covered = 0u64;
+    access.producer_blocks(block, |piece, producer_block| {
+        let Some(producer) = consumer.checked_sub(piece.back as usize) else {
+            return;
+        };
+        let Some(output) = produced.get(producer).and_then(Option::as_ref) else {
+            return;
+        };
+        tiles.clear();
+        covered += output.overlapping(producer_block, &mut tiles);
+        needed.extend(tiles.iter().map(|&t| (producer, t)));
+    });
+    let (rows, cols) = block;
+    (needed, covered == (rows.1 - rows.0) * (cols.1 - cols.0))
+}
+
+/// A stream link into the kernel being lowered: the FIFO of `depth_tiles` of its
+/// producer's output tiles, and per tile the last read that needs it (what frees its place).
+pub(super) struct Stream {
+    pub producer: usize,
+    pub depth_tiles: u64,
+    /// `from -> to`, for messages.
+    pub name: String,
+    pub last_reader: Vec<Option<NodeIndex>>,
+}
+
+impl Stream {
+    /// Refuses a read needing more of the stream's tiles at once than its FIFO holds (it
+    /// could never run), else records it as the last reader of each.
+    pub fn read(
+        &mut self,
+        tiles: &[(usize, usize)],
+        node: NodeIndex,
+        rows: (u64, u64),
+    ) -> Result<(), String> {
+        let needed: Vec<usize> = tiles
+            .iter()
+            .filter(|&&(producer, _)| producer == self.producer)
+            .map(|&(_, tile)| tile)
+            .collect();
+        // A FIFO hands tiles over in order: a read holds every tile from the oldest it
+        // needs to the newest.
+        let span = match (needed.iter().min(), needed.iter().max()) {
+            (Some(&first), Some(&last)) => (last - first + 1) as u64,
+            _ => 0,
+        };
+        if span > self.depth_tiles {
+            return Err(format!(
+                "a read of rows {}..{} needs {span} of its tiles in the FIFO at once but it \
+                 holds depth_tiles = {}: raise depth_tiles to {span} or more, or use via = \
+                 \"buffer\"",
+                rows.0, rows.1, self.depth_tiles
+            ));
         }
-        for t in needed {
-            lowering
-                .graph
-                .add_edge(self.tiles[t].node, node, EdgeKind::Link);
-            self.last_reader[t] = Some(node);
+        for tile in needed {
+            self.last_reader[tile] = Some(node);
         }
         Ok(())
     }
 
-    /// A stream's capacity: tile `t` is pushed only once tile `t - depth` has been read.
-    pub fn add_fifo_edges(&self, lowering: &mut Lowering) -> Result<(), LowerError> {
-        if self.via != Via::Stream {
-            return Ok(());
-        }
-        let depth = self.depth_tiles as usize;
-        for (t, tile) in self.tiles.iter().enumerate().skip(depth) {
+    /// The stream's capacity at `depth` tiles: tile `t` is pushed only once tile
+    /// `t - depth` has been read. Refuses a tile never read (it would hold its place for
+    /// good).
+    pub fn fifo_edges(
+        &self,
+        tiles: &[OutputTile],
+        depth: u64,
+    ) -> Result<Vec<(NodeIndex, NodeIndex)>, String> {
+        let depth = depth as usize;
+        let mut edges = Vec::with_capacity(tiles.len().saturating_sub(depth));
+        for (t, tile) in tiles.iter().enumerate().skip(depth) {
             let Some(reader) = self.last_reader[t - depth] else {
-                return Err(LowerError::Link {
-                    file: lowering.design.source().to_string(),
-                    link: self.name.clone(),
-                    rule: format!(
-                        "tile {t} of the stream is never read, so it would fill the FIFO \
-                         for good; use via = \"buffer\""
-                    ),
-                });
+                return Err(format!(
+                    "tile {} of the stream is never read, so it would fill the FIFO for \
+                     good; use via = \"buffer\"",
+                    t - depth
+                ));
             };
-            lowering.graph.add_edge(reader, tile.node, EdgeKind::Fifo);
+            edges.push((reader, tile.node));
         }
-        Ok(())
+        Ok(edges)
     }
 }
 
-/// Whether `consumer` needs the whole output of `producer`, the kernel before it, before it
-/// can start (a sync point: attention's heads need every key block).
-pub fn needs_whole_input(producer: &Kernel, consumer: &Kernel) -> bool {
-    coupling(producer, consumer) == Coupling::Whole
+impl Lowering<'_> {
+    /// Makes `node`, a read of tensor block `block` through `access`, wait for the
+    /// producer tiles it needs: a `Link` edge from each, or `Sync` when it gathers several
+    /// tiles of one producer (a row over all its key tiles). Streams record the read.
+    pub(super) fn wait_for(&mut self, node: NodeIndex, needed: &[(usize, usize)], block: Block) {
+        for stream in &mut self.streams {
+            if let Err(rule) = stream.read(needed, node, block.0) {
+                self.error.get_or_insert(LowerError::Link {
+                    file: self.design.source().to_string(),
+                    link: stream.name.clone(),
+                    rule,
+                });
+            }
+        }
+        for &(producer, tile) in needed {
+            let gathers = needed.iter().filter(|n| n.0 == producer).count() > 1;
+            let kind = if gathers {
+                EdgeKind::Sync
+            } else {
+                EdgeKind::Link
+            };
+            let from = self.produced[producer]
+                .as_ref()
+                .expect("needed tiles come from produced outputs")
+                .tiles[tile]
+                .node;
+            self.graph.add_edge(from, node, kind);
+        }
+    }
+
+    /// Whether a read needing `needed` comes on chip: the unit's kernels wrote all of it,
+    /// each through a buffer or stream link to the kernel being lowered.
+    pub(super) fn reads_on_chip(&self, needed: &[(usize, usize)], complete: bool) -> bool {
+        complete
+            && !needed.is_empty()
+            && needed
+                .iter()
+                .all(|&(producer, _)| self.links_in[producer] != Via::Hbm)
+    }
 }
 
-/// Why an on-chip link `via` cannot carry `producer`'s output to `consumer`, if it cannot:
-/// a stream into a kernel that needs the whole output first, or any on-chip link into a
-/// kernel whose first input is not the producer's output (its shape differs).
-pub fn link_refusal(producer: &Kernel, consumer: &Kernel, via: Via) -> Option<String> {
-    match (coupling(producer, consumer), via) {
-        (_, Via::Hbm) | (Coupling::Blocks, _) | (Coupling::Whole, Via::Buffer) => None,
-        (Coupling::Whole, Via::Stream) => Some(format!(
-            "{} needs the whole output of {} before it can start (its reads are not blocks \
-             of the producer's rows); use via = \"buffer\"",
-            consumer.label(),
-            producer.label()
-        )),
-        (Coupling::Rows, _) => Some(format!(
-            "the first input of {} is not the output of {} (their shapes differ), so an \
-             on-chip link cannot carry it; use via = \"hbm\"",
-            consumer.label(),
-            producer.label()
-        )),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::access::{Heads, Piece, Span};
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    /// A producer `rows × cols` output cut into `tm × tn` tiles, made in row-major order.
+    fn tiles(rows: u64, cols: u64, tm: u64, tn: u64) -> Vec<Block> {
+        let mut tiles = Vec::new();
+        for r in (0..rows).step_by(tm as usize) {
+            for c in (0..cols).step_by(tn as usize) {
+                tiles.push(((r, (r + tm).min(rows)), (c, (c + tn).min(cols))));
+            }
+        }
+        tiles
+    }
+
+    /// The reference: every element of the read, mapped one by one (instance, head, piece)
+    /// into its producer's output, and the producer tiles holding any of them.
+    fn brute_force(
+        access: &Access,
+        (batch, rows_per_batch, read): (u64, u64, Block),
+        producers: &[(u64, Vec<Block>)],
+    ) -> BTreeSet<(usize, usize)> {
+        let mut needed = BTreeSet::new();
+        for r in read.0.0..read.0.1 {
+            for c in read.1.0..read.1.1 {
+                let (row, col) = match access.heads {
+                    None => (batch * rows_per_batch + r, c),
+                    Some(h) => (
+                        batch / h.per_instance * access.tokens + r,
+                        (batch % h.per_instance) / h.group * h.width + c,
+                    ),
+                };
+                let (instance, token) = (row / access.tokens, row % access.tokens);
+                for piece in &access.pieces {
+                    let inside = (piece.tokens.0..piece.tokens.1).contains(&token)
+                        && (piece.cols.0..piece.cols.1).contains(&col);
+                    if !inside {
+                        continue;
+                    }
+                    let producer_row = instance * piece.producer_tokens + token - piece.tokens.0;
+                    let producer_col = col - piece.cols.0 + piece.producer_col;
+                    let (position, tiles) = producers
+                        .iter()
+                        .enumerate()
+                        .find(|(_, (back, _))| *back == piece.back)
+                        .map(|(p, (_, t))| (p, t))
+                        .unwrap();
+                    for (t, tile) in tiles.iter().enumerate() {
+                        if (tile.0.0..tile.0.1).contains(&producer_row)
+                            && (tile.1.0..tile.1.1).contains(&producer_col)
+                        {
+                            needed.insert((position, t));
+                        }
+                    }
+                }
+            }
+        }
+        needed
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Attention's K of `heads` query heads over `kv_heads` heads of width `width`, a
+        /// cache of `cached` tokens followed by `new` tokens that a QKV projection wrote
+        /// (K at column `q_cols`), read per (image, head) block: the lowering's rule finds
+        /// exactly the producer tiles a brute-force walk over the read's elements finds,
+        /// so a read never waits for a tile it does not read, nor misses one it does.
+        #[test]
+        fn a_read_needs_exactly_the_producer_tiles_holding_its_elements(
+            (images, kv_heads, group, width) in (1u64..3, 1u64..4, 1u64..3, 1u64..6),
+            (cached, new) in (0u64..5, 1u64..7),
+            (tm, tn) in (1u64..8, 1u64..9),
+            (batch_pick, r0, rows, c0, cols) in (0u64..64, 0u64..12, 1u64..12, 0u64..6, 1u64..6),
+            transposed_read in any::<bool>(),
+        ) {
+            let heads = kv_heads * group;
+            let q_cols = heads * width;
+            let tokens = cached + new;
+            let producer_cols = q_cols + 2 * kv_heads * width;
+            let producer_rows = images * new;
+            let access = Access {
+                heads: Some(Heads { per_instance: heads, group, width }),
+                tokens,
+                pieces: vec![Piece {
+                    back: 1,
+                    tokens: (cached, tokens),
+                    producer_tokens: new,
+                    cols: (0, kv_heads * width),
+                    producer_col: q_cols,
+                }],
+            };
+            let batch = batch_pick % (images * heads);
+            let rows = (r0 % tokens, (r0 % tokens + rows).min(tokens));
+            let cols = (c0 % width, (c0 % width + cols).min(width));
+            let read = if transposed_read { (rows, cols) } else { (rows, (0, width)) };
+            let producer_tiles = tiles(producer_rows, producer_cols, tm, tn);
+            let produced = vec![Some(Produced::new(
+                producer_tiles
+                    .iter()
+                    .map(|&block| OutputTile { block, node: NodeIndex::new(0) })
+                    .collect(),
+            ))];
+            let block = access.tensor_block(batch, 0, read);
+            let (found, complete) = needed_tiles(&produced, 1, &access, block);
+            let found: BTreeSet<(usize, usize)> = found.into_iter().collect();
+            let expected = brute_force(&access, (batch, 0, read), &[(1, producer_tiles)]);
+            prop_assert_eq!(&found, &expected);
+            // The read is wholly the producer's exactly when none of it is cached.
+            prop_assert_eq!(complete, rows.0 >= cached);
+        }
+
+        /// A plain read of stacked rows through two column pieces (Q and K of separate
+        /// projections, as RoPE reads them) against tiles of each.
+        #[test]
+        fn a_read_of_two_pieces_needs_the_tiles_of_each(
+            (rows_total, q, k) in (1u64..20, 1u64..7, 1u64..7),
+            (tm, tn) in (1u64..6, 1u64..5),
+            (r0, rows, c0, cols) in (0u64..20, 1u64..8, 0u64..14, 1u64..14),
+        ) {
+            let piece = |back, cols: Span| Piece {
+                back, tokens: (0, rows_total), producer_tokens: rows_total, cols, producer_col: 0,
+            };
+            let access = Access {
+                heads: None,
+                tokens: rows_total,
+                pieces: vec![piece(2, (0, q)), piece(1, (q, q + k))],
+            };
+            let r = (r0 % rows_total, (r0 % rows_total + rows).min(rows_total));
+            let c = (c0 % (q + k), (c0 % (q + k) + cols).min(q + k));
+            let q_tiles = tiles(rows_total, q, tm, tn);
+            let k_tiles = tiles(rows_total, k, tm, tn);
+            let made = |blocks: &[Block]| Some(Produced::new(
+                blocks.iter().map(|&block| OutputTile { block, node: NodeIndex::new(0) }).collect(),
+            ));
+            let produced = vec![made(&q_tiles), made(&k_tiles)];
+            let (found, complete) = needed_tiles(&produced, 2, &access, (r, c));
+            let found: BTreeSet<(usize, usize)> = found.into_iter().collect();
+            let expected = brute_force(&access, (0, 0, (r, c)), &[(2, q_tiles), (1, k_tiles)]);
+            prop_assert_eq!(found, expected);
+            prop_assert!(complete);
+        }
     }
 }

@@ -11,6 +11,7 @@ mod dot;
 mod gemm;
 mod layer;
 mod links;
+mod pipeline;
 mod size;
 mod vector;
 
@@ -19,16 +20,17 @@ use gemm::lower_gemm;
 use vector::lower_vector;
 
 use crate::config::design::{Design, Via};
+use crate::workload::access::Block;
 use crate::workload::{Direction, Kernel, Op, Operand};
 use address::{ChannelRequests, TensorLayout};
-use layer::{OutputTile, Read, Upstream};
+use layer::{OutputTile, Produced, Stream, needed_tiles};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 pub use address::ChannelRequest;
 pub use check::{check_engines, check_mapping};
 pub use dot::to_dot;
-pub use layer::{link_refusal, needs_whole_input};
 pub use links::{Bill, LinkPart, LinkUse};
+pub use pipeline::first_tile_needs;
 pub use size::{
     GraphSize, MAX_GRAPH_NODES, MAX_ROW_SEGMENTS, MAX_UNIT_NODES, checked_graph_size, graph_size,
 };
@@ -186,10 +188,15 @@ struct Lowering<'a> {
     /// Per engine and [`Ring`], the slots, each remembering the last node that used the tile
     /// it holds, and the slot to fill next.
     rings: Vec<(Vec<Option<NodeIndex>>, usize)>,
-    /// The kernel the nodes being added belong to.
+    /// The kernel the nodes being added belong to: its position in the unit.
     kernel: u32,
-    /// The previous kernel's output, when lowering a layer.
-    upstream: Option<Upstream>,
+    /// Per earlier kernel of the unit, its output tiles (what later reads wait for).
+    produced: Vec<Option<Produced>>,
+    /// Per earlier kernel of the unit, the link its output reaches the kernel being
+    /// lowered by (HBM without one).
+    links_in: Vec<Via>,
+    /// The stream links into the kernel being lowered.
+    streams: Vec<Stream>,
     /// How the kernel being lowered hands its output on.
     output_via: Via,
     /// The output tiles of the kernel being lowered, in the order they are made.
@@ -207,63 +214,59 @@ impl<'a> Lowering<'a> {
             requests: ChannelRequests::default(),
             rings: vec![ring; design.engines().len() * 3],
             kernel: 0,
-            upstream: None,
+            produced: Vec::new(),
+            links_in: Vec::new(),
+            streams: Vec::new(),
             output_via: Via::Hbm,
             outputs: Vec::new(),
             error: None,
         }
     }
 
-    /// A load of activation rows `rows`, columns `cols` of `layout` into `engine`'s buffer,
-    /// waiting for what it reads of the previous kernel's output (see [`Read`]); on chip when
-    /// the link brings it there. `row_base` turns the layout's rows into batch-stacked rows.
+    /// A load of `operand`'s block `tile` (rows and columns of instance `batch`, the
+    /// instance holding `rows_per_batch` rows without heads) from `layout` into `engine`'s
+    /// buffer, waiting for the tiles of earlier kernels it reads; on chip when links bring
+    /// all of it there.
     fn input(
         &mut self,
         engine: usize,
         layout: &TensorLayout,
-        (rows, cols): ((u64, u64), (u64, u64)),
-        (read, row_base): (Read, u64),
+        operand: &Operand,
+        (batch, rows_per_batch): (u64, u64),
+        tile: Block,
         label: String,
     ) -> NodeIndex {
-        let Some(mut upstream) = self.upstream.take() else {
-            return self.transfer(NodeKind::Load, engine, layout, (rows, cols), label);
-        };
-        let node = if upstream.on_chip(read) {
-            self.on_chip(
-                NodeKind::Load,
-                engine,
-                format!("{label} from {}", upstream.via.name()),
-            )
+        let block = operand.access.tensor_block(batch, rows_per_batch, tile);
+        let (needed, complete) =
+            needed_tiles(&self.produced, self.kernel as usize, &operand.access, block);
+        let node = if self.reads_on_chip(&needed, complete) {
+            self.on_chip(NodeKind::Load, engine, format!("{label} on chip"))
         } else {
-            self.transfer(NodeKind::Load, engine, layout, (rows, cols), label)
+            self.transfer(NodeKind::Load, engine, layout, tile, label)
         };
-        let block = ((row_base + rows.0, row_base + rows.1), cols);
-        if let Err(error) = upstream.wait(self, node, read, block) {
-            self.error.get_or_insert(error);
-        }
-        self.upstream = Some(upstream);
+        self.wait_for(node, &needed, block);
         node
     }
 
-    /// The store of an output block (or its push on chip, when the link to the next kernel
-    /// is a buffer or stream), recorded for the next kernel's reads.
+    /// The store of `operand`'s block `tile` of instance `batch` (or its push on chip, when
+    /// a link carries the output on), recorded for later kernels' reads.
     fn output(
         &mut self,
         engine: usize,
         layout: &TensorLayout,
-        (rows, cols): ((u64, u64), (u64, u64)),
-        row_base: u64,
+        operand: &Operand,
+        (batch, rows_per_batch): (u64, u64),
+        tile: Block,
         label: String,
     ) -> NodeIndex {
         let node = if self.output_via == Via::Hbm {
-            self.transfer(NodeKind::Store, engine, layout, (rows, cols), label)
+            self.transfer(NodeKind::Store, engine, layout, tile, label)
         } else {
             let via = self.output_via.name();
             self.on_chip(NodeKind::Store, engine, format!("{label} to {via}"))
         };
         self.outputs.push(OutputTile {
-            rows: (row_base + rows.0, row_base + rows.1),
-            cols,
+            block: operand.access.tensor_block(batch, rows_per_batch, tile),
             node,
         });
         node
@@ -368,44 +371,151 @@ fn lower_into(lowering: &mut Lowering, kernel: &Kernel) -> Vec<OutputTile> {
     }
 }
 
-/// Lowers the kernels of one layer (in order) into one graph, node `kernel` fields indexing
-/// `kernels`: each kernel's reads wait for the tiles of the previous kernel's output they
-/// need, through HBM or the link the design gives (the dataflow designs section of the README). Refuses kernels beyond the
-/// size limits before building anything, and links that cannot work.
+/// The earlier kernels of a unit whose outputs `kernel`, at position `position`, reads.
+fn producers(kernel: &Kernel, position: usize) -> Vec<usize> {
+    let mut producers: Vec<usize> = kernel
+        .operands
+        .iter()
+        .flat_map(|o| &o.access.pieces)
+        .filter_map(|piece| position.checked_sub(piece.back as usize))
+        .collect();
+    producers.sort_unstable();
+    producers.dedup();
+    producers
+}
+
+/// Lowers the consecutive kernels of one unit (a layer, or an encoder's layers) into one
+/// graph, node `kernel` fields indexing `kernels`: each read waits for exactly the tiles of
+/// earlier kernels' outputs it reads, through HBM or the link the design gives (the
+/// dataflow designs section of the README). Refuses kernels beyond the size limits before
+/// building anything, and links that cannot work: among them a stream too shallow to run,
+/// naming the smallest depth that runs.
 pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, LowerError> {
     for kernel in kernels {
         check_engines(kernel, design)?;
         checked_graph_size(kernel, design)?;
     }
-    let mut lowering = Lowering::new(design);
-    let mut previous: Option<(&Kernel, Vec<OutputTile>)> = None;
-    for (index, kernel) in kernels.iter().enumerate() {
-        lowering.kernel = index as u32;
-        let label = kernel.label();
-        lowering.output_via = kernels
-            .get(index + 1)
-            .and_then(|next| design.link(&label, &next.label()))
-            .map_or(Via::Hbm, |link| link.via);
-        lowering.upstream = previous.take().map(|(producer, tiles)| {
-            let name = format!("{} -> {label}", producer.label());
-            let link = design.link(&producer.label(), &label);
-            let coupling = layer::coupling(producer, kernel);
-            Upstream::new(&mut lowering, tiles, coupling, link, name)
-        });
-        let outputs = lower_into(&mut lowering, kernel);
-        if let Some(upstream) = lowering.upstream.take()
-            && let Err(error) = upstream.add_fifo_edges(&mut lowering)
-        {
-            lowering.error.get_or_insert(error);
+    let labels: Vec<String> = kernels.iter().map(|k| k.label()).collect();
+    let readers: Vec<Vec<usize>> = {
+        let mut readers = vec![Vec::new(); kernels.len()];
+        for (position, kernel) in kernels.iter().enumerate() {
+            for producer in producers(kernel, position) {
+                readers[producer].push(position);
+            }
         }
+        readers
+    };
+    let mut lowering = Lowering::new(design);
+    let mut streams = Vec::new();
+    for (position, kernel) in kernels.iter().enumerate() {
+        lowering.kernel = position as u32;
+        lowering.output_via = readers[position]
+            .iter()
+            .find_map(|&reader| design.link(&labels[position], &labels[reader]))
+            .map_or(Via::Hbm, |link| link.via);
+        lowering.links_in = vec![Via::Hbm; position];
+        for producer in producers(kernel, position) {
+            let Some(link) = design.link(&labels[producer], &labels[position]) else {
+                continue;
+            };
+            lowering.links_in[producer] = link.via;
+            if link.via == Via::Stream {
+                let tiles = lowering.produced[producer]
+                    .as_ref()
+                    .map_or(0, |p| p.tiles.len());
+                lowering.streams.push(Stream {
+                    producer,
+                    depth_tiles: link.depth_tiles,
+                    name: format!("{} -> {}", labels[producer], labels[position]),
+                    last_reader: vec![None; tiles],
+                });
+            }
+        }
+        let outputs = lower_into(&mut lowering, kernel);
+        streams.append(&mut lowering.streams);
         if let Some(error) = lowering.error.take() {
             return Err(error);
         }
-        previous = Some((kernel, outputs));
+        lowering.produced.push(Some(Produced::new(outputs)));
     }
-    Ok(KernelGraph {
-        graph: lowering.graph,
-    })
+    add_fifo_edges(&mut lowering, &streams)?;
+    let graph = lowering.graph;
+    Ok(KernelGraph { graph })
+}
+
+/// Adds every stream's FIFO edges at its depth; refuses a stream whose depth would make
+/// the graph wait on itself (a deadlock), naming the smallest depth that runs.
+fn add_fifo_edges(lowering: &mut Lowering, streams: &[Stream]) -> Result<(), LowerError> {
+    let refuse = |stream: &Stream, rule: String| LowerError::Link {
+        file: lowering.design.source().to_string(),
+        link: stream.name.clone(),
+        rule,
+    };
+    let tiles = |stream: &Stream| {
+        &lowering.produced[stream.producer]
+            .as_ref()
+            .expect("a stream's producer was lowered")
+            .tiles
+    };
+    let mut edges = Vec::with_capacity(streams.len());
+    for stream in streams {
+        edges.push(
+            stream
+                .fifo_edges(tiles(stream), stream.depth_tiles)
+                .map_err(|rule| refuse(stream, rule))?,
+        );
+    }
+    // Every other edge runs from an earlier node to a later one: only FIFO edges (a read
+    // freeing a place for an earlier push) can close a cycle.
+    let all: Vec<&[(NodeIndex, NodeIndex)]> = edges.iter().map(Vec::as_slice).collect();
+    let before = lowering.graph.edge_count();
+    for &(from, to) in all.iter().copied().flatten() {
+        lowering.graph.add_edge(from, to, EdgeKind::Fifo);
+    }
+    if streams.is_empty() || petgraph::algo::toposort(&lowering.graph, None).is_ok() {
+        return Ok(());
+    }
+    while lowering.graph.edge_count() > before {
+        let last = petgraph::graph::EdgeIndex::new(lowering.graph.edge_count() - 1);
+        lowering.graph.remove_edge(last);
+    }
+    let acyclic = |extra: &[&[(NodeIndex, NodeIndex)]]| {
+        let mut graph = lowering.graph.clone();
+        for &(from, to) in extra.iter().copied().flatten() {
+            graph.add_edge(from, to, EdgeKind::Fifo);
+        }
+        petgraph::algo::toposort(&graph, None).is_ok()
+    };
+    for (index, stream) in streams.iter().enumerate() {
+        let mut others = all.clone();
+        others.remove(index);
+        if acyclic(&others) && !acyclic(&[others.as_slice(), &[&edges[index]]].concat()) {
+            let produced = tiles(stream).len() as u64;
+            // At most 64 deeper FIFOs are tried (each a check of the whole graph).
+            let deepest = produced.min(stream.depth_tiles + 64);
+            let runs = (stream.depth_tiles + 1..=deepest).find(|&depth| {
+                let deeper = stream.fifo_edges(tiles(stream), depth).unwrap_or_default();
+                acyclic(&[others.as_slice(), &[&deeper]].concat())
+            });
+            let advice = runs.map_or("use via = \"buffer\"".to_string(), |depth| {
+                format!("raise depth_tiles to {depth} (the smallest that runs)")
+            });
+            return Err(refuse(
+                stream,
+                format!(
+                    "at depth_tiles = {} the producer and its reader wait on each other \
+                         (a deadlock); {advice}",
+                    stream.depth_tiles
+                ),
+            ));
+        }
+    }
+    Err(refuse(
+        &streams[0],
+        "the design's streams together wait on each other (a deadlock); deepen them or use \
+         via = \"buffer\""
+            .to_string(),
+    ))
 }
 
 /// Lowers one kernel onto the design; refuses kernels beyond the size limits before

@@ -1,7 +1,7 @@
 //! Vector kernels: row chunks streamed through the vector units' line buffers.
 
 use super::address::TensorLayout;
-use super::layer::{OutputTile, Read};
+use super::layer::OutputTile;
 use super::{EdgeKind, Lowering, NodeKind, Ring, operand};
 use crate::config::design::Design;
 use crate::workload::{Direction, Kernel, Operand};
@@ -73,15 +73,9 @@ pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Outp
             let load = lowering.input(
                 engine,
                 &layout,
+                input,
+                (0, 0),
                 (rows, (0, row_elements)),
-                (
-                    if index == 0 {
-                        Read::Primary
-                    } else {
-                        Read::RowAligned
-                    },
-                    0,
-                ),
                 format!("load {} rows {}..{}", input.name, rows.0, rows.1),
             );
             lowering.edge(previous, load, EdgeKind::BufferSlot);
@@ -91,8 +85,9 @@ pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Outp
         let store = lowering.output(
             engine,
             &layout,
+            output,
+            (0, 0),
             (rows, (0, row_elements)),
-            0,
             format!("store rows {}..{}", rows.0, rows.1),
         );
         lowering.edge(Some(pass), store, EdgeKind::Data);

@@ -95,7 +95,7 @@ pub fn crosscheck_svg(
                 roof.min(point.oi_ops_per_byte * bandwidth),
             ),
             pipelined: pipeline.map(|model| {
-                let seconds = model.segment_cycles[index].max(1) as f64 / design.clock_hz();
+                let seconds = model.span_cycles[index].max(1) as f64 / design.clock_hz();
                 (check.oi_tiled, point.ops / seconds)
             }),
             simulated: (check.oi_tiled, check.achieved_ops_per_s),

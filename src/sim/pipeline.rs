@@ -2,10 +2,13 @@
 //! "Understanding the Potential of FPGA-Based Spatial Acceleration for LLM Inference"
 //! (TRETS 2024, arXiv 2312.15159, §3). Each stage (kernel) takes its work over the peak rate
 //! of the engines it runs on: MACs over their MACs per cycle, or elements over their elements
-//! per cycle for a vector kernel. Stages between two synchronisation points (a kernel that
-//! needs its producer's whole output, such as attention's K/V) stream, so such a segment
-//! takes as long as its slowest engine group (stages sharing engines add up); a layer takes
-//! the sum of its segments, and layers follow each other.
+//! per cycle for a vector kernel. A stage starts once its engines are free and each
+//! producer it reads has made the share of its output the stage's first tile needs (the
+//! lowering's dependency rule, [`first_tile_needs`]: a head-major context lets `o_proj`
+//! start only near its end, a row-major producer after its first row block), and ends no
+//! earlier than those producers: where every stage streams, a layer takes its slowest stage;
+//! where each needs its producer's whole output, the sum of its stages (Chen's segments).
+//! Stages sharing engines follow each other; layers follow each other.
 //!
 //! It ignores what the simulation charges: fold fill and drain, HBM latency and bandwidth,
 //! buffer and FIFO waits, and the fill of each segment's pipeline. The roofline is the
@@ -14,19 +17,18 @@
 
 use super::workload::unit_ranges;
 use crate::config::design::Design;
-use crate::lower::needs_whole_input;
+use crate::lower::first_tile_needs;
 use crate::workload::{Kernel, Workload};
 use std::collections::BTreeMap;
-use std::ops::Range;
 
 /// The pipeline model's cycles of each kernel (its stage) and of each unit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineModel {
     /// Per kernel of the workload: its work over its engines' peak rate.
     pub stage_cycles: Vec<u64>,
-    /// Per kernel: the cycles of the segment it streams in (its slowest engine group), the
-    /// span the model gives the kernel in a pipeline.
-    pub segment_cycles: Vec<u64>,
+    /// Per kernel: the cycles from its stage's start to its end, the span the model gives
+    /// the kernel in a pipeline.
+    pub span_cycles: Vec<u64>,
     /// Per unit, as the simulation runs them (a layer, or an encoder with `overlap_layers`).
     pub unit_cycles: Vec<u64>,
 }
@@ -53,38 +55,36 @@ fn stage(kernel: &Kernel, design: &Design) -> (Vec<usize>, u64) {
 pub fn pipeline_model(workload: &Workload, design: &Design) -> PipelineModel {
     let stages: Vec<(Vec<usize>, u64)> =
         workload.kernels.iter().map(|k| stage(k, design)).collect();
-    let mut segment_cycles = vec![0; workload.kernels.len()];
+    let mut span_cycles = vec![0; workload.kernels.len()];
     let unit_cycles = unit_ranges(workload, design)
         .into_iter()
         .map(|unit| {
-            let mut total = 0u64;
-            // Busy cycles of each engine group in the current segment, which starts at
-            // kernel `first`.
-            let mut segment: BTreeMap<&[usize], u64> = BTreeMap::new();
-            let mut first = unit.start;
-            let mut close = |segment: &mut BTreeMap<&[usize], u64>, kernels: Range<usize>| {
-                let cycles = segment.values().max().copied().unwrap_or(0);
-                segment_cycles[kernels].fill(cycles);
-                segment.clear();
-                cycles
-            };
-            for index in unit.clone() {
-                let starts_segment = index > unit.start
-                    && needs_whole_input(&workload.kernels[index - 1], &workload.kernels[index]);
-                if starts_segment {
-                    total = total.saturating_add(close(&mut segment, first..index));
-                    first = index;
+            let kernels = &workload.kernels[unit.clone()];
+            // Per kernel of the unit, when its stage starts and ends; per engine group,
+            // when it is next free.
+            let mut spans: Vec<(u64, u64)> = Vec::with_capacity(kernels.len());
+            let mut free: BTreeMap<&[usize], u64> = BTreeMap::new();
+            for index in 0..kernels.len() {
+                let (engines, cycles) = &stages[unit.start + index];
+                let mut start = free.get(engines.as_slice()).copied().unwrap_or(0);
+                let mut end_after = 0u64;
+                for (producer, (needed, tiles)) in first_tile_needs(kernels, index, design) {
+                    let (from, to) = spans[producer];
+                    let made = ((to - from) as u128 * needed as u128).div_ceil(tiles as u128);
+                    start = start.max(from.saturating_add(made as u64));
+                    end_after = end_after.max(to);
                 }
-                let (engines, cycles) = &stages[index];
-                let sum = segment.entry(engines).or_default();
-                *sum = sum.saturating_add(*cycles);
+                let end = start.saturating_add(*cycles).max(end_after);
+                spans.push((start, end));
+                free.insert(engines, end);
+                span_cycles[unit.start + index] = end - start;
             }
-            total.saturating_add(close(&mut segment, first..unit.end))
+            spans.iter().map(|&(_, end)| end).max().unwrap_or(0)
         })
         .collect();
     PipelineModel {
         stage_cycles: stages.into_iter().map(|(_, cycles)| cycles).collect(),
-        segment_cycles,
+        span_cycles,
         unit_cycles,
     }
 }
@@ -96,16 +96,19 @@ mod tests {
     use crate::config::design::load_design;
     use crate::config::model::{default_model, default_policy};
     use crate::config::platform::default_platform;
-    use crate::workload::{Encoder, WorkloadChoices, build_workload};
+    use crate::workload::{WorkloadChoices, build_workload};
 
     const SPATIAL: &str = include_str!("../../configs/designs/u280-int8-spatial.toml");
 
-    /// One vision layer of one camera on the spatial design, by hand: QKV alone (its output
-    /// is synchronised on), then scores, softmax and context (context's output is
-    /// synchronised on by O, which reads the heads side by side), then O to the second
-    /// residual streaming: the slowest of those engines sets that segment.
+    /// One vision layer of one camera on the spatial design. How far each producer must
+    /// have got follows from the tiles, by hand: QKV's first tile (192 rows) needs LN1's
+    /// chunks of those rows (5 of 25 chunks of 42 rows); context's first tile reads V of
+    /// head 0 over every key, which QKV makes in its last row block (its tile 52 of 54:
+    /// row block 5, column tile 6 of 9 in `mnk` order); O's first tile reads every head of
+    /// its 128 rows, and context runs head-major, so head 11's first block (tile 23 of 24).
+    /// QKV waits for LN1's share, then runs its stage; O waits for context's 23/24.
     #[test]
-    fn a_layer_is_its_segments_each_at_its_slowest_engine_group() {
+    fn a_stage_starts_when_its_producers_made_what_its_first_tile_reads() {
         let design = load_design(
             &Source::built_in("spatial.toml", SPATIAL),
             &default_platform(),
@@ -116,38 +119,56 @@ mod tests {
             vision_layers: Some(1),
             batch: 1,
             fusion: design.fusion(),
+            kernels: [
+                "ln1",
+                "qkv_proj",
+                "scores",
+                "softmax",
+                "context",
+                "o_proj",
+                "residual1",
+                "ln2",
+                "fc1_gelu",
+                "fc2",
+                "residual2",
+            ]
+            .map(|name| format!("vision/{name}"))
+            .to_vec(),
             ..WorkloadChoices::default()
         };
         let model = default_model();
         let options = choices.options(&model, Some(&default_policy()), design.precision());
-        let mut workload = build_workload(&model, &options).unwrap();
-        workload
-            .kernels
-            .retain(|k| k.layer == Some(0) && k.encoder == Encoder::Vision);
+        let workload = build_workload(&model, &options).unwrap();
+        let index = |name: &str| {
+            let found = workload.kernels.iter().position(|k| k.name == name);
+            found.expect(name)
+        };
+        let needs = |name: &str| first_tile_needs(&workload.kernels, index(name), &design);
+        assert_eq!(needs("qkv_proj"), vec![(index("ln1"), (5, 25))]);
+        assert!(needs("context").contains(&(index("qkv_proj"), (52, 54))));
+        assert_eq!(needs("o_proj"), vec![(index("context"), (23, 24))]);
+        // The residual reads the layer input (outside the unit) and O's output.
+        assert_eq!(needs("residual1"), vec![(index("o_proj"), (1, 8))]);
+
         let result = pipeline_model(&workload, &design);
-        let (tokens, hidden, ffn, heads, head_dim) = (1024u64, 768, 3072, 12, 64);
+        let (tokens, hidden) = (1024u64, 768);
         let cycles = |macs: u64, rate: u64| macs.div_ceil(rate);
         let ln1 = cycles(tokens * hidden, 64);
         let qkv = cycles(tokens * hidden * 3 * hidden, 48 * 56);
-        let scores = cycles(heads * tokens * tokens * head_dim, 48 * 48);
-        let softmax = cycles(heads * tokens * tokens, 128);
-        let o = cycles(tokens * hidden * hidden, 32 * 28);
-        let fc = cycles(tokens * hidden * ffn, 60 * 60);
-        let norm = cycles(tokens * hidden, 64);
-        let segments = [ln1.max(qkv), (2 * scores).max(softmax), o.max(fc).max(norm)];
-        assert_eq!(result.unit_cycles, vec![segments.iter().sum::<u64>()]);
-        // Each kernel spans its segment: LN1 and QKV the first, scores to context the
-        // second, O to the second residual the third.
-        let names: Vec<&str> = workload.kernels.iter().map(|k| k.name).collect();
-        let segment_of = |name: &str| {
-            let index = names.iter().position(|n| *n == name).expect(name);
-            result.segment_cycles[index]
-        };
-        assert_eq!(segment_of("ln1"), segments[0]);
-        assert_eq!(segment_of("qkv_proj"), segments[0]);
-        assert_eq!(segment_of("scores"), segments[1]);
-        assert_eq!(segment_of("context"), segments[1]);
-        assert_eq!(segment_of("o_proj"), segments[2]);
-        assert_eq!(segment_of("residual2"), segments[2]);
+        assert_eq!(result.stage_cycles[index("qkv_proj")], qkv);
+        assert_eq!(result.span_cycles[index("ln1")], ln1);
+        // QKV starts after 5/25 of LN1 and, LN1 long done, spans its own stage.
+        assert_eq!(result.span_cycles[index("qkv_proj")], qkv);
+        let stages: Vec<u64> = result.stage_cycles.clone();
+        let slowest = *stages.iter().max().unwrap();
+        let unit = result.unit_cycles[0];
+        assert!(
+            unit > slowest + ln1 / 5,
+            "{unit}: the layer overlaps less than all"
+        );
+        assert!(
+            unit < stages.iter().sum::<u64>(),
+            "{unit}: the layer streams somewhere"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Lists the kernels of the vision encoder, connector and text encoder, layer by layer, and
 //! in the full pipeline those of the action expert, step by step.
 
+use super::access::Access;
 use super::builder::{AttentionShape, Builder, Epilogue};
 use super::{Encoder, Kernel, KernelClass, Op, Pipeline, Workload, WorkloadError, WorkloadOptions};
 use crate::config::model::{ConnectorSpec, ModelSpec, TextFamily, TextSpec, VisionSpec};
@@ -258,6 +259,7 @@ fn vision_encoder(
                 Epilogue::None,
             );
         } else {
+            let input = builder.kernels.len().checked_sub(1);
             for name in ["q_proj", "k_proj", "v_proj"] {
                 builder.linear(
                     name,
@@ -266,6 +268,7 @@ fn vision_encoder(
                     true,
                     Epilogue::None,
                 );
+                builder.read_from("x", input);
             }
         }
         builder.attention(
@@ -287,10 +290,12 @@ fn vision_encoder(
             true,
             Epilogue::None,
         );
-        builder.residual("residual1", rows, hidden);
+        let input = builder.layer_input();
+        builder.residual("residual1", rows, hidden, input);
         builder.layer_norm("ln2", Op::LayerNorm, rows, hidden);
         gelu_mlp(builder, rows, hidden, vision.intermediate_size, options);
-        builder.residual("residual2", rows, hidden);
+        let residual1 = builder.find(&["residual1"]);
+        builder.residual("residual2", rows, hidden, residual1);
     }
     builder.layer = None;
     builder.layer_norm("post_layernorm", Op::LayerNorm, rows, hidden);
@@ -331,6 +336,8 @@ fn text_encoder(builder: &mut Builder, text: &TextSpec, tokens: u64, options: &W
                 Epilogue::None,
             );
             builder.vector("rope", Op::Rope, (1, rows, kv_width), &["k"], vec![]);
+            let rope = builder.kernels.len() - 1;
+            builder.set_access(rope, "k", Access::columns(1, rows, (0, kv_width), 0));
             break;
         }
         text_layer(
@@ -393,13 +400,7 @@ pub(super) fn text_layer(
     let attention = |builder: &mut Builder| {
         projections(builder, rows, (hidden, q_width, kv_width), text, options);
         if text.family == TextFamily::Llama {
-            builder.vector(
-                "rope",
-                Op::Rope,
-                (1, rows, q_width + kv_width),
-                &["qk"],
-                vec![],
-            );
+            rope(builder, rows, (q_width, kv_width));
         }
         builder.attention(shape, options.fusion.attention);
     };
@@ -422,14 +423,17 @@ pub(super) fn text_layer(
             output_projection(builder, rows, (q_width, hidden), text);
             builder.layer_norm("ln2", Op::LayerNorm, rows, hidden);
             gelu_mlp(builder, rows, hidden, text.intermediate_size, options);
-            builder.residual("residual2", rows, hidden);
+            let residual1 = builder.find(&["residual1"]);
+            builder.residual("residual2", rows, hidden, residual1);
         }
         TextFamily::Bert => {
+            // Post-LayerNorm: each residual adds the sublayer's input, the norm follows.
             attention(builder);
             output_projection(builder, rows, (q_width, hidden), text);
             builder.layer_norm("ln1", Op::LayerNorm, rows, hidden);
             gelu_mlp(builder, rows, hidden, text.intermediate_size, options);
-            builder.residual("residual2", rows, hidden);
+            let ln1 = builder.find(&["ln1"]);
+            builder.residual("residual2", rows, hidden, ln1);
             builder.layer_norm("ln2", Op::LayerNorm, rows, hidden);
         }
     }
@@ -449,7 +453,8 @@ fn output_projection(
         text.output_bias,
         Epilogue::None,
     );
-    builder.residual("residual1", rows, hidden);
+    let input = builder.layer_input();
+    builder.residual("residual1", rows, hidden, input);
 }
 
 /// A GELU MLP with biases: `fc2(gelu(fc1(x)))`, the activation in FC1's epilogue when fused.
@@ -490,6 +495,7 @@ pub(super) fn projections(
         );
         return;
     }
+    let input = builder.kernels.len().checked_sub(1);
     for (name, width) in [
         ("q_proj", q_width),
         ("k_proj", kv_width),
@@ -502,6 +508,7 @@ pub(super) fn projections(
             bias,
             Epilogue::None,
         );
+        builder.read_from("x", input);
     }
 }
 
@@ -518,6 +525,7 @@ pub(super) fn output_and_mlp(
     output_projection(builder, rows, (q_width, hidden), text);
     builder.layer_norm("rms2", Op::RmsNorm, rows, hidden);
     let bias = text.mlp_bias;
+    let input = builder.kernels.len().checked_sub(1);
     if options.fusion.gemm_activation {
         builder.linear(
             "gate_silu",
@@ -526,6 +534,7 @@ pub(super) fn output_and_mlp(
             bias,
             Epilogue::Silu,
         );
+        let gate = builder.find(&["gate_silu"]);
         builder.linear(
             "up_mul",
             KernelClass::Mlp,
@@ -533,6 +542,8 @@ pub(super) fn output_and_mlp(
             bias,
             Epilogue::MultiplyByGate,
         );
+        builder.read_from("x", input);
+        builder.read_from("gate", gate);
     } else {
         builder.linear(
             "gate_proj",
@@ -548,6 +559,7 @@ pub(super) fn output_and_mlp(
             bias,
             Epilogue::None,
         );
+        builder.read_from("x", input);
         builder.vector(
             "silu_mul",
             Op::SiluMul,
@@ -555,6 +567,9 @@ pub(super) fn output_and_mlp(
             &["gate", "up"],
             vec![],
         );
+        let (gate, up) = (builder.find(&["gate_proj"]), builder.find(&["up_proj"]));
+        builder.read_from("gate", gate);
+        builder.read_from("up", up);
     }
     builder.linear(
         "down_proj",
@@ -563,5 +578,19 @@ pub(super) fn output_and_mlp(
         bias,
         Epilogue::None,
     );
-    builder.residual("residual2", rows, hidden);
+    let residual1 = builder.find(&["residual1"]);
+    builder.residual("residual2", rows, hidden, residual1);
+}
+
+/// RoPE over the layer's Q and K columns, which its projections wrote.
+pub(super) fn rope(builder: &mut Builder, rows: u64, (q_width, kv_width): (u64, u64)) {
+    let access = builder.query_key_pieces(rows, (q_width, kv_width));
+    builder.vector(
+        "rope",
+        Op::Rope,
+        (1, rows, q_width + kv_width),
+        &["qk"],
+        vec![],
+    );
+    builder.set_access(builder.kernels.len() - 1, "qk", access);
 }

@@ -1,6 +1,7 @@
 //! Appends kernels with their shapes, work and operands, one encoder and layer at a time;
 //! every count goes through a checked product.
 
+use super::access::{Access, Heads, Piece};
 use super::{Direction, Encoder, Kernel, KernelClass, Op, Operand};
 use crate::config::precision::PrecisionPair;
 
@@ -76,6 +77,7 @@ impl Builder {
             bits: self.precision.activations.bits(),
             direction,
             is_parameter: false,
+            access: Access::default(),
         }
     }
 
@@ -86,6 +88,7 @@ impl Builder {
             bits: self.precision.weights.bits(),
             direction: Direction::Read,
             is_parameter: true,
+            access: Access::default(),
         }
     }
 
@@ -97,6 +100,125 @@ impl Builder {
             bits: self.precision.weights.parameter_vector_bits(),
             direction: Direction::Read,
             is_parameter: true,
+            access: Access::default(),
+        }
+    }
+
+    /// Whether `kernel` belongs to the layer (and step) being built.
+    fn here(&self, kernel: &Kernel) -> bool {
+        (kernel.encoder, kernel.layer, kernel.step) == (self.encoder, self.layer, self.step)
+    }
+
+    /// Index of the latest kernel of the layer (and step) being built named one of
+    /// `names`, the first name found winning.
+    pub(super) fn find(&self, names: &[&str]) -> Option<usize> {
+        let start = self.layer_start();
+        names
+            .iter()
+            .find_map(|name| (start..self.kernels.len()).rfind(|&i| self.kernels[i].name == *name))
+    }
+
+    /// Index of the first kernel of the layer (and step) being built.
+    fn layer_start(&self) -> usize {
+        let inside = self
+            .kernels
+            .iter()
+            .rev()
+            .take_while(|kernel| self.here(kernel))
+            .count();
+        self.kernels.len() - inside
+    }
+
+    /// Index of the kernel whose output the layer being built starts from.
+    pub(super) fn layer_input(&self) -> Option<usize> {
+        self.layer_start().checked_sub(1)
+    }
+
+    /// The whole output of kernel `producer`, read as a `rows × cols` tensor by kernel
+    /// `consumer`; nothing (an input already in memory) when there is no producer or its
+    /// output has another size.
+    fn whole(&self, consumer: usize, producer: Option<usize>, (rows, cols): (u64, u64)) -> Access {
+        let Some(producer) = producer.filter(|&p| p < consumer) else {
+            return Access::default();
+        };
+        let written = self.kernels[producer]
+            .operands
+            .iter()
+            .find(|o| o.direction == Direction::Write)
+            .map_or(0, |o| o.elements);
+        if Some(written) != rows.checked_mul(cols) {
+            return Access::default();
+        }
+        Access::whole((consumer - producer) as u64, rows, cols)
+    }
+
+    /// Makes the last kernel's activation read `operand` the whole output of kernel
+    /// `producer` (nothing for `None`: a tensor in memory before the run).
+    pub(super) fn read_from(&mut self, operand: &str, producer: Option<usize>) {
+        let consumer = self.kernels.len() - 1;
+        let kernel = &self.kernels[consumer];
+        let shape = match (kernel.op, operand) {
+            (Op::Gemm, "x") => (kernel.m, kernel.k),
+            (Op::Gemm, _) => (kernel.m, kernel.n),
+            _ => (kernel.batch * kernel.m, kernel.n),
+        };
+        let access = self.whole(consumer, producer, shape);
+        self.set_access(consumer, operand, access);
+    }
+
+    /// Sets the access map of kernel `index`'s activation read `operand`.
+    pub(super) fn set_access(&mut self, index: usize, operand: &str, access: Access) {
+        let kernel = &mut self.kernels[index];
+        let read = kernel
+            .operands
+            .iter_mut()
+            .find(|o| o.name == operand && !o.is_parameter)
+            .unwrap_or_else(|| panic!("{} reads no activation {operand}", kernel.name));
+        read.access = access;
+    }
+
+    /// Pushes `kernel`, its first activation read being the previous kernel's output when
+    /// that has its size (what a chain of kernels reads).
+    fn push(&mut self, mut kernel: Kernel, input_shape: (u64, u64)) {
+        let consumer = self.kernels.len();
+        let access = self.whole(consumer, consumer.checked_sub(1), input_shape);
+        if let Some(input) = kernel
+            .operands
+            .iter_mut()
+            .find(|o| o.direction == Direction::Read && !o.is_parameter)
+        {
+            input.access = access;
+        }
+        self.kernels.push(kernel);
+    }
+
+    /// The columns of Q followed by K of the layer being built, as pieces of the kernels
+    /// that wrote them (one QKV projection, or the Q and K projections) for a kernel pushed
+    /// next (RoPE over both).
+    pub(super) fn query_key_pieces(&self, rows: u64, (q_width, kv_width): (u64, u64)) -> Access {
+        let consumer = self.kernels.len();
+        let piece = |index: usize, cols: (u64, u64)| Piece {
+            back: (consumer - index) as u64,
+            tokens: (0, rows),
+            producer_tokens: rows,
+            cols,
+            producer_col: 0,
+        };
+        let pieces = if let Some(qkv) = self.find(&["qkv_proj"]) {
+            vec![piece(qkv, (0, q_width + kv_width))]
+        } else {
+            [
+                ("q_proj", (0, q_width)),
+                ("k_proj", (q_width, q_width + kv_width)),
+            ]
+            .into_iter()
+            .filter_map(|(name, cols)| self.find(&[name]).map(|index| piece(index, cols)))
+            .collect()
+        };
+        Access {
+            heads: None,
+            tokens: rows,
+            pieces,
         }
     }
 
@@ -128,7 +250,7 @@ impl Builder {
             operands.push(self.activation("gate", outputs, Direction::Read));
         }
         operands.push(self.activation("y", outputs, Direction::Write));
-        self.kernels.push(Kernel {
+        let kernel = Kernel {
             encoder: self.encoder,
             layer: self.layer,
             step: self.step,
@@ -144,7 +266,8 @@ impl Builder {
             b_transposed: false,
             class: Some(class),
             operands,
-        });
+        };
+        self.push(kernel, (m, k));
     }
 
     /// `activation(x · W + b)` of `m × k` by `k × n`: with `fused`, one GEMM named
@@ -188,7 +311,8 @@ impl Builder {
             .collect();
         operands.extend(parameters);
         operands.push(self.activation("y", elements, Direction::Write));
-        self.kernels.push(Kernel {
+        let rows = self.product(&[batch, m]);
+        let kernel = Kernel {
             encoder: self.encoder,
             layer: self.layer,
             step: self.step,
@@ -204,7 +328,8 @@ impl Builder {
             b_transposed: false,
             class: None,
             operands,
-        });
+        };
+        self.push(kernel, (rows, n));
     }
 
     pub(super) fn layer_norm(&mut self, name: &'static str, op: Op, rows: u64, hidden: u64) {
@@ -213,8 +338,63 @@ impl Builder {
         self.vector(name, op, (1, rows, hidden), &["x"], parameters);
     }
 
-    pub(super) fn residual(&mut self, name: &'static str, rows: u64, hidden: u64) {
+    /// `x + residual`, the residual being the output of kernel `skip` (the layer's input,
+    /// or an earlier kernel's output).
+    pub(super) fn residual(
+        &mut self,
+        name: &'static str,
+        rows: u64,
+        hidden: u64,
+        skip: Option<usize>,
+    ) {
         self.vector(name, Op::Add, (1, rows, hidden), &["x", "residual"], vec![]);
+        self.read_from("residual", skip);
+    }
+
+    /// The access map of attention's Q (`Kind::Query`), K or V of the layer being built,
+    /// for a kernel pushed next: heads split its columns, and its rows are the last rows of
+    /// each instance's `tokens` (the new tokens after a cache; all of them otherwise).
+    fn attention_access(&self, shape: &AttentionShape, tensor: Tensor) -> Access {
+        let q_width = shape.heads * shape.head_dim;
+        let kv_width = shape.kv_heads * shape.head_dim;
+        let sources: &[(&str, u64)] = match (tensor, shape.cross) {
+            (Tensor::Query, _) => &[("rope_q", 0), ("rope", 0), ("qkv_proj", 0), ("q_proj", 0)],
+            (Tensor::Key, true) => &[("cross_k_proj", 0)],
+            (Tensor::Value, true) => &[("cross_v_proj", 0)],
+            (Tensor::Key, false) => &[("rope", q_width), ("qkv_proj", q_width), ("k_proj", 0)],
+            (Tensor::Value, false) => &[("qkv_proj", q_width + kv_width), ("v_proj", 0)],
+        };
+        let (tokens, width, group) = if tensor == Tensor::Query {
+            (shape.queries, q_width, 1)
+        } else {
+            let group = (shape.heads / shape.kv_heads.max(1)).max(1);
+            (shape.keys, kv_width, group)
+        };
+        let consumer = self.kernels.len();
+        let pieces = sources
+            .iter()
+            .find_map(|&(name, column)| self.find(&[name]).map(|index| (index, column)))
+            .map(|(index, producer_col)| {
+                let producer = &self.kernels[index];
+                let rows = producer.batch * producer.m;
+                let producer_tokens = (rows / shape.instances.max(1)).min(tokens);
+                Piece {
+                    back: (consumer - index) as u64,
+                    tokens: (tokens - producer_tokens, tokens),
+                    producer_tokens,
+                    cols: (0, width),
+                    producer_col,
+                }
+            });
+        Access {
+            heads: Some(Heads {
+                per_instance: shape.heads,
+                group,
+                width: shape.head_dim,
+            }),
+            tokens,
+            pieces: pieces.into_iter().collect(),
+        }
     }
 
     /// Multi-head (or grouped-query) attention over `instances` independent sequences:
@@ -243,14 +423,26 @@ impl Builder {
         let batch = self.product(&[instances, heads]);
         let q_elements = self.product(&[batch, queries, head_dim]);
         let kv_elements = self.product(&[instances, kv_heads, keys, head_dim]);
-        let q = self.activation("q", q_elements, Direction::Read);
-        let k = self.activation("k", kv_elements, Direction::Read);
-        let v = self.activation("v", kv_elements, Direction::Read);
-        let context = self.activation("context", q_elements, Direction::Write);
+        let mut q = self.activation("q", q_elements, Direction::Read);
+        q.access = self.attention_access(&shape, Tensor::Query);
+        let mut k = self.activation("k", kv_elements, Direction::Read);
+        let mut v = self.activation("v", kv_elements, Direction::Read);
+        let mut context = self.activation("context", q_elements, Direction::Write);
+        context.access = Access {
+            heads: Some(Heads {
+                per_instance: heads,
+                group: 1,
+                width: head_dim,
+            }),
+            tokens: queries,
+            pieces: Vec::new(),
+        };
         let scores_macs = self.product(&[batch, queries, keys, head_dim]);
         let score_elements = self.product(&[batch, queries, keys]);
         let softmax_flops = self.product(&[Op::Softmax.flops_per_element(), score_elements]);
         let compute_precision = self.precision.activations;
+        k.access = self.attention_access(&shape, Tensor::Key);
+        v.access = self.attention_access(&shape, Tensor::Value);
         if fused {
             let fused_macs = self.product(&[2, scores_macs]);
             self.kernels.push(Kernel {
@@ -297,7 +489,14 @@ impl Builder {
             &["scores"],
             vec![],
         );
-        let probabilities = self.activation("probs", score_elements, Direction::Read);
+        let mut probabilities = self.activation("probs", score_elements, Direction::Read);
+        let rows = self.product(&[batch, queries]);
+        probabilities.access = self.whole(
+            self.kernels.len(),
+            self.kernels.len().checked_sub(1),
+            (rows, keys),
+        );
+        v.access = self.attention_access(&shape, Tensor::Value);
         self.kernels.push(Kernel {
             encoder: self.encoder,
             layer: self.layer,
@@ -316,6 +515,14 @@ impl Builder {
             operands: vec![probabilities, v, context],
         });
     }
+}
+
+/// Attention's three inputs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tensor {
+    Query,
+    Key,
+    Value,
 }
 
 #[derive(Clone, Copy)]

@@ -1,6 +1,7 @@
 //! smolVLA's action expert: the kernels of every flow-matching step, after the prefix.
 
-use super::build::{output_and_mlp, projections};
+use super::access::Access;
+use super::build::{output_and_mlp, projections, rope};
 use super::builder::{AttentionShape, Builder, Epilogue};
 use super::{Encoder, KernelClass, Op, WorkloadOptions};
 use crate::config::model::TextSpec;
@@ -55,6 +56,8 @@ pub(super) fn action_expert(
                 text.attention_bias,
                 Epilogue::None,
             );
+            // The prefix's cached keys and values, written before the expert runs.
+            builder.read_from("x", None);
         }
     };
     builder.encoder = Encoder::Expert;
@@ -75,6 +78,7 @@ pub(super) fn action_expert(
             true,
             Epilogue::None,
         );
+        let action = builder.kernels.len() - 1;
         builder.activated_linear(
             ["time_mlp_in_silu", "time_mlp_in"],
             KernelClass::Mlp,
@@ -82,6 +86,9 @@ pub(super) fn action_expert(
             true,
             (Op::Silu, options.fusion.gemm_activation),
         );
+        // The action embedding beside the time embedding (not a kernel's output).
+        let time_mlp_in = action + 1;
+        builder.set_access(time_mlp_in, "x", Access::columns(1, rows, (0, hidden), 0));
         builder.linear(
             "time_mlp_out",
             KernelClass::Mlp,
@@ -95,13 +102,7 @@ pub(super) fn action_expert(
             let cross = !self_attends(layer);
             let keys = if !cross {
                 projections(builder, rows, (hidden, q_width, kv_width), text, options);
-                builder.vector(
-                    "rope",
-                    Op::Rope,
-                    (1, rows, q_width + kv_width),
-                    &["qk"],
-                    vec![],
-                );
+                rope(builder, rows, (q_width, kv_width));
                 prefix_tokens + expert.chunk_size
             } else {
                 builder.linear(
@@ -114,7 +115,9 @@ pub(super) fn action_expert(
                 if !options.switches.cross_kv_once {
                     cross_kv(builder);
                 }
+                let q_proj = builder.find(&["q_proj"]);
                 builder.vector("rope_q", Op::Rope, (1, rows, q_width), &["q"], vec![]);
+                builder.read_from("q", q_proj);
                 prefix_tokens
             };
             builder.attention(

@@ -5,6 +5,7 @@
 //! operand read once and each result written once at its storage precision; intermediates of
 //! a fused kernel never reach HBM.
 
+pub mod access;
 mod build;
 mod builder;
 mod decode;
@@ -189,6 +190,9 @@ pub struct Operand {
     /// Model parameters (weights, biases, norm scales, position tables) as opposed to
     /// activations; summed, they give the model's parameter count.
     pub is_parameter: bool,
+    /// Which tensor elements a block of the operand touches, and which earlier kernels
+    /// wrote them (empty for parameters and inputs).
+    pub access: access::Access,
 }
 
 impl Operand {
@@ -441,8 +445,34 @@ impl Workload {
                 ),
             });
         }
-        self.kernels
-            .retain(|kernel| names.iter().any(|name| kernel.is_named(name)));
+        // Kept kernels' new places; a read of a dropped kernel's output is then an input.
+        let mut kept = Vec::with_capacity(self.kernels.len());
+        let mut count = 0u64;
+        for kernel in &self.kernels {
+            let keep = names.iter().any(|name| kernel.is_named(name));
+            kept.push(keep.then_some(count));
+            count += u64::from(keep);
+        }
+        for (index, kernel) in self.kernels.iter_mut().enumerate() {
+            let Some(place) = kept[index] else { continue };
+            for operand in &mut kernel.operands {
+                operand
+                    .access
+                    .pieces
+                    .retain_mut(|piece| match kept[index - piece.back as usize] {
+                        Some(producer) => {
+                            piece.back = place - producer;
+                            true
+                        }
+                        None => false,
+                    });
+            }
+        }
+        let mut index = 0;
+        self.kernels.retain(|_| {
+            index += 1;
+            kept[index - 1].is_some()
+        });
         Ok(self)
     }
 

@@ -1,0 +1,150 @@
+//! How far a producer must have got before its consumer can start, for the pipeline model:
+//! the lowering's own rule (a read waits for the producer tiles it overlaps, through the
+//! operands' access maps) applied to the consumer's first output tile and the producer's
+//! tiles in the order it makes them.
+
+use super::operand;
+use super::vector::vector_chunks;
+use crate::config::design::{Design, LoopOrder};
+use crate::workload::access::Block;
+use crate::workload::{Direction, Kernel, Op, Operand};
+
+/// The tensor blocks of `kernel`'s output tiles, in the order the lowering makes them
+/// (instances outermost, then the tiling's loop order; a vector kernel's row chunks).
+fn output_blocks(kernel: &Kernel, design: &Design) -> Vec<Block> {
+    let Some(output) = operand(kernel, Direction::Write, 0) else {
+        return Vec::new();
+    };
+    let tiling = design.tiling_of(&kernel.label(), kernel.class);
+    let spans = |size: u64, step: u64| -> Vec<(u64, u64)> {
+        (0..size.div_ceil(step))
+            .map(|i| (i * step, ((i + 1) * step).min(size)))
+            .collect()
+    };
+    let (m, n) = (kernel.m, kernel.n);
+    let per_instance: Vec<Block> = match kernel.op {
+        Op::Gemm => {
+            let (rows, cols) = (spans(m, tiling.tm), spans(n, tiling.tn));
+            match tiling.loop_order {
+                LoopOrder::Mnk => rows
+                    .iter()
+                    .flat_map(|&r| cols.iter().map(move |&c| (r, c)))
+                    .collect(),
+                LoopOrder::Nmk => cols
+                    .iter()
+                    .flat_map(|&c| rows.iter().map(move |&r| (r, c)))
+                    .collect(),
+            }
+        }
+        Op::FusedAttention => spans(m, tiling.tm)
+            .into_iter()
+            .map(|r| (r, (0, kernel.k)))
+            .collect(),
+        _ => {
+            let (rows, chunk) = vector_chunks(kernel, design);
+            return spans(rows, chunk)
+                .into_iter()
+                .map(|r| output.access.tensor_block(0, 0, (r, (0, n))))
+                .collect();
+        }
+    };
+    (0..kernel.batch)
+        .flat_map(|batch| {
+            per_instance
+                .iter()
+                .map(move |&block| output.access.tensor_block(batch, m, block))
+        })
+        .collect()
+}
+
+/// The operands `kernel`'s first output tile reads and the blocks of them, every
+/// reduction step included.
+fn first_tile_reads<'k>(kernel: &'k Kernel, design: &Design) -> Vec<(&'k Operand, Block)> {
+    let activations = kernel
+        .operands
+        .iter()
+        .filter(|o| o.direction == Direction::Read && !o.is_parameter);
+    let tiling = design.tiling_of(&kernel.label(), kernel.class);
+    let (m, n, k) = (kernel.m, kernel.n, kernel.k);
+    match kernel.op {
+        Op::Gemm => {
+            let (rows, cols) = ((0, tiling.tm.min(m)), (0, tiling.tn.min(n)));
+            kernel
+                .operands
+                .iter()
+                .filter(|o| o.direction == Direction::Read)
+                .enumerate()
+                .filter(|(_, o)| !o.is_parameter)
+                .map(|(position, o)| {
+                    let (block, rows_per_batch) = match position {
+                        0 => ((rows, (0, k)), m),
+                        1 if kernel.b_transposed => ((cols, (0, k)), n),
+                        1 => (((0, k), cols), k),
+                        _ => ((rows, cols), m),
+                    };
+                    (o, o.access.tensor_block(0, rows_per_batch, block))
+                })
+                .collect()
+        }
+        Op::FusedAttention => activations
+            .enumerate()
+            .map(|(index, o)| {
+                let rows = if index == 0 {
+                    (0, tiling.tm.min(m))
+                } else {
+                    (0, n)
+                };
+                (o, o.access.tensor_block(0, rows.1, (rows, (0, k))))
+            })
+            .collect(),
+        _ => {
+            let (_, chunk) = vector_chunks(kernel, design);
+            activations
+                .map(|o| (o, o.access.tensor_block(0, 0, ((0, chunk), (0, n)))))
+                .collect()
+        }
+    }
+}
+
+/// For each earlier kernel of `unit` (consecutive kernels, in order) that `unit[index]`
+/// reads: its position and the share of its output tiles, in the order it makes them, made
+/// before the reader's first output tile has all it reads (`(tiles needed, tiles)`).
+/// `(t, t)` is a sync point: the reader starts only after its producer has finished.
+pub fn first_tile_needs(
+    unit: &[Kernel],
+    index: usize,
+    design: &Design,
+) -> Vec<(usize, (u64, u64))> {
+    let mut needs: Vec<(usize, (u64, u64))> = Vec::new();
+    let mut made: Vec<(usize, Vec<Block>)> = Vec::new();
+    for (operand, block) in first_tile_reads(&unit[index], design) {
+        operand
+            .access
+            .producer_blocks(block, |piece, (rows, cols)| {
+                let Some(producer) = index.checked_sub(piece.back as usize) else {
+                    return;
+                };
+                let at = match made.iter().position(|(p, _)| *p == producer) {
+                    Some(at) => at,
+                    None => {
+                        made.push((producer, output_blocks(&unit[producer], design)));
+                        made.len() - 1
+                    }
+                };
+                let tiles = &made[at].1;
+                let latest = tiles.iter().rposition(|&(tile_rows, tile_cols)| {
+                    rows.0 < tile_rows.1
+                        && tile_rows.0 < rows.1
+                        && cols.0 < tile_cols.1
+                        && tile_cols.0 < cols.1
+                });
+                let Some(latest) = latest else { return };
+                let needed = (latest as u64 + 1, tiles.len() as u64);
+                match needs.iter_mut().find(|(p, _)| *p == producer) {
+                    Some((_, share)) => share.0 = share.0.max(needed.0),
+                    None => needs.push((producer, needed)),
+                }
+            });
+    }
+    needs
+}
