@@ -83,8 +83,8 @@ pub enum EdgeKind {
     BufferSlot,
     /// The successor reads a tile of the predecessor's kernel's output (another kernel).
     Link,
-    /// The successor gathers its kernel's producer's whole output (e.g. every key block)
-    /// before any read of it.
+    /// The successor reads a tile of another kernel's output as one of several it gathers
+    /// (e.g. a softmax row over every key tile of its head).
     Sync,
     /// The successor pushes into a stream FIFO the predecessor frees a place in.
     Fifo,

@@ -62,7 +62,8 @@ pub enum Bottleneck {
     Starved,
     /// Waiting for a place in a full stream FIFO (a slower consumer).
     Backpressure,
-    /// Waiting for an upstream kernel's whole output (e.g. every key block before attention).
+    /// Gathering several tiles of an upstream kernel's output (e.g. a softmax row over
+    /// every key tile of its head).
     Sync,
 }
 

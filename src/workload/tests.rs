@@ -250,3 +250,85 @@ fn gpt2_medium_has_its_published_parameter_count() {
         .sum();
     assert_eq!(read + 1024 * 1024, 354_823_168);
 }
+
+/// Each activation read names the kernel that wrote it, at the columns it wrote: what the
+/// lowering's dependencies stand on. Unfused text layers (GQA: 15 query, 5 key/value heads
+/// of 64) and fused vision layers, in the full pipeline (the expert's cache of the prefix).
+#[test]
+fn reads_name_the_kernels_that_wrote_them() {
+    let producer = |workload: &Workload, index: usize, operand: &str| -> Vec<(&str, u64)> {
+        let read = workload.kernels[index]
+            .operands
+            .iter()
+            .find(|o| o.name == operand)
+            .unwrap();
+        read.access
+            .pieces
+            .iter()
+            .map(|p| {
+                (
+                    workload.kernels[index - p.back as usize].name,
+                    p.producer_col,
+                )
+            })
+            .collect()
+    };
+    let find = |workload: &Workload, encoder: Encoder, layer: u64, name: &str| {
+        workload
+            .kernels
+            .iter()
+            .position(|k| (k.encoder, k.layer, k.name) == (encoder, Some(layer), name))
+            .unwrap()
+    };
+    let unfused = smolvla(1, 1, Fusion::default());
+    let text = |name| find(&unfused, Encoder::Text, 3, name);
+    assert_eq!(producer(&unfused, text("k_proj"), "x"), [("rms1", 0)]);
+    assert_eq!(producer(&unfused, text("v_proj"), "x"), [("rms1", 0)]);
+    assert_eq!(
+        producer(&unfused, text("rope"), "qk"),
+        [("q_proj", 0), ("k_proj", 0)]
+    );
+    assert_eq!(producer(&unfused, text("scores"), "q"), [("rope", 0)]);
+    // K sits after Q's 15 heads in RoPE's output; V is its own projection's.
+    assert_eq!(producer(&unfused, text("scores"), "k"), [("rope", 960)]);
+    assert_eq!(producer(&unfused, text("context"), "v"), [("v_proj", 0)]);
+    let scores = &unfused.kernels[text("scores")];
+    let k = scores.operands.iter().find(|o| o.name == "k").unwrap();
+    assert_eq!(
+        k.access.heads.map(|h| (h.per_instance, h.group)),
+        Some((15, 3))
+    );
+    assert_eq!(producer(&unfused, text("o_proj"), "x"), [("context", 0)]);
+    // The first residual adds the layer input: layer 2's second residual.
+    assert_eq!(
+        producer(&unfused, text("residual1"), "residual"),
+        [("residual2", 0)]
+    );
+    assert_eq!(
+        producer(&unfused, text("silu_mul"), "gate"),
+        [("gate_proj", 0)]
+    );
+    assert_eq!(producer(&unfused, text("up_proj"), "x"), [("rms2", 0)]);
+
+    let qkv = Fusion {
+        gemm_activation: true,
+        qkv: true,
+        attention: false,
+    };
+    let fused = smolvla(3, 1, qkv);
+    let vision = |name| find(&fused, Encoder::Vision, 0, name);
+    assert_eq!(producer(&fused, vision("scores"), "q"), [("qkv_proj", 0)]);
+    assert_eq!(producer(&fused, vision("scores"), "k"), [("qkv_proj", 768)]);
+    assert_eq!(
+        producer(&fused, vision("context"), "v"),
+        [("qkv_proj", 1536)]
+    );
+    assert_eq!(
+        producer(&fused, vision("residual1"), "residual"),
+        [("pos_add", 0)]
+    );
+    assert_eq!(
+        producer(&fused, vision("residual2"), "residual"),
+        [("residual1", 0)]
+    );
+}
