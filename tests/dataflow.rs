@@ -435,3 +435,64 @@ fn lut_multipliers_take_luts_instead_of_dsps() {
         "{error}"
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Every FIFO depth the lowering accepts runs to the end (no deadlock), whatever the
+    /// two engines' tiles and loop orders; a depth it refuses names the smallest that runs:
+    /// that one runs (or only its storage's room on the chip refuses it), one less does not.
+    #[test]
+    fn every_accepted_stream_depth_runs(
+        tm in prop::sample::select(vec![64u64, 128, 256]),
+        fc1_tn in prop::sample::select(vec![256u64, 768, 1536, 3072]),
+        fc2_tn in prop::sample::select(vec![256u64, 384, 768]),
+        fc2_tk in prop::sample::select(vec![256u64, 512, 1024]),
+        fc1_order in prop::sample::select(vec!["mnk", "nmk"]),
+        depth in 1u64..12,
+    ) {
+        let text = MLP_STREAM
+            .replace(
+                "tiling = { tm = 64, tn = 256, tk = 768, loop_order = \"mnk\" }",
+                &format!("tiling = {{ tm = {tm}, tn = {fc1_tn}, tk = 768, loop_order = \"{fc1_order}\" }}"),
+            )
+            .replace(
+                "tiling = { tm = 64, tn = 768, tk = 256, loop_order = \"mnk\" }",
+                &format!("tiling = {{ tm = {tm}, tn = {fc2_tn}, tk = {fc2_tk}, loop_order = \"mnk\" }}"),
+            )
+            .replace("memory = \"hbm\"", "memory = \"ideal\"");
+        let at = |depth: u64| design(&text.replace("depth_tiles = 2", &format!("depth_tiles = {depth}")));
+        let Ok(shallow) = at(depth) else { return Ok(()) };
+        let work = workload(&shallow, &["vision/fc1_gelu", "vision/fc2"]);
+        match run(&shallow, &work) {
+            Ok(_) => {}
+            Err(error) => {
+                let error = error.to_string();
+                prop_assert!(!error.contains("deadlock in"), "a run deadlocked: {error}");
+                if let Some(rest) = error.split("raise depth_tiles to ").nth(1) {
+                    let suggested: u64 = rest
+                        .split(|c: char| !c.is_ascii_digit())
+                        .next()
+                        .and_then(|d| d.parse().ok())
+                        .unwrap();
+                    // It runs, or only the chip's room for its storage refuses it.
+                    if let Err(error) = run(&at(suggested).unwrap(), &work) {
+                        let error = error.to_string();
+                        prop_assert!(
+                            !error.contains("depth_tiles =") && !error.contains("deadlock"),
+                            "depth {suggested} was suggested: {error}"
+                        );
+                    }
+                    // And it is the smallest: one less is refused (for its depth, or first
+                    // for its storage when that overfills the SLR too).
+                    let below = run(&at(suggested - 1).unwrap(), &work).map(|_| ()).unwrap_err();
+                    let below = below.to_string();
+                    prop_assert!(
+                        below.contains("depth_tiles =") || below.contains("its storage brings"),
+                        "{below}"
+                    );
+                }
+            }
+        }
+    }
+}

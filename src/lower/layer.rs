@@ -11,7 +11,7 @@
 //! A kernel's output reaches a consumer through HBM (store, then load: the default), an
 //! on-chip buffer, or a stream FIFO of `depth_tiles` tiles, as the design's `[[links]]` say.
 
-use super::{EdgeKind, LowerError, Lowering, NodeIndex};
+use super::{EdgeKind, Lowering, NodeIndex};
 use crate::config::design::Via;
 use crate::workload::access::{Access, Block};
 
@@ -105,40 +105,25 @@ pub(super) struct Stream {
     /// `from -> to`, for messages.
     pub name: String,
     pub last_reader: Vec<Option<NodeIndex>>,
+    /// The most FIFO places one read holds at once: no shallower depth can run.
+    pub widest_read: u64,
 }
 
 impl Stream {
-    /// Refuses a read needing more of the stream's tiles at once than its FIFO holds (it
-    /// could never run), else records it as the last reader of each.
-    pub fn read(
-        &mut self,
-        tiles: &[(usize, usize)],
-        node: NodeIndex,
-        rows: (u64, u64),
-    ) -> Result<(), String> {
-        let needed: Vec<usize> = tiles
-            .iter()
-            .filter(|&&(producer, _)| producer == self.producer)
-            .map(|&(_, tile)| tile)
-            .collect();
-        // A FIFO hands tiles over in order: a read holds every tile from the oldest it
-        // needs to the newest.
-        let span = match (needed.iter().min(), needed.iter().max()) {
-            (Some(&first), Some(&last)) => (last - first + 1) as u64,
-            _ => 0,
-        };
-        if span > self.depth_tiles {
-            return Err(format!(
-                "a read of rows {}..{} needs {span} of its tiles in the FIFO at once but it \
-                 holds depth_tiles = {}: raise depth_tiles to {span} or more, or use via = \
-                 \"buffer\"",
-                rows.0, rows.1, self.depth_tiles
-            ));
+    /// Records a read needing `tiles` as the last reader of each of this stream's, and the
+    /// span of FIFO places it holds: a FIFO hands tiles over in order, so a read holds
+    /// every tile from the oldest it needs to the newest.
+    pub fn read(&mut self, tiles: &[(usize, usize)], node: NodeIndex) {
+        let mut span: Option<(usize, usize)> = None;
+        for &(producer, tile) in tiles {
+            if producer == self.producer {
+                self.last_reader[tile] = Some(node);
+                span = Some(span.map_or((tile, tile), |(a, b)| (a.min(tile), b.max(tile))));
+            }
         }
-        for tile in needed {
-            self.last_reader[tile] = Some(node);
+        if let Some((first, last)) = span {
+            self.widest_read = self.widest_read.max((last - first + 1) as u64);
         }
-        Ok(())
     }
 
     /// The stream's capacity at `depth` tiles: tile `t` is pushed only once tile
@@ -166,18 +151,11 @@ impl Stream {
 }
 
 impl Lowering<'_> {
-    /// Makes `node`, a read of tensor block `block` through `access`, wait for the
-    /// producer tiles it needs: a `Link` edge from each, or `Sync` when it gathers several
+    /// Makes `node`, a read, wait for the producer tiles it needs: a `Link` edge from each, or `Sync` when it gathers several
     /// tiles of one producer (a row over all its key tiles). Streams record the read.
-    pub(super) fn wait_for(&mut self, node: NodeIndex, needed: &[(usize, usize)], block: Block) {
+    pub(super) fn wait_for(&mut self, node: NodeIndex, needed: &[(usize, usize)]) {
         for stream in &mut self.streams {
-            if let Err(rule) = stream.read(needed, node, block.0) {
-                self.error.get_or_insert(LowerError::Link {
-                    file: self.design.source().to_string(),
-                    link: stream.name.clone(),
-                    rule,
-                });
-            }
+            stream.read(needed, node);
         }
         for &(producer, tile) in needed {
             let gathers = needed.iter().filter(|n| n.0 == producer).count() > 1;

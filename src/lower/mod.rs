@@ -244,7 +244,7 @@ impl<'a> Lowering<'a> {
         } else {
             self.transfer(NodeKind::Load, engine, layout, tile, label)
         };
-        self.wait_for(node, &needed, block);
+        self.wait_for(node, &needed);
         node
     }
 
@@ -428,6 +428,7 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
                     depth_tiles: link.depth_tiles,
                     name: format!("{} -> {}", labels[producer], labels[position]),
                     last_reader: vec![None; tiles],
+                    widest_read: 0,
                 });
             }
         }
@@ -443,8 +444,9 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
     Ok(KernelGraph { graph })
 }
 
-/// Adds every stream's FIFO edges at its depth; refuses a stream whose depth would make
-/// the graph wait on itself (a deadlock), naming the smallest depth that runs.
+/// Adds every stream's FIFO edges at its depth; refuses a stream too shallow to run (a
+/// read holding more places than it has, or a depth at which the graph would wait on itself:
+/// a deadlock), naming the smallest depth that runs.
 fn add_fifo_edges(lowering: &mut Lowering, streams: &[Stream]) -> Result<(), LowerError> {
     let refuse = |stream: &Stream, rule: String| LowerError::Link {
         file: lowering.design.source().to_string(),
@@ -457,58 +459,71 @@ fn add_fifo_edges(lowering: &mut Lowering, streams: &[Stream]) -> Result<(), Low
             .expect("a stream's producer was lowered")
             .tiles
     };
+    let edges_at = |stream: &Stream, depth: u64| {
+        stream
+            .fifo_edges(tiles(stream), depth)
+            .map_err(|rule| refuse(stream, rule))
+    };
     let mut edges = Vec::with_capacity(streams.len());
     for stream in streams {
-        edges.push(
-            stream
-                .fifo_edges(tiles(stream), stream.depth_tiles)
-                .map_err(|rule| refuse(stream, rule))?,
-        );
+        edges.push(edges_at(stream, stream.depth_tiles)?);
     }
     // Every other edge runs from an earlier node to a later one: only FIFO edges (a read
     // freeing a place for an earlier push) can close a cycle.
-    let all: Vec<&[(NodeIndex, NodeIndex)]> = edges.iter().map(Vec::as_slice).collect();
-    let before = lowering.graph.edge_count();
-    for &(from, to) in all.iter().copied().flatten() {
-        lowering.graph.add_edge(from, to, EdgeKind::Fifo);
+    let wide_enough = streams.iter().all(|s| s.depth_tiles >= s.widest_read);
+    if wide_enough {
+        let before = lowering.graph.edge_count();
+        for &(from, to) in edges.iter().flatten() {
+            lowering.graph.add_edge(from, to, EdgeKind::Fifo);
+        }
+        if streams.is_empty() || petgraph::algo::toposort(&lowering.graph, None).is_ok() {
+            return Ok(());
+        }
+        while lowering.graph.edge_count() > before {
+            let last = petgraph::graph::EdgeIndex::new(lowering.graph.edge_count() - 1);
+            lowering.graph.remove_edge(last);
+        }
     }
-    if streams.is_empty() || petgraph::algo::toposort(&lowering.graph, None).is_ok() {
-        return Ok(());
-    }
-    while lowering.graph.edge_count() > before {
-        let last = petgraph::graph::EdgeIndex::new(lowering.graph.edge_count() - 1);
-        lowering.graph.remove_edge(last);
-    }
-    let acyclic = |extra: &[&[(NodeIndex, NodeIndex)]]| {
+    let runs = |extra: &[&[(NodeIndex, NodeIndex)]]| {
         let mut graph = lowering.graph.clone();
         for &(from, to) in extra.iter().copied().flatten() {
             graph.add_edge(from, to, EdgeKind::Fifo);
         }
         petgraph::algo::toposort(&graph, None).is_ok()
     };
+    let all: Vec<&[(NodeIndex, NodeIndex)]> = edges.iter().map(Vec::as_slice).collect();
     for (index, stream) in streams.iter().enumerate() {
         let mut others = all.clone();
         others.remove(index);
-        if acyclic(&others) && !acyclic(&[others.as_slice(), &[&edges[index]]].concat()) {
-            let produced = tiles(stream).len() as u64;
-            // At most 64 deeper FIFOs are tried (each a check of the whole graph).
-            let deepest = produced.min(stream.depth_tiles + 64);
-            let runs = (stream.depth_tiles + 1..=deepest).find(|&depth| {
-                let deeper = stream.fifo_edges(tiles(stream), depth).unwrap_or_default();
-                acyclic(&[others.as_slice(), &[&deeper]].concat())
-            });
-            let advice = runs.map_or("use via = \"buffer\"".to_string(), |depth| {
-                format!("raise depth_tiles to {depth} (the smallest that runs)")
-            });
-            return Err(refuse(
-                stream,
-                format!(
-                    "at depth_tiles = {} the producer and its reader wait on each other \
-                         (a deadlock); {advice}",
-                    stream.depth_tiles
-                ),
-            ));
+        let runs_at = |depth: u64| {
+            depth >= stream.widest_read
+                && edges_at(stream, depth)
+                    .is_ok_and(|own| runs(&[others.as_slice(), &[&own]].concat()))
+        };
+        if runs_at(stream.depth_tiles) || !runs(&others) {
+            continue;
         }
+        // At most 64 depths are tried beyond the first that could (each a check of the
+        // whole graph).
+        let produced = tiles(stream).len() as u64;
+        let first = stream.widest_read.max(stream.depth_tiles + 1);
+        let smallest = (first..=produced.min(first + 64)).find(|&depth| runs_at(depth));
+        let advice = smallest.map_or("use via = \"buffer\"".to_string(), |depth| {
+            format!("raise depth_tiles to {depth} (the smallest that runs) or use via = \"buffer\"")
+        });
+        let why = if stream.depth_tiles < stream.widest_read {
+            format!(
+                "a read holds {} of its tiles in the FIFO at once (from the oldest it needs \
+                 to the newest)",
+                stream.widest_read
+            )
+        } else {
+            "the producer and its reader would wait on each other (a deadlock)".to_string()
+        };
+        return Err(refuse(
+            stream,
+            format!("at depth_tiles = {} {why}; {advice}", stream.depth_tiles),
+        ));
     }
     Err(refuse(
         &streams[0],
