@@ -96,20 +96,22 @@ fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
     // long decode (thousands of distinct token layers) lists them fast.
     // A unit's members are consecutive kernels.
     let kernels = |unit: &Unit| {
-        workload.kernels[unit.members[0]..=unit.members[unit.members.len() - 1]].iter()
+        workload.kernels[unit.members[0]..=unit.members[unit.members.len() - 1]]
+            .iter()
+            .enumerate()
+            .map(|(position, kernel)| kernel.work_within(position))
     };
     let mut first_of: HashMap<u64, Vec<usize>> = HashMap::new();
     for index in 0..units.len() {
         let mut hasher = DefaultHasher::new();
-        for kernel in kernels(&units[index]) {
-            kernel.work().hash(&mut hasher);
+        for work in kernels(&units[index]) {
+            work.hash(&mut hasher);
         }
         let candidates = first_of.entry(hasher.finish()).or_default();
-        let same = candidates.iter().copied().find(|&earlier| {
-            kernels(&units[earlier])
-                .map(Kernel::work)
-                .eq(kernels(&units[index]).map(Kernel::work))
-        });
+        let same = candidates
+            .iter()
+            .copied()
+            .find(|&earlier| kernels(&units[earlier]).eq(kernels(&units[index])));
         match same {
             Some(earlier) => units[index].same_as = Some(earlier),
             None => candidates.push(index),

@@ -264,9 +264,26 @@ impl Kernel {
         self.name == name || self.label() == name
     }
 
-    /// Everything but the layer index and the step: kernels equal in it do the same work
-    /// wherever they run, so their units can share one simulation.
-    pub fn work(&self) -> impl Hash + Eq + '_ {
+    /// Everything but the layer index, the step and reads of kernels more than `position`
+    /// places back (outside a unit whose `position`-th kernel this is: already in memory
+    /// when the unit runs): kernels of two units equal in it do the same work wherever
+    /// they run, so the units can share one simulation.
+    pub fn work_within(&self, position: usize) -> impl Hash + Eq + '_ {
+        let operands = self.operands.iter().map(move |o| {
+            let pieces: Vec<_> = o
+                .access
+                .pieces
+                .iter()
+                .filter(|p| p.back as usize <= position)
+                .collect();
+            // Rows per instance place a block only through heads or pieces.
+            let placed = o.access.heads.is_some() || !pieces.is_empty();
+            let tokens = if placed { o.access.tokens } else { 0 };
+            (
+                (o.name, o.elements, o.bits, o.direction, o.is_parameter),
+                (o.access.heads, tokens, pieces),
+            )
+        });
         (
             (self.encoder, self.name, self.op, self.m, self.n, self.k),
             (
@@ -276,7 +293,7 @@ impl Kernel {
                 self.compute_precision,
                 self.b_transposed,
                 self.class,
-                &self.operands,
+                operands.collect::<Vec<_>>(),
             ),
         )
     }
