@@ -496,3 +496,54 @@ proptest! {
         }
     }
 }
+
+/// Loop order decides what finishes first. Context run head-major (`mnk`: every row block
+/// of head h, then head h + 1) completes the heads of its first rows only in its last
+/// twelfth, so the output projection, which reads every head of its rows, starts near
+/// context's end; row-major (`mbnk`: every head of row block r, then r + 1) lets it start
+/// after the first row block. The pipeline model, by the same rule, says the same.
+#[test]
+fn a_row_major_context_lets_the_output_projection_start_early() {
+    let kernels = [
+        "vision/scores",
+        "vision/softmax",
+        "vision/context",
+        "vision/o_proj",
+    ];
+    let start_of_o = |order: &str| {
+        let text = SPATIAL.replace(
+            "dataflow = \"ws\"\nslr = 0",
+            &format!(
+                "dataflow = \"ws\"\nslr = 0\ntiling = {{ tm = 512, tn = 256, tk = 1024, \
+                 loop_order = \"{order}\" }}"
+            ),
+        );
+        let design = design(&text).unwrap();
+        let work = workload(&design, &kernels);
+        let sim = run(&design, &work).unwrap();
+        let index = |label: &str| {
+            work.kernels
+                .iter()
+                .position(|k| k.label() == label)
+                .unwrap()
+        };
+        let (context, o) = (index("vision/context"), index("vision/o_proj"));
+        let needs = roofsim::lower::first_tile_needs(&work.kernels, o, &design);
+        let context_span = (
+            sim.kernels[context].start_cycle,
+            sim.kernels[context].cycles,
+        );
+        (sim.kernels[o].start_cycle, context_span, needs)
+    };
+    let (head_major, (context_start, context_cycles), head_needs) = start_of_o("mnk");
+    let (row_major, _, row_needs) = start_of_o("mbnk");
+    // 12 heads x 2 row blocks of 512 queries: head 11's first block is tile 23 of 24
+    // head-major, tile 12 of 24 row-major.
+    assert_eq!(head_needs, vec![(2, (23, 24))]);
+    assert_eq!(row_needs, vec![(2, (12, 24))]);
+    assert!(
+        head_major >= context_start + context_cycles * 22 / 24,
+        "head-major: O starts at {head_major}, context spans {context_start}+{context_cycles}"
+    );
+    assert!(row_major < head_major, "{row_major} >= {head_major}");
+}

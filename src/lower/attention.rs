@@ -1,6 +1,7 @@
 //! Fused attention: scores, softmax and context per query tile, the scores kept on chip.
 
 use super::address::TensorLayout;
+use super::gemm::tile_order;
 use super::layer::OutputTile;
 use super::{EdgeKind, Lowering, NodeKind, Ring};
 use crate::workload::Kernel;
@@ -19,11 +20,12 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
     let context = &kernel.operands[3];
     let kv_instances = k.elements / (keys * head_dim);
     let activations = &design.placement().activation_channels;
-    let tile = design.tiling_of(&label, kernel.class).tm;
+    let tiling = design.tiling_of(&label, kernel.class);
+    let tile = tiling.tm;
     // Per GEMM engine, one buffer ring each for Q (A), K (B) and V (C) tiles; the context
     // tile being built shares the Q ring's lifetime.
-    let mut instance = 0usize;
-    for batch in 0..kernel.batch {
+    let order = tile_order(kernel.batch, (queries.div_ceil(tile), 1), tiling.loop_order);
+    for (instance, (batch, qi, _)) in order.into_iter().enumerate() {
         let kv = batch * kv_instances / kernel.batch;
         let q_layout =
             TensorLayout::row_major(activations, q.bits, batch * queries * head_dim, head_dim);
@@ -35,83 +37,80 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
             batch * queries * head_dim,
             head_dim,
         );
-        for qi in 0..queries.div_ceil(tile) {
-            let array = engines.gemm[instance % engines.gemm.len()];
-            let unit = engines.vector[instance % engines.vector.len()];
-            instance += 1;
-            let rows = (qi * tile, ((qi + 1) * tile).min(queries));
-            let q_load = lowering.input(
-                array,
-                &q_layout,
-                q,
-                (batch, queries),
-                (rows, (0, head_dim)),
-                format!("load q b{batch} m{qi}"),
-            );
-            let q_slot = lowering.fill(array, Ring::A, q_load);
-            let mut previous = Some(q_load);
-            for kj in 0..keys.div_ceil(tile) {
-                let key_rows = (kj * tile, ((kj + 1) * tile).min(keys));
-                let (tm, tn) = (rows.1 - rows.0, key_rows.1 - key_rows.0);
-                let mut kv_loads = Vec::new();
-                let mut kv_slot_indices = Vec::new();
-                for (operand, ring) in [(k, Ring::B), (v, Ring::C)] {
-                    let node = lowering.input(
-                        array,
-                        &kv_layout,
-                        operand,
-                        (batch, keys),
-                        (key_rows, (0, head_dim)),
-                        format!("load {} b{batch} m{qi} n{kj}", operand.name),
-                    );
-                    kv_slot_indices.push(lowering.fill(array, ring, node));
-                    kv_loads.push(node);
-                }
-                let scores = lowering.compute(
-                    NodeKind::Gemm {
-                        engine: array as u64,
-                        m: tm,
-                        n: tn,
-                        k: head_dim,
-                    },
-                    format!("scores b{batch} m{qi} n{kj}"),
+        let array = engines.gemm[instance % engines.gemm.len()];
+        let unit = engines.vector[instance % engines.vector.len()];
+        let rows = (qi * tile, ((qi + 1) * tile).min(queries));
+        let q_load = lowering.input(
+            array,
+            &q_layout,
+            q,
+            (batch, queries),
+            (rows, (0, head_dim)),
+            format!("load q b{batch} m{qi}"),
+        );
+        let q_slot = lowering.fill(array, Ring::A, q_load);
+        let mut previous = Some(q_load);
+        for kj in 0..keys.div_ceil(tile) {
+            let key_rows = (kj * tile, ((kj + 1) * tile).min(keys));
+            let (tm, tn) = (rows.1 - rows.0, key_rows.1 - key_rows.0);
+            let mut kv_loads = Vec::new();
+            let mut kv_slot_indices = Vec::new();
+            for (operand, ring) in [(k, Ring::B), (v, Ring::C)] {
+                let node = lowering.input(
+                    array,
+                    &kv_layout,
+                    operand,
+                    (batch, keys),
+                    (key_rows, (0, head_dim)),
+                    format!("load {} b{batch} m{qi} n{kj}", operand.name),
                 );
-                lowering.edge(previous, scores, EdgeKind::Data);
-                lowering.edge(Some(kv_loads[0]), scores, EdgeKind::Data);
-                let softmax = lowering.compute(
-                    NodeKind::Vector {
-                        engine: unit as u64,
-                        elements: tm * tn,
-                    },
-                    format!("softmax b{batch} m{qi} n{kj}"),
-                );
-                lowering.edge(Some(scores), softmax, EdgeKind::Data);
-                let context_tile = lowering.compute(
-                    NodeKind::Gemm {
-                        engine: array as u64,
-                        m: tm,
-                        n: head_dim,
-                        k: tn,
-                    },
-                    format!("context b{batch} m{qi} n{kj}"),
-                );
-                lowering.edge(Some(softmax), context_tile, EdgeKind::Data);
-                lowering.edge(Some(kv_loads[1]), context_tile, EdgeKind::Data);
-                lowering.used_by(array, Ring::B, kv_slot_indices[0], scores);
-                lowering.used_by(array, Ring::C, kv_slot_indices[1], context_tile);
-                previous = Some(context_tile);
+                kv_slot_indices.push(lowering.fill(array, ring, node));
+                kv_loads.push(node);
             }
-            let store = lowering.output(
-                array,
-                &out_layout,
-                context,
-                (batch, queries),
-                (rows, (0, head_dim)),
-                format!("store context b{batch} m{qi}"),
+            let scores = lowering.compute(
+                NodeKind::Gemm {
+                    engine: array as u64,
+                    m: tm,
+                    n: tn,
+                    k: head_dim,
+                },
+                format!("scores b{batch} m{qi} n{kj}"),
             );
-            lowering.edge(previous, store, EdgeKind::Data);
-            lowering.used_by(array, Ring::A, q_slot, store);
+            lowering.edge(previous, scores, EdgeKind::Data);
+            lowering.edge(Some(kv_loads[0]), scores, EdgeKind::Data);
+            let softmax = lowering.compute(
+                NodeKind::Vector {
+                    engine: unit as u64,
+                    elements: tm * tn,
+                },
+                format!("softmax b{batch} m{qi} n{kj}"),
+            );
+            lowering.edge(Some(scores), softmax, EdgeKind::Data);
+            let context_tile = lowering.compute(
+                NodeKind::Gemm {
+                    engine: array as u64,
+                    m: tm,
+                    n: head_dim,
+                    k: tn,
+                },
+                format!("context b{batch} m{qi} n{kj}"),
+            );
+            lowering.edge(Some(softmax), context_tile, EdgeKind::Data);
+            lowering.edge(Some(kv_loads[1]), context_tile, EdgeKind::Data);
+            lowering.used_by(array, Ring::B, kv_slot_indices[0], scores);
+            lowering.used_by(array, Ring::C, kv_slot_indices[1], context_tile);
+            previous = Some(context_tile);
         }
+        let store = lowering.output(
+            array,
+            &out_layout,
+            context,
+            (batch, queries),
+            (rows, (0, head_dim)),
+            format!("store context b{batch} m{qi}"),
+        );
+        lowering.edge(previous, store, EdgeKind::Data);
+        lowering.used_by(array, Ring::A, q_slot, store);
     }
     std::mem::take(&mut lowering.outputs)
 }

@@ -32,6 +32,40 @@ fn resident_tile(
     }
 }
 
+/// The output tiles of a GEMM of `batch` instances of `tiles` (row and column tile counts)
+/// in the order `order` makes them, as (instance, row tile, column tile).
+pub(super) fn tile_order(
+    batch: u64,
+    (m_tiles, n_tiles): (u64, u64),
+    order: LoopOrder,
+) -> Vec<(u64, u64, u64)> {
+    let mut tiles = Vec::new();
+    match order {
+        LoopOrder::Mnk => {
+            for b in 0..batch {
+                for mi in 0..m_tiles {
+                    tiles.extend((0..n_tiles).map(|ni| (b, mi, ni)));
+                }
+            }
+        }
+        LoopOrder::Nmk => {
+            for b in 0..batch {
+                for ni in 0..n_tiles {
+                    tiles.extend((0..m_tiles).map(|mi| (b, mi, ni)));
+                }
+            }
+        }
+        LoopOrder::Mbnk => {
+            for mi in 0..m_tiles {
+                for b in 0..batch {
+                    tiles.extend((0..n_tiles).map(|ni| (b, mi, ni)));
+                }
+            }
+        }
+    }
+    tiles
+}
+
 pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<OutputTile> {
     let design = lowering.design;
     let label = kernel.label();
@@ -67,8 +101,8 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
     // The tile each engine's A and B buffers hold now, to skip reloading it.
     let mut a_resident: Vec<Option<Resident>> = vec![None; engines.len()];
     let mut b_resident: Vec<Option<Resident>> = vec![None; engines.len()];
-    let mut output_tile = 0u64;
-    for batch in 0..kernel.batch {
+    let order = tile_order(kernel.batch, (m_tiles, n_tiles), tiling.loop_order);
+    for (output_tile, (batch, mi, ni)) in order.into_iter().enumerate() {
         let a_layout = TensorLayout::row_major(
             channels_of(a),
             a.bits,
@@ -82,111 +116,100 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
             TensorLayout::row_major(channels_of(b), b.bits, b_instance * k * n, n)
         };
         let c_layout = TensorLayout::row_major(channels_of(c), c.bits, batch * m * n, n);
-        let tiles: Vec<(u64, u64)> = match tiling.loop_order {
-            LoopOrder::Mnk => (0..m_tiles)
-                .flat_map(|mi| (0..n_tiles).map(move |ni| (mi, ni)))
-                .collect(),
-            LoopOrder::Nmk => (0..n_tiles)
-                .flat_map(|ni| (0..m_tiles).map(move |mi| (mi, ni)))
-                .collect(),
-        };
-        for (mi, ni) in tiles {
-            let slot = (output_tile % engines.len() as u64) as usize;
-            let engine = engines[slot];
-            output_tile += 1;
-            let rows = (mi * tiling.tm, ((mi + 1) * tiling.tm).min(m));
-            let cols = (ni * tiling.tn, ((ni + 1) * tiling.tn).min(n));
-            // The output tile's slot: its bias/gate inputs and first compute wait for the store
-            // of the tile that held it before.
-            let (c_slot, previous_store) = lowering.take(engine, Ring::C);
-            let mut extra_loads = Vec::new();
-            for extra in &extras {
-                let layout = if extra.elements == n {
-                    TensorLayout::row_major(channels_of(extra), extra.bits, 0, n)
-                } else {
-                    TensorLayout::row_major(channels_of(extra), extra.bits, batch * m * n, n)
-                };
-                let extra_rows = if extra.elements == n { (0, 1) } else { rows };
-                let label = format!("load {} b{batch} m{mi} n{ni}", extra.name);
-                let tile = (extra_rows, cols);
-                let node = if extra.is_parameter {
-                    lowering.transfer(NodeKind::Load, engine, &layout, tile, label)
-                } else {
-                    lowering.input(engine, &layout, extra, (batch, m), tile, label)
-                };
-                lowering.edge(previous_store, node, EdgeKind::BufferSlot);
-                extra_loads.push(node);
-            }
-            let mut previous_compute: Option<NodeIndex> = None;
-            for ki in 0..k_tiles {
-                let depth = (ki * tiling.tk, ((ki + 1) * tiling.tk).min(k));
-                let (a_node, a_slot) = resident_tile(
-                    lowering,
-                    &mut a_resident[slot],
-                    (engine, Ring::A),
-                    (batch, mi, ki),
-                    |lowering| {
-                        let label = format!("load {} b{batch} m{mi} k{ki}", a.name);
-                        let tile = (rows, depth);
-                        lowering.input(engine, &a_layout, a, (batch, m), tile, label)
-                    },
-                );
-                // Keys are stored token-major: a Kᵀ tile is a block of their rows.
-                let (b_rows, b_cols) = if kernel.b_transposed {
-                    (cols, depth)
-                } else {
-                    (depth, cols)
-                };
-                let (b_node, b_slot) = resident_tile(
-                    lowering,
-                    &mut b_resident[slot],
-                    (engine, Ring::B),
-                    (b_instance, ni, ki),
-                    |lowering| {
-                        let label = format!("load {} b{batch} k{ki} n{ni}", b.name);
-                        let tile = (b_rows, b_cols);
-                        if b.is_parameter {
-                            lowering.transfer(NodeKind::Load, engine, &b_layout, tile, label)
-                        } else {
-                            let rows = if kernel.b_transposed { n } else { k };
-                            lowering.input(engine, &b_layout, b, (batch, rows), tile, label)
-                        }
-                    },
-                );
-                let (tm, tn, tk) = (rows.1 - rows.0, cols.1 - cols.0, depth.1 - depth.0);
-                let compute = lowering.compute(
-                    NodeKind::Gemm {
-                        engine: engine as u64,
-                        m: tm,
-                        n: tn,
-                        k: tk,
-                    },
-                    format!("gemm b{batch} m{mi} n{ni} k{ki}"),
-                );
-                lowering.edge(Some(a_node), compute, EdgeKind::Data);
-                lowering.edge(Some(b_node), compute, EdgeKind::Data);
-                lowering.edge(previous_compute, compute, EdgeKind::Data);
-                if ki == 0 {
-                    lowering.edge(previous_store, compute, EdgeKind::BufferSlot);
-                    for &extra in &extra_loads {
-                        lowering.edge(Some(extra), compute, EdgeKind::Data);
-                    }
-                }
-                lowering.used_by(engine, Ring::A, a_slot, compute);
-                lowering.used_by(engine, Ring::B, b_slot, compute);
-                previous_compute = Some(compute);
-            }
-            let store = lowering.output(
-                engine,
-                &c_layout,
-                c,
-                (batch, m),
-                (rows, cols),
-                format!("store {} b{batch} m{mi} n{ni}", c.name),
-            );
-            lowering.edge(previous_compute, store, EdgeKind::Data);
-            lowering.used_by(engine, Ring::C, c_slot, store);
+        let slot = output_tile % engines.len();
+        let engine = engines[slot];
+        let rows = (mi * tiling.tm, ((mi + 1) * tiling.tm).min(m));
+        let cols = (ni * tiling.tn, ((ni + 1) * tiling.tn).min(n));
+        // The output tile's slot: its bias/gate inputs and first compute wait for the store
+        // of the tile that held it before.
+        let (c_slot, previous_store) = lowering.take(engine, Ring::C);
+        let mut extra_loads = Vec::new();
+        for extra in &extras {
+            let layout = if extra.elements == n {
+                TensorLayout::row_major(channels_of(extra), extra.bits, 0, n)
+            } else {
+                TensorLayout::row_major(channels_of(extra), extra.bits, batch * m * n, n)
+            };
+            let extra_rows = if extra.elements == n { (0, 1) } else { rows };
+            let label = format!("load {} b{batch} m{mi} n{ni}", extra.name);
+            let tile = (extra_rows, cols);
+            let node = if extra.is_parameter {
+                lowering.transfer(NodeKind::Load, engine, &layout, tile, label)
+            } else {
+                lowering.input(engine, &layout, extra, (batch, m), tile, label)
+            };
+            lowering.edge(previous_store, node, EdgeKind::BufferSlot);
+            extra_loads.push(node);
         }
+        let mut previous_compute: Option<NodeIndex> = None;
+        for ki in 0..k_tiles {
+            let depth = (ki * tiling.tk, ((ki + 1) * tiling.tk).min(k));
+            let (a_node, a_slot) = resident_tile(
+                lowering,
+                &mut a_resident[slot],
+                (engine, Ring::A),
+                (batch, mi, ki),
+                |lowering| {
+                    let label = format!("load {} b{batch} m{mi} k{ki}", a.name);
+                    let tile = (rows, depth);
+                    lowering.input(engine, &a_layout, a, (batch, m), tile, label)
+                },
+            );
+            // Keys are stored token-major: a Kᵀ tile is a block of their rows.
+            let (b_rows, b_cols) = if kernel.b_transposed {
+                (cols, depth)
+            } else {
+                (depth, cols)
+            };
+            let (b_node, b_slot) = resident_tile(
+                lowering,
+                &mut b_resident[slot],
+                (engine, Ring::B),
+                (b_instance, ni, ki),
+                |lowering| {
+                    let label = format!("load {} b{batch} k{ki} n{ni}", b.name);
+                    let tile = (b_rows, b_cols);
+                    if b.is_parameter {
+                        lowering.transfer(NodeKind::Load, engine, &b_layout, tile, label)
+                    } else {
+                        let rows = if kernel.b_transposed { n } else { k };
+                        lowering.input(engine, &b_layout, b, (batch, rows), tile, label)
+                    }
+                },
+            );
+            let (tm, tn, tk) = (rows.1 - rows.0, cols.1 - cols.0, depth.1 - depth.0);
+            let compute = lowering.compute(
+                NodeKind::Gemm {
+                    engine: engine as u64,
+                    m: tm,
+                    n: tn,
+                    k: tk,
+                },
+                format!("gemm b{batch} m{mi} n{ni} k{ki}"),
+            );
+            lowering.edge(Some(a_node), compute, EdgeKind::Data);
+            lowering.edge(Some(b_node), compute, EdgeKind::Data);
+            lowering.edge(previous_compute, compute, EdgeKind::Data);
+            if ki == 0 {
+                lowering.edge(previous_store, compute, EdgeKind::BufferSlot);
+                for &extra in &extra_loads {
+                    lowering.edge(Some(extra), compute, EdgeKind::Data);
+                }
+            }
+            lowering.used_by(engine, Ring::A, a_slot, compute);
+            lowering.used_by(engine, Ring::B, b_slot, compute);
+            previous_compute = Some(compute);
+        }
+        let store = lowering.output(
+            engine,
+            &c_layout,
+            c,
+            (batch, m),
+            (rows, cols),
+            format!("store {} b{batch} m{mi} n{ni}", c.name),
+        );
+        lowering.edge(previous_compute, store, EdgeKind::Data);
+        lowering.used_by(engine, Ring::C, c_slot, store);
     }
     std::mem::take(&mut lowering.outputs)
 }

@@ -3,9 +3,10 @@
 //! operands' access maps) applied to the consumer's first output tile and the producer's
 //! tiles in the order it makes them.
 
+use super::gemm::tile_order;
 use super::operand;
 use super::vector::vector_chunks;
-use crate::config::design::{Design, LoopOrder};
+use crate::config::design::Design;
 use crate::workload::access::Block;
 use crate::workload::{Direction, Kernel, Op, Operand};
 
@@ -22,24 +23,9 @@ fn output_blocks(kernel: &Kernel, design: &Design) -> Vec<Block> {
             .collect()
     };
     let (m, n) = (kernel.m, kernel.n);
-    let per_instance: Vec<Block> = match kernel.op {
-        Op::Gemm => {
-            let (rows, cols) = (spans(m, tiling.tm), spans(n, tiling.tn));
-            match tiling.loop_order {
-                LoopOrder::Mnk => rows
-                    .iter()
-                    .flat_map(|&r| cols.iter().map(move |&c| (r, c)))
-                    .collect(),
-                LoopOrder::Nmk => cols
-                    .iter()
-                    .flat_map(|&c| rows.iter().map(move |&r| (r, c)))
-                    .collect(),
-            }
-        }
-        Op::FusedAttention => spans(m, tiling.tm)
-            .into_iter()
-            .map(|r| (r, (0, kernel.k)))
-            .collect(),
+    let (m_tiles, n_tiles) = match kernel.op {
+        Op::Gemm => (m.div_ceil(tiling.tm), n.div_ceil(tiling.tn)),
+        Op::FusedAttention => (m.div_ceil(tiling.tm), 1),
         _ => {
             let (rows, chunk) = vector_chunks(kernel, design);
             return spans(rows, chunk)
@@ -48,11 +34,17 @@ fn output_blocks(kernel: &Kernel, design: &Design) -> Vec<Block> {
                 .collect();
         }
     };
-    (0..kernel.batch)
-        .flat_map(|batch| {
-            per_instance
-                .iter()
-                .map(move |&block| output.access.tensor_block(batch, m, block))
+    let width = if kernel.op == Op::Gemm { n } else { kernel.k };
+    tile_order(kernel.batch, (m_tiles, n_tiles), tiling.loop_order)
+        .into_iter()
+        .map(|(batch, mi, ni)| {
+            let rows = (mi * tiling.tm, ((mi + 1) * tiling.tm).min(m));
+            let cols = if kernel.op == Op::Gemm {
+                (ni * tiling.tn, ((ni + 1) * tiling.tn).min(n))
+            } else {
+                (0, width)
+            };
+            output.access.tensor_block(batch, m, (rows, cols))
         })
         .collect()
 }

@@ -110,7 +110,9 @@ impl std::str::FromStr for Dataflow {
     }
 }
 
-/// Order of the tile loops; the reduction loop is always innermost so partial sums stay on chip.
+/// Order of the tile loops; the reduction loop is always innermost so partial sums stay on
+/// chip. A batched GEMM (attention: one instance per image and head) runs its instances
+/// outermost in `mnk` and `nmk` (head-major: every tile of head h, then head h + 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum LoopOrder {
@@ -118,6 +120,10 @@ pub enum LoopOrder {
     Mnk,
     /// Columns outer: a weight tile is reused across output rows.
     Nmk,
+    /// Row blocks outermost, then the instances, then columns (row-major across heads:
+    /// every head's tiles of row block r before row block r + 1), so a consumer that
+    /// reads every head of its rows (the output projection) can start after one row block.
+    Mbnk,
 }
 
 /// Which memory the simulation runs on: the fast HBM model (per-channel servers, the
