@@ -89,7 +89,8 @@ proptest! {
 
     /// A two-stage stream runs at its slower stage: never faster than either engine's busy
     /// time, and within one tile of each stage (the pipeline's fill and drain) of the
-    /// slower one; a deeper FIFO never makes it slower.
+    /// slower one; a deeper FIFO never makes it slower; the pipeline model bounds it from
+    /// below and, at the engines' busy rates, within fill and drain.
     #[test]
     fn a_stream_pipeline_runs_at_its_slower_stage(
         // Up to 32 × 32: with a pool array of 2,048 DSPs beside each stage, SLR0 (2,736 DSPs)
@@ -113,6 +114,21 @@ proptest! {
         );
         let deep = run(&mlp(fc1, fc2, 16), &work).unwrap();
         prop_assert!(deep.cycles() <= cycles, "{} > {cycles}", deep.cycles());
+        // The pipeline model on the same engines (their peak rates) is never beaten; at the
+        // rates the engines reached (their busy cycles), its schedule (FC2 starts when FC1
+        // has made what FC2's first tile reads) is within fill and drain of the run.
+        let model = pipeline_model(&work, &shallow);
+        let model_cycles: u64 = model.unit_cycles.iter().sum();
+        prop_assert!(model_cycles <= cycles, "model {model_cycles} > {cycles}");
+        let needs = roofsim::lower::first_tile_needs(&work.kernels, 1, &shallow);
+        prop_assert_eq!(needs.len(), 1);
+        let (needed, tiles) = needs[0].1;
+        let start2 = (busy1 * needed).div_ceil(tiles);
+        let at_busy_rates = (start2 + busy2).max(busy1);
+        prop_assert!(
+            cycles <= at_busy_rates + 2 * (tile1 + tile2),
+            "{cycles} > {at_busy_rates} + 2 · ({tile1} + {tile2})"
+        );
     }
 }
 
