@@ -97,59 +97,6 @@ pub(super) fn needed_tiles(
     (needed, covered == (rows.1 - rows.0) * (cols.1 - cols.0))
 }
 
-/// A stream link into the kernel being lowered: the FIFO of `depth_tiles` of its
-/// producer's output tiles, and per tile the last read that needs it (what frees its place).
-pub(super) struct Stream {
-    pub producer: usize,
-    pub depth_tiles: u64,
-    /// `from -> to`, for messages.
-    pub name: String,
-    pub last_reader: Vec<Option<NodeIndex>>,
-    /// The most FIFO places one read holds at once: no shallower depth can run.
-    pub widest_read: u64,
-}
-
-impl Stream {
-    /// Records a read needing `tiles` as the last reader of each of this stream's, and the
-    /// span of FIFO places it holds: a FIFO hands tiles over in order, so a read holds
-    /// every tile from the oldest it needs to the newest.
-    pub fn read(&mut self, tiles: &[(usize, usize)], node: NodeIndex) {
-        let mut span: Option<(usize, usize)> = None;
-        for &(producer, tile) in tiles {
-            if producer == self.producer {
-                self.last_reader[tile] = Some(node);
-                span = Some(span.map_or((tile, tile), |(a, b)| (a.min(tile), b.max(tile))));
-            }
-        }
-        if let Some((first, last)) = span {
-            self.widest_read = self.widest_read.max((last - first + 1) as u64);
-        }
-    }
-
-    /// The stream's capacity at `depth` tiles: tile `t` is pushed only once tile
-    /// `t - depth` has been read. Refuses a tile never read (it would hold its place for
-    /// good).
-    pub fn fifo_edges(
-        &self,
-        tiles: &[OutputTile],
-        depth: u64,
-    ) -> Result<Vec<(NodeIndex, NodeIndex)>, String> {
-        let depth = depth as usize;
-        let mut edges = Vec::with_capacity(tiles.len().saturating_sub(depth));
-        for (t, tile) in tiles.iter().enumerate().skip(depth) {
-            let Some(reader) = self.last_reader[t - depth] else {
-                return Err(format!(
-                    "tile {} of the stream is never read, so it would fill the FIFO for \
-                     good; use via = \"buffer\"",
-                    t - depth
-                ));
-            };
-            edges.push((reader, tile.node));
-        }
-        Ok(edges)
-    }
-}
-
 impl Lowering<'_> {
     /// Makes `node`, a read, wait for the producer tiles it needs: a `Link` edge from each, or `Sync` when it gathers several
     /// tiles of one producer (a row over all its key tiles). Streams record the read.

@@ -13,6 +13,7 @@ mod layer;
 mod links;
 mod pipeline;
 mod size;
+mod stream;
 mod vector;
 
 use attention::lower_fused_attention;
@@ -23,8 +24,9 @@ use crate::config::design::{Design, Via};
 use crate::workload::access::Block;
 use crate::workload::{Direction, Kernel, Op, Operand};
 use address::{ChannelRequests, TensorLayout};
-use layer::{OutputTile, Produced, Stream, needed_tiles};
+use layer::{OutputTile, Produced, needed_tiles};
 use petgraph::graph::{DiGraph, NodeIndex};
+use stream::Stream;
 
 pub use address::ChannelRequest;
 pub use check::{check_engines, check_mapping};
@@ -423,13 +425,9 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
                 let tiles = lowering.produced[producer]
                     .as_ref()
                     .map_or(0, |p| p.tiles.len());
-                lowering.streams.push(Stream {
-                    producer,
-                    depth_tiles: link.depth_tiles,
-                    name: format!("{} -> {}", labels[producer], labels[position]),
-                    last_reader: vec![None; tiles],
-                    widest_read: 0,
-                });
+                let name = format!("{} -> {}", labels[producer], labels[position]);
+                let stream = Stream::new(producer, tiles, link.depth_tiles, name);
+                lowering.streams.push(stream);
             }
         }
         let outputs = lower_into(&mut lowering, kernel);
@@ -439,98 +437,14 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
         }
         lowering.produced.push(Some(Produced::new(outputs)));
     }
-    add_fifo_edges(&mut lowering, &streams)?;
+    stream::close(
+        &mut lowering.graph,
+        &lowering.produced,
+        &streams,
+        lowering.design.source(),
+    )?;
     let graph = lowering.graph;
     Ok(KernelGraph { graph })
-}
-
-/// Adds every stream's FIFO edges at its depth; refuses a stream too shallow to run (a
-/// read holding more places than it has, or a depth at which the graph would wait on itself:
-/// a deadlock), naming the smallest depth that runs.
-fn add_fifo_edges(lowering: &mut Lowering, streams: &[Stream]) -> Result<(), LowerError> {
-    let refuse = |stream: &Stream, rule: String| LowerError::Link {
-        file: lowering.design.source().to_string(),
-        link: stream.name.clone(),
-        rule,
-    };
-    let tiles = |stream: &Stream| {
-        &lowering.produced[stream.producer]
-            .as_ref()
-            .expect("a stream's producer was lowered")
-            .tiles
-    };
-    let edges_at = |stream: &Stream, depth: u64| {
-        stream
-            .fifo_edges(tiles(stream), depth)
-            .map_err(|rule| refuse(stream, rule))
-    };
-    let mut edges = Vec::with_capacity(streams.len());
-    for stream in streams {
-        edges.push(edges_at(stream, stream.depth_tiles)?);
-    }
-    // Every other edge runs from an earlier node to a later one: only FIFO edges (a read
-    // freeing a place for an earlier push) can close a cycle.
-    let wide_enough = streams.iter().all(|s| s.depth_tiles >= s.widest_read);
-    if wide_enough {
-        let before = lowering.graph.edge_count();
-        for &(from, to) in edges.iter().flatten() {
-            lowering.graph.add_edge(from, to, EdgeKind::Fifo);
-        }
-        if streams.is_empty() || petgraph::algo::toposort(&lowering.graph, None).is_ok() {
-            return Ok(());
-        }
-        while lowering.graph.edge_count() > before {
-            let last = petgraph::graph::EdgeIndex::new(lowering.graph.edge_count() - 1);
-            lowering.graph.remove_edge(last);
-        }
-    }
-    let runs = |extra: &[&[(NodeIndex, NodeIndex)]]| {
-        let mut graph = lowering.graph.clone();
-        for &(from, to) in extra.iter().copied().flatten() {
-            graph.add_edge(from, to, EdgeKind::Fifo);
-        }
-        petgraph::algo::toposort(&graph, None).is_ok()
-    };
-    let all: Vec<&[(NodeIndex, NodeIndex)]> = edges.iter().map(Vec::as_slice).collect();
-    for (index, stream) in streams.iter().enumerate() {
-        let mut others = all.clone();
-        others.remove(index);
-        let runs_at = |depth: u64| {
-            depth >= stream.widest_read
-                && edges_at(stream, depth)
-                    .is_ok_and(|own| runs(&[others.as_slice(), &[&own]].concat()))
-        };
-        if runs_at(stream.depth_tiles) || !runs(&others) {
-            continue;
-        }
-        // At most 64 depths are tried beyond the first that could (each a check of the
-        // whole graph).
-        let produced = tiles(stream).len() as u64;
-        let first = stream.widest_read.max(stream.depth_tiles + 1);
-        let smallest = (first..=produced.min(first + 64)).find(|&depth| runs_at(depth));
-        let advice = smallest.map_or("use via = \"buffer\"".to_string(), |depth| {
-            format!("raise depth_tiles to {depth} (the smallest that runs) or use via = \"buffer\"")
-        });
-        let why = if stream.depth_tiles < stream.widest_read {
-            format!(
-                "a read holds {} of its tiles in the FIFO at once (from the oldest it needs \
-                 to the newest)",
-                stream.widest_read
-            )
-        } else {
-            "the producer and its reader would wait on each other (a deadlock)".to_string()
-        };
-        return Err(refuse(
-            stream,
-            format!("at depth_tiles = {} {why}; {advice}", stream.depth_tiles),
-        ));
-    }
-    Err(refuse(
-        &streams[0],
-        "the design's streams together wait on each other (a deadlock); deepen them or use \
-         via = \"buffer\""
-            .to_string(),
-    ))
 }
 
 /// Lowers one kernel onto the design; refuses kernels beyond the size limits before
