@@ -38,12 +38,15 @@ impl ChannelRequest {
     }
 }
 
-/// A row-major tensor placed from element `base_elements` of a channel set's address space.
+/// A tensor placed from element `base_elements` of a channel set's address space: row after
+/// row, or (tile-major) in `tile` blocks of rows × columns, each block contiguous and row
+/// after row inside, the blocks in row-major order (edge blocks padded to the full size).
 pub(crate) struct TensorLayout<'a> {
     channels: &'a [u64],
     bits: u64,
     base_elements: u64,
     row_elements: u64,
+    tile: Option<(u64, u64)>,
 }
 
 impl<'a> TensorLayout<'a> {
@@ -58,11 +61,62 @@ impl<'a> TensorLayout<'a> {
             bits,
             base_elements,
             row_elements,
+            tile: None,
         }
     }
 
-    fn byte_address(&self, row: u64, col: u64) -> u64 {
-        (self.base_elements + row * self.row_elements + col) * self.bits / 8
+    /// A matrix of `row_elements` columns stored in `tile` (rows, columns) blocks.
+    pub(crate) fn tile_major(
+        channels: &'a [u64],
+        bits: u64,
+        base_elements: u64,
+        row_elements: u64,
+        tile: (u64, u64),
+    ) -> Self {
+        TensorLayout {
+            tile: Some(tile),
+            ..Self::row_major(channels, bits, base_elements, row_elements)
+        }
+    }
+
+    /// The byte ranges holding rows `r0..r1`, columns `c0..c1`, in order, into `ranges`.
+    fn ranges(&self, (r0, r1): (u64, u64), (c0, c1): (u64, u64), ranges: &mut Vec<(u64, u64)>) {
+        ranges.clear();
+        let bytes = |from: u64, to: u64| {
+            let start = from * self.bits / 8;
+            (start, (to * self.bits).div_ceil(8).max(start + 1))
+        };
+        let Some((tile_rows, tile_cols)) = self.tile else {
+            let row = |r: u64| self.base_elements + r * self.row_elements;
+            if c0 == 0 && c1 == self.row_elements {
+                let start = row(r0) * self.bits / 8;
+                ranges.push((start, (row(r1) * self.bits / 8).max(start + 1)));
+            } else {
+                ranges.extend((r0..r1).map(|r| bytes(row(r) + c0, row(r) + c1)));
+            }
+            return;
+        };
+        let tiles_per_row = self.row_elements.div_ceil(tile_cols);
+        let tile_elements = tile_rows * tile_cols;
+        for ti in r0 / tile_rows..r1.div_ceil(tile_rows) {
+            let rows = (r0.max(ti * tile_rows), r1.min((ti + 1) * tile_rows));
+            for tj in c0 / tile_cols..c1.div_ceil(tile_cols) {
+                let cols = (c0.max(tj * tile_cols), c1.min((tj + 1) * tile_cols));
+                let block = self.base_elements + (ti * tiles_per_row + tj) * tile_elements;
+                let at =
+                    |r: u64, c: u64| block + (r - ti * tile_rows) * tile_cols + c - tj * tile_cols;
+                if cols == (tj * tile_cols, (tj + 1) * tile_cols) {
+                    ranges.push(bytes(
+                        at(rows.0, cols.0),
+                        at(rows.1 - 1, cols.0) + tile_cols,
+                    ));
+                } else {
+                    ranges.extend(
+                        (rows.0..rows.1).map(|r| bytes(at(r, cols.0), at(r, cols.1 - 1) + 1)),
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -76,6 +130,8 @@ pub(crate) struct ChannelRequests {
     pieces: Vec<u64>,
     starts: Vec<[u64; 2]>,
     last_segment: Vec<u64>,
+    /// The tile's contiguous byte ranges.
+    ranges: Vec<(u64, u64)>,
 }
 
 impl ChannelRequests {
@@ -129,29 +185,19 @@ impl ChannelRequests {
                 self.bursts[channel as usize] += whole * burst_per_stripe;
             }
         };
-        // The tile's contiguous ranges: the whole tile when it spans whole rows, else each row.
-        let contiguous = c0 == 0 && c1 == layout.row_elements;
-        let range = |index: u64| {
-            if contiguous {
-                let start = layout.byte_address(r0, 0);
-                (start, layout.byte_address(r1, 0).max(start + 1))
-            } else {
-                let row = r0 + index;
-                let start = layout.byte_address(row, c0);
-                let end = (layout.base_elements + row * layout.row_elements + c1) * layout.bits;
-                (start, end.div_ceil(8).max(start + 1))
-            }
-        };
-        let ranges = if contiguous { 1 } else { r1 - r0 };
-        for index in 0..ranges {
-            let (start, end) = range(index);
+        // The tile's contiguous ranges: the whole tile when it spans whole rows (or whole
+        // storage blocks), else each row.
+        let mut ranges = std::mem::take(&mut self.ranges);
+        layout.ranges((r0, r1), (c0, c1), &mut ranges);
+        for &(start, end) in &ranges {
             segment(start, end);
         }
         if addresses {
-            for index in 0..ranges {
-                self.note_addresses(index, range(index), stripe, set);
+            for (index, &range) in ranges.iter().enumerate() {
+                self.note_addresses(index as u64, range, stripe, set);
             }
         }
+        self.ranges = ranges;
         layout
             .channels
             .iter()
@@ -232,6 +278,44 @@ mod tests {
     use crate::config::design::{DEFAULT_DESIGN, load_design};
     use crate::config::platform::default_platform;
     use proptest::prelude::*;
+
+    /// A 768 x 64 INT8 weight tile of a 768 x 2560 matrix: row-major it is 768 runs of
+    /// 64 bytes a row's 2,560 bytes apart (a burst each); tile-major it is one 48 KiB run
+    /// (96 bursts of 512 B), striped evenly over the channel set. Every element of the
+    /// matrix sits at one address either way (the tile-major blocks tile the matrix).
+    #[test]
+    fn a_tile_major_weight_tile_is_one_long_run() {
+        let platform = default_platform();
+        let design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform).unwrap();
+        let channels: Vec<u64> = (0..16).collect();
+        let (k, n, tile) = (768u64, 2560u64, (768u64, 64u64));
+        let mut requests = ChannelRequests::default();
+        let row_major = TensorLayout::row_major(&channels, 8, 0, n);
+        let tiled = TensorLayout::tile_major(&channels, 8, 0, n, tile);
+        let block = ((0, 768), (128, 192));
+        let sum = |requests: &[ChannelRequest]| {
+            let bytes: u64 = requests.iter().map(|r| r.bytes).sum();
+            let bursts: u64 = requests.iter().map(|r| r.bursts).sum();
+            (bytes, bursts)
+        };
+        let plain = requests.tile(&design, &row_major, block.0, block.1);
+        assert_eq!(sum(&plain), (768 * 64, 768));
+        let long = requests.tile(&design, &tiled, block.0, block.1);
+        assert_eq!(sum(&long), (768 * 64, 96));
+        assert_eq!(long.len(), 16);
+        assert!(long.iter().all(|r| r.bytes == 768 * 64 / 16));
+        // The blocks cover the matrix once: every element's byte is distinct.
+        let mut ranges = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for r in (0..k).step_by(97) {
+            for c in (0..n).step_by(101) {
+                tiled.ranges((r, r + 1), (c, c + 1), &mut ranges);
+                assert_eq!(ranges.len(), 1);
+                assert!(seen.insert(ranges[0].0), "({r}, {c}) shares a byte");
+                assert!(ranges[0].1 <= k * n);
+            }
+        }
+    }
 
     proptest! {
         /// The closed form for whole stripes gives what walking the stripes one by one gives.

@@ -4,7 +4,7 @@
 use super::address::TensorLayout;
 use super::layer::OutputTile;
 use super::{EdgeKind, Lowering, NodeKind, Ring, operand};
-use crate::config::design::LoopOrder;
+use crate::config::design::{LoopOrder, WeightLayout};
 use crate::workload::{Direction, Kernel, Operand};
 use petgraph::graph::NodeIndex;
 
@@ -110,10 +110,14 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
             k,
         );
         let b_instance = batch * b_instances / kernel.batch;
+        let b_base = b_instance * k * n;
         let b_layout = if kernel.b_transposed {
-            TensorLayout::row_major(channels_of(b), b.bits, b_instance * k * n, k)
+            TensorLayout::row_major(channels_of(b), b.bits, b_base, k)
+        } else if b.is_parameter && design.placement().weight_layout == WeightLayout::TileMajor {
+            let tile = (tiling.tk.min(k), tiling.tn.min(n));
+            TensorLayout::tile_major(channels_of(b), b.bits, b_base, n, tile)
         } else {
-            TensorLayout::row_major(channels_of(b), b.bits, b_instance * k * n, n)
+            TensorLayout::row_major(channels_of(b), b.bits, b_base, n)
         };
         let c_layout = TensorLayout::row_major(channels_of(c), c.bits, batch * m * n, n);
         let slot = output_tile % engines.len();

@@ -194,6 +194,19 @@ impl AxiPorts {
     }
 }
 
+/// How a weight matrix is laid out in HBM.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightLayout {
+    /// Row after row of the `k × n` matrix: a tile narrower than the matrix is one short
+    /// run per row, each a matrix row's pitch from the last.
+    #[default]
+    RowMajor,
+    /// In the tiles its GEMM reads (`tk × tn` of the kernel's tiling), each contiguous:
+    /// a tile's load is one long run, whatever its width (how overlays pre-arrange weights).
+    TileMajor,
+}
+
 /// Which block memory holds the tile buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]

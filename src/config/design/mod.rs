@@ -11,7 +11,9 @@ pub use engines::{
     Engine, EngineKind, EngineModel, KernelEngines, Link, MacKind, MappingKey, RawEngine, RawLink,
     Schedule, Via, limits as engine_limits,
 };
-pub use kinds::{AxiPorts, Dataflow, Fusion, KernelClass, LoopOrder, MemoryModel, SramKind};
+pub use kinds::{
+    AxiPorts, Dataflow, Fusion, KernelClass, LoopOrder, MemoryModel, SramKind, WeightLayout,
+};
 pub use resources::{EngineUse, ResourceUse, SlrUse};
 
 use super::platform::Platform;
@@ -119,6 +121,13 @@ pub struct RawPlacement {
     pub burst_bytes: u64,
     pub outstanding_requests: u64,
     pub axi_ports: AxiPorts,
+    /// How weights lie in HBM (`row_major` when absent).
+    #[serde(default, skip_serializing_if = "is_row_major")]
+    pub weight_layout: WeightLayout,
+}
+
+fn is_row_major(layout: &WeightLayout) -> bool {
+    *layout == WeightLayout::RowMajor
 }
 
 /// One systolic array shape.
@@ -152,6 +161,7 @@ pub struct Placement {
     /// Requests one channel port keeps in flight.
     pub outstanding_requests: u64,
     pub axi_ports: AxiPorts,
+    pub weight_layout: WeightLayout,
 }
 
 /// A validated design. Its fields are private: a design is changed only through
@@ -461,6 +471,7 @@ pub fn validate_design(
             limits::OUTSTANDING,
         )?,
         axi_ports: hbm.axi_ports,
+        weight_layout: hbm.weight_layout,
     };
 
     let vector_units = whole("vector.units", raw.vector.units, limits::VECTOR_UNITS)?;
