@@ -5,7 +5,7 @@
 
 use super::gemm::tile_order;
 use super::operand;
-use super::vector::vector_chunks;
+use super::vector::chunk_rows;
 use crate::config::design::Design;
 use crate::workload::access::Block;
 use crate::workload::{Direction, Kernel, Op, Operand};
@@ -17,18 +17,12 @@ fn output_blocks(kernel: &Kernel, design: &Design) -> Vec<Block> {
         return Vec::new();
     };
     let tiling = design.tiling_of(&kernel.label(), kernel.class);
-    let spans = |size: u64, step: u64| -> Vec<(u64, u64)> {
-        (0..size.div_ceil(step))
-            .map(|i| (i * step, ((i + 1) * step).min(size)))
-            .collect()
-    };
     let (m, n) = (kernel.m, kernel.n);
     let (m_tiles, n_tiles) = match kernel.op {
         Op::Gemm => (m.div_ceil(tiling.tm), n.div_ceil(tiling.tn)),
         Op::FusedAttention => (m.div_ceil(tiling.tm), 1),
         _ => {
-            let (rows, chunk) = vector_chunks(kernel, design);
-            return spans(rows, chunk)
+            return chunk_rows(kernel, design)
                 .into_iter()
                 .map(|r| output.access.tensor_block(0, 0, (r, (0, n))))
                 .collect();
@@ -90,9 +84,12 @@ fn first_tile_reads<'k>(kernel: &'k Kernel, design: &Design) -> Vec<(&'k Operand
             })
             .collect(),
         _ => {
-            let (_, chunk) = vector_chunks(kernel, design);
+            let first = chunk_rows(kernel, design)
+                .first()
+                .copied()
+                .unwrap_or((0, 0));
             activations
-                .map(|o| (o, o.access.tensor_block(0, 0, ((0, chunk), (0, n)))))
+                .map(|o| (o, o.access.tensor_block(0, 0, (first, (0, n)))))
                 .collect()
         }
     }

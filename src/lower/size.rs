@@ -2,7 +2,7 @@
 //! every accepted input's memory and time bounded.
 
 use super::LowerError;
-use super::vector::vector_chunks;
+use super::vector::chunk_count;
 use crate::config::design::Design;
 use crate::workload::{Direction, Kernel, Op};
 
@@ -73,7 +73,6 @@ pub fn graph_size(kernel: &Kernel, design: &Design) -> GraphSize {
             }
         }
         _ => {
-            let (rows, chunk_rows) = vector_chunks(kernel, design);
             // Per chunk: a load per input, the pass and the store; one load of parameters.
             let inputs = kernel
                 .operands
@@ -81,7 +80,7 @@ pub fn graph_size(kernel: &Kernel, design: &Design) -> GraphSize {
                 .filter(|o| o.direction == Direction::Read && !o.is_parameter)
                 .count() as u64;
             let parameters = kernel.operands.iter().any(|o| o.is_parameter);
-            let nodes = product(&[rows.div_ceil(chunk_rows), inputs + 2])
+            let nodes = product(&[chunk_count(kernel, design), inputs + 2])
                 .saturating_add(u64::from(parameters));
             GraphSize {
                 nodes,

@@ -202,3 +202,71 @@ fn dot_marks_slot_edges() {
     assert!(dot.contains("[style=dashed, label=\"slot\"]"));
     assert!(dot.ends_with("}\n"));
 }
+
+/// A vector engine's chunk order: `mbnk` takes row block r of every instance (head) before
+/// row block r + 1, each chunk within one instance, so a reader of every head's first rows
+/// finds them early; the default runs the stacked rows in order. Both cover every row once,
+/// and the graph size bound counts the chunks each makes. `nmk` has no meaning for rows and
+/// is refused; a GEMM engine takes its order in `tiling`.
+#[test]
+fn a_vector_engine_takes_its_instances_row_blocks_in_the_order_it_is_given() {
+    use crate::workload::{WorkloadChoices, build_workload};
+    let spatial = include_str!("../../configs/designs/u280-int8-spatial.toml");
+    let with_order = |order: &str| {
+        spatial.replace(
+            "name = \"vsoftmax\"\nkind = \"vector\"\nlanes = 128",
+            &format!(
+                "name = \"vsoftmax\"\nkind = \"vector\"\nlanes = 128\nloop_order = \"{order}\""
+            ),
+        )
+    };
+    let model = crate::config::model::default_model();
+    let policy = crate::config::model::default_policy();
+    for (order, first_chunks) in [
+        ("mnk", vec![(0, 32), (32, 64), (64, 96)]),
+        ("mbnk", vec![(0, 32), (1024, 1056), (2048, 2080)]),
+    ] {
+        let design = design(&with_order(order));
+        let choices = WorkloadChoices {
+            batch: 1,
+            cameras: Some(1),
+            vision_layers: Some(1),
+            kernels: vec!["vision/softmax".into()],
+            fusion: design.fusion(),
+            ..WorkloadChoices::default()
+        };
+        let options = choices.options(&model, Some(&policy), design.precision());
+        let workload = build_workload(&model, &options).unwrap();
+        let softmax = &workload.kernels[0];
+        let chunks = vector::chunk_rows(softmax, &design);
+        assert_eq!(&chunks[..3], &first_chunks[..], "{order}");
+        let mut rows: Vec<(u64, u64)> = chunks.clone();
+        rows.sort_unstable();
+        assert!(
+            rows.windows(2).all(|w| w[0].1 == w[1].0),
+            "{order}: a row twice or missed"
+        );
+        assert_eq!((rows[0].0, rows[rows.len() - 1].1), (0, 12 * 1024));
+        assert_eq!(vector::chunk_count(softmax, &design), chunks.len() as u64);
+    }
+    let refused = load_design(
+        &Source::built_in("d.toml", &with_order("nmk")),
+        &default_platform(),
+    );
+    let message = refused.unwrap_err().to_string();
+    assert!(
+        message.contains("loop_order") && message.contains("`mbnk`"),
+        "{message}"
+    );
+    let on_array = spatial.replace(
+        "name = \"attn\"\nkind = \"systolic\"",
+        "name = \"attn\"\nkind = \"systolic\"\nloop_order = \"mbnk\"",
+    );
+    let refused = load_design(&Source::built_in("d.toml", &on_array), &default_platform());
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .contains("does not apply to a systolic")
+    );
+}

@@ -3,7 +3,7 @@
 use super::address::TensorLayout;
 use super::layer::OutputTile;
 use super::{EdgeKind, Lowering, NodeKind, Ring, operand};
-use crate::config::design::Design;
+use crate::config::design::{Design, LoopOrder};
 use crate::workload::{Direction, Kernel, Operand};
 
 /// A vector kernel's rows, and the rows of one chunk: as many whole rows as fill one line
@@ -18,11 +18,51 @@ pub(super) fn vector_chunks(kernel: &Kernel, design: &Design) -> (u64, u64) {
     )
 }
 
+/// Whether the kernel's vector engines take its instances' row blocks in turn (`mbnk`):
+/// then a chunk stays within one instance.
+fn row_major_across_instances(kernel: &Kernel, design: &Design) -> bool {
+    let engines = design.engines_for(&kernel.label(), None).vector;
+    kernel.batch > 1
+        && engines
+            .first()
+            .is_some_and(|&e| design.engines()[e].chunk_order == LoopOrder::Mbnk)
+}
+
+/// How many chunks a vector kernel runs in.
+pub(super) fn chunk_count(kernel: &Kernel, design: &Design) -> u64 {
+    let (rows, chunk_rows) = vector_chunks(kernel, design);
+    if row_major_across_instances(kernel, design) {
+        let per_instance = chunk_rows.min(kernel.m).max(1);
+        kernel.m.div_ceil(per_instance).saturating_mul(kernel.batch)
+    } else {
+        rows.div_ceil(chunk_rows)
+    }
+}
+
+/// The (batch-stacked) rows of each chunk in the order the vector engines run them: whole
+/// line buffers in row order, or (`mbnk` on a batched kernel) row block r of every
+/// instance, then row block r + 1.
+pub(super) fn chunk_rows(kernel: &Kernel, design: &Design) -> Vec<(u64, u64)> {
+    let (rows, chunk_rows) = vector_chunks(kernel, design);
+    if !row_major_across_instances(kernel, design) {
+        return (0..rows.div_ceil(chunk_rows))
+            .map(|c| (c * chunk_rows, ((c + 1) * chunk_rows).min(rows)))
+            .collect();
+    }
+    let (m, step) = (kernel.m, chunk_rows.min(kernel.m).max(1));
+    (0..m.div_ceil(step))
+        .flat_map(|block| {
+            (0..kernel.batch)
+                .map(move |b| (b * m + block * step, b * m + ((block + 1) * step).min(m)))
+        })
+        .collect()
+}
+
 /// Vector kernels stream row chunks: load inputs, run on a vector unit, store the result.
 pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<OutputTile> {
     let design = lowering.design;
     let engines = design.engines_for(&kernel.label(), None).vector;
-    let (rows_total, chunk_rows) = vector_chunks(kernel, design);
+    let (rows_total, _) = vector_chunks(kernel, design);
     let row_elements = kernel.n;
     let inputs: Vec<&Operand> = kernel
         .operands
@@ -30,7 +70,6 @@ pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Outp
         .filter(|o| o.direction == Direction::Read && !o.is_parameter)
         .collect();
     let output = operand(kernel, Direction::Write, 0).expect("a vector kernel writes");
-    let chunks = rows_total.div_ceil(chunk_rows);
     let activations = &design.placement().activation_channels;
     let parameter_load = {
         let parameters: u64 = kernel
@@ -47,12 +86,8 @@ pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Outp
             lowering.transfer(NodeKind::Load, engines[0], &layout, tile, label)
         })
     };
-    for chunk in 0..chunks {
-        let engine = engines[(chunk % engines.len() as u64) as usize];
-        let rows = (
-            chunk * chunk_rows,
-            ((chunk + 1) * chunk_rows).min(rows_total),
-        );
+    for (chunk, rows) in chunk_rows(kernel, design).into_iter().enumerate() {
+        let engine = engines[chunk % engines.len()];
         let elements = (rows.1 - rows.0) * row_elements;
         let pass = lowering.compute(
             NodeKind::Vector {

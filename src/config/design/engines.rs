@@ -2,7 +2,7 @@
 //! carry a kernel's output to its consumer. The `[arrays]` and `[vector]` sections stay as a
 //! pool of identical engines for every kernel the mapping does not name.
 
-use super::kinds::{Dataflow, KernelClass};
+use super::kinds::{Dataflow, KernelClass, LoopOrder};
 use super::{ArrayShape, RawTile, Tiling};
 use crate::config::precision::Precision;
 use crate::config::{ConfigError, in_range};
@@ -69,6 +69,11 @@ pub struct RawEngine {
     /// The GEMM tile this engine's kernels take (systolic and dot engines).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tiling: Option<RawTile>,
+    /// Vector engines: the order of a batched kernel's row chunks, `mnk` (instance by
+    /// instance: head-major, the default) or `mbnk` (each row block of every instance, then
+    /// the next: row-major across heads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loop_order: Option<LoopOrder>,
 }
 
 fn one() -> u64 {
@@ -155,6 +160,8 @@ pub struct Engine {
     pub port: u64,
     /// Its own GEMM tile, if it has one.
     pub tiling: Option<Tiling>,
+    /// A vector engine's order of a batched kernel's row chunks (`Mnk` or `Mbnk`).
+    pub chunk_order: LoopOrder,
 }
 
 impl Engine {
@@ -281,6 +288,7 @@ pub(super) fn validate_engines(
         };
         let model = match entry.kind {
             EngineKind::Systolic => {
+                not_for("loop_order", entry.loop_order.is_some())?;
                 not_for("lanes", entry.lanes.is_some())?;
                 not_for("depth", entry.depth.is_some())?;
                 not_for("interval", entry.interval.is_some())?;
@@ -300,6 +308,7 @@ pub(super) fn validate_engines(
                 let depth_cycles = whole("depth", entry.depth, Some(0), limits::DEPTH)?;
                 if entry.kind == EngineKind::Dot {
                     not_for("interval", entry.interval.is_some())?;
+                    not_for("loop_order", entry.loop_order.is_some())?;
                     EngineModel::Dot {
                         lanes,
                         depth_cycles,
@@ -307,6 +316,14 @@ pub(super) fn validate_engines(
                 } else {
                     not_for("tiling", entry.tiling.is_some())?;
                     not_for("mac", entry.mac.is_some())?;
+                    if entry.loop_order == Some(LoopOrder::Nmk) {
+                        return Err(invalid(
+                            "loop_order",
+                            "a vector engine streams rows: `mnk` (instance by instance) or \
+                             `mbnk` (row blocks across instances)"
+                                .to_string(),
+                        ));
+                    }
                     EngineModel::Vector {
                         lanes,
                         depth_cycles,
@@ -357,6 +374,7 @@ pub(super) fn validate_engines(
                 slr,
                 port: *port,
                 tiling,
+                chunk_order: entry.loop_order.unwrap_or(LoopOrder::Mnk),
             });
             *port += 1;
         }

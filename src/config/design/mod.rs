@@ -490,6 +490,7 @@ pub fn validate_design(
         slr: None,
         port: index,
         tiling: None,
+        chunk_order: LoopOrder::Mnk,
     };
     let mut engines: Vec<Engine> = (0..array_count)
         .map(|i| pool("array", i, EngineModel::Systolic(array)))
