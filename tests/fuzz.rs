@@ -63,6 +63,20 @@ const EXTREMES: [&str; 14] = [
     "true",
 ];
 
+/// Keys whose other values take other code paths (switch geometry, AXI port kinds, links,
+/// loop orders, memory models), and the values to try.
+const VARIANTS: [(&str, &[&str]); 6] = [
+    (
+        "channels_per_switch",
+        &["1", "3", "5", "7", "12", "20", "32"],
+    ),
+    ("axi_ports", &["\"per_unit\"", "\"per_channel\""]),
+    ("via", &["\"stream\"", "\"buffer\"", "\"hbm\""]),
+    ("depth_tiles", &["1", "2", "3", "5", "8"]),
+    ("loop_order", &["\"mnk\"", "\"nmk\"", "\"mbnk\""]),
+    ("memory", &["\"hbm\"", "\"dram\"", "\"ideal\""]),
+];
+
 #[derive(Debug, Clone)]
 enum Mutation {
     /// Sets the byte at this fraction of the file to this value.
@@ -73,6 +87,8 @@ enum Mutation {
     Extreme(f64, usize),
     /// Replaces the value of the `key = value` / `"key": value` line at this fraction.
     SwapType(f64, usize),
+    /// Gives the [`VARIANTS`] key line at this fraction another of its values.
+    Variant(f64, usize),
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -81,6 +97,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (0.0..1.0f64).prop_map(Mutation::DeleteLine),
         (0.0..1.0f64, 0..EXTREMES.len()).prop_map(|(at, value)| Mutation::Extreme(at, value)),
         (0.0..1.0f64, 0..EXTREMES.len()).prop_map(|(at, value)| Mutation::SwapType(at, value)),
+        (0.0..1.0f64, 0..8usize).prop_map(|(at, value)| Mutation::Variant(at, value)),
     ]
 }
 
@@ -154,6 +171,31 @@ fn apply(text: &str, mutation: &Mutation) -> String {
             };
             let mut lines: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
             lines[index] = format!("{key}{}{comma}", EXTREMES[value]);
+            lines.join("\n")
+        }
+        Mutation::Variant(at, value) => {
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            let keyed: Vec<(usize, &[&str])> = lines
+                .iter()
+                .enumerate()
+                .filter_map(|(i, line)| {
+                    let key = line.split_once(" = ")?.0.trim();
+                    VARIANTS
+                        .iter()
+                        .find(|(name, _)| *name == key)
+                        .map(|(_, values)| (i, *values))
+                })
+                .collect();
+            if keyed.is_empty() {
+                return text.to_string();
+            }
+            let (index, values) = keyed[pick(at, keyed.len())];
+            let key = lines[index]
+                .split_once(" = ")
+                .expect("a keyed line")
+                .0
+                .to_string();
+            lines[index] = format!("{key} = {}", values[value % values.len()]);
             lines.join("\n")
         }
     }
@@ -248,7 +290,14 @@ fn run_case(kind: usize, mutated: &str) -> Result<(), Error> {
         return Ok(());
     }
     let design_kind = if (5..7).contains(&kind) { kind } else { 3 };
-    let design = load_design(&source(design_kind), &platform)?;
+    let mut design_source = source(design_kind);
+    if KINDS[kind].0 == "platform.toml" {
+        // A mutated platform (its switch geometry) meets ports that cross the switch.
+        design_source.text = design_source
+            .text
+            .replace("axi_ports = \"per_channel\"", "axi_ports = \"per_unit\"");
+    }
+    let design = load_design(&design_source, &platform)?;
     roofline(
         &model,
         Some(&policy),

@@ -521,7 +521,8 @@ fn run_probe(args: &ProbeArgs) -> Result<Ran, Error> {
             format!("must be between 0 and 1, found {}", args.write_share),
         ));
     }
-    let switches = (platform.hbm.channels / platform.hbm.channels_per_switch).max(1);
+    let switches =
+        crate::sim::switch::switch_count(platform.hbm.channels, platform.hbm.channels_per_switch);
     let switch_distance = check("--switch-distance", args.switch_distance, 0..=switches - 1)?;
     let patterns = match args.pattern {
         Some(pattern) => vec![pattern],

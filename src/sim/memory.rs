@@ -57,7 +57,7 @@ pub struct Hbm {
 impl Hbm {
     /// `channels` idle channels of `timing`, for a graph of `kernels` kernels.
     pub fn new(timing: ChannelTiming, channels: usize, kernels: usize) -> Hbm {
-        let switches = (timing.channels / timing.channels_per_switch).max(1);
+        let switches = super::switch::switch_count(timing.channels, timing.channels_per_switch);
         Hbm {
             timing,
             channels: vec![Channel::default(); channels],

@@ -33,12 +33,18 @@ impl Routing {
     }
 
     /// The port `unit`'s traffic to `channel` enters at, of `channels` ports in mini-switches
-    /// of `per_switch`.
+    /// of `per_switch` (the last one holding the rest when `per_switch` does not divide
+    /// `channels`).
     pub fn port(self, unit: u64, channel: u64, channels: u64, per_switch: u64) -> u64 {
-        let switches = (channels / per_switch).max(1);
+        let switches = switch_count(channels, per_switch);
+        // Ports of mini-switch `switch`: `per_switch`, fewer in a last partial one.
+        let ports = |switch: u64| per_switch.min(channels - switch * per_switch);
         match self {
             Routing::PerChannel => channel,
-            Routing::PerUnit => (unit % switches) * per_switch + (unit / switches) % per_switch,
+            Routing::PerUnit => {
+                let switch = unit % switches;
+                switch * per_switch + (unit / switches) % ports(switch)
+            }
             Routing::Distance(distance) => {
                 let home = channel / per_switch;
                 let far = if home + distance < switches {
@@ -46,7 +52,7 @@ impl Routing {
                 } else {
                     home.saturating_sub(distance)
                 };
-                far * per_switch + channel % per_switch
+                far * per_switch + channel % per_switch % ports(far)
             }
         }
     }
@@ -55,6 +61,12 @@ impl Routing {
     pub fn switched(self) -> bool {
         self != Routing::PerChannel
     }
+}
+
+/// Mini-switches of `per_switch` channels (the last one partial if it must) that hold
+/// `channels` channels.
+pub fn switch_count(channels: u64, per_switch: u64) -> u64 {
+    channels.div_ceil(per_switch.max(1)).max(1)
 }
 
 /// One lateral link: free from `free`, last used by `master`.
@@ -146,6 +158,37 @@ impl Switch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Mini-switches of any size, dividing the channels or not (the last one then partial):
+    /// every port a routing gives is a channel's, in a mini-switch that exists, and a burst
+    /// crosses between any two of them. A regression: 3, 5, 7, 12 or 20 per switch put
+    /// ports past the last mini-switch (a slice out of range).
+    #[test]
+    fn every_port_of_any_switch_geometry_exists() {
+        let channels = 32;
+        for per_switch in 1..=channels {
+            let switches = switch_count(channels, per_switch);
+            assert_eq!(switches, channels.div_ceil(per_switch));
+            let mut switch = Switch::new(switches, 2, 14, false, 2);
+            let routings = [Routing::PerChannel, Routing::PerUnit]
+                .into_iter()
+                .chain((0..switches).map(Routing::Distance));
+            for routing in routings {
+                for unit in 0..64 {
+                    for channel in 0..channels {
+                        let port = routing.port(unit, channel, channels, per_switch);
+                        assert!(
+                            port < channels,
+                            "{per_switch}/switch {routing:?}: port {port}"
+                        );
+                        let ends = (port / per_switch, channel / per_switch);
+                        assert!(ends.0 < switches && ends.1 < switches);
+                        switch.carry(ends, 64, 32, unit % 2 == 0, unit);
+                    }
+                }
+            }
+        }
+    }
 
     /// One stream across a boundary keeps its rate; four streams from one mini-switch share
     /// two laterals and get half of it; writes from two masters lose a cycle per switch.

@@ -123,7 +123,7 @@ impl Dram {
     /// An idle memory of `timing` for a graph of `kernels` kernels.
     pub fn new(timing: DramTiming, setup: DramSetup, kernels: usize) -> Self {
         let channels = setup.channels as usize;
-        let switches = (setup.channels / setup.channels_per_switch).max(1);
+        let switches = crate::sim::switch::switch_count(setup.channels, setup.channels_per_switch);
         let cycles = |seconds: f64| (seconds * timing.clock_hz).round() as u64;
         // An AXI beat moves 32 B in the time the channel moves one 32 B column access.
         let axi_cycles = timing.burst_cycles * AXI_BEAT_BYTES / timing.column_bytes;

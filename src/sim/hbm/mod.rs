@@ -102,7 +102,7 @@ impl ChannelTiming {
     /// enabled, none when each channel has its own port.
     pub fn farthest_hops(&self) -> u64 {
         if self.routing.switched() {
-            (self.channels / self.channels_per_switch).max(1) - 1
+            crate::sim::switch::switch_count(self.channels, self.channels_per_switch) - 1
         } else {
             0
         }
