@@ -815,12 +815,40 @@ fn standalone_siglip_and_llama_configs_run() {
         ],
         out.path(),
     );
-    // 128 language tokens + 1 state token; K/V project to 8 heads of 64.
+    // 128 language tokens and no state token (that is a smolVLA policy's); K/V project to
+    // 8 heads of 64.
     assert!(
-        stdout.contains("129 text tokens") && stdout.contains("129x512x2048"),
+        stdout.contains("128 text tokens") && stdout.contains("128x512x2048"),
         "{stdout}"
     );
     assert_eq!(files_in(out.path()), ["roofline.csv", "text_roofline.svg"]);
+
+    // Choices that would apply to nothing are refused, naming the option, writing nothing.
+    let bert = "configs/models/bert-base-uncased.config.json";
+    for (args, option) in [
+        (vec!["roofline", "--cross-kv-once"], "--cross-kv-once"),
+        (
+            vec!["simulate", "--trim-last-text-layer"],
+            "--trim-last-text-layer",
+        ),
+        (
+            vec!["roofline", "--model", bert, "--cameras", "2"],
+            "--cameras",
+        ),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let output = roofsim()
+            .args(&args)
+            .arg("--out")
+            .arg(out.path())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(option), "{stderr}");
+        assert!(files_in(out.path()).is_empty());
+    }
 }
 
 #[test]

@@ -35,11 +35,13 @@ fn workload_of(design: &Design, cameras: u64, kernels: &[&str]) -> Workload {
         fusion: design.fusion(),
         ..WorkloadChoices::default()
     };
-    let options = choices.options(
-        &default_model(),
-        Some(&default_policy()),
-        design.precision(),
-    );
+    let options = choices
+        .options(
+            &default_model(),
+            Some(&default_policy()),
+            design.precision(),
+        )
+        .unwrap();
     build_workload(&default_model(), &options).unwrap()
 }
 

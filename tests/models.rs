@@ -28,11 +28,13 @@ fn smolvla(design: &Design) -> Workload {
         fusion: design.fusion(),
         ..WorkloadChoices::default()
     };
-    let options = choices.options(
-        &default_model(),
-        Some(&default_policy()),
-        design.precision(),
-    );
+    let options = choices
+        .options(
+            &default_model(),
+            Some(&default_policy()),
+            design.precision(),
+        )
+        .unwrap();
     build_workload(&default_model(), &options).unwrap()
 }
 

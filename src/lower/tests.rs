@@ -83,7 +83,9 @@ fn loads_never_run_ahead_of_their_buffers() {
             fusion: design.fusion(),
             ..WorkloadChoices::default()
         };
-        let options = choices.options(&model, Some(&policy), design.precision());
+        let options = choices
+            .options(&model, Some(&policy), design.precision())
+            .unwrap();
         let workload = build_workload(&model, &options).unwrap();
         for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
             let graph = lower(kernel, &design).unwrap();
@@ -127,7 +129,9 @@ fn transfers_carry_the_unit_of_their_compute() {
         fusion: design.fusion(),
         ..WorkloadChoices::default()
     };
-    let options = choices.options(&model, Some(&policy), design.precision());
+    let options = choices
+        .options(&model, Some(&policy), design.precision())
+        .unwrap();
     let workload = build_workload(&model, &options).unwrap();
     let mut checked = 0;
     for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
@@ -171,11 +175,13 @@ fn graph_size_bounds_every_lowered_graph() {
                 fusion: design.fusion(),
                 ..WorkloadChoices::default()
             };
-            let options = choices.options(
-                &default_model(),
-                Some(&default_policy()),
-                design.precision(),
-            );
+            let options = choices
+                .options(
+                    &default_model(),
+                    Some(&default_policy()),
+                    design.precision(),
+                )
+                .unwrap();
             let workload = build_workload(&default_model(), &options).unwrap();
             for kernel in workload.kernels.iter().filter(|k| k.layer != Some(1)) {
                 let size = graph_size(kernel, &design);
@@ -235,7 +241,9 @@ fn a_vector_engine_takes_its_instances_row_blocks_in_the_order_it_is_given() {
             fusion: design.fusion(),
             ..WorkloadChoices::default()
         };
-        let options = choices.options(&model, Some(&policy), design.precision());
+        let options = choices
+            .options(&model, Some(&policy), design.precision())
+            .unwrap();
         let workload = build_workload(&model, &options).unwrap();
         let softmax = &workload.kernels[0];
         let chunks = vector::chunk_rows(softmax, &design);

@@ -99,7 +99,7 @@ pub fn roofline(
     let analyses = precisions
         .iter()
         .map(|&precision| {
-            let workload = build_workload(model, &choices.options(model, policy, precision))?;
+            let workload = build_workload(model, &choices.options(model, policy, precision)?)?;
             Ok(RooflineAnalysis::new(workload, platform))
         })
         .collect::<Result<Vec<_>, WorkloadError>>()?;
@@ -206,7 +206,7 @@ fn workload_on(
     };
     Ok(build_workload(
         model,
-        &choices.options(model, policy, design.precision()),
+        &choices.options(model, policy, design.precision())?,
     )?)
 }
 

@@ -137,7 +137,9 @@ mod tests {
             ..WorkloadChoices::default()
         };
         let model = default_model();
-        let options = choices.options(&model, Some(&default_policy()), design.precision());
+        let options = choices
+            .options(&model, Some(&default_policy()), design.precision())
+            .unwrap();
         let workload = build_workload(&model, &options).unwrap();
         let index = |name: &str| {
             let found = workload.kernels.iter().position(|k| k.name == name);

@@ -215,10 +215,12 @@ fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, Workload), St
         fusion: design.fusion(),
         ..inputs.choices.clone()
     };
-    let options = choices.options(inputs.model, inputs.policy, design.precision());
+    let options = choices
+        .options(inputs.model, inputs.policy, design.precision())
+        .map_err(|e| e.to_string())?;
     let mut workload = build_workload(inputs.model, &options).map_err(|e| e.to_string())?;
     let wanted = &inputs.spec.kernels;
-    workload.kernels.retain(|k| {
+    workload.retain(|k| {
         inputs.spec.encoders.contains(&k.encoder)
             && (wanted.is_empty() || wanted.iter().any(|w| k.is_named(w)))
     });
@@ -283,7 +285,9 @@ pub fn check_kernel_filter(inputs: &SweepInputs) -> Result<(), ConfigError> {
             .precision
             .parse()
             .unwrap_or(PrecisionPair::uniform(Precision::Int8));
-        let options = choices.options(inputs.model, inputs.policy, precision);
+        let Ok(options) = choices.options(inputs.model, inputs.policy, precision) else {
+            continue;
+        };
         let Ok(workload) = build_workload(inputs.model, &options) else {
             continue;
         };
@@ -548,7 +552,7 @@ mod tests {
             batch: 1,
             ..WorkloadChoices::default()
         };
-        let options = choices.options(&model, Some(&policy), int8);
+        let options = choices.options(&model, Some(&policy), int8).unwrap();
         let workload = build_workload(&model, &options).unwrap();
         let ln1 = workload.kernels.iter().find(|k| k.name == "ln1").unwrap();
         assert_eq!(cache_key(ln1, &design), cache_key(ln1, &other_tiles));

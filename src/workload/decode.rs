@@ -91,7 +91,7 @@ mod tests {
             weights,
             activations: Precision::Int8,
         };
-        build_workload(&model, &choices.options(&model, None, precision)).unwrap()
+        build_workload(&model, &choices.options(&model, None, precision).unwrap()).unwrap()
     }
 
     fn token(workload: &Workload, step: u64) -> Vec<&Kernel> {

@@ -162,11 +162,13 @@ mod tests {
             switches,
             ..WorkloadChoices::default()
         };
-        let options = choices.options(
-            &default_model(),
-            Some(&default_policy()),
-            PrecisionPair::uniform(Precision::Int8),
-        );
+        let options = choices
+            .options(
+                &default_model(),
+                Some(&default_policy()),
+                PrecisionPair::uniform(Precision::Int8),
+            )
+            .unwrap();
         build_workload(&default_model(), &options).unwrap()
     }
 
@@ -292,11 +294,13 @@ mod tests {
             pipeline: Pipeline::Full,
             ..WorkloadChoices::default()
         };
-        let options = choices.options(
-            &default_model(),
-            Some(&policy),
-            PrecisionPair::uniform(Precision::Int8),
-        );
+        let options = choices
+            .options(
+                &default_model(),
+                Some(&policy),
+                PrecisionPair::uniform(Precision::Int8),
+            )
+            .unwrap();
         let error = build_workload(&default_model(), &options).unwrap_err();
         assert!(
             error.to_string().starts_with(
@@ -314,11 +318,13 @@ mod tests {
             pipeline: Pipeline::Full,
             ..WorkloadChoices::default()
         };
-        let options = choices.options(
-            &default_model(),
-            None,
-            PrecisionPair::uniform(Precision::Int8),
-        );
+        let options = choices
+            .options(
+                &default_model(),
+                None,
+                PrecisionPair::uniform(Precision::Int8),
+            )
+            .unwrap();
         let error = build_workload(&default_model(), &options).unwrap_err();
         assert!(
             error.to_string().starts_with("--pipeline: `full` needs"),

@@ -367,16 +367,40 @@ pub struct WorkloadChoices {
 }
 
 impl WorkloadChoices {
-    /// Resolves the choices against the policy (or the model, without a policy).
+    /// Resolves the choices against the policy (or the model, without a policy); refuses
+    /// choices that would apply to nothing (a switch of the full pipeline outside it, cameras
+    /// for a model that reads no images). The state token is a smolVLA policy's: without a
+    /// policy the prefix has none unless asked for.
     pub fn options(
         &self,
         model: &ModelSpec,
         policy: Option<&PolicySpec>,
         precision: PrecisionPair,
-    ) -> WorkloadOptions {
+    ) -> Result<WorkloadOptions, WorkloadError> {
+        let refuse = |option, rule: &str| {
+            Err(WorkloadError::Invalid {
+                option,
+                rule: rule.to_string(),
+            })
+        };
+        if self.pipeline != Pipeline::Full {
+            let full_only = "applies only to the whole robot step (--pipeline full)";
+            if self.switches.cross_kv_once {
+                return refuse("--cross-kv-once", full_only);
+            }
+            if self.switches.trim_last_text_layer {
+                return refuse("--trim-last-text-layer", full_only);
+            }
+        }
+        if self.cameras.is_some() && model.vision.is_none() {
+            return refuse(
+                "--cameras",
+                "the model has no vision tower: a text-only model reads no images",
+            );
+        }
         let all_text_layers = model.text.as_ref().map_or(0, |text| text.num_layers);
         let all_vision_layers = model.vision.as_ref().map_or(0, |vision| vision.num_layers);
-        WorkloadOptions {
+        Ok(WorkloadOptions {
             policy: policy.map(|p| p.source.clone()),
             cameras: self.cameras.or(policy.map(|p| p.cameras)).unwrap_or(1),
             language_tokens: self
@@ -386,7 +410,7 @@ impl WorkloadChoices {
             state_tokens: self
                 .state_tokens
                 .or(policy.map(|p| p.state_tokens))
-                .unwrap_or(1),
+                .unwrap_or(0),
             batch: self.batch,
             text_layers: self
                 .text_layers
@@ -401,7 +425,7 @@ impl WorkloadChoices {
             per_camera_vision: self.per_camera_vision,
             decode_tokens: self.decode_tokens,
             expert: policy.map(|p| p.expert.clone()),
-        }
+        })
     }
 }
 
@@ -462,11 +486,18 @@ impl Workload {
                 ),
             });
         }
-        // Kept kernels' new places; a read of a dropped kernel's output is then an input.
+        self.retain(|kernel| names.iter().any(|name| kernel.is_named(name)));
+        Ok(self)
+    }
+
+    /// Keeps only the kernels `keep` accepts; a kept kernel's read of a dropped kernel's
+    /// output then reads an input in memory, and its other reads point where their
+    /// producers moved.
+    pub fn retain(&mut self, keep: impl Fn(&Kernel) -> bool) {
         let mut kept = Vec::with_capacity(self.kernels.len());
         let mut count = 0u64;
         for kernel in &self.kernels {
-            let keep = names.iter().any(|name| kernel.is_named(name));
+            let keep = keep(kernel);
             kept.push(keep.then_some(count));
             count += u64::from(keep);
         }
@@ -490,7 +521,6 @@ impl Workload {
             index += 1;
             kept[index - 1].is_some()
         });
-        Ok(self)
     }
 
     /// Parameters one encoder reads (each weight counted once per forward pass).

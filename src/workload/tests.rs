@@ -202,7 +202,9 @@ fn text_model(config: &str, prefix: u64, decode: u64) -> Workload {
         decode_tokens: decode,
         ..super::WorkloadChoices::default()
     };
-    let options = choices.options(&model, None, PrecisionPair::uniform(Precision::Fp16));
+    let options = choices
+        .options(&model, None, PrecisionPair::uniform(Precision::Fp16))
+        .unwrap();
     build_workload(&model, &options).unwrap()
 }
 
