@@ -1187,3 +1187,38 @@ fn focused_runs_simulate_only_what_they_name() {
         &["--vision-layers", "the model's 12 layers"],
     );
 }
+
+/// Weights that do not fit the platform's HBM are refused, naming the platform's field:
+/// Llama-2-7B at FP16 (13.5 GB) on the 8 GB U280, the default model on a 1 MB HBM.
+#[test]
+fn weights_beyond_the_hbm_are_refused() {
+    let platform = std::fs::read_to_string("configs/platforms/u280.toml").unwrap();
+    let small = platform.replacen("capacity_bytes = 8589934592", "capacity_bytes = 1048576", 1);
+    assert_ne!(small, platform);
+    let (_dir, small) = write_temp("small.toml", &small);
+    for args in [
+        vec![
+            "simulate",
+            "--model",
+            "configs/models/llama-2-7b.config.json",
+            "--design",
+            "configs/designs/u280-fp16-gemv.toml",
+            "--language-tokens",
+            "16",
+        ],
+        vec!["simulate", "--platform", &small],
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let output = roofsim()
+            .args(&args)
+            .arg("--out")
+            .arg(out.path())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("field `hbm.capacity_bytes`"), "{stderr}");
+        assert!(files_in(out.path()).is_empty());
+    }
+}

@@ -157,6 +157,15 @@ mod tests {
         let workload = llama(127, 1, Precision::Int8);
         let read: u64 = token(&workload, 0).iter().map(|k| k.parameters()).sum();
         assert_eq!(read + 32000 * 4096, 6_738_415_616);
+        // What the workload holds counts each weight once: the text layers the prefill and
+        // every token read, and the LM head with its norm (the table once counted 13.3 B).
+        let held = workload.parameters(Encoder::Text) + workload.parameters(Encoder::Decode);
+        assert_eq!(held + 32000 * 4096, 6_738_415_616);
+        let many = llama(127, 3, Precision::Int8);
+        assert_eq!(
+            many.parameters(Encoder::Text) + many.parameters(Encoder::Decode),
+            held
+        );
     }
 
     #[test]

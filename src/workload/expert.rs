@@ -221,6 +221,28 @@ mod tests {
         assert!((step(1) - 0.297).abs() < 0.001, "{}", step(1));
     }
 
+    /// The expert holds its weights once, however many flow-matching steps read them: by
+    /// hand (h = 720, q = 960, kv = 320, f = 2048, A = 32, no biases in the layers, RMSNorm
+    /// scales of h): action_in A·h + h, time MLP in 2h·h + h and out h·h + h, action_out
+    /// h·A + A, final norm h: 1,604,192; each layer two norms, Q h·q, O q·h and the MLP 3·h·f:
+    /// 5,807,520, × 16; self layers K, V 2·h·kv, × 8; cross layers K, V of the cache 2·kv·kv,
+    /// × 8. Sum 99,849,312 (the table once said 998.5 M, ten steps' worth).
+    #[test]
+    fn the_expert_holds_its_weights_once_whatever_its_steps() {
+        let workload = run(3, Pipeline::Full, ExpertSwitches::default());
+        let by_hand = 1_604_192 + 16 * 5_807_520 + 8 * 2 * 720 * 320 + 8 * 2 * 320 * 320;
+        assert_eq!(workload.parameters(Encoder::Expert), by_hand);
+        let once = run(
+            3,
+            Pipeline::Full,
+            ExpertSwitches {
+                cross_kv_once: true,
+                trim_last_text_layer: false,
+            },
+        );
+        assert_eq!(once.parameters(Encoder::Expert), by_hand);
+    }
+
     #[test]
     fn the_state_projection_joins_the_prefix_only_in_the_full_pipeline() {
         let state =

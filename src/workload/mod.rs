@@ -523,9 +523,33 @@ impl Workload {
         });
     }
 
-    /// Parameters one encoder reads (each weight counted once per forward pass).
+    /// Parameters one encoder holds, each weight once however often it is read: the action
+    /// expert's at its first flow-matching step (every step reads the same), a generated
+    /// token's the first token's LM head and norm (its layers read the text layers' weights,
+    /// counted under text).
     pub fn parameters(&self, encoder: Encoder) -> u64 {
-        self.encoder_kernels(encoder).map(Kernel::parameters).sum()
+        self.holding_kernels(encoder).map(Kernel::parameters).sum()
+    }
+
+    /// Bytes of every weight the workload holds in memory, at the precision it is stored.
+    pub fn parameter_bytes(&self) -> u64 {
+        Encoder::ALL
+            .into_iter()
+            .flat_map(|encoder| self.holding_kernels(encoder))
+            .flat_map(|kernel| &kernel.operands)
+            .filter(|operand| operand.is_parameter)
+            .map(Operand::bytes)
+            .sum()
+    }
+
+    /// The kernels of `encoder` whose weights are their own (not another step's or token's).
+    fn holding_kernels(&self, encoder: Encoder) -> impl Iterator<Item = &Kernel> {
+        self.encoder_kernels(encoder)
+            .filter(move |kernel| match encoder {
+                Encoder::Expert => kernel.step.is_none_or(|step| step == 0),
+                Encoder::Decode => kernel.step.is_none(),
+                _ => true,
+            })
     }
 }
 
