@@ -182,6 +182,21 @@ fn resume_refuses_rows_of_another_sweep() {
         );
     }
     assert_eq!(read(&out.join("sweep.csv")), before);
+    // Rows another build simulated (its models may give other numbers) are not mixed in:
+    // the meta file records the build's source digest.
+    let meta_path = out.join("sweep.meta.json");
+    let meta = read(&meta_path);
+    let digest = env!("ROOFSIM_SOURCE_DIGEST");
+    assert!(meta.contains(&format!("\"build\": \"{digest}\"")), "{meta}");
+    std::fs::write(&meta_path, meta.replace(digest, "0123456789abcdef")).unwrap();
+    let args_now = args(&path, &[]);
+    let args_now: Vec<&std::ffi::OsStr> = args_now.iter().map(|a| a.as_os_str()).collect();
+    let error = refused(&args_now);
+    assert!(
+        error.contains("cannot resume") && error.contains("build"),
+        "{error}"
+    );
+    std::fs::write(&meta_path, &meta).unwrap();
     // A folder without its meta file cannot be told apart from another sweep's.
     std::fs::remove_file(out.join("sweep.meta.json")).unwrap();
     let args = args(&path, &[]);

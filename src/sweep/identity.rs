@@ -8,11 +8,15 @@ use std::fmt::Debug;
 
 /// Everything a sweep's rows depend on: the resolved spec (axes, base design, encoders,
 /// kernels, constraints), digests of the platform, model and policy, the workload options,
-/// the prescreen, the event limit and the roofsim version.
+/// the prescreen, the event limit, the roofsim version and a digest of the build's source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepIdentity {
     pub roofsim_version: String,
+    /// A digest of the source and built-in configs of the build that ran the rows (any
+    /// change to a model changes it); empty in files written before it was recorded.
+    #[serde(default)]
+    pub build: String,
     pub spec: SweepSpec,
     /// The platform's name and a digest of its validated values.
     pub platform: String,
@@ -31,6 +35,7 @@ impl SweepIdentity {
     pub fn new(inputs: &SweepInputs, prescreen: Option<usize>) -> Self {
         SweepIdentity {
             roofsim_version: env!("CARGO_PKG_VERSION").to_string(),
+            build: env!("ROOFSIM_SOURCE_DIGEST").to_string(),
             spec: inputs.spec.clone(),
             platform: format!(
                 "{} {}",
