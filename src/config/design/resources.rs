@@ -9,7 +9,8 @@
 //! port and URAM288, UG573), the read port feeding the engine while the other port fills the
 //! next slot. Widths per cycle: an R × C array reads R activations (A) and C weights (B) and
 //! writes its R × C accumulators (C, at the accumulator width the tile buffer stores) once
-//! per fold, a fold streaming the tile's reduction `tk`, so `R·C·acc / tk` bits; a dot engine
+//! per fold, a fold lasting `R + C + tk − 2` cycles (the fold model's, output stationary),
+//! so `R·C·acc / (R + C + tk − 2)` bits; a dot engine
 //! of L lanes reads L of each and writes one accumulator; a vector engine of L lanes reads
 //! two inputs and writes one output of L activations. An engine's blocks are the larger of
 //! the two counts, per memory.
@@ -203,7 +204,11 @@ impl Demand<'_> {
         let tile = engine.tiling.unwrap_or(self.largest);
         match engine.model {
             EngineModel::Systolic(shape) => {
-                let outputs = (shape.rows * shape.cols * accumulator_bits).div_ceil(tile.tk);
+                // The R·C accumulators leave once per fold, which lasts at least
+                // R + C + tk - 2 cycles (the fold model's, output stationary): a one-deep
+                // reduction does not write them every cycle.
+                let fold_cycles = shape.rows + shape.cols + tile.tk - 2;
+                let outputs = (shape.rows * shape.cols * accumulator_bits).div_ceil(fold_cycles);
                 demand.tile_port_blocks = ports(
                     &[shape.rows * a_bits, shape.cols * w_bits, outputs],
                     tile_port,
