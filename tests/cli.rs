@@ -1222,3 +1222,34 @@ fn weights_beyond_the_hbm_are_refused() {
         assert!(files_in(out.path()).is_empty());
     }
 }
+
+/// Inputs that would waste the machine or be ignored are refused in one line, exit 2,
+/// nothing written: a config that never ends (`/dev/zero`), `--out` naming a file,
+/// `--trace-format` without `--trace`.
+#[test]
+fn endless_files_file_outputs_and_idle_options_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, "mine").unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let out = dir.path().join("out").to_string_lossy().into_owned();
+    for (args, names) in [
+        (
+            vec!["roofline", "--model", "/dev/zero", "--out", &out],
+            "/dev/zero: field `(size)`",
+        ),
+        (vec!["roofline", "--out", &file], "`--out`"),
+        (
+            vec!["simulate", "--trace-format", "chrome", "--out", &out],
+            "`--trace-format`",
+        ),
+    ] {
+        let output = roofsim().args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(names), "{stderr}");
+        assert!(files_in(Path::new(&out)).is_empty());
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+}

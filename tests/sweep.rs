@@ -120,7 +120,9 @@ fn resume_after_an_interruption_loses_and_repeats_nothing() {
     let meta = read(&full.join("sweep.meta.json"));
     std::fs::write(cut.join("sweep.meta.json"), &meta).unwrap();
     // A leftover temporary file of the killed run is cleaned up.
-    std::fs::write(cut.join(".pareto.svg.partial"), "half").unwrap();
+    std::fs::write(cut.join(".pareto.svg.roofsim-partial"), "half").unwrap();
+    // A user's own file of a like name stays.
+    std::fs::write(cut.join(".notes.partial"), "mine").unwrap();
 
     let summary = sweep(&path, &cut, &["--resume"]);
     assert!(
@@ -128,7 +130,8 @@ fn resume_after_an_interruption_loses_and_repeats_nothing() {
         "{summary}"
     );
     assert_eq!(read(&cut.join("sweep.csv")), reference);
-    assert!(!cut.join(".pareto.svg.partial").exists());
+    assert!(!cut.join(".pareto.svg.roofsim-partial").exists());
+    assert_eq!(read(&cut.join(".notes.partial")), "mine");
 }
 
 /// Runs `roofsim ARGS`, expects exit code 2 and returns the one-line error.

@@ -142,9 +142,10 @@ pub struct SimulateArgs {
     /// Also write a trace of every executed node, streamed as the simulation runs
     #[arg(long)]
     pub trace: bool,
-    /// Trace format: csv (trace.csv) or chrome (trace.json, for Perfetto or chrome://tracing)
-    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = TraceFormat::Csv)]
-    pub trace_format: TraceFormat,
+    /// Trace format, with --trace: csv (trace.csv) or chrome (trace.json, for Perfetto or
+    /// chrome://tracing) [default: csv]
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub trace_format: Option<TraceFormat>,
     /// Simulate one GEMM MxNxK (output M x N, reduction K) on one array instead of the model
     #[arg(long, value_name = "MxNxK")]
     pub gemm: Option<String>,

@@ -61,6 +61,18 @@ fn option_error(option: &str, rule: String) -> Error {
     Error::Config(ConfigError::invalid("command line", option, rule))
 }
 
+/// Readies the output folder before a job writes: refuses a path that is not a folder,
+/// and removes the temporary files an interrupted run left there.
+fn prepare_out(out: &Path) -> Result<(), Error> {
+    if out.exists() && !out.is_dir() {
+        return Err(option_error(
+            "--out",
+            format!("{} is a file, not a folder", out.display()),
+        ));
+    }
+    Ok(report::remove_partials(out)?)
+}
+
 /// The model, policy, platform and workload choices every job starts from.
 struct Inputs {
     model: ModelSpec,
@@ -171,7 +183,7 @@ fn run_roofline(args: &RooflineArgs) -> Result<Ran, Error> {
     } = load_inputs(&args.inputs)?;
     let precisions = precisions_or_default(&args.precision)?;
     let output = pipeline::roofline(&model, policy.as_ref(), &platform, &choices, &precisions)?;
-    report::remove_partials(&args.out)?;
+    prepare_out(&args.out)?;
     write_all(&args.out, &output.files)?;
     let names = output.files.iter().map(|(name, _)| name);
     Ok(Ran::new(output.text, &args.out, names))
@@ -219,10 +231,15 @@ fn run_simulate(args: &SimulateArgs) -> Result<Ran, Error> {
             &inputs.choices,
         )?)),
     };
-    report::remove_partials(&args.out)?;
-    let partial = args
-        .out
-        .join(format!(".{}.partial", args.trace_format.file_name()));
+    if args.trace_format.is_some() && !args.trace {
+        return Err(option_error(
+            "--trace-format",
+            "applies only with --trace".to_string(),
+        ));
+    }
+    let trace_format = args.trace_format.unwrap_or(TraceFormat::Csv);
+    prepare_out(&args.out)?;
+    let partial = report::partial_path(&args.out, trace_format.file_name());
     let clock_hz = match &job {
         SimulationJob::Gemm(_, single) => single.clock_hz(),
         SimulationJob::Model(_) => design.clock_hz(),
@@ -231,7 +248,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<Ran, Error> {
         std::fs::create_dir_all(&args.out).map_err(ReportError::io(&args.out))?;
         let file = std::fs::File::create(&partial).map_err(ReportError::io(&partial))?;
         let writer = std::io::BufWriter::new(file);
-        Some(match args.trace_format {
+        Some(match trace_format {
             TraceFormat::Chrome => {
                 Box::new(ChromeTrace::new(writer, clock_hz, crate::trace::COVERAGE))
             }
@@ -280,7 +297,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<Ran, Error> {
     );
     // The trace goes in under its name last, once everything else is written.
     if args.trace {
-        let path = args.out.join(args.trace_format.file_name());
+        let path = args.out.join(trace_format.file_name());
         std::fs::rename(&partial, &path).map_err(ReportError::io(&path))?;
         ran.written.push(path);
     }
@@ -397,7 +414,7 @@ fn run_sweep(args: &SweepArgs) -> Result<Ran, Error> {
         resume: args.resume,
         verify: args.verify,
     };
-    report::remove_partials(&args.out)?;
+    prepare_out(&args.out)?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} points  {per_sec}  eta {eta}")
@@ -424,7 +441,7 @@ fn run_merge(out: &Path, inputs: &[PathBuf]) -> Result<Ran, Error> {
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    report::remove_partials(out)?;
+    prepare_out(out)?;
     let outcome = pipeline::merge(&shards, out)?;
     Ok(Ran::new(outcome.summary, out, outcome.written))
 }
@@ -562,7 +579,7 @@ fn run_probe(args: &ProbeArgs) -> Result<Ran, Error> {
         });
     }
     let output = pipeline::probe_hbm(&platform, &design, &probes)?;
-    report::remove_partials(&args.out)?;
+    prepare_out(&args.out)?;
     write_all(&args.out, &output.files)?;
     Ok(Ran::new(
         output.text,
@@ -589,7 +606,7 @@ fn run_analyze(args: &AnalyzeArgs) -> Result<Ran, Error> {
     );
     progress.finish_and_clear();
     let output = output?;
-    report::remove_partials(&args.out)?;
+    prepare_out(&args.out)?;
     write_all(&args.out, &output.files)?;
     let report = args.out.join("report.html");
     let text = format!("{}\nreport: {}\n", output.text, report.display());

@@ -150,6 +150,9 @@ pub fn did_you_mean(word: &str, candidates: &[String]) -> String {
     }
 }
 
+/// The largest config file read: 16 MiB, thousands of times a real config's size.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
 /// Where a config's text comes from: a file on disk, or a default compiled into the binary.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -160,13 +163,32 @@ pub struct Source {
 }
 
 impl Source {
-    /// Reads a file whole; the error names the path.
+    /// Reads a file whole; the error names the path. A file beyond [`MAX_CONFIG_BYTES`]
+    /// (a config is a few kilobytes; `/dev/zero` never ends) is refused after reading that
+    /// much, so a wrong path cannot take the machine's memory.
     pub fn from_path(path: &Path) -> Result<Self, ConfigError> {
+        use std::io::Read;
         let name = path.display().to_string();
-        match std::fs::read_to_string(path) {
-            Ok(text) => Ok(Source { name, text }),
-            Err(source) => Err(ConfigError::Read { file: name, source }),
+        let read = |source| ConfigError::Read {
+            file: name.clone(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(read)?;
+        let mut text = String::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(read)?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::invalid(
+                &name,
+                "(size)",
+                format!(
+                    "is larger than {} MiB; a config file is a few kilobytes",
+                    MAX_CONFIG_BYTES >> 20
+                ),
+            ));
         }
+        Ok(Source { name, text })
     }
 
     /// A default shipped inside the binary (`configs/` at build time).

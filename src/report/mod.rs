@@ -126,8 +126,16 @@ pub(crate) fn roofline_record(
     ]
 }
 
-/// Removes the temporary files (`.NAME.partial`) an interrupted run left in `dir`; called
-/// when a job starts writing there. A missing folder has none.
+/// The temporary name of output `name` in `dir` while it is written: `.NAME.roofsim-partial`,
+/// a name no user file is expected to carry, so removing left-overs removes only roofsim's.
+pub fn partial_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!(".{name}{PARTIAL_SUFFIX}"))
+}
+
+const PARTIAL_SUFFIX: &str = ".roofsim-partial";
+
+/// Removes the temporary files ([`partial_path`]) an interrupted run left in `dir`; called
+/// when a job starts writing there. A missing folder has none; other files stay.
 pub fn remove_partials(dir: &Path) -> Result<(), ReportError> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
@@ -135,7 +143,7 @@ pub fn remove_partials(dir: &Path) -> Result<(), ReportError> {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with('.') && name.ends_with(".partial") {
+        if name.starts_with('.') && name.ends_with(PARTIAL_SUFFIX) {
             let path = entry.path();
             std::fs::remove_file(&path).map_err(ReportError::io(&path))?;
         }
@@ -149,7 +157,7 @@ pub fn write_all(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), ReportErro
     std::fs::create_dir_all(dir).map_err(ReportError::io(dir))?;
     let mut staged = Vec::new();
     let result = files.iter().try_for_each(|(name, bytes)| {
-        let temporary = dir.join(format!(".{name}.partial"));
+        let temporary = partial_path(dir, name);
         staged.push(temporary.clone());
         std::fs::write(&temporary, bytes).map_err(ReportError::io(&temporary))
     });

@@ -139,7 +139,7 @@ impl SweepCsv {
                 done += 1;
             }
         }
-        let partial = path.with_file_name(".sweep.csv.partial");
+        let partial = super::partial_path(path.parent().unwrap_or(Path::new(".")), "sweep.csv");
         std::fs::write(&partial, &content).map_err(ReportError::io(path))?;
         std::fs::rename(&partial, path).map_err(ReportError::io(path))?;
         let file = std::fs::OpenOptions::new()
