@@ -72,7 +72,7 @@ impl<W: Write> TraceFile for CsvTrace<W> {
 /// timeline in microseconds at the design's clock. A resource whose nodes overlap in time
 /// (the transfers in flight on a set of HBM channels) gets as many tracks (`hbm0-15 #2`...)
 /// as it has nodes at once, since slices on one track must nest or follow each other; times
-/// are rounded in whole 0.1 ns units from integer cycles, so rounding never makes slices
+/// are rounded to whole nanoseconds from integer cycles, so rounding never makes slices
 /// overlap. The closing bracket of the array is optional in that format, so an interrupted
 /// trace still opens.
 #[derive(Debug)]
@@ -89,8 +89,11 @@ pub struct ChromeTrace<W: Write> {
     kernel_end_cycles: u64,
 }
 
-/// Trace time units per microsecond: 0.1 ns resolution.
-const UNITS_PER_US: u64 = 10_000;
+/// Trace time units per microsecond: whole nanoseconds, as Perfetto stores them. It reads
+/// `ts` and `dur` (microseconds) and rounds each to nanoseconds on its own; written in whole
+/// nanoseconds, both are exact, so a slice ends where the next begins (finer units rounded
+/// apart made neighbours overlap by 1 ns, and Perfetto dropped them).
+const UNITS_PER_US: u64 = 1_000;
 
 impl<W: Write> ChromeTrace<W> {
     /// A trace at `clock_hz`; `description` goes into the trace's metadata (what it covers).
@@ -164,7 +167,7 @@ impl<W: Write> ChromeTrace<W> {
         self.tracks[track].1 = end;
         let (start_units, end_units) = (self.units(start), self.units(end));
         let microseconds =
-            |units: u64| format!("{}.{:04}", units / UNITS_PER_US, units % UNITS_PER_US);
+            |units: u64| format!("{}.{:03}", units / UNITS_PER_US, units % UNITS_PER_US);
         writeln!(
             self.writer,
             r#"{{"name":{},"cat":"{}","ph":"X","ts":{},"dur":{},"pid":1,"tid":{track},"args":{{"kernel":{},"bytes":{}}}}},"#,
