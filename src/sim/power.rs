@@ -129,3 +129,36 @@ impl RunPower {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Dynamic energy is per switching event: the same busy cycles cost the same joules at
+    /// any clock (the per-DSP watts given at 300 MHz scale with the clock, the seconds
+    /// against it), dsp_w × busy × DSPs / 300 MHz.
+    #[test]
+    fn dsp_energy_scales_with_the_clock_it_runs_at() {
+        let (run, design, platform) = crate::report::default_run();
+        let inputs = platform.power.unwrap();
+        let busy: Vec<u64> = design.engines().iter().map(|_| 1_000_000).collect();
+        let dsps: f64 = engine_dsps(&design).iter().sum();
+        let at = |mhz: f64| {
+            let design = design
+                .modified(&platform, "test", |raw| raw.clock_mhz = mhz)
+                .unwrap();
+            compute_j(&inputs, &design, &busy)
+        };
+        let expected = 1e6 * dsps / DSP_POWER_CLOCK_HZ;
+        for mhz in [150.0, 300.0] {
+            let (low, high) = at(mhz);
+            assert!((low / inputs.dsp_w_at_300_mhz.0 - expected).abs() < 1e-9 * expected);
+            assert!((high / inputs.dsp_w_at_300_mhz.1 - expected).abs() < 1e-9 * expected);
+        }
+        // A batch of observations shares the run's energy.
+        let one = run_power(&run.sim, &design, &platform, 1e12, 1).unwrap();
+        let two = run_power(&run.sim, &design, &platform, 1e12, 2).unwrap();
+        assert!((one.energy_j.0 - 2.0 * two.energy_j.0).abs() < 1e-12 * one.energy_j.0);
+        assert_eq!(one.total_w, two.total_w);
+    }
+}

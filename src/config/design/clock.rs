@@ -277,6 +277,35 @@ mod tests {
         );
     }
 
+    /// Catches: an SLL ceiling other than FINN's 70 %. 29 far engines (33 HBM paths of 522
+    /// lines: 17,226 of 23,040, 75 %) lower the expected clock; 26 (30 paths, 68 %) do not
+    /// (beside 32 × 64 pool arrays, whose flip-flops stay under their own ceiling).
+    #[test]
+    fn the_boundary_ceiling_is_seventy_percent() {
+        let platform = default_platform();
+        let expected = |far: u64| {
+            let text = format!(
+                "{}\n[[engines]]\nname = \"far\"\nkind = \"vector\"\nlanes = 1\ncount = {far}\nslr = 2\n",
+                DEFAULT_DESIGN
+                    .replace("chunk_bytes = 32768", "chunk_bytes = 512")
+                    .replace("rows = 64", "rows = 32")
+            );
+            let design = load_design(&Source::built_in("d.toml", &text), &platform).unwrap();
+            expected_clock(&design, &platform, design.slr_use())
+        };
+        let crowded = expected(29);
+        assert_eq!(crowded.expected_mhz, 225.0, "{:?}", crowded.reasons);
+        assert!(
+            crowded
+                .reasons
+                .contains(&"SLR1 SLLs below 75 %".to_string()),
+            "{:?}",
+            crowded.reasons
+        );
+        let fine = expected(26);
+        assert_eq!(fine.expected_mhz, 300.0, "{:?}", fine.reasons);
+    }
+
     /// Catches: engine size ignored. The default design's 64 × 64 INT8 arrays take 2,048
     /// DSPs each, above the 520 of the largest engine closed at 300 MHz without a
     /// floorplanner: 300 MHz stands, flagged, its range down to 136 MHz. 16 × 32 arrays

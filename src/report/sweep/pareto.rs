@@ -206,6 +206,26 @@ mod tests {
         assert!(svg.contains(r##"r="2.5" fill="#9aa""##) && !svg.contains(">int8</text>"));
     }
 
+    /// The front keeps a point only if no other is as fast with no more DSPs: of two equally
+    /// fast points the one with fewer DSPs, of two with equal DSPs the faster; a slower point
+    /// with more DSPs is dominated. Skipped points never count.
+    #[test]
+    fn the_front_keeps_only_undominated_points() {
+        let mut skipped = entry(9, 10, 0.5, "int8");
+        skipped.reason = Some("does not fit".into());
+        let entries = [
+            entry(0, 100, 5.0, "int8"),
+            entry(1, 200, 5.0, "int8"),
+            entry(2, 200, 3.0, "int8"),
+            entry(3, 300, 4.0, "int8"),
+            entry(4, 400, 1.0, "int8"),
+            entry(5, 100, 6.0, "int8"),
+            skipped,
+        ];
+        let front: Vec<u64> = pareto_front(&entries).iter().map(|e| e.point).collect();
+        assert_eq!(front, [0, 2, 4]);
+    }
+
     #[test]
     fn ticks_are_round() {
         assert_eq!(tick_step(6451.0), 1000.0);

@@ -525,6 +525,31 @@ mod tests {
         assert_eq!(activates[3], t.tfaw.max(activates[2] + t.trrd_s));
     }
 
+    /// Two ACTIVATEs in one bank group keep tRRD_L apart, in two groups tRRD_S (made far
+    /// apart here, so neither the request interval nor the other hides a dropped rule).
+    #[test]
+    fn activates_in_one_bank_group_keep_trrd_l_apart() {
+        let t = DramTiming {
+            trrd_s: 7,
+            trrd_l: 23,
+            request_interval: 1,
+            ..timing()
+        };
+        for (second, spacing) in [((0, 1), t.trrd_l), ((1, 0), t.trrd_s)] {
+            let mut channel = DramChannel::new(&t);
+            channel.request(&t, 0, address(0, 0, 0, 0), 32, false);
+            channel.request(&t, 0, address(second.0, second.1, 0, 0), 32, false);
+            // The window keeps the latest four, newest last.
+            let activates = channel.recent_activates;
+            assert_eq!(
+                activates[3].unwrap() - activates[2].unwrap(),
+                spacing,
+                "second ACTIVATE in group {}",
+                second.0
+            );
+        }
+    }
+
     /// A request arriving when a refresh is due waits for it: all rows close and the channel
     /// is blocked tRFC; the access then activates its row again.
     #[test]
