@@ -238,6 +238,17 @@ fn shards_merge_into_the_single_run() {
     };
     let error = merge(&[&shards[0], &shards[2]]);
     assert!(error.contains("shards missing: [1/3]"), "{error}");
+    // A shard cut mid-row is named, not reported as a bare CSV record number.
+    let original = read(&shards[1]);
+    let cut = original.len() - original.lines().last().unwrap().len() / 2 - 1;
+    std::fs::write(&shards[1], &original[..cut]).unwrap();
+    let error = merge(&[&shards[0], &shards[1], &shards[2]]);
+    let name = shards[1].display().to_string();
+    assert!(
+        error.contains(&name) && error.contains("not a whole sweep.csv"),
+        "{error}"
+    );
+    std::fs::write(&shards[1], &original).unwrap();
     let error = merge(&[&shards[0], &shards[1], &shards[1], &shards[2]]);
     assert!(error.contains("given more than once: [1/3]"), "{error}");
     // A hand-edited meta file naming a shard outside its sweep is refused, not a panic.
@@ -434,6 +445,11 @@ fn bad_sweep_configs_are_rejected() {
     rejects(
         &SWEEP.replace("cameras = 1", "cameras = 1\nkernels = [\"qkv_projj\"]"),
         "did you mean `text/qkv_proj`",
+    );
+    // So is a mapping axis naming an engine the base design lacks (it was a skipped point).
+    rejects(
+        &format!("{SWEEP}\n[axes.mapping]\n\"text/o_proj\" = [\"array\", \"arry\"]\n"),
+        "axes.mapping.\"text/o_proj\"`: the base design has no engine `arry`; did you mean `array`?",
     );
 }
 

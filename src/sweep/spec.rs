@@ -433,7 +433,29 @@ pub fn load_sweep(
             "expected RxC with positive numbers",
         )?);
     }
+    // Engines a mapping may name: the base design's, and the pool's groups.
+    let engine_names: Vec<String> = base
+        .engines
+        .iter()
+        .map(|e| e.name.clone())
+        .chain(["array".to_string(), "vector".to_string()])
+        .collect();
     for (key, lists) in a.mapping.unwrap_or_default() {
+        let field = format!("axes.mapping.\"{key}\"");
+        let unknown = lists
+            .iter()
+            .flat_map(|list| list.split('+'))
+            .find(|name| !name.is_empty() && !engine_names.iter().any(|e| e == name));
+        if let Some(name) = unknown {
+            return Err(ConfigError::invalid(
+                file,
+                field,
+                format!(
+                    "the base design has no engine `{name}`{}",
+                    crate::config::did_you_mean(name, &engine_names)
+                ),
+            ));
+        }
         axes.push(text_axis(
             file,
             &format!("mapping.{key}"),

@@ -175,7 +175,8 @@ pub fn merge_sweeps(inputs: &[(String, String)]) -> Result<Vec<u8>, ReportError>
             reason,
         };
         let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let this_header = reader.headers()?.clone();
+        let unreadable = |error: csv::Error| mismatch(format!("not a whole sweep.csv: {error}"));
+        let this_header = reader.headers().map_err(unreadable)?.clone();
         match &header {
             Some(first) if *first != this_header => {
                 return Err(mismatch("its columns differ from the first file's".into()));
@@ -184,7 +185,7 @@ pub fn merge_sweeps(inputs: &[(String, String)]) -> Result<Vec<u8>, ReportError>
             None => header = Some(this_header),
         }
         for record in reader.records() {
-            let record = record?;
+            let record = record.map_err(unreadable)?;
             let point = record
                 .get(0)
                 .and_then(|p| p.parse::<u64>().ok())
