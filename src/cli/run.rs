@@ -211,15 +211,19 @@ fn run_simulate(args: &SimulateArgs) -> Result<Ran, Error> {
                 ),
                 None => None,
             };
-            let mut single =
-                design.single_array(&inputs.platform, array, args.ideal_memory, (m, n, k))?;
+            // An idealised study leaves out memory and every on-chip limit: the array alone.
+            let chip = if args.ideal_memory {
+                inputs.platform.with_unbounded_chip()
+            } else {
+                inputs.platform.clone()
+            };
+            let mut single = design.single_array(&chip, array, args.ideal_memory, (m, n, k))?;
             if let Some(dataflow) = &args.dataflow {
                 let dataflow = dataflow
                     .parse::<Dataflow>()
                     .map_err(|rule| option_error("--dataflow", rule))?;
-                single = single.modified(&inputs.platform, "--dataflow", |raw| {
-                    raw.arrays.dataflow = dataflow
-                })?;
+                single =
+                    single.modified(&chip, "--dataflow", |raw| raw.arrays.dataflow = dataflow)?;
             }
             SimulationJob::Gemm((m, n, k), Box::new(single))
         }
@@ -290,11 +294,16 @@ fn run_simulate(args: &SimulateArgs) -> Result<Ran, Error> {
         }
     };
     write_all(&args.out, &output.files)?;
-    let mut ran = Ran::new(
-        output.text,
-        &args.out,
-        output.files.iter().map(|(name, _)| name),
-    );
+    let text = if args.ideal_memory && args.gemm.is_some() {
+        format!(
+            "idealised: memory of unlimited bandwidth and no latency, the GEMM one tile, \
+             on-chip resources unchecked (the array's timing alone)\n{}",
+            output.text
+        )
+    } else {
+        output.text
+    };
+    let mut ran = Ran::new(text, &args.out, output.files.iter().map(|(name, _)| name));
     // The trace goes in under its name last, once everything else is written.
     if args.trace {
         let path = args.out.join(trace_format.file_name());

@@ -235,6 +235,32 @@ pub struct Platform {
 }
 
 impl Platform {
+    /// The platform with unbounded on-chip resources: one SLR whose DSPs, block memories,
+    /// LUTs and flip-flops no single-array study can fill, and no boundaries to cross. For
+    /// idealised runs (`simulate --gemm --ideal-memory`), which compare an array's timing
+    /// with other simulators whatever it takes to build; its clock, HBM and power stay.
+    pub fn with_unbounded_chip(&self) -> Platform {
+        const UNBOUNDED: u64 = 1 << 40;
+        Platform {
+            source: format!("{} (on-chip resources unbounded)", self.source),
+            dsp_slices: UNBOUNDED,
+            sram: Sram {
+                bram_blocks: UNBOUNDED,
+                uram_blocks: UNBOUNDED,
+                ..self.sram.clone()
+            },
+            slrs: vec![SlrBudget {
+                dsp_slices: UNBOUNDED,
+                bram_blocks: UNBOUNDED,
+                uram_blocks: UNBOUNDED,
+                luts: UNBOUNDED,
+                ffs: UNBOUNDED,
+            }],
+            slr_crossings: None,
+            ..self.clone()
+        }
+    }
+
     /// MACs one DSP completes per cycle at this compute precision.
     pub fn macs_per_dsp(&self, precision: Precision) -> f64 {
         let index = Precision::ALL
