@@ -27,6 +27,7 @@
 //! documents its timing assumptions: [`sim::array`] for the arrays, [`sim::vector`] for the vector units,
 //! [`sim::hbm`] for the channels, [`sim`] for the engine and the attribution.
 
+pub mod cancel;
 pub mod cli;
 pub mod config;
 pub mod lower;

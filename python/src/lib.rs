@@ -6,6 +6,10 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use roofsim::cli::Cli;
+use std::time::Duration;
+
+/// How often a running job's thread is checked for Ctrl-C: prompt, and cheap.
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 
 create_exception!(
     _native,
@@ -22,11 +26,26 @@ create_exception!(
 );
 
 /// Runs `roofsim ARGS...` (without the program name) and returns what the command line
-/// would print and the paths of the files it wrote. The GIL is released while it runs.
+/// would print and the paths of the files it wrote. The job runs on a thread of its own
+/// while this one, the GIL released between looks, checks for signals: on Ctrl-C the job is
+/// asked to stop ([`roofsim::cancel`]), and once it has, `KeyboardInterrupt` is raised,
+/// leaving what the job had written as an interrupted command line does.
 #[pyfunction]
 fn run(py: Python<'_>, args: Vec<String>) -> PyResult<(String, Vec<String>)> {
     let cli = Cli::try_from_args(args).map_err(|error| ConfigError::new_err(error.to_string()))?;
-    let ran = py.detach(|| roofsim::cli::run(&cli.command));
+    let job = std::thread::spawn(move || roofsim::cli::run(&cli.command));
+    while !job.is_finished() {
+        py.detach(|| std::thread::sleep(SIGNAL_CHECK_INTERVAL));
+        if let Err(interrupt) = py.check_signals() {
+            roofsim::cancel::request();
+            let _ = py.detach(|| job.join());
+            roofsim::cancel::clear();
+            return Err(interrupt);
+        }
+    }
+    let ran = job
+        .join()
+        .map_err(|_| RoofsimError::new_err("the roofsim job panicked (a bug; please report it)"))?;
     match ran {
         Ok(ran) => Ok((
             ran.text,

@@ -1,7 +1,9 @@
 """The Python package runs the command line's jobs: same numbers, same errors."""
 
+import _thread
 import json
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -142,3 +144,29 @@ def test_decode_from_python(cli):
     assert result.text == text
     assert result.summary["decode"] == json.loads((out / "summary.json").read_text())["decode"]
     assert len(result.summary["decode"]["token_ms"]) == 2
+
+
+def test_ctrl_c_stops_a_sweep_and_keeps_its_finished_rows(tmp_path):
+    """Ctrl-C during a job raises KeyboardInterrupt once the job stops (before its next
+    point), not when it ends: the sweep.csv holds the finished rows, as after a Ctrl-C of
+    the command line, and the next job runs normally."""
+    spec = (
+        'encoders = ["vision"]\n'
+        "[axes]\n"
+        "tm = { start = 16, end = 1024, step = 16 }\n"
+        "tn = [64, 128, 256, 512, 768, 1024]\n"
+    )
+    spec_path = tmp_path / "spec.toml"
+    spec_path.write_text(spec)
+    out = tmp_path / "out"
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            roofsim.sweep(spec_path, out=out, jobs=1, cameras=1, vision_layers=1)
+    finally:
+        timer.cancel()
+    rows = (out / "sweep.csv").read_text().splitlines()[1:]
+    assert len(rows) < 64 * 6
+    assert not (out / "report.html").exists()
+    assert roofsim.roofline(precision="int8", cameras=1).text

@@ -83,6 +83,10 @@ pub fn sweep(
         progress(written, total);
         Ok::<(), ReportError>(())
     })?;
+    // Asked to stop: the finished rows stay in sweep.csv, as after a Ctrl-C of the command.
+    if crate::cancel::requested() {
+        return Err(crate::sim::SimError::Interrupted.into());
+    }
     let text = std::fs::read_to_string(&csv_path).map_err(ReportError::io(&csv_path))?;
     let batch = inputs.choices.batch;
     let (mut files, mut summary) = finish(spec, batch, &text, out)?;

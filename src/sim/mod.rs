@@ -171,16 +171,21 @@ pub enum SimError {
     Deadlock { unit: String, detail: String },
     #[error(transparent)]
     Lower(#[from] LowerError),
+    /// The caller asked the job to stop ([`crate::cancel`]).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl SimError {
-    /// Whether the input was at fault rather than roofsim (a lowering cycle is a bug).
+    /// Whether the input was at fault rather than roofsim (a lowering cycle is a bug; an
+    /// interruption is neither).
     pub fn is_user_error(&self) -> bool {
         match self {
             SimError::Lower(error) => error.is_user_error(),
             SimError::TimeLimit { .. }
             | SimError::TooManyEvents { .. }
             | SimError::Deadlock { .. } => true,
+            SimError::Interrupted => false,
         }
     }
 }

@@ -144,6 +144,9 @@ fn simulate_unit(
     machine: &Machine,
     sink: &mut dyn TraceSink,
 ) -> Result<GraphSim, SimError> {
+    if crate::cancel::requested() {
+        return Err(SimError::Interrupted);
+    }
     let kernels: Vec<&Kernel> = unit.members.iter().map(|&i| &workload.kernels[i]).collect();
     let labels: Vec<String> = kernels.iter().map(|k| label(k)).collect();
     if design.overlap_kernels() {

@@ -470,7 +470,7 @@ pub fn run_points<E: Send>(
                     let sender = sender.clone();
                     let (next, stop) = (&next, &stop);
                     pool_scope.spawn(move |_| {
-                        while !stop.load(Ordering::Relaxed) {
+                        while !stop.load(Ordering::Relaxed) && !crate::cancel::requested() {
                             let position = next.fetch_add(1, Ordering::Relaxed);
                             let Some(&index) = indices.get(position) else {
                                 break;
