@@ -1291,3 +1291,57 @@ fn endless_files_file_outputs_and_idle_options_are_refused() {
     }
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
 }
+
+/// Two runs never write one folder at once: a run holds `--out` by a lock naming its
+/// process; another run into it is refused while that process lives, and a lock left by a
+/// killed run (a process that is gone) is taken over. The lock leaves with the run.
+#[test]
+fn one_run_at_a_time_writes_a_folder() {
+    let out = tempfile::tempdir().unwrap();
+    let lock = out.path().join(".roofsim.lock");
+    std::fs::write(&lock, std::process::id().to_string()).unwrap();
+    let output = roofsim()
+        .args(["roofline", "--precision", "int8", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("another roofsim run"), "{stderr}");
+    assert_eq!(files_in(out.path()), [".roofsim.lock"]);
+    // No process has this id (Linux allows at most 2^22).
+    std::fs::write(&lock, "4294967295").unwrap();
+    succeeds(&["roofline", "--precision", "int8"], out.path());
+    assert!(!lock.exists());
+    // A run refused after it took a folder it made leaves no folder behind.
+    let made = out.path().join("made");
+    let output = roofsim()
+        .args(["simulate", "--design"])
+        .arg(write_temp("d.toml", &deadlocking_design()).1)
+        .args([
+            "--cameras",
+            "1",
+            "--vision-layers",
+            "1",
+            "--kernels",
+            "vision/fc1_gelu,vision/fc2",
+            "--out",
+        ])
+        .arg(&made)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("deadlock"), "{stderr}");
+    assert!(!made.exists());
+}
+
+/// The MLP stream design with a FIFO too shallow for FC2's reads: refused when lowered.
+fn deadlocking_design() -> String {
+    std::fs::read_to_string("configs/designs/u280-int8-mlp-stream.toml")
+        .unwrap()
+        .replace(
+            "tiling = { tm = 64, tn = 768, tk = 256",
+            "tiling = { tm = 64, tn = 256, tk = 256",
+        )
+}

@@ -61,16 +61,87 @@ fn option_error(option: &str, rule: String) -> Error {
     Error::Config(ConfigError::invalid("command line", option, rule))
 }
 
-/// Readies the output folder before a job writes: refuses a path that is not a folder,
-/// and removes the temporary files an interrupted run left there.
-fn prepare_out(out: &Path) -> Result<(), Error> {
+/// Readies the output folder before a job writes: refuses a path that is not a folder or
+/// that another run is writing to, takes it for this run (see [`OutLock`]) and removes the
+/// temporary files an interrupted run left there.
+fn prepare_out(out: &Path) -> Result<OutLock, Error> {
     if out.exists() && !out.is_dir() {
         return Err(option_error(
             "--out",
             format!("{} is a file, not a folder", out.display()),
         ));
     }
-    Ok(report::remove_partials(out)?)
+    let lock = OutLock::take(out)?;
+    report::remove_partials(out)?;
+    Ok(lock)
+}
+
+/// One run's hold on its output folder, so two runs never mix their files there: a file
+/// `.roofsim.lock` holding the process id, made when the run starts writing and removed
+/// when it ends (with the folder, if the run made it and left it empty). A lock whose
+/// process is gone (a killed run) is taken over.
+#[derive(Debug)]
+struct OutLock {
+    path: PathBuf,
+    made_folder: Option<PathBuf>,
+}
+
+impl OutLock {
+    fn take(out: &Path) -> Result<OutLock, Error> {
+        let made_folder = (!out.exists()).then(|| out.to_path_buf());
+        std::fs::create_dir_all(out).map_err(ReportError::io(out))?;
+        let path = out.join(".roofsim.lock");
+        let held = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+        };
+        let mut file = match held() {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let alive = holder.trim().parse::<u32>().is_ok_and(process_is_alive);
+                if alive {
+                    return Err(option_error(
+                        "--out",
+                        format!(
+                            "another roofsim run (process {}) is writing to {}; wait for it \
+                             or choose another folder",
+                            holder.trim(),
+                            out.display()
+                        ),
+                    ));
+                }
+                std::fs::remove_file(&path).map_err(ReportError::io(&path))?;
+                held().map_err(ReportError::io(&path))?
+            }
+            Err(error) => return Err(ReportError::io(&path)(error).into()),
+        };
+        use std::io::Write as _;
+        write!(file, "{}", std::process::id()).map_err(ReportError::io(&path))?;
+        Ok(OutLock { path, made_folder })
+    }
+}
+
+impl Drop for OutLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        if let Some(folder) = &self.made_folder {
+            // Fails, as it should, unless the run left the folder empty.
+            let _ = std::fs::remove_dir(folder);
+        }
+    }
+}
+
+/// Whether process `pid` runs (Linux: its `/proc` entry; elsewhere assumed, so a lock
+/// there is removed by hand).
+fn process_is_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
 }
 
 /// The model, policy, platform and workload choices every job starts from.
@@ -183,7 +254,7 @@ fn run_roofline(args: &RooflineArgs) -> Result<Ran, Error> {
     } = load_inputs(&args.inputs)?;
     let precisions = precisions_or_default(&args.precision)?;
     let output = pipeline::roofline(&model, policy.as_ref(), &platform, &choices, &precisions)?;
-    prepare_out(&args.out)?;
+    let _lock = prepare_out(&args.out)?;
     write_all(&args.out, &output.files)?;
     let names = output.files.iter().map(|(name, _)| name);
     Ok(Ran::new(output.text, &args.out, names))
@@ -242,7 +313,7 @@ fn run_simulate(args: &SimulateArgs) -> Result<Ran, Error> {
         ));
     }
     let trace_format = args.trace_format.unwrap_or(TraceFormat::Csv);
-    prepare_out(&args.out)?;
+    let _lock = prepare_out(&args.out)?;
     let partial = report::partial_path(&args.out, trace_format.file_name());
     let clock_hz = match &job {
         SimulationJob::Gemm(_, single) => single.clock_hz(),
@@ -423,7 +494,7 @@ fn run_sweep(args: &SweepArgs) -> Result<Ran, Error> {
         resume: args.resume,
         verify: args.verify,
     };
-    prepare_out(&args.out)?;
+    let _lock = prepare_out(&args.out)?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} points  {per_sec}  eta {eta}")
@@ -450,7 +521,7 @@ fn run_merge(out: &Path, inputs: &[PathBuf]) -> Result<Ran, Error> {
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    prepare_out(out)?;
+    let _lock = prepare_out(out)?;
     let outcome = pipeline::merge(&shards, out)?;
     Ok(Ran::new(outcome.summary, out, outcome.written))
 }
@@ -588,7 +659,7 @@ fn run_probe(args: &ProbeArgs) -> Result<Ran, Error> {
         });
     }
     let output = pipeline::probe_hbm(&platform, &design, &probes)?;
-    prepare_out(&args.out)?;
+    let _lock = prepare_out(&args.out)?;
     write_all(&args.out, &output.files)?;
     Ok(Ran::new(
         output.text,
@@ -615,7 +686,7 @@ fn run_analyze(args: &AnalyzeArgs) -> Result<Ran, Error> {
     );
     progress.finish_and_clear();
     let output = output?;
-    prepare_out(&args.out)?;
+    let _lock = prepare_out(&args.out)?;
     write_all(&args.out, &output.files)?;
     let report = args.out.join("report.html");
     let text = format!("{}\nreport: {}\n", output.text, report.display());
