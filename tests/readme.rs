@@ -1,0 +1,125 @@
+//! The README's figures are the tool's: each quoted table row is run again and compared
+//! digit for digit, so the manual cannot drift from what the commands print.
+
+use roofsim::cli::{Cli, run};
+use std::path::Path;
+
+const README: &str = include_str!("../README.md");
+
+/// The rows of the README table whose header line starts with `header`, as cells.
+fn table(header: &str) -> Vec<Vec<String>> {
+    let mut lines = README.lines().skip_while(|line| !line.starts_with(header));
+    assert!(
+        lines.next().is_some(),
+        "no table headed {header:?} in the README"
+    );
+    lines
+        .skip(1)
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// `summary.json` of `roofsim simulate ARGS` written into `out`.
+fn simulate(args: &[&str], out: &Path) -> serde_json::Value {
+    let mut all: Vec<String> = ["simulate", "--out"].map(String::from).to_vec();
+    all.push(out.display().to_string());
+    all.extend(args.iter().map(|arg| arg.to_string()));
+    let cli = Cli::try_from_args(all).unwrap();
+    run(&cli.command).unwrap_or_else(|error| panic!("{args:?}: {error}"));
+    let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The robot-step table: every design's encoders, expert, step, control rates, and the
+/// step with both switches, at the README's decimals.
+#[test]
+fn the_robot_step_table_is_what_the_designs_simulate() {
+    let rows = table("| design | encoders ms | expert ms (per flow step)");
+    assert_eq!(rows.len(), 5);
+    let dir = tempfile::tempdir().unwrap();
+    let overlapped = dir.path().join("overlapped.toml");
+    let default = std::fs::read_to_string("configs/designs/u280-int8.toml").unwrap();
+    std::fs::write(
+        &overlapped,
+        format!("{default}\n[schedule]\noverlap_kernels = true\n"),
+    )
+    .unwrap();
+    for row in rows {
+        let design = match row[0].as_str() {
+            "`u280-int8` + `overlap_kernels`" => overlapped.display().to_string(),
+            name => format!("configs/designs/{}.toml", name.trim_matches('`')),
+        };
+        let step = |switches: &[&str], out: &str| {
+            let mut args = vec!["--design", design.as_str(), "--pipeline", "full"];
+            args.extend(switches);
+            simulate(&args, &dir.path().join(out))["robot_step"].clone()
+        };
+        let plain = step(&[], "plain");
+        let ms = |value: &serde_json::Value, decimals: usize| {
+            format!("{:.*}", decimals, value.as_f64().unwrap())
+        };
+        let measured = [
+            ms(&plain["encoders_ms"], 2),
+            format!(
+                "{} ({})",
+                ms(&plain["expert_ms"], 2),
+                ms(&plain["expert_ms_per_flow_step"], 2)
+            ),
+            ms(&plain["latency_ms"], 2),
+            ms(&plain["chunks_per_s"], 2),
+            ms(&plain["actions_per_s"], 1),
+        ];
+        assert_eq!(row[1..6], measured, "{}", row[0]);
+        if row[6] != "–" {
+            let both = step(&["--cross-kv-once", "--trim-last-text-layer"], "both");
+            assert_eq!(
+                row[6],
+                ms(&both["latency_ms"], 2),
+                "{} with both switches",
+                row[0]
+            );
+        }
+    }
+}
+
+/// The number after `before` in the README (the first occurrence).
+fn quoted(before: &str) -> String {
+    let at = README
+        .find(before)
+        .unwrap_or_else(|| panic!("the README no longer says {before:?}"));
+    README[at + before.len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect()
+}
+
+/// The BERT-base spatial design's prediction and its pipeline model at 512 tokens.
+#[test]
+fn the_bert_design_predicts_what_the_readme_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = simulate(
+        &[
+            "--model",
+            "configs/models/bert-base-uncased.config.json",
+            "--design",
+            "configs/designs/u280-w4a8-bert-spatial.toml",
+            "--language-tokens",
+            "512",
+        ],
+        dir.path(),
+    );
+    let text = &summary["encoders"][0];
+    let clock_hz = 245e6;
+    assert_eq!(
+        quoted("roofsim predicts "),
+        format!("{:.1}", text["ms"].as_f64().unwrap())
+    );
+    let model_ms = text["pipeline_model_cycles"].as_f64().unwrap() / clock_hz * 1e3;
+    assert_eq!(quoted("its pipeline model "), format!("{model_ms:.1}"));
+}
