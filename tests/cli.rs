@@ -866,18 +866,7 @@ fn standalone_siglip_and_llama_configs_run() {
             "--cameras",
         ),
     ] {
-        let out = tempfile::tempdir().unwrap();
-        let output = roofsim()
-            .args(&args)
-            .arg("--out")
-            .arg(out.path())
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8(output.stderr).unwrap();
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.contains(option), "{stderr}");
-        assert!(files_in(out.path()).is_empty());
+        rejects(&args, &[option]);
     }
 }
 
@@ -1246,18 +1235,7 @@ fn weights_beyond_the_hbm_are_refused() {
         ],
         vec!["simulate", "--platform", &small],
     ] {
-        let out = tempfile::tempdir().unwrap();
-        let output = roofsim()
-            .args(&args)
-            .arg("--out")
-            .arg(out.path())
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8(output.stderr).unwrap();
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.contains("field `hbm.capacity_bytes`"), "{stderr}");
-        assert!(files_in(out.path()).is_empty());
+        rejects(&args, &["field `hbm.capacity_bytes`"]);
     }
 }
 

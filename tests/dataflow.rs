@@ -9,7 +9,7 @@ use roofsim::config::platform::{Platform, default_platform};
 use roofsim::sim::{
     Bottleneck, SimError, WorkloadSim, cross_check, pipeline_model, simulate_workload,
 };
-use roofsim::workload::{Workload, WorkloadChoices, build_workload};
+use roofsim::workload::{Workload, WorkloadChoices};
 
 const MLP_STREAM: &str = include_str!("../configs/designs/u280-int8-mlp-stream.toml");
 const SPATIAL: &str = include_str!("../configs/designs/u280-int8-spatial.toml");
@@ -35,14 +35,13 @@ fn workload_of(design: &Design, cameras: u64, kernels: &[&str]) -> Workload {
         fusion: design.fusion(),
         ..WorkloadChoices::default()
     };
-    let options = choices
-        .options(
+    choices
+        .build(
             &default_model(),
             Some(&default_policy()),
             design.precision(),
         )
-        .unwrap();
-    build_workload(&default_model(), &options).unwrap()
+        .unwrap()
 }
 
 fn run(design: &Design, workload: &Workload) -> Result<WorkloadSim, SimError> {

@@ -13,7 +13,7 @@ use roofsim::lower::{ChannelRequest, EdgeKind, KernelGraph, Node, NodeKind, lowe
 use roofsim::sim::array::tile_cycles;
 use roofsim::sim::hbm::{ChannelTiming, TICKS_PER_CYCLE};
 use roofsim::sim::{Bottleneck, KernelSim, NullSink, simulate};
-use roofsim::workload::{Fusion, Workload, WorkloadChoices, build_workload};
+use roofsim::workload::{Fusion, Workload, WorkloadChoices};
 
 fn base() -> (Platform, Design) {
     let platform = default_platform();
@@ -28,14 +28,13 @@ fn smolvla(design: &Design) -> Workload {
         fusion: design.fusion(),
         ..WorkloadChoices::default()
     };
-    let options = choices
-        .options(
+    choices
+        .build(
             &default_model(),
             Some(&default_policy()),
             design.precision(),
         )
-        .unwrap();
-    build_workload(&default_model(), &options).unwrap()
+        .unwrap()
 }
 
 fn changed(design: &Design, platform: &Platform, change: impl FnOnce(&mut RawDesign)) -> Design {

@@ -73,7 +73,7 @@ fn each_kernel_class_takes_its_own_tiles() {
 #[test]
 fn loads_never_run_ahead_of_their_buffers() {
     use crate::config::model::{default_model, default_policy};
-    use crate::workload::{WorkloadChoices, build_workload};
+    use crate::workload::WorkloadChoices;
     let model = default_model();
     let policy = default_policy();
     for fused in [false, true] {
@@ -83,10 +83,9 @@ fn loads_never_run_ahead_of_their_buffers() {
             fusion: design.fusion(),
             ..WorkloadChoices::default()
         };
-        let options = choices
-            .options(&model, Some(&policy), design.precision())
+        let workload = choices
+            .build(&model, Some(&policy), design.precision())
             .unwrap();
-        let workload = build_workload(&model, &options).unwrap();
         for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
             let graph = lower(kernel, &design).unwrap();
             let unbound_loads = graph
@@ -120,7 +119,7 @@ fn loads_never_run_ahead_of_their_buffers() {
 #[test]
 fn transfers_carry_the_unit_of_their_compute() {
     use crate::config::model::{default_model, default_policy};
-    use crate::workload::{WorkloadChoices, build_workload};
+    use crate::workload::WorkloadChoices;
     let model = default_model();
     let policy = default_policy();
     let design = fused_design(true);
@@ -129,10 +128,9 @@ fn transfers_carry_the_unit_of_their_compute() {
         fusion: design.fusion(),
         ..WorkloadChoices::default()
     };
-    let options = choices
-        .options(&model, Some(&policy), design.precision())
+    let workload = choices
+        .build(&model, Some(&policy), design.precision())
         .unwrap();
-    let workload = build_workload(&model, &options).unwrap();
     let mut checked = 0;
     for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
         let graph = lower(kernel, &design).unwrap().graph;
@@ -166,7 +164,7 @@ fn transfers_carry_the_unit_of_their_compute() {
 #[test]
 fn graph_size_bounds_every_lowered_graph() {
     use crate::config::model::{default_model, default_policy};
-    use crate::workload::{WorkloadChoices, build_workload};
+    use crate::workload::WorkloadChoices;
     for fused in [false, true] {
         let design = fused_design(fused);
         for batch in [1, 3] {
@@ -175,14 +173,13 @@ fn graph_size_bounds_every_lowered_graph() {
                 fusion: design.fusion(),
                 ..WorkloadChoices::default()
             };
-            let options = choices
-                .options(
+            let workload = choices
+                .build(
                     &default_model(),
                     Some(&default_policy()),
                     design.precision(),
                 )
                 .unwrap();
-            let workload = build_workload(&default_model(), &options).unwrap();
             for kernel in workload.kernels.iter().filter(|k| k.layer != Some(1)) {
                 let size = graph_size(kernel, &design);
                 let nodes = lower(kernel, &design).unwrap().graph.node_count() as u64;
@@ -216,7 +213,7 @@ fn dot_marks_slot_edges() {
 /// is refused; a GEMM engine takes its order in `tiling`.
 #[test]
 fn a_vector_engine_takes_its_instances_row_blocks_in_the_order_it_is_given() {
-    use crate::workload::{WorkloadChoices, build_workload};
+    use crate::workload::WorkloadChoices;
     let spatial = include_str!("../../configs/designs/u280-int8-spatial.toml");
     let with_order = |order: &str| {
         spatial.replace(
@@ -241,10 +238,9 @@ fn a_vector_engine_takes_its_instances_row_blocks_in_the_order_it_is_given() {
             fusion: design.fusion(),
             ..WorkloadChoices::default()
         };
-        let options = choices
-            .options(&model, Some(&policy), design.precision())
+        let workload = choices
+            .build(&model, Some(&policy), design.precision())
             .unwrap();
-        let workload = build_workload(&model, &options).unwrap();
         let softmax = &workload.kernels[0];
         let chunks = vector::chunk_rows(softmax, &design);
         assert_eq!(&chunks[..3], &first_chunks[..], "{order}");

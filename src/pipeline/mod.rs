@@ -23,7 +23,7 @@ use crate::sim::{
 };
 use crate::workload::{
     Encoder, ExpertSwitches, Pipeline, Workload, WorkloadChoices, WorkloadError, WorkloadOptions,
-    build_workload, single_gemm,
+    single_gemm,
 };
 
 /// Any failure of a job. `Config`, `Workload`, a kernel too large to lower and a `Report`
@@ -99,7 +99,7 @@ pub fn roofline(
     let analyses = precisions
         .iter()
         .map(|&precision| {
-            let workload = build_workload(model, &choices.options(model, policy, precision)?)?;
+            let workload = choices.build(model, policy, precision)?;
             Ok(RooflineAnalysis::new(workload, platform))
         })
         .collect::<Result<Vec<_>, WorkloadError>>()?;
@@ -223,10 +223,7 @@ fn workload_on(
         fusion: design.fusion(),
         ..choices.clone()
     };
-    Ok(build_workload(
-        model,
-        &choices.options(model, policy, design.precision())?,
-    )?)
+    Ok(choices.build(model, policy, design.precision())?)
 }
 
 /// Simulates one GEMM (output `m × n`, reduction `k`) alone on `design` (which

@@ -96,7 +96,7 @@ mod tests {
     use crate::config::design::load_design;
     use crate::config::model::{default_model, default_policy};
     use crate::config::platform::default_platform;
-    use crate::workload::{WorkloadChoices, build_workload};
+    use crate::workload::WorkloadChoices;
 
     const SPATIAL: &str = include_str!("../../configs/designs/u280-int8-spatial.toml");
 
@@ -137,10 +137,9 @@ mod tests {
             ..WorkloadChoices::default()
         };
         let model = default_model();
-        let options = choices
-            .options(&model, Some(&default_policy()), design.precision())
+        let workload = choices
+            .build(&model, Some(&default_policy()), design.precision())
             .unwrap();
-        let workload = build_workload(&model, &options).unwrap();
         let index = |name: &str| {
             let found = workload.kernels.iter().position(|k| k.name == name);
             found.expect(name)

@@ -24,7 +24,7 @@ use crate::sim::{
     Bottleneck, KernelSim, NullSink, SimError, SimTotals, encoder_totals, engine_busy_cycles,
     event_bound, pipeline_model, roofline_seconds, simulate, simulate_workload,
 };
-use crate::workload::{Encoder, Kernel, Workload, WorkloadChoices, build_workload};
+use crate::workload::{Encoder, Kernel, Workload, WorkloadChoices};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -215,10 +215,9 @@ fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, Workload), St
         fusion: design.fusion(),
         ..inputs.choices.clone()
     };
-    let options = choices
-        .options(inputs.model, inputs.policy, design.precision())
+    let mut workload = choices
+        .build(inputs.model, inputs.policy, design.precision())
         .map_err(|e| e.to_string())?;
-    let mut workload = build_workload(inputs.model, &options).map_err(|e| e.to_string())?;
     let wanted = &inputs.spec.kernels;
     workload.retain(|k| {
         inputs.spec.encoders.contains(&k.encoder)
@@ -285,10 +284,7 @@ pub fn check_kernel_filter(inputs: &SweepInputs) -> Result<(), ConfigError> {
             .precision
             .parse()
             .unwrap_or(PrecisionPair::uniform(Precision::Int8));
-        let Ok(options) = choices.options(inputs.model, inputs.policy, precision) else {
-            continue;
-        };
-        let Ok(workload) = build_workload(inputs.model, &options) else {
+        let Ok(workload) = choices.build(inputs.model, inputs.policy, precision) else {
             continue;
         };
         for kernel in workload.kernels {
@@ -552,8 +548,7 @@ mod tests {
             batch: 1,
             ..WorkloadChoices::default()
         };
-        let options = choices.options(&model, Some(&policy), int8).unwrap();
-        let workload = build_workload(&model, &options).unwrap();
+        let workload = choices.build(&model, Some(&policy), int8).unwrap();
         let ln1 = workload.kernels.iter().find(|k| k.name == "ln1").unwrap();
         assert_eq!(cache_key(ln1, &design), cache_key(ln1, &other_tiles));
         for different in [&other_lanes, &other_chunk, &other_clock] {

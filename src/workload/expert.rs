@@ -162,14 +162,13 @@ mod tests {
             switches,
             ..WorkloadChoices::default()
         };
-        let options = choices
-            .options(
+        choices
+            .build(
                 &default_model(),
                 Some(&default_policy()),
                 PrecisionPair::uniform(Precision::Int8),
             )
-            .unwrap();
-        build_workload(&default_model(), &options).unwrap()
+            .unwrap()
     }
 
     fn macs<'a>(kernels: impl Iterator<Item = &'a Kernel>) -> u64 {

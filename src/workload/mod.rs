@@ -367,6 +367,16 @@ pub struct WorkloadChoices {
 }
 
 impl WorkloadChoices {
+    /// The workload these choices give: [`Self::options`], then [`build_workload`].
+    pub fn build(
+        &self,
+        model: &ModelSpec,
+        policy: Option<&PolicySpec>,
+        precision: PrecisionPair,
+    ) -> Result<Workload, WorkloadError> {
+        build_workload(model, &self.options(model, policy, precision)?)
+    }
+
     /// Resolves the choices against the policy (or the model, without a policy); refuses
     /// choices that would apply to nothing (a switch of the full pipeline outside it, cameras
     /// for a model that reads no images). The state token is a smolVLA policy's: without a

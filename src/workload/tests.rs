@@ -202,10 +202,9 @@ fn text_model(config: &str, prefix: u64, decode: u64) -> Workload {
         decode_tokens: decode,
         ..super::WorkloadChoices::default()
     };
-    let options = choices
-        .options(&model, None, PrecisionPair::uniform(Precision::Fp16))
-        .unwrap();
-    build_workload(&model, &options).unwrap()
+    choices
+        .build(&model, None, PrecisionPair::uniform(Precision::Fp16))
+        .unwrap()
 }
 
 /// BERT-base's published 110 M parameters (109,482,240 in transformers' BertModel): what
