@@ -851,6 +851,12 @@ fn standalone_siglip_and_llama_configs_run() {
         stdout.contains("128 text tokens") && stdout.contains("128x512x2048"),
         "{stdout}"
     );
+    // A model that reads no images speaks of no cameras.
+    assert!(
+        stdout.contains("policy none (bare model); batch 1; 128 text tokens = 128 language"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("camera"), "{stdout}");
     assert_eq!(files_in(out.path()), ["roofline.csv", "text_roofline.svg"]);
 
     // Choices that would apply to nothing are refused, naming the option, writing nothing.
@@ -1322,4 +1328,27 @@ fn deadlocking_design() -> String {
             "tiling = { tm = 64, tn = 768, tk = 256",
             "tiling = { tm = 64, tn = 256, tk = 256",
         )
+}
+
+/// A text-only model's simulation counts inferences, not observations of cameras.
+#[test]
+fn a_text_model_runs_inferences() {
+    let out = tempfile::tempdir().unwrap();
+    let stdout = succeeds(
+        &[
+            "simulate",
+            "--model",
+            "configs/models/gpt2-medium.config.json",
+            "--language-tokens",
+            "16",
+            "--text-layers",
+            "1",
+        ],
+        out.path(),
+    );
+    assert!(stdout.contains(" inferences/s (batch 1); HBM"), "{stdout}");
+    assert!(
+        !stdout.contains("camera") && !stdout.contains("observation"),
+        "{stdout}"
+    );
 }

@@ -511,7 +511,7 @@ pub fn simulation_text(
     out.push_str(&expected_clock(design, platform, &sim.bill.slrs).text());
     let ops: f64 = analysis.iter().map(|(_, point)| point.ops).sum();
     if let Some(power) = run_power(sim, design, platform, ops, options.batch) {
-        out.push_str(&power.text());
+        out.push_str(&power.text(analysis.workload.unit_noun()));
     }
     let _ = writeln!(out, "{}", super::table::workload_line(&analysis.workload));
     let _ = writeln!(
@@ -557,8 +557,17 @@ pub fn simulation_text(
         format!("{:.3}", total_s * 1e3),
         "-".into(),
     ]);
+    // Per camera only where there are cameras.
+    let columns = if analysis.workload.reads_images() {
+        3
+    } else {
+        2
+    };
+    for row in &mut rows {
+        row.truncate(columns);
+    }
     out.push_str(&super::table::aligned(
-        &["encoder", "ms per step", "ms per camera"],
+        &["encoder", "ms per step", "ms per camera"][..columns],
         &rows,
     ));
     if design.overlap_kernels() {
@@ -574,12 +583,24 @@ pub fn simulation_text(
         out.push_str(&decode.text());
     }
     let bytes = all.bytes_tiled;
+    // An observation of the robot's cameras, or one input of a model that reads no images.
+    let rate = if analysis.workload.reads_images() {
+        format!(
+            "{:.1} observations/s (batch {}, {} cameras each)",
+            options.batch as f64 / total_s,
+            options.batch,
+            options.cameras
+        )
+    } else {
+        format!(
+            "{:.1} inferences/s (batch {})",
+            options.batch as f64 / total_s,
+            options.batch
+        )
+    };
     let _ = writeln!(
         out,
-        "\n{:.1} observations/s (batch {}, {} cameras each); HBM {:.1} GB/s on average = {:.1}% of the {:.0} GB/s peak",
-        options.batch as f64 / total_s,
-        options.batch,
-        options.cameras,
+        "\n{rate}; HBM {:.1} GB/s on average = {:.1}% of the {:.0} GB/s peak",
         bytes as f64 / total_s / 1e9,
         100.0 * bytes as f64 / total_s / platform.hbm.peak_bandwidth_bytes_per_s(),
         platform.hbm.peak_bandwidth_bytes_per_s() / 1e9

@@ -12,11 +12,18 @@ use std::fmt::Write;
 pub(crate) fn workload_line(workload: &Workload) -> String {
     let options = &workload.options;
     let policy = options.policy.as_deref().unwrap_or("none (bare model)");
+    let vision = workload.encoder_kernels(Encoder::Vision).next().is_some();
+    // Cameras only where there are images to take.
+    let cameras = if workload.reads_images() {
+        format!("{} camera(s), ", options.cameras)
+    } else {
+        String::new()
+    };
     let mut line = format!(
-        "workload: policy {policy}; {} camera(s), batch {}",
-        options.cameras, options.batch
+        "workload: policy {policy}; {cameras}batch {}",
+        options.batch
     );
-    if workload.encoder_kernels(Encoder::Vision).next().is_some() {
+    if vision {
         let _ = write!(line, "; {} vision layers", options.vision_layers);
         let _ = write!(
             line,
@@ -29,14 +36,19 @@ pub(crate) fn workload_line(workload: &Workload) -> String {
         );
     }
     if workload.encoder_kernels(Encoder::Text).next().is_some() {
-        let per_camera = workload.image_tokens / options.cameras;
+        let images = if workload.image_tokens > 0 {
+            let per_camera = workload.image_tokens / options.cameras;
+            format!(
+                "{} image ({} x {per_camera}) + ",
+                workload.image_tokens, options.cameras
+            )
+        } else {
+            String::new()
+        };
         let _ = write!(
             line,
-            "; {} text tokens = {} image ({} x {per_camera}) + {} language + {} state; {} text \
-             layers",
+            "; {} text tokens = {images}{} language + {} state; {} text layers",
             workload.text_tokens,
-            workload.image_tokens,
-            options.cameras,
             options.language_tokens,
             options.state_tokens,
             options.text_layers

@@ -113,13 +113,13 @@ pub fn run_power(
 }
 
 impl RunPower {
-    /// One line for the summary.
-    pub fn text(&self) -> String {
+    /// One line for the summary; `unit` names what the energy is per (an observation).
+    pub fn text(&self, unit: &str) -> String {
         let w = |(low, high): Range| format!("{low:.1}-{high:.1}");
         let (low_mw, high_mw) = scale(self.dsp_w_at_300_mhz, 1e3);
         format!(
             "power: {} W = board static {} + HBM {} + DSPs {} (an assumed {low_mw}-{high_mw} mW \
-             per busy DSP at 300 MHz); {} J per observation; {} GOPS/W\n",
+             per busy DSP at 300 MHz); {} J per {unit}; {} GOPS/W\n",
             w(self.total_w),
             w(self.static_w),
             w(self.hbm_w),

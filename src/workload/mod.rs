@@ -459,6 +459,21 @@ impl Workload {
             .filter(move |kernel| kernel.encoder == encoder)
     }
 
+    /// Whether the workload reads camera images (a vision tower, or the image tokens of
+    /// its prefix): then a run is per observation, else per inference of a text model.
+    pub fn reads_images(&self) -> bool {
+        self.image_tokens > 0 || self.encoder_kernels(Encoder::Vision).next().is_some()
+    }
+
+    /// What one run of the workload is called: an observation or an inference.
+    pub fn unit_noun(&self) -> &'static str {
+        if self.reads_images() {
+            "observation"
+        } else {
+            "inference"
+        }
+    }
+
     /// Distinct `encoder/name` labels, in order of first appearance.
     pub fn labels(&self) -> Vec<String> {
         let mut labels: Vec<String> = Vec::new();
