@@ -1352,3 +1352,21 @@ fn a_text_model_runs_inferences() {
         "{stdout}"
     );
 }
+
+/// A value a config file gave is blamed on that file and field, not on an option the user
+/// never typed: a policy keeping more text layers than the model has.
+#[test]
+fn a_policy_beyond_its_model_names_the_policy() {
+    let policy = std::fs::read_to_string("configs/models/smolvla_base.config.json").unwrap();
+    let edited = policy.replace("\"num_vlm_layers\": 16", "\"num_vlm_layers\": 99");
+    assert_ne!(edited, policy);
+    let (_dir, path) = write_temp("policy.json", &edited);
+    rejects(
+        &["roofline", "--policy", &path],
+        &[
+            &path,
+            "field `num_vlm_layers`",
+            "the model's 32 text layers, found 99",
+        ],
+    );
+}

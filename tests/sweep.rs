@@ -407,6 +407,11 @@ fn bad_sweep_configs_are_rejected() {
         "axes.array_shape",
     );
     rejects(&SWEEP.replace("factor = 2", "factor = 1"), "axes.tk");
+    // A value that is neither a list nor a range says what an axis is (not a type name).
+    rejects(
+        &SWEEP.replace("tm = [64, 128]", "tm = \"abc\""),
+        "expected a list of values, or a range { start, end, step }",
+    );
     rejects(
         &SWEEP.replace("encoders = [\"text\"]", "encoders = [\"audio\"]"),
         "encoders",

@@ -25,7 +25,10 @@ struct RawSweep {
 
 /// A list of values, or a range: `{ start, end, step }` (arithmetic) or `{ start, end, factor }`.
 #[derive(Deserialize, Clone)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected a list of values, or a range { start, end, step } or { start, end, factor }"
+)]
 enum RawAxis<T> {
     List(Vec<T>),
     Range {

@@ -402,6 +402,19 @@ impl WorkloadChoices {
                 return refuse("--trim-last-text-layer", full_only);
             }
         }
+        // The policy's own layer count, blamed on the policy file, not on an option.
+        if let (None, Some(policy), Some(text)) = (self.text_layers, policy, &model.text)
+            && !(1..=text.num_layers).contains(&policy.num_vlm_layers)
+        {
+            return Err(WorkloadError::Config {
+                file: policy.source.clone(),
+                field: "num_vlm_layers",
+                rule: format!(
+                    "must be between 1 and the model's {} text layers, found {}",
+                    text.num_layers, policy.num_vlm_layers
+                ),
+            });
+        }
         if self.cameras.is_some() && model.vision.is_none() {
             return refuse(
                 "--cameras",
@@ -584,4 +597,11 @@ pub enum WorkloadError {
     /// A count is out of range; `option` is the command-line option or config field.
     #[error("{option}: {rule}")]
     Invalid { option: &'static str, rule: String },
+    /// A value a config file gave (not an option) does not fit the model.
+    #[error("{file}: field `{field}`: {rule}")]
+    Config {
+        file: String,
+        field: &'static str,
+        rule: String,
+    },
 }
