@@ -1,6 +1,6 @@
 //! Where the model's parameters live: do they fit HBM, and how much SRAM does one layer need?
 
-use crate::config::model::ModelSpec;
+use crate::config::model::{ModelSpec, TextFamily};
 use crate::config::platform::Platform;
 use crate::config::precision::Precision;
 use crate::workload::{Encoder, Workload};
@@ -79,10 +79,36 @@ pub fn memory_summary(
         }
     }
     if let Some(text) = &model.text {
+        // Lookups, not kernels: the token table, learned positions and token types.
+        let learned = matches!(text.family, TextFamily::Gpt2 | TextFamily::Bert);
+        let positions = if learned { text.max_positions } else { 0 };
+        let types = if text.family == TextFamily::Bert {
+            text.type_vocab_size
+        } else {
+            0
+        };
         groups.push(ParameterGroup {
             name: "text embeddings".into(),
-            parameters: text.vocab_size * text.hidden_size,
+            parameters: (text.vocab_size + positions + types) * text.hidden_size,
         });
+        // A bare model's weights no kernel here reads: its final norm and untied LM head
+        // (unless tokens are generated, which run them) and BERT's pooler.
+        if workload.options.policy.is_none() && workload.parameters(Encoder::Decode) == 0 {
+            let hidden = text.hidden_size;
+            let parameters = match text.family {
+                TextFamily::Llama => hidden,
+                TextFamily::Gpt2 => 2 * hidden,
+                TextFamily::Bert => hidden * hidden + hidden,
+            } + if text.tie_word_embeddings || text.family == TextFamily::Bert {
+                0
+            } else {
+                text.vocab_size * hidden
+            };
+            groups.push(ParameterGroup {
+                name: "text head (not run)".into(),
+                parameters,
+            });
+        }
     }
     MemorySummary {
         groups,
@@ -105,7 +131,7 @@ mod tests {
         let model = default_model();
         let policy = default_policy();
         let options = WorkloadOptions {
-            policy: None,
+            policy: Some(policy.source.clone()),
             cameras: policy.cameras,
             language_tokens: policy.language_tokens,
             state_tokens: policy.state_tokens,
@@ -136,5 +162,50 @@ mod tests {
         assert!(summary.fits_hbm(Precision::Fp32));
         assert!(summary.sram_share(text_layer, Precision::Int8) < 0.25);
         assert!(summary.sram_share(&summary.total(), Precision::Int8) > 1.0);
+    }
+
+    /// The table's total of a bare text model is the reference implementation's parameter
+    /// count (transformers' `num_parameters()`): Llama-2-7B 6,738,415,616 (its untied LM
+    /// head and final norm not run by a prefill), BERT-base 109,482,240 (positions, token
+    /// types and the pooler), GPT-2 medium 354,823,168 (positions; the LM head tied).
+    #[test]
+    fn bare_text_models_hold_their_published_parameter_counts() {
+        use crate::config::Source;
+        use crate::config::model::load_model;
+        use crate::workload::WorkloadChoices;
+        for (name, text, published) in [
+            (
+                "llama",
+                include_str!("../../configs/models/llama-2-7b.config.json"),
+                6_738_415_616,
+            ),
+            (
+                "bert",
+                include_str!("../../configs/models/bert-base-uncased.config.json"),
+                109_482_240,
+            ),
+            (
+                "gpt2",
+                include_str!("../../configs/models/gpt2-medium.config.json"),
+                354_823_168,
+            ),
+        ] {
+            let model = load_model(&Source::built_in(name, text)).unwrap();
+            let choices = WorkloadChoices {
+                batch: 1,
+                language_tokens: Some(16),
+                ..WorkloadChoices::default()
+            };
+            let workload = choices
+                .build(&model, None, PrecisionPair::uniform(Precision::Fp16))
+                .unwrap();
+            let summary = memory_summary(&model, &workload, &default_platform());
+            assert_eq!(
+                summary.total().parameters,
+                published,
+                "{name}: {:?}",
+                summary.groups
+            );
+        }
     }
 }
