@@ -74,7 +74,7 @@ impl Produced {
 /// kernel at unit position `consumer`, as (producer position, tile) pairs; and whether the
 /// unit's kernels wrote all of the block (else part of it was in memory before).
 pub(super) fn needed_tiles(
-    produced: &[Option<Produced>],
+    produced: &[Produced],
     consumer: usize,
     access: &Access,
     block: Block,
@@ -86,7 +86,7 @@ pub(super) fn needed_tiles(
         let Some(producer) = consumer.checked_sub(piece.back as usize) else {
             return;
         };
-        let Some(output) = produced.get(producer).and_then(Option::as_ref) else {
+        let Some(output) = produced.get(producer) else {
             return;
         };
         tiles.clear();
@@ -98,25 +98,23 @@ pub(super) fn needed_tiles(
 }
 
 impl Lowering<'_> {
-    /// Makes `node`, a read, wait for the producer tiles it needs: a `Link` edge from each, or `Sync` when it gathers several
-    /// tiles of one producer (a row over all its key tiles). Streams record the read.
+    /// Makes `node`, a read, wait for the producer tiles it needs (`needed`, grouped by
+    /// producer): a `Link` edge from each, or `Sync` when it gathers several tiles of one
+    /// producer (a row over all its key tiles). Streams record the read.
     pub(super) fn wait_for(&mut self, node: NodeIndex, needed: &[(usize, usize)]) {
         for stream in &mut self.streams {
             stream.read(needed, node);
         }
-        for &(producer, tile) in needed {
-            let gathers = needed.iter().filter(|n| n.0 == producer).count() > 1;
-            let kind = if gathers {
+        for group in needed.chunk_by(|a, b| a.0 == b.0) {
+            let kind = if group.len() > 1 {
                 EdgeKind::Sync
             } else {
                 EdgeKind::Link
             };
-            let from = self.produced[producer]
-                .as_ref()
-                .expect("needed tiles come from produced outputs")
-                .tiles[tile]
-                .node;
-            self.graph.add_edge(from, node, kind);
+            for &(producer, tile) in group {
+                let from = self.produced[producer].tiles[tile].node;
+                self.graph.add_edge(from, node, kind);
+            }
         }
     }
 
@@ -231,12 +229,12 @@ mod tests {
             let cols = (c0 % width, (c0 % width + cols).min(width));
             let read = if transposed_read { (rows, cols) } else { (rows, (0, width)) };
             let producer_tiles = tiles(producer_rows, producer_cols, tm, tn);
-            let produced = vec![Some(Produced::new(
+            let produced = vec![Produced::new(
                 producer_tiles
                     .iter()
                     .map(|&block| OutputTile { block, node: NodeIndex::new(0) })
                     .collect(),
-            ))];
+            )];
             let block = access.tensor_block(batch, 0, read);
             let (found, complete) = needed_tiles(&produced, 1, &access, block);
             let found: BTreeSet<(usize, usize)> = found.into_iter().collect();
@@ -266,9 +264,9 @@ mod tests {
             let c = (c0 % (q + k), (c0 % (q + k) + cols).min(q + k));
             let q_tiles = tiles(rows_total, q, tm, tn);
             let k_tiles = tiles(rows_total, k, tm, tn);
-            let made = |blocks: &[Block]| Some(Produced::new(
+            let made = |blocks: &[Block]| Produced::new(
                 blocks.iter().map(|&block| OutputTile { block, node: NodeIndex::new(0) }).collect(),
-            ));
+            );
             let produced = vec![made(&q_tiles), made(&k_tiles)];
             let (found, complete) = needed_tiles(&produced, 2, &access, (r, c));
             let found: BTreeSet<(usize, usize)> = found.into_iter().collect();

@@ -193,7 +193,7 @@ struct Lowering<'a> {
     /// The kernel the nodes being added belong to: its position in the unit.
     kernel: u32,
     /// Per earlier kernel of the unit, its output tiles (what later reads wait for).
-    produced: Vec<Option<Produced>>,
+    produced: Vec<Produced>,
     /// Per earlier kernel of the unit, the link its output reaches the kernel being
     /// lowered by (HBM without one).
     links_in: Vec<Via>,
@@ -422,9 +422,7 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
             };
             lowering.links_in[producer] = link.via;
             if link.via == Via::Stream {
-                let tiles = lowering.produced[producer]
-                    .as_ref()
-                    .map_or(0, |p| p.tiles.len());
+                let tiles = lowering.produced[producer].tiles.len();
                 let name = format!("{} -> {}", labels[producer], labels[position]);
                 let stream = Stream::new(producer, tiles, link.depth_tiles, name);
                 lowering.streams.push(stream);
@@ -435,7 +433,7 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
         if let Some(error) = lowering.error.take() {
             return Err(error);
         }
-        lowering.produced.push(Some(Produced::new(outputs)));
+        lowering.produced.push(Produced::new(outputs));
     }
     stream::close(
         &mut lowering.graph,

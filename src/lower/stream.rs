@@ -80,7 +80,7 @@ impl Stream {
 /// a deadlock), naming the smallest depth that runs.
 pub(super) fn close(
     graph: &mut DiGraph<Node, EdgeKind>,
-    produced: &[Option<Produced>],
+    produced: &[Produced],
     streams: &[Stream],
     file: &str,
 ) -> Result<(), LowerError> {
@@ -89,12 +89,7 @@ pub(super) fn close(
         link: stream.name.clone(),
         rule,
     };
-    let tiles = |stream: &Stream| {
-        &produced[stream.producer]
-            .as_ref()
-            .expect("a stream's producer was lowered")
-            .tiles
-    };
+    let tiles = |stream: &Stream| &produced[stream.producer].tiles;
     let edges_at = |stream: &Stream, depth: u64| {
         stream
             .fifo_edges(tiles(stream), depth)
@@ -186,7 +181,7 @@ mod tests {
 
     /// A producer of `count` tiles in a chain (each push after the one before, as one
     /// engine's reduction chain orders them), and its produced output.
-    fn producer(graph: &mut DiGraph<Node, EdgeKind>, count: u64) -> Vec<Option<Produced>> {
+    fn producer(graph: &mut DiGraph<Node, EdgeKind>, count: u64) -> Vec<Produced> {
         let mut tiles = Vec::new();
         let mut previous = None;
         for t in 0..count {
@@ -200,7 +195,7 @@ mod tests {
                 node: push,
             });
         }
-        vec![Some(Produced::new(tiles))]
+        vec![Produced::new(tiles)]
     }
 
     /// Reads in order, one tile each: at depth d, tile t waits for the read of tile t - d
@@ -210,7 +205,7 @@ mod tests {
         for depth in 1..=4u64 {
             let mut graph = DiGraph::new();
             let produced = producer(&mut graph, 5);
-            let tiles = &produced[0].as_ref().unwrap().tiles;
+            let tiles = &produced[0].tiles;
             let mut stream = Stream::new(0, 5, depth, "p -> c".into());
             let reads: Vec<NodeIndex> = (0..5)
                 .map(|t| {
@@ -237,7 +232,7 @@ mod tests {
         let build = |depth: u64| {
             let mut graph = DiGraph::new();
             let produced = producer(&mut graph, 6);
-            let tiles = produced[0].as_ref().unwrap().tiles.clone();
+            let tiles = produced[0].tiles.clone();
             let mut stream = Stream::new(0, 6, depth, "p -> c".into());
             for needed in [vec![0, 3], vec![1, 2], vec![4], vec![5]] {
                 let read = node(&mut graph, "read");
@@ -271,7 +266,7 @@ mod tests {
         let build = |depth: u64| {
             let mut graph = DiGraph::new();
             let produced = producer(&mut graph, 3);
-            let tiles = produced[0].as_ref().unwrap().tiles.clone();
+            let tiles = produced[0].tiles.clone();
             let mut stream = Stream::new(0, 3, depth, "p -> c".into());
             let mut previous: Option<NodeIndex> = None;
             for t in [2usize, 0, 1] {
@@ -301,7 +296,7 @@ mod tests {
     fn a_tile_never_read_is_refused() {
         let mut graph = DiGraph::new();
         let produced = producer(&mut graph, 3);
-        let tiles = produced[0].as_ref().unwrap().tiles.clone();
+        let tiles = produced[0].tiles.clone();
         let mut stream = Stream::new(0, 3, 1, "p -> c".into());
         let read = node(&mut graph, "read");
         graph.add_edge(tiles[1].node, read, EdgeKind::Link);
