@@ -203,8 +203,6 @@ struct Lowering<'a> {
     output_via: Via,
     /// The output tiles of the kernel being lowered, in the order they are made.
     outputs: Vec<OutputTile>,
-    /// The first link that cannot work, found while lowering.
-    error: Option<LowerError>,
 }
 
 impl<'a> Lowering<'a> {
@@ -221,7 +219,6 @@ impl<'a> Lowering<'a> {
             streams: Vec::new(),
             output_via: Via::Hbm,
             outputs: Vec::new(),
-            error: None,
         }
     }
 
@@ -430,9 +427,6 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
         }
         let outputs = lower_into(&mut lowering, kernel);
         streams.append(&mut lowering.streams);
-        if let Some(error) = lowering.error.take() {
-            return Err(error);
-        }
         lowering.produced.push(Produced::new(outputs));
     }
     stream::close(
