@@ -435,4 +435,35 @@ mod tests {
             }
         }
     }
+
+    /// FR-FCFS inside a transfer: with row 5 of bank (0, 0) left open by an earlier read, a
+    /// tile whose two rows there are row 4 then row 5 is served hit first, one row switch,
+    /// as the two reads issued hit first; in arrival order it would switch twice.
+    #[test]
+    fn a_tile_serves_its_row_hits_first() {
+        let (platform, design) = setup();
+        let timing = platform.hbm.dram.expect("the U280 has a bank-level model");
+        let row = |r: u64| r * timing.row_bytes * timing.banks();
+        let read = |r: u64| ChannelRequest::contiguous(0, row(r), 32, 1);
+        let run = |then: &[ChannelRequest]| {
+            let mut memory = Dram::new(timing, DramSetup::new(&platform, &design), 1);
+            memory.transfer(&[read(5)], 0, 0, 0, false);
+            then.iter()
+                .map(|request| memory.transfer(&[*request], 0, 1000, 0, false))
+                .max()
+                .unwrap()
+        };
+        let tile = ChannelRequest {
+            channel: 0,
+            pieces: 2,
+            bytes: 64,
+            bursts: 2,
+            address: row(4) as u32,
+            pitch_bytes: row(1) as u32,
+        };
+        let hit_first = run(&[read(5), read(4)]);
+        let in_order = run(&[read(4), read(5)]);
+        assert!(in_order > hit_first, "{in_order} <= {hit_first}");
+        assert_eq!(run(&[tile]), hit_first);
+    }
 }
