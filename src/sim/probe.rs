@@ -466,4 +466,27 @@ mod tests {
         assert!(in_order > hit_first, "{in_order} <= {hit_first}");
         assert_eq!(run(&[tile]), hit_first);
     }
+
+    /// A port keeps at most `outstanding` bursts in flight: with one, reads to four idle
+    /// banks of four bank groups follow each other, each issued when the one before is
+    /// back, so the fourth ends four single reads after the start (two in flight would end
+    /// near half that).
+    #[test]
+    fn one_outstanding_burst_at_a_time() {
+        let (platform, design) = setup();
+        let timing = platform.hbm.dram.expect("the U280 has a bank-level model");
+        let mut setup = DramSetup::new(&platform, &design);
+        setup.outstanding = 1;
+        let columns = timing.row_bytes / timing.column_bytes;
+        let group =
+            |g: u64| ((g / 2) * timing.banks_per_group * columns * 2 + g % 2) * timing.column_bytes;
+        let read = |g: u64| ChannelRequest::contiguous(0, group(g), 32, 1);
+        let one = Dram::new(timing, setup, 1).transfer(&[read(0)], 0, 0, 0, false);
+        let mut memory = Dram::new(timing, setup, 1);
+        let four = (0..4)
+            .map(|g| memory.transfer(&[read(g)], 0, 0, 0, false))
+            .max()
+            .unwrap();
+        assert!(four.abs_diff(4 * one) <= 4, "{four} vs 4 x {one}");
+    }
 }
