@@ -1370,3 +1370,49 @@ fn a_policy_beyond_its_model_names_the_policy() {
         ],
     );
 }
+
+/// The probe blames only what was given: the design's outstanding requests beyond the
+/// probe's 256 name the design's field, and the default stride shrinks to a small working
+/// set instead of blaming --stride-bytes, never typed.
+#[test]
+fn the_probe_blames_what_was_given() {
+    let design = std::fs::read_to_string("configs/designs/u280-int8.toml").unwrap();
+    let busy = design.replace("outstanding_requests = 32", "outstanding_requests = 512");
+    assert_ne!(busy, design);
+    let (_dir, path) = write_temp("busy.toml", &busy);
+    rejects(
+        &["probe", "hbm", "--design", &path],
+        &[
+            &path,
+            "field `hbm.outstanding_requests`",
+            "pass --outstanding N",
+        ],
+    );
+    let out = tempfile::tempdir().unwrap();
+    succeeds(
+        &[
+            "probe",
+            "hbm",
+            "--pattern",
+            "strided",
+            "--working-set-bytes",
+            "1024",
+            "--burst-bytes",
+            "64",
+            "--channels",
+            "1",
+        ],
+        out.path(),
+    );
+    rejects(
+        &[
+            "probe",
+            "hbm",
+            "--working-set-bytes",
+            "1024",
+            "--stride-bytes",
+            "2048",
+        ],
+        &["--stride-bytes", "between 1 and 1024"],
+    );
+}

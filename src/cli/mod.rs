@@ -93,9 +93,10 @@ pub struct ProbeArgs {
     /// Bytes per request, 32 to 512 in steps of 32 [default: 32, 64, 128, 256, 512]
     #[arg(long, value_name = "B")]
     pub burst_bytes: Option<u64>,
-    /// Distance between consecutive requests of the strided pattern
-    #[arg(long, value_name = "S", default_value_t = 4096)]
-    pub stride_bytes: u64,
+    /// Distance between consecutive requests of the strided pattern [default: 4096, or the
+    /// working set when that is smaller]
+    #[arg(long, value_name = "S")]
+    pub stride_bytes: Option<u64>,
     /// Address range of each channel the requests stay in (at most a pseudo-channel)
     #[arg(long, value_name = "W", default_value_t = 256 << 20)]
     pub working_set_bytes: u64,

@@ -530,6 +530,12 @@ fn run_merge(out: &Path, inputs: &[PathBuf]) -> Result<Ran, Error> {
 /// full rate, so refresh is averaged in, and keeps the 32-channel grid fast.
 const PROBE_BYTES_PER_CHANNEL: u64 = 2 << 20;
 
+/// The probe's stride when none is given.
+const DEFAULT_PROBE_STRIDE_BYTES: u64 = 4096;
+
+/// The most requests in flight per port the probe models.
+const MAX_PROBE_OUTSTANDING: u64 = 256;
+
 fn run_probe(args: &ProbeArgs) -> Result<Ran, Error> {
     let platform = pipeline::platform_or_default(args.design.platform.as_deref())?;
     let design = pipeline::design_or_default(args.design.design.as_deref(), &platform)?;
@@ -601,17 +607,35 @@ fn run_probe(args: &ProbeArgs) -> Result<Ran, Error> {
         args.working_set_bytes,
         512..=channel_capacity,
     )?;
-    let stride = check("--stride-bytes", args.stride_bytes, 1..=working_set)?;
+    // A stride given is checked; the default shrinks to a small working set.
+    let stride = match args.stride_bytes {
+        Some(stride) => check("--stride-bytes", stride, 1..=working_set)?,
+        None => DEFAULT_PROBE_STRIDE_BYTES.min(working_set),
+    };
     let channel_counts = match args.channels {
         Some(channels) => vec![check("--channels", channels, 1..=platform.hbm.channels)?],
         None => vec![1, platform.hbm.channels],
     };
-    let outstanding = check(
-        "--outstanding",
-        args.outstanding
-            .unwrap_or(design.placement().outstanding_requests),
-        1..=256,
-    )?;
+    // The design's own count when none is given: then a count beyond the probe's range is
+    // the design's field to blame.
+    let outstanding = match args.outstanding {
+        Some(outstanding) => check("--outstanding", outstanding, 1..=MAX_PROBE_OUTSTANDING)?,
+        None => {
+            let outstanding = design.placement().outstanding_requests;
+            if outstanding > MAX_PROBE_OUTSTANDING {
+                return Err(ConfigError::invalid(
+                    design.source(),
+                    "hbm.outstanding_requests",
+                    format!(
+                        "the probe models at most {MAX_PROBE_OUTSTANDING} outstanding requests \
+                         per port, found {outstanding}; pass --outstanding N"
+                    ),
+                )
+                .into());
+            }
+            outstanding
+        }
+    };
     if !(0.0..=1.0).contains(&args.write_share) {
         return Err(option_error(
             "--write-share",
