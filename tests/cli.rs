@@ -1416,3 +1416,30 @@ fn the_probe_blames_what_was_given() {
         &["--stride-bytes", "between 1 and 1024"],
     );
 }
+
+/// The largest decode the README allows (8,192 tokens × 1 layer of Llama-2-7B) ran 18
+/// minutes; it is now refused before it starts, its events counted, naming what to lower.
+#[test]
+fn a_decode_beyond_the_event_limit_is_refused_at_once() {
+    rejects(
+        &[
+            "simulate",
+            "--model",
+            "configs/models/llama-2-7b.config.json",
+            "--design",
+            "configs/designs/u280-w4a8-gemv.toml",
+            "--language-tokens",
+            "127",
+            "--state-tokens",
+            "0",
+            "--decode",
+            "8192",
+            "--text-layers",
+            "1",
+        ],
+        &[
+            "would simulate 146033021 events (limit 16777216)",
+            "--decode",
+        ],
+    );
+}

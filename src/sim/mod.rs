@@ -164,7 +164,7 @@ pub enum SimError {
     /// The distinct layers would take more events than the run allows.
     #[error(
         "the run would simulate {events} events (limit {limit}); raise --max-events, or use \
-         larger tiles or a smaller --batch"
+         fewer tokens (--decode, --language-tokens), larger tiles or a smaller --batch"
     )]
     TooManyEvents { events: u64, limit: u64 },
     /// Nothing can run and work remains: a stream FIFO or buffer the nodes wait on in a
