@@ -151,28 +151,59 @@ pub fn remove_partials(dir: &Path) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// Writes every file into `dir`, or none: each goes to a temporary name first and all are
-/// renamed only once every write has succeeded.
+/// Writes every file into `dir`, or none: each goes to a temporary name first, and only once
+/// every write has succeeded are they moved in place, the files they replace set aside; if a
+/// move fails, the moved files are taken back and the set-aside ones restored, so the folder
+/// holds the whole old set or the whole new one.
 pub fn write_all(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), ReportError> {
     std::fs::create_dir_all(dir).map_err(ReportError::io(dir))?;
     let mut staged = Vec::new();
-    let result = files.iter().try_for_each(|(name, bytes)| {
+    let mut result = files.iter().try_for_each(|(name, bytes)| {
         let temporary = partial_path(dir, name);
         staged.push(temporary.clone());
         std::fs::write(&temporary, bytes).map_err(ReportError::io(&temporary))
     });
-    let result = result.and_then(|()| {
-        files
+    // Per file moved in: its path, and where the file it replaced was set aside.
+    let mut moved: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    if result.is_ok() {
+        result = files
             .iter()
             .zip(&staged)
             .try_for_each(|((name, _), temporary)| {
                 let path = dir.join(name);
-                std::fs::rename(temporary, &path).map_err(ReportError::io(&path))
-            })
-    });
+                let aside = partial_path(dir, &format!("{name}.old"));
+                let replaced = path.is_file();
+                if replaced {
+                    std::fs::rename(&path, &aside).map_err(ReportError::io(&path))?;
+                }
+                let aside = replaced.then_some(aside);
+                if let Err(error) = std::fs::rename(temporary, &path) {
+                    if let Some(aside) = &aside {
+                        let _ = std::fs::rename(aside, &path);
+                    }
+                    return Err(ReportError::io(&path)(error));
+                }
+                moved.push((path, aside));
+                Ok(())
+            });
+    }
     if result.is_err() {
+        for (path, aside) in moved.iter().rev() {
+            match aside {
+                Some(aside) => {
+                    let _ = std::fs::rename(aside, path);
+                }
+                None => {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
         for temporary in &staged {
             let _ = std::fs::remove_file(temporary);
+        }
+    } else {
+        for aside in moved.iter().filter_map(|(_, aside)| aside.as_ref()) {
+            let _ = std::fs::remove_file(aside);
         }
     }
     result
@@ -217,4 +248,43 @@ pub(crate) fn default_run() -> (
         &|| {},
     );
     (output.unwrap(), design, platform)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A set is written whole or not at all: when one file cannot be moved in (its name is
+    /// taken by a folder), the files already moved are taken back and the old ones restored,
+    /// and no temporary file stays.
+    #[test]
+    fn a_set_that_fails_midway_leaves_the_old_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        write_all(
+            path,
+            &[("a.csv", b"old".to_vec()), ("c.csv", b"old".to_vec())],
+        )
+        .unwrap();
+        std::fs::create_dir(path.join("b.csv")).unwrap();
+        std::fs::write(path.join("b.csv").join("keep"), "x").unwrap();
+        let new = [
+            ("a.csv", b"new".to_vec()),
+            ("b.csv", b"new".to_vec()),
+            ("c.csv", b"new".to_vec()),
+        ];
+        assert!(write_all(path, &new).is_err());
+        let read = |name: &str| std::fs::read_to_string(path.join(name)).unwrap();
+        assert_eq!((read("a.csv"), read("c.csv")), ("old".into(), "old".into()));
+        let mut names: Vec<String> = std::fs::read_dir(path)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.csv", "b.csv", "c.csv"]);
+        // Once the name is free, the whole new set goes in.
+        std::fs::remove_dir_all(path.join("b.csv")).unwrap();
+        write_all(path, &new).unwrap();
+        assert_eq!((read("a.csv"), read("b.csv")), ("new".into(), "new".into()));
+    }
 }
