@@ -123,3 +123,95 @@ fn the_bert_design_predicts_what_the_readme_says() {
     let model_ms = text["pipeline_model_cycles"].as_f64().unwrap() / clock_hz * 1e3;
     assert_eq!(quoted("its pipeline model "), format!("{model_ms:.1}"));
 }
+
+/// The README paragraph that starts with `start`, and where `label` stands in it.
+fn paragraph_at<'a>(start: &str, label: &str) -> (&'a str, usize) {
+    let from = README
+        .find(start)
+        .unwrap_or_else(|| panic!("the README no longer says {start:?}"));
+    let text = &README[from..];
+    let text = &text[..text.find("\n\n").unwrap_or(text.len())];
+    let at = text
+        .find(label)
+        .unwrap_or_else(|| panic!("{start:?} no longer says {label:?}"));
+    (text, at)
+}
+
+fn is_numeric(c: &char) -> bool {
+    c.is_ascii_digit() || *c == '.'
+}
+
+/// The number right after `label` in the README paragraph that starts with `start`.
+fn quoted_in(start: &str, label: &str) -> f64 {
+    let (text, at) = paragraph_at(start, label);
+    let number: String = text[at + label.len()..]
+        .chars()
+        .take_while(is_numeric)
+        .collect();
+    number.parse().unwrap()
+}
+
+/// The number right before `label` in the README paragraph that starts with `start`.
+fn quoted_before(start: &str, label: &str) -> f64 {
+    let (text, at) = paragraph_at(start, label);
+    let reversed: String = text[..at].chars().rev().take_while(is_numeric).collect();
+    reversed.chars().rev().collect::<String>().parse().unwrap()
+}
+
+/// The default run's figures in the example section: per-camera vision and connector, text,
+/// the observation, its rate, and the bank-level HBM's observation.
+#[test]
+fn the_default_runs_figures_are_the_tools() {
+    let paragraph = "Simulated on the built-in design";
+    let dir = tempfile::tempdir().unwrap();
+    let summary = simulate(&[], &dir.path().join("fast"));
+    let encoder = |summary: &serde_json::Value, name: &str, field: &str| {
+        let encoders = summary["encoders"].as_array().unwrap();
+        let found = encoders.iter().find(|e| e["encoder"] == name).unwrap();
+        found[field].as_f64().unwrap()
+    };
+    let round = |value: f64, decimals: i32| {
+        let scale = 10f64.powi(decimals);
+        (value * scale).round() / scale
+    };
+    let checks = [
+        ("vision ", encoder(&summary, "vision", "ms_per_camera"), 1),
+        (
+            "connector ",
+            encoder(&summary, "connector", "ms_per_camera"),
+            2,
+        ),
+        ("text ", encoder(&summary, "text", "ms"), 1),
+        (
+            "per observation of 3 cameras (",
+            summary["total"]["observations_per_s"].as_f64().unwrap(),
+            1,
+        ),
+    ];
+    for (label, measured, decimals) in checks {
+        assert_eq!(
+            quoted_in(paragraph, label),
+            round(measured, decimals),
+            "{label}"
+        );
+    }
+    let observation = summary["total"]["ms"].as_f64().unwrap();
+    assert_eq!(
+        quoted_before(paragraph, " ms\nper observation"),
+        round(observation, 1)
+    );
+    let design = std::fs::read_to_string("configs/designs/u280-int8.toml").unwrap();
+    let bank = design.replacen("memory = \"hbm\"", "memory = \"dram\"", 1);
+    assert_ne!(bank, design);
+    let path = dir.path().join("bank.toml");
+    std::fs::write(&path, bank).unwrap();
+    let summary = simulate(
+        &["--design", path.to_str().unwrap()],
+        &dir.path().join("bank"),
+    );
+    let measured = summary["total"]["ms"].as_f64().unwrap();
+    assert_eq!(
+        quoted_in(paragraph, "on the bank-level HBM "),
+        round(measured, 1)
+    );
+}
