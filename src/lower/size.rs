@@ -12,8 +12,11 @@ use crate::workload::{Direction, Kernel, Op};
 pub const MAX_GRAPH_NODES: u64 = 200_000;
 
 /// The most nodes the graph of one unit of overlapping kernels (a layer, or an encoder with
-/// `overlap_layers`) may have: at the measured ~260 bytes per node, about 100 MB, so the
-/// units in flight on this 2-core machine stay under 256 MB.
+/// `overlap_layers`) may have: at the measured ~260 bytes per node of the graph alone, about
+/// 100 MB. A whole run near the cap takes more (~480 bytes per node with the access maps'
+/// tiles, the run's scratch and its results: the spatial design's full step at 2,000
+/// language tokens peaks at 253 MB for 509 k events), so a memory estimate, not this count,
+/// is what should bound it.
 pub const MAX_UNIT_NODES: u64 = 400_000;
 
 /// The most contiguous row segments one kernel's transfers may be cut into (lowering time).
