@@ -5,6 +5,8 @@
 //! A job returns what to print and which files it wrote; printing, progress on a terminal and
 //! exit codes belong to the caller.
 
+mod out;
+mod probe;
 mod run;
 
 pub use run::{Ran, run};

@@ -1,8 +1,9 @@
 //! The jobs behind each command: validate every option, run, write the output folder whole.
 
+use super::out::prepare_out;
+use super::probe::run_probe;
 use super::{
-    AnalyzeArgs, Command, InputArgs, LowerArgs, ProbeArgs, RooflineArgs, SimulateArgs, SweepArgs,
-    TraceFormat,
+    AnalyzeArgs, Command, InputArgs, LowerArgs, RooflineArgs, SimulateArgs, SweepArgs, TraceFormat,
 };
 use crate::config::design::clock::expected_clock;
 use crate::config::design::{Dataflow, Design, MemoryModel};
@@ -15,7 +16,6 @@ use crate::lower::to_dot;
 use crate::pipeline::{self, Error, MergeInput, ModelInputs, SweepOptions};
 use crate::report::{self, ReportError, write_all};
 use crate::sim::TraceSink;
-use crate::sim::probe::{Pattern, Probe, ProbeMemory};
 use crate::sweep::{SweepInputs, SweepMeta};
 use crate::trace::{ChromeTrace, CsvTrace, TraceFile};
 use crate::workload::{ExpertSwitches, WorkloadChoices};
@@ -31,7 +31,11 @@ pub struct Ran {
 }
 
 impl Ran {
-    fn new(text: String, out: &Path, names: impl IntoIterator<Item = impl AsRef<Path>>) -> Ran {
+    pub(super) fn new(
+        text: String,
+        out: &Path,
+        names: impl IntoIterator<Item = impl AsRef<Path>>,
+    ) -> Ran {
         Ran {
             text,
             written: names.into_iter().map(|name| out.join(name)).collect(),
@@ -57,91 +61,8 @@ pub fn run(command: &Command) -> Result<Ran, Error> {
 const MAX_JOBS: usize = 256;
 
 /// Bad command-line values, reported like config errors: one line, exit code 2.
-fn option_error(option: &str, rule: String) -> Error {
+pub(super) fn option_error(option: &str, rule: String) -> Error {
     Error::Config(ConfigError::invalid("command line", option, rule))
-}
-
-/// Readies the output folder before a job writes: refuses a path that is not a folder or
-/// that another run is writing to, takes it for this run (see [`OutLock`]) and removes the
-/// temporary files an interrupted run left there.
-fn prepare_out(out: &Path) -> Result<OutLock, Error> {
-    if out.exists() && !out.is_dir() {
-        return Err(option_error(
-            "--out",
-            format!("{} is a file, not a folder", out.display()),
-        ));
-    }
-    let lock = OutLock::take(out)?;
-    report::remove_partials(out)?;
-    Ok(lock)
-}
-
-/// One run's hold on its output folder, so two runs never mix their files there: a file
-/// `.roofsim.lock` holding the process id, made when the run starts writing and removed
-/// when it ends (with the folder, if the run made it and left it empty). A lock whose
-/// process is gone (a killed run) is taken over.
-#[derive(Debug)]
-struct OutLock {
-    path: PathBuf,
-    made_folder: Option<PathBuf>,
-}
-
-impl OutLock {
-    fn take(out: &Path) -> Result<OutLock, Error> {
-        let made_folder = (!out.exists()).then(|| out.to_path_buf());
-        std::fs::create_dir_all(out).map_err(ReportError::io(out))?;
-        let path = out.join(".roofsim.lock");
-        let held = || {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-        };
-        let mut file = match held() {
-            Ok(file) => file,
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                let alive = holder.trim().parse::<u32>().is_ok_and(process_is_alive);
-                if alive {
-                    return Err(option_error(
-                        "--out",
-                        format!(
-                            "another roofsim run (process {}) is writing to {}; wait for it \
-                             or choose another folder",
-                            holder.trim(),
-                            out.display()
-                        ),
-                    ));
-                }
-                std::fs::remove_file(&path).map_err(ReportError::io(&path))?;
-                held().map_err(ReportError::io(&path))?
-            }
-            Err(error) => return Err(ReportError::io(&path)(error).into()),
-        };
-        use std::io::Write as _;
-        write!(file, "{}", std::process::id()).map_err(ReportError::io(&path))?;
-        Ok(OutLock { path, made_folder })
-    }
-}
-
-impl Drop for OutLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-        if let Some(folder) = &self.made_folder {
-            // Fails, as it should, unless the run left the folder empty.
-            let _ = std::fs::remove_dir(folder);
-        }
-    }
-}
-
-/// Whether process `pid` runs (Linux: its `/proc` entry; elsewhere assumed, so a lock
-/// there is removed by hand).
-fn process_is_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
-    }
 }
 
 /// The model, policy, platform and workload choices every job starts from.
@@ -524,172 +445,6 @@ fn run_merge(out: &Path, inputs: &[PathBuf]) -> Result<Ran, Error> {
     let _lock = prepare_out(out)?;
     let outcome = pipeline::merge(&shards, out)?;
     Ok(Ran::new(outcome.summary, out, outcome.written))
-}
-
-/// Requester bytes per channel a probe moves: 2 MiB spans about 40 refresh intervals at
-/// full rate, so refresh is averaged in, and keeps the 32-channel grid fast.
-const PROBE_BYTES_PER_CHANNEL: u64 = 2 << 20;
-
-/// The probe's stride when none is given.
-const DEFAULT_PROBE_STRIDE_BYTES: u64 = 4096;
-
-/// The most requests in flight per port the probe models.
-const MAX_PROBE_OUTSTANDING: u64 = 256;
-
-fn run_probe(args: &ProbeArgs) -> Result<Ran, Error> {
-    let platform = pipeline::platform_or_default(args.design.platform.as_deref())?;
-    let design = pipeline::design_or_default(args.design.design.as_deref(), &platform)?;
-    let memory = args
-        .memory
-        .unwrap_or(if design.memory() == MemoryModel::Dram {
-            ProbeMemory::Dram
-        } else {
-            ProbeMemory::Fast
-        });
-    let needs_dram = memory == ProbeMemory::Dram || args.idle_latency;
-    if needs_dram && platform.hbm.dram.is_none() {
-        return Err(option_error(
-            if args.idle_latency {
-                "--idle-latency"
-            } else {
-                "--memory"
-            },
-            format!(
-                "the bank-level model needs [hbm.dram] in the platform ({})",
-                platform.source
-            ),
-        ));
-    }
-    if args.idle_latency {
-        return Ok(Ran {
-            text: pipeline::idle_latency_text(&platform, &design),
-            written: Vec::new(),
-        });
-    }
-    if args.hls && memory != ProbeMemory::Dram {
-        return Err(option_error(
-            "--hls",
-            "an HLS adapter's latency is modelled by the bank model only (add --memory dram)"
-                .into(),
-        ));
-    }
-    let channel_capacity = platform.hbm.capacity_bytes / platform.hbm.channels;
-    let check = |option: &str, value: u64, range: std::ops::RangeInclusive<u64>| {
-        if range.contains(&value) {
-            Ok(value)
-        } else {
-            Err(option_error(
-                option,
-                format!(
-                    "must be between {} and {}, found {value}",
-                    range.start(),
-                    range.end()
-                ),
-            ))
-        }
-    };
-    let bursts = match args.burst_bytes {
-        Some(burst) => {
-            // AXI3 bursts of the HBM ports: at most 16 beats of 32 bytes (PG276).
-            check("--burst-bytes", burst, 32..=512)?;
-            if burst % 32 != 0 {
-                return Err(option_error(
-                    "--burst-bytes",
-                    format!("must be whole 32-byte AXI beats, found {burst}"),
-                ));
-            }
-            vec![burst]
-        }
-        None => vec![32, 64, 128, 256, 512],
-    };
-    let working_set = check(
-        "--working-set-bytes",
-        args.working_set_bytes,
-        512..=channel_capacity,
-    )?;
-    // A stride given is checked; the default shrinks to a small working set.
-    let stride = match args.stride_bytes {
-        Some(stride) => check("--stride-bytes", stride, 1..=working_set)?,
-        None => DEFAULT_PROBE_STRIDE_BYTES.min(working_set),
-    };
-    let channel_counts = match args.channels {
-        Some(channels) => vec![check("--channels", channels, 1..=platform.hbm.channels)?],
-        None => vec![1, platform.hbm.channels],
-    };
-    // The design's own count when none is given: then a count beyond the probe's range is
-    // the design's field to blame.
-    let outstanding = match args.outstanding {
-        Some(outstanding) => check("--outstanding", outstanding, 1..=MAX_PROBE_OUTSTANDING)?,
-        None => {
-            let outstanding = design.placement().outstanding_requests;
-            if outstanding > MAX_PROBE_OUTSTANDING {
-                return Err(ConfigError::invalid(
-                    design.source(),
-                    "hbm.outstanding_requests",
-                    format!(
-                        "the probe models at most {MAX_PROBE_OUTSTANDING} outstanding requests \
-                         per port, found {outstanding}; pass --outstanding N"
-                    ),
-                )
-                .into());
-            }
-            outstanding
-        }
-    };
-    if !(0.0..=1.0).contains(&args.write_share) {
-        return Err(option_error(
-            "--write-share",
-            format!("must be between 0 and 1, found {}", args.write_share),
-        ));
-    }
-    let switches =
-        crate::sim::switch::switch_count(platform.hbm.channels, platform.hbm.channels_per_switch);
-    let switch_distance = check("--switch-distance", args.switch_distance, 0..=switches - 1)?;
-    let patterns = match args.pattern {
-        Some(pattern) => vec![pattern],
-        None => vec![Pattern::Sequential, Pattern::Strided],
-    };
-    let mut probes = Vec::new();
-    for &pattern in &patterns {
-        for &channels in &channel_counts {
-            for &burst_bytes in &bursts {
-                probes.push(Probe {
-                    memory,
-                    pattern,
-                    burst_bytes,
-                    stride_bytes: stride,
-                    working_set_bytes: working_set - working_set % burst_bytes,
-                    channels,
-                    outstanding,
-                    write_share: args.write_share,
-                    switch_distance,
-                    stripe_bytes: design.placement().stripe_bytes,
-                    hls: args.hls,
-                    bytes_per_channel: PROBE_BYTES_PER_CHANNEL,
-                });
-            }
-        }
-    }
-    // The standard grid ends with the design's own layout: one tensor striped over its
-    // weight channels, read in its bursts.
-    if args.pattern.is_none() && args.burst_bytes.is_none() && args.channels.is_none() {
-        let placement = design.placement();
-        probes.push(Probe {
-            pattern: Pattern::Striped,
-            burst_bytes: placement.burst_bytes,
-            working_set_bytes: working_set - working_set % placement.burst_bytes,
-            channels: placement.weight_channels.len() as u64,
-            ..probes[0]
-        });
-    }
-    let output = pipeline::probe_hbm(&platform, &design, &probes)?;
-    let _lock = prepare_out(&args.out)?;
-    write_all(&args.out, &output.files)?;
-    Ok(Ran::new(
-        output.text,
-        &args.out,
-        output.files.iter().map(|(name, _)| name),
-    ))
 }
 
 fn run_analyze(args: &AnalyzeArgs) -> Result<Ran, Error> {

@@ -344,7 +344,7 @@ fn add_pictures_and_report(output: &mut SimulateOutput, platform: &Platform, des
     } = output;
     files.push((
         "summary.json",
-        report::sim::summary_json(analysis, sim, design, platform),
+        report::summary_json(analysis, sim, design, platform),
     ));
     let crosscheck = report::crosscheck::crosscheck_svg(
         &format!(

@@ -8,6 +8,8 @@ pub mod plot;
 pub mod probe;
 pub mod resources;
 pub mod sim;
+mod summary;
+pub use summary::summary_json;
 mod step;
 mod svg;
 pub mod sweep;

@@ -4,16 +4,18 @@
 pub mod clock;
 mod engines;
 mod kinds;
+mod links;
 mod resources;
 pub mod storage;
 
 pub use engines::{
-    Engine, EngineKind, EngineModel, KernelEngines, Link, MacKind, MappingKey, RawEngine, RawLink,
-    Schedule, Via, limits as engine_limits,
+    Engine, EngineKind, EngineModel, KernelEngines, MacKind, MappingKey, RawEngine,
+    limits as engine_limits,
 };
 pub use kinds::{
     AxiPorts, Dataflow, Fusion, KernelClass, LoopOrder, MemoryModel, SramKind, WeightLayout,
 };
+pub use links::{Link, RawLink, Schedule, Via};
 pub use resources::{EngineUse, ResourceUse, SlrUse};
 
 use super::platform::Platform;
@@ -518,7 +520,7 @@ pub fn validate_design(
         ));
     }
     let mapping = engines::validate_mapping(&raw.mapping, &engines, file)?;
-    let links = engines::validate_links(&raw.links, raw.schedule, file)?;
+    let links = links::validate_links(&raw.links, raw.schedule, file)?;
 
     let largest = std::iter::once(tiling)
         .chain(class_tilings.iter().flatten().copied())
