@@ -1015,8 +1015,13 @@ fn out_of_range_workloads_are_refused() {
         &["--gemm", "above 2^56"],
     );
     rejects(
-        &["simulate", "--gemm", "100000x100000x100000"],
+        &["simulate", "--gemm", "100000x20000x20000"],
         &["vision/gemm", "lowering would build", "tiling.tm"],
+    );
+    // A GEMM whose weights (10 GB at INT8) exceed the HBM is refused for that first.
+    rejects(
+        &["simulate", "--gemm", "100000x100000x100000"],
+        &["field `hbm.capacity_bytes`", "10000000000 bytes"],
     );
     // With ideal memory the count limit still holds (the on-chip limits do not: see
     // lone_gemm_with_ideal_memory_matches_the_fold_model).

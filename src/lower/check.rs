@@ -54,6 +54,19 @@ pub fn check_mapping(
     design: &Design,
     platform: &Platform,
 ) -> Result<Bill, LowerError> {
+    let weights = workload.parameter_bytes();
+    if weights > platform.hbm.capacity_bytes {
+        return Err(LowerError::HbmCapacity {
+            file: platform.source.clone(),
+            rule: format!(
+                "the model's weights take {weights} bytes ({:.2} GB) at {} but the HBM holds \
+                 {} bytes; use a narrower precision or a smaller model",
+                weights as f64 / 1e9,
+                workload.options.precision,
+                platform.hbm.capacity_bytes
+            ),
+        });
+    }
     let file = design.source().to_string();
     let labels = workload.labels();
     let mapping = |rule: String| LowerError::Mapping {

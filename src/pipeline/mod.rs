@@ -190,25 +190,6 @@ pub fn design_workload(
     choices: &WorkloadChoices,
 ) -> Result<RooflineAnalysis, Error> {
     let workload = workload_on(model, policy, design, choices)?;
-    // The kernels' weights and the token embedding table (a lookup, no kernel's operand).
-    let embeddings = model.text.as_ref().map_or(0, |text| {
-        (text.vocab_size * text.hidden_size * design.precision().weights.bits()).div_ceil(8)
-    });
-    let weights = workload.parameter_bytes().saturating_add(embeddings);
-    if weights > platform.hbm.capacity_bytes {
-        return Err(ConfigError::invalid(
-            &platform.source,
-            "hbm.capacity_bytes",
-            format!(
-                "the model's weights take {weights} bytes ({:.2} GB) at {} but the HBM holds \
-                 {} bytes; use a narrower precision or a smaller model",
-                weights as f64 / 1e9,
-                design.precision(),
-                platform.hbm.capacity_bytes
-            ),
-        )
-        .into());
-    }
     Ok(RooflineAnalysis::new(workload, platform))
 }
 
@@ -255,6 +236,7 @@ pub fn simulate_gemm(
         },
         text_tokens: 0,
         image_tokens: 0,
+        lookup_parameters: 0,
         kernels: vec![kernel],
     };
     let analysis = RooflineAnalysis::new(workload, platform);

@@ -79,17 +79,9 @@ pub fn memory_summary(
         }
     }
     if let Some(text) = &model.text {
-        // Lookups, not kernels: the token table, learned positions and token types.
-        let learned = matches!(text.family, TextFamily::Gpt2 | TextFamily::Bert);
-        let positions = if learned { text.max_positions } else { 0 };
-        let types = if text.family == TextFamily::Bert {
-            text.type_vocab_size
-        } else {
-            0
-        };
         groups.push(ParameterGroup {
             name: "text embeddings".into(),
-            parameters: (text.vocab_size + positions + types) * text.hidden_size,
+            parameters: workload.lookup_parameters,
         });
         // A bare model's weights no kernel here reads: its final norm and untied LM head
         // (unless tokens are generated, which run them) and BERT's pooler.

@@ -179,6 +179,7 @@ pub fn build_workload(
         options: options.clone(),
         text_tokens,
         image_tokens: visual_tokens,
+        lookup_parameters: model.text.as_ref().map_or(0, lookup_parameters),
         kernels: builder.kernels,
     }
     .select(&options.kernels, "--kernels")
@@ -356,6 +357,21 @@ fn text_encoder(builder: &mut Builder, text: &TextSpec, tokens: u64, options: &W
             options,
         );
     }
+}
+
+/// The text model's lookup tables: token embeddings, and for GPT-2 and BERT learned
+/// positions (BERT also token types).
+fn lookup_parameters(text: &TextSpec) -> u64 {
+    let positions = match text.family {
+        TextFamily::Llama => 0,
+        TextFamily::Gpt2 | TextFamily::Bert => text.max_positions,
+    };
+    let types = if text.family == TextFamily::Bert {
+        text.type_vocab_size
+    } else {
+        0
+    };
+    (text.vocab_size + positions + types) * text.hidden_size
 }
 
 /// GPT-2 and BERT add learned position embeddings (BERT also token types, then a

@@ -321,6 +321,9 @@ pub struct Workload {
     pub text_tokens: u64,
     /// Image tokens per observation in the text prefix (the connector's output).
     pub image_tokens: u64,
+    /// Parameters the model holds that no kernel reads as an operand: the lookups' tables
+    /// (token embeddings, learned positions, token types).
+    pub lookup_parameters: u64,
     pub kernels: Vec<Kernel>,
 }
 
@@ -429,15 +432,18 @@ impl Workload {
         self.holding_kernels(encoder).map(Kernel::parameters).sum()
     }
 
-    /// Bytes of every weight the workload holds in memory, at the precision it is stored.
+    /// Bytes of every weight the workload holds in memory, at the precision it is stored:
+    /// the kernels' and the lookup tables'.
     pub fn parameter_bytes(&self) -> u64 {
+        let lookups = (self.lookup_parameters * self.options.precision.weights.bits()).div_ceil(8);
         Encoder::ALL
             .into_iter()
             .flat_map(|encoder| self.holding_kernels(encoder))
             .flat_map(|kernel| &kernel.operands)
             .filter(|operand| operand.is_parameter)
             .map(Operand::bytes)
-            .sum()
+            .sum::<u64>()
+            .saturating_add(lookups)
     }
 
     /// The kernels of `encoder` whose weights are their own (not another step's or token's).
