@@ -88,17 +88,6 @@ fn the_robot_step_table_is_what_the_designs_simulate() {
     }
 }
 
-/// The number after `before` in the README (the first occurrence).
-fn quoted(before: &str) -> String {
-    let at = README
-        .find(before)
-        .unwrap_or_else(|| panic!("the README no longer says {before:?}"));
-    README[at + before.len()..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect()
-}
-
 /// The BERT-base spatial design's prediction and its pipeline model at 512 tokens.
 #[test]
 fn the_bert_design_predicts_what_the_readme_says() {
@@ -116,12 +105,23 @@ fn the_bert_design_predicts_what_the_readme_says() {
     );
     let text = &summary["encoders"][0];
     let clock_hz = 245e6;
+    let paragraph = "A systolic or dot engine may build its multipliers from LUTs";
+    let predicted = text["ms"].as_f64().unwrap();
     assert_eq!(
-        quoted("roofsim predicts "),
-        format!("{:.1}", text["ms"].as_f64().unwrap())
+        quoted_in(paragraph, "roofsim predicts "),
+        round(predicted, 1)
     );
     let model_ms = text["pipeline_model_cycles"].as_f64().unwrap() / clock_hz * 1e3;
-    assert_eq!(quoted("its pipeline model "), format!("{model_ms:.1}"));
+    assert_eq!(
+        quoted_in(paragraph, "its pipeline model "),
+        round(model_ms, 1)
+    );
+}
+
+/// `value` at `decimals` decimals, as the README prints it.
+fn round(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
 }
 
 /// The README paragraph that starts with `start`, and where `label` stands in it.
@@ -169,10 +169,6 @@ fn the_default_runs_figures_are_the_tools() {
         let encoders = summary["encoders"].as_array().unwrap();
         let found = encoders.iter().find(|e| e["encoder"] == name).unwrap();
         found[field].as_f64().unwrap()
-    };
-    let round = |value: f64, decimals: i32| {
-        let scale = 10f64.powi(decimals);
-        (value * scale).round() / scale
     };
     let checks = [
         ("vision ", encoder(&summary, "vision", "ms_per_camera"), 1),
