@@ -398,15 +398,17 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
         checked_graph_size(kernel, design)?;
     }
     let labels: Vec<String> = kernels.iter().map(|k| k.label()).collect();
-    let readers: Vec<Vec<usize>> = {
-        let mut readers = vec![Vec::new(); kernels.len()];
-        for (position, kernel) in kernels.iter().enumerate() {
-            for producer in producers(kernel, position) {
-                readers[producer].push(position);
-            }
+    let sources: Vec<Vec<usize>> = kernels
+        .iter()
+        .enumerate()
+        .map(|(position, kernel)| producers(kernel, position))
+        .collect();
+    let mut readers = vec![Vec::new(); kernels.len()];
+    for (position, producers) in sources.iter().enumerate() {
+        for &producer in producers {
+            readers[producer].push(position);
         }
-        readers
-    };
+    }
     let mut lowering = Lowering::new(design);
     let mut streams = Vec::new();
     for (position, kernel) in kernels.iter().enumerate() {
@@ -416,7 +418,7 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
             .find_map(|&reader| design.link(&labels[position], &labels[reader]))
             .map_or(Via::Hbm, |link| link.via);
         lowering.links_in = vec![Via::Hbm; position];
-        for producer in producers(kernel, position) {
+        for &producer in &sources[position] {
             let Some(link) = design.link(&labels[producer], &labels[position]) else {
                 continue;
             };
