@@ -3,6 +3,7 @@
 
 use super::access::Access;
 use super::builder::{AttentionShape, Builder, Epilogue};
+use super::embeddings::{learned_positions, lookup_parameters};
 use super::{Encoder, Kernel, KernelClass, Op, Pipeline, Workload, WorkloadError, WorkloadOptions};
 use crate::config::model::{ConnectorSpec, ModelSpec, TextFamily, TextSpec, VisionSpec};
 use crate::config::precision::PrecisionPair;
@@ -356,48 +357,6 @@ fn text_encoder(builder: &mut Builder, text: &TextSpec, tokens: u64, options: &W
             },
             options,
         );
-    }
-}
-
-/// The text model's lookup tables: token embeddings, and for GPT-2 and BERT learned
-/// positions (BERT also token types).
-fn lookup_parameters(text: &TextSpec) -> u64 {
-    let positions = match text.family {
-        TextFamily::Llama => 0,
-        TextFamily::Gpt2 | TextFamily::Bert => text.max_positions,
-    };
-    let types = if text.family == TextFamily::Bert {
-        text.type_vocab_size
-    } else {
-        0
-    };
-    (text.vocab_size + positions + types) * text.hidden_size
-}
-
-/// GPT-2 and BERT add learned position embeddings (BERT also token types, then a
-/// LayerNorm) to the token embeddings of `rows` tokens; the gathered rows are the lookups'
-/// outputs. Llama-style models need nothing: RoPE acts inside attention.
-pub(super) fn learned_positions(builder: &mut Builder, text: &TextSpec, rows: u64) {
-    let hidden = text.hidden_size;
-    match text.family {
-        TextFamily::Llama => {}
-        TextFamily::Gpt2 => builder.vector(
-            "pos_add",
-            Op::Add,
-            (1, rows, hidden),
-            &["x", "positions"],
-            vec![],
-        ),
-        TextFamily::Bert => {
-            builder.vector(
-                "embed_add",
-                Op::Add,
-                (1, rows, hidden),
-                &["x", "positions", "token_types"],
-                vec![],
-            );
-            builder.layer_norm("embed_ln", Op::LayerNorm, rows, hidden);
-        }
     }
 }
 

@@ -4,8 +4,9 @@
 //! projections' outputs are the one row it appends to the cache. The first generated token
 //! comes from the prefill's last position: a final norm and the LM head over that row.
 
-use super::build::{learned_positions, text_layer};
+use super::build::text_layer;
 use super::builder::{AttentionShape, Builder, Epilogue};
+use super::embeddings::learned_positions;
 use super::{Encoder, KernelClass, Op, WorkloadOptions};
 use crate::config::model::{TextFamily, TextSpec};
 

@@ -9,6 +9,7 @@ pub mod access;
 mod build;
 mod builder;
 mod decode;
+mod embeddings;
 mod expert;
 mod options;
 #[cfg(test)]
