@@ -156,34 +156,62 @@ fn the_faster_stage_waits_for_the_slower_one() {
 /// A FIFO too shallow for the order its consumer reads in: FC2 with three output column
 /// tiles re-reads every FC1 block three times, so the FIFO fills before the first block is
 /// read for the last time. The lowering refuses it before anything runs, naming the stream
-/// and the smallest depth that runs: that depth runs, one less is refused.
+/// and the smallest depth that runs: that depth runs, one less is refused. With layers
+/// overlapping, the link streams once per layer at the one depth the file gives: the
+/// suggestion deepens every layer's copy (deepening one while the others stay too shallow
+/// would never run).
 #[test]
 fn a_stream_that_cannot_drain_is_refused_with_the_smallest_depth_that_runs() {
-    let text = MLP_STREAM.replace(
-        "tiling = { tm = 64, tn = 768, tk = 256",
-        "tiling = { tm = 64, tn = 256, tk = 256",
-    );
-    let design_at = |depth: u64| {
-        design(&text.replace("depth_tiles = 2", &format!("depth_tiles = {depth}"))).unwrap()
-    };
-    let design = design_at(2);
-    let work = workload(&design, &["vision/fc1_gelu", "vision/fc2"]);
-    let error = run(&design, &work).unwrap_err().to_string();
-    assert!(
-        error.contains("deadlock") && error.contains("vision/fc1_gelu -> vision/fc2"),
-        "{error}"
-    );
-    let suggested: u64 = error
-        .split("raise depth_tiles to ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|depth| depth.parse().ok())
-        .unwrap_or_else(|| panic!("no depth suggested: {error}"));
-    run(&design_at(suggested), &work).unwrap();
-    let shallower = run(&design_at(suggested - 1), &work)
-        .map(|_| ())
-        .unwrap_err();
-    assert!(shallower.to_string().contains("deadlock"), "{shallower}");
+    for overlap_layers in [false, true] {
+        let text = MLP_STREAM
+            .replace(
+                "tiling = { tm = 64, tn = 768, tk = 256",
+                "tiling = { tm = 64, tn = 256, tk = 256",
+            )
+            .replace(
+                "overlap_kernels = true",
+                &format!("overlap_kernels = true\noverlap_layers = {overlap_layers}"),
+            );
+        let design_at = |depth: u64| {
+            design(&text.replace("depth_tiles = 2", &format!("depth_tiles = {depth}"))).unwrap()
+        };
+        let design = design_at(2);
+        let mut work = workload(&design, &["vision/fc1_gelu", "vision/fc2"]);
+        if overlap_layers {
+            let choices = WorkloadChoices {
+                cameras: Some(1),
+                batch: 1,
+                vision_layers: Some(3),
+                text_layers: Some(1),
+                kernels: vec!["vision/fc1_gelu".into(), "vision/fc2".into()],
+                fusion: design.fusion(),
+                ..WorkloadChoices::default()
+            };
+            work = choices
+                .build(
+                    &default_model(),
+                    Some(&default_policy()),
+                    design.precision(),
+                )
+                .unwrap();
+        }
+        let error = run(&design, &work).unwrap_err().to_string();
+        assert!(
+            error.contains("deadlock") && error.contains("vision/fc1_gelu -> vision/fc2"),
+            "{error}"
+        );
+        let suggested: u64 = error
+            .split("raise depth_tiles to ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|depth| depth.parse().ok())
+            .unwrap_or_else(|| panic!("no depth suggested: {error}"));
+        run(&design_at(suggested), &work).unwrap();
+        let shallower = run(&design_at(suggested - 1), &work)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(shallower.to_string().contains("deadlock"), "{shallower}");
+    }
 }
 
 /// Links and mappings that cannot work are refused before anything runs, naming the link,
@@ -422,19 +450,19 @@ fn a_design_that_fits_the_chip_but_crowds_one_slr_is_refused() {
     }
 }
 
-/// LUT multipliers: Chen et al.'s BERT-base design expressed with them takes 1,776 DSPs
-/// (published: 1,780) and FINN's estimate of 101 LUTs per W4A8 MAC lane for its QKV (1,760
-/// lanes) and FC1 (2,304) stages; LUT multipliers at a float precision, or on an SLR whose
+/// LUT multipliers: Chen et al.'s BERT-base design expressed with them takes 1,920 DSPs
+/// (published: 1,780) and FINN's estimate of 101 LUTs per W4A8 MAC lane for its QKV and FC1
+/// stages (2,048 lanes each); LUT multipliers at a float precision, or on an SLR whose
 /// LUTs the platform does not give, are refused.
 #[test]
 fn lut_multipliers_take_luts_instead_of_dsps() {
     const BERT: &str = include_str!("../configs/designs/u280-w4a8-bert-spatial.toml");
     let bert = design(BERT).unwrap();
-    assert_eq!(bert.resources().dsps, 1776);
+    assert_eq!(bert.resources().dsps, 1920);
     let luts: Vec<u64> = bert.slr_use().iter().map(|slr| slr.used.luts).collect();
     let lane = 1.1 * ((2 * 2 - 1) * 12 + 2 * 12 + 32) as f64;
-    assert_eq!(luts[0], (300.0 + 1760.0 * lane).ceil() as u64);
-    assert_eq!(luts[1], (300.0 + 2304.0 * lane).ceil() as u64);
+    assert_eq!(luts[0], (300.0 + 2048.0 * lane).ceil() as u64);
+    assert_eq!(luts[1], (300.0 + 2048.0 * lane).ceil() as u64);
     assert_eq!(luts[2], 0);
     let float = BERT.replace("precision = \"int4/int8\"", "precision = \"fp16\"");
     let error = design(&float).unwrap_err();

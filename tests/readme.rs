@@ -113,7 +113,7 @@ fn the_bert_design_predicts_what_the_readme_says() {
     );
     let model_ms = text["pipeline_model_cycles"].as_f64().unwrap() / clock_hz * 1e3;
     assert_eq!(
-        quoted_in(paragraph, "its pipeline model "),
+        quoted_in(paragraph, "against its pipeline model's "),
         round(model_ms, 1)
     );
 }

@@ -122,31 +122,54 @@ pub(super) fn close(
         }
         petgraph::algo::toposort(&graph, None).is_ok()
     };
-    let all: Vec<&[(NodeIndex, NodeIndex)]> = edges.iter().map(Vec::as_slice).collect();
-    for (index, stream) in streams.iter().enumerate() {
-        let mut others = all.clone();
-        others.remove(index);
+    // One link streams once per layer of the unit: its copies share one depth, so they are
+    // deepened together. The other links are held at their depths, or at least at their
+    // widest reads (shallower, each is refused on its own).
+    let floors = streams
+        .iter()
+        .map(|s| edges_at(s, s.depth_tiles.max(s.widest_read)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut links: Vec<&str> = streams.iter().map(|s| s.name.as_str()).collect();
+    links.sort_unstable();
+    links.dedup();
+    for link in links {
+        let (own, others): (Vec<usize>, Vec<usize>) =
+            (0..streams.len()).partition(|&i| streams[i].name == link);
+        let others: Vec<&[(NodeIndex, NodeIndex)]> =
+            others.iter().map(|&i| floors[i].as_slice()).collect();
+        let widest_read = own
+            .iter()
+            .map(|&i| streams[i].widest_read)
+            .max()
+            .unwrap_or(0);
         let runs_at = |depth: u64| {
-            depth >= stream.widest_read
-                && edges_at(stream, depth)
-                    .is_ok_and(|own| runs(&[others.as_slice(), &[&own]].concat()))
+            depth >= widest_read
+                && own
+                    .iter()
+                    .map(|&i| edges_at(&streams[i], depth))
+                    .collect::<Result<Vec<_>, _>>()
+                    .is_ok_and(|own| {
+                        let own: Vec<&[(NodeIndex, NodeIndex)]> =
+                            own.iter().map(Vec::as_slice).collect();
+                        runs(&[others.as_slice(), own.as_slice()].concat())
+                    })
         };
+        let stream = &streams[own[0]];
         if runs_at(stream.depth_tiles) || !runs(&others) {
             continue;
         }
         // At most 64 depths are tried beyond the first that could (each a check of the
         // whole graph).
         let produced = tiles(stream).len() as u64;
-        let first = stream.widest_read.max(stream.depth_tiles + 1);
+        let first = widest_read.max(stream.depth_tiles + 1);
         let smallest = (first..=produced.min(first + 64)).find(|&depth| runs_at(depth));
         let advice = smallest.map_or("use via = \"buffer\"".to_string(), |depth| {
             format!("raise depth_tiles to {depth} (the smallest that runs) or use via = \"buffer\"")
         });
-        let why = if stream.depth_tiles < stream.widest_read {
+        let why = if stream.depth_tiles < widest_read {
             format!(
-                "a read holds {} of its tiles in the FIFO at once (from the oldest it needs \
-                 to the newest)",
-                stream.widest_read
+                "a read holds {widest_read} of its tiles in the FIFO at once (from the oldest \
+                 it needs to the newest)"
             )
         } else {
             "the producer and its reader would wait on each other (a deadlock)".to_string()

@@ -1,0 +1,75 @@
+//! The shipped designs written from papers, held against the pipeline model on their own
+//! engines: where every stage streams at row-block grain, the simulation may exceed the
+//! model only by what the model leaves out (the engines' fold fill and drain, and one row
+//! block of each stage draining behind its producer's last).
+
+use roofsim::config::Source;
+use roofsim::config::design::{Design, load_design};
+use roofsim::config::model::load_model;
+use roofsim::config::platform::default_platform;
+use roofsim::sim::{pipeline_model, simulate_workload};
+use roofsim::workload::WorkloadChoices;
+
+fn design(path: &str, text: &str) -> Design {
+    load_design(&Source::built_in(path, text), &default_platform()).unwrap()
+}
+
+/// The BERT-base spatial design (Chen et al., TRETS 2024) at 512 tokens, every stage an
+/// engine of its own streaming 16-row blocks. Bound: model × the worst ratio of an engine's
+/// busy cycles to its peak-rate cycles (fold fill and drain) + per layer one row block of
+/// every GEMM stage at its busy rate (the drain the model does not charge: a stage ends a
+/// row block after its producer's last). A whole-tensor wait between two stages of a layer
+/// (context into the output projection, say) adds a whole stage per layer and breaks it.
+#[test]
+fn the_bert_design_runs_within_a_row_block_per_stage_of_its_pipeline_model() {
+    let design = design(
+        "u280-w4a8-bert-spatial.toml",
+        include_str!("../configs/designs/u280-w4a8-bert-spatial.toml"),
+    );
+    let model = load_model(&Source::built_in(
+        "bert-base-uncased.config.json",
+        include_str!("../configs/models/bert-base-uncased.config.json"),
+    ))
+    .unwrap();
+    let choices = WorkloadChoices {
+        language_tokens: Some(512),
+        batch: 1,
+        fusion: design.fusion(),
+        ..WorkloadChoices::default()
+    };
+    let work = choices.build(&model, None, design.precision()).unwrap();
+    let sim =
+        simulate_workload(&work, &design, &default_platform(), u64::MAX, None, &|| {}).unwrap();
+    let pipeline = pipeline_model(&work, &design);
+    let model_cycles: u64 = pipeline.unit_cycles.iter().sum();
+    assert!(
+        sim.cycles() >= model_cycles,
+        "{} < {model_cycles}",
+        sim.cycles()
+    );
+
+    let mut worst_ratio = 1f64;
+    let mut drain_cycles = 0u64;
+    for (index, kernel) in work.kernels.iter().enumerate() {
+        if !kernel.op.uses_arrays() {
+            continue;
+        }
+        let busy: u64 = sim.kernels[index].engine_busy_cycles.iter().sum();
+        worst_ratio = worst_ratio.max(busy as f64 / pipeline.stage_cycles[index] as f64);
+        let tiling = design.tiling_of(&kernel.label(), kernel.class);
+        drain_cycles += busy / kernel.m.div_ceil(tiling.tm);
+    }
+    let bound = (model_cycles as f64 * worst_ratio) as u64 + drain_cycles;
+    assert!(
+        sim.cycles() <= bound,
+        "{} > {model_cycles} × {worst_ratio:.3} + {drain_cycles}",
+        sim.cycles()
+    );
+    // And within 15 % of the model on the same engines (the yardstick for the
+    // shipped design).
+    assert!(
+        (sim.cycles() as f64) <= 1.15 * model_cycles as f64,
+        "{} vs {model_cycles}",
+        sim.cycles()
+    );
+}
