@@ -1010,6 +1010,30 @@ fn out_of_range_workloads_are_refused() {
         &["simulate", "--batch", "18446744073709551615"],
         &["--batch", "between 1 and 65536"],
     );
+    // A learned position table has no row beyond its last: BERT reads 512 tokens at most,
+    // GPT-2 medium 1,024 prompt and decoded tokens together.
+    rejects(
+        &[
+            "roofline",
+            "--model",
+            "configs/models/bert-base-uncased.config.json",
+            "--language-tokens",
+            "513",
+        ],
+        &["--language-tokens", "table has 512 rows", "found 513"],
+    );
+    rejects(
+        &[
+            "roofline",
+            "--model",
+            "configs/models/gpt2-medium.config.json",
+            "--language-tokens",
+            "1000",
+            "--decode",
+            "25",
+        ],
+        &["--decode", "table has 1024 rows", "found 1025"],
+    );
     rejects(
         &["simulate", "--gemm", "1000000x1000000x1000000"],
         &["--gemm", "above 2^56"],
@@ -1446,5 +1470,58 @@ fn a_decode_beyond_the_event_limit_is_refused_at_once() {
             "would simulate 146033021 events (limit 16777216)",
             "--decode",
         ],
+    );
+}
+
+/// Runs beyond the memory budget are refused before anything is built, naming what to
+/// change: a unit of overlapping kernels too large to simulate at once, a run keeping too
+/// many results, a vector kernel cut into too many chunks (whose knob is its chunk, not the
+/// tiles).
+#[test]
+fn runs_beyond_the_memory_budget_are_refused_naming_their_knob() {
+    rejects(
+        &[
+            "simulate",
+            "--design",
+            "configs/designs/u280-int8-spatial.toml",
+            "--pipeline",
+            "full",
+            "--language-tokens",
+            "3000",
+        ],
+        &[
+            "simulating the overlapping kernels from text/",
+            "(budget 240 MB)",
+            "overlap_layers = false",
+        ],
+    );
+    rejects(
+        &[
+            "simulate",
+            "--model",
+            "configs/models/llama-2-7b.config.json",
+            "--design",
+            "configs/designs/u280-w4a8-gemv.toml",
+            "--language-tokens",
+            "127",
+            "--state-tokens",
+            "0",
+            "--decode",
+            "8192",
+            "--text-layers",
+            "1",
+            "--max-events",
+            "1000000000",
+        ],
+        &["the run would keep 2229 MB of results", "--decode"],
+    );
+    let design = std::fs::read_to_string("configs/designs/u280-int8.toml")
+        .unwrap()
+        .replace("chunk_bytes = 32768", "chunk_bytes = 1");
+    assert!(design.contains("chunk_bytes = 1\n"));
+    let (_dir, path) = write_temp("tiny-chunks.toml", &design);
+    rejects(
+        &["simulate", "--design", &path, "--batch", "64"],
+        &["lowering would build", "vector.chunk_bytes"],
     );
 }

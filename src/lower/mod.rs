@@ -34,7 +34,8 @@ pub use dot::to_dot;
 pub use links::{Bill, LinkPart, LinkUse};
 pub use pipeline::first_tile_needs;
 pub use size::{
-    GraphSize, MAX_GRAPH_NODES, MAX_ROW_SEGMENTS, MAX_UNIT_NODES, checked_graph_size, graph_size,
+    GRAPH_BYTES_PER_NODE, GraphSize, KEPT_BYTES_PER_NODE, MAX_ROW_SEGMENTS, MEMORY_BUDGET_BYTES,
+    REQUEST_BYTES, checked_graph_size, coarser, graph_size,
 };
 
 /// What one node of the dataflow does.
@@ -133,25 +134,49 @@ pub enum LowerError {
     /// The graph has a cycle through the named node (a lowering bug, never the user's).
     #[error("kernel {kernel}: dependency cycle through node `{node}`")]
     Cycle { kernel: String, node: String },
-    /// The kernel would lower to a graph beyond [`MAX_GRAPH_NODES`] or [`MAX_ROW_SEGMENTS`]
+    /// The kernel would lower to a graph beyond the memory budget or [`MAX_ROW_SEGMENTS`]
     /// (the user's: a design or workload too fine-grained to simulate within bounds).
     #[error(
-        "kernel {kernel}: lowering would build {nodes} nodes and {row_segments} row segments \
-         (limits {MAX_GRAPH_NODES} and {MAX_ROW_SEGMENTS}); use larger tiles (tiling.tm, tn, \
-         tk), longer vector chunks (vector.chunk_bytes) or a smaller --batch"
+        "kernel {kernel}: lowering would build {nodes} nodes (about {megabytes} MB) and \
+         {row_segments} row segments (limits {budget_mb} MB and {MAX_ROW_SEGMENTS}); use \
+         {advice} or a smaller --batch",
+        budget_mb = MEMORY_BUDGET_BYTES >> 20
     )]
     TooLarge {
         kernel: String,
         nodes: u64,
+        megabytes: u64,
         row_segments: u64,
+        advice: &'static str,
     },
-    /// The kernels of one unit of overlapping kernels would lower to a graph beyond
-    /// [`MAX_UNIT_NODES`] (the user's).
+    /// Simulating the workload would take more than [`MEMORY_BUDGET_BYTES`]: the graphs of
+    /// one unit (the kernels of a layer, or of an encoder whose layers overlap) beside the
+    /// results the run keeps (the user's).
     #[error(
-        "the overlapping kernels from {unit} on would build {nodes} nodes (limit \
-         {MAX_UNIT_NODES}); use larger tiles, overlap_layers = false or a smaller --batch"
+        "simulating {unit} would take about {graph_mb} MB of graph beside {kept_mb} MB of \
+         results the run keeps (budget {budget_mb} MB); use {advice}, or fewer tokens, \
+         layers or a smaller --batch",
+        budget_mb = MEMORY_BUDGET_BYTES >> 20
     )]
-    UnitTooLarge { unit: String, nodes: u64 },
+    TooMuchMemory {
+        unit: String,
+        graph_mb: u64,
+        kept_mb: u64,
+        advice: String,
+    },
+    /// What a run keeps of its units would not fit [`MEMORY_BUDGET_BYTES`] beside its
+    /// largest unit's graphs, and is the larger of the two (the user's).
+    #[error(
+        "the run would keep {kept_mb} MB of results for its {events} events beside {graph_mb} \
+         MB of graph (budget {budget_mb} MB); use fewer tokens (--decode, --language-tokens), \
+         layers or a smaller --batch",
+        budget_mb = MEMORY_BUDGET_BYTES >> 20
+    )]
+    KeepsTooMuch {
+        events: u64,
+        kept_mb: u64,
+        graph_mb: u64,
+    },
     /// A link the design gives cannot work with these kernels (the user's).
     #[error("{file}: link {link}: {rule}")]
     Link {

@@ -6,18 +6,27 @@ use super::vector::chunk_count;
 use crate::config::design::Design;
 use crate::workload::{Direction, Kernel, Op};
 
-/// The most nodes one kernel's graph may have: a node with its channel requests and the
-/// engine's per-node state takes under 600 bytes, so two graphs in flight (one per thread of
-/// this 2-core machine) stay well under 256 MB.
-pub const MAX_GRAPH_NODES: u64 = 200_000;
+/// What one run's graphs and results may take: 256 MB less 16 MB for the process itself
+/// (the binary, the workload, the output rows; the default run peaks at 8 MB in all).
+pub const MEMORY_BUDGET_BYTES: u64 = 240 << 20;
 
-/// The most nodes the graph of one unit of overlapping kernels (a layer, or an encoder with
-/// `overlap_layers`) may have: at the measured ~260 bytes per node of the graph alone, about
-/// 100 MB. A whole run near the cap takes more (~480 bytes per node with the access maps'
-/// tiles, the run's scratch and its results: the spatial design's full step at 2,000
-/// language tokens peaks at 253 MB for 509 k events), so a memory estimate, not this count,
-/// is what should bound it.
-pub const MAX_UNIT_NODES: u64 = 400_000;
+/// Bytes a graph takes per node while it is built and simulated, besides its transfers'
+/// channel requests (the node, its label, edges, access-map tiles and the engine's per-node
+/// state). Measured with `tools/memory-bounds.sh` (peak RSS less the process's 8 MB, against
+/// [`GraphSize::bytes`]): see [`REQUEST_BYTES`].
+pub const GRAPH_BYTES_PER_NODE: u64 = 400;
+
+/// Bytes a graph takes per channel request of a transfer (a [`super::ChannelRequest`] of 32
+/// bytes and its share of the engine's per-request state). With [`GRAPH_BYTES_PER_NODE`],
+/// the estimate is above every measured peak: 96 % of it on the MLP-stream design at 12,000
+/// language tokens, 88 % on the spatial design's full step at 2,400 (`tools/memory-bounds.txt`).
+pub const REQUEST_BYTES: u64 = 48;
+
+/// Bytes a run keeps per simulated node until it ends (the engines' and the HBM's busy
+/// intervals, each kernel's results, the workload's own kernels). Measured 12.4 (Llama-2-7B
+/// decoding 1,097 tokens on one layer at FP16: 191 MB for 14.7 M events, the whole run
+/// included); 16 is an assumed margin.
+pub const KEPT_BYTES_PER_NODE: u64 = 16;
 
 /// The most contiguous row segments one kernel's transfers may be cut into (lowering time).
 pub const MAX_ROW_SEGMENTS: u64 = 1 << 26;
@@ -29,6 +38,9 @@ pub struct GraphSize {
     pub nodes: u64,
     /// Contiguous row segments the transfers are cut into.
     pub row_segments: u64,
+    /// Bytes the graph takes while it is built and simulated: per node, and per channel
+    /// request of its transfers (each touching at most every channel of its set).
+    pub bytes: u64,
 }
 
 /// Upper bounds on what [`lower`](super::lower) builds for `kernel` on `design` (saturating arithmetic).
@@ -49,19 +61,28 @@ pub fn graph_size(kernel: &Kernel, design: &Design) -> GraphSize {
             ]);
             let k_tiles = kernel.k.div_ceil(tiling.tk);
             let extras = kernel.operands.len() as u64;
-            GraphSize {
-                // Per output tile: a GEMM and at most two loads per reduction step, the
-                // bias/gate loads and the store.
-                nodes: product(&[
-                    output_tiles,
-                    k_tiles.saturating_mul(3).saturating_add(extras),
-                ]),
-                row_segments: product(&[
+            let tn = tiling.tn.min(kernel.n);
+            // Per output tile: a GEMM and at most two loads per reduction step, the
+            // bias/gate loads and the store.
+            let transfers = product(&[
+                output_tiles,
+                k_tiles.saturating_mul(2).saturating_add(extras),
+            ]);
+            let moved_elements = product(&[
+                output_tiles,
+                product(&[k_tiles, tk, tm.saturating_add(tn)])
+                    .saturating_add(product(&[extras, tm, tn])),
+            ]);
+            sized(
+                design,
+                transfers.saturating_add(product(&[output_tiles, k_tiles])),
+                (transfers, product(&[moved_elements, element_bytes(kernel)])),
+                product(&[
                     output_tiles,
                     product(&[k_tiles, tm.saturating_add(tk)])
                         .saturating_add(product(&[extras, tm])),
                 ]),
-            }
+            )
         }
         Op::FusedAttention => {
             let tiles = kernel
@@ -70,10 +91,19 @@ pub fn graph_size(kernel: &Kernel, design: &Design) -> GraphSize {
             // Per query tile: its load and store, and per key tile two loads, scores, softmax
             // and context; every transfer is whole rows, one segment.
             let nodes = product(&[kernel.batch, tiles, product(&[tiles, 5]).saturating_add(2)]);
-            GraphSize {
+            let transfers = product(&[kernel.batch, tiles, product(&[tiles, 2]).saturating_add(2)]);
+            // Each transfer is at most one tile of the kernel's rows.
+            let tile_bytes = product(&[
+                design.tiling_of(&kernel.label(), kernel.class).tm,
+                kernel.k.max(kernel.n),
+                element_bytes(kernel),
+            ]);
+            sized(
+                design,
                 nodes,
-                row_segments: nodes,
-            }
+                (transfers, product(&[transfers, tile_bytes])),
+                nodes,
+            )
         }
         _ => {
             // Per chunk: a load per input, the pass and the store; one load of parameters.
@@ -83,26 +113,80 @@ pub fn graph_size(kernel: &Kernel, design: &Design) -> GraphSize {
                 .filter(|o| o.direction == Direction::Read && !o.is_parameter)
                 .count() as u64;
             let parameters = kernel.operands.iter().any(|o| o.is_parameter);
-            let nodes = product(&[chunk_count(kernel, design), inputs + 2])
-                .saturating_add(u64::from(parameters));
-            GraphSize {
-                nodes,
-                row_segments: nodes,
-            }
+            let chunks = chunk_count(kernel, design);
+            let transfers = product(&[chunks, inputs + 1]).saturating_add(u64::from(parameters));
+            let nodes = transfers.saturating_add(chunks);
+            // Every input and the output once, the parameters once.
+            let moved_bytes = product(&[
+                kernel.batch,
+                kernel.m,
+                kernel.n,
+                inputs + 2,
+                element_bytes(kernel),
+            ]);
+            sized(design, nodes, (transfers, moved_bytes), nodes)
         }
     }
 }
 
-/// The kernel's [`graph_size`], or why it is beyond [`MAX_GRAPH_NODES`] or
+/// Bytes per element of the kernel's widest operand.
+fn element_bytes(kernel: &Kernel) -> u64 {
+    kernel
+        .operands
+        .iter()
+        .map(|o| o.bits)
+        .max()
+        .unwrap_or(8)
+        .div_ceil(8)
+}
+
+/// A graph of `nodes` nodes, `transfers` of them transfers moving `moved_bytes` in all, cut
+/// into `row_segments`. A transfer touches at most every channel of its set, and each of
+/// its requests holds at least a segment or a stripe.
+fn sized(
+    design: &Design,
+    nodes: u64,
+    (transfers, moved_bytes): (u64, u64),
+    row_segments: u64,
+) -> GraphSize {
+    let placement = design.placement();
+    let channels = placement
+        .weight_channels
+        .len()
+        .max(placement.activation_channels.len()) as u64;
+    let requests = transfers
+        .saturating_mul(channels)
+        .min(row_segments.saturating_add(moved_bytes.div_ceil(placement.stripe_bytes.max(1))));
+    GraphSize {
+        nodes,
+        row_segments,
+        bytes: nodes
+            .saturating_mul(GRAPH_BYTES_PER_NODE)
+            .saturating_add(requests.saturating_mul(REQUEST_BYTES)),
+    }
+}
+
+/// The kernel's [`graph_size`], or why it is beyond the memory budget alone or
 /// [`MAX_ROW_SEGMENTS`].
 pub fn checked_graph_size(kernel: &Kernel, design: &Design) -> Result<GraphSize, LowerError> {
     let size = graph_size(kernel, design);
-    if size.nodes > MAX_GRAPH_NODES || size.row_segments > MAX_ROW_SEGMENTS {
+    if size.bytes > MEMORY_BUDGET_BYTES || size.row_segments > MAX_ROW_SEGMENTS {
         return Err(LowerError::TooLarge {
             kernel: kernel.label(),
             nodes: size.nodes,
+            megabytes: size.bytes.div_ceil(1 << 20),
             row_segments: size.row_segments,
+            advice: coarser(kernel),
         });
     }
     Ok(size)
+}
+
+/// The knob that makes `kernel`'s graph smaller: its tiles, or a vector kernel's chunks.
+pub fn coarser(kernel: &Kernel) -> &'static str {
+    match kernel.op {
+        Op::Gemm => "larger tiles (tiling.tm, tn, tk, or its engines' `tiling`)",
+        Op::FusedAttention => "a larger tiling.tm (query and key blocks)",
+        _ => "longer vector chunks (vector.chunk_bytes)",
+    }
 }

@@ -14,6 +14,7 @@
 
 pub mod array;
 mod attribution;
+pub mod budget;
 mod check;
 pub mod dot;
 pub mod dram;

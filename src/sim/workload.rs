@@ -10,12 +10,14 @@
 //! every layer is simulated.
 
 use super::{
-    Attribution, GraphSim, KernelSim, Machine, NullSink, SimError, TraceSink, simulate_graph,
+    Attribution, GraphSim, KernelSim, Machine, NullSink, SimError, TraceSink, budget,
+    simulate_graph,
 };
 use crate::config::design::Design;
 use crate::config::platform::Platform;
 use crate::lower::{
-    Bill, LowerError, MAX_UNIT_NODES, check_mapping, checked_graph_size, lower, lower_layer,
+    Bill, GRAPH_BYTES_PER_NODE, KEPT_BYTES_PER_NODE, LowerError, MEMORY_BUDGET_BYTES,
+    check_mapping, checked_graph_size, coarser, lower, lower_layer,
 };
 use crate::workload::{Kernel, Workload};
 use rayon::prelude::*;
@@ -187,38 +189,130 @@ fn add(sum: &mut Attribution, cycles: &Attribution) {
     }
 }
 
-/// The events `lower` and the engine may take at most on the distinct layers of a workload:
-/// the sum of the [`graph_size`](crate::lower::graph_size) bounds of their kernels; an error
-/// for a kernel beyond the size limits.
-pub fn event_bound(workload: &Workload, design: &Design) -> Result<u64, LowerError> {
-    let mut events = 0u64;
-    for unit in units(workload, design)
-        .iter()
-        .filter(|unit| unit.same_as.is_none())
-    {
-        let mut unit_nodes = 0u64;
+/// What simulating a workload takes, bounded before anything is built.
+struct RunSize {
+    /// Per distinct unit, in order: the events it may take (its graphs' nodes) and the
+    /// bytes its graphs take while it runs (all its kernels' at once when they overlap, else
+    /// the largest one's).
+    units: Vec<(u64, u64)>,
+    /// What the run keeps of every unit until it ends.
+    kept_bytes: u64,
+}
+
+impl RunSize {
+    /// The distinct units in waves run one after another, each wave's graphs together
+    /// within the budget beside what the run keeps: the most its waves hold at once.
+    fn waves(&self) -> (Vec<std::ops::Range<usize>>, u64) {
+        let room = MEMORY_BUDGET_BYTES.saturating_sub(self.kept_bytes);
+        let (mut waves, mut widest, mut start, mut held) = (Vec::new(), 0, 0, 0u64);
+        for (index, &(_, bytes)) in self.units.iter().enumerate() {
+            if index > start && held + bytes > room {
+                waves.push(start..index);
+                (start, held) = (index, 0);
+            }
+            held += bytes;
+            widest = widest.max(held);
+        }
+        waves.push(start..self.units.len());
+        (waves, widest)
+    }
+}
+
+/// The [`RunSize`] of `workload`'s `units` on `design`, or why it is beyond the limits: a
+/// kernel's graph, more than `max_events` events, results or a unit's graphs beyond the
+/// memory budget (in that order: the first names what to change).
+fn run_size(
+    workload: &Workload,
+    units: &[Unit],
+    design: &Design,
+    max_events: u64,
+) -> Result<RunSize, SimError> {
+    let overlap = design.overlap_kernels();
+    let distinct = units.iter().filter(|unit| unit.same_as.is_none());
+    let mut sizes = Vec::new();
+    let mut largest: Option<(u64, &Unit)> = None;
+    for unit in distinct {
+        let (mut nodes, mut all_bytes, mut widest_bytes) = (0u64, 0u64, 0u64);
         for &index in &unit.members {
             let size = checked_graph_size(&workload.kernels[index], design)?;
             // A layer graph adds at most one sync node per kernel.
-            let joins = u64::from(design.overlap_kernels());
-            unit_nodes = unit_nodes.saturating_add(size.nodes + joins);
+            let joins = u64::from(overlap);
+            nodes = nodes.saturating_add(size.nodes + joins);
+            let bytes = size.bytes + joins * GRAPH_BYTES_PER_NODE;
+            all_bytes = all_bytes.saturating_add(bytes);
+            widest_bytes = widest_bytes.max(bytes);
         }
-        if design.overlap_kernels() && unit_nodes > MAX_UNIT_NODES {
-            return Err(LowerError::UnitTooLarge {
-                unit: label(&workload.kernels[unit.members[0]]),
-                nodes: unit_nodes,
-            });
+        let bytes = if overlap { all_bytes } else { widest_bytes };
+        if largest.is_none_or(|(most, _)| bytes > most) {
+            largest = Some((bytes, unit));
         }
-        events = events.saturating_add(unit_nodes);
+        sizes.push((nodes, bytes));
     }
-    Ok(events)
+    let events: u64 = sizes.iter().map(|&(nodes, _)| nodes).sum();
+    if events > max_events {
+        return Err(SimError::TooManyEvents {
+            events,
+            limit: max_events,
+        });
+    }
+    let kept_bytes = events.saturating_mul(KEPT_BYTES_PER_NODE);
+    if let Some((bytes, unit)) = largest
+        && bytes.saturating_add(kept_bytes) > MEMORY_BUDGET_BYTES
+    {
+        let (graph_mb, kept_mb) = (bytes.div_ceil(1 << 20), kept_bytes.div_ceil(1 << 20));
+        if kept_bytes >= bytes {
+            return Err(LowerError::KeepsTooMuch {
+                events,
+                kept_mb,
+                graph_mb,
+            }
+            .into());
+        }
+        let kernels = unit.members.iter().map(|&i| &workload.kernels[i]);
+        let mut advice: Vec<&str> = kernels.map(coarser).collect();
+        advice.sort_unstable();
+        advice.dedup();
+        if overlap {
+            advice.push("overlap_layers = false");
+        }
+        return Err(LowerError::TooMuchMemory {
+            unit: format!(
+                "{}{}",
+                if overlap && unit.members.len() > 1 {
+                    "the overlapping kernels from "
+                } else {
+                    ""
+                },
+                label(&workload.kernels[unit.members[0]])
+            ),
+            graph_mb,
+            kept_mb,
+            advice: advice.join(", "),
+        }
+        .into());
+    }
+    Ok(RunSize {
+        units: sizes,
+        kept_bytes,
+    })
+}
+
+/// The events `lower` and the engine may take at most on the distinct layers of a workload:
+/// the sum of the [`graph_size`](crate::lower::graph_size) bounds of their kernels; an error
+/// for a kernel beyond the size limits, or a workload whose graphs and results would take
+/// more than [`MEMORY_BUDGET_BYTES`].
+pub fn event_bound(workload: &Workload, design: &Design) -> Result<u64, SimError> {
+    let size = run_size(workload, &units(workload, design), design, u64::MAX)?;
+    Ok(size.units.iter().map(|&(nodes, _)| nodes).sum())
 }
 
 /// Simulates every distinct layer once, refusing before any work a mapping or link that
-/// cannot run the workload ([`check_mapping`]), a kernel beyond the size limits or an
-/// [`event_bound`] above `max_events`. With a trace sink the units run in order
-/// on one thread, so the trace streams out in execution order; without one they run in
-/// parallel. `progress` is called once per distinct unit finished.
+/// cannot run the workload ([`check_mapping`]), a kernel beyond the size limits, an
+/// [`event_bound`] above `max_events` or a run beyond the memory budget. With a trace sink
+/// the units run in order on one thread, so the trace streams out in execution order;
+/// without one they run in parallel, in waves that fit the budget together, the run
+/// holding its share of the process's budget ([`budget`]). `progress` is called once per
+/// distinct unit finished.
 pub fn simulate_workload(
     workload: &Workload,
     design: &Design,
@@ -228,34 +322,38 @@ pub fn simulate_workload(
     progress: &(dyn Fn() + Sync),
 ) -> Result<WorkloadSim, SimError> {
     let bill = check_mapping(workload, design, platform)?;
-    let events = event_bound(workload, design)?;
-    if events > max_events {
-        return Err(SimError::TooManyEvents {
-            events,
-            limit: max_events,
-        });
-    }
     let units = units(workload, design);
+    let size = run_size(workload, &units, design, max_events)?;
     let machine = Machine::new(design, platform);
     let distinct: Vec<&Unit> = units.iter().filter(|u| u.same_as.is_none()).collect();
-    let mut results: Vec<GraphSim> = match trace {
-        Some(sink) => distinct
-            .iter()
-            .map(|unit| {
-                let result = simulate_unit(workload, unit, design, &machine, sink);
+    let (waves, widest_bytes) = size.waves();
+    let _reservation = budget::reserve(size.kept_bytes + widest_bytes);
+    let mut results: Vec<GraphSim> = Vec::with_capacity(distinct.len());
+    match trace {
+        Some(sink) => {
+            for (unit, &(_, bytes)) in distinct.iter().zip(&size.units) {
+                results.push(simulate_unit(workload, unit, design, &machine, sink)?);
+                budget::release_freed_memory_after(bytes);
                 progress();
-                result
-            })
-            .collect::<Result<_, _>>()?,
-        None => distinct
-            .par_iter()
-            .map(|unit| {
-                let result = simulate_unit(workload, unit, design, &machine, &mut NullSink);
-                progress();
-                result
-            })
-            .collect::<Result<_, _>>()?,
-    };
+            }
+        }
+        None => {
+            for wave in waves {
+                let ran: Vec<GraphSim> = distinct[wave.clone()]
+                    .par_iter()
+                    .map(|unit| {
+                        let result = simulate_unit(workload, unit, design, &machine, &mut NullSink);
+                        progress();
+                        result
+                    })
+                    .collect::<Result<_, _>>()?;
+                budget::release_freed_memory_after(
+                    size.units[wave].iter().map(|&(_, bytes)| bytes).sum(),
+                );
+                results.extend(ran);
+            }
+        }
+    }
     let events = results
         .iter()
         .flat_map(|unit| &unit.kernels)
@@ -313,4 +411,30 @@ pub fn simulate_workload(
         events,
         bill,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Units run in waves whose graphs fit the budget beside what the run keeps, in order; a
+    /// unit alone always runs (its own size was checked).
+    #[test]
+    fn waves_hold_what_fits_beside_the_kept_results() {
+        let mb = 1 << 20;
+        let size = |units: &[u64], kept_mb: u64| RunSize {
+            units: units.iter().map(|&m| (0, m * mb)).collect(),
+            kept_bytes: kept_mb * mb,
+        };
+        // 240 MB less 40 kept: 200 MB of graphs at once.
+        let (waves, widest) = size(&[100, 90, 20, 150, 60], 40).waves();
+        assert_eq!(waves, [0..2, 2..4, 4..5]);
+        assert_eq!(widest, 190 * mb);
+        let (waves, widest) = size(&[10, 10, 10], 0).waves();
+        assert_eq!(waves, vec![(0..3)]);
+        assert_eq!(widest, 30 * mb);
+        let (waves, widest) = size(&[230], 20).waves();
+        assert_eq!(waves, vec![(0..1)]);
+        assert_eq!(widest, 230 * mb);
+    }
 }

@@ -18,11 +18,11 @@ use crate::config::design::{Design, EngineModel, validate_design};
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
 use crate::config::precision::{Precision, PrecisionPair};
-use crate::lower::lower;
+use crate::lower::{checked_graph_size, lower};
 
 use crate::sim::{
-    Bottleneck, KernelSim, NullSink, SimError, SimTotals, encoder_totals, engine_busy_cycles,
-    event_bound, pipeline_model, roofline_seconds, simulate, simulate_workload,
+    Bottleneck, KernelSim, NullSink, SimError, SimTotals, budget, encoder_totals,
+    engine_busy_cycles, event_bound, pipeline_model, roofline_seconds, simulate, simulate_workload,
 };
 use crate::workload::{Encoder, Kernel, Workload, WorkloadChoices};
 use std::collections::{BTreeMap, HashMap};
@@ -158,14 +158,14 @@ impl KernelCache {
         platform: &Platform,
     ) -> Result<Arc<KernelSim>, SimError> {
         memo(&self.sims, cache_key(kernel, design), || {
+            // The kernel's graph shares the process's budget with the other jobs' runs.
+            let bytes = checked_graph_size(kernel, design)?.bytes;
+            let _reservation = budget::reserve(bytes);
             let graph = lower(kernel, design)?;
-            Ok(Arc::new(simulate(
-                &graph,
-                kernel.name,
-                design,
-                platform,
-                &mut NullSink,
-            )?))
+            let sim = simulate(&graph, kernel.name, design, platform, &mut NullSink)?;
+            drop(graph);
+            budget::release_freed_memory_after(bytes);
+            Ok(Arc::new(sim))
         })
     }
 

@@ -3,7 +3,7 @@
 //! that would apply to nothing.
 
 use super::{ExpertSwitches, Fusion, Pipeline, Workload, WorkloadError, build_workload};
-use crate::config::model::{ModelSpec, PolicySpec};
+use crate::config::model::{ModelSpec, PolicySpec, TextFamily};
 use crate::config::policy::ExpertSpec;
 use crate::config::precision::PrecisionPair;
 
@@ -116,9 +116,40 @@ impl WorkloadChoices {
                 "the model has no vision tower: a text-only model reads no images",
             );
         }
+        let options = self.resolve(model, policy, precision);
+        if let Some(text) = &model.text
+            && text.family != TextFamily::Llama
+        {
+            let tokens = options.language_tokens + options.state_tokens + options.decode_tokens;
+            if tokens > text.max_positions {
+                let option = if options.decode_tokens > 0 {
+                    "--decode"
+                } else {
+                    "--language-tokens"
+                };
+                return refuse(
+                    option,
+                    &format!(
+                        "the model's learned position table has {} rows: at most {} tokens \
+                         (language, state and decoded), found {tokens}",
+                        text.max_positions, text.max_positions
+                    ),
+                );
+            }
+        }
+        Ok(options)
+    }
+
+    /// The options these choices give, before the checks that need them whole.
+    fn resolve(
+        &self,
+        model: &ModelSpec,
+        policy: Option<&PolicySpec>,
+        precision: PrecisionPair,
+    ) -> WorkloadOptions {
         let all_text_layers = model.text.as_ref().map_or(0, |text| text.num_layers);
         let all_vision_layers = model.vision.as_ref().map_or(0, |vision| vision.num_layers);
-        Ok(WorkloadOptions {
+        WorkloadOptions {
             policy: policy.map(|p| p.source.clone()),
             cameras: self.cameras.or(policy.map(|p| p.cameras)).unwrap_or(1),
             language_tokens: self
@@ -143,6 +174,6 @@ impl WorkloadChoices {
             per_camera_vision: self.per_camera_vision,
             decode_tokens: self.decode_tokens,
             expert: policy.map(|p| p.expert.clone()),
-        })
+        }
     }
 }
