@@ -211,3 +211,103 @@ fn the_default_runs_figures_are_the_tools() {
         round(measured, 1)
     );
 }
+
+/// The mean decoded token's milliseconds of `model` on the design file `design` changed by
+/// `edits` (each `(from, to)` replaced everywhere, and present), after the README's prefix.
+fn decode_ms(model: &str, design: &str, edits: &[(&str, &str)], tokens: &str) -> f64 {
+    let mut text = std::fs::read_to_string(design).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{design} has no {from:?}");
+        text = text.replace(from, to);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("design.toml");
+    std::fs::write(&path, text).unwrap();
+    let summary = simulate(
+        &[
+            "--model",
+            model,
+            "--design",
+            path.to_str().unwrap(),
+            "--language-tokens",
+            "127",
+            "--state-tokens",
+            "0",
+            "--decode",
+            tokens,
+        ],
+        &dir.path().join("out"),
+    );
+    summary["decode"]["mean_token_ms"].as_f64().unwrap()
+}
+
+/// The decode designs' table (fast and bank-level HBM, the README's commands) and the
+/// weight-layout paragraph: LLaMA2-7B's token at 16, 32 and 64 outputs per tile (`--decode
+/// 2`), row-major and tile-major, GPT-2 medium's tile-major token (`--decode 8`, as in the
+/// table), and both on the bank model tile-major (the table's commands).
+#[test]
+fn the_decode_figures_are_the_tools() {
+    const LLAMA: &str = "configs/models/llama-2-7b.config.json";
+    const GPT2: &str = "configs/models/gpt2-medium.config.json";
+    const W4A8: &str = "configs/designs/u280-w4a8-gemv.toml";
+    const FP16: &str = "configs/designs/u280-fp16-gemv.toml";
+    const BANK: (&str, &str) = ("memory = \"hbm\"", "memory = \"dram\"");
+    const TILE_MAJOR: (&str, &str) = ("[hbm]\n", "[hbm]\nweight_layout = \"tile_major\"\n");
+    let rows = table("| design | after | model, cache | simulated ms/token");
+    let quoted = |row: usize| -> (f64, f64) {
+        let cell = &rows[row][3];
+        let number = |text: &str| -> f64 {
+            text.chars()
+                .take_while(is_numeric)
+                .collect::<String>()
+                .parse()
+                .unwrap()
+        };
+        let bank = cell.split("bank model ").nth(1).unwrap();
+        (number(cell), number(bank))
+    };
+    for (row, model, design, tokens) in [(0, LLAMA, W4A8, "16"), (1, GPT2, FP16, "8")] {
+        let fast = decode_ms(model, design, &[], tokens);
+        let bank = decode_ms(model, design, &[BANK], tokens);
+        assert_eq!(quoted(row), (round(fast, 2), round(bank, 2)), "{design}");
+    }
+
+    let paragraph = "**Weight layout.**";
+    let width = |tn: &'static str| ("tn = 64", tn);
+    let row_major: Vec<f64> = ["tn = 16", "tn = 32", "tn = 64"]
+        .iter()
+        .map(|&tn| decode_ms(LLAMA, W4A8, &[width(tn)], "2"))
+        .collect();
+    let tile_major: Vec<f64> = ["tn = 16", "tn = 32", "tn = 64"]
+        .iter()
+        .map(|&tn| decode_ms(LLAMA, W4A8, &[width(tn), TILE_MAJOR], "2"))
+        .collect();
+    let text = paragraph_at(paragraph, "ms per token").0;
+    let figures = |after: &str, count: usize| -> Vec<f64> {
+        let from = text.find(after).unwrap() + after.len();
+        text[from..]
+            .split(|c: char| !is_numeric(&c))
+            .filter(|word| !word.is_empty() && word.contains('.'))
+            .take(count)
+            .map(|word| word.parse().unwrap())
+            .collect()
+    };
+    let rounded = |values: &[f64], decimals| -> Vec<f64> {
+        values.iter().map(|&v| round(v, decimals)).collect()
+    };
+    assert_eq!(
+        figures("the answer moves with the tile's width: ", 3),
+        rounded(&row_major, 1)
+    );
+    assert_eq!(figures("whatever its width: ", 3), rounded(&tile_major, 2));
+    let gpt2 = decode_ms(GPT2, FP16, &[TILE_MAJOR], "8");
+    assert_eq!(
+        quoted_before(paragraph, " ms (`--decode 8`)"),
+        round(gpt2, 2)
+    );
+    let banked = [
+        decode_ms(LLAMA, W4A8, &[TILE_MAJOR, BANK], "16"),
+        decode_ms(GPT2, FP16, &[TILE_MAJOR, BANK], "8"),
+    ];
+    assert_eq!(figures("within 1 %\n(", 2), rounded(&banked, 2));
+}

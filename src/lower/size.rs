@@ -18,14 +18,15 @@ pub const GRAPH_BYTES_PER_NODE: u64 = 400;
 
 /// Bytes a graph takes per channel request of a transfer (a [`super::ChannelRequest`] of 32
 /// bytes and its share of the engine's per-request state). With [`GRAPH_BYTES_PER_NODE`],
-/// the estimate is above every measured peak: 96 % of it on the MLP-stream design at 12,000
-/// language tokens, 88 % on the spatial design's full step at 2,400 (`tools/memory-bounds.txt`).
+/// the estimate stands above every measured peak (`tools/memory-bounds.txt`): the
+/// MLP-stream design at 10,303 language tokens uses 86 % of it (203 of 236 MB), the others
+/// 60–66 % (their links move tiles on chip that the bound counts as transfers).
 pub const REQUEST_BYTES: u64 = 48;
 
 /// Bytes a run keeps per simulated node until it ends (the engines' and the HBM's busy
-/// intervals, each kernel's results, the workload's own kernels). Measured 12.4 (Llama-2-7B
-/// decoding 1,097 tokens on one layer at FP16: 191 MB for 14.7 M events, the whole run
-/// included); 16 is an assumed margin.
+/// intervals, each kernel's results, the workload's own kernels). Measured 12.4–14.1
+/// (Llama-2-7B decoding on one layer: 1,069 tokens at FP16, 187 MB for 14.7 M events; 1,845
+/// at W4A8, 231 MB for 15.1 M, the whole run included); 16 is an assumed margin.
 pub const KEPT_BYTES_PER_NODE: u64 = 16;
 
 /// The most contiguous row segments one kernel's transfers may be cut into (lowering time).
