@@ -122,7 +122,13 @@ impl DramTiming {
 }
 
 impl RawDram {
-    pub(super) fn validate(&self, file: &str) -> Result<DramTiming, ConfigError> {
+    /// The validated organisation and timing; `channel_bytes` is a pseudo-channel's share of
+    /// the HBM's capacity, which its banks, rows and columns must cover.
+    pub(super) fn validate(
+        &self,
+        file: &str,
+        channel_bytes: u64,
+    ) -> Result<DramTiming, ConfigError> {
         let field = |name: &str| format!("hbm.dram.{name}");
         let clock_mhz = in_range(file, &field("clock_mhz"), self.clock_mhz, 100.0..=4000.0)?;
         let whole = |name: &str, value: u64, range| in_range(file, &field(name), value, range);
@@ -180,6 +186,20 @@ impl RawDram {
         let rule = |name: &str, rule: String| Err(ConfigError::invalid(file, field(name), rule));
         if timing.row_bytes < timing.column_bytes {
             return rule("row_bytes", "must hold at least one column".into());
+        }
+        let covered = timing.banks() * timing.rows * timing.row_bytes;
+        if covered < channel_bytes {
+            return rule(
+                "rows",
+                format!(
+                    "{} banks x {} rows x {} B = {covered} B per pseudo-channel, less than its \
+                     {channel_bytes} B share of hbm.capacity_bytes: addresses beyond would \
+                     alias onto the same rows",
+                    timing.banks(),
+                    timing.rows,
+                    timing.row_bytes
+                ),
+            );
         }
         if timing.tccd_l < timing.tccd_s {
             return rule(

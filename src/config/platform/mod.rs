@@ -421,6 +421,11 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
         }),
         None => None,
     };
+    let capacity_bytes = whole(
+        "hbm.capacity_bytes",
+        hbm.capacity_bytes,
+        limits::HBM_CAPACITY_BYTES,
+    )?;
     Ok(Platform {
         source: source.name.clone(),
         name: raw.name,
@@ -428,11 +433,7 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
         dsp_slices,
         macs_per_dsp,
         hbm: Hbm {
-            capacity_bytes: whole(
-                "hbm.capacity_bytes",
-                hbm.capacity_bytes,
-                limits::HBM_CAPACITY_BYTES,
-            )?,
+            capacity_bytes,
             channels,
             channel_bandwidth_bytes_per_s: peak * GB,
             measured_channel_bandwidth_bytes_per_s: measured * GB,
@@ -454,7 +455,7 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
             dram: hbm
                 .dram
                 .as_ref()
-                .map(|dram| dram.validate(file))
+                .map(|dram| dram.validate(file, capacity_bytes / channels))
                 .transpose()?,
         },
         sram: Sram {

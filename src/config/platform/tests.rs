@@ -42,13 +42,20 @@ fn u280_roofs_are_derived_from_dsps_and_clock() {
 }
 
 /// Bank-level timing that cannot hold (a row cycle shorter than its active and precharge
-/// times, a refresh longer than its interval) is refused naming the field.
+/// times, a refresh longer than its interval, banks whose rows cannot hold the pseudo-channel's
+/// share of the capacity, so addresses would alias) is refused naming the field.
 #[test]
 fn impossible_dram_timing_is_refused_by_field() {
     for (from, to, field) in [
         ("trc_ns = 48.0", "trc_ns = 20.0", "hbm.dram.trc_ns"),
         ("trfc_ns = 260.0", "trfc_ns = 5000.0", "hbm.dram.trfc_ns"),
         ("rows = 16384", "rows = 1000", "hbm.dram.rows"),
+        (
+            "rows = 16384",
+            "rows = 1",
+            "less than its 268435456 B share",
+        ),
+        ("rows = 16384", "rows = 8192", "hbm.dram.rows"),
     ] {
         let text = DEFAULT_PLATFORM.replace(from, to);
         let error = load_platform(&Source::built_in("p.toml", &text)).unwrap_err();
