@@ -311,3 +311,163 @@ fn the_decode_figures_are_the_tools() {
     ];
     assert_eq!(figures("within 1 %\n(", 2), rounded(&banked, 2));
 }
+
+/// `achieved_gb_per_s` of the one configuration `roofsim probe hbm ARGS` runs.
+fn probe_gb_per_s(args: &[&str]) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all: Vec<String> = ["probe", "hbm", "--out"].map(String::from).to_vec();
+    all.push(dir.path().display().to_string());
+    all.extend(args.iter().map(|arg| arg.to_string()));
+    let cli = Cli::try_from_args(all).unwrap();
+    run(&cli.command).unwrap_or_else(|error| panic!("{args:?}: {error}"));
+    let mut rows = csv::Reader::from_path(dir.path().join("probe.csv")).unwrap();
+    let headers = rows.headers().unwrap().clone();
+    let column = headers
+        .iter()
+        .position(|name| name == "achieved_gb_per_s")
+        .unwrap();
+    let records: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(
+        records.len(),
+        1,
+        "{args:?} ran {} configurations",
+        records.len()
+    );
+    records[0][column].parse().unwrap()
+}
+
+/// The numbers a table cell quotes (`0.107 / 1.575`), each with its decimals; a remark in
+/// parentheses after them is not one.
+fn cell_numbers(cell: &str) -> Vec<(f64, i32)> {
+    let figures = cell.split('(').next().unwrap_or_default();
+    figures
+        .split(|c: char| !is_numeric(&c))
+        .filter(|word| !word.is_empty() && word.chars().any(|c| c.is_ascii_digit()))
+        .map(|word| {
+            let decimals = word.split('.').nth(1).map_or(0, |d| d.len() as i32);
+            (word.parse().unwrap(), decimals)
+        })
+        .collect()
+}
+
+/// The probe table's bank and fast model columns, and the bank model's figures after it,
+/// run again with `roofsim probe hbm`.
+#[test]
+fn the_probe_figures_are_the_tools() {
+    let rows = table("| figure (U280) | published | bank model | fast model |");
+    let one = ["--pattern", "sequential", "--channels", "1"];
+    let with = |memory: &str, extra: &[&'static str]| -> Vec<String> {
+        let mut args: Vec<String> = ["--memory", memory].map(String::from).to_vec();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    };
+    // Per table row: the probe arguments of each quoted figure (both models).
+    let cases: [(usize, Vec<Vec<&'static str>>); 6] = [
+        (0, vec![[&one[..], &["--burst-bytes", "512"]].concat()]),
+        (1, vec![[&one[..], &["--burst-bytes", "32"]].concat()]),
+        (
+            2,
+            vec![vec![
+                "--pattern",
+                "sequential",
+                "--channels",
+                "32",
+                "--burst-bytes",
+                "512",
+            ]],
+        ),
+        (
+            7,
+            vec![
+                [
+                    &one[..],
+                    &["--burst-bytes", "512", "--switch-distance", "3"],
+                ]
+                .concat(),
+            ],
+        ),
+        (
+            8,
+            vec![vec![
+                "--pattern",
+                "sequential",
+                "--channels",
+                "4",
+                "--burst-bytes",
+                "512",
+                "--switch-distance",
+                "1",
+            ]],
+        ),
+        (
+            5,
+            ["32", "512"]
+                .iter()
+                .map(|&b| {
+                    [
+                        &one[..],
+                        &["--hls", "--outstanding", "1", "--burst-bytes", b],
+                    ]
+                    .concat()
+                })
+                .collect(),
+        ),
+    ];
+    for (row, figures) in cases {
+        for (column, memory) in [(2, "dram"), (3, "fast")] {
+            let quoted = cell_numbers(&rows[row][column]);
+            if quoted.is_empty() {
+                continue;
+            }
+            let measured: Vec<(f64, i32)> = figures
+                .iter()
+                .zip(&quoted)
+                .map(|(args, &(_, decimals))| {
+                    let args = with(memory, args);
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    (round(probe_gb_per_s(&args), decimals), decimals)
+                })
+                .collect();
+            assert_eq!(quoted, measured, "row {row} ({}), {memory}", rows[row][0]);
+        }
+    }
+    let writes: Vec<(f64, i32)> = ["32", "512"]
+        .iter()
+        .zip(cell_numbers(&rows[6][2]))
+        .map(|(&bytes, (_, decimals))| {
+            let args = [
+                "--memory",
+                "dram",
+                "--hls",
+                "--outstanding",
+                "1",
+                "--write-share",
+                "1",
+                "--burst-bytes",
+                bytes,
+            ];
+            let args = [&one[..], &args[..]].concat();
+            (round(probe_gb_per_s(&args), decimals), decimals)
+        })
+        .collect();
+    assert_eq!(cell_numbers(&rows[6][2]), writes);
+
+    let paragraph = "What the bank model shows that the fast one cannot";
+    let bank = |extra: &[&str]| {
+        let args = [&["--memory", "dram", "--channels", "1"][..], extra].concat();
+        probe_gb_per_s(&args)
+    };
+    let strided = bank(&["--pattern", "strided", "--burst-bytes", "32"]);
+    assert_eq!(quoted_in(paragraph, "stride reach\n"), round(strided, 1));
+    let random = bank(&["--pattern", "random", "--burst-bytes", "32"]);
+    assert_eq!(quoted_in(paragraph, "random 32 B reads "), round(random, 1));
+    let mixed = bank(&[
+        "--pattern",
+        "sequential",
+        "--burst-bytes",
+        "512",
+        "--write-share",
+        "0.5",
+    ]);
+    assert_eq!(quoted_in(paragraph, "writes of 512 B "), round(mixed, 1));
+}
