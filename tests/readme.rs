@@ -471,3 +471,58 @@ fn the_probe_figures_are_the_tools() {
     ]);
     assert_eq!(quoted_in(paragraph, "writes of 512 B "), round(mixed, 1));
 }
+
+/// The fast-against-bank table: each access pattern on both models.
+#[test]
+fn the_fast_against_bank_table_is_the_tools() {
+    let rows = table("| access pattern | fast model GB/s | bank model GB/s | fast vs bank |");
+    let patterns: [&[&str]; 9] = [
+        &["--pattern", "sequential", "--burst-bytes", "32"],
+        &["--pattern", "sequential", "--burst-bytes", "512"],
+        &["--pattern", "strided", "--burst-bytes", "32"],
+        &["--pattern", "strided", "--burst-bytes", "512"],
+        &["--pattern", "random", "--burst-bytes", "32"],
+        &["--pattern", "random", "--burst-bytes", "512"],
+        &[
+            "--pattern",
+            "random",
+            "--burst-bytes",
+            "32",
+            "--working-set-bytes",
+            "32768",
+        ],
+        &[
+            "--pattern",
+            "sequential",
+            "--burst-bytes",
+            "512",
+            "--write-share",
+            "0.5",
+        ],
+        &[
+            "--pattern",
+            "sequential",
+            "--burst-bytes",
+            "64",
+            "--write-share",
+            "0.5",
+        ],
+    ];
+    assert_eq!(rows.len(), patterns.len());
+    for (row, pattern) in rows.iter().zip(patterns) {
+        let run = |memory: &str| {
+            let args = [&["--memory", memory, "--channels", "1"][..], pattern].concat();
+            probe_gb_per_s(&args)
+        };
+        let (fast, bank) = (run("fast"), run("dram"));
+        assert_eq!(
+            (cell_numbers(&row[1])[0].0, cell_numbers(&row[2])[0].0),
+            (round(fast, 2), round(bank, 2)),
+            "{}",
+            row[0]
+        );
+        let quoted = &row[3];
+        let gap = format!("{:+.0} %", (fast / bank - 1.0) * 100.0);
+        assert_eq!(quoted, &gap, "{}", row[0]);
+    }
+}
