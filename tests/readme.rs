@@ -116,6 +116,36 @@ fn the_bert_design_predicts_what_the_readme_says() {
         quoted_in(paragraph, "against its pipeline model's "),
         round(model_ms, 1)
     );
+    // Its bill: DSPs, LUT multipliers and all LUTs (thousands), the expected clock and its
+    // range, the power range.
+    let resources = &summary["resources"];
+    let slrs = resources["slrs"].as_array().unwrap();
+    let sum = |field: &str| -> u64 { slrs.iter().map(|s| s[field].as_u64().unwrap()).sum() };
+    let multipliers = sum("luts");
+    let all_luts = multipliers + sum("logic_luts") + sum("memory_luts");
+    let dsps = resources["dsps"].as_u64().unwrap();
+    let clock = &resources["clock"];
+    let range = clock["range_mhz"].as_array().unwrap();
+    let power = &summary["power"];
+    let text = paragraph_at(paragraph, "roofsim predicts").0.replace('\n', " ");
+    for quoted in [
+        format!("{},{:03} DSPs (published", dsps / 1000, dsps % 1000),
+        format!("{} k LUTs in multipliers", (multipliers as f64 / 1e3).round()),
+        format!("{} k with the engines' logic", (all_luts as f64 / 1e3).round()),
+        format!(
+            "expected clock of {} MHz ({}–{};",
+            clock["expected_mhz"].as_f64().unwrap(),
+            range[0].as_f64().unwrap(),
+            range[1].as_f64().unwrap()
+        ),
+        format!(
+            "{:.1}–{:.1} W",
+            power["power_w_min"].as_f64().unwrap(),
+            power["power_w_max"].as_f64().unwrap()
+        ),
+    ] {
+        assert!(text.contains(&quoted), "the README no longer says {quoted:?}");
+    }
 }
 
 /// `value` at `decimals` decimals, as the README prints it.
