@@ -127,11 +127,19 @@ fn the_bert_design_predicts_what_the_readme_says() {
     let clock = &resources["clock"];
     let range = clock["range_mhz"].as_array().unwrap();
     let power = &summary["power"];
-    let text = paragraph_at(paragraph, "roofsim predicts").0.replace('\n', " ");
+    let text = paragraph_at(paragraph, "roofsim predicts")
+        .0
+        .replace('\n', " ");
     for quoted in [
         format!("{},{:03} DSPs (published", dsps / 1000, dsps % 1000),
-        format!("{} k LUTs in multipliers", (multipliers as f64 / 1e3).round()),
-        format!("{} k with the engines' logic", (all_luts as f64 / 1e3).round()),
+        format!(
+            "{} k LUTs in multipliers",
+            (multipliers as f64 / 1e3).round()
+        ),
+        format!(
+            "{} k with the engines' logic",
+            (all_luts as f64 / 1e3).round()
+        ),
         format!(
             "expected clock of {} MHz ({}–{};",
             clock["expected_mhz"].as_f64().unwrap(),
@@ -144,7 +152,10 @@ fn the_bert_design_predicts_what_the_readme_says() {
             power["power_w_max"].as_f64().unwrap()
         ),
     ] {
-        assert!(text.contains(&quoted), "the README no longer says {quoted:?}");
+        assert!(
+            text.contains(&quoted),
+            "the README no longer says {quoted:?}"
+        );
     }
 }
 
@@ -555,4 +566,33 @@ fn the_fast_against_bank_table_is_the_tools() {
         let gap = format!("{:+.0} %", (fast / bank - 1.0) * 100.0);
         assert_eq!(quoted, &gap, "{}", row[0]);
     }
+}
+
+/// The clock paragraph's example: the spatial design at its own clock and at the expected
+/// one (`--clock-from-model`).
+#[test]
+fn the_clock_example_is_the_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let spatial = ["--design", "configs/designs/u280-int8-spatial.toml"];
+    let own = simulate(&spatial, &dir.path().join("own"));
+    let expected = simulate(
+        &[&spatial[..], &["--clock-from-model"]].concat(),
+        &dir.path().join("expected"),
+    );
+    let ms = |summary: &serde_json::Value| summary["total"]["ms"].as_f64().unwrap();
+    let slr0 = &own["resources"]["slrs"][0];
+    let text = paragraph_at("platform's kernel region leaves it", "--clock-from-model")
+        .0
+        .replace('\n', " ");
+    let quoted = format!(
+        "SLR0 at {:.0} % of its DSPs, {} MHz, {:.0} → {:.0} ms",
+        slr0["dsp_share"].as_f64().unwrap() * 100.0,
+        own["resources"]["clock"]["expected_mhz"].as_f64().unwrap(),
+        ms(&own),
+        ms(&expected)
+    );
+    assert!(
+        text.contains(&quoted),
+        "the README no longer says {quoted:?}"
+    );
 }
