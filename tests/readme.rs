@@ -50,6 +50,8 @@ fn the_robot_step_table_is_what_the_designs_simulate() {
         format!("{default}\n[schedule]\noverlap_kernels = true\n"),
     )
     .unwrap();
+    let mut shares: Vec<f64> = Vec::new();
+    let mut expert: Vec<(String, f64, (f64, f64))> = Vec::new();
     for row in rows {
         let design = match row[0].as_str() {
             "`u280-int8` + `overlap_kernels`" => overlapped.display().to_string(),
@@ -76,6 +78,13 @@ fn the_robot_step_table_is_what_the_designs_simulate() {
             ms(&plain["actions_per_s"], 1),
         ];
         assert_eq!(row[1..6], measured, "{}", row[0]);
+        let value = |field: &str| plain[field].as_f64().unwrap();
+        shares.push(value("encoders_ms") / value("latency_ms") * 100.0);
+        expert.push((
+            row[0].clone(),
+            value("expert_ms"),
+            expert_gemm_efficiency(&dir.path().join("plain/kernels.csv")),
+        ));
         if row[6] != "–" {
             let both = step(&["--cross-kv-once", "--trim-last-text-layer"], "both");
             assert_eq!(
@@ -86,6 +95,50 @@ fn the_robot_step_table_is_what_the_designs_simulate() {
             );
         }
     }
+    // The paragraph after the table: the encoders' share of the step, the expert's flow
+    // step at INT8 and INT4, and its GEMMs' efficiency against the roof.
+    let text = paragraph_at("The encoders bound the step", "%")
+        .0
+        .replace('\n', " ");
+    let (low, high) = shares
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), &s| (l.min(s), h.max(s)));
+    let of = |name: &str| expert.iter().find(|(row, ..)| row == name).unwrap();
+    let (int8, int4) = (of("`u280-int8`"), of("`u280-int4`"));
+    let range = |(low, high): (f64, f64)| format!("{:.0}–{:.0} %", low * 100.0, high * 100.0);
+    for quoted in [
+        format!("on every design ({:.0}–{:.0} %)", low, high),
+        format!("({:.1} → {:.1} ms)", int8.1, int4.1),
+        format!(
+            "falls from {} at INT8 to {} at INT4",
+            range(int8.2),
+            range(int4.2)
+        ),
+    ] {
+        assert!(
+            text.contains(&quoted),
+            "the README no longer says {quoted:?}"
+        );
+    }
+}
+
+/// The lowest and highest efficiency in a `kernels.csv` of the action expert's projections
+/// and MLP: its GEMMs of M = 50 with N and K of 720 or more (not attention's, nor the
+/// action in and out projections of 32 columns).
+fn expert_gemm_efficiency(path: &Path) -> (f64, f64) {
+    let mut kernels = csv::Reader::from_path(path).unwrap();
+    let headers = kernels.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (encoder, op, efficiency) = (column("encoder"), column("op"), column("efficiency"));
+    let [m, n, k] = ["m", "n", "k"].map(column);
+    let number = |row: &csv::StringRecord, at: usize| row[at].parse::<u64>().unwrap();
+    kernels
+        .records()
+        .map(Result::unwrap)
+        .filter(|row| &row[encoder] == "expert" && &row[op] == "gemm")
+        .filter(|row| number(row, m) == 50 && number(row, n) >= 720 && number(row, k) >= 720)
+        .map(|row| row[efficiency].parse::<f64>().unwrap())
+        .fold((f64::MAX, f64::MIN), |(l, h), e| (l.min(e), h.max(e)))
 }
 
 /// The BERT-base spatial design's prediction and its pipeline model at 512 tokens.
@@ -237,6 +290,35 @@ fn the_default_runs_figures_are_the_tools() {
         quoted_before(paragraph, " ms\nper observation"),
         round(observation, 1)
     );
+    // The efficiency ranges: GEMMs but the attention scores, the scores, vector kernels.
+    let mut kernels = csv::Reader::from_path(dir.path().join("fast/kernels.csv")).unwrap();
+    let headers = kernels.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (op, kernel, efficiency) = (column("op"), column("kernel"), column("efficiency"));
+    let mut ranges = [(f64::MAX, f64::MIN); 3];
+    for row in kernels.records().map(Result::unwrap) {
+        let class = match (&row[op], &row[kernel]) {
+            ("gemm", "scores") => 1,
+            ("gemm", _) => 0,
+            _ => 2,
+        };
+        let percent: f64 = row[efficiency].parse::<f64>().unwrap() * 100.0;
+        ranges[class] = (ranges[class].0.min(percent), ranges[class].1.max(percent));
+    }
+    let text = paragraph_at(paragraph, "of their roof")
+        .0
+        .replace('\n', " ");
+    for (label, (low, high)) in [
+        ("GEMMs reach ", ranges[0]),
+        ("; ", ranges[1]),
+        ("vector kernels reach ", ranges[2]),
+    ] {
+        let quoted = format!("{label}{:.0}–{:.0} %", low, high);
+        assert!(
+            text.contains(&quoted),
+            "the README no longer says {quoted:?}"
+        );
+    }
     let design = std::fs::read_to_string("configs/designs/u280-int8.toml").unwrap();
     let bank = design.replacen("memory = \"hbm\"", "memory = \"dram\"", 1);
     assert_ne!(bank, design);
