@@ -678,3 +678,78 @@ fn the_clock_example_is_the_tools() {
         "the README no longer says {quoted:?}"
     );
 }
+
+/// The logic and link-storage figures: the default design's LUT and FF shares per SLR, the
+/// spatial design's SLR0, its FC1 → FC2 FIFO and Q/K/V buffer, the MLP-stream design's lines.
+#[test]
+fn the_logic_and_link_figures_are_the_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = roofsim::config::platform::default_platform();
+    let run = |design: &str| {
+        let path = format!("configs/designs/{design}.toml");
+        simulate(&["--design", path.as_str()], &dir.path().join(design))["resources"].clone()
+    };
+    // Per SLR: LUTs (multipliers, logic, LUT memories) and FFs as percentages of its own.
+    let shares = |resources: &serde_json::Value| -> Vec<(f64, f64)> {
+        let slrs = resources["slrs"].as_array().unwrap();
+        slrs.iter()
+            .zip(&platform.slrs)
+            .map(|(used, slr)| {
+                let field = |name: &str| used[name].as_u64().unwrap() as f64;
+                let luts = field("luts") + field("logic_luts") + field("memory_luts");
+                (
+                    luts / slr.luts as f64 * 100.0,
+                    field("ffs") / slr.ffs as f64 * 100.0,
+                )
+            })
+            .collect()
+    };
+    let span = |values: Vec<f64>| {
+        let low = values.iter().copied().fold(f64::MAX, f64::min);
+        let high = values.iter().copied().fold(f64::MIN, f64::max);
+        format!("{low:.0}–{high:.0} %")
+    };
+    let default = shares(&run("u280-int8"));
+    let spatial_resources = run("u280-int8-spatial");
+    let spatial = shares(&spatial_resources);
+    let text = paragraph_at("platform's kernel region leaves it", "**Logic**")
+        .0
+        .replace('\n', " ");
+    let link = |resources: &serde_json::Value, name: &str| -> serde_json::Value {
+        let links = resources["links"].as_array().unwrap();
+        links.iter().find(|l| l["link"] == name).unwrap().clone()
+    };
+    let fifo = link(&spatial_resources, "vision/fc1_gelu -> vision/fc2");
+    let storage = &fifo["storage"][0];
+    let mlp = link(
+        &run("u280-int8-mlp-stream"),
+        "vision/fc1_gelu -> vision/fc2",
+    );
+    for quoted in [
+        format!(
+            "the default design fills {} of each SLR's LUTs and {} of its FFs",
+            span(default.iter().map(|s| s.0).collect()),
+            span(default.iter().map(|s| s.1).collect())
+        ),
+        format!(
+            "spatial design's SLR0 {:.0} % and {:.0} %",
+            spatial[0].0, spatial[0].1
+        ),
+        format!(
+            "FC1 → FC2 stream: {} KB in {} RAMB36 of SLR{}",
+            fifo["bytes"].as_u64().unwrap() / 1024,
+            storage["bram_blocks"],
+            storage["slr"]
+        ),
+        format!(
+            "SLR0's URAM brings it to {:.0} %",
+            spatial_resources["slrs"][0]["uram_share"].as_f64().unwrap() * 100.0
+        ),
+        format!("the MLP-stream design: {} on SLR0–SLR1", mlp["slls"][0]),
+    ] {
+        assert!(
+            text.contains(&quoted),
+            "the README no longer says {quoted:?}"
+        );
+    }
+}
