@@ -753,3 +753,50 @@ fn the_logic_and_link_figures_are_the_tools() {
         );
     }
 }
+
+/// The expert's MACs per observation and their share of the robot step's, at 3 cameras and
+/// at one (`roofline --pipeline full`, its `roofline.csv`).
+#[test]
+fn the_expert_share_is_the_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let expert_macs = |cameras: &str| -> (f64, f64) {
+        let out = dir.path().join(cameras);
+        let mut args: Vec<String> = ["roofline", "--pipeline", "full", "--cameras", cameras]
+            .map(String::from)
+            .to_vec();
+        args.extend(["--out".to_string(), out.display().to_string()]);
+        run(&Cli::try_from_args(args).unwrap().command).unwrap();
+        let mut rows = csv::Reader::from_path(out.join("roofline.csv")).unwrap();
+        let headers = rows.headers().unwrap().clone();
+        let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+        let (encoder, macs, precision) = (column("encoder"), column("macs"), column("precision"));
+        let (mut expert, mut all) = (0.0, 0.0);
+        // One row per kernel and precision: the design's (INT8) once.
+        for row in rows.records().map(Result::unwrap) {
+            if &row[precision] != "int8" {
+                continue;
+            }
+            let value: f64 = row[macs].parse().unwrap();
+            all += value;
+            if &row[encoder] == "expert" {
+                expert += value;
+            }
+        }
+        (expert, expert / all * 100.0)
+    };
+    let (three, share_three) = expert_macs("3");
+    let (_, share_one) = expert_macs("1");
+    let text = paragraph_at("The summary adds the robot step", "GMACs")
+        .0
+        .replace('\n', " ");
+    let quoted = format!(
+        "{:.2} GMACs per observation at 3 cameras, {:.1} % of the step; {:.1} % at one camera",
+        three / 1e9,
+        share_three,
+        share_one
+    );
+    assert!(
+        text.contains(&quoted),
+        "the README no longer says {quoted:?}"
+    );
+}
