@@ -1446,26 +1446,29 @@ fn the_probe_blames_what_was_given() {
     );
 }
 
+/// Llama-2-7B decoding 8,192 tokens on one layer after a 127-token prompt.
+const LLAMA_DECODE_8192: [&str; 13] = [
+    "simulate",
+    "--model",
+    "configs/models/llama-2-7b.config.json",
+    "--design",
+    "configs/designs/u280-w4a8-gemv.toml",
+    "--language-tokens",
+    "127",
+    "--state-tokens",
+    "0",
+    "--decode",
+    "8192",
+    "--text-layers",
+    "1",
+];
+
 /// The largest decode the README allows (8,192 tokens × 1 layer of Llama-2-7B) ran 18
 /// minutes; it is now refused before it starts, its events counted, naming what to lower.
 #[test]
 fn a_decode_beyond_the_event_limit_is_refused_at_once() {
     rejects(
-        &[
-            "simulate",
-            "--model",
-            "configs/models/llama-2-7b.config.json",
-            "--design",
-            "configs/designs/u280-w4a8-gemv.toml",
-            "--language-tokens",
-            "127",
-            "--state-tokens",
-            "0",
-            "--decode",
-            "8192",
-            "--text-layers",
-            "1",
-        ],
+        &LLAMA_DECODE_8192,
         &[
             "would simulate 146033021 events (limit 16777216)",
             "--decode",
@@ -1496,23 +1499,7 @@ fn runs_beyond_the_memory_budget_are_refused_naming_their_knob() {
         ],
     );
     rejects(
-        &[
-            "simulate",
-            "--model",
-            "configs/models/llama-2-7b.config.json",
-            "--design",
-            "configs/designs/u280-w4a8-gemv.toml",
-            "--language-tokens",
-            "127",
-            "--state-tokens",
-            "0",
-            "--decode",
-            "8192",
-            "--text-layers",
-            "1",
-            "--max-events",
-            "1000000000",
-        ],
+        &[&LLAMA_DECODE_8192[..], &["--max-events", "1000000000"]].concat(),
         &["the run would keep 2229 MB of results", "--decode"],
     );
     let design = std::fs::read_to_string("configs/designs/u280-int8.toml")

@@ -115,10 +115,7 @@ fn the_robot_step_table_is_what_the_designs_simulate() {
             range(int4.2)
         ),
     ] {
-        assert!(
-            text.contains(&quoted),
-            "the README no longer says {quoted:?}"
-        );
+        assert_says(&text, &quoted);
     }
 }
 
@@ -205,11 +202,16 @@ fn the_bert_design_predicts_what_the_readme_says() {
             power["power_w_max"].as_f64().unwrap()
         ),
     ] {
-        assert!(
-            text.contains(&quoted),
-            "the README no longer says {quoted:?}"
-        );
+        assert_says(&text, &quoted);
     }
+}
+
+/// Asserts that `text`, a README paragraph, says `quoted`.
+fn assert_says(text: &str, quoted: &str) {
+    assert!(
+        text.contains(quoted),
+        "the README no longer says {quoted:?}"
+    );
 }
 
 /// `value` at `decimals` decimals, as the README prints it.
@@ -314,10 +316,7 @@ fn the_default_runs_figures_are_the_tools() {
         ("vector kernels reach ", ranges[2]),
     ] {
         let quoted = format!("{label}{:.0}–{:.0} %", low, high);
-        assert!(
-            text.contains(&quoted),
-            "the README no longer says {quoted:?}"
-        );
+        assert_says(&text, &quoted);
     }
     let design = std::fs::read_to_string("configs/designs/u280-int8.toml").unwrap();
     let bank = design.replacen("memory = \"hbm\"", "memory = \"dram\"", 1);
@@ -673,10 +672,7 @@ fn the_clock_example_is_the_tools() {
         ms(&own),
         ms(&expected)
     );
-    assert!(
-        text.contains(&quoted),
-        "the README no longer says {quoted:?}"
-    );
+    assert_says(&text, &quoted);
 }
 
 /// The logic and link-storage figures: the default design's LUT and FF shares per SLR, the
@@ -747,10 +743,7 @@ fn the_logic_and_link_figures_are_the_tools() {
         ),
         format!("the MLP-stream design: {} on SLR0–SLR1", mlp["slls"][0]),
     ] {
-        assert!(
-            text.contains(&quoted),
-            "the README no longer says {quoted:?}"
-        );
+        assert_says(&text, &quoted);
     }
 }
 
@@ -795,8 +788,5 @@ fn the_expert_share_is_the_tools() {
         share_three,
         share_one
     );
-    assert!(
-        text.contains(&quoted),
-        "the README no longer says {quoted:?}"
-    );
+    assert_says(&text, &quoted);
 }
