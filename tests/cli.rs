@@ -177,7 +177,7 @@ fn write_temp(name: &str, text: &str) -> (tempfile::TempDir, String) {
 fn missing_model_file() {
     rejects(
         &["roofline", "--model", "no/such/config.json"],
-        &["no/such/config.json", "cannot read"],
+        &["no/such/config.json", "no such file, nor a shipped model"],
     );
 }
 
@@ -1510,5 +1510,76 @@ fn runs_beyond_the_memory_budget_are_refused_naming_their_knob() {
     rejects(
         &["simulate", "--design", &path, "--batch", "64"],
         &["lowering would build", "vector.chunk_bytes"],
+    );
+}
+
+/// Shipped configs by name from a folder outside the checkout: `roofsim list` names every
+/// one, a design, model and sweep given by name run as their files do, and a name that ships
+/// nothing is one line with the closest shipped name.
+#[test]
+fn shipped_configs_run_by_name_from_any_folder() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let listed = roofsim()
+        .current_dir(elsewhere.path())
+        .arg("list")
+        .output()
+        .unwrap();
+    assert!(listed.status.success());
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    for folder in ["designs", "models", "platforms", "sweeps"] {
+        for file in std::fs::read_dir(format!("configs/{folder}")).unwrap() {
+            let name = file.unwrap().file_name().to_string_lossy().into_owned();
+            let stem = name.split('.').next().unwrap();
+            assert!(listed.contains(&format!("  {stem} ")), "{stem} not listed");
+        }
+    }
+    let run = |args: &[&str]| {
+        let out = elsewhere.path().join("out");
+        let output = roofsim()
+            .current_dir(elsewhere.path())
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        std::fs::read_to_string(out.join("summary.json")).unwrap_or_default()
+    };
+    let focused = [
+        "--cameras",
+        "1",
+        "--vision-layers",
+        "1",
+        "--text-layers",
+        "1",
+    ];
+    let by_name = run(&[&["simulate", "--design", "u280-int4"][..], &focused].concat());
+    let design = std::fs::canonicalize("configs/designs/u280-int4.toml").unwrap();
+    let by_path = run(&[
+        &["simulate", "--design", design.to_str().unwrap()][..],
+        &focused,
+    ]
+    .concat());
+    let total = |summary: &str| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(summary).unwrap()["total"].clone()
+    };
+    assert_eq!(total(&by_name), total(&by_path));
+    run(&["roofline", "--model", "llama-2-7b", "--text-layers", "1"]);
+    run(&[
+        "sweep",
+        "--sweep",
+        "vision-tiling",
+        "--vision-layers",
+        "1",
+        "--text-layers",
+        "1",
+    ]);
+    rejects(
+        &["simulate", "--design", "u280-int5"],
+        &[
+            "u280-int5: no such file, nor a shipped design by that name",
+            "did you mean `u280-int",
+        ],
     );
 }

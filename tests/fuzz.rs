@@ -215,6 +215,7 @@ fn check_rejection(error: &Error, file: &str) -> Result<(), TestCaseError> {
     if let Error::Config(config) = error {
         let (named_file, field) = match config {
             ConfigError::Read { file, .. } => (file.as_str(), "(read)"),
+            ConfigError::NotFound { file, .. } => (file.as_str(), "(file)"),
             ConfigError::Parse { file, field, .. } | ConfigError::Invalid { file, field, .. } => {
                 (file.as_str(), field.as_str())
             }

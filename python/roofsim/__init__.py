@@ -15,8 +15,10 @@ whole robot step with the action expert), ``cross_kv_once``, ``trim_last_text_la
 ``per_camera_vision`` and ``decode`` (tokens to generate after the prefix).
 
 A config argument (``model``, ``policy``, ``platform``, ``design``, a sweep's ``spec``) is a
-path, or the file's text itself (TOML or JSON: any string holding a line break, ``{`` or
-``=`` that is not an existing file's name). Errors in such a text name it ``<design text>``.
+path, the name of a config that ships with roofsim (``design="u280-int4"``, ``model=
+"llama-2-7b"``: ``roofsim list`` prints them), or the file's text itself (TOML or JSON: any
+string holding a line break, ``{`` or ``=`` that is not an existing file's name). Errors in
+such a text name it ``<design text>``.
 
 Without ``out``, the job writes into a temporary folder that is removed afterwards; with it,
 the files stay there, as the command line leaves them.

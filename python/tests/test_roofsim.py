@@ -57,6 +57,16 @@ def test_a_design_given_as_text_runs_like_its_file(tmp_path):
     assert from_text.summary["total"] == from_path.summary["total"]
 
 
+def test_shipped_configs_by_name_from_any_folder(tmp_path, monkeypatch):
+    design_path = REPOSITORY / "configs" / "designs" / "u280-int4.toml"
+    from_path = roofsim.simulate(design=design_path, **FOCUSED)
+    monkeypatch.chdir(tmp_path)
+    by_name = roofsim.simulate(design="u280-int4", **FOCUSED)
+    assert by_name.tables == from_path.tables
+    with pytest.raises(roofsim.ConfigError, match=r"nor a shipped design by that name; did you mean"):
+        roofsim.simulate(design="u280-int5", **FOCUSED)
+
+
 def test_sweep_rows_equal_the_command_lines(cli, tmp_path):
     spec = (
         'encoders = ["vision"]\n'

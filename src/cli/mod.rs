@@ -76,6 +76,9 @@ pub enum Command {
     /// Benchmark an HBM model like Shuhai: bandwidth and latency per access pattern, burst
     /// size, channels, outstanding requests, writes and switch distance: probe.csv, probe.svg.
     Probe(ProbeArgs),
+    /// The designs, models, policies, platforms and sweeps that ship inside roofsim, which
+    /// every option taking a file also takes by name (`--design u280-int4`).
+    List,
 }
 
 #[derive(Debug, Args)]

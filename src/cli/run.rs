@@ -53,7 +53,25 @@ pub fn run(command: &Command) -> Result<Ran, Error> {
         Command::Sweep(args) => run_sweep(args),
         Command::Merge { out, inputs } => run_merge(out, inputs),
         Command::Probe(args) => run_probe(args),
+        Command::List => Ok(Ran {
+            text: list_shipped(),
+            written: Vec::new(),
+        }),
     }
+}
+
+/// `roofsim list`: each shipped config's name and what it is, kind by kind.
+fn list_shipped() -> String {
+    use crate::config::shipped::{Kind, Shipped};
+    let mut text = String::new();
+    for kind in Kind::ALL {
+        text.push_str(kind.heading());
+        text.push('\n');
+        for shipped in Shipped::of(kind) {
+            text.push_str(&format!("  {:<30} {}\n", shipped.name, shipped.summary()));
+        }
+    }
+    text
 }
 
 /// The most sweep worker threads: far beyond any useful count on a workstation, and a

@@ -9,6 +9,7 @@ pub mod model;
 pub mod platform;
 pub mod policy;
 pub mod precision;
+pub mod shipped;
 mod text;
 
 use serde::de::DeserializeOwned;
@@ -23,6 +24,13 @@ pub enum ConfigError {
     Read {
         file: String,
         source: std::io::Error,
+    },
+    /// No file at the path, and no shipped config of that name.
+    #[error("{file}: no such file, nor a shipped {what} by that name{hint}")]
+    NotFound {
+        file: String,
+        what: &'static str,
+        hint: String,
     },
     /// The file is not valid JSON/TOML, a field has the wrong type, or a field is unknown.
     #[error("{file}: field `{field}`: {message}")]

@@ -6,26 +6,33 @@ use crate::config::Source;
 use crate::config::design::{self, Design, load_design, parse_design};
 use crate::config::model::{self, ModelSpec, PolicySpec, load_model, load_policy};
 use crate::config::platform::{self, Platform, load_platform};
+use crate::config::shipped::{self, Kind};
 use crate::sweep::{SweepSpec, load_sweep};
 use std::path::Path;
 
-/// A file's text, or the built-in default `name` when no path is given.
-fn source(path: Option<&Path>, name: &str, built_in: &str) -> Result<Source, Error> {
+/// A file's text (or the shipped config of `kind` it names), or the built-in default `name`
+/// when no path is given.
+fn source(kind: Kind, path: Option<&Path>, name: &str, built_in: &str) -> Result<Source, Error> {
     Ok(match path {
-        Some(path) => Source::from_path(path)?,
+        Some(path) => shipped::source(kind, path)?,
         None => Source::built_in(name, built_in),
     })
 }
 
 /// The platform at `path`, or the built-in U280.
 pub fn platform_or_default(path: Option<&Path>) -> Result<Platform, Error> {
-    let source = source(path, "u280.toml", platform::DEFAULT_PLATFORM)?;
+    let source = source(
+        Kind::Platform,
+        path,
+        "u280.toml",
+        platform::DEFAULT_PLATFORM,
+    )?;
     Ok(load_platform(&source)?)
 }
 
 /// The design at `path`, or the built-in INT8 design, validated against `platform`.
 pub fn design_or_default(path: Option<&Path>, platform: &Platform) -> Result<Design, Error> {
-    let source = source(path, "u280-int8.toml", design::DEFAULT_DESIGN)?;
+    let source = source(Kind::Design, path, "u280-int8.toml", design::DEFAULT_DESIGN)?;
     Ok(load_design(&source, platform)?)
 }
 
@@ -41,27 +48,37 @@ pub struct ModelInputs {
 /// model (whatever file it came from) and none for a standalone vision or text model.
 pub fn model_and_policy(model: Option<&Path>, policy: Option<&Path>) -> Result<ModelInputs, Error> {
     let model = load_model(&source(
+        Kind::Model,
         model,
         "smolvlm2-500m-video-instruct.config.json",
         model::DEFAULT_MODEL,
     )?)?;
     let policy = match policy {
         Some(path) if path == Path::new("none") => None,
-        Some(path) => Some(load_policy(&Source::from_path(path)?)?),
+        Some(path) => Some(load_policy(&shipped::source(Kind::Policy, path)?)?),
         None if model.vision.is_some() && model.text.is_some() => Some(model::default_policy()),
         None => None,
     };
     Ok(ModelInputs { model, policy })
 }
 
-/// A sweep file, its base design read relative to the sweep's folder (the built-in design
-/// when it names none).
+/// A sweep file (or a shipped sweep by name), its base design read relative to the sweep's
+/// folder (a shipped sweep's from the shipped designs; the built-in design when it names
+/// none).
 pub fn sweep_file(path: &Path) -> Result<SweepSpec, Error> {
-    let source = Source::from_path(path)?;
+    let source = shipped::source(Kind::Sweep, path)?;
     let folder = path.parent().unwrap_or(Path::new("."));
     Ok(load_sweep(&source, |base| {
         let source = match base {
-            Some(relative) => Source::from_path(&folder.join(relative))?,
+            Some(relative) => {
+                shipped::source(Kind::Design, &folder.join(relative)).or_else(|error| {
+                    let name = Path::new(relative).file_name().unwrap_or_default();
+                    shipped::Shipped::find(Kind::Design, &name.to_string_lossy())
+                        .filter(|_| source.name.starts_with("built-in:"))
+                        .map(|shipped| shipped.source())
+                        .ok_or(error)
+                })?
+            }
             None => Source::built_in("u280-int8.toml", design::DEFAULT_DESIGN),
         };
         Ok((parse_design(&source)?, source.name))

@@ -1,0 +1,226 @@
+//! The configs that ship inside the binary (`configs/` at build time), so a job can name
+//! them from any folder: `--design u280-int4`, `--model llama-2-7b`, a sweep by its name.
+//! A path that exists is always read from disk first; a name is looked up here.
+
+use super::{ConfigError, Source, did_you_mean};
+use std::path::Path;
+
+/// What a shipped config is for (the option that takes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Design,
+    Model,
+    Policy,
+    Platform,
+    Sweep,
+}
+
+impl Kind {
+    /// Every kind, in the order `roofsim list` prints them.
+    pub const ALL: [Kind; 5] = [
+        Kind::Design,
+        Kind::Model,
+        Kind::Policy,
+        Kind::Platform,
+        Kind::Sweep,
+    ];
+
+    /// The plural noun `roofsim list` heads the kind with.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Kind::Design => "designs (--design)",
+            Kind::Model => "models (--model)",
+            Kind::Policy => "policies (--policy)",
+            Kind::Platform => "platforms (--platform)",
+            Kind::Sweep => "sweeps (sweep FILE)",
+        }
+    }
+
+    /// The singular noun, for messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Design => "design",
+            Kind::Model => "model",
+            Kind::Policy => "policy",
+            Kind::Platform => "platform",
+            Kind::Sweep => "sweep",
+        }
+    }
+
+    fn folder(self) -> &'static str {
+        match self {
+            Kind::Design => "designs",
+            Kind::Model | Kind::Policy => "models",
+            Kind::Platform => "platforms",
+            Kind::Sweep => "sweeps",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Kind::Model | Kind::Policy => ".config.json",
+            _ => ".toml",
+        }
+    }
+}
+
+/// One shipped config: its name (the file name without extension) and text.
+#[derive(Debug, Clone, Copy)]
+pub struct Shipped {
+    pub kind: Kind,
+    pub name: &'static str,
+    pub text: &'static str,
+}
+
+macro_rules! shipped {
+    ($kind:ident, $folder:literal, $name:literal, $extension:literal) => {
+        Shipped {
+            kind: Kind::$kind,
+            name: $name,
+            text: include_str!(concat!("../../configs/", $folder, "/", $name, $extension)),
+        }
+    };
+}
+
+/// Every config that ships.
+pub const SHIPPED: [Shipped; 18] = [
+    shipped!(Design, "designs", "u280-int8", ".toml"),
+    shipped!(Design, "designs", "u280-int4", ".toml"),
+    shipped!(Design, "designs", "u280-int8-spatial", ".toml"),
+    shipped!(Design, "designs", "u280-int4-spatial", ".toml"),
+    shipped!(Design, "designs", "u280-int8-mlp-stream", ".toml"),
+    shipped!(Design, "designs", "u280-w4a8-bert-spatial", ".toml"),
+    shipped!(Design, "designs", "u280-w4a8-gemv", ".toml"),
+    shipped!(Design, "designs", "u280-fp16-gemv", ".toml"),
+    shipped!(
+        Model,
+        "models",
+        "smolvlm2-500m-video-instruct",
+        ".config.json"
+    ),
+    shipped!(Model, "models", "llama-2-7b", ".config.json"),
+    shipped!(Model, "models", "gpt2-medium", ".config.json"),
+    shipped!(Model, "models", "bert-base-uncased", ".config.json"),
+    shipped!(Policy, "models", "smolvla_base", ".config.json"),
+    shipped!(Platform, "platforms", "u280", ".toml"),
+    shipped!(Sweep, "sweeps", "smolvla-int8-int4", ".toml"),
+    shipped!(Sweep, "sweeps", "smolvla-per-slr", ".toml"),
+    shipped!(Sweep, "sweeps", "vision-tiling", ".toml"),
+    shipped!(Sweep, "sweeps", "mlp-stream", ".toml"),
+];
+
+impl Shipped {
+    /// The shipped config of `kind` that `given` names: its name, its file name, or its
+    /// path under `configs/`.
+    pub fn find(kind: Kind, given: &str) -> Option<&'static Shipped> {
+        let name = given
+            .strip_prefix(&format!("configs/{}/", kind.folder()))
+            .unwrap_or(given);
+        let name = name.strip_suffix(kind.extension()).unwrap_or(name);
+        SHIPPED.iter().find(|s| s.kind == kind && s.name == name)
+    }
+
+    /// The shipped configs of `kind`.
+    pub fn of(kind: Kind) -> impl Iterator<Item = &'static Shipped> {
+        SHIPPED.iter().filter(move |s| s.kind == kind)
+    }
+
+    /// Its text as a [`Source`], named by its path under `configs/`.
+    pub fn source(&self) -> Source {
+        Source::built_in(&self.file_name(), self.text)
+    }
+
+    /// `configs/<folder>/<name><extension>`: the file it was built from.
+    pub fn file_name(&self) -> String {
+        format!(
+            "configs/{}/{}{}",
+            self.kind.folder(),
+            self.name,
+            self.kind.extension()
+        )
+    }
+
+    /// One line on what it is: a TOML file's first comment line, a model's type and size.
+    pub fn summary(&self) -> String {
+        if self.kind.extension() == ".toml" {
+            let first = self
+                .text
+                .lines()
+                .find_map(|line| line.strip_prefix('#'))
+                .unwrap_or("")
+                .trim();
+            return first.to_string();
+        }
+        let json: serde_json::Value = serde_json::from_str(self.text).unwrap_or_default();
+        let text = json.get("text_config").unwrap_or(&json);
+        let field = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|name| text.get(*name).and_then(serde_json::Value::as_u64))
+        };
+        match (
+            json.get("model_type").and_then(serde_json::Value::as_str),
+            field(&["num_hidden_layers", "n_layer"]),
+            field(&["hidden_size", "n_embd"]),
+        ) {
+            (Some(kind), Some(layers), Some(width)) => {
+                format!("{kind}: {layers} text layers of width {width}")
+            }
+            (Some(kind), ..) => kind.to_string(),
+            _ => json
+                .get("type")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        }
+    }
+}
+
+/// The config of `kind` at `path`: the file when it exists, else the shipped config it
+/// names; neither is one line naming the path and the shipped names closest to it.
+pub fn source(kind: Kind, path: &Path) -> Result<Source, ConfigError> {
+    match Source::from_path(path) {
+        Err(ConfigError::Read { file, source })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            let given = path.to_string_lossy();
+            if let Some(shipped) = Shipped::find(kind, &given) {
+                return Ok(shipped.source());
+            }
+            let names: Vec<String> = Shipped::of(kind).map(|s| s.name.to_string()).collect();
+            Err(ConfigError::NotFound {
+                file,
+                what: kind.noun(),
+                hint: did_you_mean(&given, &names),
+            })
+        }
+        read => read,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shipped file is listed once, parses as its kind, and is found by its name,
+    /// its file name and its path; a name of another kind is not.
+    #[test]
+    fn every_shipped_config_is_found_by_name() {
+        for shipped in &SHIPPED {
+            let file = shipped.file_name();
+            let on_disk = std::fs::read_to_string(&file).unwrap();
+            assert_eq!(on_disk, shipped.text, "{file}");
+            let file_name = file.rsplit('/').next().unwrap();
+            for given in [shipped.name, file_name, file.as_str()] {
+                assert_eq!(
+                    Shipped::find(shipped.kind, given).unwrap().name,
+                    shipped.name
+                );
+            }
+            assert!(!shipped.summary().is_empty(), "{file} has no summary");
+        }
+        assert!(Shipped::find(Kind::Model, "u280-int8").is_none());
+        let designs = std::fs::read_dir("configs/designs").unwrap().count();
+        assert_eq!(Shipped::of(Kind::Design).count(), designs);
+    }
+}
