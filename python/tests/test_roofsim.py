@@ -110,7 +110,7 @@ def test_errors_are_the_command_lines_one_line(roofsim_bin, tmp_path):
     # A text config is named as such, with the field at fault.
     with pytest.raises(roofsim.ConfigError, match=r"^<design text>: field `arrays`"):
         roofsim.simulate(design="[arrays]\ncount = 2\n")
-    with pytest.raises(roofsim.ConfigError, match="no-such-file.json: cannot read"):
+    with pytest.raises(roofsim.ConfigError, match="no-such-file.json: no such file, nor a shipped model"):
         roofsim.roofline(model="no-such-file.json")
     with pytest.raises(roofsim.ConfigError, match="--cameras"):
         roofsim.simulate(cameras="many")
