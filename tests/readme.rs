@@ -790,3 +790,61 @@ fn the_expert_share_is_the_tools() {
     );
     assert_says(&text, &quoted);
 }
+
+/// The per-SLR sweep's paragraph: how many of its points fit, and the fastest INT8 and INT4
+/// designs with their time per observation (and the INT8 one's DSPs).
+#[test]
+fn the_per_slr_sweeps_best_points_are_the_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let args: Vec<String> = [
+        "sweep",
+        "--sweep",
+        "configs/sweeps/smolvla-per-slr.toml",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    run(&Cli::try_from_args(args).unwrap().command).unwrap();
+    let mut reader = csv::Reader::from_path(dir.path().join("sweep.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let fit: Vec<&csv::StringRecord> = rows
+        .iter()
+        .filter(|r| &r[column("status")] == "ok")
+        .collect();
+    let fastest = |precision: &str| {
+        let ms = |r: &csv::StringRecord| r[column("total_ms")].parse::<f64>().unwrap();
+        fit.iter()
+            .filter(|r| &r[column("precision")] == precision)
+            .min_by(|a, b| ms(a).total_cmp(&ms(b)))
+            .map(|r| {
+                let shape = r[column("array_shape")].replace('x', "×");
+                let dsps: u64 = r[column("dsps")].parse().unwrap();
+                (
+                    format!("{} × {shape}", &r[column("array_count")]),
+                    ms(r),
+                    dsps,
+                )
+            })
+            .unwrap()
+    };
+    let (int8, int4) = (fastest("int8"), fastest("int4"));
+    let text = paragraph_at("A sweep TOML (`configs/sweeps/`)", "points")
+        .0
+        .replace('\n', " ");
+    for quoted in [
+        format!("of {} points {} fit", rows.len(), fit.len()),
+        format!(
+            "the fastest INT8 design is {} arrays ({:.1} ms per observation, {},{:03} DSPs)",
+            int8.0,
+            int8.1,
+            int8.2 / 1000,
+            int8.2 % 1000
+        ),
+        format!("the fastest INT4 {} ({:.1} ms)", int4.0, int4.1),
+    ] {
+        assert_says(&text, &quoted);
+    }
+}
