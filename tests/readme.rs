@@ -332,20 +332,68 @@ fn the_default_runs_figures_are_the_tools() {
         quoted_in(paragraph, "on the bank-level HBM "),
         round(measured, 1)
     );
+    // Kernel by kernel, the bank model against the fast one: vector kernels' and GEMMs'
+    // extra cycles.
+    let cycles = |folder: &str| -> Vec<(String, f64)> {
+        let path = dir.path().join(folder).join("kernels.csv");
+        let mut kernels = csv::Reader::from_path(path).unwrap();
+        let headers = kernels.headers().unwrap().clone();
+        let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+        let (op, cycles) = (column("op"), column("cycles"));
+        kernels
+            .records()
+            .map(Result::unwrap)
+            .map(|row| (row[op].to_string(), row[cycles].parse().unwrap()))
+            .collect()
+    };
+    let (mut vector, mut gemm) = ((f64::MAX, f64::MIN), 0f64);
+    for ((op, fast), (_, bank)) in cycles("fast").into_iter().zip(cycles("bank")) {
+        let slower = (bank / fast - 1.0) * 100.0;
+        if op == "gemm" {
+            gemm = gemm.max(slower.abs());
+        } else {
+            vector = (vector.0.min(slower), vector.1.max(slower));
+        }
+    }
+    let text = paragraph_at("**The bank-level HBM", "slower on the bank")
+        .0
+        .replace('\n', " ");
+    assert_says(
+        &text,
+        &format!(
+            "come out {:.0}–{:.0} % slower on the bank",
+            vector.0, vector.1
+        ),
+    );
+    assert_says(&text, &format!("compute-bound GEMMs within {gemm:.1} %"));
 }
 
 /// The mean decoded token's milliseconds of `model` on the design file `design` changed by
-/// `edits` (each `(from, to)` replaced everywhere, and present), after the README's prefix.
+/// `edits`, after the README's prefix ([`decode_run`]).
 fn decode_ms(model: &str, design: &str, edits: &[(&str, &str)], tokens: &str) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = decode_run(model, design, edits, tokens, dir.path());
+    summary["decode"]["mean_token_ms"].as_f64().unwrap()
+}
+
+/// `summary.json` of `model` decoding `tokens` tokens after the README's 127-token prefix,
+/// on the design file `design` changed by `edits` (each `(from, to)` replaced everywhere, and
+/// present); the run's files in `dir/out`.
+fn decode_run(
+    model: &str,
+    design: &str,
+    edits: &[(&str, &str)],
+    tokens: &str,
+    dir: &Path,
+) -> serde_json::Value {
     let mut text = std::fs::read_to_string(design).unwrap();
     for (from, to) in edits {
         assert!(text.contains(from), "{design} has no {from:?}");
         text = text.replace(from, to);
     }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("design.toml");
+    let path = dir.join("design.toml");
     std::fs::write(&path, text).unwrap();
-    let summary = simulate(
+    simulate(
         &[
             "--model",
             model,
@@ -358,9 +406,89 @@ fn decode_ms(model: &str, design: &str, edits: &[(&str, &str)], tokens: &str) ->
             "--decode",
             tokens,
         ],
-        &dir.path().join("out"),
+        &dir.join("out"),
+    )
+}
+
+/// The columns `names` of every row of the CSV file at `path`, as numbers, filtered by
+/// `keep` on the whole row.
+fn csv_numbers(
+    path: &Path,
+    names: &[&str],
+    keep: impl Fn(&csv::StringRecord, &csv::StringRecord) -> bool,
+) -> Vec<Vec<f64>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let columns: Vec<usize> = names
+        .iter()
+        .map(|name| headers.iter().position(|h| h == *name).unwrap())
+        .collect();
+    reader
+        .records()
+        .map(Result::unwrap)
+        .filter(|row| keep(&headers, row))
+        .map(|row| columns.iter().map(|&c| row[c].parse().unwrap()).collect())
+        .collect()
+}
+
+/// The decode paragraph after the table: the weights' rate each design reaches while it
+/// decodes (to the nearest 5 GB/s), and GPT-2's bank-model bytes per burst and bus
+/// overhead.
+#[test]
+fn the_decode_paragraph_is_the_tools() {
+    const GPT2: (&str, &str, &str) = (
+        "configs/models/gpt2-medium.config.json",
+        "configs/designs/u280-fp16-gemv.toml",
+        "8",
     );
-    summary["decode"]["mean_token_ms"].as_f64().unwrap()
+    const LLAMA: (&str, &str, &str) = (
+        "configs/models/llama-2-7b.config.json",
+        "configs/designs/u280-w4a8-gemv.toml",
+        "16",
+    );
+    let rate = |(model, design, tokens): (&str, &str, &str)| {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = decode_run(model, design, &[], tokens, dir.path());
+        let decoding = |headers: &csv::StringRecord, row: &csv::StringRecord| {
+            row[headers.iter().position(|h| h == "encoder").unwrap()] == *"decode"
+        };
+        let path = dir.path().join("out/kernels.csv");
+        let bytes: f64 = csv_numbers(&path, &["bytes_tiled"], decoding)
+            .iter()
+            .map(|row| row[0])
+            .sum();
+        let decode = &summary["decode"];
+        let seconds =
+            decode["tokens"].as_f64().unwrap() * decode["mean_token_ms"].as_f64().unwrap() / 1e3;
+        (bytes / seconds / 1e9 / 5.0).round() * 5.0
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bank = ("memory = \"hbm\"", "memory = \"dram\"");
+    decode_run(GPT2.0, GPT2.1, &[bank], GPT2.2, dir.path());
+    let channels = csv_numbers(
+        &dir.path().join("out/channels.csv"),
+        &[
+            "bytes",
+            "bursts",
+            "data_fraction",
+            "burst_overhead_fraction",
+        ],
+        |_, _| true,
+    );
+    let sum = |column: usize| channels.iter().map(|row| row[column]).sum::<f64>();
+    let text = paragraph_at("Neither design reaches the HBM floor", "GB/s")
+        .0
+        .replace('\n', " ");
+    for quoted in [
+        format!("~{} GB/s and ~{} GB/s of the 425", rate(LLAMA), rate(GPT2)),
+        format!("({:.0} B per burst on average for GPT-2)", sum(0) / sum(1)),
+        format!(
+            "bus time {:.0} % beyond the data's",
+            sum(3) / sum(2) * 100.0
+        ),
+    ] {
+        assert_says(&text, &quoted);
+    }
 }
 
 /// The decode designs' table (fast and bank-level HBM, the README's commands) and the
@@ -592,6 +720,50 @@ fn the_probe_figures_are_the_tools() {
         "0.5",
     ]);
     assert_eq!(quoted_in(paragraph, "writes of 512 B "), round(mixed, 1));
+
+    // The fast model's paragraph: the bank model's bursts it was fitted to, and a tensor
+    // striped over 16 channels in 64 KiB and in 512 B stripes.
+    let paragraph = "The counts equal those of";
+    let sequential = |bytes| bank(&["--pattern", "sequential", "--burst-bytes", bytes]);
+    assert_eq!(
+        quoted_in(paragraph, "512 B\nbursts give "),
+        round(sequential("512"), 1)
+    );
+    assert_eq!(
+        quoted_in(paragraph, "32 B bursts "),
+        round(sequential("32"), 1)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let default = std::fs::read_to_string("configs/designs/u280-int8.toml").unwrap();
+    let wide = dir.path().join("wide-stripes.toml");
+    std::fs::write(
+        &wide,
+        default.replace("stripe_bytes = 512", "stripe_bytes = 65536"),
+    )
+    .unwrap();
+    let striped = |design: &str| {
+        probe_gb_per_s(&[
+            "--design",
+            design,
+            "--pattern",
+            "striped",
+            "--channels",
+            "16",
+            "--burst-bytes",
+            "512",
+        ])
+    };
+    let text = paragraph_at("**`roofsim probe hbm`**", "KiB stripes")
+        .0
+        .replace('\n', " ");
+    assert_says(
+        &text,
+        &format!(
+            "64 KiB stripes read 16 channels at {:.0} GB/s where 512 B stripes reach {:.0}",
+            striped(wide.to_str().unwrap()),
+            striped("configs/designs/u280-int8.toml")
+        ),
+    );
 }
 
 /// The fast-against-bank table: each access pattern on both models.
