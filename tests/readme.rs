@@ -332,6 +332,21 @@ fn the_default_runs_figures_are_the_tools() {
         quoted_in(paragraph, "on the bank-level HBM "),
         round(measured, 1)
     );
+    // The default design's clock: its 2,048-DSP arrays flagged, the expected clock and range.
+    let clock = &summary["resources"]["clock"];
+    let range = clock["range_mhz"].as_array().unwrap();
+    let text = paragraph_at("**Engine size**", "flagged")
+        .0
+        .replace('\n', " ");
+    assert_says(
+        &text,
+        &format!(
+            "2,048-DSP arrays are flagged: {} MHz expected, {}–{} MHz",
+            clock["expected_mhz"].as_f64().unwrap(),
+            range[0].as_f64().unwrap(),
+            range[1].as_f64().unwrap()
+        ),
+    );
     // Kernel by kernel, the bank model against the fast one: vector kernels' and GEMMs'
     // extra cycles.
     let cycles = |folder: &str| -> Vec<(String, f64)> {
@@ -1018,5 +1033,33 @@ fn the_per_slr_sweeps_best_points_are_the_tools() {
         format!("the fastest INT4 {} ({:.1} ms)", int4.0, int4.1),
     ] {
         assert_says(&text, &quoted);
+    }
+}
+
+/// The example's terminal excerpt: every line it quotes is a line `roofsim roofline` prints
+/// (whitespace aside).
+#[test]
+fn the_example_excerpt_is_what_roofline_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let args: Vec<String> = ["roofline", "--out", dir.path().to_str().unwrap()]
+        .map(String::from)
+        .to_vec();
+    let printed = run(&Cli::try_from_args(args).unwrap().command)
+        .unwrap()
+        .text;
+    let words = |line: &str| line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let printed: Vec<String> = printed.lines().map(words).collect();
+    let example = README
+        .split("## Example: smolVLA encoders on the U280")
+        .nth(1)
+        .unwrap();
+    let block = example.split("```").nth(1).unwrap();
+    let quoted: Vec<&str> = block.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(quoted.len() > 5, "{block}");
+    for line in quoted {
+        assert!(
+            printed.contains(&words(line)),
+            "roofline no longer prints {line:?}"
+        );
     }
 }

@@ -180,3 +180,30 @@ def test_ctrl_c_stops_a_sweep_and_keeps_its_finished_rows(tmp_path):
     assert len(rows) < 64 * 6
     assert not (out / "report.html").exists()
     assert roofsim.roofline(precision="int8", cameras=1).text
+
+
+def test_random_calls_raise_only_roofsim_or_type_errors():
+    """A seeded fuzz of the Python calls: random option values (out of range, wrong types,
+    junk text, newlines), random config names and texts. Each call returns a result or
+    raises ``RoofsimError`` or ``TypeError``, never a panic (``PanicException`` is a
+    ``BaseException``, which this test does not catch)."""
+    import random
+
+    rng = random.Random(20261206)
+    values = [0, 1, 2, -1, 3, 64, 513, 10**6, 2**64, "x", "", "3\n4", 1.5, None, True, [1, 2]]
+    configs = ["u280-int4", "u280-int5", "no/such.toml", "[arrays]\ncount = 2\n", "{", "=", ""]
+    outcomes = {"ok": 0, "refused": 0}
+    for _ in range(120):
+        job = rng.choice([roofsim.roofline, roofsim.simulate])
+        options = dict(vision_layers=1, text_layers=1, cameras=1)
+        for name in rng.sample(list(roofsim.WORKLOAD_OPTIONS), rng.randint(1, 3)):
+            options[name] = rng.choice(values)
+        if job is roofsim.simulate and rng.random() < 0.5:
+            options["design"] = rng.choice(configs)
+        try:
+            job(**options)
+            outcomes["ok"] += 1
+        except (roofsim.RoofsimError, TypeError) as error:
+            assert "\n" not in str(error), str(error)
+            outcomes["refused"] += 1
+    assert outcomes["ok"] > 0 and outcomes["refused"] > 0, outcomes
