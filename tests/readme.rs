@@ -992,7 +992,13 @@ fn the_per_slr_sweeps_best_points_are_the_tools() {
     ]
     .map(String::from)
     .to_vec();
-    run(&Cli::try_from_args(args).unwrap().command).unwrap();
+    let printed = run(&Cli::try_from_args(args).unwrap().command)
+        .unwrap()
+        .text;
+    let grouped =
+        "skipped 16: arrays: 2–6 arrays of 96x96 and 0 named engine(s) need 9216–27648 DSPs";
+    assert!(README.contains(&format!("`{grouped}`")));
+    assert!(printed.contains(grouped), "{printed}");
     let mut reader = csv::Reader::from_path(dir.path().join("sweep.csv")).unwrap();
     let headers = reader.headers().unwrap().clone();
     let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
@@ -1062,4 +1068,36 @@ fn the_example_excerpt_is_what_roofline_prints() {
             "roofline no longer prints {line:?}"
         );
     }
+}
+
+/// `--verify 3` on the INT8/INT4 sweep: the bank model's difference on the three fastest
+/// Pareto points, and whether their ranking holds.
+#[test]
+fn the_verify_example_is_the_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let args: Vec<String> = [
+        "sweep",
+        "--sweep",
+        "configs/sweeps/smolvla-int8-int4.toml",
+        "--verify",
+        "3",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    run(&Cli::try_from_args(args).unwrap().command).unwrap();
+    let rows = csv_numbers(
+        &dir.path().join("verify.csv"),
+        &["difference_percent", "fast_rank", "dram_rank"],
+        |_, _| true,
+    );
+    let low = rows.iter().map(|r| r[0]).fold(f64::MAX, f64::min);
+    let high = rows.iter().map(|r| r[0]).fold(f64::MIN, f64::max);
+    let kept = rows.iter().all(|r| r[1] == r[2]);
+    let text = paragraph_at("- `--verify K` runs", "ranking")
+        .0
+        .replace('\n', " ");
+    assert!(kept, "{rows:?}");
+    assert_says(&text, &format!("{low:+.1} to {high:+.1} %, ranking kept"));
 }
