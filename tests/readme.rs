@@ -25,13 +25,19 @@ fn table(header: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// What `roofsim ARGS --out OUT` prints, its files written into `out`.
+fn job(args: &[&str], out: &Path) -> String {
+    let mut all: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    all.extend(["--out".to_string(), out.display().to_string()]);
+    let cli = Cli::try_from_args(all).unwrap();
+    run(&cli.command)
+        .unwrap_or_else(|error| panic!("{args:?}: {error}"))
+        .text
+}
+
 /// `summary.json` of `roofsim simulate ARGS` written into `out`.
 fn simulate(args: &[&str], out: &Path) -> serde_json::Value {
-    let mut all: Vec<String> = ["simulate", "--out"].map(String::from).to_vec();
-    all.push(out.display().to_string());
-    all.extend(args.iter().map(|arg| arg.to_string()));
-    let cli = Cli::try_from_args(all).unwrap();
-    run(&cli.command).unwrap_or_else(|error| panic!("{args:?}: {error}"));
+    job(&[&["simulate"][..], args].concat(), out);
     let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
@@ -97,9 +103,7 @@ fn the_robot_step_table_is_what_the_designs_simulate() {
     }
     // The paragraph after the table: the encoders' share of the step, the expert's flow
     // step at INT8 and INT4, and its GEMMs' efficiency against the roof.
-    let text = paragraph_at("The encoders bound the step", "%")
-        .0
-        .replace('\n', " ");
+    let text = paragraph_text("The encoders bound the step", "%");
     let (low, high) = shares
         .iter()
         .fold((f64::MAX, f64::MIN), |(l, h), &s| (l.min(s), h.max(s)));
@@ -177,9 +181,7 @@ fn the_bert_design_predicts_what_the_readme_says() {
     let clock = &resources["clock"];
     let range = clock["range_mhz"].as_array().unwrap();
     let power = &summary["power"];
-    let text = paragraph_at(paragraph, "roofsim predicts")
-        .0
-        .replace('\n', " ");
+    let text = paragraph_text(paragraph, "roofsim predicts");
     for quoted in [
         format!("{},{:03} DSPs (published", dsps / 1000, dsps % 1000),
         format!(
@@ -204,6 +206,12 @@ fn the_bert_design_predicts_what_the_readme_says() {
     ] {
         assert_says(&text, &quoted);
     }
+}
+
+/// The README paragraph that starts with `start` (see [`paragraph_at`]), its line breaks
+/// read as spaces.
+fn paragraph_text(start: &str, label: &str) -> String {
+    paragraph_at(start, label).0.replace('\n', " ")
 }
 
 /// Asserts that `text`, a README paragraph, says `quoted`.
@@ -307,9 +315,7 @@ fn the_default_runs_figures_are_the_tools() {
         let percent: f64 = row[efficiency].parse::<f64>().unwrap() * 100.0;
         ranges[class] = (ranges[class].0.min(percent), ranges[class].1.max(percent));
     }
-    let text = paragraph_at(paragraph, "of their roof")
-        .0
-        .replace('\n', " ");
+    let text = paragraph_text(paragraph, "of their roof");
     for (label, (low, high)) in [
         ("GEMMs reach ", ranges[0]),
         ("; ", ranges[1]),
@@ -335,9 +341,7 @@ fn the_default_runs_figures_are_the_tools() {
     // The default design's clock: its 2,048-DSP arrays flagged, the expected clock and range.
     let clock = &summary["resources"]["clock"];
     let range = clock["range_mhz"].as_array().unwrap();
-    let text = paragraph_at("**Engine size**", "flagged")
-        .0
-        .replace('\n', " ");
+    let text = paragraph_text("**Engine size**", "flagged");
     assert_says(
         &text,
         &format!(
@@ -370,9 +374,7 @@ fn the_default_runs_figures_are_the_tools() {
             vector = (vector.0.min(slower), vector.1.max(slower));
         }
     }
-    let text = paragraph_at("**The bank-level HBM", "slower on the bank")
-        .0
-        .replace('\n', " ");
+    let text = paragraph_text("**The bank-level HBM", "slower on the bank");
     assert_says(
         &text,
         &format!(
@@ -491,9 +493,7 @@ fn the_decode_paragraph_is_the_tools() {
         |_, _| true,
     );
     let sum = |column: usize| channels.iter().map(|row| row[column]).sum::<f64>();
-    let text = paragraph_at("Neither design reaches the HBM floor", "GB/s")
-        .0
-        .replace('\n', " ");
+    let text = paragraph_text("Neither design reaches the HBM floor", "GB/s");
     for quoted in [
         format!("~{} GB/s and ~{} GB/s of the 425", rate(LLAMA), rate(GPT2)),
         format!("({:.0} B per burst on average for GPT-2)", sum(0) / sum(1)),
@@ -580,11 +580,7 @@ fn the_decode_figures_are_the_tools() {
 /// `achieved_gb_per_s` of the one configuration `roofsim probe hbm ARGS` runs.
 fn probe_gb_per_s(args: &[&str]) -> f64 {
     let dir = tempfile::tempdir().unwrap();
-    let mut all: Vec<String> = ["probe", "hbm", "--out"].map(String::from).to_vec();
-    all.push(dir.path().display().to_string());
-    all.extend(args.iter().map(|arg| arg.to_string()));
-    let cli = Cli::try_from_args(all).unwrap();
-    run(&cli.command).unwrap_or_else(|error| panic!("{args:?}: {error}"));
+    job(&[&["probe", "hbm"][..], args].concat(), dir.path());
     let mut rows = csv::Reader::from_path(dir.path().join("probe.csv")).unwrap();
     let headers = rows.headers().unwrap().clone();
     let column = headers
@@ -768,9 +764,7 @@ fn the_probe_figures_are_the_tools() {
             "512",
         ])
     };
-    let text = paragraph_at("**`roofsim probe hbm`**", "KiB stripes")
-        .0
-        .replace('\n', " ");
+    let text = paragraph_text("**`roofsim probe hbm`**", "KiB stripes");
     assert_says(
         &text,
         &format!(
@@ -849,9 +843,7 @@ fn the_clock_example_is_the_tools() {
     );
     let ms = |summary: &serde_json::Value| summary["total"]["ms"].as_f64().unwrap();
     let slr0 = &own["resources"]["slrs"][0];
-    let text = paragraph_at("platform's kernel region leaves it", "--clock-from-model")
-        .0
-        .replace('\n', " ");
+    let text = paragraph_text("platform's kernel region leaves it", "--clock-from-model");
     let quoted = format!(
         "SLR0 at {:.0} % of its DSPs, {} MHz, {:.0} → {:.0} ms",
         slr0["dsp_share"].as_f64().unwrap() * 100.0,
@@ -895,9 +887,7 @@ fn the_logic_and_link_figures_are_the_tools() {
     let default = shares(&run("u280-int8"));
     let spatial_resources = run("u280-int8-spatial");
     let spatial = shares(&spatial_resources);
-    let text = paragraph_at("platform's kernel region leaves it", "**Logic**")
-        .0
-        .replace('\n', " ");
+    let text = paragraph_text("platform's kernel region leaves it", "**Logic**");
     let link = |resources: &serde_json::Value, name: &str| -> serde_json::Value {
         let links = resources["links"].as_array().unwrap();
         links.iter().find(|l| l["link"] == name).unwrap().clone()
@@ -941,11 +931,10 @@ fn the_expert_share_is_the_tools() {
     let dir = tempfile::tempdir().unwrap();
     let expert_macs = |cameras: &str| -> (f64, f64) {
         let out = dir.path().join(cameras);
-        let mut args: Vec<String> = ["roofline", "--pipeline", "full", "--cameras", cameras]
-            .map(String::from)
-            .to_vec();
-        args.extend(["--out".to_string(), out.display().to_string()]);
-        run(&Cli::try_from_args(args).unwrap().command).unwrap();
+        job(
+            &["roofline", "--pipeline", "full", "--cameras", cameras],
+            &out,
+        );
         let mut rows = csv::Reader::from_path(out.join("roofline.csv")).unwrap();
         let headers = rows.headers().unwrap().clone();
         let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
@@ -966,9 +955,7 @@ fn the_expert_share_is_the_tools() {
     };
     let (three, share_three) = expert_macs("3");
     let (_, share_one) = expert_macs("1");
-    let text = paragraph_at("The summary adds the robot step", "GMACs")
-        .0
-        .replace('\n', " ");
+    let text = paragraph_text("The summary adds the robot step", "GMACs");
     let quoted = format!(
         "{:.2} GMACs per observation at 3 cameras, {:.1} % of the step; {:.1} % at one camera",
         three / 1e9,
@@ -983,18 +970,10 @@ fn the_expert_share_is_the_tools() {
 #[test]
 fn the_per_slr_sweeps_best_points_are_the_tools() {
     let dir = tempfile::tempdir().unwrap();
-    let args: Vec<String> = [
-        "sweep",
-        "--sweep",
-        "configs/sweeps/smolvla-per-slr.toml",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]
-    .map(String::from)
-    .to_vec();
-    let printed = run(&Cli::try_from_args(args).unwrap().command)
-        .unwrap()
-        .text;
+    let printed = job(
+        &["sweep", "--sweep", "configs/sweeps/smolvla-per-slr.toml"],
+        dir.path(),
+    );
     let grouped =
         "skipped 16: arrays: 2–6 arrays of 96x96 and 0 named engine(s) need 9216–27648 DSPs";
     assert!(README.contains(&format!("`{grouped}`")));
@@ -1024,9 +1003,7 @@ fn the_per_slr_sweeps_best_points_are_the_tools() {
             .unwrap()
     };
     let (int8, int4) = (fastest("int8"), fastest("int4"));
-    let text = paragraph_at("A sweep TOML (`configs/sweeps/`)", "points")
-        .0
-        .replace('\n', " ");
+    let text = paragraph_text("A sweep TOML (`configs/sweeps/`)", "points");
     for quoted in [
         format!("of {} points {} fit", rows.len(), fit.len()),
         format!(
@@ -1047,12 +1024,7 @@ fn the_per_slr_sweeps_best_points_are_the_tools() {
 #[test]
 fn the_example_excerpt_is_what_roofline_prints() {
     let dir = tempfile::tempdir().unwrap();
-    let args: Vec<String> = ["roofline", "--out", dir.path().to_str().unwrap()]
-        .map(String::from)
-        .to_vec();
-    let printed = run(&Cli::try_from_args(args).unwrap().command)
-        .unwrap()
-        .text;
+    let printed = job(&["roofline"], dir.path());
     let words = |line: &str| line.split_whitespace().collect::<Vec<_>>().join(" ");
     let printed: Vec<String> = printed.lines().map(words).collect();
     let example = README
@@ -1075,18 +1047,16 @@ fn the_example_excerpt_is_what_roofline_prints() {
 #[test]
 fn the_verify_example_is_the_tools() {
     let dir = tempfile::tempdir().unwrap();
-    let args: Vec<String> = [
-        "sweep",
-        "--sweep",
-        "configs/sweeps/smolvla-int8-int4.toml",
-        "--verify",
-        "3",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]
-    .map(String::from)
-    .to_vec();
-    run(&Cli::try_from_args(args).unwrap().command).unwrap();
+    job(
+        &[
+            "sweep",
+            "--sweep",
+            "configs/sweeps/smolvla-int8-int4.toml",
+            "--verify",
+            "3",
+        ],
+        dir.path(),
+    );
     let rows = csv_numbers(
         &dir.path().join("verify.csv"),
         &["difference_percent", "fast_rank", "dram_rank"],
@@ -1095,9 +1065,7 @@ fn the_verify_example_is_the_tools() {
     let low = rows.iter().map(|r| r[0]).fold(f64::MAX, f64::min);
     let high = rows.iter().map(|r| r[0]).fold(f64::MIN, f64::max);
     let kept = rows.iter().all(|r| r[1] == r[2]);
-    let text = paragraph_at("- `--verify K` runs", "ranking")
-        .0
-        .replace('\n', " ");
+    let text = paragraph_text("- `--verify K` runs", "ranking");
     assert!(kept, "{rows:?}");
     assert_says(&text, &format!("{low:+.1} to {high:+.1} %, ranking kept"));
 }
