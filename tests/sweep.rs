@@ -776,3 +776,72 @@ fn the_shipped_per_slr_sweep_applies_its_ceilings() {
         ["6", "64x64", "int4"]
     );
 }
+
+/// `tools/sweep-cluster.sh`, run from another folder: locally (shards at once, then merged),
+/// and as a Slurm array would run it (each task one shard, from the submit folder, the
+/// shard count the array's, then `--merge` as the dependent job), both byte-identical to
+/// one run; a shard count the array disagrees with is refused.
+#[test]
+fn the_cluster_script_merges_into_the_single_run_from_any_folder() {
+    let (dir, path) = setup(SWEEP);
+    let full = dir.path().join("full");
+    sweep(&path, &full, &[]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/sweep-cluster.sh");
+    let binary = env!("CARGO_BIN_EXE_roofsim");
+    let script_run = |args: &[&str], slurm: &[(&str, &str)]| {
+        let mut command = Command::new("bash");
+        command
+            .arg(&script)
+            .args(args)
+            .current_dir(dir.path())
+            .env("ROOFSIM", binary);
+        for name in [
+            "SLURM_ARRAY_TASK_ID",
+            "SLURM_ARRAY_TASK_COUNT",
+            "SLURM_JOB_ID",
+        ] {
+            command.env_remove(name);
+        }
+        command.envs(slurm.iter().copied());
+        command.output().unwrap()
+    };
+    let same_as_full = |out: &str| {
+        for name in ["sweep.csv", "pareto.svg", "best.toml"] {
+            assert_eq!(
+                read(&dir.path().join(out).join(name)),
+                read(&full.join(name)),
+                "{out}/{name}"
+            );
+        }
+    };
+    // The sweep named as the single run names it (its path is in pareto.svg's title).
+    let spec = path.to_str().unwrap();
+    let local = script_run(&[spec, "local", "3"], &[]);
+    assert!(local.status.success(), "{local:?}");
+    same_as_full("local");
+
+    let submit = dir.path().to_str().unwrap();
+    for task in ["0", "1", "2"] {
+        let slurm = [
+            ("SLURM_ARRAY_TASK_ID", task),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+            ("SLURM_JOB_ID", "7"),
+            ("SLURM_SUBMIT_DIR", submit),
+        ];
+        let ran = script_run(&[spec, "cluster"], &slurm);
+        assert!(ran.status.success(), "{ran:?}");
+    }
+    let merged = script_run(&["--merge", "cluster"], &[("SLURM_SUBMIT_DIR", submit)]);
+    assert!(merged.status.success(), "{merged:?}");
+    same_as_full("cluster");
+
+    let slurm = [
+        ("SLURM_ARRAY_TASK_ID", "0"),
+        ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ("SLURM_SUBMIT_DIR", submit),
+    ];
+    let refused = script_run(&[spec, "wrong", "4"], &slurm);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert!(stderr.contains("the array has 3 tasks"), "{stderr}");
+}
