@@ -8,17 +8,20 @@ use pyo3::prelude::*;
 use roofsim::cli::Cli;
 use std::time::Duration;
 
+// The exceptions are named for the package that exports them (`roofsim.ConfigError` in a
+// traceback), not for this extension module.
+
 /// How often a running job's thread is checked for Ctrl-C: prompt, and cheap.
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 
 create_exception!(
-    _native,
+    roofsim,
     RoofsimError,
     PyException,
     "A roofsim job failed: writing its outputs, or a fault of roofsim itself."
 );
 create_exception!(
-    _native,
+    roofsim,
     ConfigError,
     RoofsimError,
     "Bad input: a missing or malformed file, an unknown field, a number out of range, an \

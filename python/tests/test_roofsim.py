@@ -117,6 +117,10 @@ def test_errors_are_the_command_lines_one_line(roofsim_bin, tmp_path):
     with pytest.raises(TypeError):
         roofsim.simulate(design=42)
     assert issubclass(roofsim.ConfigError, roofsim.RoofsimError)
+    # They present themselves as the package's, in tracebacks and reprs.
+    assert roofsim.ConfigError.__module__ == "roofsim"
+    assert repr(roofsim.ConfigError("x")) == "ConfigError('x')"
+    assert str(roofsim.RoofsimError) == "<class 'roofsim.RoofsimError'>"
 
 
 def test_to_pandas():
