@@ -72,41 +72,53 @@ pub struct Shipped {
     pub text: &'static str,
 }
 
+/// A shipped config of a kind, read from the kind's folder with its extension (the file
+/// [`Shipped::file_name`] names, which a test checks).
 macro_rules! shipped {
-    ($kind:ident, $folder:literal, $name:literal, $extension:literal) => {
+    (Design, $name:literal) => {
+        shipped!(@ Design, concat!("designs/", $name, ".toml"), $name)
+    };
+    (Model, $name:literal) => {
+        shipped!(@ Model, concat!("models/", $name, ".config.json"), $name)
+    };
+    (Policy, $name:literal) => {
+        shipped!(@ Policy, concat!("models/", $name, ".config.json"), $name)
+    };
+    (Platform, $name:literal) => {
+        shipped!(@ Platform, concat!("platforms/", $name, ".toml"), $name)
+    };
+    (Sweep, $name:literal) => {
+        shipped!(@ Sweep, concat!("sweeps/", $name, ".toml"), $name)
+    };
+    (@ $kind:ident, $file:expr, $name:literal) => {
         Shipped {
             kind: Kind::$kind,
             name: $name,
-            text: include_str!(concat!("../../configs/", $folder, "/", $name, $extension)),
+            text: include_str!(concat!("../../configs/", $file)),
         }
     };
 }
 
 /// Every config that ships.
 pub const SHIPPED: [Shipped; 18] = [
-    shipped!(Design, "designs", "u280-int8", ".toml"),
-    shipped!(Design, "designs", "u280-int4", ".toml"),
-    shipped!(Design, "designs", "u280-int8-spatial", ".toml"),
-    shipped!(Design, "designs", "u280-int4-spatial", ".toml"),
-    shipped!(Design, "designs", "u280-int8-mlp-stream", ".toml"),
-    shipped!(Design, "designs", "u280-w4a8-bert-spatial", ".toml"),
-    shipped!(Design, "designs", "u280-w4a8-gemv", ".toml"),
-    shipped!(Design, "designs", "u280-fp16-gemv", ".toml"),
-    shipped!(
-        Model,
-        "models",
-        "smolvlm2-500m-video-instruct",
-        ".config.json"
-    ),
-    shipped!(Model, "models", "llama-2-7b", ".config.json"),
-    shipped!(Model, "models", "gpt2-medium", ".config.json"),
-    shipped!(Model, "models", "bert-base-uncased", ".config.json"),
-    shipped!(Policy, "models", "smolvla_base", ".config.json"),
-    shipped!(Platform, "platforms", "u280", ".toml"),
-    shipped!(Sweep, "sweeps", "smolvla-int8-int4", ".toml"),
-    shipped!(Sweep, "sweeps", "smolvla-per-slr", ".toml"),
-    shipped!(Sweep, "sweeps", "vision-tiling", ".toml"),
-    shipped!(Sweep, "sweeps", "mlp-stream", ".toml"),
+    shipped!(Design, "u280-int8"),
+    shipped!(Design, "u280-int4"),
+    shipped!(Design, "u280-int8-spatial"),
+    shipped!(Design, "u280-int4-spatial"),
+    shipped!(Design, "u280-int8-mlp-stream"),
+    shipped!(Design, "u280-w4a8-bert-spatial"),
+    shipped!(Design, "u280-w4a8-gemv"),
+    shipped!(Design, "u280-fp16-gemv"),
+    shipped!(Model, "smolvlm2-500m-video-instruct"),
+    shipped!(Model, "llama-2-7b"),
+    shipped!(Model, "gpt2-medium"),
+    shipped!(Model, "bert-base-uncased"),
+    shipped!(Policy, "smolvla_base"),
+    shipped!(Platform, "u280"),
+    shipped!(Sweep, "smolvla-int8-int4"),
+    shipped!(Sweep, "smolvla-per-slr"),
+    shipped!(Sweep, "vision-tiling"),
+    shipped!(Sweep, "mlp-stream"),
 ];
 
 impl Shipped {

@@ -177,17 +177,7 @@ impl ChannelRequests {
             }
             piece(start, (first_stripe + 1) * stripe);
             piece(last_stripe * stripe, end);
-            // Whole stripes first_stripe + 1 .. last_stripe: stripe i lies on channel i % set;
-            // one by one when fewer than the channels, else in closed form per channel.
-            let whole_stripes = first_stripe + 1..last_stripe;
-            if whole_stripes.end - whole_stripes.start < set {
-                for stripe_index in whole_stripes {
-                    let channel = (stripe_index % set) as usize;
-                    self.bytes[channel] += stripe;
-                    self.bursts[channel] += burst_per_stripe;
-                }
-                return;
-            }
+            // Whole stripes first_stripe + 1 .. last_stripe: stripe i lies on channel i % set.
             let below = |n: u64, channel: u64| n / set + u64::from(channel < n % set);
             for channel in 0..set {
                 let whole = below(last_stripe, channel) - below(first_stripe + 1, channel);
