@@ -1,5 +1,5 @@
 //! Speed: engine events per second on a many-tile GEMM (and DRAM column accesses per second
-//! on the bank-level HBM), whole-model runs of the default design (on either HBM model) and
+//! on the bank-level HBM, there and on two of the DRAMsim3 comparison's streams), whole-model runs of the default design (on either HBM model) and
 //! the spatial design, and a sweep, each on one and on two threads.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -9,6 +9,7 @@ use roofsim::config::model::{default_model, default_policy};
 use roofsim::config::platform::default_platform;
 use roofsim::lower::lower;
 use roofsim::pipeline::{design_workload, simulate as simulate_model};
+use roofsim::sim::probe::{Pattern, Probe, ProbeMemory, run_probe};
 use roofsim::sim::{NullSink, simulate};
 use roofsim::sweep::{KernelCache, SweepInputs, load_sweep, run_points};
 use roofsim::workload::WorkloadChoices;
@@ -57,6 +58,33 @@ fn engine(c: &mut Criterion) {
     group.bench_function("gemm_1024x1024x2048_tiles_64_column_accesses", |b| {
         b.iter(|| simulate(black_box(&graph), "gemm", &dram, &platform, &mut NullSink).unwrap())
     });
+    group.finish();
+
+    // One pseudo-channel, 32 requests in flight, 2 MB: sequential 64 B and random 32 B
+    // reads over 256 MB (rows of tests/golden/dramsim3-probe.csv, whose accesses per second
+    // on DRAMsim3 the memory issue's note quotes beside these).
+    let mut group = c.benchmark_group("dram_probe");
+    for (pattern, burst_bytes) in [(Pattern::Sequential, 64), (Pattern::Random, 32)] {
+        let probe = Probe {
+            memory: ProbeMemory::Dram,
+            pattern,
+            burst_bytes,
+            stride_bytes: 4096,
+            working_set_bytes: 256 << 20,
+            channels: 1,
+            outstanding: 32,
+            write_share: 0.0,
+            switch_distance: 0,
+            stripe_bytes: 512,
+            hls: false,
+            bytes_per_channel: 2 << 20,
+        };
+        group.throughput(Throughput::Elements(probe.bytes_per_channel / 32));
+        group.bench_function(
+            format!("{}_{burst_bytes}_column_accesses", pattern.name()),
+            |b| b.iter(|| run_probe(&platform, &design, black_box(&probe))),
+        );
+    }
     group.finish();
 }
 

@@ -1,9 +1,9 @@
 //! The bank-level HBM against DRAMsim3 (`tools/dramsim3/`: the same request streams on one
 //! pseudo-channel at roofsim's own timing and the `row_bank_column` mapping, DRAMsim3's
-//! figures kept in `tests/golden/dramsim3-probe.csv`). Where requests do not compete for
-//! the scheduler's choice (random reads with one or four in flight over a whole channel) the
-//! bank timing must agree within 10 %; the other rows record how far the in-order controller
-//! is from DRAMsim3's FR-FCFS with its write queue (the memory issue's work).
+//! figures kept in `tests/golden/dramsim3-probe.csv`): sequential, strided and random reads
+//! at 1-64 in flight in small and large working sets, and reads mixed with 25-50 % writes.
+//! Every stream lands within 10 % of DRAMsim3 but three, named below and pinned to their
+//! recorded gaps.
 
 use roofsim::config::Source;
 use roofsim::config::design::{DEFAULT_DESIGN, load_design};
@@ -20,7 +20,8 @@ fn platform_text() -> String {
         ("controller_latency_ns", "0.0"),
         ("request_interval_ns", "1.1"),
     ] {
-        let start = text.find(&format!("{field} = ")).unwrap();
+        let section = text.find("\n[hbm.dram]\n").unwrap();
+        let start = section + text[section..].find(&format!("{field} = ")).unwrap();
         let end = start + text[start..].find('\n').unwrap();
         text.replace_range(start..end, &format!("{field} = {value}"));
     }
@@ -32,6 +33,7 @@ fn platform_text() -> String {
 /// One golden row: its stream and roofsim's gap to DRAMsim3.
 struct Gap {
     pattern: String,
+    burst_bytes: u64,
     outstanding: u64,
     write_share: f64,
     working_set_bytes: u64,
@@ -75,6 +77,7 @@ fn gaps() -> Vec<Gap> {
             let want: f64 = row[6].parse().unwrap();
             Gap {
                 pattern: row[0].to_string(),
+                burst_bytes: number(1),
                 outstanding: number(2),
                 write_share,
                 working_set_bytes: number(5),
@@ -84,53 +87,73 @@ fn gaps() -> Vec<Gap> {
         .collect()
 }
 
-/// Where requests do not compete the bank timing agrees within 10 %; the README quotes every
-/// gap as this run gives it.
+/// The streams beyond 10 % (pattern, burst bytes, in flight, write share, working set) and
+/// their gaps in %, each held within 3 points of it (the memory issue's open work; causes in
+/// the README's paragraph): random reads in a 32 KB set at 64 in flight, and two of the write
+/// mixes.
+const WIDER: [(Stream, f64); 3] = [
+    (("random", 32, 64, 0.0, 32 << 10), 12.7),
+    (("sequential", 64, 32, 0.25, 256 << 20), 18.5),
+    (("sequential", 512, 32, 0.5, 256 << 20), 11.4),
+];
+
+/// A golden row's stream: pattern, burst bytes, requests in flight, write share, working set.
+type Stream = (&'static str, u64, u64, f64, u64);
+
+/// A signed percentage as the README writes it.
+fn signed(percent: f64) -> String {
+    let text = format!("{percent:+.1}");
+    text.replace('-', "−")
+}
+
+/// Every stream within 10 % of DRAMsim3 but the three of [`WIDER`], and the README quotes
+/// the gaps as this run gives them.
 #[test]
 fn the_bank_model_against_dramsim3() {
     let gaps = gaps();
-    let range = |keep: &dyn Fn(&Gap) -> bool| {
+    assert_eq!(gaps.len(), 22);
+    for gap in &gaps {
+        let key = (
+            gap.pattern.as_str(),
+            gap.burst_bytes,
+            gap.outstanding,
+            gap.write_share,
+            gap.working_set_bytes,
+        );
+        match WIDER.iter().find(|(wider, _)| *wider == key) {
+            Some((_, recorded)) => assert!(
+                (gap.percent - recorded).abs() <= 3.0,
+                "{key:?}: {:+.1} %, recorded {recorded:+.1} %",
+                gap.percent
+            ),
+            None => assert!(gap.percent.abs() <= 10.0, "{key:?}: {:+.1} %", gap.percent),
+        }
+    }
+    let span = |keep: &dyn Fn(&Gap) -> bool| {
         let picked: Vec<f64> = gaps.iter().filter(|g| keep(g)).map(|g| g.percent).collect();
-        assert!(!picked.is_empty());
-        let high = picked.iter().copied().fold(f64::MIN, f64::max);
         let low = picked.iter().copied().fold(f64::MAX, f64::min);
-        format!("−{:.0} … −{:.0} %", -high, -low)
+        let high = picked.iter().copied().fold(f64::MIN, f64::max);
+        format!("{} … {} %", signed(low), signed(high))
     };
     let whole = 1 << 28;
-    let uncontended: Vec<f64> = gaps
-        .iter()
-        .filter(|g| g.pattern == "random" && g.outstanding <= 4 && g.working_set_bytes >= whole)
-        .map(|g| g.percent)
-        .collect();
-    assert_eq!(uncontended.len(), 2);
-    assert!(
-        uncontended.iter().all(|gap| gap.abs() <= 10.0),
-        "{uncontended:?}"
-    );
     let readme = include_str!("../README.md");
     let at = readme.find("**Against DRAMsim3.**").unwrap();
     let text = readme[at..readme[at..].find("\n\n").unwrap() + at].replace('\n', " ");
     for quoted in [
         format!(
-            "with 1 and 4 in flight come within {:+.1} % and {:+.1} %",
-            uncontended[0], uncontended[1]
-        ),
-        format!(
             "sequential reads {}",
-            range(&|g| g.pattern == "sequential" && g.write_share == 0.0)
+            span(&|g| g.pattern == "sequential" && g.write_share == 0.0)
         ),
-        format!("strided {}", range(&|g| g.pattern == "strided")),
+        format!("strided {}", span(&|g| g.pattern == "strided")),
         format!(
-            "16–64 in flight {}",
-            range(&|g| g.pattern == "random"
-                && g.outstanding >= 16
-                && g.working_set_bytes >= whole)
+            "random reads over a whole channel {}",
+            span(&|g| g.pattern == "random" && g.working_set_bytes >= whole)
         ),
         format!(
-            "({} in a 32 KB set)",
-            range(&|g| g.pattern == "random" && g.outstanding >= 16 && g.working_set_bytes < whole)
+            "in a 32 KB set {}",
+            span(&|g| g.pattern == "random" && g.working_set_bytes < whole)
         ),
-        format!("25–50 % writes {}", range(&|g| g.write_share > 0.0)),
+        format!("25–50 % writes {}", span(&|g| g.write_share > 0.0)),
     ] {
         assert!(
             text.contains(&quoted),

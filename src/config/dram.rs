@@ -18,6 +18,10 @@ pub(super) struct RawDram {
     burst_cycles: u64,
     mapping: AddressMapping,
     queue_depth: u64,
+    write_queue_depth: u64,
+    write_high_watermark: u64,
+    write_low_watermark: u64,
+    row_hit_cap: u64,
     tccd_s_cycles: u64,
     tccd_l_cycles: u64,
     trcd_ns: f64,
@@ -66,6 +70,9 @@ impl AddressMapping {
     }
 }
 
+/// Bank groups a pseudo-channel may have (HBM2 has 4, HBM3 up to 8).
+pub const MAX_BANK_GROUPS: u64 = 16;
+
 /// Bank-level timing of one pseudo-channel, in DRAM clock cycles (nCK). A time given in
 /// nanoseconds is rounded up to whole cycles, as controllers do.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,8 +87,15 @@ pub struct DramTiming {
     /// Cycles the data bus carries one column access.
     pub burst_cycles: u64,
     pub mapping: AddressMapping,
-    /// Requests the controller looks ahead in for a row hit.
+    /// Read requests (AXI bursts) the controller holds and reorders among.
     pub queue_depth: u64,
+    /// Write requests it holds; it turns to writes when `write_high_watermark` wait and
+    /// drains them down to `write_low_watermark` while reads wait.
+    pub write_queue_depth: u64,
+    pub write_high_watermark: u64,
+    pub write_low_watermark: u64,
+    /// Column accesses an open row serves before a waiting miss to its bank may close it.
+    pub row_hit_cap: u64,
     pub tccd_s: u64,
     pub tccd_l: u64,
     pub trcd: u64,
@@ -152,7 +166,7 @@ impl RawDram {
         let small = |name: &str, value: u64| whole(name, value, 0..=1000);
         let timing = DramTiming {
             clock_hz: clock_mhz * 1e6,
-            bank_groups: power_of_two("bank_groups", self.bank_groups, 1..=16)?,
+            bank_groups: power_of_two("bank_groups", self.bank_groups, 1..=MAX_BANK_GROUPS)?,
             banks_per_group: power_of_two("banks_per_group", self.banks_per_group, 1..=16)?,
             rows: power_of_two("rows", self.rows, 1..=1 << 20)?,
             row_bytes: power_of_two("row_bytes", self.row_bytes, 32..=1 << 16)?,
@@ -160,6 +174,18 @@ impl RawDram {
             burst_cycles: whole("burst_cycles", self.burst_cycles, 1..=64)?,
             mapping: self.mapping,
             queue_depth: whole("queue_depth", self.queue_depth, 1..=256)?,
+            write_queue_depth: whole("write_queue_depth", self.write_queue_depth, 1..=256)?,
+            write_high_watermark: whole(
+                "write_high_watermark",
+                self.write_high_watermark,
+                1..=self.write_queue_depth.max(1),
+            )?,
+            write_low_watermark: whole(
+                "write_low_watermark",
+                self.write_low_watermark,
+                0..=self.write_high_watermark.saturating_sub(1),
+            )?,
+            row_hit_cap: whole("row_hit_cap", self.row_hit_cap, 1..=1024)?,
             tccd_s: whole("tccd_s_cycles", self.tccd_s_cycles, 1..=64)?,
             tccd_l: whole("tccd_l_cycles", self.tccd_l_cycles, 1..=64)?,
             trcd: cycles("trcd_ns", self.trcd_ns)?,

@@ -155,32 +155,41 @@ fn run<M: Memory>(
     queue.clear();
     let mut engine_free = vec![(0u64, None::<NodeIndex>); engine_count];
 
-    // Reserves the node's engine or channels; returns its start and finish cycles.
-    // Each engine's nodes in the order they start (an engine serves in order, and nodes are
-    // dispatched as time advances), and when any HBM transfer was in flight, merged as they
-    // come (transfers start when dispatched, so in order too).
+    // Reserves the node's engine or channels; returns its start cycle and, unless the
+    // memory reports a transfer's end later, its finish cycle. Each engine's nodes in the
+    // order they start (an engine serves in order, and nodes are dispatched as time
+    // advances), and when any HBM transfer was in flight.
     let mut on_engine: Vec<Vec<u32>> = vec![Vec::new(); engine_count];
     let mut hbm_busy: Vec<(u64, u64)> = Vec::new();
-    let mut reserve = |node: NodeIndex, now: u64, binding: &mut Binding| -> (u64, u64) {
+    let mut reserve = |memory: &mut M,
+                       hbm_busy: &mut Vec<(u64, u64)>,
+                       node: NodeIndex,
+                       now: u64,
+                       binding: &mut Binding|
+     -> (u64, Option<u64>) {
         let data = &nodes[node];
         match &data.kind {
             NodeKind::Gemm { engine, .. } | NodeKind::Vector { engine, .. } => {
                 let cycles = machine.compute_cycles(&data.kind);
                 on_engine[*engine as usize].push(node.index() as u32);
-                occupy(
+                let (start, end) = occupy(
                     &mut engine_free[*engine as usize],
                     node,
                     now,
                     cycles,
                     binding,
-                )
+                );
+                (start, Some(end))
             }
             NodeKind::Load(requests) | NodeKind::Store(requests) => {
                 let port = machine.port(data.engine as usize);
                 let write = matches!(data.kind, NodeKind::Store(_));
-                let done = memory.transfer(requests, port, now, data.kernel as usize, write);
-                if !requests.is_empty() {
-                    extend(&mut hbm_busy, (now, done));
+                let tag = node.index() as u32;
+                let done = memory.transfer(requests, port, now, data.kernel as usize, write, tag);
+                if let Some(done) = done
+                    && !requests.is_empty()
+                {
+                    cover(hbm_busy, (now, done));
                 }
                 (now, done)
             }
@@ -190,13 +199,35 @@ fn run<M: Memory>(
     for node in nodes.node_indices() {
         if pending[node.index()] == 0 {
             let index = node.index();
-            (start[index], end[index]) = reserve(node, 0, &mut binding[index]);
-            queue.push(end[index], index as u32);
+            let finish;
+            (start[index], finish) =
+                reserve(&mut memory, &mut hbm_busy, node, 0, &mut binding[index]);
+            if let Some(finish) = finish {
+                end[index] = finish;
+                queue.push(finish, index as u32);
+            }
         }
     }
     let tracing = sink.enabled();
     let mut last = None;
-    while let Some((now, index)) = queue.pop() {
+    let mut finished = Vec::new();
+    loop {
+        // The memory decides first when it decides before the next node finishes (the
+        // transfers that start by then are all known to it).
+        if let Some(decision) = memory.next_event_cycle()
+            && queue.peek_cycle().is_none_or(|next| decision < next)
+        {
+            memory.decide(&mut finished);
+            for (index, done) in finished.drain(..) {
+                end[index as usize] = done;
+                cover(&mut hbm_busy, (start[index as usize], done));
+                queue.push(done, index);
+            }
+            continue;
+        }
+        let Some((now, index)) = queue.pop() else {
+            break;
+        };
         if now > MAX_SIMULATED_CYCLES {
             return Err(SimError::TimeLimit {
                 kernel: labels.join(", "),
@@ -222,8 +253,18 @@ fn run<M: Memory>(
             pending[next] -= 1;
             if pending[next] == 0 {
                 binding[next] = Binding::Edge(node, kind);
-                (start[next], end[next]) = reserve(NodeIndex::new(next), now, &mut binding[next]);
-                queue.push(end[next], next as u32);
+                let finish;
+                (start[next], finish) = reserve(
+                    &mut memory,
+                    &mut hbm_busy,
+                    NodeIndex::new(next),
+                    now,
+                    &mut binding[next],
+                );
+                if let Some(finish) = finish {
+                    end[next] = finish;
+                    queue.push(finish, next as u32);
+                }
             }
         }
     }
@@ -320,6 +361,31 @@ fn extend(intervals: &mut Vec<(u64, u64)>, (from, to): (u64, u64)) {
     match intervals.last_mut() {
         Some(last) if from <= last.1 => last.1 = last.1.max(to),
         _ => intervals.push((from, to)),
+    }
+}
+
+/// Adds an interval anywhere to disjoint intervals in order, merging those it touches
+/// (mostly at the end: transfers end roughly in the order they start).
+fn cover(intervals: &mut Vec<(u64, u64)>, (from, to): (u64, u64)) {
+    if intervals.last().is_none_or(|last| last.0 <= from) {
+        return extend(intervals, (from, to));
+    }
+    // The first interval starting after `from`; the one before may reach it.
+    let mut at = intervals.partition_point(|interval| interval.0 <= from);
+    if at > 0 && intervals[at - 1].1 >= from {
+        at -= 1;
+        intervals[at].1 = intervals[at].1.max(to);
+    } else {
+        intervals.insert(at, (from, to));
+    }
+    let reach = intervals[at].1;
+    let absorbed = intervals[at + 1..]
+        .iter()
+        .take_while(|interval| interval.0 <= reach)
+        .count();
+    if absorbed > 0 {
+        intervals[at].1 = reach.max(intervals[at + absorbed].1);
+        intervals.drain(at + 1..=at + absorbed);
     }
 }
 

@@ -12,9 +12,10 @@ use crate::lower::ChannelRequest;
 
 /// A memory system as the engine sees it.
 pub trait Memory {
-    /// Serves the `requests` of a transfer (a store when `write`) that requester `port`
-    /// issues at `arrival_cycle`; returns the cycle its last data is back (or written).
-    /// `kernel` indexes per-kernel statistics.
+    /// Starts the `requests` of a transfer (a store when `write`) that requester `unit`
+    /// issues at `arrival_cycle`; `kernel` indexes per-kernel statistics. Returns the cycle
+    /// its last data is back (or written) when the memory knows it at once; otherwise the
+    /// memory reports it later from [`Memory::decide`], as `(tag, cycle)`.
     fn transfer(
         &mut self,
         requests: &[ChannelRequest],
@@ -22,7 +23,18 @@ pub trait Memory {
         arrival_cycle: u64,
         kernel: usize,
         write: bool,
-    ) -> u64;
+        tag: u32,
+    ) -> Option<u64>;
+
+    /// The cycle of the memory's next decision, if it has one pending: the caller starts
+    /// every transfer that starts at or before it first, then calls [`Memory::decide`].
+    fn next_event_cycle(&self) -> Option<u64> {
+        None
+    }
+
+    /// Makes the memory's next decision; transfers it finishes are added to `done` as
+    /// `(tag, cycle)`, each no earlier than the decision's cycle.
+    fn decide(&mut self, _done: &mut Vec<(u32, u64)>) {}
 
     /// The access latency a transfer's time on the critical path is split at: latency up to
     /// it, bandwidth beyond.
@@ -78,7 +90,8 @@ impl Memory for Hbm {
         arrival_cycle: u64,
         kernel: usize,
         write: bool,
-    ) -> u64 {
+        _: u32,
+    ) -> Option<u64> {
         let arrival_tick = arrival_cycle * TICKS_PER_CYCLE;
         let mut done_tick = arrival_tick;
         let timing = &self.timing;
@@ -89,7 +102,7 @@ impl Memory for Hbm {
                 let done = channel.serve(timing, arrival_tick, request.bytes, request.bursts, 0);
                 done_tick = done_tick.max(done);
             }
-            return done_tick.div_ceil(TICKS_PER_CYCLE);
+            return Some(done_tick.div_ceil(TICKS_PER_CYCLE));
         }
         for request in requests {
             let channel_index = u64::from(request.channel);
@@ -126,7 +139,7 @@ impl Memory for Hbm {
             }
             done_tick = done_tick.max(done);
         }
-        done_tick.div_ceil(TICKS_PER_CYCLE)
+        Some(done_tick.div_ceil(TICKS_PER_CYCLE))
     }
 
     fn latency_cycles(&self) -> u64 {
@@ -156,8 +169,9 @@ impl Memory for IdealMemory {
         arrival_cycle: u64,
         _: usize,
         _: bool,
-    ) -> u64 {
-        arrival_cycle
+        _: u32,
+    ) -> Option<u64> {
+        Some(arrival_cycle)
     }
 
     fn latency_cycles(&self) -> u64 {

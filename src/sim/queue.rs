@@ -52,6 +52,16 @@ impl EventQueue {
         self.sequence = 0;
     }
 
+    /// The cycle of the earliest event.
+    pub(crate) fn peek_cycle(&self) -> Option<u64> {
+        let earliest = match (self.sorted.last(), self.heap.peek()) {
+            (sorted, None) => sorted.copied(),
+            (None, Some(&Reverse(heaped))) => Some(heaped),
+            (Some(&sorted), Some(&Reverse(heaped))) => Some(sorted.min(heaped)),
+        };
+        earliest.map(|key| (key >> 64) as u64)
+    }
+
     /// The earliest event, first scheduled among equals.
     pub(crate) fn pop(&mut self) -> Option<(u64, u32)> {
         let from_heap = match (self.sorted.last(), self.heap.peek()) {
@@ -90,6 +100,7 @@ mod tests {
                         sequence += 1;
                     }
                     None => {
+                        prop_assert_eq!(queue.peek_cycle(), shadow.first_key_value().map(|((cycle, _), _)| *cycle));
                         let expected = shadow.pop_first().map(|((cycle, _), node)| (cycle, node));
                         prop_assert_eq!(queue.pop(), expected);
                     }

@@ -86,7 +86,7 @@ def main():
         # DRAMsim3 models the DRAM and its scheduler only: no controller pipeline after
         # the data, and a transaction accepted every cycle.
         for field, value in (("controller_latency_ns", "0.0"), ("request_interval_ns", "1.1")):
-            start = text.index(field + " = ")
+            start = text.index(field + " = ", text.index("\n[hbm.dram]\n"))
             text = text[:start] + f"{field} = {value}" + text[text.index("\n", start):]
         with open(platform, "w") as f:
             f.write(text.replace(default, 'mapping = "row_bank_column"'))

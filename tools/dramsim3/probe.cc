@@ -1,7 +1,8 @@
 // The request streams of `roofsim probe hbm`, fed to DRAMsim3 (umd-memsys/DRAMsim3) as a
 // test oracle for roofsim's bank-level HBM. One pseudo-channel, one requester issuing
-// requests of B bytes (B / 32 column transactions) in order with at most N requests in
-// flight; addresses as `src/sim/probe.rs` draws them (sequential, strided, random with the
+// requests of B bytes (B / 32 column transactions) in order, one per AXI cycle (450 MHz:
+// every second cycle of the 900 MHz DRAM clock, as an AXI port takes requests), with at most
+// N requests in flight; addresses as `src/sim/probe.rs` draws them (sequential, strided, random with the
 // same xorshift64* seed), every request the write share makes a write. Prints the achieved
 // GB/s and the mean request latency in ns, as probe.csv does.
 //
@@ -51,6 +52,7 @@ int main(int argc, const char **argv) {
     const uint64_t working_set = std::strtoull(argv[7], nullptr, 10);
     const uint64_t bytes = std::strtoull(argv[8], nullptr, 10);
     const uint64_t column = 32;
+    const uint64_t axi_cycle = 2;  // DRAM cycles per AXI cycle
     const uint64_t requests = (bytes + burst - 1) / burst;
     const uint64_t slots = working_set / burst;
 
@@ -74,13 +76,15 @@ int main(int argc, const char **argv) {
     dramsim3::MemorySystem memory(config, "/tmp", complete, complete);
     Draws draws{0x9E3779B97F4A7C15ULL};
     std::deque<std::pair<uint64_t, bool>> pending;  // column transactions not yet accepted
-    uint64_t next = 0;
+    uint64_t next = 0, next_issue = 0;
     while (done_count < requests) {
         // Retire finished requests from the window.
         while (!in_flight.empty() && issued[in_flight.front()].remaining == 0) {
             in_flight.pop_front();
         }
-        if (pending.empty() && next < requests && in_flight.size() < outstanding) {
+        if (pending.empty() && next < requests && in_flight.size() < outstanding &&
+            clock >= next_issue) {
+            next_issue = clock + axi_cycle;
             uint64_t address = 0;
             if (pattern == "sequential") {
                 address = next * burst % working_set;

@@ -56,10 +56,33 @@ fn impossible_dram_timing_is_refused_by_field() {
             "less than its 268435456 B share",
         ),
         ("rows = 16384", "rows = 8192", "hbm.dram.rows"),
+        (
+            "queue_depth = 32",
+            "queue_depth = 0",
+            "hbm.dram.queue_depth",
+        ),
+        (
+            "write_queue_depth = 32",
+            "write_queue_depth = 300",
+            "hbm.dram.write_queue_depth",
+        ),
+        (
+            "write_high_watermark = 26",
+            "write_high_watermark = 40",
+            "hbm.dram.write_high_watermark",
+        ),
+        (
+            "write_low_watermark = 6",
+            "write_low_watermark = 26",
+            "hbm.dram.write_low_watermark",
+        ),
+        ("row_hit_cap = 4", "row_hit_cap = 0", "hbm.dram.row_hit_cap"),
     ] {
         let text = DEFAULT_PLATFORM.replace(from, to);
         let error = load_platform(&Source::built_in("p.toml", &text)).unwrap_err();
-        assert!(error.to_string().contains(field), "{to}: {error}");
+        let line = error.to_string();
+        assert!(line.contains(field), "{to}: {line}");
+        assert!(!line.contains('\n'), "one line: {line}");
     }
 }
 

@@ -20,12 +20,15 @@
 //! Timing: JEDEC HBM2 as public simulators give it (DRAMsim3, gem5, Ramulator), values and
 //! choices in the platform file (`[hbm.dram]`).
 
+use super::controller::OpenRow;
 use crate::config::dram::{AddressMapping, DramTiming};
 
 /// A bank's row buffer and the earliest cycles it takes each command.
 #[derive(Debug, Clone, Copy)]
 struct Bank {
     open_row: Option<u64>,
+    /// Column accesses the open row has served since its ACTIVATE.
+    served: u32,
     activate_ready: u64,
     column_ready: u64,
     precharge_ready: u64,
@@ -41,6 +44,11 @@ pub struct Location {
 }
 
 impl Location {
+    /// The bank's index in its channel: bank groups in order, banks within.
+    pub fn bank_index(&self, timing: &DramTiming) -> usize {
+        (self.bank_group * timing.banks_per_group + self.bank) as usize
+    }
+
     /// Decodes a byte address of the pseudo-channel under the timing's address mapping.
     pub fn decode(timing: &DramTiming, address: u64) -> Location {
         let columns_per_row = timing.row_bytes / timing.column_bytes;
@@ -106,12 +114,18 @@ pub struct DramChannel {
     last_write_end_in_group: Vec<Option<u64>>,
     /// The data bus is free from this cycle.
     bus_free: u64,
-    /// The controller takes its next request from this cycle.
-    next_request: u64,
     /// The next refresh falls due at this cycle; none may start before `blocked_until`.
     next_refresh: u64,
     blocked_until: u64,
     pub bus: BusCycles,
+}
+
+/// The earliest ACTIVATE and column command the channel's history allows in one bank
+/// group, for one direction, whatever the bank.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupBounds {
+    activate: u64,
+    column: u64,
 }
 
 /// The commands one column access needs, at the cycles they issue.
@@ -139,6 +153,7 @@ impl DramChannel {
             banks: vec![
                 Bank {
                     open_row: None,
+                    served: 0,
                     activate_ready: 0,
                     column_ready: 0,
                     precharge_ready: 0,
@@ -154,7 +169,6 @@ impl DramChannel {
             last_write_end: None,
             last_write_end_in_group: vec![None; groups],
             bus_free: 0,
-            next_request: 0,
             next_refresh: timing.trefi,
             blocked_until: 0,
             bus: BusCycles::default(),
@@ -166,47 +180,75 @@ impl DramChannel {
         self.bus_free
     }
 
-    /// Whether `address`'s row is open in its bank (a row hit, which the controller serves
-    /// first).
-    pub fn row_is_open(&self, timing: &DramTiming, address: u64) -> bool {
-        let at = Location::decode(timing, address);
-        self.banks[self.bank_index(timing, at)].open_row == Some(at.row)
+    /// The open row of bank `bank` (numbered as [`Location::bank_index`]) as the
+    /// controller weighs it for an access at `at`.
+    pub fn open_row(&self, bank: usize, at: &Location) -> OpenRow {
+        let bank = &self.banks[bank];
+        OpenRow {
+            hit: bank.open_row == Some(at.row),
+            served: bank.served,
+        }
     }
 
-    fn bank_index(&self, timing: &DramTiming, at: Location) -> usize {
-        (at.bank_group * timing.banks_per_group + at.bank) as usize
+    /// What the channel's history imposes on any access of `write`'s direction in bank
+    /// group `group`, apart from its own bank: the earliest ACTIVATE and column command.
+    pub fn group_bounds(&self, timing: &DramTiming, group: usize, write: bool) -> GroupBounds {
+        let activate = self
+            .blocked_until
+            .max(after(self.last_activate, timing.trrd_s))
+            .max(after(self.last_activate_in_group[group], timing.trrd_l))
+            .max(after(self.recent_activates[0], timing.tfaw));
+        let mut column = self
+            .blocked_until
+            .max(after(self.last_column, timing.tccd_s))
+            .max(after(self.last_column_in_group[group], timing.tccd_l));
+        let latency = if write {
+            column = column.max(after(self.last_read_command, timing.trtw));
+            timing.cwl
+        } else {
+            column = column
+                .max(after(self.last_write_end, timing.twtr_s))
+                .max(after(self.last_write_end_in_group[group], timing.twtr_l));
+            timing.cl
+        };
+        // Its data must find the bus free.
+        GroupBounds {
+            activate,
+            column: column.max(self.bus_free.saturating_sub(latency)),
+        }
     }
 
-    /// Serves one request of `bytes` from `address` that reached the controller at
-    /// `arrival`: its column accesses in address order. Returns the cycle its last data beat
-    /// leaves (read) or enters (write) the DRAM.
-    pub fn request(
+    /// The earliest cycle an access at `at` (in bank `bank`), waiting since `ready`, could
+    /// issue its column command (refresh aside), given its group's `bounds`: what the
+    /// controller's first-ready choice compares.
+    pub fn earliest_column(
+        &self,
+        timing: &DramTiming,
+        bounds: GroupBounds,
+        (ready, bank): (u64, usize),
+        at: &Location,
+    ) -> u64 {
+        self.plan_within(timing, bounds, (ready, 0), (bank, at))
+            .column
+    }
+
+    /// Serves one column access at `at`, waiting in the controller since `ready` (its
+    /// ACTIVATE may issue from then: the IP's look-ahead activate) and picked at `now` (its
+    /// column command no earlier), while requests have waited since `demand` (the bus idle
+    /// after that counts as overhead). Returns the cycle of its column command and the cycle
+    /// its data leaves (read) or enters (write) the DRAM.
+    pub fn column(
         &mut self,
         timing: &DramTiming,
-        arrival: u64,
-        address: u64,
-        bytes: u64,
+        (ready, now, demand): (u64, u64, u64),
+        at: Location,
         write: bool,
-    ) -> u64 {
-        let accepted = arrival.max(self.next_request);
-        self.next_request = accepted + timing.request_interval;
-        let first_column = address / timing.column_bytes;
-        let last_column = (address + bytes.max(1) - 1) / timing.column_bytes;
-        let mut end = accepted;
-        for column in first_column..=last_column {
-            end = self.column(timing, accepted, column * timing.column_bytes, write);
-        }
-        end
-    }
-
-    /// One column access, ready to issue from `ready`; returns the end of its data.
-    fn column(&mut self, timing: &DramTiming, ready: u64, address: u64, write: bool) -> u64 {
-        let at = Location::decode(timing, address);
+    ) -> (u64, u64) {
         let latency = if write { timing.cwl } else { timing.cl };
-        let earliest_data = (ready + latency).max(self.bus_free);
+        let earliest_data = (demand + latency).max(self.bus_free);
         let mut refreshed = false;
         let plan = loop {
-            let plan = self.plan(timing, ready, at, write);
+            let plan = self.plan(timing, (ready, now), at, write);
             if plan.first_command() < self.next_refresh {
                 break plan;
             }
@@ -223,13 +265,31 @@ impl DramChannel {
         }
         self.bus.data += timing.burst_cycles;
         self.commit(timing, at, &plan, write, data_end);
-        data_end
+        (plan.column, data_end)
     }
 
     /// The cycles the access's commands would issue at, given the history so far.
-    fn plan(&self, timing: &DramTiming, ready: u64, at: Location, write: bool) -> Plan {
-        let bank = &self.banks[self.bank_index(timing, at)];
-        let group = at.bank_group as usize;
+    /// `ready`: when its row commands may start; `now`: when its column command may.
+    fn plan(
+        &self,
+        timing: &DramTiming,
+        (ready, now): (u64, u64),
+        at: Location,
+        write: bool,
+    ) -> Plan {
+        let bounds = self.group_bounds(timing, at.bank_group as usize, write);
+        self.plan_within(timing, bounds, (ready, now), (at.bank_index(timing), &at))
+    }
+
+    /// [`DramChannel::plan`] given the group's bounds.
+    fn plan_within(
+        &self,
+        timing: &DramTiming,
+        bounds: GroupBounds,
+        (ready, now): (u64, u64),
+        (bank, at): (usize, &Location),
+    ) -> Plan {
+        let bank = &self.banks[bank];
         let ready = ready.max(self.blocked_until);
         let (precharge, activate, column_ready) = match bank.open_row {
             Some(row) if row == at.row => (None, None, bank.column_ready),
@@ -238,31 +298,14 @@ impl DramChannel {
                 let activate = ready
                     .max(bank.activate_ready)
                     .max(precharge.map_or(0, |p| p + timing.trp))
-                    .max(after(self.last_activate, timing.trrd_s))
-                    .max(after(self.last_activate_in_group[group], timing.trrd_l))
-                    .max(after(self.recent_activates[0], timing.tfaw));
+                    .max(bounds.activate);
                 (precharge, Some(activate), activate + timing.trcd)
             }
         };
-        let mut column = ready
-            .max(column_ready)
-            .max(after(self.last_column, timing.tccd_s))
-            .max(after(self.last_column_in_group[group], timing.tccd_l));
-        let latency = if write {
-            column = column.max(after(self.last_read_command, timing.trtw));
-            timing.cwl
-        } else {
-            column = column
-                .max(after(self.last_write_end, timing.twtr_s))
-                .max(after(self.last_write_end_in_group[group], timing.twtr_l));
-            timing.cl
-        };
-        // Its data must find the bus free.
-        column = column.max(self.bus_free.saturating_sub(latency));
         Plan {
             precharge,
             activate,
-            column,
+            column: ready.max(now).max(column_ready).max(bounds.column),
         }
     }
 
@@ -275,11 +318,12 @@ impl DramChannel {
         write: bool,
         data_end: u64,
     ) {
-        let index = self.bank_index(timing, at);
+        let index = at.bank_index(timing);
         let group = at.bank_group as usize;
         let bank = &mut self.banks[index];
         if let Some(activate) = plan.activate {
             bank.open_row = Some(at.row);
+            bank.served = 0;
             bank.column_ready = activate + timing.trcd;
             bank.precharge_ready = activate + timing.tras;
             bank.activate_ready = activate + timing.trc;
@@ -296,6 +340,7 @@ impl DramChannel {
             bank.precharge_ready = bank.precharge_ready.max(plan.column + timing.trtp);
             self.last_read_command = Some(plan.column);
         }
+        bank.served += 1;
         self.last_column = Some(plan.column);
         self.last_column_in_group[group] = Some(plan.column);
         self.bus_free = data_end;
@@ -331,6 +376,26 @@ impl DramChannel {
 mod tests {
     use super::*;
     use crate::config::platform::default_platform;
+
+    /// Serves a request's columns in order, each picked as soon as it arrives at `at`;
+    /// returns the end of its last data.
+    fn request(
+        channel: &mut DramChannel,
+        t: &DramTiming,
+        at: u64,
+        address: u64,
+        bytes: u64,
+        write: bool,
+    ) -> u64 {
+        let columns = address / t.column_bytes..=(address + bytes - 1) / t.column_bytes;
+        columns
+            .map(|column| {
+                let location = Location::decode(t, column * t.column_bytes);
+                channel.column(t, (at, at, at), location, write).1
+            })
+            .last()
+            .expect("at least one column")
+    }
 
     fn timing() -> DramTiming {
         default_platform()
@@ -448,8 +513,8 @@ mod tests {
     fn column_commands_in_one_bank_group_keep_tccd_l_apart() {
         let t = timing();
         let mut channel = DramChannel::new(&t);
-        let first = channel.request(&t, 0, address(0, 0, 0, 0), 32, false);
-        let same_group = channel.request(&t, 0, address(0, 0, 0, 1), 32, false);
+        let first = request(&mut channel, &t, 0, address(0, 0, 0, 0), 32, false);
+        let same_group = request(&mut channel, &t, 0, address(0, 0, 0, 1), 32, false);
         assert_eq!(same_group - first, t.tccd_l);
 
         let columns = 512 / t.column_bytes;
@@ -462,9 +527,9 @@ mod tests {
         ] {
             let t = DramTiming { mapping, ..t };
             let mut channel = DramChannel::new(&t);
-            channel.request(&t, 0, 0, 512, false);
+            request(&mut channel, &t, 0, 0, 512, false);
             let idle = 1000;
-            let end = channel.request(&t, idle, 0, 512, false);
+            let end = request(&mut channel, &t, idle, 0, 512, false);
             assert_eq!(
                 end - idle,
                 t.cl + (columns - 1) * spacing + t.burst_cycles,
@@ -479,12 +544,12 @@ mod tests {
     fn idle_reads_pay_activate_and_precharge_by_page_state() {
         let t = timing();
         let mut channel = DramChannel::new(&t);
-        let closed = channel.request(&t, 0, address(0, 0, 5, 0), 32, false);
+        let closed = request(&mut channel, &t, 0, address(0, 0, 5, 0), 32, false);
         assert_eq!(closed, t.trcd + t.cl + t.burst_cycles);
         let idle = 1000;
-        let hit = channel.request(&t, idle, address(0, 0, 5, 3), 32, false) - idle;
+        let hit = request(&mut channel, &t, idle, address(0, 0, 5, 3), 32, false) - idle;
         assert_eq!(hit, t.cl + t.burst_cycles);
-        let miss = channel.request(&t, 2 * idle, address(0, 0, 6, 0), 32, false) - 2 * idle;
+        let miss = request(&mut channel, &t, 2 * idle, address(0, 0, 6, 0), 32, false) - 2 * idle;
         assert_eq!(miss, t.trp + t.trcd + t.cl + t.burst_cycles);
     }
 
@@ -499,8 +564,8 @@ mod tests {
             ..t
         };
         let mut channel = DramChannel::new(&t);
-        let first = channel.request(&t, 0, address(0, 0, 0, 0), 32, false);
-        let second = channel.request(&t, 0, address(0, 0, 1, 0), 32, false);
+        let first = request(&mut channel, &t, 0, address(0, 0, 0, 0), 32, false);
+        let second = request(&mut channel, &t, 0, address(0, 0, 1, 0), 32, false);
         assert_eq!(first, t.trcd + t.cl + t.burst_cycles);
         assert_eq!(second, t.trc + t.trcd + t.cl + t.burst_cycles);
     }
@@ -514,31 +579,34 @@ mod tests {
         // Banks in distinct bank groups, then a fifth in group 0 again.
         let banks = [(0, 0), (1, 0), (2, 0), (3, 0), (0, 1)];
         for &(group, bank) in &banks {
-            channel.request(&t, 0, address(group, bank, 0, 0), 32, false);
+            request(&mut channel, &t, 0, address(group, bank, 0, 0), 32, false);
         }
         let activates = channel.recent_activates.map(Option::unwrap);
-        assert_eq!(
-            activates[1] - activates[0],
-            t.trrd_s.max(t.request_interval)
-        );
+        assert_eq!(activates[1] - activates[0], t.trrd_s);
         assert!(activates[3] >= t.tfaw, "{activates:?}");
         assert_eq!(activates[3], t.tfaw.max(activates[2] + t.trrd_s));
     }
 
     /// Two ACTIVATEs in one bank group keep tRRD_L apart, in two groups tRRD_S (made far
-    /// apart here, so neither the request interval nor the other hides a dropped rule).
+    /// apart here, so neither hides a dropped rule).
     #[test]
     fn activates_in_one_bank_group_keep_trrd_l_apart() {
         let t = DramTiming {
             trrd_s: 7,
             trrd_l: 23,
-            request_interval: 1,
             ..timing()
         };
         for (second, spacing) in [((0, 1), t.trrd_l), ((1, 0), t.trrd_s)] {
             let mut channel = DramChannel::new(&t);
-            channel.request(&t, 0, address(0, 0, 0, 0), 32, false);
-            channel.request(&t, 0, address(second.0, second.1, 0, 0), 32, false);
+            request(&mut channel, &t, 0, address(0, 0, 0, 0), 32, false);
+            request(
+                &mut channel,
+                &t,
+                0,
+                address(second.0, second.1, 0, 0),
+                32,
+                false,
+            );
             // The window keeps the latest four, newest last.
             let activates = channel.recent_activates;
             assert_eq!(
@@ -556,16 +624,16 @@ mod tests {
     fn a_refresh_blocks_the_channel_and_closes_rows() {
         let t = timing();
         let mut channel = DramChannel::new(&t);
-        channel.request(&t, 0, address(0, 0, 0, 0), 32, false);
+        request(&mut channel, &t, 0, address(0, 0, 0, 0), 32, false);
         let at = t.trefi;
-        let end = channel.request(&t, at, address(0, 0, 0, 1), 32, false);
+        let end = request(&mut channel, &t, at, address(0, 0, 0, 1), 32, false);
         // Row 0 was open: refresh precharges it (tRP), refreshes (tRFC), then tRCD + CL.
         assert_eq!(end, at + t.trp + t.trfc + t.trcd + t.cl + t.burst_cycles);
         assert_eq!(channel.bus.refresh, end - t.burst_cycles - (at + t.cl));
         // Nine refresh intervals of idling later, the one refresh due blocks nothing it
         // cannot (it fell before the request), and the row is closed.
         let later = 10 * t.trefi + t.trfc + t.trp + 1;
-        let end = channel.request(&t, later, address(0, 0, 0, 1), 32, false);
+        let end = request(&mut channel, &t, later, address(0, 0, 0, 1), 32, false);
         assert_eq!(end - later, t.trcd + t.cl + t.burst_cycles);
     }
 
@@ -575,13 +643,13 @@ mod tests {
     fn reads_and_writes_turn_the_bus_around() {
         let t = timing();
         let mut channel = DramChannel::new(&t);
-        let write_end = channel.request(&t, 0, address(0, 0, 0, 0), 32, true);
-        let read_end = channel.request(&t, 0, address(0, 0, 0, 1), 32, false);
+        let write_end = request(&mut channel, &t, 0, address(0, 0, 0, 0), 32, true);
+        let read_end = request(&mut channel, &t, 0, address(0, 0, 0, 1), 32, false);
         assert_eq!(read_end, write_end + t.twtr_l + t.cl + t.burst_cycles);
         let mut channel = DramChannel::new(&t);
-        let read_end = channel.request(&t, 0, address(0, 0, 0, 0), 32, false);
+        let read_end = request(&mut channel, &t, 0, address(0, 0, 0, 0), 32, false);
         let read_command = read_end - t.cl - t.burst_cycles;
-        let write_end = channel.request(&t, 0, address(0, 0, 0, 1), 32, true);
+        let write_end = request(&mut channel, &t, 0, address(0, 0, 0, 1), 32, true);
         assert_eq!(write_end, read_command + t.trtw + t.cwl + t.burst_cycles);
     }
 }

@@ -1,32 +1,40 @@
 //! The bank-level HBM (`memory = "dram"`): every burst of every transfer goes from its
-//! engine's AXI port, through the switch, to its pseudo-channel's banks and back, in DRAM
-//! clock cycles.
+//! engine's AXI port, through the switch, into its pseudo-channel controller's queues, to the
+//! banks and back, in DRAM clock cycles.
 //!
-//! A port issues one request per AXI cycle and keeps at most `outstanding_requests` in flight
-//! (a window of release times, in issue order). A request reaches its channel's controller
-//! after the switch's latency; the controller takes one request per `request_interval` and
-//! serves its column accesses at bank level ([`channel`]). Read data crosses the switch's
-//! laterals back ([`super::switch`]) and the port, which moves one 32 B beat per AXI cycle, so a
-//! port never carries more than its own bandwidth. The request is done `controller_latency`
-//! after its last beat (an idle page-hit read: the 48 cycles of 450 MHz Shuhai measured),
-//! plus, for an HLS requester, its adapter's share of HBM Connect's round trip.
+//! A port issues one request (burst) per AXI cycle, its transfers' bursts in order, and keeps
+//! at most `outstanding_requests` in flight (a slot frees when the oldest is done, as AXI
+//! returns one ID in order). A request reaches its channel's controller after the switch's
+//! latency (a write after its data has crossed the port and the switch); the controller
+//! accepts one request per `request_interval` into a read or a write queue when it has room
+//! (else the request waits, as AXI back-pressure holds it) and serves them first-ready,
+//! first-come with writes drained in batches ([`controller`]) at bank level ([`channel`]).
+//! Read data crosses the switch's laterals back ([`super::switch`]) and the port, which moves
+//! one 32 B beat per AXI cycle; the read is done `controller_latency` after its last beat
+//! (an idle page-hit read: the 48 cycles of 450 MHz Shuhai measured), plus, for an HLS
+//! requester, its adapter's share of HBM Connect's round trip. A write is acknowledged once
+//! queued (a posted write, as DRAMsim3 and Ramulator acknowledge it; the IP's write
+//! response timing is not published: an assumption, at most the write's own service later).
 //!
-//! Requests to one channel within a transfer are all known at once; when they are not one
-//! contiguous run (tile rows landing on the channel apart) the controller serves row hits
-//! first among the oldest `queue_depth` (first-ready, first-come). Transfers that arrive
-//! later are served after those before them.
+//! The controller decides at cycles of its own, after the transfers that start by then are
+//! known: a transfer's end is reported later than its start ([`Memory::decide`]), so requests
+//! of concurrent engines compete in one queue as they do on the device.
 
 pub mod channel;
+pub mod controller;
 
 use super::hbm::{ChannelStats, TICKS_PER_CYCLE};
 use super::memory::{Memory, MemoryStats};
 use super::switch::{Routing, Switch};
 use crate::config::design::Design;
-use crate::config::dram::DramTiming;
+use crate::config::dram::{DramTiming, MAX_BANK_GROUPS};
 use crate::config::platform::Platform;
 use crate::lower::ChannelRequest;
-use channel::{BusCycles, DramChannel};
-use std::collections::VecDeque;
+use channel::{BusCycles, DramChannel, GroupBounds, Location};
+use controller::{Choice, Controller, QueuePolicy, Queued};
+use std::cell::Cell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 /// How the memory is wired and who requests: built from a design, or by `probe`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,13 +69,58 @@ impl DramSetup {
     }
 }
 
-/// One AXI port: its requests in flight and when it next takes a request or a beat.
+/// One AXI request (burst) on its way from its port to its channel and back.
+#[derive(Debug, Clone, Copy)]
+struct Burst {
+    transfer: u32,
+    port: u32,
+    channel: u32,
+    kernel: u32,
+    write: bool,
+    address: u64,
+    bytes: u64,
+    /// Earliest cycle its port may issue it (its transfer's start).
+    ready: u64,
+    /// Cycles its port held it for a window slot.
+    waited: u64,
+    /// Its column accesses not yet served.
+    columns_left: u32,
+    /// When it is done at its port (read data back, write acknowledged), once known.
+    done: Option<u64>,
+    /// Whether the controller has served it, and whether its port has retired it: its slot
+    /// is free for another burst when both are.
+    served: bool,
+    retired: bool,
+}
+
+/// A transfer's bursts not yet done, and the last done so far.
+#[derive(Debug, Clone, Copy)]
+struct Transfer {
+    tag: u32,
+    bursts_left: u32,
+    done: u64,
+}
+
+/// One AXI port: bursts waiting to issue, bursts in flight (oldest first), and when it next
+/// takes a request, a read data beat and a write data beat (AXI's read and write data
+/// channels are separate).
 #[derive(Debug, Clone, Default)]
 struct Port {
-    /// Release cycles of the requests in flight, in issue order.
-    window: VecDeque<u64>,
+    pending: VecDeque<u32>,
+    window: VecDeque<u32>,
     next_issue: u64,
-    data_free: u64,
+    read_free: u64,
+    write_free: u64,
+}
+
+/// One pseudo-channel: its banks, its controller, requests on their way to its queues (reads
+/// and writes, by arrival), and when it takes its next request.
+#[derive(Debug, Clone)]
+struct Channel {
+    dram: DramChannel,
+    controller: Controller,
+    arriving: [BinaryHeap<Reverse<(u64, u32)>>; 2],
+    next_accept: u64,
 }
 
 /// Per channel, in DRAM cycles.
@@ -94,16 +147,35 @@ impl DramStats {
     }
 }
 
-/// The bank-level HBM: channels, ports and switch.
+/// What a memory event acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Actor {
+    /// A port issues its next burst (before a channel's decision of the same cycle, so the
+    /// decision sees it).
+    Port(u32),
+    /// A channel admits arrivals and picks its next request.
+    Channel(u32),
+}
+
+/// The bank-level HBM: channels, ports and switch, and the events they wait on.
 #[derive(Debug)]
 pub struct Dram {
     timing: DramTiming,
     setup: DramSetup,
-    channels: Vec<DramChannel>,
+    channels: Vec<Channel>,
     ports: Vec<Port>,
     switch: Switch,
     stats: Vec<DramStats>,
     per_kernel: Option<Vec<Vec<DramStats>>>,
+    bursts: Vec<Burst>,
+    free_bursts: Vec<u32>,
+    transfers: Vec<Transfer>,
+    free_transfers: Vec<u32>,
+    /// Pending events by DRAM cycle; an actor's event counts only if it is the one
+    /// `scheduled` holds for it (later ones supersede it, earlier ones are kept).
+    events: BinaryHeap<Reverse<(u64, Actor)>>,
+    port_scheduled: Vec<u64>,
+    channel_scheduled: Vec<u64>,
     /// DRAM cycles of one AXI cycle: one request or one 32 B beat at a port.
     axi_cycles: u64,
     /// Cycles an HLS adapter adds to a read and a write (0 for an RTL requester).
@@ -111,9 +183,9 @@ pub struct Dram {
     /// Clocks in kHz, to convert fabric cycles and DRAM cycles exactly.
     fabric_khz: u64,
     dram_khz: u64,
-    /// Scratch: one channel's bursts of a transfer, and whether each is served.
-    bursts: Vec<(u64, u64)>,
-    served: Vec<bool>,
+    /// Scratch: one request's bursts, and one burst's queue entries.
+    pieces: Vec<(u64, u64)>,
+    entries: Vec<Queued>,
 }
 
 /// Bytes one AXI beat carries (256-bit ports, PG276).
@@ -127,10 +199,24 @@ impl Dram {
         let cycles = |seconds: f64| (seconds * timing.clock_hz).round() as u64;
         // An AXI beat moves 32 B in the time the channel moves one 32 B column access.
         let axi_cycles = timing.burst_cycles * AXI_BEAT_BYTES / timing.column_bytes;
+        let policy = QueuePolicy {
+            read_depth: timing.queue_depth as usize,
+            write_depth: timing.write_queue_depth as usize,
+            write_high: timing.write_high_watermark as usize,
+            write_low: timing.write_low_watermark as usize,
+            row_hit_cap: timing.row_hit_cap as u32,
+            banks: timing.banks() as usize,
+        };
+        let channel = Channel {
+            dram: DramChannel::new(&timing),
+            controller: Controller::new(policy),
+            arriving: [BinaryHeap::new(), BinaryHeap::new()],
+            next_accept: 0,
+        };
         Dram {
             timing,
             setup,
-            channels: vec![DramChannel::new(&timing); channels],
+            channels: vec![channel; channels],
             ports: vec![Port::default(); channels],
             switch: Switch::new(
                 switches,
@@ -141,6 +227,13 @@ impl Dram {
             ),
             stats: vec![DramStats::default(); channels],
             per_kernel: (kernels > 1).then(|| vec![vec![DramStats::default(); channels]; kernels]),
+            bursts: Vec::new(),
+            free_bursts: Vec::new(),
+            transfers: Vec::new(),
+            free_transfers: Vec::new(),
+            events: BinaryHeap::new(),
+            port_scheduled: vec![u64::MAX; channels],
+            channel_scheduled: vec![u64::MAX; channels],
             axi_cycles,
             adapter_cycles: if setup.hls {
                 (timing.hls_read_adapter, timing.hls_write_adapter)
@@ -149,30 +242,15 @@ impl Dram {
             },
             fabric_khz: (setup.fabric_clock_hz / 1e3).round() as u64,
             dram_khz: (timing.clock_hz / 1e3).round() as u64,
-            bursts: Vec::new(),
-            served: Vec::new(),
+            pieces: Vec::new(),
+            entries: Vec::new(),
         }
     }
 
-    /// An idle page-hit access of one beat at its own channel's port, in DRAM cycles.
-    pub fn idle_latency_cycles(&self, write: bool) -> u64 {
+    /// An idle page-hit read of one beat at its own channel's port, in DRAM cycles.
+    pub fn idle_read_latency_cycles(&self) -> u64 {
         let t = &self.timing;
-        let data = if write { t.cwl } else { t.cl };
-        self.switch.latency(0) + data + t.burst_cycles + t.controller_latency
-    }
-
-    /// Serves one read burst issued at DRAM cycle `at` from its channel's port; returns
-    /// how long it took, in DRAM cycles.
-    pub fn read_latency_cycles(&mut self, request: &ChannelRequest, at: u64) -> u64 {
-        let channel = u64::from(request.channel);
-        let port = self.port(0, channel);
-        let done = self.burst(
-            (port, channel, false, 0),
-            at,
-            u64::from(request.address),
-            request.bytes,
-        );
-        done - at
+        self.switch.latency(0) + t.cl + t.burst_cycles + t.controller_latency
     }
 
     fn to_dram(&self, fabric_cycle: u64) -> u64 {
@@ -191,86 +269,437 @@ impl Dram {
             .port(unit, channel, setup.channels, setup.channels_per_switch)
     }
 
-    /// Serves one burst of `bytes` at `address` that `(port, channel, write, kernel)` issues
-    /// no earlier than `ready`; returns when it is done (DRAM cycles).
-    fn burst(
-        &mut self,
-        (port, channel, write, kernel): (u64, u64, bool, usize),
-        ready: u64,
-        address: u64,
-        bytes: u64,
-    ) -> u64 {
-        let per_switch = self.setup.channels_per_switch;
-        let (port_switch, channel_switch) = (port / per_switch, channel / per_switch);
-        let hops = port_switch.abs_diff(channel_switch);
-        let timing = self.timing;
-        let outstanding = self.setup.outstanding as usize;
-        let slot = &mut self.ports[port as usize];
-        let unconstrained = ready.max(slot.next_issue);
-        let mut issue = unconstrained;
-        if slot.window.len() >= outstanding {
-            issue = issue.max(
-                slot.window
-                    .pop_front()
-                    .expect("a full window holds requests"),
-            );
+    /// Has `actor` act at `cycle` unless it already acts earlier.
+    fn schedule(&mut self, actor: Actor, cycle: u64) {
+        let slot = match actor {
+            Actor::Port(index) => &mut self.port_scheduled[index as usize],
+            Actor::Channel(index) => &mut self.channel_scheduled[index as usize],
+        };
+        if cycle < *slot {
+            *slot = cycle;
+            self.events.push(Reverse((cycle, actor)));
         }
-        slot.next_issue = issue + self.axi_cycles;
-        let arrival = issue + self.switch.latency(hops);
-        let dram = &mut self.channels[channel as usize];
-        let bus_before = dram.bus;
-        let idle_from = dram.bus_free();
-        let dram_end = dram.request(&timing, arrival, address, bytes, write);
-        let beats = bytes.div_ceil(AXI_BEAT_BYTES) * self.axi_cycles;
-        let crossed = if hops > 0 {
-            let (from, to) = if write {
-                (port_switch, channel_switch)
-            } else {
-                (channel_switch, port_switch)
-            };
-            self.switch.carry((from, to), dram_end, beats, write, port)
-        } else {
-            dram_end
-        };
-        let slot = &mut self.ports[port as usize];
-        let port_end = crossed.max(slot.data_free + beats);
-        slot.data_free = port_end;
-        let adapter = if write {
-            self.adapter_cycles.1
-        } else {
-            self.adapter_cycles.0
-        };
-        let done = port_end + timing.controller_latency + adapter;
-        slot.window.push_back(done);
+    }
 
-        let bus = self.channels[channel as usize].bus;
-        let latency = if issue > unconstrained {
-            let waiting = (arrival + timing.cl).saturating_sub(idle_from);
-            (issue - unconstrained).min(waiting)
-        } else {
-            0
+    /// Queues a transfer's bursts at their ports from DRAM cycle `ready`; returns its index,
+    /// or `None` when it moves no data.
+    fn submit(
+        &mut self,
+        requests: &[ChannelRequest],
+        unit: u64,
+        ready: u64,
+        kernel: usize,
+        write: bool,
+        tag: u32,
+    ) -> Option<u32> {
+        let transfer = match self.free_transfers.pop() {
+            Some(index) => index,
+            None => {
+                self.transfers.push(Transfer {
+                    tag,
+                    bursts_left: 0,
+                    done: 0,
+                });
+                self.transfers.len() as u32 - 1
+            }
         };
-        let added = DramStats {
+        self.transfers[transfer as usize] = Transfer {
+            tag,
+            bursts_left: 0,
+            done: ready,
+        };
+        for request in requests.iter().filter(|r| r.bytes > 0) {
+            let channel = u64::from(request.channel);
+            let port = self.port(unit, channel);
+            self.collect_bursts(request);
+            for index in 0..self.pieces.len() {
+                let (address, bytes) = self.pieces[index];
+                let burst = Burst {
+                    transfer,
+                    port: port as u32,
+                    channel: channel as u32,
+                    kernel: kernel as u32,
+                    write,
+                    address,
+                    bytes,
+                    ready,
+                    waited: 0,
+                    columns_left: 0,
+                    done: None,
+                    served: false,
+                    retired: false,
+                };
+                let id = match self.free_bursts.pop() {
+                    Some(id) => {
+                        self.bursts[id as usize] = burst;
+                        id
+                    }
+                    None => {
+                        self.bursts.push(burst);
+                        self.bursts.len() as u32 - 1
+                    }
+                };
+                self.ports[port as usize].pending.push_back(id);
+                self.transfers[transfer as usize].bursts_left += 1;
+            }
+            let at = ready.max(self.ports[port as usize].next_issue);
+            self.schedule(Actor::Port(port as u32), at);
+        }
+        if self.transfers[transfer as usize].bursts_left == 0 {
+            self.free_transfers.push(transfer);
+            return None;
+        }
+        Some(transfer)
+    }
+
+    /// Handles the earliest pending event; transfers it completes are added to `done` as
+    /// (tag, DRAM cycle).
+    fn step(&mut self, done: &mut Vec<(u32, u64)>) {
+        let Some(Reverse((cycle, actor))) = self.events.pop() else {
+            return;
+        };
+        let slot = match actor {
+            Actor::Port(index) => &mut self.port_scheduled[index as usize],
+            Actor::Channel(index) => &mut self.channel_scheduled[index as usize],
+        };
+        if *slot != cycle {
+            return;
+        }
+        *slot = u64::MAX;
+        match actor {
+            Actor::Port(index) => self.issue(index as usize, cycle),
+            Actor::Channel(index) => self.decide_channel(index as usize, cycle, done),
+        }
+    }
+
+    /// Port `index` issues its next burst at `now` if a window slot is free.
+    fn issue(&mut self, index: usize, now: u64) {
+        let outstanding = self.setup.outstanding as usize;
+        let port = &self.ports[index];
+        let Some(&head) = port.pending.front() else {
+            return;
+        };
+        let unconstrained = port.next_issue.max(self.bursts[head as usize].ready);
+        let mut at = unconstrained;
+        let full = port.window.len() >= outstanding;
+        if full {
+            let oldest = port.window[0];
+            match self.bursts[oldest as usize].done {
+                // Scheduled again when the oldest is done.
+                None => return,
+                Some(done) => at = at.max(done),
+            }
+        }
+        if at > now {
+            self.schedule(Actor::Port(index as u32), at);
+            return;
+        }
+        let port = &mut self.ports[index];
+        if full {
+            let oldest = port.window.pop_front().expect("a full window");
+            self.retire(oldest);
+        }
+        let port = &mut self.ports[index];
+        port.pending.pop_front();
+        port.window.push_back(head);
+        port.next_issue = now + self.axi_cycles;
+        if !port.pending.is_empty() {
+            let next = port.next_issue;
+            self.schedule(Actor::Port(index as u32), next);
+        }
+        let burst = &mut self.bursts[head as usize];
+        burst.waited = now - unconstrained;
+        let Burst {
+            channel,
+            write,
             bytes,
-            bursts: 1,
+            kernel,
+            ..
+        } = *burst;
+        let per_switch = self.setup.channels_per_switch;
+        let (port_switch, channel_switch) =
+            (index as u64 / per_switch, u64::from(channel) / per_switch);
+        let hops = port_switch.abs_diff(channel_switch);
+        let mut arrival = now + self.switch.latency(hops);
+        if write {
+            // The data crosses the port, then the laterals, before the request is queued.
+            let beats = bytes.div_ceil(AXI_BEAT_BYTES) * self.axi_cycles;
+            let port = &mut self.ports[index];
+            let port_end = now.max(port.write_free) + beats;
+            port.write_free = port_end;
+            let crossed = if hops > 0 {
+                self.switch.carry(
+                    (port_switch, channel_switch),
+                    port_end,
+                    beats,
+                    true,
+                    index as u64,
+                )
+            } else {
+                port_end
+            };
+            arrival = crossed + self.switch.latency(hops);
+            // Held up behind other channels' writes at a shared port, or in the laterals (a
+            // port of its own only paces its own channel's writes).
+            let shared = self.setup.routing.switched();
+            let held = DramStats {
+                crossing: if shared { crossed - (now + beats) } else { 0 },
+                ..DramStats::default()
+            };
+            self.record(channel as usize, kernel as usize, &held);
+        }
+        self.channels[channel as usize].arriving[usize::from(write)].push(Reverse((arrival, head)));
+        self.schedule(Actor::Channel(channel), arrival);
+    }
+
+    /// Frees a burst's slot once its port has retired it and its controller served it.
+    fn retire(&mut self, id: u32) {
+        let burst = &mut self.bursts[id as usize];
+        burst.retired = true;
+        if burst.served {
+            self.free_bursts.push(id);
+        }
+    }
+
+    /// Channel `index` at `now`: admits the requests that have arrived while its queues
+    /// have room, then serves the one its controller picks.
+    fn decide_channel(&mut self, index: usize, now: u64, done: &mut Vec<(u32, u64)>) {
+        for write in [false, true] {
+            while self.admit(index, write, now, done) {}
+        }
+        let channel = &mut self.channels[index];
+        let (dram, timing) = (&channel.dram, &self.timing);
+        // Each group's bounds, worked out once per decision when first needed.
+        let bounds: [[Cell<Option<GroupBounds>>; MAX_BANK_GROUPS as usize]; 2] = Default::default();
+        let choice = channel.controller.choose(
+            now,
+            |request| dram.open_row(request.bank as usize, &request.at),
+            |request, write| {
+                let group = request.at.bank_group as usize;
+                let cached = &bounds[usize::from(write)][group];
+                let bound = cached.get().unwrap_or_else(|| {
+                    let bound = dram.group_bounds(timing, group, write);
+                    cached.set(Some(bound));
+                    bound
+                });
+                let bank = usize::from(request.bank);
+                dram.earliest_column(timing, bound, (request.accepted, bank), &request.at)
+            },
+        );
+        // The next request that could enter a queue with room.
+        let next_arrival = [false, true]
+            .into_iter()
+            .filter(|&write| channel.controller.has_room(write))
+            .filter_map(|write| {
+                let arriving = channel.arriving[usize::from(write)].peek();
+                arriving.map(|&Reverse((arrival, _))| arrival.max(now + 1))
+            })
+            .min();
+        let actor = Actor::Channel(index as u32);
+        match choice {
+            Choice::Serve {
+                index: at,
+                request,
+                write,
+            } => {
+                let column = self.serve(index, request, write, now, done);
+                let left = (request.columns > 1).then(|| {
+                    let address = request.address + u64::from(request.stride);
+                    let at = Location::decode(&self.timing, address);
+                    Queued {
+                        at,
+                        bank: at.bank_index(&self.timing) as u16,
+                        address,
+                        columns: request.columns - 1,
+                        ..request
+                    }
+                });
+                self.channels[index].controller.served(write, at, left);
+                // No column command can follow sooner.
+                self.schedule(actor, column + self.timing.tccd_s);
+            }
+            Choice::Wait(cycle) => {
+                self.schedule(actor, next_arrival.map_or(cycle, |a| a.min(cycle)))
+            }
+            Choice::Idle => {
+                if let Some(arrival) = next_arrival {
+                    self.schedule(actor, arrival);
+                }
+            }
+        }
+    }
+
+    /// A burst's entries as its controller queues them, one per bank its columns land in
+    /// (in the order of their first columns), into `self.entries`; returns its columns.
+    fn entries(&mut self, burst: u32, accepted: u64) -> u32 {
+        let timing = &self.timing;
+        let Burst { address, bytes, .. } = self.bursts[burst as usize];
+        let columns = address / timing.column_bytes..=(address + bytes - 1) / timing.column_bytes;
+        let count = columns.clone().count() as u32;
+        self.entries.clear();
+        for column in columns {
+            let address = column * timing.column_bytes;
+            let at = Location::decode(timing, address);
+            let bank = at.bank_index(timing) as u16;
+            match self.entries.iter_mut().find(|entry| entry.bank == bank) {
+                Some(entry) => {
+                    if entry.columns == 1 {
+                        entry.stride = (address - entry.address) as u32;
+                    }
+                    entry.columns += 1;
+                }
+                None => self.entries.push(Queued {
+                    burst,
+                    at,
+                    bank,
+                    address,
+                    columns: 1,
+                    stride: 0,
+                    accepted,
+                }),
+            }
+        }
+        count
+    }
+
+    /// Admits channel `index`'s next read (or write) if it has arrived by `now` and its
+    /// queue has room; a write is acknowledged as it enters. Returns whether it admitted one.
+    fn admit(&mut self, index: usize, write: bool, now: u64, done: &mut Vec<(u32, u64)>) -> bool {
+        let channel = &self.channels[index];
+        let Some(&Reverse((arrival, id))) = channel.arriving[usize::from(write)].peek() else {
+            return false;
+        };
+        if arrival > now || !channel.controller.has_room(write) {
+            return false;
+        }
+        let accepted = arrival.max(channel.next_accept);
+        if accepted > now {
+            self.schedule(Actor::Channel(index as u32), accepted);
+            return false;
+        }
+        self.bursts[id as usize].columns_left = self.entries(id, accepted);
+        let channel = &mut self.channels[index];
+        channel.next_accept = accepted + self.timing.request_interval;
+        channel.arriving[usize::from(write)].pop();
+        channel.controller.accept(&self.entries, write);
+        if write {
+            let acknowledged = accepted + self.timing.controller_latency + self.adapter_cycles.1;
+            self.complete(id, acknowledged, done);
+        }
+        true
+    }
+
+    /// Serves the next column of a queued request on its channel's banks at `now`; a read's
+    /// data beat crosses back to its port as it leaves the DRAM. Returns its column
+    /// command's cycle.
+    fn serve(
+        &mut self,
+        index: usize,
+        request: Queued,
+        write: bool,
+        now: u64,
+        done: &mut Vec<(u32, u64)>,
+    ) -> u64 {
+        let timing = &self.timing;
+        let id = request.burst;
+        let burst = self.bursts[id as usize];
+        let channel = &mut self.channels[index];
+        let demand = channel.controller.waiting_since().unwrap_or(now);
+        let dram = &mut channel.dram;
+        let (bus_before, idle_from) = (dram.bus, dram.bus_free());
+        let ready = (request.accepted, now, demand);
+        let (column, dram_end) = dram.column(timing, ready, request.at, write);
+        let bus = dram.bus;
+        let mut added = DramStats {
             bus: BusCycles {
                 data: bus.data - bus_before.data,
                 overhead: bus.overhead - bus_before.overhead,
                 refresh: bus.refresh - bus_before.refresh,
             },
-            latency,
-            crossing: port_end - dram_end,
+            ..DramStats::default()
         };
-        self.stats[channel as usize].add(&added);
-        if let Some(per_kernel) = &mut self.per_kernel {
-            per_kernel[kernel][channel as usize].add(&added);
+        let burst_state = &mut self.bursts[id as usize];
+        burst_state.columns_left -= 1;
+        let last = burst_state.columns_left == 0;
+        if last {
+            self.channels[index].controller.release(write);
+            let waiting = (request.accepted + timing.cl).saturating_sub(idle_from);
+            added.bytes = burst.bytes;
+            added.bursts = 1;
+            added.latency = burst.waited.min(waiting);
+            self.bursts[id as usize].served = true;
         }
-        done
+        if !write {
+            let port_end = self.return_beat(&burst, dram_end);
+            added.crossing = port_end - dram_end;
+            if last {
+                let finished = port_end + self.timing.controller_latency + self.adapter_cycles.0;
+                self.complete(id, finished, done);
+            }
+        } else if last && burst.retired {
+            self.free_bursts.push(id);
+        }
+        self.record(index, burst.kernel as usize, &added);
+        column
+    }
+
+    /// Carries one column of a read's data, leaving the DRAM at `dram_end`, across the
+    /// switch's laterals to its port and through it; returns when its beat has left the
+    /// port.
+    fn return_beat(&mut self, burst: &Burst, dram_end: u64) -> u64 {
+        let per_switch = self.setup.channels_per_switch;
+        let (port_switch, channel_switch) = (
+            u64::from(burst.port) / per_switch,
+            u64::from(burst.channel) / per_switch,
+        );
+        let beat = self.timing.column_bytes.div_ceil(AXI_BEAT_BYTES) * self.axi_cycles;
+        let crossed = if port_switch != channel_switch {
+            let port = u64::from(burst.port);
+            self.switch
+                .carry((channel_switch, port_switch), dram_end, beat, false, port)
+        } else {
+            dram_end
+        };
+        let port = &mut self.ports[burst.port as usize];
+        let port_end = crossed.max(port.read_free + beat);
+        port.read_free = port_end;
+        port_end
+    }
+
+    /// Adds to a channel's statistics, and its kernel's when kept.
+    fn record(&mut self, channel: usize, kernel: usize, added: &DramStats) {
+        self.stats[channel].add(added);
+        if let Some(per_kernel) = &mut self.per_kernel {
+            per_kernel[kernel][channel].add(added);
+        }
+    }
+
+    /// A burst is done at its port at `cycle`: its transfer may be done, and its port may
+    /// take the slot it held.
+    fn complete(&mut self, id: u32, cycle: u64, done: &mut Vec<(u32, u64)>) {
+        let burst = &mut self.bursts[id as usize];
+        burst.done = Some(cycle);
+        let (port, transfer) = (burst.port as usize, burst.transfer as usize);
+        let transfer_state = &mut self.transfers[transfer];
+        transfer_state.done = transfer_state.done.max(cycle);
+        transfer_state.bursts_left -= 1;
+        if transfer_state.bursts_left == 0 {
+            done.push((transfer_state.tag, transfer_state.done));
+            self.free_transfers.push(transfer as u32);
+        }
+        let port_state = &self.ports[port];
+        if port_state.window.front() == Some(&id)
+            && port_state.window.len() >= self.setup.outstanding as usize
+            && !port_state.pending.is_empty()
+        {
+            let at = cycle.max(port_state.next_issue);
+            self.schedule(Actor::Port(port as u32), at);
+        }
     }
 
     /// Fills the scratch list with one request's bursts: each piece cut at the burst size.
     fn collect_bursts(&mut self, request: &ChannelRequest) {
-        self.bursts.clear();
+        self.pieces.clear();
         let pieces = u64::from(request.pieces.max(1));
         let per_piece = request.bytes / pieces;
         for piece in 0..pieces {
@@ -283,7 +712,7 @@ impl Dram {
             let mut offset = 0;
             while offset < bytes {
                 let length = (bytes - offset).min(self.setup.burst_bytes);
-                self.bursts.push((start + offset, length));
+                self.pieces.push((start + offset, length));
                 offset += length;
             }
         }
@@ -298,50 +727,33 @@ impl Memory for Dram {
         arrival_cycle: u64,
         kernel: usize,
         write: bool,
-    ) -> u64 {
+        tag: u32,
+    ) -> Option<u64> {
         let ready = self.to_dram(arrival_cycle);
-        let mut done = ready;
-        for request in requests {
-            if request.bytes == 0 {
-                continue;
-            }
-            let channel_index = u64::from(request.channel);
-            let port = self.port(unit, channel_index);
-            self.collect_bursts(request);
-            let count = self.bursts.len();
-            self.served.clear();
-            self.served.resize(count, false);
-            // A contiguous run is served in order (no later burst can hit a row the earlier
-            // ones leave open); rows of a tile apart are served row hits first among the
-            // oldest `queue_depth` bursts still waiting.
-            let reorder = request.pieces > 1;
-            let depth = self.timing.queue_depth as usize;
-            let mut oldest = 0;
-            while oldest < count {
-                let channel = &self.channels[request.channel as usize];
-                let pick = if reorder {
-                    (oldest..count)
-                        .filter(|&i| !self.served[i])
-                        .take(depth)
-                        .find(|&i| channel.row_is_open(&self.timing, self.bursts[i].0))
-                        .unwrap_or(oldest)
-                } else {
-                    oldest
-                };
-                self.served[pick] = true;
-                let (address, bytes) = self.bursts[pick];
-                let requester = (port, channel_index, write, kernel);
-                done = done.max(self.burst(requester, ready, address, bytes));
-                while oldest < count && self.served[oldest] {
-                    oldest += 1;
-                }
-            }
+        match self.submit(requests, unit, ready, kernel, write, tag) {
+            Some(_) => None,
+            None => Some(arrival_cycle),
         }
-        self.to_fabric(done)
+    }
+
+    /// The fabric cycle of the next event: transfers that start by it (at or before) are
+    /// queued before it acts, as their DRAM start is at or before its DRAM cycle.
+    fn next_event_cycle(&self) -> Option<u64> {
+        self.events.peek().map(|Reverse((cycle, _))| {
+            (*cycle as u128 * self.fabric_khz as u128 / self.dram_khz as u128) as u64
+        })
+    }
+
+    fn decide(&mut self, done: &mut Vec<(u32, u64)>) {
+        let before = done.len();
+        self.step(done);
+        for entry in &mut done[before..] {
+            entry.1 = self.to_fabric(entry.1);
+        }
     }
 
     fn latency_cycles(&self) -> u64 {
-        self.to_fabric(self.idle_latency_cycles(false))
+        self.to_fabric(self.idle_read_latency_cycles())
     }
 
     fn into_stats(self) -> MemoryStats {
