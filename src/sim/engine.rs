@@ -494,3 +494,41 @@ fn deadlock(graph: &KernelGraph, labels: &[String], pending: &[u32]) -> SimError
         detail,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::cover;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Intervals added in any order (transfers the memory reports late) merge to what
+        /// merging them sorted by start gives.
+        #[test]
+        fn cover_merges_in_any_order(
+            intervals in prop::collection::vec((0u64..200, 0u64..30), 0..40),
+            order in any::<u64>(),
+        ) {
+            let intervals: Vec<(u64, u64)> = intervals.iter().map(|&(from, length)| (from, from + length)).collect();
+            let mut shuffled = intervals.clone();
+            let count = shuffled.len();
+            for index in 0..count {
+                let swap = (order.rotate_left(index as u32) as usize) % count;
+                shuffled.swap(index, swap);
+            }
+            let mut covered = Vec::new();
+            for &interval in &shuffled {
+                cover(&mut covered, interval);
+            }
+            let mut sorted = intervals;
+            sorted.sort();
+            let mut merged: Vec<(u64, u64)> = Vec::new();
+            for (from, to) in sorted {
+                match merged.last_mut() {
+                    Some(last) if from <= last.1 => last.1 = last.1.max(to),
+                    _ => merged.push((from, to)),
+                }
+            }
+            prop_assert_eq!(covered, merged);
+        }
+    }
+}
