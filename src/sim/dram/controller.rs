@@ -23,6 +23,7 @@
 //! 4). The cap is what keeps a miss from starving behind a stream of hits.
 
 use super::channel::Location;
+use std::collections::VecDeque;
 
 /// One request waiting in a controller queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,13 +64,20 @@ pub struct OpenRow {
     pub served: u32,
 }
 
+/// Where a request waits: its bank's list, and its place there (oldest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub bank: usize,
+    pub position: usize,
+}
+
 /// What the controller does at a cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Choice {
-    /// Serve the next column of this request (a write when `write`, at `index` in its
-    /// queue) now, then tell the controller what is left of it ([`Controller::served`]).
+    /// Serve the next column of this request (a write when `write`, at `slot`) now, then
+    /// tell the controller what is left of it ([`Controller::served`]).
     Serve {
-        index: usize,
+        slot: Slot,
         request: Queued,
         write: bool,
     },
@@ -79,36 +87,27 @@ pub enum Choice {
     Idle,
 }
 
-/// A channel's read and write queues, oldest first.
+/// A channel's read and write queues, each as one list per bank, oldest first.
 #[derive(Debug, Clone)]
 pub struct Controller {
     policy: QueuePolicy,
-    reads: Vec<Queued>,
-    writes: Vec<Queued>,
+    /// Reads, then writes: per bank, its entries.
+    queues: [Vec<VecDeque<Queued>>; 2],
     /// Bursts in the read and the write queue (each one or more entries).
     held: [usize; 2],
     draining: bool,
-    /// Scratch, per bank: the index of its oldest request in the queue served, and whether
-    /// a request there hits its open row.
-    oldest: Vec<usize>,
-    hit_waits: Vec<bool>,
-    /// Scratch: the open row of each request's bank.
-    rows: Vec<OpenRow>,
     /// The bank served last: the turn starts after it.
     last_bank: usize,
 }
 
 impl Controller {
     pub fn new(policy: QueuePolicy) -> Self {
+        let lists = vec![VecDeque::new(); policy.banks];
         Controller {
             policy,
-            reads: Vec::with_capacity(policy.read_depth),
-            writes: Vec::with_capacity(policy.write_depth),
+            queues: [lists.clone(), lists],
             held: [0; 2],
             draining: false,
-            oldest: vec![usize::MAX; policy.banks],
-            hit_waits: vec![false; policy.banks],
-            rows: Vec::new(),
             last_bank: 0,
         }
     }
@@ -128,12 +127,9 @@ impl Controller {
     pub fn accept(&mut self, entries: &[Queued], write: bool) {
         debug_assert!(self.has_room(write));
         self.held[usize::from(write)] += 1;
-        let queue = if write {
-            &mut self.writes
-        } else {
-            &mut self.reads
-        };
-        queue.extend_from_slice(entries);
+        for entry in entries {
+            self.queues[usize::from(write)][usize::from(entry.bank)].push_back(*entry);
+        }
     }
 
     /// A burst's last column was served: its place in the queue is free.
@@ -143,11 +139,11 @@ impl Controller {
 
     /// When the oldest request waiting entered its queue.
     pub fn waiting_since(&self) -> Option<u64> {
-        let first = |queue: &[Queued]| queue.first().map(|request| request.accepted);
-        match (first(&self.reads), first(&self.writes)) {
-            (Some(read), Some(write)) => Some(read.min(write)),
-            (read, write) => read.or(write),
-        }
+        self.queues
+            .iter()
+            .flatten()
+            .filter_map(|list| list.front().map(|request| request.accepted))
+            .min()
     }
 
     /// Picks what to do at `now`. `open(request)`: the open row of its bank;
@@ -166,82 +162,59 @@ impl Controller {
             writes >= policy.write_high || (reads == 0 && writes > 0)
         };
         let write = self.draining;
-        let Controller {
-            reads,
-            writes,
-            oldest,
-            hit_waits,
-            rows,
-            last_bank,
-            ..
-        } = self;
-        let queue = if write { writes } else { reads };
-        if queue.is_empty() {
+        if self.held[usize::from(write)] == 0 {
             return Choice::Idle;
         }
-        // One pass for each bank's oldest request and whether a request hits its open row.
-        rows.clear();
-        rows.extend(queue.iter().map(&open));
-        for (index, (request, row)) in queue.iter().zip(rows.iter()).enumerate() {
-            let bank = usize::from(request.bank);
-            if oldest[bank] == usize::MAX {
-                oldest[bank] = index;
-            }
-            hit_waits[bank] |= row.hit;
-        }
-        // A hit may always go; a miss as its bank's oldest request, once no request hits
-        // the bank's open row or that row has served the cap.
-        let eligible = |index: usize, request: &Queued, row: &OpenRow| {
-            let bank = usize::from(request.bank);
-            row.hit
-                || (oldest[bank] == index && (!hit_waits[bank] || row.served >= policy.row_hit_cap))
-        };
-        // Banks in turn after the last served; within a bank the oldest ready (met first).
-        let turn = |request: &Queued| {
-            (usize::from(request.bank) + policy.banks - *last_bank - 1) % policy.banks
-        };
-        let mut pick: Option<(usize, usize)> = None;
+        let lists = &self.queues[usize::from(write)];
         let mut first_ready = u64::MAX;
-        for (index, (request, row)) in queue.iter().zip(rows.iter()).enumerate() {
-            if !eligible(index, request, row) {
+        // Banks in turn after the last served; within a bank the oldest ready. A bank's
+        // hits differ only in when they were queued, so its oldest hit is the first of them
+        // ready: each bank has at most two candidates, its oldest request (a miss, when it
+        // may go) and its oldest hit.
+        for step in 1..=policy.banks {
+            let bank = (self.last_bank + step) % policy.banks;
+            let list = &lists[bank];
+            let Some(oldest) = list.front() else {
                 continue;
-            }
-            let ready = earliest(request, write);
-            if ready > now {
-                first_ready = first_ready.min(ready);
-            } else if pick.is_none_or(|(best, _)| turn(request) < best) {
-                pick = Some((turn(request), index));
-            }
-        }
-        for request in queue.iter() {
-            oldest[usize::from(request.bank)] = usize::MAX;
-            hit_waits[usize::from(request.bank)] = false;
-        }
-        match pick {
-            Some((_, index)) => {
-                *last_bank = usize::from(queue[index].bank);
-                Choice::Serve {
-                    index,
-                    request: queue[index],
-                    write,
+            };
+            let front = open(oldest);
+            let first_hit = if front.hit {
+                Some(0)
+            } else {
+                list.iter().position(|request| open(request).hit)
+            };
+            // A miss may go once no request hits the bank's open row or the row has served
+            // the cap.
+            let miss = (!front.hit && (first_hit.is_none() || front.served >= policy.row_hit_cap))
+                .then_some(0);
+            for position in [miss, first_hit].into_iter().flatten() {
+                let request = &list[position];
+                let ready = earliest(request, write);
+                if ready <= now {
+                    self.last_bank = bank;
+                    return Choice::Serve {
+                        slot: Slot { bank, position },
+                        request: *request,
+                        write,
+                    };
                 }
+                first_ready = first_ready.min(ready);
             }
-            None => Choice::Wait(first_ready),
         }
+        Choice::Wait(first_ready)
     }
 
-    /// The request served at `index` of its queue has `left` of it (its next column), or is
-    /// done.
-    pub fn served(&mut self, write: bool, index: usize, left: Option<Queued>) {
-        let queue = if write {
-            &mut self.writes
-        } else {
-            &mut self.reads
-        };
+    /// The request served at `slot` has `left` of it (its next column, in the same bank),
+    /// or is done.
+    pub fn served(&mut self, write: bool, slot: Slot, left: Option<Queued>) {
+        let list = &mut self.queues[usize::from(write)][slot.bank];
         match left {
-            Some(request) => queue[index] = request,
+            Some(request) => {
+                debug_assert_eq!(usize::from(request.bank), slot.bank);
+                list[slot.position] = request;
+            }
             None => {
-                queue.remove(index);
+                list.remove(slot.position);
             }
         }
     }
@@ -305,8 +278,8 @@ mod tests {
     /// Chooses at `now` and, when it serves, serves the request's last column.
     fn choose(controller: &mut Controller, now: u64, banks: &Banks, cost: &[u64; 4]) -> Choice {
         let choice = controller.choose(now, open(banks), earliest(banks, cost));
-        if let Choice::Serve { index, write, .. } = choice {
-            controller.served(write, index, None);
+        if let Choice::Serve { slot, write, .. } = choice {
+            controller.served(write, slot, None);
             controller.release(write);
         }
         choice
@@ -460,31 +433,33 @@ mod tests {
             cost in prop::array::uniform4(0u64..20),
         ) {
             let mut controller = Controller::new(POLICY);
+            // The queues as the reference sees them: reads and writes in arrival order.
+            let mut shadow: [Vec<Queued>; 2] = [Vec::new(), Vec::new()];
             let mut banks: Banks = [(None, 0); 4];
             let mut waiting = arrivals.iter().enumerate().peekable();
             let mut served = vec![0u32; arrivals.len()];
-            let mut last_bank = 0;
+            let (mut last_bank, mut draining) = (0, false);
             let mut now = 0;
-            while waiting.peek().is_some() || !controller.reads.is_empty() || !controller.writes.is_empty() {
+            while waiting.peek().is_some() || shadow.iter().any(|queue| !queue.is_empty()) {
                 while let Some(&(index, &(bank, row, columns, write))) = waiting.peek() {
                     if !controller.has_room(write) {
                         break;
                     }
                     let request = Queued { accepted: now, columns, ..request(index as u32, bank, row) };
                     controller.accept(&[request], write);
+                    shadow[usize::from(write)].push(request);
                     waiting.next();
                 }
-                let (reads, writes) = (controller.reads.clone(), controller.writes.clone());
-                let state = (controller.draining, last_bank);
-                let (want_drain, want) = reference((&reads, &writes), state, now, &banks, &cost);
-                let choice = controller.choose(now, open(&banks), earliest(&banks, &cost));
-                prop_assert_eq!(controller.draining, want_drain);
-                match choice {
-                    Choice::Serve { index, request, write } => {
+                let [reads, writes] = &shadow;
+                let (want_drain, want) = reference((reads, writes), (draining, last_bank), now, &banks, &cost);
+                draining = want_drain;
+                match controller.choose(now, open(&banks), earliest(&banks, &cost)) {
+                    Choice::Serve { slot, request, write } => {
                         prop_assert_eq!(write, want_drain);
-                        let queue = if write { &writes } else { &reads };
-                        prop_assert_eq!(Some(index), want);
-                        prop_assert_eq!(queue[index], request);
+                        let queue = &mut shadow[usize::from(write)];
+                        let position = queue.iter().position(|q| q.burst == request.burst);
+                        prop_assert_eq!(position, want);
+                        let position = position.unwrap();
                         served[request.burst as usize] += 1;
                         last_bank = request.at.bank;
                         let bank = &mut banks[request.at.bank as usize];
@@ -496,9 +471,13 @@ mod tests {
                             *bank = (Some(request.at.row), 1);
                         }
                         let left = (request.columns > 1).then_some(Queued { columns: request.columns - 1, ..request });
-                        controller.served(write, index, left);
-                        if left.is_none() {
-                            controller.release(write);
+                        controller.served(write, slot, left);
+                        match left {
+                            Some(left) => queue[position] = left,
+                            None => {
+                                queue.remove(position);
+                                controller.release(write);
+                            }
                         }
                     }
                     Choice::Wait(at) => {

@@ -47,7 +47,7 @@ impl Dram {
         let actor = Actor::Channel(index as u32);
         match choice {
             Choice::Serve {
-                index: at,
+                slot,
                 request,
                 write,
             } => {
@@ -63,7 +63,7 @@ impl Dram {
                         ..request
                     }
                 });
-                self.channels[index].controller.served(write, at, left);
+                self.channels[index].controller.served(write, slot, left);
                 // No column command can follow sooner.
                 self.schedule(actor, column + self.timing.tccd_s);
             }
