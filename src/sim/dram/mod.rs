@@ -7,8 +7,9 @@
 //! returns one ID in order). A request reaches its channel's controller after the switch's
 //! latency (a write after its data has crossed the port and the switch); the controller
 //! accepts one request per `request_interval` into a read or a write queue when it has room
-//! (else the request waits, as AXI back-pressure holds it) and serves them first-ready,
-//! first-come with writes drained in batches ([`controller`]) at bank level ([`channel`]).
+//! (else the request waits, as AXI back-pressure holds it) and serves their columns
+//! first-ready, bank after bank, with writes drained in batches ([`controller`]), at bank
+//! level ([`channel`]).
 //! Read data crosses the switch's laterals back ([`super::switch`]) and the port, which moves
 //! one 32 B beat per AXI cycle; the read is done `controller_latency` after its last beat
 //! (an idle page-hit read: the 48 cycles of 450 MHz Shuhai measured), plus, for an HLS
