@@ -43,12 +43,18 @@ pub fn probe_hbm(
     ) {
         let _ = writeln!(
             text,
-            "bank model: {} address map, {} banks of {} rows x {} B, reorder queue of {}",
+            "bank model: {} address map, {} banks of {} rows x {} B; read / write queues of \
+             {} / {} bursts, writes drained from {} down to {}, a row's hits before a miss \
+             closes it at most {}",
             dram.mapping.name(),
             dram.banks(),
             dram.rows,
             dram.row_bytes,
-            dram.queue_depth
+            dram.queue_depth,
+            dram.write_queue_depth,
+            dram.write_high_watermark,
+            dram.write_low_watermark,
+            dram.row_hit_cap
         );
     }
     text.push_str(&probe_table(&rows));
