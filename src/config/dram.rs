@@ -70,7 +70,8 @@ impl AddressMapping {
     }
 }
 
-/// Bank groups a pseudo-channel may have (HBM2 has 4, HBM3 up to 8).
+/// Bank groups a pseudo-channel may have: the platform file's limit, an assumption with room
+/// to spare (HBM2, the U280's, has 4).
 pub const MAX_BANK_GROUPS: u64 = 16;
 
 /// Bank-level timing of one pseudo-channel, in DRAM clock cycles (nCK). A time given in

@@ -202,10 +202,7 @@ fn run<M: Memory>(
             let finish;
             (start[index], finish) =
                 reserve(&mut memory, &mut hbm_busy, node, 0, &mut binding[index]);
-            if let Some(finish) = finish {
-                end[index] = finish;
-                queue.push(finish, index as u32);
-            }
+            schedule(queue, end, index, finish);
         }
     }
     let tracing = sink.enabled();
@@ -219,9 +216,8 @@ fn run<M: Memory>(
         {
             memory.decide(&mut finished);
             for (index, done) in finished.drain(..) {
-                end[index as usize] = done;
                 cover(&mut hbm_busy, (start[index as usize], done));
-                queue.push(done, index);
+                schedule(queue, end, index as usize, Some(done));
             }
             continue;
         }
@@ -261,10 +257,7 @@ fn run<M: Memory>(
                     now,
                     &mut binding[next],
                 );
-                if let Some(finish) = finish {
-                    end[next] = finish;
-                    queue.push(finish, next as u32);
-                }
+                schedule(queue, end, next, finish);
             }
         }
     }
@@ -353,6 +346,14 @@ fn run<M: Memory>(
         engines: engine_attribution,
         timeline,
     })
+}
+
+/// Schedules node `index` to finish at `finish`, once its finish is known.
+fn schedule(queue: &mut EventQueue, end: &mut [u64], index: usize, finish: Option<u64>) {
+    if let Some(finish) = finish {
+        end[index] = finish;
+        queue.push(finish, index as u32);
+    }
 }
 
 /// Adds an interval that starts no earlier than those before it, merged with the last where

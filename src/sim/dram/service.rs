@@ -95,6 +95,13 @@ impl Dram {
                     if entry.columns == 1 {
                         entry.stride = (address - entry.address) as u32;
                     }
+                    // A bank's columns of one burst are evenly spaced under both maps (the
+                    // entry steps through them by its stride).
+                    debug_assert_eq!(
+                        address,
+                        entry.address + u64::from(entry.columns * entry.stride),
+                        "uneven columns in bank {bank}"
+                    );
                     entry.columns += 1;
                 }
                 None => self.entries.push(Queued {
