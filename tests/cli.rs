@@ -1042,10 +1042,15 @@ fn out_of_range_workloads_are_refused() {
         &["simulate", "--gemm", "100000x20000x20000"],
         &["vision/gemm", "lowering would build", "tiling.tm"],
     );
-    // A GEMM whose weights (10 GB at INT8) exceed the HBM is refused for that first.
+    // A GEMM whose weights (10 GB at INT8) and activations (20 GB) exceed the HBM is
+    // refused for that first.
     rejects(
         &["simulate", "--gemm", "100000x100000x100000"],
-        &["field `hbm.capacity_bytes`", "10000000000 bytes"],
+        &[
+            "field `hbm.capacity_bytes`",
+            "weights 10.00 GB at int8",
+            "activations 20.00 GB",
+        ],
     );
     // With ideal memory the count limit still holds (the on-chip limits do not: see
     // lone_gemm_with_ideal_memory_matches_the_fold_model).
@@ -1250,10 +1255,12 @@ fn focused_runs_simulate_only_what_they_name() {
     );
 }
 
-/// Weights that do not fit the platform's HBM are refused, naming the platform's field:
-/// Llama-2-7B at FP16 (13.5 GB) on the 8 GB U280, the default model on a 1 MB HBM.
+/// What does not fit the platform's HBM is refused, naming the platform's field and the
+/// part to shrink: Llama-2-7B's weights at FP16 (13.5 GB) on the 8 GB U280, the default
+/// model on a 1 MB HBM, a 6.4 GB key/value cache beside 4-bit weights (64 sequences of
+/// 384 tokens), a 4,096-token prompt's scores at batch 8 (8.6 GB through one softmax).
 #[test]
-fn weights_beyond_the_hbm_are_refused() {
+fn what_does_not_fit_the_hbm_is_refused() {
     let platform = std::fs::read_to_string("configs/platforms/u280.toml").unwrap();
     let small = platform.replacen("capacity_bytes = 8589934592", "capacity_bytes = 1048576", 1);
     assert_ne!(small, platform);
@@ -1270,8 +1277,36 @@ fn weights_beyond_the_hbm_are_refused() {
         ],
         vec!["simulate", "--platform", &small],
     ] {
-        rejects(&args, &["field `hbm.capacity_bytes`"]);
+        rejects(
+            &args,
+            &["field `hbm.capacity_bytes`", "narrower weight precision"],
+        );
     }
+    let llama = |tokens, batch, decode| {
+        vec![
+            "simulate",
+            "--model",
+            "configs/models/llama-2-7b.config.json",
+            "--design",
+            "configs/designs/u280-w4a8-gemv.toml",
+            "--language-tokens",
+            tokens,
+            "--state-tokens",
+            "0",
+            "--batch",
+            batch,
+            "--decode",
+            decode,
+        ]
+    };
+    rejects(
+        &llama("127", "64", "256"),
+        &["key/value cache 6.43 GB", "use fewer tokens"],
+    );
+    rejects(
+        &llama("4096", "8", "0"),
+        &["activations 8.59 GB", "use a smaller --batch"],
+    );
 }
 
 /// Inputs that would waste the machine or be ignored are refused in one line, exit 2,

@@ -1,5 +1,5 @@
 //! A design's mapping and links held against the kernels of a workload, before anything is
-//! lowered: every name known, every kernel on engines that can run it, every link between a
+//! lowered: what the run holds in HBM within its capacity, every name known, every kernel on engines that can run it, every link between a
 //! kernel and the one after it carrying that kernel's output into the next one's first
 //! input, no stream into a kernel that needs its input whole, and the on-chip links'
 //! storage and super long lines within each SLR's and boundary's budget beside the
@@ -54,16 +54,40 @@ pub fn check_mapping(
     design: &Design,
     platform: &Platform,
 ) -> Result<Bill, LowerError> {
-    let weights = workload.parameter_bytes();
-    if weights > platform.hbm.capacity_bytes {
+    let footprint = workload.hbm_footprint();
+    let capacity = platform.hbm.capacity_bytes;
+    if footprint.total_bytes() > capacity {
+        let gb = |bytes: u64| bytes as f64 / 1e9;
+        let parts = [
+            (
+                footprint.weight_bytes,
+                "a narrower weight precision or a smaller model",
+            ),
+            (
+                footprint.kv_cache_bytes,
+                "fewer tokens (--decode, --language-tokens) or a smaller --batch",
+            ),
+            (
+                footprint.activation_bytes,
+                "a smaller --batch or fewer tokens",
+            ),
+        ];
+        let (_, helps) = parts
+            .iter()
+            .max_by_key(|(bytes, _)| *bytes)
+            .expect("three parts");
         return Err(LowerError::HbmCapacity {
             file: platform.source.clone(),
             rule: format!(
-                "the model's weights take {weights} bytes ({:.2} GB) at {} but the HBM holds \
-                 {} bytes; use a narrower precision or a smaller model",
-                weights as f64 / 1e9,
+                "the run holds at least {} bytes ({:.2} GB) in HBM, which holds {capacity}: \
+                 weights {:.2} GB at {}, key/value cache {:.2} GB, largest kernel's \
+                 activations {:.2} GB; use {helps}",
+                footprint.total_bytes(),
+                gb(footprint.total_bytes()),
+                gb(footprint.weight_bytes),
                 workload.options.precision,
-                platform.hbm.capacity_bytes
+                gb(footprint.kv_cache_bytes),
+                gb(footprint.activation_bytes),
             ),
         });
     }

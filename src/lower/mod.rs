@@ -187,7 +187,8 @@ pub enum LowerError {
     /// A mapping the design gives cannot run these kernels (the user's).
     #[error("{file}: field mapping: {rule}")]
     Mapping { file: String, rule: String },
-    /// The workload's weights do not fit the platform's HBM (the user's).
+    /// The workload's weights, key/value cache and largest kernel's activations do not fit
+    /// the platform's HBM together (the user's).
     #[error("{file}: field `hbm.capacity_bytes`: {rule}")]
     HbmCapacity { file: String, rule: String },
 }

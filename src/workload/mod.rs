@@ -11,12 +11,14 @@ mod builder;
 mod decode;
 mod embeddings;
 mod expert;
+mod footprint;
 mod options;
 #[cfg(test)]
 mod tests;
 
 pub use build::{build_workload, single_gemm};
 pub use builder::MAX_COUNT;
+pub use footprint::HbmFootprint;
 pub use options::{WorkloadChoices, WorkloadOptions};
 
 pub use crate::config::design::{Fusion, KernelClass};
