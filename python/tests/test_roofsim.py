@@ -35,7 +35,7 @@ def test_simulate_returns_the_command_lines_files_and_numbers(cli):
     assert cycles > 0 and isinstance(kernels[0]["cycles"], int)
     assert {row["bottleneck"] for row in kernels} <= {
         "compute", "hbm_bandwidth", "hbm_latency", "buffer_capacity", "vector_unit",
-        "dependency", "starved", "backpressure", "sync",
+        "dependency", "starved", "backpressure", "sync", "control",
     }
 
 

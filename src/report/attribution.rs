@@ -31,7 +31,7 @@ pub fn attribution_svg(
         let index = match rows.iter().position(|(l, _)| *l == label) {
             Some(index) => index,
             None => {
-                rows.push((label, [0; 9]));
+                rows.push((label, [0; Bottleneck::COUNT]));
                 rows.len() - 1
             }
         };

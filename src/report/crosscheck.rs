@@ -29,6 +29,7 @@ pub(super) fn cause_colour(cause: Bottleneck) -> &'static str {
         Bottleneck::Starved => "#e31a1c",
         Bottleneck::Backpressure => "#fb9a99",
         Bottleneck::Sync => "#b15928",
+        Bottleneck::Control => "#ffd92f",
     }
 }
 

@@ -130,7 +130,7 @@ pub fn engines_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Report
             .iter()
             .filter(|k| k.engine_busy_cycles[index] > 0)
             .count();
-        let mut causes = [0u64; 9];
+        let mut causes = [0; Bottleneck::COUNT];
         for unit in &sim.units {
             for (sum, cycles) in causes.iter_mut().zip(&unit.engines[index]) {
                 *sum += cycles;

@@ -2,7 +2,8 @@
 //! each node accounting for the cycles from the end of what it waited for to its own end.
 //! A GEMM tile counts as compute, a vector pass as the vector unit; a transfer counts as fill
 //! and drain (`dependency`) outside the compute span, as buffer capacity when it waited for a
-//! slot a compute held, else as HBM latency (up to one access latency) and bandwidth.
+//! slot a compute held, else as HBM latency (up to one access latency) and bandwidth; its
+//! DMA set-up before its requests leave (`[control]`) as control.
 //!
 //! A kernel of a layer graph walks its own critical path back from its last node to its
 //! first start; the first time the path leaves the kernel, the rest of the walk is what the
@@ -29,6 +30,9 @@ pub(super) enum Binding {
 pub(super) struct Walk<'a> {
     pub graph: &'a DiGraph<Node, EdgeKind>,
     pub end: &'a [u64],
+    /// When each transfer's requests left, after its DMA set-up (`[control]`); the set-up
+    /// is control.
+    pub issued: &'a [u64],
     pub binding: &'a [Binding],
     /// Per kernel, then for the whole graph: the first compute start and last compute end
     /// (`u64::MAX, 0` when there is no compute).
@@ -56,7 +60,7 @@ impl Walk<'_> {
             Binding::Edge(p, kind) => (p, Some(kind)),
             Binding::Unit(p) => (p, None),
             // A root starts at cycle 0, before any idle time.
-            Binding::Start => return [0; 9],
+            Binding::Start => return [0; Bottleneck::COUNT],
         };
         let waiting_on = (self.graph[previous].kernel != own).then(|| crossing(edge));
         self.walk(Some(previous), idle_from, Some(own), waiting_on)
@@ -69,7 +73,7 @@ impl Walk<'_> {
         own: Option<u32>,
         mut waiting_on: Option<Bottleneck>,
     ) -> Attribution {
-        let mut attribution: Attribution = [0; 9];
+        let mut attribution: Attribution = [0; Bottleneck::COUNT];
         let span_index = own.map_or(self.compute_span.len() - 1, |k| k as usize);
         let (mut first_compute, mut last_compute) = self.compute_span[span_index];
         if first_compute == u64::MAX {
@@ -85,7 +89,14 @@ impl Walk<'_> {
                 Binding::Unit(p) => (self.end[p.index()], Some(p), None),
             };
             let segment_start = segment_start.max(window_start);
-            let duration = self.end[index].saturating_sub(segment_start);
+            let mut duration = self.end[index].saturating_sub(segment_start);
+            if waiting_on.is_none() {
+                let setup = self.issued[index]
+                    .saturating_sub(segment_start)
+                    .min(duration);
+                attribution[Bottleneck::Control as usize] += setup;
+                duration -= setup;
+            }
             let cause = match waiting_on {
                 Some(cause) => Some(cause),
                 None => self.own_cause(

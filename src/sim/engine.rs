@@ -44,9 +44,15 @@ struct Scratch {
     successors: Vec<(u32, EdgeKind)>,
     end: Vec<u64>,
     start: Vec<u64>,
+    /// When a transfer's requests left, after its DMA set-up (`[control]`).
+    issued: Vec<u64>,
     binding: Vec<Binding>,
     queue: EventQueue,
 }
+
+/// Marks an event as a transfer's DMA set-up ending (its requests leave then), not a node
+/// finishing; graphs have far fewer than 2^31 nodes.
+const SETUP_DONE: u32 = 1 << 31;
 
 thread_local! {
     static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
@@ -122,6 +128,7 @@ fn run<M: Memory>(
         successors,
         end,
         start,
+        issued,
         binding,
         queue,
     } = &mut scratch;
@@ -151,9 +158,13 @@ fn run<M: Memory>(
     first_successor[count] = edges.len() as u32;
     refill(end, count, 0);
     refill(start, count, 0);
+    refill(issued, count, 0);
     refill(binding, count, Binding::Start);
     queue.clear();
     let mut engine_free = vec![(0u64, None::<NodeIndex>); engine_count];
+    // When each engine's DMA is free to set up its next transfer.
+    let mut dma_free = vec![0u64; engine_count];
+    let dma_setup = machine.dma_setup_cycles();
 
     // Reserves the node's engine or channels; returns its start cycle and, unless the
     // memory reports a transfer's end later, its finish cycle. Each engine's nodes in the
@@ -163,6 +174,7 @@ fn run<M: Memory>(
     let mut hbm_busy: Vec<(u64, u64)> = Vec::new();
     let mut reserve = |memory: &mut M,
                        hbm_busy: &mut Vec<(u64, u64)>,
+                       (queue, issued): (&mut EventQueue, &mut [u64]),
                        node: NodeIndex,
                        now: u64,
                        binding: &mut Binding|
@@ -182,16 +194,17 @@ fn run<M: Memory>(
                 (start, Some(end))
             }
             NodeKind::Load(requests) | NodeKind::Store(requests) => {
-                let port = machine.port(data.engine as usize);
-                let write = matches!(data.kind, NodeKind::Store(_));
-                let tag = node.index() as u32;
-                let done = memory.transfer(requests, port, now, data.kernel as usize, write, tag);
-                if let Some(done) = done
-                    && !requests.is_empty()
-                {
-                    cover(hbm_busy, (now, done));
+                if dma_setup > 0 && !requests.is_empty() {
+                    // The engine's DMA sets it up after the ones before; it leaves then.
+                    let free = &mut dma_free[data.engine as usize];
+                    *free = (*free).max(now) + dma_setup;
+                    queue.push(*free, node.index() as u32 | SETUP_DONE);
+                    return (now, None);
                 }
-                (now, done)
+                (
+                    now,
+                    issue(memory, hbm_busy, issued, (machine, nodes), node, now),
+                )
             }
         }
     };
@@ -200,8 +213,14 @@ fn run<M: Memory>(
         if pending[node.index()] == 0 {
             let index = node.index();
             let finish;
-            (start[index], finish) =
-                reserve(&mut memory, &mut hbm_busy, node, 0, &mut binding[index]);
+            (start[index], finish) = reserve(
+                &mut memory,
+                &mut hbm_busy,
+                (queue, issued),
+                node,
+                0,
+                &mut binding[index],
+            );
             schedule(queue, end, index, finish);
         }
     }
@@ -216,7 +235,7 @@ fn run<M: Memory>(
         {
             memory.decide(&mut finished);
             for (index, done) in finished.drain(..) {
-                cover(&mut hbm_busy, (start[index as usize], done));
+                cover(&mut hbm_busy, (issued[index as usize], done));
                 schedule(queue, end, index as usize, Some(done));
             }
             continue;
@@ -228,6 +247,19 @@ fn run<M: Memory>(
             return Err(SimError::TimeLimit {
                 kernel: labels.join(", "),
             });
+        }
+        if index & SETUP_DONE != 0 {
+            let node = NodeIndex::new((index & !SETUP_DONE) as usize);
+            let finish = issue(
+                &mut memory,
+                &mut hbm_busy,
+                issued,
+                (machine, nodes),
+                node,
+                now,
+            );
+            schedule(queue, end, node.index(), finish);
+            continue;
         }
         let node = NodeIndex::new(index as usize);
         last = Some(node);
@@ -253,6 +285,7 @@ fn run<M: Memory>(
                 (start[next], finish) = reserve(
                     &mut memory,
                     &mut hbm_busy,
+                    (queue, issued),
                     NodeIndex::new(next),
                     now,
                     &mut binding[next],
@@ -296,6 +329,7 @@ fn run<M: Memory>(
     let walk = Walk {
         graph: nodes,
         end,
+        issued,
         binding,
         compute_span: &compute_span,
         latency_cycles: memory.latency_cycles(),
@@ -346,6 +380,33 @@ fn run<M: Memory>(
         engines: engine_attribution,
         timeline,
     })
+}
+
+/// Hands transfer `node`'s requests to the memory at `now` (recorded as when it was issued);
+/// returns when it is done, unless the memory reports that later.
+fn issue<M: Memory>(
+    memory: &mut M,
+    hbm_busy: &mut Vec<(u64, u64)>,
+    issued: &mut [u64],
+    (machine, nodes): (&Machine, &petgraph::graph::DiGraph<Node, EdgeKind>),
+    node: NodeIndex,
+    now: u64,
+) -> Option<u64> {
+    let data = &nodes[node];
+    let (NodeKind::Load(requests) | NodeKind::Store(requests)) = &data.kind else {
+        unreachable!("only transfers are issued to the memory");
+    };
+    issued[node.index()] = now;
+    let port = machine.port(data.engine as usize);
+    let write = matches!(data.kind, NodeKind::Store(_));
+    let tag = node.index() as u32;
+    let done = memory.transfer(requests, port, now, data.kernel as usize, write, tag);
+    if let Some(done) = done
+        && !requests.is_empty()
+    {
+        cover(hbm_busy, (now, done));
+    }
+    done
 }
 
 /// Schedules node `index` to finish at `finish`, once its finish is known.
@@ -404,7 +465,7 @@ fn engine_attribution(
     on_engine
         .iter()
         .map(|indices| {
-            let mut attribution: Attribution = [0; 9];
+            let mut attribution: Attribution = [0; Bottleneck::COUNT];
             let mut busy = Vec::new();
             let mut free = 0;
             for index in indices.iter().map(|&i| i as usize) {

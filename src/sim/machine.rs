@@ -19,6 +19,8 @@ pub struct Machine {
     ports: Vec<u64>,
     memory: MemorySystem,
     channels: usize,
+    /// Cycles an engine's DMA takes to set up each transfer (`[control]`), one after another.
+    dma_setup_cycles: u64,
 }
 
 /// The memory a machine's engines share, with what building it needs.
@@ -51,7 +53,13 @@ impl Machine {
                 MemoryModel::Ideal => MemorySystem::Ideal,
             },
             channels: platform.hbm.channels as usize,
+            dma_setup_cycles: design.control().dma_setup_cycles,
         }
+    }
+
+    /// Cycles an engine's DMA takes to set up each transfer before its requests leave.
+    pub fn dma_setup_cycles(&self) -> u64 {
+        self.dma_setup_cycles
     }
 
     /// Cycles a GEMM tile or vector pass holds its engine (0 for a transfer, which the

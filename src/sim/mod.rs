@@ -66,13 +66,19 @@ pub enum Bottleneck {
     /// Gathering several tiles of an upstream kernel's output (e.g. a softmax row over
     /// every key tile of its head).
     Sync,
+    /// An instruction-driven design's controller: issuing and synchronising operations and
+    /// layers, setting up DMA transfers (`[control]`).
+    Control,
 }
 
 /// Cycles per [`Bottleneck`], indexed like [`Bottleneck::ALL`].
-pub type Attribution = [u64; 9];
+pub type Attribution = [u64; Bottleneck::COUNT];
 
 impl Bottleneck {
-    pub const ALL: [Bottleneck; 9] = [
+    /// How many causes there are.
+    pub const COUNT: usize = 10;
+
+    pub const ALL: [Bottleneck; Bottleneck::COUNT] = [
         Bottleneck::Compute,
         Bottleneck::HbmBandwidth,
         Bottleneck::HbmLatency,
@@ -82,6 +88,7 @@ impl Bottleneck {
         Bottleneck::Starved,
         Bottleneck::Backpressure,
         Bottleneck::Sync,
+        Bottleneck::Control,
     ];
 
     pub fn name(self) -> &'static str {
@@ -95,6 +102,7 @@ impl Bottleneck {
             Bottleneck::Starved => "starved",
             Bottleneck::Backpressure => "backpressure",
             Bottleneck::Sync => "sync",
+            Bottleneck::Control => "control",
         }
     }
 

@@ -10,7 +10,7 @@
 //! every layer is simulated.
 
 use super::{
-    Attribution, GraphSim, KernelSim, Machine, NullSink, SimError, TraceSink, budget,
+    Attribution, Bottleneck, GraphSim, KernelSim, Machine, NullSink, SimError, TraceSink, budget,
     simulate_graph,
 };
 use crate::config::design::Design;
@@ -158,27 +158,41 @@ fn simulate_unit(
     // One after another: the unit's cycles and causes are the kernels' sums.
     let mut unit = GraphSim {
         cycles: 0,
-        attribution: [0; 9],
+        attribution: [0; Bottleneck::COUNT],
         kernels: Vec::with_capacity(kernels.len()),
-        engines: vec![[0; 9]; design.engines().len()],
+        engines: vec![[0; Bottleneck::COUNT]; design.engines().len()],
         timeline: vec![Vec::new(); design.engines().len() + 1],
     };
-    for (kernel, label) in kernels.iter().zip(labels) {
+    // An instruction-driven design's controller synchronises each layer before its first
+    // operation, issues each operation before its tiles and sees it complete after them
+    // (`[control]`): the kernel's own cycles, spent on control, every engine idle.
+    let control = design.control();
+    let layer_sync = if kernels[0].layer.is_some() {
+        control.layer_sync_cycles
+    } else {
+        0
+    };
+    for (position, (kernel, label)) in kernels.iter().zip(labels).enumerate() {
         let graph = lower(kernel, design)?;
         let mut run = simulate_graph(&graph, &[label], machine, sink)?;
+        let before = control.operation_issue_cycles + if position == 0 { layer_sync } else { 0 };
+        let controlled = before + control.operation_sync_cycles;
         // The kernel runs after the ones before it: its intervals shift by their cycles.
+        let offset = unit.cycles + before;
         for (row, busy) in unit.timeline.iter_mut().zip(&run.timeline) {
-            row.extend(
-                busy.iter()
-                    .map(|&(from, to)| (from + unit.cycles, to + unit.cycles)),
-            );
+            row.extend(busy.iter().map(|&(from, to)| (from + offset, to + offset)));
         }
-        unit.cycles += run.cycles;
+        unit.cycles += run.cycles + controlled;
         add(&mut unit.attribution, &run.attribution);
+        unit.attribution[Bottleneck::Control as usize] += controlled;
         for (sum, engine) in unit.engines.iter_mut().zip(&run.engines) {
             add(sum, engine);
+            sum[Bottleneck::Control as usize] += controlled;
         }
-        unit.kernels.push(run.kernels.remove(0));
+        let mut kernel_sim = run.kernels.remove(0);
+        kernel_sim.cycles += controlled;
+        kernel_sim.attribution[Bottleneck::Control as usize] += controlled;
+        unit.kernels.push(kernel_sim);
     }
     Ok(unit)
 }

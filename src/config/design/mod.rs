@@ -2,12 +2,14 @@
 //! Validated against a platform: a design that does not fit the board is rejected here.
 
 pub mod clock;
+mod control;
 mod engines;
 mod kinds;
 mod links;
 mod resources;
 pub mod storage;
 
+pub use control::Control;
 pub use engines::{
     Engine, EngineKind, EngineModel, KernelEngines, MacKind, MappingKey, RawEngine,
     limits as engine_limits,
@@ -44,6 +46,8 @@ pub struct RawDesign {
     pub fusion: Fusion,
     #[serde(default, skip_serializing_if = "is_default")]
     pub schedule: Schedule,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub control: Control,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub engines: Vec<RawEngine>,
     /// Kernel label or class (`projection`, `attention`, `mlp`, `vector`) → engine names.
@@ -251,6 +255,11 @@ impl Design {
     /// Whether a layer's kernels run as one overlapping dataflow graph.
     pub fn overlap_kernels(&self) -> bool {
         self.raw.schedule.overlap_kernels
+    }
+
+    /// What instruction-driven control costs (nothing for a dataflow design).
+    pub fn control(&self) -> Control {
+        self.raw.control
     }
 
     /// Whether an encoder's layers run as one graph (implies [`Design::overlap_kernels`]).
@@ -521,6 +530,7 @@ pub fn validate_design(
     }
     let mapping = engines::validate_mapping(&raw.mapping, &engines, file)?;
     let links = links::validate_links(&raw.links, raw.schedule, file)?;
+    control::validate_control(&raw.control, raw.schedule, file)?;
 
     let largest = std::iter::once(tiling)
         .chain(class_tilings.iter().flatten().copied())

@@ -155,3 +155,28 @@ fn engines_take_luts_and_flip_flops_for_their_logic() {
         .to_string();
     assert!(error.contains("377088 flip-flops"), "{error}");
 }
+
+/// `[control]`: a cost beyond its range names its field; an overlay that overlaps its
+/// operations is refused (its costs are paid around one operation at a time).
+#[test]
+fn control_costs_out_of_range_or_on_overlapping_kernels_are_rejected() {
+    let controlled = format!("{DEFAULT_DESIGN}\n[control]\ndma_setup_cycles = 1000001\n");
+    let error = design(&controlled).unwrap_err().to_string();
+    assert!(
+        error.ends_with(
+            "field `control.dma_setup_cycles`: must be between 0 and 1000000, found 1000001"
+        ),
+        "{error}"
+    );
+    let overlapped = format!(
+        "{DEFAULT_DESIGN}\n[schedule]\noverlap_kernels = true\n[control]\noperation_issue_cycles = 8\n"
+    );
+    let error = design(&overlapped).unwrap_err().to_string();
+    assert!(
+        error
+            .contains("field `control`: an instruction-driven design runs one operation at a time"),
+        "{error}"
+    );
+    let free = format!("{DEFAULT_DESIGN}\n[schedule]\noverlap_kernels = true\n[control]\n");
+    assert!(design(&free).unwrap().control().is_free());
+}
