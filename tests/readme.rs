@@ -1070,3 +1070,80 @@ fn the_verify_example_is_the_tools() {
     assert!(kept, "{rows:?}");
     assert_says(&text, &format!("{low:+.1} to {high:+.1} %, ranking kept"));
 }
+
+/// The `[control]` paragraph: GPT-2 medium's token on `u280-fp16-gemv` with each control
+/// cost, the operations and layers per token they imply, and the cost per operation that
+/// would reach DFX's published 5.40 ms.
+#[test]
+fn the_control_paragraph_is_the_tools() {
+    const GPT2: &str = "configs/models/gpt2-medium.config.json";
+    const FP16: &str = "configs/designs/u280-fp16-gemv.toml";
+    const BANK: (&str, &str) = ("memory = \"hbm\"", "memory = \"dram\"");
+    let with = |control: &str, bank: bool| {
+        let section = format!("[control]\n{control}\n\n[mapping]\n");
+        let mut edits = vec![("[mapping]\n", section.as_str())];
+        if bank {
+            edits.push(BANK);
+        }
+        decode_ms(GPT2, FP16, &edits, "8")
+    };
+    let text = paragraph_at("**Instruction-driven control", "ms").0;
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let plain = decode_ms(GPT2, FP16, &[], "8");
+    let clock_hz = 200e6;
+    let per_token_cycles = |ms: f64| (ms - plain) / 1e3 * clock_hz;
+    let issue = with("operation_issue_cycles = 1000", false);
+    let operations = (per_token_cycles(issue) / 1000.0).round();
+    let layer_sync = with("layer_sync_cycles = 1000", false);
+    let layers = (per_token_cycles(layer_sync) / 1000.0).round();
+    assert_says(
+        &text,
+        &format!(
+            "{plain:.2} ms per token without control): a token is {operations} operations and \
+             {layers} layers, so 1,000 cycles per operation add {:.2} ms and 1,000 per layer \
+             {:.2} ms",
+            issue - plain,
+            layer_sync - plain
+        ),
+    );
+    let stages = with(
+        "operation_issue_cycles = 10\noperation_sync_cycles = 10\nlayer_sync_cycles = 100",
+        false,
+    );
+    assert_says(
+        &text,
+        &format!(
+            "add {:.1} % ({stages:.2} ms)",
+            (stages / plain - 1.0) * 100.0
+        ),
+    );
+    let per_operation = (5.40 - plain) / 1e3 * clock_hz / operations;
+    assert_says(
+        &text,
+        &format!(
+            "about {},{:03} cycles ({:.1} µs)",
+            (per_operation / 10.0).round() as u64 * 10 / 1000,
+            (per_operation / 10.0).round() as u64 * 10 % 1000,
+            per_operation / clock_hz * 1e6
+        ),
+    );
+    let setups: Vec<String> = ["1", "32", "256"]
+        .iter()
+        .map(|c| format!("{:.2}", with(&format!("dma_setup_cycles = {c}"), false)))
+        .collect();
+    assert_says(
+        &text,
+        &format!("give {}, {} and {} ms", setups[0], setups[1], setups[2]),
+    );
+    let bank: Vec<String> = ["0", "1", "32"]
+        .iter()
+        .map(|c| format!("{:.2}", with(&format!("dma_setup_cycles = {c}"), true)))
+        .collect();
+    assert_says(
+        &text,
+        &format!(
+            "bank model: {} without, {} and {} ms with 1 and 32",
+            bank[0], bank[1], bank[2]
+        ),
+    );
+}
