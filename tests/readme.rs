@@ -1146,4 +1146,26 @@ fn the_control_paragraph_is_the_tools() {
             bank[0], bank[1], bank[2]
         ),
     );
+    const TILE_MAJOR: (&str, &str) = ("[hbm]\n", "[hbm]\nweight_layout = \"tile_major\"\n");
+    let tiled = |control: &str| {
+        let section = format!("[control]\n{control}\n\n[mapping]\n");
+        decode_ms(
+            GPT2,
+            FP16,
+            &[TILE_MAJOR, ("[mapping]\n", section.as_str())],
+            "8",
+        )
+    };
+    let (plain, one, many) = (
+        tiled(""),
+        tiled("dma_setup_cycles = 1"),
+        tiled("dma_setup_cycles = 32"),
+    );
+    assert_says(
+        &text,
+        &format!(
+            "({plain:.2} ms without control) set-ups cost what they should: {one:.2} and \
+             {many:.2} ms at 1 and 32 cycles"
+        ),
+    );
 }
