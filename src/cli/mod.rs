@@ -309,8 +309,9 @@ pub struct InputArgs {
 pub struct RooflineArgs {
     #[command(flatten)]
     pub inputs: InputArgs,
-    /// Precision, `P` for weights and activations or `W/A` separately (fp32, fp16, bf16,
-    /// int8, int4); repeat or comma-separate for several; the first is tabled and plotted
+    /// Precision, `P` for weights and activations, `W/A` separately, or `W/A/KV` with the
+    /// key/value cache's own (fp32, fp16, bf16, int8, int4); repeat or comma-separate for
+    /// several; the first is tabled and plotted
     /// [default: int8,int4/int8,int4,fp16,bf16,fp32]
     #[arg(long, value_name = "P")]
     pub precision: Vec<String>,

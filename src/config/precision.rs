@@ -74,31 +74,46 @@ impl FromStr for Precision {
     }
 }
 
-/// Precision of weights and of activations, chosen separately (W4A8 and the like).
+/// Precision of weights, of activations and of attention's keys and values (the key/value
+/// cache), chosen separately (W4A8, or W4A8 with an FP16 cache as FlightLLM keeps it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PrecisionPair {
     pub weights: Precision,
     pub activations: Precision,
+    /// What attention reads its keys and values at; the activations' unless given.
+    pub kv_cache: Precision,
 }
 
 impl PrecisionPair {
-    /// The same precision for weights and activations.
+    /// The same precision for weights, activations and the cache.
     pub fn uniform(precision: Precision) -> Self {
+        PrecisionPair::split(precision, precision)
+    }
+
+    /// Weights and activations at their own precisions, the cache at the activations'.
+    pub fn split(weights: Precision, activations: Precision) -> Self {
         PrecisionPair {
-            weights: precision,
-            activations: precision,
+            weights,
+            activations,
+            kv_cache: activations,
         }
     }
 
     /// What a weight × activation MAC computes at: the wider of the two operands
     /// (W4A8 runs on INT8 MACs; INT8 weights with FP16 activations are dequantised to FP16).
     pub fn compute(self) -> Precision {
-        if self.weights.bits() > self.activations.bits() {
-            self.weights
-        } else {
-            self.activations
-        }
+        wider(self.weights, self.activations)
     }
+
+    /// What attention computes at: the wider of the activations (queries, probabilities)
+    /// and the cache (keys, values).
+    pub fn attention(self) -> Precision {
+        wider(self.activations, self.kv_cache)
+    }
+}
+
+fn wider(a: Precision, b: Precision) -> Precision {
+    if a.bits() > b.bits() { a } else { b }
 }
 
 impl PrecisionPair {
@@ -116,9 +131,12 @@ impl PrecisionPair {
 }
 
 impl fmt::Display for PrecisionPair {
-    /// `int8` when both agree, else `weights/activations`, e.g. `int4/int8`.
+    /// `int8` when all agree, else `weights/activations` (`int4/int8`), with the cache's
+    /// precision third when it differs from the activations' (`int4/int8/fp16`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.weights == self.activations {
+        if self.kv_cache != self.activations {
+            write!(f, "{}/{}/{}", self.weights, self.activations, self.kv_cache)
+        } else if self.weights == self.activations {
             write!(f, "{}", self.weights)
         } else {
             write!(f, "{}/{}", self.weights, self.activations)
@@ -129,14 +147,23 @@ impl fmt::Display for PrecisionPair {
 impl FromStr for PrecisionPair {
     type Err = String;
 
-    /// `int8` (both), or `int4/int8` / `int4:int8` (weights/activations).
+    /// `int8` (all), `int4/int8` (weights/activations, the cache at the activations'), or
+    /// `int4/int8/fp16` (weights/activations/cache); `:` separates as `/` does.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.split_once(['/', ':']) {
-            Some((weights, activations)) => Ok(PrecisionPair {
+        let parts: Vec<&str> = text.split(['/', ':']).collect();
+        match parts[..] {
+            [all] => all.parse().map(PrecisionPair::uniform),
+            [weights, activations] => {
+                Ok(PrecisionPair::split(weights.parse()?, activations.parse()?))
+            }
+            [weights, activations, kv_cache] => Ok(PrecisionPair {
                 weights: weights.parse()?,
                 activations: activations.parse()?,
+                kv_cache: kv_cache.parse()?,
             }),
-            None => text.parse().map(PrecisionPair::uniform),
+            _ => Err(format!(
+                "`{text}` has more than three parts (expected weights/activations/kv-cache)"
+            )),
         }
     }
 }
@@ -147,7 +174,14 @@ mod tests {
 
     #[test]
     fn pairs_round_trip_through_text() {
-        for text in ["int8", "int4/int8", "fp16", "int8/fp16"] {
+        for text in [
+            "int8",
+            "int4/int8",
+            "fp16",
+            "int8/fp16",
+            "int4/int8/fp16",
+            "fp16/fp16/int8",
+        ] {
             let pair: PrecisionPair = text.parse().unwrap();
             assert_eq!(pair.to_string(), text);
         }
@@ -165,9 +199,29 @@ mod tests {
         assert_eq!(w8a16.compute(), Precision::Fp16);
     }
 
+    /// The cache defaults to the activations' precision; given, attention computes at the
+    /// wider of the two, the weights' GEMMs do not see it.
+    #[test]
+    fn the_cache_has_a_precision_of_its_own() {
+        let w4a8: PrecisionPair = "int4/int8".parse().unwrap();
+        assert_eq!(w4a8.kv_cache, Precision::Int8);
+        let fp16_cache: PrecisionPair = "int4/int8/fp16".parse().unwrap();
+        assert_eq!(fp16_cache.kv_cache, Precision::Fp16);
+        assert_eq!(fp16_cache.attention(), Precision::Fp16);
+        assert_eq!(fp16_cache.compute(), Precision::Int8);
+        assert_eq!(
+            "int8/int8/int8"
+                .parse::<PrecisionPair>()
+                .unwrap()
+                .to_string(),
+            "int8"
+        );
+    }
+
     #[test]
     fn unknown_precision_is_an_error() {
         assert!("int2".parse::<PrecisionPair>().is_err());
         assert!("int8/fp64".parse::<PrecisionPair>().is_err());
+        assert!("int4/int8/fp16/fp32".parse::<PrecisionPair>().is_err());
     }
 }

@@ -64,10 +64,7 @@ impl Error {
 pub fn default_precisions() -> Vec<PrecisionPair> {
     let mut precisions = vec![
         PrecisionPair::uniform(Precision::Int8),
-        PrecisionPair {
-            weights: Precision::Int4,
-            activations: Precision::Int8,
-        },
+        PrecisionPair::split(Precision::Int4, Precision::Int8),
     ];
     precisions.extend(
         [

@@ -81,6 +81,16 @@ impl Builder {
         }
     }
 
+    /// Keys or values read from the key/value cache, at its precision. The rows written
+    /// into it are counted at the activations' precision (a fused QKV projection and RoPE
+    /// write Q beside K in one tensor of one precision).
+    pub(super) fn cached(&self, name: &'static str, elements: u64) -> Operand {
+        Operand {
+            bits: self.precision.kv_cache.bits(),
+            ..self.activation(name, elements, Direction::Read)
+        }
+    }
+
     pub(super) fn weight(&self, name: &'static str, elements: u64) -> Operand {
         Operand {
             name,
@@ -164,6 +174,19 @@ impl Builder {
         };
         let access = self.whole(consumer, producer, shape);
         self.set_access(consumer, operand, access);
+    }
+
+    /// The last kernel reads its input `x` from the key/value cache: at the cache's
+    /// precision, computing at the wider of that and its own.
+    pub(super) fn reads_cache(&mut self) {
+        let bits = self.precision.kv_cache.bits();
+        let kernel = self.kernels.last_mut().expect("a kernel to read the cache");
+        for operand in kernel.operands.iter_mut().filter(|o| o.name == "x") {
+            operand.bits = bits;
+        }
+        if bits > kernel.compute_precision.bits() {
+            kernel.compute_precision = self.precision.kv_cache;
+        }
     }
 
     /// Sets the access map of kernel `index`'s activation read `operand`.
@@ -425,8 +448,8 @@ impl Builder {
         let kv_elements = self.product(&[instances, kv_heads, keys, head_dim]);
         let mut q = self.activation("q", q_elements, Direction::Read);
         q.access = self.attention_access(&shape, Tensor::Query);
-        let mut k = self.activation("k", kv_elements, Direction::Read);
-        let mut v = self.activation("v", kv_elements, Direction::Read);
+        let mut k = self.cached("k", kv_elements);
+        let mut v = self.cached("v", kv_elements);
         let mut context = self.activation("context", q_elements, Direction::Write);
         context.access = Access {
             heads: Some(Heads {
@@ -440,7 +463,7 @@ impl Builder {
         let scores_macs = self.product(&[batch, queries, keys, head_dim]);
         let score_elements = self.product(&[batch, queries, keys]);
         let softmax_flops = self.product(&[Op::Softmax.flops_per_element(), score_elements]);
-        let compute_precision = self.precision.activations;
+        let compute_precision = self.precision.attention();
         k.access = self.attention_access(&shape, Tensor::Key);
         v.access = self.attention_access(&shape, Tensor::Value);
         if fused {

@@ -69,17 +69,23 @@ fn head(builder: &mut Builder, text: &TextSpec, rows: u64) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Encoder, Fusion, Kernel, Workload, WorkloadChoices, build_workload};
+    use super::super::{
+        Encoder, Fusion, Kernel, Workload, WorkloadChoices, WorkloadOptions, build_workload,
+    };
     use crate::config::Source;
-    use crate::config::model::load_model;
+    use crate::config::model::{ModelSpec, load_model};
     use crate::config::precision::{Precision, PrecisionPair};
 
     const LLAMA_2_7B: &str = include_str!("../../configs/models/llama-2-7b.config.json");
 
     /// Llama-2-7B with a `prefix`-token prompt, decoding `tokens` tokens, weights at
     /// `weights` and activations at INT8, nothing fused.
+    fn llama_model() -> ModelSpec {
+        load_model(&Source::built_in("llama-2-7b.json", LLAMA_2_7B)).unwrap()
+    }
+
     fn llama(prefix: u64, tokens: u64, weights: Precision) -> Workload {
-        let model = load_model(&Source::built_in("llama-2-7b.json", LLAMA_2_7B)).unwrap();
+        let model = llama_model();
         let choices = WorkloadChoices {
             language_tokens: Some(prefix),
             state_tokens: Some(0),
@@ -88,10 +94,7 @@ mod tests {
             fusion: Fusion::default(),
             ..WorkloadChoices::default()
         };
-        let precision = PrecisionPair {
-            weights,
-            activations: Precision::Int8,
-        };
+        let precision = PrecisionPair::split(weights, Precision::Int8);
         build_workload(&model, &choices.options(&model, None, precision).unwrap()).unwrap()
     }
 
@@ -148,6 +151,55 @@ mod tests {
                 2 * layers * h
             );
         }
+    }
+
+    /// An FP16 cache beside INT8 activations (`int4/int8/fp16`, as FlightLLM keeps it):
+    /// a token's attention reads every cached K and V at 2 bytes (twice the INT8 cache's
+    /// bytes) and computes at FP16; nothing else moves (the weights' GEMMs, the row the K
+    /// and V projections append). Catches a cache precision that never reaches the
+    /// attention's reads, or one that leaks into other operands.
+    #[test]
+    fn the_cache_is_read_at_its_own_precision() {
+        let int8 = llama(127, 2, Precision::Int4);
+        let mut precision = int8.options.precision;
+        precision.kv_cache = Precision::Fp16;
+        let fp16 = build_workload(
+            &llama_model(),
+            &WorkloadOptions {
+                precision,
+                ..int8.options.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(int8.kernels.len(), fp16.kernels.len());
+        for (narrow, wide) in int8.kernels.iter().zip(&fp16.kernels) {
+            let attention = matches!(narrow.name, "scores" | "context");
+            for (a, b) in narrow.operands.iter().zip(&wide.operands) {
+                let cached = attention && matches!(a.name, "k" | "v");
+                assert_eq!(
+                    b.bytes(),
+                    if cached { 2 * a.bytes() } else { a.bytes() },
+                    "{} {}",
+                    narrow.name,
+                    a.name
+                );
+            }
+            let expected = if attention {
+                Precision::Fp16
+            } else {
+                narrow.compute_precision
+            };
+            assert_eq!(wide.compute_precision, expected, "{}", narrow.name);
+        }
+        let cache = |workload: &Workload| -> u64 {
+            token(workload, 1)
+                .iter()
+                .flat_map(|k| &k.operands)
+                .filter(|o| matches!(o.name, "k" | "v"))
+                .map(|o| o.bytes())
+                .sum()
+        };
+        assert_eq!(cache(&fp16), 2 * 32 * 129 * 4096 * 2);
     }
 
     /// Llama-2-7B's published 6.74 B parameters (6,738,415,616 in transformers): what one

@@ -58,6 +58,7 @@ pub(super) fn action_expert(
             );
             // The prefix's cached keys and values, written before the expert runs.
             builder.read_from("x", None);
+            builder.reads_cache();
         }
     };
     builder.encoder = Encoder::Expert;
