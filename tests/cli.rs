@@ -1309,6 +1309,36 @@ fn what_does_not_fit_the_hbm_is_refused() {
     );
 }
 
+/// `--prefill token-serial` runs a decoder's text layers alone: refused for a model with a
+/// vision tower (smolVLA, the default), for BERT, and for an unknown mode.
+#[test]
+fn token_serial_prefill_is_refused_where_it_cannot_apply() {
+    rejects(
+        &["simulate", "--prefill", "token-serial"],
+        &[
+            "--prefill",
+            "token-serial takes a text model's prompt",
+            "vision tower",
+        ],
+    );
+    rejects(
+        &[
+            "simulate",
+            "--model",
+            "configs/models/bert-base-uncased.config.json",
+            "--design",
+            "configs/designs/u280-w4a8-bert-spatial.toml",
+            "--prefill",
+            "token-serial",
+        ],
+        &["--prefill", "BERT's attention looks both ways"],
+    );
+    rejects(
+        &["simulate", "--prefill", "serial"],
+        &["--prefill", "expected `parallel` or `token-serial`"],
+    );
+}
+
 /// Inputs that would waste the machine or be ignored are refused in one line, exit 2,
 /// nothing written: a config that never ends (`/dev/zero`), `--out` naming a file,
 /// `--trace-format` without `--trace`.

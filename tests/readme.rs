@@ -1170,3 +1170,42 @@ fn the_control_paragraph_is_the_tools() {
         ),
     );
 }
+
+/// The token-serial paragraph: GPT-2 medium's 128-token prompt on `u280-fp16-gemv`, one
+/// token at a time and in parallel, and DFX's published 692.8 ms against the first.
+#[test]
+fn the_token_serial_paragraph_is_the_tools() {
+    let text = paragraph_at("**Token-serial prefill", "ms").0;
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let prefill_ms = |mode: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = simulate(
+            &[
+                "--model",
+                "configs/models/gpt2-medium.config.json",
+                "--design",
+                "configs/designs/u280-fp16-gemv.toml",
+                "--language-tokens",
+                "128",
+                "--state-tokens",
+                "0",
+                "--prefill",
+                mode,
+            ],
+            &dir.path().join("out"),
+        );
+        summary["total"]["ms"].as_f64().unwrap()
+    };
+    let (serial, parallel) = (prefill_ms("token-serial"), prefill_ms("parallel"));
+    assert_says(
+        &text,
+        &format!("takes {serial:.2} ms token-serial against {parallel:.2} ms in parallel"),
+    );
+    assert_says(
+        &text,
+        &format!(
+            "DFX is {:.2}× roofsim's token-serial figure",
+            692.8 / serial
+        ),
+    );
+}

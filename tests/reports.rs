@@ -311,7 +311,7 @@ fn decode_reports_time_to_first_token_and_tokens_per_second() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.starts_with("error: --decode: 1000 tokens x 32 text layers")
+        stderr.starts_with("error: --decode: 1000 tokens one at a time x 32 text layers")
             && stderr.lines().count() == 1
     );
 }

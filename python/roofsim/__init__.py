@@ -12,7 +12,8 @@ Every function also takes the workload options of :data:`WORKLOAD_OPTIONS` as ke
 ``cameras``, ``language_tokens``, ``state_tokens``, ``text_layers``, ``vision_layers``,
 ``batch``, ``fuse`` (not for a sweep), ``pipeline`` (``"encoders"`` or ``"full"``: the
 whole robot step with the action expert), ``cross_kv_once``, ``trim_last_text_layer``,
-``per_camera_vision`` and ``decode`` (tokens to generate after the prefix).
+``per_camera_vision``, ``decode`` (tokens to generate after the prefix) and ``prefill``
+(``"parallel"`` or ``"token-serial"``: the prompt one token at a time).
 
 A config argument (``model``, ``policy``, ``platform``, ``design``, a sweep's ``spec``) is a
 path, the name of a config that ships with roofsim (``design="u280-int4"``, ``model=
@@ -69,6 +70,7 @@ WORKLOAD_OPTIONS = (
     "trim_last_text_layer",
     "per_camera_vision",
     "decode",
+    "prefill",
 )
 
 _SUFFIXES = {

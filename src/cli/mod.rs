@@ -303,6 +303,11 @@ pub struct InputArgs {
     /// (Llama-style and Qwen2 text layers); reports time to first token and tokens/s
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub decode: u64,
+    /// How the text layers take the prompt: `parallel` (every token's row at once) or
+    /// `token-serial` (one token after another against the growing key/value cache, as DFX
+    /// runs its prompts; decoder text models without a vision tower)
+    #[arg(long, value_name = "P", default_value = "parallel")]
+    pub prefill: String,
 }
 
 #[derive(Debug, Args)]

@@ -167,6 +167,10 @@ fn load_inputs(inputs: &InputArgs) -> Result<Inputs, Error> {
         },
         per_camera_vision: inputs.per_camera_vision,
         decode_tokens: inputs.decode,
+        prefill: inputs
+            .prefill
+            .parse()
+            .map_err(|rule| option_error("--prefill", rule))?,
     };
     Ok(Inputs {
         model,

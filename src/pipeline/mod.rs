@@ -22,8 +22,8 @@ use crate::sim::{
     DEFAULT_MAX_EVENTS, SimError, TraceSink, WorkloadSim, pipeline_model, simulate_workload,
 };
 use crate::workload::{
-    Encoder, ExpertSwitches, Pipeline, Workload, WorkloadChoices, WorkloadError, WorkloadOptions,
-    single_gemm,
+    Encoder, ExpertSwitches, Pipeline, Prefill, Workload, WorkloadChoices, WorkloadError,
+    WorkloadOptions, single_gemm,
 };
 
 /// Any failure of a job. `Config`, `Workload`, a kernel too large to lower and a `Report`
@@ -229,6 +229,7 @@ pub fn simulate_gemm(
             switches: ExpertSwitches::default(),
             per_camera_vision: false,
             decode_tokens: 0,
+            prefill: Prefill::Parallel,
             expert: None,
         },
         text_tokens: 0,

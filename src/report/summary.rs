@@ -157,6 +157,7 @@ pub fn summary_json(
             "language_tokens": options.language_tokens,
             "state_tokens": options.state_tokens,
             "text_layers": options.text_layers,
+            "prefill": options.prefill,
         },
         "simulation": {
             "distinct_layers": sim.units_simulated,

@@ -3,7 +3,7 @@
 use crate::config::platform::Platform;
 use crate::config::precision::Precision;
 use crate::roofline::{Bound, MemorySummary, RooflineAnalysis, Roofs};
-use crate::workload::{Encoder, Kernel, Pipeline, Workload};
+use crate::workload::{Encoder, Kernel, Pipeline, Prefill, Workload};
 use std::fmt::Write;
 
 /// One line saying what ran: the policy that set the prefix, cameras, batch, the text
@@ -53,6 +53,9 @@ pub(crate) fn workload_line(workload: &Workload) -> String {
             options.state_tokens,
             options.text_layers
         );
+        if options.prefill == Prefill::TokenSerial {
+            line.push_str(", the prompt one token at a time");
+        }
     }
     if let (Pipeline::Full, Some(expert)) = (options.pipeline, &options.expert) {
         let switches = &options.switches;

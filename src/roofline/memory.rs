@@ -137,6 +137,7 @@ mod tests {
             switches: ExpertSwitches::default(),
             per_camera_vision: false,
             decode_tokens: 0,
+            prefill: crate::workload::Prefill::Parallel,
             expert: None,
         };
         let workload = build_workload(&model, &options).unwrap();

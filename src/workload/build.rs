@@ -4,7 +4,9 @@
 use super::access::Access;
 use super::builder::{AttentionShape, Builder, Epilogue};
 use super::embeddings::{learned_positions, lookup_parameters};
-use super::{Encoder, Kernel, KernelClass, Op, Pipeline, Workload, WorkloadError, WorkloadOptions};
+use super::{
+    Encoder, Kernel, KernelClass, Op, Pipeline, Prefill, Workload, WorkloadError, WorkloadOptions,
+};
 use crate::config::model::{ConnectorSpec, ModelSpec, TextFamily, TextSpec, VisionSpec};
 use crate::config::precision::PrecisionPair;
 
@@ -112,7 +114,12 @@ pub fn build_workload(
                 "the text encoder needs at least one token".into(),
             );
         }
-        text_encoder(&mut builder, text, text_tokens, options);
+        if options.prefill == Prefill::TokenSerial {
+            super::decode::token_serial_checks(model, text, text_tokens, options)?;
+            super::decode::token_serial_prefill(&mut builder, text, text_tokens, options);
+        } else {
+            text_encoder(&mut builder, text, text_tokens, options);
+        }
     }
     if options.decode_tokens > 0 {
         let Some(text) = model.text.as_ref().filter(|t| t.family != TextFamily::Bert) else {
@@ -121,20 +128,12 @@ pub fn build_workload(
                 "needs a decoder's text layers (Llama, Qwen2, GPT-2; BERT is encoder-only)".into(),
             );
         };
-        let steps = options.decode_tokens.saturating_mul(options.text_layers);
-        if steps > super::decode::MAX_DECODE_LAYER_STEPS {
-            return invalid(
-                "--decode",
-                format!(
-                    "{} tokens x {} text layers = {steps} layer steps, more than the {} one run \
-                     lists; decode fewer tokens (the per-token cost grows smoothly with the \
-                     cache: a few hundred tokens tell the trend)",
-                    options.decode_tokens,
-                    options.text_layers,
-                    super::decode::MAX_DECODE_LAYER_STEPS
-                ),
-            );
-        }
+        let serial_tokens = if options.prefill == Prefill::TokenSerial {
+            text_tokens
+        } else {
+            0
+        };
+        super::decode::layer_steps("--decode", serial_tokens + options.decode_tokens, options)?;
         super::decode::decode(&mut builder, text, text_tokens, options);
     }
     if options.pipeline == Pipeline::Full {

@@ -2,13 +2,14 @@
 //! each generated token runs every layer at M = 1 (matrix-vector products), attends to the
 //! cache of all earlier tokens plus itself, and leaves through the LM head. Its K and V
 //! projections' outputs are the one row it appends to the cache. The first generated token
-//! comes from the prefill's last position: a final norm and the LM head over that row.
+//! comes from the prefill's last position: a final norm and the LM head over that row. A
+//! token-serial prefill takes the prompt the same way, a token at a time.
 
 use super::build::text_layer;
 use super::builder::{AttentionShape, Builder, Epilogue};
 use super::embeddings::learned_positions;
-use super::{Encoder, KernelClass, Op, WorkloadOptions};
-use crate::config::model::{TextFamily, TextSpec};
+use super::{Encoder, KernelClass, Op, Pipeline, WorkloadError, WorkloadOptions};
+use crate::config::model::{ModelSpec, TextFamily, TextSpec};
 
 /// The most decode steps times text layers one run lists: each is about 15 kernels, so this
 /// bounds a decode workload to ~125,000 kernels; measured, 16,384 layer steps (LLaMA2-7B,
@@ -21,35 +22,110 @@ pub(super) fn decode(
     prefix_tokens: u64,
     options: &WorkloadOptions,
 ) {
-    let rows = options.batch;
     builder.encoder = Encoder::Decode;
     builder.layer = None;
     builder.step = None;
-    head(builder, text, rows);
+    head(builder, text, options.batch);
     for token in 0..options.decode_tokens {
-        builder.step = Some(token);
-        builder.layer = None;
-        learned_positions(builder, text, rows);
         // The cache holds the prefix and the tokens generated so far; the new token's own
         // K and V join it before attention.
-        let keys = prefix_tokens + token + 1;
-        for layer in 0..options.text_layers {
-            builder.layer = Some(layer);
-            let shape = AttentionShape {
-                instances: options.batch,
-                queries: 1,
-                keys,
-                heads: text.num_heads,
-                kv_heads: text.num_kv_heads,
-                head_dim: text.head_dim,
-                cross: false,
-            };
-            text_layer(builder, text, rows, shape, options);
-        }
+        token_step(builder, text, (token, prefix_tokens + token + 1), options);
         builder.layer = None;
-        head(builder, text, rows);
+        head(builder, text, options.batch);
     }
     builder.step = None;
+}
+
+/// The prompt's `tokens` taken one after another (`--prefill token-serial`): token t runs
+/// every text layer at one row per sequence, attending to the t tokens before it and
+/// itself, as a generated token does without the LM head.
+pub(super) fn token_serial_prefill(
+    builder: &mut Builder,
+    text: &TextSpec,
+    tokens: u64,
+    options: &WorkloadOptions,
+) {
+    builder.encoder = Encoder::Text;
+    for token in 0..tokens {
+        token_step(builder, text, (token, token + 1), options);
+    }
+    builder.layer = None;
+    builder.step = None;
+}
+
+/// One token through every text layer, step `step`, attending to `keys` cached tokens (its
+/// own included): its position, then each layer at one row per sequence.
+fn token_step(
+    builder: &mut Builder,
+    text: &TextSpec,
+    (step, keys): (u64, u64),
+    options: &WorkloadOptions,
+) {
+    let rows = options.batch;
+    builder.step = Some(step);
+    builder.layer = None;
+    learned_positions(builder, text, rows);
+    for layer in 0..options.text_layers {
+        builder.layer = Some(layer);
+        let shape = AttentionShape {
+            instances: options.batch,
+            queries: 1,
+            keys,
+            heads: text.num_heads,
+            kv_heads: text.num_kv_heads,
+            head_dim: text.head_dim,
+            cross: false,
+        };
+        text_layer(builder, text, rows, shape, options);
+    }
+}
+
+/// Refuses more tokens taken one at a time (prompt tokens of a token-serial prefill and
+/// generated ones) than one run lists: `tokens` × text layers layer steps.
+pub(super) fn layer_steps(
+    option: &'static str,
+    tokens: u64,
+    options: &WorkloadOptions,
+) -> Result<(), WorkloadError> {
+    let steps = tokens.saturating_mul(options.text_layers);
+    if steps > MAX_DECODE_LAYER_STEPS {
+        return Err(WorkloadError::Invalid {
+            option,
+            rule: format!(
+                "{tokens} tokens one at a time x {} text layers = {steps} layer steps, more \
+                 than the {} one run lists; take fewer tokens (the per-token cost grows \
+                 smoothly with the cache: a few hundred tokens tell the trend)",
+                options.text_layers, MAX_DECODE_LAYER_STEPS
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A token-serial prefill runs a decoder's text layers alone: no vision tower (image
+/// tokens come from it all at once), no action expert, no encoder-only model.
+pub(super) fn token_serial_checks(
+    model: &ModelSpec,
+    text: &TextSpec,
+    tokens: u64,
+    options: &WorkloadOptions,
+) -> Result<(), WorkloadError> {
+    let refuse = |rule: &str| {
+        Err(WorkloadError::Invalid {
+            option: "--prefill",
+            rule: format!("token-serial {rule}"),
+        })
+    };
+    if model.vision.is_some() {
+        return refuse("takes a text model's prompt; this model has a vision tower");
+    }
+    if options.pipeline == Pipeline::Full {
+        return refuse("does not apply to the whole robot step (--pipeline full)");
+    }
+    if text.family == TextFamily::Bert {
+        return refuse("needs a decoder's text layers (BERT's attention looks both ways)");
+    }
+    layer_steps("--prefill", tokens, options)
 }
 
 /// The final norm and the LM head over one row per sequence: the next token's logits.
@@ -70,7 +146,8 @@ fn head(builder: &mut Builder, text: &TextSpec, rows: u64) {
 #[cfg(test)]
 mod tests {
     use super::super::{
-        Encoder, Fusion, Kernel, Workload, WorkloadChoices, WorkloadOptions, build_workload,
+        Encoder, Fusion, Kernel, Prefill, Workload, WorkloadChoices, WorkloadOptions,
+        build_workload,
     };
     use crate::config::Source;
     use crate::config::model::{ModelSpec, load_model};
@@ -200,6 +277,75 @@ mod tests {
                 .sum()
         };
         assert_eq!(cache(&fp16), 2 * 32 * 129 * 4096 * 2);
+    }
+
+    /// A token-serial prompt of T tokens does the parallel prefill's projection and MLP
+    /// work (T rows in all) and attention over the causal triangle only: token t against
+    /// t + 1 keys, Σ = T(T + 1)/2 per head where the parallel prefill computes all T²; it
+    /// reads every weight once per token, and holds each once. Then decoding starts from
+    /// the same cache. Catches a serial prefill with the wrong cache length, a missing
+    /// layer or token, or weights counted once per token.
+    #[test]
+    fn a_token_serial_prompt_is_the_parallel_work_one_row_at_a_time() {
+        let model = llama_model();
+        let build = |prefill| {
+            let choices = WorkloadChoices {
+                language_tokens: Some(9),
+                state_tokens: Some(0),
+                batch: 1,
+                text_layers: Some(2),
+                decode_tokens: 2,
+                fusion: Fusion::default(),
+                prefill,
+                ..WorkloadChoices::default()
+            };
+            let precision = PrecisionPair::split(Precision::Int4, Precision::Int8);
+            build_workload(&model, &choices.options(&model, None, precision).unwrap()).unwrap()
+        };
+        let (parallel, serial) = (build(Prefill::Parallel), build(Prefill::TokenSerial));
+        let macs = |workload: &Workload, attention: bool| -> u64 {
+            workload
+                .encoder_kernels(Encoder::Text)
+                .filter(|k| matches!(k.name, "scores" | "context") == attention)
+                .map(|k| k.macs)
+                .sum()
+        };
+        let (tokens, layers, heads, head_dim) = (9u64, 2u64, 32u64, 128u64);
+        assert_eq!(macs(&serial, false), macs(&parallel, false));
+        assert_eq!(
+            macs(&parallel, true),
+            layers * 2 * heads * tokens * tokens * head_dim
+        );
+        let triangle = tokens * (tokens + 1) / 2;
+        assert_eq!(
+            macs(&serial, true),
+            layers * 2 * heads * triangle * head_dim
+        );
+        let steps: Vec<u64> = serial
+            .encoder_kernels(Encoder::Text)
+            .filter(|k| k.name == "scores")
+            .map(|k| k.step.unwrap() * 1000 + k.n)
+            .collect();
+        let expected: Vec<u64> = (0..tokens).flat_map(|t| [t * 1000 + t + 1; 2]).collect();
+        assert_eq!(
+            steps, expected,
+            "token t, layer by layer, against t + 1 keys"
+        );
+        let weight_reads = |workload: &Workload| -> u64 {
+            workload
+                .encoder_kernels(Encoder::Text)
+                .flat_map(|k| &k.operands)
+                .filter(|o| o.is_parameter)
+                .map(|o| o.bytes())
+                .sum()
+        };
+        assert_eq!(weight_reads(&serial), tokens * weight_reads(&parallel));
+        assert_eq!(
+            serial.parameters(Encoder::Text),
+            parallel.parameters(Encoder::Text)
+        );
+        let decoded = |workload: &Workload| token(workload, 1).iter().map(|k| k.macs).sum::<u64>();
+        assert_eq!(decoded(&serial), decoded(&parallel));
     }
 
     /// Llama-2-7B's published 6.74 B parameters (6,738,415,616 in transformers): what one

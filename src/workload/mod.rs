@@ -87,6 +87,34 @@ impl std::str::FromStr for Pipeline {
     }
 }
 
+/// How the text layers take the prompt.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Prefill {
+    /// All prompt tokens at once: every layer's GEMMs have a row per token.
+    #[default]
+    Parallel,
+    /// One token after another against the growing key/value cache, as a decode step
+    /// without the LM head (DFX runs its prompts this way: matrix-vector products only).
+    TokenSerial,
+}
+
+impl std::str::FromStr for Prefill {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "parallel" => Ok(Prefill::Parallel),
+            "token-serial" => Ok(Prefill::TokenSerial),
+            other => Err(format!(
+                "expected `parallel` or `token-serial`, found `{other}`"
+            )),
+        }
+    }
+}
+
 /// Switches of the full pipeline that depart from the reference code, each to save work.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
@@ -211,8 +239,9 @@ pub struct Kernel {
     pub encoder: Encoder,
     /// Transformer block index; `None` for kernels outside the blocks (patch embedding...).
     pub layer: Option<u64>,
-    /// Flow-matching step of an action-expert kernel, or the index of the generated token of
-    /// a decode kernel; `None` for kernels run once per observation.
+    /// Flow-matching step of an action-expert kernel, the index of the generated token of a
+    /// decode kernel, or of the prompt token of a token-serial prefill; `None` for kernels
+    /// run once per observation.
     pub step: Option<u64>,
     pub name: &'static str,
     pub op: Op,
@@ -453,7 +482,7 @@ impl Workload {
     fn holding_kernels(&self, encoder: Encoder) -> impl Iterator<Item = &Kernel> {
         self.encoder_kernels(encoder)
             .filter(move |kernel| match encoder {
-                Encoder::Expert => kernel.step.is_none_or(|step| step == 0),
+                Encoder::Expert | Encoder::Text => kernel.step.is_none_or(|step| step == 0),
                 Encoder::Decode => kernel.step.is_none(),
                 _ => true,
             })

@@ -2,7 +2,7 @@
 //! against the policy and the model into the options the builder reads, refusing those
 //! that would apply to nothing.
 
-use super::{ExpertSwitches, Fusion, Pipeline, Workload, WorkloadError, build_workload};
+use super::{ExpertSwitches, Fusion, Pipeline, Prefill, Workload, WorkloadError, build_workload};
 use crate::config::model::{ModelSpec, PolicySpec, TextFamily};
 use crate::config::policy::ExpertSpec;
 use crate::config::precision::PrecisionPair;
@@ -32,6 +32,8 @@ pub struct WorkloadOptions {
     pub per_camera_vision: bool,
     /// Tokens to generate after the prefix (decode with a key/value cache); 0: none.
     pub decode_tokens: u64,
+    /// How the text layers take the prompt.
+    pub prefill: Prefill,
     /// The policy's action expert, which the full pipeline runs.
     pub expert: Option<ExpertSpec>,
 }
@@ -59,6 +61,8 @@ pub struct WorkloadChoices {
     pub per_camera_vision: bool,
     #[serde(default)]
     pub decode_tokens: u64,
+    #[serde(default)]
+    pub prefill: Prefill,
 }
 
 impl WorkloadChoices {
@@ -173,6 +177,7 @@ impl WorkloadChoices {
             switches: self.switches,
             per_camera_vision: self.per_camera_vision,
             decode_tokens: self.decode_tokens,
+            prefill: self.prefill,
             expert: policy.map(|p| p.expert.clone()),
         }
     }

@@ -24,6 +24,7 @@ fn options(cameras: u64, batch: u64, fusion: Fusion) -> WorkloadOptions {
         switches: ExpertSwitches::default(),
         per_camera_vision: false,
         decode_tokens: 0,
+        prefill: super::Prefill::Parallel,
         expert: Some(policy.expert.clone()),
     }
 }
