@@ -1170,10 +1170,12 @@ fn summary_json_agrees_with_the_tables() {
         .sum();
     assert_eq!(attribution, cycles);
 
-    // report.html: the summary the terminal prints, one table row per kernel the terminal
-    // lists, the three pictures inline, nothing fetched.
+    // report.html: the summary the terminal prints, a headline with a row per SLR, one
+    // table row per kernel the terminal lists, the three pictures inline, nothing fetched.
     let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
     assert!(html.contains(&format!("{ms:.3}")));
+    let (headline, html) = html.split_once("<table id=\"table\">").unwrap();
+    assert_eq!(headline.matches("<tr><td>SLR").count(), 3);
     let mut kernels = csv::Reader::from_path(out.path().join("kernels.csv")).unwrap();
     let mut distinct: Vec<(String, String)> = Vec::new();
     for record in kernels.records().map(Result::unwrap) {
@@ -1183,7 +1185,8 @@ fn summary_json_agrees_with_the_tables() {
         }
     }
     assert_eq!(html.matches("<tr>").count(), 1 + distinct.len());
-    assert_eq!(html.matches("<svg ").count(), 3);
+    assert_eq!(headline.matches("<svg ").count(), 3);
+    assert!(!headline.contains("src=") && !headline.contains("href="));
     assert!(!html.contains("src=") && !html.contains("href="));
 
     // engines.csv: each array and vector unit, busy no longer than the run.

@@ -322,10 +322,8 @@ fn add_pictures_and_report(output: &mut SimulateOutput, platform: &Platform, des
         analysis,
         sim,
     } = output;
-    files.push((
-        "summary.json",
-        report::summary_json(analysis, sim, design, platform),
-    ));
+    let summary = report::summary_value(analysis, sim, design, platform);
+    files.push(("summary.json", report::summary_json(&summary)));
     let crosscheck = report::crosscheck::crosscheck_svg(
         &format!(
             "Roofline vs simulation: {} at {}",
@@ -363,9 +361,10 @@ fn add_pictures_and_report(output: &mut SimulateOutput, platform: &Platform, des
         })
         .collect();
     let rows = report::sim::kernel_rows(analysis, sim, design, platform);
+    let headline = report::headline::headline_html(&summary);
     let html = report::html::report_html(
         &format!("roofsim: {} on {}", design.name(), platform.name),
-        text,
+        (Some(&headline), text),
         &pictures,
         ("Kernels", &report::sim::KERNEL_COLUMNS, &rows),
     );

@@ -304,7 +304,7 @@ fn finish(
     );
     let html = report::html::report_html(
         &format!("roofsim sweep: {}", spec.source),
-        &summary,
+        (None, &summary),
         &[("Latency against DSPs, Pareto front highlighted", &pareto)],
         (
             "Simulated points, fastest first",

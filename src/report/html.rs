@@ -5,11 +5,12 @@
 
 use super::svg::escape;
 
-/// The report of a run: its terminal summary, its pictures (heading, SVG) and its table
-/// (heading, column names, rows of cells).
+/// The report of a run: its headline when it has one (see [`super::headline`]), its
+/// pictures (heading, SVG), its table (heading, column names, rows of cells), then its
+/// terminal summary folded away; without a headline the terminal summary leads.
 pub fn report_html(
     title: &str,
-    summary: &str,
+    (headline, summary): (Option<&str>, &str),
     pictures: &[(&str, &str)],
     (heading, columns, rows): (&str, &[&str], &[Vec<String>]),
 ) -> String {
@@ -19,9 +20,14 @@ pub fn report_html(
         escape(title),
         escape(title)
     );
-    html.push_str("<h2>Summary</h2>\n<pre>");
-    html.push_str(&escape(summary));
-    html.push_str("</pre>\n");
+    let terminal = format!("<pre>{}</pre>\n", escape(summary));
+    match headline {
+        Some(headline) => html.push_str(headline),
+        None => {
+            html.push_str("<h2>Summary</h2>\n");
+            html.push_str(&terminal);
+        }
+    }
     for (heading, svg) in pictures {
         html.push_str(&format!(
             "<h2>{}</h2>\n<figure>\n{svg}</figure>\n",
@@ -45,6 +51,11 @@ pub fn report_html(
         html.push_str("</tr>\n");
     }
     html.push_str("</tbody>\n</table>\n");
+    if headline.is_some() {
+        html.push_str("<details>\n<summary>What the terminal printed</summary>\n");
+        html.push_str(&terminal);
+        html.push_str("</details>\n");
+    }
     html.push_str(&format!(
         "<script>{SORT_SCRIPT}</script>\n</body>\n</html>\n"
     ));
@@ -57,7 +68,10 @@ figure{margin:0 0 24px 0}svg{max-width:100%;height:auto}\
 table{border-collapse:collapse;font-size:13px}\
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}\
 td:first-child,th:first-child{text-align:left}\
-th{background:#eee;cursor:pointer}";
+th{background:#eee;cursor:pointer}\
+.headline .answer{font-size:22px}.headline table{margin-bottom:16px}\
+.bar{display:inline-block;width:80px;height:9px;background:#eee;border:1px solid #bbb;\
+vertical-align:middle}.bar span{display:block;height:100%;background:#1f78b4}";
 
 /// Sorts the table by the clicked column: numerically when the cells are numbers
 /// (ignoring `x` and `%`), else alphabetically; a second click reverses.
@@ -86,7 +100,7 @@ mod tests {
         ];
         let html = report_html(
             "run",
-            "a < b",
+            (None, "a < b"),
             &[("Cross-check", "<svg id=\"a\"></svg>\n")],
             ("Kernels", &["kernel", "count"], &rows),
         );
@@ -95,5 +109,28 @@ mod tests {
         assert_eq!(html.matches("<tr>").count(), 1 + rows.len());
         assert!(html.contains("text/&lt;o_proj&gt;"));
         assert!(!html.contains("http") && !html.contains("src=") && !html.contains("href="));
+    }
+
+    /// With a headline the page leads with it, and the terminal text comes last, folded.
+    #[test]
+    fn a_headline_leads_and_the_terminal_text_follows() {
+        let html = report_html(
+            "run",
+            (
+                Some("<section class=\"headline\">answer</section>\n"),
+                "a < b",
+            ),
+            &[("Cross-check", "<svg id=\"a\"></svg>\n")],
+            ("Kernels", &["kernel"], &[]),
+        );
+        let at = |text: &str| html.find(text).unwrap();
+        assert!(
+            at("answer") < at("<svg")
+                && at("<svg") < at("<table")
+                && at("<table") < at("<details>")
+        );
+        assert!(html.contains(
+            "<details>\n<summary>What the terminal printed</summary>\n<pre>a &lt; b</pre>"
+        ));
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod attribution;
 pub mod crosscheck;
+pub mod headline;
 pub mod html;
 mod pipeline;
 pub mod plot;
@@ -9,7 +10,7 @@ pub mod probe;
 pub mod resources;
 pub mod sim;
 mod summary;
-pub use summary::summary_json;
+pub use summary::{summary_json, summary_value};
 mod step;
 mod svg;
 pub mod sweep;

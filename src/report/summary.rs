@@ -23,15 +23,22 @@ fn attribution_json(totals: &SimTotals) -> serde_json::Value {
         .into()
 }
 
+/// `summary.json`'s bytes: [`summary_value`], pretty-printed.
+pub fn summary_json(summary: &serde_json::Value) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(summary).expect("a summary serialises");
+    bytes.push(b'\n');
+    bytes
+}
+
 /// `summary.json`: the design and its resources, the workload, and per encoder and in total
 /// the cycles, milliseconds, efficiency, bottleneck and cycles by cause, the observations per
-/// second: what a script needs without parsing tables.
-pub fn summary_json(
+/// second: what a script needs without parsing tables, and what the report's headline shows.
+pub fn summary_value(
     analysis: &RooflineAnalysis,
     sim: &WorkloadSim,
     design: &Design,
     platform: &Platform,
-) -> Vec<u8> {
+) -> serde_json::Value {
     let options = &analysis.workload.options;
     let images = (options.cameras * options.batch) as f64;
     let (encoders, all) = encoder_totals(&analysis.workload, sim, design, platform);
@@ -124,6 +131,10 @@ pub fn summary_json(
                 "dsp_share": share(slr.used.dsps, slr.available.dsp_slices),
                 "bram_share": share(slr.used.bram_blocks, slr.available.bram_blocks),
                 "uram_share": share(slr.used.uram_blocks, slr.available.uram_blocks),
+                "lut_share": share(
+                    slr.used.luts + slr.used.logic_luts + slr.used.memory_luts,
+                    slr.available.luts,
+                ),
                 "luts": slr.used.luts,
                 "logic_luts": slr.used.logic_luts,
                 "memory_luts": slr.used.memory_luts,
@@ -189,7 +200,5 @@ pub fn summary_json(
         summary["workload"]["decode_tokens"] = options.decode_tokens.into();
         summary["decode"] = decode.json();
     }
-    let mut bytes = serde_json::to_vec_pretty(&summary).expect("a summary serialises");
-    bytes.push(b'\n');
-    bytes
+    summary
 }

@@ -9,6 +9,7 @@ expects each to be caught.
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -103,6 +104,32 @@ def check_sorting(page, column: str, values: list) -> None:
     assert float(first_cell.text_content()) == min(values)
 
 
+def check_headline(page, summary: dict) -> None:
+    """The report leads with its answer: above the first picture, the time per observation
+    and the rate as summary.json has them, the bound, and per SLR a bar for each of DSP,
+    BRAM, URAM and LUT showing its share, inside its cell."""
+    headline = page.locator("section.headline")
+    assert headline.count() == 1
+    first_picture = page.locator("figure > svg").first.bounding_box()
+    assert headline.bounding_box()["y"] + headline.bounding_box()["height"] <= first_picture["y"]
+    total = summary["total"]
+    answer = headline.locator(".answer").text_content()
+    assert f"{total['ms']:.1f} ms per observation" in answer, answer
+    assert f"{total['observations_per_s']:.2f} observations/s" in answer, answer
+    assert f"bound by {total['bottleneck']}" in headline.text_content()
+    slrs = summary["resources"]["slrs"]
+    bars = headline.locator(".bar")
+    assert bars.count() == 4 * len(slrs)
+    keys = ["dsp_share", "bram_share", "uram_share", "lut_share"]
+    for index in range(bars.count()):
+        bar = bars.nth(index)
+        share = float(bar.get_attribute("data-share"))
+        assert abs(share - slrs[index // 4][keys[index % 4]]) < 1e-4
+        outer, inner = bar.bounding_box(), bar.locator("span").bounding_box()
+        assert inner["width"] <= outer["width"] + 0.5
+        assert abs(inner["width"] - min(share, 1.0) * (outer["width"] - 2)) <= 1.5, (share, inner, outer)
+
+
 def check_report(browser, html: Path, summary: dict, screenshot: Path = None) -> None:
     """Opens a simulation's report and asserts it renders whole and agrees with `summary`:
     five pictures (three of the simulation, the vision and text rooflines), one row per
@@ -117,6 +144,7 @@ def check_report(browser, html: Path, summary: dict, screenshot: Path = None) ->
     }
     text = page.locator("pre").first.text_content()
     assert f"{total['observations_per_s']:.1f} observations/s" in text
+    check_headline(page, summary)
 
     check_sorting(page, "total us", [float(row["total us"]) for row in rows])
     assert problems == [], problems
@@ -148,8 +176,10 @@ def remove_a_row(html: str) -> str:
         lambda html: html.replace("<figure>", "<figure hidden>", 1),
         # Something fetched from outside: the report would not open offline.
         lambda html: html.replace("</body>", '<img src="https://example.com/x.png"></body>'),
+        # The headline gone: the report no longer leads with its answer.
+        lambda html: re.sub(r'<section class="headline">.*?</section>', "", html, flags=re.S),
     ],
-    ids=["script-error", "missing-row", "hidden-picture", "external-fetch"],
+    ids=["script-error", "missing-row", "hidden-picture", "external-fetch", "no-headline"],
 )
 def test_a_broken_report_fails_the_check(analysis, browser, tmp_path, breakage):
     html = (analysis / "report.html").read_text()
