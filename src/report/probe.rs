@@ -2,7 +2,7 @@
 //! and bandwidth against burst size, one curve per pattern and channel count (`probe.svg`).
 
 use super::ReportError;
-use super::svg::{Frame, escape};
+use super::svg::{Frame, escape, ticks};
 use crate::sim::probe::{Probe, ProbeMemory, ProbeResult};
 use std::fmt::Write;
 
@@ -139,20 +139,14 @@ pub fn probe_svg(rows: &[(Probe, ProbeResult)]) -> String {
             frame.bottom + 16.0
         );
     }
-    for step in 0..=4 {
-        let value = max_gb_per_s * step as f64 / 4.0;
+    for (value, text) in ticks(max_gb_per_s) {
         let _ = writeln!(
             svg,
-            r##"<line x1="{}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+            r##"<line x1="{}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{text}</text>"##,
             frame.left,
             frame.right,
             frame.left - 6.0,
             y(value) + 4.0,
-            if max_gb_per_s >= 20.0 {
-                format!("{value:.0}")
-            } else {
-                format!("{value:.1}")
-            },
             y = y(value),
         );
     }

@@ -2,7 +2,7 @@
 //! are visible. One row per engine and one for the HBM (any transfer in flight); the run is
 //! cut into equal bins, each drawn as dark as the row was busy in it.
 
-use super::svg::{Frame, escape};
+use super::svg::{Frame, escape, ticks};
 use crate::config::design::Design;
 use crate::sim::WorkloadSim;
 use std::fmt::Write;
@@ -38,6 +38,30 @@ fn busy_shares(sim: &WorkloadSim, rows: usize) -> Vec<[f64; BINS]> {
     busy
 }
 
+/// The scale of "how busy", below the plot at its right end (clear of the centred axis
+/// title): a bin's shade at 0, 25, 50, 75 and 100 % busy.
+fn busy_scale(svg: &mut String, bottom: f64) {
+    let (top, x0) = (bottom + 28.0, RIGHT - 5.0 * 30.0);
+    let _ = writeln!(
+        svg,
+        r#"<g class="busy-scale"><text x="{}" y="{}" text-anchor="end">busy</text>"#,
+        x0 - 4.0,
+        top + 9.0
+    );
+    for step in 0..=4 {
+        let x = x0 + f64::from(step) * 30.0;
+        let _ = writeln!(
+            svg,
+            r##"<rect x="{x}" y="{top}" width="28" height="10" fill="#d95f02" fill-opacity="{:.2}" stroke="#bbb"/><text x="{}" y="{}" text-anchor="middle" font-size="9">{}%</text>"##,
+            f64::from(step) / 4.0,
+            x + 14.0,
+            top + 22.0,
+            step * 25
+        );
+    }
+    svg.push_str("</g>\n");
+}
+
 /// The utilisation chart of a simulated workload on `design`.
 pub fn utilization_svg(title: &str, sim: &WorkloadSim, design: &Design) -> String {
     let mut names: Vec<String> = design.engines().iter().map(|e| e.name.clone()).collect();
@@ -53,6 +77,7 @@ pub fn utilization_svg(title: &str, sim: &WorkloadSim, design: &Design) -> Strin
         bottom,
     };
     let mut svg = frame.open(title);
+    busy_scale(&mut svg, bottom);
     let width = (RIGHT - LEFT) / BINS as f64;
     for (row, (name, bins)) in names.iter().zip(&shares).enumerate() {
         let y = TOP + ROW_PX * row as f64;
@@ -83,13 +108,12 @@ pub fn utilization_svg(title: &str, sim: &WorkloadSim, design: &Design) -> Strin
     }
     frame.border(&mut svg);
     let run_ms = sim.cycles() as f64 / design.clock_hz() * 1e3;
-    for tick in 0..=10 {
-        let x = LEFT + (RIGHT - LEFT) * f64::from(tick) / 10.0;
+    for (value, text) in ticks(run_ms) {
+        let x = LEFT + (RIGHT - LEFT) * value / run_ms.max(f64::MIN_POSITIVE);
         let _ = writeln!(
             svg,
-            r#"<text x="{x:.1}" y="{}" text-anchor="middle">{:.1}</text>"#,
+            r#"<text x="{x:.1}" y="{}" text-anchor="middle">{text}</text>"#,
             bottom + 16.0,
-            run_ms * f64::from(tick) / 10.0
         );
     }
     frame.axis_titles(

@@ -61,10 +61,24 @@ def browser():
         browser.close()
 
 
+# Per picture, the pairs of its text labels whose boxes overlap by more than a pixel each way.
+OVERLAPPING_LABELS = """svgs => svgs.flatMap(svg => {
+  const boxes = Array.from(svg.querySelectorAll('text'), t => [t.textContent, t.getBoundingClientRect()]);
+  const pairs = [];
+  boxes.forEach(([a, ra], i) => boxes.slice(i + 1).forEach(([b, rb]) => {
+    const x = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+    const y = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+    if (x > 1 && y > 1) pairs.push(a + ' / ' + b);
+  }));
+  return pairs;
+})"""
+
+
 def open_report(browser, html: Path, pictures: int):
     """Opens `html` and checks what every report needs: no console error, nothing fetched,
-    `pictures` inline SVGs each drawn with a real size and marks in it. Returns the page, the
-    list its later problems go to, and the table as dicts of cell texts."""
+    `pictures` inline SVGs each drawn with a real size and marks in it, no two labels of a
+    picture on top of each other. Returns the page, the list its later problems go to, and
+    the table as dicts of cell texts."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     problems = []
     page.on("console", lambda message: message.type == "error" and problems.append(message.text))
@@ -83,6 +97,8 @@ def open_report(browser, html: Path, pictures: int):
         box = svgs.nth(index).bounding_box()
         assert box is not None and box["width"] > 400 and box["height"] > 200, box
         assert svgs.nth(index).locator("circle, rect, path, line").count() > 3
+    overlaps = svgs.evaluate_all(OVERLAPPING_LABELS)
+    assert overlaps == [], overlaps
     header = page.locator("#table thead th").all_text_contents()
     rows = [
         dict(zip(header, cells))
@@ -102,6 +118,26 @@ def check_sorting(page, column: str, values: list) -> None:
     assert float(first_cell.text_content()) == max(values)
     header.click()
     assert float(first_cell.text_content()) == min(values)
+
+
+def test_the_spatial_and_robot_step_reports_lead_with_their_answers(roofsim, browser):
+    """The spatial design's report and the whole robot step's: every picture without
+    overlapping labels, the headline above them; the robot step's headline gives the step's
+    latency and action chunks per second as summary.json has them."""
+    spatial = roofsim("analyze", "--design", "configs/designs/u280-int8-spatial.toml")
+    page, problems, _ = open_report(browser, spatial / "report.html", pictures=5)
+    check_headline(page, json.loads((spatial / "summary.json").read_text()))
+    assert problems == [], problems
+    page.close()
+    full = roofsim("analyze", "--pipeline", "full")
+    summary = json.loads((full / "summary.json").read_text())
+    page, problems, _ = open_report(browser, full / "report.html", pictures=6)
+    step = summary["robot_step"]
+    answer = page.locator("section.headline .answer").text_content()
+    assert f"{step['latency_ms']:.1f} ms per robot step" in answer, answer
+    assert f"{step['chunks_per_s']:.2f} action chunks/s" in answer, answer
+    assert problems == [], problems
+    page.close()
 
 
 def check_headline(page, summary: dict) -> None:
@@ -178,8 +214,19 @@ def remove_a_row(html: str) -> str:
         lambda html: html.replace("</body>", '<img src="https://example.com/x.png"></body>'),
         # The headline gone: the report no longer leads with its answer.
         lambda html: re.sub(r'<section class="headline">.*?</section>', "", html, flags=re.S),
+        # Two labels of a picture drawn over each other.
+        lambda html: html.replace(
+            "</svg>", '<text x="300" y="300">over</text><text x="302" y="301">lap</text></svg>', 1
+        ),
     ],
-    ids=["script-error", "missing-row", "hidden-picture", "external-fetch", "no-headline"],
+    ids=[
+        "script-error",
+        "missing-row",
+        "hidden-picture",
+        "external-fetch",
+        "no-headline",
+        "overlapping-labels",
+    ],
 )
 def test_a_broken_report_fails_the_check(analysis, browser, tmp_path, breakage):
     html = (analysis / "report.html").read_text()

@@ -1,7 +1,7 @@
 //! The sweep's Pareto plot: latency against DSPs, the front highlighted.
 
 use super::SweepEntry;
-use crate::report::svg::Frame;
+use crate::report::svg::{Frame, tick_step};
 use std::fmt::Write as _;
 
 /// Simulated entries on the Pareto front of (DSPs, latency): no other point is at least as
@@ -24,16 +24,6 @@ pub fn pareto_front(entries: &[SweepEntry]) -> Vec<&SweepEntry> {
         }
     }
     front
-}
-
-/// A round tick spacing (1, 2 or 5 × a power of ten) giving four to ten ticks up to `max`.
-fn tick_step(max: f64) -> f64 {
-    let magnitude = 10f64.powf((max / 5.0).log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .map(|factor| factor * magnitude)
-        .find(|step| max / step <= 10.0)
-        .unwrap_or(10.0 * magnitude)
 }
 
 /// Colours of the precisions a sweep varies, in order of first appearance.
@@ -224,13 +214,5 @@ mod tests {
         ];
         let front: Vec<u64> = pareto_front(&entries).iter().map(|e| e.point).collect();
         assert_eq!(front, [0, 2, 4]);
-    }
-
-    #[test]
-    fn ticks_are_round() {
-        assert_eq!(tick_step(6451.0), 1000.0);
-        assert_eq!(tick_step(310.5), 50.0);
-        assert_eq!(tick_step(8.0), 1.0);
-        assert_eq!(tick_step(0.9), 0.1);
     }
 }
