@@ -52,9 +52,12 @@ pub(super) fn cause_swatch(
 }
 
 /// One distinct kernel: its label, predicted, pipelined (at the tiled OI) and simulated
-/// (OI, ops/s), bottleneck.
+/// (OI, ops/s), bottleneck, the compute roof of its engines, and the time all its instances
+/// took (what decides which kernels get a label).
 struct Pair {
     label: String,
+    roof: f64,
+    seconds: f64,
     predicted: (f64, f64),
     pipelined: Option<(f64, f64)>,
     simulated: (f64, f64),
@@ -78,6 +81,15 @@ pub fn crosscheck_svg(
     };
     let mut pairs: Vec<Pair> = Vec::new();
     let mut seen = Vec::new();
+    let mut seconds: Vec<((crate::workload::Encoder, &str), f64)> = Vec::new();
+    for ((kernel, _), result) in analysis.iter().zip(&sim.kernels) {
+        let key = (kernel.encoder, kernel.name);
+        let time = result.cycles as f64 / design.clock_hz();
+        match seconds.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, sum)) => *sum += time,
+            None => seconds.push((key, time)),
+        }
+    }
     for (index, ((kernel, point), result)) in analysis.iter().zip(&sim.kernels).enumerate() {
         let key = (kernel.encoder, kernel.name);
         if seen.contains(&key) {
@@ -91,6 +103,11 @@ pub fn crosscheck_svg(
         }
         pairs.push(Pair {
             label: kernel.label(),
+            roof,
+            seconds: seconds
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or(0.0, |(_, time)| *time),
             predicted: (
                 point.oi_ops_per_byte,
                 roof.min(point.oi_ops_per_byte * bandwidth),
@@ -112,6 +129,20 @@ pub fn crosscheck_svg(
         min_oi = min_oi.min(oi);
         max_oi = max_oi.max(oi);
         min_ops = min_ops.min(ops);
+    }
+    // The roofs of the engines kernels run on, below the design's GEMM roof.
+    let mut engine_roofs: Vec<(f64, Vec<&str>)> = Vec::new();
+    for pair in pairs.iter().filter(|p| p.roof < gemm_roof * 0.999) {
+        match engine_roofs
+            .iter_mut()
+            .find(|(roof, _)| (roof / pair.roof - 1.0).abs() < 1e-9)
+        {
+            Some((_, labels)) => labels.push(&pair.label),
+            None => engine_roofs.push((pair.roof, vec![&pair.label])),
+        }
+    }
+    for (roof, _) in &engine_roofs {
+        min_ops = min_ops.min(*roof);
     }
     let ridge = gemm_roof / roofs.peak.bandwidth_bytes_per_s;
     let axes = Axes {
@@ -151,8 +182,40 @@ pub fn crosscheck_svg(
         gemm_roof / 1e12
     );
 
-    // Predicted (hollow) joined to simulated (filled, coloured by bottleneck).
+    // Each engine roof: a thin line from its ridge, its value on the line at the right
+    // (when no other roof's label is there), the kernels under it on hover.
     let mut taken: Vec<Rect> = Vec::new();
+    for (roof, labels) in &engine_roofs {
+        let (x, y) = (axes.x(roof / bandwidth), axes.y(*roof));
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{:.1}" y1="{y:.1}" x2="{RIGHT}" y2="{y:.1}" stroke="#777" stroke-width="1" stroke-dasharray="2 3"><title>roof of the engines of {}: {:.3} TOPS</title></line>"##,
+            x.max(LEFT),
+            escape(&labels.join(", ")),
+            roof / 1e12
+        );
+        let text = format!("{:.2} TOPS", roof / 1e12);
+        let width = text.len() as f64 * 6.4;
+        let rect = Rect {
+            x0: RIGHT - width - 4.0,
+            y0: y - 13.0,
+            x1: RIGHT - 4.0,
+            y1: y - 1.0,
+        };
+        if !taken.iter().any(|other| other.overlaps(&rect)) {
+            let _ = writeln!(
+                svg,
+                r##"<text x="{:.1}" y="{:.1}" fill="#555">{text}</text>"##,
+                rect.x0,
+                y - 3.0
+            );
+            taken.push(rect);
+        }
+    }
+
+    // Predicted (hollow) joined to simulated (filled, coloured by bottleneck), each with its
+    // figures on hover; the kernels that took longest are labelled first.
+    pairs.sort_by(|a, b| b.seconds.total_cmp(&a.seconds).then(a.label.cmp(&b.label)));
     let marker = |x: f64, y: f64| Rect {
         x0: x - MARKER_PX - 1.0,
         y0: y - MARKER_PX - 1.0,
@@ -174,7 +237,12 @@ pub fn crosscheck_svg(
         );
         let _ = writeln!(
             svg,
-            r#"<circle cx="{sx:.1}" cy="{sy:.1}" r="{MARKER_PX}" fill="{colour}"/>"#
+            r#"<circle cx="{sx:.1}" cy="{sy:.1}" r="{MARKER_PX}" fill="{colour}"><title>{}: {:.3} ms in all, {:.3} of {:.3} TOPS, bound by {}</title></circle>"#,
+            escape(&pair.label),
+            pair.seconds * 1e3,
+            pair.simulated.1 / 1e12,
+            pair.roof / 1e12,
+            pair.bottleneck.name()
         );
         taken.push(marker(px, py));
         taken.push(marker(sx, sy));
