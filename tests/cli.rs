@@ -1174,8 +1174,12 @@ fn summary_json_agrees_with_the_tables() {
     // table row per kernel the terminal lists, the three pictures inline, nothing fetched.
     let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
     assert!(html.contains(&format!("{ms:.3}")));
-    let (headline, html) = html.split_once("<table id=\"table\">").unwrap();
+    let (headline, html) = html.split_once("<table id=\"table\"").unwrap();
     assert_eq!(headline.matches("<tr><td>SLR").count(), 3);
+    let (html, other_tables) = html.split_once("</table>").unwrap();
+    // The engines' table (the pool's three arrays and three vector units), the channels'.
+    let engines_table = other_tables.split("</table>").next().unwrap();
+    assert_eq!(engines_table.matches("<tr>").count(), 1 + 6);
     let mut kernels = csv::Reader::from_path(out.path().join("kernels.csv")).unwrap();
     let mut distinct: Vec<(String, String)> = Vec::new();
     for record in kernels.records().map(Result::unwrap) {

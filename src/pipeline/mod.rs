@@ -16,7 +16,7 @@ use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
 use crate::config::precision::{Precision, PrecisionPair};
 use crate::lower::LowerError;
-use crate::report::{self, ReportError, plot::roofline_svg};
+use crate::report::{self, ReportError, html::Table, plot::roofline_svg};
 use crate::roofline::{RooflineAnalysis, memory_summary};
 use crate::sim::{
     DEFAULT_MAX_EVENTS, SimError, TraceSink, WorkloadSim, pipeline_model, simulate_workload,
@@ -361,12 +361,21 @@ fn add_pictures_and_report(output: &mut SimulateOutput, platform: &Platform, des
         })
         .collect();
     let rows = report::sim::kernel_rows(analysis, sim, design, platform);
+    let mut tables = vec![Table::new("Kernels", &report::sim::KERNEL_COLUMNS, rows)];
+    for (file, heading) in [
+        ("engines.csv", "Engines: busy time and why each sat idle"),
+        ("channels.csv", "HBM pseudo-channels"),
+    ] {
+        if let Some((_, bytes)) = files.iter().find(|(name, _)| *name == file) {
+            tables.push(Table::from_csv(heading, bytes));
+        }
+    }
     let headline = report::headline::headline_html(&summary);
     let html = report::html::report_html(
         &format!("roofsim: {} on {}", design.name(), platform.name),
         (Some(&headline), text),
         &pictures,
-        ("Kernels", &report::sim::KERNEL_COLUMNS, &rows),
+        &tables,
     );
     files.push(("report.html", html.into_bytes()));
 }

@@ -306,11 +306,11 @@ fn finish(
         &format!("roofsim sweep: {}", spec.source),
         (None, &summary),
         &[("Latency against DSPs, Pareto front highlighted", &pareto)],
-        (
+        &[report::html::Table::new(
             "Simulated points, fastest first",
             &report::sweep::RANKED_COLUMNS,
-            &report::sweep::ranked_rows(&entries),
-        ),
+            report::sweep::ranked_rows(&entries),
+        )],
     );
     Ok((
         vec![

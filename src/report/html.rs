@@ -1,18 +1,55 @@
 //! `report.html`: one self-contained page a person opens from the file system: the run's
-//! summary (what the terminal prints), its pictures inline, and its table (a simulation's
-//! kernels, a sweep's points), sortable by any column. Inline CSS and a few lines of inline
-//! script; nothing is fetched.
+//! headline, its pictures inline, its tables (a simulation's kernels, engines and HBM
+//! channels; a sweep's points), each sortable by any column, and what the terminal printed.
+//! Inline CSS and a few lines of inline script; nothing is fetched.
 
 use super::svg::escape;
 
+/// One table of a report: its heading, column names and rows of cells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub heading: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(heading: &str, columns: &[&str], rows: Vec<Vec<String>>) -> Table {
+        Table {
+            heading: heading.to_string(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows,
+        }
+    }
+
+    /// A table of a CSV file's header and rows.
+    pub fn from_csv(heading: &str, bytes: &[u8]) -> Table {
+        let mut reader = csv::Reader::from_reader(bytes);
+        let columns = reader
+            .headers()
+            .map(|header| header.iter().map(String::from).collect())
+            .unwrap_or_default();
+        let rows = reader
+            .records()
+            .filter_map(Result::ok)
+            .map(|record| record.iter().map(String::from).collect())
+            .collect();
+        Table {
+            heading: heading.to_string(),
+            columns,
+            rows,
+        }
+    }
+}
+
 /// The report of a run: its headline when it has one (see [`super::headline`]), its
-/// pictures (heading, SVG), its table (heading, column names, rows of cells), then its
-/// terminal summary folded away; without a headline the terminal summary leads.
+/// pictures (heading, SVG), its tables (the first is the page's main one, `id="table"`),
+/// then its terminal summary folded away; without a headline the terminal summary leads.
 pub fn report_html(
     title: &str,
     (headline, summary): (Option<&str>, &str),
     pictures: &[(&str, &str)],
-    (heading, columns, rows): (&str, &[&str], &[Vec<String>]),
+    tables: &[Table],
 ) -> String {
     let mut html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -34,23 +71,32 @@ pub fn report_html(
             escape(heading)
         ));
     }
-    html.push_str(&format!(
-        "<h2>{}</h2>\n<p>Click a column to sort by it.</p>\n",
-        escape(heading)
-    ));
-    html.push_str("<table id=\"table\">\n<thead><tr>");
-    for column in columns {
-        html.push_str(&format!("<th>{}</th>", escape(column)));
-    }
-    html.push_str("</tr></thead>\n<tbody>\n");
-    for row in rows {
-        html.push_str("<tr>");
-        for cell in row {
-            html.push_str(&format!("<td>{}</td>", escape(cell)));
+    for (index, table) in tables.iter().enumerate() {
+        let id = if index == 0 {
+            "table".to_string()
+        } else {
+            format!("table-{index}")
+        };
+        html.push_str(&format!(
+            "<h2>{}</h2>\n<p>Click a column to sort by it.</p>\n",
+            escape(&table.heading)
+        ));
+        html.push_str(&format!(
+            "<table id=\"{id}\" class=\"sortable\">\n<thead><tr>"
+        ));
+        for column in &table.columns {
+            html.push_str(&format!("<th>{}</th>", escape(column)));
         }
-        html.push_str("</tr>\n");
+        html.push_str("</tr></thead>\n<tbody>\n");
+        for row in &table.rows {
+            html.push_str("<tr>");
+            for cell in row {
+                html.push_str(&format!("<td>{}</td>", escape(cell)));
+            }
+            html.push_str("</tr>\n");
+        }
+        html.push_str("</tbody>\n</table>\n");
     }
-    html.push_str("</tbody>\n</table>\n");
     if headline.is_some() {
         html.push_str("<details>\n<summary>What the terminal printed</summary>\n");
         html.push_str(&terminal);
@@ -73,18 +119,19 @@ th{background:#eee;cursor:pointer}\
 .bar{display:inline-block;width:80px;height:9px;background:#eee;border:1px solid #bbb;\
 vertical-align:middle}.bar span{display:block;height:100%;background:#1f78b4}";
 
-/// Sorts the table by the clicked column: numerically when the cells are numbers
-/// (ignoring `x` and `%`), else alphabetically; a second click reverses.
-const SORT_SCRIPT: &str = "document.querySelectorAll('#table th').forEach(function(th,col){\
+/// Sorts a table by the clicked column: numerically when the cells are numbers (ignoring
+/// `x` and `%`), else alphabetically; a second click reverses.
+const SORT_SCRIPT: &str = "document.querySelectorAll('table.sortable').forEach(function(table){\
+table.querySelectorAll('th').forEach(function(th,col){\
 th.addEventListener('click',function(){\
-var body=document.querySelector('#table tbody');\
+var body=table.querySelector('tbody');\
 var rows=Array.prototype.slice.call(body.rows);\
 var value=function(r){var t=r.cells[col].textContent.replace(/[x%]/g,'');\
 var n=parseFloat(t);return isNaN(n)?t:n;};\
 var down=th.dataset.down!=='1';th.dataset.down=down?'1':'0';\
 rows.sort(function(a,b){var x=value(a),y=value(b);var c=x<y?-1:x>y?1:0;\
 return down?-c:c;});\
-rows.forEach(function(r){body.appendChild(r);});});});";
+rows.forEach(function(r){body.appendChild(r);});});});});";
 
 #[cfg(test)]
 mod tests {
@@ -102,7 +149,7 @@ mod tests {
             "run",
             (None, "a < b"),
             &[("Cross-check", "<svg id=\"a\"></svg>\n")],
-            ("Kernels", &["kernel", "count"], &rows),
+            &[Table::new("Kernels", &["kernel", "count"], rows.clone())],
         );
         assert!(html.contains("<pre>a &lt; b</pre>"));
         assert!(html.contains("<svg id=\"a\"></svg>"));
@@ -121,7 +168,7 @@ mod tests {
                 "a < b",
             ),
             &[("Cross-check", "<svg id=\"a\"></svg>\n")],
-            ("Kernels", &["kernel"], &[]),
+            &[Table::new("Kernels", &["kernel"], Vec::new())],
         );
         let at = |text: &str| html.find(text).unwrap();
         assert!(

@@ -182,6 +182,8 @@ def check_report(browser, html: Path, summary: dict, screenshot: Path = None) ->
     assert f"{total['observations_per_s']:.1f} observations/s" in text
     check_headline(page, summary)
 
+    engines = page.locator("#table-1 tbody tr")
+    assert engines.count() == len(summary["design"]["engines"])
     check_sorting(page, "total us", [float(row["total us"]) for row in rows])
     assert problems == [], problems
     if screenshot is not None:
