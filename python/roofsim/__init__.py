@@ -8,12 +8,9 @@ writes as a list of row dicts (``tables``, numbers as ``int`` or ``float``), eve
 parsed (``summary`` is ``summary.json``) and the raw bytes of every file (``files``: the SVG
 pictures, ``report.html``, ``best.toml``).
 
-Every function also takes the workload options of :data:`WORKLOAD_OPTIONS` as keywords:
-``cameras``, ``language_tokens``, ``state_tokens``, ``text_layers``, ``vision_layers``,
-``batch``, ``fuse`` (not for a sweep), ``pipeline`` (``"encoders"`` or ``"full"``: the
-whole robot step with the action expert), ``cross_kv_once``, ``trim_last_text_layer``,
-``per_camera_vision``, ``decode`` (tokens to generate after the prefix) and ``prefill``
-(``"parallel"`` or ``"token-serial"``: the prompt one token at a time).
+Every function also takes the workload options of :class:`WorkloadOptions` as keywords,
+typed (``cameras``, ``language_tokens``, ``batch``, ``pipeline``, ``decode``, ``prefill``...;
+``help()`` of each function lists them all).
 
 A config argument (``model``, ``policy``, ``platform``, ``design``, a sweep's ``spec``) is a
 path, the name of a config that ships with roofsim (``design="u280-int4"``, ``model=
@@ -33,13 +30,29 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    TypedDict,
+    TypeVar,
+    Union,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 from ._native import ConfigError, RoofsimError, __version__
 from ._native import run as _run
 
 __all__ = [
     "WORKLOAD_OPTIONS",
+    "WorkloadOptions",
     "ConfigError",
     "Result",
     "RoofsimError",
@@ -54,24 +67,58 @@ __all__ = [
 Config = Union[str, "os.PathLike[str]"]
 #: One or several values of a list option (``precision``, ``kernels``, ``fuse``).
 Values = Union[str, Sequence[str]]
-Row = Dict[str, Union[int, float, str, None]]
+_F = TypeVar("_F", bound=Callable[..., Any])
+#: A table row: column to cell, each an ``int``, ``float``, ``str`` or ``None`` (an empty
+#: cell); typed ``Any`` so that rows sort and compare by a column without casts.
+Row = Dict[str, Any]
 
-#: The workload options every function takes as keywords, as the command line's input flags.
-WORKLOAD_OPTIONS = (
-    "cameras",
-    "language_tokens",
-    "state_tokens",
-    "text_layers",
-    "vision_layers",
-    "batch",
-    "fuse",
-    "pipeline",
-    "cross_kv_once",
-    "trim_last_text_layer",
-    "per_camera_vision",
-    "decode",
-    "prefill",
-)
+class WorkloadOptions(TypedDict, total=False):
+    """The workload options every function takes as keywords, as the command line's input
+    flags (``language_tokens=48`` is ``--language-tokens 48``); an option not given takes the
+    command line's default."""
+
+    #: Camera images per observation [the policy's, 3].
+    cameras: int
+    #: Language tokens (padded) [the policy's, 48].
+    language_tokens: int
+    #: State tokens [1].
+    state_tokens: int
+    #: Text layers to run [the policy's, 16].
+    text_layers: int
+    #: Vision layers to run, for focused runs [all of the model's].
+    vision_layers: int
+    #: Observations processed together (weights read once per batch) [1].
+    batch: int
+    #: Fused kernels: ``gemm-act``, ``qkv``, ``attention``, ``all``, ``none`` (not for a sweep).
+    fuse: Values
+    #: ``"encoders"`` (the VLM's prefix) or ``"full"`` (the whole robot step).
+    pipeline: str
+    #: Full pipeline: project the expert's cross-attention K/V once per observation.
+    cross_kv_once: bool
+    #: Full pipeline: of the last text layer compute only the K/V the expert reads.
+    trim_last_text_layer: bool
+    #: Run the vision tower and connector once per camera, as the reference code does.
+    per_camera_vision: bool
+    #: Tokens to generate after the prefix [0].
+    decode: int
+    #: ``"parallel"`` or ``"token-serial"`` (the prompt one token at a time).
+    prefill: str
+
+
+#: The names of :class:`WorkloadOptions`, in the command line's order.
+WORKLOAD_OPTIONS = tuple(WorkloadOptions.__annotations__)
+
+_WORKLOAD_HELP = """
+
+Workload options (keywords, as the command line's input flags; see
+:class:`WorkloadOptions`): """ + ", ".join(f"``{name}``" for name in WORKLOAD_OPTIONS) + "."
+
+
+def _documents_workload_options(function: _F) -> _F:
+    """Appends the workload options to a job's docstring, so ``help()`` lists them."""
+    function.__doc__ = (function.__doc__ or "") + _WORKLOAD_HELP
+    return function
+
 
 _SUFFIXES = {
     "model": ".json",
@@ -110,9 +157,11 @@ class Result:
         }
 
     @property
-    def summary(self) -> Optional[Dict[str, Any]]:
-        """``summary.json`` of a simulation: totals per encoder, engines, attribution."""
-        return self.json.get("summary")
+    def summary(self) -> Dict[str, Any]:
+        """``summary.json`` of a simulation: totals per encoder, engines, attribution (empty
+        for a job that writes none, such as ``roofline``)."""
+        summary: Dict[str, Any] = self.json.get("summary", {})
+        return summary
 
     def to_pandas(self, table: str = "kernels") -> "Any":
         """The table as a ``pandas.DataFrame`` (needs pandas installed)."""
@@ -129,6 +178,7 @@ class Result:
         return f"<roofsim.Result {tables or 'no tables'}; files {sorted(self.files)}>"
 
 
+@_documents_workload_options
 def roofline(
     model: Optional[Config] = None,
     policy: Optional[Config] = None,
@@ -136,7 +186,7 @@ def roofline(
     *,
     precision: Optional[Values] = None,
     out: Optional[Union[str, "os.PathLike[str]"]] = None,
-    **inputs: Any,
+    **inputs: Unpack[WorkloadOptions],
 ) -> Result:
     """``roofsim roofline``: every kernel under the platform's roofline at each precision.
 
@@ -150,6 +200,7 @@ def roofline(
     return _job("roofline", configs, options, inputs, out)
 
 
+@_documents_workload_options
 def simulate(
     model: Optional[Config] = None,
     policy: Optional[Config] = None,
@@ -166,7 +217,7 @@ def simulate(
     trace: bool = False,
     trace_format: Optional[str] = None,
     out: Optional[Union[str, "os.PathLike[str]"]] = None,
-    **inputs: Any,
+    **inputs: Unpack[WorkloadOptions],
 ) -> Result:
     """``roofsim simulate``: the design's cycle-level simulation of the encoders.
 
@@ -189,6 +240,7 @@ def simulate(
     return _job("simulate", configs, options, inputs, out)
 
 
+@_documents_workload_options
 def analyze(
     model: Optional[Config] = None,
     policy: Optional[Config] = None,
@@ -199,7 +251,7 @@ def analyze(
     clock_from_model: bool = False,
     max_events: Optional[int] = None,
     out: Optional[Union[str, "os.PathLike[str]"]] = None,
-    **inputs: Any,
+    **inputs: Unpack[WorkloadOptions],
 ) -> Result:
     """``roofsim analyze``: the roofline and the simulation in one result (both tables,
     ``summary`` and a ``report.html`` holding both)."""
@@ -212,6 +264,7 @@ def analyze(
     return _job("analyze", configs, options, inputs, out)
 
 
+@_documents_workload_options
 def sweep(
     spec: Config,
     model: Optional[Config] = None,
@@ -225,7 +278,7 @@ def sweep(
     verify: Optional[int] = None,
     max_events: Optional[int] = None,
     out: Optional[Union[str, "os.PathLike[str]"]] = None,
-    **inputs: Any,
+    **inputs: Unpack[WorkloadOptions],
 ) -> Result:
     """``roofsim sweep``: a design space (the sweep TOML ``spec``), every point simulated.
 
