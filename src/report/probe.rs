@@ -2,7 +2,7 @@
 //! and bandwidth against burst size, one curve per pattern and channel count (`probe.svg`).
 
 use super::ReportError;
-use super::svg::{Frame, escape, ticks};
+use super::svg::{Frame, escape};
 use crate::sim::probe::{Probe, ProbeMemory, ProbeResult};
 use std::fmt::Write;
 
@@ -94,6 +94,15 @@ const COLOURS: [&str; 6] = [
 
 /// `probe.svg`: achieved bandwidth against burst size (log scale), one curve per pattern
 /// and channel count (and memory model, when both ran), bursts joined in size order.
+/// A rate on the log axis: `0.5`, `2`, `100`.
+fn format_rate(gb_per_s: f64) -> String {
+    if gb_per_s >= 1.0 {
+        format!("{gb_per_s:.0}")
+    } else {
+        format!("{gb_per_s}")
+    }
+}
+
 pub fn probe_svg(rows: &[(Probe, ProbeResult)]) -> String {
     let frame = Frame {
         width: 720.0,
@@ -117,18 +126,29 @@ pub fn probe_svg(rows: &[(Probe, ProbeResult)]) -> String {
             None => series.push((name, vec![point])),
         }
     }
-    let max_gb_per_s = rows
-        .iter()
-        .map(|(_, r)| r.achieved_bytes_per_s / 1e9)
-        .fold(1.0, f64::max)
-        * 1.1;
+    // A log axis over whole decades: one channel's ~13 GB/s and 32 channels' ~425 GB/s
+    // both readable.
+    let rates = rows.iter().map(|(_, r)| r.achieved_bytes_per_s / 1e9);
+    let (lowest, highest) = rates
+        .filter(|gb| *gb > 0.0)
+        .fold((f64::MAX, f64::MIN), |(lo, hi), gb| {
+            (lo.min(gb), hi.max(gb))
+        });
+    let (low_decade, high_decade) = if lowest <= highest {
+        (lowest.log10().floor(), (highest * 1.1).log10().ceil())
+    } else {
+        (0.0, 1.0)
+    };
     let (min_burst, max_burst) = (32.0f64, 512.0f64);
     let x = |burst: u64| {
         frame.left
             + (frame.right - frame.left) * ((burst as f64).log2() - min_burst.log2())
                 / (max_burst.log2() - min_burst.log2())
     };
-    let y = |gb_per_s: f64| frame.bottom - (frame.bottom - frame.top) * gb_per_s / max_gb_per_s;
+    let y = |gb_per_s: f64| {
+        let share = (gb_per_s.max(1e-9).log10() - low_decade) / (high_decade - low_decade);
+        frame.bottom - (frame.bottom - frame.top) * share.clamp(0.0, 1.0)
+    };
     let mut svg = frame.open("HBM probe: bandwidth by burst size");
     frame.border(&mut svg);
     for burst in [32, 64, 128, 256, 512] {
@@ -139,18 +159,30 @@ pub fn probe_svg(rows: &[(Probe, ProbeResult)]) -> String {
             frame.bottom + 16.0
         );
     }
-    for (value, text) in ticks(max_gb_per_s) {
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{text}</text>"##,
-            frame.left,
-            frame.right,
-            frame.left - 6.0,
-            y(value) + 4.0,
-            y = y(value),
-        );
+    for decade in low_decade as i32..high_decade as i32 {
+        for step in [1.0, 2.0, 5.0] {
+            let value = step * 10f64.powi(decade);
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+                frame.left,
+                frame.right,
+                frame.left - 6.0,
+                y(value) + 4.0,
+                format_rate(value),
+                y = y(value),
+            );
+        }
     }
-    frame.axis_titles(&mut svg, "burst bytes", "achieved GB/s");
+    let top = 10f64.powi(high_decade as i32);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+        frame.left - 6.0,
+        y(top) + 4.0,
+        format_rate(top)
+    );
+    frame.axis_titles(&mut svg, "burst bytes", "achieved GB/s (log)");
     for (index, (name, points)) in series.iter_mut().enumerate() {
         points.sort_by_key(|&(burst, _)| burst);
         let colour = COLOURS[index % COLOURS.len()];
