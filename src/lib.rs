@@ -26,6 +26,46 @@
 //! for the non-GEMM kernels, and the HBM's 32 pseudo-channels behind the AXI switch. Each model
 //! documents its timing assumptions: [`sim::array`] for the arrays, [`sim::vector`] for the vector units,
 //! [`sim::hbm`] for the channels, [`sim`] for the engine and the attribution.
+//!
+//! From a program, the same steps the `simulate` command takes: a design validated against
+//! a platform, a workload built from a model and a policy, its roofline, and its simulation,
+//! whose every cycle has a cause:
+//!
+//! ```
+//! use roofsim::config::Source;
+//! use roofsim::config::design::{DEFAULT_DESIGN, load_design};
+//! use roofsim::config::model::{default_model, default_policy};
+//! use roofsim::config::platform::default_platform;
+//! use roofsim::roofline::RooflineAnalysis;
+//! use roofsim::sim::{Bottleneck, encoder_totals, simulate_workload};
+//! use roofsim::workload::WorkloadChoices;
+//!
+//! let platform = default_platform();
+//! let design = load_design(&Source::built_in("u280-int8.toml", DEFAULT_DESIGN), &platform)?;
+//! // smolVLA's encoders cut to one vision and one text layer, one camera.
+//! let choices = WorkloadChoices {
+//!     cameras: Some(1),
+//!     vision_layers: Some(1),
+//!     text_layers: Some(1),
+//!     batch: 1,
+//!     fusion: design.fusion(),
+//!     ..WorkloadChoices::default()
+//! };
+//! let workload = choices.build(&default_model(), Some(&default_policy()), design.precision())?;
+//! let analysis = RooflineAnalysis::new(workload, &platform);
+//! let sim = simulate_workload(&analysis.workload, &design, &platform, u64::MAX, None, &|| {})?;
+//! let (_, total) = encoder_totals(&analysis.workload, &sim, &design, &platform);
+//! assert_eq!(total.cycles, sim.cycles());
+//! assert_eq!(total.attribution.iter().sum::<u64>(), total.cycles);
+//! assert!(total.efficiency(&design) <= 1.0, "never above the roofline");
+//! println!(
+//!     "{:.3} ms, {:.0} % of the roofline, bound by {}",
+//!     total.seconds(&design) * 1e3,
+//!     total.efficiency(&design) * 100.0,
+//!     Bottleneck::dominant(&total.attribution).name()
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod cancel;
 pub mod cli;
