@@ -3,7 +3,7 @@
 //! more: every layer's outputs, double buffers), so a workload above the capacity cannot run
 //! on any design, and one below it may still be tight.
 
-use super::{Encoder, Kernel, Operand, Workload};
+use super::{Encoder, Kernel, Operand, Prefill, Workload};
 use std::collections::BTreeMap;
 
 /// Bytes a workload must keep in HBM at once, by kind.
@@ -42,10 +42,12 @@ impl Workload {
     }
 
     /// Per text layer, the largest keys and values one of its attention kernels reads (the
-    /// prefix's in the prefill, grown by each generated token), summed over layers; 0 when
-    /// no kernel reads the cache after the prefill.
+    /// prefix's in the prefill, grown by each token taken one at a time), summed over
+    /// layers; 0 when no kernel reads the cache after the kernel that wrote it (a parallel
+    /// prefill alone).
     fn kv_cache_bytes(&self) -> u64 {
         let read_later = self.options.decode_tokens > 0
+            || self.options.prefill == Prefill::TokenSerial
             || self.encoder_kernels(Encoder::Expert).next().is_some();
         if !read_later {
             return 0;
@@ -87,13 +89,17 @@ mod tests {
     use crate::config::Source;
     use crate::config::model::load_model;
     use crate::config::precision::PrecisionPair;
-    use crate::workload::{Fusion, WorkloadChoices};
+    use crate::workload::{Fusion, Prefill, WorkloadChoices};
 
     const LLAMA_2_7B: &str = include_str!("../../configs/models/llama-2-7b.config.json");
 
     /// Llama-2-7B, 4-bit weights and 8-bit activations, a `prefix`-token prompt and
     /// `tokens` generated.
     fn llama(prefix: u64, tokens: u64) -> super::HbmFootprint {
+        llama_with(prefix, tokens, Prefill::Parallel)
+    }
+
+    fn llama_with(prefix: u64, tokens: u64, prefill: Prefill) -> super::HbmFootprint {
         let model = load_model(&Source::built_in("llama", LLAMA_2_7B)).unwrap();
         let choices = WorkloadChoices {
             language_tokens: Some(prefix),
@@ -101,6 +107,7 @@ mod tests {
             batch: 1,
             fusion: Fusion::default(),
             decode_tokens: tokens,
+            prefill,
             ..WorkloadChoices::default()
         };
         let precision: PrecisionPair = "int4/int8".parse().unwrap();
@@ -112,7 +119,8 @@ mod tests {
 
     /// The cache by hand: 32 layers × (K and V) × 4,096 features × every token's row at
     /// INT8 (the last generated token's attention reads the prefix, the tokens before it and
-    /// its own row). Without generated tokens nothing reads the cache after the prefill.
+    /// its own row). Without generated tokens nothing reads the cache after the prefill,
+    /// unless the prefill itself takes the prompt a token at a time.
     /// The largest kernel's activations are the prompt's SiLU × up (gate and up in, their
     /// product out, 11,008 wide). Catches a cache counted per token instead of at its
     /// longest, or summed over every step, and activations summed over kernels.
@@ -121,6 +129,9 @@ mod tests {
         let decoded = llama(100, 28);
         assert_eq!(decoded.kv_cache_bytes, 32 * 2 * 4096 * 128);
         assert_eq!(llama(100, 0).kv_cache_bytes, 0);
+        // A prompt taken a token at a time holds its cache across the tokens.
+        let serial = llama_with(100, 0, Prefill::TokenSerial);
+        assert_eq!(serial.kv_cache_bytes, 32 * 2 * 4096 * 100);
         assert_eq!(decoded.activation_bytes, 3 * 100 * 11008);
         assert_eq!(
             decoded.total_bytes(),
