@@ -13,7 +13,7 @@ use roofsim::config::platform::{DEFAULT_PLATFORM, load_platform};
 use roofsim::config::{ConfigError, Source};
 use roofsim::pipeline::{Error, design_workload, roofline, simulate};
 use roofsim::sweep::{KernelCache, Outcome, SweepInputs, evaluate, load_sweep};
-use roofsim::workload::{Pipeline, WorkloadChoices};
+use roofsim::workload::{Pipeline, Prefill, WorkloadChoices};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -23,16 +23,22 @@ const MLP_STREAM: &str = include_str!("../configs/designs/u280-int8-mlp-stream.t
 const GPT2: &str = include_str!("../configs/models/gpt2-medium.config.json");
 const BERT: &str = include_str!("../configs/models/bert-base-uncased.config.json");
 const BERT_SPATIAL: &str = include_str!("../configs/designs/u280-w4a8-bert-spatial.toml");
+/// The default design as an instruction-driven overlay, every `[control]` cost set.
+const CONTROLLED: &str = concat!(
+    include_str!("../configs/designs/u280-int8.toml"),
+    "\n[control]\noperation_issue_cycles = 10\noperation_sync_cycles = 10\n",
+    "layer_sync_cycles = 100\ndma_setup_cycles = 32\n"
+);
 
 /// Events one fuzz case may simulate: enough for the default model, small enough that a case
 /// takes well under a second.
 const MAX_EVENTS: u64 = 200_000;
 
 /// The config kinds, each with its shipped text and the name errors must carry.
-/// (The dataflow designs stand in for the design when they are the one mutated; GPT-2 and
-/// BERT stand in for the model, run bare, GPT-2 decoding; the BERT design with its LUT
-/// multipliers runs on BERT.)
-const KINDS: [(&str, &str); 10] = [
+/// (The dataflow designs and the overlay stand in for the design when they are the one
+/// mutated; GPT-2 and BERT stand in for the model, run bare, GPT-2 taking its prompt a token
+/// at a time and decoding; the BERT design with its LUT multipliers runs on BERT.)
+const KINDS: [(&str, &str); 11] = [
     ("model.json", DEFAULT_MODEL),
     ("policy.json", DEFAULT_POLICY),
     ("platform.toml", DEFAULT_PLATFORM),
@@ -40,6 +46,7 @@ const KINDS: [(&str, &str); 10] = [
     ("sweep.toml", SWEEP),
     ("spatial.toml", SPATIAL),
     ("mlp-stream.toml", MLP_STREAM),
+    ("controlled.toml", CONTROLLED),
     ("gpt2.json", GPT2),
     ("bert.json", BERT),
     ("bert-spatial.toml", BERT_SPATIAL),
@@ -242,19 +249,24 @@ fn run_case(kind: usize, mutated: &str) -> Result<(), Error> {
         }
     };
     let platform = load_platform(&source(2))?;
-    if kind >= 7 {
-        // A bare text model: a short prompt, GPT-2 then generating two tokens; the BERT
-        // design on BERT.
-        let model = load_model(&source(if kind == 9 { 8 } else { kind }))?;
+    if kind >= 8 {
+        // A bare text model: a short prompt, GPT-2 taking it a token at a time, then
+        // generating two tokens; the BERT design on BERT.
+        let model = load_model(&source(if kind == 10 { 9 } else { kind }))?;
         let choices = WorkloadChoices {
             batch: 1,
             language_tokens: Some(16),
             state_tokens: Some(0),
             text_layers: Some(2),
-            decode_tokens: if kind == 7 { 2 } else { 0 },
+            decode_tokens: if kind == 8 { 2 } else { 0 },
+            prefill: if kind == 8 {
+                Prefill::TokenSerial
+            } else {
+                Prefill::Parallel
+            },
             ..WorkloadChoices::default()
         };
-        let design = load_design(&source(if kind == 9 { 9 } else { 3 }), &platform)?;
+        let design = load_design(&source(if kind == 10 { 10 } else { 3 }), &platform)?;
         roofline(&model, None, &platform, &choices, &[design.precision()])?;
         let analysis = design_workload(&model, None, &platform, &design, &choices)?;
         simulate(analysis, &platform, &design, MAX_EVENTS, None, &|| {})?;
@@ -290,7 +302,7 @@ fn run_case(kind: usize, mutated: &str) -> Result<(), Error> {
         }
         return Ok(());
     }
-    let design_kind = if (5..7).contains(&kind) { kind } else { 3 };
+    let design_kind = if (5..8).contains(&kind) { kind } else { 3 };
     let mut design_source = source(design_kind);
     if KINDS[kind].0 == "platform.toml" {
         // A mutated platform (its switch geometry) meets ports that cross the switch.
