@@ -58,6 +58,8 @@ __all__ = [
     "RoofsimError",
     "__version__",
     "analyze",
+    "merge",
+    "probe",
     "roofline",
     "simulate",
     "sweep",
@@ -298,12 +300,62 @@ def sweep(
     return _job("sweep", configs, options, inputs, out)
 
 
+def probe(
+    target: str = "hbm",
+    design: Optional[Config] = None,
+    platform: Optional[Config] = None,
+    *,
+    memory: Optional[str] = None,
+    pattern: Optional[str] = None,
+    burst_bytes: Optional[int] = None,
+    stride_bytes: Optional[int] = None,
+    working_set_bytes: Optional[int] = None,
+    channels: Optional[int] = None,
+    outstanding: Optional[int] = None,
+    write_share: Optional[float] = None,
+    switch_distance: Optional[int] = None,
+    hls: bool = False,
+    idle_latency: bool = False,
+    out: Optional[Union[str, "os.PathLike[str]"]] = None,
+) -> Result:
+    """``roofsim probe hbm``: an HBM model benchmarked like Shuhai, bandwidth and latency per
+    access pattern (``memory="fast"`` or ``"dram"``; the design's by default).
+
+    ``tables["probe"]`` has a row per probe; ``files`` holds ``probe.svg``.
+    """
+    configs = {"design": design, "platform": platform}
+    options = dict(
+        memory=memory,
+        pattern=pattern,
+        burst_bytes=burst_bytes,
+        stride_bytes=stride_bytes,
+        working_set_bytes=working_set_bytes,
+        channels=channels,
+        outstanding=outstanding,
+        write_share=write_share,
+        switch_distance=switch_distance,
+        hls=hls,
+        idle_latency=idle_latency,
+    )
+    return _job(f"probe {target}", configs, options, {}, out)
+
+
+def merge(
+    shards: Sequence[Union[str, "os.PathLike[str]"]],
+    out: Optional[Union[str, "os.PathLike[str]"]] = None,
+) -> Result:
+    """``roofsim merge``: the ``sweep.csv`` files of a sweep's shards merged into one result
+    (``sweep.csv``, ``pareto.svg``, ``best.toml``), as one run would have written it."""
+    return _job("merge", {}, {}, {}, out, operands=[os.fspath(shard) for shard in shards])
+
+
 def _job(
     command: str,
     configs: Mapping[str, Optional[Config]],
     options: Mapping[str, Any],
     inputs: Mapping[str, Any],
     out: Optional[Union[str, "os.PathLike[str]"]],
+    operands: Sequence[str] = (),
 ) -> Result:
     unknown = sorted(set(inputs) - set(WORKLOAD_OPTIONS))
     if unknown:
@@ -312,7 +364,7 @@ def _job(
             f"are {list(WORKLOAD_OPTIONS)}"
         )
     with tempfile.TemporaryDirectory(prefix="roofsim-") as scratch:
-        args = [command]
+        args = command.split()
         texts: Dict[str, str] = {}
         for name, value in configs.items():
             if value is None:
@@ -323,7 +375,7 @@ def _job(
             args += [f"--{name}", path]
         args += _flags({**inputs, **options})
         folder = Path(out) if out is not None else Path(scratch) / "out"
-        args += ["--out", str(folder)]
+        args += ["--out", str(folder), *operands]
         try:
             text, written = _run(args)
         except RoofsimError as error:

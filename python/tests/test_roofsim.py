@@ -88,6 +88,38 @@ def test_sweep_rows_equal_the_command_lines(cli, tmp_path):
     assert best[1] == expected[1]
 
 
+def test_probe_equals_the_command_line(cli):
+    result = roofsim.probe(memory="dram", pattern="sequential", burst_bytes=64, channels=1)
+    _, out = cli(
+        "probe", "hbm", "--memory", "dram", "--pattern", "sequential", "--burst-bytes", "64",
+        "--channels", "1",
+    )
+    assert result.files["probe.csv"] == (out / "probe.csv").read_bytes()
+    assert [row["burst_bytes"] for row in result.tables["probe"]] == [64]
+
+
+def test_merged_shards_equal_one_sweep(tmp_path):
+    spec = (
+        'encoders = ["vision"]\n'
+        'kernels = ["vision/fc2"]\n'
+        "[axes]\n"
+        "array_count = [2, 3]\n"
+        'array_shape = ["32x32", "64x64"]\n'
+    )
+    # One spec file for all: the picture's title names it.
+    spec_path = tmp_path / "spec.toml"
+    spec_path.write_text(spec)
+    whole = roofsim.sweep(spec_path, cameras=1, vision_layers=1, jobs=1)
+    for shard in range(2):
+        roofsim.sweep(
+            spec_path, cameras=1, vision_layers=1, jobs=1, shard=f"{shard}/2",
+            out=tmp_path / f"shard-{shard}",
+        )
+    merged = roofsim.merge([tmp_path / f"shard-{shard}" / "sweep.csv" for shard in range(2)])
+    assert merged.files["sweep.csv"] == whole.files["sweep.csv"]
+    assert merged.files["pareto.svg"] == whole.files["pareto.svg"]
+
+
 def test_out_keeps_the_files(tmp_path):
     result = roofsim.analyze(**FOCUSED, out=tmp_path / "analysis")
     assert result.out == tmp_path / "analysis"

@@ -300,7 +300,7 @@ pub struct InputArgs {
     #[arg(long)]
     pub per_camera_vision: bool,
     /// Generate N tokens after the prefix, one at a time against the key/value cache
-    /// (Llama-style and Qwen2 text layers); reports time to first token and tokens/s
+    /// (Llama-style, Qwen2 and GPT-2 text layers); reports time to first token and tokens/s
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub decode: u64,
     /// How the text layers take the prompt: `parallel` (every token's row at once) or
