@@ -75,7 +75,6 @@ fn two_vision_layers(design: &Design) -> Workload {
     let choices = WorkloadChoices {
         batch: 1,
         vision_layers: Some(2),
-        kernels: Vec::new(),
         fusion: design.fusion(),
         ..WorkloadChoices::default()
     };

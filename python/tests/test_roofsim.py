@@ -67,17 +67,20 @@ def test_shipped_configs_by_name_from_any_folder(tmp_path, monkeypatch):
         roofsim.simulate(design="u280-int5", **FOCUSED)
 
 
+#: A sweep of four points over one vision kernel, small enough for every test.
+SMALL_SWEEP = (
+    'encoders = ["vision"]\n'
+    'kernels = ["vision/fc2"]\n'
+    "[axes]\n"
+    "array_count = [2, 3]\n"
+    'array_shape = ["32x32", "64x64"]\n'
+)
+
+
 def test_sweep_rows_equal_the_command_lines(cli, tmp_path):
-    spec = (
-        'encoders = ["vision"]\n'
-        'kernels = ["vision/fc2"]\n'
-        "[axes]\n"
-        "array_count = [2, 3]\n"
-        'array_shape = ["32x32", "64x64"]\n'
-    )
     spec_path = tmp_path / "spec.toml"
-    spec_path.write_text(spec)
-    result = roofsim.sweep(spec, cameras=1, vision_layers=1, jobs=1)
+    spec_path.write_text(SMALL_SWEEP)
+    result = roofsim.sweep(SMALL_SWEEP, cameras=1, vision_layers=1, jobs=1)
     _, out = cli("sweep", "--sweep", str(spec_path), "--cameras", "1", "--vision-layers", "1")
     assert result.files["sweep.csv"] == (out / "sweep.csv").read_bytes()
     assert len(result.tables["sweep"]) == 4
@@ -99,16 +102,9 @@ def test_probe_equals_the_command_line(cli):
 
 
 def test_merged_shards_equal_one_sweep(tmp_path):
-    spec = (
-        'encoders = ["vision"]\n'
-        'kernels = ["vision/fc2"]\n'
-        "[axes]\n"
-        "array_count = [2, 3]\n"
-        'array_shape = ["32x32", "64x64"]\n'
-    )
     # One spec file for all: the picture's title names it.
     spec_path = tmp_path / "spec.toml"
-    spec_path.write_text(spec)
+    spec_path.write_text(SMALL_SWEEP)
     whole = roofsim.sweep(spec_path, cameras=1, vision_layers=1, jobs=1)
     for shard in range(2):
         roofsim.sweep(

@@ -392,6 +392,27 @@ mod tests {
         assert_eq!(hollow - 1, 28, "{svg}");
         assert_eq!(filled - 1, 28);
         let roof = 2.0 * design.macs_per_cycle() as f64 * design.clock_hz();
+        // A dotted line for each distinct roof of the engines kernels run on below the GEMM
+        // roof (the vector units' at each op's flops per element), at its value: catches a
+        // roof dropped, drawn twice or at the design's peak.
+        let mut roofs: Vec<String> = output
+            .analysis
+            .iter()
+            .filter(|(_, point)| point.ops > 0.0)
+            .map(|(kernel, _)| kernel_roof(kernel, &design).1)
+            .filter(|&engines| engines < roof * 0.999)
+            .map(|engines| format!(": {:.3} TOPS</title>", engines / 1e12))
+            .collect();
+        roofs.sort();
+        roofs.dedup();
+        assert_eq!(
+            svg.matches("<title>roof of the engines of").count(),
+            roofs.len()
+        );
+        assert!(roofs.len() >= 4, "{roofs:?}");
+        for value in &roofs {
+            assert_eq!(svg.matches(value.as_str()).count(), 1, "{value}");
+        }
         for ((kernel, _), result) in output.analysis.iter().zip(&output.sim.kernels) {
             let check = cross_check(kernel, result, &design, &platform);
             assert!(

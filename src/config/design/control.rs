@@ -46,11 +46,6 @@ impl Control {
     pub fn is_free(&self) -> bool {
         *self == Control::default()
     }
-
-    /// Cycles the controller adds around one operation.
-    pub fn per_operation_cycles(&self) -> u64 {
-        self.operation_issue_cycles + self.operation_sync_cycles
-    }
 }
 
 /// Checks each cost's range, and that an overlay runs its operations one at a time
