@@ -79,20 +79,16 @@ impl<'a> TensorLayout<'a> {
         }
     }
 
-    /// The byte ranges holding rows `r0..r1`, columns `c0..c1`, in order, into `ranges`.
-    fn ranges(&self, (r0, r1): (u64, u64), (c0, c1): (u64, u64), ranges: &mut Vec<(u64, u64)>) {
-        ranges.clear();
-        let bytes = |from: u64, to: u64| {
-            let start = from * self.bits / 8;
-            (start, (to * self.bits).div_ceil(8).max(start + 1))
-        };
+    /// The byte ranges holding rows `r0..r1`, columns `c0..c1`, in order, into `runs`.
+    fn ranges(&self, (r0, r1): (u64, u64), (c0, c1): (u64, u64), runs: &mut Vec<Run>) {
+        runs.clear();
         let Some((tile_rows, tile_cols)) = self.tile else {
             let row = |r: u64| self.base_elements + r * self.row_elements;
             if c0 == 0 && c1 == self.row_elements {
-                let start = row(r0) * self.bits / 8;
-                ranges.push((start, (row(r1) * self.bits / 8).max(start + 1)));
+                let (start, end) = self.bytes(row(r0), row(r1));
+                runs.push(Run::one(start, end));
             } else {
-                ranges.extend((r0..r1).map(|r| bytes(row(r) + c0, row(r) + c1)));
+                self.rows(row(r0) + c0, c1 - c0, self.row_elements, r1 - r0, runs);
             }
             return;
         };
@@ -106,17 +102,70 @@ impl<'a> TensorLayout<'a> {
                 let at =
                     |r: u64, c: u64| block + (r - ti * tile_rows) * tile_cols + c - tj * tile_cols;
                 if cols == (tj * tile_cols, (tj + 1) * tile_cols) {
-                    ranges.push(bytes(
-                        at(rows.0, cols.0),
-                        at(rows.1 - 1, cols.0) + tile_cols,
-                    ));
+                    let (start, end) =
+                        self.bytes(at(rows.0, cols.0), at(rows.1 - 1, cols.0) + tile_cols);
+                    runs.push(Run::one(start, end));
                 } else {
-                    ranges.extend(
-                        (rows.0..rows.1).map(|r| bytes(at(r, cols.0), at(r, cols.1 - 1) + 1)),
-                    );
+                    let (width, count) = (cols.1 - cols.0, rows.1 - rows.0);
+                    self.rows(at(rows.0, cols.0), width, tile_cols, count, runs);
                 }
             }
         }
+    }
+
+    /// The bytes holding elements `from..to` (at least one byte).
+    fn bytes(&self, from: u64, to: u64) -> (u64, u64) {
+        let start = from * self.bits / 8;
+        (start, (to * self.bits).div_ceil(8).max(start + 1))
+    }
+
+    /// `count` ranges of `width` elements from element `first`, each `pitch` elements after
+    /// the one before: one run when the pitch is a whole number of bytes (every range then
+    /// the first shifted), else a run per range.
+    fn rows(&self, first: u64, width: u64, pitch: u64, count: u64, runs: &mut Vec<Run>) {
+        if (pitch * self.bits).is_multiple_of(8) {
+            let (start, end) = self.bytes(first, first + width);
+            runs.push(Run {
+                start,
+                end,
+                pitch_bytes: pitch * self.bits / 8,
+                count,
+            });
+        } else {
+            runs.extend((0..count).map(|i| {
+                let (start, end) = self.bytes(first + i * pitch, first + i * pitch + width);
+                Run::one(start, end)
+            }));
+        }
+    }
+}
+
+/// `count` byte ranges of equal length, the first `start..end`, each `pitch_bytes` after the
+/// one before: a row-major tile's rows, described without listing them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    start: u64,
+    end: u64,
+    pitch_bytes: u64,
+    count: u64,
+}
+
+impl Run {
+    fn one(start: u64, end: u64) -> Self {
+        Run {
+            start,
+            end,
+            pitch_bytes: 0,
+            count: 1,
+        }
+    }
+
+    /// Its ranges in order.
+    fn ranges(self) -> impl Iterator<Item = (u64, u64)> {
+        (0..self.count).map(move |i| {
+            let shift = i * self.pitch_bytes;
+            (self.start + shift, self.end + shift)
+        })
     }
 }
 
@@ -131,7 +180,7 @@ pub(crate) struct ChannelRequests {
     starts: Vec<[u64; 2]>,
     last_segment: Vec<u64>,
     /// The tile's contiguous byte ranges.
-    ranges: Vec<(u64, u64)>,
+    runs: Vec<Run>,
 }
 
 impl ChannelRequests {
@@ -159,51 +208,25 @@ impl ChannelRequests {
         self.starts.resize(tracked, [0; 2]);
         self.last_segment.clear();
         self.last_segment.resize(tracked, u64::MAX);
-        // Bytes and bursts on each channel of a contiguous range: the partial stripes at its
-        // ends one by one, the whole stripes between them in closed form (so a transfer costs
-        // O(channels), whatever its length).
-        let burst_per_stripe = stripe.div_ceil(burst);
-        let mut segment = |start: u64, end: u64| {
-            let mut piece = |from: u64, to: u64| {
-                let index = ((from / stripe) % set) as usize;
-                self.bytes[index] += to - from;
-                self.bursts[index] += (to - from).div_ceil(burst);
-            };
-            let first_stripe = start / stripe;
-            let last_stripe = (end - 1) / stripe;
-            if first_stripe == last_stripe {
-                piece(start, end);
-                return;
-            }
-            piece(start, (first_stripe + 1) * stripe);
-            piece(last_stripe * stripe, end);
-            // Whole stripes first_stripe + 1 .. last_stripe: stripe i lies on channel i % set.
-            let below = |n: u64, channel: u64| n / set + u64::from(channel < n % set);
-            for channel in 0..set {
-                let whole = below(last_stripe, channel) - below(first_stripe + 1, channel);
-                self.bytes[channel as usize] += whole * stripe;
-                self.bursts[channel as usize] += whole * burst_per_stripe;
-            }
-        };
         // The tile's contiguous ranges: the whole tile when it spans whole rows (or whole
-        // storage blocks), else each row.
-        let mut ranges = std::mem::take(&mut self.ranges);
-        layout.ranges((r0, r1), (c0, c1), &mut ranges);
-        for &(start, end) in &ranges {
-            segment(start, end);
+        // storage blocks), else each row, as runs of equal ranges.
+        let mut runs = std::mem::take(&mut self.runs);
+        layout.ranges((r0, r1), (c0, c1), &mut runs);
+        for &run in &runs {
+            self.add_run(run, stripe, burst, set);
         }
         if addresses {
-            for (index, &range) in ranges.iter().enumerate() {
+            let ranges = runs.iter().flat_map(|run| run.ranges());
+            for (index, range) in ranges.enumerate() {
                 self.note_addresses(index as u64, range, stripe, set);
             }
         }
-        self.ranges = ranges;
-        layout
-            .channels
-            .iter()
-            .enumerate()
-            .filter(|(index, _)| self.bytes[*index] > 0)
-            .map(|(index, &channel)| {
+        self.runs = runs;
+        // Sized exactly: a transfer's requests are kept for the whole run.
+        let mut requests = Vec::with_capacity(self.bytes.iter().filter(|&&b| b > 0).count());
+        let used = layout.channels.iter().enumerate();
+        requests.extend(used.filter(|(index, _)| self.bytes[*index] > 0).map(
+            |(index, &channel)| {
                 let [first, second] = self.starts.get(index).copied().unwrap_or_default();
                 let pieces = self.pieces.get(index).copied().unwrap_or_default();
                 // Narrowed as the struct says: a channel index, row counts, and addresses
@@ -220,8 +243,58 @@ impl ChannelRequests {
                         0
                     },
                 }
-            })
-            .collect()
+            },
+        ));
+        requests
+    }
+
+    /// Adds each range of `run` to the bytes and bursts of the channels it lies on. A range
+    /// is its partial stripes at either end and the whole stripes between, walked channel
+    /// by channel when fewer than the set has channels, else in closed form; the next
+    /// range's stripe offset and channel follow from the pitch without a division, so a
+    /// tile's rows cost a few additions each and a long range O(channels).
+    fn add_run(&mut self, run: Run, stripe: u64, burst: u64, set: u64) {
+        let set = set as usize;
+        let length = run.end - run.start;
+        let length_bursts = length.div_ceil(burst);
+        let stripe_bursts = stripe.div_ceil(burst);
+        let (pitch_stripes, pitch_offset) = (run.pitch_bytes / stripe, run.pitch_bytes % stripe);
+        let pitch_channels = (pitch_stripes % set as u64) as usize;
+        let mut offset = run.start % stripe;
+        let mut channel = ((run.start / stripe) % set as u64) as usize;
+        for _ in 0..run.count {
+            if offset + length <= stripe {
+                self.bytes[channel] += length;
+                self.bursts[channel] += length_bursts;
+            } else {
+                let head = stripe - offset;
+                self.bytes[channel] += head;
+                self.bursts[channel] += head.div_ceil(burst);
+                let (whole, tail) = ((length - head) / stripe, (length - head) % stripe);
+                let (rounds, extra) = (whole / set as u64, (whole % set as u64) as usize);
+                let mut next = channel;
+                for step in 0..set.min(whole as usize) {
+                    next = if next + 1 == set { 0 } else { next + 1 };
+                    let stripes = rounds + u64::from(step < extra);
+                    self.bytes[next] += stripes * stripe;
+                    self.bursts[next] += stripes * stripe_bursts;
+                }
+                if tail > 0 {
+                    let last = (channel + 1 + (whole % set as u64) as usize) % set;
+                    self.bytes[last] += tail;
+                    self.bursts[last] += tail.div_ceil(burst);
+                }
+            }
+            offset += pitch_offset;
+            let carry = usize::from(offset >= stripe);
+            if offset >= stripe {
+                offset -= stripe;
+            }
+            channel += pitch_channels + carry;
+            if channel >= set {
+                channel -= set;
+            }
+        }
     }
 
     /// Records, for the bank-level model, where segment `segment_index` (a tile row, or the
@@ -311,10 +384,45 @@ mod tests {
             for c in (0..n).step_by(101) {
                 tiled.ranges((r, r + 1), (c, c + 1), &mut ranges);
                 assert_eq!(ranges.len(), 1);
-                assert!(seen.insert(ranges[0].0), "({r}, {c}) shares a byte");
-                assert!(ranges[0].1 <= k * n);
+                assert!(seen.insert(ranges[0].start), "({r}, {c}) shares a byte");
+                assert!(ranges[0].end <= k * n);
             }
         }
+    }
+
+    /// The default design with HBM stripes of `stripe` bytes, bursts of `burst` and
+    /// activations on channels 0..set.
+    fn striped(stripe: u64, burst: u64, set: u64) -> Design {
+        let platform = default_platform();
+        load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform)
+            .unwrap()
+            .modified(&platform, "test", |raw| {
+                raw.hbm.stripe_bytes = stripe;
+                raw.hbm.burst_bytes = burst;
+                raw.hbm.activation_channels = [0, set - 1];
+            })
+            .unwrap()
+    }
+
+    /// Bytes and bursts per channel of byte ranges, walked stripe by stripe: the reference.
+    fn walk(
+        ranges: impl IntoIterator<Item = (u64, u64)>,
+        stripe: u64,
+        burst: u64,
+        set: u64,
+    ) -> (Vec<u64>, Vec<u64>) {
+        let (mut bytes, mut bursts) = (vec![0u64; set as usize], vec![0u64; set as usize]);
+        for (start, end) in ranges {
+            let mut address = start;
+            while address < end {
+                let piece_end = ((address / stripe + 1) * stripe).min(end);
+                let index = ((address / stripe) % set) as usize;
+                bytes[index] += piece_end - address;
+                bursts[index] += (piece_end - address).div_ceil(burst);
+                address = piece_end;
+            }
+        }
+        (bytes, bursts)
     }
 
     proptest! {
@@ -324,33 +432,86 @@ mod tests {
             stripe in 1u64..2000, burst in 1u64..=512, set in 1u64..17,
             start in 0u64..100_000, length in 1u64..100_000,
         ) {
-            let platform = default_platform();
-            let design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform)
-                .unwrap()
-                .modified(&platform, "test", |raw| {
-                    raw.hbm.stripe_bytes = stripe;
-                    raw.hbm.burst_bytes = burst;
-                    raw.hbm.activation_channels = [0, set - 1];
-                })
-                .unwrap();
+            let design = striped(stripe, burst, set);
             let channels: Vec<u64> = (0..set).collect();
             let layout = TensorLayout::row_major(&channels, 8, start, 1 << 40);
             let requests =
                 ChannelRequests::default().tile(&design, &layout, (0, 1), (0, length));
-            let (mut bytes, mut bursts) = (vec![0u64; set as usize], vec![0u64; set as usize]);
-            let mut address = start;
-            while address < start + length {
-                let piece_end = ((address / stripe + 1) * stripe).min(start + length);
-                let index = ((address / stripe) % set) as usize;
-                bytes[index] += piece_end - address;
-                bursts[index] += (piece_end - address).div_ceil(burst);
-                address = piece_end;
-            }
+            let (bytes, bursts) = walk([(start, start + length)], stripe, burst, set);
             for request in &requests {
                 prop_assert_eq!(request.bytes, bytes[request.channel as usize]);
                 prop_assert_eq!(request.bursts, bursts[request.channel as usize]);
             }
             prop_assert_eq!(requests.iter().map(|r| r.bytes).sum::<u64>(), length);
+        }
+
+        /// Bytes and bursts per channel of any tile, row-major or tile-major, at 4, 8 or 16
+        /// bits, are what walking its ranges stripe by stripe gives: the whole tile when it
+        /// spans whole rows, else a range per row (per storage block's rows when tile-major,
+        /// a whole block when the tile spans its width), each element where its layout puts
+        /// it. Catches a wrong pitch carried from row to row, or a range split at the wrong
+        /// stripe or channel.
+        #[test]
+        fn tile_rows_match_a_walk(
+            stripe in 1u64..700, burst in 1u64..=512, set in 1u64..9, bits in 0usize..3,
+            base in 0u64..5000, row_elements in 1u64..700, rows in (0u64..40, 1u64..40),
+            cols in (0u64..900, 1u64..1400), tiled in proptest::option::of((1u64..9, 1u64..90)),
+        ) {
+            let bits = [4u64, 8, 16][bits];
+            let (r0, r1) = (rows.0, rows.0 + rows.1);
+            // A fifth of the tiles from column 0, most of those spanning whole rows.
+            let c0 = cols.0.saturating_sub(200) % row_elements;
+            let c1 = (c0 + cols.1).min(row_elements);
+            let design = striped(stripe, burst, set);
+            let channels: Vec<u64> = (0..set).collect();
+            let layout = match tiled {
+                None => TensorLayout::row_major(&channels, bits, base, row_elements),
+                Some(tile) => TensorLayout::tile_major(&channels, bits, base, row_elements, tile),
+            };
+            let requests = ChannelRequests::default().tile(&design, &layout, (r0, r1), (c0, c1));
+            // Element ranges as the layout's rule groups them, then their bytes.
+            let mut element_ranges: Vec<(u64, u64)> = Vec::new();
+            match tiled {
+                None if (c0, c1) == (0, row_elements) => element_ranges
+                    .push((base + r0 * row_elements, base + r1 * row_elements)),
+                None => element_ranges.extend((r0..r1).map(|r| {
+                    (base + r * row_elements + c0, base + r * row_elements + c1)
+                })),
+                Some((tile_rows, tile_cols)) => {
+                    let per_row = row_elements.div_ceil(tile_cols);
+                    let at = |r: u64, c: u64| {
+                        base + ((r / tile_rows) * per_row + c / tile_cols) * tile_rows * tile_cols
+                            + (r % tile_rows) * tile_cols
+                            + c % tile_cols
+                    };
+                    for ti in r0 / tile_rows..r1.div_ceil(tile_rows) {
+                        let rows = r0.max(ti * tile_rows)..r1.min((ti + 1) * tile_rows);
+                        for tj in c0 / tile_cols..c1.div_ceil(tile_cols) {
+                            let (from, to) =
+                                (c0.max(tj * tile_cols), c1.min((tj + 1) * tile_cols));
+                            if to - from == tile_cols {
+                                let last = rows.end - 1;
+                                element_ranges.push((at(rows.start, from), at(last, to - 1) + 1));
+                            } else {
+                                element_ranges.extend(
+                                    rows.clone().map(|r| (at(r, from), at(r, to - 1) + 1)),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            let byte_ranges = element_ranges.into_iter().map(|(from, to)| {
+                let start = from * bits / 8;
+                (start, (to * bits).div_ceil(8).max(start + 1))
+            });
+            let (bytes, bursts) = walk(byte_ranges, stripe, burst, set);
+            let mut got = (vec![0u64; set as usize], vec![0u64; set as usize]);
+            for request in &requests {
+                got.0[request.channel as usize] = request.bytes;
+                got.1[request.channel as usize] = request.bursts;
+            }
+            prop_assert_eq!(got, (bytes, bursts));
         }
 
         /// Each channel's pieces, their first address and pitch are what walking the tile's
