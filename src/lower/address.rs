@@ -262,6 +262,23 @@ impl ChannelRequests {
         let pitch_channels = (pitch_stripes % set as u64) as usize;
         let mut offset = run.start % stripe;
         let mut channel = ((run.start / stripe) % set as u64) as usize;
+        // A range crossing a stripe boundary: its head fills its first stripe, then come
+        // `whole` stripes and a tail. With the length fixed, only two (whole, tail) pairs
+        // occur, by whether the offset and the length's remainder overflow a stripe;
+        // precomputed with the rounds and leftover channels of the whole stripes.
+        let (length_stripes, length_rest) = (length / stripe, length % stripe);
+        let split = |whole: u64| (whole, whole / set as u64, (whole % set as u64) as usize);
+        let splits = [
+            split(length_stripes.saturating_sub(1)),
+            split(length_stripes),
+        ];
+        let bursts_of = |bytes: u64| {
+            if burst >= stripe {
+                1
+            } else {
+                bytes.div_ceil(burst)
+            }
+        };
         for _ in 0..run.count {
             if offset + length <= stripe {
                 self.bytes[channel] += length;
@@ -269,9 +286,14 @@ impl ChannelRequests {
             } else {
                 let head = stripe - offset;
                 self.bytes[channel] += head;
-                self.bursts[channel] += head.div_ceil(burst);
-                let (whole, tail) = ((length - head) / stripe, (length - head) % stripe);
-                let (rounds, extra) = (whole / set as u64, (whole % set as u64) as usize);
+                self.bursts[channel] += bursts_of(head);
+                let overflows = length_rest + offset >= stripe;
+                let (whole, rounds, extra) = splits[usize::from(overflows)];
+                let tail = if overflows {
+                    length_rest + offset - stripe
+                } else {
+                    length_rest + offset
+                };
                 let mut next = channel;
                 for step in 0..set.min(whole as usize) {
                     next = if next + 1 == set { 0 } else { next + 1 };
@@ -280,9 +302,12 @@ impl ChannelRequests {
                     self.bursts[next] += stripes * stripe_bursts;
                 }
                 if tail > 0 {
-                    let last = (channel + 1 + (whole % set as u64) as usize) % set;
+                    let mut last = channel + 1 + extra;
+                    if last >= set {
+                        last -= set;
+                    }
                     self.bytes[last] += tail;
-                    self.bursts[last] += tail.div_ceil(burst);
+                    self.bursts[last] += bursts_of(tail);
                 }
             }
             offset += pitch_offset;
