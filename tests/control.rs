@@ -30,7 +30,7 @@ fn loads(engines: &[u64]) -> KernelGraph {
         let request = ChannelRequest::contiguous(index as u64, 0, 512, 1);
         graph.add_node(Node {
             kind: NodeKind::Load(vec![request]),
-            label: format!("load {index}"),
+            label: format!("load {index}").into(),
             bytes: 512,
             engine,
             kernel: 0,

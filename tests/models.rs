@@ -189,8 +189,8 @@ fn vector_passes_take_one_cycle_per_lanes_elements() {
         {
             let cycles = roofsim::sim::compute_cycles(&node.kind, &ideal);
             // `vector layernorm rows A..B`: rows × 768 elements.
-            let rows: Vec<u64> = node
-                .label
+            let label = node.label.to_string();
+            let rows: Vec<u64> = label
                 .rsplit(' ')
                 .next()
                 .unwrap()
@@ -256,10 +256,11 @@ fn fold_overlap_rule_of_every_dataflow() {
 /// The ring a node belongs to: its unit and, for loads, the operand it brings; for a GEMM
 /// tile that starts an output tile (its first reduction step), the output ring.
 fn ring(node: &Node) -> Option<(u64, String)> {
-    let mut words = node.label.split(' ');
+    let label = node.label.to_string();
+    let mut words = label.split(' ');
     match (node.kind_name(), words.next()) {
         ("load", Some("load")) => Some((node.engine, words.next().unwrap().to_string())),
-        ("gemm", Some("gemm")) if node.label.ends_with(" k0") => {
+        ("gemm", Some("gemm")) if label.ends_with(" k0") => {
             Some((node.engine, "output".to_string()))
         }
         _ => None,

@@ -3,8 +3,9 @@
 use super::address::TensorLayout;
 use super::gemm::tile_order;
 use super::layer::OutputTile;
-use super::{EdgeKind, Lowering, NodeKind, Ring};
+use super::{EdgeKind, Label, Lowering, NodeKind, Ring};
 use crate::workload::Kernel;
+use std::sync::Arc;
 
 /// Flash-style attention: per query tile, stream key/value tiles through scores, softmax and
 /// context without writing the scores to HBM.
@@ -25,6 +26,10 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
     // Per GEMM engine, one buffer ring each for Q (A), K (B) and V (C) tiles; the context
     // tile being built shares the Q ring's lifetime.
     let order = tile_order(kernel.batch, (queries.div_ceil(tile), 1), tiling.loop_order);
+    let words = |text: &str| -> Arc<str> { Arc::from(text) };
+    let (load_q, store) = (words("load q"), words("store context"));
+    let load_kv = [k, v].map(|operand| words(&format!("load {}", operand.name)));
+    let [scores_words, softmax_words, context_words] = ["scores", "softmax", "context"].map(words);
     for (instance, (batch, qi, _)) in order.into_iter().enumerate() {
         let kv = batch * kv_instances / kernel.batch;
         let q_layout =
@@ -46,7 +51,7 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
             q,
             (batch, queries),
             (rows, (0, head_dim)),
-            format!("load q b{batch} m{qi}"),
+            Label::tile(&load_q, &[('b', batch), ('m', qi)]),
         );
         let q_slot = lowering.fill(array, Ring::A, q_load);
         let mut previous = Some(q_load);
@@ -55,14 +60,14 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
             let (tm, tn) = (rows.1 - rows.0, key_rows.1 - key_rows.0);
             let mut kv_loads = Vec::new();
             let mut kv_slot_indices = Vec::new();
-            for (operand, ring) in [(k, Ring::B), (v, Ring::C)] {
+            for ((operand, ring), words) in [(k, Ring::B), (v, Ring::C)].into_iter().zip(&load_kv) {
                 let node = lowering.input(
                     array,
                     &kv_layout,
                     operand,
                     (batch, keys),
                     (key_rows, (0, head_dim)),
-                    format!("load {} b{batch} m{qi} n{kj}", operand.name),
+                    Label::tile(words, &[('b', batch), ('m', qi), ('n', kj)]),
                 );
                 kv_slot_indices.push(lowering.fill(array, ring, node));
                 kv_loads.push(node);
@@ -74,7 +79,7 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
                     n: tn,
                     k: head_dim,
                 },
-                format!("scores b{batch} m{qi} n{kj}"),
+                Label::tile(&scores_words, &[('b', batch), ('m', qi), ('n', kj)]),
             );
             lowering.edge(previous, scores, EdgeKind::Data);
             lowering.edge(Some(kv_loads[0]), scores, EdgeKind::Data);
@@ -83,7 +88,7 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
                     engine: unit as u64,
                     elements: tm * tn,
                 },
-                format!("softmax b{batch} m{qi} n{kj}"),
+                Label::tile(&softmax_words, &[('b', batch), ('m', qi), ('n', kj)]),
             );
             lowering.edge(Some(scores), softmax, EdgeKind::Data);
             let context_tile = lowering.compute(
@@ -93,7 +98,7 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
                     n: head_dim,
                     k: tn,
                 },
-                format!("context b{batch} m{qi} n{kj}"),
+                Label::tile(&context_words, &[('b', batch), ('m', qi), ('n', kj)]),
             );
             lowering.edge(Some(softmax), context_tile, EdgeKind::Data);
             lowering.edge(Some(kv_loads[1]), context_tile, EdgeKind::Data);
@@ -107,7 +112,7 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
             context,
             (batch, queries),
             (rows, (0, head_dim)),
-            format!("store context b{batch} m{qi}"),
+            Label::tile(&store, &[('b', batch), ('m', qi)]),
         );
         lowering.edge(previous, store, EdgeKind::Data);
         lowering.used_by(array, Ring::A, q_slot, store);

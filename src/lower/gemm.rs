@@ -3,10 +3,11 @@
 
 use super::address::TensorLayout;
 use super::layer::OutputTile;
-use super::{EdgeKind, Lowering, NodeKind, Ring, operand};
+use super::{EdgeKind, Label, Lowering, NodeKind, Ring, operand};
 use crate::config::design::{LoopOrder, WeightLayout};
 use crate::workload::{Direction, Kernel, Operand};
 use petgraph::graph::NodeIndex;
+use std::sync::Arc;
 
 /// The tile an engine's buffer holds: (instance, row or column tile, reduction tile), the
 /// load that brought it, and its slot.
@@ -86,6 +87,10 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
         .filter(|o| o.direction == Direction::Read)
         .skip(2)
         .collect();
+    let words = |verb: &str, o: &Operand| -> Arc<str> { Arc::from(format!("{verb} {}", o.name)) };
+    let (load_a, load_b, store_c) = (words("load", a), words("load", b), words("store", c));
+    let load_extras: Vec<Arc<str>> = extras.iter().map(|o| words("load", o)).collect();
+    let gemm_words: Arc<str> = Arc::from("gemm");
     let channels_of = |o: &Operand| {
         if o.is_parameter {
             &design.placement().weight_channels
@@ -128,14 +133,14 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
         // of the tile that held it before.
         let (c_slot, previous_store) = lowering.take(engine, Ring::C);
         let mut extra_loads = Vec::new();
-        for extra in &extras {
+        for (extra, load_extra) in extras.iter().zip(&load_extras) {
             let layout = if extra.elements == n {
                 TensorLayout::row_major(channels_of(extra), extra.bits, 0, n)
             } else {
                 TensorLayout::row_major(channels_of(extra), extra.bits, batch * m * n, n)
             };
             let extra_rows = if extra.elements == n { (0, 1) } else { rows };
-            let label = format!("load {} b{batch} m{mi} n{ni}", extra.name);
+            let label = Label::tile(load_extra, &[('b', batch), ('m', mi), ('n', ni)]);
             let tile = (extra_rows, cols);
             let node = if extra.is_parameter {
                 lowering.transfer(NodeKind::Load, engine, &layout, tile, label)
@@ -154,7 +159,7 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
                 (engine, Ring::A),
                 (batch, mi, ki),
                 |lowering| {
-                    let label = format!("load {} b{batch} m{mi} k{ki}", a.name);
+                    let label = Label::tile(&load_a, &[('b', batch), ('m', mi), ('k', ki)]);
                     let tile = (rows, depth);
                     lowering.input(engine, &a_layout, a, (batch, m), tile, label)
                 },
@@ -171,7 +176,7 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
                 (engine, Ring::B),
                 (b_instance, ni, ki),
                 |lowering| {
-                    let label = format!("load {} b{batch} k{ki} n{ni}", b.name);
+                    let label = Label::tile(&load_b, &[('b', batch), ('k', ki), ('n', ni)]);
                     let tile = (b_rows, b_cols);
                     if b.is_parameter {
                         lowering.transfer(NodeKind::Load, engine, &b_layout, tile, label)
@@ -189,7 +194,10 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
                     n: tn,
                     k: tk,
                 },
-                format!("gemm b{batch} m{mi} n{ni} k{ki}"),
+                Label::tile(
+                    &gemm_words,
+                    &[('b', batch), ('m', mi), ('n', ni), ('k', ki)],
+                ),
             );
             lowering.edge(Some(a_node), compute, EdgeKind::Data);
             lowering.edge(Some(b_node), compute, EdgeKind::Data);
@@ -210,7 +218,7 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
             c,
             (batch, m),
             (rows, cols),
-            format!("store {} b{batch} m{mi} n{ni}", c.name),
+            Label::tile(&store_c, &[('b', batch), ('m', mi), ('n', ni)]),
         );
         lowering.edge(previous_compute, store, EdgeKind::Data);
         lowering.used_by(engine, Ring::C, c_slot, store);

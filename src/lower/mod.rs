@@ -9,6 +9,7 @@ mod attention;
 mod check;
 mod dot;
 mod gemm;
+mod label;
 mod layer;
 mod links;
 mod pipeline;
@@ -31,6 +32,7 @@ use stream::Stream;
 pub use address::ChannelRequest;
 pub use check::{check_engines, check_mapping};
 pub use dot::to_dot;
+pub use label::Label;
 pub use links::{Bill, LinkPart, LinkUse};
 pub use pipeline::first_tile_needs;
 pub use size::{
@@ -56,8 +58,8 @@ pub enum NodeKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
     pub kind: NodeKind,
-    /// Short readable name, e.g. `load A m1 k0`.
-    pub label: String,
+    /// Short readable name, e.g. `load A b0 m1 k0`.
+    pub label: Label,
     pub bytes: u64,
     /// The engine the node runs on, or whose buffer a transfer fills or drains (which
     /// decides the AXI port its requests enter the HBM switch at).
@@ -262,13 +264,13 @@ impl<'a> Lowering<'a> {
         operand: &Operand,
         (batch, rows_per_batch): (u64, u64),
         tile: Block,
-        label: String,
+        label: Label,
     ) -> NodeIndex {
         let block = operand.access.tensor_block(batch, rows_per_batch, tile);
         let (needed, complete) =
             needed_tiles(&self.produced, self.kernel as usize, &operand.access, block);
         let node = if self.reads_on_chip(&needed, complete) {
-            self.on_chip(NodeKind::Load, engine, format!("{label} on chip"))
+            self.on_chip(NodeKind::Load, engine, label.on_chip())
         } else {
             self.transfer(NodeKind::Load, engine, layout, tile, label)
         };
@@ -285,13 +287,12 @@ impl<'a> Lowering<'a> {
         operand: &Operand,
         (batch, rows_per_batch): (u64, u64),
         tile: Block,
-        label: String,
+        label: Label,
     ) -> NodeIndex {
         let node = if self.output_via == Via::Hbm {
             self.transfer(NodeKind::Store, engine, layout, tile, label)
         } else {
-            let via = self.output_via.name();
-            self.on_chip(NodeKind::Store, engine, format!("{label} to {via}"))
+            self.on_chip(NodeKind::Store, engine, label.to(self.output_via))
         };
         self.outputs.push(OutputTile {
             block: operand.access.tensor_block(batch, rows_per_batch, tile),
@@ -305,7 +306,7 @@ impl<'a> Lowering<'a> {
         &mut self,
         kind: fn(Vec<ChannelRequest>) -> NodeKind,
         engine: usize,
-        label: String,
+        label: Label,
     ) -> NodeIndex {
         self.graph.add_node(Node {
             kind: kind(Vec::new()),
@@ -317,7 +318,7 @@ impl<'a> Lowering<'a> {
     }
 
     /// A GEMM tile or vector pass.
-    fn compute(&mut self, kind: NodeKind, label: String) -> NodeIndex {
+    fn compute(&mut self, kind: NodeKind, label: Label) -> NodeIndex {
         let engine = match kind {
             NodeKind::Gemm { engine, .. } | NodeKind::Vector { engine, .. } => engine,
             NodeKind::Load(_) | NodeKind::Store(_) => unreachable!("transfers go through transfer"),
@@ -340,7 +341,7 @@ impl<'a> Lowering<'a> {
         engine: usize,
         layout: &TensorLayout,
         (rows, cols): ((u64, u64), (u64, u64)),
-        label: String,
+        label: Label,
     ) -> NodeIndex {
         let requests = self.requests.tile(self.design, layout, rows, cols);
         let bytes = requests.iter().map(|r| r.bytes).sum();
@@ -478,13 +479,26 @@ pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError
     let mut lowering = Lowering::new(design);
     lower_into(&mut lowering, kernel);
     let graph = lowering.graph;
-    if let Err(cycle) = petgraph::algo::toposort(&graph, None) {
+    if let Err(node) = acyclic(&graph) {
         return Err(LowerError::Cycle {
             kernel: kernel.name.to_string(),
-            node: graph[cycle.node_id()].label.clone(),
+            node: graph[node].label.to_string(),
         });
     }
     Ok(KernelGraph { graph })
+}
+
+/// Whether the graph has no cycle, else a node on one. The lowering adds nodes in an order
+/// in which every edge but a FIFO's runs forward, so a graph whose edges all do is checked
+/// in one pass; only the others need a topological sort.
+fn acyclic(graph: &DiGraph<Node, EdgeKind>) -> Result<(), NodeIndex> {
+    use petgraph::visit::EdgeRef;
+    if graph.edge_references().all(|e| e.source() < e.target()) {
+        return Ok(());
+    }
+    petgraph::algo::toposort(graph, None)
+        .map(|_| ())
+        .map_err(|cycle| cycle.node_id())
 }
 
 #[cfg(test)]

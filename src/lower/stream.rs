@@ -7,7 +7,7 @@
 //! The lowering refuses what would not run, so every depth it accepts runs.
 
 use super::layer::{OutputTile, Produced};
-use super::{EdgeKind, LowerError, Node};
+use super::{EdgeKind, LowerError, Node, acyclic};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 /// A stream link into the kernel being lowered: the FIFO of `depth_tiles` of its
@@ -107,7 +107,7 @@ pub(super) fn close(
         for &(from, to) in edges.iter().flatten() {
             graph.add_edge(from, to, EdgeKind::Fifo);
         }
-        if streams.is_empty() || petgraph::algo::toposort(&*graph, None).is_ok() {
+        if streams.is_empty() || acyclic(graph).is_ok() {
             return Ok(());
         }
         while graph.edge_count() > before {
@@ -120,7 +120,7 @@ pub(super) fn close(
         for &(from, to) in extra.iter().copied().flatten() {
             graph.add_edge(from, to, EdgeKind::Fifo);
         }
-        petgraph::algo::toposort(&graph, None).is_ok()
+        acyclic(&graph).is_ok()
     };
     // One link streams once per layer of the unit: its copies share one depth, so they are
     // deepened together. The other links are held at their depths, or at least at their
@@ -190,12 +190,12 @@ pub(super) fn close(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lower::NodeKind;
+    use crate::lower::{Label, NodeKind};
 
     fn node(graph: &mut DiGraph<Node, EdgeKind>, label: &str) -> NodeIndex {
         graph.add_node(Node {
             kind: NodeKind::Load(Vec::new()),
-            label: label.to_string(),
+            label: Label::from(label),
             bytes: 0,
             engine: 0,
             kernel: 0,

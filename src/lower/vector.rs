@@ -2,9 +2,10 @@
 
 use super::address::TensorLayout;
 use super::layer::OutputTile;
-use super::{EdgeKind, Lowering, NodeKind, Ring, operand};
+use super::{EdgeKind, Label, Lowering, NodeKind, Ring, operand};
 use crate::config::design::{Design, LoopOrder};
 use crate::workload::{Direction, Kernel, Operand};
+use std::sync::Arc;
 
 /// A vector kernel's rows, and the rows of one chunk: as many whole rows as fill one line
 /// buffer of the vector unit (at least one).
@@ -81,11 +82,17 @@ pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Outp
         (parameters > 0).then(|| {
             let layout =
                 TensorLayout::row_major(&design.placement().weight_channels, 8, 0, parameters);
-            let label = "load parameters".to_string();
             let tile = ((0, 1), (0, parameters));
+            let label = Label::from("load parameters");
             lowering.transfer(NodeKind::Load, engines[0], &layout, tile, label)
         })
     };
+    let pass_words: Arc<str> = Arc::from(kernel.op.name());
+    let load_words: Vec<Arc<str>> = inputs
+        .iter()
+        .map(|input| Arc::from(format!("load {}", input.name)))
+        .collect();
+    let store_words: Arc<str> = Arc::from("store");
     for (chunk, rows) in chunk_rows(kernel, design).into_iter().enumerate() {
         let engine = engines[chunk % engines.len()];
         let elements = (rows.1 - rows.0) * row_elements;
@@ -94,11 +101,11 @@ pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Outp
                 engine: engine as u64,
                 elements,
             },
-            format!("{} rows {}..{}", kernel.op.name(), rows.0, rows.1),
+            Label::rows(&pass_words, rows),
         );
         lowering.edge(parameter_load, pass, EdgeKind::Data);
         let (slot, previous) = lowering.take(engine, Ring::A);
-        for (index, input) in inputs.iter().enumerate() {
+        for (index, (input, load_words)) in inputs.iter().zip(&load_words).enumerate() {
             let layout = TensorLayout::row_major(
                 activations,
                 input.bits,
@@ -111,7 +118,7 @@ pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Outp
                 input,
                 (0, 0),
                 (rows, (0, row_elements)),
-                format!("load {} rows {}..{}", input.name, rows.0, rows.1),
+                Label::rows(load_words, rows),
             );
             lowering.edge(previous, load, EdgeKind::BufferSlot);
             lowering.edge(Some(load), pass, EdgeKind::Data);
@@ -123,7 +130,7 @@ pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Outp
             output,
             (0, 0),
             (rows, (0, row_elements)),
-            format!("store rows {}..{}", rows.0, rows.1),
+            Label::rows(&store_words, rows),
         );
         lowering.edge(Some(pass), store, EdgeKind::Data);
         lowering.used_by(engine, Ring::A, slot, store);

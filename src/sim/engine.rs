@@ -270,7 +270,7 @@ fn run<M: Memory>(
                 end_cycle: now,
                 resource: &resource_name(&data.kind, machine),
                 kernel: &labels[data.kernel as usize],
-                node: &data.label,
+                node: &data.label.to_string(),
                 kind: data.kind_name(),
                 bytes: data.bytes,
             });
