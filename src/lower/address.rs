@@ -169,6 +169,118 @@ impl Run {
     }
 }
 
+/// Greatest common divisor (`gcd(0, b) = b`).
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while a != 0 {
+        (a, b) = (b % a, a);
+    }
+    b
+}
+
+/// The ranges of a [`Run`] walked row by row over a channel set's stripes: what each range
+/// adds to each channel's bytes and bursts, with everything that does not change from row
+/// to row worked out once.
+struct RowWalk {
+    set: usize,
+    stripe: u64,
+    burst: u64,
+    length: u64,
+    length_bursts: u64,
+    stripe_bursts: u64,
+    length_rest: u64,
+    /// How far the pitch moves a range within a stripe, and in channels.
+    pitch_offset: u64,
+    pitch_channels: usize,
+    /// The first range's offset in its stripe, and its channel.
+    offset: u64,
+    channel: usize,
+    /// A range crossing a stripe boundary: its head fills its first stripe, then come
+    /// `whole` stripes and a tail. With the length fixed, only two (whole, rounds of the
+    /// set, leftover channels) occur, by whether the offset and the length's remainder
+    /// overflow a stripe.
+    splits: [(u64, u64, usize); 2],
+}
+
+impl RowWalk {
+    fn new(run: Run, stripe: u64, burst: u64, set: u64) -> Self {
+        let length = run.end - run.start;
+        let length_stripes = length / stripe;
+        let split = |whole: u64| (whole, whole / set, (whole % set) as usize);
+        RowWalk {
+            set: set as usize,
+            stripe,
+            burst,
+            length,
+            length_bursts: length.div_ceil(burst),
+            stripe_bursts: stripe.div_ceil(burst),
+            length_rest: length % stripe,
+            pitch_offset: run.pitch_bytes % stripe,
+            pitch_channels: ((run.pitch_bytes / stripe) % set) as usize,
+            offset: run.start % stripe,
+            channel: ((run.start / stripe) % set) as usize,
+            splits: [
+                split(length_stripes.saturating_sub(1)),
+                split(length_stripes),
+            ],
+        }
+    }
+
+    fn bursts_of(&self, bytes: u64) -> u64 {
+        if self.burst >= self.stripe {
+            1
+        } else {
+            bytes.div_ceil(self.burst)
+        }
+    }
+
+    /// Adds the first `rows` ranges to `bytes` and `bursts` (per channel of the set).
+    fn rows(&self, rows: u64, bytes: &mut [u64], bursts: &mut [u64]) {
+        let (set, stripe) = (self.set, self.stripe);
+        let (mut offset, mut channel) = (self.offset, self.channel);
+        for _ in 0..rows {
+            if offset + self.length <= stripe {
+                bytes[channel] += self.length;
+                bursts[channel] += self.length_bursts;
+            } else {
+                let head = stripe - offset;
+                bytes[channel] += head;
+                bursts[channel] += self.bursts_of(head);
+                let overflows = self.length_rest + offset >= stripe;
+                let (whole, rounds, extra) = self.splits[usize::from(overflows)];
+                let tail = if overflows {
+                    self.length_rest + offset - stripe
+                } else {
+                    self.length_rest + offset
+                };
+                let mut next = channel;
+                for step in 0..set.min(whole as usize) {
+                    next = if next + 1 == set { 0 } else { next + 1 };
+                    let stripes = rounds + u64::from(step < extra);
+                    bytes[next] += stripes * stripe;
+                    bursts[next] += stripes * self.stripe_bursts;
+                }
+                if tail > 0 {
+                    let mut last = channel + 1 + extra;
+                    if last >= set {
+                        last -= set;
+                    }
+                    bytes[last] += tail;
+                    bursts[last] += self.bursts_of(tail);
+                }
+            }
+            offset += self.pitch_offset;
+            let carry = usize::from(offset >= stripe);
+            if offset >= stripe {
+                offset -= stripe;
+            }
+            channel += self.pitch_channels + carry;
+            if channel >= set {
+                channel -= set;
+            }
+        }
+    }
+}
+
 /// Reusable scratch space for splitting tiles into channel requests.
 #[derive(Default)]
 pub(crate) struct ChannelRequests {
@@ -251,75 +363,27 @@ impl ChannelRequests {
     /// Adds each range of `run` to the bytes and bursts of the channels it lies on. A range
     /// is its partial stripes at either end and the whole stripes between, walked channel
     /// by channel when fewer than the set has channels, else in closed form; the next
-    /// range's stripe offset and channel follow from the pitch without a division, so a
-    /// tile's rows cost a few additions each and a long range O(channels).
+    /// range's stripe offset and channel follow from the pitch without a division. Ranges
+    /// repeat their channels every `period` rows (when the pitch has moved them by whole
+    /// rounds of the set's stripes), so a run of many rows walks one period, multiplies it,
+    /// and walks the rest: a tile costs O(min(rows, period) × channels a row spans).
     fn add_run(&mut self, run: Run, stripe: u64, burst: u64, set: u64) {
-        let set = set as usize;
-        let length = run.end - run.start;
-        let length_bursts = length.div_ceil(burst);
-        let stripe_bursts = stripe.div_ceil(burst);
-        let (pitch_stripes, pitch_offset) = (run.pitch_bytes / stripe, run.pitch_bytes % stripe);
-        let pitch_channels = (pitch_stripes % set as u64) as usize;
-        let mut offset = run.start % stripe;
-        let mut channel = ((run.start / stripe) % set as u64) as usize;
-        // A range crossing a stripe boundary: its head fills its first stripe, then come
-        // `whole` stripes and a tail. With the length fixed, only two (whole, tail) pairs
-        // occur, by whether the offset and the length's remainder overflow a stripe;
-        // precomputed with the rounds and leftover channels of the whole stripes.
-        let (length_stripes, length_rest) = (length / stripe, length % stripe);
-        let split = |whole: u64| (whole, whole / set as u64, (whole % set as u64) as usize);
-        let splits = [
-            split(length_stripes.saturating_sub(1)),
-            split(length_stripes),
-        ];
-        let bursts_of = |bytes: u64| {
-            if burst >= stripe {
-                1
-            } else {
-                bytes.div_ceil(burst)
-            }
-        };
-        for _ in 0..run.count {
-            if offset + length <= stripe {
-                self.bytes[channel] += length;
-                self.bursts[channel] += length_bursts;
-            } else {
-                let head = stripe - offset;
-                self.bytes[channel] += head;
-                self.bursts[channel] += bursts_of(head);
-                let overflows = length_rest + offset >= stripe;
-                let (whole, rounds, extra) = splits[usize::from(overflows)];
-                let tail = if overflows {
-                    length_rest + offset - stripe
-                } else {
-                    length_rest + offset
-                };
-                let mut next = channel;
-                for step in 0..set.min(whole as usize) {
-                    next = if next + 1 == set { 0 } else { next + 1 };
-                    let stripes = rounds + u64::from(step < extra);
-                    self.bytes[next] += stripes * stripe;
-                    self.bursts[next] += stripes * stripe_bursts;
-                }
-                if tail > 0 {
-                    let mut last = channel + 1 + extra;
-                    if last >= set {
-                        last -= set;
-                    }
-                    self.bytes[last] += tail;
-                    self.bursts[last] += bursts_of(tail);
-                }
-            }
-            offset += pitch_offset;
-            let carry = usize::from(offset >= stripe);
-            if offset >= stripe {
-                offset -= stripe;
-            }
-            channel += pitch_channels + carry;
-            if channel >= set {
-                channel -= set;
+        let round = stripe * set;
+        let period = round / gcd(run.pitch_bytes % round, round);
+        let walk = RowWalk::new(run, stripe, burst, set);
+        if run.count < 2 * period {
+            walk.rows(run.count, &mut self.bytes, &mut self.bursts);
+            return;
+        }
+        let before = (self.bytes.clone(), self.bursts.clone());
+        walk.rows(period, &mut self.bytes, &mut self.bursts);
+        let repeats = run.count / period - 1;
+        for (total, before) in [(&mut self.bytes, &before.0), (&mut self.bursts, &before.1)] {
+            for (value, &earlier) in total.iter_mut().zip(before) {
+                *value += (*value - earlier) * repeats;
             }
         }
+        walk.rows(run.count % period, &mut self.bytes, &mut self.bursts);
     }
 
     /// Records, for the bank-level model, where segment `segment_index` (a tile row, or the
@@ -474,12 +538,15 @@ mod tests {
         /// bits, are what walking its ranges stripe by stripe gives: the whole tile when it
         /// spans whole rows, else a range per row (per storage block's rows when tile-major,
         /// a whole block when the tile spans its width), each element where its layout puts
-        /// it. Catches a wrong pitch carried from row to row, or a range split at the wrong
-        /// stripe or channel.
+        /// it. Catches a wrong pitch carried from row to row, a range split at the wrong
+        /// stripe or channel, or a period of rows multiplied wrongly (power-of-two stripes
+        /// and row lengths make periods short).
         #[test]
         fn tile_rows_match_a_walk(
-            stripe in 1u64..700, burst in 1u64..=512, set in 1u64..9, bits in 0usize..3,
-            base in 0u64..5000, row_elements in 1u64..700, rows in (0u64..40, 1u64..40),
+            stripe in prop_oneof![1u64..700, (5u32..10).prop_map(|e| 1u64 << e)],
+            burst in 1u64..=512, set in 1u64..9, bits in 0usize..3, base in 0u64..5000,
+            row_elements in prop_oneof![1u64..700, (1u64..12).prop_map(|n| 64 * n)],
+            rows in (0u64..40, 1u64..300),
             cols in (0u64..900, 1u64..1400), tiled in proptest::option::of((1u64..9, 1u64..90)),
         ) {
             let bits = [4u64, 8, 16][bits];
