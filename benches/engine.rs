@@ -1,11 +1,12 @@
 //! Speed: engine events per second on a many-tile GEMM (and DRAM column accesses per second
-//! on the bank-level HBM, there and on two of the DRAMsim3 comparison's streams), whole-model runs of the default design (on either HBM model) and
-//! the spatial design, and a sweep, each on one and on two threads.
+//! on the bank-level HBM, there and on two of the DRAMsim3 comparison's streams), whole-model
+//! runs of the default design (on either HBM model) and the spatial design, each on one and
+//! on two threads, Llama-2-7B's long prefill and decode, and a sweep on one and two jobs.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use roofsim::config::Source;
 use roofsim::config::design::{DEFAULT_DESIGN, MemoryModel, load_design, parse_design};
-use roofsim::config::model::{default_model, default_policy};
+use roofsim::config::model::{default_model, default_policy, load_model};
 use roofsim::config::platform::default_platform;
 use roofsim::lower::lower;
 use roofsim::pipeline::{design_workload, simulate as simulate_model};
@@ -135,6 +136,47 @@ fn whole_model(c: &mut Criterion) {
 
 const SPATIAL_DESIGN: &str = include_str!("../configs/designs/u280-int8-spatial.toml");
 
+/// Whole runs of a text model, Llama-2-7B (the cases): a 4,096-token prefill on the
+/// default design, and 256 tokens decoded after a 128-token prompt through one layer on the
+/// GEMV design; throughput in simulated events, so criterion reports events per second.
+fn text_model(c: &mut Criterion) {
+    let platform = default_platform();
+    let model = load_model(&Source::built_in(
+        "llama-2-7b.config.json",
+        include_str!("../configs/models/llama-2-7b.config.json"),
+    ))
+    .unwrap();
+    let gemv = include_str!("../configs/designs/u280-fp16-gemv.toml");
+    let prefill = WorkloadChoices {
+        batch: 1,
+        language_tokens: Some(4096),
+        ..WorkloadChoices::default()
+    };
+    let decode = WorkloadChoices {
+        batch: 1,
+        language_tokens: Some(128),
+        text_layers: Some(1),
+        decode_tokens: 256,
+        ..WorkloadChoices::default()
+    };
+    let mut group = c.benchmark_group("simulate_text");
+    group.sample_size(10);
+    for (name, design_text, choices) in [
+        ("llama_2_7b_prefill_4096", DEFAULT_DESIGN, &prefill),
+        ("llama_2_7b_decode_256", gemv, &decode),
+    ] {
+        let design = load_design(&Source::built_in(name, design_text), &platform).unwrap();
+        let run = || {
+            let workload = design_workload(&model, None, &platform, &design, choices).unwrap();
+            let max_events = roofsim::sim::DEFAULT_MAX_EVENTS;
+            simulate_model(workload, &platform, &design, max_events, None, &|| {}).unwrap()
+        };
+        group.throughput(Throughput::Elements(run().sim.events));
+        group.bench_function(name, |b| b.iter(run));
+    }
+    group.finish();
+}
+
 /// A 48-point slice of configs/sweeps/vision-tiling.toml, on 1 and on 2 threads.
 fn sweep(c: &mut Criterion) {
     let platform = default_platform();
@@ -187,5 +229,5 @@ slots = [1, 2]
     group.finish();
 }
 
-criterion_group!(benches, engine, whole_model, sweep);
+criterion_group!(benches, engine, whole_model, text_model, sweep);
 criterion_main!(benches);

@@ -156,10 +156,11 @@ impl TraceSink for NullSink {
 /// time in sub-cycle ticks never overflows.
 pub const MAX_SIMULATED_CYCLES: u64 = 1 << 50;
 
-/// Events a run may simulate unless told otherwise (`--max-events`): 2^24, under a minute
-/// at a whole run's 0.3–0.8 M events per second (lowering and outputs included; measured:
-/// the spatial design's full step at 2,000 language tokens, 509 k events in 0.82 s), not
-/// at the event loop's 20 M alone.
+/// Events a run may simulate unless told otherwise (`--max-events`): 2^24, under half a
+/// minute at a whole run's 0.7–1.4 M events per CPU-second (lowering and outputs included;
+/// measured with `perf stat`: the spatial design's full step at 1,800 language tokens, 443 k
+/// events in 0.63 CPU-s; Llama-2-7B's 4,096-token prefill, 96 k in 0.067), not at the event
+/// loop's 15–20 M alone.
 pub const DEFAULT_MAX_EVENTS: u64 = 1 << 24;
 
 /// A simulation that cannot finish within the engine's bounds (the user's: an absurd design).
