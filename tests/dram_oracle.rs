@@ -136,7 +136,7 @@ fn the_bank_model_against_dramsim3() {
         format!("{} … {} %", signed(low), signed(high))
     };
     let whole = 1 << 28;
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../docs/src/models.md");
     let at = readme.find("**Against DRAMsim3.**").unwrap();
     let text = readme[at..readme[at..].find("\n\n").unwrap() + at].replace('\n', " ");
     for quoted in [

@@ -1,10 +1,26 @@
-//! The README's figures are the tool's: each quoted table row is run again and compared
-//! digit for digit, so the manual cannot drift from what the commands print.
+//! The README's and the user guide's figures are the tool's: each quoted table row is run
+//! again and compared digit for digit, so the manual cannot drift from what the commands
+//! print; the README's tour runs line by line; every link of the manual resolves.
 
 use roofsim::cli::{Cli, run};
 use std::path::Path;
 
-const README: &str = include_str!("../README.md");
+/// The README and the user guide's chapters (`docs/src`), as one text: a quoted figure is
+/// found wherever it moved.
+const README: &str = concat!(
+    include_str!("../README.md"),
+    include_str!("../docs/src/introduction.md"),
+    include_str!("../docs/src/commands.md"),
+    include_str!("../docs/src/simulate.md"),
+    include_str!("../docs/src/models.md"),
+    include_str!("../docs/src/dataflow.md"),
+    include_str!("../docs/src/sweep.md"),
+    include_str!("../docs/src/robot-step.md"),
+    include_str!("../docs/src/decode.md"),
+    include_str!("../docs/src/counting.md"),
+    include_str!("../docs/src/python.md"),
+    include_str!("../docs/src/development.md"),
+);
 
 /// The rows of the README table whose header line starts with `header`, as cells.
 fn table(header: &str) -> Vec<Vec<String>> {
@@ -1208,4 +1224,129 @@ fn the_token_serial_paragraph_is_the_tools() {
             692.8 / serial
         ),
     );
+}
+
+/// Every line of the README's tour runs from a folder outside the checkout (shipped configs
+/// by name), exits 0 and says what it wrote.
+#[test]
+fn the_tour_runs_line_by_line() {
+    let readme = include_str!("../README.md");
+    let tour = readme
+        .split("## A ten-line tour")
+        .nth(1)
+        .and_then(|rest| rest.split("```sh\n").nth(1))
+        .and_then(|block| block.split("```").next())
+        .expect("the README has its tour");
+    let lines: Vec<&str> = tour.lines().collect();
+    assert_eq!(lines.len(), 10, "the tour is ten lines");
+    let folder = tempfile::tempdir().unwrap();
+    for line in lines {
+        let command = line.split(" # ").next().unwrap().trim();
+        let args: Vec<&str> = command.split_whitespace().collect();
+        assert_eq!(args[0], "roofsim", "{line}");
+        let done = std::process::Command::new(env!("CARGO_BIN_EXE_roofsim"))
+            .args(&args[1..])
+            .current_dir(folder.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert!(done.status.success(), "`{command}` failed: {stderr}");
+        let stdout = String::from_utf8_lossy(&done.stdout);
+        assert!(
+            args[1] == "list" || format!("{stdout}{stderr}").contains("wrote "),
+            "`{command}` wrote nothing"
+        );
+    }
+}
+
+/// Every relative link of the README and the user guide names a file that exists, and an
+/// anchor a heading of that file; the book's summary lists every chapter once.
+#[test]
+fn the_manual_links_resolve() {
+    let chapters = std::fs::read_dir("docs/src").unwrap();
+    let mut files: Vec<std::path::PathBuf> = chapters
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "md"))
+        .collect();
+    files.sort();
+    let summary = std::fs::read_to_string("docs/src/SUMMARY.md").unwrap();
+    for file in &files {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        if name != "SUMMARY.md" {
+            let listed = summary.matches(&format!("]({name})")).count();
+            assert_eq!(listed, 1, "SUMMARY.md lists {name} {listed} times");
+        }
+    }
+    files.push("README.md".into());
+    let mut checked = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for target in links(&text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (path, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let linked = if path.is_empty() {
+                file.clone()
+            } else {
+                file.parent().unwrap().join(path)
+            };
+            assert!(
+                linked.exists(),
+                "{}: link to {target}: no such file",
+                file.display()
+            );
+            if !anchor.is_empty() {
+                let heading_slugs: Vec<String> = std::fs::read_to_string(&linked)
+                    .unwrap()
+                    .lines()
+                    .filter_map(|line| line.strip_prefix('#'))
+                    .map(|heading| slug(heading.trim_start_matches('#')))
+                    .collect();
+                assert!(
+                    heading_slugs.iter().any(|s| s == anchor),
+                    "{}: link to {target}: no such heading",
+                    file.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} links found");
+}
+
+/// The targets of the Markdown links `[text](target)` of `text`, outside code blocks.
+fn links(text: &str) -> Vec<String> {
+    let mut targets = Vec::new();
+    let mut in_code = false;
+    for line in text.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        }
+        if in_code {
+            continue;
+        }
+        for (at, _) in line.match_indices("](") {
+            let rest = &line[at + 2..];
+            if let Some(end) = rest.find(')') {
+                targets.push(rest[..end].to_string());
+            }
+        }
+    }
+    targets
+}
+
+/// A heading's anchor as GitHub and mdBook make it: lower case, spaces to hyphens, other
+/// punctuation dropped.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
 }

@@ -2,7 +2,8 @@
 # The largest input each shipped design accepts along the knob users scale (language
 # tokens, batch, decoded tokens), its peak memory (RSS, GNU time) and time, and the line that
 # refuses the next one: the measurements behind lower/size.rs's bytes per node and the
-# README's "within 256 MB". Figures from a run are kept in tools/memory-bounds.txt.
+# user guide's "within 256 MB" (docs/src/simulate.md). Figures from a run are kept in
+# tools/memory-bounds.txt.
 #
 #   tools/memory-bounds.sh [roofsim binary]   (default: target/release/roofsim)
 set -euo pipefail

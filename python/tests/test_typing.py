@@ -1,4 +1,4 @@
-"""The package's types as a type checker reads them: the README's Python example and the
+"""The package's types as a type checker reads them: the user guide's Python example and the
 package itself pass `mypy --strict`; a workload option of the wrong type or a misspelt one
 fails it, naming the option."""
 
@@ -21,8 +21,8 @@ def mypy(*targets: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_readme_example_and_the_package_type_check(tmp_path):
-    readme = (REPOSITORY / "README.md").read_text()
+def test_the_guides_example_and_the_package_type_check(tmp_path):
+    readme = (REPOSITORY / "docs" / "src" / "python.md").read_text()
     example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
     assert "roofsim.simulate(" in example
     (tmp_path / "example.py").write_text(example)

@@ -416,7 +416,7 @@ fn producers(kernel: &Kernel, position: usize) -> Vec<usize> {
 /// Lowers the consecutive kernels of one unit (a layer, or an encoder's layers) into one
 /// graph, node `kernel` fields indexing `kernels`: each read waits for exactly the tiles of
 /// earlier kernels' outputs it reads, through HBM or the link the design gives (the
-/// dataflow designs section of the README). Refuses kernels beyond the size limits before
+/// user guide's docs/src/dataflow.md). Refuses kernels beyond the size limits before
 /// building anything, and links that cannot work: among them a stream too shallow to run,
 /// naming the smallest depth that runs.
 pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, LowerError> {

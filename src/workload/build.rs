@@ -35,7 +35,7 @@ pub fn single_gemm(
     Ok(builder.kernels.remove(0))
 }
 
-/// Valid ranges of the workload options (documented in the README).
+/// Valid ranges of the workload options (documented in docs/src/commands.md).
 pub mod limits {
     use std::ops::RangeInclusive;
     pub const CAMERAS: RangeInclusive<u64> = 1..=1024;

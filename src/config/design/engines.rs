@@ -162,7 +162,7 @@ impl Engine {
     }
 }
 
-/// Valid ranges of the engine fields (documented in the README).
+/// Valid ranges of the engine fields (documented in docs/src/commands.md).
 pub mod limits {
     use std::ops::RangeInclusive;
     pub const COUNT: RangeInclusive<u64> = 1..=1024;

@@ -192,7 +192,7 @@ pub struct Design {
     links: Vec<Link>,
 }
 
-/// Valid ranges of the design's whole-number fields (documented in the README).
+/// Valid ranges of the design's whole-number fields (documented in docs/src/commands.md).
 pub mod limits {
     use std::ops::RangeInclusive;
     pub const CLOCK_MHZ: RangeInclusive<f64> = 1.0..=1000.0;

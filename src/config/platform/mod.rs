@@ -278,8 +278,8 @@ impl Platform {
 
 const GB: f64 = 1e9;
 
-/// Valid ranges of the platform's fields (documented in the README). Wide enough for any
-/// FPGA board; narrow enough that no product of them overflows.
+/// Valid ranges of the platform's fields (documented in docs/src/commands.md). Wide enough
+/// for any FPGA board; narrow enough that no product of them overflows.
 pub mod limits {
     use std::ops::RangeInclusive;
     pub const CLOCK_MHZ: RangeInclusive<f64> = 1.0..=1000.0;
