@@ -1263,15 +1263,22 @@ fn the_tour_runs_line_by_line() {
 /// anchor a heading of that file; the book's summary lists every chapter once.
 #[test]
 fn the_manual_links_resolve() {
-    let chapters = std::fs::read_dir("docs/src").unwrap();
-    let mut files: Vec<std::path::PathBuf> = chapters
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "md"))
-        .collect();
+    let mut files = Vec::new();
+    let mut folders = vec![std::path::PathBuf::from("docs/src")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                files.push(path);
+            }
+        }
+    }
     files.sort();
     let summary = std::fs::read_to_string("docs/src/SUMMARY.md").unwrap();
     for file in &files {
-        let name = file.file_name().unwrap().to_str().unwrap();
+        let name = file.strip_prefix("docs/src").unwrap().to_str().unwrap();
         if name != "SUMMARY.md" {
             let listed = summary.matches(&format!("]({name})")).count();
             assert_eq!(listed, 1, "SUMMARY.md lists {name} {listed} times");

@@ -1,7 +1,7 @@
 //! The HBM2 pseudo-channel as the bank-level model sees it (`[hbm.dram]` of a platform):
 //! organisation, address mapping and command timing, validated once into DRAM clock cycles.
 //! Sources and the choices among them are in the platform file and
-//! `../shared/reference/hbm2-timing.md`.
+//! `docs/src/reference/hbm2-timing.md`.
 
 use super::{ConfigError, in_range};
 use serde::Deserialize;

@@ -2,7 +2,7 @@
 //! never a silent change: the simulation runs at the design's clock unless asked to apply
 //! this one (`--clock-from-model`).
 //!
-//! Rules (sources in `../shared/reference/u280-resources-power.md` §5):
+//! Rules (sources in `docs/src/reference/u280-resources-power.md` §5):
 //! - the platform's kernel clock target (U280: 300 MHz, the Vitis default (P) UG1702) when
 //!   every SLR stays within the utilisation ceilings tools use for timing closure: DSP, BRAM
 //!   and URAM at most 80 % of the SLR's kernel region, LUTs at most 70 %, FFs 50 % (FINN

@@ -1,6 +1,6 @@
 //! How an on-chip link's storage is built, and what it takes: a `stream` link's FIFO in shift
 //! registers, LUT RAM or block RAM by its size, a `buffer` link in the design's buffer
-//! memory. Sources in `../shared/reference/u280-resources-power.md` §4.
+//! memory. Sources in `docs/src/reference/u280-resources-power.md` §4.
 //!
 //! - A FIFO of at most 1,024 bits (depth × width) is built from SRLs: Vitis HLS binds
 //!   streams with `-impl auto` to shift registers up to `auto_srl_max_bits` = 1,024 (P)
