@@ -76,7 +76,7 @@ pub const MAX_BANK_GROUPS: u64 = 16;
 
 /// Bank-level timing of one pseudo-channel, in DRAM clock cycles (nCK). A time given in
 /// nanoseconds is rounded up to whole cycles, as controllers do.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct DramTiming {
     pub clock_hz: f64,
     pub bank_groups: u64,

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// Non-linearity applied after the first MLP projection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Activation {
     /// GELU with the tanh approximation (`gelu_pytorch_tanh`), or exact GELU.
     Gelu,
@@ -22,7 +22,7 @@ pub enum Activation {
 }
 
 /// A ViT/SigLIP-style vision tower: patch embedding, pre-norm LayerNorm blocks, MHA + MLP.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct VisionSpec {
     pub image_size: u64,
     pub patch_size: u64,
@@ -55,7 +55,7 @@ impl VisionSpec {
 }
 
 /// SmolVLM's connector: pixel shuffle by `scale_factor`, then a bias-free Linear.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ConnectorSpec {
     pub scale_factor: u64,
     /// Tokens per image after the shuffle.
@@ -65,7 +65,7 @@ pub struct ConnectorSpec {
 }
 
 /// The encoders of one model file; a standalone vision or text config fills only its part.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ModelSpec {
     /// Where the spec came from, for reports.
     pub source: String,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 /// What a smolVLA-style policy config says about the prefix the encoders process and the
 /// action expert.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PolicySpec {
     pub source: String,
     /// Number of camera images (`VISUAL` input features).
@@ -25,7 +25,7 @@ pub struct PolicySpec {
 
 /// The action expert: a narrowed copy of the VLM's text layers run over the action chunk at
 /// every flow-matching step, attending to the prefix's key/value cache.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ExpertSpec {
     /// Action tokens per chunk (`chunk_size`).
     pub chunk_size: u64,

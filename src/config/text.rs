@@ -6,7 +6,7 @@ use super::model::{Activation, activation, layers, positive};
 use serde::Deserialize;
 
 /// How a text model's layers are built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum TextFamily {
     /// Llama, Qwen2, SmolLM2: pre-RMSNorm, RoPE, gated SiLU MLP.
     Llama,
@@ -20,7 +20,7 @@ pub enum TextFamily {
 
 /// A decoder or encoder text stack: Llama-style (RMSNorm, RoPE, GQA, SiLU-gated MLP),
 /// GPT-2 or BERT (see [`TextFamily`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TextSpec {
     pub family: TextFamily,
     pub hidden_size: u64,

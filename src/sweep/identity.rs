@@ -4,7 +4,6 @@
 use super::{SweepInputs, SweepSpec};
 use crate::workload::WorkloadChoices;
 use serde::{Deserialize, Serialize};
-use std::fmt::Debug;
 
 /// Everything a sweep's rows depend on: the resolved spec (axes, base design, encoders,
 /// kernels, constraints), digests of the platform, model and policy, the workload options,
@@ -106,11 +105,11 @@ fn differing_paths(
     }
 }
 
-/// FNV-1a over the value's `Debug` text: stable across runs and toolchains, unlike std's
-/// hasher, and enough to tell two configs apart.
-fn digest(value: &impl Debug) -> String {
-    let text = format!("{value:?}");
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+/// FNV-1a over the value's JSON: stable across runs and toolchains (unlike std's hasher, or
+/// `Debug` text, whose format Rust does not promise), and enough to tell two configs apart.
+fn digest(value: &impl Serialize) -> String {
+    let text = serde_json::to_vec(value).expect("a validated config serialises");
+    let hash = text.into_iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     });
     format!("{hash:016x}")
@@ -155,5 +154,8 @@ mod tests {
         assert_eq!(digest(&(1, "a")), digest(&(1, "a")));
         assert_ne!(digest(&(1, "a")), digest(&(2, "a")));
         assert_eq!(digest(&"").len(), 16);
+        // FNV-1a of the JSON `[1,"a",0.5]`, worked out apart (Python): the digest is of the
+        // serialised value, not of text whose format could change under it.
+        assert_eq!(digest(&(1, "a", 0.5)), "31e54f31cb5cda14");
     }
 }

@@ -14,7 +14,9 @@ pub use identity::{SweepIdentity, SweepMeta};
 pub use spec::{Axis, MAX_AXIS_VALUES, MAX_POINTS, Point, SweepSpec, load_sweep};
 
 use crate::config::ConfigError;
-use crate::config::design::{Design, EngineModel, validate_design};
+use crate::config::design::{
+    Design, EngineModel, MemoryModel, Placement, Tiling, validate_design,
+};
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
 use crate::config::precision::{Precision, PrecisionPair};
@@ -26,7 +28,6 @@ use crate::sim::{
 };
 use crate::workload::{Encoder, Kernel, Workload, WorkloadChoices};
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -82,62 +83,86 @@ pub struct Row {
 /// change its simulation.
 #[derive(Debug, Default)]
 pub struct KernelCache {
-    sims: Mutex<HashMap<u128, Result<Arc<KernelSim>, SimError>>>,
-    analytic: Mutex<HashMap<u128, Analytic>>,
+    sims: Mutex<HashMap<CacheKey, Result<Arc<KernelSim>, SimError>>>,
+    analytic: Mutex<HashMap<CacheKey, Analytic>>,
 }
 
-/// A 128-bit hash of exactly what a kernel's simulation depends on: its shape and operands
-/// (not its name, encoder or layer), and the design parameters its lowering and its units
-/// read; array parameters only for kernels on the arrays, the line buffer only for vector
-/// kernels. (The platform is the same for every point.)
-fn cache_key(kernel: &Kernel, design: &Design) -> u128 {
-    let engines = design.engines_for(&kernel.label(), kernel.class);
-    let models = |indices: &[usize]| -> Vec<(EngineModel, u64, Precision)> {
-        indices
-            .iter()
-            .map(|&e| {
-                let engine = &design.engines()[e];
-                (engine.model, engine.port, engine.precision)
-            })
-            .collect()
-    };
-    let tiling = design.tiling_of(&kernel.label(), kernel.class);
-    let kernel = Kernel {
-        name: "",
-        layer: None,
-        step: None,
-        encoder: Encoder::Vision,
-        ..kernel.clone()
-    };
-    let shared = (
-        design.placement(),
-        design.memory(),
-        design.clock_hz().to_bits(),
-        design.buffer_slots(),
-        models(&engines.vector),
-    );
-    let hash = |salt: u8| {
-        let mut hasher = std::hash::DefaultHasher::new();
-        (salt, &kernel, &shared).hash(&mut hasher);
-        if kernel.op.uses_arrays() {
-            (models(&engines.gemm), tiling).hash(&mut hasher);
+/// Exactly what a kernel's simulation depends on: its shape and operands (not its name,
+/// encoder or layer), and the design parameters its lowering and its units read; array
+/// parameters only for kernels on the arrays, the line buffer only for vector kernels. (The
+/// platform is the same for every point.) Compared whole on a hit, so two kernels that
+/// differ are never taken for one another.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    kernel: Kernel,
+    placement: Placement,
+    memory: MemoryModel,
+    clock_hz_bits: u64,
+    buffer_slots: u64,
+    /// The model, AXI port and precision of each vector engine the kernel may use.
+    vector_engines: Vec<(EngineModel, u64, Precision)>,
+    /// The GEMM engines and tiling of a kernel on the arrays, or a vector kernel's chunk.
+    own: OwnParameters,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum OwnParameters {
+    Arrays(Vec<(EngineModel, u64, Precision)>, Tiling),
+    Vector { chunk_bytes: u64 },
+}
+
+impl CacheKey {
+    fn new(kernel: &Kernel, design: &Design) -> Self {
+        let engines = design.engines_for(&kernel.label(), kernel.class);
+        let models = |indices: &[usize]| -> Vec<(EngineModel, u64, Precision)> {
+            indices
+                .iter()
+                .map(|&e| {
+                    let engine = &design.engines()[e];
+                    (engine.model, engine.port, engine.precision)
+                })
+                .collect()
+        };
+        let own = if kernel.op.uses_arrays() {
+            let tiling = design.tiling_of(&kernel.label(), kernel.class);
+            OwnParameters::Arrays(models(&engines.gemm), tiling)
         } else {
-            design.vector_chunk_bytes().hash(&mut hasher);
+            OwnParameters::Vector {
+                chunk_bytes: design.vector_chunk_bytes(),
+            }
+        };
+        CacheKey {
+            kernel: Kernel {
+                name: "",
+                layer: None,
+                step: None,
+                encoder: Encoder::Vision,
+                ..kernel.clone()
+            },
+            placement: design.placement().clone(),
+            memory: design.memory(),
+            clock_hz_bits: design.clock_hz().to_bits(),
+            buffer_slots: design.buffer_slots(),
+            vector_engines: models(&engines.vector),
+            own,
         }
-        hasher.finish()
-    };
-    (u128::from(hash(0)) << 64) | u128::from(hash(1))
+    }
 }
 
 /// Entries one cache map keeps before it starts afresh: a kernel's result is about 2 KB (its
-/// per-channel statistics: 32 channels × 56 bytes on the U280, more on wider platforms), so
-/// the cache stays near 40 MB.
-const MAX_CACHE_ENTRIES: usize = 20_000;
+/// per-channel statistics: 32 channels × 56 bytes on the U280, more on wider platforms) and
+/// its key about 1.5 KB (the kernel's operands and the placement's channel lists; an
+/// estimate from the types' sizes), so the cache stays near 35 MB.
+const MAX_CACHE_ENTRIES: usize = 10_000;
 
 /// The value cached under `key`, computed on a miss. Two threads missing the same key both
 /// compute it; the results are equal, so the cache stays deterministic (and emptying a full
 /// map changes only what is computed again, never a result).
-fn memo<V: Clone>(map: &Mutex<HashMap<u128, V>>, key: u128, compute: impl FnOnce() -> V) -> V {
+fn memo<V: Clone>(
+    map: &Mutex<HashMap<CacheKey, V>>,
+    key: CacheKey,
+    compute: impl FnOnce() -> V,
+) -> V {
     if let Some(hit) = map.lock().expect("cache lock").get(&key) {
         return hit.clone();
     }
@@ -157,7 +182,7 @@ impl KernelCache {
         design: &Design,
         platform: &Platform,
     ) -> Result<Arc<KernelSim>, SimError> {
-        memo(&self.sims, cache_key(kernel, design), || {
+        memo(&self.sims, CacheKey::new(kernel, design), || {
             // The kernel's graph shares the process's budget with the other jobs' runs.
             let bytes = checked_graph_size(kernel, design)?.bytes;
             let _reservation = budget::reserve(bytes);
@@ -171,7 +196,7 @@ impl KernelCache {
 
     /// What the lowered graph says without simulating it.
     fn analytic(&self, kernel: &Kernel, design: &Design) -> Analytic {
-        memo(&self.analytic, cache_key(kernel, design), || {
+        memo(&self.analytic, CacheKey::new(kernel, design), || {
             let graph = lower(kernel, design).expect("prepare checked the graph's size");
             let busy = engine_busy_cycles(&graph, design);
             let engines = design.engines_for(&kernel.label(), kernel.class);
@@ -531,16 +556,16 @@ mod tests {
             encoder: Encoder::Text,
             ..gemm.clone()
         };
-        assert_eq!(cache_key(&gemm, &design), cache_key(&renamed, &design));
+        assert_eq!(CacheKey::new(&gemm, &design), CacheKey::new(&renamed, &design));
         let other_tiles = changed(|raw| raw.tiling.tk = 512);
         let other_clock = changed(|raw| raw.clock_mhz = 250.0);
         let other_lanes = changed(|raw| raw.vector.lanes = 128);
         let other_chunk = changed(|raw| raw.vector.chunk_bytes = 16384);
         for different in [&other_tiles, &other_clock] {
-            assert_ne!(cache_key(&gemm, &design), cache_key(&gemm, different));
+            assert_ne!(CacheKey::new(&gemm, &design), CacheKey::new(&gemm, different));
         }
         let wider = single_gemm(512, 1024, 768, int8).unwrap();
-        assert_ne!(cache_key(&gemm, &design), cache_key(&wider, &design));
+        assert_ne!(CacheKey::new(&gemm, &design), CacheKey::new(&wider, &design));
         // A vector kernel does not care about GEMM tiles, but does about its unit.
         let model = crate::config::model::default_model();
         let policy = crate::config::model::default_policy();
@@ -550,9 +575,9 @@ mod tests {
         };
         let workload = choices.build(&model, Some(&policy), int8).unwrap();
         let ln1 = workload.kernels.iter().find(|k| k.name == "ln1").unwrap();
-        assert_eq!(cache_key(ln1, &design), cache_key(ln1, &other_tiles));
+        assert_eq!(CacheKey::new(ln1, &design), CacheKey::new(ln1, &other_tiles));
         for different in [&other_lanes, &other_chunk, &other_clock] {
-            assert_ne!(cache_key(ln1, &design), cache_key(ln1, different));
+            assert_ne!(CacheKey::new(ln1, &design), CacheKey::new(ln1, different));
         }
     }
 }

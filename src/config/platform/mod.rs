@@ -34,7 +34,7 @@ struct RawCrossings {
 
 /// LUTs and flip-flops of the engines' ordinary logic: a DSP-based engine's (operand
 /// registers, adder pipelines, control) per DSP it uses, a vector engine's per lane.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogicCost {
     pub luts_per_dsp: f64,
@@ -48,7 +48,7 @@ pub struct LogicCost {
 
 /// Super long lines between neighbouring SLRs, and what an engine's HBM path takes of them
 /// (the HBM ports sit in SLR0, so an engine above it crosses every boundary below it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct SlrCrossings {
     pub slls_per_boundary: u64,
     pub hbm_port_slls: u64,
@@ -110,7 +110,7 @@ struct RawDdr {
 }
 
 /// High-bandwidth memory: independent pseudo-channels of equal bandwidth.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Hbm {
     pub capacity_bytes: u64,
     pub channels: u64,
@@ -169,7 +169,7 @@ pub struct SlrBudget {
 
 /// The power model's inputs, each a range (low, high): the board's static power with a
 /// design loaded, HBM energy per byte moved, and a busy DSP's dynamic power at 300 MHz.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct PowerInputs {
     pub static_w: (f64, f64),
     pub hbm_j_per_byte: (f64, f64),
@@ -177,7 +177,7 @@ pub struct PowerInputs {
 }
 
 /// On-chip block memories.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Sram {
     pub bram_blocks: u64,
     pub bram_block_bytes: u64,
@@ -204,7 +204,7 @@ impl Sram {
 }
 
 /// Off-chip DDR (holds what does not fit HBM).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Ddr {
     pub channels: u64,
     pub channel_bandwidth_bytes_per_s: f64,
@@ -212,7 +212,7 @@ pub struct Ddr {
 }
 
 /// A validated platform: every rate positive, every count non-zero.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Platform {
     pub source: String,
     pub name: String,
