@@ -1357,3 +1357,112 @@ fn slug(heading: &str) -> String {
         })
         .collect()
 }
+
+/// `docs/src/summary.schema.json` is the JSON Schema generated from `summary.json`'s Rust
+/// type (regenerate it with `UPDATE_SCHEMA=1 cargo test --test readme summary_schema`), and
+/// the summaries of a default, a full-pipeline and a decode run use only the properties it
+/// lists, at every level.
+#[test]
+fn the_summary_schema_is_the_types() {
+    let path = "docs/src/summary.schema.json";
+    let generated = roofsim::report::summary_schema();
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::write(path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap();
+    assert_eq!(
+        committed, generated,
+        "{path} is stale: rerun with UPDATE_SCHEMA=1"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["--vision-layers", "1", "--text-layers", "1"][..],
+        &[
+            "--pipeline",
+            "full",
+            "--vision-layers",
+            "1",
+            "--text-layers",
+            "1",
+        ],
+        &[
+            "--model",
+            "configs/models/gpt2-medium.config.json",
+            "--text-layers",
+            "1",
+            "--decode",
+            "2",
+        ],
+    ] {
+        let summary = simulate(args, &dir.path().join("out"));
+        let mut unlisted = Vec::new();
+        unlisted_properties(&schema, &schema, &summary, "", &mut unlisted);
+        assert!(
+            unlisted.is_empty(),
+            "{args:?}: not in the schema: {unlisted:?}"
+        );
+    }
+}
+
+/// The paths of `value`'s object keys that `schema` (resolving `$ref`s against `root`,
+/// and the members of `allOf`/`anyOf`/`oneOf`) does not list.
+fn unlisted_properties(
+    root: &serde_json::Value,
+    schema: &serde_json::Value,
+    value: &serde_json::Value,
+    path: &str,
+    unlisted: &mut Vec<String>,
+) {
+    let resolve = |schema: &serde_json::Value| -> serde_json::Value {
+        match schema.get("$ref").and_then(|r| r.as_str()) {
+            Some(reference) => root
+                .pointer(reference.trim_start_matches('#'))
+                .unwrap_or_else(|| panic!("unresolved {reference}"))
+                .clone(),
+            None => schema.clone(),
+        }
+    };
+    let schema = resolve(schema);
+    let mut alternatives = vec![schema.clone()];
+    for key in ["allOf", "anyOf", "oneOf"] {
+        if let Some(members) = schema.get(key).and_then(|m| m.as_array()) {
+            alternatives.extend(members.iter().map(&resolve));
+        }
+    }
+    match value {
+        serde_json::Value::Object(object) => {
+            for (key, child) in object {
+                let listed = alternatives
+                    .iter()
+                    .find_map(|alternative| alternative.get("properties")?.get(key).cloned())
+                    .or_else(|| {
+                        alternatives.iter().find_map(|a| {
+                            a.get("additionalProperties")
+                                .filter(|s| s.is_object())
+                                .cloned()
+                        })
+                    });
+                match listed {
+                    Some(child_schema) => unlisted_properties(
+                        root,
+                        &child_schema,
+                        child,
+                        &format!("{path}/{key}"),
+                        unlisted,
+                    ),
+                    None => unlisted.push(format!("{path}/{key}")),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            let item_schema = alternatives.iter().find_map(|a| a.get("items").cloned());
+            if let Some(item_schema) = item_schema.filter(|s| s.is_object()) {
+                for item in items {
+                    unlisted_properties(root, &item_schema, item, &format!("{path}[]"), unlisted);
+                }
+            }
+        }
+        _ => {}
+    }
+}

@@ -2,6 +2,7 @@
 //! action chunk out, the control rate it allows) and a decode run's time to first token and
 //! tokens per second.
 
+use super::summary::{DecodeSummary, RobotStepSummary};
 use crate::config::design::Design;
 use crate::sim::{SimTotals, WorkloadSim};
 use crate::workload::{Encoder, Workload};
@@ -77,18 +78,18 @@ impl RobotStep {
         )
     }
 
-    pub(super) fn json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "latency_ms": self.latency_s() * 1e3,
-            "encoders_ms": self.encoders_s * 1e3,
-            "expert_ms": self.expert_s * 1e3,
-            "expert_ms_per_flow_step": self.expert_s * 1e3 / self.flow_steps as f64,
-            "flow_steps": self.flow_steps,
-            "bound_by": self.bound(),
-            "chunks_per_s": self.chunks_per_s(),
-            "actions_per_chunk": self.actions_per_chunk,
-            "actions_per_s": self.chunks_per_s() * self.actions_per_chunk as f64,
-        })
+    pub(super) fn summary(&self) -> RobotStepSummary {
+        RobotStepSummary {
+            latency_ms: self.latency_s() * 1e3,
+            encoders_ms: self.encoders_s * 1e3,
+            expert_ms: self.expert_s * 1e3,
+            expert_ms_per_flow_step: self.expert_s * 1e3 / self.flow_steps as f64,
+            flow_steps: self.flow_steps,
+            bound_by: self.bound().to_string(),
+            chunks_per_s: self.chunks_per_s(),
+            actions_per_chunk: self.actions_per_chunk,
+            actions_per_s: self.chunks_per_s() * self.actions_per_chunk as f64,
+        }
     }
 }
 
@@ -159,14 +160,14 @@ impl DecodeRun {
         )
     }
 
-    pub(super) fn json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "time_to_first_token_ms": self.first_token_s * 1e3,
-            "tokens": self.token_s.len(),
-            "prefix_tokens": self.prefix_tokens,
-            "mean_token_ms": self.mean_token_s() * 1e3,
-            "token_ms": self.token_s.iter().map(|s| s * 1e3).collect::<Vec<f64>>(),
-            "tokens_per_s": self.tokens_per_s(),
-        })
+    pub(super) fn summary(&self) -> DecodeSummary {
+        DecodeSummary {
+            time_to_first_token_ms: self.first_token_s * 1e3,
+            tokens: self.token_s.len() as u64,
+            prefix_tokens: self.prefix_tokens,
+            mean_token_ms: self.mean_token_s() * 1e3,
+            token_ms: self.token_s.iter().map(|s| s * 1e3).collect(),
+            tokens_per_s: self.tokens_per_s(),
+        }
     }
 }

@@ -109,9 +109,11 @@ fn differing_paths(
 /// `Debug` text, whose format Rust does not promise), and enough to tell two configs apart.
 fn digest(value: &impl Serialize) -> String {
     let text = serde_json::to_vec(value).expect("a validated config serialises");
-    let hash = text.into_iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    let hash = text
+        .into_iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
     format!("{hash:016x}")
 }
 

@@ -14,9 +14,7 @@ pub use identity::{SweepIdentity, SweepMeta};
 pub use spec::{Axis, MAX_AXIS_VALUES, MAX_POINTS, Point, SweepSpec, load_sweep};
 
 use crate::config::ConfigError;
-use crate::config::design::{
-    Design, EngineModel, MemoryModel, Placement, Tiling, validate_design,
-};
+use crate::config::design::{Design, EngineModel, MemoryModel, Placement, Tiling, validate_design};
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::config::platform::Platform;
 use crate::config::precision::{Precision, PrecisionPair};
@@ -556,16 +554,25 @@ mod tests {
             encoder: Encoder::Text,
             ..gemm.clone()
         };
-        assert_eq!(CacheKey::new(&gemm, &design), CacheKey::new(&renamed, &design));
+        assert_eq!(
+            CacheKey::new(&gemm, &design),
+            CacheKey::new(&renamed, &design)
+        );
         let other_tiles = changed(|raw| raw.tiling.tk = 512);
         let other_clock = changed(|raw| raw.clock_mhz = 250.0);
         let other_lanes = changed(|raw| raw.vector.lanes = 128);
         let other_chunk = changed(|raw| raw.vector.chunk_bytes = 16384);
         for different in [&other_tiles, &other_clock] {
-            assert_ne!(CacheKey::new(&gemm, &design), CacheKey::new(&gemm, different));
+            assert_ne!(
+                CacheKey::new(&gemm, &design),
+                CacheKey::new(&gemm, different)
+            );
         }
         let wider = single_gemm(512, 1024, 768, int8).unwrap();
-        assert_ne!(CacheKey::new(&gemm, &design), CacheKey::new(&wider, &design));
+        assert_ne!(
+            CacheKey::new(&gemm, &design),
+            CacheKey::new(&wider, &design)
+        );
         // A vector kernel does not care about GEMM tiles, but does about its unit.
         let model = crate::config::model::default_model();
         let policy = crate::config::model::default_policy();
@@ -575,7 +582,10 @@ mod tests {
         };
         let workload = choices.build(&model, Some(&policy), int8).unwrap();
         let ln1 = workload.kernels.iter().find(|k| k.name == "ln1").unwrap();
-        assert_eq!(CacheKey::new(ln1, &design), CacheKey::new(ln1, &other_tiles));
+        assert_eq!(
+            CacheKey::new(ln1, &design),
+            CacheKey::new(ln1, &other_tiles)
+        );
         for different in [&other_lanes, &other_chunk, &other_clock] {
             assert_ne!(CacheKey::new(ln1, &design), CacheKey::new(ln1, different));
         }

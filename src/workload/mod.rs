@@ -89,7 +89,16 @@ impl std::str::FromStr for Pipeline {
 
 /// How the text layers take the prompt.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Prefill {
@@ -117,7 +126,16 @@ impl std::str::FromStr for Prefill {
 
 /// Switches of the full pipeline that depart from the reference code, each to save work.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct ExpertSwitches {
     /// Project the cached prefix keys and values of the cross-attention layers once per
