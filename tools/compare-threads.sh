@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the default simulation with 1 and 2 rayon threads and checks the outputs are identical.
 # Without --trace, so that the distinct layers really run in parallel (a trace runs them in
-# order on one thread); the test suite checks the same in process (tests/snapshots.rs).
+# order on one thread); the test suite checks the same in process (tests/integration/snapshots.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet

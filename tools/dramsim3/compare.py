@@ -5,7 +5,7 @@ Builds DRAMsim3 from a checkout of umd-memsys/DRAMsim3 (the public repository; n
 CI), compiles `probe.cc` against it, runs the request streams of `roofsim probe hbm` on one
 pseudo-channel at roofsim's own timing (`u280-pseudo-channel.ini`), and writes what DRAMsim3
 gives, beside what roofsim gives at the time, to tests/golden/dramsim3-probe.csv, which
-tests/dram_oracle.rs holds the bank model to. Both sides use the `row_bank_column` mapping
+tests/integration/dram_oracle.rs holds the bank model to. Both sides use the `row_bank_column` mapping
 (DRAMsim3 cannot split the bank group around the column as the HBM IP's default does).
 
     tools/dramsim3/compare.py DRAMSIM3_SOURCE [ROOFSIM_BINARY]

@@ -11,8 +11,8 @@ use roofsim::sim::{
 };
 use roofsim::workload::{Workload, WorkloadChoices};
 
-const MLP_STREAM: &str = include_str!("../configs/designs/u280-int8-mlp-stream.toml");
-const SPATIAL: &str = include_str!("../configs/designs/u280-int8-spatial.toml");
+const MLP_STREAM: &str = include_str!("../../configs/designs/u280-int8-mlp-stream.toml");
+const SPATIAL: &str = include_str!("../../configs/designs/u280-int8-spatial.toml");
 
 fn design(text: &str) -> Result<Design, String> {
     load_design(&Source::built_in("test.toml", text), &default_platform())
@@ -456,7 +456,7 @@ fn a_design_that_fits_the_chip_but_crowds_one_slr_is_refused() {
 /// LUTs the platform does not give, are refused.
 #[test]
 fn lut_multipliers_take_luts_instead_of_dsps() {
-    const BERT: &str = include_str!("../configs/designs/u280-w4a8-bert-spatial.toml");
+    const BERT: &str = include_str!("../../configs/designs/u280-w4a8-bert-spatial.toml");
     let bert = design(BERT).unwrap();
     assert_eq!(bert.resources().dsps, 1920);
     let luts: Vec<u64> = bert.slr_use().iter().map(|slr| slr.used.luts).collect();

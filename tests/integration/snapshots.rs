@@ -1,6 +1,7 @@
 //! Snapshots of the default run's outputs (and of a fused, an INT4 and dataflow designs), so that any
 //! change of a model's numbers shows as a reviewed diff. After an intended change:
-//! `INSTA_UPDATE=always cargo test --test snapshots`, then read `git diff tests/snapshots/`
+//! `INSTA_UPDATE=always cargo test --test integration snapshots::`, then read
+//! `git diff tests/integration/snapshots/`
 //! (or `cargo insta review`) and commit the new snapshots with the change that explains them.
 //! Also: the outputs do not depend on the number of threads.
 
@@ -73,7 +74,7 @@ fn dataflow_designs() {
     let spatial = load_design(
         &Source::built_in(
             "spatial",
-            include_str!("../configs/designs/u280-int8-spatial.toml"),
+            include_str!("../../configs/designs/u280-int8-spatial.toml"),
         ),
         &platform,
     )

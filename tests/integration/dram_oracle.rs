@@ -10,7 +10,7 @@ use roofsim::config::design::{DEFAULT_DESIGN, load_design};
 use roofsim::config::platform::{DEFAULT_PLATFORM, load_platform};
 use roofsim::sim::probe::{Pattern, Probe, ProbeMemory, run_probe};
 
-const GOLDEN: &str = include_str!("golden/dramsim3-probe.csv");
+const GOLDEN: &str = include_str!("../golden/dramsim3-probe.csv");
 
 /// The platform as the comparison sets it: DRAMsim3's scheduler alone (no controller
 /// pipeline after the data, a transaction accepted every cycle) and its mapping.
@@ -136,7 +136,7 @@ fn the_bank_model_against_dramsim3() {
         format!("{} … {} %", signed(low), signed(high))
     };
     let whole = 1 << 28;
-    let readme = include_str!("../docs/src/models.md");
+    let readme = include_str!("../../docs/src/models.md");
     let at = readme.find("**Against DRAMsim3.**").unwrap();
     let text = readme[at..readme[at..].find("\n\n").unwrap() + at].replace('\n', " ");
     for quoted in [

@@ -8,18 +8,18 @@ use std::path::Path;
 /// The README and the user guide's chapters (`docs/src`), as one text: a quoted figure is
 /// found wherever it moved.
 const README: &str = concat!(
-    include_str!("../README.md"),
-    include_str!("../docs/src/introduction.md"),
-    include_str!("../docs/src/commands.md"),
-    include_str!("../docs/src/simulate.md"),
-    include_str!("../docs/src/models.md"),
-    include_str!("../docs/src/dataflow.md"),
-    include_str!("../docs/src/sweep.md"),
-    include_str!("../docs/src/robot-step.md"),
-    include_str!("../docs/src/decode.md"),
-    include_str!("../docs/src/counting.md"),
-    include_str!("../docs/src/python.md"),
-    include_str!("../docs/src/development.md"),
+    include_str!("../../README.md"),
+    include_str!("../../docs/src/introduction.md"),
+    include_str!("../../docs/src/commands.md"),
+    include_str!("../../docs/src/simulate.md"),
+    include_str!("../../docs/src/models.md"),
+    include_str!("../../docs/src/dataflow.md"),
+    include_str!("../../docs/src/sweep.md"),
+    include_str!("../../docs/src/robot-step.md"),
+    include_str!("../../docs/src/decode.md"),
+    include_str!("../../docs/src/counting.md"),
+    include_str!("../../docs/src/python.md"),
+    include_str!("../../docs/src/development.md"),
 );
 
 /// The rows of the README table whose header line starts with `header`, as cells.
@@ -1230,7 +1230,7 @@ fn the_token_serial_paragraph_is_the_tools() {
 /// by name), exits 0 and says what it wrote.
 #[test]
 fn the_tour_runs_line_by_line() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let tour = readme
         .split("## A ten-line tour")
         .nth(1)
@@ -1359,7 +1359,7 @@ fn slug(heading: &str) -> String {
 }
 
 /// `docs/src/summary.schema.json` is the JSON Schema generated from `summary.json`'s Rust
-/// type (regenerate it with `UPDATE_SCHEMA=1 cargo test --test readme summary_schema`), and
+/// type (regenerate it with `UPDATE_SCHEMA=1 cargo test --test integration summary_schema`), and
 /// the summaries of a default, a full-pipeline and a decode run use only the properties it
 /// lists, at every level.
 #[test]

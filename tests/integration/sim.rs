@@ -336,7 +336,7 @@ fn a_single_buffer_slot_shows_as_buffer_capacity() {
 /// model and a simulated lone GEMM with ideal memory must agree with every row.
 #[test]
 fn matches_scalesim_compute_cycles() {
-    let golden = include_str!("golden/scalesim-3.0-fold-cycles.csv");
+    let golden = include_str!("../golden/scalesim-3.0-fold-cycles.csv");
     let (platform, design) = base();
     let mut rows_checked = 0;
     for line in golden.lines().skip(1) {

@@ -24,11 +24,11 @@ fn design(path: &str, text: &str) -> Design {
 fn the_bert_design_runs_within_a_row_block_per_stage_of_its_pipeline_model() {
     let design = design(
         "u280-w4a8-bert-spatial.toml",
-        include_str!("../configs/designs/u280-w4a8-bert-spatial.toml"),
+        include_str!("../../configs/designs/u280-w4a8-bert-spatial.toml"),
     );
     let model = load_model(&Source::built_in(
         "bert-base-uncased.config.json",
-        include_str!("../configs/models/bert-base-uncased.config.json"),
+        include_str!("../../configs/models/bert-base-uncased.config.json"),
     ))
     .unwrap();
     let choices = WorkloadChoices {

@@ -1,0 +1,16 @@
+//! roofsim's integration tests, one test binary (a library change relinks one binary, not
+//! twelve): each module drives the library or the real `roofsim` binary. Run one module with
+//! `cargo test --test integration MODULE::` (e.g. `snapshots::`, `readme::`).
+
+mod cli;
+mod control;
+mod dataflow;
+mod designs;
+mod dram_oracle;
+mod fuzz;
+mod models;
+mod readme;
+mod reports;
+mod sim;
+mod snapshots;
+mod sweep;
