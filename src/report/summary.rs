@@ -110,16 +110,40 @@ pub struct EngineSummary {
     pub slr: Option<u64>,
 }
 
-/// What the design takes from the platform, in total and per SLR, and its expected clock.
+/// DSPs and block memories used, and their shares of what is there (0–1; above 1 does not
+/// fit): of the whole chip, or of one SLR's part for kernels.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-pub struct ResourcesSummary {
+pub struct BlockUse {
     pub dsps: u64,
     pub bram_blocks: u64,
     pub uram_blocks: u64,
-    /// Of the platform's whole chip, 0–1 (above 1: does not fit).
+    /// Of the chip's (in `resources`) or the SLR's (in `resources.slrs`), 0–1; above 1 does
+    /// not fit. Likewise `bram_share` and `uram_share`.
     pub dsp_share: f64,
     pub bram_share: f64,
     pub uram_share: f64,
+}
+
+impl BlockUse {
+    /// `used` (DSPs, BRAM and URAM blocks) of `available`.
+    fn new(used: [u64; 3], available: [u64; 3]) -> Self {
+        let share = |index: usize| used[index] as f64 / available[index].max(1) as f64;
+        BlockUse {
+            dsps: used[0],
+            bram_blocks: used[1],
+            uram_blocks: used[2],
+            dsp_share: share(0),
+            bram_share: share(1),
+            uram_share: share(2),
+        }
+    }
+}
+
+/// What the design takes from the platform, in total and per SLR, and its expected clock.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ResourcesSummary {
+    #[serde(flatten)]
+    pub used: BlockUse,
     pub clock: ClockSummary,
     pub slrs: Vec<SlrSummary>,
     /// The on-chip links between kernels.
@@ -142,12 +166,8 @@ pub struct ClockSummary {
 /// One SLR's use, against what it offers to kernels.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct SlrSummary {
-    pub dsps: u64,
-    pub bram_blocks: u64,
-    pub uram_blocks: u64,
-    pub dsp_share: f64,
-    pub bram_share: f64,
-    pub uram_share: f64,
+    #[serde(flatten)]
+    pub used: BlockUse,
     /// Engine, multiplier and memory LUTs together, of the SLR's.
     pub lut_share: f64,
     pub luts: u64,
@@ -402,12 +422,14 @@ pub fn summary(
                 .collect(),
         },
         resources: ResourcesSummary {
-            dsps: resources.dsps,
-            bram_blocks: resources.bram_blocks,
-            uram_blocks: resources.uram_blocks,
-            dsp_share: share(resources.dsps, platform.dsp_slices),
-            bram_share: share(resources.bram_blocks, platform.sram.bram_blocks),
-            uram_share: share(resources.uram_blocks, platform.sram.uram_blocks),
+            used: BlockUse::new(
+                [resources.dsps, resources.bram_blocks, resources.uram_blocks],
+                [
+                    platform.dsp_slices,
+                    platform.sram.bram_blocks,
+                    platform.sram.uram_blocks,
+                ],
+            ),
             clock: ClockSummary {
                 design_mhz: clock.design_mhz,
                 expected_mhz: clock.expected_mhz,
@@ -420,12 +442,14 @@ pub fn summary(
                 .slrs
                 .iter()
                 .map(|slr| SlrSummary {
-                    dsps: slr.used.dsps,
-                    bram_blocks: slr.used.bram_blocks,
-                    uram_blocks: slr.used.uram_blocks,
-                    dsp_share: share(slr.used.dsps, slr.available.dsp_slices),
-                    bram_share: share(slr.used.bram_blocks, slr.available.bram_blocks),
-                    uram_share: share(slr.used.uram_blocks, slr.available.uram_blocks),
+                    used: BlockUse::new(
+                        [slr.used.dsps, slr.used.bram_blocks, slr.used.uram_blocks],
+                        [
+                            slr.available.dsp_slices,
+                            slr.available.bram_blocks,
+                            slr.available.uram_blocks,
+                        ],
+                    ),
                     lut_share: share(
                         slr.used.luts + slr.used.logic_luts + slr.used.memory_luts,
                         slr.available.luts,
