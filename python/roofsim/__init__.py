@@ -58,6 +58,7 @@ __all__ = [
     "RoofsimError",
     "__version__",
     "analyze",
+    "lower",
     "merge",
     "probe",
     "roofline",
@@ -300,6 +301,29 @@ def sweep(
     return _job("sweep", configs, options, inputs, out)
 
 
+@_documents_workload_options
+def lower(
+    kernel: str,
+    model: Optional[Config] = None,
+    policy: Optional[Config] = None,
+    platform: Optional[Config] = None,
+    design: Optional[Config] = None,
+    *,
+    layer: bool = False,
+    out: Optional[Union[str, "os.PathLike[str]"]] = None,
+    **inputs: Unpack[WorkloadOptions],
+) -> Result:
+    """``roofsim lower``: the tile dataflow graph of one kernel (``"vision/qkv_proj"``), or
+    with ``layer=True`` of its whole layer with the links the design gives, as Graphviz DOT.
+
+    ``files["graph.dot"]`` holds the graph (``out/graph.dot`` when ``out`` names a folder);
+    ``text`` its node, edge and byte counts.
+    """
+    configs = {"model": model, "policy": policy, "platform": platform, "design": design}
+    options = dict(kernel=kernel, layer=layer)
+    return _job("lower", configs, options, inputs, out, written_to="graph.dot")
+
+
 def probe(
     target: str = "hbm",
     design: Optional[Config] = None,
@@ -356,7 +380,11 @@ def _job(
     inputs: Mapping[str, Any],
     out: Optional[Union[str, "os.PathLike[str]"]],
     operands: Sequence[str] = (),
+    written_to: Optional[str] = None,
 ) -> Result:
+    """Runs ``roofsim COMMAND`` with the configs (paths or texts), options and workload
+    options as flags, into ``out`` (a temporary folder when ``None``): with ``--out``, or,
+    for a command that writes one file (``lower``), ``--dot out/WRITTEN_TO``."""
     unknown = sorted(set(inputs) - set(WORKLOAD_OPTIONS))
     if unknown:
         raise TypeError(
@@ -375,7 +403,10 @@ def _job(
             args += [f"--{name}", path]
         args += _flags({**inputs, **options})
         folder = Path(out) if out is not None else Path(scratch) / "out"
-        args += ["--out", str(folder), *operands]
+        if written_to is None:
+            args += ["--out", str(folder), *operands]
+        else:
+            args += ["--dot", str(folder / written_to), *operands]
         try:
             text, written = _run(args)
         except RoofsimError as error:

@@ -20,17 +20,18 @@ def roofsim_bin() -> Path:
 
 @pytest.fixture
 def cli(roofsim_bin, tmp_path):
-    """Runs ``roofsim ARGS --out DIR`` from the repository's folder: (stdout, DIR)."""
+    """Runs ``roofsim ARGS --out DIR`` (without ``--out`` when ``out=False``, for a command
+    that names its one file) from the repository's folder: (stdout, DIR)."""
 
-    def run(*args: str):
-        out = tmp_path / "cli"
+    def run(*args: str, out: bool = True):
+        folder = tmp_path / "cli"
         done = subprocess.run(
-            [str(roofsim_bin), *args, "--out", str(out)],
+            [str(roofsim_bin), *args, *(["--out", str(folder)] if out else [])],
             cwd=REPOSITORY,
             capture_output=True,
             text=True,
         )
         assert done.returncode == 0, done.stderr
-        return done.stdout, out
+        return done.stdout, folder
 
     return run

@@ -101,6 +101,28 @@ def test_probe_equals_the_command_line(cli):
     assert [row["burst_bytes"] for row in result.tables["probe"]] == [64]
 
 
+def test_lower_equals_the_command_line(cli, tmp_path):
+    """One kernel's graph and a layer's, byte for byte as ``roofsim lower`` writes them."""
+    for layer in (False, True):
+        result = roofsim.lower(
+            "vision/fc1_gelu", design="u280-int8-mlp-stream", vision_layers=1, layer=layer,
+            out=tmp_path / f"layer-{layer}",
+        )
+        flags = ["--layer"] if layer else []
+        dot = tmp_path / f"cli-{layer}.dot"
+        text, _ = cli(
+            "lower", "--kernel", "vision/fc1_gelu", "--design", "u280-int8-mlp-stream",
+            "--vision-layers", "1", *flags, "--dot", str(dot), out=False,
+        )
+        assert result.files["graph.dot"] == dot.read_bytes()
+        assert (tmp_path / f"layer-{layer}" / "graph.dot").read_bytes() == dot.read_bytes()
+        assert result.text == text
+    assert "fifo" in roofsim.lower("vision/fc2", design="u280-int8-mlp-stream", layer=True,
+                                   vision_layers=1).files["graph.dot"].decode()
+    with pytest.raises(roofsim.ConfigError):
+        roofsim.lower("vision/no_such_kernel", vision_layers=1)
+
+
 def test_merged_shards_equal_one_sweep(tmp_path):
     # One spec file for all: the picture's title names it.
     spec_path = tmp_path / "spec.toml"
