@@ -322,7 +322,7 @@ fn add_pictures_and_report(output: &mut SimulateOutput, platform: &Platform, des
         analysis,
         sim,
     } = output;
-    let summary = report::summary_value(analysis, sim, design, platform);
+    let summary = report::summary(analysis, sim, design, platform);
     files.push(("summary.json", report::summary_json(&summary)));
     let crosscheck = report::crosscheck::crosscheck_svg(
         &format!(

@@ -10,7 +10,7 @@ pub mod probe;
 pub mod resources;
 pub mod sim;
 mod summary;
-pub use summary::{Summary, summary, summary_json, summary_schema, summary_value};
+pub use summary::{Summary, summary, summary_json, summary_schema};
 mod step;
 mod svg;
 pub mod sweep;

@@ -26,9 +26,10 @@ fn attribution(totals: &SimTotals) -> BTreeMap<String, u64> {
         .collect()
 }
 
-/// `summary.json`'s bytes: [`summary_value`], pretty-printed.
-pub fn summary_json(summary: &serde_json::Value) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(summary).expect("a summary serialises");
+/// `summary.json`'s bytes: the summary's JSON, keys in sorted order, pretty-printed.
+pub fn summary_json(summary: &Summary) -> Vec<u8> {
+    let value = serde_json::to_value(summary).expect("a summary serialises");
+    let mut bytes = serde_json::to_vec_pretty(&value).expect("a summary serialises");
     bytes.push(b'\n');
     bytes
 }
@@ -318,16 +319,6 @@ pub struct DecodeSummary {
     /// Each generated token's time, in order.
     pub token_ms: Vec<f64>,
     pub tokens_per_s: f64,
-}
-
-/// `summary.json` as a JSON value ([`summary`], keys in sorted order).
-pub fn summary_value(
-    analysis: &RooflineAnalysis,
-    sim: &WorkloadSim,
-    design: &Design,
-    platform: &Platform,
-) -> serde_json::Value {
-    serde_json::to_value(summary(analysis, sim, design, platform)).expect("a summary serialises")
 }
 
 /// The run's summary: the design and its resources, the workload, and per encoder and in
