@@ -92,8 +92,6 @@ const COLOURS: [&str; 6] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
 ];
 
-/// `probe.svg`: achieved bandwidth against burst size (log scale), one curve per pattern
-/// and channel count (and memory model, when both ran), bursts joined in size order.
 /// A rate on the log axis: `0.5`, `2`, `100`.
 fn format_rate(gb_per_s: f64) -> String {
     if gb_per_s >= 1.0 {
@@ -103,6 +101,8 @@ fn format_rate(gb_per_s: f64) -> String {
     }
 }
 
+/// `probe.svg`: achieved bandwidth (log axis) against burst size (log scale), one curve per
+/// pattern and channel count (and memory model, when both ran), bursts joined in size order.
 pub fn probe_svg(rows: &[(Probe, ProbeResult)]) -> String {
     let frame = Frame {
         width: 720.0,

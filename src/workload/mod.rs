@@ -23,14 +23,14 @@ pub use options::{WorkloadChoices, WorkloadOptions};
 
 pub use crate::config::design::{Fusion, KernelClass};
 use crate::config::precision::Precision;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::hash::Hash;
 
 /// The stages of a smolVLA step: the three encoders that build the prefix, then the action
 /// expert (with `--pipeline full`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoder {
     Vision,
@@ -62,9 +62,7 @@ impl Encoder {
 }
 
 /// How much of a smolVLA step a workload covers.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Pipeline {
     /// The VLM's encoders, which build the prefix (vision, connector, text layers).
@@ -88,18 +86,7 @@ impl std::str::FromStr for Pipeline {
 }
 
 /// How the text layers take the prompt.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Prefill {
     /// All prompt tokens at once: every layer's GEMMs have a row per token.
@@ -125,18 +112,7 @@ impl std::str::FromStr for Prefill {
 }
 
 /// Switches of the full pipeline that depart from the reference code, each to save work.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct ExpertSwitches {
     /// Project the cached prefix keys and values of the cross-attention layers once per
     /// observation instead of at every flow-matching step (the reference recomputes them).
