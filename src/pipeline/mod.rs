@@ -361,15 +361,11 @@ fn add_pictures_and_report(output: &mut SimulateOutput, platform: &Platform, des
         })
         .collect();
     let rows = report::sim::kernel_rows(analysis, sim, design, platform);
-    let mut tables = vec![Table::new("Kernels", &report::sim::KERNEL_COLUMNS, rows)];
-    for (file, heading) in [
-        ("engines.csv", "Engines: busy time and why each sat idle"),
-        ("channels.csv", "HBM pseudo-channels"),
-    ] {
-        if let Some((_, bytes)) = files.iter().find(|(name, _)| *name == file) {
-            tables.push(Table::from_csv(heading, bytes));
-        }
-    }
+    let tables = [
+        Table::new("Kernels", &report::sim::KERNEL_COLUMNS, rows),
+        report::sim::engine_table(sim, design),
+        report::sim::channel_table(sim, design),
+    ];
     let headline = report::headline::headline_html(&summary);
     let html = report::html::report_html(
         &format!("roofsim: {} on {}", design.name(), platform.name),
@@ -416,8 +412,8 @@ fn simulate_files(
             "kernels.csv",
             report::sim::kernels_csv(analysis, &sim, design, platform)?,
         ),
-        ("channels.csv", report::sim::channels_csv(&sim, design)?),
-        ("engines.csv", report::sim::engines_csv(&sim, design)?),
+        ("channels.csv", report::sim::channel_table(&sim, design).csv()?),
+        ("engines.csv", report::sim::engine_table(&sim, design).csv()?),
         (
             "resources.csv",
             report::resources::resources_csv(design, platform, &sim.bill)?,

@@ -22,23 +22,16 @@ impl Table {
         }
     }
 
-    /// A table of a CSV file's header and rows.
-    pub fn from_csv(heading: &str, bytes: &[u8]) -> Table {
-        let mut reader = csv::Reader::from_reader(bytes);
-        let columns = reader
-            .headers()
-            .map(|header| header.iter().map(String::from).collect())
-            .unwrap_or_default();
-        let rows = reader
-            .records()
-            .filter_map(Result::ok)
-            .map(|record| record.iter().map(String::from).collect())
-            .collect();
-        Table {
-            heading: heading.to_string(),
-            columns,
-            rows,
+    /// The table as CSV: its columns, then its rows.
+    pub fn csv(&self) -> Result<Vec<u8>, super::ReportError> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(&self.columns)?;
+        for row in &self.rows {
+            writer.write_record(row)?;
         }
+        writer
+            .into_inner()
+            .map_err(|error| super::ReportError::Csv(error.into_error().into()))
     }
 }
 

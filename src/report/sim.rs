@@ -2,6 +2,7 @@
 
 use super::pipeline::{pipeline_checks, pipeline_text};
 use super::step::{DecodeRun, RobotStep};
+use super::html::Table;
 use super::{ROOFLINE_CSV_HEADER, ReportError, roofline_record};
 use crate::config::design::Design;
 use crate::config::design::clock::expected_clock;
@@ -101,43 +102,36 @@ pub fn channel_totals(sim: &WorkloadSim) -> Vec<ChannelStats> {
 /// One row per engine (the pool's arrays and vector units, then the named engines): what it
 /// is, its busy cycles over the forward pass, its utilisation (busy over the run's cycles),
 /// the kernel instances that used it, and the run's cycles by cause on it: busy (compute or
-/// vector unit) and why it sat idle.
-pub fn engines_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, ReportError> {
+/// vector unit) and why it sat idle. `engines.csv`, and the report's engines table.
+pub fn engine_table(sim: &WorkloadSim, design: &Design) -> Table {
     let total_cycles = sim.cycles();
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let cause_columns = Bottleneck::ALL.map(|cause| format!("{}_cycles", cause.name()));
-    writer.write_record(
-        [
-            "engine",
-            "kind",
-            "shape",
-            "busy_cycles",
-            "utilization",
-            "kernels",
-        ]
+    let columns = ["engine", "kind", "shape", "busy_cycles", "utilization", "kernels"]
         .map(String::from)
         .into_iter()
-        .chain(cause_columns),
-    )?;
-    for (index, engine) in design.engines().iter().enumerate() {
-        let busy: u64 = sim
-            .kernels
-            .iter()
-            .map(|k| k.engine_busy_cycles[index])
-            .sum();
-        let kernels = sim
-            .kernels
-            .iter()
-            .filter(|k| k.engine_busy_cycles[index] > 0)
-            .count();
-        let mut causes = [0; Bottleneck::COUNT];
-        for unit in &sim.units {
-            for (sum, cycles) in causes.iter_mut().zip(&unit.engines[index]) {
-                *sum += cycles;
+        .chain(Bottleneck::ALL.map(|cause| format!("{}_cycles", cause.name())))
+        .collect();
+    let rows = design
+        .engines()
+        .iter()
+        .enumerate()
+        .map(|(index, engine)| {
+            let busy: u64 = sim
+                .kernels
+                .iter()
+                .map(|k| k.engine_busy_cycles[index])
+                .sum();
+            let kernels = sim
+                .kernels
+                .iter()
+                .filter(|k| k.engine_busy_cycles[index] > 0)
+                .count();
+            let mut causes = [0; Bottleneck::COUNT];
+            for unit in &sim.units {
+                for (sum, cycles) in causes.iter_mut().zip(&unit.engines[index]) {
+                    *sum += cycles;
+                }
             }
-        }
-        let (kind, shape) = engine.describe();
-        writer.write_record(
+            let (kind, shape) = engine.describe();
             [
                 engine.name.clone(),
                 kind.to_string(),
@@ -147,20 +141,23 @@ pub fn engines_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Report
                 kernels.to_string(),
             ]
             .into_iter()
-            .chain(causes.iter().map(u64::to_string)),
-        )?;
+            .chain(causes.iter().map(u64::to_string))
+            .collect()
+        })
+        .collect();
+    Table {
+        heading: "Engines: busy time and why each sat idle".to_string(),
+        columns,
+        rows,
     }
-    writer
-        .into_inner()
-        .map_err(|error| ReportError::Csv(error.into_error().into()))
 }
 
-/// One row per HBM pseudo-channel: bytes and where its time went.
-pub fn channels_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, ReportError> {
+/// One row per HBM pseudo-channel: bytes and where its time went. `channels.csv`, and the
+/// report's channels table.
+pub fn channel_table(sim: &WorkloadSim, design: &Design) -> Table {
     let total_cycles = sim.cycles();
     let ticks = (total_cycles * TICKS_PER_CYCLE).max(1) as f64;
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record([
+    let columns = [
         "channel",
         "bytes",
         "bursts",
@@ -171,25 +168,27 @@ pub fn channels_csv(sim: &WorkloadSim, design: &Design) -> Result<Vec<u8>, Repor
         "refresh_fraction",
         "switch_crossing_fraction",
         "achieved_gb_per_s",
-    ])?;
+    ];
     let seconds = total_cycles as f64 / design.clock_hz();
-    for (channel, stats) in channel_totals(sim).iter().enumerate() {
-        writer.write_record([
-            channel.to_string(),
-            stats.bytes.to_string(),
-            stats.bursts.to_string(),
-            format!("{:.4}", stats.busy_ticks() as f64 / ticks),
-            format!("{:.4}", stats.data_ticks as f64 / ticks),
-            format!("{:.4}", stats.overhead_ticks as f64 / ticks),
-            format!("{:.4}", stats.latency_ticks as f64 / ticks),
-            format!("{:.4}", stats.refresh_ticks as f64 / ticks),
-            format!("{:.4}", stats.crossing_ticks as f64 / ticks),
-            format!("{:.3}", stats.bytes as f64 / seconds / 1e9),
-        ])?;
-    }
-    writer
-        .into_inner()
-        .map_err(|error| ReportError::Csv(error.into_error().into()))
+    let rows = channel_totals(sim)
+        .iter()
+        .enumerate()
+        .map(|(channel, stats)| {
+            vec![
+                channel.to_string(),
+                stats.bytes.to_string(),
+                stats.bursts.to_string(),
+                format!("{:.4}", stats.busy_ticks() as f64 / ticks),
+                format!("{:.4}", stats.data_ticks as f64 / ticks),
+                format!("{:.4}", stats.overhead_ticks as f64 / ticks),
+                format!("{:.4}", stats.latency_ticks as f64 / ticks),
+                format!("{:.4}", stats.refresh_ticks as f64 / ticks),
+                format!("{:.4}", stats.crossing_ticks as f64 / ticks),
+                format!("{:.3}", stats.bytes as f64 / seconds / 1e9),
+            ]
+        })
+        .collect();
+    Table::new("HBM pseudo-channels", &columns, rows)
 }
 
 /// One line naming the design: arrays, named engines, clock, peak, resources, memory model
