@@ -412,8 +412,14 @@ fn simulate_files(
             "kernels.csv",
             report::sim::kernels_csv(analysis, &sim, design, platform)?,
         ),
-        ("channels.csv", report::sim::channel_table(&sim, design).csv()?),
-        ("engines.csv", report::sim::engine_table(&sim, design).csv()?),
+        (
+            "channels.csv",
+            report::sim::channel_table(&sim, design).csv()?,
+        ),
+        (
+            "engines.csv",
+            report::sim::engine_table(&sim, design).csv()?,
+        ),
         (
             "resources.csv",
             report::resources::resources_csv(design, platform, &sim.bill)?,

@@ -15,6 +15,8 @@ use crate::config::design::{Design, MemoryModel};
 use crate::config::platform::Platform;
 use crate::roofline::{RooflineAnalysis, Roofs};
 use crate::sim::{Bottleneck, PipelineModel, WorkloadSim, cross_check, kernel_roof};
+use crate::workload::Encoder;
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// A colour for each cause, as a kernel's simulated point is drawn.
@@ -81,14 +83,11 @@ pub fn crosscheck_svg(
     };
     let mut pairs: Vec<Pair> = Vec::new();
     let mut seen = Vec::new();
-    let mut seconds: Vec<((crate::workload::Encoder, &str), f64)> = Vec::new();
+    // Each distinct kernel's time over all its instances.
+    let mut seconds: HashMap<(Encoder, &str), f64> = HashMap::new();
     for ((kernel, _), result) in analysis.iter().zip(&sim.kernels) {
-        let key = (kernel.encoder, kernel.name);
         let time = result.cycles as f64 / design.clock_hz();
-        match seconds.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, sum)) => *sum += time,
-            None => seconds.push((key, time)),
-        }
+        *seconds.entry((kernel.encoder, kernel.name)).or_default() += time;
     }
     for (index, ((kernel, point), result)) in analysis.iter().zip(&sim.kernels).enumerate() {
         let key = (kernel.encoder, kernel.name);
@@ -104,10 +103,7 @@ pub fn crosscheck_svg(
         pairs.push(Pair {
             label: kernel.label(),
             roof,
-            seconds: seconds
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map_or(0.0, |(_, time)| *time),
+            seconds: seconds[&key],
             predicted: (
                 point.oi_ops_per_byte,
                 roof.min(point.oi_ops_per_byte * bandwidth),

@@ -1,8 +1,8 @@
 //! Simulation reports: per-kernel CSV, per-channel CSV and a summary for the terminal.
 
+use super::html::Table;
 use super::pipeline::{pipeline_checks, pipeline_text};
 use super::step::{DecodeRun, RobotStep};
-use super::html::Table;
 use super::{ROOFLINE_CSV_HEADER, ReportError, roofline_record};
 use crate::config::design::Design;
 use crate::config::design::clock::expected_clock;
@@ -105,11 +105,18 @@ pub fn channel_totals(sim: &WorkloadSim) -> Vec<ChannelStats> {
 /// vector unit) and why it sat idle. `engines.csv`, and the report's engines table.
 pub fn engine_table(sim: &WorkloadSim, design: &Design) -> Table {
     let total_cycles = sim.cycles();
-    let columns = ["engine", "kind", "shape", "busy_cycles", "utilization", "kernels"]
-        .map(String::from)
-        .into_iter()
-        .chain(Bottleneck::ALL.map(|cause| format!("{}_cycles", cause.name())))
-        .collect();
+    let columns = [
+        "engine",
+        "kind",
+        "shape",
+        "busy_cycles",
+        "utilization",
+        "kernels",
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain(Bottleneck::ALL.map(|cause| format!("{}_cycles", cause.name())))
+    .collect();
     let rows = design
         .engines()
         .iter()
