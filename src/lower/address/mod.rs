@@ -293,6 +293,9 @@ pub(crate) struct ChannelRequests {
     last_segment: Vec<u64>,
     /// The tile's contiguous byte ranges.
     runs: Vec<Run>,
+    /// Per channel, the bytes and bursts of one period of a run's rows.
+    period_bytes: Vec<u64>,
+    period_bursts: Vec<u64>,
 }
 
 impl ChannelRequests {
@@ -371,19 +374,21 @@ impl ChannelRequests {
         let round = stripe * set;
         let period = round / gcd(run.pitch_bytes % round, round);
         let walk = RowWalk::new(run, stripe, burst, set);
-        if run.count < 2 * period {
-            walk.rows(run.count, &mut self.bytes, &mut self.bursts);
-            return;
-        }
-        let before = (self.bytes.clone(), self.bursts.clone());
-        walk.rows(period, &mut self.bytes, &mut self.bursts);
-        let repeats = run.count / period - 1;
-        for (total, before) in [(&mut self.bytes, &before.0), (&mut self.bursts, &before.1)] {
-            for (value, &earlier) in total.iter_mut().zip(before) {
-                *value += (*value - earlier) * repeats;
+        let (periods, rest) = (run.count / period, run.count % period);
+        if periods > 0 {
+            let (once_bytes, once_bursts) = (&mut self.period_bytes, &mut self.period_bursts);
+            once_bytes.clear();
+            once_bytes.resize(set as usize, 0);
+            once_bursts.clear();
+            once_bursts.resize(set as usize, 0);
+            walk.rows(period, once_bytes, once_bursts);
+            let totals = self.bytes.iter_mut().zip(&*once_bytes);
+            for (total, once) in totals.chain(self.bursts.iter_mut().zip(&*once_bursts)) {
+                *total += once * periods;
             }
         }
-        walk.rows(run.count % period, &mut self.bytes, &mut self.bursts);
+        // After whole periods the rows are back on the first row's offset and channel.
+        walk.rows(rest, &mut self.bytes, &mut self.bursts);
     }
 
     /// Records, for the bank-level model, where segment `segment_index` (a tile row, or the
