@@ -191,10 +191,14 @@ tm = [128, 256, 512]
 tk = [256, 512]
 slots = [1, 2]
 "#;
-    let spec = load_sweep(&Source::built_in("bench-sweep.toml", text), |_| {
-        let source = Source::built_in("u280-int8.toml", DEFAULT_DESIGN);
-        Ok((parse_design(&source)?, source.name))
-    })
+    let spec = load_sweep(
+        &Source::built_in("bench-sweep.toml", text),
+        roofsim::sweep::MAX_POINTS,
+        |_| {
+            let source = Source::built_in("u280-int8.toml", DEFAULT_DESIGN);
+            Ok((parse_design(&source)?, source.name))
+        },
+    )
     .unwrap();
     let choices = WorkloadChoices {
         batch: 1,

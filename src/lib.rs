@@ -74,6 +74,7 @@ pub mod lower;
 pub mod pipeline;
 pub mod report;
 pub mod roofline;
+pub mod search;
 pub mod sim;
 pub mod sweep;
 pub mod trace;

@@ -26,9 +26,14 @@ fn print_stdout(text: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Sweep(args) = &cli.command {
-        // Rows are flushed whole as they finish: an interrupted sweep resumes where it stopped.
-        let csv = args.out.join("sweep.csv");
+    let rows = match &cli.command {
+        Command::Sweep(args) => Some(args.out.join("sweep.csv")),
+        Command::Search(args) => Some(args.out.join("search.csv")),
+        _ => None,
+    };
+    if let Some(csv) = rows {
+        // Rows are flushed whole as they finish: an interrupted sweep or search resumes where
+        // it stopped.
         let _ = ctrlc::set_handler(move || {
             eprintln!(
                 "\ninterrupted: the finished points are in {}; run the same command with \

@@ -63,6 +63,10 @@ pub enum Command {
     Lower(LowerArgs),
     /// Explore a design space in parallel: sweep.csv, pareto.svg, best.toml.
     Sweep(SweepArgs),
+    /// Search a design space (a sweep file's axes, however many points they span) for the
+    /// best design within a budget of simulations: search.csv, best.toml, pareto.svg, and how
+    /// far the best is from the DSP-bound limit.
+    Search(SearchArgs),
     /// Join the shards of one sweep (each folder's sweep.csv and sweep.meta.json) into one
     /// folder: sweep.csv, pareto.svg, best.toml, as a single run writes them.
     Merge {
@@ -225,6 +229,40 @@ pub struct SweepArgs {
     pub max_events: u64,
     /// Output folder
     #[arg(long, value_name = "DIR", default_value = "traces/sweep")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    /// The space: a sweep TOML (configs/sweeps/...), its axes and constraints
+    #[arg(long, value_name = "FILE")]
+    pub space: PathBuf,
+    /// Designs to simulate (analytical rankings are not counted)
+    #[arg(long, value_name = "N", default_value_t = 96)]
+    pub budget: u64,
+    /// Seed of the search's random draws: the same seed gives the same search
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Pin an axis of the space to one of its values, e.g. `--fix precision=int8`; repeat or
+    /// comma-separate for several
+    #[arg(long, value_name = "AXIS=VALUE", value_delimiter = ',')]
+    pub fix: Vec<String>,
+    /// What to minimise: latency (ms per step) or throughput (ms per observation)
+    #[arg(long, value_enum, default_value = "latency")]
+    pub objective: crate::pipeline::Objective,
+    /// Worker threads [default: all cores]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Keep the rows of an interrupted search and continue after them
+    #[arg(long)]
+    pub resume: bool,
+    /// Skip designs whose kernels would take more events (graph nodes) than this
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
+    pub max_events: u64,
+    /// Output folder
+    #[arg(long, value_name = "DIR", default_value = "traces/search")]
     pub out: PathBuf,
 }
 

@@ -3,7 +3,8 @@
 use super::out::prepare_out;
 use super::probe::run_probe;
 use super::{
-    AnalyzeArgs, Command, InputArgs, LowerArgs, RooflineArgs, SimulateArgs, SweepArgs, TraceFormat,
+    AnalyzeArgs, Command, InputArgs, LowerArgs, RooflineArgs, SearchArgs, SimulateArgs, SweepArgs,
+    TraceFormat,
 };
 use crate::config::design::clock::expected_clock;
 use crate::config::design::{Dataflow, Design, MemoryModel};
@@ -51,6 +52,7 @@ pub fn run(command: &Command) -> Result<Ran, Error> {
         Command::Simulate(args) => run_simulate(args),
         Command::Lower(args) => run_lower(args),
         Command::Sweep(args) => run_sweep(args),
+        Command::Search(args) => run_search(args),
         Command::Merge { out, inputs } => run_merge(out, inputs),
         Command::Probe(args) => run_probe(args),
         Command::List => Ok(Ran {
@@ -383,7 +385,7 @@ fn run_sweep(args: &SweepArgs) -> Result<Ran, Error> {
         ));
     }
     let inputs = load_inputs(&args.inputs)?;
-    let spec = pipeline::sweep_file(&args.sweep)?;
+    let spec = pipeline::sweep_file(&args.sweep, crate::sweep::MAX_POINTS)?;
     let shard = match args
         .shard
         .split_once('/')
@@ -397,16 +399,7 @@ fn run_sweep(args: &SweepArgs) -> Result<Ran, Error> {
             ));
         }
     };
-    let jobs = match args.jobs {
-        Some(jobs) if !(1..=MAX_JOBS).contains(&jobs) => {
-            return Err(option_error(
-                "--jobs",
-                format!("must be between 1 and {MAX_JOBS}, found {jobs}"),
-            ));
-        }
-        Some(jobs) => jobs,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let jobs = jobs_or_all_cores(args.jobs)?;
     if args.prescreen == Some(0) {
         return Err(option_error("--prescreen", "must be at least 1".into()));
     }
@@ -449,6 +442,100 @@ fn run_sweep(args: &SweepArgs) -> Result<Ran, Error> {
     });
     bar.finish_and_clear();
     let outcome = summary?;
+    Ok(Ran::new(outcome.summary, &args.out, outcome.written))
+}
+
+/// `--jobs`, or every core.
+fn jobs_or_all_cores(jobs: Option<usize>) -> Result<usize, Error> {
+    match jobs {
+        Some(jobs) if !(1..=MAX_JOBS).contains(&jobs) => Err(option_error(
+            "--jobs",
+            format!("must be between 1 and {MAX_JOBS}, found {jobs}"),
+        )),
+        Some(jobs) => Ok(jobs),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+fn run_search(args: &SearchArgs) -> Result<Ran, Error> {
+    if args.inputs.fuse.is_some() {
+        return Err(option_error(
+            "--fuse",
+            "a search takes fusion from its base design and its `fusion` axis".into(),
+        ));
+    }
+    if !(1..=crate::search::MAX_BUDGET).contains(&args.budget) {
+        return Err(option_error(
+            "--budget",
+            format!(
+                "must be between 1 and {}, found {}",
+                crate::search::MAX_BUDGET,
+                args.budget
+            ),
+        ));
+    }
+    let inputs = load_inputs(&args.inputs)?;
+    let mut spec = pipeline::sweep_file(&args.space, crate::search::MAX_SEARCH_POINTS)?;
+    for pin in &args.fix {
+        let (name, value) = pin.split_once('=').unwrap_or((pin, ""));
+        let names: Vec<String> = spec.axes.iter().map(|a| a.name.clone()).collect();
+        let axis = spec
+            .axes
+            .iter_mut()
+            .find(|a| a.name == name)
+            .ok_or_else(|| {
+                option_error(
+                    "--fix",
+                    format!(
+                        "`{name}` is no axis of {}{}",
+                        spec.source,
+                        crate::config::did_you_mean(name, &names)
+                    ),
+                )
+            })?;
+        if !axis.values.iter().any(|v| v == value) {
+            return Err(option_error(
+                "--fix",
+                format!(
+                    "`{value}` is not a value of axis `{name}` (it takes {})",
+                    axis.values.join(", ")
+                ),
+            ));
+        }
+        axis.values = vec![value.to_string()];
+    }
+    let jobs = jobs_or_all_cores(args.jobs)?;
+    let sweep_inputs = SweepInputs {
+        spec: &spec,
+        choices: &inputs.choices,
+        model: &inputs.model,
+        policy: inputs.policy.as_ref(),
+        platform: &inputs.platform,
+        max_events: args.max_events,
+    };
+    let options = pipeline::SearchOptions {
+        jobs,
+        resume: args.resume,
+        settings: crate::search::Settings {
+            budget: args.budget,
+            seed: args.seed,
+        },
+        objective: args.objective,
+    };
+    let _lock = prepare_out(&args.out)?;
+    let bar = ProgressBar::new(args.budget);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} designs simulated  {msg}  eta {eta}")
+            .expect("a valid template"),
+    );
+    let outcome = pipeline::search(&sweep_inputs, &options, &args.out, &|progress| {
+        bar.set_position(progress.simulated);
+        if let Some(best) = progress.best_ms {
+            bar.set_message(format!("best {best:.3} ms"));
+        }
+    });
+    bar.finish_and_clear();
+    let outcome = outcome?;
     Ok(Ran::new(outcome.summary, &args.out, outcome.written))
 }
 

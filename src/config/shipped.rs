@@ -100,7 +100,7 @@ macro_rules! shipped {
 }
 
 /// Every config that ships.
-pub const SHIPPED: [Shipped; 18] = [
+pub const SHIPPED: [Shipped; 19] = [
     shipped!(Design, "u280-int8"),
     shipped!(Design, "u280-int4"),
     shipped!(Design, "u280-int8-spatial"),
@@ -117,6 +117,7 @@ pub const SHIPPED: [Shipped; 18] = [
     shipped!(Platform, "u280"),
     shipped!(Sweep, "smolvla-int8-int4"),
     shipped!(Sweep, "smolvla-per-slr"),
+    shipped!(Sweep, "smolvla-search"),
     shipped!(Sweep, "vision-tiling"),
     shipped!(Sweep, "mlp-stream"),
 ];

@@ -62,13 +62,13 @@ pub fn model_and_policy(model: Option<&Path>, policy: Option<&Path>) -> Result<M
     Ok(ModelInputs { model, policy })
 }
 
-/// A sweep file (or a shipped sweep by name), its base design read relative to the sweep's
-/// folder (a shipped sweep's from the shipped designs; the built-in design when it names
-/// none).
-pub fn sweep_file(path: &Path) -> Result<SweepSpec, Error> {
+/// A sweep file (or a shipped sweep by name) of at most `max_points` points, its base design
+/// read relative to the sweep's folder (a shipped sweep's from the shipped designs; the
+/// built-in design when it names none).
+pub fn sweep_file(path: &Path, max_points: u64) -> Result<SweepSpec, Error> {
     let source = shipped::source(Kind::Sweep, path)?;
     let folder = path.parent().unwrap_or(Path::new("."));
-    Ok(load_sweep(&source, |base| {
+    Ok(load_sweep(&source, max_points, |base| {
         let source = match base {
             Some(relative) => {
                 shipped::source(Kind::Design, &folder.join(relative)).or_else(|error| {

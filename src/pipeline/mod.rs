@@ -2,12 +2,14 @@
 
 mod inputs;
 mod probe;
+mod search;
 mod sweep;
 
 pub use inputs::{
     ModelInputs, design_or_default, model_and_policy, platform_or_default, sweep_file,
 };
 pub use probe::{ProbeOutput, idle_latency_text, probe_hbm};
+pub use search::{Objective, SearchOptions, SearchProgress, dsp_budget, search};
 pub use sweep::{MergeInput, SweepOptions, SweepOutcome, merge, sweep};
 
 use crate::config::ConfigError;

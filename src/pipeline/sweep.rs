@@ -287,38 +287,60 @@ fn finish(
         .into());
     };
     let summary = report::sweep::sweep_summary(&entries);
+    let found = format!("Best point {} of {}", best.point, spec.source);
+    let files = front_files("sweep", spec, &entries, &summary, (best, batch, &found))?;
+    Ok((files, summary))
+}
+
+/// What a sweep or a search (`what`) writes from its rows: `pareto.svg`, `best.toml` (the
+/// design of `best`'s point at `batch`, found as `found` says) and `report.html` (`summary`,
+/// the picture, the simulated points fastest first).
+pub(super) fn front_files(
+    what: &str,
+    spec: &SweepSpec,
+    entries: &[SweepEntry],
+    summary: &str,
+    (best, batch, found): (&SweepEntry, u64, &str),
+) -> Result<report::Files, Error> {
     let pareto = report::sweep::pareto_svg(
-        &format!("Sweep {}: latency against DSPs", spec.source),
-        &entries,
+        &format!("{what} {}: latency against DSPs", spec.source),
+        entries,
     );
-    let point = spec.point(best.point);
-    let (mut design, point_batch) = spec
-        .apply(&point)
-        .map_err(|rule| ConfigError::invalid(&spec.source, "axes", rule))?;
-    design.name = format!("{}-best-{}", design.name, best.point);
-    let body = toml::to_string(&design).expect("a design serialises");
-    let batch = point_batch.unwrap_or(batch);
-    let best_toml = format!(
-        "# Best point {} of {} ({:.3} ms per step, {} DSPs, batch {batch}).\n# Run it: roofsim simulate --design best.toml --batch {batch}\n{body}",
-        best.point, spec.source, best.total_ms, best.dsps
-    );
+    let best_toml = best_toml(spec, best, batch, found)?;
     let html = report::html::report_html(
-        &format!("roofsim sweep: {}", spec.source),
-        (None, &summary),
+        &format!("roofsim {what}: {}", spec.source),
+        (None, summary),
         &[("Latency against DSPs, Pareto front highlighted", &pareto)],
         &[report::html::Table::new(
             "Simulated points, fastest first",
             &report::sweep::RANKED_COLUMNS,
-            report::sweep::ranked_rows(&entries),
+            report::sweep::ranked_rows(entries),
         )],
     );
-    Ok((
-        vec![
-            ("pareto.svg", pareto.into_bytes()),
-            ("best.toml", best_toml.into_bytes()),
-            ("report.html", html.into_bytes()),
-        ],
-        summary,
+    Ok(vec![
+        ("pareto.svg", pareto.into_bytes()),
+        ("best.toml", best_toml.into_bytes()),
+        ("report.html", html.into_bytes()),
+    ])
+}
+
+/// `best.toml`: the design of `best`'s point, named after it, with a header saying how it
+/// was found (`found`), its figures and the command that runs it.
+fn best_toml(
+    spec: &SweepSpec,
+    best: &SweepEntry,
+    batch: u64,
+    found: &str,
+) -> Result<String, Error> {
+    let (mut design, point_batch) = spec
+        .apply(&spec.point(best.point))
+        .map_err(|rule| ConfigError::invalid(&spec.source, "axes", rule))?;
+    design.name = format!("{}-best-{}", design.name, best.point);
+    let body = toml::to_string(&design).expect("a design serialises");
+    let batch = point_batch.unwrap_or(batch);
+    Ok(format!(
+        "# {found} ({:.3} ms per step, {} DSPs, batch {batch}).\n# Run it: roofsim simulate --design best.toml --batch {batch}\n{body}",
+        best.total_ms, best.dsps
     ))
 }
 

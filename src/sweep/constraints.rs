@@ -1,6 +1,8 @@
 //! A sweep's `[constraints]`: resource budgets as shares of the platform and of each SLR's
 //! part of it; a point over one is skipped with the reason.
 
+use crate::config::design::Design;
+use crate::config::design::clock::expected_clock;
 use crate::config::platform::Platform;
 use crate::lower::Bill;
 use serde::{Deserialize, Serialize};
@@ -34,6 +36,9 @@ pub(super) struct RawConstraints {
     pub(super) max_slr_ff_share: f64,
     #[serde(default = "whole_slr")]
     pub(super) max_slr_sll_share: f64,
+    /// Points whose expected clock (`config::design::clock`) is lower are skipped.
+    #[serde(default)]
+    pub(super) min_expected_clock_mhz: Option<f64>,
 }
 
 /// Per SLR, the design's validation already refuses more than the SLR offers.
@@ -53,6 +58,7 @@ impl Default for RawConstraints {
             max_slr_lut_share: whole_slr(),
             max_slr_ff_share: whole_slr(),
             max_slr_sll_share: whole_slr(),
+            min_expected_clock_mhz: None,
         }
     }
 }
@@ -85,6 +91,7 @@ impl RawConstraints {
             max_slr_lut_share: self.max_slr_lut_share,
             max_slr_ff_share: self.max_slr_ff_share,
             max_slr_sll_share: self.max_slr_sll_share,
+            min_expected_clock_mhz: self.min_expected_clock_mhz,
         }
     }
 }
@@ -109,6 +116,9 @@ pub struct Constraints {
     pub max_slr_ff_share: f64,
     #[serde(default = "whole_slr")]
     pub max_slr_sll_share: f64,
+    /// The lowest expected clock a point may have, if any.
+    #[serde(default)]
+    pub min_expected_clock_mhz: Option<f64>,
 }
 
 /// `used` of `available` against `budget`, as the reason it breaks it.
@@ -125,9 +135,19 @@ fn over(what: String, used: u64, available: u64, budget: f64, scope: &str) -> Re
 }
 
 impl Constraints {
-    /// Why a design with `bill` (its engines and on-chip links) breaks a budget (the first
+    /// Why `design` with `bill` (its engines and on-chip links) breaks a budget (the first
     /// one broken), if it does.
-    pub fn check(&self, bill: &Bill, platform: &Platform) -> Result<(), String> {
+    pub fn check(&self, design: &Design, bill: &Bill, platform: &Platform) -> Result<(), String> {
+        if let Some(min_mhz) = self.min_expected_clock_mhz {
+            let clock = expected_clock(design, platform, &bill.slrs);
+            if clock.expected_mhz < min_mhz {
+                return Err(format!(
+                    "expected clock {:.0} MHz below the {min_mhz:.0} MHz budget ({})",
+                    clock.expected_mhz,
+                    clock.reasons.join("; ")
+                ));
+            }
+        }
         let used = bill.total;
         over(
             "DSPs".into(),

@@ -21,7 +21,7 @@ use crate::config::precision::{Precision, PrecisionPair};
 use crate::lower::{checked_graph_size, lower};
 
 use crate::sim::{
-    Bottleneck, KernelSim, NullSink, SimError, SimTotals, budget, encoder_totals,
+    Attribution, Bottleneck, KernelSim, NullSink, SimError, SimTotals, budget, encoder_totals,
     engine_busy_cycles, event_bound, pipeline_model, roofline_seconds, simulate, simulate_workload,
 };
 use crate::workload::{Encoder, Kernel, Workload, WorkloadChoices};
@@ -60,12 +60,16 @@ pub struct PointResult {
     pub ops_per_s: f64,
     pub efficiency: f64,
     pub bottleneck: Bottleneck,
+    /// Ops of the GEMM kernels (2 per MAC): what the DSPs must do.
+    pub gemm_ops: f64,
+    /// Cycles of the step by cause (the critical path).
+    pub attribution: Attribution,
 }
 
 /// How a point ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Simulated(PointResult),
+    Simulated(Box<PointResult>),
     /// Does not fit the platform or breaks a constraint.
     Skipped(String),
 }
@@ -254,7 +258,7 @@ fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, Workload), St
     }
     let bill =
         crate::lower::check_mapping(&workload, &design, platform).map_err(|e| e.to_string())?;
-    inputs.spec.constraints.check(&bill, platform)?;
+    inputs.spec.constraints.check(&design, &bill, platform)?;
     // The same bound `simulate` applies: distinct layers only, each kernel within the limits.
     let events = event_bound(&workload, &design).map_err(|error| error.to_string())?;
     if events > inputs.max_events {
@@ -386,7 +390,7 @@ fn simulate_point(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> O
     let total_seconds = all.seconds(&design);
     let (cameras, batch) = (options.cameras, options.batch);
     let resources = design.resources();
-    Outcome::Simulated(PointResult {
+    Outcome::Simulated(Box::new(PointResult {
         dsps: resources.dsps,
         bram_blocks: resources.bram_blocks,
         uram_blocks: resources.uram_blocks,
@@ -401,7 +405,9 @@ fn simulate_point(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> O
         ops_per_s: all.ops / total_seconds,
         efficiency: all.efficiency(&design),
         bottleneck: all.bottleneck(),
-    })
+        gemm_ops: all.gemm_ops,
+        attribution: all.attribution,
+    }))
 }
 
 /// Analytical latency of a point (no simulation), or `None` if it is skipped.
@@ -432,6 +438,22 @@ pub fn predict_seconds(inputs: &SweepInputs, point: &Point, cache: &KernelCache)
     )
 }
 
+/// [`predict_seconds`] of every listed point, on `jobs` threads, in the order listed.
+pub fn predict_points(
+    inputs: &SweepInputs,
+    indices: &[u64],
+    jobs: usize,
+    cache: &KernelCache,
+) -> Vec<Option<f64>> {
+    thread_pool(jobs).install(|| {
+        use rayon::prelude::*;
+        indices
+            .par_iter()
+            .map(|&index| predict_seconds(inputs, &inputs.spec.point(index), cache))
+            .collect()
+    })
+}
+
 /// Ranks every listed point analytically and keeps the best `keep`: their predicted seconds
 /// by point index, for comparing with the simulation afterwards.
 pub fn prescreen(
@@ -441,22 +463,11 @@ pub fn prescreen(
     jobs: usize,
     cache: &KernelCache,
 ) -> BTreeMap<u64, f64> {
-    let pool = thread_pool(jobs);
-    let predicted: Vec<(u64, Option<f64>)> = pool.install(|| {
-        use rayon::prelude::*;
-        indices
-            .par_iter()
-            .map(|&index| {
-                (
-                    index,
-                    predict_seconds(inputs, &inputs.spec.point(index), cache),
-                )
-            })
-            .collect()
-    });
-    let mut ranked: Vec<(u64, f64)> = predicted
-        .into_iter()
-        .filter_map(|(index, seconds)| seconds.map(|s| (index, s)))
+    let predicted = predict_points(inputs, indices, jobs, cache);
+    let mut ranked: Vec<(u64, f64)> = indices
+        .iter()
+        .zip(predicted)
+        .filter_map(|(&index, seconds)| seconds.map(|s| (index, s)))
         .collect();
     ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
     ranked.into_iter().take(keep).collect()

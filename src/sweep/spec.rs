@@ -291,9 +291,12 @@ fn text_axis(
     })
 }
 
-/// Reads a sweep TOML; `load_base` reads the base design named relative to the sweep file.
+/// Reads a sweep TOML whose axes span at most `max_points` points ([`MAX_POINTS`] for a
+/// sweep, which runs every point; more for a search, which never lists them); `load_base`
+/// reads the base design named relative to the sweep file.
 pub fn load_sweep(
     source: &Source,
+    max_points: u64,
     load_base: impl Fn(Option<&str>) -> Result<(RawDesign, String), ConfigError>,
 ) -> Result<SweepSpec, ConfigError> {
     let raw: RawSweep = parse_toml(source)?;
@@ -477,19 +480,27 @@ pub fn load_sweep(
             ));
         }
     }
+    let clocks = crate::config::platform::limits::CLOCK_MHZ;
+    if let Some(mhz) = c.min_expected_clock_mhz.filter(|mhz| !clocks.contains(mhz)) {
+        return Err(ConfigError::invalid(
+            file,
+            "constraints.min_expected_clock_mhz",
+            format!("{mhz} is outside {}-{} MHz", clocks.start(), clocks.end()),
+        ));
+    }
     let points = axes
         .iter()
         .try_fold(1u64, |points, axis| {
             points.checked_mul(axis.values.len() as u64)
         })
-        .filter(|&points| points <= MAX_POINTS);
+        .filter(|&points| points <= max_points);
     if points.is_none() {
         return Err(ConfigError::invalid(
             file,
             "axes",
             format!(
-                "the axes span more than {MAX_POINTS} points; split the sweep into several \
-                 files"
+                "the axes span more than {max_points} points; split the sweep into several \
+                 files, or search the space (`roofsim search --space`)"
             ),
         ));
     }

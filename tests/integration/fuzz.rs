@@ -281,7 +281,7 @@ fn run_case(kind: usize, mutated: &str) -> Result<(), Error> {
         ..WorkloadChoices::default()
     };
     if KINDS[kind].0 == "sweep.toml" {
-        let spec = load_sweep(&source(4), |_| {
+        let spec = load_sweep(&source(4), roofsim::sweep::MAX_POINTS, |_| {
             let base = Source::built_in("u280-int8.toml", DEFAULT_DESIGN);
             Ok((parse_design(&base)?, base.name))
         })?;

@@ -11,6 +11,7 @@ mod fuzz;
 mod models;
 mod readme;
 mod reports;
+mod search;
 mod sim;
 mod snapshots;
 mod sweep;

@@ -347,7 +347,7 @@ fn prescreen_simulates_only_the_best_k() {
         .collect();
     // They are the six best of all 32 points by the analytical model.
     let source = roofsim::config::Source::from_path(&path).unwrap();
-    let spec = roofsim::sweep::load_sweep(&source, |_| {
+    let spec = roofsim::sweep::load_sweep(&source, roofsim::sweep::MAX_POINTS, |_| {
         let base = roofsim::config::Source::built_in("d", roofsim::config::design::DEFAULT_DESIGN);
         Ok((roofsim::config::design::parse_design(&base)?, base.name))
     })
