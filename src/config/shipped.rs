@@ -100,11 +100,13 @@ macro_rules! shipped {
 }
 
 /// Every config that ships.
-pub const SHIPPED: [Shipped; 19] = [
+pub const SHIPPED: [Shipped; 21] = [
     shipped!(Design, "u280-int8"),
     shipped!(Design, "u280-int4"),
     shipped!(Design, "u280-int8-spatial"),
     shipped!(Design, "u280-int4-spatial"),
+    shipped!(Design, "u280-int8-searched"),
+    shipped!(Design, "u280-int4-searched"),
     shipped!(Design, "u280-int8-mlp-stream"),
     shipped!(Design, "u280-w4a8-bert-spatial"),
     shipped!(Design, "u280-w4a8-gemv"),

@@ -55,6 +55,8 @@ struct RawAxes {
     clock_mhz: Option<Vec<f64>>,
     fusion: Option<Vec<String>>,
     hbm_channels: Option<RawAxis<u64>>,
+    /// `sequential`, `overlap_kernels` or `overlap_layers` (which overlaps kernels too).
+    schedule: Option<Vec<String>>,
     /// Per named systolic engine of the base design, its `RxC` shapes (axis
     /// `engine_shape.NAME`).
     engine_shape: Option<BTreeMap<String, Vec<String>>>,
@@ -173,6 +175,11 @@ impl SweepSpec {
                     design.clock_mhz = value.parse().map_err(|e| format!("clock_mhz: {e}"))?
                 }
                 "fusion" => design.fusion = value.parse()?,
+                "schedule" => {
+                    let (kernels, layers) = schedule(value).ok_or("schedule: unknown value")?;
+                    design.schedule.overlap_kernels = kernels;
+                    design.schedule.overlap_layers = layers;
+                }
                 "hbm_channels" => {
                     let half = number()? / 2;
                     design.hbm.weight_channels = [0, half - 1];
@@ -199,6 +206,16 @@ impl SweepSpec {
             }
         }
         Ok((design, batch))
+    }
+}
+
+/// A `schedule` axis value as `(overlap_kernels, overlap_layers)`.
+fn schedule(value: &str) -> Option<(bool, bool)> {
+    match value {
+        "sequential" => Some((false, false)),
+        "overlap_kernels" => Some((true, false)),
+        "overlap_layers" => Some((true, true)),
+        _ => None,
     }
 }
 
@@ -395,6 +412,15 @@ pub fn load_sweep(
             fusion,
             |f| f.parse::<crate::config::design::Fusion>().is_ok(),
             "expected none, all, or gemm-act/qkv/attention joined by +",
+        )?);
+    }
+    if let Some(schedules) = a.schedule {
+        axes.push(text_axis(
+            file,
+            "schedule",
+            schedules,
+            |s| schedule(s).is_some(),
+            "expected sequential, overlap_kernels or overlap_layers",
         )?);
     }
     if let Some(channels) = a.hbm_channels {

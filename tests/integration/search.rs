@@ -298,3 +298,57 @@ fn the_search_beats_the_grid_and_the_shipped_designs_at_the_grids_budget() {
         );
     }
 }
+
+/// The shipped searched designs are points of the shipped space (every axis pinned to the
+/// design's value, the search's constraints still apply), simulate at the figures their
+/// headers state, and take the stated multiple of the DSP-bound limit. Catches a shipped
+/// file edited away from what the search found, or a model change that moves them unseen.
+#[test]
+fn the_shipped_searched_designs_are_the_points_the_search_found() {
+    for (design, pins) in [
+        (
+            "u280-int8-searched",
+            "precision=int8,array_count=6,array_shape=32x64,dataflow=ws,overlap_folds=true,\
+             tm=128,tn=128,tk=2048,slots=3,fusion=gemm-act+qkv,schedule=overlap_kernels",
+        ),
+        (
+            "u280-int4-searched",
+            "precision=int4,array_count=6,array_shape=64x64,dataflow=os,overlap_folds=true,\
+             tm=512,tn=128,tk=2048,slots=3,fusion=all,schedule=overlap_layers",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = search(
+            &["--pipeline", "full", "--budget", "1", "--fix", pins],
+            Path::new("smolvla-search"),
+            dir.path(),
+        );
+        assert!(summary.contains("(1 designs in its space)"), "{summary}");
+        let found = read(&dir.path().join("best.toml"));
+        let shipped = read(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("configs/designs/{design}.toml")),
+        );
+        // The same file below the name, which the shipped copy gives its own.
+        let body = |text: &str| text[text.find("clock_mhz").unwrap()..].to_string();
+        assert_eq!(body(&found), body(&shipped), "{design}");
+        let header_ms = |text: &str, before: &str| -> f64 {
+            let at = text.find(before).unwrap() + before.len();
+            text[at..]
+                .split(" ms")
+                .next()
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let ms = best_ms(&found);
+        let stated = header_ms(&shipped, "# Simulated step: ");
+        assert!(
+            (ms - stated).abs() < 0.005,
+            "{design}: {ms} ms, stated {stated}"
+        );
+        let limit = header_ms(&shipped, "DSP-bound limit of ");
+        let found_limit = header_ms(&summary, "limit: ");
+        assert!((limit - found_limit).abs() < 0.005, "{design}: {summary}");
+    }
+}

@@ -425,6 +425,17 @@ fn bad_sweep_configs_are_rejected() {
         &SWEEP.replace("slots = [1, 2]", "slots = [1, 2]\nhbm_channels = [4, 3]"),
         "`3`: needs an even number",
     );
+    rejects(
+        &SWEEP.replace("slots = [1, 2]", "slots = [1, 2]\nschedule = [\"overlap\"]"),
+        "axes.schedule`: `overlap`: expected sequential, overlap_kernels or overlap_layers",
+    );
+    rejects(
+        &SWEEP.replace(
+            "max_dsp_share = 0.75",
+            "max_dsp_share = 0.75\nmin_expected_clock_mhz = 0",
+        ),
+        "constraints.min_expected_clock_mhz`: 0 is outside 1-1000 MHz",
+    );
     // Ranges that would never end or overflow, and spaces too large to hold.
     rejects(
         &SWEEP.replace(
