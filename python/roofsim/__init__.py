@@ -12,11 +12,11 @@ Every function also takes the workload options of :class:`WorkloadOptions` as ke
 typed (``cameras``, ``language_tokens``, ``batch``, ``pipeline``, ``decode``, ``prefill``...;
 ``help()`` of each function lists them all).
 
-A config argument (``model``, ``policy``, ``platform``, ``design``, a sweep's ``spec``) is a
-path, the name of a config that ships with roofsim (``design="u280-int4"``, ``model=
-"llama-2-7b"``: ``roofsim list`` prints them), or the file's text itself (TOML or JSON: any
-string holding a line break, ``{`` or ``=`` that is not an existing file's name). Errors in
-such a text name it ``<design text>``.
+A config argument (``model``, ``policy``, ``platform``, ``design``, a sweep's ``spec``, a
+search's ``space``) is a path, the name of a config that ships with roofsim
+(``design="u280-int4"``, ``model="llama-2-7b"``: ``roofsim list`` prints them), or the file's
+text itself (TOML or JSON: any string holding a line break, ``{`` or ``=`` that is not an
+existing file's name). Errors in such a text name it ``<design text>``.
 
 Without ``out``, the job writes into a temporary folder that is removed afterwards; with it,
 the files stay there, as the command line leaves them.
@@ -129,6 +129,7 @@ _SUFFIXES = {
     "platform": ".toml",
     "design": ".toml",
     "sweep": ".toml",
+    "space": ".toml",
 }
 
 
@@ -299,6 +300,45 @@ def sweep(
         max_events=max_events,
     )
     return _job("sweep", configs, options, inputs, out)
+
+
+@_documents_workload_options
+def search(
+    space: Config,
+    model: Optional[Config] = None,
+    policy: Optional[Config] = None,
+    platform: Optional[Config] = None,
+    *,
+    budget: Optional[int] = None,
+    seed: Optional[int] = None,
+    fix: Sequence[str] = (),
+    objective: Optional[str] = None,
+    jobs: Optional[int] = None,
+    resume: bool = False,
+    max_events: Optional[int] = None,
+    out: Optional[Union[str, "os.PathLike[str]"]] = None,
+    **inputs: Unpack[WorkloadOptions],
+) -> Result:
+    """``roofsim search``: the best design of a space (a sweep TOML's axes and constraints,
+    ``space``) within ``budget`` simulations [96], the same for the same ``seed`` [0].
+
+    ``fix`` pins axes (``["precision=int8"]``); ``objective`` is ``"latency"`` (per step)
+    or ``"throughput"`` (per observation). ``tables["search"]`` has a row per simulated
+    design in the order simulated; ``files`` holds ``best.toml`` and ``pareto.svg``;
+    ``text`` states the DSP-bound limit and the best design's step by cause. ``resume``
+    continues an interrupted search in ``out``.
+    """
+    configs = {"space": space, "model": model, "policy": policy, "platform": platform}
+    options = dict(
+        budget=budget,
+        seed=seed,
+        fix=list(fix) or None,
+        objective=objective,
+        jobs=jobs,
+        resume=resume,
+        max_events=max_events,
+    )
+    return _job("search", configs, options, inputs, out)
 
 
 @_documents_workload_options

@@ -91,6 +91,25 @@ def test_sweep_rows_equal_the_command_lines(cli, tmp_path):
     assert best[1] == expected[1]
 
 
+def test_search_equals_the_command_line(cli, tmp_path):
+    spec_path = tmp_path / "space.toml"
+    spec_path.write_text(SMALL_SWEEP + 'dataflow = ["os", "ws"]\n')
+    result = roofsim.search(
+        SMALL_SWEEP + 'dataflow = ["os", "ws"]\n', budget=3, seed=1, fix=["dataflow=os"],
+        cameras=1, vision_layers=1, jobs=1,
+    )
+    _, out = cli(
+        "search", "--space", str(spec_path), "--budget", "3", "--seed", "1", "--fix",
+        "dataflow=os", "--cameras", "1", "--vision-layers", "1",
+    )
+    assert result.files["search.csv"] == (out / "search.csv").read_bytes()
+    assert len(result.tables["search"]) == 3
+    assert {row["dataflow"] for row in result.tables["search"]} == {"os"}
+    assert "limit: " in result.text
+    with pytest.raises(roofsim.ConfigError, match="--budget"):
+        roofsim.search(SMALL_SWEEP, budget=0)
+
+
 def test_probe_equals_the_command_line(cli):
     result = roofsim.probe(memory="dram", pattern="sequential", burst_bytes=64, channels=1)
     _, out = cli(
