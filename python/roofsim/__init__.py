@@ -322,8 +322,8 @@ def search(
     """``roofsim search``: the best design of a space (a sweep TOML's axes and constraints,
     ``space``) within ``budget`` simulations [96], the same for the same ``seed`` [0].
 
-    ``fix`` pins axes (``["precision=int8"]``); ``objective`` is ``"latency"`` (per step)
-    or ``"throughput"`` (per observation). ``tables["search"]`` has a row per simulated
+    ``fix`` pins axes (``["precision=int8"]``); ``objective`` is ``"latency"`` (ms per
+    step), ``"throughput"`` (ms per observation) or ``"energy"`` (mJ per observation). ``tables["search"]`` has a row per simulated
     design in the order simulated; ``files`` holds ``best.toml`` and ``pareto.svg``;
     ``text`` states the DSP-bound limit and the best design's step by cause. ``resume``
     continues an interrupted search in ``out``.

@@ -249,7 +249,8 @@ pub struct SearchArgs {
     /// comma-separate for several
     #[arg(long, value_name = "AXIS=VALUE", value_delimiter = ',')]
     pub fix: Vec<String>,
-    /// What to minimise: latency (ms per step) or throughput (ms per observation)
+    /// What to minimise: latency (ms per step), throughput (ms per observation) or energy
+    /// (mJ per observation, the middle of the power model's range)
     #[arg(long, value_enum, default_value = "latency")]
     pub objective: crate::pipeline::Objective,
     /// Worker threads [default: all cores]

@@ -530,8 +530,8 @@ fn run_search(args: &SearchArgs) -> Result<Ran, Error> {
     );
     let outcome = pipeline::search(&sweep_inputs, &options, &args.out, &|progress| {
         bar.set_position(progress.simulated);
-        if let Some(best) = progress.best_ms {
-            bar.set_message(format!("best {best:.3} ms"));
+        if let Some(best) = progress.best {
+            bar.set_message(format!("best {best:.3} {}", args.objective.unit()));
         }
     });
     bar.finish_and_clear();

@@ -23,17 +23,43 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Objective {
-    /// Seconds per step (every observation of a batch waits for the step).
+    /// Milliseconds per step (every observation of a batch waits for the step).
     Latency,
-    /// Seconds per observation (the step over its batch): the inverse of throughput.
+    /// Milliseconds per observation (the step over its batch): the inverse of throughput.
     Throughput,
+    /// Millijoules per observation, the middle of the power model's range (the platform's
+    /// `[power]`). The analytical prescreen ranks by time per observation: on the U280 the
+    /// board's static power is 35.6-41.4 W of the 40-66 W a design draws.
+    Energy,
 }
 
 impl Objective {
-    fn figure(self, step_seconds: f64, batch: u64) -> f64 {
+    /// The unit of [`Objective::simulated`] figures.
+    pub fn unit(self) -> &'static str {
         match self {
-            Objective::Latency => step_seconds,
-            Objective::Throughput => step_seconds / batch as f64,
+            Objective::Latency => "ms per step",
+            Objective::Throughput => "ms per observation",
+            Objective::Energy => "mJ per observation",
+        }
+    }
+
+    /// The analytical figure of a step predicted to take `step_s` seconds at `batch`.
+    fn predicted(self, step_s: f64, batch: u64) -> f64 {
+        match self {
+            Objective::Latency => step_s * 1e3,
+            Objective::Throughput | Objective::Energy => step_s * 1e3 / batch as f64,
+        }
+    }
+
+    /// The simulated figure of a row of `search.csv` (`column` finds a column's text), read
+    /// from the columns as written, so a figure read back on resume is the number computed
+    /// when the row was written.
+    fn simulated<'a>(self, column: impl Fn(&str) -> Option<&'a str>, batch: u64) -> Option<f64> {
+        let number = |name: &str| column(name)?.parse::<f64>().ok();
+        match self {
+            Objective::Latency => number("total_ms"),
+            Objective::Throughput => Some(number("total_ms")? / batch as f64),
+            Objective::Energy => Some((number("energy_mj_min")? + number("energy_mj_max")?) / 2.0),
         }
     }
 }
@@ -60,8 +86,8 @@ struct SearchMeta {
 #[derive(Debug, Clone, Copy)]
 pub struct SearchProgress {
     pub simulated: u64,
-    /// The best figure so far, in milliseconds.
-    pub best_ms: Option<f64>,
+    /// The best figure so far, in the objective's unit.
+    pub best: Option<f64>,
 }
 
 /// The figures the search asks for, from the analytical model and the simulation; rows are
@@ -79,7 +105,7 @@ struct SimulatingEvaluator<'a> {
     predicted_ms: HashMap<u64, f64>,
     progress: &'a dyn Fn(SearchProgress),
     simulated: u64,
-    best_ms: Option<f64>,
+    best: Option<f64>,
     /// Wall time spent ranking and simulating.
     predict_time: Duration,
     simulate_time: Duration,
@@ -98,22 +124,26 @@ impl SimulatingEvaluator<'_> {
             .unwrap_or(self.inputs.choices.batch)
     }
 
-    /// A row's figure, read from its `total_ms` column as written (so a figure read back from
-    /// the file on resume is the same number as the one computed when it was written).
+    /// A row's figure under the objective; `None` for a skipped row.
     fn figure_of_record(&self, point: u64, record: &[String]) -> Option<f64> {
-        let column = self.header.iter().position(|h| h == "total_ms")?;
-        let total_ms: f64 = record.get(column)?.parse().ok()?;
-        Some(self.objective.figure(total_ms / 1e3, self.batch_of(point)))
+        let column = |name: &str| {
+            let index = self.header.iter().position(|h| h == name)?;
+            record.get(index).map(String::as_str)
+        };
+        if column("status") != Some("ok") {
+            return None;
+        }
+        self.objective.simulated(column, self.batch_of(point))
     }
 
     fn note(&mut self, figure: Option<f64>) {
         self.simulated += 1;
-        if let Some(ms) = figure.map(|f| f * 1e3) {
-            self.best_ms = Some(self.best_ms.map_or(ms, |best| best.min(ms)));
+        if let Some(figure) = figure {
+            self.best = Some(self.best.map_or(figure, |best| best.min(figure)));
         }
         (self.progress)(SearchProgress {
             simulated: self.simulated,
-            best_ms: self.best_ms,
+            best: self.best,
         });
     }
 }
@@ -129,7 +159,7 @@ impl Evaluator for SimulatingEvaluator<'_> {
             .map(|(&point, seconds)| {
                 let seconds = seconds?;
                 self.predicted_ms.insert(point, seconds * 1e3);
-                Some(self.objective.figure(seconds, self.batch_of(point)))
+                Some(self.objective.predicted(seconds, self.batch_of(point)))
             })
             .collect()
     }
@@ -154,10 +184,7 @@ impl Evaluator for SimulatingEvaluator<'_> {
                 let predicted_s = self.predicted_ms.get(&row.point.index).map(|ms| ms / 1e3);
                 let record = report::sweep::sweep_record(&row, predicted_s);
                 self.csv.append(&record)?;
-                let figure = match row.outcome {
-                    Outcome::Simulated(_) => self.figure_of_record(row.point.index, &record),
-                    Outcome::Skipped(_) => None,
-                };
+                let figure = self.figure_of_record(row.point.index, &record);
                 figures.insert(row.point.index, figure);
                 self.simulated_here += 1;
                 self.note(figure);
@@ -198,13 +225,7 @@ pub fn search(
     let header = sweep_header(spec);
     let earlier_rows = if options.resume && csv_path.exists() {
         check_resumable(&meta_path, &meta)?;
-        let text = std::fs::read_to_string(&csv_path).map_err(ReportError::io(&csv_path))?;
-        // Only whole lines count: a row cut by a kill has no newline yet.
-        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-        read_sweep(complete, spec).map_err(|error| ReportError::Mismatch {
-            path: csv_path.clone(),
-            reason: format!("cannot resume: not a search's rows ({error})"),
-        })?
+        earlier_records(&csv_path)?
     } else {
         Vec::new()
     };
@@ -213,7 +234,7 @@ pub fn search(
     std::fs::create_dir_all(out).map_err(ReportError::io(out))?;
     let meta_text = serde_json::to_vec_pretty(&meta).expect("a search's meta serialises");
     report::write_all(out, &[("search.meta.json", meta_text)])?;
-    let kept: Vec<u64> = earlier_rows.iter().map(|e| e.point).collect();
+    let kept: Vec<u64> = earlier_rows.iter().map(|(point, _)| *point).collect();
     let (csv, done) = SweepCsv::open(&csv_path, &header, &kept, options.resume)?;
     let mut evaluator = SimulatingEvaluator {
         inputs,
@@ -226,18 +247,15 @@ pub fn search(
         predicted_ms: HashMap::new(),
         progress,
         simulated: 0,
-        best_ms: None,
+        best: None,
         predict_time: Duration::ZERO,
         simulate_time: Duration::ZERO,
         simulated_here: 0,
         error: None,
     };
-    for entry in &earlier_rows[..done] {
-        let figure = entry.reason.is_none().then(|| {
-            let batch = evaluator.batch_of(entry.point);
-            options.objective.figure(entry.total_ms / 1e3, batch)
-        });
-        evaluator.earlier.insert(entry.point, figure);
+    for (point, record) in &earlier_rows[..done] {
+        let figure = evaluator.figure_of_record(*point, record);
+        evaluator.earlier.insert(*point, figure);
     }
     let found = crate::search::search(&space, &options.settings, &mut evaluator);
     if let Some(error) = evaluator.error.take() {
@@ -270,6 +288,27 @@ pub fn search(
         summary: format!("{speed}{summary}"),
         written,
     })
+}
+
+/// The whole rows of an earlier run's `search.csv` (a row cut by a kill has no newline yet),
+/// each with its point.
+fn earlier_records(csv_path: &Path) -> Result<Vec<(u64, Vec<String>)>, Error> {
+    let text = std::fs::read_to_string(csv_path).map_err(ReportError::io(csv_path))?;
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    let unreadable = |reason: String| ReportError::Mismatch {
+        path: csv_path.to_path_buf(),
+        reason: format!("cannot resume: not a search's rows ({reason})"),
+    };
+    let mut rows = Vec::new();
+    for record in csv::Reader::from_reader(complete.as_bytes()).records() {
+        let record = record.map_err(|error| unreadable(error.to_string()))?;
+        let point = record
+            .get(0)
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| unreadable("a row without a point index".into()))?;
+        rows.push((point, record.iter().map(String::from).collect()));
+    }
+    Ok(rows)
 }
 
 fn per_minute(count: u64, time: Duration) -> f64 {
@@ -315,7 +354,7 @@ fn finish(
     cache: &KernelCache,
 ) -> Result<(report::Files, String), Error> {
     let spec = inputs.spec;
-    let Some((best_point, _)) = found.best() else {
+    let Some((best_point, best_figure)) = found.best() else {
         return Err(crate::config::ConfigError::invalid(
             &spec.source,
             "axes",
@@ -337,21 +376,19 @@ fn finish(
         .find(|e| e.point == best_point)
         .expect("the best point was simulated into search.csv");
     let mut summary = format!(
-        "searched {} ({} designs in its space) for the best {} within {} simulations, seed {}\n",
+        "searched {} ({} designs in its space), minimising {} within {} simulations, seed {}\n",
         spec.source,
         Space::new(spec.axes.iter().map(|a| a.values.len() as u64).collect())
             .map_or(0, |space| space.size()),
-        match options.objective {
-            Objective::Latency => "latency per step",
-            Objective::Throughput => "time per observation",
-        },
+        options.objective.unit(),
         options.settings.budget,
         options.settings.seed,
     );
     let _ = writeln!(
         summary,
-        "best: point {} at {:.3} ms per step, {} DSPs ({})",
+        "best: point {} at {best_figure:.3} {} ({:.3} ms per step, {} DSPs; {})",
         best.point,
+        options.objective.unit(),
         best.total_ms,
         best.dsps,
         best.values
@@ -469,6 +506,7 @@ mod tests {
             max_slr_ff_share: 1.0,
             max_slr_sll_share: 1.0,
             min_expected_clock_mhz: None,
+            max_power_w: None,
         }
     }
 
@@ -505,6 +543,8 @@ mod tests {
             bottleneck: Bottleneck::Compute,
             gemm_ops: 2.0 * 419.8e9,
             attribution,
+            power_w: None,
+            energy_j: None,
         };
         let text = limit_text(&result, Precision::Int4, 300e6, &per_slr(0.75), &platform);
         assert!(

@@ -86,8 +86,6 @@ pub fn run_power(
     ops: f64,
     observations: u64,
 ) -> Option<RunPower> {
-    let inputs = platform.power.as_ref()?;
-    let seconds = (sim.cycles().max(1)) as f64 / design.clock_hz();
     let bytes: u64 = sim.kernels.iter().map(|k| k.bytes_tiled).sum();
     let mut busy = vec![0u64; design.engines().len()];
     for kernel in &sim.kernels {
@@ -95,8 +93,36 @@ pub fn run_power(
             *sum += cycles;
         }
     }
-    let hbm_w = scale(inputs.hbm_j_per_byte, bytes as f64 / seconds);
-    let compute_w = scale(compute_j(inputs, design, &busy), 1.0 / seconds);
+    let work = RunWork {
+        cycles: sim.cycles(),
+        bytes,
+        engine_busy_cycles: &busy,
+        ops,
+        observations,
+    };
+    work_power(&work, design, platform)
+}
+
+/// What a run's power follows from: its length, its HBM bytes, each engine's busy cycles
+/// (in [`Design::engines`] order), its operations and its batch.
+#[derive(Debug, Clone, Copy)]
+pub struct RunWork<'a> {
+    pub cycles: u64,
+    pub bytes: u64,
+    pub engine_busy_cycles: &'a [u64],
+    pub ops: f64,
+    pub observations: u64,
+}
+
+/// [`run_power`] of a run known by its work (a sweep point's kernels simulated one by one).
+pub fn work_power(work: &RunWork, design: &Design, platform: &Platform) -> Option<RunPower> {
+    let inputs = platform.power.as_ref()?;
+    let seconds = (work.cycles.max(1)) as f64 / design.clock_hz();
+    let hbm_w = scale(inputs.hbm_j_per_byte, work.bytes as f64 / seconds);
+    let compute_w = scale(
+        compute_j(inputs, design, work.engine_busy_cycles),
+        1.0 / seconds,
+    );
     let total_w = add(add(inputs.static_w, hbm_w), compute_w);
     Some(RunPower {
         dsp_w_at_300_mhz: inputs.dsp_w_at_300_mhz,
@@ -104,10 +130,10 @@ pub fn run_power(
         hbm_w,
         compute_w,
         total_w,
-        energy_j: scale(total_w, seconds / observations.max(1) as f64),
+        energy_j: scale(total_w, seconds / work.observations.max(1) as f64),
         gops_per_w: (
-            ops / seconds / total_w.1 / 1e9,
-            ops / seconds / total_w.0 / 1e9,
+            work.ops / seconds / total_w.1 / 1e9,
+            work.ops / seconds / total_w.0 / 1e9,
         ),
     })
 }

@@ -5,6 +5,7 @@ use crate::config::design::Design;
 use crate::config::design::clock::expected_clock;
 use crate::config::platform::Platform;
 use crate::lower::Bill;
+use crate::sim::power::RunPower;
 use serde::{Deserialize, Serialize};
 
 /// The routability ceiling DSE tools use on the U280 (reference/u280.md): the default of
@@ -39,6 +40,10 @@ pub(super) struct RawConstraints {
     /// Points whose expected clock (`config::design::clock`) is lower are skipped.
     #[serde(default)]
     pub(super) min_expected_clock_mhz: Option<f64>,
+    /// Points whose simulated board power may exceed this (the high end of its range) are
+    /// skipped.
+    #[serde(default)]
+    pub(super) max_power_w: Option<f64>,
 }
 
 /// Per SLR, the design's validation already refuses more than the SLR offers.
@@ -59,6 +64,7 @@ impl Default for RawConstraints {
             max_slr_ff_share: whole_slr(),
             max_slr_sll_share: whole_slr(),
             min_expected_clock_mhz: None,
+            max_power_w: None,
         }
     }
 }
@@ -92,6 +98,7 @@ impl RawConstraints {
             max_slr_ff_share: self.max_slr_ff_share,
             max_slr_sll_share: self.max_slr_sll_share,
             min_expected_clock_mhz: self.min_expected_clock_mhz,
+            max_power_w: self.max_power_w,
         }
     }
 }
@@ -119,6 +126,9 @@ pub struct Constraints {
     /// The lowest expected clock a point may have, if any.
     #[serde(default)]
     pub min_expected_clock_mhz: Option<f64>,
+    /// The most board power a point may draw (the high end of its simulated range), if any.
+    #[serde(default)]
+    pub max_power_w: Option<f64>,
 }
 
 /// `used` of `available` against `budget`, as the reason it breaks it.
@@ -135,6 +145,23 @@ fn over(what: String, used: u64, available: u64, budget: f64, scope: &str) -> Re
 }
 
 impl Constraints {
+    /// Why a simulated point's board power (its range, if the platform gives power inputs)
+    /// breaks the power budget: the high end of the range over it. A budget on a platform
+    /// without power inputs cannot be checked, and says so.
+    pub fn check_power(&self, power: Option<&RunPower>) -> Option<String> {
+        let cap = self.max_power_w?;
+        match power {
+            None => Some(format!(
+                "a {cap} W power budget needs [power] in the platform, which this one lacks"
+            )),
+            Some(power) if power.total_w.1 > cap => Some(format!(
+                "board power up to {:.1} W ({:.1}-{:.1}) over the {cap} W budget",
+                power.total_w.1, power.total_w.0, power.total_w.1
+            )),
+            Some(_) => None,
+        }
+    }
+
     /// Why `design` with `bill` (its engines and on-chip links) breaks a budget (the first
     /// one broken), if it does.
     pub fn check(&self, design: &Design, bill: &Bill, platform: &Platform) -> Result<(), String> {

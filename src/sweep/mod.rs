@@ -20,6 +20,7 @@ use crate::config::platform::Platform;
 use crate::config::precision::{Precision, PrecisionPair};
 use crate::lower::{checked_graph_size, lower};
 
+use crate::sim::power::{Range, RunWork, run_power, work_power};
 use crate::sim::{
     Attribution, Bottleneck, KernelSim, NullSink, SimError, SimTotals, budget, encoder_totals,
     engine_busy_cycles, event_bound, pipeline_model, roofline_seconds, simulate, simulate_workload,
@@ -64,6 +65,10 @@ pub struct PointResult {
     pub gemm_ops: f64,
     /// Cycles of the step by cause (the critical path).
     pub attribution: Attribution,
+    /// Board power (low, high), if the platform gives power inputs.
+    pub power_w: Option<Range>,
+    /// Energy per observation (low, high), joules.
+    pub energy_j: Option<Range>,
 }
 
 /// How a point ended.
@@ -103,6 +108,10 @@ struct CacheKey {
     buffer_slots: u64,
     /// The model, AXI port and precision of each vector engine the kernel may use.
     vector_engines: Vec<(EngineModel, u64, Precision)>,
+    /// Where the kernel's engines sit among the design's (GEMM, vector, count): a result's
+    /// busy cycles are listed by engine index, so a vector kernel's from a design of fewer
+    /// arrays would land on another engine.
+    engine_indices: (Vec<usize>, Vec<usize>, usize),
     /// The GEMM engines and tiling of a kernel on the arrays, or a vector kernel's chunk.
     own: OwnParameters,
 }
@@ -146,6 +155,11 @@ impl CacheKey {
             clock_hz_bits: design.clock_hz().to_bits(),
             buffer_slots: design.buffer_slots(),
             vector_engines: models(&engines.vector),
+            engine_indices: (
+                engines.gemm.clone(),
+                engines.vector.clone(),
+                design.engines().len(),
+            ),
             own,
         }
     }
@@ -155,7 +169,8 @@ impl CacheKey {
 /// per-channel statistics: 32 channels × 56 bytes on the U280, more on wider platforms) and
 /// its key 1.0–1.3 KB (the kernel's operands and the placement's channel lists; measured
 /// over the 3,050 kernels of the default design's full robot step, heap included, the
-/// allocator's own overhead not), so both maps together stay under about 50 MB.
+/// allocator's own overhead not; the engine indices, added since, take 56 bytes more and 8
+/// per engine), so both maps together stay under about 50 MB.
 const MAX_CACHE_ENTRIES: usize = 10_000;
 
 /// The value cached under `key`, computed on a miss. Two threads missing the same key both
@@ -356,6 +371,7 @@ fn simulate_point(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> O
     let platform = inputs.platform;
     let mut by_encoder = [None::<SimTotals>; Encoder::ALL.len()];
     let mut all = SimTotals::default();
+    let power;
     if design.overlap_kernels() {
         let sim = match simulate_workload(
             &workload,
@@ -373,7 +389,9 @@ fn simulate_point(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> O
             by_encoder[encoder as usize] = Some(encoder_totals);
         }
         all = totals;
+        power = run_power(&sim, &design, platform, all.ops, workload.options.batch);
     } else {
+        let mut busy = vec![0u64; design.engines().len()];
         for kernel in &workload.kernels {
             let sim = match cache.simulate(kernel, &design, platform) {
                 Ok(sim) => sim,
@@ -383,7 +401,21 @@ fn simulate_point(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> O
                 .get_or_insert_default()
                 .add(kernel, &sim, &design, platform);
             all.add(kernel, &sim, &design, platform);
+            for (sum, cycles) in busy.iter_mut().zip(&sim.engine_busy_cycles) {
+                *sum += cycles;
+            }
         }
+        let work = RunWork {
+            cycles: all.cycles,
+            bytes: all.bytes_tiled,
+            engine_busy_cycles: &busy,
+            ops: all.ops,
+            observations: workload.options.batch,
+        };
+        power = work_power(&work, &design, platform);
+    }
+    if let Some(reason) = inputs.spec.constraints.check_power(power.as_ref()) {
+        return Outcome::Skipped(reason);
     }
     let options = &workload.options;
     let encoder_seconds = by_encoder.map(|totals| totals.map(|t| t.seconds(&design)));
@@ -407,6 +439,8 @@ fn simulate_point(inputs: &SweepInputs, point: &Point, cache: &KernelCache) -> O
         bottleneck: all.bottleneck(),
         gemm_ops: all.gemm_ops,
         attribution: all.attribution,
+        power_w: power.map(|p| p.total_w),
+        energy_j: power.map(|p| p.energy_j),
     }))
 }
 
@@ -598,7 +632,10 @@ mod tests {
             CacheKey::new(ln1, &design),
             CacheKey::new(ln1, &other_tiles)
         );
-        for different in [&other_lanes, &other_chunk, &other_clock] {
+        // Nor on another design's count of arrays: its busy cycles are listed by engine
+        // index, and the vector units come after the arrays.
+        let more_arrays = changed(|raw| raw.arrays.count = 2);
+        for different in [&other_lanes, &other_chunk, &other_clock, &more_arrays] {
             assert_ne!(CacheKey::new(ln1, &design), CacheKey::new(ln1, different));
         }
     }

@@ -506,6 +506,16 @@ pub fn load_sweep(
             ));
         }
     }
+    if let Some(watts) = c
+        .max_power_w
+        .filter(|w| !(w.is_finite() && *w > 0.0 && *w <= 10_000.0))
+    {
+        return Err(ConfigError::invalid(
+            file,
+            "constraints.max_power_w",
+            format!("{watts} is outside (0, 10000] W"),
+        ));
+    }
     let clocks = crate::config::platform::limits::CLOCK_MHZ;
     if let Some(mhz) = c.min_expected_clock_mhz.filter(|mhz| !clocks.contains(mhz)) {
         return Err(ConfigError::invalid(

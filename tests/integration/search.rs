@@ -182,11 +182,11 @@ fn bad_search_options_are_refused_in_one_line() {
         assert_eq!(error.trim().lines().count(), 1, "{error}");
     }
     // Clap refuses an unknown objective and lists the known ones.
-    let output = run(&["--objective", "energy"], &space, &out);
+    let output = run(&["--objective", "power"], &space, &out);
     assert_eq!(output.status.code(), Some(2));
     let error = String::from_utf8(output.stderr).unwrap();
     assert!(
-        error.contains("[possible values: latency, throughput]"),
+        error.contains("[possible values: latency, throughput, energy]"),
         "{error}"
     );
     assert!(!out.join("search.csv").exists());
@@ -351,4 +351,89 @@ fn the_shipped_searched_designs_are_the_points_the_search_found() {
         let found_limit = header_ms(&summary, "limit: ");
         assert!((limit - found_limit).abs() < 0.005, "{design}: {summary}");
     }
+}
+
+/// The `energy` objective picks the row of least energy per observation (the middle of its
+/// range), and a point's energy in `search.csv` is the one `simulate` reports for its
+/// design: catches a sweep point whose kernels' busy cycles or bytes are summed otherwise
+/// than the whole run's.
+#[test]
+fn the_energy_objective_ranks_by_the_energy_simulate_reports() {
+    let (dir, space) = setup(SPACE);
+    let out = dir.path().join("energy");
+    let summary = search(&["--budget", "6", "--objective", "energy"], &space, &out);
+    assert!(
+        summary.contains("minimising mJ per observation"),
+        "{summary}"
+    );
+    let text = read(&out.join("search.csv"));
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let energy = |row: &csv::StringRecord| -> f64 {
+        let number = |name: &str| row[column(name)].parse::<f64>().unwrap();
+        (number("energy_mj_min") + number("energy_mj_max")) / 2.0
+    };
+    let least = rows
+        .iter()
+        .min_by(|a, b| energy(a).total_cmp(&energy(b)))
+        .unwrap();
+    let best = read(&out.join("best.toml"));
+    assert!(
+        best.contains(&format!("point {} (", &least[column("point")])),
+        "{best}"
+    );
+    assert!(
+        summary.contains(&format!("at {:.3} mJ per observation", energy(least))),
+        "{summary}"
+    );
+    // The same design through `simulate`: the same energy range.
+    let simulated = dir.path().join("simulated");
+    let output = Command::cargo_bin("roofsim")
+        .unwrap()
+        .args(["simulate", "--cameras", "1", "--kernels"])
+        .arg(
+            // The space's encoders: the text layers' kernels alone.
+            "text/rms1,text/qkv_proj,text/rope,text/scores,text/softmax,text/context,\
+             text/o_proj,text/residual1,text/rms2,text/gate_silu,text/up_mul,text/down_proj,\
+             text/residual2",
+        )
+        .arg("--design")
+        .arg(out.join("best.toml"))
+        .arg("--out")
+        .arg(&simulated)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&simulated.join("summary.json"))).unwrap();
+    let range = &summary["power"]["energy_j_per_observation"];
+    for (bound, name) in [(0, "energy_mj_min"), (1, "energy_mj_max")] {
+        let reported = range[bound].as_f64().unwrap() * 1e3;
+        let in_csv: f64 = least[column(name)].parse().unwrap();
+        assert!(
+            (reported - in_csv).abs() < 1e-3,
+            "{name}: {reported} vs {in_csv}"
+        );
+    }
+}
+
+/// A power budget skips designs whose board power may exceed it (the high end of the
+/// range): 40 W is under the U280's 41.4 W static high end, so nothing fits.
+#[test]
+fn a_power_budget_skips_designs_that_may_draw_more() {
+    let (dir, space) = setup(&SPACE.replace(
+        "max_uram_share = 0.75",
+        "max_uram_share = 0.75\nmax_power_w = 40.0",
+    ));
+    let output = run(&["--budget", "3"], &space, &dir.path().join("out"));
+    assert_eq!(output.status.code(), Some(2));
+    let error = String::from_utf8(output.stderr).unwrap();
+    assert!(error.contains("over the 40 W budget"), "{error}");
+    let (dir, space) = setup(&SPACE.replace(
+        "max_uram_share = 0.75",
+        "max_uram_share = 0.75\nmax_power_w = 100.0",
+    ));
+    search(&["--budget", "3"], &space, &dir.path().join("out"));
 }

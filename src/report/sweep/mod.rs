@@ -13,7 +13,7 @@ use crate::workload::Encoder;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const RESULT_COLUMNS: [&str; 18] = [
+const RESULT_COLUMNS: [&str; 22] = [
     "dsps",
     "bram_blocks",
     "uram_blocks",
@@ -31,6 +31,10 @@ const RESULT_COLUMNS: [&str; 18] = [
     "ops_per_s",
     "efficiency",
     "bottleneck",
+    "power_w_min",
+    "power_w_max",
+    "energy_mj_min",
+    "energy_mj_max",
     "predicted_ms",
 ];
 
@@ -79,8 +83,18 @@ pub fn sweep_record(row: &Row, predicted_s: Option<f64>) -> Vec<String> {
                 format!("{:.6e}", result.ops_per_s),
                 format!("{:.4}", result.efficiency),
                 result.bottleneck.name().to_string(),
-                ms(predicted_s),
             ]);
+            let range = |range: Option<(f64, f64)>, scale: f64| {
+                range.map_or([String::new(), String::new()], |(low, high)| {
+                    [
+                        format!("{:.3}", low * scale),
+                        format!("{:.3}", high * scale),
+                    ]
+                })
+            };
+            record.extend(range(result.power_w, 1.0));
+            record.extend(range(result.energy_j, 1e3));
+            record.push(ms(predicted_s));
         }
     }
     record
