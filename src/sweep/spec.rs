@@ -1,7 +1,7 @@
 //! Sweep configs: a base design, axes to vary, constraints; expanded into design points.
 
 use super::constraints::{Constraints, RawConstraints};
-use crate::config::design::{Dataflow, EngineKind, RawDesign};
+use crate::config::design::{Dataflow, EngineKind, LoopOrder, RawDesign, WeightLayout};
 use crate::config::{ConfigError, Source, parse_toml};
 use crate::workload::Encoder;
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,10 @@ struct RawAxes {
     hbm_channels: Option<RawAxis<u64>>,
     /// `sequential`, `overlap_kernels` or `overlap_layers` (which overlaps kernels too).
     schedule: Option<Vec<String>>,
+    /// The pool's tile loop order: `mnk`, `nmk` or `mbnk`.
+    loop_order: Option<Vec<LoopOrder>>,
+    /// `row_major` or `tile_major` weights in HBM.
+    weight_layout: Option<Vec<WeightLayout>>,
     /// Per named systolic engine of the base design, its `RxC` shapes (axis
     /// `engine_shape.NAME`).
     engine_shape: Option<BTreeMap<String, Vec<String>>>,
@@ -175,6 +179,12 @@ impl SweepSpec {
                     design.clock_mhz = value.parse().map_err(|e| format!("clock_mhz: {e}"))?
                 }
                 "fusion" => design.fusion = value.parse()?,
+                "loop_order" => {
+                    design.tiling.loop_order = named(value).ok_or("loop_order: unknown value")?
+                }
+                "weight_layout" => {
+                    design.hbm.weight_layout = named(value).ok_or("weight_layout: unknown value")?
+                }
                 "schedule" => {
                     let (kernels, layers) = schedule(value).ok_or("schedule: unknown value")?;
                     design.schedule.overlap_kernels = kernels;
@@ -207,6 +217,19 @@ impl SweepSpec {
         }
         Ok((design, batch))
     }
+}
+
+/// A value of a config enum by the name the design file gives it (`"mbnk"`, `"tile_major"`).
+fn named<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(value)).ok()
+}
+
+/// The name a design file gives a config enum's value (its serde name).
+fn name_of(value: &impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|name| name.as_str().map(String::from))
+        .expect("config enums serialise as their names")
 }
 
 /// A `schedule` axis value as `(overlap_kernels, overlap_layers)`.
@@ -413,6 +436,14 @@ pub fn load_sweep(
             |f| f.parse::<crate::config::design::Fusion>().is_ok(),
             "expected none, all, or gemm-act/qkv/attention joined by +",
         )?);
+    }
+    if let Some(orders) = a.loop_order {
+        let names = orders.iter().map(name_of).collect();
+        axes.push(text_axis(file, "loop_order", names, |_| true, "")?);
+    }
+    if let Some(layouts) = a.weight_layout {
+        let names = layouts.iter().map(name_of).collect();
+        axes.push(text_axis(file, "weight_layout", names, |_| true, "")?);
     }
     if let Some(schedules) = a.schedule {
         axes.push(text_axis(

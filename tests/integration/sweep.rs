@@ -426,6 +426,10 @@ fn bad_sweep_configs_are_rejected() {
         "`3`: needs an even number",
     );
     rejects(
+        &SWEEP.replace("slots = [1, 2]", "slots = [1, 2]\nloop_order = [\"kmn\"]"),
+        "axes.loop_order",
+    );
+    rejects(
         &SWEEP.replace("slots = [1, 2]", "slots = [1, 2]\nschedule = [\"overlap\"]"),
         "axes.schedule`: `overlap`: expected sequential, overlap_kernels or overlap_layers",
     );
@@ -855,4 +859,24 @@ fn the_cluster_script_merges_into_the_single_run_from_any_folder() {
     assert_eq!(refused.status.code(), Some(2));
     let stderr = String::from_utf8(refused.stderr).unwrap();
     assert!(stderr.contains("the array has 3 tasks"), "{stderr}");
+}
+
+/// The loop order and weight layout axes reach the design: each value changes the
+/// simulated figures (a value that did not apply would repeat its neighbour's row), and
+/// the best design carries its values.
+#[test]
+fn loop_order_and_weight_layout_axes_apply() {
+    let text = "base_design = \"design.toml\"\nencoders = [\"text\"]\ncameras = 1\n\
+                [axes]\ntm = [32]\ntn = [32]\ntk = [256]\nloop_order = [\"mnk\", \"nmk\"]\n\
+                weight_layout = [\"row_major\", \"tile_major\"]\n";
+    let (dir, path) = setup(text);
+    let out = dir.path().join("out");
+    sweep(&path, &out, &[]);
+    let ms = total_ms(&out);
+    assert_eq!(ms.len(), 4);
+    for (a, b) in [(0, 1), (0, 2), (1, 3), (2, 3)] {
+        assert_ne!(ms[a], ms[b], "points {a} and {b}: {ms:?}");
+    }
+    let best = read(&out.join("best.toml"));
+    assert!(best.contains("loop_order = \"") && best.contains("weight_layout = \""));
 }
