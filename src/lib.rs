@@ -77,5 +77,6 @@ pub mod roofline;
 pub mod search;
 pub mod sim;
 pub mod sweep;
+pub mod system;
 pub mod trace;
 pub mod workload;

@@ -67,6 +67,10 @@ pub enum Command {
     /// best design within a budget of simulations: search.csv, best.toml, pareto.svg, and how
     /// far the best is from the DSP-bound limit.
     Search(SearchArgs),
+    /// Run a system of several boards (a system TOML: boards, partition, links) on the
+    /// workload: each board's part simulated on its design, observations sent through the
+    /// boards and links: boards.csv, links.csv.
+    System(SystemArgs),
     /// Join the shards of one sweep (each folder's sweep.csv and sweep.meta.json) into one
     /// folder: sweep.csv, pareto.svg, best.toml, as a single run writes them.
     Merge {
@@ -264,6 +268,21 @@ pub struct SearchArgs {
     pub max_events: u64,
     /// Output folder
     #[arg(long, value_name = "DIR", default_value = "traces/search")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SystemArgs {
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    /// System TOML (configs/systems/...)
+    #[arg(long, value_name = "FILE")]
+    pub system: PathBuf,
+    /// Refuse boards whose distinct layers would take more events (graph nodes) than this
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
+    pub max_events: u64,
+    /// Output folder
+    #[arg(long, value_name = "DIR", default_value = "traces/system")]
     pub out: PathBuf,
 }
 

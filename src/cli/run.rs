@@ -4,7 +4,7 @@ use super::out::prepare_out;
 use super::probe::run_probe;
 use super::{
     AnalyzeArgs, Command, InputArgs, LowerArgs, RooflineArgs, SearchArgs, SimulateArgs, SweepArgs,
-    TraceFormat,
+    SystemArgs, TraceFormat,
 };
 use crate::config::design::clock::expected_clock;
 use crate::config::design::{Dataflow, Design, MemoryModel};
@@ -53,6 +53,7 @@ pub fn run(command: &Command) -> Result<Ran, Error> {
         Command::Lower(args) => run_lower(args),
         Command::Sweep(args) => run_sweep(args),
         Command::Search(args) => run_search(args),
+        Command::System(args) => run_system(args),
         Command::Merge { out, inputs } => run_merge(out, inputs),
         Command::Probe(args) => run_probe(args),
         Command::List => Ok(Ran {
@@ -537,6 +538,28 @@ fn run_search(args: &SearchArgs) -> Result<Ran, Error> {
     bar.finish_and_clear();
     let outcome = outcome?;
     Ok(Ran::new(outcome.summary, &args.out, outcome.written))
+}
+
+fn run_system(args: &SystemArgs) -> Result<Ran, Error> {
+    if args.inputs.fuse.is_some() || args.inputs.platform.is_some() {
+        return Err(option_error(
+            "--fuse/--platform",
+            "each board takes its fusion from its design and its platform from the system file"
+                .into(),
+        ));
+    }
+    let inputs = load_inputs(&args.inputs)?;
+    let system = pipeline::system_file(&args.system)?;
+    let _lock = prepare_out(&args.out)?;
+    let (text, written) = pipeline::system(
+        &system,
+        &inputs.choices,
+        &inputs.model,
+        inputs.policy.as_ref(),
+        args.max_events,
+        &args.out,
+    )?;
+    Ok(Ran::new(text, &args.out, written))
 }
 
 fn run_merge(out: &Path, inputs: &[PathBuf]) -> Result<Ran, Error> {

@@ -13,16 +13,18 @@ pub enum Kind {
     Policy,
     Platform,
     Sweep,
+    System,
 }
 
 impl Kind {
     /// Every kind, in the order `roofsim list` prints them.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Design,
         Kind::Model,
         Kind::Policy,
         Kind::Platform,
         Kind::Sweep,
+        Kind::System,
     ];
 
     /// The plural noun `roofsim list` heads the kind with.
@@ -32,7 +34,8 @@ impl Kind {
             Kind::Model => "models (--model)",
             Kind::Policy => "policies (--policy)",
             Kind::Platform => "platforms (--platform)",
-            Kind::Sweep => "sweeps (sweep FILE)",
+            Kind::Sweep => "sweeps (--sweep, --space)",
+            Kind::System => "systems of several boards (--system)",
         }
     }
 
@@ -44,6 +47,7 @@ impl Kind {
             Kind::Policy => "policy",
             Kind::Platform => "platform",
             Kind::Sweep => "sweep",
+            Kind::System => "system",
         }
     }
 
@@ -53,6 +57,7 @@ impl Kind {
             Kind::Model | Kind::Policy => "models",
             Kind::Platform => "platforms",
             Kind::Sweep => "sweeps",
+            Kind::System => "systems",
         }
     }
 
@@ -90,6 +95,9 @@ macro_rules! shipped {
     (Sweep, $name:literal) => {
         shipped!(@ Sweep, concat!("sweeps/", $name, ".toml"), $name)
     };
+    (System, $name:literal) => {
+        shipped!(@ System, concat!("systems/", $name, ".toml"), $name)
+    };
     (@ $kind:ident, $file:expr, $name:literal) => {
         Shipped {
             kind: Kind::$kind,
@@ -100,7 +108,7 @@ macro_rules! shipped {
 }
 
 /// Every config that ships.
-pub const SHIPPED: [Shipped; 21] = [
+pub const SHIPPED: [Shipped; 23] = [
     shipped!(Design, "u280-int8"),
     shipped!(Design, "u280-int4"),
     shipped!(Design, "u280-int8-spatial"),
@@ -122,6 +130,8 @@ pub const SHIPPED: [Shipped; 21] = [
     shipped!(Sweep, "smolvla-search"),
     shipped!(Sweep, "vision-tiling"),
     shipped!(Sweep, "mlp-stream"),
+    shipped!(System, "smolvla-2x-u280"),
+    shipped!(System, "smolvla-2x-u280-data"),
 ];
 
 impl Shipped {

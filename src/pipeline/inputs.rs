@@ -8,6 +8,7 @@ use crate::config::model::{self, ModelSpec, PolicySpec, load_model, load_policy}
 use crate::config::platform::{self, Platform, load_platform};
 use crate::config::shipped::{self, Kind};
 use crate::sweep::{SweepSpec, load_sweep};
+use crate::system::{System, load_system};
 use std::path::Path;
 
 /// A file's text (or the shipped config of `kind` it names), or the built-in default `name`
@@ -82,5 +83,29 @@ pub fn sweep_file(path: &Path, max_points: u64) -> Result<SweepSpec, Error> {
             None => Source::built_in("u280-int8.toml", design::DEFAULT_DESIGN),
         };
         Ok((parse_design(&source)?, source.name))
+    })?)
+}
+
+/// A system file (or a shipped system by name), each board's design and platform read
+/// relative to the system's folder or as shipped names (the U280 when a board names none).
+pub fn system_file(path: &Path) -> Result<System, Error> {
+    let source = shipped::source(Kind::System, path)?;
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let find = |kind: Kind, name: &str| {
+        shipped::source(kind, &folder.join(name)).or_else(|error| {
+            shipped::Shipped::find(kind, name)
+                .map(|shipped| shipped.source())
+                .ok_or(error)
+        })
+    };
+    Ok(load_system(&source, |design, platform| {
+        let platform = match platform {
+            Some(name) => load_platform(&find(Kind::Platform, name)?)?,
+            None => platform::default_platform(),
+        };
+        Ok((
+            load_design(&find(Kind::Design, design)?, &platform)?,
+            platform,
+        ))
     })?)
 }

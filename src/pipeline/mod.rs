@@ -4,13 +4,15 @@ mod inputs;
 mod probe;
 mod search;
 mod sweep;
+mod system;
 
 pub use inputs::{
-    ModelInputs, design_or_default, model_and_policy, platform_or_default, sweep_file,
+    ModelInputs, design_or_default, model_and_policy, platform_or_default, sweep_file, system_file,
 };
 pub use probe::{ProbeOutput, idle_latency_text, probe_hbm};
 pub use search::{Objective, SearchOptions, SearchProgress, dsp_budget, search};
 pub use sweep::{MergeInput, SweepOptions, SweepOutcome, merge, sweep};
+pub use system::system;
 
 use crate::config::ConfigError;
 use crate::config::design::Design;

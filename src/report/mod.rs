@@ -14,7 +14,7 @@ pub use summary::{Summary, summary, summary_json, summary_schema};
 mod step;
 mod svg;
 pub mod sweep;
-mod table;
+pub(crate) mod table;
 pub mod utilization;
 
 pub use table::roofline_text;

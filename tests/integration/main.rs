@@ -15,3 +15,4 @@ mod search;
 mod sim;
 mod snapshots;
 mod sweep;
+mod system;

@@ -1,0 +1,186 @@
+//! System jobs: a system of boards run on the workload, its tables and its summary.
+
+use super::Error;
+use crate::config::ConfigError;
+use crate::config::model::{ModelSpec, PolicySpec};
+use crate::report::{self, ReportError, table::aligned};
+use crate::system::run::{SystemError, SystemRun, run_system};
+use crate::system::{Partition, System};
+use crate::workload::WorkloadChoices;
+use std::fmt::Write;
+use std::path::Path;
+
+impl From<SystemError> for Error {
+    fn from(error: SystemError) -> Self {
+        match error {
+            SystemError::Workload(error) => Error::Workload(error),
+            SystemError::Sim(error) => Error::Sim(error),
+            SystemError::Partition { file, field, rule } => {
+                Error::Config(ConfigError::invalid(&file, field, rule))
+            }
+        }
+    }
+}
+
+const BOARD_COLUMNS: [&str; 11] = [
+    "board",
+    "design",
+    "encoders",
+    "stage_ms",
+    "observations",
+    "busy_share",
+    "starved_ms_in_run",
+    "network_ms_in_run",
+    "idle_ms_in_run",
+    "power_w_min",
+    "power_w_max",
+];
+
+const LINK_COLUMNS: [&str; 6] = [
+    "from",
+    "to",
+    "bytes_per_observation",
+    "serialisation_us",
+    "transfer_us",
+    "busy_share",
+];
+
+/// Runs `system` on the workload and writes `boards.csv` and `links.csv` into `out`;
+/// returns the printed summary and the files written.
+pub fn system(
+    system: &System,
+    choices: &WorkloadChoices,
+    model: &ModelSpec,
+    policy: Option<&PolicySpec>,
+    max_events: u64,
+    out: &Path,
+) -> Result<(String, Vec<&'static str>), Error> {
+    let run = run_system(system, choices, model, policy, max_events)?;
+    let makespan_s = run.finished_s.iter().copied().fold(0.0, f64::max);
+    let ms = |seconds: f64| format!("{:.4}", seconds * 1e3);
+    let boards: Vec<Vec<String>> = system
+        .boards
+        .iter()
+        .zip(&run.boards)
+        .map(|(board, board_run)| {
+            let (power_min, power_max) =
+                board_run.power.map_or((String::new(), String::new()), |p| {
+                    (format!("{:.1}", p.total_w.0), format!("{:.1}", p.total_w.1))
+                });
+            vec![
+                board.name.clone(),
+                board.design.name().to_string(),
+                board
+                    .encoders
+                    .iter()
+                    .map(|e| e.name())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+                ms(board_run.stage_s),
+                board_run.observations.to_string(),
+                format!("{:.4}", board_run.busy_s / makespan_s),
+                ms(board_run.starved_s),
+                ms(board_run.network_s),
+                ms(
+                    (makespan_s - board_run.busy_s - board_run.starved_s - board_run.network_s)
+                        .max(0.0),
+                ),
+                power_min,
+                power_max,
+            ]
+        })
+        .collect();
+    let links: Vec<Vec<String>> = system
+        .links
+        .iter()
+        .zip(&run.links)
+        .map(|(link, link_run)| {
+            vec![
+                system.boards[link.from].name.clone(),
+                system.boards[link.to].name.clone(),
+                link_run.bytes_per_observation.to_string(),
+                format!("{:.3}", link_run.serialisation_s * 1e6),
+                format!("{:.3}", link_run.transfer_s * 1e6),
+                format!("{:.4}", link_run.busy_s / makespan_s),
+            ]
+        })
+        .collect();
+    let mut files: report::Files = vec![("boards.csv", csv_text(&BOARD_COLUMNS, &boards)?)];
+    if system.partition == Partition::Pipeline {
+        files.push(("links.csv", csv_text(&LINK_COLUMNS, &links)?));
+    }
+    report::write_all(out, &files)?;
+    let mut text = summary(system, &run);
+    text.push_str(&aligned(&BOARD_COLUMNS, &boards));
+    if !links.is_empty() {
+        text.push('\n');
+        text.push_str(&aligned(&LINK_COLUMNS, &links));
+    }
+    Ok((text, files.iter().map(|(name, _)| *name).collect()))
+}
+
+/// The headline: latency, rate, and what bounds the rate.
+fn summary(system: &System, run: &SystemRun) -> String {
+    let mut text = format!(
+        "{}: {} boards, {} partition, {} observations\n",
+        system.name,
+        system.boards.len(),
+        match system.partition {
+            Partition::Pipeline => "pipeline",
+            Partition::Data => "data",
+        },
+        system.observations
+    );
+    let _ = writeln!(
+        text,
+        "first observation in {:.3} ms; then {:.2} observations/s (one every {:.3} ms)",
+        run.latency_s() * 1e3,
+        run.observations_per_s,
+        1e3 / run.observations_per_s
+    );
+    if system.partition == Partition::Pipeline {
+        let (board, board_s) = run
+            .boards
+            .iter()
+            .enumerate()
+            .map(|(index, board)| (index, board.stage_s))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("a system has a board");
+        let slowest_link = run
+            .links
+            .iter()
+            .enumerate()
+            .map(|(index, link)| (index, link.serialisation_s))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let bound = match slowest_link {
+            Some((link, seconds)) if seconds > board_s => {
+                let link = &system.links[link];
+                format!(
+                    "the link {} -> {} ({:.3} ms per observation on its port)",
+                    system.boards[link.from].name,
+                    system.boards[link.to].name,
+                    seconds * 1e3
+                )
+            }
+            _ => format!(
+                "board {} ({:.3} ms per observation)",
+                system.boards[board].name,
+                board_s * 1e3
+            ),
+        };
+        let _ = writeln!(text, "the rate is bound by {bound}");
+    }
+    text.push('\n');
+    text
+}
+
+fn csv_text(header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(header).map_err(ReportError::from)?;
+    for row in rows {
+        writer.write_record(row).map_err(ReportError::from)?;
+    }
+    Ok(writer
+        .into_inner()
+        .map_err(|error| ReportError::Csv(error.into_error().into()))?)
+}

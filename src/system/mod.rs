@@ -1,0 +1,285 @@
+//! Systems of several boards: a system file names boards (each a design, on the U280 unless
+//! it names another platform), how the model is partitioned over them, and the network
+//! links between them. Validated once into a [`System`]; run by [`run::run_system`].
+//!
+//! Partitions:
+//! - `pipeline`: each board runs some encoders (in the workload's order, every encoder on
+//!   exactly one board); an observation's activations cross the link to the board that
+//!   reads them, while the first board already works on the next observation.
+//! - `data`: every board runs the whole step on its share of the observations; no link is
+//!   crossed.
+//!
+//! A link is a port pair (the U280 has two QSFP28 cages, 100 Gb/s each: its data sheet,
+//! DS963): a transfer occupies its sender's port for its bytes at the link's rate times
+//! the payload share (the rest is framing: an RDMA protocol on the UltraScale+ 100G hard MAC
+//! sustained 90 Gb/s with packets of 1 KB or more and 95 Gb/s from 32 KB: ESRF, "FPGA
+//! implementation of RDMA-based data acquisition system", as stored at cupdf.com),
+//! then arrives a hop latency later (an assumption: 1 µs, range 0.5-2 µs, for a MAC, a UDP
+//! or RDMA stack on each side and a direct cable; no published U280 figure).
+
+pub mod run;
+
+use crate::config::design::Design;
+use crate::config::platform::Platform;
+use crate::config::{ConfigError, Source, did_you_mean, parse_toml};
+use crate::workload::Encoder;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSystem {
+    name: String,
+    partition: Partition,
+    /// Observations sent through the system one after another.
+    #[serde(default = "default_observations")]
+    observations: u64,
+    boards: Vec<RawBoard>,
+    #[serde(default)]
+    links: Vec<RawLink>,
+}
+
+fn default_observations() -> u64 {
+    8
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBoard {
+    name: String,
+    design: String,
+    platform: Option<String>,
+    #[serde(default)]
+    encoders: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    from: String,
+    to: String,
+    #[serde(default = "qsfp28_gbit_per_s")]
+    gbit_per_s: f64,
+    #[serde(default = "default_payload_share")]
+    payload_share: f64,
+    #[serde(default = "default_latency_us")]
+    latency_us: f64,
+}
+
+/// One QSFP28 port (DS963).
+fn qsfp28_gbit_per_s() -> f64 {
+    100.0
+}
+
+/// 90-95 Gb/s of payload on a 100 Gb/s port (module documentation): the low end.
+fn default_payload_share() -> f64 {
+    0.9
+}
+
+/// An assumption (module documentation): 0.5-2 µs.
+fn default_latency_us() -> f64 {
+    1.0
+}
+
+/// How the model is split over the boards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Partition {
+    Pipeline,
+    Data,
+}
+
+/// A validated board: its design on its platform and, in a pipeline, its encoders.
+#[derive(Debug, Clone)]
+pub struct Board {
+    pub name: String,
+    pub design: Design,
+    pub platform: Platform,
+    /// The encoders it runs (a pipeline stage); every encoder in a data partition.
+    pub encoders: Vec<Encoder>,
+}
+
+/// A validated link from board `from` to board `to` (indices into [`System::boards`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Link {
+    pub from: usize,
+    pub to: usize,
+    /// Payload bits per second: the port's rate times its payload share (infinite for an
+    /// ideal link).
+    pub payload_bits_per_s: f64,
+    pub latency_s: f64,
+}
+
+impl Link {
+    /// Seconds a transfer of `bytes` holds the sending port.
+    pub fn serialisation_s(&self, bytes: u64) -> f64 {
+        bytes as f64 * 8.0 / self.payload_bits_per_s
+    }
+}
+
+/// A validated system.
+#[derive(Debug, Clone)]
+pub struct System {
+    pub name: String,
+    pub source: String,
+    pub partition: Partition,
+    pub observations: u64,
+    pub boards: Vec<Board>,
+    pub links: Vec<Link>,
+}
+
+/// The most boards and observations a system may have.
+pub const MAX_BOARDS: usize = 64;
+pub const MAX_OBSERVATIONS: u64 = 100_000;
+
+/// Reads a system file; `load` reads a board's design and platform as the file names them
+/// (relative to the system file, or shipped names), validated.
+pub fn load_system(
+    source: &Source,
+    load: impl Fn(&str, Option<&str>) -> Result<(Design, Platform), ConfigError>,
+) -> Result<System, ConfigError> {
+    let raw: RawSystem = parse_toml(source)?;
+    let file = source.name.as_str();
+    let invalid = |field: String, rule: String| ConfigError::invalid(file, field, rule);
+    if raw.boards.is_empty() || raw.boards.len() > MAX_BOARDS {
+        return Err(invalid(
+            "boards".into(),
+            format!("needs 1 to {MAX_BOARDS} boards"),
+        ));
+    }
+    if !(1..=MAX_OBSERVATIONS).contains(&raw.observations) {
+        return Err(invalid(
+            "observations".into(),
+            format!("must be between 1 and {MAX_OBSERVATIONS}"),
+        ));
+    }
+    let names: Vec<String> = raw.boards.iter().map(|b| b.name.clone()).collect();
+    let mut boards = Vec::new();
+    let mut covered: Vec<Encoder> = Vec::new();
+    for (index, board) in raw.boards.iter().enumerate() {
+        let field = |key: &str| format!("boards[{index}].{key}");
+        if board.name.is_empty() || names[..index].contains(&board.name) {
+            return Err(invalid(
+                field("name"),
+                "must be a name no other board has".into(),
+            ));
+        }
+        let (design, platform) = load(&board.design, board.platform.as_deref())?;
+        let encoders = match raw.partition {
+            Partition::Data if !board.encoders.is_empty() => {
+                return Err(invalid(
+                    field("encoders"),
+                    "a data partition runs every encoder on every board: leave it out".into(),
+                ));
+            }
+            Partition::Data => Encoder::ALL.to_vec(),
+            Partition::Pipeline => {
+                if board.encoders.is_empty() {
+                    return Err(invalid(
+                        field("encoders"),
+                        "a pipeline stage needs the encoders it runs".into(),
+                    ));
+                }
+                let mut encoders = Vec::new();
+                for name in &board.encoders {
+                    let known: Vec<String> =
+                        Encoder::ALL.iter().map(|e| e.name().to_string()).collect();
+                    let encoder = Encoder::ALL
+                        .into_iter()
+                        .find(|e| e.name() == name)
+                        .ok_or_else(|| {
+                            invalid(
+                                field("encoders"),
+                                format!("unknown encoder `{name}`{}", did_you_mean(name, &known)),
+                            )
+                        })?;
+                    if covered.contains(&encoder) {
+                        return Err(invalid(
+                            field("encoders"),
+                            format!("`{name}` already runs on an earlier board"),
+                        ));
+                    }
+                    covered.push(encoder);
+                    encoders.push(encoder);
+                }
+                encoders
+            }
+        };
+        boards.push(Board {
+            name: board.name.clone(),
+            design,
+            platform,
+            encoders,
+        });
+    }
+    let mut links = Vec::new();
+    for (index, link) in raw.links.iter().enumerate() {
+        let field = |key: &str| format!("links[{index}].{key}");
+        let board = |key: &str, name: &str| {
+            names.iter().position(|n| n == name).ok_or_else(|| {
+                invalid(
+                    field(key),
+                    format!("no board `{name}`{}", did_you_mean(name, &names)),
+                )
+            })
+        };
+        let (from, to) = (board("from", &link.from)?, board("to", &link.to)?);
+        if to != from + 1 {
+            return Err(invalid(
+                field("to"),
+                "links join a board to the next one in the file (a chain)".into(),
+            ));
+        }
+        if !(link.gbit_per_s > 0.0 && link.gbit_per_s <= 1e6 || link.gbit_per_s == f64::INFINITY) {
+            return Err(invalid(
+                field("gbit_per_s"),
+                "must be in (0, 1e6], or inf for an ideal link".into(),
+            ));
+        }
+        if !(link.payload_share > 0.0 && link.payload_share <= 1.0) {
+            return Err(invalid(field("payload_share"), "must be in (0, 1]".into()));
+        }
+        if !(0.0..=1e6).contains(&link.latency_us) {
+            return Err(invalid(field("latency_us"), "must be in [0, 1e6]".into()));
+        }
+        if links.iter().any(|l: &Link| l.from == from) {
+            return Err(invalid(
+                field("from"),
+                "a second link from this board".into(),
+            ));
+        }
+        links.push(Link {
+            from,
+            to,
+            payload_bits_per_s: link.gbit_per_s * 1e9 * link.payload_share,
+            latency_s: link.latency_us * 1e-6,
+        });
+    }
+    if raw.partition == Partition::Pipeline {
+        if let Some(missing) = (0..boards.len() - 1).find(|&b| !links.iter().any(|l| l.from == b)) {
+            return Err(invalid(
+                "links".into(),
+                format!(
+                    "board `{}` hands its activations to `{}`: a link between them is missing",
+                    boards[missing].name,
+                    boards[missing + 1].name
+                ),
+            ));
+        }
+    } else if !links.is_empty() {
+        return Err(invalid(
+            "links".into(),
+            "a data partition sends nothing between boards: leave them out".into(),
+        ));
+    }
+    Ok(System {
+        name: raw.name,
+        source: source.name.clone(),
+        partition: raw.partition,
+        observations: raw.observations,
+        boards,
+        links,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,346 @@
+//! Running a system: each board's part of the workload simulated cycle by cycle on its
+//! design, then the observations sent through the boards and links as events.
+//!
+//! Event model (one observation at a time per board and per port, in order): board `b`
+//! starts observation `j` when it has finished `j - 1` and `j`'s activations have arrived;
+//! it then sends them on its link as soon as the port is free, holding the port for the
+//! bytes' serialisation; they arrive a hop latency after the last byte left. A board's wait
+//! for an observation is `network` for the part after its upstream board finished it (the
+//! transfer) and `starved` for the rest (the upstream board was still computing).
+
+use super::{Partition, System};
+use crate::config::model::{ModelSpec, PolicySpec};
+use crate::sim::power::{RunPower, run_power};
+use crate::sim::{SimError, simulate_workload};
+use crate::workload::{
+    Direction, Encoder, Kernel, Operand, Workload, WorkloadChoices, WorkloadError,
+};
+
+/// What went wrong running a system.
+#[derive(Debug, thiserror::Error)]
+pub enum SystemError {
+    #[error("{0}")]
+    Workload(#[from] WorkloadError),
+    #[error("{0}")]
+    Sim(#[from] SimError),
+    /// The partition does not match the workload: `field` of the system file.
+    #[error("{file}: field `{field}`: {rule}")]
+    Partition {
+        file: String,
+        field: String,
+        rule: String,
+    },
+}
+
+/// One board's share of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoardRun {
+    /// Seconds of one observation's part on this board (its simulated step).
+    pub stage_s: f64,
+    /// Observations it ran.
+    pub observations: u64,
+    /// Seconds it computed, and waited for an upstream board computing or for the network.
+    pub busy_s: f64,
+    pub starved_s: f64,
+    pub network_s: f64,
+    pub power: Option<RunPower>,
+}
+
+/// One link's share of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkRun {
+    /// Bytes an observation sends over it.
+    pub bytes_per_observation: u64,
+    /// Seconds one observation's bytes hold the port, and until they arrive.
+    pub serialisation_s: f64,
+    pub transfer_s: f64,
+    /// Seconds the port was busy over the run.
+    pub busy_s: f64,
+}
+
+/// A system's run: per board and link, and the observations' times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SystemRun {
+    pub boards: Vec<BoardRun>,
+    pub links: Vec<LinkRun>,
+    /// Seconds from the start to each observation's end, in order.
+    pub finished_s: Vec<f64>,
+    /// Observations per second once the system is full: in a pipeline, the observations
+    /// after the first over the time they took (the first's rate when there is only one);
+    /// in a data partition, every board's rate added.
+    pub observations_per_s: f64,
+}
+
+impl SystemRun {
+    /// The first observation's time through the system (nothing queued before it).
+    pub fn latency_s(&self) -> f64 {
+        self.finished_s.first().copied().unwrap_or(0.0)
+    }
+}
+
+/// Runs `system` on the workload `choices` describe.
+pub fn run_system(
+    system: &System,
+    choices: &WorkloadChoices,
+    model: &ModelSpec,
+    policy: Option<&PolicySpec>,
+    max_events: u64,
+) -> Result<SystemRun, SystemError> {
+    if system.partition == Partition::Pipeline && choices.per_camera_vision {
+        // Each camera's connector output is read as part of the text prefix, which the
+        // hand-off rule of `crossing_bytes` counts for the last camera only.
+        return Err(SystemError::Partition {
+            file: "command line".into(),
+            field: "--per-camera-vision".into(),
+            rule: "a pipeline of boards takes the cameras' images as one batch".into(),
+        });
+    }
+    let mut stages = Vec::new();
+    let mut workloads = Vec::new();
+    for board in &system.boards {
+        let choices = WorkloadChoices {
+            fusion: board.design.fusion(),
+            ..choices.clone()
+        };
+        let whole = choices.build(model, policy, board.design.precision())?;
+        let mut part = whole.clone();
+        part.retain(|k| board.encoders.contains(&k.encoder));
+        let sim = simulate_workload(
+            &part,
+            &board.design,
+            &board.platform,
+            max_events,
+            None,
+            &|| {},
+        )?;
+        let ops: f64 = part.kernels.iter().map(|k| k.flops() as f64).sum();
+        let power = run_power(
+            &sim,
+            &board.design,
+            &board.platform,
+            ops,
+            part.options.batch,
+        );
+        stages.push((sim.cycles() as f64 / board.design.clock_hz(), power));
+        workloads.push(whole);
+    }
+    if system.partition == Partition::Pipeline {
+        check_stages(system, &workloads[0])?;
+    }
+    let link_bytes: Vec<u64> = system
+        .links
+        .iter()
+        .map(|link| crossing_bytes(&workloads[link.from], system, link.from))
+        .collect();
+    Ok(schedule(system, &stages, &link_bytes))
+}
+
+/// Every encoder of the workload on exactly one board, in the workload's order.
+fn check_stages(system: &System, workload: &Workload) -> Result<(), SystemError> {
+    let mut order: Vec<Encoder> = Vec::new();
+    for kernel in &workload.kernels {
+        if !order.contains(&kernel.encoder) {
+            order.push(kernel.encoder);
+        }
+    }
+    let refuse = |field: String, rule: String| SystemError::Partition {
+        file: system.source.clone(),
+        field,
+        rule,
+    };
+    let mut position = 0;
+    for (index, board) in system.boards.iter().enumerate() {
+        for encoder in &board.encoders {
+            let Some(at) = order.iter().position(|e| e == encoder) else {
+                return Err(refuse(
+                    format!("boards[{index}].encoders"),
+                    format!(
+                        "`{}` is not part of this workload (its encoders: {})",
+                        encoder.name(),
+                        names(&order)
+                    ),
+                ));
+            };
+            if at < position {
+                return Err(refuse(
+                    format!("boards[{index}].encoders"),
+                    format!(
+                        "`{}` runs before an encoder of an earlier board (the workload's order: {})",
+                        encoder.name(),
+                        names(&order)
+                    ),
+                ));
+            }
+            position = at;
+        }
+    }
+    let covered: Vec<Encoder> = system
+        .boards
+        .iter()
+        .flat_map(|b| b.encoders.clone())
+        .collect();
+    if let Some(missing) = order.iter().find(|e| !covered.contains(e)) {
+        return Err(refuse(
+            "boards".into(),
+            format!("no board runs `{}`", missing.name()),
+        ));
+    }
+    Ok(())
+}
+
+fn names(encoders: &[Encoder]) -> String {
+    encoders
+        .iter()
+        .map(|e| e.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Bytes of board `from`'s outputs that kernels of later boards read (each part of a tensor
+/// once, however many kernels read it), as its workload's access maps say, and where one
+/// encoder hands over to the next across the boundary, the last kernel's whole output (the
+/// access maps leave a tensor assembled from several sources, such as the text prefix of
+/// image, language and state tokens, as in memory). These cross the link out of `from` (a
+/// later board than the next is reached through the boards between).
+pub fn crossing_bytes(workload: &Workload, system: &System, from: usize) -> u64 {
+    let board_of = |encoder: Encoder| {
+        system
+            .boards
+            .iter()
+            .position(|b| b.encoders.contains(&encoder))
+            .unwrap_or(usize::MAX)
+    };
+    let across = |producer: &Kernel, consumer: &Kernel| {
+        board_of(producer.encoder) <= from && board_of(consumer.encoder) > from
+    };
+    let mut sent = std::collections::BTreeSet::new();
+    let mut bytes = 0;
+    for (index, kernel) in workload.kernels.iter().enumerate() {
+        for operand in &kernel.operands {
+            let instances = operand
+                .access
+                .heads
+                .map_or(1, |heads| kernel.batch / heads.per_instance.max(1));
+            for piece in &operand.access.pieces {
+                let producer = index - piece.back as usize;
+                if !across(&workload.kernels[producer], kernel) {
+                    continue;
+                }
+                if sent.insert((producer, piece.tokens, piece.cols, piece.producer_col)) {
+                    let elements = instances
+                        * (piece.tokens.1 - piece.tokens.0)
+                        * (piece.cols.1 - piece.cols.0);
+                    bytes += (elements * operand.bits).div_ceil(8);
+                }
+            }
+        }
+    }
+    let counted: std::collections::BTreeSet<usize> = sent.iter().map(|key| key.0).collect();
+    for (index, pair) in workload.kernels.windows(2).enumerate() {
+        if pair[0].encoder != pair[1].encoder
+            && across(&pair[0], &pair[1])
+            && !counted.contains(&index)
+        {
+            bytes += pair[0]
+                .operands
+                .iter()
+                .filter(|o| o.direction == Direction::Write)
+                .map(Operand::bytes)
+                .sum::<u64>();
+        }
+    }
+    bytes
+}
+
+/// Sends the system's observations through its boards and links (`stages`: each board's
+/// seconds per observation and power; `link_bytes`: each link's bytes per observation).
+pub fn schedule(
+    system: &System,
+    stages: &[(f64, Option<RunPower>)],
+    link_bytes: &[u64],
+) -> SystemRun {
+    let count = system.boards.len();
+    let mut boards: Vec<BoardRun> = stages
+        .iter()
+        .map(|&(stage_s, power)| BoardRun {
+            stage_s,
+            observations: 0,
+            busy_s: 0.0,
+            starved_s: 0.0,
+            network_s: 0.0,
+            power,
+        })
+        .collect();
+    let mut links: Vec<LinkRun> = system
+        .links
+        .iter()
+        .zip(link_bytes)
+        .map(|(link, &bytes)| LinkRun {
+            bytes_per_observation: bytes,
+            serialisation_s: link.serialisation_s(bytes),
+            transfer_s: link.serialisation_s(bytes) + link.latency_s,
+            busy_s: 0.0,
+        })
+        .collect();
+    let mut board_free = vec![0.0f64; count];
+    let mut port_free = vec![0.0f64; links.len()];
+    let mut finished_s = Vec::new();
+    for observation in 0..system.observations {
+        match system.partition {
+            Partition::Data => {
+                let board = observation as usize % count;
+                let run = &mut boards[board];
+                board_free[board] += run.stage_s;
+                run.busy_s += run.stage_s;
+                run.observations += 1;
+                finished_s.push(board_free[board]);
+            }
+            Partition::Pipeline => {
+                // When this observation's inputs are on the board, and when the board
+                // before it had finished with them.
+                let (mut arrived, mut upstream_done) = (0.0f64, 0.0f64);
+                for board in 0..count {
+                    let run = &mut boards[board];
+                    let start = board_free[board].max(arrived);
+                    if arrived > board_free[board] {
+                        let waited = arrived - board_free[board];
+                        let network = (arrived - upstream_done.max(board_free[board])).min(waited);
+                        run.network_s += network;
+                        run.starved_s += waited - network;
+                    }
+                    let end = start + run.stage_s;
+                    board_free[board] = end;
+                    run.busy_s += run.stage_s;
+                    run.observations += 1;
+                    upstream_done = end;
+                    arrived = end;
+                    if let Some(index) = system.links.iter().position(|l| l.from == board) {
+                        let link = &mut links[index];
+                        let sending = port_free[index].max(end);
+                        port_free[index] = sending + link.serialisation_s;
+                        link.busy_s += link.serialisation_s;
+                        arrived = port_free[index] + system.links[index].latency_s;
+                    }
+                }
+                finished_s.push(arrived);
+            }
+        }
+    }
+    let observations_per_s = match system.partition {
+        Partition::Data => boards.iter().map(|b| 1.0 / b.stage_s).sum(),
+        Partition::Pipeline => match finished_s[..] {
+            [only] => 1.0 / only,
+            [first, .., last] => (finished_s.len() - 1) as f64 / (last - first),
+            [] => 0.0,
+        },
+    };
+    if system.partition == Partition::Data {
+        finished_s.sort_by(f64::total_cmp);
+    }
+    SystemRun {
+        boards,
+        links,
+        finished_s,
+        observations_per_s,
+    }
+}

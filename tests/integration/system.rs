@@ -1,0 +1,213 @@
+//! Systems of several boards through the real binary: the shipped two-board step held to the
+//! single-board runs of its parts, and bad system files refused in one line.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+/// A reduced robot step that runs in seconds.
+const WORKLOAD: [&str; 8] = [
+    "--pipeline",
+    "full",
+    "--cameras",
+    "1",
+    "--vision-layers",
+    "2",
+    "--text-layers",
+    "2",
+];
+
+fn roofsim(args: &[&str], out: &Path) -> std::process::Output {
+    Command::cargo_bin("roofsim")
+        .unwrap()
+        .args(args)
+        .args(WORKLOAD)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            header
+                .iter()
+                .map(String::from)
+                .zip(r.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+fn number(row: &std::collections::HashMap<String, String>, column: &str) -> f64 {
+    row[column].parse().unwrap()
+}
+
+/// Each board's stage is the single-board simulation of its encoders on its design, the link
+/// carries the connector's output (1 camera × 64 tokens × 960 INT8 features), the first
+/// observation takes the stages plus the transfer (bytes × 8 / (100 Gb/s × 0.9) + 1 µs), and
+/// the data partition's rate is the two boards' added. Catches stages simulated with the
+/// wrong encoders or design, or a link charged otherwise than its bytes and latency.
+#[test]
+fn the_two_board_step_is_its_parts_and_its_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pipeline");
+    let output = roofsim(&["system", "--system", "smolvla-2x-u280"], &out);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let boards = csv_rows(&out.join("boards.csv"));
+    let links = csv_rows(&out.join("links.csv"));
+    let bytes = number(&links[0], "bytes_per_observation");
+    assert_eq!(bytes, 64.0 * 960.0);
+    for (board, kernels) in [
+        (&boards[0], "vision/,connector/"),
+        (&boards[1], "text/,expert/"),
+    ] {
+        // The same encoders alone on one board.
+        let alone = dir.path().join(&board["board"]);
+        let prefixes: Vec<&str> = kernels.split(',').collect();
+        let summary = roofsim(&["simulate", "--design", "u280-int8-searched"], &alone);
+        assert!(summary.status.success());
+        let kernels_csv = csv_rows(&alone.join("kernels.csv"));
+        let names: Vec<String> = kernels_csv
+            .iter()
+            .map(|k| format!("{}/{}", k["encoder"], k["kernel"]))
+            .filter(|name| prefixes.iter().any(|p| name.starts_with(p)))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let part = dir.path().join(format!("{}-part", board["board"]));
+        let output = roofsim(
+            &[
+                "simulate",
+                "--design",
+                "u280-int8-searched",
+                "--kernels",
+                &names.join(","),
+            ],
+            &part,
+        );
+        assert!(output.status.success(), "{output:?}");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(part.join("summary.json")).unwrap())
+                .unwrap();
+        let alone_ms = summary["total"]["ms"].as_f64().unwrap();
+        assert!(
+            (number(board, "stage_ms") - alone_ms).abs() < 1e-3,
+            "{}: {} against {alone_ms}",
+            board["board"],
+            board["stage_ms"]
+        );
+    }
+    let transfer_ms = bytes * 8.0 / 90e9 * 1e3 + 1e-3;
+    let first_ms = number(&boards[0], "stage_ms") + transfer_ms + number(&boards[1], "stage_ms");
+    assert!(
+        text.contains(&format!("first observation in {first_ms:.3} ms")),
+        "{text}"
+    );
+    let data = dir.path().join("data");
+    let output = roofsim(&["system", "--system", "smolvla-2x-u280-data"], &data);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let boards = csv_rows(&data.join("boards.csv"));
+    let rate: f64 = boards.iter().map(|b| 1e3 / number(b, "stage_ms")).sum();
+    assert!(
+        text.contains(&format!("then {rate:.2} observations/s")),
+        "{text}"
+    );
+    assert!(!data.join("links.csv").exists());
+}
+
+/// Bad system files: one line naming the file and the field, exit code 2, nothing written.
+#[test]
+fn bad_systems_are_refused_in_one_line() {
+    let shipped = include_str!("../../configs/systems/smolvla-2x-u280.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            shipped.replacen("design = \"u280-int8-searched\"\n", "", 1),
+            "missing field `design`",
+        ),
+        (
+            shipped.replace("to = \"language\"", "to = \"langauge\""),
+            "links[0].to`: no board `langauge`; did you mean `language`?",
+        ),
+        (
+            shipped.replace("encoders = [\"text\", \"expert\"]", "encoders = [\"text\"]"),
+            "field `boards`: no board runs `expert`",
+        ),
+        (
+            shipped.replace(
+                "encoders = [\"vision\", \"connector\"]",
+                "encoders = [\"connector\", \"vision\"]",
+            ),
+            "boards[0].encoders`: `vision` runs before",
+        ),
+        (
+            shipped.replace("latency_us = 1.0", "latency_us = -1.0"),
+            "links[0].latency_us`: must be in [0, 1e6]",
+        ),
+        (shipped.replace("[[links]]", "[[linkz]]"), "linkz"),
+        (
+            shipped.replace("design = \"u280-int8-searched\"", "design = \"u280-int9\""),
+            "u280-int9",
+        ),
+    ];
+    for (index, (text, needle)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("system{index}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out = dir.path().join(format!("out{index}"));
+        let output = roofsim(&["system", "--system", path.to_str().unwrap()], &out);
+        assert_eq!(output.status.code(), Some(2), "{needle}: {output:?}");
+        let error = String::from_utf8(output.stderr).unwrap();
+        assert!(error.contains(needle), "{needle}: {error}");
+        assert_eq!(error.trim().lines().count(), 1, "{error}");
+        assert!(!out.join("boards.csv").exists());
+    }
+}
+
+/// Extreme numbers in every numeric field of a system file are run or refused in one line,
+/// never a panic or a hang (an infinitely fast link runs; a zero-rate one is refused).
+#[test]
+fn extreme_numbers_in_a_system_file_run_or_are_refused() {
+    let shipped = include_str!("../../configs/systems/smolvla-2x-u280.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let fields = [
+        "gbit_per_s = 100.0",
+        "payload_share = 0.9",
+        "latency_us = 1.0",
+        "observations = 8",
+    ];
+    let values = [
+        "0",
+        "-1",
+        "1e-9",
+        "1e308",
+        "inf",
+        "nan",
+        "18446744073709551615",
+        "3",
+    ];
+    let mut ran = 0;
+    for field in fields {
+        let key = field.split(" = ").next().unwrap();
+        for value in values {
+            let path = dir.path().join("system.toml");
+            std::fs::write(&path, shipped.replace(field, &format!("{key} = {value}"))).unwrap();
+            let out = dir.path().join("out");
+            let output = roofsim(&["system", "--system", path.to_str().unwrap()], &out);
+            let error = String::from_utf8(output.stderr.clone()).unwrap();
+            match output.status.code() {
+                Some(0) => ran += 1,
+                Some(2) => assert_eq!(error.trim().lines().count(), 1, "{key} = {value}: {error}"),
+                other => panic!("{key} = {value}: exit {other:?}: {error}"),
+            }
+        }
+    }
+    // At least the sensible values ran (inf rate, 3 observations, 1e-9 latency...).
+    assert!(ran >= 6, "{ran}");
+}
