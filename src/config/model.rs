@@ -74,6 +74,43 @@ pub struct ModelSpec {
     pub text: Option<TextSpec>,
 }
 
+impl ModelSpec {
+    /// Board `board`'s share of the model split over `boards` by tensor parallelism
+    /// (Megatron-LM, Shoeybi et al. 2019): each layer's heads and MLP width divided among the
+    /// boards, the first boards taking one more where they do not divide (grouped key/value
+    /// heads stay with their query heads), so Q/K/V and the MLP's first GEMMs are split by
+    /// columns, O and the MLP's last by rows (each then needing an all-reduce of its output);
+    /// the hidden width, the norms and everything outside the layers stay whole on every
+    /// board. `Err` when a board would get no head.
+    pub fn tensor_shard(&self, board: u64, boards: u64) -> Result<ModelSpec, String> {
+        let share = |count: u64| count / boards + u64::from(board < count % boards);
+        let mut shard = self.clone();
+        if let Some(vision) = &mut shard.vision {
+            if vision.num_heads < boards {
+                return Err(format!(
+                    "{boards} boards but {} vision heads to share",
+                    vision.num_heads
+                ));
+            }
+            vision.num_heads = share(vision.num_heads);
+            vision.intermediate_size = share(vision.intermediate_size);
+        }
+        if let Some(text) = &mut shard.text {
+            if text.num_kv_heads < boards {
+                return Err(format!(
+                    "{boards} boards but {} text key/value heads to share",
+                    text.num_kv_heads
+                ));
+            }
+            let group = text.num_heads / text.num_kv_heads;
+            text.num_kv_heads = share(text.num_kv_heads);
+            text.num_heads = text.num_kv_heads * group;
+            text.intermediate_size = share(text.intermediate_size);
+        }
+        Ok(shard)
+    }
+}
+
 #[derive(Deserialize)]
 struct RawModel {
     model_type: Option<String>,

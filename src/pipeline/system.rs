@@ -106,7 +106,7 @@ pub fn system(
         })
         .collect();
     let mut files: report::Files = vec![("boards.csv", csv_text(&BOARD_COLUMNS, &boards)?)];
-    if system.partition == Partition::Pipeline {
+    if system.partition != Partition::Data {
         files.push(("links.csv", csv_text(&LINK_COLUMNS, &links)?));
     }
     report::write_all(out, &files)?;
@@ -128,6 +128,7 @@ fn summary(system: &System, run: &SystemRun) -> String {
         match system.partition {
             Partition::Pipeline => "pipeline",
             Partition::Data => "data",
+            Partition::Tensor => "tensor",
         },
         system.observations
     );
@@ -169,6 +170,14 @@ fn summary(system: &System, run: &SystemRun) -> String {
             ),
         };
         let _ = writeln!(text, "the rate is bound by {bound}");
+    }
+    if let (Partition::Tensor, Some(link)) = (system.partition, run.links.first()) {
+        let _ = writeln!(
+            text,
+            "of each observation, {:.3} ms are ring all-reduces ({} bytes sent by each board)",
+            link.transfer_s * 1e3,
+            link.bytes_per_observation
+        );
     }
     text.push('\n');
     text

@@ -8,6 +8,9 @@
 //!   reads them, while the first board already works on the next observation.
 //! - `data`: every board runs the whole step on its share of the observations; no link is
 //!   crossed.
+//! - `tensor`: every board runs every layer on its share of the heads and MLP width
+//!   ([`crate::config::model::ModelSpec::tensor_shard`]); after each layer's attention
+//!   output projection and MLP, the boards all-reduce the output around a ring of links.
 //!
 //! A link is a port pair (the U280 has two QSFP28 cages, 100 Gb/s each: its data sheet,
 //! DS963): a transfer occupies its sender's port for its bytes at the link's rate times
@@ -86,6 +89,7 @@ fn default_latency_us() -> f64 {
 pub enum Partition {
     Pipeline,
     Data,
+    Tensor,
 }
 
 /// A validated board: its design on its platform and, in a pipeline, its encoders.
@@ -165,13 +169,14 @@ pub fn load_system(
         }
         let (design, platform) = load(&board.design, board.platform.as_deref())?;
         let encoders = match raw.partition {
-            Partition::Data if !board.encoders.is_empty() => {
+            Partition::Data | Partition::Tensor if !board.encoders.is_empty() => {
                 return Err(invalid(
                     field("encoders"),
-                    "a data partition runs every encoder on every board: leave it out".into(),
+                    "a data or tensor partition runs every encoder on every board: leave it out"
+                        .into(),
                 ));
             }
-            Partition::Data => Encoder::ALL.to_vec(),
+            Partition::Data | Partition::Tensor => Encoder::ALL.to_vec(),
             Partition::Pipeline => {
                 if board.encoders.is_empty() {
                     return Err(invalid(
@@ -223,10 +228,13 @@ pub fn load_system(
             })
         };
         let (from, to) = (board("from", &link.from)?, board("to", &link.to)?);
-        if to != from + 1 {
+        let closes_ring = raw.partition == Partition::Tensor && from + 1 == names.len() && to == 0;
+        if to != from + 1 && !closes_ring {
             return Err(invalid(
                 field("to"),
-                "links join a board to the next one in the file (a chain)".into(),
+                "links join a board to the next one in the file (a chain; a tensor partition's \
+                 ring also joins the last to the first)"
+                    .into(),
             ));
         }
         if !(link.gbit_per_s > 0.0 && link.gbit_per_s <= 1e6 || link.gbit_per_s == f64::INFINITY) {
@@ -254,8 +262,27 @@ pub fn load_system(
             latency_s: link.latency_us * 1e-6,
         });
     }
-    if raw.partition == Partition::Pipeline {
-        if let Some(missing) = (0..boards.len() - 1).find(|&b| !links.iter().any(|l| l.from == b)) {
+    let joined = |from: usize| links.iter().any(|l| l.from == from);
+    if raw.partition == Partition::Tensor {
+        // A ring: each board to the next and, beyond two boards, the last to the first (two
+        // boards share one full-duplex cable).
+        let needed = if boards.len() > 2 {
+            boards.len()
+        } else {
+            boards.len() - 1
+        };
+        if let Some(missing) = (0..needed).find(|&b| !joined(b)) {
+            return Err(invalid(
+                "links".into(),
+                format!(
+                    "the ring of a tensor partition needs a link from `{}` to `{}`",
+                    boards[missing].name,
+                    boards[(missing + 1) % boards.len()].name
+                ),
+            ));
+        }
+    } else if raw.partition == Partition::Pipeline {
+        if let Some(missing) = (0..boards.len() - 1).find(|&b| !joined(b)) {
             return Err(invalid(
                 "links".into(),
                 format!(

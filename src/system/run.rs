@@ -95,12 +95,36 @@ pub fn run_system(
             rule: "a pipeline of boards takes the cameras' images as one batch".into(),
         });
     }
+    let refuse = |field: &str, rule: String| SystemError::Partition {
+        file: system.source.clone(),
+        field: field.into(),
+        rule,
+    };
+    if system.partition == Partition::Tensor && choices.pipeline == crate::workload::Pipeline::Full
+    {
+        return Err(refuse(
+            "partition",
+            "a tensor split of the action expert is not modelled: run the encoders \
+             (`--pipeline encoders`)"
+                .into(),
+        ));
+    }
     let mut stages = Vec::new();
     let mut workloads = Vec::new();
-    for board in &system.boards {
+    let boards = system.boards.len() as u64;
+    for (index, board) in system.boards.iter().enumerate() {
         let choices = WorkloadChoices {
             fusion: board.design.fusion(),
             ..choices.clone()
+        };
+        let shard;
+        let model = if system.partition == Partition::Tensor {
+            shard = model
+                .tensor_shard(index as u64, boards)
+                .map_err(|rule| refuse("partition", rule))?;
+            &shard
+        } else {
+            model
         };
         let whole = choices.build(model, policy, board.design.precision())?;
         let mut part = whole.clone();
@@ -127,12 +151,36 @@ pub fn run_system(
     if system.partition == Partition::Pipeline {
         check_stages(system, &workloads[0])?;
     }
+    if system.partition == Partition::Tensor {
+        return Ok(schedule(system, &stages, &all_reduces(&workloads[0])));
+    }
     let link_bytes: Vec<u64> = system
         .links
         .iter()
         .map(|link| crossing_bytes(&workloads[link.from], system, link.from))
         .collect();
     Ok(schedule(system, &stages, &link_bytes))
+}
+
+/// The GEMMs of a tensor-parallel layer that end split by rows (the attention output
+/// projection and the MLP's last), whose partial outputs the boards add up.
+const ROW_SPLIT: [&str; 3] = ["o_proj", "down_proj", "fc2"];
+
+/// Bytes of each all-reduce one observation needs on a tensor-parallel board: the output of
+/// every row-split GEMM of a layer, in order.
+pub fn all_reduces(shard: &Workload) -> Vec<u64> {
+    shard
+        .kernels
+        .iter()
+        .filter(|k| k.layer.is_some() && ROW_SPLIT.contains(&k.name))
+        .map(|k| {
+            k.operands
+                .iter()
+                .filter(|o| o.direction == Direction::Write)
+                .map(Operand::bytes)
+                .sum()
+        })
+        .collect()
 }
 
 /// Every encoder of the workload on exactly one board, in the workload's order.
@@ -253,12 +301,14 @@ pub fn crossing_bytes(workload: &Workload, system: &System, from: usize) -> u64 
 }
 
 /// Sends the system's observations through its boards and links (`stages`: each board's
-/// seconds per observation and power; `link_bytes`: each link's bytes per observation).
-pub fn schedule(
-    system: &System,
-    stages: &[(f64, Option<RunPower>)],
-    link_bytes: &[u64],
-) -> SystemRun {
+/// seconds per observation and power; `bytes`: in a pipeline, each link's bytes per
+/// observation; in a tensor partition, each all-reduce's bytes per observation).
+///
+/// A tensor partition's boards work in lock-step: each layer ends when the slowest board
+/// has its part (exact when the boards are alike, as their shares are), then a ring
+/// all-reduce of `b` bytes takes 2 (K - 1) steps, each sending `b / K` bytes over the
+/// slowest link of the ring and paying its hop latency (Patarasuk and Yuan, JPDC 2009).
+pub fn schedule(system: &System, stages: &[(f64, Option<RunPower>)], bytes: &[u64]) -> SystemRun {
     let count = system.boards.len();
     let mut boards: Vec<BoardRun> = stages
         .iter()
@@ -271,22 +321,77 @@ pub fn schedule(
             power,
         })
         .collect();
-    let mut links: Vec<LinkRun> = system
+    let ring = system
         .links
         .iter()
-        .zip(link_bytes)
-        .map(|(link, &bytes)| LinkRun {
-            bytes_per_observation: bytes,
-            serialisation_s: link.serialisation_s(bytes),
-            transfer_s: link.serialisation_s(bytes) + link.latency_s,
-            busy_s: 0.0,
+        .min_by(|a, b| {
+            a.payload_bits_per_s
+                .total_cmp(&b.payload_bits_per_s)
+                .then(b.latency_s.total_cmp(&a.latency_s))
         })
-        .collect();
+        .copied();
+    let steps = 2 * (count as u64).saturating_sub(1);
+    let mut links: Vec<LinkRun> = match system.partition {
+        Partition::Tensor => {
+            let sent: u64 = bytes.iter().map(|b| steps * b.div_ceil(count as u64)).sum();
+            let collective_s: f64 = ring.map_or(0.0, |ring| {
+                bytes
+                    .iter()
+                    .map(|b| {
+                        steps as f64
+                            * (ring.serialisation_s(b.div_ceil(count as u64)) + ring.latency_s)
+                    })
+                    .sum()
+            });
+            system
+                .links
+                .iter()
+                .map(|link| LinkRun {
+                    bytes_per_observation: sent,
+                    serialisation_s: link.serialisation_s(sent),
+                    transfer_s: collective_s,
+                    busy_s: 0.0,
+                })
+                .collect()
+        }
+        _ => system
+            .links
+            .iter()
+            .zip(bytes)
+            .map(|(link, &bytes)| LinkRun {
+                bytes_per_observation: bytes,
+                serialisation_s: link.serialisation_s(bytes),
+                transfer_s: link.serialisation_s(bytes) + link.latency_s,
+                busy_s: 0.0,
+            })
+            .collect(),
+    };
+    let collective_s = links.first().map_or(0.0, |link| {
+        if system.partition == Partition::Tensor {
+            link.transfer_s
+        } else {
+            0.0
+        }
+    });
+    let slowest_s = boards.iter().map(|b| b.stage_s).fold(0.0, f64::max);
     let mut board_free = vec![0.0f64; count];
     let mut port_free = vec![0.0f64; links.len()];
     let mut finished_s = Vec::new();
     for observation in 0..system.observations {
         match system.partition {
+            Partition::Tensor => {
+                let start = finished_s.last().copied().unwrap_or(0.0);
+                for board in &mut boards {
+                    board.busy_s += board.stage_s;
+                    board.starved_s += slowest_s - board.stage_s;
+                    board.network_s += collective_s;
+                    board.observations += 1;
+                }
+                for link in &mut links {
+                    link.busy_s += link.serialisation_s;
+                }
+                finished_s.push(start + slowest_s + collective_s);
+            }
             Partition::Data => {
                 let board = observation as usize % count;
                 let run = &mut boards[board];
@@ -328,7 +433,7 @@ pub fn schedule(
     }
     let observations_per_s = match system.partition {
         Partition::Data => boards.iter().map(|b| 1.0 / b.stage_s).sum(),
-        Partition::Pipeline => match finished_s[..] {
+        Partition::Pipeline | Partition::Tensor => match finished_s[..] {
             [only] => 1.0 / only,
             [first, .., last] => (finished_s.len() - 1) as f64 / (last - first),
             [] => 0.0,

@@ -247,11 +247,14 @@ fn vision_encoder(
         &["x"],
         position_parameters,
     );
+    // The heads' width: the hidden size in every vision tower shipped, smaller on a board of a
+    // tensor-parallel system (its share of the heads).
+    let heads_width = builder.product(&[vision.num_heads, vision.head_dim]);
     for layer in 0..options.vision_layers {
         builder.layer = Some(layer);
         builder.layer_norm("ln1", Op::LayerNorm, rows, hidden);
         if options.fusion.qkv {
-            let qkv_width = builder.product(&[3, hidden]);
+            let qkv_width = builder.product(&[3, heads_width]);
             builder.linear(
                 "qkv_proj",
                 KernelClass::Projection,
@@ -265,7 +268,7 @@ fn vision_encoder(
                 builder.linear(
                     name,
                     KernelClass::Projection,
-                    (rows, hidden, hidden),
+                    (rows, hidden, heads_width),
                     true,
                     Epilogue::None,
                 );
@@ -287,7 +290,7 @@ fn vision_encoder(
         builder.linear(
             "o_proj",
             KernelClass::Projection,
-            (rows, hidden, hidden),
+            (rows, heads_width, hidden),
             true,
             Epilogue::None,
         );

@@ -211,3 +211,89 @@ fn extreme_numbers_in_a_system_file_run_or_are_refused() {
     // At least the sensible values ran (inf rate, 3 observations, 1e-9 latency...).
     assert!(ran >= 6, "{ran}");
 }
+
+/// A tensor partition: one board is the single-board run; four boards of GPT-2 medium decode
+/// each take a quarter of the heads and MLP width, are faster than one, and pay the ring's
+/// all-reduces; what cannot be split is refused in one line.
+#[test]
+fn a_tensor_partition_splits_the_layers_and_pays_its_all_reduces() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpt2 = [
+        "--model",
+        "gpt2-medium",
+        "--decode",
+        "4",
+        "--text-layers",
+        "4",
+    ];
+    let run = |system: &Path, out: &Path| {
+        Command::cargo_bin("roofsim")
+            .unwrap()
+            .args(["system", "--system"])
+            .arg(system)
+            .args(gpt2)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let shipped = include_str!("../../configs/systems/dfx-gpt2-4x-u280.toml");
+    let one_board = shipped[..shipped.find("[[boards]]\nname = \"fpga1\"").unwrap()].to_string();
+    let one_path = dir.path().join("one.toml");
+    std::fs::write(&one_path, &one_board).unwrap();
+    let one = dir.path().join("one");
+    let output = run(&one_path, &one);
+    assert!(output.status.success(), "{output:?}");
+    let alone = dir.path().join("alone");
+    let output = Command::cargo_bin("roofsim")
+        .unwrap()
+        .args(["simulate", "--design", "u280-fp16-gemv"])
+        .args(gpt2)
+        .arg("--out")
+        .arg(&alone)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(alone.join("summary.json")).unwrap())
+            .unwrap();
+    let one_ms = number(&csv_rows(&one.join("boards.csv"))[0], "stage_ms");
+    assert!((one_ms - summary["total"]["ms"].as_f64().unwrap()).abs() < 1e-3);
+    let four = dir.path().join("four");
+    let output = run(Path::new("dfx-gpt2-4x-u280"), &four);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let boards = csv_rows(&four.join("boards.csv"));
+    assert_eq!(boards.len(), 4);
+    let stage = number(&boards[0], "stage_ms");
+    assert!(stage < one_ms / 2.0, "{stage} against {one_ms}");
+    // Each board sends 2 (K - 1) = 6 quarters of every all-reduce: 2 per layer of 4 layers,
+    // over the 48 prompt rows and then 4 generated tokens' single rows, 1,024 FP16 features.
+    let links = csv_rows(&four.join("links.csv"));
+    let per_row = 6 * (1024 * 2 / 4);
+    assert_eq!(
+        number(&links[0], "bytes_per_observation"),
+        (2 * 4 * (48 + 4) * per_row) as f64
+    );
+    assert!(text.contains("ms are ring all-reduces"), "{text}");
+    // The action expert is not split; more boards than key/value heads cannot share them.
+    let full = Command::cargo_bin("roofsim")
+        .unwrap()
+        .args([
+            "system",
+            "--system",
+            one_path.to_str().unwrap(),
+            "--pipeline",
+            "full",
+        ])
+        .arg("--out")
+        .arg(dir.path().join("full"))
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(2));
+    let error = String::from_utf8(full.stderr).unwrap();
+    assert!(
+        error.contains("field `partition`: a tensor split of the action expert"),
+        "{error}"
+    );
+}
