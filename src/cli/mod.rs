@@ -278,6 +278,10 @@ pub struct SystemArgs {
     /// System TOML (configs/systems/...)
     #[arg(long, value_name = "FILE")]
     pub system: PathBuf,
+    /// Board counts to run a data or tensor partition at, its first board repeated
+    /// (comma-separated, e.g. 1,2,4,8): the scaling curve, scaling.csv
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub boards: Vec<usize>,
     /// Refuse boards whose distinct layers would take more events (graph nodes) than this
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
     pub max_events: u64,

@@ -550,15 +550,32 @@ fn run_system(args: &SystemArgs) -> Result<Ran, Error> {
     }
     let inputs = load_inputs(&args.inputs)?;
     let system = pipeline::system_file(&args.system)?;
+    let systems = args
+        .boards
+        .iter()
+        .map(|&count| system.with_boards(count))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|rule| option_error("--boards", rule))?;
     let _lock = prepare_out(&args.out)?;
-    let (text, written) = pipeline::system(
-        &system,
-        &inputs.choices,
-        &inputs.model,
-        inputs.policy.as_ref(),
-        args.max_events,
-        &args.out,
-    )?;
+    let (text, written) = if systems.is_empty() {
+        pipeline::system(
+            &system,
+            &inputs.choices,
+            &inputs.model,
+            inputs.policy.as_ref(),
+            args.max_events,
+            &args.out,
+        )?
+    } else {
+        pipeline::system_scaling(
+            &systems,
+            &inputs.choices,
+            &inputs.model,
+            inputs.policy.as_ref(),
+            args.max_events,
+            &args.out,
+        )?
+    };
     Ok(Ran::new(text, &args.out, written))
 }
 

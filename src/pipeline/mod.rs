@@ -12,7 +12,7 @@ pub use inputs::{
 pub use probe::{ProbeOutput, idle_latency_text, probe_hbm};
 pub use search::{Objective, SearchOptions, SearchProgress, dsp_budget, search};
 pub use sweep::{MergeInput, SweepOptions, SweepOutcome, merge, sweep};
-pub use system::system;
+pub use system::{system, system_scaling};
 
 use crate::config::ConfigError;
 use crate::config::design::Design;

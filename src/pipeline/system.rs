@@ -119,17 +119,67 @@ pub fn system(
     Ok((text, files.iter().map(|(name, _)| *name).collect()))
 }
 
+const SCALING_COLUMNS: [&str; 6] = [
+    "boards",
+    "ms_per_observation",
+    "observations_per_s",
+    "speedup",
+    "rate_speedup",
+    "network_ms_per_observation",
+];
+
+/// Runs each of `systems` (one system at several board counts) and writes `scaling.csv`:
+/// per count, the first observation's time, the rate once full, both against the first
+/// count's, and the time an observation spends on the network.
+pub fn system_scaling(
+    systems: &[System],
+    choices: &WorkloadChoices,
+    model: &ModelSpec,
+    policy: Option<&PolicySpec>,
+    max_events: u64,
+    out: &Path,
+) -> Result<(String, Vec<&'static str>), Error> {
+    let mut rows = Vec::new();
+    let mut first: Option<(f64, f64)> = None;
+    for system in systems {
+        let run = run_system(system, choices, model, policy, max_events)?;
+        let (latency_s, rate) = (run.latency_s(), run.observations_per_s);
+        let (first_latency_s, first_rate) = *first.get_or_insert((latency_s, rate));
+        let network_s = run.boards[0].network_s / run.boards[0].observations.max(1) as f64;
+        rows.push(vec![
+            system.boards.len().to_string(),
+            format!("{:.4}", latency_s * 1e3),
+            format!("{rate:.3}"),
+            format!("{:.3}", first_latency_s / latency_s),
+            format!("{:.3}", rate / first_rate),
+            format!("{:.4}", network_s * 1e3),
+        ]);
+    }
+    report::write_all(out, &[("scaling.csv", csv_text(&SCALING_COLUMNS, &rows)?)])?;
+    let mut text = format!(
+        "{}: the first board repeated, {} partition\n",
+        systems[0].name,
+        partition_name(systems[0].partition)
+    );
+    text.push_str(&aligned(&SCALING_COLUMNS, &rows));
+    Ok((text, vec!["scaling.csv"]))
+}
+
+fn partition_name(partition: Partition) -> &'static str {
+    match partition {
+        Partition::Pipeline => "pipeline",
+        Partition::Data => "data",
+        Partition::Tensor => "tensor",
+    }
+}
+
 /// The headline: latency, rate, and what bounds the rate.
 fn summary(system: &System, run: &SystemRun) -> String {
     let mut text = format!(
         "{}: {} boards, {} partition, {} observations\n",
         system.name,
         system.boards.len(),
-        match system.partition {
-            Partition::Pipeline => "pipeline",
-            Partition::Data => "data",
-            Partition::Tensor => "tensor",
-        },
+        partition_name(system.partition),
         system.observations
     );
     let _ = writeln!(

@@ -135,6 +135,53 @@ pub struct System {
 pub const MAX_BOARDS: usize = 64;
 pub const MAX_OBSERVATIONS: u64 = 100_000;
 
+impl System {
+    /// The system with its first board repeated `count` times (a data or tensor partition,
+    /// whose boards are alike), joined as its partition needs by links like its first (one
+    /// QSFP28 port with the defaults when it has none): for a scaling curve over boards.
+    pub fn with_boards(&self, count: usize) -> Result<System, String> {
+        if self.partition == Partition::Pipeline {
+            return Err(
+                "a pipeline's boards run different encoders: scale a data or tensor \
+                        partition"
+                    .into(),
+            );
+        }
+        if !(1..=MAX_BOARDS).contains(&count) {
+            return Err(format!("needs 1 to {MAX_BOARDS} boards, found {count}"));
+        }
+        let boards = (0..count)
+            .map(|index| Board {
+                name: format!("{}{index}", self.boards[0].name),
+                ..self.boards[0].clone()
+            })
+            .collect();
+        let like = self.links.first().copied().unwrap_or(Link {
+            from: 0,
+            to: 1,
+            payload_bits_per_s: qsfp28_gbit_per_s() * 1e9 * default_payload_share(),
+            latency_s: default_latency_us() * 1e-6,
+        });
+        let ring = match (self.partition, count) {
+            (Partition::Tensor, 2) => 1,
+            (Partition::Tensor, _) if count > 2 => count,
+            _ => 0,
+        };
+        let links = (0..ring)
+            .map(|from| Link {
+                from,
+                to: (from + 1) % count,
+                ..like
+            })
+            .collect();
+        Ok(System {
+            boards,
+            links,
+            ..self.clone()
+        })
+    }
+}
+
 /// Reads a system file; `load` reads a board's design and platform as the file names them
 /// (relative to the system file, or shipped names), validated.
 pub fn load_system(

@@ -297,3 +297,37 @@ fn a_tensor_partition_splits_the_layers_and_pays_its_all_reduces() {
         "{error}"
     );
 }
+
+/// `--boards` runs a data or tensor partition at each board count (its first board
+/// repeated): a data partition's rate grows with the boards at the same latency; a
+/// pipeline, whose boards differ, is refused in one line.
+#[test]
+fn board_counts_give_the_scaling_curve() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("data");
+    let output = roofsim(
+        &[
+            "system",
+            "--system",
+            "smolvla-2x-u280-data",
+            "--boards",
+            "1,2,4",
+        ],
+        &out,
+    );
+    assert!(output.status.success(), "{output:?}");
+    let rows = csv_rows(&out.join("scaling.csv"));
+    let rate = |row: usize| number(&rows[row], "rate_speedup");
+    assert_eq!((rate(0), rate(1), rate(2)), (1.0, 2.0, 4.0));
+    assert!(rows.iter().all(|r| number(r, "speedup") == 1.0));
+    let output = roofsim(
+        &["system", "--system", "smolvla-2x-u280", "--boards", "2"],
+        &dir.path().join("pipeline"),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let error = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        error.contains("`--boards`: a pipeline's boards run different encoders"),
+        "{error}"
+    );
+}
