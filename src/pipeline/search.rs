@@ -34,7 +34,7 @@ pub enum Objective {
 }
 
 impl Objective {
-    /// The unit of [`Objective::simulated`] figures.
+    /// The unit of the simulated figures the search minimises.
     pub fn unit(self) -> &'static str {
         match self {
             Objective::Latency => "ms per step",
