@@ -108,7 +108,7 @@ macro_rules! shipped {
 }
 
 /// Every config that ships.
-pub const SHIPPED: [Shipped; 24] = [
+pub const SHIPPED: [Shipped; 25] = [
     shipped!(Design, "u280-int8"),
     shipped!(Design, "u280-int4"),
     shipped!(Design, "u280-int8-spatial"),
@@ -131,6 +131,7 @@ pub const SHIPPED: [Shipped; 24] = [
     shipped!(Sweep, "vision-tiling"),
     shipped!(Sweep, "mlp-stream"),
     shipped!(System, "smolvla-2x-u280"),
+    shipped!(System, "smolvla-2x-u280-balanced"),
     shipped!(System, "smolvla-2x-u280-data"),
     shipped!(System, "dfx-gpt2-4x-u280"),
 ];

@@ -73,7 +73,14 @@ pub fn system(
                 board
                     .encoders
                     .iter()
-                    .map(|e| e.name())
+                    .map(
+                        |&encoder| match board.layers.iter().find(|(e, _)| *e == encoder) {
+                            Some((_, (first, end))) => {
+                                format!("{}[{first},{end})", encoder.name())
+                            }
+                            None => encoder.name().to_string(),
+                        },
+                    )
                     .collect::<Vec<_>>()
                     .join("+"),
                 ms(board_run.stage_s),

@@ -53,6 +53,10 @@ struct RawBoard {
     platform: Option<String>,
     #[serde(default)]
     encoders: Vec<String>,
+    /// Pipeline only: of an encoder split over boards, the layers `[first, end)` this board
+    /// runs (`layers = { vision = [0, 8] }`).
+    #[serde(default)]
+    layers: std::collections::BTreeMap<String, [u64; 2]>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +104,9 @@ pub struct Board {
     pub platform: Platform,
     /// The encoders it runs (a pipeline stage); every encoder in a data partition.
     pub encoders: Vec<Encoder>,
+    /// Of an encoder it shares with other boards, the layers `[first, end)` it runs (with
+    /// the kernels outside the layers next to them); all layers of the others.
+    pub layers: Vec<(Encoder, (u64, u64))>,
 }
 
 /// A validated link from board `from` to board `to` (indices into [`System::boards`]).
@@ -244,10 +251,13 @@ pub fn load_system(
                                 format!("unknown encoder `{name}`{}", did_you_mean(name, &known)),
                             )
                         })?;
-                    if covered.contains(&encoder) {
+                    if covered.contains(&encoder) && !board.layers.contains_key(name) {
                         return Err(invalid(
                             field("encoders"),
-                            format!("`{name}` already runs on an earlier board"),
+                            format!(
+                                "`{name}` already runs on an earlier board (split an encoder \
+                                 with `layers = {{ {name} = [first, end] }}` on each board)"
+                            ),
                         ));
                     }
                     covered.push(encoder);
@@ -256,11 +266,34 @@ pub fn load_system(
                 encoders
             }
         };
+        if raw.partition != Partition::Pipeline && !board.layers.is_empty() {
+            return Err(invalid(
+                field("layers"),
+                "only a pipeline's boards split an encoder's layers".into(),
+            ));
+        }
+        let mut layers = Vec::new();
+        for (name, &[first, end]) in &board.layers {
+            let encoder = encoders.iter().find(|e| e.name() == name).ok_or_else(|| {
+                invalid(
+                    field("layers"),
+                    format!("`{name}` is not among the board's encoders"),
+                )
+            })?;
+            if first >= end {
+                return Err(invalid(
+                    field("layers"),
+                    format!("`{name}` = [{first}, {end}]: needs first < end"),
+                ));
+            }
+            layers.push((*encoder, (first, end)));
+        }
         boards.push(Board {
             name: board.name.clone(),
             design,
             platform,
             encoders,
+            layers,
         });
     }
     let mut links = Vec::new();

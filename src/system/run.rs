@@ -12,9 +12,7 @@ use super::{Partition, System};
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::sim::power::{RunPower, run_power};
 use crate::sim::{SimError, simulate_workload};
-use crate::workload::{
-    Direction, Encoder, Kernel, Operand, Workload, WorkloadChoices, WorkloadError,
-};
+use crate::workload::{Direction, Encoder, Operand, Workload, WorkloadChoices, WorkloadError};
 
 /// What went wrong running a system.
 #[derive(Debug, thiserror::Error)]
@@ -127,8 +125,13 @@ pub fn run_system(
             model
         };
         let whole = choices.build(model, policy, board.design.precision())?;
+        let placed = match system.partition {
+            Partition::Pipeline => stages_of(system, &whole)?,
+            Partition::Data | Partition::Tensor => vec![index; whole.kernels.len()],
+        };
         let mut part = whole.clone();
-        part.retain(|k| board.encoders.contains(&k.encoder));
+        let mut next = placed.iter();
+        part.retain(|_| next.next() == Some(&index));
         let sim = simulate_workload(
             &part,
             &board.design,
@@ -148,17 +151,18 @@ pub fn run_system(
         stages.push((sim.cycles() as f64 / board.design.clock_hz(), power));
         workloads.push(whole);
     }
-    if system.partition == Partition::Pipeline {
-        check_stages(system, &workloads[0])?;
-    }
     if system.partition == Partition::Tensor {
         return Ok(schedule(system, &stages, &all_reduces(&workloads[0])));
     }
     let link_bytes: Vec<u64> = system
         .links
         .iter()
-        .map(|link| crossing_bytes(&workloads[link.from], system, link.from))
-        .collect();
+        .map(|link| {
+            let workload = &workloads[link.from];
+            let placed = stages_of(system, workload)?;
+            Ok(crossing_bytes(workload, &placed, link.from))
+        })
+        .collect::<Result<_, SystemError>>()?;
     Ok(schedule(system, &stages, &link_bytes))
 }
 
@@ -183,57 +187,93 @@ pub fn all_reduces(shard: &Workload) -> Vec<u64> {
         .collect()
 }
 
-/// Every encoder of the workload on exactly one board, in the workload's order.
-fn check_stages(system: &System, workload: &Workload) -> Result<(), SystemError> {
+/// The board each kernel of a pipeline's workload runs on: the board of its encoder, or,
+/// for an encoder split by layers, the board whose range holds its layer (a kernel outside
+/// the layers goes with the layer before it, or the first range before any). Refused: a
+/// kernel no board runs, two boards for one kernel, a board running a kernel before an
+/// earlier board's (each board hands its activations to the next only).
+fn stages_of(system: &System, workload: &Workload) -> Result<Vec<usize>, SystemError> {
+    let refuse = |field: String, rule: String| SystemError::Partition {
+        file: system.source.clone(),
+        field,
+        rule,
+    };
     let mut order: Vec<Encoder> = Vec::new();
     for kernel in &workload.kernels {
         if !order.contains(&kernel.encoder) {
             order.push(kernel.encoder);
         }
     }
-    let refuse = |field: String, rule: String| SystemError::Partition {
-        file: system.source.clone(),
-        field,
-        rule,
-    };
-    let mut position = 0;
     for (index, board) in system.boards.iter().enumerate() {
-        for encoder in &board.encoders {
-            let Some(at) = order.iter().position(|e| e == encoder) else {
-                return Err(refuse(
-                    format!("boards[{index}].encoders"),
-                    format!(
-                        "`{}` is not part of this workload (its encoders: {})",
-                        encoder.name(),
-                        names(&order)
-                    ),
-                ));
-            };
-            if at < position {
-                return Err(refuse(
-                    format!("boards[{index}].encoders"),
-                    format!(
-                        "`{}` runs before an encoder of an earlier board (the workload's order: {})",
-                        encoder.name(),
-                        names(&order)
-                    ),
-                ));
-            }
-            position = at;
+        if let Some(missing) = board.encoders.iter().find(|e| !order.contains(e)) {
+            return Err(refuse(
+                format!("boards[{index}].encoders"),
+                format!(
+                    "`{}` is not part of this workload (its encoders: {})",
+                    missing.name(),
+                    names(&order)
+                ),
+            ));
         }
     }
-    let covered: Vec<Encoder> = system
-        .boards
-        .iter()
-        .flat_map(|b| b.encoders.clone())
-        .collect();
-    if let Some(missing) = order.iter().find(|e| !covered.contains(e)) {
-        return Err(refuse(
-            "boards".into(),
-            format!("no board runs `{}`", missing.name()),
-        ));
+    let holding = |encoder: Encoder, layer: Option<u64>| -> Vec<usize> {
+        system
+            .boards
+            .iter()
+            .enumerate()
+            .filter(|(_, board)| board.encoders.contains(&encoder))
+            .filter(
+                |(_, board)| match (board.layers.iter().find(|(e, _)| *e == encoder), layer) {
+                    (None, _) => true,
+                    (Some(&(_, (first, end))), Some(layer)) => (first..end).contains(&layer),
+                    (Some(&(_, (first, _))), None) => first == 0,
+                },
+            )
+            .map(|(index, _)| index)
+            .collect()
+    };
+    let mut placed = Vec::with_capacity(workload.kernels.len());
+    let mut last_of: Vec<(Encoder, usize)> = Vec::new();
+    for kernel in &workload.kernels {
+        let board = match (
+            kernel.layer,
+            last_of.iter().find(|(e, _)| *e == kernel.encoder),
+        ) {
+            (None, Some(&(_, board))) => vec![board],
+            (layer, _) => holding(kernel.encoder, layer),
+        };
+        let what = match kernel.layer {
+            Some(layer) => format!("`{}` layer {layer}", kernel.encoder.name()),
+            None => format!("`{}`", kernel.encoder.name()),
+        };
+        let board = match board[..] {
+            [board] => board,
+            [] => return Err(refuse("boards".into(), format!("no board runs {what}"))),
+            _ => {
+                return Err(refuse(
+                    "boards".into(),
+                    format!("several boards run {what}: their `layers` overlap"),
+                ));
+            }
+        };
+        if let Some(&previous) = placed.last()
+            && board < previous
+        {
+            return Err(refuse(
+                format!("boards[{board}].encoders"),
+                format!(
+                    "{what} comes after kernels of a later board (`{}`), but each board hands \
+                     its activations to the next only (the workload's order: {})",
+                    system.boards[previous].name,
+                    names(&order)
+                ),
+            ));
+        }
+        last_of.retain(|(e, _)| *e != kernel.encoder);
+        last_of.push((kernel.encoder, board));
+        placed.push(board);
     }
-    Ok(())
+    Ok(placed)
 }
 
 fn names(encoders: &[Encoder]) -> String {
@@ -250,17 +290,9 @@ fn names(encoders: &[Encoder]) -> String {
 /// access maps leave a tensor assembled from several sources, such as the text prefix of
 /// image, language and state tokens, as in memory). These cross the link out of `from` (a
 /// later board than the next is reached through the boards between).
-pub fn crossing_bytes(workload: &Workload, system: &System, from: usize) -> u64 {
-    let board_of = |encoder: Encoder| {
-        system
-            .boards
-            .iter()
-            .position(|b| b.encoders.contains(&encoder))
-            .unwrap_or(usize::MAX)
-    };
-    let across = |producer: &Kernel, consumer: &Kernel| {
-        board_of(producer.encoder) <= from && board_of(consumer.encoder) > from
-    };
+pub fn crossing_bytes(workload: &Workload, placed: &[usize], from: usize) -> u64 {
+    let across =
+        |producer: usize, consumer: usize| placed[producer] <= from && placed[consumer] > from;
     let mut sent = std::collections::BTreeSet::new();
     let mut bytes = 0;
     for (index, kernel) in workload.kernels.iter().enumerate() {
@@ -271,7 +303,7 @@ pub fn crossing_bytes(workload: &Workload, system: &System, from: usize) -> u64 
                 .map_or(1, |heads| kernel.batch / heads.per_instance.max(1));
             for piece in &operand.access.pieces {
                 let producer = index - piece.back as usize;
-                if !across(&workload.kernels[producer], kernel) {
+                if !across(producer, index) {
                     continue;
                 }
                 if sent.insert((producer, piece.tokens, piece.cols, piece.producer_col)) {
@@ -285,10 +317,8 @@ pub fn crossing_bytes(workload: &Workload, system: &System, from: usize) -> u64 
     }
     let counted: std::collections::BTreeSet<usize> = sent.iter().map(|key| key.0).collect();
     for (index, pair) in workload.kernels.windows(2).enumerate() {
-        if pair[0].encoder != pair[1].encoder
-            && across(&pair[0], &pair[1])
-            && !counted.contains(&index)
-        {
+        let hand_off = pair[0].encoder != pair[1].encoder || pair[0].layer != pair[1].layer;
+        if hand_off && across(index, index + 1) && !counted.contains(&index) {
             bytes += pair[0]
                 .operands
                 .iter()

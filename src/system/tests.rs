@@ -11,6 +11,7 @@ fn board(name: &str, encoders: &[Encoder]) -> Board {
         design: load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform).unwrap(),
         platform,
         encoders: encoders.to_vec(),
+        layers: Vec::new(),
     }
 }
 
@@ -150,7 +151,12 @@ fn the_bytes_crossing_a_boundary_are_the_activations_read_across_it() {
     let workload = choices
         .build(&model, Some(&policy), system.boards[0].design.precision())
         .unwrap();
-    assert_eq!(crossing_bytes(&workload, &system, 0), 3 * 64 * 960);
+    let placed: Vec<usize> = workload
+        .kernels
+        .iter()
+        .map(|k| usize::from(k.encoder == Encoder::Text))
+        .collect();
+    assert_eq!(crossing_bytes(&workload, &placed, 0), 3 * 64 * 960);
 }
 
 /// Tensor parallelism splits each layer's GEMM work among the boards without loss or

@@ -417,10 +417,10 @@ impl Workload {
         Ok(self)
     }
 
-    /// Keeps only the kernels `keep` accepts; a kept kernel's read of a dropped kernel's
-    /// output then reads an input in memory, and its other reads point where their
-    /// producers moved.
-    pub fn retain(&mut self, keep: impl Fn(&Kernel) -> bool) {
+    /// Keeps only the kernels `keep` accepts (asked once per kernel, in order); a kept
+    /// kernel's read of a dropped kernel's output then reads an input in memory, and its
+    /// other reads point where their producers moved.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Kernel) -> bool) {
         let mut kept = Vec::with_capacity(self.kernels.len());
         let mut count = 0u64;
         for kernel in &self.kernels {

@@ -141,11 +141,11 @@ fn bad_systems_are_refused_in_one_line() {
             "field `boards`: no board runs `expert`",
         ),
         (
-            shipped.replace(
-                "encoders = [\"vision\", \"connector\"]",
-                "encoders = [\"connector\", \"vision\"]",
-            ),
-            "boards[0].encoders`: `vision` runs before",
+            shipped
+                .replace("[\"vision\", \"connector\"]", "[\"VISION\"]")
+                .replace("[\"text\", \"expert\"]", "[\"vision\", \"connector\"]")
+                .replace("[\"VISION\"]", "[\"text\", \"expert\"]"),
+            "boards[0].encoders`: `text` comes after kernels of a later board (`language`)",
         ),
         (
             shipped.replace("latency_us = 1.0", "latency_us = -1.0"),
@@ -330,4 +330,60 @@ fn board_counts_give_the_scaling_curve() {
         error.contains("`--boards`: a pipeline's boards run different encoders"),
         "{error}"
     );
+}
+
+/// An encoder split by layers over two boards: the first board runs vision layer 0 (and
+/// the patch embedding before it), the second layer 1 onwards; what crosses is layer 0's
+/// output, 1 camera × 1,024 patches × 768 INT8 features (read by layer 1's norm and its
+/// residual, sent once), and the stages add up to the single board's step. Overlapping
+/// ranges and uncovered layers are refused in one line.
+#[test]
+fn an_encoder_split_by_layers_hands_over_one_layer_output() {
+    let shipped = include_str!("../../configs/systems/smolvla-2x-u280.toml");
+    let split = shipped
+        .replace(
+            "encoders = [\"vision\", \"connector\"]",
+            "encoders = [\"vision\"]\nlayers = { vision = [0, 1] }",
+        )
+        .replace(
+            "encoders = [\"text\", \"expert\"]",
+            "encoders = [\"vision\", \"connector\", \"text\", \"expert\"]\n\
+             layers = { vision = [1, 2] }",
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("split.toml");
+    std::fs::write(&path, &split).unwrap();
+    let out = dir.path().join("out");
+    let output = roofsim(&["system", "--system", path.to_str().unwrap()], &out);
+    assert!(output.status.success(), "{output:?}");
+    let links = csv_rows(&out.join("links.csv"));
+    assert_eq!(number(&links[0], "bytes_per_observation"), 1024.0 * 768.0);
+    let boards = csv_rows(&out.join("boards.csv"));
+    let alone = dir.path().join("alone");
+    let output = roofsim(&["simulate", "--design", "u280-int8-searched"], &alone);
+    assert!(output.status.success());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(alone.join("summary.json")).unwrap())
+            .unwrap();
+    let sum = number(&boards[0], "stage_ms") + number(&boards[1], "stage_ms");
+    let whole = summary["total"]["ms"].as_f64().unwrap();
+    // Layers run one after another on this design's units: the parts add up, within the
+    // rounding of the two stages.
+    assert!((sum - whole).abs() < 1e-3, "{sum} against {whole}");
+    for (text, needle) in [
+        (
+            split.replace("vision = [1, 2]", "vision = [0, 2]"),
+            "several boards run `vision`: their `layers` overlap",
+        ),
+        (
+            split.replace("vision = [1, 2]", "vision = [2, 3]"),
+            "no board runs `vision` layer 1",
+        ),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let output = roofsim(&["system", "--system", path.to_str().unwrap()], &out);
+        assert_eq!(output.status.code(), Some(2));
+        let error = String::from_utf8(output.stderr).unwrap();
+        assert!(error.contains(needle), "{needle}: {error}");
+    }
 }
