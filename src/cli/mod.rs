@@ -8,6 +8,7 @@
 mod out;
 mod probe;
 mod run;
+mod spaces;
 
 pub use run::{Ran, run};
 

@@ -150,6 +150,9 @@ impl SimulatingEvaluator<'_> {
 
 impl Evaluator for SimulatingEvaluator<'_> {
     fn predict(&mut self, points: &[u64]) -> Vec<Option<f64>> {
+        if self.stopped() {
+            return vec![None; points.len()];
+        }
         let start = Instant::now();
         let seconds = predict_points(self.inputs, points, self.jobs, &self.cache);
         self.predict_time += start.elapsed();
@@ -177,7 +180,7 @@ impl Evaluator for SimulatingEvaluator<'_> {
                 self.note(figure);
             }
         }
-        if self.error.is_none() && !crate::cancel::requested() {
+        if !self.stopped() {
             let start = Instant::now();
             let cache = std::mem::take(&mut self.cache);
             let result = run_points(self.inputs, &new, self.jobs, &cache, |row| {
@@ -200,6 +203,10 @@ impl Evaluator for SimulatingEvaluator<'_> {
             .iter()
             .map(|p| figures.get(p).copied().flatten())
             .collect()
+    }
+
+    fn stopped(&self) -> bool {
+        self.error.is_some() || crate::cancel::requested()
     }
 }
 

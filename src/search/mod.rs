@@ -9,7 +9,8 @@
 //! search: each round ranks the unsimulated neighbours (one axis moved one or two values)
 //! of the best simulated designs analytically and simulates the best few. When every
 //! neighbour is spent it restarts from the best unsimulated point of the ranked samples,
-//! drawing more samples when those run out.
+//! drawing more samples when those run out (up to 64 times the first sample: a search of a
+//! space where almost nothing fits ends rather than rank all of it).
 //!
 //! Every choice depends only on the seed and on the figures the evaluator returns, never on
 //! timing or thread count: the same seed gives the same search on any machine, and a resumed
@@ -46,6 +47,12 @@ impl Settings {
     fn sample_size(&self) -> u64 {
         8 * self.budget + 32
     }
+
+    /// The most points a search ranks: where few designs of a huge space fit, it stops
+    /// looking rather than rank the whole space.
+    fn max_ranked(&self) -> usize {
+        (64 * self.sample_size()) as usize
+    }
 }
 
 /// The figures a search asks for; lower is better. Results come back in the order asked.
@@ -54,6 +61,10 @@ pub trait Evaluator {
     fn predict(&mut self, points: &[u64]) -> Vec<Option<f64>>;
     /// The simulated figure of each point, `None` where the simulation refused it.
     fn simulate(&mut self, points: &[u64]) -> Vec<Option<f64>>;
+    /// Whether the search should stop now (an error, a Ctrl-C).
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// A space of points: one position along each axis, the last axis varying fastest (as a
@@ -242,7 +253,7 @@ pub fn search(space: &Space, settings: &Settings, evaluator: &mut impl Evaluator
     let first = state.best_unsimulated(sample.iter().copied(), budget.div_ceil(4));
     state.simulate(&first);
     let mut axis_turn = 0;
-    while state.simulated.len() < budget {
+    while state.simulated.len() < budget && !state.evaluator.stopped() {
         let room = ROUND.min(budget - state.simulated.len());
         let beam = best_of(state.simulated.iter().copied(), BEAM);
         let neighbours: BTreeSet<u64> = beam
@@ -278,7 +289,7 @@ pub fn search(space: &Space, settings: &Settings, evaluator: &mut impl Evaluator
             next = state.best_unsimulated(state.predicted.keys().copied(), room);
             if next.is_empty() {
                 let more = state.draw(settings.sample_size() / 4);
-                if more.is_empty() {
+                if more.is_empty() || state.predicted.len() >= settings.max_ranked() {
                     break;
                 }
                 state.predict(&more);

@@ -174,3 +174,25 @@ fn draws_are_uniform_enough_to_reach_every_part_of_a_large_space() {
         "{counts:?}"
     );
 }
+
+/// A space of 2^40 designs none of which fits: the search ranks its bounded share of them
+/// and ends with nothing simulated, instead of ranking the whole space.
+#[test]
+fn a_huge_space_where_nothing_fits_ends() {
+    struct Nothing(usize);
+    impl Evaluator for Nothing {
+        fn predict(&mut self, points: &[u64]) -> Vec<Option<f64>> {
+            self.0 += points.len();
+            vec![None; points.len()]
+        }
+        fn simulate(&mut self, points: &[u64]) -> Vec<Option<f64>> {
+            vec![None; points.len()]
+        }
+    }
+    let space = Space::new(vec![1 << 20, 1 << 20]).unwrap();
+    let settings = Settings { budget: 4, seed: 0 };
+    let mut nothing = Nothing(0);
+    let found = search(&space, &settings, &mut nothing);
+    assert!(found.simulated.is_empty());
+    assert!(nothing.0 <= settings.max_ranked() + settings.sample_size() as usize);
+}
