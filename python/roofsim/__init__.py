@@ -13,7 +13,7 @@ typed (``cameras``, ``language_tokens``, ``batch``, ``pipeline``, ``decode``, ``
 ``help()`` of each function lists them all).
 
 A config argument (``model``, ``policy``, ``platform``, ``design``, a sweep's ``spec``, a
-search's ``space``) is a path, the name of a config that ships with roofsim
+search's ``space``, a ``system``) is a path, the name of a config that ships with roofsim
 (``design="u280-int4"``, ``model="llama-2-7b"``: ``roofsim list`` prints them), or the file's
 text itself (TOML or JSON: any string holding a line break, ``{`` or ``=`` that is not an
 existing file's name). Errors in such a text name it ``<design text>``.
@@ -130,6 +130,7 @@ _SUFFIXES = {
     "design": ".toml",
     "sweep": ".toml",
     "space": ".toml",
+    "system": ".toml",
 }
 
 
@@ -339,6 +340,30 @@ def search(
         max_events=max_events,
     )
     return _job("search", configs, options, inputs, out)
+
+
+@_documents_workload_options
+def system(
+    system: Config,
+    model: Optional[Config] = None,
+    policy: Optional[Config] = None,
+    *,
+    boards: Sequence[int] = (),
+    max_events: Optional[int] = None,
+    out: Optional[Union[str, "os.PathLike[str]"]] = None,
+    **inputs: Unpack[WorkloadOptions],
+) -> Result:
+    """``roofsim system``: several boards (a system TOML: boards, a pipeline, data or tensor
+    partition, links) run on the workload.
+
+    ``tables["boards"]`` and ``tables["links"]`` have a row per board and link; ``text``
+    states the first observation's time, the rate once full and what bounds it. ``boards``
+    (``[1, 2, 4, 8]``) runs a data or tensor partition at each board count instead:
+    ``tables["scaling"]``.
+    """
+    configs = {"system": system, "model": model, "policy": policy}
+    options = dict(boards=list(boards) or None, max_events=max_events)
+    return _job("system", configs, options, inputs, out)
 
 
 @_documents_workload_options

@@ -110,6 +110,18 @@ def test_search_equals_the_command_line(cli, tmp_path):
         roofsim.search(SMALL_SWEEP, budget=0)
 
 
+def test_system_equals_the_command_line(cli):
+    result = roofsim.system("smolvla-2x-u280", pipeline="full", **FOCUSED)
+    _, out = cli("system", "--system", "smolvla-2x-u280", "--pipeline", "full", *FOCUSED_ARGS)
+    assert result.files["boards.csv"] == (out / "boards.csv").read_bytes()
+    assert [row["board"] for row in result.tables["boards"]] == ["vision", "language"]
+    assert result.tables["links"][0]["bytes_per_observation"] == 64 * 960
+    scaling = roofsim.system("smolvla-2x-u280-data", boards=[1, 2], pipeline="full", **FOCUSED)
+    assert [row["rate_speedup"] for row in scaling.tables["scaling"]] == [1.0, 2.0]
+    with pytest.raises(roofsim.ConfigError, match="--boards"):
+        roofsim.system("smolvla-2x-u280", boards=[2], **FOCUSED)
+
+
 def test_probe_equals_the_command_line(cli):
     result = roofsim.probe(memory="dram", pattern="sequential", burst_bytes=64, channels=1)
     _, out = cli(

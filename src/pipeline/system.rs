@@ -3,6 +3,8 @@
 use super::Error;
 use crate::config::ConfigError;
 use crate::config::model::{ModelSpec, PolicySpec};
+use crate::report::html::Table;
+use crate::report::timeline::timeline_svg;
 use crate::report::{self, ReportError, table::aligned};
 use crate::system::run::{SystemError, SystemRun, run_system};
 use crate::system::{Partition, System};
@@ -112,17 +114,48 @@ pub fn system(
             ]
         })
         .collect();
-    let mut files: report::Files = vec![("boards.csv", csv_text(&BOARD_COLUMNS, &boards)?)];
-    if system.partition != Partition::Data {
-        files.push(("links.csv", csv_text(&LINK_COLUMNS, &links)?));
-    }
-    report::write_all(out, &files)?;
     let mut text = summary(system, &run);
     text.push_str(&aligned(&BOARD_COLUMNS, &boards));
     if !links.is_empty() {
         text.push('\n');
         text.push_str(&aligned(&LINK_COLUMNS, &links));
     }
+    let lanes: Vec<String> = system
+        .boards
+        .iter()
+        .map(|board| board.name.clone())
+        .chain(system.links.iter().map(|link| {
+            format!(
+                "port {} -> {}",
+                system.boards[link.from].name, system.boards[link.to].name
+            )
+        }))
+        .collect();
+    let timeline = timeline_svg(
+        &format!(
+            "{}: boards and ports over {} observations",
+            system.name, system.observations
+        ),
+        &lanes,
+        &run.spans,
+    );
+    let mut tables = vec![Table::new("Boards", &BOARD_COLUMNS, boards.clone())];
+    if !links.is_empty() {
+        tables.push(Table::new("Links", &LINK_COLUMNS, links.clone()));
+    }
+    let html = report::html::report_html(
+        &format!("roofsim system: {}", system.name),
+        (None, &text),
+        &[("The boards and ports side by side", &timeline)],
+        &tables,
+    );
+    let mut files: report::Files = vec![("boards.csv", csv_text(&BOARD_COLUMNS, &boards)?)];
+    if system.partition != Partition::Data {
+        files.push(("links.csv", csv_text(&LINK_COLUMNS, &links)?));
+    }
+    files.push(("timeline.svg", timeline.into_bytes()));
+    files.push(("report.html", html.into_bytes()));
+    report::write_all(out, &files)?;
     Ok((text, files.iter().map(|(name, _)| *name).collect()))
 }
 

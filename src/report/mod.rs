@@ -15,6 +15,7 @@ mod step;
 mod svg;
 pub mod sweep;
 pub(crate) mod table;
+pub mod timeline;
 pub mod utilization;
 
 pub use table::roofline_text;

@@ -67,6 +67,9 @@ pub struct SystemRun {
     /// after the first over the time they took (the first's rate when there is only one);
     /// in a data partition, every board's rate added.
     pub observations_per_s: f64,
+    /// What each board and port did when: `(lane, observation, start_s, end_s)`, lanes being
+    /// the boards, then the links, in the system's order.
+    pub spans: Vec<(usize, u64, f64, f64)>,
 }
 
 impl SystemRun {
@@ -406,10 +409,23 @@ pub fn schedule(system: &System, stages: &[(f64, Option<RunPower>)], bytes: &[u6
     let mut board_free = vec![0.0f64; count];
     let mut port_free = vec![0.0f64; links.len()];
     let mut finished_s = Vec::new();
+    let mut spans = Vec::new();
     for observation in 0..system.observations {
         match system.partition {
             Partition::Tensor => {
                 let start = finished_s.last().copied().unwrap_or(0.0);
+                for (lane, board) in boards.iter().enumerate() {
+                    spans.push((lane, observation, start, start + board.stage_s));
+                }
+                for lane in 0..links.len() {
+                    let ring_start = start + slowest_s;
+                    spans.push((
+                        count + lane,
+                        observation,
+                        ring_start,
+                        ring_start + collective_s,
+                    ));
+                }
                 for board in &mut boards {
                     board.busy_s += board.stage_s;
                     board.starved_s += slowest_s - board.stage_s;
@@ -424,6 +440,12 @@ pub fn schedule(system: &System, stages: &[(f64, Option<RunPower>)], bytes: &[u6
             Partition::Data => {
                 let board = observation as usize % count;
                 let run = &mut boards[board];
+                spans.push((
+                    board,
+                    observation,
+                    board_free[board],
+                    board_free[board] + run.stage_s,
+                ));
                 board_free[board] += run.stage_s;
                 run.busy_s += run.stage_s;
                 run.observations += 1;
@@ -443,6 +465,7 @@ pub fn schedule(system: &System, stages: &[(f64, Option<RunPower>)], bytes: &[u6
                         run.starved_s += waited - network;
                     }
                     let end = start + run.stage_s;
+                    spans.push((board, observation, start, end));
                     board_free[board] = end;
                     run.busy_s += run.stage_s;
                     run.observations += 1;
@@ -452,6 +475,7 @@ pub fn schedule(system: &System, stages: &[(f64, Option<RunPower>)], bytes: &[u6
                         let link = &mut links[index];
                         let sending = port_free[index].max(end);
                         port_free[index] = sending + link.serialisation_s;
+                        spans.push((count + index, observation, sending, port_free[index]));
                         link.busy_s += link.serialisation_s;
                         arrived = port_free[index] + system.links[index].latency_s;
                     }
@@ -476,5 +500,6 @@ pub fn schedule(system: &System, stages: &[(f64, Option<RunPower>)], bytes: &[u6
         links,
         finished_s,
         observations_per_s,
+        spans,
     }
 }

@@ -63,6 +63,13 @@ fn the_two_board_step_is_its_parts_and_its_link() {
     let links = csv_rows(&out.join("links.csv"));
     let bytes = number(&links[0], "bytes_per_observation");
     assert_eq!(bytes, 64.0 * 960.0);
+    // The report: the timeline with a bar per board, port and observation (8 each), and a
+    // table row per board and link.
+    let timeline = std::fs::read_to_string(out.join("timeline.svg")).unwrap();
+    assert_eq!(timeline.matches("<title>").count(), 3 * 8);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("port vision -&gt; language"));
+    assert_eq!(html.matches("<tr>").count(), (1 + 2) + (1 + 1));
     for (board, kernels) in [
         (&boards[0], "vision/,connector/"),
         (&boards[1], "text/,expert/"),
