@@ -393,16 +393,15 @@ fn finish(
     );
     let _ = writeln!(
         summary,
-        "best: point {} at {best_figure:.3} {} ({:.3} ms per step, {} DSPs; {})",
+        "best: point {} at {best_figure:.3} {} ({:.3} ms per step, {} DSPs{})",
         best.point,
         options.objective.unit(),
         best.total_ms,
         best.dsps,
         best.values
             .iter()
-            .map(|(axis, value)| format!("{axis} = {value}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+            .map(|(axis, value)| format!("; {axis} = {value}"))
+            .collect::<String>()
     );
     let point = spec.point(best_point);
     if let Outcome::Simulated(result) = evaluate(inputs, &point, cache) {

@@ -3,7 +3,7 @@
 use super::Error;
 use crate::config::ConfigError;
 use crate::config::design::MemoryModel;
-use crate::report::sweep::{SweepCsv, SweepEntry, merge_sweeps, pareto_front};
+use crate::report::sweep::{Cost, SweepCsv, SweepEntry, merge_sweeps, pareto_front};
 use crate::report::{self, ReportError};
 use crate::sweep::{
     KernelCache, Outcome, SweepIdentity, SweepInputs, SweepMeta, SweepSpec, check_kernel_filter,
@@ -117,7 +117,7 @@ fn verify(
     keep: usize,
     jobs: usize,
 ) -> Result<(Vec<u8>, String), Error> {
-    let mut front = pareto_front(entries);
+    let mut front = pareto_front(entries, Cost::Dsps);
     front.sort_by(|a, b| {
         a.total_ms
             .total_cmp(&b.total_ms)
@@ -265,7 +265,7 @@ fn finish(
 ) -> Result<(report::Files, String), Error> {
     let entries = report::sweep::read_sweep(csv_text, spec)?;
     let Some(best) = report::sweep::best_entry(&entries) else {
-        for stale in ["pareto.svg", "best.toml", "report.html"] {
+        for stale in ["pareto.svg", "pareto-watts.svg", "best.toml", "report.html"] {
             let path = out.join(stale);
             if path.exists() {
                 std::fs::remove_file(&path).map_err(ReportError::io(&path))?;
@@ -292,9 +292,10 @@ fn finish(
     Ok((files, summary))
 }
 
-/// What a sweep or a search (`what`) writes from its rows: `pareto.svg`, `best.toml` (the
-/// design of `best`'s point at `batch`, found as `found` says) and `report.html` (`summary`,
-/// the picture, the simulated points fastest first).
+/// What a sweep or a search (`what`) writes from its rows: `pareto.svg` (latency against
+/// DSPs), `pareto-watts.svg` (against board power, where the platform gives a power model),
+/// `best.toml` (the design of `best`'s point at `batch`, found as `found` says) and
+/// `report.html` (`summary`, the pictures, the simulated points fastest first).
 pub(super) fn front_files(
     what: &str,
     spec: &SweepSpec,
@@ -305,23 +306,46 @@ pub(super) fn front_files(
     let pareto = report::sweep::pareto_svg(
         &format!("{what} {}: latency against DSPs", spec.source),
         entries,
+        Cost::Dsps,
     );
+    let watts = entries
+        .iter()
+        .any(|e| e.reason.is_none() && e.power_w_max.is_some())
+        .then(|| {
+            report::sweep::pareto_svg(
+                &format!("{what} {}: latency against board power", spec.source),
+                entries,
+                Cost::Watts,
+            )
+        });
     let best_toml = best_toml(spec, best, batch, found)?;
+    let mut pictures = vec![(
+        "Latency against DSPs, Pareto front highlighted",
+        pareto.as_str(),
+    )];
+    if let Some(watts) = &watts {
+        pictures.push((
+            "Latency against board power (high end of its range), Pareto front highlighted",
+            watts,
+        ));
+    }
     let html = report::html::report_html(
         &format!("roofsim {what}: {}", spec.source),
         (None, summary),
-        &[("Latency against DSPs, Pareto front highlighted", &pareto)],
+        &pictures,
         &[report::html::Table::new(
             "Simulated points, fastest first",
             &report::sweep::RANKED_COLUMNS,
             report::sweep::ranked_rows(entries),
         )],
     );
-    Ok(vec![
-        ("pareto.svg", pareto.into_bytes()),
-        ("best.toml", best_toml.into_bytes()),
-        ("report.html", html.into_bytes()),
-    ])
+    let mut files = vec![("pareto.svg", pareto.into_bytes())];
+    if let Some(watts) = watts {
+        files.push(("pareto-watts.svg", watts.into_bytes()));
+    }
+    files.push(("best.toml", best_toml.into_bytes()));
+    files.push(("report.html", html.into_bytes()));
+    Ok(files)
 }
 
 /// `best.toml`: the design of `best`'s point, named after it, with a header saying how it

@@ -253,7 +253,8 @@ def test_a_sweeps_report_shows_its_front_and_every_simulated_point(roofsim, brow
         for line in (out / "sweep.csv").read_text().splitlines()[1:]
         if line.split(",")[1] == "ok"
     ]
-    page, problems, rows = open_report(browser, out / "report.html", pictures=1)
+    # Latency against DSPs, and against board power (the U280 has a power model).
+    page, problems, rows = open_report(browser, out / "report.html", pictures=2)
     assert sorted(row["point"] for row in rows) == sorted(simulated)
     best = (out / "best.toml").read_text().split()[3]
     assert rows[0]["point"] == best

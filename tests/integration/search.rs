@@ -81,6 +81,10 @@ fn the_same_seed_searches_the_same_on_one_and_two_threads() {
     let best = read(&one.join("best.toml"));
     assert_eq!(best, read(&two.join("best.toml")));
     assert!(best.starts_with("# Found by `roofsim search`"), "{best}");
+    // The U280 has a power model: the front against watts too, both in the report.
+    let watts = read(&one.join("pareto-watts.svg"));
+    assert!(watts.contains("Board power, high end of its range (W)"));
+    assert_eq!(read(&one.join("report.html")).matches("<svg").count(), 2);
     assert!(summary.contains("(144 designs in its space)"), "{summary}");
     assert!(summary.contains("limit: "), "{summary}");
     // The best design is the fastest row, and it is ready for `simulate`.

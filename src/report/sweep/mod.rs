@@ -4,7 +4,7 @@
 mod pareto;
 mod summary;
 
-pub use pareto::{pareto_front, pareto_svg};
+pub use pareto::{Cost, pareto_front, pareto_svg};
 pub use summary::{RANKED_COLUMNS, ranked_rows, skip_reasons, sweep_summary};
 
 use super::ReportError;
@@ -239,6 +239,8 @@ pub struct SweepEntry {
     pub efficiency: f64,
     pub bottleneck: String,
     pub predicted_ms: Option<f64>,
+    /// The high end of the board's power range, where the platform gives a power model.
+    pub power_w_max: Option<f64>,
     /// `(axis, value)` for every varied axis.
     pub values: Vec<(String, String)>,
 }
@@ -275,6 +277,7 @@ pub fn read_sweep(text: &str, spec: &SweepSpec) -> Result<Vec<SweepEntry>, Repor
                 .unwrap_or_default()
                 .to_string(),
             predicted_ms: number(&record, "predicted_ms"),
+            power_w_max: number(&record, "power_w_max"),
             values: spec
                 .axes
                 .iter()

@@ -1,21 +1,51 @@
-//! The sweep's Pareto plot: latency against DSPs, the front highlighted.
+//! The sweep's Pareto plots: latency against a cost (DSPs, or board power where the
+//! platform gives a power model), the front highlighted.
 
 use super::SweepEntry;
 use crate::report::svg::{Frame, tick_step};
 use std::fmt::Write as _;
 
-/// Simulated entries on the Pareto front of (DSPs, latency): no other point is at least as
-/// good on both and better on one. Sorted by DSPs.
-pub fn pareto_front(entries: &[SweepEntry]) -> Vec<&SweepEntry> {
-    let mut simulated: Vec<&SweepEntry> = entries.iter().filter(|e| e.reason.is_none()).collect();
-    simulated.sort_by(|a, b| {
-        a.dsps
-            .cmp(&b.dsps)
+/// What a design costs on a Pareto plot's horizontal axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    Dsps,
+    /// The high end of the board's power range.
+    Watts,
+}
+
+impl Cost {
+    /// The entry's cost, if it has one (a point without a power model has no watts).
+    pub fn of(self, entry: &SweepEntry) -> Option<f64> {
+        match self {
+            Cost::Dsps => Some(entry.dsps as f64),
+            Cost::Watts => entry.power_w_max,
+        }
+    }
+
+    fn axis_title(self) -> &'static str {
+        match self {
+            Cost::Dsps => "DSPs used",
+            Cost::Watts => "Board power, high end of its range (W)",
+        }
+    }
+}
+
+/// Simulated entries on the Pareto front of (cost, latency): no other point is at least as
+/// good on both and better on one. Sorted by cost.
+pub fn pareto_front(entries: &[SweepEntry], cost: Cost) -> Vec<&SweepEntry> {
+    let mut simulated: Vec<(&SweepEntry, f64)> = entries
+        .iter()
+        .filter(|e| e.reason.is_none())
+        .filter_map(|e| cost.of(e).map(|c| (e, c)))
+        .collect();
+    simulated.sort_by(|(a, a_cost), (b, b_cost)| {
+        a_cost
+            .total_cmp(b_cost)
             .then(a.total_ms.total_cmp(&b.total_ms))
             .then(a.point.cmp(&b.point))
     });
     let mut front: Vec<&SweepEntry> = Vec::new();
-    for entry in simulated {
+    for (entry, _) in simulated {
         if front
             .last()
             .is_none_or(|best| entry.total_ms < best.total_ms)
@@ -26,12 +56,18 @@ pub fn pareto_front(entries: &[SweepEntry]) -> Vec<&SweepEntry> {
     front
 }
 
+/// A label's width in pixels at the charts' 11 px sans-serif: at most 6.5 px per
+/// character (digits and capitals are about 6.1), so labels judged apart are apart.
+fn label_width(text: &str) -> f64 {
+    6.5 * text.chars().count() as f64
+}
+
 /// Colours of the precisions a sweep varies, in order of first appearance.
 const PRECISION_COLOURS: [&str; 5] = ["#1f78b4", "#33a02c", "#6a3d9a", "#e31a1c", "#b15928"];
 
-/// Latency against DSPs, every simulated point small (coloured by precision when the sweep
-/// varies it, grey otherwise), the Pareto front highlighted.
-pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
+/// Latency against `cost`, every simulated point with a cost small (coloured by precision
+/// when the sweep varies it, grey otherwise), the Pareto front highlighted.
+pub fn pareto_svg(title: &str, entries: &[SweepEntry], cost: Cost) -> String {
     let frame = Frame {
         width: 820.0,
         height: 560.0,
@@ -47,26 +83,30 @@ pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
         bottom,
         ..
     } = frame;
-    let simulated: Vec<&SweepEntry> = entries.iter().filter(|e| e.reason.is_none()).collect();
-    let front = pareto_front(entries);
-    let max_dsps = simulated.iter().map(|e| e.dsps).max().unwrap_or(1).max(1) as f64 * 1.05;
+    let simulated: Vec<&SweepEntry> = entries
+        .iter()
+        .filter(|e| e.reason.is_none() && cost.of(e).is_some())
+        .collect();
+    let front = pareto_front(entries, cost);
+    let cost_of = |entry: &SweepEntry| cost.of(entry).unwrap_or(0.0);
+    let max_cost = simulated.iter().map(|e| cost_of(e)).fold(1.0, f64::max) * 1.05;
     let max_ms = simulated
         .iter()
         .map(|e| e.total_ms)
         .fold(0.0, f64::max)
         .max(1e-9)
         * 1.05;
-    let x = |dsps: u64| left + dsps as f64 / max_dsps * (right - left);
+    let x = |value: f64| left + value / max_cost * (right - left);
     let y = |ms: f64| bottom - ms / max_ms * (bottom - top);
     let mut svg = frame.open(title);
     frame.border(&mut svg);
-    let dsp_step = tick_step(max_dsps);
-    for tick in 0..=(max_dsps / dsp_step) as u64 {
-        let dsps = (tick as f64 * dsp_step) as u64;
+    let cost_step = tick_step(max_cost);
+    for tick in 0..=(max_cost / cost_step) as u64 {
+        let value = tick as f64 * cost_step;
         let _ = writeln!(
             svg,
-            r##"<line x1="{0:.1}" y1="{top}" x2="{0:.1}" y2="{bottom}" stroke="#eee"/><text x="{0:.1}" y="{1}" text-anchor="middle">{dsps}</text>"##,
-            x(dsps),
+            r##"<line x1="{0:.1}" y1="{top}" x2="{0:.1}" y2="{bottom}" stroke="#eee"/><text x="{0:.1}" y="{1}" text-anchor="middle">{value}</text>"##,
+            x(value),
             bottom + 16.0
         );
     }
@@ -106,7 +146,7 @@ pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
         let _ = writeln!(
             svg,
             r##"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{}"/>"##,
-            x(entry.dsps),
+            x(cost_of(entry)),
             y(entry.total_ms),
             colour_of(entry)
         );
@@ -127,31 +167,44 @@ pub fn pareto_svg(title: &str, entries: &[SweepEntry]) -> String {
     }
     let path: Vec<String> = front
         .iter()
-        .map(|e| format!("{:.1},{:.1}", x(e.dsps), y(e.total_ms)))
+        .map(|e| format!("{:.1},{:.1}", x(cost_of(e)), y(e.total_ms)))
         .collect();
     let _ = writeln!(
         svg,
         r##"<polyline points="{}" fill="none" stroke="#d95f02" stroke-width="1.5"/>"##,
         path.join(" ")
     );
+    // Each front point has a hover title; its label is drawn unless it would lie on one
+    // already drawn (a front whose points crowd together, as watts near the static power).
+    let mut labelled: Vec<(f64, f64, f64)> = Vec::new();
     for entry in &front {
+        let (px, py) = (x(cost_of(entry)), y(entry.total_ms));
+        let label = format!("#{} {:.1} ms", entry.point, entry.total_ms);
         // Labels near the right edge end at their point instead of centring on it.
-        let anchor = if x(entry.dsps) > right - 80.0 {
-            "end"
+        let (anchor, centre) = if px > right - 80.0 {
+            ("end", px - label_width(&label) / 2.0)
         } else {
-            "middle"
+            ("middle", px)
         };
         let _ = writeln!(
             svg,
-            r##"<circle cx="{0:.1}" cy="{1:.1}" r="4" fill="#d95f02"/><text x="{0:.1}" y="{2:.1}" fill="#d95f02" text-anchor="{anchor}">#{3} {4:.1} ms</text>"##,
-            x(entry.dsps),
-            y(entry.total_ms),
-            y(entry.total_ms) + 18.0,
-            entry.point,
-            entry.total_ms
+            r##"<circle cx="{px:.1}" cy="{py:.1}" r="4" fill="#d95f02"><title>{}</title></circle>"##,
+            crate::report::svg::escape(&label)
         );
+        let free = labelled.iter().all(|&(x0, y0, width)| {
+            (centre - x0).abs() > (width + label_width(&label)) / 2.0 || (py - y0).abs() > 14.0
+        });
+        if free {
+            labelled.push((centre, py, label_width(&label)));
+            let _ = writeln!(
+                svg,
+                r##"<text x="{px:.1}" y="{:.1}" fill="#d95f02" text-anchor="{anchor}">{}</text>"##,
+                py + 18.0,
+                crate::report::svg::escape(&label)
+            );
+        }
     }
-    frame.axis_titles(&mut svg, "DSPs used", "Latency per step (ms)");
+    frame.axis_titles(&mut svg, cost.axis_title(), "Latency per step (ms)");
     let _ = writeln!(
         svg,
         r##"<text x="{}" y="{}" text-anchor="end" fill="#d95f02">Pareto front ({} of {} simulated points)</text>"##,
@@ -179,6 +232,7 @@ mod tests {
             efficiency: 0.5,
             bottleneck: "compute".into(),
             predicted_ms: None,
+            power_w_max: Some(40.0 + dsps as f64 / 100.0),
             values: vec![("precision".into(), precision.into())],
         }
     }
@@ -187,13 +241,29 @@ mod tests {
     #[test]
     fn precisions_get_their_own_colours() {
         let two = [entry(0, 100, 5.0, "int8"), entry(1, 100, 4.0, "int4")];
-        let svg = pareto_svg("t", &two);
+        let svg = pareto_svg("t", &two, Cost::Dsps);
         assert!(svg.contains(&format!(r#"r="2.5" fill="{}""#, PRECISION_COLOURS[0])));
         assert!(svg.contains(&format!(r#"r="2.5" fill="{}""#, PRECISION_COLOURS[1])));
         assert!(svg.contains(">int8</text>") && svg.contains(">int4</text>"));
         let one = [entry(0, 100, 5.0, "int8"), entry(1, 200, 4.0, "int8")];
-        let svg = pareto_svg("t", &one);
+        let svg = pareto_svg("t", &one, Cost::Dsps);
         assert!(svg.contains(r##"r="2.5" fill="#9aa""##) && !svg.contains(">int8</text>"));
+    }
+
+    /// Front points crowded together keep their hover titles, but only labels that do not
+    /// lie on one another are drawn: catches a chart whose labels pile up (the watts of
+    /// designs near the board's static power).
+    #[test]
+    fn crowded_front_labels_are_not_drawn_on_each_other() {
+        let crowded: Vec<SweepEntry> = (0..5)
+            .map(|i| entry(i, 1000 + i, 10.0 - i as f64 * 0.01, "int8"))
+            .collect();
+        let svg = pareto_svg("t", &crowded, Cost::Dsps);
+        assert_eq!(svg.matches("<title>").count(), 5);
+        assert_eq!(svg.matches(r##"fill="#d95f02" text-anchor"##).count(), 1);
+        let apart = [entry(0, 100, 5.0, "int8"), entry(1, 900, 1.0, "int8")];
+        let svg = pareto_svg("t", &apart, Cost::Dsps);
+        assert_eq!(svg.matches(r##"fill="#d95f02" text-anchor"##).count(), 2);
     }
 
     /// The front keeps a point only if no other is as fast with no more DSPs: of two equally
@@ -212,7 +282,19 @@ mod tests {
             entry(5, 100, 6.0, "int8"),
             skipped,
         ];
-        let front: Vec<u64> = pareto_front(&entries).iter().map(|e| e.point).collect();
+        let front: Vec<u64> = pareto_front(&entries, Cost::Dsps)
+            .iter()
+            .map(|e| e.point)
+            .collect();
         assert_eq!(front, [0, 2, 4]);
+        // In watts (here 40 W + 1 W per 100 DSPs), the same front; a point without a power
+        // model is left out.
+        let mut entries = entries.to_vec();
+        entries[2].power_w_max = None;
+        let front: Vec<u64> = pareto_front(&entries, Cost::Watts)
+            .iter()
+            .map(|e| e.point)
+            .collect();
+        assert_eq!(front, [0, 3, 4]);
     }
 }

@@ -131,7 +131,7 @@ pub fn sweep_summary(entries: &[SweepEntry]) -> String {
         &RANKED_COLUMNS,
         &rows[..rows.len().min(10)],
     ));
-    let front = pareto_front(entries);
+    let front = pareto_front(entries, super::Cost::Dsps);
     let _ = writeln!(
         out,
         "\nPareto front (DSPs, ms): {}",
@@ -193,6 +193,7 @@ mod tests {
             efficiency: 0.0,
             bottleneck: String::new(),
             predicted_ms: None,
+            power_w_max: None,
             values: Vec::new(),
         };
         let entries = [
