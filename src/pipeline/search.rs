@@ -398,10 +398,16 @@ fn finish(
         options.objective.unit(),
         best.total_ms,
         best.dsps,
-        best.values
-            .iter()
-            .map(|(axis, value)| format!("; {axis} = {value}"))
-            .collect::<String>()
+        if best.values.is_empty() {
+            String::new()
+        } else {
+            let knobs: Vec<String> = best
+                .values
+                .iter()
+                .map(|(axis, value)| format!("{axis} = {value}"))
+                .collect();
+            format!(": {}", knobs.join(", "))
+        }
     );
     let point = spec.point(best_point);
     if let Outcome::Simulated(result) = evaluate(inputs, &point, cache) {
@@ -417,6 +423,7 @@ fn finish(
             &spec.constraints,
             inputs.platform,
         ));
+        summary.push_str(&slr_text(&design));
     }
     summary.push('\n');
     summary.push_str(&report::sweep::sweep_summary(entries));
@@ -432,6 +439,28 @@ fn finish(
         (best, inputs.choices.batch, &found_by),
     )?;
     Ok((files, summary))
+}
+
+/// The best design's engines per SLR (without the workload's on-chip links, which
+/// `roofsim simulate --design best.toml` counts too), each share of the SLR.
+fn slr_text(design: &crate::config::design::Design) -> String {
+    let share = |used: u64, available: u64| 100.0 * used as f64 / available.max(1) as f64;
+    let mut text = "  per SLR:".to_string();
+    for (index, slr) in design.slr_use().iter().enumerate() {
+        let _ = write!(
+            text,
+            " SLR{index} {} DSPs ({:.1}%), {} BRAM ({:.1}%), {} URAM ({:.1}%);",
+            slr.used.dsps,
+            share(slr.used.dsps, slr.available.dsp_slices),
+            slr.used.bram_blocks,
+            share(slr.used.bram_blocks, slr.available.bram_blocks),
+            slr.used.uram_blocks,
+            share(slr.used.uram_blocks, slr.available.uram_blocks),
+        );
+    }
+    text.pop();
+    text.push('\n');
+    text
 }
 
 /// DSPs the constraints allow: the chip's budget, and every SLR's (when the platform says
