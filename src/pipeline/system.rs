@@ -17,6 +17,16 @@ impl From<SystemError> for Error {
         match error {
             SystemError::Workload(error) => Error::Workload(error),
             SystemError::Sim(error) => Error::Sim(error),
+            // A board's part the user can shrink (a model too large for its HBM) is the
+            // system file's to fix, naming the board; anything else stays the simulator's.
+            SystemError::Board { file, board, error } if error.is_user_error() => {
+                Error::Config(ConfigError::invalid(
+                    &file,
+                    format!("boards.{board}"),
+                    crate::config::one_line(&error),
+                ))
+            }
+            SystemError::Board { error, .. } => Error::Sim(error),
             SystemError::Partition { file, field, rule } => {
                 Error::Config(ConfigError::invalid(&file, field, rule))
             }

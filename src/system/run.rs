@@ -21,6 +21,13 @@ pub enum SystemError {
     Workload(#[from] WorkloadError),
     #[error("{0}")]
     Sim(#[from] SimError),
+    /// A board cannot run its part (its HBM cannot hold it, say).
+    #[error("board `{board}` of {file}: {error}")]
+    Board {
+        file: String,
+        board: String,
+        error: SimError,
+    },
     /// The partition does not match the workload: `field` of the system file.
     #[error("{file}: field `{field}`: {rule}")]
     Partition {
@@ -142,7 +149,12 @@ pub fn run_system(
             max_events,
             None,
             &|| {},
-        )?;
+        )
+        .map_err(|error| SystemError::Board {
+            file: system.source.clone(),
+            board: board.name.clone(),
+            error,
+        })?;
         let ops: f64 = part.kernels.iter().map(|k| k.flops() as f64).sum();
         let power = run_power(
             &sim,

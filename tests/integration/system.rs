@@ -394,3 +394,44 @@ fn an_encoder_split_by_layers_hands_over_one_layer_output() {
         assert!(error.contains(needle), "{needle}: {error}");
     }
 }
+
+/// A model too large for one board's HBM is refused naming the board (Llama-2-7B at FP16:
+/// 13.5 GB of weights against the U280's 8 GB), and runs split over four (3.4 GB each).
+#[test]
+fn a_model_too_large_for_one_board_runs_on_four() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = include_str!("../../configs/systems/dfx-gpt2-4x-u280.toml");
+    let one_path = dir.path().join("one.toml");
+    std::fs::write(
+        &one_path,
+        &shipped[..shipped.find("[[boards]]\nname = \"fpga1\"").unwrap()],
+    )
+    .unwrap();
+    let run = |system: &str, out: &str| {
+        Command::cargo_bin("roofsim")
+            .unwrap()
+            .args([
+                "system",
+                "--system",
+                system,
+                "--model",
+                "llama-2-7b",
+                "--decode",
+                "1",
+            ])
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .output()
+            .unwrap()
+    };
+    let output = run(one_path.to_str().unwrap(), "one");
+    assert_eq!(output.status.code(), Some(2));
+    let error = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        error.contains("field `boards.fpga0`") && error.contains("hbm.capacity_bytes"),
+        "{error}"
+    );
+    assert_eq!(error.trim().lines().count(), 1);
+    let output = run("dfx-gpt2-4x-u280", "four");
+    assert!(output.status.success(), "{output:?}");
+}
