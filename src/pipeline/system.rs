@@ -5,7 +5,7 @@ use crate::config::ConfigError;
 use crate::config::model::{ModelSpec, PolicySpec};
 use crate::report::html::Table;
 use crate::report::timeline::timeline_svg;
-use crate::report::{self, ReportError, table::aligned};
+use crate::report::{self, table::aligned};
 use crate::system::run::{SystemError, SystemRun, run_system};
 use crate::system::{Partition, System};
 use crate::workload::WorkloadChoices;
@@ -57,8 +57,9 @@ const LINK_COLUMNS: [&str; 6] = [
     "busy_share",
 ];
 
-/// Runs `system` on the workload and writes `boards.csv` and `links.csv` into `out`;
-/// returns the printed summary and the files written.
+/// Runs `system` on the workload and writes `boards.csv`, `links.csv` (but for a data
+/// partition), `timeline.svg` and `report.html` into `out`; returns the printed summary and
+/// the files written.
 pub fn system(
     system: &System,
     choices: &WorkloadChoices,
@@ -149,20 +150,23 @@ pub fn system(
         &lanes,
         &run.spans,
     );
-    let mut tables = vec![Table::new("Boards", &BOARD_COLUMNS, boards.clone())];
-    if !links.is_empty() {
-        tables.push(Table::new("Links", &LINK_COLUMNS, links.clone()));
+    let boards = Table::new("Boards", &BOARD_COLUMNS, boards);
+    let links = Table::new("Links", &LINK_COLUMNS, links);
+    let mut files: report::Files = vec![("boards.csv", boards.csv()?)];
+    if system.partition != Partition::Data {
+        files.push(("links.csv", links.csv()?));
     }
+    let tables = if system.links.is_empty() {
+        vec![boards]
+    } else {
+        vec![boards, links]
+    };
     let html = report::html::report_html(
         &format!("roofsim system: {}", system.name),
         (None, &text),
         &[("The boards and ports side by side", &timeline)],
         &tables,
     );
-    let mut files: report::Files = vec![("boards.csv", csv_text(&BOARD_COLUMNS, &boards)?)];
-    if system.partition != Partition::Data {
-        files.push(("links.csv", csv_text(&LINK_COLUMNS, &links)?));
-    }
     files.push(("timeline.svg", timeline.into_bytes()));
     files.push(("report.html", html.into_bytes()));
     report::write_all(out, &files)?;
@@ -205,7 +209,8 @@ pub fn system_scaling(
             format!("{:.4}", network_s * 1e3),
         ]);
     }
-    report::write_all(out, &[("scaling.csv", csv_text(&SCALING_COLUMNS, &rows)?)])?;
+    let csv = Table::new("Scaling", &SCALING_COLUMNS, rows.clone()).csv()?;
+    report::write_all(out, &[("scaling.csv", csv)])?;
     let mut text = format!(
         "{}: the first board repeated, {} partition\n",
         systems[0].name,
@@ -281,15 +286,4 @@ fn summary(system: &System, run: &SystemRun) -> String {
     }
     text.push('\n');
     text
-}
-
-fn csv_text(header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(header).map_err(ReportError::from)?;
-    for row in rows {
-        writer.write_record(row).map_err(ReportError::from)?;
-    }
-    Ok(writer
-        .into_inner()
-        .map_err(|error| ReportError::Csv(error.into_error().into()))?)
 }
