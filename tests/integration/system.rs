@@ -435,3 +435,42 @@ fn a_model_too_large_for_one_board_runs_on_four() {
     let output = run("dfx-gpt2-4x-u280", "four");
     assert!(output.status.success(), "{output:?}");
 }
+
+/// The guide's two-board figures for the whole robot step are the tool's: each shipped
+/// smolVLA system run as the guide says, its rate and first observation's time as the
+/// guide's table states them.
+#[test]
+fn the_guides_two_board_figures_are_the_tools() {
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/system.md"))
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for system in [
+        "smolvla-2x-u280",
+        "smolvla-2x-u280-balanced",
+        "smolvla-2x-u280-data",
+    ] {
+        let output = Command::cargo_bin("roofsim")
+            .unwrap()
+            .args(["system", "--system", system, "--pipeline", "full", "--out"])
+            .arg(dir.path().join(system))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        let figure = |before: &str, after: &str| -> f64 {
+            let at = text.find(before).unwrap() + before.len();
+            text[at..]
+                .split(after)
+                .next()
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let first_ms = figure("first observation in", " ms");
+        let rate = figure("; then", " observations/s");
+        let row = format!("{first_ms:.2} ms, {rate:.2}/s");
+        assert!(guide.contains(&row), "{system}: the guide lacks `{row}`");
+    }
+}
