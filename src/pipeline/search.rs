@@ -3,15 +3,15 @@
 
 use super::Error;
 use super::sweep::front_files;
-use crate::config::design::validate_design;
 use crate::config::platform::Platform;
+use crate::lower::Bill;
 use crate::report::sweep::{SweepCsv, SweepEntry, read_sweep, sweep_header};
 use crate::report::{self, ReportError};
 use crate::search::{Evaluator, Found, Settings, Space};
 use crate::sim::Bottleneck;
 use crate::sweep::{
     Constraints, KernelCache, Outcome, PointResult, SweepIdentity, SweepInputs,
-    check_kernel_filter, evaluate, predict_points, run_points,
+    check_kernel_filter, evaluate, predict_points, prepare, run_points,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -410,12 +410,9 @@ fn finish(
         }
     );
     let point = spec.point(best_point);
-    if let Outcome::Simulated(result) = evaluate(inputs, &point, cache) {
-        let (raw, _) = spec
-            .apply(&point)
-            .expect("a simulated point applies to its base");
-        let design = validate_design(&raw, "best", inputs.platform)
-            .expect("a simulated point's design validates");
+    if let (Outcome::Simulated(result), Ok((design, workload))) =
+        (evaluate(inputs, &point, cache), prepare(inputs, &point))
+    {
         summary.push_str(&limit_text(
             &result,
             design.precision().compute(),
@@ -423,7 +420,8 @@ fn finish(
             &spec.constraints,
             inputs.platform,
         ));
-        summary.push_str(&slr_text(&design));
+        let bill = Bill::of(&workload, &design, inputs.platform);
+        summary.push_str(&report::resources::slr_text(&design, &bill));
     }
     summary.push('\n');
     summary.push_str(&report::sweep::sweep_summary(entries));
@@ -439,28 +437,6 @@ fn finish(
         (best, inputs.choices.batch, &found_by),
     )?;
     Ok((files, summary))
-}
-
-/// The best design's engines per SLR (without the workload's on-chip links, which
-/// `roofsim simulate --design best.toml` counts too), each share of the SLR.
-fn slr_text(design: &crate::config::design::Design) -> String {
-    let share = |used: u64, available: u64| 100.0 * used as f64 / available.max(1) as f64;
-    let mut text = "  per SLR:".to_string();
-    for (index, slr) in design.slr_use().iter().enumerate() {
-        let _ = write!(
-            text,
-            " SLR{index} {} DSPs ({:.1}%), {} BRAM ({:.1}%), {} URAM ({:.1}%);",
-            slr.used.dsps,
-            share(slr.used.dsps, slr.available.dsp_slices),
-            slr.used.bram_blocks,
-            share(slr.used.bram_blocks, slr.available.bram_blocks),
-            slr.used.uram_blocks,
-            share(slr.used.uram_blocks, slr.available.uram_blocks),
-        );
-    }
-    text.pop();
-    text.push('\n');
-    text
 }
 
 /// DSPs the constraints allow: the chip's budget, and every SLR's (when the platform says

@@ -89,7 +89,7 @@ pub struct Row {
 
 /// The design and workload (the swept encoders' and kernels' part) of a point, or why it is
 /// skipped.
-fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, Workload), String> {
+pub fn prepare(inputs: &SweepInputs, point: &Point) -> Result<(Design, Workload), String> {
     let (raw, batch) = inputs.spec.apply(point)?;
     let platform = inputs.platform;
     let design =
