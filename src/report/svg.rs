@@ -81,6 +81,19 @@ impl Frame {
         );
     }
 
+    /// Round time ticks (0 to `end_ms`, at [`ticks`]) along the bottom of the plot area, for
+    /// the charts whose horizontal axis is a run's time.
+    pub(crate) fn time_axis(&self, svg: &mut String, end_ms: f64) {
+        for (value, text) in ticks(end_ms) {
+            let _ = writeln!(
+                svg,
+                r#"<text x="{:.1}" y="{}" text-anchor="middle">{text}</text>"#,
+                self.left + (self.right - self.left) * value / end_ms.max(f64::MIN_POSITIVE),
+                self.bottom + 16.0
+            );
+        }
+    }
+
     /// Axis titles below and left of the plot area.
     pub(crate) fn axis_titles(&self, svg: &mut String, x_title: &str, y_title: &str) {
         let _ = writeln!(

@@ -1,7 +1,7 @@
 //! A timeline of several boards and their links: one row per board or port, a bar for each
 //! observation it worked on (alternating shades, so neighbours stay apart), hover titles.
 
-use super::svg::{Frame, escape, ticks};
+use super::svg::{Frame, escape};
 use std::fmt::Write;
 
 const WIDTH: f64 = 900.0;
@@ -53,14 +53,7 @@ pub fn timeline_svg(title: &str, lanes: &[String], spans: &[(usize, u64, f64, f6
         );
     }
     frame.border(&mut svg);
-    for (value, text) in ticks(end_ms) {
-        let _ = writeln!(
-            svg,
-            r#"<text x="{:.1}" y="{}" text-anchor="middle">{text}</text>"#,
-            x(value),
-            bottom + 16.0
-        );
-    }
+    frame.time_axis(&mut svg, end_ms);
     frame.axis_titles(
         &mut svg,
         "Time (ms); each bar one observation, shades alternating",

@@ -2,7 +2,7 @@
 //! are visible. One row per engine and one for the HBM (any transfer in flight); the run is
 //! cut into equal bins, each drawn as dark as the row was busy in it.
 
-use super::svg::{Frame, escape, ticks};
+use super::svg::{Frame, escape};
 use crate::config::design::Design;
 use crate::sim::WorkloadSim;
 use std::fmt::Write;
@@ -108,14 +108,7 @@ pub fn utilization_svg(title: &str, sim: &WorkloadSim, design: &Design) -> Strin
     }
     frame.border(&mut svg);
     let run_ms = sim.cycles() as f64 / design.clock_hz() * 1e3;
-    for (value, text) in ticks(run_ms) {
-        let x = LEFT + (RIGHT - LEFT) * value / run_ms.max(f64::MIN_POSITIVE);
-        let _ = writeln!(
-            svg,
-            r#"<text x="{x:.1}" y="{}" text-anchor="middle">{text}</text>"#,
-            bottom + 16.0,
-        );
-    }
+    frame.time_axis(&mut svg, run_ms);
     frame.axis_titles(
         &mut svg,
         &format!("Time (ms); each of {BINS} bins as dark as the row was busy in it"),

@@ -88,7 +88,10 @@ fn the_same_seed_searches_the_same_on_one_and_two_threads() {
     assert!(summary.contains("(144 designs in its space)"), "{summary}");
     assert!(summary.contains("limit: "), "{summary}");
     // Per SLR as `simulate` states it (the same lines, links' storage included).
-    assert!(summary.contains("per SLR (") && summary.contains("\n  SLR0: "), "{summary}");
+    assert!(
+        summary.contains("per SLR (") && summary.contains("\n  SLR0: "),
+        "{summary}"
+    );
     // The best design is the fastest row, and it is ready for `simulate`.
     let fastest = rows
         .lines()
