@@ -283,6 +283,17 @@ fn stages_of(system: &System, workload: &Workload) -> Result<Vec<usize>, SystemE
                 ),
             ));
         }
+        if kernel.encoder == Encoder::Decode
+            && let Some(&(_, text_board)) = last_of.iter().find(|(e, _)| *e == Encoder::Text)
+            && text_board != board
+        {
+            return Err(refuse(
+                "boards".into(),
+                "generated tokens extend the text layers' key/value cache on the board that \
+                 generates them: keep `text` and `decode` on one board"
+                    .into(),
+            ));
+        }
         last_of.retain(|(e, _)| *e != kernel.encoder);
         last_of.push((kernel.encoder, board));
         placed.push(board);
@@ -299,10 +310,9 @@ fn names(encoders: &[Encoder]) -> String {
 }
 
 /// Bytes of board `from`'s outputs that kernels of later boards read (each part of a tensor
-/// once, however many kernels read it), as its workload's access maps say, and where one
-/// encoder hands over to the next across the boundary, the last kernel's whole output (the
-/// access maps leave a tensor assembled from several sources, such as the text prefix of
-/// image, language and state tokens, as in memory). These cross the link out of `from` (a
+/// once, however many kernels read it), as its workload's access maps say, and what they
+/// leave as in memory though an earlier board wrote it: the connector's image tokens that
+/// open the text prefix, and the text layers' key/value cache the action expert reads. These cross the link out of `from` (a
 /// later board than the next is reached through the boards between).
 pub fn crossing_bytes(workload: &Workload, placed: &[usize], from: usize) -> u64 {
     let across =
@@ -329,10 +339,14 @@ pub fn crossing_bytes(workload: &Workload, placed: &[usize], from: usize) -> u64
             }
         }
     }
-    let counted: std::collections::BTreeSet<usize> = sent.iter().map(|key| key.0).collect();
+    // What the access maps leave as in memory though an earlier board wrote it: the text
+    // prefix's image tokens (the connector's output), and the text layers' key/value cache
+    // the action expert reads.
     for (index, pair) in workload.kernels.windows(2).enumerate() {
-        let hand_off = pair[0].encoder != pair[1].encoder || pair[0].layer != pair[1].layer;
-        if hand_off && across(index, index + 1) && !counted.contains(&index) {
+        if pair[0].encoder == Encoder::Connector
+            && pair[1].encoder == Encoder::Text
+            && across(index, index + 1)
+        {
             bytes += pair[0]
                 .operands
                 .iter()
@@ -340,6 +354,16 @@ pub fn crossing_bytes(workload: &Workload, placed: &[usize], from: usize) -> u64
                 .map(Operand::bytes)
                 .sum::<u64>();
         }
+    }
+    let on = |encoder: Encoder, later: bool| {
+        workload
+            .kernels
+            .iter()
+            .zip(placed)
+            .any(|(k, &board)| k.encoder == encoder && (board > from) == later)
+    };
+    if on(Encoder::Text, false) && on(Encoder::Expert, true) {
+        bytes += workload.hbm_footprint().kv_cache_bytes;
     }
     bytes
 }

@@ -474,3 +474,67 @@ fn the_guides_two_board_figures_are_the_tools() {
         assert!(guide.contains(&row), "{system}: the guide lacks `{row}`");
     }
 }
+
+/// The action expert on a board of its own reads the text layers' key/value cache across
+/// the link: 16 layers × 241 prefix tokens × (5 key/value heads × 64) × K and V, 1 byte each
+/// at INT8 (not the text layers' last output, which the expert never reads). A board that
+/// generates tokens apart from the text layers is refused: their cache grows where they run.
+#[test]
+fn an_expert_board_receives_the_prefix_cache() {
+    let shipped = include_str!("../../configs/systems/smolvla-2x-u280.toml");
+    let split = shipped
+        .replace(
+            "encoders = [\"vision\", \"connector\"]",
+            "encoders = [\"vision\", \"connector\", \"text\"]",
+        )
+        .replace(
+            "encoders = [\"text\", \"expert\"]",
+            "encoders = [\"expert\"]",
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("expert.toml");
+    std::fs::write(&path, &split).unwrap();
+    let out = dir.path().join("out");
+    let output = Command::cargo_bin("roofsim")
+        .unwrap()
+        .args([
+            "system",
+            "--system",
+            path.to_str().unwrap(),
+            "--pipeline",
+            "full",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let links = csv_rows(&out.join("links.csv"));
+    assert_eq!(
+        number(&links[0], "bytes_per_observation"),
+        (16 * 241 * 320 * 2) as f64
+    );
+    let decode = shipped
+        .replace(
+            "encoders = [\"vision\", \"connector\"]",
+            "encoders = [\"text\"]",
+        )
+        .replace(
+            "encoders = [\"text\", \"expert\"]",
+            "encoders = [\"decode\"]",
+        );
+    std::fs::write(&path, decode).unwrap();
+    let output = Command::cargo_bin("roofsim")
+        .unwrap()
+        .args(["system", "--system", path.to_str().unwrap()])
+        .args(["--model", "gpt2-medium", "--decode", "2", "--out"])
+        .arg(dir.path().join("decode"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let error = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        error.contains("keep `text` and `decode` on one board"),
+        "{error}"
+    );
+}
