@@ -1,9 +1,8 @@
 //! Fused attention: scores, softmax and context per query tile, the scores kept on chip.
 
-use super::address::TensorLayout;
 use super::gemm::tile_order;
 use super::layer::OutputTile;
-use super::{EdgeKind, Label, Lowering, NodeKind, Ring};
+use super::{EdgeKind, Label, Lowering, NodeKind, Ring, View};
 use crate::workload::Kernel;
 use std::sync::Arc;
 
@@ -19,8 +18,6 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
     let k = &kernel.operands[1];
     let v = &kernel.operands[2];
     let context = &kernel.operands[3];
-    let kv_instances = k.elements / (keys * head_dim);
-    let activations = &design.placement().activation_channels;
     let tiling = design.tiling_of(&label, kernel.class);
     let tile = tiling.tm;
     // Per GEMM engine, one buffer ring each for Q (A), K (B) and V (C) tiles; the context
@@ -31,25 +28,17 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
     let load_kv = [k, v].map(|operand| words(&format!("load {}", operand.name)));
     let [scores_words, softmax_words, context_words] = ["scores", "softmax", "context"].map(words);
     for (instance, (batch, qi, _)) in order.into_iter().enumerate() {
-        let kv = batch * kv_instances / kernel.batch;
-        let q_layout =
-            TensorLayout::row_major(activations, q.bits, batch * queries * head_dim, head_dim);
-        let kv_layout =
-            TensorLayout::row_major(activations, k.bits, kv * keys * head_dim, head_dim);
-        let out_layout = TensorLayout::row_major(
-            activations,
-            context.bits,
-            batch * queries * head_dim,
-            head_dim,
-        );
         let array = engines.gemm[instance % engines.gemm.len()];
         let unit = engines.vector[instance % engines.vector.len()];
         let rows = (qi * tile, ((qi + 1) * tile).min(queries));
         let q_load = lowering.input(
             array,
-            &q_layout,
             q,
-            (batch, queries),
+            View {
+                batch,
+                rows_per_batch: queries,
+                columns: head_dim,
+            },
             (rows, (0, head_dim)),
             Label::tile(&load_q, &[('b', batch), ('m', qi)]),
         );
@@ -63,9 +52,12 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
             for ((operand, ring), words) in [(k, Ring::B), (v, Ring::C)].into_iter().zip(&load_kv) {
                 let node = lowering.input(
                     array,
-                    &kv_layout,
                     operand,
-                    (batch, keys),
+                    View {
+                        batch,
+                        rows_per_batch: keys,
+                        columns: head_dim,
+                    },
                     (key_rows, (0, head_dim)),
                     Label::tile(words, &[('b', batch), ('m', qi), ('n', kj)]),
                 );
@@ -108,9 +100,12 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
         }
         let store = lowering.output(
             array,
-            &out_layout,
             context,
-            (batch, queries),
+            View {
+                batch,
+                rows_per_batch: queries,
+                columns: head_dim,
+            },
             (rows, (0, head_dim)),
             Label::tile(&store, &[('b', batch), ('m', qi)]),
         );

@@ -3,7 +3,7 @@
 
 use super::address::TensorLayout;
 use super::layer::OutputTile;
-use super::{EdgeKind, Label, Lowering, NodeKind, Ring, operand};
+use super::{EdgeKind, Label, Lowering, NodeKind, Ring, View, operand};
 use crate::config::design::{LoopOrder, WeightLayout};
 use crate::workload::{Direction, Kernel, Operand};
 use petgraph::graph::NodeIndex;
@@ -91,15 +91,8 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
     let (load_a, load_b, store_c) = (words("load", a), words("load", b), words("store", c));
     let load_extras: Vec<Arc<str>> = extras.iter().map(|o| words("load", o)).collect();
     let gemm_words: Arc<str> = Arc::from("gemm");
-    let channels_of = |o: &Operand| {
-        if o.is_parameter {
-            &design.placement().weight_channels
-        } else {
-            &design.placement().activation_channels
-        }
-    };
-    let a_instances = a.elements / (m * k);
     let b_instances = b.elements / (k * n);
+    let weights = &design.placement().weight_channels;
     let m_tiles = m.div_ceil(tiling.tm);
     let n_tiles = n.div_ceil(tiling.tn);
     let k_tiles = k.div_ceil(tiling.tk);
@@ -108,23 +101,15 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
     let mut b_resident: Vec<Option<Resident>> = vec![None; engines.len()];
     let order = tile_order(kernel.batch, (m_tiles, n_tiles), tiling.loop_order);
     for (output_tile, (batch, mi, ni)) in order.into_iter().enumerate() {
-        let a_layout = TensorLayout::row_major(
-            channels_of(a),
-            a.bits,
-            (batch * a_instances / kernel.batch) * m * k,
-            k,
-        );
         let b_instance = batch * b_instances / kernel.batch;
+        // Weights (an activation B lies where its tensor does, see `Lowering::input`).
         let b_base = b_instance * k * n;
-        let b_layout = if kernel.b_transposed {
-            TensorLayout::row_major(channels_of(b), b.bits, b_base, k)
-        } else if b.is_parameter && design.placement().weight_layout == WeightLayout::TileMajor {
+        let b_layout = if design.placement().weight_layout == WeightLayout::TileMajor {
             let tile = (tiling.tk.min(k), tiling.tn.min(n));
-            TensorLayout::tile_major(channels_of(b), b.bits, b_base, n, tile)
+            TensorLayout::tile_major(weights, b.bits, b_base, n, tile)
         } else {
-            TensorLayout::row_major(channels_of(b), b.bits, b_base, n)
+            TensorLayout::row_major(weights, b.bits, b_base, n)
         };
-        let c_layout = TensorLayout::row_major(channels_of(c), c.bits, batch * m * n, n);
         let slot = output_tile % engines.len();
         let engine = engines[slot];
         let rows = (mi * tiling.tm, ((mi + 1) * tiling.tm).min(m));
@@ -134,18 +119,18 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
         let (c_slot, previous_store) = lowering.take(engine, Ring::C);
         let mut extra_loads = Vec::new();
         for (extra, load_extra) in extras.iter().zip(&load_extras) {
-            let layout = if extra.elements == n {
-                TensorLayout::row_major(channels_of(extra), extra.bits, 0, n)
-            } else {
-                TensorLayout::row_major(channels_of(extra), extra.bits, batch * m * n, n)
-            };
-            let extra_rows = if extra.elements == n { (0, 1) } else { rows };
             let label = Label::tile(load_extra, &[('b', batch), ('m', mi), ('n', ni)]);
-            let tile = (extra_rows, cols);
             let node = if extra.is_parameter {
-                lowering.transfer(NodeKind::Load, engine, &layout, tile, label)
+                // A bias or scale: one row of the output's width, its slice of columns.
+                let layout = TensorLayout::row_major(weights, extra.bits, 0, n);
+                lowering.transfer(NodeKind::Load, engine, &layout, ((0, 1), cols), label)
             } else {
-                lowering.input(engine, &layout, extra, (batch, m), tile, label)
+                let view = View {
+                    batch,
+                    rows_per_batch: m,
+                    columns: n,
+                };
+                lowering.input(engine, extra, view, (rows, cols), label)
             };
             lowering.edge(previous_store, node, EdgeKind::BufferSlot);
             extra_loads.push(node);
@@ -160,8 +145,12 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
                 (batch, mi, ki),
                 |lowering| {
                     let label = Label::tile(&load_a, &[('b', batch), ('m', mi), ('k', ki)]);
-                    let tile = (rows, depth);
-                    lowering.input(engine, &a_layout, a, (batch, m), tile, label)
+                    let view = View {
+                        batch,
+                        rows_per_batch: m,
+                        columns: k,
+                    };
+                    lowering.input(engine, a, view, (rows, depth), label)
                 },
             );
             // Keys are stored token-major: a Kᵀ tile is a block of their rows.
@@ -181,8 +170,14 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
                     if b.is_parameter {
                         lowering.transfer(NodeKind::Load, engine, &b_layout, tile, label)
                     } else {
-                        let rows = if kernel.b_transposed { n } else { k };
-                        lowering.input(engine, &b_layout, b, (batch, rows), tile, label)
+                        let (rows_per_batch, columns) =
+                            if kernel.b_transposed { (n, k) } else { (k, n) };
+                        let view = View {
+                            batch,
+                            rows_per_batch,
+                            columns,
+                        };
+                        lowering.input(engine, b, view, tile, label)
                     }
                 },
             );
@@ -212,11 +207,15 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
             lowering.used_by(engine, Ring::B, b_slot, compute);
             previous_compute = Some(compute);
         }
+        let view = View {
+            batch,
+            rows_per_batch: m,
+            columns: n,
+        };
         let store = lowering.output(
             engine,
-            &c_layout,
             c,
-            (batch, m),
+            view,
             (rows, cols),
             Label::tile(&store_c, &[('b', batch), ('m', mi), ('n', ni)]),
         );

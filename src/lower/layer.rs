@@ -223,6 +223,7 @@ mod tests {
                     cols: (0, kv_heads * width),
                     producer_col: q_cols,
                 }],
+                storage: None,
             };
             let batch = batch_pick % (images * heads);
             let rows = (r0 % tokens, (r0 % tokens + rows).min(tokens));
@@ -259,6 +260,7 @@ mod tests {
                 heads: None,
                 tokens: rows_total,
                 pieces: vec![piece(2, (0, q)), piece(1, (q, q + k))],
+                storage: None,
             };
             let r = (r0 % rows_total, (r0 % rows_total + rows).min(rows_total));
             let c = (c0 % (q + k), (c0 % (q + k) + cols).min(q + k));

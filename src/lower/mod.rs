@@ -21,7 +21,7 @@ use attention::lower_fused_attention;
 use gemm::lower_gemm;
 use vector::lower_vector;
 
-use crate::config::design::{Design, Via};
+use crate::config::design::{ActivationLayout, Design, Via};
 use crate::workload::access::Block;
 use crate::workload::{Direction, Kernel, Op, Operand};
 use address::{ChannelRequests, TensorLayout};
@@ -203,6 +203,16 @@ impl LowerError {
     }
 }
 
+/// How a kernel's operand block maps to its tensor: instance `batch` of the kernel, an
+/// instance holding `rows_per_batch` rows and the block `columns` wide where the operand
+/// has no heads (its tensor's width when it is a tensor of its own).
+#[derive(Clone, Copy)]
+struct View {
+    batch: u64,
+    rows_per_batch: u64,
+    columns: u64,
+}
+
 /// The operand buffers of an engine, each a ring of the design's slots: A, B and the output
 /// C of a GEMM engine (Q, K, V of fused attention), or the line buffers of a vector engine (A).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,52 +263,77 @@ impl<'a> Lowering<'a> {
         }
     }
 
-    /// A load of `operand`'s block `tile` (rows and columns of instance `batch`, the
-    /// instance holding `rows_per_batch` rows without heads) from `layout` into `engine`'s
-    /// buffer, waiting for the tiles of earlier kernels it reads; on chip when links bring
-    /// all of it there.
+    /// A load of `operand`'s block `tile` (see [`View`]) into `engine`'s buffer from where
+    /// the tensor lies, waiting for the tiles of earlier kernels it reads; on chip when
+    /// links bring all of it there.
     fn input(
         &mut self,
         engine: usize,
-        layout: &TensorLayout,
         operand: &Operand,
-        (batch, rows_per_batch): (u64, u64),
+        view: View,
         tile: Block,
         label: Label,
     ) -> NodeIndex {
-        let block = operand.access.tensor_block(batch, rows_per_batch, tile);
+        let block = operand
+            .access
+            .tensor_block(view.batch, view.rows_per_batch, tile);
         let (needed, complete) =
             needed_tiles(&self.produced, self.kernel as usize, &operand.access, block);
         let node = if self.reads_on_chip(&needed, complete) {
             self.on_chip(NodeKind::Load, engine, label.on_chip())
         } else {
-            self.transfer(NodeKind::Load, engine, layout, tile, label)
+            let (layout, stored) = self.stored(operand, view.columns, block);
+            self.transfer(NodeKind::Load, engine, &layout, stored, label)
         };
         self.wait_for(node, &needed);
         node
     }
 
-    /// The store of `operand`'s block `tile` of instance `batch` (or its push on chip, when
-    /// a link carries the output on), recorded for later kernels' reads.
+    /// The store of `operand`'s block `tile` (see [`View`]) where its tensor lies (or its
+    /// push on chip, when a link carries the output on), recorded for later kernels' reads.
     fn output(
         &mut self,
         engine: usize,
-        layout: &TensorLayout,
         operand: &Operand,
-        (batch, rows_per_batch): (u64, u64),
+        view: View,
         tile: Block,
         label: Label,
     ) -> NodeIndex {
+        let block = operand
+            .access
+            .tensor_block(view.batch, view.rows_per_batch, tile);
         let node = if self.output_via == Via::Hbm {
-            self.transfer(NodeKind::Store, engine, layout, tile, label)
+            let (layout, stored) = self.stored(operand, view.columns, block);
+            self.transfer(NodeKind::Store, engine, &layout, stored, label)
         } else {
             self.on_chip(NodeKind::Store, engine, label.to(self.output_via))
         };
-        self.outputs.push(OutputTile {
-            block: operand.access.tensor_block(batch, rows_per_batch, tile),
-            node,
-        });
+        self.outputs.push(OutputTile { block, node });
         node
+    }
+
+    /// The layout of the tensor holding an activation `operand` (a block of it `columns`
+    /// wide without heads) and where its tensor block lies in it: every tensor from the
+    /// activation channels' first address (allocations aligned to whole rounds of stripes),
+    /// head-major where the design says so and the tensor has heads.
+    fn stored(
+        &self,
+        operand: &Operand,
+        columns: u64,
+        (rows, cols): Block,
+    ) -> (TensorLayout<'a>, Block) {
+        let placement = self.design.placement();
+        let storage = operand.access.storage(columns);
+        let channels = &placement.activation_channels;
+        let panel = storage.panel.filter(|&(rows, cols)| rows > 0 && cols > 0);
+        let layout = match (placement.activation_layout, panel) {
+            (ActivationLayout::HeadMajor, Some(panel)) => {
+                TensorLayout::tile_major(channels, operand.bits, 0, storage.width, panel)
+            }
+            _ => TensorLayout::row_major(channels, operand.bits, 0, storage.width),
+        };
+        let offset = storage.col_offset;
+        (layout, (rows, (cols.0 + offset, cols.1 + offset)))
     }
 
     /// A transfer that stays on chip: no HBM requests, no time of its own.

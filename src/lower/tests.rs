@@ -24,6 +24,23 @@ fn fused_design(fused: bool) -> Design {
         .unwrap()
 }
 
+/// The default smolVLA observation (batch 1) at the design's fusion and precision.
+fn smolvla(design: &Design) -> crate::workload::Workload {
+    use crate::config::model::{default_model, default_policy};
+    let choices = crate::workload::WorkloadChoices {
+        batch: 1,
+        fusion: design.fusion(),
+        ..Default::default()
+    };
+    choices
+        .build(
+            &default_model(),
+            Some(&default_policy()),
+            design.precision(),
+        )
+        .unwrap()
+}
+
 fn count(graph: &KernelGraph, kind: &str) -> usize {
     graph
         .graph
@@ -72,20 +89,9 @@ fn each_kernel_class_takes_its_own_tiles() {
 /// fused and unfused.
 #[test]
 fn loads_never_run_ahead_of_their_buffers() {
-    use crate::config::model::{default_model, default_policy};
-    use crate::workload::WorkloadChoices;
-    let model = default_model();
-    let policy = default_policy();
     for fused in [false, true] {
         let design = fused_design(fused);
-        let choices = WorkloadChoices {
-            batch: 1,
-            fusion: design.fusion(),
-            ..WorkloadChoices::default()
-        };
-        let workload = choices
-            .build(&model, Some(&policy), design.precision())
-            .unwrap();
+        let workload = smolvla(&design);
         for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
             let graph = lower(kernel, &design).unwrap();
             let unbound_loads = graph
@@ -118,19 +124,8 @@ fn loads_never_run_ahead_of_their_buffers() {
 /// drains, so it must carry the unit of the compute it feeds or follows.
 #[test]
 fn transfers_carry_the_unit_of_their_compute() {
-    use crate::config::model::{default_model, default_policy};
-    use crate::workload::WorkloadChoices;
-    let model = default_model();
-    let policy = default_policy();
     let design = fused_design(true);
-    let choices = WorkloadChoices {
-        batch: 1,
-        fusion: design.fusion(),
-        ..WorkloadChoices::default()
-    };
-    let workload = choices
-        .build(&model, Some(&policy), design.precision())
-        .unwrap();
+    let workload = smolvla(&design);
     let mut checked = 0;
     for kernel in workload.kernels.iter().filter(|k| k.layer == Some(0)) {
         let graph = lower(kernel, &design).unwrap().graph;
@@ -308,4 +303,71 @@ fn acyclic_checks_backward_edges_by_sorting() {
     assert_eq!(acyclic(&detour), Ok(()));
     graph.add_edge(nodes[2], nodes[0], EdgeKind::Fifo);
     assert!(acyclic(&graph).is_err());
+}
+
+/// The bytes per channel, and the loads' or stores' bursts, of a graph's transfers whose
+/// label starts with `prefix` and that pass `keep`.
+fn transfers(
+    graph: &KernelGraph,
+    prefix: &str,
+    keep: impl Fn(&str) -> bool,
+) -> (std::collections::BTreeMap<u32, u64>, Vec<u64>) {
+    let mut per_channel = std::collections::BTreeMap::new();
+    let mut bursts = Vec::new();
+    for node in graph.graph.node_weights() {
+        let label = node.label.to_string();
+        let (NodeKind::Load(requests) | NodeKind::Store(requests)) = &node.kind else {
+            continue;
+        };
+        if !label.starts_with(prefix) || !keep(&label) {
+            continue;
+        }
+        for request in requests {
+            *per_channel.entry(request.channel).or_insert(0) += request.bytes;
+        }
+        bursts.push(requests.iter().map(|r| r.bursts).sum());
+    }
+    (per_channel, bursts)
+}
+
+/// A vision layer's scores read Q where the QKV projection wrote it: each channel serves
+/// the scores' Q loads exactly the bytes the projection's stores of Q's columns put there
+/// (every Q tile is loaded once), in both activation layouts. Row-major, a head's tile of
+/// 512 rows is 512 runs of 64 bytes a projection row (2,304 B) apart, a burst each;
+/// head-major it is one contiguous run of whole 512-byte bursts. Reading Q as a tensor of
+/// its own (rows of 64) would pass neither.
+#[test]
+fn a_head_split_read_finds_its_tensor_where_the_producer_stored_it() {
+    for (layout, q_tile_bursts) in [("row_major", 512), ("head_major", 64)] {
+        // One array, so that each Q tile is loaded once.
+        let text = DEFAULT_DESIGN
+            .replace("count = 3", "count = 1")
+            .replace("tn = 256", "tn = 64")
+            .replace(
+                "axi_ports = \"per_channel\"",
+                &format!("axi_ports = \"per_channel\"\nactivation_layout = \"{layout}\""),
+            );
+        let design = design(&text);
+        let workload = smolvla(&design);
+        let layer: Vec<&Kernel> = workload
+            .kernels
+            .iter()
+            .filter(|k| k.layer == Some(0) && k.encoder == crate::workload::Encoder::Vision)
+            .collect();
+        let kernel = |name: &str| *layer.iter().find(|k| k.name == name).unwrap();
+        let q_heads = 768 / 64;
+        let projection = lower(kernel("qkv_proj"), &design).unwrap();
+        let q_columns = |label: &str| {
+            let column_tile: u64 = label.rsplit_once(" n").unwrap().1.parse().unwrap();
+            column_tile < q_heads
+        };
+        let (stored, _) = transfers(&projection, "store", q_columns);
+        let scores = lower(kernel("scores"), &design).unwrap();
+        let (loaded, bursts) = transfers(&scores, "load q", |_| true);
+        assert_eq!(loaded, stored, "{layout}");
+        assert!(
+            bursts.iter().all(|&b| b == q_tile_bursts),
+            "{layout}: {bursts:?}"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::address::TensorLayout;
 use super::layer::OutputTile;
-use super::{EdgeKind, Label, Lowering, NodeKind, Ring, operand};
+use super::{EdgeKind, Label, Lowering, NodeKind, Ring, View, operand};
 use crate::config::design::{Design, LoopOrder};
 use crate::workload::{Direction, Kernel, Operand};
 use std::sync::Arc;
@@ -63,15 +63,19 @@ pub(super) fn chunk_rows(kernel: &Kernel, design: &Design) -> Vec<(u64, u64)> {
 pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<OutputTile> {
     let design = lowering.design;
     let engines = design.engines_for(&kernel.label(), None).vector;
-    let (rows_total, _) = vector_chunks(kernel, design);
     let row_elements = kernel.n;
+    // Chunks are (batch-stacked) rows of whole tensor rows.
+    let whole_rows = View {
+        batch: 0,
+        rows_per_batch: 0,
+        columns: row_elements,
+    };
     let inputs: Vec<&Operand> = kernel
         .operands
         .iter()
         .filter(|o| o.direction == Direction::Read && !o.is_parameter)
         .collect();
     let output = operand(kernel, Direction::Write, 0).expect("a vector kernel writes");
-    let activations = &design.placement().activation_channels;
     let parameter_load = {
         let parameters: u64 = kernel
             .operands
@@ -105,30 +109,21 @@ pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Outp
         );
         lowering.edge(parameter_load, pass, EdgeKind::Data);
         let (slot, previous) = lowering.take(engine, Ring::A);
-        for (index, (input, load_words)) in inputs.iter().zip(&load_words).enumerate() {
-            let layout = TensorLayout::row_major(
-                activations,
-                input.bits,
-                index as u64 * rows_total * row_elements,
-                row_elements,
-            );
+        for (input, load_words) in inputs.iter().zip(&load_words) {
             let load = lowering.input(
                 engine,
-                &layout,
                 input,
-                (0, 0),
+                whole_rows,
                 (rows, (0, row_elements)),
                 Label::rows(load_words, rows),
             );
             lowering.edge(previous, load, EdgeKind::BufferSlot);
             lowering.edge(Some(load), pass, EdgeKind::Data);
         }
-        let layout = TensorLayout::row_major(activations, output.bits, 0, row_elements);
         let store = lowering.output(
             engine,
-            &layout,
             output,
-            (0, 0),
+            whole_rows,
             (rows, (0, row_elements)),
             Label::rows(&store_words, rows),
         );

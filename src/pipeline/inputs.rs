@@ -64,8 +64,8 @@ pub fn model_and_policy(model: Option<&Path>, policy: Option<&Path>) -> Result<M
 }
 
 /// A sweep file (or a shipped sweep by name) of at most `max_points` points, its base design
-/// read relative to the sweep's folder (a shipped sweep's from the shipped designs; the
-/// built-in design when it names none).
+/// read relative to the sweep's folder or as a shipped design's name (a shipped sweep's from
+/// the shipped designs; the built-in design when it names none).
 pub fn sweep_file(path: &Path, max_points: u64) -> Result<SweepSpec, Error> {
     let source = shipped::source(Kind::Sweep, path)?;
     let folder = path.parent().unwrap_or(Path::new("."));
@@ -73,9 +73,13 @@ pub fn sweep_file(path: &Path, max_points: u64) -> Result<SweepSpec, Error> {
         let source = match base {
             Some(relative) => {
                 shipped::source(Kind::Design, &folder.join(relative)).or_else(|error| {
-                    let name = Path::new(relative).file_name().unwrap_or_default();
+                    // A shipped sweep names its base by its path in the checkout.
+                    let name = if source.name.starts_with("built-in:") {
+                        Path::new(relative).file_name().unwrap_or_default()
+                    } else {
+                        relative.as_ref()
+                    };
                     shipped::Shipped::find(Kind::Design, &name.to_string_lossy())
-                        .filter(|_| source.name.starts_with("built-in:"))
                         .map(|shipped| shipped.source())
                         .ok_or(error)
                 })?

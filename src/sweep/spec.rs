@@ -1,7 +1,9 @@
 //! Sweep configs: a base design, axes to vary, constraints; expanded into design points.
 
 use super::constraints::{Constraints, RawConstraints};
-use crate::config::design::{Dataflow, EngineKind, LoopOrder, RawDesign, WeightLayout};
+use crate::config::design::{
+    ActivationLayout, Dataflow, EngineKind, LoopOrder, RawDesign, WeightLayout,
+};
 use crate::config::{ConfigError, Source, parse_toml};
 use crate::workload::Encoder;
 use serde::{Deserialize, Serialize};
@@ -61,6 +63,7 @@ struct RawAxes {
     loop_order: Option<Vec<LoopOrder>>,
     /// `row_major` or `tile_major` weights in HBM.
     weight_layout: Option<Vec<WeightLayout>>,
+    activation_layout: Option<Vec<ActivationLayout>>,
     /// Per named systolic engine of the base design, its `RxC` shapes (axis
     /// `engine_shape.NAME`).
     engine_shape: Option<BTreeMap<String, Vec<String>>>,
@@ -184,6 +187,10 @@ impl SweepSpec {
                 }
                 "weight_layout" => {
                     design.hbm.weight_layout = named(value).ok_or("weight_layout: unknown value")?
+                }
+                "activation_layout" => {
+                    design.hbm.activation_layout =
+                        named(value).ok_or("activation_layout: unknown value")?
                 }
                 "schedule" => {
                     let (kernels, layers) = schedule(value).ok_or("schedule: unknown value")?;
@@ -444,6 +451,10 @@ pub fn load_sweep(
     if let Some(layouts) = a.weight_layout {
         let names = layouts.iter().map(name_of).collect();
         axes.push(text_axis(file, "weight_layout", names, |_| true, "")?);
+    }
+    if let Some(layouts) = a.activation_layout {
+        let names = layouts.iter().map(name_of).collect();
+        axes.push(text_axis(file, "activation_layout", names, |_| true, "")?);
     }
     if let Some(schedules) = a.schedule {
         axes.push(text_axis(

@@ -44,6 +44,17 @@ pub struct Piece {
     pub producer_col: u64,
 }
 
+/// Where a tensor lies in memory: in a stored tensor of `width` columns (an earlier
+/// kernel's whole output when the tensor is a column slice of it), from column
+/// `col_offset` of it; rows as the tensor's. A tensor split into heads may be stored
+/// head-major (a design's choice): `panel` is then (rows per instance, columns per head).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Storage {
+    pub width: u64,
+    pub col_offset: u64,
+    pub panel: Option<(u64, u64)>,
+}
+
 /// The access map of one operand (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Access {
@@ -54,6 +65,8 @@ pub struct Access {
     pub tokens: u64,
     /// Where the tensor comes from, in order; empty for parameters and inputs.
     pub pieces: Vec<Piece>,
+    /// Where it lies when that is not a tensor of its own (see [`assign_storage`]).
+    pub storage: Option<Storage>,
 }
 
 fn overlap(a: Span, b: Span) -> Option<Span> {
@@ -62,6 +75,24 @@ fn overlap(a: Span, b: Span) -> Option<Span> {
 }
 
 impl Access {
+    /// Where the tensor lies, when a block of it is `columns` wide without heads: its stored
+    /// tensor, or a tensor of its own (its heads' columns side by side, stored head-major
+    /// per instance).
+    pub fn storage(&self, columns: u64) -> Storage {
+        self.storage.unwrap_or(match self.heads {
+            Some(heads) => Storage {
+                width: heads.per_instance / heads.group.max(1) * heads.width,
+                col_offset: 0,
+                panel: Some((self.tokens, heads.width)),
+            },
+            None => Storage {
+                width: columns,
+                col_offset: 0,
+                panel: None,
+            },
+        })
+    }
+
     /// The whole `rows × cols` output of the kernel `back` places earlier.
     pub fn whole(back: u64, rows: u64, cols: u64) -> Access {
         Access::columns(back, rows, (0, cols), 0)
@@ -80,6 +111,7 @@ impl Access {
                 cols,
                 producer_col,
             }],
+            storage: None,
         }
     }
 
@@ -139,6 +171,71 @@ impl Access {
     }
 }
 
+/// Says where every activation tensor lies (`Access::storage`). A kernel's output is a
+/// tensor of its own, `output_width` columns wide; a read of one earlier kernel's rows as
+/// they are (a column slice, or the whole output) lies where that output lies; anything
+/// else (a key cache: the prefix's rows then new ones; a model input) is a tensor of its
+/// own. An output that a read splits into heads gets that read's head panels, so a
+/// head-major design stores it as its head-split readers see it (the first such read
+/// decides).
+pub(super) fn assign_storage(kernels: &mut [super::Kernel]) {
+    let direct = |access: &Access| match access.pieces.as_slice() {
+        [piece] if piece.tokens == (0, access.tokens) && piece.producer_tokens == access.tokens => {
+            Some(*piece)
+        }
+        _ => None,
+    };
+    let mut outputs: Vec<Storage> = kernels
+        .iter()
+        .map(|kernel| {
+            let output = kernel
+                .operands
+                .iter()
+                .find(|o| o.direction == super::Direction::Write);
+            output.map_or(
+                Storage {
+                    width: kernel.n,
+                    col_offset: 0,
+                    panel: None,
+                },
+                |o| o.access.storage(kernel.n),
+            )
+        })
+        .collect();
+    for (index, kernel) in kernels.iter().enumerate() {
+        for operand in &kernel.operands {
+            let (Some(piece), Some(heads)) = (direct(&operand.access), operand.access.heads) else {
+                continue;
+            };
+            if let Some(producer) = index.checked_sub(piece.back as usize) {
+                let panel = &mut outputs[producer].panel;
+                panel.get_or_insert((piece.producer_tokens, heads.width));
+            }
+        }
+    }
+    for (index, kernel) in kernels.iter_mut().enumerate() {
+        for operand in &mut kernel.operands {
+            if operand.direction == super::Direction::Write {
+                operand.access.storage = Some(outputs[index]);
+                continue;
+            }
+            let Some(piece) = direct(&operand.access) else {
+                continue;
+            };
+            let producer = index.checked_sub(piece.back as usize);
+            if let Some(stored) = producer.map(|producer| outputs[producer])
+                && let Some(col_offset) =
+                    (stored.col_offset + piece.producer_col).checked_sub(piece.cols.0)
+            {
+                operand.access.storage = Some(Storage {
+                    col_offset,
+                    ..stored
+                });
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +251,7 @@ mod tests {
             }),
             tokens: 10,
             pieces: vec![],
+            storage: None,
         };
         // Instance 7 is image 1, query head 3, key/value head 1.
         assert_eq!(
@@ -181,6 +279,7 @@ mod tests {
                 cols: (0, 4),
                 producer_col: 4,
             }],
+            storage: None,
         };
         let mut found = Vec::new();
         keys.producer_blocks(((5, 16), (1, 3)), |piece, block| {

@@ -175,6 +175,7 @@ pub fn build_workload(
                 .into(),
         );
     }
+    super::access::assign_storage(&mut builder.kernels);
     Workload {
         options: options.clone(),
         text_tokens,

@@ -242,6 +242,7 @@ impl Builder {
             heads: None,
             tokens: rows,
             pieces,
+            storage: None,
         }
     }
 
@@ -417,6 +418,7 @@ impl Builder {
             }),
             tokens,
             pieces: pieces.into_iter().collect(),
+            storage: None,
         }
     }
 
@@ -459,6 +461,7 @@ impl Builder {
             }),
             tokens: queries,
             pieces: Vec::new(),
+            storage: None,
         };
         let scores_macs = self.product(&[batch, queries, keys, head_dim]);
         let score_elements = self.product(&[batch, queries, keys]);

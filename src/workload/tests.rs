@@ -334,3 +334,61 @@ fn reads_name_the_kernels_that_wrote_them() {
         [("residual1", 0)]
     );
 }
+
+/// Where attention's tensors lie: Q, K and V in the QKV projection's output (2,304 columns,
+/// from columns 0, 768 and 1,536), stored in head panels of the images' 1,024 rows since
+/// the scores split them into heads; the context in panels of its own, where the output
+/// projection reads it; a decoded token's key cache (the prefix's rows, then its own) a
+/// tensor of its own.
+#[test]
+fn attention_tensors_lie_where_their_producers_store_them() {
+    use super::access::Storage;
+    let fused_qkv = Fusion {
+        qkv: true,
+        ..Fusion::default()
+    };
+    let workload = smolvla(3, 1, fused_qkv);
+    let layer: Vec<&Kernel> = workload
+        .encoder_kernels(Encoder::Vision)
+        .filter(|k| k.layer == Some(0))
+        .collect();
+    let storage = |kernel: &str, operand: &str| {
+        let kernel = layer.iter().find(|k| k.name == kernel).unwrap();
+        let operand = kernel.operands.iter().find(|o| o.name == operand).unwrap();
+        operand.access.storage.unwrap()
+    };
+    let qkv = |col_offset| Storage {
+        width: 2304,
+        col_offset,
+        panel: Some((1024, 64)),
+    };
+    assert_eq!(storage("scores", "q"), qkv(0));
+    assert_eq!(storage("scores", "k"), qkv(768));
+    assert_eq!(storage("context", "v"), qkv(1536));
+    let context = Storage {
+        width: 768,
+        col_offset: 0,
+        panel: Some((1024, 64)),
+    };
+    assert_eq!(storage("context", "context"), context);
+    assert_eq!(storage("o_proj", "x"), context);
+    let decode = text_model(
+        include_str!("../../configs/models/gpt2-medium.config.json"),
+        8,
+        1,
+    );
+    let scores = decode
+        .encoder_kernels(Encoder::Decode)
+        .find(|k| k.name == "scores" && k.layer == Some(0))
+        .unwrap();
+    let keys = scores.operands.iter().find(|o| o.name == "k").unwrap();
+    assert_eq!(keys.access.storage, None);
+    assert_eq!(
+        keys.access.storage(64),
+        Storage {
+            width: 1024,
+            col_offset: 0,
+            panel: Some((9, 64)),
+        }
+    );
+}

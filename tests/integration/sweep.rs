@@ -861,22 +861,65 @@ fn the_cluster_script_merges_into_the_single_run_from_any_folder() {
     assert!(stderr.contains("the array has 3 tasks"), "{stderr}");
 }
 
-/// The loop order and weight layout axes reach the design: each value changes the
-/// simulated figures (a value that did not apply would repeat its neighbour's row), and
-/// the best design carries its values.
+/// The loop order, weight layout and activation layout axes reach the design: each value
+/// changes the simulated figures (a value that did not apply would repeat the row of the
+/// point that differs from it in that axis alone), and the best design carries its values.
 #[test]
-fn loop_order_and_weight_layout_axes_apply() {
+fn loop_order_and_layout_axes_apply() {
     let text = "base_design = \"design.toml\"\nencoders = [\"text\"]\ncameras = 1\n\
                 [axes]\ntm = [32]\ntn = [32]\ntk = [256]\nloop_order = [\"mnk\", \"nmk\"]\n\
-                weight_layout = [\"row_major\", \"tile_major\"]\n";
+                weight_layout = [\"row_major\", \"tile_major\"]\n\
+                activation_layout = [\"row_major\", \"head_major\"]\n";
     let (dir, path) = setup(text);
     let out = dir.path().join("out");
     sweep(&path, &out, &[]);
     let ms = total_ms(&out);
-    assert_eq!(ms.len(), 4);
-    for (a, b) in [(0, 1), (0, 2), (1, 3), (2, 3)] {
-        assert_ne!(ms[a], ms[b], "points {a} and {b}: {ms:?}");
+    assert_eq!(ms.len(), 8);
+    // Points enumerate the axes in order, the last fastest: bit 0 is the activation
+    // layout, bit 1 the weight layout, bit 2 the loop order.
+    for point in 0..8 {
+        for axis in [1, 2, 4] {
+            let other = point ^ axis;
+            assert_ne!(ms[point], ms[other], "points {point} and {other}: {ms:?}");
+        }
     }
     let best = read(&out.join("best.toml"));
     assert!(best.contains("loop_order = \"") && best.contains("weight_layout = \""));
+    // The default layout is left out of a design file.
+    let index: usize = best
+        .split("Best point ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        best.contains("activation_layout = \"head_major\""),
+        index & 1 == 1,
+        "{best}"
+    );
+}
+
+/// A sweep file outside the checkout may name a shipped design as its base, as a system
+/// file may: the INT4 design's precision reaches the points, and a name that is neither a
+/// file nor a shipped design is refused naming both.
+#[test]
+fn a_sweeps_base_may_be_a_shipped_design_by_name() {
+    let spec = "base_design = \"u280-int4\"\nencoders = [\"vision\"]\nkernels = [\"vision/fc2\"]\n\
+                [axes]\ntm = [256, 512]\n";
+    let (dir, path) = setup(spec);
+    let out = dir.path().join("out");
+    sweep(&path, &out, &["--cameras", "1", "--vision-layers", "1"]);
+    let best = read(&out.join("best.toml"));
+    assert!(best.contains("precision = \"int4\""), "{best}");
+    let (dir, path) = setup(&spec.replace("u280-int4", "u280-int5"));
+    let refused = run_sweep(&path, &dir.path().join("out"), &[]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert!(
+        stderr.contains("u280-int5: no such file, nor a shipped design"),
+        "{stderr}"
+    );
 }

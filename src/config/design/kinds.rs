@@ -207,6 +207,21 @@ pub enum WeightLayout {
     TileMajor,
 }
 
+/// How activation tensors (and the key/value cache) lie in HBM.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivationLayout {
+    /// Row after row of each tensor (tokens × features): a head's block of rows is one
+    /// short run per row, a tensor row's pitch apart.
+    #[default]
+    RowMajor,
+    /// A tensor that attention splits into heads (Q, K, V and their projections' output,
+    /// the context, the key/value cache) stored per instance head after head, each head's
+    /// rows × head width contiguous (how spatial attention designs keep them); the other
+    /// tensors row after row.
+    HeadMajor,
+}
+
 /// Which block memory holds the tile buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]

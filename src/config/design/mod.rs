@@ -15,7 +15,8 @@ pub use engines::{
     limits as engine_limits,
 };
 pub use kinds::{
-    AxiPorts, Dataflow, Fusion, KernelClass, LoopOrder, MemoryModel, SramKind, WeightLayout,
+    ActivationLayout, AxiPorts, Dataflow, Fusion, KernelClass, LoopOrder, MemoryModel, SramKind,
+    WeightLayout,
 };
 pub use links::{Link, RawLink, Schedule, Via};
 pub use resources::{EngineUse, ResourceUse, SlrUse};
@@ -128,12 +129,11 @@ pub struct RawPlacement {
     pub outstanding_requests: u64,
     pub axi_ports: AxiPorts,
     /// How weights lie in HBM (`row_major` when absent).
-    #[serde(default, skip_serializing_if = "is_row_major")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub weight_layout: WeightLayout,
-}
-
-fn is_row_major(layout: &WeightLayout) -> bool {
-    *layout == WeightLayout::RowMajor
+    /// How activations and the key/value cache lie in HBM (`row_major` when absent).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub activation_layout: ActivationLayout,
 }
 
 /// One systolic array shape.
@@ -168,6 +168,7 @@ pub struct Placement {
     pub outstanding_requests: u64,
     pub axi_ports: AxiPorts,
     pub weight_layout: WeightLayout,
+    pub activation_layout: ActivationLayout,
 }
 
 /// A validated design. Its fields are private: a design is changed only through
@@ -483,6 +484,7 @@ pub fn validate_design(
         )?,
         axi_ports: hbm.axi_ports,
         weight_layout: hbm.weight_layout,
+        activation_layout: hbm.activation_layout,
     };
 
     let vector_units = whole("vector.units", raw.vector.units, limits::VECTOR_UNITS)?;

@@ -2,8 +2,11 @@
 //! and runs parse → validate → a bounded simulation (and, for sweeps, a point or two). No
 //! input may panic; every rejection is one line naming the file and field (or the option).
 //!
+//! A test binary of its own: it holds each case to a memory limit read from its process's
+//! peak, which tests running beside it in one process would raise.
+//!
 //! The suite runs a short version. A long run, with counts printed at the end:
-//! `FUZZ_SECONDS=600 cargo test --release --test integration fuzz:: -- --nocapture`.
+//! `FUZZ_SECONDS=600 cargo test --release --test fuzz -- --nocapture`.
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -17,15 +20,15 @@ use roofsim::workload::{Pipeline, Prefill, WorkloadChoices};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const SWEEP: &str = include_str!("../../configs/sweeps/smolvla-int8-int4.toml");
-const SPATIAL: &str = include_str!("../../configs/designs/u280-int8-spatial.toml");
-const MLP_STREAM: &str = include_str!("../../configs/designs/u280-int8-mlp-stream.toml");
-const GPT2: &str = include_str!("../../configs/models/gpt2-medium.config.json");
-const BERT: &str = include_str!("../../configs/models/bert-base-uncased.config.json");
-const BERT_SPATIAL: &str = include_str!("../../configs/designs/u280-w4a8-bert-spatial.toml");
+const SWEEP: &str = include_str!("../configs/sweeps/smolvla-int8-int4.toml");
+const SPATIAL: &str = include_str!("../configs/designs/u280-int8-spatial.toml");
+const MLP_STREAM: &str = include_str!("../configs/designs/u280-int8-mlp-stream.toml");
+const GPT2: &str = include_str!("../configs/models/gpt2-medium.config.json");
+const BERT: &str = include_str!("../configs/models/bert-base-uncased.config.json");
+const BERT_SPATIAL: &str = include_str!("../configs/designs/u280-w4a8-bert-spatial.toml");
 /// The default design as an instruction-driven overlay, every `[control]` cost set.
 const CONTROLLED: &str = concat!(
-    include_str!("../../configs/designs/u280-int8.toml"),
+    include_str!("../configs/designs/u280-int8.toml"),
     "\n[control]\noperation_issue_cycles = 10\noperation_sync_cycles = 10\n",
     "layer_sync_cycles = 100\ndma_setup_cycles = 32\n"
 );
