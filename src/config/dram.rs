@@ -6,49 +6,104 @@
 use super::{ConfigError, in_range};
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDram {
+    /// The DRAM command clock, MHz. Range: 100–4000.
     clock_mhz: f64,
+    /// Bank groups of a pseudo-channel, a power of two. Range: 1–16.
     bank_groups: u64,
+    /// Banks per bank group, a power of two. Range: 1–16.
     banks_per_group: u64,
+    /// Rows per bank, a power of two. Range: 1–2^20, and enough rows that the banks cover the
+    /// pseudo-channel's share of `hbm.capacity_bytes`.
     rows: u64,
+    /// Bytes of one row (the page), a power of two, at least a column. Range: 32–2^16.
     row_bytes: u64,
+    /// Bytes one column access (read or write command) moves, a power of two. Range: 1–1024.
     column_bytes: u64,
+    /// Cycles the data bus carries one column access. Range: 1–64.
     burst_cycles: u64,
+    /// How a byte address splits into row, bank group, bank and column:
+    /// `row_bankgroup_bank_column_bankgroup` (the Vivado HBM IP's default) or
+    /// `row_bank_column`.
     mapping: AddressMapping,
+    /// Read requests (AXI bursts) the controller holds and reorders among. Range: 1–256.
     queue_depth: u64,
+    /// Write requests the controller holds. Range: 1–256.
     write_queue_depth: u64,
+    /// Waiting writes at which the controller turns to writes, 1 to `write_queue_depth`.
     write_high_watermark: u64,
+    /// Waiting writes it drains down to while reads wait, 0 to `write_high_watermark` − 1.
     write_low_watermark: u64,
+    /// Column accesses an open row serves before a waiting miss to its bank may close it.
+    /// Range: 1–1024.
     row_hit_cap: u64,
+    /// Column-to-column delay between bank groups, cycles. Range: 1–64.
     tccd_s_cycles: u64,
+    /// Column-to-column delay within a bank group, cycles. Range: 1–64, and at least
+    /// `tccd_s_cycles`.
     tccd_l_cycles: u64,
+    /// Activate to column command (tRCD), ns (rounded up to whole DRAM cycles). Range:
+    /// 0–100,000.
     trcd_ns: f64,
+    /// Precharge to activate (tRP), ns (rounded up to whole DRAM cycles). Range: 0–100,000.
     trp_ns: f64,
+    /// Activate to precharge (tRAS), ns (rounded up to whole DRAM cycles). Range: 0–100,000.
     tras_ns: f64,
+    /// Activate to activate in one bank (tRC), ns (rounded up to whole DRAM cycles). Range:
+    /// 0–100,000, and at least `tras_ns` + `trp_ns`.
     trc_ns: f64,
+    /// Read command to data (CL), ns (rounded up to whole DRAM cycles). Range: 0–100,000.
     cl_ns: f64,
+    /// Write command to data (CWL), cycles. Range: 0–1000.
     cwl_cycles: u64,
+    /// Activate to activate between bank groups (tRRD_S), ns (rounded up to whole DRAM cycles).
+    /// Range: 0–100,000.
     trrd_s_ns: f64,
+    /// Activate to activate within a bank group (tRRD_L), ns (rounded up to whole DRAM cycles).
+    /// Range: 0–100,000.
     trrd_l_ns: f64,
+    /// Window holding at most four activates (tFAW), ns (rounded up to whole DRAM cycles).
+    /// Range: 0–100,000.
     tfaw_ns: f64,
+    /// Write data to read command between bank groups (tWTR_S), ns (rounded up to whole DRAM
+    /// cycles). Range: 0–100,000.
     twtr_s_ns: f64,
+    /// Write data to read command within a bank group (tWTR_L), ns (rounded up to whole DRAM
+    /// cycles). Range: 0–100,000.
     twtr_l_ns: f64,
+    /// Read to write turnaround (tRTW), ns (rounded up to whole DRAM cycles). Range: 0–100,000.
     trtw_ns: f64,
+    /// Write recovery before precharge (tWR), ns (rounded up to whole DRAM cycles). Range:
+    /// 0–100,000.
     twr_ns: f64,
+    /// Read to precharge (tRTP), ns (rounded up to whole DRAM cycles). Range: 0–100,000.
     trtp_ns: f64,
+    /// Refresh cycle time (tRFC), ns (rounded up to whole DRAM cycles). Range: 0–100,000, and
+    /// above 0 and below `trefi_ns`.
     trfc_ns: f64,
+    /// Refresh interval (tREFI), ns (rounded up to whole DRAM cycles). Range: 0–100,000.
     trefi_ns: f64,
+    /// Controller, PHY and AXI pipeline between a port and the DRAM, both ways, ns (rounded up
+    /// to whole DRAM cycles). Range: 0–100,000.
     controller_latency_ns: f64,
+    /// The controller takes at most one AXI request per this time (at least one cycle), ns
+    /// (rounded up to whole DRAM cycles). Range: 0–100,000.
     request_interval_ns: f64,
+    /// Latency an HLS kernel's `m_axi` adapter adds to each read, ns (rounded up to whole DRAM
+    /// cycles). Range: 0–100,000.
     hls_read_adapter_ns: f64,
+    /// Latency an HLS kernel's `m_axi` adapter adds to each write, ns (rounded up to whole DRAM
+    /// cycles). Range: 0–100,000.
     hls_write_adapter_ns: f64,
 }
 
 /// How a pseudo-channel's byte address splits into row, bank group, bank and column, as the
 /// Vivado HBM IP offers it (named from the most significant field down).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, serde::Serialize, Hash,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AddressMapping {
     /// The IP's default: consecutive columns alternate between two bank groups (the lowest

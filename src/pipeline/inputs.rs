@@ -63,6 +63,20 @@ pub fn model_and_policy(model: Option<&Path>, policy: Option<&Path>) -> Result<M
     Ok(ModelInputs { model, policy })
 }
 
+/// The JSON Schema of a config file format (the design, platform, sweep and system files
+/// roofsim reads; `None` for the Hugging Face model and policy files, whose formats are
+/// theirs), generated from the types the files are read into, fields described by their
+/// doc comments: for editors that check TOML against a schema, and the guide's field tables.
+pub fn config_schema(kind: Kind) -> Option<schemars::Schema> {
+    match kind {
+        Kind::Design => Some(design::file_schema()),
+        Kind::Platform => Some(platform::file_schema()),
+        Kind::Sweep => Some(crate::sweep::file_schema()),
+        Kind::System => Some(crate::system::file_schema()),
+        Kind::Model | Kind::Policy => None,
+    }
+}
+
 /// A sweep file (or a shipped sweep by name) of at most `max_points` points, its base design
 /// read relative to the sweep's folder or as a shipped design's name (a shipped sweep's from
 /// the shipped designs; the built-in design when it names none).

@@ -7,7 +7,8 @@ mod sweep;
 mod system;
 
 pub use inputs::{
-    ModelInputs, design_or_default, model_and_policy, platform_or_default, sweep_file, system_file,
+    ModelInputs, config_schema, design_or_default, model_and_policy, platform_or_default,
+    sweep_file, system_file,
 };
 pub use probe::{ProbeOutput, idle_latency_text, probe_hbm};
 pub use search::{Objective, SearchOptions, SearchProgress, dsp_budget, search};

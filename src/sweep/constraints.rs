@@ -16,32 +16,51 @@ fn default_share() -> f64 {
     DEFAULT_SHARE
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConstraints {
+    /// The largest share of the chip's DSPs a point may use; points beyond are skipped. Range:
+    /// 0–1 (above 0).
     #[serde(default = "default_share")]
     pub(super) max_dsp_share: f64,
+    /// The largest share of the chip's block RAMs a point may use; points beyond are skipped.
+    /// Range: 0–1 (above 0).
     #[serde(default = "default_share")]
     pub(super) max_bram_share: f64,
+    /// The largest share of the chip's UltraRAMs a point may use; points beyond are skipped.
+    /// Range: 0–1 (above 0).
     #[serde(default = "default_share")]
     pub(super) max_uram_share: f64,
+    /// The largest share of each SLR's DSPs a point may use; points beyond are skipped. Range:
+    /// 0–1 (above 0).
     #[serde(default = "whole_slr")]
     pub(super) max_slr_dsp_share: f64,
+    /// The largest share of each SLR's block RAMs a point may use; points beyond are skipped.
+    /// Range: 0–1 (above 0).
     #[serde(default = "whole_slr")]
     pub(super) max_slr_bram_share: f64,
+    /// The largest share of each SLR's UltraRAMs a point may use; points beyond are skipped.
+    /// Range: 0–1 (above 0).
     #[serde(default = "whole_slr")]
     pub(super) max_slr_uram_share: f64,
+    /// The largest share of each SLR's LUTs a point may use; points beyond are skipped. Range:
+    /// 0–1 (above 0).
     #[serde(default = "whole_slr")]
     pub(super) max_slr_lut_share: f64,
+    /// The largest share of each SLR's flip-flops a point may use; points beyond are skipped.
+    /// Range: 0–1 (above 0).
     #[serde(default = "whole_slr")]
     pub(super) max_slr_ff_share: f64,
+    /// The largest share of the super long lines of the boundary below each SLR a point may
+    /// use; points beyond are skipped. Range: 0–1 (above 0).
     #[serde(default = "whole_slr")]
     pub(super) max_slr_sll_share: f64,
-    /// Points whose expected clock (`config::design::clock`) is lower are skipped.
+    /// Points whose expected clock (the summary's `clock:` line) is lower are skipped. Range:
+    /// 1–1000.
     #[serde(default)]
     pub(super) min_expected_clock_mhz: Option<f64>,
     /// Points whose simulated board power may exceed this (the high end of its range) are
-    /// skipped.
+    /// skipped, W. Range: 0–10,000 (above 0).
     #[serde(default)]
     pub(super) max_power_w: Option<f64>,
 }

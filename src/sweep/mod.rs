@@ -13,6 +13,7 @@ mod spec;
 pub use cache::KernelCache;
 pub use constraints::Constraints;
 pub use identity::{SweepIdentity, SweepMeta};
+pub(crate) use spec::file_schema;
 pub use spec::{Axis, MAX_AXIS_VALUES, MAX_POINTS, Point, SweepSpec, load_sweep};
 
 use crate::config::ConfigError;

@@ -9,15 +9,25 @@ use crate::workload::Encoder;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Deserialize)]
+/// The JSON Schema of a sweep (or search space) file, from the type it is read into.
+pub(crate) fn file_schema() -> schemars::Schema {
+    schemars::schema_for!(RawSweep)
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSweep {
-    /// Design TOML the axes modify, relative to the sweep file; the built-in design if absent.
+    /// The design the axes modify: a file relative to the sweep file, or a shipped design's
+    /// name; the built-in design when absent.
     base_design: Option<String>,
-    /// Encoders to simulate; all if absent.
+    /// Encoders to simulate (`vision`, `connector`, `text`, `expert`, `decode`); all when
+    /// absent.
     encoders: Option<Vec<String>>,
-    /// Kernels to simulate, by name (`qkv_proj`) or `encoder/name`; all if absent.
+    /// Kernels to simulate, by name (`qkv_proj`) or `encoder/name`, as the points' fusion names
+    /// them; all when absent.
     kernels: Option<Vec<String>>,
+    /// Camera images per observation at every point (the command line's when absent). Range:
+    /// 1–1024.
     cameras: Option<u64>,
     #[serde(default)]
     axes: RawAxes,
@@ -26,7 +36,7 @@ struct RawSweep {
 }
 
 /// A list of values, or a range: `{ start, end, step }` (arithmetic) or `{ start, end, factor }`.
-#[derive(Deserialize, Clone)]
+#[derive(Deserialize, schemars::JsonSchema, Clone)]
 #[serde(
     untagged,
     expecting = "expected a list of values, or a range { start, end, step } or { start, end, factor }"
@@ -41,33 +51,47 @@ enum RawAxis<T> {
     },
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 struct RawAxes {
+    /// Axis: the pool's array count (`arrays.count`), a list or a range.
     array_count: Option<RawAxis<u64>>,
+    /// Axis: the pool arrays' shapes, `"RxC"`.
     array_shape: Option<Vec<String>>,
+    /// Axis: `os`, `ws`, `is`.
     dataflow: Option<Vec<Dataflow>>,
+    /// Axis: `true`, `false`.
     overlap_folds: Option<Vec<bool>>,
+    /// Axis: the default tile's `tm`, a list or a range.
     tm: Option<RawAxis<u64>>,
+    /// Axis: the default tile's `tn`, a list or a range.
     tn: Option<RawAxis<u64>>,
+    /// Axis: the default tile's `tk`, a list or a range.
     tk: Option<RawAxis<u64>>,
+    /// Axis: buffer slots, a list or a range.
     slots: Option<RawAxis<u64>>,
+    /// Axis: precisions as a design states them (`int8`, `int4/int8`...).
     precision: Option<Vec<String>>,
+    /// Axis: observations per batch, a list or a range.
     batch: Option<RawAxis<u64>>,
+    /// Axis: clocks in MHz.
     clock_mhz: Option<Vec<f64>>,
+    /// Axis: `none`, `all`, or switches joined by `+` (`gemm-act+qkv`).
     fusion: Option<Vec<String>>,
+    /// Axis: an even channel count: weights on the first half, activations on the second.
     hbm_channels: Option<RawAxis<u64>>,
-    /// `sequential`, `overlap_kernels` or `overlap_layers` (which overlaps kernels too).
+    /// Axis: `sequential`, `overlap_kernels` or `overlap_layers` (which overlaps kernels too).
     schedule: Option<Vec<String>>,
-    /// The pool's tile loop order: `mnk`, `nmk` or `mbnk`.
+    /// Axis: the pool's tile loop order, `mnk`, `nmk` or `mbnk`.
     loop_order: Option<Vec<LoopOrder>>,
-    /// `row_major` or `tile_major` weights in HBM.
+    /// Axis: `row_major` or `tile_major` weights in HBM.
     weight_layout: Option<Vec<WeightLayout>>,
+    /// Axis: `row_major` or `head_major` activations in HBM.
     activation_layout: Option<Vec<ActivationLayout>>,
-    /// Per named systolic engine of the base design, its `RxC` shapes (axis
-    /// `engine_shape.NAME`).
+    /// Axis: per named systolic engine of the base design, its `"RxC"` shapes
+    /// (`engine_shape.NAME`).
     engine_shape: Option<BTreeMap<String, Vec<String>>>,
-    /// Per `[mapping]` key, lists of engine names joined by `+` (axis `mapping.KEY`).
+    /// Axis: per `[mapping]` key, lists of engine names joined by `+` (`mapping.KEY`).
     mapping: Option<BTreeMap<String, Vec<String>>>,
 }
 
@@ -383,8 +407,17 @@ pub fn load_sweep(
             "needs at least one kernel name",
         ));
     }
-    if raw.cameras == Some(0) {
-        return Err(ConfigError::invalid(file, "cameras", "must be at least 1"));
+    let cameras = crate::workload::limits::CAMERAS;
+    if let Some(count) = raw.cameras.filter(|count| !cameras.contains(count)) {
+        return Err(ConfigError::invalid(
+            file,
+            "cameras",
+            format!(
+                "must be {} to {}, found {count}",
+                cameras.start(),
+                cameras.end()
+            ),
+        ));
     }
     let a = raw.axes;
     let mut axes = Vec::new();

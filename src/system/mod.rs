@@ -28,14 +28,24 @@ use crate::config::{ConfigError, Source, did_you_mean, parse_toml};
 use crate::workload::Encoder;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+/// The JSON Schema of a system file, from the type it is read into.
+pub(crate) fn file_schema() -> schemars::Schema {
+    schemars::schema_for!(RawSystem)
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSystem {
+    /// The system's name, printed in reports.
     name: String,
+    /// How the model is split over the boards: `pipeline` (encoders or layer ranges per board),
+    /// `data` (whole steps on alternate observations) or `tensor` (each layer's heads and MLP
+    /// width split, all-reduces between).
     partition: Partition,
-    /// Observations sent through the system one after another.
+    /// Observations sent through the system one after another. Range: 1–100,000.
     #[serde(default = "default_observations")]
     observations: u64,
+    /// The boards (`[[boards]]`), in pipeline order; 1–64.
     boards: Vec<RawBoard>,
     #[serde(default)]
     links: Vec<RawLink>,
@@ -45,29 +55,42 @@ fn default_observations() -> u64 {
     8
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawBoard {
+    /// The board's name, for links and reports.
     name: String,
+    /// Its design: a file relative to the system file, or a shipped design's name.
     design: String,
+    /// Its platform: a file relative to the system file, or a shipped platform's name; the U280
+    /// when absent.
     platform: Option<String>,
+    /// Pipeline only: the encoders it runs (`vision`, `connector`, `text`, `expert`, `decode`).
     #[serde(default)]
     encoders: Vec<String>,
     /// Pipeline only: of an encoder split over boards, the layers `[first, end)` this board
-    /// runs (`layers = { vision = [0, 8] }`).
+    /// runs (`layers = { vision = [0, 8] }`). Range: 0–1024, `first` below `end`, `end` at
+    /// most the encoder's layer count.
     #[serde(default)]
     layers: std::collections::BTreeMap<String, [u64; 2]>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawLink {
+    /// The sending board's name (a chain joins each board to the next).
     from: String,
+    /// The receiving board's name.
     to: String,
+    /// Line rate, Gb/s: 100 (one QSFP28 port, DS963) by default; `inf` for an ideal link.
+    /// Range: 0–10^6 (above 0).
     #[serde(default = "qsfp28_gbit_per_s")]
     gbit_per_s: f64,
+    /// The share of the line rate left for payload: 0.9 by default (an RDMA stack on the
+    /// UltraScale+ 100G MAC sustained 90–95 Gb/s, ESRF). Range: 0–1 (above 0).
     #[serde(default = "default_payload_share")]
     payload_share: f64,
+    /// Latency per hop, µs: 1 by default (an assumption; 0.5–2). Range: 0–10^6.
     #[serde(default = "default_latency_us")]
     latency_us: f64,
 }
@@ -88,7 +111,7 @@ fn default_latency_us() -> f64 {
 }
 
 /// How the model is split over the boards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Partition {
     Pipeline,

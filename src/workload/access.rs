@@ -65,7 +65,8 @@ pub struct Access {
     pub tokens: u64,
     /// Where the tensor comes from, in order; empty for parameters and inputs.
     pub pieces: Vec<Piece>,
-    /// Where it lies when that is not a tensor of its own (see [`assign_storage`]).
+    /// Where it lies when that is not a tensor of its own: a column slice or the whole of an
+    /// earlier kernel's output, or an output that readers split into heads.
     pub storage: Option<Storage>,
 }
 

@@ -16,7 +16,7 @@ mod options;
 #[cfg(test)]
 mod tests;
 
-pub use build::{build_workload, single_gemm};
+pub use build::{build_workload, limits, single_gemm};
 pub use builder::MAX_COUNT;
 pub use footprint::HbmFootprint;
 pub use options::{WorkloadChoices, WorkloadOptions};

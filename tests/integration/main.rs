@@ -4,6 +4,7 @@
 //! a binary of its own (`tests/fuzz.rs`): it measures its process's peak memory.
 
 mod cli;
+mod config_files;
 mod control;
 mod dataflow;
 mod designs;

@@ -16,24 +16,26 @@ use crate::config::in_range;
 use serde::{Deserialize, Serialize};
 use std::ops::RangeInclusive;
 
-/// What instruction-driven control costs, in cycles of the design's clock. All 0: no
-/// control overhead (a dataflow design).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+/// What instruction-driven control costs, in cycles of the design's clock (only with
+/// `overlap_kernels = false`). All 0: no control overhead (a dataflow design).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema, Serialize,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Control {
-    /// Fetching, decoding and dispatching one operation before its first tile starts.
+    /// Fetching, decoding and dispatching one operation before its first tile starts. Range: 0–1,000,000.
     #[serde(default)]
     pub operation_issue_cycles: u64,
     /// From an operation's last tile to the controller seeing it complete (the completion
-    /// signal and scoreboard update), before the next one issues.
+    /// signal and scoreboard update), before the next one issues. Range: 0–1,000,000.
     #[serde(default)]
     pub operation_sync_cycles: u64,
     /// Once per layer: the controller's synchronisation between layers (address update,
-    /// and in multi-device overlays the exchange that ends a layer).
+    /// and in multi-device overlays the exchange that ends a layer). Range: 0–1,000,000.
     #[serde(default)]
     pub layer_sync_cycles: u64,
     /// Per HBM transfer: writing its DMA descriptor before its requests leave. An engine's
-    /// DMA sets its transfers up one after another.
+    /// DMA sets its transfers up one after another. Range: 0–1,000,000.
     #[serde(default)]
     pub dma_setup_cycles: u64,
 }

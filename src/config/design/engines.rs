@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What an engine computes with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineKind {
     /// A systolic array of `rows × cols` processing elements.
@@ -22,7 +22,9 @@ pub enum EngineKind {
 }
 
 /// What a GEMM engine's multipliers are built from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, Hash)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize, Hash,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum MacKind {
     /// DSP48E2 slices, packed as the platform allows at the engine's precision.
@@ -33,45 +35,58 @@ pub enum MacKind {
 }
 
 /// One `[[engines]]` entry as the file states it; which fields apply depends on `kind`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawEngine {
+    /// The engine's name, for `[mapping]`, `[[links]]` and reports (copies are `NAME#0`,
+    /// `NAME#1`...). At most 256 entries, 4,096 engines in all (pool included).
     pub name: String,
+    /// `systolic` (rows × cols processing elements), `dot` (a dot-product unit of `lanes` MACs)
+    /// or `vector` (`lanes` elements per cycle).
     pub kind: EngineKind,
-    /// Identical copies, named `NAME#0`, `NAME#1`... (one: just `NAME`).
+    /// Identical copies, named `NAME#0`, `NAME#1`... (one: just `NAME`). Range: 1–1024.
     #[serde(default = "one")]
     pub count: u64,
+    /// Systolic: processing-element rows. Range: 1–4096.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u64>,
+    /// Systolic: processing-element columns. Range: 1–4096.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cols: Option<u64>,
+    /// Systolic: `os`, `ws` or `is` (the pool's `arrays.dataflow` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataflow: Option<Dataflow>,
+    /// Systolic: whether a fold starts while the previous one drains (false when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlap_folds: Option<bool>,
+    /// Dot: MACs per cycle; vector: elements per cycle. Range: 1–65,536.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lanes: Option<u64>,
-    /// Pipeline depth in cycles: paid once per tile (dot) or per pass (vector).
+    /// Pipeline depth in cycles: paid once per tile (dot) or per pass (vector). Range: 0–4096.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depth: Option<u64>,
-    /// Vector only: cycles between two groups of `lanes` elements (an fp32 `exp` that
-    /// starts every 4th cycle has 4).
+    /// Vector only: cycles between two groups of `lanes` elements (an fp32 `exp` that starts
+    /// every 4th cycle has 4). Range: 1–64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<u64>,
-    /// Compute precision; the design's when absent.
+    /// Compute precision (`int4`, `int8`, `fp16`, `bf16`, `fp32`); the design's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<Precision>,
-    /// Systolic and dot engines: `dsp` (default) or `lut` multipliers.
+    /// Systolic and dot engines: `dsp` (default) or `lut` multipliers (integer precisions;
+    /// FINN's LUT cost model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<MacKind>,
+    /// The SLR the engine sits on; engines without one are dealt in turn from SLR0. Range: 0–2
+    /// (below the platform's SLR count).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slr: Option<u64>,
-    /// The GEMM tile this engine's kernels take (systolic and dot engines).
+    /// The GEMM tile this engine's kernels take (systolic and dot engines): `{ tm, tn, tk,
+    /// loop_order }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tiling: Option<RawTile>,
-    /// Vector engines: the order of a batched kernel's row chunks, `mnk` (instance by
-    /// instance: head-major, the default) or `mbnk` (each row block of every instance, then
-    /// the next: row-major across heads).
+    /// Vector engines: the order of a batched kernel's row chunks, `mnk` (instance by instance:
+    /// head-major, the default) or `mbnk` (each row block of every instance, then the next:
+    /// row-major across heads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loop_order: Option<LoopOrder>,
 }

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// Which kernels are fused; a fused intermediate never reaches HBM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema, Serialize,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Fusion {
     /// The MLP activation runs in the epilogue of its GEMM (FC1 + bias + GELU; SiLU in the
@@ -76,7 +78,7 @@ impl std::str::FromStr for Fusion {
 }
 
 /// Which operand stays in the processing elements while the others stream through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Dataflow {
     /// Output stationary.
@@ -113,7 +115,7 @@ impl std::str::FromStr for Dataflow {
 /// Order of the tile loops; the reduction loop is always innermost so partial sums stay on
 /// chip. A batched GEMM (attention: one instance per image and head) runs its instances
 /// outermost in `mnk` and `nmk` (head-major: every tile of head h, then head h + 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum LoopOrder {
     /// Rows of the output outer: an activation tile is reused across output columns.
@@ -128,7 +130,7 @@ pub enum LoopOrder {
 
 /// Which memory the simulation runs on: the fast HBM model (per-channel servers, the
 /// default), the bank-level HBM, or unlimited bandwidth with zero latency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum MemoryModel {
     Hbm,
@@ -175,7 +177,7 @@ impl KernelClass {
 }
 
 /// Where the accelerator's AXI masters enter the HBM switch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum AxiPorts {
     /// One master per pseudo-channel at that channel's own port: no switch crossing.
@@ -195,7 +197,9 @@ impl AxiPorts {
 }
 
 /// How a weight matrix is laid out in HBM.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, Hash)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize, Hash,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum WeightLayout {
     /// Row after row of the `k × n` matrix: a tile narrower than the matrix is one short
@@ -208,7 +212,9 @@ pub enum WeightLayout {
 }
 
 /// How activation tensors (and the key/value cache) lie in HBM.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, Hash)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize, Hash,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivationLayout {
     /// Row after row of each tensor (tokens × features): a head's block of rows is one
@@ -223,7 +229,7 @@ pub enum ActivationLayout {
 }
 
 /// Which block memory holds the tile buffers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SramKind {
     Bram,

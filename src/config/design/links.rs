@@ -7,7 +7,7 @@ use crate::config::{ConfigError, in_range};
 use serde::{Deserialize, Serialize};
 
 /// How a kernel's output reaches its consumer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Via {
     /// Stored to HBM and loaded back (the default between every two kernels).
@@ -29,18 +29,26 @@ impl Via {
 }
 
 /// One `[[links]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLink {
+    /// The producing kernel, by label (`vision/fc1`) or name.
     pub from: String,
+    /// A later kernel of the same layer that reads the producer's output.
     pub to: String,
+    /// `buffer` (the whole output kept on chip) or `stream` (a FIFO of tiles); `hbm` is the
+    /// default between any two kernels.
     pub via: Via,
+    /// Streams: FIFO depth in tiles; when absent, the smallest depth that runs (the lowering
+    /// finds it). Range: 1–1024.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depth_tiles: Option<u64>,
 }
 
 /// How kernels share the time line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema, Serialize,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// false: each kernel runs alone from an idle machine (today's sequential model);

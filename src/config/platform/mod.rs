@@ -6,16 +6,27 @@ use super::{ConfigError, Source, in_range, parse_toml};
 use serde::Deserialize;
 use std::ops::RangeInclusive;
 
-#[derive(Deserialize)]
+/// The JSON Schema of a platform file, from the type it is read into.
+pub(crate) fn file_schema() -> schemars::Schema {
+    schemars::schema_for!(RawPlatform)
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawPlatform {
+    /// The board's name, printed in reports.
     name: String,
+    /// The clock designs on the board target, in MHz. Range: 1–1000.
     clock_mhz: f64,
+    /// DSP slices of the kernel region. Range: 1–1,000,000.
     dsp_slices: u64,
     macs_per_dsp: RawMacsPerDsp,
     hbm: RawHbm,
     sram: RawSram,
     ddr: RawDdr,
+    /// The super logic regions, each what it leaves a design (`[[slrs]]`, 1–8 entries, their
+    /// DSPs and blocks adding up to at most the chip's); one region of the whole chip when
+    /// absent.
     #[serde(default)]
     slrs: Vec<SlrBudget>,
     #[serde(default)]
@@ -25,23 +36,32 @@ struct RawPlatform {
     power: Option<RawPower>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawCrossings {
+    /// Super long lines between two neighbouring SLRs. Range: 1–2^20.
     slls_per_boundary: u64,
+    /// Lines an engine's path to the HBM ports (in SLR0) takes at each boundary it crosses.
+    /// Range: 1–2^16.
     hbm_port_slls: u64,
 }
 
 /// LUTs and flip-flops of the engines' ordinary logic: a DSP-based engine's (operand
 /// registers, adder pipelines, control) per DSP it uses, a vector engine's per lane.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Default, Deserialize, schemars::JsonSchema, serde::Serialize,
+)]
 #[serde(deny_unknown_fields)]
 pub struct LogicCost {
+    /// LUTs of a DSP-based engine's ordinary logic (operand registers, adder pipelines,
+    /// control) per DSP it uses. Range: 0–10,000.
     pub luts_per_dsp: f64,
+    /// Flip-flops of a DSP-based engine's ordinary logic per DSP it uses. Range: 0–10,000.
     pub ffs_per_dsp: f64,
-    /// Per lane of a vector engine (its datapath in fabric).
+    /// LUTs per lane of a vector engine (its datapath in fabric). Range: 0–100,000.
     #[serde(default)]
     pub luts_per_vector_lane: f64,
+    /// Flip-flops per lane of a vector engine. Range: 0–100,000.
     #[serde(default)]
     pub ffs_per_vector_lane: f64,
 }
@@ -54,58 +74,94 @@ pub struct SlrCrossings {
     pub hbm_port_slls: u64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawPower {
+    /// `[low, high]` watts of the board with its shell, whatever the design does. Range: 0–1000
+    /// each, low ≤ high.
     static_w: [f64; 2],
+    /// `[low, high]` picojoules per byte moved to or from HBM. Range: 0–10,000 each, low ≤
+    /// high.
     hbm_pj_per_byte: [f64; 2],
+    /// `[low, high]` milliwatts of one busy DSP slice at 300 MHz (scaled with the clock).
+    /// Range: 0–100 each, low ≤ high.
     dsp_mw_at_300_mhz: [f64; 2],
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawMacsPerDsp {
+    /// MACs one DSP slice completes per cycle at INT4 (packed). Range: 0.01–64.
     int4: f64,
+    /// MACs one DSP slice completes per cycle at INT8 (packed). Range: 0.01–64.
     int8: f64,
+    /// MACs one DSP slice completes per cycle at FP16. Range: 0.01–64.
     fp16: f64,
+    /// MACs one DSP slice completes per cycle at BF16. Range: 0.01–64.
     bf16: f64,
+    /// MACs one DSP slice completes per cycle at FP32. Range: 0.01–64.
     fp32: f64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawHbm {
+    /// Bytes of HBM; weights, caches and activations must fit. Range: 1–2^50.
     capacity_bytes: u64,
+    /// Pseudo-channels. Range: 1–256.
     channels: u64,
+    /// Peak of one pseudo-channel, GB/s. Range: 0.001–10,000.
     channel_bandwidth_gb_per_s: f64,
+    /// What one pseudo-channel sustains on long sequential bursts, GB/s. Range: 0.001–10,000,
+    /// and at most `channel_bandwidth_gb_per_s`.
     measured_channel_bandwidth_gb_per_s: f64,
+    /// Idle read latency of a request, ns. Range: 0–10^6.
     access_latency_ns: f64,
+    /// Fixed channel time per request besides its data beats, ns. Range: 0–10^6.
     request_overhead_ns: f64,
+    /// Shortest channel time per request (the controller's request rate), ns. Range: 0–10^6.
     request_interval_ns: f64,
+    /// Time between two refreshes of a channel, ns. Range: 100–10^9.
     refresh_interval_ns: f64,
+    /// Time a refresh blocks its channel, ns. Range: 0–10^6, and below `refresh_interval_ns`.
     refresh_ns: f64,
+    /// Ports and pseudo-channels per mini-switch of the AXI switch, 1 to `hbm.channels`.
     channels_per_switch: u64,
+    /// Lateral links joining neighbouring mini-switches in each direction, each carrying one
+    /// port's bandwidth. Range: 1–16.
     lateral_links: u64,
+    /// Latency added per mini-switch crossed, ns. Range: 0–10^6.
     switch_hop_latency_ns: f64,
+    /// The bank-level model's organisation and timing (`[hbm.dram]`), needed by designs with
+    /// `memory = "dram"`.
     dram: Option<RawDram>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSram {
+    /// Block RAMs (RAMB36) of the kernel region. Range: 0–1,000,000.
     bram_blocks: u64,
+    /// Bits of one block RAM, a whole number of bytes. Range: 8–2^24.
     bram_block_bits: u64,
+    /// Width of one block RAM port in bits. Range: 1–1024.
     bram_port_bits: u64,
+    /// UltraRAM blocks of the kernel region. Range: 0–1,000,000.
     uram_blocks: u64,
+    /// Bits of one UltraRAM, a whole number of bytes. Range: 8–2^24.
     uram_block_bits: u64,
+    /// Width of one UltraRAM port in bits. Range: 1–1024.
     uram_port_bits: u64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawDdr {
+    /// DDR channels (read and checked; no model uses DDR yet). Range: 0–64.
     channels: u64,
+    /// Peak of one DDR channel, GB/s. Range: 0.001–10,000.
     channel_bandwidth_gb_per_s: f64,
+    /// Bytes of DDR. Range: 0–2^50.
     capacity_bytes: u64,
 }
 
@@ -152,17 +208,22 @@ impl Hbm {
 
 /// What one SLR (super logic region) leaves a design: the DSPs and block memories of its
 /// part of the kernel region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, serde::Serialize,
+)]
 #[serde(deny_unknown_fields)]
 pub struct SlrBudget {
+    /// DSP slices of the SLR's part of the kernel region. Range: 0–1,000,000.
     pub dsp_slices: u64,
+    /// Block RAMs (RAMB36) of the SLR's part. Range: 0–1,000,000.
     pub bram_blocks: u64,
+    /// UltraRAM blocks of the SLR's part. Range: 0–1,000,000.
     pub uram_blocks: u64,
-    /// LUTs of the SLR's kernel region; 0 when the platform does not say (then no engine
-    /// may build its multipliers from LUTs there).
+    /// LUTs of the SLR's kernel region; 0 when the platform does not say (then no engine may
+    /// build its multipliers from LUTs there). Range: 0–10^8.
     #[serde(default)]
     pub luts: u64,
-    /// Flip-flops of the SLR's kernel region; 0 when the platform does not say.
+    /// Flip-flops of the SLR's kernel region; 0 when the platform does not say. Range: 0–10^8.
     #[serde(default)]
     pub ffs: u64,
 }
@@ -284,6 +345,9 @@ pub mod limits {
     use std::ops::RangeInclusive;
     pub const CLOCK_MHZ: RangeInclusive<f64> = 1.0..=1000.0;
     pub const DSP_SLICES: RangeInclusive<u64> = 1..=1_000_000;
+    pub const DSP_SLICES_PER_SLR: RangeInclusive<u64> = 0..=1_000_000;
+    /// LUTs or flip-flops of one SLR (a VU13P has 1.7 M LUTs in all).
+    pub const FABRIC_CELLS: RangeInclusive<u64> = 0..=100_000_000;
     pub const MACS_PER_DSP: RangeInclusive<f64> = 0.01..=64.0;
     pub const HBM_CAPACITY_BYTES: RangeInclusive<u64> = 1..=1 << 50;
     pub const HBM_CHANNELS: RangeInclusive<u64> = 1..=256;
@@ -293,6 +357,7 @@ pub mod limits {
     pub const SRAM_BLOCKS: RangeInclusive<u64> = 0..=1_000_000;
     pub const SRAM_BLOCK_BITS: RangeInclusive<u64> = 8..=1 << 24;
     pub const DDR_CHANNELS: RangeInclusive<u64> = 0..=64;
+    pub const DDR_CAPACITY_BYTES: RangeInclusive<u64> = 0..=1 << 50;
     pub const SLRS: RangeInclusive<usize> = 1..=8;
     pub const STATIC_W: RangeInclusive<f64> = 0.0..=1000.0;
     pub const PJ_PER_BYTE: RangeInclusive<f64> = 0.0..=10_000.0;
@@ -371,6 +436,17 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
         vec![chip]
     } else {
         in_range(file, "slrs", raw.slrs.len(), limits::SLRS)?;
+        for slr in &raw.slrs {
+            whole(
+                "slrs.dsp_slices",
+                slr.dsp_slices,
+                limits::DSP_SLICES_PER_SLR,
+            )?;
+            whole("slrs.bram_blocks", slr.bram_blocks, limits::SRAM_BLOCKS)?;
+            whole("slrs.uram_blocks", slr.uram_blocks, limits::SRAM_BLOCKS)?;
+            whole("slrs.luts", slr.luts, limits::FABRIC_CELLS)?;
+            whole("slrs.ffs", slr.ffs, limits::FABRIC_CELLS)?;
+        }
         let sum = |f: fn(&SlrBudget) -> u64| raw.slrs.iter().map(f).sum::<u64>();
         for (name, total, available) in [
             ("dsp_slices", sum(|s| s.dsp_slices), chip.dsp_slices),
@@ -481,7 +557,11 @@ pub fn load_platform(source: &Source) -> Result<Platform, ConfigError> {
                 raw.ddr.channel_bandwidth_gb_per_s,
                 limits::CHANNEL_GB_PER_S,
             )? * GB,
-            capacity_bytes: raw.ddr.capacity_bytes,
+            capacity_bytes: whole(
+                "ddr.capacity_bytes",
+                raw.ddr.capacity_bytes,
+                limits::DDR_CAPACITY_BYTES,
+            )?,
         },
         slrs,
         slr_crossings: match raw.slr_crossings {
