@@ -32,7 +32,7 @@ pub(super) struct Produced {
 }
 
 impl Produced {
-    pub fn new(tiles: Vec<OutputTile>) -> Produced {
+    pub(super) fn new(tiles: Vec<OutputTile>) -> Produced {
         let mut by_row: Vec<usize> = (0..tiles.len()).collect();
         by_row.sort_by_key(|&t| tiles[t].block.0.0);
         let tallest = tiles
@@ -49,7 +49,7 @@ impl Produced {
 
     /// Appends the tiles overlapping `block` to `found`; returns the elements of `block`
     /// they hold (the producer's tiles do not overlap each other).
-    pub fn overlapping(&self, (rows, cols): Block, found: &mut Vec<usize>) -> u64 {
+    pub(super) fn overlapping(&self, (rows, cols): Block, found: &mut Vec<usize>) -> u64 {
         let first = self
             .by_row
             .partition_point(|&t| self.tiles[t].block.0.0 + self.tallest <= rows.0);

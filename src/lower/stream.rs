@@ -25,7 +25,7 @@ pub(super) struct Stream {
 impl Stream {
     /// An empty FIFO of `depth_tiles` places for the `tiles` output tiles of the kernel at
     /// unit position `producer`.
-    pub fn new(producer: usize, tiles: usize, depth_tiles: u64, name: String) -> Stream {
+    pub(super) fn new(producer: usize, tiles: usize, depth_tiles: u64, name: String) -> Stream {
         Stream {
             producer,
             depth_tiles,
@@ -38,7 +38,7 @@ impl Stream {
     /// Records a read needing `tiles` as the last reader of each of this stream's, and the
     /// span of FIFO places it holds: a FIFO hands tiles over in order, so a read holds
     /// every tile from the oldest it needs to the newest.
-    pub fn read(&mut self, tiles: &[(usize, usize)], node: NodeIndex) {
+    pub(super) fn read(&mut self, tiles: &[(usize, usize)], node: NodeIndex) {
         let mut span: Option<(usize, usize)> = None;
         for &(producer, tile) in tiles {
             if producer == self.producer {
@@ -54,7 +54,7 @@ impl Stream {
     /// The stream's capacity at `depth` tiles: tile `t` is pushed only once tile
     /// `t - depth` has been read. Refuses a tile never read (it would hold its place for
     /// good).
-    pub fn fifo_edges(
+    pub(super) fn fifo_edges(
         &self,
         tiles: &[OutputTile],
         depth: u64,

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 /// One encoder's pipeline model against its simulation.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PipelineCheck {
+pub(super) struct PipelineCheck {
     pub encoder: Encoder,
     /// What the pipeline model says.
     pub model_cycles: u64,
@@ -21,7 +21,7 @@ pub struct PipelineCheck {
 }
 
 /// Per encoder, in order.
-pub fn pipeline_checks(
+pub(super) fn pipeline_checks(
     analysis: &RooflineAnalysis,
     sim: &WorkloadSim,
     design: &Design,
@@ -69,7 +69,7 @@ pub fn pipeline_checks(
 }
 
 /// Lines for the terminal: model, simulation and what separates them.
-pub fn pipeline_text(checks: &[PipelineCheck], design: &Design) -> String {
+pub(super) fn pipeline_text(checks: &[PipelineCheck], design: &Design) -> String {
     let mut out = String::from(
         "\npipeline model (Chen et al., TRETS 2024: stages at their engines' peak, streaming \
          between sync points):\n",

@@ -46,7 +46,7 @@ pub(super) struct Rect {
 }
 
 impl Rect {
-    pub fn overlaps(&self, other: &Rect) -> bool {
+    pub(super) fn overlaps(&self, other: &Rect) -> bool {
         self.x0 < other.x1 && other.x0 < self.x1 && self.y0 < other.y1 && other.y0 < self.y1
     }
 
@@ -62,17 +62,17 @@ pub(super) struct Axes {
 }
 
 impl Axes {
-    pub fn x(&self, oi: f64) -> f64 {
+    pub(super) fn x(&self, oi: f64) -> f64 {
         let (lo, hi) = self.x_decades;
         LEFT + (oi.log10() - lo as f64) / (hi - lo) as f64 * (RIGHT - LEFT)
     }
 
-    pub fn y(&self, ops_per_s: f64) -> f64 {
+    pub(super) fn y(&self, ops_per_s: f64) -> f64 {
         let (lo, hi) = self.y_decades;
         BOTTOM - (ops_per_s.log10() - lo as f64) / (hi - lo) as f64 * (BOTTOM - TOP)
     }
 
-    pub fn x_inverse(&self, pixel: f64) -> f64 {
+    pub(super) fn x_inverse(&self, pixel: f64) -> f64 {
         let (lo, hi) = self.x_decades;
         10f64.powf(lo as f64 + (pixel - LEFT) / (RIGHT - LEFT) * (hi - lo) as f64)
     }

@@ -43,7 +43,7 @@ pub(super) struct Walk<'a> {
 impl Walk<'_> {
     /// Cycles by cause from `from` back to `window_start`; `own`: the kernel whose wait on
     /// others is named, or `None` for the whole graph.
-    pub fn attribute(
+    pub(super) fn attribute(
         &self,
         from: Option<NodeIndex>,
         window_start: u64,
@@ -54,7 +54,7 @@ impl Walk<'_> {
 
     /// Why an engine sat idle from `idle_from` until `node` started on it: the path `node`
     /// waited along, named as for `node`'s kernel.
-    pub fn idle_before(&self, node: NodeIndex, idle_from: u64) -> Attribution {
+    pub(super) fn idle_before(&self, node: NodeIndex, idle_from: u64) -> Attribution {
         let own = self.graph[node].kernel;
         let (previous, edge) = match self.binding[node.index()] {
             Binding::Edge(p, kind) => (p, Some(kind)),

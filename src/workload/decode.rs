@@ -14,7 +14,7 @@ use crate::config::model::{ModelSpec, TextFamily, TextSpec};
 /// The most decode steps times text layers one run lists: each is about 15 kernels, so this
 /// bounds a decode workload to ~125,000 kernels; measured, 16,384 layer steps (LLaMA2-7B,
 /// 512 tokens) peaked at 245 MB, so this limit keeps a run near half the 256 MB budget.
-pub const MAX_DECODE_LAYER_STEPS: u64 = 8_192;
+pub(super) const MAX_DECODE_LAYER_STEPS: u64 = 8_192;
 
 pub(super) fn decode(
     builder: &mut Builder,

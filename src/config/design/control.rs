@@ -41,7 +41,7 @@ pub struct Control {
 }
 
 /// Each control cost: up to a millisecond at 1 GHz; beyond that it is a typo, not a design.
-pub const CONTROL_CYCLES: RangeInclusive<u64> = 0..=1_000_000;
+pub(super) const CONTROL_CYCLES: RangeInclusive<u64> = 0..=1_000_000;
 
 impl Control {
     /// Whether the design pays anything for control.

@@ -106,7 +106,7 @@ pub(super) struct Demand<'a> {
 /// `(2·⌈(W+A)/6⌉ − 1)·(W+A)` and the adder tree `2·(W+A)` LUTs for W-bit weights and A-bit
 /// activations, the accumulator 32 bits (roofsim's integer accumulators). W4A8: 101 LUTs per
 /// MAC lane; Chen et al.'s BERT on a U280 used ~75 per MAC/cycle overall (S).
-pub fn lut_mac_cost(macs_per_cycle: u64, precision: PrecisionPair) -> u64 {
+pub(super) fn lut_mac_cost(macs_per_cycle: u64, precision: PrecisionPair) -> u64 {
     let bits = precision.weights.bits() + precision.activations.bits();
     let multiplier = (2 * bits.div_ceil(6) - 1) * bits;
     let per_lane = 1.1 * (multiplier + 2 * bits + 32) as f64;

@@ -20,7 +20,7 @@ pub(super) struct Run {
 
 impl Run {
     /// One burst ending at `end`.
-    pub fn single(end: u64, latency: u64) -> Self {
+    pub(super) fn single(end: u64, latency: u64) -> Self {
         Run {
             origin: end,
             base: 0,
@@ -54,7 +54,7 @@ pub(super) struct Window {
 
 impl Window {
     /// Bursts in flight.
-    pub fn len(&self) -> u64 {
+    pub(super) fn len(&self) -> u64 {
         self.len
     }
 
@@ -92,7 +92,7 @@ impl Window {
     }
 
     /// Frees the oldest burst's slot and returns its release tick.
-    pub fn pop_oldest(&mut self) -> Option<u64> {
+    pub(super) fn pop_oldest(&mut self) -> Option<u64> {
         let release = (self.held > 0).then(|| {
             let run = self.run(0);
             run.release(run.first)
@@ -103,7 +103,7 @@ impl Window {
 
     /// Forgets every burst released by `tick`, when all of them are: an idle port's window
     /// is empty again, so its ring stays one run long.
-    pub fn release_all_by(&mut self, tick: u64) {
+    pub(super) fn release_all_by(&mut self, tick: u64) {
         if tick >= self.latest_release {
             self.held = 0;
             self.len = 0;
@@ -115,7 +115,7 @@ impl Window {
     // Inlined so the run is written straight into the ring: passed through memory, its
     // 16-byte copy stalls on the caller's 8-byte stores (a third of the engine's time).
     #[inline(always)]
-    pub fn push(&mut self, run: Run, capacity: u64) {
+    pub(super) fn push(&mut self, run: Run, capacity: u64) {
         let last = run.first + run.count - 1;
         self.latest_release = self.latest_release.max(run.release(last));
         if self.held == self.runs.len() {
@@ -139,7 +139,14 @@ impl Window {
     /// Whether bursts `j = free..free + popped` of a request, which take the slots of the
     /// `popped` oldest bursts in flight in order, find each released by the time the channel
     /// would start them back to back: `start + j·base + min(j, longer)`.
-    pub fn releases_by(&self, free: u64, popped: u64, start: u64, base: u64, longer: u64) -> bool {
+    pub(super) fn releases_by(
+        &self,
+        free: u64,
+        popped: u64,
+        start: u64,
+        base: u64,
+        longer: u64,
+    ) -> bool {
         let mut k0 = 0;
         for index in 0..self.held {
             if k0 == popped {
