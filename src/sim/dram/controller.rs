@@ -87,6 +87,33 @@ pub enum Choice {
     Idle,
 }
 
+/// A set of a channel's banks (at most 256: 16 bank groups of 16).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct BankSet([u64; 4]);
+
+impl BankSet {
+    fn insert(&mut self, bank: usize) {
+        self.0[bank / 64] |= 1 << (bank % 64);
+    }
+
+    fn remove(&mut self, bank: usize) {
+        self.0[bank / 64] &= !(1 << (bank % 64));
+    }
+
+    /// The lowest bank in the set at or after `from`.
+    fn first_from(&self, from: usize) -> Option<usize> {
+        let mut word = from / 64;
+        let mut bits = *self.0.get(word)? & (u64::MAX << (from % 64));
+        loop {
+            if bits != 0 {
+                return Some(word * 64 + bits.trailing_zeros() as usize);
+            }
+            word += 1;
+            bits = *self.0.get(word)?;
+        }
+    }
+}
+
 /// A channel's read and write queues, each as one list per bank, oldest first.
 #[derive(Debug, Clone)]
 pub struct Controller {
@@ -98,6 +125,11 @@ pub struct Controller {
     draining: bool,
     /// The bank served last: the turn starts after it.
     last_bank: usize,
+    /// Entries waiting (both queues) by the cycle they were accepted, earliest first: the
+    /// oldest at the front without a walk over every bank's list.
+    accepted: VecDeque<(u64, usize)>,
+    /// Banks with entries waiting, per queue.
+    nonempty: [BankSet; 2],
 }
 
 impl Controller {
@@ -109,6 +141,8 @@ impl Controller {
             held: [0; 2],
             draining: false,
             last_bank: 0,
+            accepted: VecDeque::new(),
+            nonempty: [BankSet::default(); 2],
         }
     }
 
@@ -129,6 +163,16 @@ impl Controller {
         self.held[usize::from(write)] += 1;
         for entry in entries {
             self.queues[usize::from(write)][usize::from(entry.bank)].push_back(*entry);
+            self.nonempty[usize::from(write)].insert(usize::from(entry.bank));
+            // Requests arrive in order of acceptance (a channel accepts one at a time), so
+            // this is a push at the back but for callers that interleave cycles.
+            let at = self
+                .accepted
+                .partition_point(|&(cycle, _)| cycle < entry.accepted);
+            match self.accepted.get_mut(at) {
+                Some((cycle, count)) if *cycle == entry.accepted => *count += 1,
+                _ => self.accepted.insert(at, (entry.accepted, 1)),
+            }
         }
     }
 
@@ -139,11 +183,7 @@ impl Controller {
 
     /// When the oldest request waiting entered its queue.
     pub fn waiting_since(&self) -> Option<u64> {
-        self.queues
-            .iter()
-            .flatten()
-            .filter_map(|list| list.front().map(|request| request.accepted))
-            .min()
+        self.accepted.front().map(|&(cycle, _)| cycle)
     }
 
     /// Picks what to do at `now`. `open(request)`: the open row of its bank;
@@ -167,16 +207,25 @@ impl Controller {
         }
         let lists = &self.queues[usize::from(write)];
         let mut first_ready = u64::MAX;
-        // Banks in turn after the last served; within a bank the oldest ready. A bank's
-        // hits differ only in when they were queued, so its oldest hit is the first of them
-        // ready: each bank has at most two candidates, its oldest request (a miss, when it
-        // may go) and its oldest hit.
-        for step in 1..=policy.banks {
-            let bank = (self.last_bank + step) % policy.banks;
-            let list = &lists[bank];
-            let Some(oldest) = list.front() else {
-                continue;
+        // Banks with entries in turn after the last served; within a bank the oldest ready.
+        // A bank's hits differ only in when they were queued, so its oldest hit is the
+        // first of them ready: each bank has at most two candidates, its oldest request (a
+        // miss, when it may go) and its oldest hit.
+        let nonempty = self.nonempty[usize::from(write)];
+        let start = (self.last_bank + 1) % policy.banks;
+        let (mut from, mut wrapped) = (start, false);
+        loop {
+            let bank = match nonempty.first_from(from) {
+                Some(bank) if !wrapped || bank < start => bank,
+                _ if !wrapped && start > 0 => {
+                    (from, wrapped) = (0, true);
+                    continue;
+                }
+                _ => break,
             };
+            from = bank + 1;
+            let list = &lists[bank];
+            let oldest = list.front().expect("a bank in the set has entries");
             let front = open(oldest);
             let first_hit = if front.hit {
                 Some(0)
@@ -214,7 +263,18 @@ impl Controller {
                 list[slot.position] = request;
             }
             None => {
-                list.remove(slot.position);
+                let removed = list.remove(slot.position).expect("a queued request");
+                if list.is_empty() {
+                    self.nonempty[usize::from(write)].remove(slot.bank);
+                }
+                let at = self
+                    .accepted
+                    .partition_point(|&(cycle, _)| cycle < removed.accepted);
+                let (_, count) = &mut self.accepted[at];
+                *count -= 1;
+                if *count == 0 {
+                    self.accepted.remove(at);
+                }
             }
         }
     }
@@ -290,6 +350,22 @@ mod tests {
             Choice::Serve { request, .. } => request.burst,
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The bank set finds the next bank across its 64-bank words, and none past the last.
+    #[test]
+    fn the_bank_set_walks_across_words() {
+        let mut set = BankSet::default();
+        for bank in [3, 63, 64, 200, 255] {
+            set.insert(bank);
+        }
+        let walk: Vec<usize> =
+            std::iter::successors(set.first_from(0), |&b| set.first_from(b + 1)).collect();
+        assert_eq!(walk, vec![3, 63, 64, 200, 255]);
+        assert_eq!(set.first_from(65), Some(200));
+        set.remove(200);
+        assert_eq!(set.first_from(65), Some(255));
+        assert_eq!(set.first_from(256), None);
     }
 
     /// A row hit behind a miss to another bank is served first; the miss once nothing else

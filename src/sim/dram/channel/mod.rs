@@ -50,12 +50,15 @@ impl Location {
     }
 
     /// Decodes a byte address of the pseudo-channel under the timing's address mapping.
+    /// Every field's size is a power of two (the platform's validation), so fields are
+    /// masks and shifts.
     pub fn decode(timing: &DramTiming, address: u64) -> Location {
         let columns_per_row = timing.row_bytes / timing.column_bytes;
-        let mut rest = address / timing.column_bytes;
+        let mut rest = address >> timing.column_bytes.trailing_zeros();
         let mut take = |count: u64| {
-            let field = rest % count;
-            rest /= count;
+            debug_assert!(count.is_power_of_two());
+            let field = rest & (count - 1);
+            rest >>= count.trailing_zeros();
             field
         };
         match timing.mapping {
