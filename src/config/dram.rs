@@ -133,42 +133,68 @@ pub const MAX_BANK_GROUPS: u64 = 16;
 /// nanoseconds is rounded up to whole cycles, as controllers do.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct DramTiming {
+    /// The DRAM command clock, Hz.
     pub clock_hz: f64,
+    /// Bank groups per pseudo-channel.
     pub bank_groups: u64,
+    /// Banks per bank group.
     pub banks_per_group: u64,
+    /// Rows per bank.
     pub rows: u64,
+    /// Bytes per row.
     pub row_bytes: u64,
     /// Bytes one column access (read or write command) moves.
     pub column_bytes: u64,
     /// Cycles the data bus carries one column access.
     pub burst_cycles: u64,
+    /// How an address splits into row, bank group, bank and column.
     pub mapping: AddressMapping,
     /// Read requests (AXI bursts) the controller holds and reorders among.
     pub queue_depth: u64,
     /// Write requests it holds; it turns to writes when `write_high_watermark` wait and
     /// drains them down to `write_low_watermark` while reads wait.
     pub write_queue_depth: u64,
+    /// Writes waiting that turn the controller to writes.
     pub write_high_watermark: u64,
+    /// Writes it drains down to.
     pub write_low_watermark: u64,
     /// Column accesses an open row serves before a waiting miss to its bank may close it.
     pub row_hit_cap: u64,
+    /// tCCD_S: column to column between bank groups.
     pub tccd_s: u64,
+    /// tCCD_L: column to column within a bank group.
     pub tccd_l: u64,
+    /// tRCD: activate to column command.
     pub trcd: u64,
+    /// tRP: precharge to activate.
     pub trp: u64,
+    /// tRAS: activate to precharge.
     pub tras: u64,
+    /// tRC: activate to activate in one bank.
     pub trc: u64,
+    /// CL: read command to data.
     pub cl: u64,
+    /// CWL: write command to data.
     pub cwl: u64,
+    /// tRRD_S: activate to activate between bank groups.
     pub trrd_s: u64,
+    /// tRRD_L: activate to activate within a bank group.
     pub trrd_l: u64,
+    /// tFAW: the window of at most four activates.
     pub tfaw: u64,
+    /// tWTR_S: write data to read between bank groups.
     pub twtr_s: u64,
+    /// tWTR_L: write data to read within a bank group.
     pub twtr_l: u64,
+    /// tRTW: read to write turnaround.
     pub trtw: u64,
+    /// tWR: write recovery before precharge.
     pub twr: u64,
+    /// tRTP: read to precharge.
     pub trtp: u64,
+    /// tRFC: refresh cycle time.
     pub trfc: u64,
+    /// tREFI: refresh interval.
     pub trefi: u64,
     /// Controller, PHY and AXI pipeline between a port and the DRAM, both ways.
     pub controller_latency: u64,
@@ -176,6 +202,7 @@ pub struct DramTiming {
     pub request_interval: u64,
     /// Latency an HLS kernel's `m_axi` adapter adds to each read and write.
     pub hls_read_adapter: u64,
+    /// Latency an HLS kernel's `m_axi` adapter adds to each write.
     pub hls_write_adapter: u64,
 }
 

@@ -22,28 +22,39 @@ pub enum ConfigError {
     /// The file could not be read at all.
     #[error("{file}: cannot read: {source}")]
     Read {
+        /// The file.
         file: String,
+        /// Why it could not be read.
         source: std::io::Error,
     },
     /// No file at the path, and no shipped config of that name.
     #[error("{file}: no such file, nor a shipped {what} by that name{hint}")]
     NotFound {
+        /// What was asked for.
         file: String,
+        /// What kind of config it names.
         what: &'static str,
+        /// The nearest shipped name, or the list of them.
         hint: String,
     },
     /// The file is not valid JSON/TOML, a field has the wrong type, or a field is unknown.
     #[error("{file}: field `{field}`: {message}")]
     Parse {
+        /// The file.
         file: String,
+        /// The field (or line) the parser stopped at.
         field: String,
+        /// The parser's message.
         message: String,
     },
     /// The file parsed but a value breaks a rule (zero layers, heads that do not divide...).
     #[error("{file}: field `{field}`: {rule}")]
     Invalid {
+        /// The file.
         file: String,
+        /// The field, dotted (`hbm.stripe_bytes`, `engines[2].rows`).
         field: String,
+        /// The rule it breaks.
         rule: String,
     },
 }

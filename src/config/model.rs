@@ -24,16 +24,25 @@ pub enum Activation {
 /// A ViT/SigLIP-style vision tower: patch embedding, pre-norm LayerNorm blocks, MHA + MLP.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct VisionSpec {
+    /// Input image side, pixels.
     pub image_size: u64,
+    /// Patch side, pixels.
     pub patch_size: u64,
+    /// Colour channels.
     pub num_channels: u64,
+    /// Model width.
     pub hidden_size: u64,
+    /// MLP width.
     pub intermediate_size: u64,
+    /// Transformer layers.
     pub num_layers: u64,
+    /// Attention heads.
     pub num_heads: u64,
+    /// Width of one head.
     pub head_dim: u64,
     /// ViT prepends a learned class token; SigLIP does not.
     pub class_token: bool,
+    /// The MLP's activation.
     pub activation: Activation,
 }
 
@@ -57,10 +66,13 @@ impl VisionSpec {
 /// SmolVLM's connector: pixel shuffle by `scale_factor`, then a bias-free Linear.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ConnectorSpec {
+    /// Pixel-shuffle factor: image tokens per side divided by it.
     pub scale_factor: u64,
     /// Tokens per image after the shuffle.
     pub tokens_out: u64,
+    /// The projection's input width (the vision width times the factor squared).
     pub in_features: u64,
+    /// Its output width (the text width).
     pub out_features: u64,
 }
 
@@ -69,8 +81,11 @@ pub struct ConnectorSpec {
 pub struct ModelSpec {
     /// Where the spec came from, for reports.
     pub source: String,
+    /// The vision tower, if the model has one.
     pub vision: Option<VisionSpec>,
+    /// The connector between vision and text, if any.
     pub connector: Option<ConnectorSpec>,
+    /// The text layers, if any.
     pub text: Option<TextSpec>,
 }
 

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 /// action expert.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PolicySpec {
+    /// Where it was read from.
     pub source: String,
     /// Number of camera images (`VISUAL` input features).
     pub cameras: u64,
@@ -20,6 +21,7 @@ pub struct PolicySpec {
     pub language_tokens: u64,
     /// smolVLA projects the robot state to one token.
     pub state_tokens: u64,
+    /// The action expert's shape.
     pub expert: ExpertSpec,
 }
 
@@ -35,6 +37,7 @@ pub struct ExpertSpec {
     pub num_steps: u64,
     /// Padded action and state widths (`max_action_dim`, `max_state_dim`).
     pub max_action_dim: u64,
+    /// Width the state vector is padded to.
     pub max_state_dim: u64,
     /// The expert's width over the VLM's (`expert_width_multiplier`).
     pub width_multiplier: f64,

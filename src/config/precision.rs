@@ -20,10 +20,15 @@ use std::str::FromStr;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
+    /// 4-bit integers.
     Int4,
+    /// 8-bit integers.
     Int8,
+    /// IEEE half precision.
     Fp16,
+    /// bfloat16.
     Bf16,
+    /// IEEE single precision.
     Fp32,
 }
 
@@ -56,6 +61,7 @@ impl Precision {
         }
     }
 
+    /// The name configs and tables use.
     pub fn name(self) -> &'static str {
         match self {
             Precision::Int4 => "int4",
@@ -90,7 +96,9 @@ impl FromStr for Precision {
 /// cache), chosen separately (W4A8, or W4A8 with an FP16 cache as FlightLLM keeps it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PrecisionPair {
+    /// Weights' precision.
     pub weights: Precision,
+    /// Activations' precision.
     pub activations: Precision,
     /// What attention reads its keys and values at; the activations' unless given.
     pub kv_cache: Precision,

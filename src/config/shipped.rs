@@ -8,11 +8,17 @@ use std::path::Path;
 /// What a shipped config is for (the option that takes it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// Designs (`configs/designs/`).
     Design,
+    /// Hugging Face model configs (`configs/models/`).
     Model,
+    /// smolVLA policies.
     Policy,
+    /// Platforms (`configs/platforms/`).
     Platform,
+    /// Sweeps and search spaces (`configs/sweeps/`).
     Sweep,
+    /// Systems of boards (`configs/systems/`).
     System,
 }
 
@@ -72,8 +78,11 @@ impl Kind {
 /// One shipped config: its name (the file name without extension) and text.
 #[derive(Debug, Clone, Copy)]
 pub struct Shipped {
+    /// Which kind of config it is.
     pub kind: Kind,
+    /// Its name, the file's stem.
     pub name: &'static str,
+    /// The file's text.
     pub text: &'static str,
 }
 

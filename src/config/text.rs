@@ -22,13 +22,21 @@ pub enum TextFamily {
 /// GPT-2 or BERT (see [`TextFamily`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TextSpec {
+    /// Which family's layer structure it has.
     pub family: TextFamily,
+    /// Model width.
     pub hidden_size: u64,
+    /// MLP width.
     pub intermediate_size: u64,
+    /// Transformer layers.
     pub num_layers: u64,
+    /// Query heads.
     pub num_heads: u64,
+    /// Key/value heads (fewer than the query heads with grouped-query attention).
     pub num_kv_heads: u64,
+    /// Width of one head.
     pub head_dim: u64,
+    /// Vocabulary size.
     pub vocab_size: u64,
     /// Learned position embeddings' table length (GPT-2, BERT); RoPE models: their context.
     pub max_positions: u64,
@@ -38,6 +46,7 @@ pub struct TextSpec {
     pub attention_bias: bool,
     /// A bias on the output projection (Llama: as `attention_bias`; Qwen2: none).
     pub output_bias: bool,
+    /// Whether the MLP's projections have biases.
     pub mlp_bias: bool,
     /// The LM head shares the token embedding matrix (counted once among the parameters).
     pub tie_word_embeddings: bool,

@@ -61,8 +61,11 @@ pub const UNFLOORPLANNED_CLOCK_MHZ: f64 = 136.0;
 /// The expected clock, its range and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClockEstimate {
+    /// The clock the design states, MHz.
     pub design_mhz: f64,
+    /// The clock it can be expected to close at, MHz.
     pub expected_mhz: f64,
+    /// The range the expected clock falls in, MHz (low, high).
     pub range_mhz: (f64, f64),
     /// The rule that set it, and every ceiling crossed.
     pub reasons: Vec<String>,

@@ -98,14 +98,22 @@ fn one() -> u64 {
 /// An engine's timing model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EngineModel {
+    /// A systolic array of this shape.
     Systolic(ArrayShape),
+    /// A dot-product unit: `lanes` MACs per cycle after a pipeline of `depth_cycles`.
     Dot {
+        /// MACs per cycle.
         lanes: u64,
+        /// Pipeline depth, paid once per tile.
         depth_cycles: u64,
     },
+    /// A vector unit: `lanes` elements every `interval_cycles` after a pipeline of `depth_cycles`.
     Vector {
+        /// Elements per group.
         lanes: u64,
+        /// Pipeline depth, paid once per pass.
         depth_cycles: u64,
+        /// Cycles between two groups.
         interval_cycles: u64,
     },
 }
@@ -117,9 +125,13 @@ pub struct Engine {
     pub name: String,
     /// The `[[engines]]` name it is a copy of (`array`/`vector` for the pool).
     pub group: String,
+    /// How it decides time.
     pub model: EngineModel,
+    /// The precision it computes at.
     pub precision: Precision,
+    /// DSP or LUT multipliers.
     pub mac: MacKind,
+    /// The SLR its entry names, if any (else it is dealt one in turn).
     pub slr: Option<u64>,
     /// Its position among the engines of its family (GEMM or vector): the mini-switch it
     /// sits on when `axi_ports = "per_unit"`.
@@ -180,12 +192,19 @@ impl Engine {
 /// Valid ranges of the engine fields (documented in docs/src/commands.md).
 pub mod limits {
     use std::ops::RangeInclusive;
+    /// Copies of one `[[engines]]` entry.
     pub const COUNT: RangeInclusive<u64> = 1..=1024;
+    /// A systolic engine's rows or columns.
     pub const SIDE: RangeInclusive<u64> = 1..=4096;
+    /// A dot or vector engine's lanes.
     pub const LANES: RangeInclusive<u64> = 1..=65_536;
+    /// Pipeline depth in cycles.
     pub const DEPTH: RangeInclusive<u64> = 0..=4096;
+    /// A vector engine's cycles between groups.
     pub const INTERVAL: RangeInclusive<u64> = 1..=64;
+    /// SLR indices.
     pub const SLR: RangeInclusive<u64> = 0..=2;
+    /// A stream link's FIFO depth in tiles.
     pub const DEPTH_TILES: RangeInclusive<u64> = 1..=1024;
     /// `[[engines]]` entries.
     pub const ENGINES: usize = 256;
@@ -375,6 +394,7 @@ fn kind_name(kind: EngineKind) -> &'static str {
 pub enum MappingKey {
     /// `encoder/name`, as the tables print it.
     Kernel(String),
+    /// A class of GEMMs (`projection`, `attention`, `mlp`).
     Class(KernelClass),
     /// Every vector kernel.
     Vector,

@@ -90,8 +90,10 @@ pub enum Dataflow {
 }
 
 impl Dataflow {
+    /// Every dataflow, in the order sweeps list them.
     pub const ALL: [Dataflow; 3] = [Dataflow::Os, Dataflow::Ws, Dataflow::Is];
 
+    /// The name the design file uses.
     pub fn name(self) -> &'static str {
         match self {
             Dataflow::Os => "os",
@@ -133,8 +135,11 @@ pub enum LoopOrder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum MemoryModel {
+    /// The fast model: per-channel servers with fitted constants.
     Hbm,
+    /// The bank-level model (the platform's `[hbm.dram]`).
     Dram,
+    /// Unlimited bandwidth, zero latency.
     Ideal,
 }
 
@@ -161,12 +166,14 @@ pub enum KernelClass {
 }
 
 impl KernelClass {
+    /// Every class, in the order tables list them.
     pub const ALL: [KernelClass; 3] = [
         KernelClass::Projection,
         KernelClass::Attention,
         KernelClass::Mlp,
     ];
 
+    /// The name the design file uses.
     pub fn name(self) -> &'static str {
         match self {
             KernelClass::Projection => "projection",
@@ -232,6 +239,8 @@ pub enum ActivationLayout {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SramKind {
+    /// Block RAM (RAMB36).
     Bram,
+    /// UltraRAM (URAM288).
     Uram,
 }

@@ -19,6 +19,7 @@ pub enum Via {
 }
 
 impl Via {
+    /// The name the design file uses.
     pub fn name(self) -> &'static str {
         match self {
             Via::Hbm => "hbm",
@@ -68,7 +69,9 @@ pub struct Schedule {
 pub struct Link {
     /// Kernel labels, as the tables print them.
     pub from: String,
+    /// The reading kernel's label.
     pub to: String,
+    /// What carries the data.
     pub via: Via,
     /// Stream only: tiles the FIFO holds.
     pub depth_tiles: u64,

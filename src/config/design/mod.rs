@@ -27,6 +27,7 @@ use super::{ConfigError, Source, in_range, parse_toml};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// A design file as written (see the guide's config-files chapter for every field).
 #[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDesign {
@@ -47,16 +48,25 @@ pub struct RawDesign {
     /// `dram` (the bank-level model; needs the platform's `[hbm.dram]`) or `ideal` (unlimited
     /// bandwidth, zero latency).
     pub memory: MemoryModel,
+    /// The pool of systolic arrays (`[arrays]`).
     pub arrays: RawArrays,
+    /// The pool of vector units (`[vector]`).
     pub vector: RawVector,
+    /// The GEMM tiles (`[tiling]`).
     pub tiling: RawTiling,
+    /// The engines' operand buffers (`[buffers]`).
     pub buffers: RawBuffers,
+    /// Where tensors lie in HBM (`[hbm]`).
     pub hbm: RawPlacement,
+    /// Which kernels are fused (`[fusion]`).
     pub fusion: Fusion,
+    /// How kernels share the time line (`[schedule]`).
     #[serde(default, skip_serializing_if = "is_default")]
     pub schedule: Schedule,
+    /// What instruction-driven control costs (`[control]`).
     #[serde(default, skip_serializing_if = "is_default")]
     pub control: Control,
+    /// Named engines besides the pool (`[[engines]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub engines: Vec<RawEngine>,
     /// Which engines run which kernels: a kernel label (`text/softmax`) or class (`projection`,
@@ -64,6 +74,7 @@ pub struct RawDesign {
     /// (`[arrays]`, `[vector]`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub mapping: BTreeMap<String, Vec<String>>,
+    /// On-chip links between kernels (`[[links]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<RawLink>,
 }
@@ -81,6 +92,7 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()
 }
 
+/// The `[arrays]` table: the pool's systolic arrays.
 #[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawArrays {
@@ -99,6 +111,7 @@ pub struct RawArrays {
     pub overlap_folds: bool,
 }
 
+/// The `[vector]` table: the pool's vector units.
 #[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawVector {
@@ -124,10 +137,13 @@ pub struct RawTiling {
     /// Order of the output-tile loops: `mnk` (rows outer), `nmk` (columns outer) or `mbnk` (row
     /// blocks, then instances: row-major across heads).
     pub loop_order: LoopOrder,
+    /// Tiles of the projections (patch embedding, Q/K/V/O, connector).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub projection: Option<RawTile>,
+    /// Tiles of attention's scores and context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attention: Option<RawTile>,
+    /// Tiles of the MLP's GEMMs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mlp: Option<RawTile>,
 }
@@ -147,6 +163,7 @@ pub struct RawTile {
     pub loop_order: LoopOrder,
 }
 
+/// The `[buffers]` table.
 #[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBuffers {
@@ -156,6 +173,7 @@ pub struct RawBuffers {
     pub memory: SramKind,
 }
 
+/// The `[hbm]` table: where weights and activations lie.
 #[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPlacement {
@@ -188,8 +206,11 @@ pub struct RawPlacement {
 /// One systolic array shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ArrayShape {
+    /// Processing-element rows.
     pub rows: u64,
+    /// Processing-element columns.
     pub cols: u64,
+    /// Which operand stays in the processing elements.
     pub dataflow: Dataflow,
     /// Consecutive folds of a tile pipeline: fill and drain are paid once per tile.
     pub overlap_folds: bool,
@@ -198,16 +219,22 @@ pub struct ArrayShape {
 /// A GEMM tile and loop order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tiling {
+    /// Output rows of a tile.
     pub tm: u64,
+    /// Output columns of a tile.
     pub tn: u64,
+    /// Reduction depth of a tile.
     pub tk: u64,
+    /// Order of the output-tile loops.
     pub loop_order: LoopOrder,
 }
 
 /// How tensors are spread over HBM pseudo-channels.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Placement {
+    /// The pseudo-channels weights are striped over.
     pub weight_channels: Vec<u64>,
+    /// The pseudo-channels activations are striped over.
     pub activation_channels: Vec<u64>,
     /// Consecutive bytes on one channel before the next channel of the set.
     pub stripe_bytes: u64,
@@ -215,8 +242,11 @@ pub struct Placement {
     pub burst_bytes: u64,
     /// Requests one channel port keeps in flight.
     pub outstanding_requests: u64,
+    /// Where the AXI masters enter the HBM switch.
     pub axi_ports: AxiPorts,
+    /// How weights lie in HBM.
     pub weight_layout: WeightLayout,
+    /// How activations and the key/value cache lie in HBM.
     pub activation_layout: ActivationLayout,
 }
 
@@ -245,17 +275,27 @@ pub struct Design {
 /// Valid ranges of the design's whole-number fields (documented in docs/src/commands.md).
 pub mod limits {
     use std::ops::RangeInclusive;
+    /// The design's clock, MHz.
     pub const CLOCK_MHZ: RangeInclusive<f64> = 1.0..=1000.0;
+    /// Arrays in the pool.
     pub const ARRAY_COUNT: RangeInclusive<u64> = 0..=1024;
+    /// A pool array's rows or columns.
     pub const ARRAY_SIDE: RangeInclusive<u64> = 1..=4096;
+    /// Vector units in the pool.
     pub const VECTOR_UNITS: RangeInclusive<u64> = 1..=1024;
+    /// A pool vector unit's lanes.
     pub const VECTOR_LANES: RangeInclusive<u64> = 1..=65_536;
+    /// A vector unit's line buffer, bytes.
     pub const CHUNK_BYTES: RangeInclusive<u64> = 1..=1 << 30;
+    /// A tile's `tm`, `tn` or `tk`.
     pub const TILE: RangeInclusive<u64> = 1..=1 << 20;
+    /// Buffer slots per operand.
     pub const SLOTS: RangeInclusive<u64> = 1..=16;
+    /// Bytes on one channel before the next.
     pub const STRIPE_BYTES: RangeInclusive<u64> = 1..=1 << 30;
     /// An AXI3 burst of the HBM ports is at most 16 beats of 32 bytes (PG276).
     pub const BURST_BYTES: RangeInclusive<u64> = 1..=512;
+    /// Requests one channel port keeps in flight.
     pub const OUTSTANDING: RangeInclusive<u64> = 1..=1024;
 }
 
@@ -293,6 +333,7 @@ impl Design {
         &self.mapping
     }
 
+    /// The on-chip links, validated.
     pub fn links(&self) -> &[Link] {
         &self.links
     }
@@ -327,30 +368,37 @@ impl Design {
         &self.source
     }
 
+    /// The design's name.
     pub fn name(&self) -> &str {
         &self.raw.name
     }
 
+    /// The clock it runs at, Hz.
     pub fn clock_hz(&self) -> f64 {
         self.clock_hz
     }
 
+    /// Weights' and activations' (and the key/value cache's) precision.
     pub fn precision(&self) -> PrecisionPair {
         self.precision
     }
 
+    /// The HBM model it runs on.
     pub fn memory(&self) -> MemoryModel {
         self.raw.memory
     }
 
+    /// Arrays in the pool.
     pub fn array_count(&self) -> u64 {
         self.raw.arrays.count
     }
 
+    /// The pool arrays' shape.
     pub fn array(&self) -> ArrayShape {
         self.array
     }
 
+    /// Vector units in the pool.
     pub fn vector_units(&self) -> u64 {
         self.raw.vector.units
     }
@@ -370,22 +418,27 @@ impl Design {
         self.tiling
     }
 
+    /// Slots of each operand buffer.
     pub fn buffer_slots(&self) -> u64 {
         self.raw.buffers.slots
     }
 
+    /// The block memory of the tile buffers.
     pub fn buffer_memory(&self) -> SramKind {
         self.raw.buffers.memory
     }
 
+    /// Where tensors lie in HBM.
     pub fn placement(&self) -> &Placement {
         &self.placement
     }
 
+    /// Which kernels are fused.
     pub fn fusion(&self) -> Fusion {
         self.fusion
     }
 
+    /// What the whole design takes from the platform.
     pub fn resources(&self) -> ResourceUse {
         self.resources
     }

@@ -35,14 +35,18 @@ use crate::config::precision::PrecisionPair;
 /// Resources a design (or one SLR of it) takes from the platform.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ResourceUse {
+    /// DSP slices, after packing.
     pub dsps: u64,
+    /// Block RAMs (RAMB36).
     pub bram_blocks: u64,
+    /// UltraRAMs.
     pub uram_blocks: u64,
     /// LUTs of the engines whose multipliers are LUTs.
     pub luts: u64,
     /// LUTs and flip-flops of the engines' ordinary logic (the platform's `[logic]` cost
     /// per DSP of a DSP-based engine and per vector lane; 0 when it gives none).
     pub logic_luts: u64,
+    /// Flip-flops of the engines' ordinary logic.
     pub ffs: u64,
     /// LUTs holding on-chip links' FIFOs as shift registers or LUT RAM (links need the
     /// workload: 0 in a design's own resources).
@@ -60,13 +64,17 @@ impl ResourceUse {
 /// engines that sit there.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlrUse {
+    /// What its engines take.
     pub used: ResourceUse,
+    /// What its part of the kernel region offers.
     pub available: SlrBudget,
+    /// The engines that sit there.
     pub engines: Vec<EngineUse>,
     /// Super long lines the boundary below this SLR carries (the HBM paths of the engines
     /// here and above), and what it offers; 0 and 0 for SLR0 or when the platform does not
     /// say.
     pub slls_below: u64,
+    /// Super long lines the boundary below offers.
     pub slls_available: u64,
 }
 
@@ -77,10 +85,15 @@ pub struct SlrUse {
 pub struct EngineUse {
     /// Index into [`Design::engines`].
     pub engine: usize,
+    /// DSP slices before the SLR's rounding.
     pub dsps: f64,
+    /// Bytes of its tile or line buffers.
     pub buffer_bytes: u64,
+    /// LUTs of its LUT multipliers.
     pub luts: u64,
+    /// Block RAMs before the SLR's rounding.
     pub bram_blocks: f64,
+    /// UltraRAMs before the SLR's rounding.
     pub uram_blocks: f64,
     /// Blocks its buffers' port widths need (in their memories), whatever their capacity.
     pub port_blocks: u64,

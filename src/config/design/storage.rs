@@ -30,13 +30,18 @@ pub const LUTRAM_DEPTH_PER_LUT: u64 = 64;
 /// What a link's storage is built from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StorageKind {
+    /// Shift registers in LUTs (shallow FIFOs).
     Srl,
+    /// Distributed RAM in LUTs.
     Lutram,
+    /// Block RAM.
     Bram,
+    /// UltraRAM.
     Uram,
 }
 
 impl StorageKind {
+    /// The name reports use.
     pub fn name(self) -> &'static str {
         match self {
             StorageKind::Srl => "srl",
@@ -51,10 +56,15 @@ impl StorageKind {
 /// blocks its width alone needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Storage {
+    /// What it is built from.
     pub kind: StorageKind,
+    /// LUTs (SRL or LUT RAM).
     pub luts: u64,
+    /// Block RAMs.
     pub bram_blocks: u64,
+    /// UltraRAMs.
     pub uram_blocks: u64,
+    /// Blocks its width alone needs.
     pub port_blocks: u64,
 }
 

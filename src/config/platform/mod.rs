@@ -70,7 +70,9 @@ pub struct LogicCost {
 /// (the HBM ports sit in SLR0, so an engine above it crosses every boundary below it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct SlrCrossings {
+    /// Super long lines between two neighbouring SLRs.
     pub slls_per_boundary: u64,
+    /// Lines an engine's HBM path takes at each boundary it crosses.
     pub hbm_port_slls: u64,
 }
 
@@ -168,7 +170,9 @@ struct RawDdr {
 /// High-bandwidth memory: independent pseudo-channels of equal bandwidth.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Hbm {
+    /// Bytes of HBM.
     pub capacity_bytes: u64,
+    /// Pseudo-channels.
     pub channels: u64,
     /// Peak of one pseudo-channel.
     pub channel_bandwidth_bytes_per_s: f64,
@@ -182,6 +186,7 @@ pub struct Hbm {
     pub request_interval_s: f64,
     /// A refresh takes the channel away for `refresh_s` every `refresh_interval_s`.
     pub refresh_interval_s: f64,
+    /// How long a refresh takes the channel away, s.
     pub refresh_s: f64,
     /// Ports and channels per mini-switch of the AXI switch.
     pub channels_per_switch: u64,
@@ -232,33 +237,44 @@ pub struct SlrBudget {
 /// design loaded, HBM energy per byte moved, and a busy DSP's dynamic power at 300 MHz.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct PowerInputs {
+    /// Watts of the board whatever the design does (low, high).
     pub static_w: (f64, f64),
+    /// Joules per byte moved to or from HBM (low, high).
     pub hbm_j_per_byte: (f64, f64),
+    /// Watts of one busy DSP slice at 300 MHz (low, high).
     pub dsp_w_at_300_mhz: (f64, f64),
 }
 
 /// On-chip block memories.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Sram {
+    /// Block RAMs of the kernel region.
     pub bram_blocks: u64,
+    /// Bytes of one block RAM.
     pub bram_block_bytes: u64,
     /// Widest read port of one block: a buffer that must deliver W bits per cycle needs
     /// `⌈W / port_bits⌉` blocks side by side, whatever its capacity.
     pub bram_port_bits: u64,
+    /// UltraRAMs of the kernel region.
     pub uram_blocks: u64,
+    /// Bytes of one UltraRAM.
     pub uram_block_bytes: u64,
+    /// Width of one UltraRAM port, bits.
     pub uram_port_bits: u64,
 }
 
 impl Sram {
+    /// Bytes of every block RAM.
     pub fn bram_bytes(&self) -> u64 {
         self.bram_blocks * self.bram_block_bytes
     }
 
+    /// Bytes of every UltraRAM.
     pub fn uram_bytes(&self) -> u64 {
         self.uram_blocks * self.uram_block_bytes
     }
 
+    /// Bytes of on-chip block memory in all.
     pub fn total_bytes(&self) -> u64 {
         self.bram_bytes() + self.uram_bytes()
     }
@@ -267,22 +283,32 @@ impl Sram {
 /// Off-chip DDR (holds what does not fit HBM).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Ddr {
+    /// DDR channels (no model uses DDR yet).
     pub channels: u64,
+    /// Peak of one DDR channel, bytes/s.
     pub channel_bandwidth_bytes_per_s: f64,
+    /// Bytes of DDR.
     pub capacity_bytes: u64,
 }
 
 /// A validated platform: every rate positive, every count non-zero.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Platform {
+    /// Where it was read from.
     pub source: String,
+    /// The board's name.
     pub name: String,
+    /// The clock designs target, Hz.
     pub clock_hz: f64,
+    /// DSP slices of the kernel region.
     pub dsp_slices: u64,
     /// MACs per DSP per cycle, indexed like [`Precision::ALL`].
     macs_per_dsp: [f64; 5],
+    /// The high-bandwidth memory.
     pub hbm: Hbm,
+    /// On-chip block memory.
     pub sram: Sram,
+    /// The DDR memory.
     pub ddr: Ddr,
     /// Per SLR, in order (SLR0 holds the HBM ports); one covering the chip when the
     /// platform file lists none.
@@ -343,24 +369,41 @@ const GB: f64 = 1e9;
 /// for any FPGA board; narrow enough that no product of them overflows.
 pub mod limits {
     use std::ops::RangeInclusive;
+    /// The clock, MHz.
     pub const CLOCK_MHZ: RangeInclusive<f64> = 1.0..=1000.0;
+    /// DSP slices of the kernel region.
     pub const DSP_SLICES: RangeInclusive<u64> = 1..=1_000_000;
+    /// DSP slices of one SLR.
     pub const DSP_SLICES_PER_SLR: RangeInclusive<u64> = 0..=1_000_000;
     /// LUTs or flip-flops of one SLR (a VU13P has 1.7 M LUTs in all).
     pub const FABRIC_CELLS: RangeInclusive<u64> = 0..=100_000_000;
+    /// MACs per DSP slice per cycle.
     pub const MACS_PER_DSP: RangeInclusive<f64> = 0.01..=64.0;
+    /// Bytes of HBM.
     pub const HBM_CAPACITY_BYTES: RangeInclusive<u64> = 1..=1 << 50;
+    /// HBM pseudo-channels.
     pub const HBM_CHANNELS: RangeInclusive<u64> = 1..=256;
+    /// A channel's bandwidth, GB/s.
     pub const CHANNEL_GB_PER_S: RangeInclusive<f64> = 0.001..=10_000.0;
+    /// Latencies and overheads, ns.
     pub const LATENCY_NS: RangeInclusive<f64> = 0.0..=1e6;
+    /// The refresh interval, ns.
     pub const REFRESH_INTERVAL_NS: RangeInclusive<f64> = 100.0..=1e9;
+    /// Block RAMs or UltraRAMs.
     pub const SRAM_BLOCKS: RangeInclusive<u64> = 0..=1_000_000;
+    /// Bits of one block.
     pub const SRAM_BLOCK_BITS: RangeInclusive<u64> = 8..=1 << 24;
+    /// DDR channels.
     pub const DDR_CHANNELS: RangeInclusive<u64> = 0..=64;
+    /// Bytes of DDR.
     pub const DDR_CAPACITY_BYTES: RangeInclusive<u64> = 0..=1 << 50;
+    /// `[[slrs]]` entries.
     pub const SLRS: RangeInclusive<usize> = 1..=8;
+    /// Static power, W.
     pub const STATIC_W: RangeInclusive<f64> = 0.0..=1000.0;
+    /// HBM energy, pJ per byte.
     pub const PJ_PER_BYTE: RangeInclusive<f64> = 0.0..=10_000.0;
+    /// A DSP slice's power at 300 MHz, mW.
     pub const DSP_MW: RangeInclusive<f64> = 0.0..=100.0;
 }
 
