@@ -24,6 +24,7 @@ pub struct CsvTrace<W: Write> {
 }
 
 impl<W: Write> CsvTrace<W> {
+    /// A sink writing to `writer`.
     pub fn new(writer: W) -> Self {
         let mut writer = csv::Writer::from_writer(writer);
         let error = writer

@@ -20,6 +20,7 @@ use clap::error::ContextKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// The command line: one subcommand.
 #[derive(Debug, Parser)]
 #[command(
     name = "roofsim",
@@ -27,6 +28,7 @@ use std::path::PathBuf;
     about = "Roofline analysis and cycle-level simulation of transformer encoders on FPGAs"
 )]
 pub struct Cli {
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -51,6 +53,7 @@ impl Cli {
     }
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The whole analysis in one folder: the roofline at each precision, the simulation of
@@ -90,11 +93,13 @@ pub enum Command {
     List,
 }
 
+/// `roofsim probe`'s options.
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
     /// What to probe: `hbm`
     #[arg(value_parser = ["hbm"])]
     pub target: String,
+    /// The design and platform whose memory is probed.
     #[command(flatten)]
     pub design: DesignArgs,
     /// HBM model [default: the design's: dram when it says `memory = "dram"`, else fast]
@@ -137,6 +142,7 @@ pub struct ProbeArgs {
     pub out: PathBuf,
 }
 
+/// A design and platform given as files or shipped names.
 #[derive(Debug, Args)]
 pub struct DesignArgs {
     /// Design TOML [default: built-in configs/designs/u280-int8.toml]
@@ -147,8 +153,10 @@ pub struct DesignArgs {
     pub platform: Option<PathBuf>,
 }
 
+/// `roofsim simulate`'s options.
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
+    /// The model, policy, platform and workload.
     #[command(flatten)]
     pub inputs: InputArgs,
     /// Design TOML [default: built-in configs/designs/u280-int8.toml]
@@ -192,11 +200,14 @@ pub struct SimulateArgs {
 /// How `simulate --trace` writes its trace.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TraceFormat {
+    /// A CSV file, a row per executed node.
     Csv,
+    /// Chrome's trace event format (Perfetto, chrome://tracing).
     Chrome,
 }
 
 impl TraceFormat {
+    /// The file the trace is written to.
     pub fn file_name(self) -> &'static str {
         match self {
             TraceFormat::Csv => "trace.csv",
@@ -205,8 +216,10 @@ impl TraceFormat {
     }
 }
 
+/// `roofsim sweep`'s options.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
+    /// The model, policy, platform and workload.
     #[command(flatten)]
     pub inputs: InputArgs,
     /// Sweep TOML (configs/sweeps/...)
@@ -237,8 +250,10 @@ pub struct SweepArgs {
     pub out: PathBuf,
 }
 
+/// `roofsim search`'s options.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
+    /// The model, policy, platform and workload.
     #[command(flatten)]
     pub inputs: InputArgs,
     /// The space: a sweep TOML (configs/sweeps/...), its axes and constraints
@@ -272,8 +287,10 @@ pub struct SearchArgs {
     pub out: PathBuf,
 }
 
+/// `roofsim system`'s options.
 #[derive(Debug, Args)]
 pub struct SystemArgs {
+    /// The model, policy and workload.
     #[command(flatten)]
     pub inputs: InputArgs,
     /// System TOML (configs/systems/...)
@@ -291,8 +308,10 @@ pub struct SystemArgs {
     pub out: PathBuf,
 }
 
+/// `roofsim lower`'s options.
 #[derive(Debug, Args)]
 pub struct LowerArgs {
+    /// The model, policy, platform and workload.
     #[command(flatten)]
     pub inputs: InputArgs,
     /// Design TOML [default: built-in configs/designs/u280-int8.toml]
@@ -309,6 +328,7 @@ pub struct LowerArgs {
     pub dot: PathBuf,
 }
 
+/// The model, policy, platform and workload options every job shares.
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// Hugging Face config.json of the model [default: built-in SmolVLM2-500M]
@@ -373,8 +393,10 @@ pub struct InputArgs {
     pub prefill: String,
 }
 
+/// `roofsim roofline`'s options.
 #[derive(Debug, Args)]
 pub struct RooflineArgs {
+    /// The model, policy, platform and workload.
     #[command(flatten)]
     pub inputs: InputArgs,
     /// Precision, `P` for weights and activations, `W/A` separately, or `W/A/KV` with the
@@ -388,8 +410,10 @@ pub struct RooflineArgs {
     pub out: PathBuf,
 }
 
+/// `roofsim analyze`'s options.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
+    /// The model, policy, platform and workload.
     #[command(flatten)]
     pub inputs: InputArgs,
     /// Design TOML [default: built-in configs/designs/u280-int8.toml]

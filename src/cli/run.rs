@@ -25,7 +25,9 @@ use std::path::{Path, PathBuf};
 /// wrote, in order.
 #[derive(Debug, Default)]
 pub struct Ran {
+    /// What the job prints.
     pub text: String,
+    /// The files it wrote.
     pub written: Vec<PathBuf>,
 }
 

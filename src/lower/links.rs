@@ -55,9 +55,13 @@ fn engines_of(kernel: &Kernel, design: &Design) -> Vec<usize> {
 pub struct LinkPart {
     /// Index into [`Design::engines`].
     pub engine: usize,
+    /// The SLR it sits on.
     pub slr: usize,
+    /// Bytes it holds.
     pub bytes: u64,
+    /// Width of its port, bits.
     pub width_bits: u64,
+    /// What it is built from.
     pub storage: Storage,
 }
 
@@ -65,10 +69,15 @@ pub struct LinkPart {
 /// the super long lines it takes on each boundary (index b: SLR b to b + 1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkUse {
+    /// The link, `from -> to`.
     pub link: String,
+    /// What carries the data.
     pub via: Via,
+    /// Bytes it holds.
     pub bytes: u64,
+    /// Its storage per SLR.
     pub parts: Vec<LinkPart>,
+    /// Super long lines it takes at each SLR boundary.
     pub slls: Vec<u64>,
 }
 
@@ -76,8 +85,11 @@ pub struct LinkUse {
 /// there; each boundary's super long lines, HBM paths and links), in total, and per link.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bill {
+    /// Per SLR: the engines' and links' use.
     pub slrs: Vec<SlrUse>,
+    /// The whole design's use.
     pub total: ResourceUse,
+    /// Each link's storage.
     pub links: Vec<LinkUse>,
 }
 

@@ -49,17 +49,33 @@ pub enum NodeKind {
     Store(Vec<ChannelRequest>),
     /// A GEMM tile, `m × k` times `k × n`, on a systolic or dot engine (an index into
     /// [`Design::engines`]); the engine's model decides its cycles.
-    Gemm { engine: u64, m: u64, n: u64, k: u64 },
+    Gemm {
+        /// The engine it runs on.
+        engine: u64,
+        /// Output rows.
+        m: u64,
+        /// Output columns.
+        n: u64,
+        /// Reduction depth.
+        k: u64,
+    },
     /// A vector pass over `elements` elements on a vector engine.
-    Vector { engine: u64, elements: u64 },
+    Vector {
+        /// The engine it runs on.
+        engine: u64,
+        /// Elements it processes.
+        elements: u64,
+    },
 }
 
 /// A node of the tile dataflow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
+    /// What it does.
     pub kind: NodeKind,
     /// Short readable name, e.g. `load A b0 m1 k0`.
     pub label: Label,
+    /// Bytes it moves (transfers; 0 for compute).
     pub bytes: u64,
     /// The engine the node runs on, or whose buffer a transfer fills or drains (which
     /// decides the AXI port its requests enter the HBM switch at).
@@ -69,6 +85,7 @@ pub struct Node {
 }
 
 impl Node {
+    /// `load`, `store`, `gemm` or `vector`.
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             NodeKind::Load(_) => "load",
@@ -98,6 +115,7 @@ pub enum EdgeKind {
 /// A lowered kernel.
 #[derive(Debug, Clone)]
 pub struct KernelGraph {
+    /// The nodes and the edges they wait on.
     pub graph: DiGraph<Node, EdgeKind>,
 }
 
@@ -106,6 +124,7 @@ pub struct KernelGraph {
 pub struct GraphTotals {
     /// Bytes the tiling really moves (operands re-read across tiles included).
     pub bytes_tiled: u64,
+    /// MACs of its GEMM tiles.
     pub macs: u64,
 }
 
@@ -121,6 +140,7 @@ impl GraphTotals {
 }
 
 impl KernelGraph {
+    /// Its nodes, MACs and bytes moved.
     pub fn totals(&self) -> GraphTotals {
         let mut totals = GraphTotals::default();
         for node in self.graph.node_weights() {
@@ -135,7 +155,12 @@ impl KernelGraph {
 pub enum LowerError {
     /// The graph has a cycle through the named node (a lowering bug, never the user's).
     #[error("kernel {kernel}: dependency cycle through node `{node}`")]
-    Cycle { kernel: String, node: String },
+    Cycle {
+        /// The kernel.
+        kernel: String,
+        /// A node on the cycle.
+        node: String,
+    },
     /// The kernel would lower to a graph beyond the memory budget or [`MAX_ROW_SEGMENTS`]
     /// (the user's: a design or workload too fine-grained to simulate within bounds).
     #[error(
@@ -145,10 +170,15 @@ pub enum LowerError {
         budget_mb = MEMORY_BUDGET_BYTES >> 20
     )]
     TooLarge {
+        /// The kernel's label.
         kernel: String,
+        /// Nodes its graph would have.
         nodes: u64,
+        /// Memory the graph would take, MB.
         megabytes: u64,
+        /// Row segments of its transfers.
         row_segments: u64,
+        /// The knob that makes the graph smaller.
         advice: &'static str,
     },
     /// Simulating the workload would take more than [`MEMORY_BUDGET_BYTES`]: the graphs of
@@ -161,9 +191,13 @@ pub enum LowerError {
         budget_mb = MEMORY_BUDGET_BYTES >> 20
     )]
     TooMuchMemory {
+        /// The unit (layer, or layers).
         unit: String,
+        /// Memory of its graphs, MB.
         graph_mb: u64,
+        /// Memory of what the run keeps, MB.
         kept_mb: u64,
+        /// The knob that makes the graphs smaller.
         advice: String,
     },
     /// What a run keeps of its units would not fit [`MEMORY_BUDGET_BYTES`] beside its
@@ -175,24 +209,40 @@ pub enum LowerError {
         budget_mb = MEMORY_BUDGET_BYTES >> 20
     )]
     KeepsTooMuch {
+        /// Events of the run.
         events: u64,
+        /// Memory of what it keeps, MB.
         kept_mb: u64,
+        /// Memory of its largest unit's graphs, MB.
         graph_mb: u64,
     },
     /// A link the design gives cannot work with these kernels (the user's).
     #[error("{file}: link {link}: {rule}")]
     Link {
+        /// The design file.
         file: String,
+        /// The link, `from -> to`.
         link: String,
+        /// Why it cannot work.
         rule: String,
     },
     /// A mapping the design gives cannot run these kernels (the user's).
     #[error("{file}: field mapping: {rule}")]
-    Mapping { file: String, rule: String },
+    Mapping {
+        /// The design file.
+        file: String,
+        /// Why the mapping cannot run the kernels.
+        rule: String,
+    },
     /// The workload's weights, key/value cache and largest kernel's activations do not fit
     /// the platform's HBM together (the user's).
     #[error("{file}: field `hbm.capacity_bytes`: {rule}")]
-    HbmCapacity { file: String, rule: String },
+    HbmCapacity {
+        /// The platform file.
+        file: String,
+        /// What does not fit, and what to shrink.
+        rule: String,
+    },
 }
 
 impl LowerError {

@@ -40,7 +40,9 @@ pub fn design_or_default(path: Option<&Path>, platform: &Platform) -> Result<Des
 /// The model, and the policy that sets its prefix.
 #[derive(Debug)]
 pub struct ModelInputs {
+    /// The model.
     pub model: ModelSpec,
+    /// The policy, if the model runs as one.
     pub policy: Option<PolicySpec>,
 }
 

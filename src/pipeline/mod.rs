@@ -40,14 +40,19 @@ use crate::workload::{
 /// line breaks or other control characters, which print escaped (`\n`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A config could not be read or is invalid.
     #[error("{}", crate::config::one_line(.0))]
     Config(#[from] ConfigError),
+    /// The workload options do not describe a forward pass.
     #[error("{}", crate::config::one_line(.0))]
     Workload(#[from] WorkloadError),
+    /// A kernel could not be lowered onto the design.
     #[error("{}", crate::config::one_line(.0))]
     Lower(#[from] LowerError),
+    /// The simulation could not finish.
     #[error("{}", crate::config::one_line(.0))]
     Sim(#[from] SimError),
+    /// An output could not be written.
     #[error("{}", crate::config::one_line(.0))]
     Report(#[from] ReportError),
 }
@@ -86,7 +91,9 @@ pub fn default_precisions() -> Vec<PrecisionPair> {
 /// A finished roofline job: the text for the terminal and the files for the output folder.
 #[derive(Debug)]
 pub struct RooflineOutput {
+    /// What the job prints.
     pub text: String,
+    /// The files it writes.
     pub files: report::Files,
 }
 
@@ -176,9 +183,13 @@ pub fn lower_kernel(
 /// What `simulate` produced: the terminal summary and the in-memory outputs.
 #[derive(Debug)]
 pub struct SimulateOutput {
+    /// What the job prints.
     pub text: String,
+    /// The files it writes.
     pub files: report::Files,
+    /// The roofline analysis at each precision.
     pub analysis: RooflineAnalysis,
+    /// The simulation of the design.
     pub sim: WorkloadSim,
 }
 

@@ -13,7 +13,9 @@ use std::fmt::Write;
 /// What a probe run has to say and the files it writes.
 #[derive(Debug)]
 pub struct ProbeOutput {
+    /// What the job prints.
     pub text: String,
+    /// The files it writes.
     pub files: Vec<(&'static str, Vec<u8>)>,
 }
 

@@ -67,9 +67,13 @@ impl Objective {
 /// How to run a search.
 #[derive(Debug, Clone, Copy)]
 pub struct SearchOptions {
+    /// Points simulated at once.
     pub jobs: usize,
+    /// Answer earlier designs from the output folder's search.csv.
     pub resume: bool,
+    /// Budget, seed and fixed axes.
     pub settings: Settings,
+    /// What the search minimises.
     pub objective: Objective,
 }
 
@@ -85,6 +89,7 @@ struct SearchMeta {
 /// Where a search stands, for a progress bar.
 #[derive(Debug, Clone, Copy)]
 pub struct SearchProgress {
+    /// Designs simulated so far.
     pub simulated: u64,
     /// The best figure so far, in the objective's unit.
     pub best: Option<f64>,

@@ -16,11 +16,13 @@ use std::path::{Path, PathBuf};
 /// How to run a sweep.
 #[derive(Debug, Clone, Copy)]
 pub struct SweepOptions {
+    /// Points simulated at once.
     pub jobs: usize,
     /// `(i, n)`: run the points whose index is `i` modulo `n`.
     pub shard: (u64, u64),
     /// Simulate only the best K points of the analytical ranking.
     pub prescreen: Option<usize>,
+    /// Keep the rows of an interrupted run and simulate only the others.
     pub resume: bool,
     /// Run the K fastest points of the Pareto front again on the bank-level HBM.
     pub verify: Option<usize>,
@@ -29,6 +31,7 @@ pub struct SweepOptions {
 /// What a finished sweep (or merge) wrote and what to print.
 #[derive(Debug)]
 pub struct SweepOutcome {
+    /// What the job prints.
     pub summary: String,
     /// The files written into the output folder, in the order written.
     pub written: Vec<&'static str>,
@@ -371,8 +374,11 @@ fn best_toml(
 /// One shard's output to merge: its `sweep.csv` and the `sweep.meta.json` beside it.
 #[derive(Debug)]
 pub struct MergeInput {
+    /// The shard's sweep.csv.
     pub csv_path: PathBuf,
+    /// Its text.
     pub csv: String,
+    /// Its sweep.meta.json's text.
     pub meta: String,
 }
 

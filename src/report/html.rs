@@ -8,12 +8,16 @@ use super::svg::escape;
 /// One table of a report: its heading, column names and rows of cells.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
+    /// Its heading.
     pub heading: String,
+    /// Column names.
     pub columns: Vec<String>,
+    /// Rows of cells, as text.
     pub rows: Vec<Vec<String>>,
 }
 
 impl Table {
+    /// A table of `rows` under `heading` with `columns`.
     pub fn new(heading: &str, columns: &[&str], rows: Vec<Vec<String>>) -> Table {
         Table {
             heading: heading.to_string(),

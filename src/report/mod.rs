@@ -30,16 +30,25 @@ pub type Files = Vec<(&'static str, Vec<u8>)>;
 /// An output that could not be produced; fatal, and nothing half-written is left behind.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// A file could not be written (or read back).
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
+    /// A CSV file could not be written or read.
     #[error("CSV: {0}")]
     Csv(#[from] csv::Error),
     /// An existing file does not belong to this job (resume, merge): the user's to fix.
     #[error("{path}: {reason}")]
-    Mismatch { path: PathBuf, reason: String },
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// How it differs.
+        reason: String,
+    },
 }
 
 impl ReportError {

@@ -46,12 +46,17 @@ pub fn summary_schema() -> String {
 /// `summary.json`: a run's results in one document, for scripts and the report's headline.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Summary {
+    /// The roofsim version that wrote it.
     pub roofsim_version: String,
+    /// The design simulated.
     pub design: DesignSummary,
+    /// What it takes from the platform.
     pub resources: ResourcesSummary,
     /// The platform's name.
     pub platform: String,
+    /// The workload.
     pub workload: WorkloadSummary,
+    /// The simulation's size.
     pub simulation: SimulationSummary,
     /// Per encoder (vision, connector, text, expert, decode) that the run has.
     pub encoders: Vec<EncoderSummary>,

@@ -8,7 +8,9 @@ use crate::workload::{Encoder, Workload};
 /// A named block of parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParameterGroup {
+    /// The component.
     pub name: String,
+    /// Its parameters.
     pub parameters: u64,
 }
 
@@ -26,11 +28,14 @@ pub struct MemorySummary {
     pub groups: Vec<ParameterGroup>,
     /// One transformer block per encoder: the unit a layer-by-layer design keeps on chip.
     pub layers: Vec<ParameterGroup>,
+    /// Bytes of HBM.
     pub hbm_capacity_bytes: u64,
+    /// Bytes of on-chip block memory.
     pub sram_bytes: u64,
 }
 
 impl MemorySummary {
+    /// Every component's parameters together.
     pub fn total(&self) -> ParameterGroup {
         ParameterGroup {
             name: "total".into(),
@@ -38,6 +43,7 @@ impl MemorySummary {
         }
     }
 
+    /// Whether the parameters fit the HBM at `precision`.
     pub fn fits_hbm(&self, precision: Precision) -> bool {
         self.total().bytes(precision) <= self.hbm_capacity_bytes
     }

@@ -15,11 +15,14 @@ use std::fmt;
 /// What caps a kernel's attainable throughput.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Bound {
+    /// Bandwidth bounds it.
     Memory,
+    /// Compute bounds it.
     Compute,
 }
 
 impl Bound {
+    /// `memory` or `compute`.
     pub fn name(self) -> &'static str {
         match self {
             Bound::Memory => "memory",
@@ -37,7 +40,9 @@ impl fmt::Display for Bound {
 /// One roof: a compute ceiling and a bandwidth slope.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Roof {
+    /// Compute roof, ops/s.
     pub compute_ops_per_s: f64,
+    /// Memory roof, bytes/s.
     pub bandwidth_bytes_per_s: f64,
 }
 
@@ -71,12 +76,16 @@ impl Roof {
 /// The platform's roofs at one precision: at peak and at measured HBM bandwidth.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Roofs {
+    /// The precision the roofs hold for.
     pub precision: Precision,
+    /// From the data sheet's peaks.
     pub peak: Roof,
+    /// From measured bandwidth.
     pub measured: Roof,
 }
 
 impl Roofs {
+    /// The platform's roofs at `precision`.
     pub fn new(platform: &Platform, precision: Precision) -> Self {
         let compute_ops_per_s = platform.peak_ops_per_s(precision);
         Roofs {
@@ -96,15 +105,21 @@ impl Roofs {
 /// A kernel placed under the roofline.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KernelPoint {
+    /// Ops it performs.
     pub ops: f64,
+    /// Bytes it moves (compulsory traffic).
     pub bytes: f64,
     /// Operational intensity, ops per compulsory HBM byte.
     pub oi_ops_per_byte: f64,
+    /// The roofs at its precision.
     pub roofs: Roofs,
+    /// Ops/s the peak roofs allow at its intensity.
     pub attainable_ops_per_s: f64,
+    /// What bounds it under the peak roofs.
     pub bound: Bound,
     /// Attainable with the measured (sustained) HBM bandwidth.
     pub attainable_measured_ops_per_s: f64,
+    /// What bounds it under the measured roofs.
     pub bound_measured: Bound,
     /// Roofline time at peak bandwidth.
     pub time_s: f64,
@@ -113,6 +128,7 @@ pub struct KernelPoint {
 }
 
 impl KernelPoint {
+    /// The kernel under the platform's roofs.
     pub fn new(kernel: &Kernel, platform: &Platform) -> Self {
         let roofs = Roofs::new(platform, kernel.compute_precision);
         let ops = kernel.flops() as f64;
@@ -136,18 +152,24 @@ impl KernelPoint {
 /// Sums over a set of kernels run one after another.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Totals {
+    /// Kernels summed.
     pub kernels: u64,
+    /// Their MACs.
     pub macs: u64,
+    /// Their ops.
     pub flops: u64,
+    /// Their bytes.
     pub bytes: u64,
     /// Sum of the kernels' roofline times at peak bandwidth.
     pub time_s: f64,
+    /// Their time at the measured roofs, s.
     pub time_measured_s: f64,
     /// Roofline time spent in memory-bound kernels.
     pub memory_bound_time_s: f64,
 }
 
 impl Totals {
+    /// Adds a kernel.
     pub fn add(&mut self, kernel: &Kernel, point: &KernelPoint) {
         self.kernels += 1;
         self.macs += kernel.macs;
@@ -174,12 +196,14 @@ impl Totals {
 /// The roofline of a whole workload at one precision.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RooflineAnalysis {
+    /// The workload analysed.
     pub workload: Workload,
     /// Parallel to `workload.kernels`.
     pub points: Vec<KernelPoint>,
 }
 
 impl RooflineAnalysis {
+    /// Every kernel of `workload` under the platform's roofs.
     pub fn new(workload: Workload, platform: &Platform) -> Self {
         let points = workload
             .kernels
@@ -194,6 +218,7 @@ impl RooflineAnalysis {
         self.workload.kernels.iter().zip(&self.points)
     }
 
+    /// Sums over the kernels of `encoder`.
     pub fn totals(&self, encoder: Encoder) -> Totals {
         let mut totals = Totals::default();
         for (kernel, point) in self.iter().filter(|(k, _)| k.encoder == encoder) {

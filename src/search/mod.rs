@@ -39,6 +39,7 @@ const STEPS: [i64; 4] = [-2, -1, 1, 2];
 pub struct Settings {
     /// Designs to simulate (the prescreen's analytical rankings are not counted).
     pub budget: u64,
+    /// The sampling seed: the same seed finds the same designs.
     pub seed: u64,
 }
 
@@ -84,6 +85,7 @@ impl Space {
         (size <= MAX_SEARCH_POINTS).then_some(Space { lengths })
     }
 
+    /// Designs in the space.
     pub fn size(&self) -> u64 {
         self.lengths.iter().product()
     }
@@ -152,7 +154,9 @@ impl Rng {
 /// how many points it ranked analytically.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
+    /// Designs simulated, with their objective (`None`: skipped).
     pub simulated: Vec<(u64, Option<f64>)>,
+    /// Designs ranked by the analytical model.
     pub predicted: usize,
 }
 

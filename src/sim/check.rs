@@ -12,15 +12,19 @@ use crate::workload::{Encoder, Kernel, Workload};
 pub struct CrossCheck {
     /// Ops the kernel's unit performs: 2 × MACs on arrays, vector ops on vector units.
     pub ops: f64,
+    /// Simulated time, s.
     pub seconds: f64,
     /// Ops per tiled byte (operands re-read across tiles counted).
     pub oi_tiled: f64,
+    /// Ops/s it achieved.
     pub achieved_ops_per_s: f64,
     /// min(design compute roof, tiled OI × HBM peak); bandwidth is unlimited with ideal memory.
     pub roofline_ops_per_s: f64,
     /// Roofline time over simulated time: 1 means the kernel ran at its roof.
     pub efficiency: f64,
+    /// Busy share of its arrays.
     pub array_utilization: f64,
+    /// Busy share of its busiest channel.
     pub max_channel_utilization: f64,
 }
 
@@ -108,14 +112,19 @@ pub fn cross_check(
 /// Sums over simulated kernels run one after another: a kernel class, an encoder, a design.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SimTotals {
+    /// Kernel instances.
     pub instances: u64,
+    /// Cycles, one after another.
     pub cycles: u64,
+    /// Ops.
     pub ops: f64,
     /// Sum of the kernels' roofline times at their tiled OI.
     pub roofline_s: f64,
     /// Ops of GEMM kernels alone (on the MAC engines).
     pub gemm_ops: f64,
+    /// Bytes moved, re-reads across tiles counted.
     pub bytes_tiled: u64,
+    /// Cycles per cause.
     pub attribution: Attribution,
 }
 
@@ -165,6 +174,7 @@ impl SimTotals {
         }
     }
 
+    /// Their time on the design's clock, s.
     pub fn seconds(&self, design: &Design) -> f64 {
         self.cycles as f64 / design.clock_hz()
     }

@@ -21,6 +21,7 @@ use petgraph::visit::EdgeRef;
 /// each kernel's own results.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GraphSim {
+    /// Cycles from the first node's start to the last node's end.
     pub cycles: u64,
     /// Cycles per cause along the graph's critical path, summing to `cycles`.
     pub attribution: Attribution,

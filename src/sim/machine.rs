@@ -35,6 +35,7 @@ pub enum MemorySystem {
 }
 
 impl Machine {
+    /// The design's engines on the platform, every one idle.
     pub fn new(design: &Design, platform: &Platform) -> Machine {
         let engines = design.engines();
         Machine {
@@ -73,6 +74,7 @@ impl Machine {
         }
     }
 
+    /// Engines of the design.
     pub fn engine_count(&self) -> usize {
         self.engines.len()
     }

@@ -47,6 +47,7 @@ pub trait Memory {
 /// What a memory measured, per channel.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MemoryStats {
+    /// Per channel.
     pub channels: Vec<ChannelStats>,
     /// Per kernel, per channel; kept only for graphs of several kernels.
     pub per_kernel: Option<Vec<Vec<ChannelStats>>>,

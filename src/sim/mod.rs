@@ -78,6 +78,7 @@ impl Bottleneck {
     /// How many causes there are.
     pub const COUNT: usize = 10;
 
+    /// Every cause, in the order tables list them.
     pub const ALL: [Bottleneck; Bottleneck::COUNT] = [
         Bottleneck::Compute,
         Bottleneck::HbmBandwidth,
@@ -91,6 +92,7 @@ impl Bottleneck {
         Bottleneck::Control,
     ];
 
+    /// The name tables use.
     pub fn name(self) -> &'static str {
         match self {
             Bottleneck::Compute => "compute",
@@ -121,17 +123,25 @@ impl Bottleneck {
 /// One executed node, as the trace sink receives it.
 #[derive(Debug, Clone, Copy)]
 pub struct TraceRecord<'a> {
+    /// When it started.
     pub start_cycle: u64,
+    /// When it ended.
     pub end_cycle: u64,
+    /// The engine or channel it ran on.
     pub resource: &'a str,
+    /// Its kernel's label.
     pub kernel: &'a str,
+    /// Its label.
     pub node: &'a str,
+    /// `load`, `store`, `gemm` or `vector`.
     pub kind: &'static str,
+    /// Bytes it moved.
     pub bytes: u64,
 }
 
 /// Receives every executed node as the simulation runs; the engine never opens files.
 pub trait TraceSink {
+    /// Receives one executed node.
     fn record(&mut self, record: &TraceRecord);
 
     /// Whether records are wanted at all; the engine skips building them when not.
@@ -167,21 +177,36 @@ pub const DEFAULT_MAX_EVENTS: u64 = 1 << 24;
 /// A simulation that cannot finish within the engine's bounds (the user's: an absurd design).
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum SimError {
+    /// Simulated time passed [`MAX_SIMULATED_CYCLES`] in one kernel.
     #[error(
         "kernel {kernel}: simulated time passed {MAX_SIMULATED_CYCLES} cycles; the design is \
          too slow for this workload to simulate (larger arrays or a higher clock_mhz)"
     )]
-    TimeLimit { kernel: String },
+    TimeLimit {
+        /// The kernel being simulated.
+        kernel: String,
+    },
     /// The distinct layers would take more events than the run allows.
     #[error(
         "the run would simulate {events} events (limit {limit}); raise --max-events, or use \
          fewer tokens (--decode, --language-tokens), larger tiles or a smaller --batch"
     )]
-    TooManyEvents { events: u64, limit: u64 },
+    TooManyEvents {
+        /// Events the run would take.
+        events: u64,
+        /// The limit (`--max-events`).
+        limit: u64,
+    },
     /// Nothing can run and work remains: a stream FIFO or buffer the nodes wait on in a
     /// circle (the user's: a link too shallow for the order the consumer reads in).
     #[error("deadlock in {unit}: {detail}")]
-    Deadlock { unit: String, detail: String },
+    Deadlock {
+        /// The unit (layer, or layers) simulated.
+        unit: String,
+        /// What waits on what.
+        detail: String,
+    },
+    /// The unit could not be lowered onto the design.
     #[error(transparent)]
     Lower(#[from] LowerError),
     /// The caller asked the job to stop ([`crate::cancel`]).
@@ -210,7 +235,9 @@ pub struct KernelSim {
     pub cycles: u64,
     /// Where the span starts in its layer's graph (0 when each kernel runs alone).
     pub start_cycle: u64,
+    /// MACs of its GEMM tiles.
     pub macs: u64,
+    /// Bytes moved, re-reads across tiles counted.
     pub bytes_tiled: u64,
     /// Cycles per [`Bottleneck`], summing to `cycles`: the kernel's own critical path, with
     /// the time it waited on other kernels as starved, sync, backpressure or dependency.
@@ -219,6 +246,7 @@ pub struct KernelSim {
     pub engine_busy_cycles: Vec<u64>,
     /// Per platform channel.
     pub channels: Vec<ChannelStats>,
+    /// Events (nodes) it simulated.
     pub events: u64,
 }
 

@@ -26,9 +26,13 @@ pub type Range = (f64, f64);
 pub struct RunPower {
     /// The assumed dynamic power of a busy DSP at 300 MHz, as the platform gives it.
     pub dsp_w_at_300_mhz: Range,
+    /// Of the board at rest.
     pub static_w: Range,
+    /// Of the HBM traffic.
     pub hbm_w: Range,
+    /// Of the busy engines.
     pub compute_w: Range,
+    /// In all.
     pub total_w: Range,
     /// Per observation of the batch.
     pub energy_j: Range,
@@ -107,10 +111,15 @@ pub fn run_power(
 /// (in [`Design::engines`] order), its operations and its batch.
 #[derive(Debug, Clone, Copy)]
 pub struct RunWork<'a> {
+    /// Cycles of the run.
     pub cycles: u64,
+    /// Bytes moved to or from HBM.
     pub bytes: u64,
+    /// Busy cycles of each engine.
     pub engine_busy_cycles: &'a [u64],
+    /// Ops performed.
     pub ops: f64,
+    /// Observations the run processed.
     pub observations: u64,
 }
 

@@ -44,7 +44,9 @@ pub struct WorkloadSim {
 /// One unit's run: its kernels one after another, or its layer graph.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnitSim {
+    /// Its kernels' indices in the workload.
     pub kernels: std::ops::Range<usize>,
+    /// Its cycles.
     pub cycles: u64,
     /// Summing to `cycles`.
     pub attribution: Attribution,

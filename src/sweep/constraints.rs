@@ -127,19 +127,28 @@ impl RawConstraints {
 /// default when read from an older `sweep.meta.json` that lacks them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Constraints {
+    /// Largest share of the chip's DSPs.
     pub max_dsp_share: f64,
+    /// Largest share of the chip's block RAMs.
     pub max_bram_share: f64,
+    /// Largest share of the chip's UltraRAMs.
     pub max_uram_share: f64,
+    /// Largest share of each SLR's DSPs.
     #[serde(default = "whole_slr")]
     pub max_slr_dsp_share: f64,
+    /// Largest share of each SLR's block RAMs.
     #[serde(default = "whole_slr")]
     pub max_slr_bram_share: f64,
+    /// Largest share of each SLR's UltraRAMs.
     #[serde(default = "whole_slr")]
     pub max_slr_uram_share: f64,
+    /// Largest share of each SLR's LUTs.
     #[serde(default = "whole_slr")]
     pub max_slr_lut_share: f64,
+    /// Largest share of each SLR's flip-flops.
     #[serde(default = "whole_slr")]
     pub max_slr_ff_share: f64,
+    /// Largest share of the super long lines below each SLR.
     #[serde(default = "whole_slr")]
     pub max_slr_sll_share: f64,
     /// The lowest expected clock a point may have, if any.

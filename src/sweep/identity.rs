@@ -11,18 +11,25 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepIdentity {
+    /// The roofsim version that ran it.
     pub roofsim_version: String,
     /// A digest of the source and built-in configs of the build that ran the rows (any
     /// change to a model changes it); empty in files written before it was recorded.
     #[serde(default)]
     pub build: String,
+    /// The sweep file, validated.
     pub spec: SweepSpec,
     /// The platform's name and a digest of its validated values.
     pub platform: String,
+    /// Digest of the model config.
     pub model: String,
+    /// Digest of the policy config.
     pub policy: String,
+    /// The workload options of the command line.
     pub workload: WorkloadChoices,
+    /// Points simulated after the analytical ranking, if any.
     pub prescreen: Option<usize>,
+    /// The event limit per point.
     pub max_events: u64,
 }
 
@@ -31,6 +38,7 @@ pub struct SweepIdentity {
 const LOCATIONS: [&str; 2] = ["spec.source", "spec.base_source"];
 
 impl SweepIdentity {
+    /// What makes a run of `inputs` this sweep.
     pub fn new(inputs: &SweepInputs, prescreen: Option<usize>) -> Self {
         SweepIdentity {
             roofsim_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -122,6 +130,7 @@ fn digest(value: &impl Serialize) -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepMeta {
+    /// What the rows were produced by.
     pub identity: SweepIdentity,
     /// `[i, n]`: the points whose index is `i` modulo `n`.
     pub shard: [u64; 2],

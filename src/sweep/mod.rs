@@ -35,11 +35,15 @@ use std::sync::mpsc;
 /// What the encoders need besides the design.
 #[derive(Debug, Clone, Copy)]
 pub struct SweepInputs<'a> {
+    /// The sweep file.
     pub spec: &'a SweepSpec,
     /// The workload every point starts from; the sweep's `cameras` and `batch` axis override it.
     pub choices: &'a WorkloadChoices,
+    /// The model.
     pub model: &'a ModelSpec,
+    /// The policy, if the model runs as one.
     pub policy: Option<&'a PolicySpec>,
+    /// The platform.
     pub platform: &'a Platform,
     /// A point whose kernels would take more events (graph nodes) than this is skipped.
     pub max_events: u64,
@@ -48,20 +52,31 @@ pub struct SweepInputs<'a> {
 /// A simulated point's figures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PointResult {
+    /// DSP slices.
     pub dsps: u64,
+    /// Block RAMs.
     pub bram_blocks: u64,
+    /// UltraRAMs.
     pub uram_blocks: u64,
+    /// Share of the chip's DSPs.
     pub dsp_share: f64,
+    /// Share of the chip's block RAMs.
     pub bram_share: f64,
+    /// Share of the chip's UltraRAMs.
     pub uram_share: f64,
     /// Seconds per step of each encoder in [`Encoder::ALL`] order; `None` if not swept.
     pub encoder_seconds: [Option<f64>; Encoder::ALL.len()],
+    /// Latency of a step, s.
     pub total_seconds: f64,
     /// Vision latency per camera image, if the vision encoder is swept.
     pub seconds_per_camera: Option<f64>,
+    /// Observations per second.
     pub frames_per_s: f64,
+    /// Ops per second.
     pub ops_per_s: f64,
+    /// Roofline time over simulated time.
     pub efficiency: f64,
+    /// What bounds it.
     pub bottleneck: Bottleneck,
     /// Ops of the GEMM kernels (2 per MAC): what the DSPs must do.
     pub gemm_ops: f64,
@@ -76,6 +91,7 @@ pub struct PointResult {
 /// How a point ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// Simulated, with its figures.
     Simulated(Box<PointResult>),
     /// Does not fit the platform or breaks a constraint.
     Skipped(String),
@@ -84,7 +100,9 @@ pub enum Outcome {
 /// A finished point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
+    /// The point.
     pub point: Point,
+    /// How it ended.
     pub outcome: Outcome,
 }
 

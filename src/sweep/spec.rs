@@ -98,7 +98,9 @@ struct RawAxes {
 /// One varied parameter and its values, as text for the CSV.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Axis {
+    /// The axis, as the sweep file names it.
     pub name: String,
+    /// Its values, as text.
     pub values: Vec<String>,
 }
 
@@ -112,22 +114,30 @@ pub const MAX_POINTS: u64 = 100_000;
 /// A validated sweep: every axis value parses; points are generated on demand.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepSpec {
+    /// Where the sweep file was read from.
     pub source: String,
+    /// The design the axes modify.
     pub base: RawDesign,
     /// Where the base design came from, for error messages.
     pub base_source: String,
+    /// Encoders simulated.
     pub encoders: Vec<Encoder>,
     /// Kernel names (or `encoder/name`) to keep; empty keeps all.
     pub kernels: Vec<String>,
+    /// Camera images per observation, if the file sets it.
     pub cameras: Option<u64>,
+    /// The axes, in order.
     pub axes: Vec<Axis>,
+    /// What a point may take.
     pub constraints: Constraints,
 }
 
 /// One point of the sweep: values of every axis, in axis order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
+    /// Its index among the sweep's points.
     pub index: u64,
+    /// Its value of each axis.
     pub values: Vec<String>,
 }
 

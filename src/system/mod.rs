@@ -114,16 +114,22 @@ fn default_latency_us() -> f64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Partition {
+    /// Encoders or layer ranges per board; observations flow through them.
     Pipeline,
+    /// Whole steps on alternate observations.
     Data,
+    /// Each layer's heads and MLP width split over the boards.
     Tensor,
 }
 
 /// A validated board: its design on its platform and, in a pipeline, its encoders.
 #[derive(Debug, Clone)]
 pub struct Board {
+    /// Its name.
     pub name: String,
+    /// Its design.
     pub design: Design,
+    /// Its platform.
     pub platform: Platform,
     /// The encoders it runs (a pipeline stage); every encoder in a data partition.
     pub encoders: Vec<Encoder>,
@@ -135,11 +141,14 @@ pub struct Board {
 /// A validated link from board `from` to board `to` (indices into [`System::boards`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Link {
+    /// The sending board's index.
     pub from: usize,
+    /// The receiving board's index.
     pub to: usize,
     /// Payload bits per second: the port's rate times its payload share (infinite for an
     /// ideal link).
     pub payload_bits_per_s: f64,
+    /// Latency per hop, s.
     pub latency_s: f64,
 }
 
@@ -153,16 +162,23 @@ impl Link {
 /// A validated system.
 #[derive(Debug, Clone)]
 pub struct System {
+    /// Its name.
     pub name: String,
+    /// Where it was read from.
     pub source: String,
+    /// How the model is split.
     pub partition: Partition,
+    /// Observations sent through it.
     pub observations: u64,
+    /// The boards, in pipeline order.
     pub boards: Vec<Board>,
+    /// The links between them.
     pub links: Vec<Link>,
 }
 
 /// The most boards and observations a system may have.
 pub const MAX_BOARDS: usize = 64;
+/// Observations one system run sends through.
 pub const MAX_OBSERVATIONS: u64 = 100_000;
 
 impl System {

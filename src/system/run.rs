@@ -17,22 +17,30 @@ use crate::workload::{Direction, Encoder, Operand, Workload, WorkloadChoices, Wo
 /// What went wrong running a system.
 #[derive(Debug, thiserror::Error)]
 pub enum SystemError {
+    /// The workload options do not describe a forward pass.
     #[error("{0}")]
     Workload(#[from] WorkloadError),
+    /// A board's simulation could not finish.
     #[error("{0}")]
     Sim(#[from] SimError),
     /// A board cannot run its part (its HBM cannot hold it, say).
     #[error("board `{board}` of {file}: {error}")]
     Board {
+        /// The system file.
         file: String,
+        /// The board.
         board: String,
+        /// Why it cannot run its part.
         error: SimError,
     },
     /// The partition does not match the workload: `field` of the system file.
     #[error("{file}: field `{field}`: {rule}")]
     Partition {
+        /// The system file.
         file: String,
+        /// The field.
         field: String,
+        /// The rule it breaks.
         rule: String,
     },
 }
@@ -46,8 +54,11 @@ pub struct BoardRun {
     pub observations: u64,
     /// Seconds it computed, and waited for an upstream board computing or for the network.
     pub busy_s: f64,
+    /// Time it waited for the board before it, s.
     pub starved_s: f64,
+    /// Time it waited on its links, s.
     pub network_s: f64,
+    /// Its power range, where the platform gives power figures.
     pub power: Option<RunPower>,
 }
 
@@ -58,6 +69,7 @@ pub struct LinkRun {
     pub bytes_per_observation: u64,
     /// Seconds one observation's bytes hold the port, and until they arrive.
     pub serialisation_s: f64,
+    /// Time it spent sending, s.
     pub transfer_s: f64,
     /// Seconds the port was busy over the run.
     pub busy_s: f64,
@@ -66,7 +78,9 @@ pub struct LinkRun {
 /// A system's run: per board and link, and the observations' times.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SystemRun {
+    /// Each board's share.
     pub boards: Vec<BoardRun>,
+    /// Each link's share.
     pub links: Vec<LinkRun>,
     /// Seconds from the start to each observation's end, in order.
     pub finished_s: Vec<f64>,

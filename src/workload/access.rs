@@ -50,8 +50,11 @@ pub struct Piece {
 /// head-major (a design's choice): `panel` is then (rows per instance, columns per head).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Storage {
+    /// Columns of the stored tensor.
     pub width: u64,
+    /// The stored column of the tensor's column 0.
     pub col_offset: u64,
+    /// Head panels (rows per instance, columns per head), when stored split into heads.
     pub panel: Option<(u64, u64)>,
 }
 

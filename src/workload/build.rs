@@ -38,8 +38,11 @@ pub fn single_gemm(
 /// Valid ranges of the workload options (documented in docs/src/commands.md).
 pub mod limits {
     use std::ops::RangeInclusive;
+    /// Camera images per observation.
     pub const CAMERAS: RangeInclusive<u64> = 1..=1024;
+    /// Observations per batch.
     pub const BATCH: RangeInclusive<u64> = 1..=65_536;
+    /// Tokens of a kind (language, state).
     pub const TOKENS: RangeInclusive<u64> = 0..=1 << 20;
 }
 

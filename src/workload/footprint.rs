@@ -19,6 +19,7 @@ pub struct HbmFootprint {
 }
 
 impl HbmFootprint {
+    /// Bytes in all.
     pub fn total_bytes(&self) -> u64 {
         self.weight_bytes
             .saturating_add(self.kv_cache_bytes)

@@ -33,15 +33,20 @@ use std::hash::Hash;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoder {
+    /// The SigLIP vision tower.
     Vision,
+    /// The pixel-shuffle connector.
     Connector,
+    /// The text layers.
     Text,
+    /// The action expert.
     Expert,
     /// Tokens generated after the prefix, one at a time against the key/value cache.
     Decode,
 }
 
 impl Encoder {
+    /// Every encoder, in execution order.
     pub const ALL: [Encoder; 5] = [
         Encoder::Vision,
         Encoder::Connector,
@@ -50,6 +55,7 @@ impl Encoder {
         Encoder::Decode,
     ];
 
+    /// The name tables use.
     pub fn name(self) -> &'static str {
         match self {
             Encoder::Vision => "vision",
@@ -137,9 +143,13 @@ pub enum Op {
     Gemm,
     /// Scores, softmax and context in one pass; the scores never leave the chip.
     FusedAttention,
+    /// LayerNorm.
     LayerNorm,
+    /// RMSNorm.
     RmsNorm,
+    /// Softmax.
     Softmax,
+    /// GELU.
     Gelu,
     /// `silu(x)` alone (the action expert's time MLP).
     Silu,
@@ -154,6 +164,7 @@ pub enum Op {
 }
 
 impl Op {
+    /// The name tables use.
     pub fn name(self) -> &'static str {
         match self {
             Op::Gemm => "gemm",
@@ -201,16 +212,22 @@ impl Op {
 /// Whether the kernel reads or writes a tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
+    /// Read by the kernel.
     Read,
+    /// Written by the kernel.
     Write,
 }
 
 /// One tensor a kernel moves between HBM and the chip.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Operand {
+    /// Its name (`x`, `w`, `q`...).
     pub name: &'static str,
+    /// Elements.
     pub elements: u64,
+    /// Bits per element as stored.
     pub bits: u64,
+    /// Read or written.
     pub direction: Direction,
     /// Model parameters (weights, biases, norm scales, position tables) as opposed to
     /// activations; summed, they give the model's parameter count.
@@ -230,6 +247,7 @@ impl Operand {
 /// One kernel instance: a layer's Q projection, a head-batched softmax...
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Kernel {
+    /// The encoder it belongs to.
     pub encoder: Encoder,
     /// Transformer block index; `None` for kernels outside the blocks (patch embedding...).
     pub layer: Option<u64>,
@@ -237,7 +255,9 @@ pub struct Kernel {
     /// decode kernel, or of the prompt token of a token-serial prefill; `None` for kernels
     /// run once per observation.
     pub step: Option<u64>,
+    /// Its name (`qkv_proj`, `softmax`...).
     pub name: &'static str,
+    /// What it computes.
     pub op: Op,
     /// GEMM: output rows. Vector op: rows.
     pub m: u64,
@@ -247,6 +267,7 @@ pub struct Kernel {
     pub k: u64,
     /// Independent instances of the `m × n (× k)` problem (heads × images).
     pub batch: u64,
+    /// MACs it performs.
     pub macs: u64,
     /// Operations other than the MACs' multiply-add (epilogues, norms, softmax...).
     pub vector_flops: u64,
@@ -256,6 +277,7 @@ pub struct Kernel {
     pub b_transposed: bool,
     /// GEMM family, for designs that tile each differently; `None` for vector kernels.
     pub class: Option<KernelClass>,
+    /// What it reads and writes.
     pub operands: Vec<Operand>,
 }
 
@@ -342,6 +364,7 @@ impl Kernel {
 /// the action expert).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
+    /// The options it was built with.
     pub options: WorkloadOptions,
     /// Tokens per observation the text layers see: image tokens, language, state.
     pub text_tokens: u64,
@@ -350,6 +373,7 @@ pub struct Workload {
     /// Parameters the model holds that no kernel reads as an operand: the lookups' tables
     /// (token embeddings, learned positions, token types).
     pub lookup_parameters: u64,
+    /// Every kernel, in execution order.
     pub kernels: Vec<Kernel>,
 }
 
@@ -488,12 +512,20 @@ impl Workload {
 pub enum WorkloadError {
     /// A count is out of range; `option` is the command-line option or config field.
     #[error("{option}: {rule}")]
-    Invalid { option: &'static str, rule: String },
+    Invalid {
+        /// The option or field.
+        option: &'static str,
+        /// The rule it breaks.
+        rule: String,
+    },
     /// A value a config file gave (not an option) does not fit the model.
     #[error("{file}: field `{field}`: {rule}")]
     Config {
+        /// The config file.
         file: String,
+        /// The field.
         field: &'static str,
+        /// The rule it breaks.
         rule: String,
     },
 }

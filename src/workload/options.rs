@@ -12,8 +12,11 @@ use crate::config::precision::PrecisionPair;
 pub struct WorkloadOptions {
     /// The policy config that set the prefix (its source name), or `None` for a bare model.
     pub policy: Option<String>,
+    /// Camera images per observation.
     pub cameras: u64,
+    /// Language tokens (padded).
     pub language_tokens: u64,
+    /// State tokens.
     pub state_tokens: u64,
     /// Independent observations processed together; weights are read once per batch.
     pub batch: u64,
@@ -23,9 +26,13 @@ pub struct WorkloadOptions {
     pub vision_layers: u64,
     /// Only these kernels (names or `encoder/name`), for focused runs; empty: all.
     pub kernels: Vec<String>,
+    /// Weights' and activations' precision.
     pub precision: PrecisionPair,
+    /// Which kernels are fused.
     pub fusion: Fusion,
+    /// What a step covers.
     pub pipeline: Pipeline,
+    /// The action expert's switches.
     pub switches: ExpertSwitches,
     /// Run the vision tower and connector once per camera (as the reference code does)
     /// instead of on all cameras' images as one batch.
@@ -41,10 +48,15 @@ pub struct WorkloadOptions {
 /// Workload choices left open on the command line; `None` takes the policy's value.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WorkloadChoices {
+    /// Camera images per observation.
     pub cameras: Option<u64>,
+    /// Language tokens.
     pub language_tokens: Option<u64>,
+    /// State tokens.
     pub state_tokens: Option<u64>,
+    /// Observations processed together.
     pub batch: u64,
+    /// Text layers to run.
     pub text_layers: Option<u64>,
     /// Vision layers to run; `None`: all of the model's.
     #[serde(default)]
@@ -52,15 +64,21 @@ pub struct WorkloadChoices {
     /// Only these kernels of each layer (names or `encoder/name`); empty: all.
     #[serde(default)]
     pub kernels: Vec<String>,
+    /// Which kernels are fused.
     pub fusion: Fusion,
+    /// What a step covers.
     #[serde(default)]
     pub pipeline: Pipeline,
+    /// The action expert's switches.
     #[serde(default)]
     pub switches: ExpertSwitches,
+    /// Run the vision tower once per camera.
     #[serde(default)]
     pub per_camera_vision: bool,
+    /// Tokens to generate after the prefix.
     #[serde(default)]
     pub decode_tokens: u64,
+    /// How the text layers take the prompt.
     #[serde(default)]
     pub prefill: Prefill,
 }

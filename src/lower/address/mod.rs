@@ -8,6 +8,7 @@ use crate::config::design::{Design, MemoryModel};
 /// 32 bytes, narrow fields where the range allows: the event loop reads every request of
 /// every transfer, so its size is simulation speed.
 pub struct ChannelRequest {
+    /// The pseudo-channel.
     pub channel: u32,
     /// Where the bytes lie in the channel's own address space, for the bank-level model: in
     /// `pieces` contiguous pieces (one per tile row that reaches the channel; one for a
@@ -17,10 +18,13 @@ pub struct ChannelRequest {
     /// 4 GiB, beyond any pseudo-channel's capacity. Only a design on the bank-level model
     /// (`memory = "dram"`) gets them; for the others they stay 0 (one piece).
     pub pieces: u32,
+    /// Bytes it moves.
     pub bytes: u64,
     /// Bursts: each contiguous run within a stripe, cut at the design's burst size.
     pub bursts: u64,
+    /// Where its first piece starts in the channel's address space (bank-level model only).
     pub address: u32,
+    /// Bytes from one piece to the next (bank-level model only).
     pub pitch_bytes: u32,
 }
 

@@ -230,14 +230,23 @@ pub fn merge_sweeps(inputs: &[(String, String)]) -> Result<Vec<u8>, ReportError>
 /// The columns of `sweep.csv` the summary and the plot need.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepEntry {
+    /// The point's index.
     pub point: u64,
+    /// Why it was skipped, if it was.
     pub reason: Option<String>,
+    /// DSP slices.
     pub dsps: u64,
+    /// Latency of a step, ms.
     pub total_ms: f64,
+    /// Per camera image, ms, where the workload has images.
     pub ms_per_camera: Option<f64>,
+    /// Observations per second.
     pub frames_per_s: f64,
+    /// Roofline time over simulated time.
     pub efficiency: f64,
+    /// What bounds it.
     pub bottleneck: String,
+    /// The analytical model's prediction, ms, where one was made.
     pub predicted_ms: Option<f64>,
     /// The high end of the board's power range, where the platform gives a power model.
     pub power_w_max: Option<f64>,

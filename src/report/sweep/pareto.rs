@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 /// What a design costs on a Pareto plot's horizontal axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cost {
+    /// DSP slices.
     Dsps,
     /// The high end of the board's power range.
     Watts,

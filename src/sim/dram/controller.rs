@@ -33,9 +33,13 @@ pub struct Queued {
     /// Its next column access: where it lands (and its bank's index in the channel), its
     /// byte address, the columns left in this bank and the bytes from one to the next.
     pub at: Location,
+    /// Its bank's index in the channel.
     pub bank: u16,
+    /// Its next column's byte address.
     pub address: u64,
+    /// Columns left in this bank.
     pub columns: u32,
+    /// Bytes from one of its columns to the next.
     pub stride: u32,
     /// When it entered the queue (its ACTIVATE may issue from then).
     pub accepted: u64,
@@ -45,11 +49,15 @@ pub struct Queued {
 /// may hold back a miss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueuePolicy {
+    /// Read requests the queue holds.
     pub read_depth: usize,
+    /// Write requests the queue holds.
     pub write_depth: usize,
     /// Writes waiting that turn the controller to writes, and that it drains them down to.
     pub write_high: usize,
+    /// Writes it drains down to.
     pub write_low: usize,
+    /// Column accesses an open row serves before a waiting miss may close it.
     pub row_hit_cap: u32,
     /// Banks of the channel.
     pub banks: usize,
@@ -67,7 +75,9 @@ pub struct OpenRow {
 /// Where a request waits: its bank's list, and its place there (oldest first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Slot {
+    /// The bank's list.
     pub bank: usize,
+    /// Its place there.
     pub position: usize,
 }
 
@@ -77,8 +87,11 @@ pub enum Choice {
     /// Serve the next column of this request (a write when `write`, at `slot`) now, then
     /// tell the controller what is left of it ([`Controller::served`]).
     Serve {
+        /// Where it waits.
         slot: Slot,
+        /// The request.
         request: Queued,
+        /// Whether it is a write.
         write: bool,
     },
     /// Nothing can issue before this cycle.
@@ -133,6 +146,7 @@ pub struct Controller {
 }
 
 impl Controller {
+    /// Empty queues under `policy`.
     pub fn new(policy: QueuePolicy) -> Self {
         let lists = vec![VecDeque::new(); policy.banks];
         Controller {

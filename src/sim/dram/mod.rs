@@ -40,15 +40,23 @@ use std::collections::{BinaryHeap, VecDeque};
 /// How the memory is wired and who requests: built from a design, or by `probe`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DramSetup {
+    /// Pseudo-channels.
     pub channels: u64,
+    /// Channels per mini-switch.
     pub channels_per_switch: u64,
+    /// How the AXI ports reach the channels.
     pub routing: Routing,
+    /// The largest request, bytes.
     pub burst_bytes: u64,
+    /// Requests a port keeps in flight.
     pub outstanding: u64,
+    /// Latency per mini-switch crossed, s.
     pub hop_latency_s: f64,
+    /// Lateral links between neighbouring mini-switches.
     pub lateral_links: u64,
     /// Whether requests come from HLS `m_axi` adapters (adds their share of the round trip).
     pub hls: bool,
+    /// The fabric clock, Hz.
     pub fabric_clock_hz: f64,
 }
 

@@ -22,6 +22,7 @@ pub struct Channel {
     /// Whether the window is kept: not when the timing says it can never bind (decided at
     /// the first request; a channel serves under one timing).
     tracks_window: Option<bool>,
+    /// What it served.
     pub stats: ChannelStats,
 }
 

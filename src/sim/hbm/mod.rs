@@ -33,16 +33,25 @@ pub struct ChannelTiming {
     /// Ticks per byte at the channel's peak, in 1/65536ths (fixed point keeps requests exact
     /// and cheap).
     pub ticks_per_byte_q16: u64,
+    /// Channel time per burst besides its data.
     pub overhead_ticks_per_burst: u64,
     /// The controller takes at most one request per this many ticks.
     pub interval_ticks_per_burst: u64,
+    /// Idle read latency.
     pub latency_ticks: u64,
+    /// Requests a port keeps in flight.
     pub outstanding: u64,
+    /// Time between refreshes.
     pub refresh_interval_ticks: u64,
+    /// Time a refresh takes.
     pub refresh_ticks: u64,
+    /// Pseudo-channels.
     pub channels: u64,
+    /// Channels per mini-switch.
     pub channels_per_switch: u64,
+    /// Lateral links between neighbouring mini-switches.
     pub lateral_links: u64,
+    /// Latency per mini-switch crossed.
     pub hop_latency_ticks: u64,
     /// Which port each requester's traffic enters at.
     pub routing: Routing,
@@ -138,7 +147,9 @@ impl ChannelTiming {
 /// Where the ticks of a channel went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ChannelStats {
+    /// Bytes served.
     pub bytes: u64,
+    /// Bursts served.
     pub bursts: u64,
     /// Data beats at peak rate.
     pub data_ticks: u64,
@@ -147,6 +158,7 @@ pub struct ChannelStats {
     /// Ticks the channel sat idle with a burst waiting because all of its port's outstanding
     /// slots were still waiting for their data: latency the window could not hide.
     pub latency_ticks: u64,
+    /// Time refreshes took the channel.
     pub refresh_ticks: u64,
     /// Ticks data waited for a lateral link of the switch or a port shared with other
     /// channels.
@@ -154,6 +166,7 @@ pub struct ChannelStats {
 }
 
 impl ChannelStats {
+    /// Time the channel was busy: data, overhead and refresh.
     pub fn busy_ticks(&self) -> u64 {
         self.data_ticks
             + self.overhead_ticks
@@ -175,6 +188,7 @@ impl ChannelStats {
         }
     }
 
+    /// Adds another channel's (or kernel's) figures.
     pub fn add(&mut self, other: &ChannelStats) {
         self.bytes += other.bytes;
         self.bursts += other.bursts;

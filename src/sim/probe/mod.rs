@@ -36,14 +36,18 @@ pub enum ProbeMemory {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Pattern {
+    /// Consecutive addresses.
     Sequential,
+    /// Addresses a stride apart (`--stride-bytes`).
     Strided,
+    /// Uniformly random addresses in the working set.
     Random,
     /// One tensor striped over the channels as the design places it.
     Striped,
 }
 
 impl Pattern {
+    /// The name the command line uses.
     pub fn name(self) -> &'static str {
         match self {
             Pattern::Sequential => "sequential",
@@ -57,15 +61,23 @@ impl Pattern {
 /// One probe configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Probe {
+    /// The HBM model probed.
     pub memory: ProbeMemory,
+    /// The access pattern.
     pub pattern: Pattern,
+    /// Bytes per request.
     pub burst_bytes: u64,
+    /// Distance between strided requests.
     pub stride_bytes: u64,
+    /// Bytes the addresses fall in.
     pub working_set_bytes: u64,
+    /// Channels probed at once.
     pub channels: u64,
+    /// Requests each requester keeps in flight.
     pub outstanding: u64,
     /// Share of requests that are writes, in [0, 1].
     pub write_share: f64,
+    /// Mini-switches between each requester and its channel.
     pub switch_distance: u64,
     /// Bytes on one channel before the next (`striped`).
     pub stripe_bytes: u64,
@@ -78,7 +90,9 @@ pub struct Probe {
 /// What a probe measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProbeResult {
+    /// Bandwidth achieved, bytes/s.
     pub achieved_bytes_per_s: f64,
+    /// Mean latency of a request, s.
     pub mean_latency_s: f64,
     /// Share of the channels' time lost to refresh.
     pub refresh_share: f64,
@@ -281,8 +295,11 @@ fn serve_together(memory: &mut impl Memory, requests: &[ChannelRequest], at: u64
 /// The fast model's fitted constants, re-derived from the bank model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FastFit {
+    /// Channel time per request besides its data, s.
     pub request_overhead_s: f64,
+    /// Shortest channel time per request, s.
     pub request_interval_s: f64,
+    /// Time a refresh takes, s.
     pub refresh_s: f64,
 }
 

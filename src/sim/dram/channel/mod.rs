@@ -37,9 +37,11 @@ struct Bank {
 /// Where a column access lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Location {
+    /// The bank group.
     pub bank_group: u64,
     /// Bank within its group.
     pub bank: u64,
+    /// The row.
     pub row: u64,
 }
 
@@ -120,6 +122,7 @@ pub struct DramChannel {
     /// The next refresh falls due at this cycle; none may start before `blocked_until`.
     next_refresh: u64,
     blocked_until: u64,
+    /// What its data bus did.
     pub bus: BusCycles,
 }
 
