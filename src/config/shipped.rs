@@ -117,7 +117,7 @@ macro_rules! shipped {
 }
 
 /// Every config that ships.
-pub const SHIPPED: [Shipped; 25] = [
+pub const SHIPPED: [Shipped; 26] = [
     shipped!(Design, "u280-int8"),
     shipped!(Design, "u280-int4"),
     shipped!(Design, "u280-int8-spatial"),
@@ -125,6 +125,7 @@ pub const SHIPPED: [Shipped; 25] = [
     shipped!(Design, "u280-int8-searched"),
     shipped!(Design, "u280-int4-searched"),
     shipped!(Design, "u280-int8-mlp-stream"),
+    shipped!(Design, "u280-int8-attention-dataflow"),
     shipped!(Design, "u280-w4a8-bert-spatial"),
     shipped!(Design, "u280-w4a8-gemv"),
     shipped!(Design, "u280-fp16-gemv"),

@@ -43,8 +43,9 @@ fn output_blocks(kernel: &Kernel, design: &Design) -> Vec<Block> {
         .collect()
 }
 
-/// The operands `kernel`'s first output tile reads and the blocks of them, every
-/// reduction step included.
+/// The operands `kernel`'s first output tile reads for its first reduction step (a GEMM's
+/// first `tk` columns of A and rows of B: each later step waits for its own inputs, so an
+/// `o_proj` reducing head by head starts after the first head), and the blocks of them.
 fn first_tile_reads<'k>(kernel: &'k Kernel, design: &Design) -> Vec<(&'k Operand, Block)> {
     let activations = kernel
         .operands
@@ -55,6 +56,7 @@ fn first_tile_reads<'k>(kernel: &'k Kernel, design: &Design) -> Vec<(&'k Operand
     match kernel.op {
         Op::Gemm => {
             let (rows, cols) = ((0, tiling.tm.min(m)), (0, tiling.tn.min(n)));
+            let depth = (0, tiling.tk.min(k));
             kernel
                 .operands
                 .iter()
@@ -63,9 +65,9 @@ fn first_tile_reads<'k>(kernel: &'k Kernel, design: &Design) -> Vec<(&'k Operand
                 .filter(|(_, o)| !o.is_parameter)
                 .map(|(position, o)| {
                     let (block, rows_per_batch) = match position {
-                        0 => ((rows, (0, k)), m),
-                        1 if kernel.b_transposed => ((cols, (0, k)), n),
-                        1 => (((0, k), cols), k),
+                        0 => ((rows, depth), m),
+                        1 if kernel.b_transposed => ((cols, depth), n),
+                        1 => ((depth, cols), k),
                         _ => ((rows, cols), m),
                     };
                     (o, o.access.tensor_block(0, rows_per_batch, block))
@@ -97,7 +99,8 @@ fn first_tile_reads<'k>(kernel: &'k Kernel, design: &Design) -> Vec<(&'k Operand
 
 /// For each earlier kernel of `unit` (consecutive kernels, in order) that `unit[index]`
 /// reads: its position and the share of its output tiles, in the order it makes them, made
-/// before the reader's first output tile has all it reads (`(tiles needed, tiles)`).
+/// before the reader's first output tile has all its first reduction step reads (`(tiles
+/// needed, tiles)`).
 /// `(t, t)` is a sync point: the reader starts only after its producer has finished.
 pub fn first_tile_needs(
     unit: &[Kernel],

@@ -3,9 +3,11 @@
 //! (TRETS 2024, arXiv 2312.15159, §3). Each stage (kernel) takes its work over the peak rate
 //! of the engines it runs on: MACs over their MACs per cycle, or elements over their elements
 //! per cycle for a vector kernel. A stage starts once its engines are free and each
-//! producer it reads has made the share of its output the stage's first tile needs (the
-//! lowering's dependency rule, [`first_tile_needs`]: a head-major context lets `o_proj`
-//! start only near its end, a row-major producer after its first row block), and ends no
+//! producer it reads has made the share of its output the stage's first tile needs for its
+//! first reduction step (the lowering's dependency rule, [`first_tile_needs`]: a head-major
+//! context lets an `o_proj` that reduces every head in one step start only near its end, one
+//! that reduces a head per step after the first head, a row-major producer after its first
+//! row block), and ends no
 //! earlier than those producers: where every stage streams, a layer takes its slowest stage;
 //! where each needs its producer's whole output, the sum of its stages (Chen's segments).
 //! Stages sharing engines follow each other; layers follow each other.

@@ -73,3 +73,68 @@ fn the_bert_design_runs_within_a_row_block_per_stage_of_its_pipeline_model() {
         sim.cycles()
     );
 }
+
+/// The attention dataflow design (the Cornell-Allogators structure: an engine per loop nest,
+/// every one walking the heads in turn) on one vision layer's attention: scores start once
+/// the first head is projected, not after the projections; the output projection, reducing
+/// one head per step, ends one head step after the last context head, not a whole stage
+/// after it; and the simulation stays within 15 % above the pipeline model, which starts each
+/// stage when its first tile's first reduction step has its inputs (a model that waited for
+/// the first tile's whole reduction would start the output projection only after the last
+/// context head, 1.5 times the simulated time, and fail the first assertion).
+#[test]
+fn the_attention_dataflow_design_overlaps_head_by_head() {
+    let design = design(
+        "u280-int8-attention-dataflow.toml",
+        include_str!("../../configs/designs/u280-int8-attention-dataflow.toml"),
+    );
+    let names = [
+        "q_proj", "k_proj", "v_proj", "scores", "softmax", "context", "o_proj",
+    ];
+    let choices = WorkloadChoices {
+        cameras: Some(1),
+        vision_layers: Some(1),
+        batch: 1,
+        kernels: names.iter().map(|n| format!("vision/{n}")).collect(),
+        fusion: design.fusion(),
+        ..WorkloadChoices::default()
+    };
+    let policy = roofsim::config::model::default_policy();
+    let work = choices
+        .build(
+            &roofsim::config::model::default_model(),
+            Some(&policy),
+            design.precision(),
+        )
+        .unwrap();
+    let sim =
+        simulate_workload(&work, &design, &default_platform(), u64::MAX, None, &|| {}).unwrap();
+    let model_cycles: u64 = pipeline_model(&work, &design).unit_cycles.iter().sum();
+    assert!(
+        sim.cycles() >= model_cycles,
+        "{} < {model_cycles}",
+        sim.cycles()
+    );
+    assert!(
+        (sim.cycles() as f64) <= 1.15 * model_cycles as f64,
+        "{} vs {model_cycles}",
+        sim.cycles()
+    );
+    let kernel = |name: &str| {
+        let index = work.kernels.iter().position(|k| k.name == name).unwrap();
+        &sim.kernels[index]
+    };
+    let end = |name: &str| kernel(name).start_cycle + kernel(name).cycles;
+    let heads = 12;
+    // The projections make a head every twelfth of their time; scores wait for Q and K of
+    // the first (and a tile's latency), far less than the projections' whole.
+    let q_head = kernel("q_proj").cycles / heads;
+    assert!(kernel("scores").start_cycle < kernel("q_proj").start_cycle + 3 * q_head);
+    // One head step of the output projection: its busy cycles over the heads.
+    let o_step = kernel("o_proj").engine_busy_cycles.iter().sum::<u64>() / heads;
+    assert!(
+        end("o_proj") - end("context") <= 2 * o_step,
+        "output projection ends {} after context, a head step is {o_step}",
+        end("o_proj") - end("context")
+    );
+}
