@@ -176,7 +176,7 @@ impl Access {
 }
 
 /// Says where every activation tensor lies (`Access::storage`). A kernel's output is a
-/// tensor of its own, `output_width` columns wide; a read of one earlier kernel's rows as
+/// tensor of its own, `n` columns wide (its heads side by side, when it has heads); a read of one earlier kernel's rows as
 /// they are (a column slice, or the whole output) lies where that output lies; anything
 /// else (a key cache: the prefix's rows then new ones; a model input) is a tensor of its
 /// own. An output that a read splits into heads gets that read's head panels, so a
@@ -196,14 +196,9 @@ pub(super) fn assign_storage(kernels: &mut [super::Kernel]) {
                 .operands
                 .iter()
                 .find(|o| o.direction == super::Direction::Write);
-            output.map_or(
-                Storage {
-                    width: kernel.n,
-                    col_offset: 0,
-                    panel: None,
-                },
-                |o| o.access.storage(kernel.n),
-            )
+            output.map_or(Access::default().storage(kernel.n), |o| {
+                o.access.storage(kernel.n)
+            })
         })
         .collect();
     for (index, kernel) in kernels.iter().enumerate() {
