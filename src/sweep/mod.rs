@@ -8,13 +8,15 @@
 mod cache;
 mod constraints;
 mod identity;
+mod load;
 mod spec;
 
 pub use cache::KernelCache;
 pub use constraints::Constraints;
 pub use identity::{SweepIdentity, SweepMeta};
-pub(crate) use spec::file_schema;
-pub use spec::{Axis, MAX_AXIS_VALUES, MAX_POINTS, Point, SweepSpec, load_sweep};
+pub(crate) use load::file_schema;
+pub use load::load_sweep;
+pub use spec::{Axis, MAX_AXIS_VALUES, MAX_POINTS, Point, SweepSpec};
 
 use crate::config::ConfigError;
 use crate::config::design::{Design, validate_design};
