@@ -2,11 +2,11 @@
 //! rule for which smolVLA policy applies.
 
 use super::Error;
-use crate::config::Source;
 use crate::config::design::{self, Design, load_design, parse_design};
 use crate::config::model::{self, ModelSpec, PolicySpec, load_model, load_policy};
 use crate::config::platform::{self, Platform, load_platform};
 use crate::config::shipped::{self, Kind};
+use crate::config::{ConfigError, Source};
 use crate::sweep::{SweepSpec, load_sweep};
 use crate::system::{System, load_system};
 use std::path::Path;
@@ -79,27 +79,25 @@ pub fn config_schema(kind: Kind) -> Option<schemars::Schema> {
     }
 }
 
+/// A config a file names: a file relative to that file's `folder`, else a shipped config of
+/// that name (the error names the file when neither is).
+fn beside_or_shipped(kind: Kind, folder: &Path, name: &str) -> Result<Source, ConfigError> {
+    shipped::source(kind, &folder.join(name)).or_else(|error| {
+        shipped::Shipped::find(kind, name)
+            .map(|shipped| shipped.source())
+            .ok_or(error)
+    })
+}
+
 /// A sweep file (or a shipped sweep by name) of at most `max_points` points, its base design
-/// read relative to the sweep's folder or as a shipped design's name (a shipped sweep's from
-/// the shipped designs; the built-in design when it names none).
+/// read relative to the sweep's folder or as a shipped design's name (the built-in design
+/// when it names none).
 pub fn sweep_file(path: &Path, max_points: u64) -> Result<SweepSpec, Error> {
     let source = shipped::source(Kind::Sweep, path)?;
     let folder = path.parent().unwrap_or(Path::new("."));
     Ok(load_sweep(&source, max_points, |base| {
         let source = match base {
-            Some(relative) => {
-                shipped::source(Kind::Design, &folder.join(relative)).or_else(|error| {
-                    // A shipped sweep names its base by its path in the checkout.
-                    let name = if source.name.starts_with("built-in:") {
-                        Path::new(relative).file_name().unwrap_or_default()
-                    } else {
-                        relative.as_ref()
-                    };
-                    shipped::Shipped::find(Kind::Design, &name.to_string_lossy())
-                        .map(|shipped| shipped.source())
-                        .ok_or(error)
-                })?
-            }
+            Some(name) => beside_or_shipped(Kind::Design, folder, name)?,
             None => Source::built_in("u280-int8.toml", design::DEFAULT_DESIGN),
         };
         Ok((parse_design(&source)?, source.name))
@@ -111,13 +109,7 @@ pub fn sweep_file(path: &Path, max_points: u64) -> Result<SweepSpec, Error> {
 pub fn system_file(path: &Path) -> Result<System, Error> {
     let source = shipped::source(Kind::System, path)?;
     let folder = path.parent().unwrap_or(Path::new("."));
-    let find = |kind: Kind, name: &str| {
-        shipped::source(kind, &folder.join(name)).or_else(|error| {
-            shipped::Shipped::find(kind, name)
-                .map(|shipped| shipped.source())
-                .ok_or(error)
-        })
-    };
+    let find = |kind: Kind, name: &str| beside_or_shipped(kind, folder, name);
     Ok(load_system(&source, |design, platform| {
         let platform = match platform {
             Some(name) => load_platform(&find(Kind::Platform, name)?)?,

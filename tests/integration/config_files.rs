@@ -321,8 +321,7 @@ fn base_text(kind: Kind, path: &str) -> String {
             )
         }
         Kind::Platform => read("configs/platforms/u280.toml"),
-        Kind::Sweep => read("configs/sweeps/smolvla-search.toml")
-            .replace("\"../designs/u280-int8.toml\"", "\"u280-int8\""),
+        Kind::Sweep => read("configs/sweeps/smolvla-search.toml"),
         Kind::System => read("configs/systems/smolvla-2x-u280-balanced.toml"),
         Kind::Model | Kind::Policy => unreachable!("not a roofsim format"),
     }
