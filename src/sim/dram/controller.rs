@@ -513,6 +513,47 @@ mod tests {
     }
 
     proptest! {
+        /// The oldest request waiting, kept as requests come and go, is the oldest of every
+        /// bank's list of both queues (a walk over them all), whatever the order requests
+        /// are accepted in (callers other than the channel need not accept in order) and
+        /// served in.
+        #[test]
+        fn the_oldest_waiting_is_the_oldest_queued(
+            steps in proptest::collection::vec((any::<bool>(), 0u64..4, 0u64..20, 0usize..8), 1..60),
+        ) {
+            let policy = QueuePolicy { read_depth: 64, write_depth: 64, ..POLICY };
+            let mut controller = Controller::new(policy);
+            for (index, &(write, bank, accepted, pick)) in steps.iter().enumerate() {
+                let queued: usize = controller.queues.iter().flatten().map(VecDeque::len).sum();
+                if pick < 5 || queued == 0 {
+                    let entry = Queued { accepted, ..request(index as u32, bank, 0) };
+                    controller.accept(&[entry], write);
+                } else {
+                    // Serve (and remove) the `pick`-th waiting entry, counting across lists.
+                    let slots: Vec<(bool, Slot)> = [false, true]
+                        .into_iter()
+                        .flat_map(|write| {
+                            let lists = &controller.queues[usize::from(write)];
+                            lists.iter().enumerate().flat_map(move |(bank, list)| {
+                                (0..list.len()).map(move |position| (write, Slot { bank, position }))
+                            })
+                        })
+                        .collect();
+                    let (write, slot) = slots[pick % slots.len()];
+                    controller.served(write, slot, None);
+                    controller.release(write);
+                }
+                let walked = controller
+                    .queues
+                    .iter()
+                    .flatten()
+                    .flatten()
+                    .map(|request| request.accepted)
+                    .min();
+                prop_assert_eq!(controller.waiting_since(), walked);
+            }
+        }
+
         /// Against the reference, choice by choice over random arrivals of one to three
         /// columns and random bank costs: the same choice every time, and every column
         /// served exactly once. No hit streak passes the cap while a miss to its bank is
