@@ -514,9 +514,10 @@ mod tests {
 
     proptest! {
         /// The oldest request waiting, kept as requests come and go, is the oldest of every
-        /// bank's list of both queues (a walk over them all), whatever the order requests
-        /// are accepted in (callers other than the channel need not accept in order) and
-        /// served in.
+        /// bank's list of both queues (a walk over them all), and the set of banks with
+        /// requests is the banks whose lists are not empty, whatever the order requests are
+        /// accepted in (callers other than the channel need not accept in order) and served
+        /// in.
         #[test]
         fn the_oldest_waiting_is_the_oldest_queued(
             steps in proptest::collection::vec((any::<bool>(), 0u64..4, 0u64..20, 0usize..8), 1..60),
@@ -551,6 +552,17 @@ mod tests {
                     .map(|request| request.accepted)
                     .min();
                 prop_assert_eq!(controller.waiting_since(), walked);
+                for write in [false, true] {
+                    let lists = &controller.queues[usize::from(write)];
+                    let with_entries: Vec<usize> =
+                        (0..lists.len()).filter(|&bank| !lists[bank].is_empty()).collect();
+                    let in_set: Vec<usize> = std::iter::successors(
+                        controller.nonempty[usize::from(write)].first_from(0),
+                        |&bank| controller.nonempty[usize::from(write)].first_from(bank + 1),
+                    )
+                    .collect();
+                    prop_assert_eq!(in_set, with_entries);
+                }
             }
         }
 
