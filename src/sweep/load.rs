@@ -182,7 +182,7 @@ fn text_axis(
     })
 }
 
-/// Reads a sweep TOML whose axes span at most `max_points` points ([`MAX_POINTS`] for a
+/// Reads a sweep TOML whose axes span at most `max_points` points ([`MAX_POINTS`](super::MAX_POINTS) for a
 /// sweep, which runs every point; more for a search, which never lists them); `load_base`
 /// reads the base design named relative to the sweep file.
 pub fn load_sweep(
