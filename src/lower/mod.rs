@@ -21,12 +21,14 @@ use attention::lower_fused_attention;
 use gemm::lower_gemm;
 use vector::lower_vector;
 
-use crate::config::design::{ActivationLayout, Design, Via};
+use crate::config::design::{ActivationLayout, Design, MemoryModel, Via};
 use crate::workload::access::Block;
 use crate::workload::{Direction, Kernel, Op, Operand};
 use address::{ChannelRequests, TensorLayout};
 use layer::{OutputTile, Produced, needed_tiles};
 use petgraph::graph::{DiGraph, NodeIndex};
+use rustc_hash::FxHashSet;
+use std::sync::Arc;
 use stream::Stream;
 
 pub use address::ChannelRequest;
@@ -40,13 +42,18 @@ pub use size::{
     REQUEST_BYTES, checked_graph_size, coarser, graph_size,
 };
 
+/// A transfer's requests, one per channel it reaches. Tiles of one shape and alignment
+/// split alike, so on the models that ignore addresses a graph keeps one copy of each
+/// distinct list (a graph of 10,000–70,000 transfers has under 200), shared by its nodes.
+pub type Requests = Arc<[ChannelRequest]>;
+
 /// What one node of the dataflow does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeKind {
     /// Read a tile from HBM: per-channel requests.
-    Load(Vec<ChannelRequest>),
+    Load(Requests),
     /// Write a tile to HBM.
-    Store(Vec<ChannelRequest>),
+    Store(Requests),
     /// A GEMM tile, `m × k` times `k × n`, on a systolic or dot engine (an index into
     /// [`Design::engines`]); the engine's model decides its cycles.
     Gemm {
@@ -278,6 +285,9 @@ struct Lowering<'a> {
     design: &'a Design,
     graph: DiGraph<Node, EdgeKind>,
     requests: ChannelRequests,
+    /// The distinct request lists of the graph's transfers, when addresses are not kept
+    /// (the bank-level model's lists differ by address, so each transfer keeps its own).
+    shared_requests: Option<FxHashSet<Requests>>,
     /// Per engine and [`Ring`], the slots, each remembering the last node that used the tile
     /// it holds, and the slot to fill next.
     rings: Vec<(Vec<Option<NodeIndex>>, usize)>,
@@ -303,6 +313,7 @@ impl<'a> Lowering<'a> {
             design,
             graph: DiGraph::new(),
             requests: ChannelRequests::default(),
+            shared_requests: (design.memory() != MemoryModel::Dram).then(FxHashSet::default),
             rings: vec![ring; design.engines().len() * 3],
             kernel: 0,
             produced: Vec::new(),
@@ -389,12 +400,12 @@ impl<'a> Lowering<'a> {
     /// A transfer that stays on chip: no HBM requests, no time of its own.
     fn on_chip(
         &mut self,
-        kind: fn(Vec<ChannelRequest>) -> NodeKind,
+        kind: fn(Requests) -> NodeKind,
         engine: usize,
         label: Label,
     ) -> NodeIndex {
         self.graph.add_node(Node {
-            kind: kind(Vec::new()),
+            kind: kind(Arc::new([])),
             label,
             bytes: 0,
             engine: engine as u64,
@@ -422,14 +433,25 @@ impl<'a> Lowering<'a> {
     /// the layout.
     fn transfer(
         &mut self,
-        kind: fn(Vec<ChannelRequest>) -> NodeKind,
+        kind: fn(Requests) -> NodeKind,
         engine: usize,
         layout: &TensorLayout,
         (rows, cols): ((u64, u64), (u64, u64)),
         label: Label,
     ) -> NodeIndex {
-        let requests = self.requests.tile(self.design, layout, rows, cols);
-        let bytes = requests.iter().map(|r| r.bytes).sum();
+        let tile = self.requests.tile(self.design, layout, rows, cols);
+        let bytes = tile.iter().map(|r| r.bytes).sum();
+        let requests = match &mut self.shared_requests {
+            Some(shared) => match shared.get(tile) {
+                Some(requests) => Arc::clone(requests),
+                None => {
+                    let requests: Requests = tile.into();
+                    shared.insert(Arc::clone(&requests));
+                    requests
+                }
+            },
+            None => tile.into(),
+        };
         self.graph.add_node(Node {
             kind: kind(requests),
             label,
@@ -575,15 +597,57 @@ pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError
 
 /// Whether the graph has no cycle, else a node on one. The lowering adds nodes in an order
 /// in which every edge but a FIFO's runs forward, so a graph whose edges all do is checked
-/// in one pass; only the others need a topological sort.
+/// in one pass; only the others need a topological sort (Kahn's, over the edges laid out
+/// by source: a graph of streams has a few hundred thousand edges).
 fn acyclic(graph: &DiGraph<Node, EdgeKind>) -> Result<(), NodeIndex> {
-    use petgraph::visit::EdgeRef;
-    if graph.edge_references().all(|e| e.source() < e.target()) {
+    let edges = graph.raw_edges();
+    if edges.iter().all(|e| e.source() < e.target()) {
         return Ok(());
     }
-    petgraph::algo::toposort(graph, None)
-        .map(|_| ())
-        .map_err(|cycle| cycle.node_id())
+    let nodes = graph.node_count();
+    let mut first_out = vec![0u32; nodes + 1];
+    let mut waiting_on = vec![0u32; nodes];
+    for edge in edges {
+        first_out[edge.source().index() + 1] += 1;
+        waiting_on[edge.target().index()] += 1;
+    }
+    for node in 0..nodes {
+        first_out[node + 1] += first_out[node];
+    }
+    let mut targets = vec![0u32; edges.len()];
+    let mut next = first_out.clone();
+    for edge in edges {
+        let slot = &mut next[edge.source().index()];
+        targets[*slot as usize] = edge.target().index() as u32;
+        *slot += 1;
+    }
+    let mut ready: Vec<u32> = (0..nodes as u32)
+        .filter(|&node| waiting_on[node as usize] == 0)
+        .collect();
+    while let Some(node) = ready.pop() {
+        let node = node as usize;
+        for &target in &targets[first_out[node] as usize..first_out[node + 1] as usize] {
+            waiting_on[target as usize] -= 1;
+            if waiting_on[target as usize] == 0 {
+                ready.push(target);
+            }
+        }
+    }
+    // Every node left waits on another left: walking back from one must come round to a
+    // node on a cycle.
+    let Some(left) = waiting_on.iter().position(|&count| count > 0) else {
+        return Ok(());
+    };
+    let mut seen = vec![false; nodes];
+    let mut node = NodeIndex::new(left);
+    while !seen[node.index()] {
+        seen[node.index()] = true;
+        node = graph
+            .neighbors_directed(node, petgraph::Direction::Incoming)
+            .find(|from| waiting_on[from.index()] > 0)
+            .expect("a node left after the sort waits on another left");
+    }
+    Err(node)
 }
 
 #[cfg(test)]

@@ -194,7 +194,7 @@ mod tests {
 
     fn node(graph: &mut DiGraph<Node, EdgeKind>, label: &str) -> NodeIndex {
         graph.add_node(Node {
-            kind: NodeKind::Load(Vec::new()),
+            kind: NodeKind::Load(std::sync::Arc::new([])),
             label: Label::from(label),
             bytes: 0,
             engine: 0,

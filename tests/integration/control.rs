@@ -29,7 +29,7 @@ fn loads(engines: &[u64]) -> KernelGraph {
     for (index, &engine) in engines.iter().enumerate() {
         let request = ChannelRequest::contiguous(index as u64, 0, 512, 1);
         graph.add_node(Node {
-            kind: NodeKind::Load(vec![request]),
+            kind: NodeKind::Load(std::sync::Arc::new([request])),
             label: format!("load {index}").into(),
             bytes: 512,
             engine,

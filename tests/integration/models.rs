@@ -67,7 +67,9 @@ impl Graph {
     fn load(&mut self, bursts: u64) -> NodeIndex {
         let bytes = 512 * bursts;
         self.0.add_node(Node {
-            kind: NodeKind::Load(vec![ChannelRequest::contiguous(0, 0, bytes, bursts)]),
+            kind: NodeKind::Load(std::sync::Arc::new([ChannelRequest::contiguous(
+                0, 0, bytes, bursts,
+            )])),
             label: "load".into(),
             bytes,
             engine: 0,

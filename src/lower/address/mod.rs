@@ -3,7 +3,7 @@
 use crate::config::design::{Design, MemoryModel};
 
 /// The part of one transfer that one pseudo-channel serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 ///
 /// 32 bytes, narrow fields where the range allows: the event loop reads every request of
 /// every transfer, so its size is simulation speed.
@@ -300,17 +300,20 @@ pub(crate) struct ChannelRequests {
     /// Per channel, the bytes and bursts of one period of a run's rows.
     period_bytes: Vec<u64>,
     period_bursts: Vec<u64>,
+    /// The last tile's requests.
+    requests: Vec<ChannelRequest>,
 }
 
 impl ChannelRequests {
-    /// Requests per channel to move rows `r0..r1`, columns `c0..c1` of a tensor.
+    /// Requests per channel to move rows `r0..r1`, columns `c0..c1` of a tensor (valid
+    /// until the next call).
     pub(crate) fn tile(
         &mut self,
         design: &Design,
         layout: &TensorLayout,
         (r0, r1): (u64, u64),
         (c0, c1): (u64, u64),
-    ) -> Vec<ChannelRequest> {
+    ) -> &[ChannelRequest] {
         let set = layout.channels.len() as u64;
         self.bytes.clear();
         self.bytes.resize(set as usize, 0);
@@ -341,8 +344,8 @@ impl ChannelRequests {
             }
         }
         self.runs = runs;
-        // Sized exactly: a transfer's requests are kept for the whole run.
-        let mut requests = Vec::with_capacity(self.bytes.iter().filter(|&&b| b > 0).count());
+        let requests = &mut self.requests;
+        requests.clear();
         let used = layout.channels.iter().enumerate();
         requests.extend(used.filter(|(index, _)| self.bytes[*index] > 0).map(
             |(index, &channel)| {

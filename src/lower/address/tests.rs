@@ -26,9 +26,9 @@ fn a_tile_major_weight_tile_is_one_long_run() {
         (bytes, bursts)
     };
     let plain = requests.tile(&design, &row_major, block.0, block.1);
-    assert_eq!(sum(&plain), (768 * 64, 768));
+    assert_eq!(sum(plain), (768 * 64, 768));
     let long = requests.tile(&design, &tiled, block.0, block.1);
-    assert_eq!(sum(&long), (768 * 64, 96));
+    assert_eq!(sum(long), (768 * 64, 96));
     assert_eq!(long.len(), 16);
     assert!(long.iter().all(|r| r.bytes == 768 * 64 / 16));
     // The blocks cover the matrix once: every element's byte is distinct.
@@ -90,7 +90,7 @@ proptest! {
         let channels: Vec<u64> = (0..set).collect();
         let layout = TensorLayout::row_major(&channels, 8, start, 1 << 40);
         let requests =
-            ChannelRequests::default().tile(&design, &layout, (0, 1), (0, length));
+            ChannelRequests::default().tile(&design, &layout, (0, 1), (0, length)).to_vec();
         let (bytes, bursts) = walk([(start, start + length)], stripe, burst, set);
         for request in &requests {
             prop_assert_eq!(request.bytes, bytes[request.channel as usize]);
@@ -125,7 +125,7 @@ proptest! {
             None => TensorLayout::row_major(&channels, bits, base, row_elements),
             Some(tile) => TensorLayout::tile_major(&channels, bits, base, row_elements, tile),
         };
-        let requests = ChannelRequests::default().tile(&design, &layout, (r0, r1), (c0, c1));
+        let requests = ChannelRequests::default().tile(&design, &layout, (r0, r1), (c0, c1)).to_vec();
         // Element ranges as the layout's rule groups them, then their bytes.
         let mut element_ranges: Vec<(u64, u64)> = Vec::new();
         match tiled {
@@ -192,7 +192,7 @@ proptest! {
         let channels: Vec<u64> = (0..set).collect();
         let layout = TensorLayout::row_major(&channels, 8, base, row_elements);
         let requests =
-            ChannelRequests::default().tile(&design, &layout, (0, rows), (c0, c1));
+            ChannelRequests::default().tile(&design, &layout, (0, rows), (c0, c1)).to_vec();
         // Walk: per channel, the lowest channel address each row reaches it at.
         let mut starts: Vec<Vec<u64>> = vec![Vec::new(); set as usize];
         let whole_rows = c0 == 0 && c1 == row_elements;
