@@ -21,13 +21,12 @@ use attention::lower_fused_attention;
 use gemm::lower_gemm;
 use vector::lower_vector;
 
-use crate::config::design::{ActivationLayout, Design, MemoryModel, Via};
+use crate::config::design::{ActivationLayout, Design, Via};
 use crate::workload::access::Block;
 use crate::workload::{Direction, Kernel, Op, Operand};
 use address::{ChannelRequests, TensorLayout};
 use layer::{OutputTile, Produced, needed_tiles};
 use petgraph::graph::{DiGraph, NodeIndex};
-use rustc_hash::FxHashSet;
 use std::sync::Arc;
 use stream::Stream;
 
@@ -43,8 +42,8 @@ pub use size::{
 };
 
 /// A transfer's requests, one per channel it reaches. Tiles of one shape and alignment
-/// split alike, so on the models that ignore addresses a graph keeps one copy of each
-/// distinct list (a graph of 10,000–70,000 transfers has under 200), shared by its nodes.
+/// split alike, so on the models that ignore addresses the transfers of a graph share one
+/// list per shape and alignment (a graph of 10,000–70,000 transfers has a few hundred).
 pub type Requests = Arc<[ChannelRequest]>;
 
 /// What one node of the dataflow does.
@@ -285,9 +284,6 @@ struct Lowering<'a> {
     design: &'a Design,
     graph: DiGraph<Node, EdgeKind>,
     requests: ChannelRequests,
-    /// The distinct request lists of the graph's transfers, when addresses are not kept
-    /// (the bank-level model's lists differ by address, so each transfer keeps its own).
-    shared_requests: Option<FxHashSet<Requests>>,
     /// Per engine and [`Ring`], the slots, each remembering the last node that used the tile
     /// it holds, and the slot to fill next.
     rings: Vec<(Vec<Option<NodeIndex>>, usize)>,
@@ -313,7 +309,6 @@ impl<'a> Lowering<'a> {
             design,
             graph: DiGraph::new(),
             requests: ChannelRequests::default(),
-            shared_requests: (design.memory() != MemoryModel::Dram).then(FxHashSet::default),
             rings: vec![ring; design.engines().len() * 3],
             kernel: 0,
             produced: Vec::new(),
@@ -439,19 +434,8 @@ impl<'a> Lowering<'a> {
         (rows, cols): ((u64, u64), (u64, u64)),
         label: Label,
     ) -> NodeIndex {
-        let tile = self.requests.tile(self.design, layout, rows, cols);
-        let bytes = tile.iter().map(|r| r.bytes).sum();
-        let requests = match &mut self.shared_requests {
-            Some(shared) => match shared.get(tile) {
-                Some(requests) => Arc::clone(requests),
-                None => {
-                    let requests: Requests = tile.into();
-                    shared.insert(Arc::clone(&requests));
-                    requests
-                }
-            },
-            None => tile.into(),
-        };
+        let requests = self.requests.tile(self.design, layout, rows, cols);
+        let bytes = requests.iter().map(|r| r.bytes).sum();
         self.graph.add_node(Node {
             kind: kind(requests),
             label,

@@ -1,6 +1,9 @@
 //! Where a tile's bytes live: row-major tensors striped over a set of HBM channels.
 
+use super::Requests;
 use crate::config::design::{Design, MemoryModel};
+use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 /// The part of one transfer that one pseudo-channel serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -302,19 +305,79 @@ pub(crate) struct ChannelRequests {
     period_bursts: Vec<u64>,
     /// The last tile's requests.
     requests: Vec<ChannelRequest>,
+    /// On the models that ignore addresses: the channel sets seen, and each tile's requests
+    /// by what decides them (its channel set's index, then per run its start within a round
+    /// of the set's stripes, length, pitch within a round and count), at most
+    /// [`MAX_SHARED_SPLITS`].
+    channel_sets: Vec<Vec<u64>>,
+    shared: FxHashMap<Box<[u64]>, Requests>,
+    key: Vec<u64>,
 }
 
+/// The most tile shapes and alignments whose requests a lowering keeps for reuse (about
+/// 100 bytes each: a graph of 10,000–70,000 transfers has a few hundred).
+const MAX_SHARED_SPLITS: usize = 1 << 16;
+
 impl ChannelRequests {
-    /// Requests per channel to move rows `r0..r1`, columns `c0..c1` of a tensor (valid
-    /// until the next call).
+    /// Requests per channel to move rows `r0..r1`, columns `c0..c1` of a tensor. On the
+    /// models that ignore addresses a tile's split depends only on where its ranges fall
+    /// within a round of the set's stripes (a stripe on each channel), so tiles of one shape
+    /// and alignment share one list, split once.
     pub(crate) fn tile(
         &mut self,
         design: &Design,
         layout: &TensorLayout,
-        (r0, r1): (u64, u64),
-        (c0, c1): (u64, u64),
-    ) -> &[ChannelRequest] {
-        let set = layout.channels.len() as u64;
+        rows: (u64, u64),
+        cols: (u64, u64),
+    ) -> Requests {
+        let mut runs = std::mem::take(&mut self.runs);
+        layout.ranges(rows, cols, &mut runs);
+        let requests = if design.memory() == MemoryModel::Dram {
+            self.split(design, layout.channels, &runs).into()
+        } else {
+            self.split_shared(design, layout.channels, &runs)
+        };
+        self.runs = runs;
+        requests
+    }
+
+    /// [`ChannelRequests::tile`] on a model that ignores addresses: the list of an earlier
+    /// tile that falls alike, else a new one.
+    fn split_shared(&mut self, design: &Design, channels: &[u64], runs: &[Run]) -> Requests {
+        let round = design.placement().stripe_bytes * channels.len() as u64;
+        let set = match self.channel_sets.iter().position(|set| set == channels) {
+            Some(set) => set,
+            None => {
+                self.channel_sets.push(channels.to_vec());
+                self.channel_sets.len() - 1
+            }
+        };
+        self.key.clear();
+        self.key.push(set as u64);
+        for run in runs {
+            let pitch = if run.count > 1 {
+                run.pitch_bytes % round
+            } else {
+                0
+            };
+            let length = run.end - run.start;
+            self.key
+                .extend([run.start % round, length, pitch, run.count]);
+        }
+        if let Some(requests) = self.shared.get(self.key.as_slice()) {
+            return Arc::clone(requests);
+        }
+        let requests: Requests = self.split(design, channels, runs).into();
+        if self.shared.len() < MAX_SHARED_SPLITS {
+            let key = self.key.as_slice().into();
+            self.shared.insert(key, Arc::clone(&requests));
+        }
+        requests
+    }
+
+    /// Splits a tile's ranges `runs` over the channel set `channels`.
+    fn split(&mut self, design: &Design, channels: &[u64], runs: &[Run]) -> &[ChannelRequest] {
+        let set = channels.len() as u64;
         self.bytes.clear();
         self.bytes.resize(set as usize, 0);
         self.bursts.clear();
@@ -330,11 +393,7 @@ impl ChannelRequests {
         self.starts.resize(tracked, [0; 2]);
         self.last_segment.clear();
         self.last_segment.resize(tracked, u64::MAX);
-        // The tile's contiguous ranges: the whole tile when it spans whole rows (or whole
-        // storage blocks), else each row, as runs of equal ranges.
-        let mut runs = std::mem::take(&mut self.runs);
-        layout.ranges((r0, r1), (c0, c1), &mut runs);
-        for &run in &runs {
+        for &run in runs {
             self.add_run(run, stripe, burst, set);
         }
         if addresses {
@@ -343,10 +402,9 @@ impl ChannelRequests {
                 self.note_addresses(index as u64, range, stripe, set);
             }
         }
-        self.runs = runs;
         let requests = &mut self.requests;
         requests.clear();
-        let used = layout.channels.iter().enumerate();
+        let used = channels.iter().enumerate();
         requests.extend(used.filter(|(index, _)| self.bytes[*index] > 0).map(
             |(index, &channel)| {
                 let [first, second] = self.starts.get(index).copied().unwrap_or_default();
