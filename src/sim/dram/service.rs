@@ -13,6 +13,22 @@ impl Dram {
     /// Channel `index` at `now`: admits the requests that have arrived while its queues
     /// have room, then serves the one its controller picks.
     pub(super) fn decide_channel(&mut self, index: usize, now: u64, done: &mut Vec<(u32, u64)>) {
+        // Precharges that became due since the last decision, before the requests that
+        // arrived since see the banks.
+        let channel = &mut self.channels[index];
+        let write = channel.controller.serves_writes();
+        for bank in channel.controller.banks_waiting(write) {
+            if !channel.dram.may_precharge(bank, now) {
+                continue;
+            }
+            let dram = &channel.dram;
+            let open = |request: &Queued| dram.open_row(request.bank as usize, &request.at);
+            if let Some(request) = channel.controller.closing(write, bank, open) {
+                channel
+                    .dram
+                    .precharge_by(&self.timing, (request.accepted, bank), now);
+            }
+        }
         for write in [false, true] {
             while self.admit(index, write, now, done) {}
         }

@@ -188,11 +188,11 @@ fn one_outstanding_hls_burst_pays_the_round_trip() {
     }
 }
 
-/// FR-FCFS across requests: with row 5 of bank (0, 0) left open by an earlier read,
-/// reads of row 4 then row 5 (two transfers, or one tile of both rows) are served row 5
-/// first, one row switch, ending within a request interval of reads issued hit first
-/// (row 5 arrives that much later); a queue of one serves them in arrival order, which
-/// switches rows twice.
+/// FR-FCFS across requests: with row 5 of bank (0, 0) just opened by a read issued with
+/// them (its tRAS keeps the bank from closing the row before they arrive), reads of row 4
+/// then row 5 (two transfers, or one tile of both rows) are served row 5 first, one row
+/// switch, ending within a request interval of reads issued hit first (row 5 arrives that
+/// much later); a queue of one serves them in arrival order, which switches rows twice.
 #[test]
 fn row_hits_are_served_before_older_misses() {
     let (platform, design) = setup();
@@ -208,8 +208,7 @@ fn row_hits_are_served_before_older_misses() {
         // Counted in DRAM cycles.
         setup.fabric_clock_hz = timing.clock_hz;
         let mut memory = Dram::new(timing, setup, 1);
-        serve_together(&mut memory, &[read(5)], 0);
-        serve_together(&mut memory, then, 1000)
+        serve_together(&mut memory, &[&[read(5)], then].concat(), 0)
     };
     let tile = ChannelRequest {
         channel: 0,

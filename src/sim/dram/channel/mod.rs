@@ -274,6 +274,31 @@ impl DramChannel {
         (plan.column, data_end)
     }
 
+    /// Whether bank `bank` has a row open that it could close by `now` (what
+    /// [`DramChannel::precharge_by`] needs before the controller is asked which request
+    /// closes it).
+    pub fn may_precharge(&self, bank: usize, now: u64) -> bool {
+        let bank = &self.banks[bank];
+        bank.open_row.is_some() && bank.precharge_ready.max(self.blocked_until) <= now
+    }
+
+    /// Precharges the bank of an access at `at` (in bank `bank`, waiting since `ready`) whose
+    /// row is not open, if the bank allows it by `now` (and no refresh falls due first):
+    /// later requests to the row it closes then miss, as they do on a controller that
+    /// precharges as soon as it may.
+    pub fn precharge_by(&mut self, timing: &DramTiming, (ready, bank): (u64, usize), now: u64) {
+        let bank = &mut self.banks[bank];
+        if bank.open_row.is_none() {
+            return;
+        }
+        let precharge = ready.max(bank.precharge_ready).max(self.blocked_until);
+        if precharge <= now && precharge < self.next_refresh {
+            bank.open_row = None;
+            bank.served = 0;
+            bank.activate_ready = bank.activate_ready.max(precharge + timing.trp);
+        }
+    }
+
     /// The cycles the access's commands would issue at, given the history so far.
     /// `ready`: when its row commands may start; `now`: when its column command may.
     fn plan(

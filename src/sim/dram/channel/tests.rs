@@ -278,3 +278,40 @@ fn reads_and_writes_turn_the_bus_around() {
     let write_end = request(&mut channel, &t, 0, address(0, 0, 0, 1), 32, true);
     assert_eq!(write_end, read_command + t.trtw + t.cwl + t.burst_cycles);
 }
+
+/// A precharge issued ahead of its miss's column command: not before the bank allows it
+/// (tRTP after the open row's last read), nor past the decision's cycle; once issued, the
+/// closed row's next access pays an ACTIVATE (not a hit), and the miss's ACTIVATE waits tRP.
+#[test]
+fn an_early_precharge_closes_the_row_once_the_bank_allows_it() {
+    let t = timing();
+    let mut channel = DramChannel::new(&t);
+    let open = address(0, 0, 0, 0);
+    let read_end = request(&mut channel, &t, 0, open, 32, false);
+    let read_command = read_end - t.cl - t.burst_cycles;
+    let bank = Location::decode(&t, open).bank_index(&t);
+    let row_zero = Location::decode(&t, address(0, 0, 0, 1));
+    let allowed = (read_command + t.trtp).max(t.tras);
+    channel.precharge_by(&t, (0, bank), allowed - 1);
+    assert!(
+        channel.open_row(bank, &row_zero).hit,
+        "precharged before the bank allows it"
+    );
+    channel.precharge_by(&t, (allowed + 5, bank), allowed + 4);
+    assert!(
+        channel.open_row(bank, &row_zero).hit,
+        "precharged before its miss arrived"
+    );
+    channel.precharge_by(&t, (0, bank), allowed);
+    assert!(!channel.open_row(bank, &row_zero).hit);
+    let late = allowed + 100;
+    let end = request(&mut channel, &t, late, address(0, 0, 0, 1), 32, false);
+    assert_eq!(end, late + t.trcd + t.cl + t.burst_cycles);
+    let mut channel = DramChannel::new(&t);
+    request(&mut channel, &t, 0, open, 32, false);
+    channel.precharge_by(&t, (0, bank), allowed);
+    let miss = Location::decode(&t, address(0, 0, 1, 0));
+    let bounds = channel.group_bounds(&t, 0, false);
+    let column = channel.earliest_column(&t, bounds, (allowed, bank), &miss);
+    assert_eq!(column, allowed + t.trp + t.trcd);
+}
