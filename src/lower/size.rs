@@ -14,22 +14,26 @@ pub const MEMORY_BUDGET_BYTES: u64 = 240 << 20;
 /// channel requests (the node, its label, edges, access-map tiles and the engine's per-node
 /// state). An assumption, with [`REQUEST_BYTES`], checked from above by
 /// `tools/memory-bounds.sh`: the estimate stays above every measured peak (the MLP-stream
-/// design at 10,303 language tokens peaks at 206 MiB where 241 MiB is estimated, the
-/// closest; the others at about 55–66 % of the budget they stop at, the spatial designs'
-/// links moving on chip tiles the bound counts as transfers). 556 bytes per node was the
-/// measured whole-graph cost of the spatial full step before requests were counted apart.
+/// design at 10,303 language tokens peaks at 137 MiB where 241 MiB is estimated, the
+/// closest; the others at 28–41 % of the budget they stop at: the fast model's transfers
+/// share request lists the bound counts one per transfer, and the spatial designs' links move
+/// on chip tiles the bound counts as transfers). 556 bytes per node was the measured
+/// whole-graph cost of the spatial full step before requests were counted apart.
 pub const GRAPH_BYTES_PER_NODE: u64 = 400;
 
 /// Bytes a graph takes per channel request of a transfer: a [`super::ChannelRequest`] of 32
 /// bytes and an assumed 16 for its share of the engine's per-request state (see
-/// [`GRAPH_BYTES_PER_NODE`] for the check).
+/// [`GRAPH_BYTES_PER_NODE`] for the check). On the models that ignore addresses, tiles of
+/// one shape and alignment share their requests ([`super::Requests`]), so a graph holds far
+/// fewer (a few hundred lists for 10,000–70,000 transfers); the bound still counts every
+/// transfer's, the worst case of tiles that all fall differently on the stripes.
 pub const REQUEST_BYTES: u64 = 48;
 
 /// Bytes a run keeps per simulated node until it ends (the engines' and the HBM's busy
-/// intervals, each kernel's results, the workload's own kernels). Measured 11.4–14.4: peak
+/// intervals, each kernel's results, the workload's own kernels). Measured 11.7–14.7: peak
 /// less the process's 8 MiB and the decode graph's ~10 MiB, over the events, for
-/// Llama-2-7B decoding on one layer (`tools/memory-bounds.txt`: 1,069 tokens at FP16, 182
-/// MiB for 15.0 M events; 1,845 at W4A8, 226 MiB for 15.1 M); 16 is an assumed margin.
+/// Llama-2-7B decoding on one layer (`tools/memory-bounds.txt`: 1,069 tokens at FP16, 186
+/// MiB for 15.0 M events; 1,845 at W4A8, 231 MiB for 15.1 M); 16 is an assumed margin.
 pub const KEPT_BYTES_PER_NODE: u64 = 16;
 
 /// The most contiguous row segments one kernel's transfers may be cut into: what bounds the

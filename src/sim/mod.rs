@@ -167,10 +167,10 @@ impl TraceSink for NullSink {
 pub const MAX_SIMULATED_CYCLES: u64 = 1 << 50;
 
 /// Events a run may simulate unless told otherwise (`--max-events`): 2^24, under half a
-/// minute at a whole run's 0.7–1.4 M events per CPU-second (lowering and outputs included;
+/// minute at a whole run's 1.1–2.3 M events per CPU-second (lowering and outputs included;
 /// measured on the 2-core development machine: the spatial design's full step at 1,800
-/// language tokens, 443 k events in 0.63 s of user and system time (GNU time); Llama-2-7B's
-/// 4,096-token prefill, 96 k in 0.067 s of task-clock (`perf stat`)), not at the event loop's
+/// language tokens, 443 k events in 0.39 s of user and system time (GNU time); Llama-2-7B's
+/// 4,096-token prefill, 96 k in 0.042 s of task-clock (`perf stat`)), not at the event loop's
 /// 15–20 M alone.
 pub const DEFAULT_MAX_EVENTS: u64 = 1 << 24;
 

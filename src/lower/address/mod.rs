@@ -314,8 +314,8 @@ pub(crate) struct ChannelRequests {
     key: Vec<u64>,
 }
 
-/// The most tile shapes and alignments whose requests a lowering keeps for reuse (about
-/// 100 bytes each: a graph of 10,000–70,000 transfers has a few hundred).
+/// The most tile shapes and alignments whose requests a lowering keeps for reuse: about 100
+/// bytes each besides the list its transfers share (graphs measured have a few hundred).
 const MAX_SHARED_SPLITS: usize = 1 << 16;
 
 impl ChannelRequests {
@@ -330,6 +330,8 @@ impl ChannelRequests {
         rows: (u64, u64),
         cols: (u64, u64),
     ) -> Requests {
+        // The tile's contiguous ranges: the whole tile when it spans whole rows (or whole
+        // storage blocks), else each row, as runs of equal ranges.
         let mut runs = std::mem::take(&mut self.runs);
         layout.ranges(rows, cols, &mut runs);
         let requests = if design.memory() == MemoryModel::Dram {

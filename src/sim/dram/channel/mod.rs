@@ -15,7 +15,9 @@
 //! closes every row and blocks the channel for `tRFC` (after the precharges it needs). Row
 //! and column commands have separate buses in HBM, so commands never wait for a command
 //! slot. ACTIVATEs are issued as soon as their request has arrived (the IP's look-ahead
-//! activate), which hides row switches of a sequential stream behind the data of others.
+//! activate), which hides row switches of a sequential stream behind the data of others;
+//! a precharge the controller decides on issues as soon as the bank allows it
+//! ([`DramChannel::precharge_by`]).
 //!
 //! Timing: JEDEC HBM2 as public simulators give it (DRAMsim3, gem5, Ramulator), values and
 //! choices in the platform file (`[hbm.dram]`).

@@ -20,7 +20,10 @@
 //! only as the oldest request to its bank, and only once no waiting request hits the bank's
 //! open row or that row has served `row_hit_cap` column accesses since it opened: its
 //! precharge would close the row under them (DRAMsim3's `ArbitratePrecharge`, whose cap is
-//! 4). The cap is what keeps a miss from starving behind a stream of hits.
+//! 4). The cap is what keeps a miss from starving behind a stream of hits. Such a miss's
+//! precharge is a command of its own, issued as soon as the bank allows it
+//! ([`Controller::closing`]), not with the miss's column command: a request to the closed
+//! row that arrives after it misses, as on DRAMsim3.
 
 use super::channel::Location;
 use std::collections::VecDeque;
