@@ -23,9 +23,7 @@ use crate::config::precision::{Precision, PrecisionPair};
 use crate::lower::LowerError;
 use crate::report::{self, ReportError, html::Table, plot::roofline_svg};
 use crate::roofline::{RooflineAnalysis, memory_summary};
-use crate::sim::{
-    DEFAULT_MAX_EVENTS, SimError, TraceSink, WorkloadSim, pipeline_model, simulate_workload,
-};
+use crate::sim::{DEFAULT_MAX_EVENTS, SimError, TraceSink, WorkloadSim, simulate_workload};
 use crate::workload::{
     Encoder, ExpertSwitches, Pipeline, Prefill, Workload, WorkloadChoices, WorkloadError,
     WorkloadOptions, single_gemm,
@@ -348,10 +346,7 @@ fn add_pictures_and_report(output: &mut SimulateOutput, platform: &Platform, des
         ),
         analysis,
         sim,
-        design
-            .overlap_kernels()
-            .then(|| pipeline_model(&analysis.workload, design))
-            .as_ref(),
+        design.overlap_kernels().then_some(&sim.pipeline),
         design,
         platform,
     );

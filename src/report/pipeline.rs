@@ -3,7 +3,7 @@
 
 use crate::config::design::Design;
 use crate::roofline::RooflineAnalysis;
-use crate::sim::{WorkloadSim, pipeline_model};
+use crate::sim::WorkloadSim;
 use crate::workload::Encoder;
 use std::fmt::Write;
 
@@ -27,7 +27,7 @@ pub(super) fn pipeline_checks(
     design: &Design,
 ) -> Vec<PipelineCheck> {
     let workload = &analysis.workload;
-    let model = pipeline_model(workload, design);
+    let model = &sim.pipeline;
     let mut checks: Vec<PipelineCheck> = Vec::new();
     let mut engine_cycles: Vec<(f64, f64)> = Vec::new();
     for (unit, &model_cycles) in sim.units.iter().zip(&model.unit_cycles) {

@@ -11,9 +11,7 @@ use crate::lower::Bill;
 use crate::roofline::RooflineAnalysis;
 use crate::sim::hbm::{ChannelStats, TICKS_PER_CYCLE};
 use crate::sim::power::{kernel_energy_j, run_power};
-use crate::sim::{
-    Bottleneck, CrossCheck, SimTotals, WorkloadSim, cross_check, encoder_totals, pipeline_model,
-};
+use crate::sim::{Bottleneck, CrossCheck, SimTotals, WorkloadSim, cross_check, encoder_totals};
 use crate::workload::Encoder;
 use std::fmt::Write;
 
@@ -56,9 +54,10 @@ pub fn kernels_csv(
             .chain(energy_columns),
     )?;
     let precision = analysis.workload.options.precision.to_string();
-    let model = pipeline_model(&analysis.workload, design);
-    for (((kernel, point), result), stage) in
-        analysis.iter().zip(&sim.kernels).zip(&model.stage_cycles)
+    for (((kernel, point), result), stage) in analysis
+        .iter()
+        .zip(&sim.kernels)
+        .zip(&sim.pipeline.stage_cycles)
     {
         let check = cross_check(kernel, result, design, platform);
         let mut record = roofline_record(kernel, point, &precision);

@@ -9,6 +9,7 @@
 //! simulated once; with `overlap_layers` a layer's schedule depends on its neighbours', so
 //! every layer is simulated.
 
+use super::pipeline::{PipelineModel, pipeline_model};
 use super::{
     Attribution, Bottleneck, GraphSim, KernelSim, Machine, NullSink, SimError, TraceSink, budget,
     simulate_graph,
@@ -39,6 +40,9 @@ pub struct WorkloadSim {
     pub events: u64,
     /// What the design takes from the platform with the workload's on-chip links.
     pub bill: Bill,
+    /// The pipeline model of the same workload on the design: the yardstick the simulation
+    /// is held against (worked out once per run, beside the simulation).
+    pub pipeline: PipelineModel,
 }
 
 /// One unit's run: its kernels one after another, or its layer graph.
@@ -345,31 +349,42 @@ pub fn simulate_workload(
     let (waves, widest_bytes) = size.waves();
     let _reservation = budget::reserve(size.kept_bytes + widest_bytes);
     let mut results: Vec<GraphSim> = Vec::with_capacity(distinct.len());
-    match trace {
+    let pipeline = match trace {
         Some(sink) => {
             for (unit, &(_, bytes)) in distinct.iter().zip(&size.units) {
                 results.push(simulate_unit(workload, unit, design, &machine, sink)?);
                 budget::release_freed_memory_after(bytes);
                 progress();
             }
+            pipeline_model(workload, design)
         }
         None => {
-            for wave in waves {
-                let ran: Vec<GraphSim> = distinct[wave.clone()]
-                    .par_iter()
-                    .map(|unit| {
-                        let result = simulate_unit(workload, unit, design, &machine, &mut NullSink);
-                        progress();
-                        result
-                    })
-                    .collect::<Result<_, _>>()?;
-                budget::release_freed_memory_after(
-                    size.units[wave].iter().map(|&(_, bytes)| bytes).sum(),
-                );
-                results.extend(ran);
-            }
+            // The yardstick beside the units, on a thread the units leave free.
+            let (pipeline, ran) = rayon::join(
+                || pipeline_model(workload, design),
+                || -> Result<(), SimError> {
+                    for wave in waves {
+                        let ran: Vec<GraphSim> = distinct[wave.clone()]
+                            .par_iter()
+                            .map(|unit| {
+                                let result =
+                                    simulate_unit(workload, unit, design, &machine, &mut NullSink);
+                                progress();
+                                result
+                            })
+                            .collect::<Result<_, _>>()?;
+                        budget::release_freed_memory_after(
+                            size.units[wave].iter().map(|&(_, bytes)| bytes).sum(),
+                        );
+                        results.extend(ran);
+                    }
+                    Ok(())
+                },
+            );
+            ran?;
+            pipeline
         }
-    }
+    };
     let events = results
         .iter()
         .flat_map(|unit| &unit.kernels)
@@ -426,6 +441,7 @@ pub fn simulate_workload(
         units_simulated: distinct.len(),
         events,
         bill,
+        pipeline,
     })
 }
 
