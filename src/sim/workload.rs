@@ -331,8 +331,8 @@ pub fn event_bound(workload: &Workload, design: &Design) -> Result<u64, SimError
 /// [`event_bound`] above `max_events` or a run beyond the memory budget. With a trace sink
 /// the units run in order on one thread, so the trace streams out in execution order;
 /// without one they run in parallel, in waves that fit the budget together, the run
-/// holding its share of the process's budget ([`budget`]). `progress` is called once per
-/// distinct unit finished.
+/// holding its share of the process's budget ([`budget`]), and the pipeline model is worked
+/// out beside them. `progress` is called once per distinct unit finished.
 pub fn simulate_workload(
     workload: &Workload,
     design: &Design,

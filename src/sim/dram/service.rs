@@ -10,8 +10,9 @@ use std::cell::Cell;
 use std::cmp::Reverse;
 
 impl Dram {
-    /// Channel `index` at `now`: admits the requests that have arrived while its queues
-    /// have room, then serves the one its controller picks.
+    /// Channel `index` at `now`: closes the rows its controller's misses may close, admits
+    /// the requests that have arrived while its queues have room, then serves the one its
+    /// controller picks.
     pub(super) fn decide_channel(&mut self, index: usize, now: u64, done: &mut Vec<(u32, u64)>) {
         // Precharges that became due since the last decision, before the requests that
         // arrived since see the banks.
