@@ -22,8 +22,8 @@ use crate::lower::{
 };
 use crate::workload::{Kernel, Workload};
 use rayon::prelude::*;
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use rustc_hash::{FxHashMap, FxHasher};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// Simulation results of every kernel instance of a workload.
@@ -109,9 +109,9 @@ fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
             .enumerate()
             .map(|(position, kernel)| kernel.work_within(position))
     };
-    let mut first_of: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut first_of: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
     for index in 0..units.len() {
-        let mut hasher = DefaultHasher::new();
+        let mut hasher = FxHasher::default();
         for work in kernels(&units[index]) {
             work.hash(&mut hasher);
         }
