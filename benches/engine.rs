@@ -1,7 +1,8 @@
 //! Speed: engine events per second on a many-tile GEMM (and DRAM column accesses per second
 //! on the bank-level HBM, there and on two of the DRAMsim3 comparison's streams), whole-model
 //! runs of the default design (on either HBM model) and the spatial design, each on one and
-//! on two threads, Llama-2-7B's long prefill and decode, and a sweep on one and two jobs.
+//! on two threads, and Llama-2-7B's long prefill and decode (all in simulated events per
+//! second), and a sweep on one and two jobs.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use roofsim::config::Source;
@@ -108,26 +109,26 @@ fn whole_model(c: &mut Criterion) {
         ("spatial_design", SPATIAL_DESIGN),
     ] {
         let design = load_design(&Source::built_in(name, text), &platform).unwrap();
+        let run = || {
+            simulate_model(
+                design_workload(&model, Some(&policy), &platform, &design, &choices).unwrap(),
+                &platform,
+                &design,
+                roofsim::sim::DEFAULT_MAX_EVENTS,
+                None,
+                &|| {},
+            )
+            .unwrap()
+        };
+        // In simulated events, so criterion reports the whole run's events per second.
+        group.throughput(Throughput::Elements(run().sim.events));
         for threads in [1, 2] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
             group.bench_function(format!("smolvla_3_cameras_{name}_threads_{threads}"), |b| {
-                b.iter(|| {
-                    pool.install(|| {
-                        simulate_model(
-                            design_workload(&model, Some(&policy), &platform, &design, &choices)
-                                .unwrap(),
-                            &platform,
-                            &design,
-                            roofsim::sim::DEFAULT_MAX_EVENTS,
-                            None,
-                            &|| {},
-                        )
-                        .unwrap()
-                    })
-                })
+                b.iter(|| pool.install(run))
             });
         }
     }
