@@ -4,6 +4,7 @@
 //! Edges carry data dependencies and buffer-slot reuse (a load into a slot waits for the
 //! compute that last used it). Every graph is checked acyclic before it is simulated.
 
+mod acyclic;
 mod address;
 mod attention;
 mod check;
@@ -17,6 +18,7 @@ mod size;
 mod stream;
 mod vector;
 
+use acyclic::acyclic;
 use attention::lower_fused_attention;
 use gemm::lower_gemm;
 use vector::lower_vector;
@@ -577,61 +579,6 @@ pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError
         });
     }
     Ok(KernelGraph { graph })
-}
-
-/// Whether the graph has no cycle, else a node on one. The lowering adds nodes in an order
-/// in which every edge but a FIFO's runs forward, so a graph whose edges all do is checked
-/// in one pass; only the others need a topological sort (Kahn's, over the edges laid out
-/// by source: a graph of streams has a few hundred thousand edges).
-fn acyclic(graph: &DiGraph<Node, EdgeKind>) -> Result<(), NodeIndex> {
-    let edges = graph.raw_edges();
-    if edges.iter().all(|e| e.source() < e.target()) {
-        return Ok(());
-    }
-    let nodes = graph.node_count();
-    let mut first_out = vec![0u32; nodes + 1];
-    let mut waiting_on = vec![0u32; nodes];
-    for edge in edges {
-        first_out[edge.source().index() + 1] += 1;
-        waiting_on[edge.target().index()] += 1;
-    }
-    for node in 0..nodes {
-        first_out[node + 1] += first_out[node];
-    }
-    let mut targets = vec![0u32; edges.len()];
-    let mut next = first_out.clone();
-    for edge in edges {
-        let slot = &mut next[edge.source().index()];
-        targets[*slot as usize] = edge.target().index() as u32;
-        *slot += 1;
-    }
-    let mut ready: Vec<u32> = (0..nodes as u32)
-        .filter(|&node| waiting_on[node as usize] == 0)
-        .collect();
-    while let Some(node) = ready.pop() {
-        let node = node as usize;
-        for &target in &targets[first_out[node] as usize..first_out[node + 1] as usize] {
-            waiting_on[target as usize] -= 1;
-            if waiting_on[target as usize] == 0 {
-                ready.push(target);
-            }
-        }
-    }
-    // Every node left waits on another left: walking back from one must come round to a
-    // node on a cycle.
-    let Some(left) = waiting_on.iter().position(|&count| count > 0) else {
-        return Ok(());
-    };
-    let mut seen = vec![false; nodes];
-    let mut node = NodeIndex::new(left);
-    while !seen[node.index()] {
-        seen[node.index()] = true;
-        node = graph
-            .neighbors_directed(node, petgraph::Direction::Incoming)
-            .find(|from| waiting_on[from.index()] > 0)
-            .expect("a node left after the sort waits on another left");
-    }
-    Err(node)
 }
 
 #[cfg(test)]

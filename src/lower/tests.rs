@@ -272,40 +272,6 @@ fn a_vector_engine_takes_its_instances_row_blocks_in_the_order_it_is_given() {
     );
 }
 
-/// The one-pass check accepts graphs whose edges all run forward, falls back to a sort for
-/// a backward edge that closes no cycle (a deep FIFO's), and names a node of a real cycle,
-/// not one that only waits on it.
-#[test]
-fn acyclic_checks_backward_edges_by_sorting() {
-    let mut graph = DiGraph::new();
-    let nodes: Vec<NodeIndex> = (0..5)
-        .map(|index| {
-            graph.add_node(Node {
-                kind: NodeKind::Vector {
-                    engine: 0,
-                    elements: 1,
-                },
-                label: format!("n{index}").into(),
-                bytes: 0,
-                engine: 0,
-                kernel: 0,
-            })
-        })
-        .collect();
-    for (from, to) in [(0, 3), (3, 4)] {
-        graph.add_edge(nodes[from], nodes[to], EdgeKind::Data);
-    }
-    assert_eq!(acyclic(&graph), Ok(()));
-    // Node 2 waits on node 4, which waits on nothing that waits on 2: backward, no cycle.
-    graph.add_edge(nodes[4], nodes[2], EdgeKind::Fifo);
-    assert_eq!(acyclic(&graph), Ok(()));
-    // 3 → 4 → 3 is a cycle; 2 (the first node left unsorted) waits on it and 0 feeds it,
-    // neither on it.
-    graph.add_edge(nodes[4], nodes[3], EdgeKind::Fifo);
-    let on_cycle = acyclic(&graph).unwrap_err();
-    assert!([nodes[3], nodes[4]].contains(&on_cycle), "{on_cycle:?}");
-}
-
 /// The bytes per channel, and the loads' or stores' bursts, of a graph's transfers whose
 /// label starts with `prefix` and that pass `keep`.
 fn transfers(
