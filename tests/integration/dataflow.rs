@@ -6,9 +6,7 @@ use roofsim::config::Source;
 use roofsim::config::design::{DEFAULT_DESIGN, Design, load_design};
 use roofsim::config::model::{default_model, default_policy};
 use roofsim::config::platform::{Platform, default_platform};
-use roofsim::sim::{
-    Bottleneck, SimError, WorkloadSim, cross_check, pipeline_model, simulate_workload,
-};
+use roofsim::sim::{Bottleneck, SimError, WorkloadSim, cross_check, simulate_workload};
 use roofsim::workload::{Workload, WorkloadChoices};
 
 const MLP_STREAM: &str = include_str!("../../configs/designs/u280-int8-mlp-stream.toml");
@@ -118,7 +116,7 @@ proptest! {
         // The pipeline model on the same engines (their peak rates) is never beaten; at the
         // rates the engines reached (their busy cycles), its schedule (FC2 starts when FC1
         // has made what FC2's first tile reads) is within fill and drain of the run.
-        let model = pipeline_model(&work, &shallow);
+        let model = &sim.pipeline;
         let model_cycles: u64 = model.unit_cycles.iter().sum();
         prop_assert!(model_cycles <= cycles, "model {model_cycles} > {cycles}");
         let needs = roofsim::lower::first_tile_needs(&work.kernels, 1, &shallow);
@@ -375,8 +373,7 @@ fn spatial_kernels_stay_under_their_engines_roofs_on_any_thread_count() {
     }
     // No engine beats its peak and a sync point holds everything after it: the pipeline
     // model is a lower bound of every unit.
-    let model = pipeline_model(&work, &design);
-    for (unit, model_cycles) in one.units.iter().zip(&model.unit_cycles) {
+    for (unit, model_cycles) in one.units.iter().zip(&one.pipeline.unit_cycles) {
         assert!(
             unit.cycles >= *model_cycles,
             "{} < {model_cycles}",
