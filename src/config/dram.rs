@@ -200,7 +200,7 @@ pub struct DramTiming {
     pub controller_latency: u64,
     /// The controller takes at most one AXI request per this many cycles.
     pub request_interval: u64,
-    /// Latency an HLS kernel's `m_axi` adapter adds to each read and write.
+    /// Latency an HLS kernel's `m_axi` adapter adds to each read.
     pub hls_read_adapter: u64,
     /// Latency an HLS kernel's `m_axi` adapter adds to each write.
     pub hls_write_adapter: u64,

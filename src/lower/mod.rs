@@ -286,6 +286,8 @@ struct Lowering<'a> {
     design: &'a Design,
     graph: DiGraph<Node, EdgeKind>,
     requests: ChannelRequests,
+    /// The requests of every transfer that stays on chip: none, one list for all of them.
+    no_requests: Requests,
     /// Per engine and [`Ring`], the slots, each remembering the last node that used the tile
     /// it holds, and the slot to fill next.
     rings: Vec<(Vec<Option<NodeIndex>>, usize)>,
@@ -311,6 +313,7 @@ impl<'a> Lowering<'a> {
             design,
             graph: DiGraph::new(),
             requests: ChannelRequests::default(),
+            no_requests: Arc::new([]),
             rings: vec![ring; design.engines().len() * 3],
             kernel: 0,
             produced: Vec::new(),
@@ -402,7 +405,7 @@ impl<'a> Lowering<'a> {
         label: Label,
     ) -> NodeIndex {
         self.graph.add_node(Node {
-            kind: kind(Arc::new([])),
+            kind: kind(Arc::clone(&self.no_requests)),
             label,
             bytes: 0,
             engine: engine as u64,

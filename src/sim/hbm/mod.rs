@@ -166,7 +166,8 @@ pub struct ChannelStats {
 }
 
 impl ChannelStats {
-    /// Time the channel was busy: data, overhead and refresh.
+    /// Time the channel was held: data, overhead, latency its window could not hide, refresh
+    /// and waits for a lateral link or port.
     pub fn busy_ticks(&self) -> u64 {
         self.data_ticks
             + self.overhead_ticks
