@@ -65,31 +65,21 @@ pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) ->
                 kv_loads.push(node);
             }
             let scores = lowering.compute(
-                NodeKind::Gemm {
-                    engine: array as u64,
-                    m: tm,
-                    n: tn,
-                    k: head_dim,
-                },
+                NodeKind::gemm(array, tm, tn, head_dim),
                 Label::tile(&scores_words, &[('b', batch), ('m', qi), ('n', kj)]),
             );
             lowering.edge(previous, scores, EdgeKind::Data);
             lowering.edge(Some(kv_loads[0]), scores, EdgeKind::Data);
             let softmax = lowering.compute(
                 NodeKind::Vector {
-                    engine: unit as u64,
+                    engine: unit as u32,
                     elements: tm * tn,
                 },
                 Label::tile(&softmax_words, &[('b', batch), ('m', qi), ('n', kj)]),
             );
             lowering.edge(Some(scores), softmax, EdgeKind::Data);
             let context_tile = lowering.compute(
-                NodeKind::Gemm {
-                    engine: array as u64,
-                    m: tm,
-                    n: head_dim,
-                    k: tn,
-                },
+                NodeKind::gemm(array, tm, head_dim, tn),
                 Label::tile(&context_words, &[('b', batch), ('m', qi), ('n', kj)]),
             );
             lowering.edge(Some(softmax), context_tile, EdgeKind::Data);

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 /// The graph as Graphviz DOT, for a reader to see the dataflow.
 pub fn to_dot(graph: &KernelGraph, design: &Design) -> String {
-    let engine_name = |engine: u64| &design.engines()[engine as usize].name;
+    let engine_name = |engine: u32| &design.engines()[engine as usize].name;
     let mut dot = String::from(
         "digraph kernel {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n",
     );

@@ -183,12 +183,7 @@ pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Output
             );
             let (tm, tn, tk) = (rows.1 - rows.0, cols.1 - cols.0, depth.1 - depth.0);
             let compute = lowering.compute(
-                NodeKind::Gemm {
-                    engine: engine as u64,
-                    m: tm,
-                    n: tn,
-                    k: tk,
-                },
+                NodeKind::gemm(engine, tm, tn, tk),
                 Label::tile(
                     &gemm_words,
                     &[('b', batch), ('m', mi), ('n', ni), ('k', ki)],

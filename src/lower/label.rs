@@ -20,8 +20,10 @@ pub struct Label {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum At {
     Nothing,
-    /// Up to four `letter index` pairs (`b0 m1 k0`); a zero letter ends the list.
-    Tile([(u8, u64); 4]),
+    /// Up to four `letter index` pairs (`b0 m1 k0`), letters apart from indices so a label
+    /// takes 48 bytes rather than 96 (a graph holds one per node); a zero letter ends the
+    /// list.
+    Tile([u8; 4], [u32; 4]),
     /// `rows A..B`.
     Rows(u64, u64),
 }
@@ -51,12 +53,14 @@ impl Label {
             coordinates.len() <= 4,
             "a tile has at most four coordinates"
         );
-        let mut at = [(0u8, 0u64); 4];
-        for (slot, &(letter, index)) in at.iter_mut().zip(coordinates) {
-            *slot = (letter as u8, index);
+        let (mut letters, mut indices) = ([0u8; 4], [0u32; 4]);
+        for (slot, &(letter, index)) in coordinates.iter().enumerate() {
+            letters[slot] = letter as u8;
+            // A tile index counts tiles, each a node: the size check bounds them far below.
+            indices[slot] = u32::try_from(index).expect("tile indices are below the node limit");
         }
         Label {
-            at: At::Tile(at),
+            at: At::Tile(letters, indices),
             ..Label::new(words)
         }
     }
@@ -103,8 +107,8 @@ impl fmt::Display for Label {
         f.write_str(&self.words)?;
         match self.at {
             At::Nothing => {}
-            At::Tile(axes) => {
-                for (letter, index) in axes.iter().take_while(|(letter, _)| *letter != 0) {
+            At::Tile(letters, indices) => {
+                for (letter, index) in letters.iter().zip(indices).take_while(|(l, _)| **l != 0) {
                     write!(f, " {}{index}", *letter as char)?;
                 }
             }
@@ -142,5 +146,6 @@ mod tests {
             "load parameters"
         );
         assert_ne!(tile, Label::tile(&load_a, &[('b', 0), ('m', 12), ('k', 4)]));
+        assert_eq!(size_of::<Label>(), 48);
     }
 }

@@ -56,24 +56,41 @@ pub enum NodeKind {
     /// Write a tile to HBM.
     Store(Requests),
     /// A GEMM tile, `m × k` times `k × n`, on a systolic or dot engine (an index into
-    /// [`Design::engines`]); the engine's model decides its cycles.
+    /// [`Design::engines`]); the engine's model decides its cycles. 32-bit sides (tiles are
+    /// at most 2^20 a side) keep a node at 88 bytes; a graph holds hundreds of thousands.
     Gemm {
         /// The engine it runs on.
-        engine: u64,
+        engine: u32,
         /// Output rows.
-        m: u64,
+        m: u32,
         /// Output columns.
-        n: u64,
+        n: u32,
         /// Reduction depth.
-        k: u64,
+        k: u32,
     },
     /// A vector pass over `elements` elements on a vector engine.
     Vector {
         /// The engine it runs on.
-        engine: u64,
+        engine: u32,
         /// Elements it processes.
         elements: u64,
     },
+}
+
+impl NodeKind {
+    /// A GEMM tile `m × k` by `k × n` on `engine`; its sides are tile sides or model
+    /// dimensions, which validation holds to 2^20.
+    pub fn gemm(engine: usize, m: u64, n: u64, k: u64) -> NodeKind {
+        let side = |side: u64| {
+            u32::try_from(side).expect("tile sides and model dimensions are at most 2^20")
+        };
+        NodeKind::Gemm {
+            engine: u32::try_from(engine).expect("engine indices fit 32 bits"),
+            m: side(m),
+            n: side(n),
+            k: side(k),
+        }
+    }
 }
 
 /// A node of the tile dataflow.
@@ -87,7 +104,7 @@ pub struct Node {
     pub bytes: u64,
     /// The engine the node runs on, or whose buffer a transfer fills or drains (which
     /// decides the AXI port its requests enter the HBM switch at).
-    pub engine: u64,
+    pub engine: u32,
     /// Which kernel of the graph the node belongs to (0 for a graph of one kernel).
     pub kernel: u32,
 }
@@ -141,7 +158,9 @@ impl GraphTotals {
     pub fn count(&mut self, node: &Node) {
         match node.kind {
             NodeKind::Load(_) | NodeKind::Store(_) => self.bytes_tiled += node.bytes,
-            NodeKind::Gemm { m, n, k, .. } => self.macs += m * n * k,
+            NodeKind::Gemm { m, n, k, .. } => {
+                self.macs += u64::from(m) * u64::from(n) * u64::from(k)
+            }
             NodeKind::Vector { .. } => {}
         }
     }
@@ -307,11 +326,14 @@ struct Lowering<'a> {
 }
 
 impl<'a> Lowering<'a> {
-    fn new(design: &'a Design) -> Self {
+    /// A lowering onto `design` of kernels of at most `nodes` nodes together (their
+    /// [`graph_size`] bounds): the graph's nodes are allocated once, not grown by doubling
+    /// (each doubling copied every node and faulted in fresh pages).
+    fn new(design: &'a Design, nodes: u64) -> Self {
         let ring = (vec![None; design.buffer_slots() as usize], 0);
         Lowering {
             design,
-            graph: DiGraph::new(),
+            graph: DiGraph::with_capacity(nodes as usize, 0),
             requests: ChannelRequests::default(),
             no_requests: Arc::new([]),
             rings: vec![ring; design.engines().len() * 3],
@@ -408,7 +430,7 @@ impl<'a> Lowering<'a> {
             kind: kind(Arc::clone(&self.no_requests)),
             label,
             bytes: 0,
-            engine: engine as u64,
+            engine: engine as u32,
             kernel: self.kernel,
         })
     }
@@ -445,7 +467,7 @@ impl<'a> Lowering<'a> {
             kind: kind(requests),
             label,
             bytes,
-            engine: engine as u64,
+            engine: engine as u32,
             kernel: self.kernel,
         })
     }
@@ -516,9 +538,10 @@ fn producers(kernel: &Kernel, position: usize) -> Vec<usize> {
 /// building anything, and links that cannot work: among them a stream too shallow to run,
 /// naming the smallest depth that runs.
 pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, LowerError> {
+    let mut nodes = 0;
     for kernel in kernels {
         check_engines(kernel, design)?;
-        checked_graph_size(kernel, design)?;
+        nodes += checked_graph_size(kernel, design)?.nodes;
     }
     let labels: Vec<String> = kernels.iter().map(|k| k.label()).collect();
     let sources: Vec<Vec<usize>> = kernels
@@ -532,7 +555,7 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
             readers[producer].push(position);
         }
     }
-    let mut lowering = Lowering::new(design);
+    let mut lowering = Lowering::new(design, nodes);
     let mut streams = Vec::new();
     for (position, kernel) in kernels.iter().enumerate() {
         lowering.kernel = position as u32;
@@ -571,8 +594,8 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
 /// building anything ([`checked_graph_size`]).
 pub fn lower(kernel: &Kernel, design: &Design) -> Result<KernelGraph, LowerError> {
     check_engines(kernel, design)?;
-    checked_graph_size(kernel, design)?;
-    let mut lowering = Lowering::new(design);
+    let nodes = checked_graph_size(kernel, design)?.nodes;
+    let mut lowering = Lowering::new(design, nodes);
     lower_into(&mut lowering, kernel);
     let graph = lowering.graph;
     if let Err(node) = acyclic(&graph) {

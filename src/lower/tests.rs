@@ -338,3 +338,10 @@ fn a_head_split_read_finds_its_tensor_where_the_producer_stored_it() {
         );
     }
 }
+
+/// A graph holds a node per tile operation (hundreds of thousands): their size is most of a
+/// run's memory and page faults, so growing it should be a decision.
+#[test]
+fn a_node_takes_88_bytes() {
+    assert_eq!(size_of::<Node>(), 88);
+}

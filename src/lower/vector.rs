@@ -102,7 +102,7 @@ pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<Outp
         let elements = (rows.1 - rows.0) * row_elements;
         let pass = lowering.compute(
             NodeKind::Vector {
-                engine: engine as u64,
+                engine: engine as u32,
                 elements,
             },
             Label::rows(&pass_words, rows),

@@ -105,7 +105,7 @@ impl Machine {
 pub fn engine_cycles(model: &EngineModel, kind: &NodeKind) -> u64 {
     match (kind, model) {
         (&NodeKind::Gemm { m, n, k, .. }, EngineModel::Systolic(shape)) => {
-            array::tile_cycles(shape, m, n, k)
+            array::tile_cycles(shape, m.into(), n.into(), k.into())
         }
         (
             &NodeKind::Gemm { m, n, k, .. },
@@ -113,7 +113,7 @@ pub fn engine_cycles(model: &EngineModel, kind: &NodeKind) -> u64 {
                 lanes,
                 depth_cycles,
             },
-        ) => dot::tile_cycles(lanes, depth_cycles, m, n, k),
+        ) => dot::tile_cycles(lanes, depth_cycles, m.into(), n.into(), k.into()),
         (
             &NodeKind::Vector { elements, .. },
             &EngineModel::Vector {

@@ -24,7 +24,7 @@ fn controlled(design: &Design, platform: &Platform, control: Control) -> Design 
 }
 
 /// One-burst loads, each on its own engine's buffer, none waiting on another.
-fn loads(engines: &[u64]) -> KernelGraph {
+fn loads(engines: &[u32]) -> KernelGraph {
     let mut graph = DiGraph::new();
     for (index, &engine) in engines.iter().enumerate() {
         let request = ChannelRequest::contiguous(index as u64, 0, 512, 1);
@@ -56,7 +56,7 @@ fn an_engines_dma_sets_its_transfers_up_one_after_another() {
             ..Control::default()
         },
     );
-    let run = |design: &Design, engines: &[u64]| {
+    let run = |design: &Design, engines: &[u32]| {
         let machine = Machine::new(design, &platform);
         simulate_graph(&loads(engines), &["loads".into()], &machine, &mut NullSink).unwrap()
     };

@@ -5,7 +5,7 @@
 use petgraph::graph::{DiGraph, NodeIndex};
 use roofsim::config::Source;
 use roofsim::config::design::{
-    ArrayShape, DEFAULT_DESIGN, Dataflow, Design, MemoryModel, RawDesign, load_design,
+    ArrayShape, DEFAULT_DESIGN, Dataflow, Design, EngineModel, MemoryModel, RawDesign, load_design,
 };
 use roofsim::config::model::{default_model, default_policy};
 use roofsim::config::platform::{Platform, default_platform};
@@ -48,14 +48,9 @@ struct Graph(DiGraph<Node, EdgeKind>);
 impl Graph {
     /// A GEMM tile that holds one 64 × 64 array of the default design for `cycles` (one
     /// output-stationary fold of 64 + 64 + K − 2 cycles).
-    fn gemm(&mut self, array: u64, cycles: u64) -> NodeIndex {
+    fn gemm(&mut self, array: u32, cycles: u64) -> NodeIndex {
         self.0.add_node(Node {
-            kind: NodeKind::Gemm {
-                engine: array,
-                m: 64,
-                n: 64,
-                k: cycles - 126,
-            },
+            kind: NodeKind::gemm(array as usize, 64, 64, cycles - 126),
             label: "gemm".into(),
             bytes: 0,
             engine: array,
@@ -257,7 +252,7 @@ fn fold_overlap_rule_of_every_dataflow() {
 
 /// The ring a node belongs to: its unit and, for loads, the operand it brings; for a GEMM
 /// tile that starts an output tile (its first reduction step), the output ring.
-fn ring(node: &Node) -> Option<(u64, String)> {
+fn ring(node: &Node) -> Option<(u32, String)> {
     let label = node.label.to_string();
     let mut words = label.split(' ');
     match (node.kind_name(), words.next()) {
@@ -290,8 +285,8 @@ fn every_buffer_ring_holds_at_most_its_slots() {
                 continue;
             }
             let graph = lower(kernel, &design).unwrap().graph;
-            let mut unbound: std::collections::BTreeMap<(u64, String), u64> = Default::default();
-            let mut members: std::collections::BTreeMap<(u64, String), u64> = Default::default();
+            let mut unbound: std::collections::BTreeMap<(u32, String), u64> = Default::default();
+            let mut members: std::collections::BTreeMap<(u32, String), u64> = Default::default();
             for index in graph.node_indices() {
                 let Some(key) = ring(&graph[index]) else {
                     continue;
@@ -331,7 +326,26 @@ fn every_buffer_ring_holds_at_most_its_slots() {
 fn simulated_time_is_bounded() {
     let (platform, design) = base();
     let mut graph = Graph::default();
-    let slow = graph.gemm(0, 1 << 51);
+    // A vector pass of 2^51 lanes' worth of elements: one lane-wide step a cycle at least.
+    let (unit, lanes) = design
+        .engines()
+        .iter()
+        .enumerate()
+        .find_map(|(index, engine)| match engine.model {
+            EngineModel::Vector { lanes, .. } => Some((index as u32, lanes)),
+            _ => None,
+        })
+        .unwrap();
+    let slow = graph.0.add_node(Node {
+        kind: NodeKind::Vector {
+            engine: unit,
+            elements: lanes << 51,
+        },
+        label: "pass".into(),
+        bytes: 0,
+        engine: unit,
+        kernel: 0,
+    });
     let load = graph.load(1);
     graph.edge(slow, load, EdgeKind::Data);
     let graph = KernelGraph { graph: graph.0 };
