@@ -7,15 +7,16 @@ use crate::config::precision::Precision;
 use crate::lower::{checked_graph_size, lower};
 use crate::sim::{KernelSim, NullSink, SimError, budget, engine_busy_cycles, simulate};
 use crate::workload::{Encoder, Kernel};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
 
 /// Kernel results shared across points, keyed by the kernel and the design parameters that
-/// change its simulation.
+/// change its simulation. Hashed with FxHash: a key is about a kilobyte, and SipHash over it
+/// took a sixth of a sweep's time (the key is still compared whole on a hit).
 #[derive(Debug, Default)]
 pub struct KernelCache {
-    sims: Mutex<HashMap<CacheKey, Result<Arc<KernelSim>, SimError>>>,
-    analytic: Mutex<HashMap<CacheKey, Analytic>>,
+    sims: Mutex<FxHashMap<CacheKey, Result<Arc<KernelSim>, SimError>>>,
+    analytic: Mutex<FxHashMap<CacheKey, Analytic>>,
 }
 
 /// Exactly what a kernel's simulation depends on: its shape and operands (not its name,
@@ -101,7 +102,7 @@ const MAX_CACHE_ENTRIES: usize = 10_000;
 /// compute it; the results are equal, so the cache stays deterministic (and emptying a full
 /// map changes only what is computed again, never a result).
 fn memo<V: Clone>(
-    map: &Mutex<HashMap<CacheKey, V>>,
+    map: &Mutex<FxHashMap<CacheKey, V>>,
     key: CacheKey,
     compute: impl FnOnce() -> V,
 ) -> V {
