@@ -14,11 +14,12 @@ pub const MEMORY_BUDGET_BYTES: u64 = 240 << 20;
 /// channel requests (the node, its label, edges, access-map tiles and the engine's per-node
 /// state). An assumption, with [`REQUEST_BYTES`], checked from above by
 /// `tools/memory-bounds.sh`: the estimate stays above every measured peak (the MLP-stream
-/// design at 10,303 language tokens peaks at 137 MiB where 241 MiB is estimated, the
-/// closest; the others at 28–41 % of the budget they stop at: the fast model's transfers
-/// share request lists the bound counts one per transfer, and the spatial designs' links move
-/// on chip tiles the bound counts as transfers). 556 bytes per node was the measured
-/// whole-graph cost of the spatial full step before requests were counted apart.
+/// design at 10,303 language tokens peaks at 124 MiB where 241 MiB is estimated, the
+/// closest; the others at 23–27 % of the budget they stop at: the fast model's transfers
+/// share request lists the bound counts one per transfer, the spatial designs' links move
+/// on chip tiles the bound counts as transfers, and a node now takes 96 bytes in the graph,
+/// 168 when this was set). 556 bytes per node was the measured whole-graph cost of the
+/// spatial full step before requests were counted apart.
 pub const GRAPH_BYTES_PER_NODE: u64 = 400;
 
 /// Bytes a graph takes per channel request of a transfer: a [`super::ChannelRequest`] of 32
