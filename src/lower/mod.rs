@@ -56,8 +56,9 @@ pub enum NodeKind {
     /// Write a tile to HBM.
     Store(Requests),
     /// A GEMM tile, `m × k` times `k × n`, on a systolic or dot engine (an index into
-    /// [`Design::engines`]); the engine's model decides its cycles. 32-bit sides (tiles are
-    /// at most 2^20 a side) keep a node at 88 bytes; a graph holds hundreds of thousands.
+    /// [`Design::engines`]); the engine's model decides its cycles. 32-bit sides (tile sides
+    /// and model dimensions are at most 2^20) keep a node at 88 bytes; a graph holds
+    /// hundreds of thousands.
     Gemm {
         /// The engine it runs on.
         engine: u32,

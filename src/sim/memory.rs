@@ -68,10 +68,11 @@ pub struct Hbm {
 }
 
 /// Each kernel's share of each channel's statistics, handed over when a channel turns from
-/// one kernel's requests to another's: what a channel adds between two turns is the
-/// kernel's it served in between (a request's refreshes and waits are counted while it is
-/// served). Comparing a kernel per request instead of copying the statistics before and
-/// after each one (whose wide reads of just-written fields stalled: a sixth of a run).
+/// one kernel's requests to another's: what a channel adds between two turns belongs to the
+/// kernel it served in between (a request's refreshes and waits are counted while it is
+/// served). A request costs a comparison of kernels; copying the statistics around each
+/// request instead stalled on wide reads of just-written fields (a third of this model's
+/// time).
 #[derive(Debug)]
 struct PerKernel {
     /// Per kernel, per channel.
