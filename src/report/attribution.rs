@@ -4,6 +4,7 @@
 //! the bars may add up to more than the run.
 
 use super::crosscheck::{cause_colour, cause_swatch};
+use super::fixed::Fixed;
 use super::svg::{Frame, escape};
 use crate::config::design::Design;
 use crate::roofline::RooflineAnalysis;
@@ -86,8 +87,10 @@ pub fn attribution_svg(
             let (x0, x1) = (x(from as f64 / run), x((from + cycles) as f64 / run));
             let _ = writeln!(
                 svg,
-                r#"<rect x="{x0:.2}" y="{y:.1}" width="{:.2}" height="{BAR_PX}" fill="{}"><title>{label}: {} {cycles} cycles</title></rect>"#,
-                x1 - x0,
+                r#"<rect x="{}" y="{}" width="{}" height="{BAR_PX}" fill="{}"><title>{label}: {} {cycles} cycles</title></rect>"#,
+                Fixed(x0, 2),
+                Fixed(y, 1),
+                Fixed(x1 - x0, 2),
                 cause_colour(cause),
                 cause.name()
             );

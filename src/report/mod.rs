@@ -2,6 +2,7 @@
 
 pub mod attribution;
 pub mod crosscheck;
+mod fixed;
 pub mod headline;
 pub mod html;
 mod pipeline;

@@ -2,6 +2,7 @@
 //! are visible. One row per engine and one for the HBM (any transfer in flight); the run is
 //! cut into equal bins, each drawn as dark as the row was busy in it.
 
+use super::fixed::Fixed;
 use super::svg::{Frame, escape};
 use crate::config::design::Design;
 use crate::sim::WorkloadSim;
@@ -99,10 +100,12 @@ pub fn utilization_svg(title: &str, sim: &WorkloadSim, design: &Design) -> Strin
             }
             let _ = writeln!(
                 svg,
-                r#"<rect x="{:.2}" y="{y:.1}" width="{width:.2}" height="{}" fill="{colour}" fill-opacity="{:.3}"/>"#,
-                LEFT + index as f64 * width,
+                r#"<rect x="{}" y="{}" width="{}" height="{}" fill="{colour}" fill-opacity="{}"/>"#,
+                Fixed(LEFT + index as f64 * width, 2),
+                Fixed(y, 1),
+                Fixed(width, 2),
                 ROW_PX - 2.0,
-                share.min(1.0)
+                Fixed(share.min(1.0), 3)
             );
         }
     }
