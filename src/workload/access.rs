@@ -179,9 +179,9 @@ impl Access {
 /// tensor of its own, `n` columns wide (its heads side by side, when it has heads); a read
 /// of one earlier kernel's rows as they are (a column slice, or the whole output) lies where
 /// that output lies; anything else (a key cache: the prefix's rows then new ones; a model
-/// input) is a tensor of its own. An output that a read splits into heads gets that read's head panels, so a
-/// head-major design stores it as its head-split readers see it (the first such read
-/// decides).
+/// input) is a tensor of its own. An output that a read splits into heads gets that read's
+/// head panels, so a head-major design stores it as its head-split readers see it (the
+/// first such read decides).
 pub(super) fn assign_storage(kernels: &mut [super::Kernel]) {
     let direct = |access: &Access| match access.pieces.as_slice() {
         [piece] if piece.tokens == (0, access.tokens) && piece.producer_tokens == access.tokens => {
