@@ -192,9 +192,11 @@ pub struct Dram {
     /// Clocks in kHz, to convert fabric cycles and DRAM cycles exactly.
     fabric_khz: u64,
     dram_khz: u64,
-    /// Scratch: one request's bursts, and one burst's queue entries.
+    /// Scratch: one request's bursts, one burst's queue entries, and a decision's banks
+    /// that may close their row (with their closing request's acceptance).
     pieces: Vec<(u64, u64)>,
     entries: Vec<Queued>,
+    closing: Vec<(usize, u64)>,
 }
 
 /// Bytes one AXI beat carries (256-bit ports, PG276).
@@ -253,6 +255,7 @@ impl Dram {
             dram_khz: (timing.clock_hz / 1e3).round() as u64,
             pieces: Vec::new(),
             entries: Vec::new(),
+            closing: Vec::new(),
         }
     }
 

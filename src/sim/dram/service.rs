@@ -2,11 +2,10 @@
 //! the next column access ([`super::controller`]), the banks serve it ([`super::channel`]),
 //! and a read's data beat goes back to its port.
 
-use super::channel::{BusCycles, GroupBounds, Location};
+use super::channel::{BusCycles, Location};
 use super::controller::{Choice, Queued};
 use super::{AXI_BEAT_BYTES, Actor, Burst, Dram, DramStats};
 use crate::config::dram::MAX_BANK_GROUPS;
-use std::cell::Cell;
 use std::cmp::Reverse;
 
 impl Dram {
@@ -18,16 +17,15 @@ impl Dram {
         // arrived since see the banks.
         let channel = &mut self.channels[index];
         let write = channel.controller.serves_writes();
-        for bank in channel.controller.banks_waiting(write) {
-            if !channel.dram.may_precharge(bank, now) {
-                continue;
-            }
-            let dram = &channel.dram;
-            let open = |request: &Queued| dram.open_row(request.bank as usize, &request.at);
-            if let Some(request) = channel.controller.closing(write, bank, open) {
+        let dram = &channel.dram;
+        channel
+            .controller
+            .closings(write, |bank| dram.open_row(bank), &mut self.closing);
+        for &(bank, accepted) in &self.closing {
+            if channel.dram.may_precharge(bank, now) {
                 channel
                     .dram
-                    .precharge_by(&self.timing, (request.accepted, bank), now);
+                    .precharge_by(&self.timing, (accepted, bank), now);
             }
         }
         for write in [false, true] {
@@ -35,19 +33,16 @@ impl Dram {
         }
         let channel = &mut self.channels[index];
         let (dram, timing) = (&channel.dram, &self.timing);
-        // Each group's bounds, worked out once per decision when first needed.
-        let bounds: [[Cell<Option<GroupBounds>>; MAX_BANK_GROUPS as usize]; 2] = Default::default();
+        // Each group's bounds (for the one direction a decision serves), worked out once
+        // per decision when first needed.
+        let mut bounds = [None; MAX_BANK_GROUPS as usize];
         let choice = channel.controller.choose(
             now,
-            |request| dram.open_row(request.bank as usize, &request.at),
+            |bank| dram.open_row(bank),
             |request, write| {
                 let group = request.at.bank_group as usize;
-                let cached = &bounds[usize::from(write)][group];
-                let bound = cached.get().unwrap_or_else(|| {
-                    let bound = dram.group_bounds(timing, group, write);
-                    cached.set(Some(bound));
-                    bound
-                });
+                let bound =
+                    *bounds[group].get_or_insert_with(|| dram.group_bounds(timing, group, write));
                 let bank = usize::from(request.bank);
                 dram.earliest_column(timing, bound, (request.accepted, bank), &request.at)
             },

@@ -189,11 +189,11 @@ impl DramChannel {
     }
 
     /// The open row of bank `bank` (numbered as [`Location::bank_index`]) as the
-    /// controller weighs it for an access at `at`.
-    pub fn open_row(&self, bank: usize, at: &Location) -> OpenRow {
+    /// controller weighs it.
+    pub fn open_row(&self, bank: usize) -> OpenRow {
         let bank = &self.banks[bank];
         OpenRow {
-            hit: bank.open_row == Some(at.row),
+            row: bank.open_row,
             served: bank.served,
         }
     }

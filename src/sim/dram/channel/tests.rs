@@ -294,16 +294,16 @@ fn an_early_precharge_closes_the_row_once_the_bank_allows_it() {
     let allowed = (read_command + t.trtp).max(t.tras);
     channel.precharge_by(&t, (0, bank), allowed - 1);
     assert!(
-        channel.open_row(bank, &row_zero).hit,
+        channel.open_row(bank).row == Some(row_zero.row),
         "precharged before the bank allows it"
     );
     channel.precharge_by(&t, (allowed + 5, bank), allowed + 4);
     assert!(
-        channel.open_row(bank, &row_zero).hit,
+        channel.open_row(bank).row == Some(row_zero.row),
         "precharged before its miss arrived"
     );
     channel.precharge_by(&t, (0, bank), allowed);
-    assert!(!channel.open_row(bank, &row_zero).hit);
+    assert_ne!(channel.open_row(bank).row, Some(row_zero.row));
     let late = allowed + 100;
     let end = request(&mut channel, &t, late, address(0, 0, 0, 1), 32, false);
     assert_eq!(end, late + t.trcd + t.cl + t.burst_cycles);

@@ -22,7 +22,7 @@
 //! precharge would close the row under them (DRAMsim3's `ArbitratePrecharge`, whose cap is
 //! 4). The cap is what keeps a miss from starving behind a stream of hits. Such a miss's
 //! precharge is a command of its own, issued as soon as the bank allows it
-//! ([`Controller::closing`]), not with the miss's column command: a request to the closed
+//! ([`Controller::closings`]), not with the miss's column command: a request to the closed
 //! row that arrives after it misses, as on DRAMsim3.
 
 use super::channel::Location;
@@ -69,10 +69,26 @@ pub struct QueuePolicy {
 /// A bank's open row as the controller sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenRow {
-    /// Whether the location asked about is in the open row.
-    pub hit: bool,
+    /// The row open, if any.
+    pub row: Option<u64>,
     /// Column accesses the open row has served since it opened.
     pub served: u32,
+}
+
+impl OpenRow {
+    /// Whether `request`'s next column is in the open row.
+    fn hit(&self, request: &Queued) -> bool {
+        self.row == Some(request.at.row)
+    }
+}
+
+/// Where a bank's first request to its open row waits, as last found: still right while
+/// the bank's list and its open row are as they were (requests queued behind it change
+/// it only when the position is none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FirstHit {
+    row: Option<u64>,
+    position: Option<usize>,
 }
 
 /// Where a request waits: its bank's list, and its place there (oldest first).
@@ -116,17 +132,42 @@ impl BankSet {
         self.0[bank / 64] &= !(1 << (bank % 64));
     }
 
-    /// The lowest bank in the set at or after `from`.
-    fn first_from(&self, from: usize) -> Option<usize> {
-        let mut word = from / 64;
-        let mut bits = *self.0.get(word)? & (u64::MAX << (from % 64));
-        loop {
-            if bits != 0 {
-                return Some(word * 64 + bits.trailing_zeros() as usize);
-            }
-            word += 1;
-            bits = *self.0.get(word)?;
+    /// The banks in both sets.
+    fn and(self, other: BankSet) -> BankSet {
+        let mut both = self;
+        for (bits, other) in both.0.iter_mut().zip(other.0) {
+            *bits &= other;
         }
+        both
+    }
+
+    /// The set split at `bank`: the banks below it, and those from it on.
+    fn split(self, bank: usize) -> (BankSet, BankSet) {
+        let mut below = self;
+        for (word, bits) in below.0.iter_mut().enumerate() {
+            let kept = bank.saturating_sub(word * 64);
+            if kept < 64 {
+                *bits &= !(u64::MAX << kept);
+            }
+        }
+        let mut from = self;
+        for (bits, low) in from.0.iter_mut().zip(below.0) {
+            *bits &= !low;
+        }
+        (below, from)
+    }
+}
+
+impl Iterator for BankSet {
+    type Item = usize;
+
+    /// Takes the lowest bank out of the set.
+    fn next(&mut self) -> Option<usize> {
+        let word = self.0.iter().position(|&bits| bits != 0)?;
+        let bits = &mut self.0[word];
+        let bank = word * 64 + bits.trailing_zeros() as usize;
+        *bits &= *bits - 1;
+        Some(bank)
     }
 }
 
@@ -146,6 +187,14 @@ pub struct Controller {
     accepted: VecDeque<(u64, usize)>,
     /// Banks with entries waiting, per queue.
     nonempty: [BankSet; 2],
+    /// Per queue and bank, its first hit as last found (`None` once its list changed):
+    /// each decision weighs every bank, and most banks' lists and rows are as they were
+    /// at the last.
+    first_hits: [Vec<Option<FirstHit>>; 2],
+    /// Per queue, the banks whose oldest request may close their open row, or whose list,
+    /// row or row's count of served columns changed since they were last weighed
+    /// ([`Controller::closings`]).
+    unsettled: [BankSet; 2],
 }
 
 impl Controller {
@@ -160,6 +209,8 @@ impl Controller {
             last_bank: 0,
             accepted: VecDeque::new(),
             nonempty: [BankSet::default(); 2],
+            first_hits: [vec![None; policy.banks], vec![None; policy.banks]],
+            unsettled: [BankSet::default(); 2],
         }
     }
 
@@ -179,8 +230,18 @@ impl Controller {
         debug_assert!(self.has_room(write));
         self.held[usize::from(write)] += 1;
         for entry in entries {
-            self.queues[usize::from(write)][usize::from(entry.bank)].push_back(*entry);
-            self.nonempty[usize::from(write)].insert(usize::from(entry.bank));
+            let bank = usize::from(entry.bank);
+            let list = &mut self.queues[usize::from(write)][bank];
+            list.push_back(*entry);
+            // A request queued last is the first hit only when none was before it.
+            if let Some(first) = &mut self.first_hits[usize::from(write)][bank]
+                && first.position.is_none()
+                && first.row == Some(entry.at.row)
+            {
+                first.position = Some(list.len() - 1);
+            }
+            self.nonempty[usize::from(write)].insert(bank);
+            self.unsettled[usize::from(write)].insert(bank);
             // Requests arrive in order of acceptance (a channel accepts one at a time), so
             // this is a push at the back but for callers that interleave cycles.
             let at = self
@@ -216,78 +277,109 @@ impl Controller {
         self.draining
     }
 
-    /// The banks with requests waiting in the read (or write) queue, in order.
-    pub fn banks_waiting(&self, write: bool) -> impl Iterator<Item = usize> + use<> {
-        let nonempty = self.nonempty[usize::from(write)];
-        std::iter::successors(nonempty.first_from(0), move |&bank| {
-            nonempty.first_from(bank + 1)
-        })
+    /// Lists in `closing`, as (bank, cycle its request was accepted), the banks of the read
+    /// (or write) queue whose oldest request misses their open row and may close it (no
+    /// waiting request hits the row, or the row has served the cap): the requests whose
+    /// precharge the controller issues as soon as the bank allows it, as DRAMsim3's
+    /// scheduler does (a precharge is a command of its own, issued when ready), rather than
+    /// with their column command. `open(bank)`: the bank's open row.
+    ///
+    /// Only banks that changed since they were last weighed, or were listed then, are
+    /// weighed again: a bank's answer changes only with its list (requests accepted or
+    /// served), its row opening or serving a column (a column served, which the
+    /// controller is told of) and its row closing (after which it closes nothing).
+    pub fn closings(
+        &mut self,
+        write: bool,
+        open: impl Fn(usize) -> OpenRow,
+        closing: &mut Vec<(usize, u64)>,
+    ) {
+        closing.clear();
+        let queue = usize::from(write);
+        let weighed = self.unsettled[queue].and(self.nonempty[queue]);
+        self.unsettled[queue] = weighed;
+        for bank in weighed {
+            let row = open(bank);
+            let request = self.closing(write, bank, row).filter(|_| row.row.is_some());
+            match request.map(|request| request.accepted) {
+                Some(accepted) => closing.push((bank, accepted)),
+                None => self.unsettled[queue].remove(bank),
+            }
+        }
+        if cfg!(debug_assertions) {
+            let settled = self.nonempty[queue];
+            for bank in settled.and(BankSet(self.unsettled[queue].0.map(|bits| !bits))) {
+                let row = open(bank);
+                debug_assert!(
+                    row.row.is_none() || self.closing(write, bank, row).is_none(),
+                    "bank {bank} left out of the closings"
+                );
+            }
+        }
     }
 
     /// The oldest request for `bank` in the read (or write) queue, if it misses the bank's
-    /// open row and may close it (no waiting request hits the row, or the row has served
-    /// the cap): the request whose precharge the controller issues as soon as the bank
-    /// allows it, as DRAMsim3's scheduler does (a precharge is a command of its own, issued
-    /// when ready), rather than with its column command.
-    pub fn closing(
-        &self,
-        write: bool,
-        bank: usize,
-        open: impl Fn(&Queued) -> OpenRow,
-    ) -> Option<Queued> {
-        let list = &self.queues[usize::from(write)][bank];
-        let oldest = list.front()?;
-        let front = open(oldest);
-        let closes = !front.hit
-            && (front.served >= self.policy.row_hit_cap
-                || !list.iter().any(|request| open(request).hit));
-        closes.then_some(*oldest)
+    /// `open` row and may close it.
+    fn closing(&mut self, write: bool, bank: usize, open: OpenRow) -> Option<&Queued> {
+        let first_hit = self.first_hit(write, bank, open);
+        let closes =
+            first_hit != Some(0) && (first_hit.is_none() || open.served >= self.policy.row_hit_cap);
+        self.queues[usize::from(write)][bank]
+            .front()
+            .filter(|_| closes)
     }
 
-    /// Picks what to do at `now`. `open(request)`: the open row of its bank;
-    /// `earliest(request, write)`: the earliest cycle its next column command could issue.
+    /// Where the first request of `bank`'s list (in the read or write queue) that hits
+    /// its `open` row waits.
+    fn first_hit(&mut self, write: bool, bank: usize, open: OpenRow) -> Option<usize> {
+        let cached = &mut self.first_hits[usize::from(write)][bank];
+        let list = &self.queues[usize::from(write)][bank];
+        if let Some(first) = *cached
+            && first.row == open.row
+        {
+            debug_assert_eq!(
+                first.position,
+                list.iter().position(|request| open.hit(request))
+            );
+            return first.position;
+        }
+        let position = list.iter().position(|request| open.hit(request));
+        *cached = Some(FirstHit {
+            row: open.row,
+            position,
+        });
+        position
+    }
+
+    /// Picks what to do at `now`. `open(bank)`: the bank's open row;
+    /// `earliest(request, write)`: the earliest cycle its next column command could issue
+    /// (asked in one direction per call).
     pub fn choose(
         &mut self,
         now: u64,
-        open: impl Fn(&Queued) -> OpenRow,
-        earliest: impl Fn(&Queued, bool) -> u64,
+        open: impl Fn(usize) -> OpenRow,
+        mut earliest: impl FnMut(&Queued, bool) -> u64,
     ) -> Choice {
         let policy = self.policy;
         let write = self.serves_writes();
         if self.held[usize::from(write)] == 0 {
             return Choice::Idle;
         }
-        let lists = &self.queues[usize::from(write)];
         let mut first_ready = u64::MAX;
         // Banks with entries in turn after the last served; within a bank the oldest ready.
         // A bank's hits differ only in when they were queued, so its oldest hit is the
         // first of them ready: each bank has at most two candidates, its oldest request (a
         // miss, when it may go) and its oldest hit.
-        let nonempty = self.nonempty[usize::from(write)];
-        let start = (self.last_bank + 1) % policy.banks;
-        let (mut from, mut wrapped) = (start, false);
-        loop {
-            let bank = match nonempty.first_from(from) {
-                Some(bank) if !wrapped || bank < start => bank,
-                _ if !wrapped && start > 0 => {
-                    (from, wrapped) = (0, true);
-                    continue;
-                }
-                _ => break,
-            };
-            from = bank + 1;
-            let list = &lists[bank];
-            let oldest = list.front().expect("a bank in the set has entries");
-            let front = open(oldest);
-            let first_hit = if front.hit {
-                Some(0)
-            } else {
-                list.iter().position(|request| open(request).hit)
-            };
+        let (before, after) = self.nonempty[usize::from(write)].split(self.last_bank + 1);
+        for bank in after.chain(before) {
+            let row = open(bank);
+            let first_hit = self.first_hit(write, bank, row);
             // A miss may go once no request hits the bank's open row or the row has served
             // the cap.
-            let miss = (!front.hit && (first_hit.is_none() || front.served >= policy.row_hit_cap))
+            let miss = (first_hit != Some(0)
+                && (first_hit.is_none() || row.served >= policy.row_hit_cap))
                 .then_some(0);
+            let list = &self.queues[usize::from(write)][bank];
             for position in [miss, first_hit].into_iter().flatten() {
                 let request = &list[position];
                 let ready = earliest(request, write);
@@ -308,6 +400,11 @@ impl Controller {
     /// The request served at `slot` has `left` of it (its next column, in the same bank),
     /// or is done.
     pub fn served(&mut self, write: bool, slot: Slot, left: Option<Queued>) {
+        self.first_hits[usize::from(write)][slot.bank] = None;
+        // The bank's row opened or served a column: both queues weigh it again.
+        for unsettled in &mut self.unsettled {
+            unsettled.insert(slot.bank);
+        }
         let list = &mut self.queues[usize::from(write)][slot.bank];
         match left {
             Some(request) => {

@@ -31,13 +31,10 @@ fn request(burst: u32, bank: u64, row: u64) -> Queued {
     }
 }
 
-fn open(banks: &Banks) -> impl Fn(&Queued) -> OpenRow + '_ {
-    move |request: &Queued| {
-        let (row, served) = banks[request.at.bank as usize];
-        OpenRow {
-            hit: row == Some(request.at.row),
-            served,
-        }
+fn open(banks: &Banks) -> impl Fn(usize) -> OpenRow + '_ {
+    move |bank| {
+        let (row, served) = banks[bank];
+        OpenRow { row, served }
     }
 }
 
@@ -70,20 +67,23 @@ fn served(choice: Choice) -> u32 {
     }
 }
 
-/// The bank set finds the next bank across its 64-bank words, and none past the last.
+/// The bank set walks its banks in order across its 64-bank words, and splits at any
+/// bank into those below and those from it on.
 #[test]
-fn the_bank_set_walks_across_words() {
+fn the_bank_set_walks_and_splits_across_words() {
     let mut set = BankSet::default();
     for bank in [3, 63, 64, 200, 255] {
         set.insert(bank);
     }
-    let walk: Vec<usize> =
-        std::iter::successors(set.first_from(0), |&b| set.first_from(b + 1)).collect();
-    assert_eq!(walk, vec![3, 63, 64, 200, 255]);
-    assert_eq!(set.first_from(65), Some(200));
+    assert_eq!(set.collect::<Vec<_>>(), vec![3, 63, 64, 200, 255]);
+    let (below, from) = set.split(65);
+    assert_eq!(below.collect::<Vec<_>>(), vec![3, 63, 64]);
+    assert_eq!(from.collect::<Vec<_>>(), vec![200, 255]);
+    assert_eq!(set.split(64).1.collect::<Vec<_>>(), vec![64, 200, 255]);
+    assert_eq!(set.split(0), (BankSet::default(), set));
+    assert_eq!(set.split(256), (set, BankSet::default()));
     set.remove(200);
-    assert_eq!(set.first_from(65), Some(255));
-    assert_eq!(set.first_from(256), None);
+    assert_eq!(set.split(65).1.collect::<Vec<_>>(), vec![255]);
 }
 
 /// A row hit behind a miss to another bank is served first; the miss once nothing else
@@ -131,31 +131,46 @@ fn a_miss_closes_a_row_others_hit_only_past_the_cap() {
 
 /// The requests whose precharge may issue ahead of their column: the oldest of its
 /// bank, missing its open row, once no waiting request hits that row or the row has
-/// served the cap; never a younger request of the bank, nor one of the queue not served.
+/// served the cap; never a younger request of the bank, nor one of the queue not served,
+/// nor one whose bank has no row open. A bank is weighed again once a column of it is
+/// served (its row's count moved), and listed again while its precharge waits.
 #[test]
 fn a_bank_closes_for_its_oldest_miss_once_no_hit_waits() {
     let mut controller = Controller::new(POLICY);
-    controller.accept(&[request(0, 0, 1)], false);
-    controller.accept(&[request(1, 0, 0)], false);
-    controller.accept(&[request(2, 1, 7)], false);
-    controller.accept(&[request(3, 1, 8)], false);
-    let closing = |controller: &Controller, banks: &Banks| -> Vec<u32> {
-        controller
-            .banks_waiting(false)
-            .filter_map(|bank| controller.closing(false, bank, open(banks)))
-            .map(|request| request.burst)
-            .collect()
+    for (burst, bank, row, columns) in [(0, 0, 1, 1), (1, 0, 0, 4), (2, 1, 7, 1), (3, 1, 8, 1)] {
+        let entry = Queued {
+            accepted: u64::from(burst) * 10,
+            columns,
+            ..request(burst, bank, row)
+        };
+        controller.accept(&[entry], false);
+    }
+    let mut listed = Vec::new();
+    let mut closings = |controller: &mut Controller, banks: &Banks, write: bool| {
+        controller.closings(write, open(banks), &mut listed);
+        listed.clone()
     };
-    let below = [(Some(0), 0), (Some(5), 0), (None, 0), (None, 0)];
-    assert_eq!(closing(&controller, &below), vec![2]);
-    let at_cap = [
-        (Some(0), POLICY.row_hit_cap),
-        (Some(5), 0),
-        (None, 0),
-        (None, 0),
-    ];
-    assert_eq!(closing(&controller, &at_cap), vec![0, 2]);
-    assert_eq!(controller.banks_waiting(true).count(), 0);
+    let mut banks = [(Some(0), 0), (Some(5), 0), (None, 0), (None, 0)];
+    assert_eq!(closings(&mut controller, &banks, false), vec![(1, 20)]);
+    assert_eq!(closings(&mut controller, &banks, true), vec![]);
+    assert_eq!(closings(&mut controller, &banks, false), vec![(1, 20)]);
+    // A column of bank 0's hit is served and its row reaches the cap: its miss may close
+    // the row under the hit still waiting.
+    let slot = Slot {
+        bank: 0,
+        position: 1,
+    };
+    let hit = controller.queues[0][0][1];
+    let left = Queued { columns: 3, ..hit };
+    controller.served(false, slot, Some(left));
+    banks[0].1 = POLICY.row_hit_cap;
+    assert_eq!(
+        closings(&mut controller, &banks, false),
+        vec![(0, 0), (1, 20)]
+    );
+    // Bank 1's row closed: nothing left to close there.
+    banks[1] = (None, 0);
+    assert_eq!(closings(&mut controller, &banks, false), vec![(0, 0)]);
 }
 
 /// Ready requests are served bank after bank from the one after the last served (bank
@@ -289,11 +304,7 @@ proptest! {
                 let lists = &controller.queues[usize::from(write)];
                 let with_entries: Vec<usize> =
                     (0..lists.len()).filter(|&bank| !lists[bank].is_empty()).collect();
-                let in_set: Vec<usize> = std::iter::successors(
-                    controller.nonempty[usize::from(write)].first_from(0),
-                    |&bank| controller.nonempty[usize::from(write)].first_from(bank + 1),
-                )
-                .collect();
+                let in_set: Vec<usize> = controller.nonempty[usize::from(write)].collect();
                 prop_assert_eq!(in_set, with_entries);
             }
         }
