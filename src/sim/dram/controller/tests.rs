@@ -260,6 +260,23 @@ fn reference(
     (draining, first)
 }
 
+/// The plain reference for the early precharges: every bank, in order, whose row is open
+/// and whose oldest request in `queue` misses it while no request of the bank hits it or
+/// the row has served the cap.
+fn reference_closings(queue: &[Queued], banks: &Banks) -> Vec<(usize, u64)> {
+    (0..banks.len())
+        .filter_map(|bank| {
+            let (row, served) = banks[bank];
+            let mine = || queue.iter().filter(|r| r.at.bank as usize == bank);
+            let oldest = mine().next()?;
+            let hit = |r: &Queued| row == Some(r.at.row);
+            let closes =
+                row.is_some() && !hit(oldest) && (!mine().any(hit) || served >= POLICY.row_hit_cap);
+            closes.then_some((bank, oldest.accepted))
+        })
+        .collect()
+}
+
 proptest! {
     /// The oldest request waiting, kept as requests come and go, is the oldest of every
     /// bank's list of both queues (a walk over them all), and the set of banks with
@@ -311,8 +328,8 @@ proptest! {
     }
 
     /// Against the reference, choice by choice over random arrivals of one to three
-    /// columns and random bank costs: the same choice every time, and every column
-    /// served exactly once. No hit streak passes the cap while a miss to its bank is
+    /// columns and random bank costs: the same choice every time, the same early
+    /// precharges in both queues, and every column served exactly once. No hit streak passes the cap while a miss to its bank is
     /// next in line: a miss waits for at most `row_hit_cap` hits of the row it closes.
     #[test]
     fn agrees_with_the_reference_scheduler(
@@ -327,6 +344,7 @@ proptest! {
         let mut served = vec![0u32; arrivals.len()];
         let (mut last_bank, mut draining) = (0, false);
         let mut now = 0;
+        let mut closing = Vec::new();
         while waiting.peek().is_some() || shadow.iter().any(|queue| !queue.is_empty()) {
             while let Some(&(index, &(bank, row, columns, write))) = waiting.peek() {
                 if !controller.has_room(write) {
@@ -336,6 +354,10 @@ proptest! {
                 controller.accept(&[request], write);
                 shadow[usize::from(write)].push(request);
                 waiting.next();
+            }
+            for write in [false, true] {
+                controller.closings(write, open(&banks), &mut closing);
+                prop_assert_eq!(&closing, &reference_closings(&shadow[usize::from(write)], &banks));
             }
             let [reads, writes] = &shadow;
             let (want_drain, want) = reference((reads, writes), (draining, last_bank), now, &banks, &cost);
