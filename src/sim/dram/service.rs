@@ -22,10 +22,12 @@ impl Dram {
             .controller
             .closings(write, |bank| dram.open_row(bank), &mut self.closing);
         for &(bank, accepted) in &self.closing {
-            if channel.dram.may_precharge(bank, now) {
-                channel
+            if channel.dram.may_precharge(bank, now)
+                && channel
                     .dram
-                    .precharge_by(&self.timing, (accepted, bank), now);
+                    .precharge_by(&self.timing, (accepted, bank), now)
+            {
+                channel.controller.row_closed(bank);
             }
         }
         for write in [false, true] {
@@ -38,6 +40,7 @@ impl Dram {
         let mut bounds = [None; MAX_BANK_GROUPS as usize];
         let choice = channel.controller.choose(
             now,
+            dram.columns_served(),
             |bank| dram.open_row(bank),
             |request, write| {
                 let group = request.at.bank_group as usize;

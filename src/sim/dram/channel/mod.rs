@@ -126,6 +126,8 @@ pub struct DramChannel {
     blocked_until: u64,
     /// What its data bus did.
     pub bus: BusCycles,
+    /// Column accesses served so far.
+    columns_served: u64,
 }
 
 /// The earliest ACTIVATE and column command the channel's history allows in one bank
@@ -180,7 +182,14 @@ impl DramChannel {
             next_refresh: timing.trefi,
             blocked_until: 0,
             bus: BusCycles::default(),
+            columns_served: 0,
         }
+    }
+
+    /// Column accesses served so far: every other change of the channel's history (a
+    /// refresh, an early precharge) is to one bank's row or comes with a column access.
+    pub fn columns_served(&self) -> u64 {
+        self.columns_served
     }
 
     /// The data bus is free from this cycle.
@@ -287,18 +296,25 @@ impl DramChannel {
     /// Precharges the bank of an access at `at` (in bank `bank`, waiting since `ready`) whose
     /// row is not open, if the bank allows it by `now` (and no refresh falls due first):
     /// later requests to the row it closes then miss, as they do on a controller that
-    /// precharges as soon as it may.
-    pub fn precharge_by(&mut self, timing: &DramTiming, (ready, bank): (u64, usize), now: u64) {
+    /// precharges as soon as it may. Returns whether it closed the row.
+    pub fn precharge_by(
+        &mut self,
+        timing: &DramTiming,
+        (ready, bank): (u64, usize),
+        now: u64,
+    ) -> bool {
         let bank = &mut self.banks[bank];
         if bank.open_row.is_none() {
-            return;
+            return false;
         }
         let precharge = ready.max(bank.precharge_ready).max(self.blocked_until);
-        if precharge <= now && precharge < self.next_refresh {
+        let closes = precharge <= now && precharge < self.next_refresh;
+        if closes {
             bank.open_row = None;
             bank.served = 0;
             bank.activate_ready = bank.activate_ready.max(precharge + timing.trp);
         }
+        closes
     }
 
     /// The cycles the access's commands would issue at, given the history so far.
@@ -351,6 +367,7 @@ impl DramChannel {
         write: bool,
         data_end: u64,
     ) {
+        self.columns_served += 1;
         let index = at.bank_index(timing);
         let group = at.bank_group as usize;
         let bank = &mut self.banks[index];

@@ -292,24 +292,28 @@ fn an_early_precharge_closes_the_row_once_the_bank_allows_it() {
     let bank = Location::decode(&t, open).bank_index(&t);
     let row_zero = Location::decode(&t, address(0, 0, 0, 1));
     let allowed = (read_command + t.trtp).max(t.tras);
-    channel.precharge_by(&t, (0, bank), allowed - 1);
+    assert!(!channel.precharge_by(&t, (0, bank), allowed - 1));
     assert!(
         channel.open_row(bank).row == Some(row_zero.row),
         "precharged before the bank allows it"
     );
-    channel.precharge_by(&t, (allowed + 5, bank), allowed + 4);
+    assert!(!channel.precharge_by(&t, (allowed + 5, bank), allowed + 4));
     assert!(
         channel.open_row(bank).row == Some(row_zero.row),
         "precharged before its miss arrived"
     );
-    channel.precharge_by(&t, (0, bank), allowed);
+    assert!(channel.precharge_by(&t, (0, bank), allowed));
     assert_ne!(channel.open_row(bank).row, Some(row_zero.row));
+    assert!(
+        !channel.precharge_by(&t, (0, bank), allowed),
+        "no row left to close"
+    );
     let late = allowed + 100;
     let end = request(&mut channel, &t, late, address(0, 0, 0, 1), 32, false);
     assert_eq!(end, late + t.trcd + t.cl + t.burst_cycles);
     let mut channel = DramChannel::new(&t);
     request(&mut channel, &t, 0, open, 32, false);
-    channel.precharge_by(&t, (0, bank), allowed);
+    assert!(channel.precharge_by(&t, (0, bank), allowed));
     let miss = Location::decode(&t, address(0, 0, 1, 0));
     let bounds = channel.group_bounds(&t, 0, false);
     let column = channel.earliest_column(&t, bounds, (allowed, bank), &miss);

@@ -132,6 +132,10 @@ impl BankSet {
         self.0[bank / 64] &= !(1 << (bank % 64));
     }
 
+    fn contains(&self, bank: usize) -> bool {
+        self.0[bank / 64] & (1 << (bank % 64)) != 0
+    }
+
     /// The banks in both sets.
     fn and(self, other: BankSet) -> BankSet {
         let mut both = self;
@@ -171,6 +175,10 @@ impl Iterator for BankSet {
     }
 }
 
+/// A bank's candidates as last weighed: its oldest request when it may go as a miss, and
+/// its first hit, each with where it waits and the earliest cycle its column could issue.
+type Candidates = [Option<(usize, u64)>; 2];
+
 /// A channel's read and write queues, each as one list per bank, oldest first.
 #[derive(Debug, Clone)]
 pub struct Controller {
@@ -195,6 +203,12 @@ pub struct Controller {
     /// row or row's count of served columns changed since they were last weighed
     /// ([`Controller::closings`]).
     unsettled: [BankSet; 2],
+    /// Per queue and bank, its candidates as last weighed, current for the banks in
+    /// `current` while the channel has served `weighed_at` columns: between two column
+    /// commands only the banks that gained requests or closed their row are weighed again.
+    candidates: [Vec<Candidates>; 2],
+    current: [BankSet; 2],
+    weighed_at: u64,
 }
 
 impl Controller {
@@ -211,6 +225,9 @@ impl Controller {
             nonempty: [BankSet::default(); 2],
             first_hits: [vec![None; policy.banks], vec![None; policy.banks]],
             unsettled: [BankSet::default(); 2],
+            candidates: [vec![[None; 2]; policy.banks], vec![[None; 2]; policy.banks]],
+            current: [BankSet::default(); 2],
+            weighed_at: 0,
         }
     }
 
@@ -242,6 +259,7 @@ impl Controller {
             }
             self.nonempty[usize::from(write)].insert(bank);
             self.unsettled[usize::from(write)].insert(bank);
+            self.current[usize::from(write)].remove(bank);
             // Requests arrive in order of acceptance (a channel accepts one at a time), so
             // this is a push at the back but for callers that interleave cycles.
             let at = self
@@ -351,43 +369,49 @@ impl Controller {
         position
     }
 
-    /// Picks what to do at `now`. `open(bank)`: the bank's open row;
-    /// `earliest(request, write)`: the earliest cycle its next column command could issue
-    /// (asked in one direction per call).
+    /// Picks what to do at `now`, the channel having served `columns` column accesses so
+    /// far (what the earliest cycles of every bank depend on, with each bank's own row).
+    /// `open(bank)`: the bank's open row; `earliest(request, write)`: the earliest cycle
+    /// its next column command could issue (asked in one direction per call).
     pub fn choose(
         &mut self,
         now: u64,
+        columns: u64,
         open: impl Fn(usize) -> OpenRow,
         mut earliest: impl FnMut(&Queued, bool) -> u64,
     ) -> Choice {
-        let policy = self.policy;
         let write = self.serves_writes();
-        if self.held[usize::from(write)] == 0 {
+        let queue = usize::from(write);
+        if self.held[queue] == 0 {
             return Choice::Idle;
+        }
+        if columns != self.weighed_at {
+            self.current = [BankSet::default(); 2];
+            self.weighed_at = columns;
         }
         let mut first_ready = u64::MAX;
         // Banks with entries in turn after the last served; within a bank the oldest ready.
-        // A bank's hits differ only in when they were queued, so its oldest hit is the
-        // first of them ready: each bank has at most two candidates, its oldest request (a
-        // miss, when it may go) and its oldest hit.
-        let (before, after) = self.nonempty[usize::from(write)].split(self.last_bank + 1);
+        let (before, after) = self.nonempty[queue].split(self.last_bank + 1);
         for bank in after.chain(before) {
-            let row = open(bank);
-            let first_hit = self.first_hit(write, bank, row);
-            // A miss may go once no request hits the bank's open row or the row has served
-            // the cap.
-            let miss = (first_hit != Some(0)
-                && (first_hit.is_none() || row.served >= policy.row_hit_cap))
-                .then_some(0);
-            let list = &self.queues[usize::from(write)][bank];
-            for position in [miss, first_hit].into_iter().flatten() {
-                let request = &list[position];
-                let ready = earliest(request, write);
+            let candidates = if self.current[queue].contains(bank) {
+                let candidates = self.candidates[queue][bank];
+                debug_assert_eq!(
+                    candidates,
+                    self.weigh(write, bank, open(bank), &mut earliest)
+                );
+                candidates
+            } else {
+                let candidates = self.weigh(write, bank, open(bank), &mut earliest);
+                self.candidates[queue][bank] = candidates;
+                self.current[queue].insert(bank);
+                candidates
+            };
+            for (position, ready) in candidates.into_iter().flatten() {
                 if ready <= now {
                     self.last_bank = bank;
                     return Choice::Serve {
                         slot: Slot { bank, position },
-                        request: *request,
+                        request: self.queues[queue][bank][position],
                         write,
                     };
                 }
@@ -397,10 +421,41 @@ impl Controller {
         Choice::Wait(first_ready)
     }
 
+    /// A bank's candidates in the read (or write) queue, its row being `open`. A bank's hits
+    /// differ only in when they were queued, so its oldest hit is the first of them ready:
+    /// each bank has at most two candidates, its oldest request (a miss, when it may go)
+    /// and its oldest hit.
+    fn weigh(
+        &mut self,
+        write: bool,
+        bank: usize,
+        open: OpenRow,
+        earliest: &mut impl FnMut(&Queued, bool) -> u64,
+    ) -> Candidates {
+        let first_hit = self.first_hit(write, bank, open);
+        // A miss may go once no request hits the bank's open row or the row has served
+        // the cap.
+        let miss = (first_hit != Some(0)
+            && (first_hit.is_none() || open.served >= self.policy.row_hit_cap))
+            .then_some(0);
+        let list = &self.queues[usize::from(write)][bank];
+        [miss, first_hit]
+            .map(|position| position.map(|position| (position, earliest(&list[position], write))))
+    }
+
+    /// Bank `bank` closed its row ahead of a column command: its candidates in both queues
+    /// are weighed again.
+    pub fn row_closed(&mut self, bank: usize) {
+        for current in &mut self.current {
+            current.remove(bank);
+        }
+    }
+
     /// The request served at `slot` has `left` of it (its next column, in the same bank),
     /// or is done.
     pub fn served(&mut self, write: bool, slot: Slot, left: Option<Queued>) {
         self.first_hits[usize::from(write)][slot.bank] = None;
+        self.current[usize::from(write)].remove(slot.bank);
         // The bank's row opened or served a column: both queues weigh it again.
         for unsettled in &mut self.unsettled {
             unsettled.insert(slot.bank);
