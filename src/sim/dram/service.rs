@@ -22,10 +22,9 @@ impl Dram {
             .controller
             .closings(write, |bank| dram.open_row(bank), &mut self.closing);
         for &(bank, accepted) in &self.closing {
-            if channel.dram.may_precharge(bank, now)
-                && channel
-                    .dram
-                    .precharge_by(&self.timing, (accepted, bank), now)
+            if channel
+                .dram
+                .precharge_by(&self.timing, (accepted, bank), now)
             {
                 channel.controller.row_closed(bank);
             }

@@ -285,14 +285,6 @@ impl DramChannel {
         (plan.column, data_end)
     }
 
-    /// Whether bank `bank` has a row open that it could close by `now` (what
-    /// [`DramChannel::precharge_by`] needs before the controller is asked which request
-    /// closes it).
-    pub fn may_precharge(&self, bank: usize, now: u64) -> bool {
-        let bank = &self.banks[bank];
-        bank.open_row.is_some() && bank.precharge_ready.max(self.blocked_until) <= now
-    }
-
     /// Precharges the bank of an access at `at` (in bank `bank`, waiting since `ready`) whose
     /// row is not open, if the bank allows it by `now` (and no refresh falls due first):
     /// later requests to the row it closes then miss, as they do on a controller that
