@@ -317,9 +317,10 @@ impl Controller {
         let weighed = self.unsettled[queue].and(self.nonempty[queue]);
         self.unsettled[queue] = weighed;
         for bank in weighed {
-            let row = open(bank);
-            let request = self.closing(write, bank, row).filter(|_| row.row.is_some());
-            match request.map(|request| request.accepted) {
+            match self
+                .closing(write, bank, open(bank))
+                .map(|request| request.accepted)
+            {
                 Some(accepted) => closing.push((bank, accepted)),
                 None => self.unsettled[queue].remove(bank),
             }
@@ -327,18 +328,18 @@ impl Controller {
         if cfg!(debug_assertions) {
             let settled = self.nonempty[queue];
             for bank in settled.and(BankSet(self.unsettled[queue].0.map(|bits| !bits))) {
-                let row = open(bank);
                 debug_assert!(
-                    row.row.is_none() || self.closing(write, bank, row).is_none(),
+                    self.closing(write, bank, open(bank)).is_none(),
                     "bank {bank} left out of the closings"
                 );
             }
         }
     }
 
-    /// The oldest request for `bank` in the read (or write) queue, if it misses the bank's
-    /// `open` row and may close it.
+    /// The oldest request for `bank` in the read (or write) queue, if the bank has a row
+    /// `open` and the request misses it and may close it.
     fn closing(&mut self, write: bool, bank: usize, open: OpenRow) -> Option<&Queued> {
+        open.row?;
         let first_hit = self.first_hit(write, bank, open);
         let closes =
             first_hit != Some(0) && (first_hit.is_none() || open.served >= self.policy.row_hit_cap);
