@@ -22,32 +22,31 @@ impl Dram {
             .controller
             .closings(write, |bank| dram.open_row(bank), &mut self.closing);
         for &(bank, accepted) in &self.closing {
-            channel
+            if channel
                 .dram
-                .precharge_by(&self.timing, (accepted, bank), now);
+                .precharge_by(&self.timing, (accepted, bank), now)
+            {
+                channel.controller.row_closed(bank);
+            }
         }
         for write in [false, true] {
             while self.admit(index, write, now, done) {}
         }
         let channel = &mut self.channels[index];
         let (dram, timing) = (&channel.dram, &self.timing);
-        // Each group's parts (for the one direction a decision serves), worked out once
+        // Each group's bounds (for the one direction a decision serves), worked out once
         // per decision when first needed.
-        let mut parts = [None; MAX_BANK_GROUPS as usize];
+        let mut bounds = [None; MAX_BANK_GROUPS as usize];
         let choice = channel.controller.choose(
             now,
+            dram.columns_served(),
             |bank| dram.open_row(bank),
-            |request| {
-                dram.bank_part(
-                    timing,
-                    (request.accepted, usize::from(request.bank)),
-                    &request.at,
-                )
-            },
-            |group, part, write| {
-                part.earliest(
-                    parts[group].get_or_insert_with(|| dram.group_parts(timing, group, write)),
-                )
+            |request, write| {
+                let group = request.at.bank_group as usize;
+                let bound =
+                    *bounds[group].get_or_insert_with(|| dram.group_bounds(timing, group, write));
+                let bank = usize::from(request.bank);
+                dram.earliest_column(timing, bound, (request.accepted, bank), &request.at)
             },
         );
         // The next request that could enter a queue with room.

@@ -34,9 +34,6 @@ struct Bank {
     activate_ready: u64,
     column_ready: u64,
     precharge_ready: u64,
-    /// Times any of the above changed: what the controller keeps its weighing of the bank's
-    /// requests for.
-    changes: u64,
 }
 
 /// Where a column access lands.
@@ -129,42 +126,16 @@ pub struct DramChannel {
     blocked_until: u64,
     /// What its data bus did.
     pub bus: BusCycles,
+    /// Column accesses served so far.
+    columns_served: u64,
 }
 
 /// The earliest ACTIVATE and column command the channel's history allows in one bank
 /// group, for one direction, whatever the bank.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct GroupBounds {
+pub struct GroupBounds {
     activate: u64,
     column: u64,
-}
-
-/// An access's own part of its earliest column command ([`DramChannel::bank_part`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BankPart {
-    /// The earliest cycle its bank and its arrival allow.
-    pub cycle: u64,
-    /// Whether its row is open (else it needs an ACTIVATE, bounded by its group's).
-    pub hit: bool,
-}
-
-impl BankPart {
-    /// The earliest cycle its column command could issue (refresh aside), given its
-    /// group's `parts`.
-    pub fn earliest(self, parts: &GroupParts) -> u64 {
-        self.cycle
-            .max(if self.hit { parts.hit } else { parts.miss })
-    }
-}
-
-/// What the channel's history imposes on the earliest column command of any access of
-/// one direction in one bank group ([`DramChannel::group_parts`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GroupParts {
-    /// On an access whose row is open.
-    hit: u64,
-    /// On an access that needs an ACTIVATE.
-    miss: u64,
 }
 
 /// The commands one column access needs, at the cycles they issue.
@@ -196,7 +167,6 @@ impl DramChannel {
                     activate_ready: 0,
                     column_ready: 0,
                     precharge_ready: 0,
-                    changes: 0,
                 };
                 timing.banks() as usize
             ],
@@ -212,7 +182,14 @@ impl DramChannel {
             next_refresh: timing.trefi,
             blocked_until: 0,
             bus: BusCycles::default(),
+            columns_served: 0,
         }
+    }
+
+    /// Column accesses served so far: every other change of the channel's history (a
+    /// refresh, an early precharge) is to one bank's row or comes with a column access.
+    pub fn columns_served(&self) -> u64 {
+        self.columns_served
     }
 
     /// The data bus is free from this cycle.
@@ -227,13 +204,12 @@ impl DramChannel {
         OpenRow {
             row: bank.open_row,
             served: bank.served,
-            changes: bank.changes,
         }
     }
 
     /// What the channel's history imposes on any access of `write`'s direction in bank
     /// group `group`, apart from its own bank: the earliest ACTIVATE and column command.
-    fn group_bounds(&self, timing: &DramTiming, group: usize, write: bool) -> GroupBounds {
+    pub fn group_bounds(&self, timing: &DramTiming, group: usize, write: bool) -> GroupBounds {
         let activate = self
             .blocked_until
             .max(after(self.last_activate, timing.trrd_s))
@@ -259,41 +235,18 @@ impl DramChannel {
         }
     }
 
-    /// The part of the earliest cycle an access at `at` (in bank `bank`), waiting since
-    /// `ready`, could issue its column command that is its own bank's and its own: the
-    /// earliest cycle is the later of it and its group's part ([`DramChannel::group_parts`]).
-    /// The first changes only with the bank (its [`OpenRow::changes`]), the second with
-    /// any column command: the controller keeps the first for each bank and works out the
-    /// second once per bank group.
-    pub fn bank_part(
+    /// The earliest cycle an access at `at` (in bank `bank`), waiting since `ready`, could
+    /// issue its column command (refresh aside), given its group's `bounds`: what the
+    /// controller's first-ready choice compares.
+    pub fn earliest_column(
         &self,
         timing: &DramTiming,
+        bounds: GroupBounds,
         (ready, bank): (u64, usize),
         at: &Location,
-    ) -> BankPart {
-        let bank = &self.banks[bank];
-        let hit = bank.open_row == Some(at.row);
-        let cycle = match bank.open_row {
-            _ if hit => ready.max(bank.column_ready),
-            Some(_) => {
-                let precharged = ready.max(bank.precharge_ready) + timing.trp;
-                ready.max(bank.activate_ready).max(precharged) + timing.trcd
-            }
-            None => ready.max(bank.activate_ready) + timing.trcd,
-        };
-        BankPart { cycle, hit }
-    }
-
-    /// What the channel's history imposes on the earliest column command of any access of
-    /// `write`'s direction in bank group `group`: the group's column bound, and for a miss
-    /// its ACTIVATE's bound too. (A row open was opened after the last refresh, so its
-    /// bank's own precharge already waits past the refresh.)
-    pub fn group_parts(&self, timing: &DramTiming, group: usize, write: bool) -> GroupParts {
-        let bounds = self.group_bounds(timing, group, write);
-        GroupParts {
-            hit: bounds.column,
-            miss: bounds.column.max(bounds.activate + timing.trcd),
-        }
+    ) -> u64 {
+        self.plan_within(timing, bounds, (ready, 0), (bank, at))
+            .column
     }
 
     /// Serves one column access at `at`, waiting in the controller since `ready` (its
@@ -335,19 +288,25 @@ impl DramChannel {
     /// Precharges the bank of an access at `at` (in bank `bank`, waiting since `ready`) whose
     /// row is not open, if the bank allows it by `now` (and no refresh falls due first):
     /// later requests to the row it closes then miss, as they do on a controller that
-    /// precharges as soon as it may.
-    pub fn precharge_by(&mut self, timing: &DramTiming, (ready, bank): (u64, usize), now: u64) {
+    /// precharges as soon as it may. Returns whether it closed the row.
+    pub fn precharge_by(
+        &mut self,
+        timing: &DramTiming,
+        (ready, bank): (u64, usize),
+        now: u64,
+    ) -> bool {
         let bank = &mut self.banks[bank];
         if bank.open_row.is_none() {
-            return;
+            return false;
         }
         let precharge = ready.max(bank.precharge_ready).max(self.blocked_until);
-        if precharge <= now && precharge < self.next_refresh {
+        let closes = precharge <= now && precharge < self.next_refresh;
+        if closes {
             bank.open_row = None;
             bank.served = 0;
             bank.activate_ready = bank.activate_ready.max(precharge + timing.trp);
-            bank.changes += 1;
         }
+        closes
     }
 
     /// The cycles the access's commands would issue at, given the history so far.
@@ -360,7 +319,18 @@ impl DramChannel {
         write: bool,
     ) -> Plan {
         let bounds = self.group_bounds(timing, at.bank_group as usize, write);
-        let bank = &self.banks[at.bank_index(timing)];
+        self.plan_within(timing, bounds, (ready, now), (at.bank_index(timing), &at))
+    }
+
+    /// [`DramChannel::plan`] given the group's bounds.
+    fn plan_within(
+        &self,
+        timing: &DramTiming,
+        bounds: GroupBounds,
+        (ready, now): (u64, u64),
+        (bank, at): (usize, &Location),
+    ) -> Plan {
+        let bank = &self.banks[bank];
         let ready = ready.max(self.blocked_until);
         let (precharge, activate, column_ready) = match bank.open_row {
             Some(row) if row == at.row => (None, None, bank.column_ready),
@@ -389,6 +359,7 @@ impl DramChannel {
         write: bool,
         data_end: u64,
     ) {
+        self.columns_served += 1;
         let index = at.bank_index(timing);
         let group = at.bank_group as usize;
         let bank = &mut self.banks[index];
@@ -412,7 +383,6 @@ impl DramChannel {
             self.last_read_command = Some(plan.column);
         }
         bank.served += 1;
-        bank.changes += 1;
         self.last_column = Some(plan.column);
         self.last_column_in_group[group] = Some(plan.column);
         self.bus_free = data_end;
@@ -438,7 +408,6 @@ impl DramChannel {
         for bank in &mut self.banks {
             bank.open_row = None;
             bank.activate_ready = bank.activate_ready.max(end);
-            bank.changes += 1;
         }
         self.blocked_until = end;
         self.next_refresh = due + timing.trefi;

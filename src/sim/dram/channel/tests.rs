@@ -292,75 +292,30 @@ fn an_early_precharge_closes_the_row_once_the_bank_allows_it() {
     let bank = Location::decode(&t, open).bank_index(&t);
     let row_zero = Location::decode(&t, address(0, 0, 0, 1));
     let allowed = (read_command + t.trtp).max(t.tras);
-    channel.precharge_by(&t, (0, bank), allowed - 1);
+    assert!(!channel.precharge_by(&t, (0, bank), allowed - 1));
     assert!(
         channel.open_row(bank).row == Some(row_zero.row),
         "precharged before the bank allows it"
     );
-    channel.precharge_by(&t, (allowed + 5, bank), allowed + 4);
+    assert!(!channel.precharge_by(&t, (allowed + 5, bank), allowed + 4));
     assert!(
         channel.open_row(bank).row == Some(row_zero.row),
         "precharged before its miss arrived"
     );
-    channel.precharge_by(&t, (0, bank), allowed);
-    let closed = channel.open_row(bank);
-    assert_eq!(closed.row, None);
-    channel.precharge_by(&t, (0, bank), allowed);
-    assert_eq!(channel.open_row(bank), closed, "no row left to close");
+    assert!(channel.precharge_by(&t, (0, bank), allowed));
+    assert_ne!(channel.open_row(bank).row, Some(row_zero.row));
+    assert!(
+        !channel.precharge_by(&t, (0, bank), allowed),
+        "no row left to close"
+    );
     let late = allowed + 100;
     let end = request(&mut channel, &t, late, address(0, 0, 0, 1), 32, false);
     assert_eq!(end, late + t.trcd + t.cl + t.burst_cycles);
     let mut channel = DramChannel::new(&t);
     request(&mut channel, &t, 0, open, 32, false);
-    channel.precharge_by(&t, (0, bank), allowed);
+    assert!(channel.precharge_by(&t, (0, bank), allowed));
     let miss = Location::decode(&t, address(0, 0, 1, 0));
-    let parts = channel.group_parts(&t, 0, false);
-    let column = channel
-        .bank_part(&t, (allowed, bank), &miss)
-        .earliest(&parts);
+    let bounds = channel.group_bounds(&t, 0, false);
+    let column = channel.earliest_column(&t, bounds, (allowed, bank), &miss);
     assert_eq!(column, allowed + t.trp + t.trcd);
-}
-
-proptest::proptest! {
-    /// An access's earliest column command split into its bank's part and its group's
-    /// (what the controller keeps apart) is the one the channel's plan gives it, after any
-    /// history of reads, writes, early precharges and refreshes, for a hit, another row
-    /// open and a closed bank alike; and a bank's count of changes moves whenever its
-    /// part does.
-    #[test]
-    fn the_parts_of_the_earliest_column_are_the_plans(
-        history in proptest::collection::vec(
-            (0u64..4, 0u64..4, 0u64..3, any_bool(), 0u64..400, 0u64..8),
-            0..40,
-        ),
-        (group, bank, row, write, ready) in (0u64..4, 0u64..4, 0u64..3, any_bool(), 0u64..20_000),
-    ) {
-        let t = timing();
-        let mut channel = DramChannel::new(&t);
-        let mut now = 0;
-        for (group, bank, row, write, gap, precharge) in history {
-            // Gaps of up to 400 cycles over 40 accesses cross refreshes (tREFI).
-            now += gap * 5;
-            let at = Location::decode(&t, address(group, bank, row, 0));
-            let index = at.bank_index(&t);
-            let probe = Location::decode(&t, address(0, 0, 0, 0));
-            let before = (channel.open_row(index), channel.bank_part(&t, (0, index), &probe));
-            if precharge == 0 {
-                channel.precharge_by(&t, (now, index), now);
-            } else {
-                now = channel.column(&t, (now, now, now), at, write).0;
-            }
-            let after = (channel.open_row(index), channel.bank_part(&t, (0, index), &probe));
-            proptest::prop_assert!(after.0.changes != before.0.changes || after == before);
-        }
-        let at = Location::decode(&t, address(group, bank, row, 0));
-        let index = at.bank_index(&t);
-        let parts = channel.group_parts(&t, group as usize, write);
-        let split = channel.bank_part(&t, (ready, index), &at).earliest(&parts);
-        proptest::prop_assert_eq!(split, channel.plan(&t, (ready, 0), at, write).column);
-    }
-}
-
-fn any_bool() -> impl proptest::strategy::Strategy<Value = bool> {
-    proptest::bool::ANY
 }

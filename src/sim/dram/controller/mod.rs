@@ -25,7 +25,7 @@
 //! ([`Controller::closings`]), not with the miss's column command: a request to the closed
 //! row that arrives after it misses, as on DRAMsim3.
 
-use super::channel::{BankPart, Location};
+use super::channel::Location;
 use std::collections::VecDeque;
 
 /// One request waiting in a controller queue.
@@ -73,9 +73,6 @@ pub struct OpenRow {
     pub row: Option<u64>,
     /// Column accesses the open row has served since it opened.
     pub served: u32,
-    /// Times the bank's state changed (its row, or when it takes a command): a bank's
-    /// weighing is kept while this stays the same.
-    pub changes: u64,
 }
 
 impl OpenRow {
@@ -135,6 +132,10 @@ impl BankSet {
         self.0[bank / 64] &= !(1 << (bank % 64));
     }
 
+    fn contains(&self, bank: usize) -> bool {
+        self.0[bank / 64] & (1 << (bank % 64)) != 0
+    }
+
     /// The banks in both sets.
     fn and(self, other: BankSet) -> BankSet {
         let mut both = self;
@@ -174,18 +175,9 @@ impl Iterator for BankSet {
     }
 }
 
-/// A bank's candidates: its oldest request when it may go as a miss, and its first hit,
-/// each with where it waits and its own part of the earliest cycle its column could issue.
-type Candidates = [Option<(usize, BankPart)>; 2];
-
-/// A bank's candidates as last weighed, with its bank group and the bank's
-/// [`OpenRow::changes`] then.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Weighed {
-    candidates: Candidates,
-    group: usize,
-    changes: u64,
-}
+/// A bank's candidates as last weighed: its oldest request when it may go as a miss, and
+/// its first hit, each with where it waits and the earliest cycle its column could issue.
+type Candidates = [Option<(usize, u64)>; 2];
 
 /// A channel's read and write queues, each as one list per bank, oldest first.
 #[derive(Debug, Clone)]
@@ -211,11 +203,12 @@ pub struct Controller {
     /// row or row's count of served columns changed since they were last weighed
     /// ([`Controller::closings`]).
     unsettled: [BankSet; 2],
-    /// Per queue and bank, its candidates as last weighed (`None` once its list changed),
-    /// current while the bank's state is as it was: a column command changes one bank,
-    /// so each decision weighs the banks that changed and takes the other banks' parts
-    /// as they were.
-    weighed: [Vec<Option<Weighed>>; 2],
+    /// Per queue and bank, its candidates as last weighed, current for the banks in
+    /// `current` while the channel has served `weighed_at` columns: between two column
+    /// commands only the banks that gained requests or closed their row are weighed again.
+    candidates: [Vec<Candidates>; 2],
+    current: [BankSet; 2],
+    weighed_at: u64,
 }
 
 impl Controller {
@@ -232,7 +225,9 @@ impl Controller {
             nonempty: [BankSet::default(); 2],
             first_hits: [vec![None; policy.banks], vec![None; policy.banks]],
             unsettled: [BankSet::default(); 2],
-            weighed: [vec![None; policy.banks], vec![None; policy.banks]],
+            candidates: [vec![[None; 2]; policy.banks], vec![[None; 2]; policy.banks]],
+            current: [BankSet::default(); 2],
+            weighed_at: 0,
         }
     }
 
@@ -264,7 +259,7 @@ impl Controller {
             }
             self.nonempty[usize::from(write)].insert(bank);
             self.unsettled[usize::from(write)].insert(bank);
-            self.weighed[usize::from(write)][bank] = None;
+            self.current[usize::from(write)].remove(bank);
             // Requests arrive in order of acceptance (a channel accepts one at a time), so
             // this is a push at the back but for callers that interleave cycles.
             let at = self
@@ -375,40 +370,44 @@ impl Controller {
         position
     }
 
-    /// Picks what to do at `now`. `open(bank)`: the bank's open row; `part(request)`: the
-    /// request's own part of the earliest cycle its next column command could issue
-    /// ([`BankPart`]); `earliest(group, part, write)`: that cycle, given the part, in the
-    /// request's bank group (asked in one direction per call).
+    /// Picks what to do at `now`, the channel having served `columns` column accesses so
+    /// far (what the earliest cycles of every bank depend on, with each bank's own row).
+    /// `open(bank)`: the bank's open row; `earliest(request, write)`: the earliest cycle
+    /// its next column command could issue (asked in one direction per call).
     pub fn choose(
         &mut self,
         now: u64,
+        columns: u64,
         open: impl Fn(usize) -> OpenRow,
-        mut part: impl FnMut(&Queued) -> BankPart,
-        mut earliest: impl FnMut(usize, BankPart, bool) -> u64,
+        mut earliest: impl FnMut(&Queued, bool) -> u64,
     ) -> Choice {
         let write = self.serves_writes();
         let queue = usize::from(write);
         if self.held[queue] == 0 {
             return Choice::Idle;
         }
+        if columns != self.weighed_at {
+            self.current = [BankSet::default(); 2];
+            self.weighed_at = columns;
+        }
         let mut first_ready = u64::MAX;
         // Banks with entries in turn after the last served; within a bank the oldest ready.
         let (before, after) = self.nonempty[queue].split(self.last_bank + 1);
         for bank in after.chain(before) {
-            let open = open(bank);
-            let weighed = match self.weighed[queue][bank] {
-                Some(weighed) if weighed.changes == open.changes => {
-                    debug_assert_eq!(weighed, self.weigh(write, bank, open, &mut part));
-                    weighed
-                }
-                _ => {
-                    let weighed = self.weigh(write, bank, open, &mut part);
-                    self.weighed[queue][bank] = Some(weighed);
-                    weighed
-                }
+            let candidates = if self.current[queue].contains(bank) {
+                let candidates = self.candidates[queue][bank];
+                debug_assert_eq!(
+                    candidates,
+                    self.weigh(write, bank, open(bank), &mut earliest)
+                );
+                candidates
+            } else {
+                let candidates = self.weigh(write, bank, open(bank), &mut earliest);
+                self.candidates[queue][bank] = candidates;
+                self.current[queue].insert(bank);
+                candidates
             };
-            for (position, part) in weighed.candidates.into_iter().flatten() {
-                let ready = earliest(weighed.group, part, write);
+            for (position, ready) in candidates.into_iter().flatten() {
                 if ready <= now {
                     self.last_bank = bank;
                     return Choice::Serve {
@@ -432,8 +431,8 @@ impl Controller {
         write: bool,
         bank: usize,
         open: OpenRow,
-        part: &mut impl FnMut(&Queued) -> BankPart,
-    ) -> Weighed {
+        earliest: &mut impl FnMut(&Queued, bool) -> u64,
+    ) -> Candidates {
         let first_hit = self.first_hit(write, bank, open);
         // A miss may go once no request hits the bank's open row or the row has served
         // the cap.
@@ -441,11 +440,15 @@ impl Controller {
             && (first_hit.is_none() || open.served >= self.policy.row_hit_cap))
             .then_some(0);
         let list = &self.queues[usize::from(write)][bank];
-        Weighed {
-            candidates: [miss, first_hit]
-                .map(|position| position.map(|position| (position, part(&list[position])))),
-            group: list[0].at.bank_group as usize,
-            changes: open.changes,
+        [miss, first_hit]
+            .map(|position| position.map(|position| (position, earliest(&list[position], write))))
+    }
+
+    /// Bank `bank` closed its row ahead of a column command: its candidates in both queues
+    /// are weighed again.
+    pub fn row_closed(&mut self, bank: usize) {
+        for current in &mut self.current {
+            current.remove(bank);
         }
     }
 
@@ -453,7 +456,7 @@ impl Controller {
     /// or is done.
     pub fn served(&mut self, write: bool, slot: Slot, left: Option<Queued>) {
         self.first_hits[usize::from(write)][slot.bank] = None;
-        self.weighed[usize::from(write)][slot.bank] = None;
+        self.current[usize::from(write)].remove(slot.bank);
         // The bank's row opened or served a column: both queues weigh it again.
         for unsettled in &mut self.unsettled {
             unsettled.insert(slot.bank);

@@ -15,12 +15,11 @@ const POLICY: QueuePolicy = QueuePolicy {
 /// Four banks (bank group 0): each its open row and the columns it served since.
 type Banks = [(Option<u64>, u32); 4];
 
-/// A request to `bank` (numbered in the channel; banks 0 and 2 in group 0, 1 and 3 in 1).
 fn request(burst: u32, bank: u64, row: u64) -> Queued {
     Queued {
         burst,
         at: Location {
-            bank_group: bank % 2,
+            bank_group: 0,
             bank,
             row,
         },
@@ -32,47 +31,37 @@ fn request(burst: u32, bank: u64, row: u64) -> Queued {
     }
 }
 
-/// The banks' rows; each bank's count of changes is a hash of its row and count, which
-/// changes whenever they do (what the toy banks' parts depend on).
 fn open(banks: &Banks) -> impl Fn(usize) -> OpenRow + '_ {
-    use std::hash::{Hash, Hasher};
     move |bank| {
         let (row, served) = banks[bank];
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        banks[bank].hash(&mut hasher);
-        OpenRow {
-            row,
-            served,
-            changes: hasher.finish(),
-        }
+        OpenRow { row, served }
     }
 }
 
-/// A toy bank's part: a hit may issue once queued, a miss `cost[bank]` later.
-fn part<'a>(banks: &'a Banks, cost: &'a [u64; 4]) -> impl Fn(&Queued) -> BankPart + 'a {
-    move |request: &Queued| {
+/// The banks' state as a count that changes whenever a bank's row or count does (what
+/// the controller keeps its weighing for; the channel's count of columns served).
+fn state(banks: &Banks) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    banks.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A toy bank: a hit may issue once queued, a miss `cost[bank]` later.
+fn earliest<'a>(banks: &'a Banks, cost: &'a [u64; 4]) -> impl Fn(&Queued, bool) -> u64 + 'a {
+    move |request: &Queued, _| {
         let bank = request.at.bank as usize;
         if banks[bank].0 == Some(request.at.row) {
-            own(request.accepted)
+            request.accepted
         } else {
-            own(request.accepted + cost[bank])
+            request.accepted + cost[bank]
         }
     }
-}
-
-/// A part of `cycle`.
-fn own(cycle: u64) -> BankPart {
-    BankPart { cycle, hit: true }
-}
-
-/// Toy bank groups that impose nothing: a request's earliest cycle is its own part's.
-fn free(_: usize, part: BankPart, _: bool) -> u64 {
-    part.cycle
 }
 
 /// Chooses at `now` and, when it serves, serves the request's last column.
 fn choose(controller: &mut Controller, now: u64, banks: &Banks, cost: &[u64; 4]) -> Choice {
-    let choice = controller.choose(now, open(banks), part(banks, cost), free);
+    let choice = controller.choose(now, state(banks), open(banks), earliest(banks, cost));
     if let Choice::Serve { slot, write, .. } = choice {
         controller.served(write, slot, None);
         controller.release(write);
@@ -129,7 +118,7 @@ fn a_miss_closes_a_row_others_hit_only_past_the_cap() {
     controller.accept(&[request(0, 0, 1)], false);
     controller.accept(&[request(1, 0, 0)], false);
     // The hit is not ready before 20 (say, tCCD); the miss claims it could go at 5.
-    let part = |request: &Queued| own(if request.at.row == 0 { 20 } else { 5 });
+    let earliest = |request: &Queued, _: bool| if request.at.row == 0 { 20 } else { 5 };
     let below = [
         (Some(0), POLICY.row_hit_cap - 1),
         (None, 0),
@@ -137,7 +126,7 @@ fn a_miss_closes_a_row_others_hit_only_past_the_cap() {
         (None, 0),
     ];
     assert_eq!(
-        controller.choose(5, open(&below), part, free),
+        controller.choose(5, state(&below), open(&below), earliest),
         Choice::Wait(20)
     );
     let at_cap = [
@@ -146,7 +135,10 @@ fn a_miss_closes_a_row_others_hit_only_past_the_cap() {
         (None, 0),
         (None, 0),
     ];
-    assert_eq!(served(controller.choose(5, open(&at_cap), part, free)), 0);
+    assert_eq!(
+        served(controller.choose(5, state(&at_cap), open(&at_cap), earliest)),
+        0
+    );
 }
 
 /// The requests whose precharge may issue ahead of their column: the oldest of its
@@ -216,9 +208,9 @@ fn misses_to_one_bank_go_in_order() {
     controller.accept(&[request(0, 0, 1)], false);
     controller.accept(&[request(1, 0, 2)], false);
     let banks = [(Some(0), 9), (None, 0), (None, 0), (None, 0)];
-    let part = |request: &Queued| own(if request.at.row == 1 { 30 } else { 5 });
+    let earliest = |request: &Queued, _: bool| if request.at.row == 1 { 30 } else { 5 };
     assert_eq!(
-        controller.choose(5, open(&banks), part, free),
+        controller.choose(5, state(&banks), open(&banks), earliest),
         Choice::Wait(30)
     );
 }
@@ -247,13 +239,12 @@ fn writes_drain_between_the_watermarks() {
 
 /// The plain scheduler the controller must agree with, each rule written out directly:
 /// whether it serves writes, and the index it serves in that queue (if one is ready),
-/// the bank served last being `last_bank`; no request of bank group `g` may issue before
-/// `floors[g]`.
+/// the bank served last being `last_bank`.
 fn reference(
     (reads, writes): (&[Queued], &[Queued]),
     (draining, last_bank): (bool, u64),
     now: u64,
-    (banks, floors): (&Banks, [u64; 2]),
+    banks: &Banks,
     cost: &[u64; 4],
 ) -> (bool, Option<usize>) {
     let draining = if draining {
@@ -263,8 +254,7 @@ fn reference(
     };
     let queue = if draining { writes } else { reads };
     let hit = |r: &Queued| banks[r.at.bank as usize].0 == Some(r.at.row);
-    let own = |r: &Queued| r.accepted + if hit(r) { 0 } else { cost[r.at.bank as usize] };
-    let ready = |r: &Queued| own(r).max(floors[r.at.bank_group as usize]);
+    let ready = |r: &Queued| r.accepted + if hit(r) { 0 } else { cost[r.at.bank as usize] };
     let allowed = |i: usize| {
         let r = &queue[i];
         if hit(r) {
@@ -350,11 +340,9 @@ proptest! {
     }
 
     /// Against the reference, choice by choice over random arrivals of one to three
-    /// columns, spread in time, random bank costs and bank-group bounds that move with
-    /// every column: the same choice every time, the same early precharges in both
-    /// queues, and every column served exactly once. No hit streak passes the cap while a
-    /// miss to its bank is next in line: a miss waits for at most `row_hit_cap` hits of
-    /// the row it closes.
+    /// columns, spread in time, and random bank costs: the same choice every time, the same early
+    /// precharges in both queues, and every column served exactly once. No hit streak passes the cap while a miss to its bank is
+    /// next in line: a miss waits for at most `row_hit_cap` hits of the row it closes.
     #[test]
     fn agrees_with_the_reference_scheduler(
         arrivals in prop::collection::vec((0u64..4, 0u64..3, 1u32..4, any::<bool>(), 0u64..8), 1..60),
@@ -369,7 +357,6 @@ proptest! {
         let (mut last_bank, mut draining) = (0, false);
         let mut now = 0;
         let mut closing = Vec::new();
-        let mut columns_served = 0;
         // Each request arrives its gap after the one before.
         let arrival: Vec<u64> = arrivals
             .iter()
@@ -393,13 +380,9 @@ proptest! {
                 prop_assert_eq!(&closing, &reference_closings(&shadow[usize::from(write)], &banks));
             }
             let [reads, writes] = &shadow;
-            // What the bank groups impose, changing with every column served.
-            let floors = [0, 1].map(|group| (columns_served * (group + 3)) % 11);
-            let (want_drain, want) =
-                reference((reads, writes), (draining, last_bank), now, (&banks, floors), &cost);
+            let (want_drain, want) = reference((reads, writes), (draining, last_bank), now, &banks, &cost);
             draining = want_drain;
-            let earliest = |group: usize, part: BankPart, _| part.cycle.max(floors[group]);
-            match controller.choose(now, open(&banks), part(&banks, &cost), earliest) {
+            match controller.choose(now, state(&banks), open(&banks), earliest(&banks, &cost)) {
                 Choice::Serve { slot, request, write } => {
                     prop_assert_eq!(write, want_drain);
                     let queue = &mut shadow[usize::from(write)];
@@ -407,7 +390,6 @@ proptest! {
                     prop_assert_eq!(position, want);
                     let position = position.unwrap();
                     served[request.burst as usize] += 1;
-                    columns_served += 1;
                     last_bank = request.at.bank;
                     let bank = &mut banks[request.at.bank as usize];
                     if bank.0 == Some(request.at.row) {
