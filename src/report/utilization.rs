@@ -46,20 +46,20 @@ fn busy_shares(sim: &WorkloadSim, rows: usize) -> Vec<[f64; BINS]> {
 fn binned(run: u64, intervals: impl IntoIterator<Item = (u64, u64)>) -> [f64; BINS] {
     let run = u128::from(run);
     let mut busy = [0u128; BINS];
-    let mut bin = 0;
+    // The bin the walk is in, and where it ends.
+    let (mut bin, mut end) = (0, run);
     for (from, to) in intervals {
         let scaled = |cycle: u64| u128::from(cycle) * BINS as u128;
         let (mut from, to) = (scaled(from), scaled(to));
-        while bin + 1 < BINS && from >= (bin as u128 + 1) * run {
-            bin += 1;
+        while bin + 1 < BINS && from >= end {
+            (bin, end) = (bin + 1, end + run);
         }
         loop {
-            let end = (bin as u128 + 1) * run;
             busy[bin] += to.min(end).saturating_sub(from);
             if to <= end || bin + 1 == BINS {
                 break;
             }
-            (from, bin) = (end, bin + 1);
+            (from, bin, end) = (end, bin + 1, end + run);
         }
     }
     busy.map(|cycles| cycles as f64 / run as f64)
