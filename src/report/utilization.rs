@@ -203,7 +203,13 @@ mod tests {
             }
             let shares = binned(run, intervals);
             for (index, (share, plain)) in shares.iter().zip(plain).enumerate() {
-                proptest::prop_assert!((share - plain).abs() <= 1e-9, "bin {}: {} {}", index, share, plain);
+                proptest::prop_assert!(
+                    (share - plain).abs() <= 1e-9,
+                    "bin {}: {} {}",
+                    index,
+                    share,
+                    plain
+                );
             }
         }
     }

@@ -145,6 +145,15 @@ impl BankSet {
         both
     }
 
+    /// The banks of this set not in `other`.
+    fn without(self, other: BankSet) -> BankSet {
+        let mut rest = self;
+        for (bits, other) in rest.0.iter_mut().zip(other.0) {
+            *bits &= !other;
+        }
+        rest
+    }
+
     /// The set split at `bank`: the banks below it, and those from it on.
     fn split(self, bank: usize) -> (BankSet, BankSet) {
         let mut below = self;
@@ -154,11 +163,7 @@ impl BankSet {
                 *bits &= !(u64::MAX << kept);
             }
         }
-        let mut from = self;
-        for (bits, low) in from.0.iter_mut().zip(below.0) {
-            *bits &= !low;
-        }
-        (below, from)
+        (below, self.without(below))
     }
 }
 
@@ -326,8 +331,7 @@ impl Controller {
             }
         }
         if cfg!(debug_assertions) {
-            let settled = self.nonempty[queue];
-            for bank in settled.and(BankSet(self.unsettled[queue].0.map(|bits| !bits))) {
+            for bank in self.nonempty[queue].without(self.unsettled[queue]) {
                 debug_assert!(
                     self.closing(write, bank, open(bank)).is_none(),
                     "bank {bank} left out of the closings"

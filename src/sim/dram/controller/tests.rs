@@ -38,8 +38,8 @@ fn open(banks: &Banks) -> impl Fn(usize) -> OpenRow + '_ {
     }
 }
 
-/// The banks' state as a count that changes whenever a bank's row or count does (what
-/// the controller keeps its weighing for; the channel's count of columns served).
+/// The banks' state as a hash that changes whenever a bank's row or count does (what the
+/// controller keeps its weighing for; on the channel, its count of columns served).
 fn state(banks: &Banks) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -340,12 +340,17 @@ proptest! {
     }
 
     /// Against the reference, choice by choice over random arrivals of one to three
-    /// columns, spread in time, and random bank costs: the same choice every time, the same early
-    /// precharges in both queues, and every column served exactly once. No hit streak passes the cap while a miss to its bank is
-    /// next in line: a miss waits for at most `row_hit_cap` hits of the row it closes.
+    /// columns, spread in time, and random bank costs: the same choice every time, the same
+    /// early precharges in both queues, and every column served exactly once. No hit streak
+    /// passes the cap while a miss to its bank is next in line: a miss waits for at most
+    /// `row_hit_cap` hits of the row it closes.
     #[test]
     fn agrees_with_the_reference_scheduler(
-        arrivals in prop::collection::vec((0u64..4, 0u64..3, 1u32..4, any::<bool>(), 0u64..8), 1..60),
+        // (bank, row, columns, write, gap after the previous arrival)
+        arrivals in prop::collection::vec(
+            (0u64..4, 0u64..3, 1u32..4, any::<bool>(), 0u64..8),
+            1..60,
+        ),
         cost in prop::array::uniform4(0u64..20),
     ) {
         let mut controller = Controller::new(POLICY);
