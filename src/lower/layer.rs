@@ -47,6 +47,23 @@ impl Produced {
         }
     }
 
+    /// The same tiles, each made by the node `moved` maps its node to.
+    pub(super) fn moved(&self, moved: impl Fn(NodeIndex) -> NodeIndex) -> Produced {
+        let tiles = self
+            .tiles
+            .iter()
+            .map(|tile| OutputTile {
+                block: tile.block,
+                node: moved(tile.node),
+            })
+            .collect();
+        Produced {
+            tiles,
+            by_row: self.by_row.clone(),
+            tallest: self.tallest,
+        }
+    }
+
     /// Appends the tiles overlapping `block` to `found`; returns the elements of `block`
     /// they hold (the producer's tiles do not overlap each other).
     pub(super) fn overlapping(&self, (rows, cols): Block, found: &mut Vec<usize>) -> u64 {

@@ -15,6 +15,7 @@ mod label;
 mod layer;
 mod links;
 mod pipeline;
+mod repeat;
 mod size;
 mod stream;
 mod vector;
@@ -30,6 +31,7 @@ use crate::workload::{Direction, Kernel, Op, Operand};
 use address::{ChannelRequests, TensorLayout};
 use layer::{OutputTile, Produced, needed_tiles};
 use petgraph::graph::{DiGraph, NodeIndex};
+use repeat::{LayerRecord, Repeats, RingState, layer_at};
 use std::sync::Arc;
 use stream::Stream;
 
@@ -177,7 +179,10 @@ struct Lowering<'a> {
     no_requests: Requests,
     /// Per engine and [`Ring`], the slots, each remembering the last node that used the tile
     /// it holds, and the slot to fill next.
-    rings: Vec<(Vec<Option<NodeIndex>>, usize)>,
+    rings: Vec<RingState>,
+    /// Per ring, whether it was taken or used since the layer being lowered began (what
+    /// that layer's graph depends on, see [`repeat`]).
+    touched: Vec<bool>,
     /// The kernel the nodes being added belong to: its position in the unit.
     kernel: u32,
     /// Per earlier kernel of the unit, its output tiles (what later reads wait for).
@@ -205,6 +210,7 @@ impl<'a> Lowering<'a> {
             requests: ChannelRequests::default(),
             no_requests: Arc::new([]),
             rings: vec![ring; design.engines().len() * 3],
+            touched: vec![false; design.engines().len() * 3],
             kernel: 0,
             produced: Vec::new(),
             links_in: Vec::new(),
@@ -349,6 +355,7 @@ impl<'a> Lowering<'a> {
     /// Takes `engine`'s next slot of `ring` in turn: its index, and the node the new tile
     /// must wait for.
     fn take(&mut self, engine: usize, ring: Ring) -> (usize, Option<NodeIndex>) {
+        self.touched[engine * 3 + ring as usize] = true;
         let (last_users, next) = &mut self.rings[engine * 3 + ring as usize];
         let slot = *next;
         *next = (*next + 1) % last_users.len();
@@ -365,6 +372,7 @@ impl<'a> Lowering<'a> {
 
     /// Records that `user` read (or drained) the tile in `slot` of the ring.
     fn used_by(&mut self, engine: usize, ring: Ring, slot: usize, user: NodeIndex) {
+        self.touched[engine * 3 + ring as usize] = true;
         self.rings[engine * 3 + ring as usize].0[slot] = Some(user);
     }
 }
@@ -399,19 +407,17 @@ fn producers(kernel: &Kernel, position: usize) -> Vec<usize> {
     producers
 }
 
-/// Lowers the consecutive kernels of one unit (a layer, or an encoder's layers) into one
-/// graph, node `kernel` fields indexing `kernels`: each read waits for exactly the tiles of
-/// earlier kernels' outputs it reads, through HBM or the link the design gives (the
-/// user guide's docs/src/dataflow.md). Refuses kernels beyond the size limits before
-/// building anything, and links that cannot work: among them a stream too shallow to run,
-/// naming the smallest depth that runs.
-pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, LowerError> {
-    let mut nodes = 0;
-    for kernel in kernels {
-        check_engines(kernel, design)?;
-        nodes += checked_graph_size(kernel, design)?.nodes;
-    }
-    let labels: Vec<String> = kernels.iter().map(|k| k.label()).collect();
+/// How a kernel of a unit meets the others: the link its output leaves by (HBM without
+/// one), and per earlier kernel it reads through a link, how many kernels back that one is,
+/// how and how deep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KernelLinks {
+    output_via: Via,
+    inputs: Vec<(usize, Via, u64)>,
+}
+
+/// The [`KernelLinks`] of every kernel of a unit, as the design's `[[links]]` give them.
+fn unit_links(kernels: &[&Kernel], labels: &[String], design: &Design) -> Vec<KernelLinks> {
     let sources: Vec<Vec<usize>> = kernels
         .iter()
         .enumerate()
@@ -423,30 +429,82 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
             readers[producer].push(position);
         }
     }
+    (0..kernels.len())
+        .map(|position| KernelLinks {
+            output_via: readers[position]
+                .iter()
+                .find_map(|&reader| design.link(&labels[position], &labels[reader]))
+                .map_or(Via::Hbm, |link| link.via),
+            inputs: sources[position]
+                .iter()
+                .filter_map(|&producer| {
+                    let link = design.link(&labels[producer], &labels[position])?;
+                    Some((position - producer, link.via, link.depth_tiles))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Lowers the consecutive kernels of one unit (a layer, or an encoder's layers) into one
+/// graph, node `kernel` fields indexing `kernels`: each read waits for exactly the tiles of
+/// earlier kernels' outputs it reads, through HBM or the link the design gives (the
+/// user guide's docs/src/dataflow.md). Refuses kernels beyond the size limits before
+/// building anything, and links that cannot work: among them a stream too shallow to run,
+/// naming the smallest depth that runs.
+pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, LowerError> {
+    lower_unit(kernels, design, true).map(|(graph, _)| graph)
+}
+
+/// [`lower_layer`], copying a layer that repeats the one before it where `repeat` allows
+/// ([`repeat`]); also how many layers were copied.
+fn lower_unit(
+    kernels: &[&Kernel],
+    design: &Design,
+    repeat: bool,
+) -> Result<(KernelGraph, usize), LowerError> {
+    let mut nodes = 0;
+    for kernel in kernels {
+        check_engines(kernel, design)?;
+        nodes += checked_graph_size(kernel, design)?.nodes;
+    }
+    let labels: Vec<String> = kernels.iter().map(|k| k.label()).collect();
+    let links = unit_links(kernels, &labels, design);
     let mut lowering = Lowering::new(design, nodes);
     let mut streams = Vec::new();
-    for (position, kernel) in kernels.iter().enumerate() {
-        lowering.kernel = position as u32;
-        lowering.output_via = readers[position]
-            .iter()
-            .find_map(|&reader| design.link(&labels[position], &labels[reader]))
-            .map_or(Via::Hbm, |link| link.via);
-        lowering.links_in = vec![Via::Hbm; position];
-        for &producer in &sources[position] {
-            let Some(link) = design.link(&labels[producer], &labels[position]) else {
-                continue;
-            };
-            lowering.links_in[producer] = link.via;
-            if link.via == Via::Stream {
-                let tiles = lowering.produced[producer].tiles.len();
-                let name = format!("{} -> {}", labels[producer], labels[position]);
-                let stream = Stream::new(producer, tiles, link.depth_tiles, name);
-                lowering.streams.push(stream);
-            }
+    let mut repeats = Repeats::new(design.buffer_slots());
+    let mut position = 0;
+    while position < kernels.len() {
+        let copied = repeat
+            .then(|| repeats.copy_at(position, (kernels, &links), &mut lowering, &mut streams))
+            .flatten();
+        if let Some(after) = copied {
+            position = after;
+            continue;
         }
-        let outputs = lower_into(&mut lowering, kernel);
-        streams.append(&mut lowering.streams);
-        lowering.produced.push(Produced::new(outputs));
+        let layer = layer_at(kernels, position);
+        position = layer.end;
+        let record = LayerRecord::start(&mut lowering, layer.clone(), streams.len());
+        for position in layer.clone() {
+            lowering.kernel = position as u32;
+            lowering.output_via = links[position].output_via;
+            lowering.links_in = vec![Via::Hbm; position];
+            for &(back, via, depth_tiles) in &links[position].inputs {
+                let producer = position - back;
+                lowering.links_in[producer] = via;
+                if via == Via::Stream {
+                    let tiles = lowering.produced[producer].tiles.len();
+                    let name = format!("{} -> {}", labels[producer], labels[position]);
+                    let stream = Stream::new(producer, tiles, depth_tiles, name);
+                    lowering.streams.push(stream);
+                }
+            }
+            let outputs = lower_into(&mut lowering, kernels[position]);
+            streams.append(&mut lowering.streams);
+            lowering.produced.push(Produced::new(outputs));
+        }
+        let in_layer = kernels[layer.start].layer.is_some();
+        repeats.lowered(record.finish(&lowering, streams.len()), in_layer);
     }
     stream::close(
         &mut lowering.graph,
@@ -455,7 +513,7 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
         lowering.design.source(),
     )?;
     let graph = lowering.graph;
-    Ok(KernelGraph { graph })
+    Ok((KernelGraph { graph }, repeats.copied))
 }
 
 /// Lowers one kernel onto the design; refuses kernels beyond the size limits before

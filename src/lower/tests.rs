@@ -345,3 +345,74 @@ fn a_head_split_read_finds_its_tensor_where_the_producer_stored_it() {
 fn a_node_takes_88_bytes() {
     assert_eq!(size_of::<Node>(), 88);
 }
+
+/// Each unit of a smolVLA step (`pipeline`) on a design whose layers overlap, lowered with
+/// repeated layers copied and with every layer lowered: the same nodes, the same edges in
+/// the same order (the engine dispatches successors in that order); and how many layers were
+/// copied.
+fn copies_match_lowering(design: &Design, pipeline: crate::workload::Pipeline) -> usize {
+    use crate::config::model::{default_model, default_policy};
+    let choices = crate::workload::WorkloadChoices {
+        batch: 1,
+        fusion: design.fusion(),
+        pipeline,
+        ..Default::default()
+    };
+    let model = default_model();
+    let workload = choices
+        .build(&model, Some(&default_policy()), design.precision())
+        .unwrap();
+    let mut copied = 0;
+    // With layers overlapping, a unit is an encoder's kernels.
+    for unit in workload.kernels.chunk_by(|a, b| a.encoder == b.encoder) {
+        let kernels: Vec<&Kernel> = unit.iter().collect();
+        let (copy, layers) = lower_unit(&kernels, design, true).unwrap();
+        let (made, none) = lower_unit(&kernels, design, false).unwrap();
+        assert_eq!(none, 0);
+        let (copy, made) = (&copy.graph, &made.graph);
+        let label = kernels[0].label();
+        assert_eq!(copy.node_count(), made.node_count(), "{label}");
+        assert!(
+            copy.node_weights().eq(made.node_weights()),
+            "{label}: nodes differ"
+        );
+        let ends = |graph: &DiGraph<Node, EdgeKind>| -> Vec<(NodeIndex, NodeIndex, EdgeKind)> {
+            let edges = graph.raw_edges().iter();
+            edges.map(|e| (e.source(), e.target(), e.weight)).collect()
+        };
+        assert_eq!(ends(copy), ends(made), "{label}: edges differ");
+        copied += layers;
+    }
+    copied
+}
+
+/// A repeated layer is copied exactly: on every shipped design whose layers overlap, on the
+/// fast and the bank-level HBM (whose requests carry addresses), and with rings of one to
+/// three slots (a ring whose fills per layer its slots do not divide repeats every few
+/// layers). Of the encoders' 12 + 16 layers, each encoder's first and last (which find and
+/// leave other kernels) and the up to three lowered to find the period are not copied: at
+/// least 18 are. Checked to fail when a copy leaves its rings' last users where they were.
+#[test]
+fn repeated_layers_are_the_graph_lowering_makes() {
+    use crate::workload::Pipeline;
+    let shipped = [
+        include_str!("../../configs/designs/u280-int8-spatial.toml"),
+        include_str!("../../configs/designs/u280-int4-spatial.toml"),
+        include_str!("../../configs/designs/u280-int4-searched.toml"),
+    ];
+    for text in shipped {
+        let fast = design(text);
+        assert!(fast.overlap_layers());
+        let dram = design(&text.replace("memory = \"hbm\"", "memory = \"dram\""));
+        assert!(copies_match_lowering(&fast, Pipeline::Encoders) >= 18);
+        assert!(copies_match_lowering(&dram, Pipeline::Encoders) >= 18);
+    }
+    let spatial = design(shipped[0]);
+    assert!(copies_match_lowering(&spatial, Pipeline::Full) >= 18);
+    for slots in [1, 3] {
+        let design = spatial
+            .modified(&default_platform(), "test", |raw| raw.buffers.slots = slots)
+            .unwrap();
+        assert!(copies_match_lowering(&design, Pipeline::Encoders) >= 18);
+    }
+}
