@@ -7,7 +7,7 @@
 //! that layer's nodes, its graph is that layer's graph moved on alike, and so is the state it
 //! leaves. A ring whose fills per layer are not a multiple of its slots comes back to the
 //! same slot only every few layers, so the copy is of the last few layers together, up to
-//! as many as a ring has slots. Every node, edge (in order) and stream is the same as
+//! twice as many as a ring has slots. Every node, edge (in order) and stream is the same as
 //! lowering each layer would make (`tests::repeated_layers_are_the_graph_lowering_makes`).
 
 use super::layer::OutputTile;
@@ -41,7 +41,9 @@ pub(super) struct Repeats {
     lowered: Vec<LayerRecord>,
     /// The last block of layers copied, while the layers after it repeat it.
     copying: Option<LayerRecord>,
-    /// The most layers a block holds: a ring's slots.
+    /// The most layers a block holds: twice a ring's slots (layers of two kinds in turn, as
+    /// the action expert's cross- and self-attention, repeat every two layers, and a ring
+    /// comes back to one slot within its slots of those).
     longest_period: usize,
     /// Layers copied so far.
     pub copied: usize,
@@ -53,7 +55,7 @@ impl Repeats {
         Repeats {
             lowered: Vec::new(),
             copying: None,
-            longest_period: slots as usize,
+            longest_period: 2 * slots as usize,
             copied: 0,
         }
     }
