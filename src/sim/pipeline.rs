@@ -58,32 +58,39 @@ pub fn pipeline_model(workload: &Workload, design: &Design) -> PipelineModel {
     let stages: Vec<(Vec<usize>, u64)> =
         workload.kernels.iter().map(|k| stage(k, design)).collect();
     let mut span_cycles = vec![0; workload.kernels.len()];
-    let unit_cycles = unit_ranges(workload, design)
-        .into_iter()
-        .map(|unit| {
-            let kernels = &workload.kernels[unit.clone()];
-            // Per kernel of the unit, when its stage starts and ends; per engine group,
-            // when it is next free.
-            let mut spans: Vec<(u64, u64)> = Vec::with_capacity(kernels.len());
-            let mut free: BTreeMap<&[usize], u64> = BTreeMap::new();
-            for index in 0..kernels.len() {
-                let (engines, cycles) = &stages[unit.start + index];
-                let mut start = free.get(engines.as_slice()).copied().unwrap_or(0);
-                let mut end_after = 0u64;
-                for (producer, (needed, tiles)) in first_tile_needs(kernels, index, design) {
-                    let (from, to) = spans[producer];
-                    let made = ((to - from) as u128 * needed as u128).div_ceil(tiles as u128);
-                    start = start.max(from.saturating_add(made as u64));
-                    end_after = end_after.max(to);
-                }
-                let end = start.saturating_add(*cycles).max(end_after);
-                spans.push((start, end));
-                free.insert(engines, end);
-                span_cycles[unit.start + index] = end - start;
+    // A unit doing the same work as an earlier one takes its spans (as the simulation
+    // takes its results): a model's 32 identical layers are worked out once.
+    let units = unit_ranges(workload, design);
+    let mut unit_cycles: Vec<u64> = Vec::with_capacity(units.len());
+    for (unit, same_as) in &units {
+        if let Some(first) = *same_as {
+            let from = units[first].0.start;
+            span_cycles.copy_within(from..from + unit.len(), unit.start);
+            unit_cycles.push(unit_cycles[first]);
+            continue;
+        }
+        let kernels = &workload.kernels[unit.clone()];
+        // Per kernel of the unit, when its stage starts and ends; per engine group, when
+        // it is next free.
+        let mut spans: Vec<(u64, u64)> = Vec::with_capacity(kernels.len());
+        let mut free: BTreeMap<&[usize], u64> = BTreeMap::new();
+        for index in 0..kernels.len() {
+            let (engines, cycles) = &stages[unit.start + index];
+            let mut start = free.get(engines.as_slice()).copied().unwrap_or(0);
+            let mut end_after = 0u64;
+            for (producer, (needed, tiles)) in first_tile_needs(kernels, index, design) {
+                let (from, to) = spans[producer];
+                let made = ((to - from) as u128 * needed as u128).div_ceil(tiles as u128);
+                start = start.max(from.saturating_add(made as u64));
+                end_after = end_after.max(to);
             }
-            spans.iter().map(|&(_, end)| end).max().unwrap_or(0)
-        })
-        .collect();
+            let end = start.saturating_add(*cycles).max(end_after);
+            spans.push((start, end));
+            free.insert(engines, end);
+            span_cycles[unit.start + index] = end - start;
+        }
+        unit_cycles.push(spans.iter().map(|&(_, end)| end).max().unwrap_or(0));
+    }
     PipelineModel {
         stage_cycles: stages.into_iter().map(|(_, cycles)| cycles).collect(),
         span_cycles,
@@ -173,5 +180,46 @@ mod tests {
             unit < stages.iter().sum::<u64>(),
             "{unit}: the layer streams somewhere"
         );
+    }
+
+    /// A layer repeated (units on the default design, where layers do not overlap) takes
+    /// the model of its first instance, span for span: three text layers' spans are one
+    /// layer's three times over, and so are their units' cycles (checked to fail when a
+    /// repeat copies its spans from one kernel off).
+    #[test]
+    fn repeated_layers_take_the_spans_of_the_first() {
+        let design = load_design(
+            &Source::built_in("default.toml", crate::config::design::DEFAULT_DESIGN),
+            &default_platform(),
+        )
+        .unwrap();
+        let model = default_model();
+        let text = |layers: u64| {
+            let choices = WorkloadChoices {
+                text_layers: Some(layers),
+                vision_layers: Some(1),
+                batch: 1,
+                fusion: design.fusion(),
+                ..WorkloadChoices::default()
+            };
+            let workload = choices
+                .build(&model, Some(&default_policy()), design.precision())
+                .unwrap();
+            let result = pipeline_model(&workload, &design);
+            let spans: Vec<u64> = workload
+                .kernels
+                .iter()
+                .zip(&result.span_cycles)
+                .filter(|(kernel, _)| kernel.encoder.to_string() == "text")
+                .map(|(_, &span)| span)
+                .collect();
+            (spans, result.unit_cycles)
+        };
+        let (one, one_units) = text(1);
+        let (three, three_units) = text(3);
+        assert!(one.len() > 5 && one.iter().any(|&span| span > 0));
+        assert_eq!(three, [one.as_slice(); 3].concat());
+        let last = one_units[one_units.len() - 1];
+        assert!(three_units.ends_with(&[last, last, last]));
     }
 }

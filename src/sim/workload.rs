@@ -128,11 +128,22 @@ fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
     units
 }
 
-/// The kernel ranges of the workload's units, as [`simulate_workload`] runs them.
-pub(crate) fn unit_ranges(workload: &Workload, design: &Design) -> Vec<std::ops::Range<usize>> {
+impl Unit {
+    /// Its kernels, consecutive in the workload.
+    fn range(&self) -> std::ops::Range<usize> {
+        self.members[0]..self.members[self.members.len() - 1] + 1
+    }
+}
+
+/// The kernel ranges of the workload's units, as [`simulate_workload`] runs them, each with
+/// the first earlier unit doing the same work, if any (it takes that unit's results).
+pub(crate) fn unit_ranges(
+    workload: &Workload,
+    design: &Design,
+) -> Vec<(std::ops::Range<usize>, Option<usize>)> {
     units(workload, design)
         .iter()
-        .map(|unit| unit.members[0]..unit.members[unit.members.len() - 1] + 1)
+        .map(|unit| (unit.range(), unit.same_as))
         .collect()
 }
 
@@ -424,11 +435,11 @@ pub fn simulate_workload(
         .iter()
         .flat_map(|&result| shared[result].iter().cloned())
         .collect();
-    let units = unit_ranges(workload, design)
-        .into_iter()
+    let units = units
+        .iter()
         .zip(&result_of)
-        .map(|(kernels, &result)| UnitSim {
-            kernels,
+        .map(|(unit, &result)| UnitSim {
+            kernels: unit.range(),
             cycles: totals[result].0,
             attribution: totals[result].1,
             engines: Arc::clone(&totals[result].2),
