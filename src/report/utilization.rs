@@ -6,7 +6,9 @@ use super::fixed::Fixed;
 use super::svg::{Frame, escape};
 use crate::config::design::Design;
 use crate::sim::WorkloadSim;
+use rustc_hash::FxHashMap;
 use std::fmt::Write;
+use std::sync::Arc;
 
 const WIDTH: f64 = 980.0;
 const LEFT: f64 = 120.0;
@@ -16,50 +18,102 @@ const ROW_PX: f64 = 16.0;
 const BINS: usize = 200;
 
 /// Per row (each engine, then the HBM), the busy share of each of [`BINS`] equal bins of the
-/// run, the units laid one after another.
+/// run, the units laid one after another. Units that repeat a layer share its timeline, so
+/// each distinct timeline's running busy time is worked out once per row (a Llama-2-7B
+/// prefill's 32 layers share one of 24 k intervals per row).
 fn busy_shares(sim: &WorkloadSim, rows: usize) -> Vec<[f64; BINS]> {
-    let starts: Vec<u64> = sim
+    // Each unit's start, and the first unit with its timeline.
+    let mut first_with: FxHashMap<*const Vec<Vec<(u64, u64)>>, usize> = FxHashMap::default();
+    let mut start = 0;
+    let placed: Vec<(u64, usize)> = sim
         .units
         .iter()
-        .scan(0, |offset, unit| {
-            let start = *offset;
-            *offset += unit.cycles;
-            Some(start)
+        .enumerate()
+        .map(|(index, unit)| {
+            let first = *first_with
+                .entry(Arc::as_ptr(&unit.timeline))
+                .or_insert(index);
+            start += unit.cycles;
+            (start - unit.cycles, first)
         })
         .collect();
     let run = sim.cycles().max(1);
     (0..rows)
         .map(|row| {
-            let intervals = sim.units.iter().zip(&starts).flat_map(|(unit, &start)| {
-                let busy = unit.timeline.get(row).into_iter().flatten();
-                busy.map(move |&(from, to)| (start + from, start + to))
-            });
-            binned(run, intervals)
+            let mut sums: FxHashMap<usize, RunningBusy> = FxHashMap::default();
+            for &(_, first) in &placed {
+                sums.entry(first).or_insert_with(|| {
+                    let busy = sim.units[first].timeline.get(row);
+                    RunningBusy::new(busy.map_or(&[], Vec::as_slice))
+                });
+            }
+            binned(
+                run,
+                placed.iter().map(|&(start, first)| (start, &sums[&first])),
+            )
         })
         .collect()
 }
 
-/// The busy share of each of [`BINS`] equal bins of a run of `run` cycles, given its busy
-/// `intervals`, disjoint and in order ([`crate::sim::GraphSim::timeline`]): one pass walks
-/// them and the bins together (a Llama-2-7B prefill draws 0.8 M intervals), counting cycles
-/// in `1 / BINS` units, in which a bin is exactly `run` long.
-fn binned(run: u64, intervals: impl IntoIterator<Item = (u64, u64)>) -> [f64; BINS] {
+/// A row's busy intervals (disjoint and in order, [`crate::sim::GraphSim::timeline`]) with
+/// the busy cycles before each: how busy the row was up to any point, in one binary search.
+struct RunningBusy<'a> {
+    intervals: &'a [(u64, u64)],
+    /// Busy cycles before each interval, and in all (one more than the intervals).
+    before: Vec<u64>,
+}
+
+impl<'a> RunningBusy<'a> {
+    fn new(intervals: &'a [(u64, u64)]) -> Self {
+        let mut before = Vec::with_capacity(intervals.len() + 1);
+        before.push(0);
+        for &(from, to) in intervals {
+            before.push(before[before.len() - 1] + (to - from));
+        }
+        RunningBusy { intervals, before }
+    }
+
+    /// Busy time before `point`, both in `1 / BINS` cycles.
+    fn before(&self, point: u128) -> u128 {
+        let scaled = |cycle: u64| u128::from(cycle) * BINS as u128;
+        let whole = self
+            .intervals
+            .partition_point(|&(_, to)| scaled(to) <= point);
+        let inside = self
+            .intervals
+            .get(whole)
+            .map_or(0, |&(from, _)| point.saturating_sub(scaled(from)));
+        scaled(self.before[whole]) + inside
+    }
+}
+
+/// The busy share of each of [`BINS`] equal bins of a run of `run` cycles made of units,
+/// each its start cycle and its row's running busy time: a unit adds to each bin it reaches
+/// its busy time between the bin's ends, counted in `1 / BINS` cycles (in which a bin is
+/// exactly `run` long).
+fn binned<'a>(
+    run: u64,
+    units: impl IntoIterator<Item = (u64, &'a RunningBusy<'a>)>,
+) -> [f64; BINS] {
     let run = u128::from(run);
     let mut busy = [0u128; BINS];
-    // The bin the walk is in, and where it ends.
-    let (mut bin, mut end) = (0, run);
-    for (from, to) in intervals {
-        let scaled = |cycle: u64| u128::from(cycle) * BINS as u128;
-        let (mut from, to) = (scaled(from), scaled(to));
-        while bin + 1 < BINS && from >= end {
-            (bin, end) = (bin + 1, end + run);
-        }
-        loop {
-            busy[bin] += to.min(end).saturating_sub(from);
-            if to <= end || bin + 1 == BINS {
-                break;
-            }
-            (from, bin, end) = (end, bin + 1, end + run);
+    for (start, unit) in units {
+        let Some(&(_, last_end)) = unit.intervals.last() else {
+            continue;
+        };
+        let (from, to) = (u128::from(start), u128::from(start + last_end));
+        let first_bin = (from * BINS as u128 / run).min(BINS as u128 - 1) as usize;
+        let last_bin = (to * BINS as u128 / run).min(BINS as u128 - 1) as usize;
+        // The unit's own clock, in `1 / BINS` cycles: the bin's ends less its start.
+        let local = |point: u128| point.saturating_sub(from * BINS as u128);
+        for (bin, share) in busy
+            .iter_mut()
+            .enumerate()
+            .take(last_bin + 1)
+            .skip(first_bin)
+        {
+            let (low, high) = (local(bin as u128 * run), local((bin as u128 + 1) * run));
+            *share += unit.before(high) - unit.before(low);
         }
     }
     busy.map(|cycles| cycles as f64 / run as f64)
@@ -179,8 +233,9 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Binned in one pass, any run's intervals fill the bins they overlap as a plain
-        /// overlap of each interval with each bin, in fractions of a bin, says.
+        /// Binned from each unit's running busy time, any run's intervals (laid out as up to
+        /// three units) fill the bins they overlap as a plain overlap of each interval with
+        /// each bin, in fractions of a bin, says.
         #[test]
         fn bins_hold_what_each_interval_overlaps(
             pieces in proptest::collection::vec((0u64..5_000, 0u64..5_000), 0..60),
@@ -201,7 +256,20 @@ mod tests {
                     *share += (hi.min(to as f64) - lo.max(from as f64)).max(0.0) / bin;
                 }
             }
-            let shares = binned(run, intervals);
+            // The intervals as up to three units, split at interval boundaries.
+            let cuts = [0, intervals.len() / 3, intervals.len() * 2 / 3, intervals.len()];
+            let starts: Vec<u64> = cuts[..3]
+                .iter()
+                .map(|&cut| if cut == 0 { 0 } else { intervals[cut - 1].1 })
+                .collect();
+            let locals: Vec<Vec<(u64, u64)>> = (0..3)
+                .map(|unit| {
+                    let own = &intervals[cuts[unit]..cuts[unit + 1]];
+                    own.iter().map(|&(a, b)| (a - starts[unit], b - starts[unit])).collect()
+                })
+                .collect();
+            let sums: Vec<RunningBusy> = locals.iter().map(|l| RunningBusy::new(l)).collect();
+            let shares = binned(run, starts.iter().copied().zip(&sums));
             for (index, (share, plain)) in shares.iter().zip(plain).enumerate() {
                 proptest::prop_assert!(
                     (share - plain).abs() <= 1e-9,
