@@ -188,7 +188,7 @@ impl LayerRecord {
 
     /// Whether the kernels from `position` on lower to this block's graph moved on by its
     /// nodes: they follow it, as many, each doing the same work over the same links as its
-    /// counterpart, and find the rings it took and the outputs its reads reach as it found
+    /// counterpart, its operands stored alike (which `work_within` leaves out), and find the rings it took and the outputs its reads reach as it found
     /// them, every node moved on by its nodes.
     fn repeats_as(
         &self,
@@ -202,8 +202,13 @@ impl LayerRecord {
         let same_kernels = position == self.kernels.end
             && next.end <= kernels.len()
             && self.kernels.clone().zip(next.clone()).all(|(was, now)| {
+                let stored = |position: usize| {
+                    let operands = kernels[position].operands.iter();
+                    operands.map(|o| o.access.storage)
+                };
                 links[was] == links[now]
                     && kernels[was].work_within(was) == kernels[now].work_within(now)
+                    && stored(was).eq(stored(now))
             });
         same_kernels
             && self.reach <= self.kernels.start
