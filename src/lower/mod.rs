@@ -456,8 +456,8 @@ pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, 
     lower_unit(kernels, design, true).map(|(graph, _)| graph)
 }
 
-/// [`lower_layer`], copying a layer that repeats the one before it where `repeat` allows
-/// ([`repeat`]); also how many layers were copied.
+/// [`lower_layer`], copying the layers that repeat the block of layers before them where
+/// `repeat` allows ([`repeat`]); also how many layers were copied.
 fn lower_unit(
     kernels: &[&Kernel],
     design: &Design,

@@ -46,7 +46,7 @@ pub(super) struct Repeats {
     /// comes back to one slot within its slots of those).
     longest_period: usize,
     /// Layers copied so far.
-    pub copied: usize,
+    pub(super) copied: usize,
 }
 
 impl Repeats {

@@ -104,7 +104,7 @@ fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
     // long decode (thousands of distinct token layers) lists them fast.
     // A unit's members are consecutive kernels.
     let kernels = |unit: &Unit| {
-        workload.kernels[unit.members[0]..=unit.members[unit.members.len() - 1]]
+        workload.kernels[unit.range()]
             .iter()
             .enumerate()
             .map(|(position, kernel)| kernel.work_within(position))
