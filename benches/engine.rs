@@ -2,8 +2,11 @@
 //! on the bank-level HBM, there and on two of the DRAMsim3 comparison's streams), whole-model
 //! runs of the default design (on either HBM model) and the spatial design, each on one and
 //! on two threads, and Llama-2-7B's long prefill and decode (all in simulated events per
-//! second), and a sweep on one and two jobs.
+//! second), and a sweep on one and two jobs. The runs the 5 M events per CPU-second target
+//! names (default, spatial, Llama-2-7B prefill) are also measured in the process's CPU time
+//! on one thread (`simulate_cpu`), which a loaded machine disturbs far less than wall time.
 
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use roofsim::config::Source;
 use roofsim::config::design::{DEFAULT_DESIGN, MemoryModel, load_design, parse_design};
@@ -234,5 +237,153 @@ slots = [1, 2]
     group.finish();
 }
 
+/// The CPU time the process spends, all threads together (`CLOCK_PROCESS_CPUTIME_ID`),
+/// in nanoseconds: on one simulation thread, the run's own CPU time.
+struct ProcessCpuTime;
+
+fn process_cpu_nanos() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes the one timespec it is given, which lives here.
+    #[allow(unsafe_code)]
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "the process CPU clock is readable");
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+impl Measurement for ProcessCpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        process_cpu_nanos()
+    }
+
+    fn end(&self, start: u64) -> u64 {
+        process_cpu_nanos() - start
+    }
+
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+
+    fn zero(&self) -> u64 {
+        0
+    }
+
+    fn to_f64(&self, nanos: &u64) -> f64 {
+        *nanos as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+/// CPU milliseconds, and throughput in millions per CPU-second.
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, _typical_nanos: f64, values: &mut [f64]) -> &'static str {
+        for value in values {
+            *value /= 1e6;
+        }
+        "ms CPU"
+    }
+
+    fn scale_throughputs(
+        &self,
+        _typical_nanos: f64,
+        throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        let count = match *throughput {
+            Throughput::Bits(count)
+            | Throughput::Bytes(count)
+            | Throughput::BytesDecimal(count)
+            | Throughput::Elements(count)
+            | Throughput::ElementsAndBytes {
+                elements: count, ..
+            } => count as f64,
+        };
+        for value in values {
+            *value = count * 1e3 / *value;
+        }
+        "M/CPU-s"
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+/// The whole runs the 5 M events per CPU-second target names, on one thread, in CPU time:
+/// criterion's throughput is the run's simulated events per CPU-second.
+fn whole_runs_cpu(c: &mut Criterion<ProcessCpuTime>) {
+    let platform = default_platform();
+    let smolvla = default_model();
+    let policy = default_policy();
+    let llama = load_model(&Source::built_in(
+        "llama-2-7b.config.json",
+        include_str!("../configs/models/llama-2-7b.config.json"),
+    ))
+    .unwrap();
+    let observation = WorkloadChoices {
+        batch: 1,
+        ..WorkloadChoices::default()
+    };
+    let prefill = WorkloadChoices {
+        batch: 1,
+        language_tokens: Some(4096),
+        ..WorkloadChoices::default()
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("simulate_cpu");
+    group.sample_size(10);
+    for (name, design_text, model, policy, choices) in [
+        (
+            "default_design",
+            DEFAULT_DESIGN,
+            &smolvla,
+            Some(&policy),
+            &observation,
+        ),
+        (
+            "spatial_design",
+            SPATIAL_DESIGN,
+            &smolvla,
+            Some(&policy),
+            &observation,
+        ),
+        (
+            "llama_2_7b_prefill_4096",
+            DEFAULT_DESIGN,
+            &llama,
+            None,
+            &prefill,
+        ),
+    ] {
+        let design = load_design(&Source::built_in(name, design_text), &platform).unwrap();
+        let run = || {
+            let workload = design_workload(model, policy, &platform, &design, choices).unwrap();
+            let max_events = roofsim::sim::DEFAULT_MAX_EVENTS;
+            simulate_model(workload, &platform, &design, max_events, None, &|| {}).unwrap()
+        };
+        group.throughput(Throughput::Elements(run().sim.events));
+        group.bench_function(name, |b| b.iter(|| pool.install(run)));
+    }
+    group.finish();
+}
+
 criterion_group!(benches, engine, whole_model, text_model, sweep);
-criterion_main!(benches);
+criterion_group! {
+    name = cpu;
+    config = Criterion::default().with_measurement(ProcessCpuTime);
+    targets = whole_runs_cpu
+}
+criterion_main!(benches, cpu);
