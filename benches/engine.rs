@@ -9,11 +9,12 @@
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use roofsim::config::Source;
-use roofsim::config::design::{DEFAULT_DESIGN, MemoryModel, load_design, parse_design};
-use roofsim::config::model::{default_model, default_policy, load_model};
-use roofsim::config::platform::default_platform;
+use roofsim::config::design::{DEFAULT_DESIGN, Design, MemoryModel, load_design, parse_design};
+use roofsim::config::model::{ModelSpec, default_model, default_policy, load_model};
+use roofsim::config::platform::{Platform, default_platform};
+use roofsim::config::policy::PolicySpec;
 use roofsim::lower::lower;
-use roofsim::pipeline::{design_workload, simulate as simulate_model};
+use roofsim::pipeline::{SimulateOutput, design_workload, simulate as simulate_model};
 use roofsim::sim::probe::{Pattern, Probe, ProbeMemory, run_probe};
 use roofsim::sim::{NullSink, simulate};
 use roofsim::sweep::{KernelCache, SweepInputs, load_sweep, run_points};
@@ -112,17 +113,7 @@ fn whole_model(c: &mut Criterion) {
         ("spatial_design", SPATIAL_DESIGN),
     ] {
         let design = load_design(&Source::built_in(name, text), &platform).unwrap();
-        let run = || {
-            simulate_model(
-                design_workload(&model, Some(&policy), &platform, &design, &choices).unwrap(),
-                &platform,
-                &design,
-                roofsim::sim::DEFAULT_MAX_EVENTS,
-                None,
-                &|| {},
-            )
-            .unwrap()
-        };
+        let run = || whole_run((&model, Some(&policy)), &platform, &design, &choices);
         // In simulated events, so criterion reports the whole run's events per second.
         group.throughput(Throughput::Elements(run().sim.events));
         for threads in [1, 2] {
@@ -140,22 +131,44 @@ fn whole_model(c: &mut Criterion) {
 
 const SPATIAL_DESIGN: &str = include_str!("../configs/designs/u280-int8-spatial.toml");
 
+/// One whole `simulate` run of `model` (with its policy, if any) on `design`.
+fn whole_run(
+    (model, policy): (&ModelSpec, Option<&PolicySpec>),
+    platform: &Platform,
+    design: &Design,
+    choices: &WorkloadChoices,
+) -> SimulateOutput {
+    let workload = design_workload(model, policy, platform, design, choices).unwrap();
+    let max_events = roofsim::sim::DEFAULT_MAX_EVENTS;
+    simulate_model(workload, platform, design, max_events, None, &|| {}).unwrap()
+}
+
+/// Llama-2-7B, the text model the long runs take.
+fn llama_2_7b() -> ModelSpec {
+    load_model(&Source::built_in(
+        "llama-2-7b.config.json",
+        include_str!("../configs/models/llama-2-7b.config.json"),
+    ))
+    .unwrap()
+}
+
+/// A Llama-2-7B 4,096-token prefill (the case).
+fn prefill_4096() -> WorkloadChoices {
+    WorkloadChoices {
+        batch: 1,
+        language_tokens: Some(4096),
+        ..WorkloadChoices::default()
+    }
+}
+
 /// Whole runs of a text model, Llama-2-7B (the cases): a 4,096-token prefill on the
 /// default design, and 256 tokens decoded after a 128-token prompt through one layer on the
 /// GEMV design; throughput in simulated events, so criterion reports events per second.
 fn text_model(c: &mut Criterion) {
     let platform = default_platform();
-    let model = load_model(&Source::built_in(
-        "llama-2-7b.config.json",
-        include_str!("../configs/models/llama-2-7b.config.json"),
-    ))
-    .unwrap();
+    let model = llama_2_7b();
     let gemv = include_str!("../configs/designs/u280-fp16-gemv.toml");
-    let prefill = WorkloadChoices {
-        batch: 1,
-        language_tokens: Some(4096),
-        ..WorkloadChoices::default()
-    };
+    let prefill = prefill_4096();
     let decode = WorkloadChoices {
         batch: 1,
         language_tokens: Some(128),
@@ -170,11 +183,7 @@ fn text_model(c: &mut Criterion) {
         ("llama_2_7b_decode_256", gemv, &decode),
     ] {
         let design = load_design(&Source::built_in(name, design_text), &platform).unwrap();
-        let run = || {
-            let workload = design_workload(&model, None, &platform, &design, choices).unwrap();
-            let max_events = roofsim::sim::DEFAULT_MAX_EVENTS;
-            simulate_model(workload, &platform, &design, max_events, None, &|| {}).unwrap()
-        };
+        let run = || whole_run((&model, None), &platform, &design, choices);
         group.throughput(Throughput::Elements(run().sim.events));
         group.bench_function(name, |b| b.iter(run));
     }
@@ -325,20 +334,12 @@ fn whole_runs_cpu(c: &mut Criterion<ProcessCpuTime>) {
     let platform = default_platform();
     let smolvla = default_model();
     let policy = default_policy();
-    let llama = load_model(&Source::built_in(
-        "llama-2-7b.config.json",
-        include_str!("../configs/models/llama-2-7b.config.json"),
-    ))
-    .unwrap();
+    let llama = llama_2_7b();
     let observation = WorkloadChoices {
         batch: 1,
         ..WorkloadChoices::default()
     };
-    let prefill = WorkloadChoices {
-        batch: 1,
-        language_tokens: Some(4096),
-        ..WorkloadChoices::default()
-    };
+    let prefill = prefill_4096();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -369,11 +370,7 @@ fn whole_runs_cpu(c: &mut Criterion<ProcessCpuTime>) {
         ),
     ] {
         let design = load_design(&Source::built_in(name, design_text), &platform).unwrap();
-        let run = || {
-            let workload = design_workload(model, policy, &platform, &design, choices).unwrap();
-            let max_events = roofsim::sim::DEFAULT_MAX_EVENTS;
-            simulate_model(workload, &platform, &design, max_events, None, &|| {}).unwrap()
-        };
+        let run = || whole_run((model, policy), &platform, &design, choices);
         group.throughput(Throughput::Elements(run().sim.events));
         group.bench_function(name, |b| b.iter(|| pool.install(run)));
     }

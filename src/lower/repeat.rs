@@ -77,7 +77,7 @@ impl Repeats {
             None => {
                 let lowered = &self.lowered;
                 let block = (1..=lowered.len().min(self.longest_period))
-                    .map(|period| LayerRecord::block(&lowered[lowered.len() - period..], kernels))
+                    .map(|period| LayerRecord::block(&lowered[lowered.len() - period..]))
                     .find(|block| repeats(block, lowering))?;
                 self.lowered.clear();
                 block
@@ -120,9 +120,6 @@ pub(super) struct LayerRecord {
     rings: Vec<RingState>,
     /// The rings its lowering took slots of or marked used.
     touched: Vec<bool>,
-    /// How many kernels before its first one its reads reach: worked out for a block (what
-    /// is compared), 0 for a layer recorded alone.
-    reach: usize,
 }
 
 impl LayerRecord {
@@ -138,7 +135,6 @@ impl LayerRecord {
             streams: streams..0,
             rings: lowering.rings.clone(),
             touched: Vec::new(),
-            reach: 0,
         }
     }
 
@@ -151,9 +147,8 @@ impl LayerRecord {
         self
     }
 
-    /// Consecutive layers of `kernels` as one block: what they added, what the first found,
-    /// and how far before its first kernel its kernels read.
-    fn block(layers: &[LayerRecord], kernels: &[&Kernel]) -> LayerRecord {
+    /// Consecutive layers as one block: what they added, and what the first found.
+    fn block(layers: &[LayerRecord]) -> LayerRecord {
         let (first, last) = (&layers[0], &layers[layers.len() - 1]);
         let mut touched = first.touched.clone();
         for layer in &layers[1..] {
@@ -161,35 +156,39 @@ impl LayerRecord {
                 *any |= this;
             }
         }
-        let block = first.kernels.start..last.kernels.end;
-        let reach = block
-            .clone()
-            .flat_map(|position| {
-                let offset = position - block.start;
-                kernels[position]
-                    .operands
-                    .iter()
-                    .flat_map(|o| &o.access.pieces)
-                    .map(move |piece| (piece.back as usize).saturating_sub(offset))
-            })
-            .max()
-            .unwrap_or(0);
         LayerRecord {
             layers: layers.len(),
-            kernels: block,
+            kernels: first.kernels.start..last.kernels.end,
             nodes: first.nodes.start..last.nodes.end,
             edges: first.edges.start..last.edges.end,
             streams: first.streams.start..last.streams.end,
             rings: first.rings.clone(),
             touched,
-            reach,
         }
+    }
+
+    /// How many kernels before its first one the block's kernels read.
+    fn reach(&self, kernels: &[&Kernel]) -> usize {
+        let first = self.kernels.start;
+        self.kernels
+            .clone()
+            .flat_map(|position| {
+                let offset = position - first;
+                let pieces = kernels[position]
+                    .operands
+                    .iter()
+                    .flat_map(|o| &o.access.pieces);
+                pieces.map(move |piece| (piece.back as usize).saturating_sub(offset))
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// Whether the kernels from `position` on lower to this block's graph moved on by its
     /// nodes: they follow it, as many, each doing the same work over the same links as its
-    /// counterpart, its operands stored alike (which `work_within` leaves out), and find the rings it took and the outputs its reads reach as it found
-    /// them, every node moved on by its nodes.
+    /// counterpart, its operands stored alike (which `work_within` leaves out), and find
+    /// the rings it took and the outputs its reads reach as it found them, every node moved
+    /// on by its nodes.
     fn repeats_as(
         &self,
         position: usize,
@@ -210,12 +209,15 @@ impl LayerRecord {
                     && kernels[was].work_within(was) == kernels[now].work_within(now)
                     && stored(was).eq(stored(now))
             });
-        same_kernels
-            && self.reach <= self.kernels.start
+        if !same_kernels {
+            return false;
+        }
+        let reach = self.reach(kernels);
+        reach <= self.kernels.start
             && self.touched.iter().enumerate().all(|(ring, &touched)| {
                 !touched || lowering.rings[ring] == shifted_ring(&self.rings[ring], shift)
             })
-            && (1..=self.reach).all(|back| {
+            && (1..=reach).all(|back| {
                 let (was, now) = (self.kernels.start - back, next.start - back);
                 same_tiles(
                     &lowering.produced[was].tiles,
@@ -251,18 +253,7 @@ impl LayerRecord {
         }
         let stream_start = streams.len();
         for index in self.streams.clone() {
-            let stream = &streams[index];
-            let copy = Stream {
-                producer: stream.producer + kernels,
-                depth_tiles: stream.depth_tiles,
-                name: stream.name.clone(),
-                last_reader: stream
-                    .last_reader
-                    .iter()
-                    .map(|reader| reader.map(|node| moved(node, shift)))
-                    .collect(),
-                widest_read: stream.widest_read,
-            };
+            let copy = streams[index].moved(kernels, |node| moved(node, shift));
             streams.push(copy);
         }
         for position in self.kernels.clone() {

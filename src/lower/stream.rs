@@ -35,6 +35,18 @@ impl Stream {
         }
     }
 
+    /// The same stream between the kernels `kernels` further on, each reader the node
+    /// `moved` maps it to (a copied layer's, see `repeat`).
+    pub(super) fn moved(&self, kernels: usize, moved: impl Fn(NodeIndex) -> NodeIndex) -> Stream {
+        Stream {
+            producer: self.producer + kernels,
+            depth_tiles: self.depth_tiles,
+            name: self.name.clone(),
+            last_reader: self.last_reader.iter().map(|r| r.map(&moved)).collect(),
+            widest_read: self.widest_read,
+        }
+    }
+
     /// Records a read needing `tiles` as the last reader of each of this stream's, and the
     /// span of FIFO places it holds: a FIFO hands tiles over in order, so a read holds
     /// every tile from the oldest it needs to the newest.

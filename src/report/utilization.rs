@@ -22,34 +22,35 @@ const BINS: usize = 200;
 /// each distinct timeline's running busy time is worked out once per row (a Llama-2-7B
 /// prefill's 32 layers share one of 24 k intervals per row).
 fn busy_shares(sim: &WorkloadSim, rows: usize) -> Vec<[f64; BINS]> {
-    // Each unit's start, and the first unit with its timeline.
-    let mut first_with: FxHashMap<*const Vec<Vec<(u64, u64)>>, usize> = FxHashMap::default();
+    // The distinct timelines (the first unit with each), and per unit its start and its
+    // timeline's place among them.
+    let mut slot_of: FxHashMap<*const Vec<Vec<(u64, u64)>>, usize> = FxHashMap::default();
+    let mut distinct: Vec<usize> = Vec::new();
     let mut start = 0;
-    let placed: Vec<(u64, usize)> = sim
-        .units
-        .iter()
-        .enumerate()
-        .map(|(index, unit)| {
-            let first = *first_with
-                .entry(Arc::as_ptr(&unit.timeline))
-                .or_insert(index);
-            start += unit.cycles;
-            (start - unit.cycles, first)
-        })
-        .collect();
+    let mut placed: Vec<(u64, usize)> = Vec::with_capacity(sim.units.len());
+    for (index, unit) in sim.units.iter().enumerate() {
+        let slot = *slot_of
+            .entry(Arc::as_ptr(&unit.timeline))
+            .or_insert_with(|| {
+                distinct.push(index);
+                distinct.len() - 1
+            });
+        placed.push((start, slot));
+        start += unit.cycles;
+    }
     let run = sim.cycles().max(1);
     (0..rows)
         .map(|row| {
-            let mut sums: FxHashMap<usize, RunningBusy> = FxHashMap::default();
-            for &(_, first) in &placed {
-                sums.entry(first).or_insert_with(|| {
-                    let busy = sim.units[first].timeline.get(row);
+            let sums: Vec<RunningBusy> = distinct
+                .iter()
+                .map(|&unit| {
+                    let busy = sim.units[unit].timeline.get(row);
                     RunningBusy::new(busy.map_or(&[], Vec::as_slice))
-                });
-            }
+                })
+                .collect();
             binned(
                 run,
-                placed.iter().map(|&(start, first)| (start, &sums[&first])),
+                placed.iter().map(|&(start, slot)| (start, &sums[slot])),
             )
         })
         .collect()

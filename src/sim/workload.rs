@@ -71,8 +71,8 @@ impl WorkloadSim {
 
 /// Kernels of one layer (or of the pre- and post-layer kernels of an encoder).
 struct Unit {
-    /// Indices into `workload.kernels`.
-    members: Vec<usize>,
+    /// Its kernels: consecutive in `workload.kernels`.
+    kernels: std::ops::Range<usize>,
     /// Index of the first unit with the same kernels, if this one repeats it.
     same_as: Option<usize>,
 }
@@ -85,7 +85,7 @@ fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
     for (index, kernel) in workload.kernels.iter().enumerate() {
         let starts_new = match units.last() {
             Some(unit) => {
-                let first = &workload.kernels[unit.members[0]];
+                let first = &workload.kernels[unit.kernels.start];
                 first.encoder != kernel.encoder
                     || (!whole_encoders && (first.layer, first.step) != (kernel.layer, kernel.step))
             }
@@ -93,18 +93,17 @@ fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
         };
         if starts_new {
             units.push(Unit {
-                members: Vec::new(),
+                kernels: index..index,
                 same_as: None,
             });
         }
-        units.last_mut().expect("pushed above").members.push(index);
+        units.last_mut().expect("pushed above").kernels.end = index + 1;
     }
     // A unit repeats the first earlier unit whose kernels do the same work (all but their
     // layer index and step), found through a hash of that work: linear in the units, so a
     // long decode (thousands of distinct token layers) lists them fast.
-    // A unit's members are consecutive kernels.
     let kernels = |unit: &Unit| {
-        workload.kernels[unit.range()]
+        workload.kernels[unit.kernels.clone()]
             .iter()
             .enumerate()
             .map(|(position, kernel)| kernel.work_within(position))
@@ -128,13 +127,6 @@ fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
     units
 }
 
-impl Unit {
-    /// Its kernels, consecutive in the workload.
-    fn range(&self) -> std::ops::Range<usize> {
-        self.members[0]..self.members[self.members.len() - 1] + 1
-    }
-}
-
 /// The kernel ranges of the workload's units, as [`simulate_workload`] runs them, each with
 /// the first earlier unit doing the same work, if any (it takes that unit's results).
 pub(crate) fn unit_ranges(
@@ -143,7 +135,7 @@ pub(crate) fn unit_ranges(
 ) -> Vec<(std::ops::Range<usize>, Option<usize>)> {
     units(workload, design)
         .iter()
-        .map(|unit| (unit.range(), unit.same_as))
+        .map(|unit| (unit.kernels.clone(), unit.same_as))
         .collect()
 }
 
@@ -166,7 +158,7 @@ fn simulate_unit(
     if crate::cancel::requested() {
         return Err(SimError::Interrupted);
     }
-    let kernels: Vec<&Kernel> = unit.members.iter().map(|&i| &workload.kernels[i]).collect();
+    let kernels: Vec<&Kernel> = workload.kernels[unit.kernels.clone()].iter().collect();
     let labels: Vec<String> = kernels.iter().map(|k| label(k)).collect();
     if design.overlap_kernels() {
         let graph = lower_layer(&kernels, design)?;
@@ -264,7 +256,7 @@ fn run_size(
     let mut largest: Option<(u64, &Unit)> = None;
     for unit in distinct {
         let (mut nodes, mut all_bytes, mut widest_bytes) = (0u64, 0u64, 0u64);
-        for &index in &unit.members {
+        for index in unit.kernels.clone() {
             let size = checked_graph_size(&workload.kernels[index], design)?;
             // A layer graph adds at most one sync node per kernel.
             let joins = u64::from(overlap);
@@ -299,7 +291,7 @@ fn run_size(
             }
             .into());
         }
-        let kernels = unit.members.iter().map(|&i| &workload.kernels[i]);
+        let kernels = workload.kernels[unit.kernels.clone()].iter();
         let mut advice: Vec<&str> = kernels.map(coarser).collect();
         advice.sort_unstable();
         advice.dedup();
@@ -309,12 +301,12 @@ fn run_size(
         return Err(LowerError::TooMuchMemory {
             unit: format!(
                 "{}{}",
-                if overlap && unit.members.len() > 1 {
+                if overlap && unit.kernels.len() > 1 {
                     "the overlapping kernels from "
                 } else {
                     ""
                 },
-                label(&workload.kernels[unit.members[0]])
+                label(&workload.kernels[unit.kernels.start])
             ),
             graph_mb,
             kept_mb,
@@ -439,7 +431,7 @@ pub fn simulate_workload(
         .iter()
         .zip(&result_of)
         .map(|(unit, &result)| UnitSim {
-            kernels: unit.range(),
+            kernels: unit.kernels.clone(),
             cycles: totals[result].0,
             attribution: totals[result].1,
             engines: Arc::clone(&totals[result].2),
