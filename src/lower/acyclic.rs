@@ -1,5 +1,6 @@
-//! The check between building a graph and simulating it: no node may wait, through any chain
-//! of edges, on itself.
+//! The check that no node waits, through any chain of edges, on itself: run on every kernel's
+//! graph and every layer's shown, and on a layer's simulated graph once its simulation has
+//! deadlocked, to name the stream that is too shallow.
 
 use super::{EdgeKind, Node};
 use petgraph::graph::{DiGraph, NodeIndex};

@@ -2,7 +2,9 @@
 //!
 //! Nodes are HBM reads of operand tiles, GEMM tiles on an array, vector passes and HBM writes.
 //! Edges carry data dependencies and buffer-slot reuse (a load into a slot waits for the
-//! compute that last used it). Every graph is checked acyclic before it is simulated.
+//! compute that last used it). A graph is checked acyclic as it is lowered, except a unit's
+//! graph lowered to be simulated: a cycle there (a stream too shallow) deadlocks the
+//! simulation, which then has the checked lowering name the stream and the depth that runs.
 
 mod acyclic;
 mod address;
@@ -453,7 +455,27 @@ fn unit_links(kernels: &[&Kernel], labels: &[String], design: &Design) -> Vec<Ke
 /// building anything, and links that cannot work: among them a stream too shallow to run,
 /// naming the smallest depth that runs.
 pub fn lower_layer(kernels: &[&Kernel], design: &Design) -> Result<KernelGraph, LowerError> {
-    lower_unit(kernels, design, true).map(|(graph, _)| graph)
+    lower_unit(kernels, design, true, Cycles::Checked).map(|(graph, _)| graph)
+}
+
+/// [`lower_layer`] for the simulation, without its proof that no node waits on itself
+/// through a stream too shallow (a sort of the whole graph, which took a sixth of the
+/// spatial design's lowering): the simulation finds such a graph deadlocked, exactly then,
+/// and [`lower_layer`] names the stream and the depth that runs. Every other refusal is
+/// the same.
+pub fn lower_layer_to_simulate(
+    kernels: &[&Kernel],
+    design: &Design,
+) -> Result<KernelGraph, LowerError> {
+    lower_unit(kernels, design, true, Cycles::Simulated).map(|(graph, _)| graph)
+}
+
+/// Who finds a graph that waits on itself: the lowering, by sorting it, or the simulation,
+/// as a deadlock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cycles {
+    Checked,
+    Simulated,
 }
 
 /// [`lower_layer`], copying the layers that repeat the block of layers before them where
@@ -462,6 +484,7 @@ fn lower_unit(
     kernels: &[&Kernel],
     design: &Design,
     repeat: bool,
+    cycles: Cycles,
 ) -> Result<(KernelGraph, usize), LowerError> {
     let mut nodes = 0;
     for kernel in kernels {
@@ -511,6 +534,7 @@ fn lower_unit(
         &lowering.produced,
         &streams,
         lowering.design.source(),
+        cycles,
     )?;
     let graph = lowering.graph;
     Ok((KernelGraph { graph }, repeats.copied))

@@ -7,7 +7,7 @@
 //! The lowering refuses what would not run, so every depth it accepts runs.
 
 use super::layer::{OutputTile, Produced};
-use super::{EdgeKind, LowerError, Node, acyclic};
+use super::{Cycles, EdgeKind, LowerError, Node, acyclic};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 /// A stream link into the kernel being lowered: the FIFO of `depth_tiles` of its
@@ -88,13 +88,15 @@ impl Stream {
 }
 
 /// Adds every stream's FIFO edges at its depth; refuses a stream too shallow to run (a
-/// read holding more places than it has, or a depth at which the graph would wait on itself:
-/// a deadlock), naming the smallest depth that runs.
+/// read holding more places than it has, or, unless `cycles` leaves them to the simulation, a
+/// depth at which the graph would wait on itself: a deadlock), naming the smallest depth that
+/// runs.
 pub(super) fn close(
     graph: &mut DiGraph<Node, EdgeKind>,
     produced: &[Produced],
     streams: &[Stream],
     file: &str,
+    cycles: Cycles,
 ) -> Result<(), LowerError> {
     let refuse = |stream: &Stream, rule: String| LowerError::Link {
         file: file.to_string(),
@@ -119,7 +121,7 @@ pub(super) fn close(
         for &(from, to) in edges.iter().flatten() {
             graph.add_edge(from, to, EdgeKind::Fifo);
         }
-        if streams.is_empty() || acyclic(graph).is_ok() {
+        if cycles == Cycles::Simulated || streams.is_empty() || acyclic(graph).is_ok() {
             return Ok(());
         }
         while graph.edge_count() > before {
@@ -256,7 +258,7 @@ mod tests {
                 .collect();
             assert_eq!(edges, expected, "depth {depth}");
             assert_eq!(stream.widest_read, 1);
-            close(&mut graph, &produced, &[stream], "f.toml").unwrap();
+            close(&mut graph, &produced, &[stream], "f.toml", Cycles::Checked).unwrap();
         }
     }
 
@@ -278,7 +280,7 @@ mod tests {
                 stream.read(&needed, read);
             }
             assert_eq!(stream.widest_read, 4);
-            close(&mut graph, &produced, &[stream], "f.toml")
+            close(&mut graph, &produced, &[stream], "f.toml", Cycles::Checked)
         };
         let error = build(3).unwrap_err().to_string();
         assert!(
@@ -313,7 +315,7 @@ mod tests {
                 previous = Some(read);
                 stream.read(&[(0, t)], read);
             }
-            close(&mut graph, &produced, &[stream], "f.toml")
+            close(&mut graph, &produced, &[stream], "f.toml", Cycles::Checked)
         };
         for depth in [1, 2] {
             let error = build(depth).unwrap_err().to_string();
@@ -336,7 +338,7 @@ mod tests {
         let read = node(&mut graph, "read");
         graph.add_edge(tiles[1].node, read, EdgeKind::Link);
         stream.read(&[(0, 1)], read);
-        let error = close(&mut graph, &produced, &[stream], "f.toml")
+        let error = close(&mut graph, &produced, &[stream], "f.toml", Cycles::Checked)
             .unwrap_err()
             .to_string();
         assert!(

@@ -366,8 +366,8 @@ fn copies_match_lowering(design: &Design, pipeline: crate::workload::Pipeline) -
     // With layers overlapping, a unit is an encoder's kernels.
     for unit in workload.kernels.chunk_by(|a, b| a.encoder == b.encoder) {
         let kernels: Vec<&Kernel> = unit.iter().collect();
-        let (copy, layers) = lower_unit(&kernels, design, true).unwrap();
-        let (made, none) = lower_unit(&kernels, design, false).unwrap();
+        let (copy, layers) = lower_unit(&kernels, design, true, Cycles::Checked).unwrap();
+        let (made, none) = lower_unit(&kernels, design, false, Cycles::Checked).unwrap();
         assert_eq!(none, 0);
         let (copy, made) = (&copy.graph, &made.graph);
         let label = kernels[0].label();

@@ -18,7 +18,7 @@ use crate::config::design::Design;
 use crate::config::platform::Platform;
 use crate::lower::{
     Bill, GRAPH_BYTES_PER_NODE, KEPT_BYTES_PER_NODE, LowerError, MEMORY_BUDGET_BYTES,
-    check_mapping, checked_graph_size, coarser, lower, lower_layer,
+    check_mapping, checked_graph_size, coarser, lower, lower_layer, lower_layer_to_simulate,
 };
 use crate::workload::{Kernel, Workload};
 use rayon::prelude::*;
@@ -161,8 +161,18 @@ fn simulate_unit(
     let kernels: Vec<&Kernel> = workload.kernels[unit.kernels.clone()].iter().collect();
     let labels: Vec<String> = kernels.iter().map(|k| label(k)).collect();
     if design.overlap_kernels() {
-        let graph = lower_layer(&kernels, design)?;
-        return simulate_graph(&graph, &labels, machine, sink);
+        let graph = lower_layer_to_simulate(&kernels, design)?;
+        // A graph that waits on itself (a stream too shallow) deadlocks; the lowering that
+        // proves it explains why, as it would have before the simulation (and its refusal
+        // comes first, as it did, whatever else stopped the run).
+        return simulate_graph(&graph, &labels, machine, sink).map_err(|error| {
+            if matches!(error, SimError::Interrupted) {
+                return error;
+            }
+            lower_layer(&kernels, design)
+                .err()
+                .map_or(error, SimError::from)
+        });
     }
     // One after another: the unit's cycles and causes are the kernels' sums.
     let mut unit = GraphSim {
