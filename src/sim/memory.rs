@@ -57,59 +57,34 @@ pub struct MemoryStats {
 /// behind the AXI switch: with the switch enabled a request's data crosses the laterals
 /// between its channel's and its port's mini-switches, then its port, each carrying one
 /// port's bandwidth at a time (so a port never moves more than its own bandwidth).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Hbm {
     timing: ChannelTiming,
     channels: Vec<Channel>,
-    per_kernel: Option<PerKernel>,
+    /// Per kernel of a graph of several (else one row for the whole run), per channel: what
+    /// its requests took of the channel, their refreshes and waits included. A channel's
+    /// figures are its rows' sum; each request adds to its own kernel's row as it is served,
+    /// so nothing is handed from kernel to kernel (copying a channel's figures around each
+    /// request stalled on wide reads of just-written fields, and handing them over when a
+    /// channel turned to another kernel took 4 % of an overlapped run).
+    stats: Vec<ChannelStats>,
+    per_kernel: bool,
     switch: Switch,
     /// Per port, the tick its data path is free.
     port_free: Vec<u64>,
-}
-
-/// Each kernel's share of each channel's statistics, handed over when a channel turns from
-/// one kernel's requests to another's: what a channel adds between two turns belongs to the
-/// kernel it served in between (a request's refreshes and waits are counted while it is
-/// served). A request costs a comparison of kernels; copying the statistics around each
-/// request instead stalled on wide reads of just-written fields (a third of this model's
-/// time).
-#[derive(Debug)]
-struct PerKernel {
-    /// Per kernel, per channel.
-    stats: Vec<Vec<ChannelStats>>,
-    /// Per channel, the kernel it serves now and its statistics when it turned to it.
-    turned: Vec<(usize, ChannelStats)>,
-}
-
-impl PerKernel {
-    /// Channel `channel`, whose statistics are `now`, turns to `kernel`'s requests.
-    fn turn(&mut self, channel: usize, kernel: usize, now: &ChannelStats) {
-        if self.turned[channel].0 != kernel {
-            self.hand_over(channel, now);
-            self.turned[channel].0 = kernel;
-        }
-    }
-
-    /// What channel `channel` added since it turned to the kernel it serves, now that its
-    /// statistics are `now`, goes to that kernel.
-    fn hand_over(&mut self, channel: usize, now: &ChannelStats) {
-        let (serving, since) = &mut self.turned[channel];
-        self.stats[*serving][channel].add(&now.since(since));
-        *since = *now;
-    }
 }
 
 impl Hbm {
     /// `channels` idle channels of `timing`, for a graph of `kernels` kernels.
     pub fn new(timing: ChannelTiming, channels: usize, kernels: usize) -> Hbm {
         let switches = super::switch::switch_count(timing.channels, timing.channels_per_switch);
+        let per_kernel = kernels > 1;
+        let rows = if per_kernel { kernels } else { 1 };
         Hbm {
             timing,
             channels: vec![Channel::default(); channels],
-            per_kernel: (kernels > 1).then(|| PerKernel {
-                stats: vec![vec![ChannelStats::default(); channels]; kernels],
-                turned: vec![(0, ChannelStats::default()); channels],
-            }),
+            stats: vec![ChannelStats::default(); rows * channels],
+            per_kernel,
             // Latency is the channel's to add (it frees the window); the switch carries data.
             switch: Switch::new(switches, timing.lateral_links, 0, false, TICKS_PER_CYCLE),
             port_free: vec![0; channels],
@@ -130,17 +105,16 @@ impl Memory for Hbm {
         let arrival_tick = arrival_cycle * TICKS_PER_CYCLE;
         let mut done_tick = arrival_tick;
         let timing = &self.timing;
-        if let Some(per_kernel) = &mut self.per_kernel {
-            for request in requests {
-                let channel = request.channel as usize;
-                per_kernel.turn(channel, kernel, &self.channels[channel].stats);
-            }
-        }
+        let count = self.channels.len();
+        let row = if self.per_kernel { kernel * count } else { 0 };
+        let stats = &mut self.stats[row..row + count];
         // Each channel on its own port: nothing but the channels to serve.
         if !timing.routing.switched() {
             for request in requests {
-                let channel = &mut self.channels[request.channel as usize];
-                let done = channel.serve(timing, arrival_tick, request.bytes, request.bursts, 0);
+                let index = request.channel as usize;
+                let request = (request.bytes, request.bursts, 0);
+                let done =
+                    self.channels[index].serve(timing, arrival_tick, request, &mut stats[index]);
                 done_tick = done_tick.max(done);
             }
             return Some(done_tick.div_ceil(TICKS_PER_CYCLE));
@@ -149,8 +123,10 @@ impl Memory for Hbm {
             let channel_index = u64::from(request.channel);
             let port = timing.port(unit, channel_index);
             let hops = timing.hops(port, channel_index);
-            let channel = &mut self.channels[request.channel as usize];
-            let mut done = channel.serve(timing, arrival_tick, request.bytes, request.bursts, hops);
+            let index = request.channel as usize;
+            let stats = &mut stats[index];
+            let served = (request.bytes, request.bursts, hops);
+            let mut done = self.channels[index].serve(timing, arrival_tick, served, stats);
             if request.bytes > 0 {
                 // The data, ending `latency` before `done`, crosses the laterals and the port.
                 let latency = timing.latency_ticks_after(hops);
@@ -166,7 +142,7 @@ impl Memory for Hbm {
                 let free = &mut self.port_free[port as usize];
                 let port_end = crossed.max(*free + data);
                 *free = port_end;
-                channel.stats.crossing_ticks += port_end - data_end;
+                stats.crossing_ticks += port_end - data_end;
                 done = port_end + latency;
             }
             done_tick = done_tick.max(done);
@@ -179,16 +155,21 @@ impl Memory for Hbm {
     }
 
     fn into_stats(self) -> MemoryStats {
-        let channels: Vec<ChannelStats> = self.channels.into_iter().map(|c| c.stats).collect();
-        let per_kernel = self.per_kernel.map(|mut per_kernel| {
-            for (index, stats) in channels.iter().enumerate() {
-                per_kernel.hand_over(index, stats);
+        let count = self.channels.len();
+        let mut channels = vec![ChannelStats::default(); count];
+        for row in self.stats.chunks(count) {
+            for (channel, share) in channels.iter_mut().zip(row) {
+                channel.add(share);
             }
-            per_kernel.stats
-        });
+        }
         MemoryStats {
             channels,
-            per_kernel,
+            per_kernel: self.per_kernel.then(|| {
+                self.stats
+                    .chunks(count)
+                    .map(<[ChannelStats]>::to_vec)
+                    .collect()
+            }),
         }
     }
 }
@@ -233,11 +214,10 @@ mod tests {
     use crate::config::platform::default_platform;
 
     /// Each kernel's share of each channel is exactly what the channel added while serving
-    /// that kernel's requests (worked out here by copying the statistics around every
-    /// transfer), with kernels interleaved on shared channels, through per-channel ports
-    /// and across the switch. Catches a share handed to the kernel turned to instead of the
-    /// one turned from, a last share never handed over, and the switch's crossing waits
-    /// counted after the hand-over.
+    /// that kernel's requests (worked out here from a memory that keeps only whole channels,
+    /// before and after every transfer), with kernels interleaved on shared channels, through
+    /// per-channel ports and across the switch, and the channels' figures are the whole
+    /// run's. Catches a share counted in another kernel's row.
     #[test]
     fn each_kernel_gets_what_its_requests_added() {
         let platform = default_platform();
@@ -252,6 +232,7 @@ mod tests {
             let kernels = 3;
             let channels = platform.hbm.channels as usize;
             let mut hbm = Hbm::new(timing, channels, kernels);
+            let mut whole = Hbm::new(timing, channels, 1);
             let mut expected = vec![vec![ChannelStats::default(); channels]; kernels];
             // (kernel, first channel, channels, arrival cycle): turns on shared channels,
             // a kernel coming back to a channel, and requests that wait behind others.
@@ -268,14 +249,20 @@ mod tests {
                 let requests: Vec<ChannelRequest> = (first..first + count)
                     .map(|channel| ChannelRequest::contiguous(channel, 0, 4096, 8))
                     .collect();
-                let before: Vec<ChannelStats> = hbm.channels.iter().map(|c| c.stats).collect();
+                let before = whole.clone().into_stats().channels;
                 let unit = kernel as u64 + 1;
-                hbm.transfer(&requests, unit, arrival, kernel, write % 2 == 1, 0);
-                for (channel, before) in before.iter().enumerate() {
-                    let added = hbm.channels[channel].stats.since(before);
-                    expected[kernel][channel].add(&added);
+                let write = write % 2 == 1;
+                let done = hbm.transfer(&requests, unit, arrival, kernel, write, 0);
+                assert_eq!(done, whole.transfer(&requests, unit, arrival, 0, write, 0));
+                let after = whole.clone().into_stats().channels;
+                for (channel, (after, before)) in after.iter().zip(&before).enumerate() {
+                    expected[kernel][channel].add(&after.since(before));
                 }
             }
+            assert_eq!(
+                hbm.clone().into_stats().channels,
+                whole.into_stats().channels
+            );
             let stats = hbm.into_stats();
             assert_eq!(stats.per_kernel.unwrap(), expected);
             let bytes: Vec<u64> = expected[2].iter().map(|stats| stats.bytes).collect();

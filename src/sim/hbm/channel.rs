@@ -1,6 +1,7 @@
 //! The pseudo-channel server of the fast HBM model (timing in the parent module's doc): its
 //! requests' bursts back to back, its port's window of bursts in flight (kept only when it
-//! can bind), refreshes, and its statistics.
+//! can bind), refreshes, and what each request adds to the statistics it is counted in (the
+//! channel's, or its kernel's share of them).
 
 use super::window::{Run, Window};
 use super::{ChannelStats, ChannelTiming};
@@ -22,21 +23,19 @@ pub struct Channel {
     /// Whether the window is kept: not when the timing says it can never bind (decided at
     /// the first request; a channel serves under one timing).
     tracks_window: Option<bool>,
-    /// What it served.
-    pub stats: ChannelStats,
 }
 
 impl Channel {
-    /// Serves a request arriving at `arrival_tick` after crossing `hops` mini-switches; returns
-    /// the tick its data is back.
+    /// Serves a request arriving at `arrival_tick` after crossing `hops` mini-switches, adding
+    /// what it took of the channel (its refreshes and waits included) to `stats`; returns the
+    /// tick its data is back.
     #[inline(always)]
     pub fn serve(
         &mut self,
         timing: &ChannelTiming,
         arrival_tick: u64,
-        bytes: u64,
-        bursts: u64,
-        hops: u64,
+        (bytes, bursts, hops): (u64, u64, u64),
+        stats: &mut ChannelStats,
     ) -> u64 {
         // An untracked window: the bursts run back to back, and a refresh due when one ends
         // delays the rest, so the request as a whole ends after as many refreshes as its
@@ -53,31 +52,28 @@ impl Channel {
             let (data, overhead) = timing.service_ticks(bytes, bursts);
             let start = arrival_tick.max(self.free_tick);
             self.skip_idle_refreshes(timing, start);
-            let end = self.refreshed_end(timing, start + data + overhead);
-            self.count(bytes, bursts, data, overhead);
+            let end = self.refreshed_end(timing, start + data + overhead, stats);
+            count(stats, bytes, bursts, data, overhead);
             self.free_tick = end;
             return end + timing.latency_ticks_after(hops);
         }
-        self.serve_any(timing, arrival_tick, bytes, bursts, hops)
+        self.serve_any(timing, arrival_tick, (bytes, bursts, hops), stats)
     }
 
     /// Work that would end at `end` delayed by every refresh due by then (each one pushing
-    /// the end, and so perhaps reaching the next), the refreshes charged.
-    fn refreshed_end(&mut self, timing: &ChannelTiming, mut end: u64) -> u64 {
+    /// the end, and so perhaps reaching the next), the refreshes charged to `stats`.
+    fn refreshed_end(
+        &mut self,
+        timing: &ChannelTiming,
+        mut end: u64,
+        stats: &mut ChannelStats,
+    ) -> u64 {
         while end >= self.next_refresh_tick {
             self.next_refresh_tick += timing.refresh_interval_ticks;
             end += timing.refresh_ticks;
-            self.stats.refresh_ticks += timing.refresh_ticks;
+            stats.refresh_ticks += timing.refresh_ticks;
         }
         end
-    }
-
-    /// Adds a request to the channel's statistics.
-    fn count(&mut self, bytes: u64, bursts: u64, data: u64, overhead: u64) {
-        self.stats.bytes += bytes;
-        self.stats.bursts += bursts;
-        self.stats.data_ticks += data;
-        self.stats.overhead_ticks += overhead;
     }
 
     /// [`Channel::serve`] with its window kept (or of no bursts).
@@ -86,14 +82,13 @@ impl Channel {
         &mut self,
         timing: &ChannelTiming,
         arrival_tick: u64,
-        bytes: u64,
-        bursts: u64,
-        hops: u64,
+        (bytes, bursts, hops): (u64, u64, u64),
+        stats: &mut ChannelStats,
     ) -> u64 {
         let (data, overhead) = timing.service_ticks(bytes, bursts);
         let latency = timing.latency_ticks_after(hops);
         let service = data + overhead;
-        self.count(bytes, bursts, data, overhead);
+        count(stats, bytes, bursts, data, overhead);
         if bursts == 0 {
             return arrival_tick;
         }
@@ -132,9 +127,9 @@ impl Channel {
             }
             let ready = arrival_tick.max(self.free_tick);
             let start = issue.max(self.free_tick);
-            self.stats.latency_ticks += start - ready;
+            stats.latency_ticks += start - ready;
             self.skip_idle_refreshes(timing, start);
-            let end = self.refreshed_end(timing, start + burst_service);
+            let end = self.refreshed_end(timing, start + burst_service, stats);
             self.free_tick = end;
             done_tick = end + latency;
             self.window
@@ -198,6 +193,14 @@ impl Channel {
     }
 }
 
+/// Adds a request's bytes, bursts and service to `stats`.
+fn count(stats: &mut ChannelStats, bytes: u64, bursts: u64, data: u64, overhead: u64) {
+    stats.bytes += bytes;
+    stats.bursts += bursts;
+    stats.data_ticks += data;
+    stats.overhead_ticks += overhead;
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::TICKS_PER_CYCLE;
@@ -222,7 +225,9 @@ mod tests {
         let mut last_tick = 0;
         for request in 0..requests {
             let channel = &mut servers[(request % channels) as usize];
-            last_tick = last_tick.max(channel.serve(timing, 0, burst_bytes, 1, 0));
+            let served =
+                channel.serve(timing, 0, (burst_bytes, 1, 0), &mut ChannelStats::default());
+            last_tick = last_tick.max(served);
         }
         let seconds = last_tick as f64 / (clock_hz * TICKS_PER_CYCLE as f64);
         (requests * burst_bytes) as f64 / seconds
@@ -306,7 +311,9 @@ mod tests {
         let latency_s = default_platform().hbm.access_latency_s;
         for outstanding in [1, 32] {
             timing.outstanding = outstanding;
-            let done_s = Channel::default().serve(&timing, 0, 64, 1, 0) as f64 / ticks_per_s;
+            let done =
+                Channel::default().serve(&timing, 0, (64, 1, 0), &mut ChannelStats::default());
+            let done_s = done as f64 / ticks_per_s;
             let expected = burst_s(64) + latency_s;
             assert!((done_s - expected).abs() < 1e-9, "{done_s} vs {expected}");
             assert!((done_s * 1e9 - 111.5).abs() < 0.5, "{} ns", done_s * 1e9);
@@ -439,15 +446,16 @@ mod tests {
                 .into_iter()
                 .map(|(gap, bytes, bursts, hops)| (gap, bytes, bursts, hops * u64::from(switched)));
             let (mut fast, mut reference) = (Channel::default(), Reference::default());
+            let mut fast_stats = ChannelStats::default();
             let mut arrival = 0;
             for (gap, bytes, bursts, hops) in requests {
                 arrival += gap;
                 let bursts = bursts.min(bytes);
-                let got = fast.serve(&timing, arrival, bytes, bursts, hops);
+                let got = fast.serve(&timing, arrival, (bytes, bursts, hops), &mut fast_stats);
                 let want = reference.serve(&timing, arrival, bytes, bursts, hops);
                 proptest::prop_assert_eq!(got, want);
             }
-            proptest::prop_assert_eq!(fast.stats, reference.stats);
+            proptest::prop_assert_eq!(fast_stats, reference.stats);
         }
     }
 
