@@ -1,7 +1,8 @@
-//! Numbers with a fixed count of decimals, written exactly as `format!("{x:.N}")` writes
-//! them but without its slow path: a chart writes thousands of coordinates, and the standard
-//! library's exact mode fell back to big-number arithmetic (Dragon4) for many of them, 5 %
-//! of a default run.
+//! Numbers with a fixed count of decimals or of significant digits, written exactly as
+//! `format!("{x:.N}")` and `format!("{x:.Ne}")` write them but without their slow path: a
+//! chart writes thousands of coordinates and `kernels.csv` eleven such numbers per kernel,
+//! and the standard library's exact mode fell back to big-number arithmetic (Dragon4) for
+//! many of them (5 % of a default run for the charts alone).
 
 use std::fmt;
 
@@ -17,36 +18,83 @@ impl fmt::Display for Fixed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Fixed(value, decimals) = *self;
         match scaled(value, decimals) {
-            Some(rounded) => {
-                if value.is_sign_negative() {
-                    f.write_str("-")?;
-                }
-                let scale = 10u128.pow(decimals as u32);
-                let (whole, fraction) = (rounded / scale, rounded % scale);
-                if decimals == 0 {
-                    write!(f, "{whole}")
-                } else {
-                    write!(f, "{whole}.{fraction:0decimals$}")
-                }
-            }
+            Some(rounded) => write_point(f, value, rounded, decimals),
             None => write!(f, "{value:.decimals$}"),
         }
     }
 }
 
-/// |value| × 10^decimals rounded half to even, when 128-bit integers hold it exactly.
-fn scaled(value: f64, decimals: usize) -> Option<u128> {
-    if !value.is_finite() || decimals > 9 {
+/// `value` in scientific notation with `decimals` digits after the point, byte for byte what
+/// `{value:.decimals$e}` writes (no width or fill): the significant digits worked out from
+/// the value's exact binary expansion in 128-bit integers, rounded half to even as the
+/// standard library rounds. Values beyond that arithmetic's reach (below about 10^-15, more
+/// than nine decimals, not finite) go through the standard library.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sci(pub f64, pub usize);
+
+impl fmt::Display for Sci {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Sci(value, decimals) = *self;
+        match significant(value, decimals) {
+            Some((digits, exponent)) => {
+                write_point(f, value, digits, decimals)?;
+                write!(f, "e{exponent}")
+            }
+            None => write!(f, "{value:.decimals$e}"),
+        }
+    }
+}
+
+/// `digits` with the point `decimals` digits from the right, signed as `value` is.
+fn write_point(
+    f: &mut fmt::Formatter<'_>,
+    value: f64,
+    digits: u128,
+    decimals: usize,
+) -> fmt::Result {
+    if value.is_sign_negative() {
+        f.write_str("-")?;
+    }
+    let scale = 10u128.pow(decimals as u32);
+    let (whole, fraction) = (digits / scale, digits % scale);
+    if decimals == 0 {
+        write!(f, "{whole}")
+    } else {
+        write!(f, "{whole}.{fraction:0decimals$}")
+    }
+}
+
+/// |value| = mantissa × 2^power, exactly (`None` when not finite).
+fn binary(value: f64) -> Option<(u128, i32)> {
+    if !value.is_finite() {
         return None;
     }
     let bits = value.to_bits();
     let exponent = ((bits >> 52) & 0x7ff) as i32;
     let fraction = u128::from(bits & ((1 << 52) - 1));
-    // |value| = mantissa × 2^power, exactly.
-    let (mantissa, power) = match exponent {
+    Some(match exponent {
         0 => (fraction, -1074),
         _ => (fraction | 1 << 52, exponent - 1075),
+    })
+}
+
+/// `numerator / denominator` rounded half to even.
+fn divided(numerator: u128, denominator: u128) -> u128 {
+    let (quotient, remainder) = (numerator / denominator, numerator % denominator);
+    let up = match (2 * remainder).cmp(&denominator) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Equal => quotient & 1 == 1,
+        std::cmp::Ordering::Less => false,
     };
+    quotient + u128::from(up)
+}
+
+/// |value| × 10^decimals rounded half to even, when 128-bit integers hold it exactly.
+fn scaled(value: f64, decimals: usize) -> Option<u128> {
+    let (mantissa, power) = binary(value)?;
+    if decimals > 9 {
+        return None;
+    }
     // Below 2^53 × 10^9 < 2^83.
     let product = mantissa * 10u128.pow(decimals as u32);
     if power >= 0 {
@@ -57,10 +105,73 @@ fn scaled(value: f64, decimals: usize) -> Option<u128> {
         // Below 2^83 / 2^128: nearer 0 than 1/2.
         return Some(0);
     }
-    let (quotient, remainder) = (product >> shift, product & ((1 << shift) - 1));
-    let half = 1 << (shift - 1);
-    let up = remainder > half || (remainder == half && quotient & 1 == 1);
-    Some(quotient + u128::from(up))
+    Some(divided(product, 1 << shift))
+}
+
+/// |value|'s `decimals + 1` significant digits, rounded half to even, and the power of ten
+/// of the first, when 128-bit integers hold the arithmetic exactly: |value| is an integer
+/// below 2^127, or a fraction mantissa / 2^shift of at least 10^-16 whose scaled mantissa
+/// they hold.
+fn significant(value: f64, decimals: usize) -> Option<(u128, i32)> {
+    let (mantissa, power) = binary(value)?;
+    if decimals > 9 {
+        return None;
+    }
+    if mantissa == 0 {
+        return Some((0, 0));
+    }
+    let places = decimals as i32;
+    let ten = |exponent: i32| 10u128.pow(exponent.unsigned_abs());
+    let (digits, exponent) = if power >= 0 {
+        if power > 73 {
+            return None;
+        }
+        let whole = mantissa << power;
+        let exponent = whole.ilog10() as i32;
+        let digits = if exponent <= places {
+            whole * ten(places - exponent)
+        } else {
+            divided(whole, ten(exponent - places))
+        };
+        (digits, exponent)
+    } else {
+        let shift = power.unsigned_abs();
+        if shift >= 128 {
+            // Below 2^53 / 2^128 < 10^-22.
+            return None;
+        }
+        // Whether 10^exponent ≤ mantissa / 2^shift (10^16 × 2^53 < 2^107).
+        let at_least = |exponent: i32| {
+            if exponent >= 0 {
+                shift <= 52 && mantissa >= ten(exponent) << shift
+            } else {
+                mantissa * ten(exponent) >= 1 << shift
+            }
+        };
+        let estimate = (mantissa as f64).log10() - f64::from(shift) * std::f64::consts::LOG10_2;
+        let mut exponent = (estimate.floor() as i32).clamp(-16, 16);
+        while exponent > -16 && !at_least(exponent) {
+            exponent -= 1;
+        }
+        while exponent < 16 && at_least(exponent + 1) {
+            exponent += 1;
+        }
+        if !at_least(exponent) {
+            return None;
+        }
+        let digits = if exponent <= places {
+            divided(mantissa.checked_mul(ten(places - exponent))?, 1 << shift)
+        } else {
+            divided(mantissa, ten(exponent - places) << shift)
+        };
+        (digits, exponent)
+    };
+    // Rounding up to 10^(decimals + 1) moves the point by one.
+    Some(if digits == ten(places + 1) {
+        (digits / 10, exponent + 1)
+    } else {
+        (digits, exponent)
+    })
 }
 
 #[cfg(test)]
@@ -96,7 +207,62 @@ mod tests {
         }
     }
 
+    /// Scientific notation: ties on the exact binary value round half to even (0.125 and
+    /// 0.375 to two decimals are exact ties; 1.5 and 2.5 to none), a rounding carry moves
+    /// the point (9.9999996 to 9.999999e0 and 9.9999996e3 to 1.000000e4), and zeros, signs,
+    /// huge, tiny and non-finite values are the standard library's.
+    #[test]
+    fn scientific_ties_carries_and_signs_are_the_standard_librarys() {
+        for (value, decimals) in [
+            (0.125, 1),
+            (0.375, 1),
+            (1.5, 0),
+            (2.5, 0),
+            (9.999_999_6, 6),
+            (9_999.999_6, 6),
+            (1e15, 6),
+            (123_456_789.0, 2),
+            (-0.001, 3),
+            (-0.0, 6),
+            (0.0, 6),
+            (1e-300, 6),
+            (2.5e-16, 6),
+            (3.0e25, 6),
+            (f64::MAX, 6),
+            (f64::NAN, 6),
+            (f64::NEG_INFINITY, 2),
+        ] {
+            assert_eq!(
+                Sci(value, decimals).to_string(),
+                format!("{value:.decimals$e}"),
+                "{value:e} to {decimals}"
+            );
+        }
+        // The integers take everything the reports write, not the standard library.
+        for value in [1e-15, 3.3e-7, 0.5, 1.0, 4.2e12, 1e37] {
+            assert!(significant(value, 6).is_some(), "{value:e}");
+        }
+    }
+
     proptest! {
+        /// Any value, any bit pattern, in scientific notation to 0–12 decimals: the standard
+        /// library's text.
+        #[test]
+        fn any_value_is_written_in_scientific_notation_as_the_standard_library_writes_it(
+            bits in any::<u64>(),
+            mantissa in 1.0f64..10.0,
+            exponent in -20i32..30,
+            decimals in 0usize..=12,
+        ) {
+            let scaled = mantissa * 10f64.powi(exponent);
+            for value in [f64::from_bits(bits), scaled, -scaled, (scaled * 1e6).round() / 1e6] {
+                prop_assert_eq!(
+                    Sci(value, decimals).to_string(),
+                    format!("{value:.decimals$e}")
+                );
+            }
+        }
+
         /// Any finite or not value, any bit pattern, to 0–12 decimals: the standard
         /// library's text.
         #[test]

@@ -23,6 +23,7 @@ pub use table::roofline_text;
 
 use crate::roofline::{KernelPoint, RooflineAnalysis};
 use crate::workload::Kernel;
+use fixed::{Fixed, Sci};
 use std::path::{Path, PathBuf};
 
 /// Files for an output folder: name and whole contents, written together by [`write_all`].
@@ -130,13 +131,13 @@ pub(crate) fn roofline_record(
         kernel.flops().to_string(),
         kernel.bytes().to_string(),
         parameter_bytes.to_string(),
-        format!("{:.6}", point.oi_ops_per_byte),
-        format!("{:.6e}", point.roofs.peak.compute_ops_per_s),
-        format!("{:.6e}", point.attainable_ops_per_s),
+        Fixed(point.oi_ops_per_byte, 6).to_string(),
+        Sci(point.roofs.peak.compute_ops_per_s, 6).to_string(),
+        Sci(point.attainable_ops_per_s, 6).to_string(),
         point.bound.to_string(),
-        format!("{:.6e}", point.attainable_measured_ops_per_s),
+        Sci(point.attainable_measured_ops_per_s, 6).to_string(),
         point.bound_measured.to_string(),
-        format!("{:.6e}", point.time_s),
+        Sci(point.time_s, 6).to_string(),
     ]
 }
 

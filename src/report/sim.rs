@@ -1,5 +1,6 @@
 //! Simulation reports: per-kernel CSV, per-channel CSV and a summary for the terminal.
 
+use super::fixed::{Fixed, Sci};
 use super::html::Table;
 use super::pipeline::{pipeline_checks, pipeline_text};
 use super::step::{DecodeRun, RobotStep};
@@ -63,21 +64,24 @@ pub fn kernels_csv(
         let mut record = roofline_record(kernel, point, &precision);
         record.extend([
             result.bytes_tiled.to_string(),
-            format!("{:.6}", check.oi_tiled),
+            Fixed(check.oi_tiled, 6).to_string(),
             result.cycles.to_string(),
             result.start_cycle.to_string(),
-            format!("{:.6e}", check.achieved_ops_per_s),
-            format!("{:.6e}", check.roofline_ops_per_s),
-            format!("{:.4}", check.efficiency),
+            Sci(check.achieved_ops_per_s, 6).to_string(),
+            Sci(check.roofline_ops_per_s, 6).to_string(),
+            Fixed(check.efficiency, 4).to_string(),
             result.bottleneck().name().to_string(),
-            format!("{:.4}", check.array_utilization),
-            format!("{:.4}", check.max_channel_utilization),
+            Fixed(check.array_utilization, 4).to_string(),
+            Fixed(check.max_channel_utilization, 4).to_string(),
             stage.to_string(),
         ]);
         record.extend(result.attribution.iter().map(u64::to_string));
         if let Some(inputs) = energy {
             let (low, high) = kernel_energy_j(inputs, design, result);
-            record.extend([format!("{:.6e}", low * 1e6), format!("{:.6e}", high * 1e6)]);
+            record.extend([
+                Sci(low * 1e6, 6).to_string(),
+                Sci(high * 1e6, 6).to_string(),
+            ]);
         }
         writer.write_record(&record)?;
     }

@@ -8,6 +8,7 @@ pub use pareto::{Cost, pareto_front, pareto_svg};
 pub use summary::{RANKED_COLUMNS, ranked_rows, skip_reasons, sweep_summary};
 
 use super::ReportError;
+use super::fixed::{Fixed, Sci};
 use crate::sweep::{Outcome, Row, SweepSpec};
 use crate::workload::Encoder;
 use std::io::Write;
@@ -62,16 +63,16 @@ pub fn sweep_record(row: &Row, predicted_s: Option<f64>) -> Vec<String> {
             record.extend(row.point.values.iter().cloned());
             let ms = |seconds: Option<f64>| {
                 seconds
-                    .map(|s| format!("{:.4}", s * 1e3))
+                    .map(|s| Fixed(s * 1e3, 4).to_string())
                     .unwrap_or_default()
             };
             record.extend([
                 result.dsps.to_string(),
                 result.bram_blocks.to_string(),
                 result.uram_blocks.to_string(),
-                format!("{:.4}", result.dsp_share),
-                format!("{:.4}", result.bram_share),
-                format!("{:.4}", result.uram_share),
+                Fixed(result.dsp_share, 4).to_string(),
+                Fixed(result.bram_share, 4).to_string(),
+                Fixed(result.uram_share, 4).to_string(),
                 ms(result.encoder_seconds[Encoder::Vision as usize]),
                 ms(result.encoder_seconds[Encoder::Connector as usize]),
                 ms(result.encoder_seconds[Encoder::Text as usize]),
@@ -79,16 +80,16 @@ pub fn sweep_record(row: &Row, predicted_s: Option<f64>) -> Vec<String> {
                 ms(result.encoder_seconds[Encoder::Decode as usize]),
                 ms(Some(result.total_seconds)),
                 ms(result.seconds_per_camera),
-                format!("{:.3}", result.frames_per_s),
-                format!("{:.6e}", result.ops_per_s),
-                format!("{:.4}", result.efficiency),
+                Fixed(result.frames_per_s, 3).to_string(),
+                Sci(result.ops_per_s, 6).to_string(),
+                Fixed(result.efficiency, 4).to_string(),
                 result.bottleneck.name().to_string(),
             ]);
             let range = |range: Option<(f64, f64)>, scale: f64| {
                 range.map_or([String::new(), String::new()], |(low, high)| {
                     [
-                        format!("{:.3}", low * scale),
-                        format!("{:.3}", high * scale),
+                        Fixed(low * scale, 3).to_string(),
+                        Fixed(high * scale, 3).to_string(),
                     ]
                 })
             };
