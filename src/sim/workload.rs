@@ -162,10 +162,13 @@ fn simulate_unit(
     let labels: Vec<String> = kernels.iter().map(|k| label(k)).collect();
     if design.overlap_kernels() {
         let graph = lower_layer_to_simulate(&kernels, design)?;
+        let run = simulate_graph(&graph, &labels, machine, sink);
         // A graph that waits on itself (a stream too shallow) deadlocks; the lowering that
         // proves it explains why, as it would have before the simulation (and its refusal
-        // comes first, as it did, whatever else stopped the run).
-        return simulate_graph(&graph, &labels, machine, sink).map_err(|error| {
+        // comes first, as it did, whatever else stopped the run). The graph run is let go
+        // first: the run's memory budget holds one.
+        drop(graph);
+        return run.map_err(|error| {
             if matches!(error, SimError::Interrupted) {
                 return error;
             }
