@@ -121,6 +121,7 @@ fn significant(value: f64, decimals: usize) -> Option<(u128, i32)> {
         return Some((0, 0));
     }
     let places = decimals as i32;
+    // Ten to the magnitude of `exponent` (a negative one's is a multiplier of the mantissa).
     let ten = |exponent: i32| 10u128.pow(exponent.unsigned_abs());
     let (digits, exponent) = if power >= 0 {
         if power > 73 {
