@@ -100,10 +100,7 @@ fn whole_model(c: &mut Criterion) {
     let platform = default_platform();
     let model = default_model();
     let policy = default_policy();
-    let choices = WorkloadChoices {
-        batch: 1,
-        ..WorkloadChoices::default()
-    };
+    let choices = one_observation();
     let mut group = c.benchmark_group("simulate");
     group.sample_size(10);
     let dram_design = DEFAULT_DESIGN.replace("memory = \"hbm\"", "memory = \"dram\"");
@@ -150,6 +147,14 @@ fn llama_2_7b() -> ModelSpec {
         include_str!("../configs/models/llama-2-7b.config.json"),
     ))
     .unwrap()
+}
+
+/// One observation of smolVLA's default policy (3 cameras).
+fn one_observation() -> WorkloadChoices {
+    WorkloadChoices {
+        batch: 1,
+        ..WorkloadChoices::default()
+    }
 }
 
 /// A Llama-2-7B 4,096-token prefill (the case).
@@ -335,10 +340,7 @@ fn whole_runs_cpu(c: &mut Criterion<ProcessCpuTime>) {
     let smolvla = default_model();
     let policy = default_policy();
     let llama = llama_2_7b();
-    let observation = WorkloadChoices {
-        batch: 1,
-        ..WorkloadChoices::default()
-    };
+    let observation = one_observation();
     let prefill = prefill_4096();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)

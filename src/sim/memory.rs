@@ -66,7 +66,7 @@ pub struct Hbm {
     /// figures are its rows' sum; each request adds to its own kernel's row as it is served,
     /// so nothing is handed from kernel to kernel (copying a channel's figures around each
     /// request stalled on wide reads of just-written fields, and handing them over when a
-    /// channel turned to another kernel took 4 % of an overlapped run).
+    /// channel turned to another kernel took 3.6 % of the spatial design's run).
     stats: Vec<ChannelStats>,
     per_kernel: bool,
     switch: Switch,

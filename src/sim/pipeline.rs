@@ -17,7 +17,7 @@
 //! wrong yardstick for a pipeline (it assumes every engine works on every kernel); this
 //! model is the right one, and the simulation says how far the design falls short of it.
 
-use super::workload::unit_ranges;
+use super::workload::units;
 use crate::config::design::Design;
 use crate::lower::first_tile_needs;
 use crate::workload::{Kernel, Workload};
@@ -60,22 +60,23 @@ pub fn pipeline_model(workload: &Workload, design: &Design) -> PipelineModel {
     let mut span_cycles = vec![0; workload.kernels.len()];
     // A unit doing the same work as an earlier one takes its spans (as the simulation
     // takes its results): a model's 32 identical layers are worked out once.
-    let units = unit_ranges(workload, design);
+    let units = units(workload, design);
     let mut unit_cycles: Vec<u64> = Vec::with_capacity(units.len());
-    for (unit, same_as) in &units {
-        if let Some(first) = *same_as {
-            let from = units[first].0.start;
-            span_cycles.copy_within(from..from + unit.len(), unit.start);
+    for unit in &units {
+        let range = unit.kernels.clone();
+        if let Some(first) = unit.same_as {
+            let from = units[first].kernels.start;
+            span_cycles.copy_within(from..from + range.len(), range.start);
             unit_cycles.push(unit_cycles[first]);
             continue;
         }
-        let kernels = &workload.kernels[unit.clone()];
+        let kernels = &workload.kernels[range.clone()];
         // Per kernel of the unit, when its stage starts and ends; per engine group, when
         // it is next free.
         let mut spans: Vec<(u64, u64)> = Vec::with_capacity(kernels.len());
         let mut free: BTreeMap<&[usize], u64> = BTreeMap::new();
         for index in 0..kernels.len() {
-            let (engines, cycles) = &stages[unit.start + index];
+            let (engines, cycles) = &stages[range.start + index];
             let mut start = free.get(engines.as_slice()).copied().unwrap_or(0);
             let mut end_after = 0u64;
             for (producer, (needed, tiles)) in first_tile_needs(kernels, index, design) {
@@ -87,7 +88,7 @@ pub fn pipeline_model(workload: &Workload, design: &Design) -> PipelineModel {
             let end = start.saturating_add(*cycles).max(end_after);
             spans.push((start, end));
             free.insert(engines, end);
-            span_cycles[unit.start + index] = end - start;
+            span_cycles[range.start + index] = end - start;
         }
         unit_cycles.push(spans.iter().map(|&(_, end)| end).max().unwrap_or(0));
     }

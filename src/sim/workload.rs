@@ -70,16 +70,17 @@ impl WorkloadSim {
 }
 
 /// Kernels of one layer (or of the pre- and post-layer kernels of an encoder).
-struct Unit {
+pub(crate) struct Unit {
     /// Its kernels: consecutive in `workload.kernels`.
-    kernels: std::ops::Range<usize>,
-    /// Index of the first unit with the same kernels, if this one repeats it.
-    same_as: Option<usize>,
+    pub(crate) kernels: std::ops::Range<usize>,
+    /// Index of the first unit with the same kernels, if this one repeats it (it takes that
+    /// unit's results).
+    pub(crate) same_as: Option<usize>,
 }
 
 /// The workload's units: one per layer (and per run of kernels between layers), or one per
 /// encoder when the design overlaps layers.
-fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
+pub(crate) fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
     let whole_encoders = design.overlap_layers();
     let mut units: Vec<Unit> = Vec::new();
     for (index, kernel) in workload.kernels.iter().enumerate() {
@@ -125,18 +126,6 @@ fn units(workload: &Workload, design: &Design) -> Vec<Unit> {
         }
     }
     units
-}
-
-/// The kernel ranges of the workload's units, as [`simulate_workload`] runs them, each with
-/// the first earlier unit doing the same work, if any (it takes that unit's results).
-pub(crate) fn unit_ranges(
-    workload: &Workload,
-    design: &Design,
-) -> Vec<(std::ops::Range<usize>, Option<usize>)> {
-    units(workload, design)
-        .iter()
-        .map(|unit| (unit.kernels.clone(), unit.same_as))
-        .collect()
 }
 
 fn label(kernel: &Kernel) -> String {
