@@ -67,8 +67,8 @@ fn engine(c: &mut Criterion) {
     group.finish();
 
     // One pseudo-channel, 32 requests in flight, 2 MB: sequential 64 B and random 32 B
-    // reads over 256 MB (rows of tests/golden/dramsim3-probe.csv, whose accesses per second
-    // on DRAMsim3 the memory issue's note quotes beside these).
+    // reads over 256 MB (rows of tests/golden/dramsim3-probe.csv and ramulator2-probe.csv,
+    // whose accesses per second on DRAMsim3 and Ramulator 2 the guide quotes beside these).
     let mut group = c.benchmark_group("dram_probe");
     for (pattern, burst_bytes) in [(Pattern::Sequential, 64), (Pattern::Random, 32)] {
         let probe = Probe {

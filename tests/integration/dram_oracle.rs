@@ -1,18 +1,16 @@
-//! The bank-level HBM against DRAMsim3 (`tools/dramsim3/`: the same request streams on one
-//! pseudo-channel at roofsim's own timing and the `row_bank_column` mapping, DRAMsim3's
-//! figures kept in `tests/golden/dramsim3-probe.csv`): sequential, strided and random reads
-//! at 1-64 in flight in small and large working sets, and reads mixed with 25-50 % writes.
-//! Every stream lands within 10 % of DRAMsim3 but two, named below and pinned to their
-//! recorded gaps.
+//! The bank-level HBM against two peers, DRAMsim3 and Ramulator 2 (`tools/compare-hbm-peers.py`:
+//! the same request streams on one pseudo-channel at roofsim's own timing and the
+//! `row_bank_column` mapping, each peer's figures kept in `tests/golden/PEER-probe.csv`):
+//! sequential, strided and random reads at 1-64 in flight in small and large working sets,
+//! and reads mixed with 25-50 % writes. Every stream lands within 10 % of each peer but two
+//! per peer, named below and pinned to their recorded gaps.
 
 use roofsim::config::Source;
 use roofsim::config::design::{DEFAULT_DESIGN, load_design};
 use roofsim::config::platform::{DEFAULT_PLATFORM, load_platform};
 use roofsim::sim::probe::{Pattern, Probe, ProbeMemory, run_probe};
 
-const GOLDEN: &str = include_str!("../golden/dramsim3-probe.csv");
-
-/// The platform as the comparison sets it: DRAMsim3's scheduler alone (no controller
+/// The platform as the comparison sets it: the peers' scheduler alone (no controller
 /// pipeline after the data, a transaction accepted every cycle) and its mapping.
 fn platform_text() -> String {
     let mut text = DEFAULT_PLATFORM.to_string();
@@ -30,26 +28,26 @@ fn platform_text() -> String {
     text.replace(default, "mapping = \"row_bank_column\"")
 }
 
-/// One golden row: its stream and roofsim's gap to DRAMsim3.
+/// One golden row: its stream and roofsim's gap to the peer.
 struct Gap {
     pattern: String,
     burst_bytes: u64,
     outstanding: u64,
     write_share: f64,
     working_set_bytes: u64,
-    /// Roofsim against DRAMsim3, in %.
+    /// Roofsim against the peer, in %.
     percent: f64,
 }
 
-/// Every golden row's gap.
-fn gaps() -> Vec<Gap> {
+/// Every row's gap in a peer's golden file.
+fn gaps(golden: &str) -> Vec<Gap> {
     let platform = load_platform(&Source::built_in("u280.toml", &platform_text())).unwrap();
     let design = load_design(
         &Source::built_in("u280-int8.toml", DEFAULT_DESIGN),
         &platform,
     )
     .unwrap();
-    let mut rows = csv::Reader::from_reader(GOLDEN.as_bytes());
+    let mut rows = csv::Reader::from_reader(golden.as_bytes());
     rows.records()
         .map(Result::unwrap)
         .map(|row| {
@@ -87,13 +85,36 @@ fn gaps() -> Vec<Gap> {
         .collect()
 }
 
-/// The streams beyond 10 % (pattern, burst bytes, in flight, write share, working set) and
-/// their gaps in %, each held within 3 points of it (the cause, DRAMsim3's per-bank command
-/// queues, in the guide's paragraph): two of the write mixes.
-const WIDER: [(Stream, f64); 2] = [
-    (("sequential", 64, 32, 0.25, 256 << 20), 18.7),
-    (("sequential", 512, 32, 0.5, 256 << 20), 11.7),
-];
+/// A peer: its golden figures, the streams on which roofsim is beyond 10 % of it (pattern,
+/// burst bytes, in flight, write share, working set) with their gaps in %, each held within
+/// 3 points (the causes in the guide's paragraph), and that paragraph's heading.
+struct Peer {
+    golden: &'static str,
+    wider: [(Stream, f64); 2],
+    heading: &'static str,
+}
+
+/// DRAMsim3: two of the write mixes, from its per-bank command queues.
+const DRAMSIM3: Peer = Peer {
+    golden: include_str!("../golden/dramsim3-probe.csv"),
+    wider: [
+        (("sequential", 64, 32, 0.25, 256 << 20), 18.7),
+        (("sequential", 512, 32, 0.5, 256 << 20), 11.7),
+    ],
+    heading: "**Against DRAMsim3.**",
+};
+
+/// Ramulator 2: half writes of 512 B (roofsim's write queue counts bursts, Ramulator's
+/// columns) and random reads in a small set with 64 in flight (no row-hit cap in Ramulator's
+/// open-row controller).
+const RAMULATOR2: Peer = Peer {
+    golden: include_str!("../golden/ramulator2-probe.csv"),
+    wider: [
+        (("sequential", 512, 32, 0.5, 256 << 20), 10.5),
+        (("random", 32, 64, 0.0, 32 << 10), -12.3),
+    ],
+    heading: "**Against Ramulator 2.**",
+};
 
 /// A golden row's stream: pattern, burst bytes, requests in flight, write share, working set.
 type Stream = (&'static str, u64, u64, f64, u64);
@@ -104,11 +125,10 @@ fn signed(percent: f64) -> String {
     text.replace('-', "−")
 }
 
-/// Every stream within 10 % of DRAMsim3 but the two of [`WIDER`], and the README quotes
-/// the gaps as this run gives them.
-#[test]
-fn the_bank_model_against_dramsim3() {
-    let gaps = gaps();
+/// Every stream within 10 % of the peer but the two it pins, and the guide quotes the gaps
+/// as this run gives them.
+fn hold_to(peer: &Peer) {
+    let gaps = gaps(peer.golden);
     assert_eq!(gaps.len(), 22);
     for gap in &gaps {
         let key = (
@@ -118,7 +138,7 @@ fn the_bank_model_against_dramsim3() {
             gap.write_share,
             gap.working_set_bytes,
         );
-        match WIDER.iter().find(|(wider, _)| *wider == key) {
+        match peer.wider.iter().find(|(wider, _)| *wider == key) {
             Some((_, recorded)) => assert!(
                 (gap.percent - recorded).abs() <= 3.0,
                 "{key:?}: {:+.1} %, recorded {recorded:+.1} %",
@@ -134,9 +154,9 @@ fn the_bank_model_against_dramsim3() {
         format!("{} … {} %", signed(low), signed(high))
     };
     let whole = 1 << 28;
-    let readme = include_str!("../../docs/src/models.md");
-    let at = readme.find("**Against DRAMsim3.**").unwrap();
-    let text = readme[at..readme[at..].find("\n\n").unwrap() + at].replace('\n', " ");
+    let guide = include_str!("../../docs/src/models.md");
+    let at = guide.find(peer.heading).unwrap();
+    let text = guide[at..guide[at..].find("\n\n").unwrap() + at].replace('\n', " ");
     for quoted in [
         format!(
             "sequential reads {}",
@@ -155,7 +175,18 @@ fn the_bank_model_against_dramsim3() {
     ] {
         assert!(
             text.contains(&quoted),
-            "the README no longer says {quoted:?}"
+            "{} no longer says {quoted:?}",
+            peer.heading
         );
     }
+}
+
+#[test]
+fn the_bank_model_against_dramsim3() {
+    hold_to(&DRAMSIM3);
+}
+
+#[test]
+fn the_bank_model_against_ramulator2() {
+    hold_to(&RAMULATOR2);
 }

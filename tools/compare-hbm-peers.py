@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""DRAMsim3 and Ramulator 2 as test oracles for roofsim's bank-level HBM (`memory = "dram"`).
+
+Runs the request streams of `roofsim probe hbm` on one pseudo-channel at roofsim's own timing
+through a peer's probe (tools/dramsim3/probe.cc against DRAMsim3, umd-memsys/DRAMsim3;
+tools/ramulator2/probe.cpp against Ramulator 2, CMU-SAFARI/ramulator2 at tag v2.0a; each peer
+built from its public repository outside this one, with its configuration beside the probe),
+and writes what the peer gives, beside what roofsim gives at the time, to
+tests/golden/PEER-probe.csv, which tests/integration/dram_oracle.rs holds the bank model to.
+Both sides use the `row_bank_column` mapping (neither peer can split the bank group around
+the column as the HBM IP's default does), without the controller pipeline the peers do not
+model, and take one request per AXI cycle.
+
+    tools/compare-hbm-peers.py PEER PEER_PROBE [ROOFSIM_BINARY]     (PEER: dramsim3, ramulator2)
+"""
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CONFIGS = {
+    "dramsim3": os.path.join(HERE, "dramsim3", "u280-pseudo-channel.ini"),
+    "ramulator2": os.path.join(HERE, "ramulator2", "u280-pseudo-channel.yaml"),
+}
+BYTES = 2 * 1024 * 1024
+LARGE = 256 * 1024 * 1024
+
+
+def cases():
+    """(pattern, burst bytes, outstanding, write share, stride, working set)."""
+    for burst in (32, 64, 128, 256, 512):
+        yield ("sequential", burst, 32, 0.0, 4096, LARGE)
+    for burst in (32, 128, 512):
+        yield ("strided", burst, 32, 0.0, 4096, LARGE)
+    for working_set in (32 * 1024, LARGE):
+        for outstanding in (1, 4, 16, 32, 64):
+            yield ("random", 32, outstanding, 0.0, 4096, working_set)
+    for burst in (64, 512):
+        for share in (0.25, 0.5):
+            yield ("sequential", burst, 32, share, 4096, LARGE)
+
+
+def peer(probe, config, case):
+    pattern, burst, outstanding, share, stride, working_set = case
+    out = subprocess.run([probe, config, pattern, str(burst), str(outstanding), str(share),
+                          str(stride), str(working_set), str(BYTES)],
+                         check=True, capture_output=True, text=True).stdout.splitlines()[-1].split()
+    return float(out[0]), float(out[1])
+
+
+def roofsim(binary, platform, case, work):
+    pattern, burst, outstanding, share, stride, working_set = case
+    out = os.path.join(work, "roofsim")
+    subprocess.run([binary, "probe", "hbm", "--platform", platform, "--memory", "dram",
+                    "--channels", "1", "--pattern", pattern, "--burst-bytes", str(burst),
+                    "--outstanding", str(outstanding), "--write-share", str(share),
+                    "--stride-bytes", str(stride), "--working-set-bytes", str(working_set),
+                    "--out", out], check=True, capture_output=True)
+    with open(os.path.join(out, "probe.csv")) as f:
+        row = next(csv.DictReader(f))
+    return float(row["achieved_gb_per_s"]), float(row["mean_latency_ns"])
+
+
+def comparable_platform(work):
+    """The default platform as the peers model it: the scheduler alone (no controller
+    pipeline after the data, a transaction accepted every cycle) on `row_bank_column`."""
+    platform = os.path.join(work, "u280-row-bank-column.toml")
+    with open(os.path.join(ROOT, "configs", "platforms", "u280.toml")) as f:
+        text = f.read()
+    default = 'mapping = "row_bankgroup_bank_column_bankgroup"'
+    assert default in text
+    for field, value in (("controller_latency_ns", "0.0"), ("request_interval_ns", "1.1")):
+        start = text.index(field + " = ", text.index("\n[hbm.dram]\n"))
+        text = text[:start] + f"{field} = {value}" + text[text.index("\n", start):]
+    with open(platform, "w") as f:
+        f.write(text.replace(default, 'mapping = "row_bank_column"'))
+    return platform
+
+
+def main():
+    if len(sys.argv) not in (3, 4) or sys.argv[1] not in CONFIGS:
+        sys.exit(__doc__)
+    name, probe = sys.argv[1], os.path.abspath(sys.argv[2])
+    roofsim_binary = sys.argv[3] if len(sys.argv) > 3 else os.path.join(
+        ROOT, "target", "release", "roofsim")
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        platform = comparable_platform(work)
+        for case in cases():
+            p_gbps, p_ns = peer(probe, CONFIGS[name], case)
+            r_gbps, r_ns = roofsim(roofsim_binary, platform, case, work)
+            rows.append(list(case) + [p_gbps, p_ns, r_gbps, r_ns])
+            print(*case, f"{name} {p_gbps:.3f} GB/s {p_ns:.1f} ns",
+                  f"roofsim {r_gbps:.3f} GB/s {r_ns:.1f} ns",
+                  f"{(r_gbps / p_gbps - 1) * 100:+.1f} %")
+    with open(os.path.join(ROOT, "tests", "golden", f"{name}-probe.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["pattern", "burst_bytes", "outstanding", "write_share",
+                         "stride_bytes", "working_set_bytes", f"{name}_gb_per_s",
+                         f"{name}_latency_ns", "roofsim_gb_per_s", "roofsim_latency_ns"])
+        writer.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()
