@@ -104,9 +104,9 @@ const DRAMSIM3: Peer = Peer {
     heading: "**Against DRAMsim3.**",
 };
 
-/// Ramulator 2: half writes of 512 B (roofsim's write queue counts bursts, Ramulator's
-/// columns) and random reads in a small set with 64 in flight (no row-hit cap in Ramulator's
-/// open-row controller).
+/// Ramulator 2: half writes of 512 B (where DRAMsim3 agrees with it; the mechanism is open)
+/// and random reads in a small set with 64 in flight (no row-hit cap in Ramulator's open-row
+/// controller).
 const RAMULATOR2: Peer = Peer {
     golden: include_str!("../golden/ramulator2-probe.csv"),
     wider: [
