@@ -2,10 +2,14 @@
 // tools/ramulator2/probe.cpp): one pseudo-channel, one requester issuing requests of B bytes
 // (B / 32 column transactions) in order, one per AXI cycle (450 MHz: every second cycle of
 // the 900 MHz DRAM clock, as an AXI port takes requests), with at most N requests in flight;
-// addresses as `src/sim/probe.rs` draws them (sequential, strided, random with the same
-// xorshift64* seed), every request the write share makes a write. A request is done when its
-// last column is; the report is the achieved GB/s and the mean request latency in ns, as
-// probe.csv gives them. C++11, as DRAMsim3 builds.
+// addresses as `src/sim/probe/mod.rs` draws them (sequential, strided, random with the same
+// xorshift64* seed), every request the write share makes a write. As in `probe hbm`, the
+// requester issues whenever its window has room, whether or not the controller has taken its
+// earlier requests, and reads and writes wait for the controller apart (an AXI port's read and
+// write address channels are independent): a read the controller cannot take yet does not
+// hold back the writes behind it. A request is done when its last column is, and its latency
+// counts from its issue; the report is the achieved GB/s and the mean request latency in ns,
+// as probe.csv gives them. C++11, as DRAMsim3 builds.
 //
 //   probe CONFIG PATTERN BURST_BYTES OUTSTANDING WRITE_SHARE STRIDE WORKING_SET BYTES
 #ifndef ROOFSIM_TOOLS_PROBE_LOOP_H
@@ -32,9 +36,8 @@ class ProbeLoop {
     // Reads the arguments (program name first); exits with the usage on a wrong count.
     ProbeLoop(int argc, const char **argv) {
         if (argc != 9) {
-            std::fprintf(stderr,
-                         "usage: %s CONFIG PATTERN BURST OUTSTANDING WRITE_SHARE STRIDE SET BYTES\n",
-                         argv[0]);
+            std::fprintf(stderr, "usage: %s %s\n", argv[0],
+                         "CONFIG PATTERN BURST OUTSTANDING WRITE_SHARE STRIDE SET BYTES");
             std::exit(2);
         }
         config_ = argv[1];
@@ -51,14 +54,13 @@ class ProbeLoop {
 
     bool finished() const { return done_count_ == requests_; }
 
-    // At the start of a DRAM cycle: issues the next request's columns if every earlier one was
-    // accepted, the window has room and an AXI cycle has passed.
+    // At the start of a DRAM cycle: issues the next request's columns if the window has room
+    // and an AXI cycle has passed.
     void issue() {
         while (!in_flight_.empty() && issued_[in_flight_.front()].remaining == 0) {
             in_flight_.pop_front();
         }
-        if (!pending_.empty() || next_ == requests_ || in_flight_.size() >= outstanding_ ||
-            clock_ < next_issue_) {
+        if (next_ == requests_ || in_flight_.size() >= outstanding_ || clock_ < next_issue_) {
             return;
         }
         next_issue_ = clock_ + kAxiCycle;
@@ -74,19 +76,21 @@ class ProbeLoop {
         issued_.push_back(Issued{clock_, burst_ / kColumn});
         in_flight_.push_back(issued_.size() - 1);
         for (uint64_t offset = 0; offset < burst_; offset += kColumn) {
-            pending_.push_back(Column{address + offset, write, issued_.size() - 1});
+            pending_[write].push_back(Column{address + offset, write, issued_.size() - 1});
         }
         ++next_;
     }
 
-    // The oldest column the memory has not accepted yet, if any.
-    const Column *front() const { return pending_.empty() ? nullptr : &pending_.front(); }
+    // The oldest read (or write) column the memory has not accepted yet, if any.
+    const Column *front(bool write) const {
+        return pending_[write].empty() ? nullptr : &pending_[write].front();
+    }
 
-    // The memory took the front column: done now if `acknowledged` (a posted write), else when
-    // its address comes back through `returned`.
-    void accepted(bool acknowledged) {
-        Column column = pending_.front();
-        pending_.pop_front();
+    // The memory took that column: done now if `acknowledged` (a posted write), else when its
+    // address comes back through `returned`.
+    void accepted(bool write, bool acknowledged) {
+        Column column = pending_[write].front();
+        pending_[write].pop_front();
         if (acknowledged) {
             column_done(column.request);
         } else {
@@ -142,7 +146,7 @@ class ProbeLoop {
     std::map<uint64_t, std::deque<uint64_t> > waiting_;  // columns in flight, by address
     std::vector<Issued> issued_;
     std::deque<uint64_t> in_flight_;  // indices into issued_, in issue order
-    std::deque<Column> pending_;      // columns not yet accepted
+    std::deque<Column> pending_[2];   // reads' and writes' columns not yet accepted
     uint64_t clock_ = 0, next_ = 0, next_issue_ = 0, last_done_ = 0, done_count_ = 0;
     long double latency_sum_ = 0;
 };

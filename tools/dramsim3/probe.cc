@@ -12,10 +12,12 @@ int main(int argc, const char **argv) {
     dramsim3::MemorySystem memory(loop.config(), "/tmp", returned, returned);
     while (!loop.finished()) {
         loop.issue();
-        while (const Column *column = loop.front()) {
-            if (!memory.WillAcceptTransaction(column->address, column->write)) break;
-            memory.AddTransaction(column->address, column->write);
-            loop.accepted(false);
+        for (bool write : {false, true}) {
+            while (const Column *column = loop.front(write)) {
+                if (!memory.WillAcceptTransaction(column->address, column->write)) break;
+                memory.AddTransaction(column->address, column->write);
+                loop.accepted(write, false);
+            }
         }
         memory.ClockTick();
         loop.tick();

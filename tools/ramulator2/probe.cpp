@@ -65,12 +65,14 @@ int main(int argc, const char** argv) {
   auto read_done = [&](Ramulator::Request& request) { loop.returned(request.addr); };
   while (!loop.finished()) {
     loop.issue();
-    while (const Column* column = loop.front()) {
-      int type = column->write ? Ramulator::Request::Type::Write : Ramulator::Request::Type::Read;
-      if (!memory->send({static_cast<Ramulator::Addr_t>(column->address), type, 0, read_done})) {
-        break;
+    for (bool write : {false, true}) {
+      while (const Column* column = loop.front(write)) {
+        int type = column->write ? Ramulator::Request::Type::Write : Ramulator::Request::Type::Read;
+        if (!memory->send({static_cast<Ramulator::Addr_t>(column->address), type, 0, read_done})) {
+          break;
+        }
+        loop.accepted(write, column->write);
       }
-      loop.accepted(column->write);
     }
     memory->tick();
     loop.tick();
