@@ -2,6 +2,7 @@
 
 import _thread
 import json
+import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -266,6 +267,9 @@ def test_ctrl_c_stops_a_sweep_and_keeps_its_finished_rows(tmp_path):
                 _thread.interrupt_main()
                 return
 
+    # Python's own Ctrl-C handler, as in a terminal: a process started in the background
+    # inherits SIGINT ignored, and then interrupt_main() does nothing.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     watcher = threading.Thread(target=interrupt_once_rows_are_written)
     watcher.start()
     try:
@@ -274,6 +278,7 @@ def test_ctrl_c_stops_a_sweep_and_keeps_its_finished_rows(tmp_path):
     finally:
         stop.set()
         watcher.join()
+        signal.signal(signal.SIGINT, previous)
     rows = (out / "sweep.csv").read_text().splitlines()[1:]
     assert 4 <= len(rows) < points
     assert not (out / "report.html").exists()
