@@ -4,8 +4,9 @@
 //! transfer that reaches the channel; a burst waits as one entry per bank its columns land in
 //! (the default address map alternates bank groups column by column), each entry's columns
 //! served one by one, in order
-//! (the HBM IP's reordering controller, PG276; its queue depths are not published, so they
-//! are assumptions in the platform file). The controller serves one queue at a time: reads,
+//! (the HBM IP's reordering controller, PG276, which holds 64 AXI commands of both kinds
+//! ahead of a 12-entry command queue; roofsim's two queues and their depths are assumptions
+//! in the platform file). The controller serves one queue at a time: reads,
 //! until the writes waiting reach the high watermark (or no read waits), then writes until
 //! they are down to the low watermark while reads wait (Ramulator 2's
 //! `GenericDRAMController`, with its 0.8 / 0.2 of a 32-deep write buffer).
