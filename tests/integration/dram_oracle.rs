@@ -2,8 +2,8 @@
 //! the same request streams on one pseudo-channel at roofsim's own timing and the
 //! `row_bank_column` mapping, each peer's figures kept in `tests/golden/PEER-probe.csv`):
 //! sequential, strided and random reads at 1-64 in flight in small and large working sets,
-//! and reads mixed with 25-50 % writes. Every stream lands within 10 % of each peer but two
-//! per peer, named below and pinned to their recorded gaps.
+//! and reads mixed with 25-50 % writes. Every stream lands within 10 % of each peer but those
+//! named below (one for DRAMsim3, two for Ramulator 2), pinned to their recorded gaps.
 
 use roofsim::config::Source;
 use roofsim::config::design::{DEFAULT_DESIGN, load_design};
