@@ -17,8 +17,9 @@ use super::{
 use crate::config::design::Design;
 use crate::config::platform::Platform;
 use crate::lower::{
-    Bill, GRAPH_BYTES_PER_NODE, KEPT_BYTES_PER_NODE, LowerError, MEMORY_BUDGET_BYTES,
+    Bill, GRAPH_BYTES_PER_NODE, KEPT_BYTES_PER_NODE, KernelGraph, LowerError, MEMORY_BUDGET_BYTES,
     check_mapping, checked_graph_size, coarser, lower, lower_layer, lower_layer_to_simulate,
+    lower_to_simulate,
 };
 use crate::workload::{Kernel, Workload};
 use rayon::prelude::*;
@@ -152,19 +153,9 @@ fn simulate_unit(
     if design.overlap_kernels() {
         let graph = lower_layer_to_simulate(&kernels, design)?;
         let run = simulate_graph(&graph, &labels, machine, sink);
-        // A graph that waits on itself (a stream too shallow) deadlocks; the lowering that
-        // proves it explains why, as it would have before the simulation (and its refusal
-        // comes first, as it did, whatever else stopped the run). The graph run is let go
-        // first: the run's memory budget holds one.
+        // The graph run is let go first: the run's memory budget holds one.
         drop(graph);
-        return run.map_err(|error| {
-            if matches!(error, SimError::Interrupted) {
-                return error;
-            }
-            lower_layer(&kernels, design)
-                .err()
-                .map_or(error, SimError::from)
-        });
+        return run.map_err(|error| explained(error, || lower_layer(&kernels, design)));
     }
     // One after another: the unit's cycles and causes are the kernels' sums.
     let mut unit = GraphSim {
@@ -184,8 +175,10 @@ fn simulate_unit(
         0
     };
     for (position, (kernel, label)) in kernels.iter().zip(labels).enumerate() {
-        let graph = lower(kernel, design)?;
-        let mut run = simulate_graph(&graph, &[label], machine, sink)?;
+        let graph = lower_to_simulate(kernel, design)?;
+        let run = simulate_graph(&graph, &[label], machine, sink);
+        drop(graph);
+        let mut run = run.map_err(|error| explained(error, || lower(kernel, design)))?;
         let before = control.operation_issue_cycles + if position == 0 { layer_sync } else { 0 };
         let controlled = before + control.operation_sync_cycles;
         // The kernel runs after the ones before it: its intervals shift by their cycles.
@@ -206,6 +199,20 @@ fn simulate_unit(
         unit.kernels.push(kernel_sim);
     }
     Ok(unit)
+}
+
+/// A simulation's error, or the checked lowering's refusal that explains it: a graph that
+/// waits on itself (a stream too shallow, or a lowering bug) deadlocks, and the lowering that
+/// proves it names why, as it would have before the simulation (its refusal comes first, as
+/// it did, whatever else stopped the run).
+fn explained(
+    error: SimError,
+    checked: impl FnOnce() -> Result<KernelGraph, LowerError>,
+) -> SimError {
+    if matches!(error, SimError::Interrupted) {
+        return error;
+    }
+    checked().err().map_or(error, SimError::from)
 }
 
 fn add(sum: &mut Attribution, cycles: &Attribution) {
