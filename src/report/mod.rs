@@ -90,10 +90,12 @@ pub const ROOFLINE_CSV_HEADER: [&str; 21] = [
 pub fn roofline_csv(analyses: &[RooflineAnalysis]) -> Result<Vec<u8>, ReportError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(ROOFLINE_CSV_HEADER)?;
+    let mut row = Row::new(&mut writer);
     for analysis in analyses {
         let precision = analysis.workload.options.precision.to_string();
         for (kernel, point) in analysis.iter() {
-            writer.write_record(roofline_record(kernel, point, &precision))?;
+            roofline_fields(&mut row, kernel, point, &precision)?;
+            row.end()?;
         }
     }
     writer
@@ -101,44 +103,73 @@ pub fn roofline_csv(analyses: &[RooflineAnalysis]) -> Result<Vec<u8>, ReportErro
         .map_err(|error| ReportError::Csv(error.into_error().into()))
 }
 
-/// The roofline columns of one kernel.
-pub(crate) fn roofline_record(
+/// CSV rows written field by field, each field formatted into one buffer kept from field to
+/// field and row to row: rows of strings allocated a string per field (half of a default
+/// run's allocations, for the roofline and kernel rows).
+pub(crate) struct Row<'w, W: std::io::Write> {
+    writer: &'w mut csv::Writer<W>,
+    buffer: String,
+}
+
+impl<'w, W: std::io::Write> Row<'w, W> {
+    /// Rows written to `writer`.
+    pub(crate) fn new(writer: &'w mut csv::Writer<W>) -> Self {
+        Row {
+            writer,
+            buffer: String::new(),
+        }
+    }
+
+    /// Writes `value` as the row's next field.
+    pub(crate) fn field(&mut self, value: impl std::fmt::Display) -> Result<(), csv::Error> {
+        use std::fmt::Write;
+        self.buffer.clear();
+        write!(self.buffer, "{value}").expect("a String takes any text");
+        self.writer.write_field(&self.buffer)
+    }
+
+    /// Ends the row.
+    pub(crate) fn end(&mut self) -> Result<(), csv::Error> {
+        self.writer.write_record(None::<&[u8]>)
+    }
+}
+
+/// The roofline columns of one kernel, the fields a row starts with.
+pub(crate) fn roofline_fields<W: std::io::Write>(
+    row: &mut Row<'_, W>,
     kernel: &Kernel,
     point: &KernelPoint,
     precision: &str,
-) -> Vec<String> {
+) -> Result<(), csv::Error> {
     let parameter_bytes: u64 = kernel
         .operands
         .iter()
         .filter(|operand| operand.is_parameter)
         .map(|operand| operand.bytes())
         .sum();
-    vec![
-        kernel.encoder.name().to_string(),
-        kernel
-            .layer
-            .map(|layer| layer.to_string())
-            .unwrap_or_default(),
-        kernel.name.to_string(),
-        kernel.op.name().to_string(),
-        kernel.m.to_string(),
-        kernel.n.to_string(),
-        kernel.k.to_string(),
-        kernel.batch.to_string(),
-        precision.to_string(),
-        kernel.compute_precision.to_string(),
-        kernel.macs.to_string(),
-        kernel.flops().to_string(),
-        kernel.bytes().to_string(),
-        parameter_bytes.to_string(),
-        Fixed(point.oi_ops_per_byte, 6).to_string(),
-        Sci(point.roofs.peak.compute_ops_per_s, 6).to_string(),
-        Sci(point.attainable_ops_per_s, 6).to_string(),
-        point.bound.to_string(),
-        Sci(point.attainable_measured_ops_per_s, 6).to_string(),
-        point.bound_measured.to_string(),
-        Sci(point.time_s, 6).to_string(),
-    ]
+    row.field(kernel.encoder.name())?;
+    match kernel.layer {
+        Some(layer) => row.field(layer)?,
+        None => row.field("")?,
+    }
+    row.field(kernel.name)?;
+    row.field(kernel.op.name())?;
+    for number in [kernel.m, kernel.n, kernel.k, kernel.batch] {
+        row.field(number)?;
+    }
+    row.field(precision)?;
+    row.field(kernel.compute_precision)?;
+    row.field(kernel.macs)?;
+    row.field(kernel.flops())?;
+    row.field(kernel.bytes())?;
+    row.field(parameter_bytes)?;
+    row.field(Fixed(point.oi_ops_per_byte, 6))?;
+    row.field(Sci(point.roofs.peak.compute_ops_per_s, 6))?;
+    row.field(Sci(point.attainable_ops_per_s, 6))?;
+    row.field(point.bound)?;
+    row.field(Sci(point.attainable_measured_ops_per_s, 6))?;
+    row.field(point.bound_measured)?;
+    row.field(Sci(point.time_s, 6))
 }
 
 /// The temporary name of output `name` in `dir` while it is written: `.NAME.roofsim-partial`,

@@ -4,7 +4,7 @@ use super::fixed::{Fixed, Sci};
 use super::html::Table;
 use super::pipeline::{pipeline_checks, pipeline_text};
 use super::step::{DecodeRun, RobotStep};
-use super::{ROOFLINE_CSV_HEADER, ReportError, roofline_record};
+use super::{ROOFLINE_CSV_HEADER, ReportError, Row, roofline_fields};
 use crate::config::design::Design;
 use crate::config::design::clock::expected_clock;
 use crate::config::platform::Platform;
@@ -55,35 +55,34 @@ pub fn kernels_csv(
             .chain(energy_columns),
     )?;
     let precision = analysis.workload.options.precision.to_string();
+    let mut row = Row::new(&mut writer);
     for (((kernel, point), result), stage) in analysis
         .iter()
         .zip(&sim.kernels)
         .zip(&sim.pipeline.stage_cycles)
     {
         let check = cross_check(kernel, result, design, platform);
-        let mut record = roofline_record(kernel, point, &precision);
-        record.extend([
-            result.bytes_tiled.to_string(),
-            Fixed(check.oi_tiled, 6).to_string(),
-            result.cycles.to_string(),
-            result.start_cycle.to_string(),
-            Sci(check.achieved_ops_per_s, 6).to_string(),
-            Sci(check.roofline_ops_per_s, 6).to_string(),
-            Fixed(check.efficiency, 4).to_string(),
-            result.bottleneck().name().to_string(),
-            Fixed(check.array_utilization, 4).to_string(),
-            Fixed(check.max_channel_utilization, 4).to_string(),
-            stage.to_string(),
-        ]);
-        record.extend(result.attribution.iter().map(u64::to_string));
+        roofline_fields(&mut row, kernel, point, &precision)?;
+        row.field(result.bytes_tiled)?;
+        row.field(Fixed(check.oi_tiled, 6))?;
+        row.field(result.cycles)?;
+        row.field(result.start_cycle)?;
+        row.field(Sci(check.achieved_ops_per_s, 6))?;
+        row.field(Sci(check.roofline_ops_per_s, 6))?;
+        row.field(Fixed(check.efficiency, 4))?;
+        row.field(result.bottleneck().name())?;
+        row.field(Fixed(check.array_utilization, 4))?;
+        row.field(Fixed(check.max_channel_utilization, 4))?;
+        row.field(stage)?;
+        for cycles in result.attribution {
+            row.field(cycles)?;
+        }
         if let Some(inputs) = energy {
             let (low, high) = kernel_energy_j(inputs, design, result);
-            record.extend([
-                Sci(low * 1e6, 6).to_string(),
-                Sci(high * 1e6, 6).to_string(),
-            ]);
+            row.field(Sci(low * 1e6, 6))?;
+            row.field(Sci(high * 1e6, 6))?;
         }
-        writer.write_record(&record)?;
+        row.end()?;
     }
     writer
         .into_inner()
