@@ -209,9 +209,10 @@ mod tests {
     }
 
     /// Scientific notation: ties on the exact binary value round half to even (0.125 and
-    /// 0.375 to two decimals are exact ties; 1.5 and 2.5 to none), a rounding carry moves
-    /// the point (9.9999996 to 9.999999e0 and 9.9999996e3 to 1.000000e4), and zeros, signs,
-    /// huge, tiny and non-finite values are the standard library's.
+    /// 0.375 to one decimal, two significant digits, are exact ties; 1.5 and 2.5 to none), a
+    /// rounding carry moves the point (9.9999996 to 1.000000e1 and 9999.9996 to
+    /// 1.000000e4), and zeros, signs, huge, tiny and non-finite values are the standard
+    /// library's.
     #[test]
     fn scientific_ties_carries_and_signs_are_the_standard_librarys() {
         for (value, decimals) in [

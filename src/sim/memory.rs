@@ -57,7 +57,8 @@ pub struct MemoryStats {
 /// behind the AXI switch: with the switch enabled a request's data crosses the laterals
 /// between its channel's and its port's mini-switches, then its port, each carrying one
 /// port's bandwidth at a time (so a port never moves more than its own bandwidth).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
+#[cfg_attr(test, derive(Clone))]
 pub struct Hbm {
     timing: ChannelTiming,
     channels: Vec<Channel>,

@@ -461,6 +461,33 @@ pub fn simulate_workload(
 mod tests {
     use super::*;
 
+    /// A failed simulation takes the checked lowering's refusal when it has one (the stream
+    /// too shallow, named), keeps its own error when the lowering finds nothing, and an
+    /// interrupted one is never lowered again.
+    #[test]
+    fn a_failed_simulation_takes_the_checked_lowerings_refusal() {
+        let deadlock = SimError::Deadlock {
+            unit: "text".into(),
+            detail: "every node waits".into(),
+        };
+        let cycle = LowerError::Cycle {
+            kernel: "softmax".into(),
+            node: "push 3".into(),
+        };
+        let refused = explained(deadlock.clone(), || Err(cycle.clone()));
+        assert_eq!(refused, SimError::Lower(cycle));
+        let lowered = || {
+            Ok(KernelGraph {
+                graph: petgraph::graph::DiGraph::new(),
+            })
+        };
+        assert_eq!(explained(deadlock.clone(), lowered), deadlock);
+        let interrupted = explained(SimError::Interrupted, || {
+            panic!("an interrupted run is not lowered again")
+        });
+        assert_eq!(interrupted, SimError::Interrupted);
+    }
+
     /// Units run in waves whose graphs fit the budget beside what the run keeps, in order; a
     /// unit alone always runs (its own size was checked).
     #[test]
