@@ -49,13 +49,14 @@ impl Dram {
                 dram.earliest_column(timing, bound, (request.accepted, bank), &request.at)
             },
         );
-        // The next request that could enter a queue with room.
+        // When the next request could enter a queue with room (not before the controller
+        // takes one).
         let next_arrival = [false, true]
             .into_iter()
             .filter(|&write| channel.controller.has_room(write))
             .filter_map(|write| {
                 let arriving = channel.arriving[usize::from(write)].peek();
-                arriving.map(|&Reverse((arrival, _))| arrival.max(now + 1))
+                arriving.map(|&Reverse((arrival, _))| arrival.max(channel.next_accept).max(now + 1))
             })
             .min();
         let actor = Actor::Channel(index as u32);
