@@ -22,6 +22,7 @@
 //! of concurrent engines compete in one queue as they do on the device.
 
 pub mod channel;
+mod clocks;
 pub mod controller;
 mod service;
 
@@ -33,6 +34,7 @@ use crate::config::dram::DramTiming;
 use crate::config::platform::Platform;
 use crate::lower::ChannelRequest;
 use channel::{BusCycles, DramChannel};
+use clocks::Clocks;
 use controller::{Controller, QueuePolicy, Queued};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -190,8 +192,7 @@ pub struct Dram {
     /// Cycles an HLS adapter adds to a read and a write (0 for an RTL requester).
     adapter_cycles: (u64, u64),
     /// Clocks in kHz, to convert fabric cycles and DRAM cycles exactly.
-    fabric_khz: u64,
-    dram_khz: u64,
+    clocks: Clocks,
     /// Scratch: one request's bursts, one burst's queue entries, and a decision's banks
     /// that may close their row (with their closing request's acceptance).
     pieces: Vec<(u64, u64)>,
@@ -251,8 +252,7 @@ impl Dram {
             } else {
                 (0, 0)
             },
-            fabric_khz: (setup.fabric_clock_hz / 1e3).round() as u64,
-            dram_khz: (timing.clock_hz / 1e3).round() as u64,
+            clocks: Clocks::new(setup.fabric_clock_hz, timing.clock_hz),
             pieces: Vec::new(),
             entries: Vec::new(),
             closing: Vec::new(),
@@ -263,14 +263,6 @@ impl Dram {
     pub fn idle_read_latency_cycles(&self) -> u64 {
         let t = &self.timing;
         self.switch.latency(0) + t.cl + t.burst_cycles + t.controller_latency
-    }
-
-    fn to_dram(&self, fabric_cycle: u64) -> u64 {
-        (fabric_cycle as u128 * self.dram_khz as u128).div_ceil(self.fabric_khz as u128) as u64
-    }
-
-    fn to_fabric(&self, dram_cycle: u64) -> u64 {
-        (dram_cycle as u128 * self.fabric_khz as u128).div_ceil(self.dram_khz as u128) as u64
     }
 
     /// The port a requester's traffic to `channel` enters at.
@@ -536,7 +528,7 @@ impl Memory for Dram {
         write: bool,
         tag: u32,
     ) -> Option<u64> {
-        let ready = self.to_dram(arrival_cycle);
+        let ready = self.clocks.to_dram(arrival_cycle);
         match self.submit(requests, unit, ready, kernel, write, tag) {
             Some(_) => None,
             None => Some(arrival_cycle),
@@ -546,26 +538,27 @@ impl Memory for Dram {
     /// The fabric cycle of the next event: transfers that start by it (at or before) are
     /// queued before it acts, as their DRAM start is at or before its DRAM cycle.
     fn next_event_cycle(&self) -> Option<u64> {
-        self.events.peek().map(|Reverse((cycle, _))| {
-            (*cycle as u128 * self.fabric_khz as u128 / self.dram_khz as u128) as u64
-        })
+        self.events
+            .peek()
+            .map(|&Reverse((cycle, _))| self.clocks.to_fabric_floor(cycle))
     }
 
     fn decide(&mut self, done: &mut Vec<(u32, u64)>) {
         let before = done.len();
         self.step(done);
         for entry in &mut done[before..] {
-            entry.1 = self.to_fabric(entry.1);
+            entry.1 = self.clocks.to_fabric(entry.1);
         }
     }
 
     fn latency_cycles(&self) -> u64 {
-        self.to_fabric(self.idle_read_latency_cycles())
+        self.clocks.to_fabric(self.idle_read_latency_cycles())
     }
 
     fn into_stats(self) -> MemoryStats {
         let ticks = |cycles: u64| {
-            (cycles as f64 * TICKS_PER_CYCLE as f64 * self.fabric_khz as f64 / self.dram_khz as f64)
+            (cycles as f64 * TICKS_PER_CYCLE as f64 * self.clocks.fabric_khz as f64
+                / self.clocks.dram_khz as f64)
                 .round() as u64
         };
         let convert = |stats: &DramStats| ChannelStats {
