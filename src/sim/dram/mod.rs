@@ -21,6 +21,7 @@
 //! known: a transfer's end is reported later than its start ([`Memory::decide`]), so requests
 //! of concurrent engines compete in one queue as they do on the device.
 
+mod agenda;
 pub mod channel;
 mod clocks;
 pub mod controller;
@@ -33,6 +34,7 @@ use crate::config::design::Design;
 use crate::config::dram::DramTiming;
 use crate::config::platform::Platform;
 use crate::lower::ChannelRequest;
+use agenda::{Actor, Agenda};
 use channel::{BusCycles, DramChannel};
 use clocks::Clocks;
 use controller::{Controller, QueuePolicy, Queued};
@@ -158,16 +160,6 @@ impl DramStats {
     }
 }
 
-/// What a memory event acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Actor {
-    /// A port issues its next burst (before a channel's decision of the same cycle, so the
-    /// decision sees it).
-    Port(u32),
-    /// A channel admits arrivals and picks its next request.
-    Channel(u32),
-}
-
 /// The bank-level HBM: channels, ports and switch, and the events they wait on.
 #[derive(Debug)]
 pub struct Dram {
@@ -182,11 +174,8 @@ pub struct Dram {
     free_bursts: Vec<u32>,
     transfers: Vec<Transfer>,
     free_transfers: Vec<u32>,
-    /// Pending events by DRAM cycle; an actor's event counts only if it is the one
-    /// `scheduled` holds for it (later ones supersede it, earlier ones are kept).
-    events: BinaryHeap<Reverse<(u64, Actor)>>,
-    port_scheduled: Vec<u64>,
-    channel_scheduled: Vec<u64>,
+    /// When each port and each channel acts next, in DRAM cycles.
+    agenda: Agenda,
     /// DRAM cycles of one AXI cycle: one request or one 32 B beat at a port.
     axi_cycles: u64,
     /// Cycles an HLS adapter adds to a read and a write (0 for an RTL requester).
@@ -243,9 +232,7 @@ impl Dram {
             free_bursts: Vec::new(),
             transfers: Vec::new(),
             free_transfers: Vec::new(),
-            events: BinaryHeap::new(),
-            port_scheduled: vec![u64::MAX; channels],
-            channel_scheduled: vec![u64::MAX; channels],
+            agenda: Agenda::new(),
             axi_cycles,
             adapter_cycles: if setup.hls {
                 (timing.hls_read_adapter, timing.hls_write_adapter)
@@ -271,18 +258,6 @@ impl Dram {
         setup
             .routing
             .port(unit, channel, setup.channels, setup.channels_per_switch)
-    }
-
-    /// Has `actor` act at `cycle` unless it already acts earlier.
-    fn schedule(&mut self, actor: Actor, cycle: u64) {
-        let slot = match actor {
-            Actor::Port(index) => &mut self.port_scheduled[index as usize],
-            Actor::Channel(index) => &mut self.channel_scheduled[index as usize],
-        };
-        if cycle < *slot {
-            *slot = cycle;
-            self.events.push(Reverse((cycle, actor)));
-        }
     }
 
     /// Queues a transfer's bursts at their ports from DRAM cycle `ready`; returns its index,
@@ -347,7 +322,7 @@ impl Dram {
                 self.transfers[transfer as usize].bursts_left += 1;
             }
             let at = ready.max(self.ports[port as usize].next_issue);
-            self.schedule(Actor::Port(port as u32), at);
+            self.agenda.schedule(Actor::Port(port as u32), at);
         }
         if self.transfers[transfer as usize].bursts_left == 0 {
             self.free_transfers.push(transfer);
@@ -359,20 +334,12 @@ impl Dram {
     /// Handles the earliest pending event; transfers it completes are added to `done` as
     /// (tag, DRAM cycle).
     fn step(&mut self, done: &mut Vec<(u32, u64)>) {
-        let Some(Reverse((cycle, actor))) = self.events.pop() else {
-            return;
-        };
-        let slot = match actor {
-            Actor::Port(index) => &mut self.port_scheduled[index as usize],
-            Actor::Channel(index) => &mut self.channel_scheduled[index as usize],
-        };
-        if *slot != cycle {
-            return;
-        }
-        *slot = u64::MAX;
-        match actor {
-            Actor::Port(index) => self.issue(index as usize, cycle),
-            Actor::Channel(index) => self.decide_channel(index as usize, cycle, done),
+        match self.agenda.pop() {
+            Some((cycle, Actor::Port(index))) => self.issue(index as usize, cycle),
+            Some((cycle, Actor::Channel(index))) => {
+                self.decide_channel(index as usize, cycle, done)
+            }
+            None => {}
         }
     }
 
@@ -395,7 +362,7 @@ impl Dram {
             }
         }
         if at > now {
-            self.schedule(Actor::Port(index as u32), at);
+            self.agenda.schedule(Actor::Port(index as u32), at);
             return;
         }
         let port = &mut self.ports[index];
@@ -409,7 +376,7 @@ impl Dram {
         port.next_issue = now + self.axi_cycles;
         if !port.pending.is_empty() {
             let next = port.next_issue;
-            self.schedule(Actor::Port(index as u32), next);
+            self.agenda.schedule(Actor::Port(index as u32), next);
         }
         let burst = &mut self.bursts[head as usize];
         burst.waited = now - unconstrained;
@@ -453,7 +420,7 @@ impl Dram {
             self.record(channel as usize, kernel as usize, &held);
         }
         self.channels[channel as usize].arriving[usize::from(write)].push(Reverse((arrival, head)));
-        self.schedule(Actor::Channel(channel), arrival);
+        self.agenda.schedule(Actor::Channel(channel), arrival);
     }
 
     /// Frees a burst's slot once its port has retired it and its controller served it.
@@ -492,7 +459,7 @@ impl Dram {
             && !port_state.pending.is_empty()
         {
             let at = cycle.max(port_state.next_issue);
-            self.schedule(Actor::Port(port as u32), at);
+            self.agenda.schedule(Actor::Port(port as u32), at);
         }
     }
 
@@ -538,9 +505,9 @@ impl Memory for Dram {
     /// The fabric cycle of the next event: transfers that start by it (at or before) are
     /// queued before it acts, as their DRAM start is at or before its DRAM cycle.
     fn next_event_cycle(&self) -> Option<u64> {
-        self.events
-            .peek()
-            .map(|&Reverse((cycle, _))| self.clocks.to_fabric_floor(cycle))
+        self.agenda
+            .next_cycle()
+            .map(|cycle| self.clocks.to_fabric_floor(cycle))
     }
 
     fn decide(&mut self, done: &mut Vec<(u32, u64)>) {

@@ -80,14 +80,14 @@ impl Dram {
                 });
                 self.channels[index].controller.served(write, slot, left);
                 // No column command can follow sooner.
-                self.schedule(actor, column + self.timing.tccd_s);
+                self.agenda.schedule(actor, column + self.timing.tccd_s);
             }
-            Choice::Wait(cycle) => {
-                self.schedule(actor, next_arrival.map_or(cycle, |a| a.min(cycle)))
-            }
+            Choice::Wait(cycle) => self
+                .agenda
+                .schedule(actor, next_arrival.map_or(cycle, |a| a.min(cycle))),
             Choice::Idle => {
                 if let Some(arrival) = next_arrival {
-                    self.schedule(actor, arrival);
+                    self.agenda.schedule(actor, arrival);
                 }
             }
         }
@@ -145,7 +145,7 @@ impl Dram {
         }
         let accepted = arrival.max(channel.next_accept);
         if accepted > now {
-            self.schedule(Actor::Channel(index as u32), accepted);
+            self.agenda.schedule(Actor::Channel(index as u32), accepted);
             return false;
         }
         self.bursts[id as usize].columns_left = self.entries(id, accepted);
