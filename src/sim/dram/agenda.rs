@@ -33,9 +33,10 @@ impl Actor {
         }
     }
 
-    fn of_leaf(leaf: usize) -> Actor {
-        let index = (leaf / 2) as u32;
-        if leaf.is_multiple_of(2) {
+    /// The actor of a key's rank bits.
+    fn of_rank(rank: u32) -> Actor {
+        let index = rank & !(1 << 31);
+        if rank >> 31 == 0 {
             Actor::Port(index)
         } else {
             Actor::Channel(index)
@@ -107,12 +108,7 @@ impl Agenda {
         if root == NONE {
             return None;
         }
-        let index = root as u32 & !(1 << 31);
-        let actor = if root as u32 >> 31 == 0 {
-            Actor::Port(index)
-        } else {
-            Actor::Channel(index)
-        };
+        let actor = Actor::of_rank(root as u32);
         let mut node = self.leaves + actor.leaf();
         self.nodes[node] = NONE;
         while node > 1 {
@@ -125,9 +121,9 @@ impl Agenda {
     /// Room for `leaves` leaves, the actions scheduled kept.
     fn grow(&mut self, leaves: usize) {
         let mut grown = Agenda::over(leaves.next_power_of_two());
-        for (leaf, &entry) in self.nodes[self.leaves..].iter().enumerate() {
+        for &entry in &self.nodes[self.leaves..] {
             if entry != NONE {
-                grown.schedule(Actor::of_leaf(leaf), (entry >> 32) as u64);
+                grown.schedule(Actor::of_rank(entry as u32), (entry >> 32) as u64);
             }
         }
         *self = grown;
