@@ -136,6 +136,14 @@ struct Channel {
     next_accept: u64,
 }
 
+impl Channel {
+    /// When the controller takes a request that reaches it at `arrival` (one per request
+    /// interval), room in its queue aside.
+    fn accepts_at(&self, arrival: u64) -> u64 {
+        arrival.max(self.next_accept)
+    }
+}
+
 /// Per channel, in DRAM cycles.
 #[derive(Debug, Clone, Copy, Default)]
 struct DramStats {

@@ -56,7 +56,7 @@ impl Dram {
             .filter(|&write| channel.controller.has_room(write))
             .filter_map(|write| {
                 let arriving = channel.arriving[usize::from(write)].peek();
-                arriving.map(|&Reverse((arrival, _))| arrival.max(channel.next_accept).max(now + 1))
+                arriving.map(|&Reverse((arrival, _))| channel.accepts_at(arrival).max(now + 1))
             })
             .min();
         let actor = Actor::Channel(index as u32);
@@ -143,7 +143,7 @@ impl Dram {
         if arrival > now || !channel.controller.has_room(write) {
             return false;
         }
-        let accepted = arrival.max(channel.next_accept);
+        let accepted = channel.accepts_at(arrival);
         if accepted > now {
             self.agenda.schedule(Actor::Channel(index as u32), accepted);
             return false;
