@@ -73,6 +73,8 @@ pub struct Hbm {
     switch: Switch,
     /// Per port, the tick its data path is free.
     port_free: Vec<u64>,
+    /// Whether no port's window can bind under the timing: no channel keeps one.
+    window_never_binds: bool,
 }
 
 impl Hbm {
@@ -89,6 +91,7 @@ impl Hbm {
             // Latency is the channel's to add (it frees the window); the switch carries data.
             switch: Switch::new(switches, timing.lateral_links, 0, false, TICKS_PER_CYCLE),
             port_free: vec![0; channels],
+            window_never_binds: timing.window_never_binds(),
         }
     }
 }
@@ -109,7 +112,23 @@ impl Memory for Hbm {
         let count = self.channels.len();
         let row = if self.per_kernel { kernel * count } else { 0 };
         let stats = &mut self.stats[row..row + count];
-        // Each channel on its own port: nothing but the channels to serve.
+        // Each channel on its own port: nothing but the channels to serve, with one latency
+        // after each (none past a request of no bursts).
+        if !timing.routing.switched() && self.window_never_binds {
+            let latency = timing.latency_ticks;
+            for request in requests {
+                let index = request.channel as usize;
+                let (channel, stats) = (&mut self.channels[index], &mut stats[index]);
+                if request.bursts == 0 {
+                    channel.serve(timing, arrival_tick, (request.bytes, 0, 0), stats);
+                    continue;
+                }
+                let served = (request.bytes, request.bursts);
+                let end = channel.serve_untracked(timing, arrival_tick, served, stats);
+                done_tick = done_tick.max(end + latency);
+            }
+            return Some(done_tick.div_ceil(TICKS_PER_CYCLE));
+        }
         if !timing.routing.switched() {
             for request in requests {
                 let index = request.channel as usize;
@@ -270,5 +289,51 @@ mod tests {
             assert_eq!(bytes[..8], [4096; 8]);
             assert!(bytes[8..].iter().all(|&b| b == 0));
         }
+    }
+
+    /// Through per-channel ports under a timing whose windows never bind, a transfer ends one
+    /// latency after its slowest channel's service, as serving each request through
+    /// [`Channel::serve`] gives (a request of no bursts adds nothing to the end), and the
+    /// channels' statistics are theirs. Catches the latency left out or added per request,
+    /// and a channel's end not carried to the next transfer.
+    #[test]
+    fn a_transfer_ends_as_its_requests_served_one_by_one() {
+        let platform = default_platform();
+        let design = load_design(&Source::built_in("d", DEFAULT_DESIGN), &platform).unwrap();
+        let timing = ChannelTiming::new(&platform, &design);
+        assert!(!timing.routing.switched() && timing.window_never_binds());
+        let mut hbm = Hbm::new(timing, 4, 1);
+        let mut channels = vec![Channel::default(); 4];
+        let mut stats = vec![ChannelStats::default(); 4];
+        // (first channel, bytes per channel, bursts, arrival cycle): a wider transfer after
+        // a narrow one on its channels, one arriving while they are busy, one of no bursts.
+        for (first, bytes, bursts, arrival) in [
+            (0, 4096, 8, 0),
+            (1, 512, 1, 2),
+            (0, 64, 1, 3),
+            (2, 0, 0, 4),
+            (3, 1 << 20, 2048, 100_000),
+        ] {
+            let requests: Vec<ChannelRequest> = (first..4)
+                .map(|channel| ChannelRequest::contiguous(channel, 0, bytes, bursts))
+                .collect();
+            let arrival_tick = arrival * TICKS_PER_CYCLE;
+            let expected = requests
+                .iter()
+                .map(|request| {
+                    let index = request.channel as usize;
+                    let served = (request.bytes, request.bursts, 0);
+                    channels[index].serve(&timing, arrival_tick, served, &mut stats[index])
+                })
+                .fold(arrival_tick, u64::max)
+                .div_ceil(TICKS_PER_CYCLE);
+            let done = hbm.transfer(&requests, 0, arrival, 0, false, 0);
+            assert_eq!(
+                done,
+                Some(expected),
+                "transfer from channel {first} at {arrival}"
+            );
+        }
+        assert_eq!(hbm.into_stats().channels, stats);
     }
 }

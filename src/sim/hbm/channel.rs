@@ -49,15 +49,31 @@ impl Channel {
                     <= timing.latency_ticks_after(timing.farthest_hops())
         );
         if !tracks_window && bursts > 0 {
-            let (data, overhead) = timing.service_ticks(bytes, bursts);
-            let start = arrival_tick.max(self.free_tick);
-            self.skip_idle_refreshes(timing, start);
-            let end = self.refreshed_end(timing, start + data + overhead, stats);
-            count(stats, bytes, bursts, data, overhead);
-            self.free_tick = end;
-            return end + timing.latency_ticks_after(hops);
+            return self.serve_untracked(timing, arrival_tick, (bytes, bursts), stats)
+                + timing.latency_ticks_after(hops);
         }
         self.serve_any(timing, arrival_tick, (bytes, bursts, hops), stats)
+    }
+
+    /// [`Channel::serve`] of a request of one or more bursts when the window is not kept
+    /// (`timing.window_never_binds()`, which the caller has checked): returns the tick its
+    /// service ends, before its latency.
+    #[inline(always)]
+    pub fn serve_untracked(
+        &mut self,
+        timing: &ChannelTiming,
+        arrival_tick: u64,
+        (bytes, bursts): (u64, u64),
+        stats: &mut ChannelStats,
+    ) -> u64 {
+        debug_assert!(bursts > 0 && timing.window_never_binds());
+        let (data, overhead) = timing.service_ticks(bytes, bursts);
+        let start = arrival_tick.max(self.free_tick);
+        self.skip_idle_refreshes(timing, start);
+        let end = self.refreshed_end(timing, start + data + overhead, stats);
+        count(stats, bytes, bursts, data, overhead);
+        self.free_tick = end;
+        end
     }
 
     /// Work that would end at `end` delayed by every refresh due by then (each one pushing
