@@ -470,10 +470,9 @@ impl super::Design {
             Some(class) => MappingKey::Class(class),
             None => MappingKey::Vector,
         };
-        let label = MappingKey::Kernel(label.to_string());
-        let mapped = [label, by_class]
-            .iter()
-            .find_map(|key| self.mapping.iter().find(|(k, _)| k == key))
+        let named = |key: &MappingKey| matches!(key, MappingKey::Kernel(name) if name == label);
+        let mapped = (self.mapping.iter().find(|(key, _)| named(key)))
+            .or_else(|| self.mapping.iter().find(|(key, _)| *key == by_class))
             .map_or(&[][..], |(_, engines)| &engines[..]);
         let of_kind = |gemm: bool, pool: std::ops::Range<usize>| {
             let chosen: Vec<usize> = mapped
