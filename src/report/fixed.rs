@@ -81,12 +81,23 @@ fn write_point(
         }
         put(b'e');
     }
-    let scale = 10u128.pow(decimals as u32);
+    // Both callers keep to nine decimals, so the scale fits u64 arithmetic as the digits do
+    // but for huge values.
+    let (whole, fraction) = match u64::try_from(digits) {
+        Ok(digits) => {
+            let scale = 10u64.pow(decimals as u32);
+            (u128::from(digits / scale), u128::from(digits % scale))
+        }
+        Err(_) => {
+            let scale = 10u128.pow(decimals as u32);
+            (digits / scale, digits % scale)
+        }
+    };
     if decimals > 0 {
-        push_digits(digits % scale, decimals, &mut put);
+        push_digits(fraction, decimals, &mut put);
         put(b'.');
     }
-    push_digits(digits / scale, 1, &mut put);
+    push_digits(whole, 1, &mut put);
     if value.is_sign_negative() {
         put(b'-');
     }
@@ -107,9 +118,15 @@ fn binary(value: f64) -> Option<(u128, i32)> {
     })
 }
 
-/// `numerator / denominator` rounded half to even.
+/// `numerator / denominator` rounded half to even. A power of two (every division of a
+/// binary fraction) divides by a shift: u128 division is a library call.
 fn divided(numerator: u128, denominator: u128) -> u128 {
-    let (quotient, remainder) = (numerator / denominator, numerator % denominator);
+    let (quotient, remainder) = if denominator.is_power_of_two() {
+        let shift = denominator.trailing_zeros();
+        (numerator >> shift, numerator & (denominator - 1))
+    } else {
+        (numerator / denominator, numerator % denominator)
+    };
     let up = match (2 * remainder).cmp(&denominator) {
         std::cmp::Ordering::Greater => true,
         std::cmp::Ordering::Equal => quotient & 1 == 1,
