@@ -10,15 +10,15 @@ use std::sync::Arc;
 /// context without writing the scores to HBM.
 pub(super) fn lower_fused_attention(lowering: &mut Lowering, kernel: &Kernel) -> Vec<OutputTile> {
     let design = lowering.design;
-    let label = kernel.label();
-    let engines = design.engines_for(&label, kernel.class);
+    let label = kernel.label_parts();
+    let engines = design.engines_for(label, kernel.class);
     // Queries attend to keys: the same tokens in self-attention, a cache in cross-attention.
     let (queries, keys, head_dim) = (kernel.m, kernel.n, kernel.k);
     let q = &kernel.operands[0];
     let k = &kernel.operands[1];
     let v = &kernel.operands[2];
     let context = &kernel.operands[3];
-    let tiling = design.tiling_of(&label, kernel.class);
+    let tiling = design.tiling_of(label, kernel.class);
     let tile = tiling.tm;
     // Per GEMM engine, one buffer ring each for Q (A), K (B) and V (C) tiles; the context
     // tile being built shares the Q ring's lifetime.

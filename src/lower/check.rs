@@ -18,7 +18,7 @@ pub fn check_engines(kernel: &Kernel, design: &Design) -> Result<(), LowerError>
         file: design.source().to_string(),
         rule,
     };
-    let engines = design.engines_for(&kernel.label(), kernel.class);
+    let engines = design.engines_for(kernel.label_parts(), kernel.class);
     let used = if kernel.op.uses_arrays() {
         &engines.gemm
     } else {

@@ -69,9 +69,9 @@ pub(super) fn tile_order(
 
 pub(super) fn lower_gemm(lowering: &mut Lowering, kernel: &Kernel) -> Vec<OutputTile> {
     let design = lowering.design;
-    let label = kernel.label();
-    let tiling = design.tiling_of(&label, kernel.class);
-    let engines = design.engines_for(&label, kernel.class).gemm;
+    let label = kernel.label_parts();
+    let tiling = design.tiling_of(label, kernel.class);
+    let engines = design.engines_for(label, kernel.class).gemm;
     let (m, n, k) = (kernel.m, kernel.n, kernel.k);
     let a = operand(kernel, Direction::Read, 0).expect("a GEMM reads an activation");
     let b = kernel

@@ -30,7 +30,7 @@ pub(super) fn link_bytes(producer: &Kernel, via: Via, depth_tiles: u64, design: 
         Via::Buffer => output.bytes(),
         Via::Stream => {
             let tile_elements = if producer.op.uses_arrays() {
-                let tiling = design.tiling_of(&producer.label(), producer.class);
+                let tiling = design.tiling_of(producer.label_parts(), producer.class);
                 tiling.tm.min(producer.m) * tiling.tn.min(producer.n)
             } else {
                 vector_chunks(producer, design).1 * producer.n
@@ -42,7 +42,7 @@ pub(super) fn link_bytes(producer: &Kernel, via: Via, depth_tiles: u64, design: 
 
 /// The engines that run `kernel` (its GEMM engines, or its vector engines).
 fn engines_of(kernel: &Kernel, design: &Design) -> Vec<usize> {
-    let engines = design.engines_for(&kernel.label(), kernel.class);
+    let engines = design.engines_for(kernel.label_parts(), kernel.class);
     if kernel.op.uses_arrays() {
         engines.gemm
     } else {

@@ -16,7 +16,7 @@ fn output_blocks(kernel: &Kernel, design: &Design) -> Vec<Block> {
     let Some(output) = operand(kernel, Direction::Write, 0) else {
         return Vec::new();
     };
-    let tiling = design.tiling_of(&kernel.label(), kernel.class);
+    let tiling = design.tiling_of(kernel.label_parts(), kernel.class);
     let (m, n) = (kernel.m, kernel.n);
     let (m_tiles, n_tiles) = match kernel.op {
         Op::Gemm => (m.div_ceil(tiling.tm), n.div_ceil(tiling.tn)),
@@ -51,7 +51,7 @@ fn first_tile_reads<'k>(kernel: &'k Kernel, design: &Design) -> Vec<(&'k Operand
         .operands
         .iter()
         .filter(|o| o.direction == Direction::Read && !o.is_parameter);
-    let tiling = design.tiling_of(&kernel.label(), kernel.class);
+    let tiling = design.tiling_of(kernel.label_parts(), kernel.class);
     let (m, n, k) = (kernel.m, kernel.n, kernel.k);
     match kernel.op {
         Op::Gemm => {

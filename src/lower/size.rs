@@ -63,7 +63,7 @@ pub fn graph_size(kernel: &Kernel, design: &Design) -> GraphSize {
     };
     match kernel.op {
         Op::Gemm => {
-            let tiling = design.tiling_of(&kernel.label(), kernel.class);
+            let tiling = design.tiling_of(kernel.label_parts(), kernel.class);
             let (tm, tk) = (tiling.tm.min(kernel.m), tiling.tk.min(kernel.k));
             let output_tiles = product(&[
                 kernel.batch,
@@ -98,14 +98,14 @@ pub fn graph_size(kernel: &Kernel, design: &Design) -> GraphSize {
         Op::FusedAttention => {
             let tiles = kernel
                 .m
-                .div_ceil(design.tiling_of(&kernel.label(), kernel.class).tm);
+                .div_ceil(design.tiling_of(kernel.label_parts(), kernel.class).tm);
             // Per query tile: its load and store, and per key tile two loads, scores, softmax
             // and context; every transfer is whole rows, one segment.
             let nodes = product(&[kernel.batch, tiles, product(&[tiles, 5]).saturating_add(2)]);
             let transfers = product(&[kernel.batch, tiles, product(&[tiles, 2]).saturating_add(2)]);
             // Each transfer is at most one tile of the kernel's rows.
             let tile_bytes = product(&[
-                design.tiling_of(&kernel.label(), kernel.class).tm,
+                design.tiling_of(kernel.label_parts(), kernel.class).tm,
                 kernel.k.max(kernel.n),
                 element_bytes(kernel),
             ]);

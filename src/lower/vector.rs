@@ -22,7 +22,7 @@ pub(super) fn vector_chunks(kernel: &Kernel, design: &Design) -> (u64, u64) {
 /// Whether the kernel's vector engines take its instances' row blocks in turn (`mbnk`):
 /// then a chunk stays within one instance.
 fn row_major_across_instances(kernel: &Kernel, design: &Design) -> bool {
-    let engines = design.engines_for(&kernel.label(), None).vector;
+    let engines = design.engines_for(kernel.label_parts(), None).vector;
     kernel.batch > 1
         && engines
             .first()
@@ -62,7 +62,7 @@ pub(super) fn chunk_rows(kernel: &Kernel, design: &Design) -> Vec<(u64, u64)> {
 /// Vector kernels stream row chunks: load inputs, run on a vector unit, store the result.
 pub(super) fn lower_vector(lowering: &mut Lowering, kernel: &Kernel) -> Vec<OutputTile> {
     let design = lowering.design;
-    let engines = design.engines_for(&kernel.label(), None).vector;
+    let engines = design.engines_for(kernel.label_parts(), None).vector;
     let row_elements = kernel.n;
     // Chunks are (batch-stacked) rows of whole tensor rows.
     let whole_rows = View {

@@ -52,7 +52,7 @@ pub(super) fn pipeline_checks(
         let (ideal, busy) = &mut engine_cycles[at];
         for index in unit.kernels.clone() {
             let kernel = &workload.kernels[index];
-            let engines = design.engines_for(&kernel.label(), kernel.class);
+            let engines = design.engines_for(kernel.label_parts(), kernel.class);
             let used = if kernel.op.uses_arrays() {
                 engines.gemm.len()
             } else {

@@ -31,7 +31,7 @@ pub struct CrossCheck {
 /// Ops `kernel` performs on its engines (2 × MACs on GEMM engines, vector ops on vector
 /// engines) and the compute roof of the engines it runs on, in ops/s.
 pub fn kernel_roof(kernel: &Kernel, design: &Design) -> (f64, f64) {
-    let engines = design.engines_for(&kernel.label(), kernel.class);
+    let engines = design.engines_for(kernel.label_parts(), kernel.class);
     let all = design.engines();
     if kernel.op.uses_arrays() {
         let macs: u64 = engines.gemm.iter().map(|&e| all[e].macs_per_cycle()).sum();
@@ -99,8 +99,11 @@ pub fn cross_check(
         efficiency: ratio(roofline_s, seconds),
         array_utilization: ratio(
             sim.array_busy_cycles(design) as f64,
-            (sim.cycles * design.engines_for(&kernel.label(), kernel.class).gemm.len() as u64)
-                as f64,
+            (sim.cycles
+                * design
+                    .engines_for(kernel.label_parts(), kernel.class)
+                    .gemm
+                    .len() as u64) as f64,
         ),
         max_channel_utilization: ratio(
             busiest_channel as f64,

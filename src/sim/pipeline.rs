@@ -37,7 +37,7 @@ pub struct PipelineModel {
 
 /// The engines a kernel's work runs on and the cycles it takes at their peak rate.
 fn stage(kernel: &Kernel, design: &Design) -> (Vec<usize>, u64) {
-    let engines = design.engines_for(&kernel.label(), kernel.class);
+    let engines = design.engines_for(kernel.label_parts(), kernel.class);
     let all = design.engines();
     if kernel.op.uses_arrays() {
         let rate: u64 = engines.gemm.iter().map(|&e| all[e].macs_per_cycle()).sum();

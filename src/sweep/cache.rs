@@ -49,7 +49,7 @@ enum OwnParameters {
 
 impl CacheKey {
     fn new(kernel: &Kernel, design: &Design) -> Self {
-        let engines = design.engines_for(&kernel.label(), kernel.class);
+        let engines = design.engines_for(kernel.label_parts(), kernel.class);
         let models = |indices: &[usize]| -> Vec<(EngineModel, u64, Precision)> {
             indices
                 .iter()
@@ -60,7 +60,7 @@ impl CacheKey {
                 .collect()
         };
         let own = if kernel.op.uses_arrays() {
-            let tiling = design.tiling_of(&kernel.label(), kernel.class);
+            let tiling = design.tiling_of(kernel.label_parts(), kernel.class);
             OwnParameters::Arrays(models(&engines.gemm), tiling)
         } else {
             OwnParameters::Vector {
@@ -142,7 +142,7 @@ impl KernelCache {
         memo(&self.analytic, CacheKey::new(kernel, design), || {
             let graph = lower(kernel, design).expect("prepare checked the graph's size");
             let busy = engine_busy_cycles(&graph, design);
-            let engines = design.engines_for(&kernel.label(), kernel.class);
+            let engines = design.engines_for(kernel.label_parts(), kernel.class);
             // Perfectly balanced over the kernel's engines: a lower bound on its compute time.
             let balanced = |indices: &[usize]| {
                 let sum: u64 = indices.iter().map(|&e| busy[e]).sum();

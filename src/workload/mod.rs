@@ -21,6 +21,7 @@ pub use builder::MAX_COUNT;
 pub use footprint::HbmFootprint;
 pub use options::{WorkloadChoices, WorkloadOptions};
 
+use crate::config::design::KernelLabel;
 pub use crate::config::design::{Fusion, KernelClass};
 use crate::config::precision::Precision;
 use schemars::JsonSchema;
@@ -309,7 +310,15 @@ impl Kernel {
     /// Whether `name` names this kernel: its name (`qkv_proj`, in every encoder) or
     /// `encoder/name`.
     pub fn is_named(&self, name: &str) -> bool {
-        self.name == name || self.label() == name
+        self.name == name || self.label_parts().is(name)
+    }
+
+    /// Its label in parts, to look it up in a design's `[mapping]` without building it.
+    pub fn label_parts(&self) -> KernelLabel<'static> {
+        KernelLabel {
+            encoder: self.encoder.name(),
+            name: self.name,
+        }
     }
 
     /// Everything but the layer index, the step and reads of kernels more than `position`

@@ -51,7 +51,7 @@ fn the_bert_design_runs_within_a_row_block_per_stage_of_its_pipeline_model() {
         }
         let busy: u64 = sim.kernels[index].engine_busy_cycles.iter().sum();
         worst_ratio = worst_ratio.max(busy as f64 / pipeline.stage_cycles[index] as f64);
-        let tiling = design.tiling_of(&kernel.label(), kernel.class);
+        let tiling = design.tiling_of(kernel.label_parts(), kernel.class);
         drain_cycles += busy / kernel.m.div_ceil(tiling.tm);
     }
     let bound = (model_cycles as f64 * worst_ratio) as u64 + drain_cycles;

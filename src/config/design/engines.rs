@@ -461,16 +461,38 @@ pub struct KernelEngines {
     pub vector: Vec<usize>,
 }
 
+/// A kernel's table label, `encoder/name` (`vision/fc2`), in its two parts: what a
+/// `[mapping]` key names, compared without building the label (the lowering and the reports
+/// ask for a kernel's engines thousands of times a run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelLabel<'a> {
+    /// The encoder's name (`vision`).
+    pub encoder: &'a str,
+    /// The kernel's name in it (`fc2`).
+    pub name: &'a str,
+}
+
+impl KernelLabel<'_> {
+    /// Whether `label` (`encoder/name`) is this one.
+    pub fn is(&self, label: &str) -> bool {
+        let encoder = self.encoder.len();
+        label.len() == encoder + 1 + self.name.len()
+            && label.starts_with(self.encoder)
+            && label.as_bytes()[encoder] == b'/'
+            && label.ends_with(self.name)
+    }
+}
+
 impl super::Design {
-    /// The engines that run the kernel labelled `label` (`vision/fc2`) of `class` (`None`: a
-    /// vector kernel): those `[mapping]` gives its label, else its class (or `vector`), split
-    /// by kind; the pool for a kind the mapping leaves empty.
-    pub fn engines_for(&self, label: &str, class: Option<KernelClass>) -> KernelEngines {
+    /// The engines that run the kernel labelled `label` of `class` (`None`: a vector
+    /// kernel): those `[mapping]` gives its label, else its class (or `vector`), split by
+    /// kind; the pool for a kind the mapping leaves empty.
+    pub fn engines_for(&self, label: KernelLabel, class: Option<KernelClass>) -> KernelEngines {
         let by_class = match class {
             Some(class) => MappingKey::Class(class),
             None => MappingKey::Vector,
         };
-        let named = |key: &MappingKey| matches!(key, MappingKey::Kernel(name) if name == label);
+        let named = |key: &MappingKey| matches!(key, MappingKey::Kernel(name) if label.is(name));
         let mapped = (self.mapping.iter().find(|(key, _)| named(key)))
             .or_else(|| self.mapping.iter().find(|(key, _)| *key == by_class))
             .map_or(&[][..], |(_, engines)| &engines[..]);
@@ -495,7 +517,7 @@ impl super::Design {
 
     /// The GEMM tile of a kernel (as in [`super::Design::engines_for`]): its first engine's own
     /// tile if it has one, else its class's.
-    pub fn tiling_of(&self, label: &str, class: Option<KernelClass>) -> Tiling {
+    pub fn tiling_of(&self, label: KernelLabel, class: Option<KernelClass>) -> Tiling {
         self.engines_for(label, class)
             .gemm
             .first()

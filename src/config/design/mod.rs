@@ -12,7 +12,7 @@ pub mod storage;
 
 pub use control::Control;
 pub use engines::{
-    Engine, EngineKind, EngineModel, KernelEngines, MacKind, MappingKey, RawEngine,
+    Engine, EngineKind, EngineModel, KernelEngines, KernelLabel, MacKind, MappingKey, RawEngine,
     limits as engine_limits,
 };
 pub use kinds::{

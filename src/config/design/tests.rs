@@ -180,3 +180,42 @@ fn control_costs_out_of_range_or_on_overlapping_kernels_are_rejected() {
     let free = format!("{DEFAULT_DESIGN}\n[schedule]\noverlap_kernels = true\n[control]\n");
     assert!(design(&free).unwrap().control().is_free());
 }
+
+/// A kernel's label matches a `[mapping]` key only whole: `vision/q_proj` is the vision
+/// encoder's, not another encoder's, a longer or shorter name, or one without the slash;
+/// the design's engines for it are the mapped one, while a kernel whose label no key names
+/// gets the pool (the `[arrays]`). Catches a label matched by prefix or by name alone.
+#[test]
+fn a_mapping_key_names_a_kernel_by_its_whole_label() {
+    let label = KernelLabel {
+        encoder: "vision",
+        name: "q_proj",
+    };
+    assert!(label.is("vision/q_proj"));
+    for other in [
+        "text/q_proj",
+        "vision/q_proj2",
+        "vision/q_pro",
+        "visionXq_proj",
+        "vision//q_proj",
+        "q_proj",
+        "",
+    ] {
+        assert!(!label.is(other), "{other}");
+    }
+    let design = design(include_str!(
+        "../../../configs/designs/u280-int8-attention-dataflow.toml"
+    ))
+    .unwrap();
+    let engines = design.engines();
+    let q = engines.iter().position(|e| e.name == "q").unwrap();
+    let projection = Some(KernelClass::Projection);
+    assert_eq!(design.engines_for(label, projection).gemm, [q]);
+    let unmapped = KernelLabel {
+        encoder: "text",
+        name: "q_proj",
+    };
+    let pool: Vec<usize> = (0..design.array_count() as usize).collect();
+    assert!(!pool.contains(&q));
+    assert_eq!(design.engines_for(unmapped, projection).gemm, pool);
+}
