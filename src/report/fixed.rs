@@ -44,8 +44,8 @@ impl fmt::Display for Sci {
 
 /// `digits` with the point `decimals` digits from the right, signed as `value` is, then
 /// `e` and the exponent when there is one. Written from the right into one buffer and
-/// handed over in one piece: through `write!` the integer formatting machinery took a
-/// fifth of a default run.
+/// handed over in one piece: through `write!` and the standard library's integer
+/// formatting, this took 11 % of a default run's instructions.
 fn write_point(
     f: &mut fmt::Formatter<'_>,
     value: f64,

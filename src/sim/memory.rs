@@ -112,29 +112,20 @@ impl Memory for Hbm {
         let count = self.channels.len();
         let row = if self.per_kernel { kernel * count } else { 0 };
         let stats = &mut self.stats[row..row + count];
-        // Each channel on its own port: nothing but the channels to serve, with one latency
-        // after each (none past a request of no bursts).
-        if !timing.routing.switched() && self.window_never_binds {
+        // Each channel on its own port: nothing but the channels to serve. Under a timing
+        // whose windows never bind (the design's decision, not each channel's), a request
+        // of one or more bursts takes the channel's fast path and the latency after it.
+        if !timing.routing.switched() {
             let latency = timing.latency_ticks;
             for request in requests {
                 let index = request.channel as usize;
                 let (channel, stats) = (&mut self.channels[index], &mut stats[index]);
-                if request.bursts == 0 {
-                    channel.serve(timing, arrival_tick, (request.bytes, 0, 0), stats);
-                    continue;
-                }
                 let served = (request.bytes, request.bursts);
-                let end = channel.serve_untracked(timing, arrival_tick, served, stats);
-                done_tick = done_tick.max(end + latency);
-            }
-            return Some(done_tick.div_ceil(TICKS_PER_CYCLE));
-        }
-        if !timing.routing.switched() {
-            for request in requests {
-                let index = request.channel as usize;
-                let request = (request.bytes, request.bursts, 0);
-                let done =
-                    self.channels[index].serve(timing, arrival_tick, request, &mut stats[index]);
+                let done = if self.window_never_binds && request.bursts > 0 {
+                    channel.serve_untracked(timing, arrival_tick, served, stats) + latency
+                } else {
+                    channel.serve(timing, arrival_tick, (served.0, served.1, 0), stats)
+                };
                 done_tick = done_tick.max(done);
             }
             return Some(done_tick.div_ceil(TICKS_PER_CYCLE));
