@@ -15,12 +15,12 @@ type Resident = ((u64, u64, u64), NodeIndex, usize);
 
 /// The node that brought tile `key` into `ring` of `engine`: the resident one if the buffer
 /// holds it, else a new load into the next slot, after that slot's last user.
-fn resident_tile(
-    lowering: &mut Lowering,
+fn resident_tile<'a>(
+    lowering: &mut Lowering<'a>,
     resident: &mut Option<Resident>,
     (engine, ring): (usize, Ring),
     key: (u64, u64, u64),
-    load: impl FnOnce(&mut Lowering) -> NodeIndex,
+    load: impl FnOnce(&mut Lowering<'a>) -> NodeIndex,
 ) -> (NodeIndex, usize) {
     match *resident {
         Some((held, node, index)) if held == key => (node, index),

@@ -176,7 +176,7 @@ enum Ring {
 struct Lowering<'a> {
     design: &'a Design,
     graph: DiGraph<Node, EdgeKind>,
-    requests: ChannelRequests,
+    requests: ChannelRequests<'a>,
     /// The requests of every transfer that stays on chip: none, one list for all of them.
     no_requests: Requests,
     /// Per engine and [`Ring`], the slots, each remembering the last node that used the tile
@@ -341,7 +341,7 @@ impl<'a> Lowering<'a> {
         &mut self,
         kind: fn(Requests) -> NodeKind,
         engine: usize,
-        layout: &TensorLayout,
+        layout: &TensorLayout<'a>,
         (rows, cols): ((u64, u64), (u64, u64)),
         label: Label,
     ) -> NodeIndex {

@@ -290,7 +290,7 @@ impl RowWalk {
 
 /// Reusable scratch space for splitting tiles into channel requests.
 #[derive(Default)]
-pub(crate) struct ChannelRequests {
+pub(crate) struct ChannelRequests<'a> {
     bytes: Vec<u64>,
     bursts: Vec<u64>,
     /// Per channel: contiguous pieces seen, the channel address of the first two, and the
@@ -310,6 +310,10 @@ pub(crate) struct ChannelRequests {
     /// of the set's stripes, length, pitch within a round and count), at most
     /// [`MAX_SHARED_SPLITS`].
     channel_sets: Vec<Vec<u64>>,
+    /// The last channel set asked for and its index: tensors take their set from the
+    /// design, borrowed for as long as these requests are, so most tiles find the very
+    /// same slice here without comparing the channels.
+    last_set: Option<(&'a [u64], usize)>,
     shared: FxHashMap<Box<[u64]>, Requests>,
     key: Vec<u64>,
 }
@@ -319,7 +323,7 @@ pub(crate) struct ChannelRequests {
 /// the list's pointer and the table's slot; the graphs measured keep a few hundred).
 const MAX_SHARED_SPLITS: usize = 1 << 16;
 
-impl ChannelRequests {
+impl<'a> ChannelRequests<'a> {
     /// Requests per channel to move rows `r0..r1`, columns `c0..c1` of a tensor. On the
     /// models that ignore addresses a tile's split depends only on where its ranges fall
     /// within a round of the set's stripes (a stripe on each channel), so tiles of one shape
@@ -327,7 +331,7 @@ impl ChannelRequests {
     pub(crate) fn tile(
         &mut self,
         design: &Design,
-        layout: &TensorLayout,
+        layout: &TensorLayout<'a>,
         rows: (u64, u64),
         cols: (u64, u64),
     ) -> Requests {
@@ -346,13 +350,20 @@ impl ChannelRequests {
 
     /// [`ChannelRequests::tile`] on a model that ignores addresses: the list of an earlier
     /// tile that falls alike, else a new one.
-    fn split_shared(&mut self, design: &Design, channels: &[u64], runs: &[Run]) -> Requests {
+    fn split_shared(&mut self, design: &Design, channels: &'a [u64], runs: &[Run]) -> Requests {
         let round = design.placement().stripe_bytes * channels.len() as u64;
-        let set = match self.channel_sets.iter().position(|set| set == channels) {
-            Some(set) => set,
-            None => {
-                self.channel_sets.push(channels.to_vec());
-                self.channel_sets.len() - 1
+        let set = match self.last_set {
+            Some((last, set)) if std::ptr::eq(last, channels) => set,
+            _ => {
+                let set = match self.channel_sets.iter().position(|set| set == channels) {
+                    Some(set) => set,
+                    None => {
+                        self.channel_sets.push(channels.to_vec());
+                        self.channel_sets.len() - 1
+                    }
+                };
+                self.last_set = Some((channels, set));
+                set
             }
         };
         self.key.clear();
