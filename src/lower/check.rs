@@ -122,7 +122,7 @@ pub fn check_mapping(
         let kernel = workload
             .kernels
             .iter()
-            .find(|k| k.label() == *label)
+            .find(|k| k.label_parts().is(label))
             .expect("a label of the workload");
         let runs_gemms = kernel.op.uses_arrays();
         if !engines
@@ -163,7 +163,7 @@ pub fn check_mapping(
             .iter()
             .enumerate()
             .any(|(index, consumer)| {
-                consumer.label() == link.to
+                consumer.label_parts().is(&link.to)
                     && consumer
                         .operands
                         .iter()
@@ -171,7 +171,8 @@ pub fn check_mapping(
                         .filter_map(|piece| index.checked_sub(piece.back as usize))
                         .any(|producer| {
                             let producer = &workload.kernels[producer];
-                            producer.label() == link.from && producer.layer == consumer.layer
+                            producer.label_parts().is(&link.from)
+                                && producer.layer == consumer.layer
                         })
             });
         if !reads {

@@ -156,7 +156,7 @@ fn link_use(
     let pair = workload
         .kernels
         .windows(2)
-        .find(|pair| pair[0].label() == link.from && pair[1].label() == link.to)?;
+        .find(|pair| pair[0].label_parts().is(&link.from) && pair[1].label_parts().is(&link.to))?;
     let mut slr_of = vec![0usize; design.engines().len()];
     for (slr, usage) in design.slr_use().iter().enumerate() {
         for engine in &usage.engines {
@@ -166,7 +166,7 @@ fn link_use(
     let bytes = workload
         .kernels
         .iter()
-        .filter(|k| k.label() == link.from)
+        .filter(|k| k.label_parts().is(&link.from))
         .map(|k| link_bytes(k, link.via, link.depth_tiles, design))
         .max()
         .unwrap_or(0);
