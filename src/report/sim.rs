@@ -146,7 +146,7 @@ pub fn engine_table(sim: &WorkloadSim, design: &Design) -> Table {
                 kind.to_string(),
                 shape,
                 busy.to_string(),
-                format!("{:.4}", busy as f64 / total_cycles.max(1) as f64),
+                Fixed(busy as f64 / total_cycles.max(1) as f64, 4).to_string(),
                 kernels.to_string(),
             ]
             .into_iter()
@@ -187,13 +187,13 @@ pub fn channel_table(sim: &WorkloadSim, design: &Design) -> Table {
                 channel.to_string(),
                 stats.bytes.to_string(),
                 stats.bursts.to_string(),
-                format!("{:.4}", stats.busy_ticks() as f64 / ticks),
-                format!("{:.4}", stats.data_ticks as f64 / ticks),
-                format!("{:.4}", stats.overhead_ticks as f64 / ticks),
-                format!("{:.4}", stats.latency_ticks as f64 / ticks),
-                format!("{:.4}", stats.refresh_ticks as f64 / ticks),
-                format!("{:.4}", stats.crossing_ticks as f64 / ticks),
-                format!("{:.3}", stats.bytes as f64 / seconds / 1e9),
+                Fixed(stats.busy_ticks() as f64 / ticks, 4).to_string(),
+                Fixed(stats.data_ticks as f64 / ticks, 4).to_string(),
+                Fixed(stats.overhead_ticks as f64 / ticks, 4).to_string(),
+                Fixed(stats.latency_ticks as f64 / ticks, 4).to_string(),
+                Fixed(stats.refresh_ticks as f64 / ticks, 4).to_string(),
+                Fixed(stats.crossing_ticks as f64 / ticks, 4).to_string(),
+                Fixed(stats.bytes as f64 / seconds / 1e9, 3).to_string(),
             ]
         })
         .collect();
@@ -312,11 +312,11 @@ pub fn kernel_rows(
             vec![
                 format!("{encoder}/{name}"),
                 format!("x{}", totals.instances),
-                format!("{:.1}", totals.seconds(design) * 1e6),
-                format!("{:.1}", example.oi_tiled),
-                format!("{:.3}", example.achieved_ops_per_s / 1e12),
-                format!("{:.1}%", 100.0 * totals.efficiency(design)),
-                format!("{:.1}%", 100.0 * example.array_utilization),
+                Fixed(totals.seconds(design) * 1e6, 1).to_string(),
+                Fixed(example.oi_tiled, 1).to_string(),
+                Fixed(example.achieved_ops_per_s / 1e12, 3).to_string(),
+                format!("{}%", Fixed(100.0 * totals.efficiency(design), 1)),
+                format!("{}%", Fixed(100.0 * example.array_utilization, 1)),
                 totals.bottleneck().name().to_string(),
             ]
         })
@@ -367,7 +367,7 @@ pub fn simulation_text(
         };
         rows.push(vec![
             encoder.name().to_string(),
-            format!("{:.3}", seconds * 1e3),
+            Fixed(seconds * 1e3, 3).to_string(),
             per_camera,
         ]);
     }
@@ -380,7 +380,7 @@ pub fn simulation_text(
             "all encoders"
         }
         .into(),
-        format!("{:.3}", total_s * 1e3),
+        Fixed(total_s * 1e3, 3).to_string(),
         "-".into(),
     ]);
     // Per camera only where there are cameras.

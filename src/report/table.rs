@@ -1,5 +1,6 @@
 //! Plain-text tables for the terminal.
 
+use super::fixed::Fixed;
 use crate::config::platform::Platform;
 use crate::config::precision::Precision;
 use crate::roofline::{Bound, MemorySummary, RooflineAnalysis, Roofs};
@@ -121,7 +122,7 @@ fn shape(kernel: &Kernel) -> String {
 }
 
 fn mb(bytes: f64) -> String {
-    format!("{:.2}", bytes / 1e6)
+    Fixed(bytes / 1e6, 2).to_string()
 }
 
 /// The roofline report: roofs, per-encoder kernel tables, totals and the memory summary.
@@ -150,9 +151,9 @@ pub fn roofline_text(
             vec![
                 precision.to_string(),
                 format!("{}", platform.macs_per_dsp(precision)),
-                format!("{:.2}", roofs.peak.compute_ops_per_s / 1e12),
-                format!("{:.1}", roofs.peak.ridge_ops_per_byte()),
-                format!("{:.1}", roofs.measured.ridge_ops_per_byte()),
+                Fixed(roofs.peak.compute_ops_per_s / 1e12, 2).to_string(),
+                Fixed(roofs.peak.ridge_ops_per_byte(), 1).to_string(),
+                Fixed(roofs.measured.ridge_ops_per_byte(), 1).to_string(),
             ]
         })
         .collect();
@@ -184,13 +185,16 @@ pub fn roofline_text(
             rows.push(vec![
                 encoder.name().to_string(),
                 analysis.workload.options.precision.to_string(),
-                format!("{:.2}", totals.macs as f64 / 1e9),
+                Fixed(totals.macs as f64 / 1e9, 2).to_string(),
                 mb(totals.bytes as f64),
-                format!("{:.1}", totals.oi_ops_per_byte()),
-                format!("{:.3}", totals.time_s * 1e3),
-                format!("{:.3}", totals.time_measured_s * 1e3),
-                format!("{:.2}", totals.attainable_ops_per_s() / 1e12),
-                format!("{:.0}%", 100.0 * totals.memory_bound_time_s / totals.time_s),
+                Fixed(totals.oi_ops_per_byte(), 1).to_string(),
+                Fixed(totals.time_s * 1e3, 3).to_string(),
+                Fixed(totals.time_measured_s * 1e3, 3).to_string(),
+                Fixed(totals.attainable_ops_per_s() / 1e12, 2).to_string(),
+                format!(
+                    "{}%",
+                    Fixed(100.0 * totals.memory_bound_time_s / totals.time_s, 0)
+                ),
             ]);
         }
     }
@@ -221,7 +225,7 @@ pub fn roofline_text(
     for group in memory.groups.iter().chain([&total]).chain(&memory.layers) {
         let mut row = vec![
             group.name.clone(),
-            format!("{:.3}", group.parameters as f64 / 1e6),
+            Fixed(group.parameters as f64 / 1e6, 3).to_string(),
         ];
         for precision in [
             Precision::Fp32,
@@ -294,17 +298,17 @@ fn encoder_table(out: &mut String, analysis: &RooflineAnalysis, encoder: Encoder
                 shape(kernel),
                 kernel.batch.to_string(),
                 format!("x{count}"),
-                format!("{:.3}", kernel.macs as f64 / 1e9),
+                Fixed(kernel.macs as f64 / 1e9, 3).to_string(),
                 mb(point.bytes),
-                format!("{:.1}", point.oi_ops_per_byte),
-                format!("{:.3}", point.attainable_ops_per_s / 1e12),
+                Fixed(point.oi_ops_per_byte, 1).to_string(),
+                Fixed(point.attainable_ops_per_s / 1e12, 3).to_string(),
                 if point.bound == Bound::Memory {
                     "memory"
                 } else {
                     "compute"
                 }
                 .to_string(),
-                format!("{:.1}", point.time_s * 1e6 * *count as f64),
+                Fixed(point.time_s * 1e6 * *count as f64, 1).to_string(),
             ]
         })
         .collect();
