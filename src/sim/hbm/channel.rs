@@ -20,60 +20,42 @@ pub struct Channel {
     /// before this one can start, and was released one latency after it ended).
     shortest_service: Option<u64>,
     longest_latency: u64,
-    /// Whether the window is kept: not when the timing says it can never bind (decided at
-    /// the first request; a channel serves under one timing).
-    tracks_window: Option<bool>,
 }
 
 impl Channel {
     /// Serves a request arriving at `arrival_tick` after crossing `hops` mini-switches, adding
     /// what it took of the channel (its refreshes and waits included) to `stats`; returns the
-    /// tick its data is back.
+    /// tick its data is back. The port's window is kept (`tracks_window`) unless the timing
+    /// says it can never bind (`!timing.window_never_binds()`, which the memory works out
+    /// once for all its channels).
     #[inline(always)]
     pub fn serve(
         &mut self,
         timing: &ChannelTiming,
+        tracks_window: bool,
         arrival_tick: u64,
         (bytes, bursts, hops): (u64, u64, u64),
         stats: &mut ChannelStats,
     ) -> u64 {
-        // An untracked window: the bursts run back to back, and a refresh due when one ends
-        // delays the rest, so the request as a whole ends after as many refreshes as its
-        // end reaches (what serving burst by burst gives, in a few operations).
-        let tracks_window = *self
-            .tracks_window
-            .get_or_insert_with(|| !timing.window_never_binds());
+        debug_assert_eq!(tracks_window, !timing.window_never_binds());
         debug_assert!(
             tracks_window
                 || timing.latency_ticks_after(hops)
                     <= timing.latency_ticks_after(timing.farthest_hops())
         );
+        // An untracked window: the bursts run back to back, and a refresh due when one ends
+        // delays the rest, so the request as a whole ends after as many refreshes as its
+        // end reaches (what serving burst by burst gives, in a few operations).
         if !tracks_window && bursts > 0 {
-            return self.serve_untracked(timing, arrival_tick, (bytes, bursts), stats)
-                + timing.latency_ticks_after(hops);
+            let (data, overhead) = timing.service_ticks(bytes, bursts);
+            let start = arrival_tick.max(self.free_tick);
+            self.skip_idle_refreshes(timing, start);
+            let end = self.refreshed_end(timing, start + data + overhead, stats);
+            count(stats, bytes, bursts, data, overhead);
+            self.free_tick = end;
+            return end + timing.latency_ticks_after(hops);
         }
         self.serve_any(timing, arrival_tick, (bytes, bursts, hops), stats)
-    }
-
-    /// [`Channel::serve`] of a request of one or more bursts when the window is not kept
-    /// (`timing.window_never_binds()`, which the caller has checked): returns the tick its
-    /// service ends, before its latency.
-    #[inline(always)]
-    pub fn serve_untracked(
-        &mut self,
-        timing: &ChannelTiming,
-        arrival_tick: u64,
-        (bytes, bursts): (u64, u64),
-        stats: &mut ChannelStats,
-    ) -> u64 {
-        debug_assert!(bursts > 0 && timing.window_never_binds());
-        let (data, overhead) = timing.service_ticks(bytes, bursts);
-        let start = arrival_tick.max(self.free_tick);
-        self.skip_idle_refreshes(timing, start);
-        let end = self.refreshed_end(timing, start + data + overhead, stats);
-        count(stats, bytes, bursts, data, overhead);
-        self.free_tick = end;
-        end
     }
 
     /// Work that would end at `end` delayed by every refresh due by then (each one pushing
@@ -237,12 +219,18 @@ mod tests {
         total_bytes: u64,
     ) -> f64 {
         let mut servers = vec![Channel::default(); channels as usize];
+        let tracks = !timing.window_never_binds();
         let requests = total_bytes / burst_bytes;
         let mut last_tick = 0;
         for request in 0..requests {
             let channel = &mut servers[(request % channels) as usize];
-            let served =
-                channel.serve(timing, 0, (burst_bytes, 1, 0), &mut ChannelStats::default());
+            let served = channel.serve(
+                timing,
+                tracks,
+                0,
+                (burst_bytes, 1, 0),
+                &mut ChannelStats::default(),
+            );
             last_tick = last_tick.max(served);
         }
         let seconds = last_tick as f64 / (clock_hz * TICKS_PER_CYCLE as f64);
@@ -327,8 +315,14 @@ mod tests {
         let latency_s = default_platform().hbm.access_latency_s;
         for outstanding in [1, 32] {
             timing.outstanding = outstanding;
-            let done =
-                Channel::default().serve(&timing, 0, (64, 1, 0), &mut ChannelStats::default());
+            let tracks = !timing.window_never_binds();
+            let done = Channel::default().serve(
+                &timing,
+                tracks,
+                0,
+                (64, 1, 0),
+                &mut ChannelStats::default(),
+            );
             let done_s = done as f64 / ticks_per_s;
             let expected = burst_s(64) + latency_s;
             assert!((done_s - expected).abs() < 1e-9, "{done_s} vs {expected}");
@@ -467,7 +461,9 @@ mod tests {
             for (gap, bytes, bursts, hops) in requests {
                 arrival += gap;
                 let bursts = bursts.min(bytes);
-                let got = fast.serve(&timing, arrival, (bytes, bursts, hops), &mut fast_stats);
+                let tracks = !timing.window_never_binds();
+                let served = (bytes, bursts, hops);
+                let got = fast.serve(&timing, tracks, arrival, served, &mut fast_stats);
                 let want = reference.serve(&timing, arrival, bytes, bursts, hops);
                 proptest::prop_assert_eq!(got, want);
             }
