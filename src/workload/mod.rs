@@ -304,7 +304,7 @@ impl Kernel {
 
     /// `encoder/name`, as tables print it.
     pub fn label(&self) -> String {
-        format!("{}/{}", self.encoder, self.name)
+        self.label_parts().to_string()
     }
 
     /// Whether `name` names this kernel: its name (`qkv_proj`, in every encoder) or

@@ -472,8 +472,14 @@ pub struct KernelLabel<'a> {
     pub name: &'a str,
 }
 
+impl std::fmt::Display for KernelLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.encoder, self.name)
+    }
+}
+
 impl KernelLabel<'_> {
-    /// Whether `label` (`encoder/name`) is this one.
+    /// Whether `label` (`encoder/name`, as it is written) is this one.
     pub fn is(&self, label: &str) -> bool {
         let encoder = self.encoder.len();
         label.len() == encoder + 1 + self.name.len()

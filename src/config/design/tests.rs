@@ -192,6 +192,7 @@ fn a_mapping_key_names_a_kernel_by_its_whole_label() {
         name: "q_proj",
     };
     assert!(label.is("vision/q_proj"));
+    assert!(label.is(&label.to_string()));
     for other in [
         "text/q_proj",
         "vision/q_proj2",
