@@ -9,7 +9,25 @@ and writes what the peer gives, beside what roofsim gives at the time, to
 tests/golden/PEER-probe.csv, which tests/integration/dram_oracle.rs holds the bank model to.
 Both sides use the `row_bank_column` mapping (neither peer can split the bank group around
 the column as the HBM IP's default does), without the controller pipeline the peers do not
-model, and take one request per AXI cycle.
+model, and take one request per AXI cycle. Each peer's queues hold as many requests as
+roofsim's (the platform's `queue_depth` reads and `write_queue_depth` writes): the peers
+queue 32 B column transactions, so a stream of B-byte requests gets B / 32 of them per
+request (DRAMsim3's `trans_queue_size`; Ramulator 2's read and write buffers, through the
+`buffer_size` that tools/ramulator2/buffer-size.patch adds to its generic controller, whose
+buffers are otherwise fixed at 32). With 32 columns whatever the burst (the golden files
+before December 2026), a peer looked half as far ahead as roofsim at 64 B, a sixteenth at
+512 B.
+
+Building the peers (g++ and cmake; TOOLS is this folder), in a clone of each:
+    DRAMsim3: make libdramsim3.so; g++ -O3 -std=c++11 -DFMT_HEADER_ONLY=1 -Isrc
+        -Iext/fmt/include -Iext/headers -ITOOLS -o dramsim3-probe TOOLS/dramsim3/probe.cc
+        src/*.o
+    Ramulator 2 at v2.0a, with yaml-cpp 0.7.0, spdlog v1.11.0 and argparse v2.9 cloned into
+        ext/ (its CMake would fetch them): git apply TOOLS/ramulator2/buffer-size.patch;
+        cmake -B build -DCMAKE_BUILD_TYPE=Release -DFETCHCONTENT_FULLY_DISCONNECTED=ON;
+        make -C build ramulator; g++ -O3 -std=c++20 -Isrc -Iext/yaml-cpp/include
+        -Iext/spdlog/include -ITOOLS -o ramulator2-probe TOOLS/ramulator2/probe.cpp -L.
+        -lramulator -Wl,-rpath,$PWD
 
     tools/compare-hbm-peers.py PEER PEER_PROBE [ROOFSIM_BINARY]     (PEER: dramsim3, ramulator2)
 """
@@ -18,6 +36,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import tomllib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -41,6 +60,31 @@ def cases():
     for burst in (64, 512):
         for share in (0.25, 0.5):
             yield ("sequential", burst, 32, share, 4096, LARGE)
+
+
+def queue_columns(burst):
+    """The column transactions a peer's read and write queues each hold: as many requests of
+    `burst` bytes as roofsim's queues hold (they are equal on the platform)."""
+    with open(os.path.join(ROOT, "configs", "platforms", "u280.toml"), "rb") as f:
+        dram = tomllib.load(f)["hbm"]["dram"]
+    assert dram["queue_depth"] == dram["write_queue_depth"]
+    return dram["queue_depth"] * burst // dram["column_bytes"]
+
+
+def stream_config(name, case, work):
+    """The peer's configuration with its queues sized for the stream (`queue_columns`)."""
+    with open(CONFIGS[name]) as f:
+        text = f.read()
+    columns = queue_columns(case[1])
+    field, value = {
+        "dramsim3": ("trans_queue_size = 32", f"trans_queue_size = {columns}"),
+        "ramulator2": ("    impl: Generic\n", f"    impl: Generic\n    buffer_size: {columns}\n"),
+    }[name]
+    assert text.count(field) == 1
+    config = os.path.join(work, os.path.basename(CONFIGS[name]))
+    with open(config, "w") as f:
+        f.write(text.replace(field, value))
+    return config
 
 
 def peer(probe, config, case):
@@ -90,7 +134,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         platform = comparable_platform(work)
         for case in cases():
-            p_gbps, p_ns = peer(probe, CONFIGS[name], case)
+            p_gbps, p_ns = peer(probe, stream_config(name, case, work), case)
             r_gbps, r_ns = roofsim(roofsim_binary, platform, case, work)
             rows.append(list(case) + [p_gbps, p_ns, r_gbps, r_ns])
             print(*case, f"{name} {p_gbps:.3f} GB/s {p_ns:.1f} ns",
