@@ -29,12 +29,16 @@ Building the peers (g++ and cmake; TOOLS is this folder), in a clone of each:
         -Iext/spdlog/include -ITOOLS -o ramulator2-probe TOOLS/ramulator2/probe.cpp -L.
         -lramulator -Wl,-rpath,$PWD
 
-    tools/compare-hbm-peers.py PEER PEER_PROBE [ROOFSIM_BINARY]     (PEER: dramsim3, ramulator2)
+    tools/compare-hbm-peers.py PEER PEER_PROBE [ROOFSIM_BINARY] [--queue-depth N]
+        (PEER: dramsim3, ramulator2). With --queue-depth, both sides' read and write queues
+        hold N requests (roofsim's watermarks at Ramulator 2's 0.8 and 0.2 of them) and the
+        figures go to tests/golden/PEER-probe-queue-N.csv.
 """
+import argparse
 import csv
+import math
 import os
 import subprocess
-import sys
 import tempfile
 import tomllib
 
@@ -62,20 +66,28 @@ def cases():
             yield ("sequential", burst, 32, share, 4096, LARGE)
 
 
-def queue_columns(burst):
-    """The column transactions a peer's read and write queues each hold: as many requests of
-    `burst` bytes as roofsim's queues hold (they are equal on the platform)."""
+def platform_queues():
+    """The requests roofsim's read and write queues each hold on the platform (equal)."""
     with open(os.path.join(ROOT, "configs", "platforms", "u280.toml"), "rb") as f:
         dram = tomllib.load(f)["hbm"]["dram"]
     assert dram["queue_depth"] == dram["write_queue_depth"]
-    return dram["queue_depth"] * burst // dram["column_bytes"]
+    assert watermarks(dram["queue_depth"]) == (dram["write_high_watermark"],
+                                               dram["write_low_watermark"])
+    return dram["queue_depth"]
 
 
-def stream_config(name, case, work):
-    """The peer's configuration with its queues sized for the stream (`queue_columns`)."""
+def watermarks(depth):
+    """Roofsim's write watermarks for queues of `depth` as Ramulator 2's generic controller
+    sets them: writes once more than 0.8 of the buffer wait, back below 0.2 of it."""
+    return int(0.8 * depth) + 1, math.ceil(0.2 * depth) - 1
+
+
+def stream_config(name, case, depth, work):
+    """The peer's configuration with its queues sized for the stream: as many requests of
+    the stream's burst as roofsim's queues of `depth` hold, in 32 B column transactions."""
     with open(CONFIGS[name]) as f:
         text = f.read()
-    columns = queue_columns(case[1])
+    columns = depth * case[1] // 32
     field, value = {
         "dramsim3": ("trans_queue_size = 32", f"trans_queue_size = {columns}"),
         "ramulator2": ("    impl: Generic\n", f"    impl: Generic\n    buffer_size: {columns}\n"),
@@ -108,16 +120,20 @@ def roofsim(binary, platform, case, work):
     return float(row["achieved_gb_per_s"]), float(row["mean_latency_ns"])
 
 
-def comparable_platform(work):
+def comparable_platform(work, depth):
     """The default platform as the peers model it: the scheduler alone (no controller
-    pipeline after the data, a transaction accepted every cycle) on `row_bank_column`."""
+    pipeline after the data, a transaction accepted every cycle) on `row_bank_column`, with
+    read and write queues of `depth` requests."""
     platform = os.path.join(work, "u280-row-bank-column.toml")
     with open(os.path.join(ROOT, "configs", "platforms", "u280.toml")) as f:
         text = f.read()
     default = 'mapping = "row_bankgroup_bank_column_bankgroup"'
     assert default in text
-    for field, value in (("controller_latency_ns", "0.0"), ("request_interval_ns", "1.1")):
-        start = text.index(field + " = ", text.index("\n[hbm.dram]\n"))
+    high, low = watermarks(depth)
+    for field, value in (("controller_latency_ns", "0.0"), ("request_interval_ns", "1.1"),
+                         ("queue_depth", depth), ("write_queue_depth", depth),
+                         ("write_high_watermark", high), ("write_low_watermark", low)):
+        start = text.index(f"\n{field} = ", text.index("\n[hbm.dram]\n")) + 1
         text = text[:start] + f"{field} = {value}" + text[text.index("\n", start):]
     with open(platform, "w") as f:
         f.write(text.replace(default, 'mapping = "row_bank_column"'))
@@ -125,22 +141,27 @@ def comparable_platform(work):
 
 
 def main():
-    if len(sys.argv) not in (3, 4) or sys.argv[1] not in CONFIGS:
-        sys.exit(__doc__)
-    name, probe = sys.argv[1], os.path.abspath(sys.argv[2])
-    roofsim_binary = sys.argv[3] if len(sys.argv) > 3 else os.path.join(
-        ROOT, "target", "release", "roofsim")
+    parser = argparse.ArgumentParser(usage=__doc__)
+    parser.add_argument("peer", choices=sorted(CONFIGS))
+    parser.add_argument("peer_probe")
+    parser.add_argument("roofsim_binary", nargs="?",
+                        default=os.path.join(ROOT, "target", "release", "roofsim"))
+    parser.add_argument("--queue-depth", type=int)
+    args = parser.parse_args()
+    name, probe, roofsim_binary = args.peer, os.path.abspath(args.peer_probe), args.roofsim_binary
+    depth = args.queue_depth or platform_queues()
+    golden = f"{name}-probe.csv" if args.queue_depth is None else f"{name}-probe-queue-{depth}.csv"
     rows = []
     with tempfile.TemporaryDirectory() as work:
-        platform = comparable_platform(work)
+        platform = comparable_platform(work, depth)
         for case in cases():
-            p_gbps, p_ns = peer(probe, stream_config(name, case, work), case)
+            p_gbps, p_ns = peer(probe, stream_config(name, case, depth, work), case)
             r_gbps, r_ns = roofsim(roofsim_binary, platform, case, work)
             rows.append(list(case) + [p_gbps, p_ns, r_gbps, r_ns])
             print(*case, f"{name} {p_gbps:.3f} GB/s {p_ns:.1f} ns",
                   f"roofsim {r_gbps:.3f} GB/s {r_ns:.1f} ns",
                   f"{(r_gbps / p_gbps - 1) * 100:+.1f} %")
-    with open(os.path.join(ROOT, "tests", "golden", f"{name}-probe.csv"), "w", newline="") as f:
+    with open(os.path.join(ROOT, "tests", "golden", golden), "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["pattern", "burst_bytes", "outstanding", "write_share",
                          "stride_bytes", "working_set_bytes", f"{name}_gb_per_s",
