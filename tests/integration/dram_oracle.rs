@@ -2,8 +2,10 @@
 //! the same request streams on one pseudo-channel at roofsim's own timing and the
 //! `row_bank_column` mapping, each peer's figures kept in `tests/golden/PEER-probe.csv`):
 //! sequential, strided and random reads at 1-64 in flight in small and large working sets,
-//! and reads mixed with 25-50 % writes. Every stream lands within 10 % of each peer but the one
-//! named below (for Ramulator 2), pinned to its recorded gap.
+//! and reads mixed with 25-50 % writes, with both sides' queues holding the platform's 32
+//! requests, and again 16 and 64 (`PEER-probe-queue-N.csv`). Every stream lands within 10 %
+//! of each peer but those named below (the small random set with 64 in flight, against one
+//! peer at a time), each pinned to its recorded gap.
 
 use roofsim::config::Source;
 use roofsim::config::design::{DEFAULT_DESIGN, load_design};
