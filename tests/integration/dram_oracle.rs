@@ -5,7 +5,8 @@
 //! and reads mixed with 25-50 % writes, with both sides' queues holding the platform's 32
 //! requests, and again 16 and 64 (`PEER-probe-queue-N.csv`). Every stream lands within 10 %
 //! of each peer but those named below (the small random set with 64 in flight, against one
-//! peer at a time), each pinned to its recorded gap.
+//! peer at a time), each pinned to its recorded gap; with one request in flight, the latency
+//! (the idle latency of a random read) is within 10 % too.
 
 use roofsim::config::Source;
 use roofsim::config::design::{DEFAULT_DESIGN, load_design};
@@ -59,6 +60,15 @@ struct Gap {
     working_set_bytes: u64,
     /// Roofsim against the peer, in %.
     percent: f64,
+    /// Roofsim's mean request latency and the peer's, ns.
+    latency_ns: [f64; 2],
+}
+
+impl Gap {
+    /// Roofsim's mean request latency against the peer's, in %.
+    fn latency_percent(&self) -> f64 {
+        (self.latency_ns[0] / self.latency_ns[1] - 1.0) * 100.0
+    }
 }
 
 /// Every row's gap in a peer's golden file, made with `queues` (else the platform's).
@@ -94,15 +104,16 @@ fn gaps(golden: &str, queues: Option<Queues>) -> Vec<Gap> {
                 hls: false,
                 bytes_per_channel: 2 << 20,
             };
-            let got = run_probe(&platform, &design, &probe).achieved_bytes_per_s / 1e9;
-            let want: f64 = row[6].parse().unwrap();
+            let got = run_probe(&platform, &design, &probe);
+            let [want, want_latency_ns]: [f64; 2] = [6, 7].map(|i| row[i].parse().unwrap());
             Gap {
                 pattern: row[0].to_string(),
                 burst_bytes: number(1),
                 outstanding: number(2),
                 write_share,
                 working_set_bytes: number(5),
-                percent: (got / want - 1.0) * 100.0,
+                percent: (got.achieved_bytes_per_s / 1e9 / want - 1.0) * 100.0,
+                latency_ns: [got.mean_latency_s * 1e9, want_latency_ns],
             }
         })
         .collect()
@@ -142,10 +153,20 @@ fn signed(percent: f64) -> String {
 }
 
 /// Every stream within 10 % of the peer but those `wider` pins, each within 3 points of its
-/// recorded gap.
+/// recorded gap; and with one request in flight, where the latency is the memory's own (the
+/// idle latency of a random read) rather than the bandwidth's, the latency within 10 % too.
 fn hold_within(gaps: &[Gap], wider: &[(Stream, f64)]) {
     assert_eq!(gaps.len(), 22);
     for gap in gaps {
+        if gap.outstanding == 1 {
+            assert!(
+                gap.latency_percent().abs() <= 10.0,
+                "{} B {} reads, 1 in flight: latency {:+.1} %",
+                gap.burst_bytes,
+                gap.pattern,
+                gap.latency_percent()
+            );
+        }
         let key = (
             gap.pattern.as_str(),
             gap.burst_bytes,
@@ -214,6 +235,35 @@ fn the_bank_model_against_dramsim3() {
 #[test]
 fn the_bank_model_against_ramulator2() {
     hold_to(&RAMULATOR2);
+}
+
+/// The guide quotes the idle latencies (one random 32 B read in flight, in a 32 KB set and
+/// over a whole channel) as roofsim and each peer give them.
+#[test]
+fn the_guide_quotes_the_idle_latencies() {
+    let idle = |gaps: Vec<Gap>| -> Vec<[f64; 2]> {
+        let mut idle: Vec<_> = gaps.into_iter().filter(|g| g.outstanding == 1).collect();
+        idle.sort_by_key(|g| g.working_set_bytes);
+        idle.iter().map(|g| g.latency_ns).collect()
+    };
+    let dramsim3 = idle(gaps(DRAMSIM3.golden, None));
+    let ramulator2 = idle(gaps(RAMULATOR2.golden, None));
+    assert_eq!(dramsim3.len(), 2);
+    let quoted = format!(
+        "roofsim {:.1} ns in a 32 KB set and {:.1} ns over a whole channel, DRAMsim3 {:.1} and \
+         {:.1}, Ramulator 2 {:.1} and {:.1}",
+        dramsim3[0][0],
+        dramsim3[1][0],
+        dramsim3[0][1],
+        dramsim3[1][1],
+        ramulator2[0][1],
+        ramulator2[1][1]
+    );
+    let guide = include_str!("../../docs/src/models.md").replace('\n', " ");
+    assert!(
+        guide.contains(&quoted),
+        "the guide no longer says {quoted:?}"
+    );
 }
 
 /// The comparison run again with both sides' queues at another depth (the platform's 32 is
