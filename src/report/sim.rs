@@ -5,8 +5,8 @@ use super::html::Table;
 use super::pipeline::{pipeline_checks, pipeline_text};
 use super::step::{DecodeRun, RobotStep};
 use super::{ROOFLINE_CSV_HEADER, ReportError, Row, roofline_fields};
-use crate::config::design::Design;
 use crate::config::design::clock::expected_clock;
+use crate::config::design::{Design, KernelLabel};
 use crate::config::platform::Platform;
 use crate::lower::Bill;
 use crate::roofline::RooflineAnalysis;
@@ -293,9 +293,9 @@ pub fn kernel_rows(
     design: &Design,
     platform: &Platform,
 ) -> Vec<Vec<String>> {
-    let mut groups: Vec<((Encoder, &str), SimTotals, CrossCheck)> = Vec::new();
+    let mut groups: Vec<(KernelLabel, SimTotals, CrossCheck)> = Vec::new();
     for ((kernel, _), result) in analysis.iter().zip(&sim.kernels) {
-        let key = (kernel.encoder, kernel.name);
+        let key = kernel.label_parts();
         let index = match groups.iter().position(|(seen, _, _)| *seen == key) {
             Some(index) => index,
             None => {
@@ -308,9 +308,9 @@ pub fn kernel_rows(
     }
     groups
         .iter()
-        .map(|((encoder, name), totals, example)| {
+        .map(|(label, totals, example)| {
             vec![
-                format!("{encoder}/{name}"),
+                label.to_string(),
                 format!("x{}", totals.instances),
                 Fixed(totals.seconds(design) * 1e6, 1).to_string(),
                 Fixed(example.oi_tiled, 1).to_string(),
