@@ -13,14 +13,21 @@ use roofsim::config::design::{DEFAULT_DESIGN, load_design};
 use roofsim::config::platform::{DEFAULT_PLATFORM, load_platform};
 use roofsim::sim::probe::{Pattern, Probe, ProbeMemory, run_probe};
 
-/// Read and write queues of `requests` each, with the write watermarks at Ramulator 2's
-/// fractions of them (writes once more than 0.8 wait, back below 0.2: the platform's 26 and
-/// 6 of 32), as `tools/compare-hbm-peers.py --queue-depth` sets them.
+/// Read and write queues of this many requests each, with the write watermarks at
+/// Ramulator 2's fractions of them, as `tools/compare-hbm-peers.py --queue-depth` sets them.
 #[derive(Debug, Clone, Copy)]
-struct Queues {
-    requests: u64,
-    write_high: u64,
-    write_low: u64,
+struct Queues(u64);
+
+impl Queues {
+    /// Writes waiting that turn the controller to writes: more than 0.8 of the queue.
+    fn write_high(self) -> u64 {
+        self.0 * 4 / 5 + 1
+    }
+
+    /// Writes it drains down to: the most below 0.2 of the queue.
+    fn write_low(self) -> u64 {
+        self.0.div_ceil(5) - 1
+    }
 }
 
 /// The platform as the comparison sets it: the peers' scheduler alone (no controller
@@ -34,10 +41,10 @@ fn platform_text(queues: Option<Queues>) -> String {
     ];
     if let Some(queues) = queues {
         fields.extend([
-            ("queue_depth", queues.requests.to_string()),
-            ("write_queue_depth", queues.requests.to_string()),
-            ("write_high_watermark", queues.write_high.to_string()),
-            ("write_low_watermark", queues.write_low.to_string()),
+            ("queue_depth", queues.0.to_string()),
+            ("write_queue_depth", queues.0.to_string()),
+            ("write_high_watermark", queues.write_high().to_string()),
+            ("write_low_watermark", queues.write_low().to_string()),
         ]);
     }
     for (field, value) in fields {
@@ -121,11 +128,12 @@ fn gaps(golden: &str, queues: Option<Queues>) -> Vec<Gap> {
 
 /// A peer: its golden figures, the streams on which roofsim is beyond 10 % of it (pattern,
 /// burst bytes, in flight, write share, working set) with their gaps in %, each held within
-/// 3 points (the causes in the guide's paragraph), and that paragraph's heading.
+/// 3 points (the causes in the guide's paragraph), that paragraph's heading, and its name.
 struct Peer {
     golden: &'static str,
     wider: &'static [(Stream, f64)],
     heading: &'static str,
+    name: &'static str,
 }
 
 /// DRAMsim3: every stream within 10 %.
@@ -133,6 +141,7 @@ const DRAMSIM3: Peer = Peer {
     golden: include_str!("../golden/dramsim3-probe.csv"),
     wider: &[],
     heading: "**Against DRAMsim3.**",
+    name: "DRAMsim3",
 };
 
 /// Ramulator 2: random reads in a small set with 64 in flight (within 10 % of DRAMsim3; the
@@ -141,6 +150,7 @@ const RAMULATOR2: Peer = Peer {
     golden: include_str!("../golden/ramulator2-probe.csv"),
     wider: &[(SMALL_SET_64, -12.5)],
     heading: "**Against Ramulator 2.**",
+    name: "Ramulator 2",
 };
 
 /// A golden row's stream: pattern, burst bytes, requests in flight, write share, working set.
@@ -193,8 +203,9 @@ fn span(gaps: &[Gap], keep: &dyn Fn(&Gap) -> bool) -> String {
     format!("{} … {} %", signed(low), signed(high))
 }
 
-/// Every stream within 10 % of the peer but those it pins, and the guide quotes the gaps as
-/// this run gives them.
+/// Every stream within 10 % of the peer but those it pins, and the guide quotes the gaps and
+/// the idle latencies (one random 32 B read in flight, in a 32 KB set and over a whole
+/// channel: roofsim's and the peer's) as this run gives them.
 fn hold_to(peer: &Peer) {
     let gaps = gaps(peer.golden, None);
     hold_within(&gaps, peer.wider);
@@ -225,6 +236,22 @@ fn hold_to(peer: &Peer) {
             peer.heading
         );
     }
+    let mut idle: Vec<&Gap> = gaps.iter().filter(|g| g.outstanding == 1).collect();
+    idle.sort_by_key(|g| g.working_set_bytes);
+    let [small, whole] = [idle[0].latency_ns, idle[1].latency_ns];
+    let guide = guide.replace('\n', " ");
+    for quoted in [
+        format!(
+            "roofsim {:.1} ns in a 32 KB set and {:.1} ns over a whole channel",
+            small[0], whole[0]
+        ),
+        format!("{} {:.1} and {:.1}", peer.name, small[1], whole[1]),
+    ] {
+        assert!(
+            guide.contains(&quoted),
+            "the guide no longer says {quoted:?}"
+        );
+    }
 }
 
 #[test]
@@ -235,35 +262,6 @@ fn the_bank_model_against_dramsim3() {
 #[test]
 fn the_bank_model_against_ramulator2() {
     hold_to(&RAMULATOR2);
-}
-
-/// The guide quotes the idle latencies (one random 32 B read in flight, in a 32 KB set and
-/// over a whole channel) as roofsim and each peer give them.
-#[test]
-fn the_guide_quotes_the_idle_latencies() {
-    let idle = |gaps: Vec<Gap>| -> Vec<[f64; 2]> {
-        let mut idle: Vec<_> = gaps.into_iter().filter(|g| g.outstanding == 1).collect();
-        idle.sort_by_key(|g| g.working_set_bytes);
-        idle.iter().map(|g| g.latency_ns).collect()
-    };
-    let dramsim3 = idle(gaps(DRAMSIM3.golden, None));
-    let ramulator2 = idle(gaps(RAMULATOR2.golden, None));
-    assert_eq!(dramsim3.len(), 2);
-    let quoted = format!(
-        "roofsim {:.1} ns in a 32 KB set and {:.1} ns over a whole channel, DRAMsim3 {:.1} and \
-         {:.1}, Ramulator 2 {:.1} and {:.1}",
-        dramsim3[0][0],
-        dramsim3[1][0],
-        dramsim3[0][1],
-        dramsim3[1][1],
-        ramulator2[0][1],
-        ramulator2[1][1]
-    );
-    let guide = include_str!("../../docs/src/models.md").replace('\n', " ");
-    assert!(
-        guide.contains(&quoted),
-        "the guide no longer says {quoted:?}"
-    );
 }
 
 /// The comparison run again with both sides' queues at another depth (the platform's 32 is
@@ -280,11 +278,7 @@ const SMALL_SET_64: Stream = ("random", 32, 64, 0.0, 32 << 10);
 
 const DEPTHS: [Depth; 2] = [
     Depth {
-        queues: Queues {
-            requests: 16,
-            write_high: 13,
-            write_low: 3,
-        },
+        queues: Queues(16),
         dramsim3: (
             include_str!("../golden/dramsim3-probe-queue-16.csv"),
             &[(SMALL_SET_64, -10.4)],
@@ -292,11 +286,7 @@ const DEPTHS: [Depth; 2] = [
         ramulator2: (include_str!("../golden/ramulator2-probe-queue-16.csv"), &[]),
     },
     Depth {
-        queues: Queues {
-            requests: 64,
-            write_high: 52,
-            write_low: 12,
-        },
+        queues: Queues(64),
         dramsim3: (include_str!("../golden/dramsim3-probe-queue-64.csv"), &[]),
         ramulator2: (
             include_str!("../golden/ramulator2-probe-queue-64.csv"),
@@ -309,6 +299,15 @@ const DEPTHS: [Depth; 2] = [
 /// pinned, and the guide quotes each peer's range at each depth as this run gives it.
 #[test]
 fn the_bank_model_against_both_peers_at_other_queue_depths() {
+    // The rule gives the platform's own watermarks at its own depth.
+    let platform = load_platform(&Source::built_in("u280.toml", DEFAULT_PLATFORM)).unwrap();
+    let dram = platform.hbm.dram.unwrap();
+    let queues = Queues(dram.queue_depth);
+    assert_eq!(dram.write_queue_depth, queues.0);
+    assert_eq!(
+        (dram.write_high_watermark, dram.write_low_watermark),
+        (queues.write_high(), queues.write_low())
+    );
     let guide = include_str!("../../docs/src/models.md").replace('\n', " ");
     for depth in &DEPTHS {
         let [dramsim3, ramulator2] = [depth.dramsim3, depth.ramulator2].map(|(golden, wider)| {
@@ -318,7 +317,7 @@ fn the_bank_model_against_both_peers_at_other_queue_depths() {
         });
         let quoted = format!(
             "{} requests: {dramsim3} of DRAMsim3, {ramulator2} of Ramulator 2",
-            depth.queues.requests
+            depth.queues.0
         );
         assert!(
             guide.contains(&quoted),
