@@ -49,6 +49,9 @@ CONFIGS = {
     "ramulator2": os.path.join(HERE, "ramulator2", "u280-pseudo-channel.yaml"),
 }
 BYTES = 2 * 1024 * 1024
+# What one of the peers' transactions moves: a 32 B column, as both configurations beside
+# their probes set the pseudo-channel (64 bits, BL4).
+PEER_COLUMN_BYTES = 32
 LARGE = 256 * 1024 * 1024
 
 
@@ -87,7 +90,7 @@ def stream_config(name, case, depth, work):
     the stream's burst as roofsim's queues of `depth` hold, in 32 B column transactions."""
     with open(CONFIGS[name]) as f:
         text = f.read()
-    columns = depth * case[1] // 32
+    columns = depth * case[1] // PEER_COLUMN_BYTES
     field, value = {
         "dramsim3": ("trans_queue_size = 32", f"trans_queue_size = {columns}"),
         "ramulator2": ("    impl: Generic\n", f"    impl: Generic\n    buffer_size: {columns}\n"),
@@ -149,7 +152,9 @@ def main():
     parser.add_argument("--queue-depth", type=int)
     args = parser.parse_args()
     name, probe, roofsim_binary = args.peer, os.path.abspath(args.peer_probe), args.roofsim_binary
-    depth = args.queue_depth or platform_queues()
+    if args.queue_depth is not None and args.queue_depth < 1:
+        parser.error("--queue-depth: a queue holds at least one request")
+    depth = platform_queues() if args.queue_depth is None else args.queue_depth
     golden = f"{name}-probe.csv" if args.queue_depth is None else f"{name}-probe-queue-{depth}.csv"
     rows = []
     with tempfile.TemporaryDirectory() as work:
