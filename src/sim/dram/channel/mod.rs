@@ -108,17 +108,20 @@ pub struct BusCycles {
 #[derive(Debug, Clone)]
 pub struct DramChannel {
     banks: Vec<Bank>,
-    /// Last column command on the channel and per bank group.
-    last_column: Option<u64>,
-    last_column_in_group: Vec<Option<u64>>,
-    /// Last ACTIVATE on the channel and per bank group, and the last four (oldest first).
-    last_activate: Option<u64>,
-    last_activate_in_group: Vec<Option<u64>>,
+    /// The earliest next ACTIVATE, tRRD_S after the last one, and tFAW after the fourth
+    /// last (0 before any).
+    activate_from: u64,
+    faw_from: u64,
+    /// The last four ACTIVATEs, oldest first.
     recent_activates: [Option<u64>; 4],
-    last_read_command: Option<u64>,
-    /// End of the last write data on the channel and per bank group.
-    last_write_end: Option<u64>,
-    last_write_end_in_group: Vec<Option<u64>>,
+    /// The earliest next column command, tCCD_S after the last one.
+    column_from: u64,
+    /// The earliest write command, tRTW after the last read command.
+    write_from: u64,
+    /// The earliest read command, tWTR_S after the end of the last write data.
+    read_from: u64,
+    /// The same rules within each bank group (tRRD_L, tCCD_L, tWTR_L).
+    groups: Vec<GroupHistory>,
     /// The data bus is free from this cycle.
     bus_free: u64,
     /// The next refresh falls due at this cycle; none may start before `blocked_until`.
@@ -128,6 +131,17 @@ pub struct DramChannel {
     pub bus: BusCycles,
     /// Column accesses served so far.
     columns_served: u64,
+}
+
+/// The earliest ACTIVATE, column command and read command a bank group's own history
+/// allows (tRRD_L after its last ACTIVATE, tCCD_L after its last column command, tWTR_L
+/// after the end of its last write data; 0 before any): kept as cycles, not as the last
+/// commands, so a decision weighs them without working them out again.
+#[derive(Debug, Clone, Copy, Default)]
+struct GroupHistory {
+    activate_from: u64,
+    column_from: u64,
+    read_from: u64,
 }
 
 /// The earliest ACTIVATE and column command the channel's history allows in one bank
@@ -151,10 +165,6 @@ impl Plan {
     }
 }
 
-fn after(last: Option<u64>, gap: u64) -> u64 {
-    last.map_or(0, |cycle| cycle + gap)
-}
-
 impl DramChannel {
     /// A channel with every bank closed; the first refresh falls due at `tREFI`.
     pub fn new(timing: &DramTiming) -> Self {
@@ -170,14 +180,13 @@ impl DramChannel {
                 };
                 timing.banks() as usize
             ],
-            last_column: None,
-            last_column_in_group: vec![None; groups],
-            last_activate: None,
-            last_activate_in_group: vec![None; groups],
+            activate_from: 0,
+            faw_from: 0,
             recent_activates: [None; 4],
-            last_read_command: None,
-            last_write_end: None,
-            last_write_end_in_group: vec![None; groups],
+            column_from: 0,
+            write_from: 0,
+            read_from: 0,
+            groups: vec![GroupHistory::default(); groups],
             bus_free: 0,
             next_refresh: timing.trefi,
             blocked_until: 0,
@@ -210,22 +219,21 @@ impl DramChannel {
     /// What the channel's history imposes on any access of `write`'s direction in bank
     /// group `group`, apart from its own bank: the earliest ACTIVATE and column command.
     pub fn group_bounds(&self, timing: &DramTiming, group: usize, write: bool) -> GroupBounds {
+        let history = &self.groups[group];
         let activate = self
             .blocked_until
-            .max(after(self.last_activate, timing.trrd_s))
-            .max(after(self.last_activate_in_group[group], timing.trrd_l))
-            .max(after(self.recent_activates[0], timing.tfaw));
+            .max(self.activate_from)
+            .max(history.activate_from)
+            .max(self.faw_from);
         let mut column = self
             .blocked_until
-            .max(after(self.last_column, timing.tccd_s))
-            .max(after(self.last_column_in_group[group], timing.tccd_l));
+            .max(self.column_from)
+            .max(history.column_from);
         let latency = if write {
-            column = column.max(after(self.last_read_command, timing.trtw));
+            column = column.max(self.write_from);
             timing.cwl
         } else {
-            column = column
-                .max(after(self.last_write_end, timing.twtr_s))
-                .max(after(self.last_write_end_in_group[group], timing.twtr_l));
+            column = column.max(self.read_from).max(history.read_from);
             timing.cl
         };
         // Its data must find the bus free.
@@ -369,22 +377,23 @@ impl DramChannel {
             bank.column_ready = activate + timing.trcd;
             bank.precharge_ready = activate + timing.tras;
             bank.activate_ready = activate + timing.trc;
-            self.last_activate = Some(activate);
-            self.last_activate_in_group[group] = Some(activate);
+            self.activate_from = activate + timing.trrd_s;
+            self.groups[group].activate_from = activate + timing.trrd_l;
             self.recent_activates.rotate_left(1);
             self.recent_activates[3] = Some(activate);
+            self.faw_from = self.recent_activates[0].map_or(0, |oldest| oldest + timing.tfaw);
         }
         if write {
             bank.precharge_ready = bank.precharge_ready.max(data_end + timing.twr);
-            self.last_write_end = Some(data_end);
-            self.last_write_end_in_group[group] = Some(data_end);
+            self.read_from = data_end + timing.twtr_s;
+            self.groups[group].read_from = data_end + timing.twtr_l;
         } else {
             bank.precharge_ready = bank.precharge_ready.max(plan.column + timing.trtp);
-            self.last_read_command = Some(plan.column);
+            self.write_from = plan.column + timing.trtw;
         }
         bank.served += 1;
-        self.last_column = Some(plan.column);
-        self.last_column_in_group[group] = Some(plan.column);
+        self.column_from = plan.column + timing.tccd_s;
+        self.groups[group].column_from = plan.column + timing.tccd_l;
         self.bus_free = data_end;
     }
 
