@@ -190,7 +190,7 @@ type Candidates = [Option<(usize, u64)>; 2];
 pub struct Controller {
     policy: QueuePolicy,
     /// Reads, then writes: per bank, its entries.
-    queues: [Vec<VecDeque<Queued>>; 2],
+    queues: [Vec<Vec<Queued>>; 2],
     /// Bursts in the read and the write queue (each one or more entries).
     held: [usize; 2],
     draining: bool,
@@ -220,7 +220,7 @@ pub struct Controller {
 impl Controller {
     /// Empty queues under `policy`.
     pub fn new(policy: QueuePolicy) -> Self {
-        let lists = vec![VecDeque::new(); policy.banks];
+        let lists = vec![Vec::new(); policy.banks];
         Controller {
             policy,
             queues: [lists.clone(), lists],
@@ -255,7 +255,7 @@ impl Controller {
         for entry in entries {
             let bank = usize::from(entry.bank);
             let list = &mut self.queues[usize::from(write)][bank];
-            list.push_back(*entry);
+            list.push(*entry);
             // A request queued last is the first hit only when none was before it.
             if let Some(first) = &mut self.first_hits[usize::from(write)][bank]
                 && first.position.is_none()
@@ -349,7 +349,7 @@ impl Controller {
         let closes =
             first_hit != Some(0) && (first_hit.is_none() || open.served >= self.policy.row_hit_cap);
         self.queues[usize::from(write)][bank]
-            .front()
+            .first()
             .filter(|_| closes)
     }
 
@@ -473,7 +473,7 @@ impl Controller {
                 list[slot.position] = request;
             }
             None => {
-                let removed = list.remove(slot.position).expect("a queued request");
+                let removed = list.remove(slot.position);
                 if list.is_empty() {
                     self.nonempty[usize::from(write)].remove(slot.bank);
                 }

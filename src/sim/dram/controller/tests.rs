@@ -302,7 +302,7 @@ proptest! {
         let policy = QueuePolicy { read_depth: 64, write_depth: 64, ..POLICY };
         let mut controller = Controller::new(policy);
         for (index, &(write, bank, accepted, pick)) in steps.iter().enumerate() {
-            let queued: usize = controller.queues.iter().flatten().map(VecDeque::len).sum();
+            let queued: usize = controller.queues.iter().flatten().map(Vec::len).sum();
             if pick < 5 || queued == 0 {
                 let entry = Queued { accepted, ..request(index as u32, bank, 0) };
                 controller.accept(&[entry], write);
