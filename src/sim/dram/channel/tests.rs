@@ -279,6 +279,31 @@ fn reads_and_writes_turn_the_bus_around() {
     assert_eq!(write_end, read_command + t.trtw + t.cwl + t.burst_cycles);
 }
 
+/// A read waits tWTR_L after write data in its own bank group, tWTR_S after write data in
+/// another (made far apart here, so neither hides a dropped rule).
+#[test]
+fn a_read_waits_twtr_l_after_writes_in_its_bank_group_and_twtr_s_in_another() {
+    let t = DramTiming {
+        twtr_s: 7,
+        twtr_l: 23,
+        ..timing()
+    };
+    for (group, turnaround) in [(0, t.twtr_l), (1, t.twtr_s)] {
+        let mut channel = DramChannel::new(&t);
+        // Both rows opened long before.
+        request(&mut channel, &t, 0, address(0, 0, 0, 0), 32, false);
+        request(&mut channel, &t, 0, address(1, 0, 0, 0), 32, false);
+        let idle = 1000;
+        let write_end = request(&mut channel, &t, idle, address(0, 0, 0, 1), 32, true);
+        let read_end = request(&mut channel, &t, idle, address(group, 0, 0, 1), 32, false);
+        assert_eq!(
+            read_end,
+            write_end + turnaround + t.cl + t.burst_cycles,
+            "read in bank group {group}"
+        );
+    }
+}
+
 /// A precharge issued ahead of its miss's column command: not before the bank allows it
 /// (tRTP after the open row's last read), nor past the decision's cycle; once issued, the
 /// closed row's next access pays an ACTIVATE (not a hit), and the miss's ACTIVATE waits tRP.
