@@ -59,6 +59,7 @@ fn platform_text(queues: Option<Queues>) -> String {
 }
 
 /// One golden row: its stream and roofsim's gap to the peer.
+#[derive(Debug)]
 struct Gap {
     pattern: String,
     burst_bytes: u64,
@@ -126,20 +127,39 @@ fn gaps(golden: &str, queues: Option<Queues>) -> Vec<Gap> {
         .collect()
 }
 
-/// A peer: its golden figures, the streams on which roofsim is beyond 10 % of it (pattern,
-/// burst bytes, in flight, write share, working set) with their gaps in %, each held within
-/// 3 points (the causes in the guide's paragraph), that paragraph's heading, and its name.
-struct Peer {
-    golden: &'static str,
+/// A peer's golden figures at one queue depth, and the streams on which roofsim is beyond
+/// 10 % of them (pattern, burst bytes, in flight, write share, working set) with their gaps
+/// in %, each held within 3 points (the causes in the guide).
+#[derive(Debug, Clone, Copy)]
+struct Golden {
+    figures: &'static str,
     wider: &'static [(Stream, f64)],
+}
+
+impl Golden {
+    /// Roofsim's gap on every stream, made with `queues` (else the platform's), held as
+    /// [`hold_within`] says.
+    fn held(self, queues: Option<Queues>) -> Vec<Gap> {
+        let gaps = gaps(self.figures, queues);
+        hold_within(&gaps, self.wider);
+        gaps
+    }
+}
+
+/// A peer: its golden figures at the platform's queues, the heading of the guide's
+/// paragraph on it, and its name.
+struct Peer {
+    golden: Golden,
     heading: &'static str,
     name: &'static str,
 }
 
 /// DRAMsim3: every stream within 10 %.
 const DRAMSIM3: Peer = Peer {
-    golden: include_str!("../golden/dramsim3-probe.csv"),
-    wider: &[],
+    golden: Golden {
+        figures: include_str!("../golden/dramsim3-probe.csv"),
+        wider: &[],
+    },
     heading: "**Against DRAMsim3.**",
     name: "DRAMsim3",
 };
@@ -147,8 +167,10 @@ const DRAMSIM3: Peer = Peer {
 /// Ramulator 2: random reads in a small set with 64 in flight (within 10 % of DRAMsim3; the
 /// peers' schedulers differ).
 const RAMULATOR2: Peer = Peer {
-    golden: include_str!("../golden/ramulator2-probe.csv"),
-    wider: &[(SMALL_SET_64, -12.5)],
+    golden: Golden {
+        figures: include_str!("../golden/ramulator2-probe.csv"),
+        wider: &[(SMALL_SET_64, -12.5)],
+    },
     heading: "**Against Ramulator 2.**",
     name: "Ramulator 2",
 };
@@ -207,10 +229,9 @@ fn span(gaps: &[Gap], keep: &dyn Fn(&Gap) -> bool) -> String {
 /// the idle latencies (one random 32 B read in flight, in a 32 KB set and over a whole
 /// channel: roofsim's and the peer's) as this run gives them.
 fn hold_to(peer: &Peer) {
-    let gaps = gaps(peer.golden, None);
-    hold_within(&gaps, peer.wider);
+    let gaps = peer.golden.held(None);
     let span = |keep: &dyn Fn(&Gap) -> bool| span(&gaps, keep);
-    let whole = 1 << 28;
+    let whole_channel = 1 << 28;
     let guide = include_str!("../../docs/src/models.md");
     let at = guide.find(peer.heading).unwrap();
     let text = guide[at..guide[at..].find("\n\n").unwrap() + at].replace('\n', " ");
@@ -222,11 +243,11 @@ fn hold_to(peer: &Peer) {
         format!("strided {}", span(&|g| g.pattern == "strided")),
         format!(
             "random reads over a whole channel {}",
-            span(&|g| g.pattern == "random" && g.working_set_bytes >= whole)
+            span(&|g| g.pattern == "random" && g.working_set_bytes >= whole_channel)
         ),
         format!(
             "in a 32 KB set {}",
-            span(&|g| g.pattern == "random" && g.working_set_bytes < whole)
+            span(&|g| g.pattern == "random" && g.working_set_bytes < whole_channel)
         ),
         format!("25–50 % writes {}", span(&|g| g.write_share > 0.0)),
     ] {
@@ -238,7 +259,10 @@ fn hold_to(peer: &Peer) {
     }
     let mut idle: Vec<&Gap> = gaps.iter().filter(|g| g.outstanding == 1).collect();
     idle.sort_by_key(|g| g.working_set_bytes);
-    let [small, whole] = [idle[0].latency_ns, idle[1].latency_ns];
+    let [small, whole]: [&Gap; 2] = idle
+        .try_into()
+        .expect("two streams with one read in flight: a 32 KB set and a whole channel");
+    let [small, whole] = [small.latency_ns, whole.latency_ns];
     let guide = guide.replace('\n', " ");
     for quoted in [
         format!(
@@ -265,11 +289,11 @@ fn the_bank_model_against_ramulator2() {
 }
 
 /// The comparison run again with both sides' queues at another depth (the platform's 32 is
-/// an assumption, range 8-64): each peer's golden file, and the streams beyond 10 % of it.
+/// an assumption, range 8-64): each peer's golden figures at that depth.
 struct Depth {
     queues: Queues,
-    dramsim3: (&'static str, &'static [(Stream, f64)]),
-    ramulator2: (&'static str, &'static [(Stream, f64)]),
+    dramsim3: Golden,
+    ramulator2: Golden,
 }
 
 /// Random 32 B reads in a 32 KB set with 64 in flight, the stream the peers' schedulers
@@ -279,19 +303,25 @@ const SMALL_SET_64: Stream = ("random", 32, 64, 0.0, 32 << 10);
 const DEPTHS: [Depth; 2] = [
     Depth {
         queues: Queues(16),
-        dramsim3: (
-            include_str!("../golden/dramsim3-probe-queue-16.csv"),
-            &[(SMALL_SET_64, -10.4)],
-        ),
-        ramulator2: (include_str!("../golden/ramulator2-probe-queue-16.csv"), &[]),
+        dramsim3: Golden {
+            figures: include_str!("../golden/dramsim3-probe-queue-16.csv"),
+            wider: &[(SMALL_SET_64, -10.4)],
+        },
+        ramulator2: Golden {
+            figures: include_str!("../golden/ramulator2-probe-queue-16.csv"),
+            wider: &[],
+        },
     },
     Depth {
         queues: Queues(64),
-        dramsim3: (include_str!("../golden/dramsim3-probe-queue-64.csv"), &[]),
-        ramulator2: (
-            include_str!("../golden/ramulator2-probe-queue-64.csv"),
-            &[(SMALL_SET_64, -13.8)],
-        ),
+        dramsim3: Golden {
+            figures: include_str!("../golden/dramsim3-probe-queue-64.csv"),
+            wider: &[],
+        },
+        ramulator2: Golden {
+            figures: include_str!("../golden/ramulator2-probe-queue-64.csv"),
+            wider: &[(SMALL_SET_64, -13.8)],
+        },
     },
 ];
 
@@ -310,11 +340,8 @@ fn the_bank_model_against_both_peers_at_other_queue_depths() {
     );
     let guide = include_str!("../../docs/src/models.md").replace('\n', " ");
     for depth in &DEPTHS {
-        let [dramsim3, ramulator2] = [depth.dramsim3, depth.ramulator2].map(|(golden, wider)| {
-            let gaps = gaps(golden, Some(depth.queues));
-            hold_within(&gaps, wider);
-            span(&gaps, &|_| true)
-        });
+        let [dramsim3, ramulator2] = [depth.dramsim3, depth.ramulator2]
+            .map(|golden| span(&golden.held(Some(depth.queues)), &|_| true));
         let quoted = format!(
             "{} requests: {dramsim3} of DRAMsim3, {ramulator2} of Ramulator 2",
             depth.queues.0
@@ -343,7 +370,10 @@ fn the_guide_says_how_far_the_peers_are_apart() {
             })
             .collect()
     };
-    let (dramsim3, ramulator2) = (rates(DRAMSIM3.golden), rates(RAMULATOR2.golden));
+    let (dramsim3, ramulator2) = (
+        rates(DRAMSIM3.golden.figures),
+        rates(RAMULATOR2.golden.figures),
+    );
     let mut widest: f64 = 0.0;
     for ((stream, d), (same, r)) in dramsim3.iter().zip(&ramulator2) {
         assert_eq!(
